@@ -1,0 +1,23 @@
+import http from 'node:http';
+
+/** GETs http://host:port/health; resolves true on a 200 within the timeout. */
+export function checkHealth(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host, port, path: '/health', timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+/** Polls /health until it answers or the deadline passes. */
+export async function waitHealthy(host: string, port: number, deadlineMs: number): Promise<boolean> {
+  const until = Date.now() + deadlineMs;
+  while (Date.now() < until) {
+    if (await checkHealth(host, port)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}

@@ -1,0 +1,66 @@
+import { metrics, trace, type Meter } from '@opentelemetry/api';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+
+export interface TelemetryOptions {
+  /** service.name on every metric and span, e.g. "weft-gateway". */
+  readonly serviceName: string;
+  /** Port of the Prometheus scrape endpoint (`/metrics`), separate from the app's own port. */
+  readonly metricsPort: number;
+  readonly metricsHost: string;
+  /** OTLP/HTTP collector URL for traces; without it spans are still created (trace ids reach
+   * the logs) but not exported. */
+  readonly otlpTracesUrl?: string;
+}
+
+export interface Telemetry {
+  readonly meter: Meter;
+  readonly metricsPort: number;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts the OpenTelemetry Node SDK: metrics scraped by Prometheus at /metrics on their own
+ * HTTP server, traces exported over OTLP when a collector is configured. Call before the app
+ * creates its HTTP server so the http instrumentation can patch it.
+ */
+export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry> {
+  const exporter = new PrometheusExporter({
+    host: opts.metricsHost,
+    port: opts.metricsPort,
+    endpoint: '/metrics',
+    preventServerStart: true,
+  });
+  const spanProcessors: SpanProcessor[] = opts.otlpTracesUrl
+    ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: opts.otlpTracesUrl }))]
+    : [];
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({ 'service.name': opts.serviceName }),
+    autoDetectResources: false,
+    metricReaders: [exporter],
+    spanProcessors,
+    instrumentations: [new HttpInstrumentation()],
+  });
+  sdk.start();
+  await exporter.startServer();
+  return {
+    meter: metrics.getMeter(opts.serviceName),
+    metricsPort: opts.metricsPort,
+    shutdown: async () => {
+      await exporter.stopServer();
+      await sdk.shutdown();
+    },
+  };
+}
+
+/** The active trace and span ids, for structured logs to carry. */
+export function currentTraceIds(): { trace_id: string; span_id: string } | Record<string, never> {
+  const span = trace.getActiveSpan();
+  if (!span) return {};
+  const ctx = span.spanContext();
+  return { trace_id: ctx.traceId, span_id: ctx.spanId };
+}

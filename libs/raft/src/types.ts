@@ -79,6 +79,11 @@ export interface Message {
   readonly term: number;
   /** Term of the entry at `index` (App), or of the candidate's last entry (Vote/PreVote). */
   readonly logTerm: number;
+  /**
+   * App: index of the entry preceding `entries`. AppResp: the follower's last matching index.
+   * Heartbeat/HeartbeatResp: the leader's tick counter when it sent the heartbeat, echoed back
+   * by the follower, so the leader can date its lease from the send time (lease reads).
+   */
   readonly index: number;
   readonly entries: readonly Entry[];
   readonly commit: number;
@@ -105,4 +110,16 @@ export interface ConfChangeSingle {
 export interface ConfChange {
   readonly changes: readonly ConfChangeSingle[];
   readonly joint: boolean;
+  /**
+   * Only for joint changes: leave the joint configuration automatically once it is applied.
+   * Defaults to `!joint` (several changes without an explicit `joint` auto-leave); with
+   * `joint: true` and no autoLeave the application proposes an empty ConfChange to leave.
+   */
+  readonly autoLeave?: boolean;
+}
+
+/** A linearizable read point: once `index` is applied locally, the read tagged `ctx` may run. */
+export interface ReadState {
+  readonly index: number;
+  readonly ctx: Uint8Array;
 }

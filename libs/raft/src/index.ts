@@ -1,0 +1,13 @@
+export * from './types';
+export * from './errors';
+export * from './storage';
+export * from './quorum';
+export * from './progress';
+export * from './tracker';
+export * from './confchange';
+export * from './confchange-codec';
+export * from './read-only';
+export * from './log';
+export * from './raft';
+export * from './raw-node';
+export { makeMessage, isEmptySnapshot, isEmptyHardState } from './util';

@@ -1,0 +1,172 @@
+import { createServer, type Server } from 'node:net';
+import type { Message } from '../../raft/src/types';
+import { envelopeSize, type NodeId } from './codec';
+import { InboundConnection, type InboundContext } from './inbound';
+import {
+  DEFAULT_LIMITS,
+  emptyStats,
+  PROTOCOL_VERSION,
+  stderrLogger,
+  type PeerAddress,
+  type RaftTransportOptions,
+  type TransportLimits,
+  type TransportLogger,
+  type TransportStats,
+} from './options';
+import { PeerLink, type LinkContext, type PeerLinkStats } from './peer-link';
+
+/** Batch header (version, kind, count varint) plus a margin: a message must fit a frame with it. */
+const FRAME_OVERHEAD_BYTES = 16;
+
+/**
+ * Carries Raft messages of many groups between nodes: one outbound TCP connection per peer
+ * node, binary batch frames, per-turn coalescing, bounded queues, reconnect with backoff.
+ * Raft tolerates loss, so the transport drops rather than blocks when a peer falls behind.
+ */
+export class RaftTransport {
+  readonly nodeId: NodeId;
+  private readonly limits: TransportLimits;
+  private readonly log: TransportLogger;
+  private readonly counters: TransportStats = emptyStats();
+  private readonly peers = new Map<NodeId, PeerAddress>();
+  private readonly links = new Map<NodeId, PeerLink>();
+  private readonly inbound = new Set<InboundConnection>();
+  private readonly linkCtx: LinkContext;
+  private readonly inboundCtx: InboundContext;
+  private server: Server | undefined;
+  private listening: PeerAddress | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: RaftTransportOptions) {
+    this.nodeId = opts.nodeId;
+    const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    // A batch target above the frame limit would produce frames the peer must refuse.
+    this.limits = { ...limits, maxBatchBytes: Math.min(limits.maxBatchBytes, limits.maxFrameBytes - FRAME_OVERHEAD_BYTES) };
+    this.log = opts.logger ?? stderrLogger;
+    for (const [id, addr] of opts.peers ?? []) this.peers.set(id, addr);
+    const protocolVersion = opts.protocolVersion ?? PROTOCOL_VERSION;
+    const common = { selfId: opts.nodeId, protocolVersion, limits: this.limits, stats: this.counters, log: this.log };
+    this.linkCtx = { ...common, reportUnreachable: (node) => this.reportUnreachable(node) };
+    this.inboundCtx = { ...common, deliver: (from, batch) => opts.onMessages(from, batch) };
+  }
+
+  /** Starts accepting peers; resolves with the bound address (useful with port 0). */
+  async listen(): Promise<PeerAddress> {
+    if (this.closed) throw new Error('transport is closed');
+    if (this.listening) return this.listening;
+    const server = createServer((socket) => {
+      if (this.closed) {
+        socket.destroy();
+        return;
+      }
+      const conn = new InboundConnection(socket, this.inboundCtx, (c) => this.inbound.delete(c));
+      this.inbound.add(conn);
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    // After listening, a server error must not become an uncaught exception.
+    server.on('error', (err) => this.log.error({ err: err.message }, 'raft transport server error'));
+    const addr = server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('raft transport: unexpected server address');
+    this.listening = { host: addr.address, port: addr.port };
+    return this.listening;
+  }
+
+  get address(): PeerAddress | undefined {
+    return this.listening;
+  }
+
+  /** Adds or updates a peer's address; an open connection to an old address is re-dialled. */
+  setPeer(node: NodeId, address: PeerAddress): void {
+    this.peers.set(node, address);
+    this.links.get(node)?.setAddress(address);
+  }
+
+  /** Forgets a peer: its connection is closed and its queued messages dropped. */
+  removePeer(node: NodeId): void {
+    this.peers.delete(node);
+    const link = this.links.get(node);
+    if (link) {
+      link.close();
+      this.links.delete(node);
+    }
+  }
+
+  /**
+   * Queues `msg` for `groupId` on `toNode`; it leaves with everything else queued for that
+   * node in this event-loop turn. Returns false if it was dropped at once (unknown peer,
+   * closed transport, oversized). Throws RangeError for a message the wire cannot represent.
+   */
+  send(toNode: NodeId, groupId: number, msg: Message): boolean {
+    if (this.closed) return false;
+    const bytes = envelopeSize({ groupId, msg });
+    const address = this.peers.get(toNode);
+    if (address === undefined || toNode === this.nodeId) {
+      this.counters.drops++;
+      this.reportUnreachable(toNode);
+      return false;
+    }
+    if (bytes + FRAME_OVERHEAD_BYTES > this.limits.maxFrameBytes || bytes > this.limits.maxQueueBytes) {
+      this.counters.drops++;
+      this.log.warn({ peer: toNode, groupId, type: msg.type, bytes }, 'raft message too large for one frame; dropped');
+      this.reportUnreachable(toNode);
+      return false;
+    }
+    let link = this.links.get(toNode);
+    if (link === undefined) {
+      link = new PeerLink(toNode, address, this.linkCtx);
+      this.links.set(toNode, link);
+    }
+    link.enqueue(groupId, msg, bytes);
+    return true;
+  }
+
+  /** A snapshot of the counters (for metrics export) plus current queue depths. */
+  stats(): TransportStats & { queuedMessages: number; queuedBytes: number } {
+    let queuedMessages = 0;
+    let queuedBytes = 0;
+    for (const link of this.links.values()) {
+      const s = link.stats();
+      queuedMessages += s.queuedMessages;
+      queuedBytes += s.queuedBytes;
+    }
+    return { ...this.counters, queuedMessages, queuedBytes };
+  }
+
+  peerStats(node: NodeId): PeerLinkStats | undefined {
+    return this.links.get(node)?.stats();
+  }
+
+  /** Stops listening, closes every connection and timer; queued messages are dropped. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const link of this.links.values()) link.close();
+    this.links.clear();
+    for (const conn of this.inbound) conn.destroy();
+    this.inbound.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private reportUnreachable(node: NodeId): void {
+    const cb = this.opts.onUnreachable;
+    if (!cb) return;
+    // Deferred so Raft never re-enters itself from inside its own send() call.
+    queueMicrotask(() => {
+      if (this.closed) return;
+      try {
+        cb(node);
+      } catch (err) {
+        this.log.error({ peer: node, err: (err as Error).stack }, 'raft transport onUnreachable threw');
+      }
+    });
+  }
+}

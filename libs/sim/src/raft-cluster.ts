@@ -1,0 +1,743 @@
+/**
+ * A whole Raft group in one process, driven by virtual time: N RawNodes on a simulated network
+ * and simulated disks, random clients issuing key-value operations, and random faults. After
+ * every step the safety invariants are checked; at the end the faults are healed, liveness is
+ * asserted and the client history is checked for linearizability.
+ *
+ * A run is a pure function of its options (seed included): all randomness comes from forks of
+ * one Prng, time is virtual, and events at equal times run in scheduling order. The trace hash
+ * in the result proves it: the same seed gives the same hash.
+ *
+ * The driver follows the Ready contract the way a production host must: persist (and fsync when
+ * asked) before sending the Ready's messages, apply committed entries, then advance. A crash
+ * throws away the process (RawNode, in-memory log, state machine) and rebuilds it from what
+ * the simulated disk actually kept.
+ */
+import {
+  Entry,
+  EntryType,
+  HardState,
+  MemoryStorage,
+  Message,
+  MessageType,
+  ProposalDroppedError,
+  RawNode,
+  Ready,
+  ReadOnlyOption,
+  Snapshot,
+  StateType,
+} from '@weft/raft';
+import { SimClock, TickClock } from './clock';
+import { SimDisk } from './disk';
+import { EventQueue } from './event-queue';
+import { decodeCommand, decodeText, encodeCommand, encodeText, KvStateMachine } from './kv';
+import { checkLinearizable, HistoryOp, KvInput } from './linearizability';
+import { DEFAULT_LINK, LinkConfig, SimNetwork } from './network';
+import { hashString, Prng } from './prng';
+import { InvariantViolation, RaftInvariants } from './raft-invariants';
+
+export interface ClusterSimOptions {
+  readonly seed: number;
+  /** Events to run with faults and clients active, before healing. */
+  readonly steps?: number;
+  /** Replicas in the group (default: 3 or 5, chosen by the seed). */
+  readonly replicas?: number;
+  /** Passed to every replica: a deliberately broken Raft, to prove the checkers can fail. */
+  readonly unsafeVoteTwice?: boolean;
+  /** Default 'safe' (ReadIndex round trips). 'lease-based' also enables CheckQuorum. */
+  readonly readOnlyOption?: ReadOnlyOption;
+  /** Receives every trace line (otherwise lines are only hashed). */
+  readonly trace?: (line: string) => void;
+  /** Virtual ms allowed, after healing, for a leader to emerge and a proposal to commit. */
+  readonly livenessBoundMs?: number;
+}
+
+export interface ClusterSimResult {
+  readonly ok: boolean;
+  readonly seed: number;
+  /** The step at which the run failed (or the last step run). */
+  readonly step: number;
+  readonly reason?: string;
+  /** Hash of the full event trace: equal for equal seeds. */
+  readonly traceHash: string;
+  readonly virtualMs: number;
+  readonly stats: {
+    readonly ops: number;
+    readonly completedOps: number;
+    readonly unknownOps: number;
+    readonly leaders: number;
+    readonly committed: number;
+    readonly crashes: number;
+    readonly messages: number;
+    readonly faults: number;
+  };
+}
+
+type DiskRecord =
+  | { readonly k: 'boot'; readonly voters: readonly number[] }
+  | { readonly k: 'ents'; readonly entries: readonly Entry[] }
+  | { readonly k: 'hs'; readonly hs: HardState }
+  | { readonly k: 'snap'; readonly snap: Snapshot };
+
+interface Replica {
+  readonly id: number;
+  up: boolean;
+  /** Bumped on every crash, so timers and callbacks of a dead process are recognisably stale. */
+  inc: number;
+  node: RawNode | undefined;
+  storage: MemoryStorage;
+  readonly disk: SimDisk<DiskRecord>;
+  readonly clock: TickClock;
+  kv: KvStateMachine;
+  applied: number;
+  /** The Ready being persisted while a (possibly slow) fsync is in flight. */
+  inFlight: Ready | undefined;
+  readStates: { index: number; ctx: string }[];
+  role: StateType;
+  term: number;
+  commit: number;
+}
+
+interface PendingOp {
+  readonly reqId: string;
+  readonly client: number;
+  readonly input: KvInput;
+  readonly call: number;
+  readonly replica: number;
+  readonly inc: number;
+  ret?: number;
+  output?: string | boolean;
+  /** The proposal was refused outright: it never took effect, so it leaves no history. */
+  refused?: boolean;
+}
+
+type SimEvent =
+  | { readonly k: 'tick'; readonly r: number; readonly inc: number }
+  | { readonly k: 'synced'; readonly r: number; readonly inc: number; readonly upTo: number }
+  | { readonly k: 'client'; readonly c: number }
+  | { readonly k: 'timeout'; readonly c: number; readonly reqId: string }
+  | { readonly k: 'fault' }
+  | { readonly k: 'restart'; readonly r: number }
+  | { readonly k: 'undo'; readonly what: string; readonly fn: () => void }
+  | { readonly k: 'probe' };
+
+const TICK_MS = 10;
+const ELECTION_TICK = 10;
+const HEARTBEAT_TICK = 1;
+const CLIENT_TIMEOUT_MS = 800;
+
+/** Per-seed fault intensities, so different seeds explore different regimes. */
+interface Profile {
+  readonly faultEveryMs: readonly [number, number];
+  readonly clientGapMs: readonly [number, number];
+  readonly baseLink: LinkConfig;
+  readonly crashWeight: number;
+  readonly partitionWeight: number;
+  readonly lossyWeight: number;
+  readonly skewWeight: number;
+  readonly slowDiskWeight: number;
+}
+
+function drawProfile(rng: Prng): Profile {
+  const calm = rng.chance(0.2);
+  return {
+    faultEveryMs: calm ? [400, 1500] : [60, 500],
+    clientGapMs: [rng.range(5, 20), rng.range(30, 120)],
+    baseLink: {
+      ...DEFAULT_LINK,
+      maxDelayMs: rng.pick([3, 8, 20]),
+      reorderRate: rng.pick([0, 0.05]),
+      duplicateRate: rng.pick([0, 0.02]),
+      dropRate: rng.pick([0, 0, 0.01]),
+    },
+    crashWeight: rng.range(1, 3),
+    partitionWeight: rng.range(1, 4),
+    lossyWeight: rng.range(0, 3),
+    skewWeight: rng.range(0, 2),
+    slowDiskWeight: rng.range(0, 2),
+  };
+}
+
+function describeMsg(m: Message): string {
+  const ents = m.entries.length > 0 ? ` n${m.entries.length}@${m.entries[0].index}` : '';
+  return `${MessageType[m.type]} ${m.from}->${m.to} t${m.term} lt${m.logTerm} i${m.index} c${m.commit}${ents}${
+    m.reject ? ` rej${m.rejectHint}` : ''
+  }`;
+}
+
+class Failure extends Error {}
+
+export class RaftClusterSim {
+  private readonly rng: Prng;
+  private readonly faultRng: Prng;
+  private readonly clientRng: Prng;
+  private readonly clock = new SimClock();
+  private readonly events = new EventQueue<SimEvent>();
+  private readonly net: SimNetwork<Message>;
+  private readonly replicas: Replica[] = [];
+  private readonly inv = new RaftInvariants();
+  private readonly ops: PendingOp[] = [];
+  private readonly waiting = new Map<string, PendingOp>();
+  private readonly clientBusy: (string | undefined)[] = [];
+  private readonly clientSeq: number[] = [];
+  private readonly lastSeen: (string | undefined)[] = [];
+  private readonly profile: Profile;
+  private readonly voters: number[];
+  private readonly keys: string[];
+  private readonly readOnly: ReadOnlyOption;
+  private readonly preVote: boolean;
+  private readonly checkQuorum: boolean;
+  private traceH1 = 0x811c9dc5;
+  private traceH2 = 0x01000193;
+  private stepNo = 0;
+  private healed = false;
+  private faults = 0;
+  private probe: { id: string; index: number | undefined; committedAt: number | undefined } | undefined;
+
+  constructor(private readonly opts: ClusterSimOptions) {
+    this.rng = new Prng(opts.seed);
+    const setup = this.rng.fork('setup');
+    this.faultRng = this.rng.fork('faults');
+    this.clientRng = this.rng.fork('clients');
+    this.profile = drawProfile(setup);
+    const n = opts.replicas ?? setup.pick([3, 3, 5]);
+    this.voters = Array.from({ length: n }, (_, i) => i + 1);
+    this.keys = ['x', 'y', 'z'].slice(0, setup.range(1, 3));
+    this.readOnly = opts.readOnlyOption ?? 'safe';
+    this.checkQuorum = this.readOnly === 'lease-based' || setup.chance(0.5);
+    this.preVote = setup.chance(0.5);
+    this.net = new SimNetwork<Message>(this.rng.fork('net'), this.profile.baseLink, (l) => this.trace(l), describeMsg);
+    for (const id of this.voters) {
+      const disk = new SimDisk<DiskRecord>(this.rng.fork(`disk/${id}`));
+      disk.write({ k: 'boot', voters: this.voters });
+      disk.completeSync(disk.beginSync());
+      this.replicas.push({
+        id,
+        up: false,
+        inc: 0,
+        node: undefined,
+        storage: new MemoryStorage(),
+        disk,
+        clock: new TickClock(TICK_MS),
+        kv: new KvStateMachine(),
+        applied: 0,
+        inFlight: undefined,
+        readStates: [],
+        role: 'follower',
+        term: 0,
+        commit: 0,
+      });
+    }
+    this.trace(
+      `setup seed=${opts.seed} n=${n} keys=${this.keys.join(',')} preVote=${this.preVote} checkQuorum=${this.checkQuorum} ` +
+        `readOnly=${this.readOnly} unsafeVoteTwice=${opts.unsafeVoteTwice === true}`,
+    );
+  }
+
+  private trace(line: string): void {
+    const l = `${this.clock.now} ${line}`;
+    this.traceH1 = hashString(l, this.traceH1);
+    this.traceH2 = hashString(l, this.traceH2 ^ 0x9e3779b9);
+    this.opts.trace?.(l);
+  }
+
+  private rep(id: number): Replica {
+    return this.replicas[id - 1];
+  }
+
+  run(): ClusterSimResult {
+    const steps = this.opts.steps ?? 2000;
+    const bound = this.opts.livenessBoundMs ?? 10_000;
+    let reason: string | undefined;
+    try {
+      for (const r of this.replicas) this.start(r);
+      const clients = this.voters.length === 5 ? 4 : 3;
+      for (let c = 0; c < clients; c++) {
+        this.clientBusy.push(undefined);
+        this.clientSeq.push(0);
+        this.lastSeen.push(undefined);
+        this.events.push(this.clientRng.range(0, 50), { k: 'client', c });
+      }
+      this.events.push(this.faultRng.range(...this.profile.faultEveryMs), { k: 'fault' });
+
+      while (this.stepNo < steps) this.step();
+
+      this.heal();
+      const healedAt = this.clock.now;
+      this.events.push(this.clock.now + TICK_MS, { k: 'probe' });
+      // Liveness: with every fault gone, a leader must emerge and commit a proposal, and every
+      // replica must apply it.
+      while (!this.probeAppliedEverywhere()) {
+        if (this.clock.now - healedAt > bound) {
+          const leaders = this.replicas.filter((r) => r.role === 'leader').map((r) => `${r.id}@t${r.term}`);
+          throw new Failure(
+            `liveness: ${bound} ms after healing, ${
+              this.probe?.committedAt === undefined ? 'no proposal committed' : 'not every replica applied the probe'
+            } (leaders: ${leaders.join(' ') || 'none'}; terms ${this.replicas.map((r) => r.term).join(',')})`,
+          );
+        }
+        this.step();
+      }
+      // Let outstanding client operations finish or time out before judging the history.
+      const drainUntil = this.clock.now + CLIENT_TIMEOUT_MS + 1;
+      while (this.nextAt() <= drainUntil) this.step();
+      for (const r of this.replicas) this.inv.observeWholeLog(r.id, r.storage);
+
+      const history = this.history();
+      const lin = checkLinearizable(history);
+      if (!lin.ok) throw new Failure(`linearizability: ${lin.explanation}`);
+    } catch (e) {
+      if (e instanceof Failure || e instanceof InvariantViolation) reason = e.message;
+      else reason = `exception: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
+      this.trace(`FAIL ${reason}`);
+    }
+    const completed = this.ops.filter((o) => o.ret !== undefined).length;
+    return {
+      ok: reason === undefined,
+      seed: this.opts.seed,
+      step: this.stepNo,
+      reason,
+      traceHash: (this.traceH1 >>> 0).toString(16).padStart(8, '0') + (this.traceH2 >>> 0).toString(16).padStart(8, '0'),
+      virtualMs: this.clock.now,
+      stats: {
+        ops: this.ops.length,
+        completedOps: completed,
+        unknownOps: this.ops.filter((o) => o.ret === undefined && !o.refused).length,
+        leaders: this.inv.stats.leaders,
+        committed: this.inv.stats.committed,
+        crashes: this.replicas.reduce((s, r) => s + r.disk.stats.crashes, 0),
+        messages: this.net.stats.sent,
+        faults: this.faults,
+      },
+    };
+  }
+
+  private history(): HistoryOp[] {
+    const out: HistoryOp[] = [];
+    for (const o of this.ops) {
+      if (o.refused) continue;
+      // A read that never returned tells us nothing; leaving it out keeps the search small.
+      if (o.ret === undefined && o.input.op === 'get') continue;
+      out.push({ client: o.client, input: o.input, output: o.output, call: o.call, ret: o.ret });
+    }
+    return out;
+  }
+
+  private nextAt(): number {
+    const e = this.events.peek()?.at ?? Infinity;
+    const m = this.net.nextAt() ?? Infinity;
+    return Math.min(e, m);
+  }
+
+  /** Runs one event: the earliest timer or message delivery. */
+  private step(): void {
+    this.stepNo++;
+    const e = this.events.peek();
+    const mAt = this.net.nextAt();
+    if (e === undefined && mAt === undefined) throw new Failure('simulation ran out of events');
+    if (e !== undefined && (mAt === undefined || e.at <= mAt)) {
+      this.events.pop();
+      this.clock.advanceTo(e.at);
+      this.handle(e.item);
+    } else {
+      this.clock.advanceTo(mAt as number);
+      const d = this.net.popDue(this.clock.now);
+      if (d === undefined) return;
+      const r = this.rep(d.to);
+      if (!r.up || r.node === undefined) return;
+      this.trace(`recv ${describeMsg(d.msg)}${d.duplicate ? ' dup' : ''}`);
+      r.node.step(d.msg);
+      this.pump(r);
+    }
+  }
+
+  private handle(ev: SimEvent): void {
+    switch (ev.k) {
+      case 'tick': {
+        const r = this.rep(ev.r);
+        if (!r.up || r.inc !== ev.inc || r.node === undefined) return;
+        r.node.tick();
+        this.pump(r);
+        this.events.push(r.clock.nextTickAt(this.clock.now), { k: 'tick', r: r.id, inc: r.inc });
+        return;
+      }
+      case 'synced': {
+        const r = this.rep(ev.r);
+        if (!r.up || r.inc !== ev.inc || r.inFlight === undefined) return;
+        r.disk.completeSync({ upTo: ev.upTo, latencyMs: 0 });
+        const rd = r.inFlight;
+        r.inFlight = undefined;
+        this.finishReady(r, rd);
+        this.pump(r);
+        return;
+      }
+      case 'client':
+        this.clientAct(ev.c);
+        return;
+      case 'timeout': {
+        const op = this.waiting.get(ev.reqId);
+        if (op === undefined) return;
+        this.waiting.delete(ev.reqId);
+        this.trace(`client ${op.client} timeout ${op.reqId}`);
+        if (this.clientBusy[op.client] === op.reqId) this.clientBusy[op.client] = undefined;
+        return;
+      }
+      case 'fault':
+        if (this.healed) return;
+        this.injectFault();
+        this.events.push(this.clock.now + this.faultRng.range(...this.profile.faultEveryMs), { k: 'fault' });
+        return;
+      case 'restart': {
+        const r = this.rep(ev.r);
+        if (!r.up) this.start(r);
+        return;
+      }
+      case 'undo':
+        if (this.healed) return;
+        this.trace(`undo ${ev.what}`);
+        ev.fn();
+        return;
+      case 'probe':
+        this.probeAct();
+        return;
+    }
+  }
+
+  // ---- replicas -------------------------------------------------------------------------
+
+  /** Starts (or restarts) a replica from whatever its disk kept. */
+  private start(r: Replica): void {
+    let storage = new MemoryStorage();
+    for (const rec of r.disk.durableRecords()) {
+      switch (rec.k) {
+        case 'boot':
+          storage = MemoryStorage.withVoters(rec.voters);
+          break;
+        case 'ents':
+          storage.append(rec.entries);
+          break;
+        case 'hs':
+          storage.setHardState(rec.hs);
+          break;
+        case 'snap':
+          storage.applySnapshot(rec.snap);
+          break;
+      }
+    }
+    const hs = storage.initialState().hardState;
+    r.storage = storage;
+    r.kv = new KvStateMachine();
+    r.applied = storage.firstIndex() - 1;
+    r.inFlight = undefined;
+    r.readStates = [];
+    r.role = 'follower';
+    r.term = hs.term;
+    r.commit = hs.commit;
+    r.node = new RawNode({
+      id: r.id,
+      electionTick: ELECTION_TICK,
+      heartbeatTick: HEARTBEAT_TICK,
+      storage,
+      applied: r.applied,
+      maxSizePerMsg: 4096,
+      maxInflightMsgs: 16,
+      preVote: this.preVote,
+      checkQuorum: this.checkQuorum,
+      readOnlyOption: this.readOnly,
+      leaseMarginTicks: 2,
+      rand: this.rng.fork(`raft/${r.id}#${r.inc}`),
+      testingUnsafeVoteTwice: this.opts.unsafeVoteTwice,
+    });
+    r.up = true;
+    this.inv.replicaRestarted(r.id, r.applied);
+    this.trace(`start ${r.id}#${r.inc} term=${hs.term} vote=${hs.vote} commit=${hs.commit} last=${storage.lastIndex()}`);
+    // Spread first ticks so replicas are not in lock-step.
+    this.events.push(this.clock.now + 1 + this.faultRng.int(TICK_MS), { k: 'tick', r: r.id, inc: r.inc });
+    this.pump(r);
+  }
+
+  private crash(r: Replica, downMs: number): void {
+    if (!r.up) return;
+    const rep = r.disk.crash();
+    this.trace(`crash ${r.id}#${r.inc} lost=${rep.lost} torn=${rep.torn} down=${downMs}ms`);
+    r.up = false;
+    r.inc++;
+    r.node = undefined;
+    r.inFlight = undefined;
+    r.role = 'follower';
+    this.events.push(this.clock.now + downMs, { k: 'restart', r: r.id });
+  }
+
+  /** Takes Ready batches until the node has none or one is waiting on an fsync. */
+  private pump(r: Replica): void {
+    while (r.up && r.node !== undefined && r.inFlight === undefined && r.node.hasReady()) {
+      const rd = r.node.ready();
+      if (rd.hardState) {
+        r.term = rd.hardState.term;
+        r.commit = rd.hardState.commit;
+      }
+      if (rd.softState) {
+        r.role = rd.softState.state;
+        this.trace(`role ${r.id} ${r.role} t${r.term} lead=${rd.softState.lead}`);
+      }
+      if (rd.snapshot) {
+        r.storage.applySnapshot(rd.snapshot);
+        r.disk.write({ k: 'snap', snap: rd.snapshot });
+      }
+      if (rd.entries.length > 0) {
+        r.storage.append(rd.entries);
+        r.disk.write({ k: 'ents', entries: rd.entries });
+        this.inv.observeAppend(r.id, rd.entries, r.storage.term(rd.entries[0].index - 1));
+      }
+      if (rd.hardState) {
+        r.storage.setHardState(rd.hardState);
+        r.disk.write({ k: 'hs', hs: rd.hardState });
+      }
+      for (const rs of rd.readStates) r.readStates.push({ index: rs.index, ctx: decodeText(rs.ctx) });
+      this.inv.observe({ id: r.id, term: r.term, isLeader: r.role === 'leader', commit: r.commit, log: r.storage });
+      if (rd.mustSync) {
+        const t = r.disk.beginSync();
+        r.inFlight = rd;
+        this.events.push(this.clock.now + t.latencyMs, { k: 'synced', r: r.id, inc: r.inc, upTo: t.upTo });
+        return;
+      }
+      this.finishReady(r, rd);
+    }
+  }
+
+  private finishReady(r: Replica, rd: Ready): void {
+    for (const m of rd.messages) this.net.send(r.id, m.to, m, this.clock.now);
+    if (rd.snapshot) r.applied = Math.max(r.applied, rd.snapshot.metadata.index);
+    for (const e of rd.committedEntries) this.apply(r, e);
+    this.serveReads(r);
+    (r.node as RawNode).advance(rd);
+  }
+
+  private apply(r: Replica, e: Entry): void {
+    this.inv.observeApply(r.id, e);
+    r.applied = e.index;
+    if (e.type !== EntryType.Normal || e.data.length === 0) return;
+    const cmd = decodeCommand(e.data);
+    if (cmd === undefined) {
+      if (this.probe !== undefined && decodeText(e.data) === this.probe.id && this.probe.index === undefined) {
+        this.probe.index = e.index;
+        this.probe.committedAt = this.clock.now;
+        this.trace(`probe committed at ${e.index}`);
+      }
+      return;
+    }
+    const res = r.kv.apply(cmd);
+    const op = this.waiting.get(cmd.id);
+    if (op === undefined || op.replica !== r.id || op.inc !== r.inc) return;
+    this.complete(op, 'value' in res ? res.value : 'swapped' in res ? res.swapped : undefined);
+  }
+
+  private serveReads(r: Replica): void {
+    if (r.readStates.length === 0) return;
+    const keep: { index: number; ctx: string }[] = [];
+    for (const rs of r.readStates) {
+      if (rs.index > r.applied) {
+        keep.push(rs);
+        continue;
+      }
+      const op = this.waiting.get(rs.ctx);
+      if (op === undefined || op.replica !== r.id || op.inc !== r.inc) continue;
+      this.complete(op, r.kv.get(op.input.key));
+    }
+    r.readStates = keep;
+  }
+
+  // ---- clients --------------------------------------------------------------------------
+
+  private complete(op: PendingOp, output: string | boolean | undefined): void {
+    op.ret = this.clock.now;
+    op.output = output;
+    this.waiting.delete(op.reqId);
+    if (this.clientBusy[op.client] === op.reqId) this.clientBusy[op.client] = undefined;
+    this.trace(`client ${op.client} ok ${op.reqId} -> ${String(output)}`);
+  }
+
+  private clientAct(c: number): void {
+    const rng = this.clientRng;
+    if (!this.healed) this.events.push(this.clock.now + rng.range(...this.profile.clientGapMs), { k: 'client', c });
+    if (this.clientBusy[c] !== undefined || this.healed) return;
+    // Clients mostly find the leader (as a real one would after a redirect), sometimes not.
+    const leaders = this.replicas.filter((r) => r.up && r.role === 'leader');
+    const r = leaders.length > 0 && rng.chance(0.7) ? rng.pick(leaders) : rng.pick(this.replicas);
+    if (!r.up || r.node === undefined) return; // connection refused: nothing happened
+    const key = rng.pick(this.keys);
+    const reqId = `c${c}.${this.clientSeq[c]++}`;
+    const roll = rng.float();
+    let input: KvInput;
+    let viaReadIndex = false;
+    if (roll < 0.45) input = { op: 'put', key, value: reqId };
+    else if (roll < 0.8) {
+      input = { op: 'get', key };
+      viaReadIndex = rng.chance(0.7);
+    } else input = { op: 'cas', key, expected: rng.chance(0.3) ? undefined : this.lastSeen[c], value: reqId };
+    const op: PendingOp = { reqId, client: c, input, call: this.clock.now, replica: r.id, inc: r.inc };
+    this.trace(`client ${c} call ${reqId} ${input.op}(${key}) at ${r.id}${viaReadIndex ? ' readIndex' : ''}`);
+    try {
+      if (viaReadIndex) r.node.readIndex(encodeText(reqId));
+      else r.node.propose(encodeCommand({ id: reqId, input }));
+    } catch (e) {
+      if (!(e instanceof ProposalDroppedError)) throw e;
+      this.trace(`client ${c} refused ${reqId}: ${e.message}`);
+      return;
+    }
+    this.ops.push(op);
+    this.waiting.set(reqId, op);
+    this.clientBusy[c] = reqId;
+    this.events.push(this.clock.now + CLIENT_TIMEOUT_MS, { k: 'timeout', c, reqId });
+    this.pump(r);
+  }
+
+  private probeAct(): void {
+    if (this.probe?.index !== undefined) return;
+    this.events.push(this.clock.now + 5 * TICK_MS, { k: 'probe' });
+    const leader = this.replicas.find((r) => r.up && r.role === 'leader');
+    if (leader === undefined || leader.node === undefined) return;
+    const id = `probe@${this.clock.now}`;
+    try {
+      leader.node.propose(encodeText(id));
+    } catch (e) {
+      if (!(e instanceof ProposalDroppedError)) throw e;
+      return;
+    }
+    // A newer probe supersedes an older one that may have been lost with a deposed leader.
+    this.probe = { id, index: undefined, committedAt: undefined };
+    this.trace(`probe ${id} at ${leader.id}`);
+    this.pump(leader);
+  }
+
+  private probeAppliedEverywhere(): boolean {
+    const idx = this.probe?.index;
+    return idx !== undefined && this.replicas.every((r) => r.up && r.applied >= idx);
+  }
+
+  // ---- faults ---------------------------------------------------------------------------
+
+  private heal(): void {
+    this.healed = true;
+    this.net.heal();
+    this.net.setDefaults(DEFAULT_LINK);
+    for (const r of this.replicas) {
+      r.disk.setSlow(false);
+      r.clock.reset();
+      if (!r.up) this.start(r);
+    }
+    this.trace('heal all');
+  }
+
+  private undoLater(what: string, minMs: number, maxMs: number, fn: () => void): void {
+    this.events.push(this.clock.now + this.faultRng.range(minMs, maxMs), { k: 'undo', what, fn });
+  }
+
+  private injectFault(): void {
+    const rng = this.faultRng;
+    const p = this.profile;
+    const menu: [number, () => void][] = [
+      [p.partitionWeight, () => this.faultPartition()],
+      [p.crashWeight, () => this.faultCrash()],
+      [p.lossyWeight, () => this.faultLossy()],
+      [p.skewWeight, () => this.faultSkew()],
+      [p.slowDiskWeight, () => this.faultSlowDisk()],
+      [1, () => this.faultHealNet()],
+    ];
+    const total = menu.reduce((s, [w]) => s + w, 0);
+    let x = rng.int(total);
+    for (const [w, fn] of menu) {
+      if (x < w) {
+        this.faults++;
+        fn();
+        return;
+      }
+      x -= w;
+    }
+  }
+
+  private faultPartition(): void {
+    const rng = this.faultRng;
+    const ids = rng.shuffle(this.voters);
+    const kind = rng.int(4);
+    if (kind === 0) {
+      // Isolate whoever leads: the classic stale-leader scenario.
+      const leader = this.replicas.find((r) => r.up && r.role === 'leader')?.id ?? ids[0];
+      this.net.partition(
+        [leader],
+        this.voters.filter((v) => v !== leader),
+      );
+    } else if (kind === 1) {
+      const cut = rng.range(1, ids.length - 1);
+      this.net.partition(ids.slice(0, cut), ids.slice(cut));
+    } else if (kind === 2) {
+      // Asymmetric: a node that can send but not hear (or the reverse).
+      this.net.partitionOneWay([ids[0]], ids.slice(1));
+    } else {
+      // A bridge: two halves that only talk through one node.
+      const a = ids.slice(1, 1 + Math.floor((ids.length - 1) / 2));
+      const b = ids.slice(1 + a.length);
+      this.net.partition(a, b);
+    }
+    this.undoLater('partition', 100, 2000, () => this.net.heal());
+  }
+
+  private faultHealNet(): void {
+    this.net.heal();
+  }
+
+  private faultCrash(): void {
+    const rng = this.faultRng;
+    const r = rng.pick(this.replicas);
+    if (!r.up) return;
+    this.crash(r, rng.range(20, 1500));
+  }
+
+  private faultLossy(): void {
+    const rng = this.faultRng;
+    const from = rng.pick(this.voters);
+    const to = rng.pick(this.voters.filter((v) => v !== from));
+    const cfg: Partial<LinkConfig> = {
+      dropRate: rng.pick([0.1, 0.3, 0.6]),
+      duplicateRate: rng.pick([0, 0.1, 0.3]),
+      reorderRate: rng.pick([0, 0.2, 0.5]),
+      maxDelayMs: rng.pick([10, 50, 200]),
+    };
+    this.trace(
+      `net lossy ${from}->${to} drop=${cfg.dropRate} dup=${cfg.duplicateRate} reorder=${cfg.reorderRate} max=${cfg.maxDelayMs}`,
+    );
+    this.net.setLink(from, to, cfg);
+    this.undoLater(`lossy ${from}->${to}`, 100, 3000, () => this.net.setLink(from, to, this.profile.baseLink));
+  }
+
+  private faultSkew(): void {
+    const rng = this.faultRng;
+    const r = rng.pick(this.replicas);
+    if (rng.chance(0.5)) {
+      // Lease reads are only safe while drift stays within the margin; keep it modest for
+      // 'lease-based' runs, and go wild otherwise (safe reads must not care).
+      const rate = this.readOnly === 'lease-based' ? rng.pick([0.9, 1.1]) : rng.pick([0.5, 0.8, 1.25, 2, 3]);
+      r.clock.setRate(rate);
+      this.trace(`skew ${r.id} rate=${rate}`);
+      this.undoLater(`skew ${r.id}`, 200, 3000, () => r.clock.setRate(1));
+    } else {
+      // A process pause (GC, VM steal): no ticks, then it wakes up believing little time passed.
+      const ms = rng.range(50, 800);
+      r.clock.stall(this.clock.now + ms);
+      this.trace(`stall ${r.id} ${ms}ms`);
+    }
+  }
+
+  private faultSlowDisk(): void {
+    const rng = this.faultRng;
+    const r = rng.pick(this.replicas);
+    r.disk.setSlow(true);
+    this.trace(`slow disk ${r.id}`);
+    this.undoLater(`slow disk ${r.id}`, 100, 2000, () => r.disk.setSlow(false));
+  }
+}
+
+/** Runs one seed of the cluster simulation. */
+export function runClusterSim(opts: ClusterSimOptions): ClusterSimResult {
+  return new RaftClusterSim(opts).run();
+}

@@ -127,6 +127,8 @@ export class Raft {
   leaseRevoked = false;
   /** ReadIndex requests that arrived before this leader committed an entry of its term. */
   pendingReadIndexMessages: Message[] = [];
+  /** Proposals were appended but not yet broadcast (batched until the next Ready). */
+  appendsPending = false;
 
   readonly electionTimeout: number;
   readonly heartbeatTimeout: number;
@@ -622,7 +624,8 @@ export class Raft {
             this.releasePendingReadIndexMessages();
             this.bcastAppend();
           } else if (wasPaused) {
-            this.maybeSendAppend(m.from, false);
+            // Unpaused: send even an empty append so the follower learns the commit index.
+            this.maybeSendAppend(m.from, true);
           }
           // Pipelining: fill the window that this ack opened.
           while (this.maybeSendAppend(m.from, false)) {
@@ -698,7 +701,16 @@ export class Raft {
       if (e.type === EntryType.ConfChange) this.pendingConfIndex = li + i + 1;
     });
     if (!this.appendEntry(ents)) throw new ProposalDroppedError('too many uncommitted bytes');
-    this.bcastAppend();
+    // Batching: don't send per proposal. Everything proposed before the next Ready goes out
+    // as one append per follower (flushAppends, called by RawNode.ready/hasReady).
+    this.appendsPending = true;
+  }
+
+  /** Sends the appends deferred by proposals since the last Ready. */
+  flushAppends(): void {
+    if (!this.appendsPending) return;
+    this.appendsPending = false;
+    if (this.state === 'leader') this.bcastAppend();
   }
 
   /** Why a proposed conf change must be refused, or undefined if it may be appended. */

@@ -81,6 +81,18 @@ export class RawNode {
     );
   }
 
+  /** Proposes several entries at once: they are appended, and sent, as one batch. */
+  proposeBatch(datas: readonly Uint8Array[]): void {
+    if (datas.length === 0) return;
+    this.raft.step(
+      makeMessage({
+        type: MessageType.Prop,
+        from: this.raft.id,
+        entries: datas.map((data) => ({ term: 0, index: 0, type: EntryType.Normal, data })),
+      }),
+    );
+  }
+
   /** Proposes a membership change. Throws ProposalDroppedError if refused (see README). */
   proposeConfChange(cc: ConfChange): void {
     this.raft.proposeConfChange(cc);
@@ -129,6 +141,7 @@ export class RawNode {
 
   hasReady(): boolean {
     const r = this.raft;
+    r.flushAppends();
     const ss = r.softState();
     if (ss.lead !== this.prevSoftState.lead || ss.state !== this.prevSoftState.state) return true;
     const hs = r.hardState();
@@ -141,6 +154,7 @@ export class RawNode {
   /** Takes the pending work. Call advance(rd) once it is persisted, sent and applied. */
   ready(): Ready {
     const r = this.raft;
+    r.flushAppends();
     const ss = r.softState();
     const hs = r.hardState();
     const softChanged = ss.lead !== this.prevSoftState.lead || ss.state !== this.prevSoftState.state;

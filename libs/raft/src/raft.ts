@@ -710,7 +710,13 @@ export class Raft {
   flushAppends(): void {
     if (!this.appendsPending) return;
     this.appendsPending = false;
-    if (this.state === 'leader') this.bcastAppend();
+    if (this.state !== 'leader') return;
+    // Fill each follower's window: a big batch may need several size-limited appends.
+    this.forEachPeer((id) => {
+      while (this.maybeSendAppend(id, false)) {
+        /* keep sending */
+      }
+    });
   }
 
   /** Why a proposed conf change must be refused, or undefined if it may be appended. */

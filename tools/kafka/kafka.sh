@@ -30,6 +30,7 @@ install() {
   if compgen -G "$LIBS/kafka_2.13-*.jar" > /dev/null; then return 0; fi
   command -v mvn > /dev/null || die "mvn not found: install Maven (apt-get install maven) to fetch the broker"
   command -v java > /dev/null || die "java not found: install a JDK 17 (apt-get install openjdk-17-jdk-headless)"
+  mkdir -p "$CACHE"
   echo "kafka: resolving the broker from Maven Central into $LIBS"
   mvn -q -B -f "$ROOT/tools/kafka/pom.xml" package > "$CACHE.mvn.log" 2>&1 || { cat "$CACHE.mvn.log" >&2; die "maven could not resolve the broker"; }
 }

@@ -1,0 +1,11 @@
+export * from './errors';
+export * from './session';
+export * from './types';
+export * from './auth';
+export * from './scram';
+export { PgServer, DEFAULT_PARAMETERS, type PgServerOptions } from './server';
+export { MessageReader, DEFAULT_LIMITS, type Packet, type ReaderLimits } from './reader';
+export { decodeFrontend, decodeStartup, type FrontendMessage, type StartupPacket } from './frontend';
+export { BufferWriter } from './buffer-writer';
+export * as backend from './backend';
+export type { FieldDescription } from './backend';

@@ -973,7 +973,9 @@ export class Raft {
     if (this.state !== 'leader' || cs.voters.length === 0) return cs;
     // The quorum changed: the commit index may move, and new replicas need appends.
     if (this.maybeCommit()) this.bcastAppend();
-    else this.forEachPeer((id) => this.maybeSendAppend(id, false));
+    // Replicas just added (nothing known about their log) get a probe right away rather
+    // than at the next heartbeat.
+    else this.forEachPeer((id) => this.maybeSendAppend(id, this.trk.progress.get(id)?.match === 0));
     if (this.leadTransferee !== NONE && !this.trk.config.voters.ids().has(this.leadTransferee)) {
       this.abortLeaderTransfer();
     }

@@ -1,0 +1,199 @@
+import { ProposalDroppedError } from './errors';
+import { MemoryStorage } from './storage';
+import { Network } from './testing/network';
+import { ConfChange, ConfChangeType, EntryType, MessageType } from './types';
+
+const add = (id: number): ConfChange => ({ changes: [{ type: ConfChangeType.AddNode, replicaId: id }], joint: false });
+const learner = (id: number): ConfChange => ({
+  changes: [{ type: ConfChangeType.AddLearnerNode, replicaId: id }],
+  joint: false,
+});
+const remove = (id: number): ConfChange => ({ changes: [{ type: ConfChangeType.RemoveNode, replicaId: id }], joint: false });
+
+/** Five replicas all bootstrapped with voters {1,2,3}: 4 and 5 are spares until added. */
+function spares(): Network {
+  const net = new Network([]);
+  for (const id of [1, 2, 3, 4, 5]) net.add(id, MemoryStorage.withVoters([1, 2, 3]));
+  net.elect(1);
+  return net;
+}
+
+describe('membership changes', () => {
+  it('adds a learner (caught up by snapshot), promotes it, then removes a voter', () => {
+    const net = new Network([1, 2, 3]);
+    net.elect(1);
+    net.propose(1, 'a');
+    const leader = net.node(1).rn;
+
+    leader.proposeConfChange(learner(4));
+    net.stabilize();
+    expect(net.node(2).confState.learners).toEqual([4]);
+    // A brand-new replica starts empty and is seeded from a snapshot.
+    net.compact(1);
+    const n4 = net.add(4, new MemoryStorage());
+    net.tick([1], 2);
+    expect(net.count((m) => m.type === MessageType.Snap && m.to === 4)).toBe(1);
+    expect(n4.applied).toEqual(['a']);
+    expect(n4.rn.raft.isLearner).toBe(true);
+
+    // Learners never campaign ...
+    net.isolate(4);
+    for (let i = 0; i < 100; i++) n4.rn.tick();
+    expect(n4.rn.status().state).toBe('follower');
+    expect(n4.rn.status().term).toBe(1);
+    // ... and don't count toward the quorum.
+    net.heal();
+    net.isolate(2);
+    net.isolate(3);
+    const commit = leader.status().commit;
+    leader.propose(new TextEncoder().encode('needs-quorum'));
+    net.stabilize();
+    expect(leader.status().commit).toBe(commit);
+    expect(n4.rn.status().commit).toBe(commit);
+    net.heal();
+    net.tick([1], 1);
+    expect(n4.applied).toEqual(['a', 'needs-quorum']);
+
+    leader.proposeConfChange(add(4));
+    // Only one pending conf change at a time.
+    expect(() => leader.proposeConfChange(remove(3))).toThrow(ProposalDroppedError);
+    net.stabilize();
+    expect(net.node(3).confState.voters).toEqual([1, 2, 3, 4]);
+    expect(n4.rn.raft.isLearner).toBe(false);
+
+    leader.proposeConfChange(remove(3));
+    net.stabilize();
+    expect(net.node(2).confState.voters).toEqual([1, 2, 4]);
+    expect(leader.status().progress?.[3]).toBeUndefined();
+    // {1,2,4}: 1 and 4 are a majority without 2 and 3.
+    net.isolate(2);
+    net.isolate(3);
+    net.propose(1, 'after-remove');
+    expect(n4.applied[n4.applied.length - 1]).toBe('after-remove');
+  });
+
+  it('refuses a leader removing or demoting itself, and more than one voter change without joint', () => {
+    const net = new Network([1, 2, 3]);
+    net.elect(1);
+    const leader = net.node(1).rn;
+    expect(() => leader.proposeConfChange(remove(1))).toThrow(/transfer leadership first/);
+    expect(() => leader.proposeConfChange(learner(1))).toThrow(ProposalDroppedError);
+    expect(() => leader.proposeConfChange(remove(9))).not.toThrow(); // harmless no-op change
+    net.stabilize();
+    expect(net.node(1).confState.voters).toEqual([1, 2, 3]);
+  });
+
+  it('applies a conf change only once committed', () => {
+    const net = spares();
+    net.isolate(1);
+    net.node(1).rn.proposeConfChange(add(4));
+    net.stabilize();
+    expect(net.node(1).confState.voters).toEqual([1, 2, 3]);
+    expect(net.node(1).rn.status().progress?.[4]).toBeUndefined();
+    net.heal();
+    net.tick([1], 1);
+    expect(net.node(1).confState.voters).toEqual([1, 2, 3, 4]);
+  });
+
+  it('joint consensus: enter, require both majorities, then leave explicitly', () => {
+    const net = spares();
+    const leader = net.node(1).rn;
+    const toNew: ConfChange = {
+      changes: [
+        { type: ConfChangeType.AddNode, replicaId: 4 },
+        { type: ConfChangeType.AddNode, replicaId: 5 },
+        { type: ConfChangeType.RemoveNode, replicaId: 2 },
+        { type: ConfChangeType.RemoveNode, replicaId: 3 },
+      ],
+      joint: true,
+    };
+    leader.proposeConfChange(toNew);
+    net.stabilize();
+    const cs = net.node(5).confState;
+    expect(cs.voters).toEqual([1, 4, 5]);
+    expect(cs.votersOutgoing).toEqual([1, 2, 3]);
+    expect(cs.autoLeave).toBe(false);
+
+    // The new majority alone ({1,4,5}) cannot commit while in the joint config.
+    net.isolate(2);
+    net.isolate(3);
+    const commit = leader.status().commit;
+    leader.propose(new TextEncoder().encode('j'));
+    net.stabilize();
+    expect(leader.status().commit).toBe(commit);
+    net.heal();
+    net.tick([1], 1);
+    expect(leader.status().commit).toBe(commit + 1);
+    // Nor can the old majority alone ({1,2,3}).
+    net.isolate(4);
+    net.isolate(5);
+    leader.propose(new TextEncoder().encode('k'));
+    net.stabilize();
+    expect(leader.status().commit).toBe(commit + 1);
+    net.heal();
+    net.tick([1], 1);
+    expect(leader.status().commit).toBe(commit + 2);
+
+    // No other change while joint; then leave.
+    expect(() => leader.proposeConfChange(add(2))).toThrow(ProposalDroppedError);
+    leader.proposeConfChange({ changes: [], joint: false });
+    net.stabilize();
+    expect(net.node(4).confState).toMatchObject({ voters: [1, 4, 5], votersOutgoing: [] });
+    expect(leader.status().progress?.[2]).toBeUndefined();
+    net.isolate(2);
+    net.isolate(3);
+    net.propose(1, 'new-config');
+    expect(net.node(5).applied).toContain('new-config');
+  });
+
+  it('joint consensus with autoLeave: replace a replica and demote another in one step', () => {
+    const net = spares();
+    net.node(1).rn.proposeConfChange({
+      changes: [
+        { type: ConfChangeType.AddNode, replicaId: 4 },
+        { type: ConfChangeType.AddLearnerNode, replicaId: 3 },
+      ],
+      joint: false,
+    });
+    net.stabilize();
+    for (const id of [1, 2, 3, 4]) {
+      expect(net.node(id).confState).toEqual({
+        voters: [1, 2, 4],
+        learners: [3],
+        votersOutgoing: [],
+        learnersNext: [],
+        autoLeave: false,
+      });
+    }
+    const ents = net.node(1).storage.entries(1, net.node(1).storage.lastIndex() + 1, Infinity);
+    expect(ents.filter((e) => e.type === EntryType.ConfChange)).toHaveLength(2); // enter + auto leave
+    expect(net.node(3).rn.raft.isLearner).toBe(true);
+  });
+
+  it('a new leader elected inside a joint config still leaves it automatically', () => {
+    const net = spares();
+    // Let the enter-joint entry commit but hold back everything after it.
+    net.node(1).rn.proposeConfChange({
+      changes: [
+        { type: ConfChangeType.AddNode, replicaId: 4 },
+        { type: ConfChangeType.RemoveNode, replicaId: 3 },
+      ],
+      joint: false,
+    });
+    net.stabilize();
+    expect(net.node(2).confState.votersOutgoing).toEqual([]);
+    // Now with a leadership change in between a second joint round.
+    net.node(1).rn.proposeConfChange({
+      changes: [
+        { type: ConfChangeType.AddNode, replicaId: 5 },
+        { type: ConfChangeType.RemoveNode, replicaId: 4 },
+      ],
+      joint: false,
+    });
+    net.stabilize();
+    net.node(1).rn.transferLeader(2);
+    net.stabilize();
+    expect(net.leader()).toBe(2);
+    expect(net.node(5).confState).toMatchObject({ voters: [1, 2, 5], votersOutgoing: [] });
+  });
+});

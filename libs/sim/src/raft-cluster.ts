@@ -332,6 +332,9 @@ export class RaftClusterSim {
   /** Runs one event: the earliest timer or message delivery. */
   private step(): void {
     this.stepNo++;
+    // The per-step checks are incremental; a full pass over every log now and then also
+    // catches divergence in entries that were never written through a Ready (snapshots).
+    if (this.stepNo % 500 === 0) for (const r of this.replicas) if (r.up) this.inv.observeWholeLog(r.id, r.storage);
     const e = this.events.peek();
     const mAt = this.net.nextAt();
     if (e === undefined && mAt === undefined) throw new Failure('simulation ran out of events');
@@ -506,7 +509,12 @@ export class RaftClusterSim {
   }
 
   private finishReady(r: Replica, rd: Ready): void {
-    for (const m of rd.messages) this.net.send(r.id, m.to, m, this.clock.now);
+    for (const m of rd.messages) {
+      this.net.send(r.id, m.to, m, this.clock.now);
+      // A real transport learns at once that a crashed peer refuses connections, and hosts
+      // report that to Raft (as etcd's do) so it stops streaming optimistically into the void.
+      if (!this.rep(m.to).up) (r.node as RawNode).reportUnreachable(m.to);
+    }
     if (rd.snapshot) r.applied = Math.max(r.applied, rd.snapshot.metadata.index);
     for (const e of rd.committedEntries) this.apply(r, e);
     this.serveReads(r);
@@ -679,7 +687,7 @@ export class RaftClusterSim {
       const b = ids.slice(1 + a.length);
       this.net.partition(a, b);
     }
-    this.undoLater('partition', 100, 2000, () => this.net.heal());
+    this.undoLater('partition', 100, 1200, () => this.net.heal());
   }
 
   private faultHealNet(): void {
@@ -690,7 +698,7 @@ export class RaftClusterSim {
     const rng = this.faultRng;
     const r = rng.pick(this.replicas);
     if (!r.up) return;
-    this.crash(r, rng.range(20, 1500));
+    this.crash(r, rng.range(20, 1000));
   }
 
   private faultLossy(): void {
@@ -707,7 +715,7 @@ export class RaftClusterSim {
       `net lossy ${from}->${to} drop=${cfg.dropRate} dup=${cfg.duplicateRate} reorder=${cfg.reorderRate} max=${cfg.maxDelayMs}`,
     );
     this.net.setLink(from, to, cfg);
-    this.undoLater(`lossy ${from}->${to}`, 100, 3000, () => this.net.setLink(from, to, this.profile.baseLink));
+    this.undoLater(`lossy ${from}->${to}`, 100, 1500, () => this.net.setLink(from, to, this.profile.baseLink));
   }
 
   private faultSkew(): void {

@@ -1,0 +1,124 @@
+/**
+ * `npm run sim -- --seeds N [--start S] [--steps M]` runs seeds S..S+N-1;
+ * `npm run sim -- --seed S [--steps M] [--trace]` replays one seed exactly (same trace hash).
+ * Exit code 0 when every seed passed, 1 on a failure, 2 on bad arguments.
+ */
+import { runClusterSim } from './raft-cluster';
+import { DEFAULT_STEPS, formatFailure, runSeeds } from './runner';
+
+interface Args {
+  seed?: number;
+  seeds?: number;
+  start: number;
+  steps: number;
+  trace: boolean;
+  unsafeVoteTwice: boolean;
+  lease: boolean;
+  keepGoing: boolean;
+}
+
+const USAGE =
+  'usage: npm run sim -- --seeds N [--start S] [--steps M] [--keep-going]\n' +
+  '       npm run sim -- --seed S [--steps M] [--trace]\n' +
+  '       (either form also takes --lease for lease-based reads, --unsafe-vote-twice to run a broken Raft)';
+
+function parse(argv: readonly string[]): Args {
+  const a: Args = { start: 1, steps: DEFAULT_STEPS, trace: false, unsafeVoteTwice: false, lease: false, keepGoing: false };
+  const num = (flag: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isSafeInteger(n) || n < 0) throw new Error(`${flag} needs a non-negative integer, got ${v ?? 'nothing'}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i];
+    switch (f) {
+      case '--seed':
+        a.seed = num(f, argv[++i]);
+        break;
+      case '--seeds':
+        a.seeds = num(f, argv[++i]);
+        break;
+      case '--start':
+        a.start = num(f, argv[++i]);
+        break;
+      case '--steps':
+        a.steps = num(f, argv[++i]);
+        break;
+      case '--trace':
+        a.trace = true;
+        break;
+      case '--unsafe-vote-twice':
+        a.unsafeVoteTwice = true;
+        break;
+      case '--lease':
+        a.lease = true;
+        break;
+      case '--keep-going':
+        a.keepGoing = true;
+        break;
+      case '-h':
+      case '--help':
+        process.stdout.write(USAGE + '\n');
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown argument ${f}`);
+    }
+  }
+  if (a.seed === undefined && a.seeds === undefined) a.seeds = 100;
+  return a;
+}
+
+function main(argv: readonly string[]): number {
+  let args: Args;
+  try {
+    args = parse(argv);
+  } catch (e) {
+    process.stderr.write(`sim: ${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const readOnlyOption = args.lease ? 'lease-based' : 'safe';
+  if (args.seed !== undefined) {
+    const r = runClusterSim({
+      seed: args.seed,
+      steps: args.steps,
+      unsafeVoteTwice: args.unsafeVoteTwice,
+      readOnlyOption,
+      trace: args.trace ? (l) => process.stdout.write(l + '\n') : undefined,
+    });
+    if (!r.ok) {
+      process.stderr.write(formatFailure(r, args.steps) + '\n');
+      process.stderr.write(`trace hash ${r.traceHash}\n`);
+      return 1;
+    }
+    process.stdout.write(
+      `sim: seed ${r.seed} ok: ${r.step} steps, ${r.virtualMs} virtual ms, trace hash ${r.traceHash}, ` +
+        `${JSON.stringify(r.stats)}\n`,
+    );
+    return 0;
+  }
+  const count = args.seeds ?? 0;
+  let done = 0;
+  const summary = runSeeds({
+    start: args.start,
+    count,
+    steps: args.steps,
+    unsafeVoteTwice: args.unsafeVoteTwice,
+    readOnlyOption,
+    stopOnFailure: !args.keepGoing,
+    onResult: (r) => {
+      done++;
+      if (!r.ok) process.stderr.write(formatFailure(r, args.steps) + '\n');
+      else if (done % 1000 === 0) process.stdout.write(`sim: ${done} seeds ok so far (last ${r.seed})\n`);
+    },
+  });
+  const rate = summary.seeds / Math.max(summary.wallMs / 1000, 1e-9);
+  process.stdout.write(
+    `sim: ${summary.seeds - summary.failures.length}/${summary.seeds} seeds passed ` +
+      `(${args.start}..${args.start + summary.seeds - 1}, ${args.steps} steps each) in ${(summary.wallMs / 1000).toFixed(1)} s, ` +
+      `${rate.toFixed(1)} seeds/s\n`,
+  );
+  return summary.failures.length === 0 ? 0 : 1;
+}
+
+process.exitCode = main(process.argv.slice(2));

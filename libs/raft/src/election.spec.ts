@@ -1,3 +1,4 @@
+import { MemoryStorage } from './storage';
 import { Network } from './testing/network';
 import { MessageType } from './types';
 
@@ -113,8 +114,10 @@ describe('raft elections', () => {
 
   it('the test-only unsafe switch makes a follower vote twice in one term', () => {
     for (const unsafe of [false, true]) {
-      const net = new Network([1, 2, 3]);
-      net.node(3).rn.raft.unsafeVoteTwice = unsafe;
+      const net = new Network([]);
+      for (const id of [1, 2, 3]) {
+        net.add(id, MemoryStorage.withVoters([1, 2, 3]), id === 3 ? { testingUnsafeVoteTwice: unsafe } : {});
+      }
       net.node(1).rn.campaign();
       net.node(2).rn.campaign();
       net.stabilize();

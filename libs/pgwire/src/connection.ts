@@ -218,16 +218,22 @@ export class PgConnection<S extends PreparedStatement> implements CancelTarget {
     this.flush();
     if (this.closed) throw new ConnectionClosed();
     if (!this.socket.writableNeedDrain) return;
+    // A cancel must get through even while a slow client blocks the output.
+    const signal = this.current?.signal;
+    if (signal?.aborted) throw queryCanceled();
     await new Promise<void>((resolve) => {
       const done = (): void => {
         this.socket.off('drain', done);
         this.socket.off('close', done);
+        signal?.removeEventListener('abort', done);
         resolve();
       };
       this.socket.on('drain', done);
       this.socket.on('close', done);
+      signal?.addEventListener('abort', done);
     });
     if (this.closed) throw new ConnectionClosed();
+    if (signal?.aborted) throw queryCanceled();
   }
 
   private async maybeDrain(): Promise<void> {

@@ -41,17 +41,19 @@ export type Msg = BackendMessage & { [k: string]: unknown };
 /** A protocol client that sends arbitrary bytes and records every parsed backend message. */
 export class RawClient {
   readonly messages: Msg[] = [];
-  /** Raw bytes received (for single-byte SSL answers and byte-exact checks). */
+  /** Raw bytes received before startParsing() (single-byte SSL answers, byte-exact checks). */
   raw = Buffer.alloc(0);
   closed = false;
+  /** BackendKeyData of the session (set by ready()). */
+  key = { pid: 0, secret: 0 };
   private readonly parser = new Parser();
   private parse = false;
   private wake: (() => void) | null = null;
 
   private constructor(readonly socket: Socket) {
     socket.on('data', (d: Buffer) => {
-      this.raw = Buffer.concat([this.raw, d]);
       if (this.parse) this.feed(d);
+      else this.raw = Buffer.concat([this.raw, d]);
       this.notify();
     });
     socket.on('close', () => {
@@ -75,7 +77,10 @@ export class RawClient {
     const c = await RawClient.open(port);
     c.startParsing();
     c.send(serialize.startup({ user, database: 'weft' }));
-    await c.until((m) => m.name === 'readyForQuery');
+    const rfq = await c.until((m) => m.name === 'readyForQuery');
+    if (!rfq) throw new Error(`startup failed: ${JSON.stringify(c.messages)}`);
+    const k = c.messages.find((m) => m.name === 'backendKeyData');
+    if (k) c.key = { pid: k.processID as number, secret: k.secretKey as number };
     c.messages.length = 0;
     return c;
   }

@@ -54,6 +54,13 @@ export class BufferWriter {
     return this;
   }
 
+  uint16(v: number): this {
+    this.ensure(2);
+    this.buf.writeUInt16BE(v & 0xffff, this.len);
+    this.len += 2;
+    return this;
+  }
+
   int32(v: number): this {
     this.ensure(4);
     this.buf.writeInt32BE(v | 0, this.len);
@@ -123,6 +130,12 @@ export class BufferWriter {
   /** Fill a slot from reserveLength() with the number of bytes written after it. */
   patchLength(at: number): void {
     this.buf.writeInt32BE(this.len - at - 4, at);
+  }
+
+  /** Drop everything written after `length` (a message that failed half-way). */
+  truncate(length: number): void {
+    if (length < this.len) this.len = Math.max(0, length);
+    this.msgStart = -1;
   }
 
   /** Take the bytes written so far (a copy-free view when possible) and reset. */

@@ -17,6 +17,17 @@ export function rowEncoder(typeOids: readonly number[], formats: readonly Format
 }
 
 export function writeDataRow(w: BufferWriter, enc: RowEncoder, row: readonly PgValue[]): void {
+  const mark = w.length;
+  try {
+    writeCells(w, enc, row);
+  } catch (e) {
+    // A value the codec rejects must not leave half a DataRow in the stream.
+    w.truncate(mark);
+    throw e;
+  }
+}
+
+function writeCells(w: BufferWriter, enc: RowEncoder, row: readonly PgValue[]): void {
   const n = enc.codecs.length;
   w.begin(0x44).int16(n);
   for (let i = 0; i < n; i++) {

@@ -75,7 +75,11 @@ export class ScramServer {
   private step: 'first' | 'final' | 'done' = 'first';
 
   /** A null verifier runs a mock exchange that always fails (hides whether a user exists). */
-  constructor(private readonly verifier: ScramVerifier | null) {}
+  constructor(
+    private readonly verifier: ScramVerifier | null,
+    /** Tests pin the server nonce to check against the RFC 7677 vector. */
+    private readonly serverNonce: string = randomBytes(18).toString('base64'),
+  ) {}
 
   /** client-first-message -> server-first-message. */
   clientFirst(msg: string): string {
@@ -98,7 +102,7 @@ export class ScramServer {
     if (attrs.length < 2 || attrs[0][0] !== 'n' || attrs[1][0] !== 'r') throw malformed('expected n= and r= attributes');
     const clientNonce = attrs[1][1];
     if (!PRINTABLE.test(clientNonce)) throw malformed('invalid client nonce');
-    this.nonce = clientNonce + randomBytes(18).toString('base64');
+    this.nonce = clientNonce + this.serverNonce;
     const v = this.verifier ?? createMockVerifier();
     this.serverFirst = `r=${this.nonce},s=${v.salt.toString('base64')},i=${v.iterations}`;
     this.step = 'final';

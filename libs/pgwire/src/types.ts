@@ -275,7 +275,7 @@ export function normalizeNumeric(s: string): string {
 function writeNumericBinary(w: BufferWriter, text: string): void {
   if (text === 'NaN' || text === 'Infinity' || text === '-Infinity') {
     const sign = text === 'NaN' ? NUMERIC_NAN : text === 'Infinity' ? NUMERIC_PINF : NUMERIC_NINF;
-    w.int16(0).int16(0).int16(sign).int16(0);
+    w.int16(0).int16(0).uint16(sign).int16(0);
     return;
   }
   const neg = text.startsWith('-');
@@ -298,7 +298,7 @@ function writeNumericBinary(w: BufferWriter, text: string): void {
   while (stop > start && groups[stop - 1] === 0) stop--;
   const digits = groups.slice(start, stop);
   if (digits.length === 0) weight = 0;
-  w.int16(digits.length).int16(weight).int16(neg && digits.length > 0 ? NUMERIC_NEG : NUMERIC_POS).int16(dscale);
+  w.int16(digits.length).int16(weight).uint16(neg && digits.length > 0 ? NUMERIC_NEG : NUMERIC_POS).int16(dscale);
   for (const d of digits) w.int16(d);
 }
 

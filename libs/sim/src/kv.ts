@@ -40,6 +40,20 @@ export class KvStateMachine {
   private readonly data = new Map<string, string>();
   private readonly seen = new Map<string, KvResult>();
 
+  /** The whole state (data and dedup table), for Raft snapshots. */
+  serialize(): Uint8Array {
+    return enc.encode(JSON.stringify({ data: [...this.data], seen: [...this.seen] }));
+  }
+
+  static restore(bytes: Uint8Array): KvStateMachine {
+    const kv = new KvStateMachine();
+    if (bytes.length === 0) return kv;
+    const parsed = JSON.parse(dec.decode(bytes)) as { data: [string, string][]; seen: [string, KvResult][] };
+    for (const [k, v] of parsed.data) kv.data.set(k, v);
+    for (const [k, v] of parsed.seen) kv.seen.set(k, v);
+    return kv;
+  }
+
   get(key: string): string | undefined {
     return this.data.get(key);
   }

@@ -98,23 +98,25 @@ export class SimNetwork<M> {
     this.trace('net heal');
   }
 
-  send(from: NodeId, to: NodeId, msg: M, now: number): void {
+  /** Queues a message; returns false if it was lost at once (blocked link or dropped). */
+  send(from: NodeId, to: NodeId, msg: M, now: number): boolean {
     this.stats.sent++;
     if (this.blocked.has(key(from, to))) {
       this.stats.blocked++;
-      return;
+      return false;
     }
     const cfg = this.link(from, to);
     if (this.rng.chance(cfg.dropRate)) {
       this.stats.dropped++;
       this.trace(`net drop ${from}->${to} ${this.describe(msg)}`);
-      return;
+      return false;
     }
     this.enqueue(from, to, msg, now, cfg, false);
     if (this.rng.chance(cfg.duplicateRate)) {
       this.stats.duplicated++;
       this.enqueue(from, to, msg, now, cfg, true);
     }
+    return true;
   }
 
   private enqueue(from: NodeId, to: NodeId, msg: M, now: number, cfg: LinkConfig, dup: boolean): void {

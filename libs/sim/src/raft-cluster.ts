@@ -48,6 +48,8 @@ export interface ClusterSimOptions {
   readonly readOnlyOption?: ReadOnlyOption;
   /** Receives every trace line (otherwise lines are only hashed). */
   readonly trace?: (line: string) => void;
+  /** Let replicas snapshot and compact their logs (default: the seed decides). */
+  readonly compaction?: boolean;
   /** Virtual ms allowed, after healing, for a leader to emerge and a proposal to commit. */
   readonly livenessBoundMs?: number;
 }
@@ -77,7 +79,9 @@ type DiskRecord =
   | { readonly k: 'boot'; readonly voters: readonly number[] }
   | { readonly k: 'ents'; readonly entries: readonly Entry[] }
   | { readonly k: 'hs'; readonly hs: HardState }
-  | { readonly k: 'snap'; readonly snap: Snapshot };
+  | { readonly k: 'snap'; readonly snap: Snapshot }
+  /** A local snapshot of the applied state at snap's index; entries up to compactTo dropped. */
+  | { readonly k: 'compact'; readonly snap: Snapshot; readonly compactTo: number };
 
 interface Replica {
   readonly id: number;
@@ -187,6 +191,9 @@ export class RaftClusterSim {
   private readonly readOnly: ReadOnlyOption;
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
+  /** Snapshot after this many applied entries (undefined: never compact). */
+  private readonly compactEvery: number | undefined;
+  private readonly compactKeep: number;
   private traceH1 = 0x811c9dc5;
   private traceH2 = 0x01000193;
   private stepNo = 0;
@@ -206,6 +213,8 @@ export class RaftClusterSim {
     this.readOnly = opts.readOnlyOption ?? 'safe';
     this.checkQuorum = this.readOnly === 'lease-based' || setup.chance(0.5);
     this.preVote = setup.chance(0.5);
+    this.compactEvery = opts.compaction === false ? undefined : setup.pick([undefined, 8, 20]);
+    this.compactKeep = setup.pick([0, 2, 5]);
     this.net = new SimNetwork<Message>(this.rng.fork('net'), this.profile.baseLink, (l) => this.trace(l), describeMsg);
     for (const id of this.voters) {
       const disk = new SimDisk<DiskRecord>(this.rng.fork(`disk/${id}`));
@@ -230,7 +239,7 @@ export class RaftClusterSim {
     }
     this.trace(
       `setup seed=${opts.seed} n=${n} keys=${this.keys.join(',')} preVote=${this.preVote} checkQuorum=${this.checkQuorum} ` +
-        `readOnly=${this.readOnly} unsafeVoteTwice=${opts.unsafeVoteTwice === true}`,
+        `readOnly=${this.readOnly} compactEvery=${this.compactEvery ?? 'never'} unsafeVoteTwice=${opts.unsafeVoteTwice === true}`,
     );
   }
 
@@ -445,12 +454,24 @@ export class RaftClusterSim {
         case 'snap':
           storage.applySnapshot(rec.snap);
           break;
+        case 'compact': {
+          const i = rec.snap.metadata.index;
+          if (i > storage.lastIndex()) {
+            storage.applySnapshot(rec.snap);
+          } else {
+            if (i > storage.snapshot().metadata.index) storage.createSnapshot(i, rec.snap.metadata.confState, rec.snap.data);
+            if (rec.compactTo > storage.firstIndex() - 1) storage.compact(rec.compactTo);
+          }
+          break;
+        }
       }
     }
     const hs = storage.initialState().hardState;
     r.storage = storage;
-    r.kv = new KvStateMachine();
-    r.applied = storage.firstIndex() - 1;
+    // The state machine restarts from the newest snapshot; Raft re-delivers what follows it.
+    const snap = storage.snapshot();
+    r.kv = KvStateMachine.restore(snap.data);
+    r.applied = snap.metadata.index;
     r.inFlight = undefined;
     r.readStates = [];
     r.role = 'follower';
@@ -529,16 +550,43 @@ export class RaftClusterSim {
   }
 
   private finishReady(r: Replica, rd: Ready): void {
+    const node = r.node as RawNode;
     for (const m of rd.messages) {
-      this.net.send(r.id, m.to, m, this.clock.now);
+      const sent = this.net.send(r.id, m.to, m, this.clock.now);
       // A real transport learns at once that a crashed peer refuses connections, and hosts
       // report that to Raft (as etcd's do) so it stops streaming optimistically into the void.
-      if (!this.rep(m.to).up) (r.node as RawNode).reportUnreachable(m.to);
+      const up = this.rep(m.to).up;
+      if (!up) node.reportUnreachable(m.to);
+      // Snapshot streams report their outcome; a lost one must be retried, not waited for.
+      if (m.type === MessageType.Snap) node.reportSnapshot(m.to, sent && up);
     }
-    if (rd.snapshot) r.applied = Math.max(r.applied, rd.snapshot.metadata.index);
+    if (rd.snapshot) {
+      r.kv = KvStateMachine.restore(rd.snapshot.data);
+      r.applied = rd.snapshot.metadata.index;
+      this.inv.replicaRestarted(r.id, r.applied);
+      this.trace(`install snapshot ${r.id} at ${r.applied}`);
+    }
     for (const e of rd.committedEntries) this.apply(r, e);
     this.serveReads(r);
-    (r.node as RawNode).advance(rd);
+    node.advance(rd);
+    this.maybeCompact(r);
+  }
+
+  /**
+   * Now and then a replica snapshots its applied state and drops the log before it, so lagging
+   * or restarted replicas must catch up through InstallSnapshot.
+   */
+  private maybeCompact(r: Replica): void {
+    const every = this.compactEvery;
+    if (every === undefined) return;
+    const snapIndex = r.storage.snapshot().metadata.index;
+    if (r.applied - snapIndex < every || r.applied > r.storage.lastIndex()) return;
+    const i = r.applied;
+    const snap = r.storage.createSnapshot(i, undefined, r.kv.serialize());
+    const compactTo = Math.max(r.storage.firstIndex(), i - this.compactKeep);
+    if (compactTo > r.storage.firstIndex() - 1 && compactTo <= r.storage.lastIndex()) r.storage.compact(compactTo);
+    r.disk.write({ k: 'compact', snap, compactTo });
+    this.trace(`compact ${r.id} snapshot=${i} first=${r.storage.firstIndex()}`);
   }
 
   private apply(r: Replica, e: Entry): void {

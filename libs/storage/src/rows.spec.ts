@@ -64,7 +64,8 @@ describe('row values', () => {
   it('keeps numeric scale and float -0', () => {
     const d = decodeRow(encodeRow([[1, { type: 'numeric', value: '-12.3400' }], [2, { type: 'float8', value: -0 }], [3, { type: 'numeric', value: '1.5e3' }]]));
     expect(d.get(1)).toEqual({ type: 'numeric', value: '-12.3400' });
-    expect(Object.is(d.get(2)?.value, -0)).toBe(true);
+    const neg = d.get(2);
+    expect(neg?.type === 'float8' && Object.is(neg.value, -0)).toBe(true);
     expect(d.get(3)).toEqual({ type: 'numeric', value: '1500' });
   });
 

@@ -1,0 +1,19 @@
+// @weft/storage: key and row encodings and the MVCC store on RocksDB.
+export * from './key-types';
+export { encodeTuple, decodeTuple, compareKeys } from './keys';
+export { compareValues, compareTuples, compareFloat, compareNumeric } from './compare-values';
+export { canonicalNumeric, InvalidNumericError } from './numeric';
+export { encodeIndexKey, decodeIndexKey, indexSpan } from './table-keys';
+export type { IndexKeySpec } from './table-keys';
+export { CorruptEncodingError, prefixEnd } from './bytes';
+export { ROW_FORMAT_V1, encodeRow, decodeRow, readColumn } from './rows';
+export type { RowValue, RowType } from './rows';
+export { MAX_TIMESTAMP, InvalidTimestampError } from './mvcc-keys';
+export type { Timestamp } from './mvcc-keys';
+export type { Intent } from './mvcc-values';
+export { MvccStore, MvccBatch, DEFAULT_GC_TTL } from './mvcc';
+export type {
+  GetResult, ScanResult, ScanRow, IntentConflict, KeyedIntent, ReadOptions, ScanOptions, WriteOptions, ResolveOutcome, GcOptions, GcStats,
+} from './mvcc';
+export { RocksDb, RocksBatch, RocksIterator } from './rocks';
+export type { RocksOptions, IteratorOptions } from './rocks';

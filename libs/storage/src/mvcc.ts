@@ -1,0 +1,428 @@
+// MVCC on RocksDB: versioned reads at a timestamp, tombstones, intents (provisional writes of
+// 2PC transactions), and garbage collection. Layout: mvcc-keys.ts; values: mvcc-values.ts.
+//
+// Everything here is synchronous: RocksDB reads of hot data are block-cache hits, and an event
+// loop hop per read would cost more than the read. Writes go through one WriteBatch per logical
+// operation (MvccBatch), optionally together with local keys such as the applied index, so an
+// apply is atomic.
+
+import { RocksBatch, RocksDb, RocksIterator, RocksOptions } from './rocks';
+import {
+  Timestamp, afterVersions, checkTimestamp, dataLowerBound, dataUpperBound, intentKey, isIntentSlot, localKey,
+  prefixLength, timestampOf, userKeyOf, versionKey, versionPrefix,
+} from './mvcc-keys';
+import { Intent, TOMBSTONE, decodeIntent, decodeVersion, encodeIntent, encodeVersion } from './mvcc-values';
+
+/** 25 hours in microseconds: the PITR window. */
+export const DEFAULT_GC_TTL: Timestamp = 25n * 3600n * 1_000_000n;
+
+/** An intent a reader ran into, with the user key it sits on. */
+export interface KeyedIntent extends Intent {
+  readonly key: Buffer;
+}
+
+/** A read met another transaction's intent at or below its timestamp; the txn layer decides. */
+export interface IntentConflict {
+  readonly kind: 'intent-conflict';
+  readonly intents: readonly KeyedIntent[];
+}
+
+export type GetResult =
+  | { readonly kind: 'found'; readonly value: Buffer; readonly ts: Timestamp }
+  | { readonly kind: 'not-found' }
+  | IntentConflict;
+
+export interface ScanRow {
+  readonly key: Buffer;
+  readonly value: Buffer;
+  readonly ts: Timestamp;
+}
+
+export type ScanResult =
+  | {
+      readonly kind: 'rows';
+      readonly rows: readonly ScanRow[];
+      /** Set when `limit` stopped the scan: continue from here (as `start` forward, `end` reverse). */
+      readonly resumeKey?: Buffer;
+    }
+  | IntentConflict;
+
+export interface ReadOptions {
+  /** The reading transaction: its own intents are visible to it instead of conflicting. */
+  readonly txnId?: string;
+}
+
+export interface ScanOptions extends ReadOptions {
+  readonly limit?: number;
+  readonly reverse?: boolean;
+}
+
+export interface WriteOptions {
+  /** fsync the RocksDB WAL before returning (the Raft log is usually the durable copy). */
+  readonly sync?: boolean;
+}
+
+export type ResolveOutcome = { readonly commit: Timestamp } | 'abort';
+
+export interface GcOptions {
+  /** Current time as a timestamp (microseconds since the epoch). */
+  readonly now: Timestamp;
+  /** Versions older than now - ttl are collected (default 25 h). */
+  readonly ttl?: Timestamp;
+  /** User-key span to collect, [start, end); the whole store by default. */
+  readonly start?: Buffer;
+  readonly end?: Buffer;
+  /** Deletes per write batch (batches are cut only between user keys). */
+  readonly batchSize?: number;
+}
+
+export interface GcStats {
+  readonly keysVisited: number;
+  readonly versionsRemoved: number;
+}
+
+/**
+ * Writes of one logical operation, applied atomically by MvccStore.write(). Reads do not see a
+ * batch until it is written.
+ */
+export class MvccBatch {
+  /** @internal */
+  readonly raw = new RocksBatch();
+
+  put(key: Uint8Array, ts: Timestamp, value: Uint8Array): this {
+    checkTimestamp(ts);
+    this.raw.put(versionKey(versionPrefix(key), ts), encodeVersion(value));
+    return this;
+  }
+
+  /** Writes a tombstone: reads at or after ts see no value. */
+  delete(key: Uint8Array, ts: Timestamp): this {
+    checkTimestamp(ts);
+    this.raw.put(versionKey(versionPrefix(key), ts), TOMBSTONE);
+    return this;
+  }
+
+  /** Lays (or replaces) the key's intent. Conflict checks are the caller's: see MvccStore.putIntent. */
+  putIntent(key: Uint8Array, intent: Intent): this {
+    checkTimestamp(intent.ts);
+    this.raw.put(intentKey(versionPrefix(key)), encodeIntent(intent));
+    return this;
+  }
+
+  clearIntent(key: Uint8Array): this {
+    this.raw.del(intentKey(versionPrefix(key)));
+    return this;
+  }
+
+  /** A per-replica key outside the MVCC keyspace, e.g. the applied index, in the same batch. */
+  putLocal(name: string | Uint8Array, value: Uint8Array): this {
+    this.raw.put(localKey(name), Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    return this;
+  }
+
+  deleteLocal(name: string | Uint8Array): this {
+    this.raw.del(localKey(name));
+    return this;
+  }
+
+  get count(): number {
+    return this.raw.count;
+  }
+}
+
+const NOT_FOUND: GetResult = { kind: 'not-found' };
+/** Versions of one key stepped over with next() before seeking past them instead. */
+const SEEK_AFTER = 8;
+
+export class MvccStore {
+  private constructor(readonly db: RocksDb) {}
+
+  static async open(location: string, options?: RocksOptions): Promise<MvccStore> {
+    return new MvccStore(await RocksDb.open(location, options));
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  batch(): MvccBatch {
+    return new MvccBatch();
+  }
+
+  write(batch: MvccBatch, options: WriteOptions = {}): void {
+    this.db.write(batch.raw, options.sync ?? false);
+  }
+
+  put(key: Uint8Array, ts: Timestamp, value: Uint8Array, options?: WriteOptions): void {
+    this.write(this.batch().put(key, ts, value), options);
+  }
+
+  delete(key: Uint8Array, ts: Timestamp, options?: WriteOptions): void {
+    this.write(this.batch().delete(key, ts), options);
+  }
+
+  getLocal(name: string | Uint8Array): Buffer | undefined {
+    return this.db.getMany([localKey(name)])[0];
+  }
+
+  /** The key's intent, if any. */
+  getIntent(key: Uint8Array): Intent | undefined {
+    const raw = this.db.getMany([intentKey(versionPrefix(key))])[0];
+    return raw === undefined ? undefined : decodeIntent(raw);
+  }
+
+  /** Timestamp of the newest committed version (value or tombstone), for write-write conflict checks. */
+  latestCommitTs(key: Uint8Array): Timestamp | undefined {
+    const prefix = versionPrefix(key);
+    const it = this.db.iterator({ gte: versionKey(prefix, (1n << 64n) - 2n), lt: afterVersions(prefix) });
+    try {
+      const { rows } = it.next(1);
+      return rows.length === 0 ? undefined : timestampOf(rows[0]);
+    } finally {
+      it.close();
+    }
+  }
+
+  /**
+   * Lays an intent unless another transaction holds one on the key (then returns the conflict).
+   * Re-laying by the same transaction replaces its intent.
+   */
+  putIntent(key: Uint8Array, intent: Intent, options?: WriteOptions): IntentConflict | undefined {
+    const existing = this.getIntent(key);
+    if (existing !== undefined && existing.txnId !== intent.txnId) {
+      return { kind: 'intent-conflict', intents: [{ ...existing, key: Buffer.from(key) }] };
+    }
+    this.write(this.batch().putIntent(key, intent), options);
+    return undefined;
+  }
+
+  /**
+   * Commits (as a version at `commit`) or aborts the intent `txnId` holds on `key`, staging the
+   * writes into `batch` when given (the caller writes it) or writing them now. Returns
+   * 'no-intent' when the key carries no intent of that transaction, so re-delivery is harmless.
+   */
+  resolveIntent(key: Uint8Array, txnId: string, outcome: ResolveOutcome, batch?: MvccBatch, options?: WriteOptions): 'committed' | 'aborted' | 'no-intent' {
+    const intent = this.getIntent(key);
+    if (intent === undefined || intent.txnId !== txnId) return 'no-intent';
+    const b = batch ?? this.batch();
+    b.clearIntent(key);
+    if (outcome !== 'abort') {
+      if (outcome.commit < intent.ts) {
+        throw new RangeError(`commit ts ${outcome.commit} is below the intent's ts ${intent.ts} (txn ${txnId})`);
+      }
+      if (intent.value === null) b.delete(key, outcome.commit);
+      else b.put(key, outcome.commit, intent.value);
+    }
+    if (batch === undefined) this.write(b, options);
+    return outcome === 'abort' ? 'aborted' : 'committed';
+  }
+
+  /** The newest version of `key` at or below readTs; a tombstone reads as not found. */
+  get(key: Uint8Array, readTs: Timestamp, options: ReadOptions = {}): GetResult {
+    checkTimestamp(readTs);
+    const prefix = versionPrefix(key);
+    const it = this.db.iterator({ gte: prefix, lt: afterVersions(prefix) });
+    try {
+      let { rows } = it.next(1);
+      if (rows.length === 0) return NOT_FOUND;
+      if (isIntentSlot(rows[0])) {
+        const intent = decodeIntent(rows[1]);
+        if (options.txnId !== undefined && intent.txnId === options.txnId) {
+          return intent.value === null ? NOT_FOUND : { kind: 'found', value: intent.value, ts: intent.ts };
+        }
+        if (intent.ts <= readTs) return { kind: 'intent-conflict', intents: [{ ...intent, key: Buffer.from(key) }] };
+        ({ rows } = it.next(1));
+        if (rows.length === 0) return NOT_FOUND;
+      }
+      if (timestampOf(rows[0]) > readTs) {
+        it.seek(versionKey(prefix, readTs));
+        ({ rows } = it.next(1));
+        if (rows.length === 0) return NOT_FOUND;
+      }
+      const value = decodeVersion(rows[1]);
+      return value === null ? NOT_FOUND : { kind: 'found', value, ts: timestampOf(rows[0]) };
+    } finally {
+      it.close();
+    }
+  }
+
+  /**
+   * The visible version of each user key in [start, end) at readTs, in key order (or reverse).
+   * Older versions are stepped over a few at a time and then skipped with a seek. Intents of other
+   * transactions at or below readTs make the whole scan an IntentConflict listing all of them.
+   */
+  scan(start: Buffer | undefined, end: Buffer | undefined, readTs: Timestamp, options: ScanOptions = {}): ScanResult {
+    checkTimestamp(readTs);
+    const limit = options.limit ?? Infinity;
+    if (!(limit > 0)) throw new RangeError(`scan limit must be positive: ${limit}`);
+    const it = this.db.iterator({ gte: dataLowerBound(start), lt: dataUpperBound(end), reverse: options.reverse ?? false });
+    try {
+      return options.reverse ? this.scanReverse(it, readTs, limit, options.txnId) : this.scanForward(it, readTs, limit, options.txnId);
+    } finally {
+      it.close();
+    }
+  }
+
+  private scanForward(it: RocksIterator, readTs: Timestamp, limit: number, txnId: string | undefined): ScanResult {
+    const rows: ScanRow[] = [];
+    const intents: KeyedIntent[] = [];
+    let cur: Buffer | undefined; // version prefix of the key being processed
+    let done = false; // the current key's visible version (or verdict) is known
+    let stepped = 0; // entries of the current key stepped over
+    let finished = false;
+    while (!finished) {
+      const want = Math.min(1024, Math.max(16, limit === Infinity ? 1024 : limit - rows.length + 1));
+      const batch = it.next(want);
+      finished = batch.finished;
+      const raw = batch.rows;
+      for (let i = 0; i < raw.length; i += 2) {
+        const k = raw[i];
+        const plen = prefixLength(k);
+        if (cur === undefined || cur.length !== plen || k.compare(cur, 0, plen, 0, plen) !== 0) {
+          if (rows.length >= limit) {
+            return intents.length > 0 ? { kind: 'intent-conflict', intents } : { kind: 'rows', rows, resumeKey: userKeyOf(k) };
+          }
+          cur = k.subarray(0, plen);
+          done = false;
+          stepped = 0;
+        } else if (done) {
+          if (++stepped >= SEEK_AFTER) {
+            it.seek(afterVersions(cur));
+            finished = false;
+            break;
+          }
+          continue;
+        }
+        if (isIntentSlot(k)) {
+          const intent = decodeIntent(raw[i + 1]);
+          if (txnId !== undefined && intent.txnId === txnId) {
+            done = true;
+            if (intent.value !== null) rows.push({ key: userKeyOf(k), value: intent.value, ts: intent.ts });
+          } else if (intent.ts <= readTs) {
+            done = true;
+            intents.push({ ...intent, key: userKeyOf(k) });
+          }
+          continue;
+        }
+        const ts = timestampOf(k);
+        if (ts > readTs) {
+          if (++stepped >= SEEK_AFTER) {
+            it.seek(versionKey(cur, readTs));
+            stepped = 0;
+            finished = false;
+            break;
+          }
+          continue;
+        }
+        done = true;
+        const value = decodeVersion(raw[i + 1]);
+        if (value !== null) rows.push({ key: userKeyOf(k), value, ts });
+      }
+    }
+    return intents.length > 0 ? { kind: 'intent-conflict', intents } : { kind: 'rows', rows };
+  }
+
+  /** Reverse: a key's entries arrive oldest first and its intent last; decide at the key's end. */
+  private scanReverse(it: RocksIterator, readTs: Timestamp, limit: number, txnId: string | undefined): ScanResult {
+    const rows: ScanRow[] = [];
+    const intents: KeyedIntent[] = [];
+    let cur: Buffer | undefined;
+    let candKey: Buffer | undefined; // newest version <= readTs seen so far for `cur`
+    let candVal: Buffer | undefined;
+    let intent: Intent | undefined;
+    const finishKey = (): void => {
+      if (cur === undefined) return;
+      if (intent !== undefined && txnId !== undefined && intent.txnId === txnId) {
+        if (intent.value !== null) rows.push({ key: userKeyOf(cur, cur.length), value: intent.value, ts: intent.ts });
+      } else if (intent !== undefined && intent.ts <= readTs) {
+        intents.push({ ...intent, key: userKeyOf(cur, cur.length) });
+      } else if (candKey !== undefined && candVal !== undefined) {
+        const value = decodeVersion(candVal);
+        if (value !== null) rows.push({ key: userKeyOf(candKey), value, ts: timestampOf(candKey) });
+      }
+    };
+    let finished = false;
+    while (!finished) {
+      const batch = it.next(limit === Infinity ? 1024 : Math.min(1024, Math.max(16, limit - rows.length + 1)));
+      finished = batch.finished;
+      const raw = batch.rows;
+      for (let i = 0; i < raw.length; i += 2) {
+        const k = raw[i];
+        const plen = prefixLength(k);
+        if (cur === undefined || cur.length !== plen || k.compare(cur, 0, plen, 0, plen) !== 0) {
+          finishKey();
+          if (rows.length >= limit && cur !== undefined) {
+            // Keys below `cur` are left: it is the exclusive end to resume with.
+            return intents.length > 0 ? { kind: 'intent-conflict', intents } : { kind: 'rows', rows, resumeKey: userKeyOf(cur, cur.length) };
+          }
+          cur = k.subarray(0, plen);
+          candKey = candVal = intent = undefined;
+        }
+        if (isIntentSlot(k)) intent = decodeIntent(raw[i + 1]);
+        else if (timestampOf(k) <= readTs) {
+          candKey = k;
+          candVal = raw[i + 1];
+        }
+      }
+    }
+    finishKey();
+    return intents.length > 0 ? { kind: 'intent-conflict', intents } : { kind: 'rows', rows };
+  }
+
+  /**
+   * Removes versions no read at or after `now - ttl` can see. Per key, the newest version at or
+   * below that threshold is what such reads see, so it is kept, unless it is a tombstone: then
+   * it goes too, together with everything older (reads see "not found" either way). Versions
+   * above the threshold and intents are never touched. Deletes of one key always share a batch,
+   * so a crash cannot remove a tombstone while keeping the versions it hides.
+   */
+  gc(options: GcOptions): GcStats {
+    checkTimestamp(options.now);
+    const ttl = options.ttl ?? DEFAULT_GC_TTL;
+    const threshold = options.now - ttl;
+    if (threshold < 0n) return { keysVisited: 0, versionsRemoved: 0 };
+    const batchSize = options.batchSize ?? 1000;
+    const it = this.db.iterator({ gte: dataLowerBound(options.start), lt: dataUpperBound(options.end), fillCache: false });
+    const batch = new RocksBatch();
+    let keysVisited = 0;
+    let versionsRemoved = 0;
+    let cur: Buffer | undefined;
+    let seenVisible = false; // the newest version <= threshold of `cur` has been passed (and kept)
+    try {
+      let finished = false;
+      while (!finished) {
+        const next = it.next(1024);
+        finished = next.finished;
+        const raw = next.rows;
+        for (let i = 0; i < raw.length; i += 2) {
+          const k = raw[i];
+          const plen = prefixLength(k);
+          if (cur === undefined || cur.length !== plen || k.compare(cur, 0, plen, 0, plen) !== 0) {
+            if (batch.count >= batchSize) {
+              this.db.write(batch);
+              batch.clear();
+            }
+            cur = k.subarray(0, plen);
+            seenVisible = false;
+            keysVisited++;
+          }
+          if (isIntentSlot(k) || timestampOf(k) > threshold) continue;
+          if (seenVisible) {
+            batch.del(k);
+            versionsRemoved++;
+          } else {
+            seenVisible = true;
+            if (decodeVersion(raw[i + 1]) === null) {
+              batch.del(k);
+              versionsRemoved++;
+            }
+          }
+        }
+      }
+      if (batch.count > 0) this.db.write(batch);
+    } finally {
+      it.close();
+    }
+    return { keysVisited, versionsRemoved };
+  }
+}

@@ -147,7 +147,7 @@ describe('queries', () => {
 
   it('notices and ParameterStatus updates reach the client', async () => {
     const c = await client();
-    const notices: { code?: string; message: string }[] = [];
+    const notices: { code?: string; message?: string }[] = [];
     c.on('notice', (n) => notices.push(n));
     await c.query('notice');
     expect(notices[0]).toMatchObject({ code: '25P01', message: 'there is no transaction in progress' });

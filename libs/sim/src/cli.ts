@@ -109,7 +109,7 @@ function main(argv: readonly string[]): number {
     onResult: (r) => {
       done++;
       if (!r.ok) process.stderr.write(formatFailure(r, args.steps) + '\n');
-      else if (done % 1000 === 0) process.stdout.write(`sim: ${done} seeds ok so far (last ${r.seed})\n`);
+      else if (done % 1000 === 0) process.stdout.write(`sim: ${done} seeds run so far (last ${r.seed})\n`);
     },
   });
   const rate = summary.seeds / Math.max(summary.wallMs / 1000, 1e-9);

@@ -719,6 +719,7 @@ export class RaftClusterSim {
       [p.skewWeight, () => this.faultSkew()],
       [p.slowDiskWeight, () => this.faultSlowDisk()],
       [1, () => this.faultHealNet()],
+      [1, () => this.faultTransferLeader()],
     ];
     const total = menu.reduce((s, [w]) => s + w, 0);
     let x = rng.int(total);
@@ -756,6 +757,16 @@ export class RaftClusterSim {
       this.net.partition(a, b);
     }
     this.undoLater('partition', 100, 1200, () => this.net.heal());
+  }
+
+  /** Leadership transfer (rolling restarts do this): exercises TimeoutNow and its guards. */
+  private faultTransferLeader(): void {
+    const leader = this.replicas.find((r) => r.up && r.role === 'leader');
+    if (leader === undefined || leader.node === undefined) return;
+    const to = this.faultRng.pick(this.voters.filter((v) => v !== leader.id));
+    this.trace(`transfer leadership ${leader.id} -> ${to}`);
+    leader.node.transferLeader(to);
+    this.pump(leader);
   }
 
   private faultHealNet(): void {

@@ -88,7 +88,9 @@ export class FrameReader {
     const first = this.chunks[0];
     let out: Buffer;
     if (first.length >= n) {
-      out = first.subarray(0, n);
+      // Decoded entries are views into their frame, so a small frame must not pin a large
+      // socket chunk shared with other frames: copy it out when it is a minor part of one.
+      out = n * 2 < first.buffer.byteLength ? Buffer.from(first.subarray(0, n)) : first.subarray(0, n);
       if (first.length === n) this.chunks.shift();
       else this.chunks[0] = first.subarray(n);
     } else {

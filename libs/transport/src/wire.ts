@@ -27,10 +27,15 @@ export function checkU53(v: number, field: string): number {
 
 /** Writes into a buffer sized beforehand by the matching *Size functions (no bounds checks). */
 export class ByteWriter {
+  private readonly buf: Uint8Array;
+
   constructor(
-    readonly buf: Uint8Array,
+    buf: Uint8Array,
     public pos: number,
-  ) {}
+  ) {
+    // Plain view for the same reason as ByteReader: set() on a Buffer subclass is slower.
+    this.buf = Buffer.isBuffer(buf) ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : buf;
+  }
 
   u8(v: number): void {
     this.buf[this.pos++] = v;
@@ -59,8 +64,13 @@ export class ByteWriter {
 /** Bounds-checked reader: every read is validated against the buffer before it happens. */
 export class ByteReader {
   pos = 0;
+  private readonly buf: Uint8Array;
 
-  constructor(private readonly buf: Uint8Array) {}
+  constructor(input: Uint8Array) {
+    // A plain Uint8Array view, not a Buffer: subarray() then yields plain Uint8Arrays and
+    // skips Buffer's slower species machinery on the per-entry hot path.
+    this.buf = Buffer.isBuffer(input) ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength) : input;
+  }
 
   get remaining(): number {
     return this.buf.length - this.pos;
@@ -110,15 +120,18 @@ export class ByteReader {
     return n;
   }
 
-  /** Length-prefixed bytes, copied so decoded messages never pin the (large) frame buffer. */
+  /**
+   * Length-prefixed bytes as a zero-copy view into the frame. Copying each entry was the
+   * receiver's main cost (every copy over 64 bytes is a separate off-heap allocation); the
+   * price is that a retained entry pins its frame, which FrameReader allocates per frame.
+   */
   lengthPrefixed(field: string): Uint8Array {
     const start = this.pos;
     const len = this.varint(field);
     if (len > this.remaining) {
       throw new FrameDecodeError('length', `${field} length ${len} exceeds remaining ${this.remaining}`, start);
     }
-    const out = new Uint8Array(len);
-    out.set(this.buf.subarray(this.pos, this.pos + len));
+    const out = this.buf.subarray(this.pos, this.pos + len);
     this.pos += len;
     return out;
   }

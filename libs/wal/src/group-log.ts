@@ -36,6 +36,8 @@ export class GroupLog implements GroupStorage {
   private ents: Entry[] = [];
   private compactIdx = 0;
   private compactTerm = 0;
+  /** The real compaction point; below compactIdx only while replay has a hole open. */
+  private floor = 0;
   private hard: HardState = EMPTY_HARD_STATE;
   private snap: Snapshot = emptySnapshot();
   /** Set by replay when entries start above lastIndex+1; a later compaction must cover it. */
@@ -135,31 +137,44 @@ export class GroupLog implements GroupStorage {
   }
 
   /**
-   * Applies a stored record. Lenient by design: during replay, entries may start above
-   * lastIndex+1 because their predecessors lived in a deleted segment; that opens a hole which
-   * a later compaction point must close (checked when replay ends). Returns an undo so a
-   * multi-record append that fails validation part-way leaves no trace.
+   * Applies a stored record. The same code serves appends and replay. Replay is the harder
+   * case: segments before the first surviving one are gone, so a group's first surviving
+   * entries may start above lastIndex+1. The log then enters "hole" mode: indices in
+   * (floor, compactIdx] are unknown, entries above are known. Records that reach into the
+   * unknown zone move its upper end down (their truncation is replayed exactly); a later
+   * compaction point at or above the zone closes it. `floor` is always the real compaction
+   * point as the original writer saw it (checkpoints restate it at every segment start), so
+   * records the writer ignored are ignored again. A hole still open at the end of replay
+   * means acknowledged entries are missing: recovery refuses.
+   * Returns an undo so a multi-record append that fails validation part-way leaves no trace.
    */
   apply(rec: GroupRecord, site?: { file: string; offset: number }): Undo {
-    const prev = { ents: this.ents, compactIdx: this.compactIdx, compactTerm: this.compactTerm, hole: this.hole };
+    const prev = {
+      ents: this.ents,
+      compactIdx: this.compactIdx,
+      compactTerm: this.compactTerm,
+      floor: this.floor,
+      hole: this.hole,
+    };
     const restoreLog: Undo = () => {
       this.ents = prev.ents;
       this.compactIdx = prev.compactIdx;
       this.compactTerm = prev.compactTerm;
+      this.floor = prev.floor;
       this.hole = prev.hole;
     };
     switch (rec.kind) {
       case RecordKind.Entries: {
         let ents = rec.entries;
-        if (ents.length === 0) return () => {};
-        if (ents[ents.length - 1].index <= this.compactIdx) return () => {};
-        if (ents[0].index <= this.compactIdx) ents = ents.slice(this.compactIdx + 1 - ents[0].index);
+        if (ents.length === 0 || ents[ents.length - 1].index <= this.floor) return () => {};
+        if (ents[0].index <= this.floor) ents = ents.slice(this.floor + 1 - ents[0].index);
         const start = ents[0].index;
-        if (start > this.lastIndex() + 1) {
+        const inUnknownZone = this.hole !== undefined && start <= this.compactIdx;
+        if (inUnknownZone || start > this.lastIndex() + 1) {
           this.ents = [];
           this.compactIdx = start - 1;
           this.compactTerm = UNKNOWN_TERM;
-          this.hole ??= { file: site?.file ?? '?', offset: site?.offset ?? 0, index: start };
+          this.hole = { file: site?.file ?? '?', offset: site?.offset ?? 0, index: start };
           for (const e of ents) this.ents.push(e);
           return restoreLog;
         }
@@ -183,14 +198,12 @@ export class GroupLog implements GroupStorage {
       case RecordKind.Snapshot: {
         const old = this.snap;
         this.snap = rec.snapshot;
-        const { index, term } = rec.snapshot.metadata;
         if (rec.reset) {
+          const { index, term } = rec.snapshot.metadata;
           this.ents = [];
           this.compactIdx = index;
           this.compactTerm = term;
-          this.hole = undefined;
-        } else if (index === this.compactIdx && this.compactTerm === UNKNOWN_TERM) {
-          this.compactTerm = term;
+          this.floor = index;
           this.hole = undefined;
         }
         return () => {
@@ -199,8 +212,9 @@ export class GroupLog implements GroupStorage {
         };
       }
       case RecordKind.Compact: {
-        if (rec.index < this.compactIdx) return () => {};
-        if (rec.index === this.compactIdx && this.compactTerm !== UNKNOWN_TERM) return () => {};
+        if (rec.index < this.floor || (rec.index === this.floor && this.hole === undefined)) return () => {};
+        this.floor = rec.index;
+        if (rec.index < this.compactIdx) return restoreLog; // still inside the unknown zone
         this.ents = rec.index >= this.lastIndex() ? [] : this.ents.slice(rec.index - this.compactIdx);
         this.compactIdx = rec.index;
         this.compactTerm = rec.term;

@@ -652,13 +652,13 @@ export class PgConnection<S extends PreparedStatement> implements CancelTarget {
   private async copyOut(r: CopyOutResult, ctx: QueryContext): Promise<void> {
     be.copyOutResponse(this.out, r.format, new Array<FormatCode>(r.columnCount).fill(r.format));
     if (Symbol.asyncIterator in r.data) {
-      for await (const chunk of r.data as AsyncIterable<Buffer | string>) {
+      for await (const chunk of r.data) {
         if (ctx.signal.aborted) throw queryCanceled();
         be.copyData(this.out, chunk);
         await this.maybeDrain();
       }
     } else {
-      for (const chunk of r.data as Iterable<Buffer | string>) {
+      for (const chunk of r.data) {
         be.copyData(this.out, chunk);
         if (this.out.length >= OUTPUT_HIGH_WATER) {
           if (ctx.signal.aborted) throw queryCanceled();

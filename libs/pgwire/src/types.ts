@@ -484,10 +484,10 @@ const uuidCodec: TypeCodec = {
   oid: Oid.uuid,
   name: 'uuid',
   size: 16,
-  toText: (v) => (typeof v === 'string' ? parseUuid(v) : Buffer.isBuffer(v) && v.length === 16 ? formatUuid(v) : parseUuid(String(v))),
+  toText: (v) => uuidText(v),
   writeBinary(w, v) {
     if (Buffer.isBuffer(v) && v.length === 16) w.bytes(v);
-    else w.bytes(Buffer.from(parseUuid(String(v)).replace(/-/g, ''), 'hex'));
+    else w.bytes(Buffer.from(uuidText(v).replace(/-/g, ''), 'hex'));
   },
   fromText: parseUuid,
   fromBinary(b) {
@@ -495,6 +495,12 @@ const uuidCodec: TypeCodec = {
     return formatUuid(b);
   },
 };
+
+function uuidText(v: Exclude<PgValue, null>): string {
+  if (typeof v === 'string') return parseUuid(v);
+  if (Buffer.isBuffer(v) && v.length === 16) return formatUuid(v);
+  throw badValue('uuid', v);
+}
 
 function formatUuid(b: Buffer): string {
   const h = b.toString('hex');

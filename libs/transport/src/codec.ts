@@ -333,7 +333,8 @@ function readMessage(r: ByteReader): Message {
 
 /**
  * Decodes one frame payload. Every length, count and enum is checked against the buffer;
- * anything malformed throws FrameDecodeError and nothing else (a bug aside).
+ * anything malformed throws FrameDecodeError and nothing else (a bug aside). Byte fields
+ * (entry data, snapshot data, context) are views into `payload`: do not reuse it afterwards.
  */
 export function decode(payload: Uint8Array, maxFrameBytes = Number.MAX_SAFE_INTEGER): Frame {
   if (payload.length > maxFrameBytes) {

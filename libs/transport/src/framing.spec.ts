@@ -48,6 +48,18 @@ describe('framing', () => {
     expect(encodeBatchFramed(envelopes, bytes)).toEqual(encodeFramed({ kind: FrameKind.Batch, envelopes }));
   });
 
+  it('gives a small frame its own buffer instead of pinning a large shared chunk', () => {
+    const frame = encodeFramed({ kind: FrameKind.Batch, envelopes: [{ groupId: 1, msg: msg(3) }] });
+    const big = Buffer.alloc(64 * 1024);
+    frame.copy(big);
+    const [payload] = new FrameReader().push(big.subarray(0, frame.length));
+    expect(payload.buffer).not.toBe(big.buffer);
+    expect(payload.buffer.byteLength).toBeLessThan(16 * 1024);
+    // Decoded entry data is a view into that payload, not into the socket chunk.
+    const f = decode(payload);
+    expect(f.kind === FrameKind.Batch && f.envelopes[0].msg.entries[0].data.buffer).toBe(payload.buffer);
+  });
+
   it('refuses an oversized length before buffering the payload', () => {
     const reader = new FrameReader(1000);
     const header = Buffer.alloc(FRAME_HEADER_BYTES);

@@ -1,0 +1,283 @@
+import {
+  EntryType,
+  ProposalDroppedError,
+  RawNode,
+  type Entry,
+  type Message,
+  type RaftConfig,
+  type RaftRand,
+  type Ready,
+  type Status,
+} from '@weft/raft';
+import type { Wal, WalRecord } from '@weft/wal';
+
+/** Where a replica's outgoing messages go (the TCP transport, or a test network). */
+export interface RaftSender {
+  send(toNode: number, groupId: number, msg: Message): boolean;
+}
+
+/** Receives committed entries of a group, in log order, exactly once per host lifetime. */
+export type ApplyFn = (groupId: number, entries: readonly Entry[]) => void;
+
+/** Real timers for the host shell; the simulator replaces this with virtual time. */
+export interface Ticker {
+  every(ms: number, fn: () => void): { stop(): void };
+}
+
+export const realTicker: Ticker = {
+  every(ms, fn) {
+    const t = setInterval(fn, ms);
+    t.unref();
+    return { stop: () => clearInterval(t) };
+  },
+};
+
+export interface HostOptions {
+  /** This process's node id; it is also the replica id in every group it hosts. */
+  readonly nodeId: number;
+  readonly wal: Wal;
+  readonly sender: RaftSender;
+  readonly apply: ApplyFn;
+  readonly rand: RaftRand;
+  /** Milliseconds per Raft tick (default 50: election after 10–20 ticks = 0.5–1 s). */
+  readonly tickMs?: number;
+  readonly ticker?: Ticker;
+  /** Overrides for every group's Raft configuration. */
+  readonly raft?: Partial<Omit<RaftConfig, 'id' | 'storage' | 'rand'>>;
+}
+
+/** A proposal waiting for its entry to commit and be applied here. */
+interface Pending {
+  readonly term: number;
+  readonly resolve: (index: number) => void;
+  readonly reject: (e: Error) => void;
+}
+
+interface Group {
+  readonly id: number;
+  readonly node: RawNode;
+  /** log index → proposal made through this host. */
+  readonly pending: Map<number, Pending>;
+}
+
+export class NotLeaderError extends Error {
+  constructor(readonly groupId: number, readonly leader: number) {
+    super(`raft group ${groupId}: not the leader${leader ? ` (leader is node ${leader})` : ' (no leader known)'}`);
+    this.name = 'NotLeaderError';
+  }
+}
+
+/**
+ * Hosts many Raft groups in one process (multi-Raft). The Raft cores stay pure; this shell
+ * owns the I/O: one shared WAL so a single fdatasync persists every group's Ready, one
+ * transport whose per-peer connections carry all groups, and one ticker for all groups.
+ *
+ * Ready handling follows the core's contract, batched across groups: collect every group's
+ * Ready → append all records to the WAL as one group commit → send messages → apply committed
+ * entries → advance. Only one such cycle runs at a time; work arriving meanwhile (messages,
+ * proposals, ticks) marks the host dirty and is picked up by the next cycle.
+ */
+export class MultiRaftHost {
+  private readonly groups = new Map<number, Group>();
+  private readonly ticker: { stop(): void };
+  private cycle: Promise<void> | undefined;
+  private dirty = false;
+  private closed = false;
+  private failure: Error | undefined;
+  readonly stats = { cycles: 0, walAppends: 0, messagesSent: 0, entriesApplied: 0 };
+
+  constructor(private readonly opts: HostOptions) {
+    this.ticker = (opts.ticker ?? realTicker).every(opts.tickMs ?? 50, () => this.tick());
+  }
+
+  /**
+   * Starts (or restarts, from what the WAL recovered) this node's replica of a group. A group
+   * the WAL has never seen is bootstrapped with `voters` as its initial membership.
+   */
+  async addGroup(groupId: number, voters: readonly number[]): Promise<void> {
+    if (this.groups.has(groupId)) throw new Error(`raft group ${groupId} already hosted`);
+    const storage = this.opts.wal.storage(groupId);
+    if (storage.initialState().confState.voters.length === 0) {
+      await this.opts.wal.append([
+        {
+          type: 'snapshot',
+          group: groupId,
+          snapshot: {
+            metadata: { index: 0, term: 0, confState: { voters: [...voters], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } },
+            data: new Uint8Array(0),
+          },
+        },
+      ]);
+    }
+    const node = new RawNode({
+      electionTick: 10,
+      heartbeatTick: 1,
+      maxSizePerMsg: 1 << 20,
+      maxInflightMsgs: 256,
+      preVote: true,
+      checkQuorum: true,
+      readOnlyOption: 'safe',
+      leaseMarginTicks: 2,
+      ...this.opts.raft,
+      id: this.opts.nodeId,
+      storage,
+      rand: this.opts.rand,
+      // Entries up to the snapshot are already reflected in the application's state.
+      applied: storage.snapshot().metadata.index,
+    });
+    this.groups.set(groupId, { id: groupId, node, pending: new Map() });
+    this.schedule();
+  }
+
+  /** Messages from the transport. Unknown groups are ignored (a replica not created yet). */
+  receive(groupId: number, msg: Message): void {
+    const g = this.groups.get(groupId);
+    if (!g || this.closed) return;
+    g.node.step(msg);
+    this.schedule();
+  }
+
+  /** The transport could not reach a node: every group moves that peer to probing. */
+  reportUnreachable(nodeId: number): void {
+    for (const g of this.groups.values()) g.node.reportUnreachable(nodeId);
+  }
+
+  /**
+   * Proposes `data` to a group this node leads. Resolves with the entry's log index once it is
+   * committed (quorum-durable) and applied here; rejects with NotLeaderError if this node is
+   * not the leader, or if leadership is lost before the entry commits.
+   */
+  propose(groupId: number, data: Uint8Array): Promise<number> {
+    const g = this.group(groupId);
+    if (this.failure) return Promise.reject(this.failure);
+    const st = g.node.raft;
+    if (st.state !== 'leader') return Promise.reject(new NotLeaderError(groupId, st.lead));
+    try {
+      g.node.propose(data);
+    } catch (e) {
+      if (e instanceof ProposalDroppedError) return Promise.reject(new NotLeaderError(groupId, st.lead));
+      throw e;
+    }
+    // The leader appends a proposal to its log synchronously, so its index is known now.
+    const index = st.raftLog.lastIndex();
+    const term = st.term;
+    this.schedule();
+    return new Promise((resolve, reject) => g.pending.set(index, { term, resolve, reject }));
+  }
+
+  status(groupId: number): Status {
+    return this.group(groupId).node.status();
+  }
+
+  campaign(groupId: number): void {
+    this.group(groupId).node.campaign();
+    this.schedule();
+  }
+
+  transferLeader(groupId: number, to: number): void {
+    this.group(groupId).node.transferLeader(to);
+    this.schedule();
+  }
+
+  groupIds(): number[] {
+    return [...this.groups.keys()];
+  }
+
+  /** Stops ticking and waits for the cycle in flight; pending proposals are rejected. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.ticker.stop();
+    await this.cycle;
+    for (const g of this.groups.values()) this.rejectAll(g, new Error('raft host closed'));
+  }
+
+  private group(groupId: number): Group {
+    const g = this.groups.get(groupId);
+    if (!g) throw new Error(`raft group ${groupId} is not hosted on node ${this.opts.nodeId}`);
+    return g;
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    for (const g of this.groups.values()) g.node.tick();
+    this.schedule();
+  }
+
+  /** Runs a Ready cycle soon; coalesces every event of this turn into one cycle. */
+  private schedule(): void {
+    if (this.closed || this.failure) return;
+    this.dirty = true;
+    if (this.cycle) return;
+    this.cycle = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.runCycles());
+  }
+
+  private async runCycles(): Promise<void> {
+    try {
+      while (this.dirty && !this.failure) {
+        this.dirty = false;
+        await this.runOneCycle();
+      }
+    } catch (e) {
+      // A WAL failure leaves durability unknown: stop serving rather than acknowledge writes
+      // that might not be on disk (the process supervisor restarts from the WAL).
+      this.failure = e instanceof Error ? e : new Error(String(e));
+      for (const g of this.groups.values()) this.rejectAll(g, this.failure);
+    } finally {
+      this.cycle = undefined;
+    }
+  }
+
+  private async runOneCycle(): Promise<void> {
+    const readies: [Group, Ready][] = [];
+    for (const g of this.groups.values()) if (g.node.hasReady()) readies.push([g, g.node.ready()]);
+    if (readies.length === 0) return;
+    this.stats.cycles++;
+
+    const records: WalRecord[] = [];
+    for (const [g, rd] of readies) {
+      if (rd.snapshot) records.push({ type: 'snapshot', group: g.id, snapshot: rd.snapshot });
+      if (rd.entries.length > 0) records.push({ type: 'entries', group: g.id, entries: rd.entries });
+      if (rd.hardState) records.push({ type: 'hardState', group: g.id, hardState: rd.hardState });
+    }
+    if (records.length > 0) {
+      // One fdatasync for every group's entries and hard state.
+      await this.opts.wal.append(records);
+      this.stats.walAppends++;
+    }
+
+    for (const [g, rd] of readies) {
+      for (const m of rd.messages) {
+        this.opts.sender.send(m.to, g.id, m);
+        this.stats.messagesSent++;
+      }
+      if (rd.committedEntries.length > 0) this.applyCommitted(g, rd.committedEntries);
+      // Judge by the state now, not the Ready's: it was taken before the WAL write, and the
+      // node may have become leader (and accepted proposals) since.
+      if (g.pending.size > 0 && g.node.raft.state !== 'leader') this.rejectAll(g, new NotLeaderError(g.id, g.node.raft.lead));
+      g.node.advance(rd);
+    }
+  }
+
+  private applyCommitted(g: Group, entries: readonly Entry[]): void {
+    const app: Entry[] = [];
+    for (const e of entries) {
+      if (e.type === EntryType.ConfChange) continue; // membership changes arrive with the cluster issue
+      if (e.data.length > 0) app.push(e);
+    }
+    if (app.length > 0) this.opts.apply(g.id, app);
+    this.stats.entriesApplied += app.length;
+    for (const e of entries) {
+      const p = g.pending.get(e.index);
+      if (!p) continue;
+      g.pending.delete(e.index);
+      // A different term at our index means another leader's entry replaced our proposal.
+      if (p.term === e.term) p.resolve(e.index);
+      else p.reject(new NotLeaderError(g.id, g.node.raft.lead));
+    }
+  }
+
+  private rejectAll(g: Group, err: Error): void {
+    for (const p of g.pending.values()) p.reject(err);
+    g.pending.clear();
+  }
+}

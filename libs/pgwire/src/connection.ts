@@ -523,10 +523,10 @@ export class PgConnection<S extends PreparedStatement> implements CancelTarget {
         be.emptyQueryResponse(this.out);
       } else {
         const results = this.h.simpleQuery(sql, ctx);
-        let n = 0;
         for await (const r of results) {
           await this.sendResult(r, ctx);
-          if (++n % 64 === 0 && ctx.signal.aborted) throw queryCanceled();
+          // A cancel between statements of one string stops the rest, as in Postgres.
+          if (ctx.signal.aborted) throw queryCanceled();
         }
       }
     } catch (e) {

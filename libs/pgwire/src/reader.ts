@@ -9,7 +9,7 @@ import { ProtocolViolation } from './errors';
 export interface Packet {
   /** Message type byte, or 0 for an untyped startup-phase packet. */
   type: number;
-  /** Message body without type byte and length word. A view: valid until the next feed(). */
+  /** Message body without type byte and length word. A view that is never overwritten later. */
   body: Buffer;
 }
 

@@ -26,19 +26,20 @@ const seeded = (seed: number) => {
 async function startNode(id: number, dir: string, ports: Map<number, number>): Promise<TestNode> {
   const wal = await Wal.open(dir);
   const applied = new Map<number, string[]>();
-  let host!: MultiRaftHost;
+  // The transport and the host refer to each other; messages only flow after both exist.
+  const hostRef: { current?: MultiRaftHost } = {};
   const transport = new RaftTransport({
     nodeId: id,
     port: ports.get(id) ?? 0,
     onMessages: (_from, batch) => {
-      for (const env of batch) host.receive(env.groupId, env.msg);
+      for (const env of batch) hostRef.current?.receive(env.groupId, env.msg);
     },
-    onUnreachable: (node) => host.reportUnreachable(node),
+    onUnreachable: (node) => hostRef.current?.reportUnreachable(node),
     logger: { warn: () => {}, info: () => {}, debug: () => {}, error: () => {} },
   });
   const addr = await transport.listen();
   ports.set(id, addr.port);
-  host = new MultiRaftHost({
+  const host = new MultiRaftHost({
     nodeId: id,
     wal,
     sender: transport,
@@ -50,6 +51,7 @@ async function startNode(id: number, dir: string, ports: Map<number, number>): P
       applied.set(group, list);
     },
   });
+  hostRef.current = host;
   return { id, dir, wal, transport, host, applied };
 }
 

@@ -12,6 +12,7 @@ export { MAX_TIMESTAMP, InvalidTimestampError } from './mvcc-keys';
 export type { Timestamp } from './mvcc-keys';
 export type { Intent } from './mvcc-values';
 export { MvccStore, MvccBatch, DEFAULT_GC_TTL } from './mvcc';
+export type { MvccOptions } from './mvcc';
 export type {
   GetResult, ScanResult, ScanRow, IntentConflict, KeyedIntent, ReadOptions, ScanOptions, WriteOptions, ResolveOutcome, GcOptions, GcStats,
 } from './mvcc';

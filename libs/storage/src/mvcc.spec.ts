@@ -9,13 +9,13 @@ import { Intent } from './mvcc-values';
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const found = (value: string, ts: bigint): GetResult => ({ kind: 'found', value: b(value), ts });
 
-describe('MvccStore', () => {
+describe.each([true, false])('MvccStore (tailing point reads: %s)', (tailingReads) => {
   let dir: string;
   let store: MvccStore;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'weft-mvcc-'));
-    store = await MvccStore.open(dir);
+    store = await MvccStore.open(dir, { tailingReads });
   });
 
   afterAll(async () => {
@@ -313,10 +313,10 @@ describe('MvccStore', () => {
   it('keeps data across close and reopen', async () => {
     const path = mkdtempSync(join(tmpdir(), 'weft-mvcc-reopen-'));
     try {
-      let s = await MvccStore.open(path);
+      let s = await MvccStore.open(path, { tailingReads });
       s.write(s.batch().put(b('r/1'), 3n, b('kept')).putIntent(b('r/2'), { txnId: 'tx', ts: 4n, value: null }).putLocal('applied', b('7')));
       await s.close();
-      s = await MvccStore.open(path);
+      s = await MvccStore.open(path, { tailingReads });
       expect(s.get(b('r/1'), 3n)).toEqual(found('kept', 3n));
       expect(s.getIntent(b('r/2'))).toEqual({ txnId: 'tx', ts: 4n, value: null });
       expect(s.getLocal('applied')).toEqual(b('7'));

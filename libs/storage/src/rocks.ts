@@ -49,6 +49,8 @@ export interface IteratorOptions {
   readonly reverse?: boolean;
   /** Keep blocks read by this iterator in the block cache (true for OLTP scans, false for GC). */
   readonly fillCache?: boolean;
+  /** A tailing iterator sees writes made after its creation (reusable for point reads; forward only). */
+  readonly tailing?: boolean;
 }
 
 /** A synchronous RocksDB iterator. Always close() it (try/finally): it pins memtables and files. */
@@ -61,6 +63,7 @@ export class RocksIterator {
       lt: options.lt,
       reverse: options.reverse ?? false,
       fillCache: options.fillCache ?? true,
+      tailing: options.tailing ?? false,
       keyEncoding: 'buffer',
       valueEncoding: 'buffer',
     });

@@ -1,9 +1,14 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import pino from 'pino';
 import { MessageType, type Message } from '../../raft/src/types';
 import { decode, FrameKind, type Envelope, type Frame, type NodeId } from './codec';
 import { encodeFramed, FrameReader } from './framing';
 import type { PeerAddress, TransportLimits, TransportLogger } from './options';
 import { RaftTransport } from './transport';
+
+// Compile-time check that a pino logger (what the apps use) satisfies TransportLogger.
+const _pinoFits: TransportLogger = pino({ level: 'silent' });
+void _pinoFits;
 
 // Real TCP on 127.0.0.1 with ephemeral ports. Every wait is bounded in time; every loop in count.
 
@@ -281,6 +286,29 @@ describe('RaftTransport over TCP', () => {
     await waitFor(() => a.t.stats().queuedMessages === 0 && !a.t.peerStats(2)!.blocked, 'queue drained');
     // Nothing vanishes unaccounted for: every message was delivered or counted as dropped.
     await waitFor(() => delivered + a.t.stats().drops === total, 'delivered + dropped = sent', 10_000);
+  });
+
+  it('times out silent peers in both directions', async () => {
+    const limits = { handshakeTimeoutMs: 200 };
+    const b = track([new Node(2, { limits })])[0];
+    const addr = await b.t.listen();
+    // Inbound: a connection that never sends a handshake is closed.
+    const s = await rawConnect(addr);
+    sockets.push(s);
+    s.resume();
+    await withTimeout(new Promise<void>((r) => s.on('close', () => r())), 3000, 'silent inbound closed');
+    expect(b.log.text()).toMatch(/no handshake within 200 ms/);
+
+    // Outbound: a listener that accepts but never answers the handshake is abandoned and retried.
+    const mute = createServer((sock) => sock.resume());
+    servers.push(mute);
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    const a = track([new Node(1, { limits })])[0];
+    a.t.setPeer(3, { host: '127.0.0.1', port: (mute.address() as { port: number }).port });
+    a.t.send(3, 1, appMsg(1, 3, 0));
+    await waitFor(() => a.t.stats().connectAttempts >= 2, 'dialer retries after the handshake timeout');
+    expect(a.log.text()).toMatch(/no handshake within 200 ms/);
+    expect(a.unreachable).toContain(3);
   });
 
   it('drops and reports messages for unknown peers; close() is clean and idempotent', async () => {

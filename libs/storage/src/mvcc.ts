@@ -145,6 +145,7 @@ export interface MvccOptions extends RocksOptions {
 
 export class MvccStore {
   private tailing: RocksIterator | undefined;
+  private readonly scratch = new MvccBatch();
 
   private constructor(
     readonly db: RocksDb,
@@ -170,11 +171,17 @@ export class MvccStore {
   }
 
   put(key: Uint8Array, ts: Timestamp, value: Uint8Array, options?: WriteOptions): void {
-    this.write(this.batch().put(key, ts, value), options);
+    this.write(this.scratchBatch().put(key, ts, value), options);
   }
 
   delete(key: Uint8Array, ts: Timestamp, options?: WriteOptions): void {
-    this.write(this.batch().delete(key, ts), options);
+    this.write(this.scratchBatch().delete(key, ts), options);
+  }
+
+  /** Single-op writes reuse one native batch: creating one per put costs as much as the put. */
+  private scratchBatch(): MvccBatch {
+    this.scratch.raw.clear();
+    return this.scratch;
   }
 
   getLocal(name: string | Uint8Array): Buffer | undefined {

@@ -87,7 +87,7 @@ function main(argv: readonly string[]): number {
       trace: args.trace ? (l) => process.stdout.write(l + '\n') : undefined,
     });
     if (!r.ok) {
-      process.stderr.write(formatFailure(r, args.steps) + '\n');
+      process.stderr.write(formatFailure(r, args.steps, { lease: args.lease, unsafeVoteTwice: args.unsafeVoteTwice }) + '\n');
       process.stderr.write(`trace hash ${r.traceHash}\n`);
       return 1;
     }
@@ -108,7 +108,7 @@ function main(argv: readonly string[]): number {
     stopOnFailure: !args.keepGoing,
     onResult: (r) => {
       done++;
-      if (!r.ok) process.stderr.write(formatFailure(r, args.steps) + '\n');
+      if (!r.ok) process.stderr.write(formatFailure(r, args.steps, { lease: args.lease, unsafeVoteTwice: args.unsafeVoteTwice }) + '\n');
       else if (done % 1000 === 0) process.stdout.write(`sim: ${done} seeds run so far (last ${r.seed})\n`);
     },
   });

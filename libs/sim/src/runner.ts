@@ -22,8 +22,14 @@ export interface SeedRunSummary {
 }
 
 /** The two lines a failure prints: what broke, and the command that replays it. */
-export function formatFailure(r: ClusterSimResult, steps: number): string {
-  const extra = steps === DEFAULT_STEPS ? '' : ` --steps ${steps}`;
+export function formatFailure(
+  r: ClusterSimResult,
+  steps: number,
+  flags: { readonly lease?: boolean; readonly unsafeVoteTwice?: boolean } = {},
+): string {
+  let extra = steps === DEFAULT_STEPS ? '' : ` --steps ${steps}`;
+  if (flags.lease === true) extra += ' --lease';
+  if (flags.unsafeVoteTwice === true) extra += ' --unsafe-vote-twice';
   return `sim: seed ${r.seed} failed at step ${r.step}: ${r.reason ?? 'unknown'}\nreplay: npm run sim -- --seed ${r.seed}${extra}`;
 }
 

@@ -19,7 +19,7 @@ describe('raft cluster simulation: a deliberately broken Raft is caught', () => 
     expect(caught).toBeDefined();
     const c = caught as ClusterSimResult;
     // Print it, so the log shows which seed exposes the bug and how to replay it.
-    process.stdout.write(`${formatFailure(c, steps)} --unsafe-vote-twice\n`);
+    process.stdout.write(`${formatFailure(c, steps, { unsafeVoteTwice: true })}\n`);
     // Replaying the seed reproduces the same failure at the same step.
     const again = runClusterSim({ seed: c.seed, steps, unsafeVoteTwice: true });
     expect(again.reason).toBe(c.reason);

@@ -180,7 +180,7 @@ export function encodeRecord(rec: LogRecord): Buffer {
     case RecordKind.CheckpointEnd: {
       const w = new Writer(PAYLOAD_HEADER_BYTES + 8);
       header(w, rec.kind, 0);
-      w.u64(rec.groups);
+      w.u64(rec.records);
       return w.finish();
     }
   }
@@ -241,7 +241,7 @@ export function decodePayload(payload: Buffer): LogRecord {
       break;
     }
     case RecordKind.CheckpointEnd:
-      rec = { kind, groups: r.u64() };
+      rec = { kind, records: r.u64() };
       break;
     default:
       throw new MalformedRecordError(`unknown record kind ${String(kind)}`);

@@ -42,6 +42,6 @@ export type LogRecord =
     }
   | { readonly kind: RecordKind.Compact; readonly group: number; readonly index: number; readonly term: number }
   | { readonly kind: RecordKind.SegmentHeader; readonly seq: number; readonly prevEnd: number }
-  | { readonly kind: RecordKind.CheckpointEnd; readonly groups: number };
+  | { readonly kind: RecordKind.CheckpointEnd; readonly records: number };
 
 export type GroupRecord = Extract<LogRecord, { group: number }>;

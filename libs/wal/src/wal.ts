@@ -383,16 +383,16 @@ export class Wal {
       headerEnd: 0,
     };
     const frames: Buffer[] = [encodeRecord({ kind: RecordKind.SegmentHeader, seq, prevEnd: prev ? prev.end : 0 })];
-    let groups = 0;
+    let count = 0;
     for (const [group, m] of this.written) {
       const recs: LogRecord[] = [];
       if (m.compact) recs.push({ kind: RecordKind.Compact, group, index: m.compact.index, term: m.compact.term });
       if (m.snapshot) recs.push({ kind: RecordKind.Snapshot, group, snapshot: m.snapshot, reset: false });
       if (m.hardState) recs.push({ kind: RecordKind.HardState, group, hardState: m.hardState });
       for (const r of recs) frames.push(encodeRecord(r));
-      groups += recs.length;
+      count += recs.length;
     }
-    frames.push(encodeRecord({ kind: RecordKind.CheckpointEnd, groups }));
+    frames.push(encodeRecord({ kind: RecordKind.CheckpointEnd, records: count }));
     const buf = Buffer.concat(frames);
     file.write(buf, 0);
     seg.end = buf.length;
@@ -418,7 +418,10 @@ export class Wal {
 
   /** Zero-fills the next segment off the hot path, a chunk per tick. */
   private prepareNext(seq: number): void {
-    if (this.prepared && this.prepared.seq >= seq) return;
+    const old = this.prepared;
+    if (old && old.seq >= seq) return;
+    // A preparation overtaken by rollover is useless now; remove its file when it finishes.
+    if (old) void old.done.then(() => this.discardPrepared(old.path));
     const tmp = path.join(this.dir, segmentName(seq).replace(/\.wal$/, TMP_SUFFIX));
     const entry = { seq, path: tmp, ready: false, done: Promise.resolve() };
     entry.done = (async () => {
@@ -436,6 +439,14 @@ export class Wal {
       }
     })().catch((e: unknown) => this.opts.onNotice?.(`wal: preallocating ${tmp} failed: ${String(e)}`));
     this.prepared = entry;
+  }
+
+  private discardPrepared(file: string): void {
+    try {
+      this.fs.unlink(file);
+    } catch {
+      // Already gone, or the disk is failing; recovery removes stray .tmp files anyway.
+    }
   }
 
   /**
@@ -519,7 +530,7 @@ export class Wal {
           case RecordKind.SegmentHeader:
             throw new WalCorruptionError(file, off, 'unexpected segment header');
           case RecordKind.CheckpointEnd:
-            if (!inCheckpoint || rec.groups !== checkpointRecords) {
+            if (!inCheckpoint || rec.records !== checkpointRecords) {
               throw new WalCorruptionError(file, off, 'checkpoint end does not match the checkpoint');
             }
             inCheckpoint = false;

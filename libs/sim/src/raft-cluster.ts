@@ -77,9 +77,11 @@ export interface ClusterSimResult {
 
 type DiskRecord =
   | { readonly k: 'boot'; readonly voters: readonly number[] }
-  | { readonly k: 'ents'; readonly entries: readonly Entry[] }
-  | { readonly k: 'hs'; readonly hs: HardState }
-  | { readonly k: 'snap'; readonly snap: Snapshot }
+  /**
+   * One Ready's snapshot, entries and hard state as a single record: a WAL writes them as one
+   * checksummed batch, so a crash keeps all of it or none of it.
+   */
+  | { readonly k: 'ready'; readonly snap?: Snapshot; readonly entries: readonly Entry[]; readonly hs?: HardState }
   /** A local snapshot of the applied state at snap's index; entries up to compactTo dropped. */
   | { readonly k: 'compact'; readonly snap: Snapshot; readonly compactTo: number };
 
@@ -473,14 +475,10 @@ export class RaftClusterSim {
         case 'boot':
           storage = MemoryStorage.withVoters(rec.voters);
           break;
-        case 'ents':
+        case 'ready':
+          if (rec.snap) storage.applySnapshot(rec.snap);
           storage.append(rec.entries);
-          break;
-        case 'hs':
-          storage.setHardState(rec.hs);
-          break;
-        case 'snap':
-          storage.applySnapshot(rec.snap);
+          if (rec.hs) storage.setHardState(rec.hs);
           break;
         case 'compact': {
           const i = rec.snap.metadata.index;
@@ -552,18 +550,14 @@ export class RaftClusterSim {
         r.role = rd.softState.state;
         this.trace(`role ${r.id} ${r.role} t${r.term} lead=${rd.softState.lead}`);
       }
-      if (rd.snapshot) {
-        r.storage.applySnapshot(rd.snapshot);
-        r.disk.write({ k: 'snap', snap: rd.snapshot });
-      }
+      if (rd.snapshot) r.storage.applySnapshot(rd.snapshot);
       if (rd.entries.length > 0) {
         r.storage.append(rd.entries);
-        r.disk.write({ k: 'ents', entries: rd.entries });
         this.inv.observeAppend(r.id, rd.entries, r.storage.term(rd.entries[0].index - 1));
       }
-      if (rd.hardState) {
-        r.storage.setHardState(rd.hardState);
-        r.disk.write({ k: 'hs', hs: rd.hardState });
+      if (rd.hardState) r.storage.setHardState(rd.hardState);
+      if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
+        r.disk.write({ k: 'ready', snap: rd.snapshot, entries: rd.entries, hs: rd.hardState });
       }
       for (const rs of rd.readStates) r.readStates.push({ index: rs.index, ctx: decodeText(rs.ctx) });
       this.inv.observe({ id: r.id, term: r.term, isLeader: r.role === 'leader', commit: r.commit, log: r.storage });

@@ -26,6 +26,15 @@ export class Inflights {
     if (i > 0) this.buf = this.buf.slice(i);
   }
 
+  /**
+   * Frees the oldest slot. Used when a heartbeat response proves the follower is alive while
+   * the window is full: if appends were lost, the one this lets through is rejected for the
+   * gap and the leader falls back to probing; without it the window would never drain.
+   */
+  freeFirstOne(): void {
+    if (this.buf.length > 0) this.buf = this.buf.slice(1);
+  }
+
   full(): boolean {
     return this.buf.length >= this.capacity;
   }

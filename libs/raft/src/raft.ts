@@ -642,6 +642,8 @@ export class Raft {
         // The heartbeat echoes the tick it was sent at: the follower's election timer was
         // reset no earlier than that, which is what dates the lease.
         if (m.index > pr.lastAckTick) pr.lastAckTick = m.index;
+        // Appends or their acks may have been lost with the window full; see freeFirstOne.
+        if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
         if (pr.match < this.raftLog.lastIndex()) this.maybeSendAppend(m.from, true);
         if (!m.context || m.context.length === 0) return;
         const acks = this.readOnly.recvAck(m.from, m.context);

@@ -160,16 +160,19 @@ export class RawNode {
     const softChanged = ss.lead !== this.prevSoftState.lead || ss.state !== this.prevSoftState.state;
     const hardChanged = !isEmptyHardState(hs) && !hardStateEqual(hs, this.prevHardState);
     const entries = r.raftLog.unstableEntries();
+    const snapshot = r.raftLog.hasPendingSnapshot() ? r.raftLog.unstable.snapshot : undefined;
     const rd: Ready = {
       softState: softChanged ? ss : undefined,
       hardState: hardChanged ? hs : undefined,
       readStates: r.readStates,
       entries,
-      snapshot: r.raftLog.hasPendingSnapshot() ? r.raftLog.unstable.snapshot : undefined,
+      snapshot,
       committedEntries: r.raftLog.nextCommittedEntries(),
       messages: r.msgs,
       // A commit-only change need not be fsynced: it can be recomputed after a crash.
-      mustSync: entries.length > 0 || hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote,
+      // A snapshot replaces the log: acknowledging it before it is durable could let a crash
+      // resurrect stale entries the leader believes are gone.
+      mustSync: entries.length > 0 || snapshot !== undefined || hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote,
     };
     if (softChanged) this.prevSoftState = ss;
     if (hardChanged) this.prevHardState = hs;

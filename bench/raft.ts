@@ -3,7 +3,7 @@
  * loopback) against a 3-member etcd cluster (Debian's etcd-server) on the same machine in the
  * same run, same value size and concurrency. Then the idle cost of 1,000 groups per process.
  *
- *   npm run build && node dist/bench/raft.js [--seconds 5] [--concurrency 1,64,1024] [--idle-groups 1000]
+ *   npm run build && node dist/bench/raft.js [--seconds 5] [--concurrency 1,64,1024] [--idle-groups 1000] [--idle-only] [--skip-etcd]
  *
  * Honest caveat printed with the results: Weft's proposers run inside the leader process
  * (no client RPC hop); etcd is driven by the etcd3 gRPC client from this process.
@@ -22,6 +22,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '1,64,1024' },
     'idle-groups': { type: 'string', default: '1000' },
     'skip-etcd': { type: 'boolean', default: false },
+    'idle-only': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -182,6 +183,15 @@ function row(name: string, c: number, r: LoadResult | undefined): string {
 }
 
 async function main(): Promise<void> {
+  if (!args['idle-only']) await benchCommits();
+  if (IDLE_GROUPS > 0) {
+    const idle = await benchIdle();
+    process.stdout.write(`\nidle: ${IDLE_GROUPS} groups × 3 replicas over 3 processes (tick 100 ms, heartbeat every tick)\n`);
+    idle.forEach((r, i) => process.stdout.write(`  node ${i + 1}: ${fmt(r.cpuPercent)}% of one core, RSS ${fmt(r.rssMiB, 0)} MiB\n`));
+  }
+}
+
+async function benchCommits(): Promise<void> {
   process.stdout.write(`raft bench: ${VALUE_BYTES}-byte entries, ${SECONDS}s per level, concurrency ${LEVELS.join('/')}\n`);
   const weft = await benchWeft();
   const etcd = args['skip-etcd'] ? new Map<number, LoadResult>() : await benchEtcd();
@@ -198,11 +208,6 @@ async function main(): Promise<void> {
     lines.push(`| ${c} | ${fmt(w.ops / w.secs / (e.ops / e.secs), 2)}× | ${fmt(percentiles(w.latencies).p99 / percentiles(e.latencies).p99, 2)}× |`);
   }
   process.stdout.write(lines.join('\n') + '\n');
-  if (IDLE_GROUPS > 0) {
-    const idle = await benchIdle();
-    process.stdout.write(`\nidle: ${IDLE_GROUPS} groups × 3 replicas over 3 processes (tick 100 ms, heartbeat every tick)\n`);
-    idle.forEach((r, i) => process.stdout.write(`  node ${i + 1}: ${fmt(r.cpuPercent)}% of one core, RSS ${fmt(r.rssMiB, 0)} MiB\n`));
-  }
 }
 
 main().catch((e: unknown) => {

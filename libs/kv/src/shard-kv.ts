@@ -1,0 +1,41 @@
+// What the layers above (transactions, SQL) need from one shard, wherever its replicas are:
+// in process (LocalShard, tests and the simulator) or behind the node's KV RPC.
+import type { ApplyOutcome, LogEntry, Timestamp } from '@weft/logentry';
+
+export interface KvRow {
+  readonly key: Buffer;
+  readonly value: Buffer;
+  /** Commit timestamp of the version read. */
+  readonly ts: Timestamp;
+}
+
+export interface ScanRequestOptions {
+  readonly limit?: number;
+  readonly reverse?: boolean;
+}
+
+export interface ScanPage {
+  readonly rows: readonly KvRow[];
+  /** Set when `limit` cut the scan: continue from here (as start forward, end reverse). */
+  readonly resumeKey?: Buffer;
+}
+
+/**
+ * One shard. Reads are served at `ts` only once every entry that could commit at or below `ts`
+ * is applied (leaseholder/ReadIndex, or a follower whose closed timestamp is >= ts). Keys are
+ * user keys (/<table>/<index>/<tuple>); MVCC versions are the shard's business.
+ */
+export interface ShardKv {
+  readonly shardId: number;
+  /** A timestamp at least as new as every commit this shard has acknowledged (HLC now). */
+  now(): Promise<Timestamp>;
+  get(key: Buffer, ts: Timestamp): Promise<KvRow | undefined>;
+  /** Keys in [start, end) visible at ts, ascending (descending with reverse). */
+  scan(start: Buffer, end: Buffer, ts: Timestamp, options?: ScanRequestOptions): Promise<ScanPage>;
+  /**
+   * Replicates the entry and resolves with its apply outcome once applied on the leader.
+   * Rejects (never resolves 'aborted') only when the outcome is unknown, e.g. the leader was
+   * lost mid-flight: the caller must then treat the transaction as ambiguous (SQLSTATE 40003).
+   */
+  propose(entry: LogEntry): Promise<ApplyOutcome>;
+}

@@ -1,0 +1,2 @@
+// @weft/logentry: the versioned binary schema of shard log entries.
+export type * from './types';

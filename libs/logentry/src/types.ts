@@ -29,7 +29,8 @@ export type WriteOp =
 /**
  * 1PC commit of a single-shard transaction. Apply validates that no version newer than `readTs`
  * exists on any read span or written key (else 40001), checks `ifAbsent` writes (else 23505),
- * and commits every write at commitTs = max(minCommitTs, last applied commit ts + 1).
+ * and commits every write at commitTs = max(minCommitTs, last applied commit ts + 1, readTs + 1,
+ * closed ts + 1). Two writes of one key in an entry: the last wins (ifAbsent sees the earlier).
  */
 export interface CommitEntry {
   readonly type: 'commit';
@@ -84,6 +85,17 @@ export interface MergeEntry {
   readonly rightShardId: number;
 }
 
+/**
+ * Garbage collection through the log: every replica drops the same versions at the same index,
+ * so state hashes stay comparable. Per key, versions at or below `threshold` are removed except
+ * the newest of them (what a read at `threshold` sees), which goes too when it is a tombstone.
+ * Intents are never collected.
+ */
+export interface GcEntry {
+  readonly type: 'gc';
+  readonly threshold: Timestamp;
+}
+
 export type LogEntry =
   | CommitEntry
   | PrepareEntry
@@ -91,7 +103,8 @@ export type LogEntry =
   | ClosedTimestampEntry
   | SchemaChangeEntry
   | SplitEntry
-  | MergeEntry;
+  | MergeEntry
+  | GcEntry;
 
 /** What applying an entry did, identical on every replica and materializer. */
 export type ApplyOutcome =

@@ -169,6 +169,14 @@ export class MultiRaftHost {
     return this.group(groupId).node.status();
   }
 
+  /**
+   * Whether this node leads the group under a lease: a quorum acknowledged one of its heartbeats
+   * within the lease window, so no other leader can exist (lease reads; needs CheckQuorum).
+   */
+  leaseValid(groupId: number): boolean {
+    return this.group(groupId).node.raft.leaseValid();
+  }
+
   campaign(groupId: number): void {
     this.group(groupId).node.campaign();
     this.schedule();

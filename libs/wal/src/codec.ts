@@ -12,7 +12,7 @@
  */
 import type { ConfState, Entry, HardState, Snapshot } from '../../raft/src/types';
 import { crc32 } from './crc32';
-import { LogRecord, RecordKind } from './records';
+import { GroupRecord, LogRecord, RecordKind } from './records';
 
 export const FORMAT_VERSION = 1;
 export const FRAME_HEADER_BYTES = 8;
@@ -83,6 +83,17 @@ class Reader {
     this.pos += 8;
     if (hi > 0x1fffff) throw new MalformedRecordError('integer exceeds 2^53');
     return hi * TWO_32 + lo;
+  }
+  skip(n: number): void {
+    this.need(n);
+    this.pos += n;
+  }
+  /** A view (no copy) of the next n bytes. */
+  view(n: number): Buffer {
+    this.need(n);
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
   }
   /** Copies, so decoded entries do not pin the whole segment buffer in memory. */
   bytes(n: number): Uint8Array {
@@ -184,6 +195,48 @@ export function encodeRecord(rec: LogRecord): Buffer {
       return w.finish();
     }
   }
+}
+
+/**
+ * Encodes several group records as one Batch frame: `[count u32]{[payload length u32][payload]}`
+ * after the usual payload header (group 0). One CRC covers all of them, so recovery sees the
+ * whole batch or, if the crash tore it, none of it. A single record is framed on its own.
+ */
+export function encodeBatch(recs: readonly GroupRecord[]): Buffer {
+  if (recs.length === 1) return encodeRecord(recs[0]);
+  const subs = recs.map((r) => encodeRecord(r).subarray(FRAME_HEADER_BYTES));
+  let size = PAYLOAD_HEADER_BYTES + 4;
+  for (const p of subs) size += 4 + p.length;
+  const w = new Writer(size);
+  header(w, RecordKind.Batch, 0);
+  w.u32(subs.length);
+  for (const p of subs) {
+    w.u32(p.length);
+    w.bytes(p);
+  }
+  return w.finish();
+}
+
+/**
+ * Decodes a checked payload into its records: one, or a Batch's group records in order.
+ * Throws MalformedRecordError.
+ */
+export function decodeFrame(payload: Buffer): LogRecord[] {
+  if (payload.length < PAYLOAD_HEADER_BYTES || payload[1] !== (RecordKind.Batch as number)) return [decodePayload(payload)];
+  if (payload[0] !== FORMAT_VERSION) throw new MalformedRecordError(`unknown record version ${payload[0]}`);
+  const r = new Reader(payload);
+  r.skip(PAYLOAD_HEADER_BYTES);
+  const count = r.u32();
+  if (count < 2 || count > payload.length) throw new MalformedRecordError(`implausible batch count ${count}`);
+  const out: LogRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const len = r.u32();
+    const rec = decodePayload(r.view(len));
+    if (!('group' in rec)) throw new MalformedRecordError(`batch holds a ${RecordKind[rec.kind]} record`);
+    out.push(rec);
+  }
+  r.end();
+  return out;
 }
 
 /** Decodes a payload whose CRC has already been checked. Throws MalformedRecordError. */

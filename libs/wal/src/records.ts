@@ -24,6 +24,11 @@ export enum RecordKind {
   SegmentHeader = 0x10,
   /** Closes the per-group checkpoint written at the start of every segment. */
   CheckpointEnd = 0x11,
+  /**
+   * Several group records in one frame under one CRC: everything one append() call wrote
+   * (e.g. a Ready's snapshot, entries and hard state) survives a crash whole or not at all.
+   */
+  Batch = 0x12,
 }
 
 /**

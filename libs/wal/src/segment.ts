@@ -10,7 +10,7 @@
  *    synced have changed, and guessing past them could lose acknowledged records.
  */
 import { crc32 } from './crc32';
-import { FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES, MalformedRecordError, decodePayload } from './codec';
+import { FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES, MalformedRecordError, decodeFrame } from './codec';
 import { WalCorruptionError } from './errors';
 import type { LogRecord } from './records';
 
@@ -83,14 +83,14 @@ export function scanSegment(
       if (isAllZero(buf, end)) return tornOrFail('checksum mismatch in the final record');
       return fail('checksum mismatch');
     }
-    let rec: LogRecord;
+    let recs: LogRecord[];
     try {
-      rec = decodePayload(payload);
+      recs = decodeFrame(payload);
     } catch (e) {
       if (e instanceof MalformedRecordError) return fail(`malformed record: ${e.message}`);
       throw e;
     }
-    visit(rec, off);
+    for (const rec of recs) visit(rec, off);
     off = end;
   }
   return { end: off };

@@ -3,7 +3,8 @@
  * overwrites, hard states, compactions, snapshots), crashes at random moments that keep a
  * random part of the unsynced bytes (tearing records), recovery, and comparison with a small
  * independent model. After each crash the recovered state must equal the model after some
- * prefix of the records issued, and that prefix must include every acknowledged append.
+ * prefix of the appends issued (never part of one: an append is atomic), and that prefix
+ * must include every acknowledged append.
  */
 import { MemFs } from './fs';
 import { WalRecord } from './records';
@@ -161,7 +162,7 @@ async function runSeed(seed: number): Promise<void> {
     const ref = refFromWal(wal);
     const digests = [ref.map((r) => r.digest()).join(' | ')];
     const rejected: unknown[] = [];
-    let acked = 0; // records covered by acknowledged appends (acks arrive in order)
+    let acked = 0; // appends acknowledged (acks arrive in order)
     const ops = 20 + Math.floor(rnd() * 150);
     for (let op = 0; op < ops; op++) {
       const recs: WalRecord[] = [];
@@ -170,8 +171,9 @@ async function runSeed(seed: number): Promise<void> {
         const r = randomRecord(rnd, ref, Math.floor(rnd() * GROUPS));
         ref[r.group].apply(r);
         recs.push(r);
-        digests.push(ref.map((x) => x.digest()).join(' | '));
       }
+      // Only whole appends are valid recovery points: one append() is atomic on disk.
+      digests.push(ref.map((x) => x.digest()).join(' | '));
       const upTo = digests.length - 1;
       wal.append(recs).then(
         () => {

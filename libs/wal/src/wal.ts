@@ -11,7 +11,7 @@
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { HardState, Snapshot } from '../../raft/src/types';
-import { encodeRecord } from './codec';
+import { encodeBatch, encodeRecord } from './codec';
 import { WalClosedError, WalCorruptionError, WalFailedError } from './errors';
 import type { WalFile, WalFs } from './fs';
 import { nodeFs } from './fs';
@@ -88,7 +88,8 @@ interface WrittenMeta {
 }
 
 interface Pending {
-  readonly frames: Buffer[];
+  /** One frame for the whole append (a Batch when it holds several records); none if empty. */
+  readonly frame: Buffer | undefined;
   readonly recs: GroupRecord[];
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
@@ -182,26 +183,29 @@ export class Wal {
   append(records: readonly WalRecord[]): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new WalClosedError());
-    const frames: Buffer[] = [];
     const recs: GroupRecord[] = [];
     const undos: Undo[] = [];
+    let frame: Buffer | undefined;
     try {
       for (const r of records) {
         const log = this.groupLog(r.group);
         const decided = log.decide(r);
         if (!decided) continue;
-        const frame = encodeRecord(decided);
         undos.push(log.apply(decided));
-        frames.push(frame);
         recs.push(decided);
       }
+      // All of this append's records share one frame and one CRC: a torn write can never
+      // leave, say, a snapshot on disk without the hard state that came with it.
+      if (recs.length > 0) frame = encodeBatch(recs);
     } catch (e) {
       for (let i = undos.length - 1; i >= 0; i--) undos[i]();
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     this.counters.appends++;
+    // Even an append with nothing to write queues up: it resolves in order, after the
+    // appends before it are durable.
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ frames, recs, resolve, reject });
+      this.queue.push({ frame, recs, resolve, reject });
       this.kick();
     });
   }
@@ -256,8 +260,8 @@ export class Wal {
       let records = 0;
       let bytes = 0;
       for (const p of batch) {
-        for (let i = 0; i < p.frames.length; i++) {
-          const frame = p.frames[i];
+        const frame = p.frame;
+        if (frame !== undefined) {
           const cur = this.current();
           // Roll when full, but never leave a segment with no records past its checkpoint:
           // a record bigger than a segment gets a segment to itself.
@@ -273,8 +277,8 @@ export class Wal {
           }
           chunk.push(frame);
           chunkBytes += frame.length;
-          this.noteWritten(p.recs[i], this.current().seg, compactions);
-          records++;
+          for (const rec of p.recs) this.noteWritten(rec, this.current().seg, compactions);
+          records += p.recs.length;
           bytes += frame.length;
         }
       }

@@ -1,0 +1,28 @@
+-- INSERT (multi-row, DEFAULT, RETURNING, ON CONFLICT), UPDATE and DELETE with RETURNING.
+CREATE TABLE dml_acct (id int PRIMARY KEY, owner text NOT NULL, balance numeric(12, 2) NOT NULL DEFAULT 0, active boolean DEFAULT true);
+INSERT INTO dml_acct (id, owner) VALUES (1, 'ann');
+INSERT INTO dml_acct VALUES (2, 'bob', 10.5, false), (3, 'cy', 20, DEFAULT), (4, 'di', DEFAULT, DEFAULT);
+INSERT INTO dml_acct (id, owner, balance) VALUES (5, 'ed', 1) RETURNING *;
+INSERT INTO dml_acct (id, owner) VALUES (6, 'fay'), (7, 'gus') RETURNING id, upper(owner) AS shout;
+SELECT * FROM dml_acct ORDER BY id;
+INSERT INTO dml_acct (id, owner) VALUES (1, 'dup') ON CONFLICT DO NOTHING;
+INSERT INTO dml_acct (id, owner) VALUES (1, 'dup') ON CONFLICT (id) DO NOTHING RETURNING id;
+INSERT INTO dml_acct (id, owner, balance) VALUES (1, 'ann2', 5) ON CONFLICT (id) DO UPDATE SET balance = dml_acct.balance + excluded.balance, owner = excluded.owner RETURNING id, owner, balance;
+INSERT INTO dml_acct (id, owner) VALUES (8, 'hal'), (2, 'bob2') ON CONFLICT (id) DO UPDATE SET owner = excluded.owner WHERE dml_acct.active;
+SELECT id, owner FROM dml_acct ORDER BY id;
+UPDATE dml_acct SET balance = balance + 1 WHERE id = 3;
+UPDATE dml_acct SET balance = balance * 2, active = NOT active WHERE balance > 0 RETURNING id, balance, active;
+UPDATE dml_acct SET owner = 'nobody' WHERE id = 999;
+UPDATE dml_acct SET owner = owner || '!' WHERE id IN (4, 5);
+DELETE FROM dml_acct WHERE id = 7;
+DELETE FROM dml_acct WHERE NOT active RETURNING id;
+DELETE FROM dml_acct WHERE id = 999;
+SELECT * FROM dml_acct ORDER BY id;
+CREATE TABLE dml_log (seq serial PRIMARY KEY, acct int, amount int, at_label text DEFAULT 'none');
+INSERT INTO dml_log (acct, amount) SELECT id, id * 10 FROM dml_acct WHERE id < 5;
+SELECT acct, amount, at_label FROM dml_log ORDER BY acct;
+UPDATE dml_log SET amount = amount + 1;
+DELETE FROM dml_log;
+SELECT count(*) FROM dml_log;
+DROP TABLE dml_log;
+DROP TABLE dml_acct;

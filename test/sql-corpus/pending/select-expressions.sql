@@ -1,0 +1,20 @@
+-- SELECT without tables: literals, arithmetic, comparison, boolean logic, CASE, COALESCE, casts.
+SELECT 1;
+SELECT 1 AS one, 'two' AS two, true AS three, NULL AS four;
+SELECT 1 + 2 * 3, (1 + 2) * 3, 7 / 2, 7 % 3, -5, 2 ^ 10;
+SELECT 7.0 / 2, 1.5 + 2.25, 10::numeric / 4;
+SELECT 1 = 1, 1 <> 2, 1 < 2, 2 <= 2, 'a' < 'b', NULL = NULL, NULL IS NULL, 1 IS NOT NULL;
+SELECT true AND false, true OR false, NOT true, NULL AND false, NULL OR true;
+SELECT 5 BETWEEN 1 AND 10, 5 NOT BETWEEN 1 AND 4, 3 IN (1, 2, 3), 4 NOT IN (1, 2, 3);
+SELECT CASE WHEN 1 > 2 THEN 'yes' ELSE 'no' END AS c1, CASE 2 WHEN 1 THEN 'one' WHEN 2 THEN 'two' END AS c2;
+SELECT CASE WHEN false THEN 1 END AS no_else;
+SELECT COALESCE(NULL, NULL, 3), COALESCE(NULL, 'x'), NULLIF(1, 1), NULLIF(1, 2);
+SELECT GREATEST(1, 5, 3), LEAST(4, 2, 8), GREATEST('a', 'c', 'b');
+SELECT '42'::int, 42::text, '3.14'::numeric, 1::boolean, 'yes'::boolean, CAST('2024-01-02' AS date);
+SELECT 'abc' || 'def', 'x' || 1, 1 || 'y';
+SELECT 'hello' LIKE 'h%', 'hello' LIKE '_ello', 'Hello' ILIKE 'h%', 'abc' NOT LIKE '%d';
+SELECT length('hello'), upper('abc'), lower('ABC');
+SELECT 9223372036854775807::int8, (-2147483648)::int4, 32767::int2, -2147483648 AS lit;
+SELECT 1 AS a, 2 AS a;
+SELECT 'it''s', E'tab\there', $$dollar 'quoted'$$;
+SELECT;

@@ -1,0 +1,72 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './ports';
+import { ROOT } from './process';
+
+const run = promisify(execFile);
+
+/** Where the PostgreSQL 15 binaries (server, psql, pgbench) live; PG_BIN overrides. */
+export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+
+/** How a client reaches a Postgres-speaking server: a real PostgreSQL 15 or a Weft gateway. */
+export interface SqlServer {
+  /** 'postgres' for the reference PostgreSQL 15, 'weft' for Weft. */
+  readonly kind: 'postgres' | 'weft';
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database: string;
+  /** Stops the server and removes its data. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** The subset of a server that a driver needs (what the client tests take). */
+export type ConnectionConfig = Pick<SqlServer, 'host' | 'port' | 'user' | 'database'>;
+
+function pgScript(command: string, port: number): Promise<{ stdout: string; stderr: string }> {
+  return run('bash', [path.join(ROOT, 'tools/postgres/pg.sh'), command], {
+    env: { ...process.env, PG_PORT: String(port), PG_BIN },
+    timeout: 120_000,
+  });
+}
+
+/**
+ * Starts a fresh PostgreSQL 15 cluster on a free loopback port through tools/postgres/pg.sh
+ * (initdb + start, about a second) and returns it; stop() shuts it down and deletes its data.
+ * A server that cannot start fails the caller with the script's message: never skipped.
+ */
+export async function startPostgres(): Promise<SqlServer> {
+  const port = await freePort();
+  try {
+    await pgScript('start', port);
+  } catch (e) {
+    const stderr = (e as { stderr?: string }).stderr ?? '';
+    throw new Error(`PostgreSQL 15 could not start on 127.0.0.1:${port}: ${stderr.trim() || String(e)}`, { cause: e });
+  }
+  let stopped = false;
+  return {
+    kind: 'postgres',
+    host: '127.0.0.1',
+    port,
+    user: 'postgres',
+    database: 'postgres',
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await pgScript('destroy', port);
+    },
+  };
+}
+
+/** libpq-style environment (for psql, pgbench) pointing at a server. */
+export function libpqEnv(server: ConnectionConfig): Record<string, string> {
+  return {
+    PGHOST: server.host,
+    PGPORT: String(server.port),
+    PGUSER: server.user,
+    PGDATABASE: server.database,
+    PGSSLMODE: 'disable',
+    PGCONNECT_TIMEOUT: '10',
+  };
+}

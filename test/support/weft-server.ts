@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { freePort } from './ports';
-import type { SqlServer } from './postgres';
+import { startPostgres, type SqlServer } from './postgres';
 import { spawnNode, type Spawned } from './process';
 
 export interface WeftServerOptions {
@@ -80,3 +80,23 @@ export async function startWeft(opts: WeftServerOptions = {}): Promise<SqlServer
   }
   return { kind: 'weft', host: '127.0.0.1', port: pgPort, user: 'postgres', database: 'postgres', stop };
 }
+
+/**
+ * Which servers the client tests run against: WEFT_CLIENT_TARGETS (comma-separated 'postgres',
+ * 'weft'), default 'postgres' only until Weft passes them (see the coordinator's status notes).
+ */
+export function clientTargets(): ('postgres' | 'weft')[] {
+  const raw = (process.env.WEFT_CLIENT_TARGETS ?? 'postgres').split(',').map((s) => s.trim());
+  for (const t of raw) {
+    if (t !== 'postgres' && t !== 'weft') throw new Error(`WEFT_CLIENT_TARGETS: unknown target ${JSON.stringify(t)} (postgres, weft)`);
+  }
+  return raw as ('postgres' | 'weft')[];
+}
+
+/** Starts a fresh server of the given kind. */
+export function startServer(kind: 'postgres' | 'weft'): Promise<SqlServer> {
+  return kind === 'weft' ? startWeft() : startPostgres();
+}
+
+/** A test-name label: 'PostgreSQL 15' or 'Weft'. */
+export const targetLabel = (kind: 'postgres' | 'weft'): string => (kind === 'weft' ? 'Weft' : 'PostgreSQL 15');

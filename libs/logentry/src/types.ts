@@ -109,8 +109,12 @@ export type LogEntry =
 /** What applying an entry did, identical on every replica and materializer. */
 export type ApplyOutcome =
   | { readonly status: 'committed'; readonly commitTs: Timestamp }
-  /** Prepared (intents laid) or other non-commit success (closed ts, markers). */
-  | { readonly status: 'applied' }
+  /**
+   * Prepared (intents laid) or other non-commit success (resolve-abort, closed ts, markers, gc).
+   * For prepare, `ts` is the intents' timestamp: the coordinator must commit at or above the
+   * largest `ts` of all its shards' prepares.
+   */
+  | { readonly status: 'applied'; readonly ts?: Timestamp }
   | {
       readonly status: 'aborted';
       /** The SQLSTATE the client will see: 40001 conflict, 23505 duplicate key, ... */

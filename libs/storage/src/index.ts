@@ -18,3 +18,10 @@ export type {
 } from './mvcc';
 export { RocksDb, RocksBatch, RocksIterator } from './rocks';
 export type { RocksOptions, IteratorOptions } from './rocks';
+// Physical layout, for code that must see exactly what is on disk: the materializer hashes raw
+// entries (state hash) and stages intents, versions and local keys in its own apply batch.
+export {
+  NS_DATA, NS_LOCAL, versionPrefix, versionKey, intentKey, localKey, afterVersions, dataLowerBound, dataUpperBound,
+  isIntentSlot, timestampOf, userKeyOf, prefixLength, checkTimestamp,
+} from './mvcc-keys';
+export { TOMBSTONE, encodeVersion, decodeVersion, encodeIntent, decodeIntent } from './mvcc-values';

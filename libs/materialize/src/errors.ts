@@ -1,0 +1,57 @@
+// Errors a replica (or a Kafka-fed materializer) must tell apart: a damaged log stops the
+// replica; an intent met by a read is the transaction layer's to resolve.
+import type { EntryDecodeError } from '@weft/logentry';
+import type { KeyedIntent } from '@weft/storage';
+
+/**
+ * Entry `index` of shard `shardId` could not be decoded (truncated, corrupt, or a format this
+ * build does not know). Nothing of it was applied and the materializer refuses every later
+ * entry: applying past a hole would diverge from the other replicas.
+ */
+export class CorruptEntryError extends Error {
+  override readonly name = 'CorruptEntryError';
+  constructor(
+    readonly shardId: number,
+    readonly index: number,
+    override readonly cause: EntryDecodeError,
+  ) {
+    super(`shard ${shardId}: log entry ${index} is ${cause.reason === 'unknown-version' || cause.reason === 'unknown-type' ? 'not readable by this build' : cause.reason}: ${cause.message}; the replica stops applying at this index`);
+  }
+}
+
+/** Entries must be applied in index order without gaps. */
+export class ApplyOrderError extends Error {
+  override readonly name = 'ApplyOrderError';
+  constructor(
+    readonly shardId: number,
+    readonly index: number,
+    readonly appliedIndex: number,
+  ) {
+    super(`shard ${shardId}: cannot apply entry ${index}: applied index is ${appliedIndex}, next must be ${appliedIndex + 1}`);
+  }
+}
+
+/** The materializer stopped after an earlier failure; it applies nothing more until reopened and repaired. */
+export class MaterializerStoppedError extends Error {
+  override readonly name = 'MaterializerStoppedError';
+  constructor(
+    readonly shardId: number,
+    override readonly cause: Error,
+  ) {
+    super(`shard ${shardId}: materializer stopped after an earlier failure: ${cause.message}`);
+  }
+}
+
+/**
+ * A read at `ts` met provisional writes (2PC intents) of other transactions at or below `ts`.
+ * The transaction layer decides: wait, push, or resolve via the primary's record.
+ */
+export class IntentConflictError extends Error {
+  override readonly name = 'IntentConflictError';
+  constructor(
+    readonly shardId: number,
+    readonly intents: readonly KeyedIntent[],
+  ) {
+    super(`shard ${shardId}: read met ${intents.length} intent(s) of other transaction(s) (first: txn ${intents[0]?.txnId ?? '?'})`);
+  }
+}

@@ -1,0 +1,613 @@
+// The deterministic state machine of a shard: applies decoded log entries to the MVCC store.
+// Semantics are documented in ../README.md; the short version:
+//
+//  - The outcome of an entry (committed, or aborted with the SQLSTATE the client sees) depends
+//    only on the store's state before it, so every replica and every Kafka-fed materializer
+//    reaches the same verdict without talking to each other.
+//  - Each entry's effects, the new applied index, commit/closed timestamps and the state hash
+//    go to RocksDB in ONE write batch: a crash leaves either all of an entry or none of it, and
+//    re-delivering an applied index is answered 'already-applied' without touching anything.
+//  - The state hash is maintained in the same batch (see state-hash.ts).
+//
+// The materializer must be the only writer of its store: anything written around it would be
+// missing from the state hash.
+
+import type { KvRow, ScanPage } from '@weft/kv';
+import {
+  ApplyOutcome, CommitEntry, EntryDecodeError, GcEntry, LogEntry, PrepareEntry, ReadSpan, ResolveEntry, SchemaChangeEntry,
+  Timestamp, WriteOp, decodeEntry, encodeEntry,
+} from '@weft/logentry';
+import {
+  MAX_TIMESTAMP, MvccStore, NS_DATA, RocksBatch, RocksIterator, TOMBSTONE, dataLowerBound, dataUpperBound, decodeIntent,
+  decodeVersion, encodeIntent, encodeVersion, intentKey, isIntentSlot, localKey, prefixLength, timestampOf, versionKey,
+  versionPrefix,
+} from '@weft/storage';
+import { ApplyOrderError, CorruptEntryError, IntentConflictError, MaterializerStoppedError } from './errors';
+import { STATE_HASH_BYTES, StateHash } from './state-hash';
+
+/** Local key of the apply state (not hashed: it is the bookkeeping of the hash itself). */
+const META_KEY = localKey('materialize/state');
+const META_FORMAT = 1;
+const META_BYTES = 1 + 4 + 8 + 8 + 8 + STATE_HASH_BYTES;
+/** Local keys under this prefix are replicated state and covered by the state hash. */
+const HASHED_PREFIX = 'h/';
+const PREPARED_PREFIX = Buffer.from('h/txn/');
+const RESOLVED_PREFIX = Buffer.from('h/done/');
+const SCHEMA_PREFIX = Buffer.from('h/schema/');
+
+export const SERIALIZATION_FAILURE = '40001';
+export const UNIQUE_VIOLATION = '23505';
+export const FEATURE_NOT_SUPPORTED = '0A000';
+export const INTERNAL_ERROR = 'XX000';
+const CONFLICT_MESSAGE = 'could not serialize access due to concurrent update';
+
+export interface MaterializerOptions {
+  /**
+   * fsync RocksDB's WAL on every apply. Off by default: the Raft log is the durable copy and a
+   * replica re-applies from its applied index after a crash; LocalShard (no Raft) turns it on
+   * when asked to be durable against power loss.
+   */
+  readonly sync?: boolean;
+}
+
+export interface ReadRequestOptions {
+  /** The reading transaction (16-byte id or its hex): its own intents are visible to it. */
+  readonly txnId?: Buffer | string;
+}
+
+export interface ScanRequest extends ReadRequestOptions {
+  readonly limit?: number;
+  readonly reverse?: boolean;
+}
+
+/** A prepared (2PC) transaction: its intents on this shard and its read set, which stays locked. */
+interface PreparedTxn {
+  readonly rawKey: Buffer;
+  readonly rawValue: Buffer;
+  readonly intentTs: Timestamp;
+  readonly keys: readonly Buffer[];
+  readonly reads: readonly ReadSpan[];
+}
+
+/** What a probe of one user key found: its intent and newest committed version. */
+interface Probe {
+  readonly prefix: Buffer;
+  readonly intentRaw?: Buffer;
+  readonly newestTs?: Timestamp;
+  readonly newestIsValue: boolean;
+}
+
+type Aborted = Extract<ApplyOutcome, { status: 'aborted' }>;
+
+const conflict = (detail: string): Aborted => ({ status: 'aborted', sqlstate: SERIALIZATION_FAILURE, message: CONFLICT_MESSAGE, detail });
+const APPLIED: ApplyOutcome = { status: 'applied' };
+const hex = (b: Buffer | string): string => (typeof b === 'string' ? b : b.toString('hex'));
+const maxTs = (...ts: Timestamp[]): Timestamp => ts.reduce((a, b) => (a > b ? a : b));
+const inSpan = (key: Buffer, r: ReadSpan): boolean =>
+  r.kind === 'point' ? key.equals(r.key) : key.compare(r.start) >= 0 && key.compare(r.end) < 0;
+
+/** One entry's staged effects: the batch and the state hash as it will be once written. */
+class Staged {
+  constructor(
+    readonly batch: RocksBatch,
+    readonly hash: StateHash,
+  ) {}
+
+  put(rawKey: Buffer, rawValue: Buffer, prior?: Buffer): void {
+    this.batch.put(rawKey, rawValue);
+    if (prior !== undefined) this.hash.removeEntry(rawKey, prior);
+    this.hash.addEntry(rawKey, rawValue);
+  }
+
+  del(rawKey: Buffer, prior: Buffer): void {
+    this.batch.del(rawKey);
+    this.hash.removeEntry(rawKey, prior);
+  }
+}
+
+export class Materializer {
+  private applied: number;
+  private lastCommit: Timestamp;
+  private closed: Timestamp;
+  private hash: StateHash;
+  private readonly prepared = new Map<string, PreparedTxn>();
+  private stopped: Error | undefined;
+  private readonly batch = new RocksBatch();
+  /** Snapshot iterator of the state before the entry being applied (created lazily per apply). */
+  private probeIt: RocksIterator | undefined;
+
+  private constructor(
+    readonly store: MvccStore,
+    readonly shardId: number,
+    private readonly options: MaterializerOptions,
+    meta: { applied: number; lastCommit: Timestamp; closed: Timestamp; hash: StateHash },
+  ) {
+    this.applied = meta.applied;
+    this.lastCommit = meta.lastCommit;
+    this.closed = meta.closed;
+    this.hash = meta.hash;
+  }
+
+  /** Opens the materializer of `shardId` over its store, resuming from the persisted apply state. */
+  static async open(store: MvccStore, shardId: number, options: MaterializerOptions = {}): Promise<Materializer> {
+    if (!Number.isInteger(shardId) || shardId < 0 || shardId > 0xffffffff) throw new RangeError(`shard id must be a u32: ${shardId}`);
+    const raw = store.db.getMany([META_KEY])[0];
+    let meta = { applied: 0, lastCommit: 0n, closed: 0n, hash: new StateHash() };
+    if (raw !== undefined) {
+      if (raw.length !== META_BYTES || raw[0] !== META_FORMAT) {
+        throw new Error(`shard ${shardId}: apply state in ${store.db.location} is unreadable (format ${raw[0]}, ${raw.length} bytes)`);
+      }
+      const stored = raw.readUInt32BE(1);
+      if (stored !== shardId) throw new Error(`store ${store.db.location} holds shard ${stored}, not shard ${shardId}`);
+      meta = {
+        applied: Number(raw.readBigUInt64BE(5)),
+        lastCommit: raw.readBigUInt64BE(13),
+        closed: raw.readBigUInt64BE(21),
+        hash: StateHash.from(raw.subarray(29)),
+      };
+    }
+    const m = new Materializer(store, shardId, options, meta);
+    m.loadPrepared();
+    return m;
+  }
+
+  /** Raft index of the last applied entry (0 = none). */
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** Largest commit timestamp applied so far: every later commit lands above it. */
+  get lastCommitTs(): Timestamp {
+    return this.lastCommit;
+  }
+
+  /** No later entry commits at or below this (follower reads at or below it are complete). */
+  get closedTs(): Timestamp {
+    return this.closed;
+  }
+
+  /** Transactions prepared on this shard and not yet resolved (hex ids). */
+  get preparedTxns(): readonly string[] {
+    return [...this.prepared.keys()];
+  }
+
+  /** The incrementally maintained state hash (32 bytes), as persisted with the applied index. */
+  stateHash(): Buffer {
+    return this.hash.bytes();
+  }
+
+  /** Recomputes the state hash from a full scan and compares it with the maintained one. */
+  verifyStateHash(): { ok: boolean; stored: Buffer; recomputed: Buffer } {
+    const stored = this.hash.bytes();
+    const recomputed = Materializer.recomputeStateHash(this.store);
+    return { ok: stored.equals(recomputed), stored, recomputed };
+  }
+
+  /** The state hash of whatever `store` holds, from a full scan. */
+  static recomputeStateHash(store: MvccStore): Buffer {
+    const h = new StateHash();
+    const ranges: [Buffer, Buffer][] = [
+      [Buffer.from([NS_DATA]), Buffer.from([NS_DATA + 1])],
+      [localKey(HASHED_PREFIX), localKey(Buffer.from([HASHED_PREFIX.charCodeAt(0), HASHED_PREFIX.charCodeAt(1) + 1]))],
+    ];
+    for (const [gte, lt] of ranges) {
+      const it = store.db.iterator({ gte, lt, fillCache: false });
+      try {
+        for (;;) {
+          const { rows, finished } = it.next(1024);
+          for (let i = 0; i < rows.length; i += 2) h.addEntry(rows[i], rows[i + 1]);
+          if (finished || rows.length === 0) break;
+        }
+      } finally {
+        it.close();
+      }
+    }
+    return h.bytes();
+  }
+
+  /**
+   * Applies the entry at `index`. Synchronous. Returns 'already-applied' (and does nothing) for
+   * an index at or below the applied index; throws ApplyOrderError for a gap, and
+   * CorruptEntryError for undecodable bytes, after which the materializer applies nothing more.
+   */
+  apply(index: number, data: Uint8Array): ApplyOutcome | 'already-applied' {
+    if (this.stopped !== undefined) throw new MaterializerStoppedError(this.shardId, this.stopped);
+    if (index <= this.applied) return 'already-applied';
+    if (index !== this.applied + 1) throw new ApplyOrderError(this.shardId, index, this.applied);
+    let entry: LogEntry;
+    try {
+      entry = decodeEntry(data);
+    } catch (err) {
+      if (err instanceof EntryDecodeError) {
+        const e = new CorruptEntryError(this.shardId, index, err);
+        this.stopped = e;
+        throw e;
+      }
+      throw err;
+    }
+    return this.applyDecoded(index, entry);
+  }
+
+  /** Raft no-op and configuration-change entries: advance the applied index, nothing else. */
+  applyEmpty(index: number): void {
+    if (this.stopped !== undefined) throw new MaterializerStoppedError(this.shardId, this.stopped);
+    if (index <= this.applied) return;
+    if (index !== this.applied + 1) throw new ApplyOrderError(this.shardId, index, this.applied);
+    this.batch.clear();
+    this.persist(index, new Staged(this.batch, this.hash.clone()), this.lastCommit, this.closed);
+  }
+
+  /** Applies an already decoded entry (what apply() does after decoding). */
+  applyDecoded(index: number, entry: LogEntry): ApplyOutcome {
+    if (this.stopped !== undefined) throw new MaterializerStoppedError(this.shardId, this.stopped);
+    if (index !== this.applied + 1) throw new ApplyOrderError(this.shardId, index, this.applied);
+    this.batch.clear();
+    const staged = new Staged(this.batch, this.hash.clone());
+    let lastCommit = this.lastCommit;
+    let closed = this.closed;
+    const preparedBefore = entry.type === 'prepare' || entry.type === 'resolve' ? new Map(this.prepared) : undefined;
+    let outcome: ApplyOutcome;
+    try {
+      switch (entry.type) {
+        case 'commit': {
+          const r = this.applyCommit(entry, staged);
+          outcome = r;
+          if (r.status === 'committed') lastCommit = r.commitTs;
+          break;
+        }
+        case 'prepare':
+          outcome = this.applyPrepare(entry, staged);
+          break;
+        case 'resolve': {
+          const r = this.applyResolve(entry, staged);
+          outcome = r;
+          if (r.status === 'committed' && r.commitTs > lastCommit) lastCommit = r.commitTs;
+          break;
+        }
+        case 'closed-timestamp':
+          if (entry.closedTs > closed) closed = entry.closedTs;
+          outcome = APPLIED;
+          break;
+        case 'schema-change':
+          outcome = this.applySchemaChange(entry, staged);
+          break;
+        case 'split':
+        case 'merge':
+          outcome = { status: 'aborted', sqlstate: FEATURE_NOT_SUPPORTED, message: `${entry.type} entries are not supported yet` };
+          break;
+        case 'gc':
+          outcome = this.applyGc(entry, staged);
+          break;
+      }
+      this.persist(index, staged, lastCommit, closed);
+    } catch (err) {
+      // Staged-but-unwritten effects are dropped; in-memory txn state goes back to what is on disk.
+      if (preparedBefore !== undefined) {
+        this.prepared.clear();
+        for (const [k, v] of preparedBefore) this.prepared.set(k, v);
+      }
+      this.stopped = err instanceof Error ? err : new Error(String(err));
+      throw err;
+    } finally {
+      this.probeIt?.close();
+      this.probeIt = undefined;
+    }
+    return outcome;
+  }
+
+  private persist(index: number, staged: Staged, lastCommit: Timestamp, closed: Timestamp): void {
+    const hash = staged.hash.bytes();
+    const meta = Buffer.allocUnsafe(META_BYTES);
+    meta[0] = META_FORMAT;
+    meta.writeUInt32BE(this.shardId, 1);
+    meta.writeBigUInt64BE(BigInt(index), 5);
+    meta.writeBigUInt64BE(lastCommit, 13);
+    meta.writeBigUInt64BE(closed, 21);
+    hash.copy(meta, 29);
+    staged.batch.put(META_KEY, meta);
+    this.store.db.write(staged.batch, this.options.sync ?? false);
+    this.applied = index;
+    this.lastCommit = lastCommit;
+    this.closed = closed;
+    this.hash = staged.hash;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reads (ShardKv shapes)
+
+  /** The visible version of `key` at `ts`; throws IntentConflictError on another txn's intent. */
+  read(key: Buffer, ts: Timestamp, options: ReadRequestOptions = {}): KvRow | undefined {
+    const r = this.store.get(key, ts, options.txnId === undefined ? {} : { txnId: hex(options.txnId) });
+    if (r.kind === 'intent-conflict') throw new IntentConflictError(this.shardId, r.intents);
+    return r.kind === 'found' ? { key, value: r.value, ts: r.ts } : undefined;
+  }
+
+  /** Keys in [start, end) visible at ts; throws IntentConflictError listing the intents met. */
+  scan(start: Buffer, end: Buffer, ts: Timestamp, options: ScanRequest = {}): ScanPage {
+    const r = this.store.scan(start, end, ts, {
+      limit: options.limit,
+      reverse: options.reverse,
+      ...(options.txnId === undefined ? {} : { txnId: hex(options.txnId) }),
+    });
+    if (r.kind === 'intent-conflict') throw new IntentConflictError(this.shardId, r.intents);
+    return r.resumeKey === undefined ? { rows: r.rows } : { rows: r.rows, resumeKey: r.resumeKey };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Entry types
+
+  private applyCommit(e: CommitEntry, staged: Staged): ApplyOutcome {
+    const txn = hex(e.txnId);
+    const verdict = this.validate(txn, e.readTs, e.reads, e.writes);
+    if (verdict !== undefined) return verdict;
+    const commitTs = maxTs(e.minCommitTs, this.lastCommit + 1n, e.readTs + 1n, this.closed + 1n);
+    if (commitTs > MAX_TIMESTAMP) return { status: 'aborted', sqlstate: INTERNAL_ERROR, message: `commit timestamp ${commitTs} is out of range` };
+    // commitTs is above every version in the store (lastCommitTs covers resolves too), so each
+    // version key written here is new: nothing to remove from the hash.
+    for (const op of lastWriteWins(e.writes).values()) {
+      const vk = versionKey(versionPrefix(op.key), commitTs);
+      staged.put(vk, op.kind === 'put' ? encodeVersion(op.value) : TOMBSTONE);
+    }
+    return { status: 'committed', commitTs };
+  }
+
+  private applyPrepare(e: PrepareEntry, staged: Staged): ApplyOutcome {
+    const txn = hex(e.txnId);
+    const existing = this.prepared.get(txn);
+    // A re-proposed prepare (retry after an ambiguous failure) is idempotent.
+    if (existing !== undefined) return { status: 'applied', ts: existing.intentTs };
+    if (this.store.db.getMany([localKey(Buffer.concat([RESOLVED_PREFIX, e.txnId]))])[0] !== undefined) {
+      return conflict(`transaction ${txn} was already resolved on shard ${this.shardId}; a late prepare lays no intents`);
+    }
+    const verdict = this.validate(txn, e.readTs, e.reads, e.writes);
+    if (verdict !== undefined) return verdict;
+    const intentTs = maxTs(e.minCommitTs, this.lastCommit + 1n, e.readTs + 1n, this.closed + 1n);
+    if (intentTs > MAX_TIMESTAMP) return { status: 'aborted', sqlstate: INTERNAL_ERROR, message: `prepare timestamp ${intentTs} is out of range` };
+    const writes = lastWriteWins(e.writes);
+    const keys: Buffer[] = [];
+    for (const op of writes.values()) {
+      keys.push(op.key);
+      staged.put(intentKey(versionPrefix(op.key)), encodeIntent({ txnId: txn, ts: intentTs, value: op.kind === 'put' ? op.value : null, primary: e.primaryKey }));
+    }
+    const rawKey = localKey(Buffer.concat([PREPARED_PREFIX, e.txnId]));
+    const rawValue = encodeEntry({
+      type: 'prepare', txnId: e.txnId, readTs: e.readTs, minCommitTs: intentTs, primaryKey: e.primaryKey, reads: e.reads,
+      writes: keys.map((key) => ({ kind: 'delete', key })),
+    });
+    staged.put(rawKey, rawValue);
+    this.prepared.set(txn, { rawKey, rawValue, intentTs, keys, reads: e.reads });
+    return { status: 'applied', ts: intentTs };
+  }
+
+  private applyResolve(e: ResolveEntry, staged: Staged): ApplyOutcome {
+    const txn = hex(e.txnId);
+    const rec = this.prepared.get(txn);
+    const doneKey = localKey(Buffer.concat([RESOLVED_PREFIX, e.txnId]));
+    const doneBefore = this.store.db.getMany([doneKey])[0];
+    // The marker remembers the decision so a late duplicate prepare cannot lay orphan intents;
+    // its timestamp lets gc entries drop it once it is older than the gc threshold.
+    const markerTs = e.decision.kind === 'commit' ? e.decision.commitTs : this.lastCommit;
+    const marker = Buffer.allocUnsafe(9);
+    marker[0] = e.decision.kind === 'commit' ? 1 : 0;
+    marker.writeBigUInt64BE(markerTs, 1);
+    if (rec === undefined) {
+      // Nothing prepared here (the prepare aborted, or this is a re-delivered resolve).
+      if (doneBefore === undefined) staged.put(doneKey, marker);
+      return e.decision.kind === 'commit' && doneBefore !== undefined && doneBefore[0] === 1
+        ? { status: 'committed', commitTs: doneBefore.readBigUInt64BE(1) }
+        : APPLIED;
+    }
+    if (e.decision.kind === 'commit' && e.decision.commitTs < rec.intentTs) {
+      return {
+        status: 'aborted', sqlstate: INTERNAL_ERROR,
+        message: `resolve of transaction ${txn} commits at ${e.decision.commitTs}, below its prepare timestamp ${rec.intentTs} on shard ${this.shardId}`,
+      };
+    }
+    for (const key of rec.keys) {
+      const p = this.probe(key);
+      if (p.intentRaw === undefined) continue;
+      const intent = decodeIntent(p.intentRaw);
+      if (intent.txnId !== txn) continue;
+      staged.del(intentKey(p.prefix), p.intentRaw);
+      if (e.decision.kind === 'commit') {
+        staged.put(versionKey(p.prefix, e.decision.commitTs), intent.value === null ? TOMBSTONE : encodeVersion(intent.value));
+      }
+    }
+    staged.del(rec.rawKey, rec.rawValue);
+    staged.put(doneKey, marker, doneBefore);
+    this.prepared.delete(txn);
+    return e.decision.kind === 'commit' ? { status: 'committed', commitTs: e.decision.commitTs } : APPLIED;
+  }
+
+  private applySchemaChange(e: SchemaChangeEntry, staged: Staged): ApplyOutcome {
+    const rawKey = localKey(Buffer.concat([SCHEMA_PREFIX, Buffer.from(String(e.descriptorId))]));
+    const value = Buffer.allocUnsafe(8);
+    value.writeBigUInt64BE(BigInt(e.version), 0);
+    const prior = this.store.db.getMany([rawKey])[0];
+    if (prior === undefined || !prior.equals(value)) staged.put(rawKey, value, prior);
+    return APPLIED;
+  }
+
+  /**
+   * Per key, versions at or below the threshold go except the newest of them (what a read at the
+   * threshold sees), which goes too if it is a tombstone. Intents stay. Resolved-transaction
+   * markers at or below the threshold go as well.
+   */
+  private applyGc(e: GcEntry, staged: Staged): ApplyOutcome {
+    const threshold = e.threshold;
+    const it = this.store.db.iterator({ gte: Buffer.from([NS_DATA]), lt: Buffer.from([NS_DATA + 1]), fillCache: false });
+    try {
+      let cur: Buffer | undefined;
+      let seenVisible = false;
+      for (;;) {
+        const { rows, finished } = it.next(1024);
+        for (let i = 0; i < rows.length; i += 2) {
+          const k = rows[i];
+          const plen = prefixLength(k);
+          if (cur === undefined || cur.length !== plen || k.compare(cur, 0, plen, 0, plen) !== 0) {
+            cur = k.subarray(0, plen);
+            seenVisible = false;
+          }
+          if (isIntentSlot(k) || timestampOf(k) > threshold) continue;
+          if (!seenVisible) {
+            seenVisible = true;
+            if (decodeVersion(rows[i + 1]) !== null) continue;
+          }
+          staged.del(k, rows[i + 1]);
+        }
+        if (finished || rows.length === 0) break;
+      }
+    } finally {
+      it.close();
+    }
+    const doneLo = localKey(RESOLVED_PREFIX);
+    const doneHi = localKey(Buffer.concat([RESOLVED_PREFIX.subarray(0, -1), Buffer.from([RESOLVED_PREFIX[RESOLVED_PREFIX.length - 1] + 1])]));
+    const dit = this.store.db.iterator({ gte: doneLo, lt: doneHi, fillCache: false });
+    try {
+      for (;;) {
+        const { rows, finished } = dit.next(1024);
+        for (let i = 0; i < rows.length; i += 2) {
+          if (rows[i + 1].readBigUInt64BE(1) <= threshold) staged.del(rows[i], rows[i + 1]);
+        }
+        if (finished || rows.length === 0) break;
+      }
+    } finally {
+      dit.close();
+    }
+    return APPLIED;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Validation
+
+  /**
+   * Serializability check of a transaction that read at readTs: nothing it read or writes may
+   * have a committed version above readTs or another transaction's intent, and nothing it
+   * writes may sit in the read set of a prepared transaction (those reads stay locked until
+   * resolve). Returns the abort outcome, or undefined when the transaction may commit; then
+   * checks ifAbsent writes in entry order (an earlier write of the same key in the entry counts).
+   */
+  private validate(txn: string, readTs: Timestamp, reads: readonly ReadSpan[], writes: readonly WriteOp[]): Aborted | undefined {
+    for (const r of reads) {
+      const v = r.kind === 'point' ? this.checkKey(txn, readTs, r.key, this.probe(r.key)) : this.checkSpan(txn, readTs, r.start, r.end);
+      if (v !== undefined) return v;
+    }
+    const probes = new Map<string, Probe>();
+    for (const op of writes) {
+      const k = op.key.toString('hex');
+      if (probes.has(k)) continue;
+      const p = this.probe(op.key);
+      probes.set(k, p);
+      const v = this.checkKey(txn, readTs, op.key, p);
+      if (v !== undefined) return v;
+      for (const [other, rec] of this.prepared) {
+        if (other !== txn && rec.reads.some((span) => inSpan(op.key, span))) {
+          return conflict(`key ${k} is in the read set of prepared transaction ${other}`);
+        }
+      }
+    }
+    const exists = new Map<string, boolean>();
+    for (const op of writes) {
+      const k = op.key.toString('hex');
+      if (op.kind === 'put' && op.ifAbsent !== undefined) {
+        const p = probes.get(k);
+        const present = exists.get(k) ?? (p !== undefined && p.newestTs !== undefined && p.newestIsValue);
+        if (present) {
+          return {
+            status: 'aborted', sqlstate: UNIQUE_VIOLATION,
+            message: `duplicate key value violates unique constraint "${op.ifAbsent.constraint}"`,
+            constraint: op.ifAbsent.constraint,
+            ...(op.ifAbsent.detail === undefined ? {} : { detail: op.ifAbsent.detail }),
+          };
+        }
+      }
+      exists.set(k, op.kind === 'put');
+    }
+    return undefined;
+  }
+
+  private checkKey(txn: string, readTs: Timestamp, key: Buffer, p: Probe): Aborted | undefined {
+    if (p.intentRaw !== undefined) {
+      const intent = decodeIntent(p.intentRaw);
+      if (intent.txnId !== txn) return conflict(`key ${key.toString('hex')} has an intent of transaction ${intent.txnId}`);
+    }
+    if (p.newestTs !== undefined && p.newestTs > readTs) {
+      return conflict(`key ${key.toString('hex')} has a version committed at ${p.newestTs}, after read timestamp ${readTs}`);
+    }
+    return undefined;
+  }
+
+  private checkSpan(txn: string, readTs: Timestamp, start: Buffer, end: Buffer): Aborted | undefined {
+    if (start.compare(end) >= 0) return undefined;
+    const it = this.store.db.iterator({ gte: dataLowerBound(start), lt: dataUpperBound(end) });
+    try {
+      for (;;) {
+        const { rows, finished } = it.next(256);
+        for (let i = 0; i < rows.length; i += 2) {
+          const k = rows[i];
+          if (isIntentSlot(k)) {
+            const intent = decodeIntent(rows[i + 1]);
+            if (intent.txnId !== txn) return conflict(`span read met an intent of transaction ${intent.txnId}`);
+          } else {
+            const ts = timestampOf(k);
+            if (ts > readTs) return conflict(`span read has a version committed at ${ts}, after read timestamp ${readTs}`);
+          }
+        }
+        if (finished || rows.length === 0) return undefined;
+      }
+    } finally {
+      it.close();
+    }
+  }
+
+  /** The intent and newest version of `key` as of the state before this entry. */
+  private probe(key: Buffer): Probe {
+    const prefix = versionPrefix(key);
+    const plen = prefix.length;
+    const it = (this.probeIt ??= this.store.db.iterator({}));
+    it.seek(prefix);
+    const { rows } = it.next(2);
+    const ours = (i: number): boolean => i < rows.length && rows[i].length === plen + 8 && rows[i].compare(prefix, 0, plen, 0, plen) === 0;
+    let i = 0;
+    let intentRaw: Buffer | undefined;
+    if (ours(0) && isIntentSlot(rows[0])) {
+      intentRaw = rows[1];
+      i = 2;
+    }
+    if (!ours(i)) return { prefix, intentRaw, newestIsValue: false };
+    return { prefix, intentRaw, newestTs: timestampOf(rows[i]), newestIsValue: decodeVersion(rows[i + 1]) !== null };
+  }
+
+  private loadPrepared(): void {
+    const lo = localKey(PREPARED_PREFIX);
+    const hi = localKey(Buffer.concat([PREPARED_PREFIX.subarray(0, -1), Buffer.from([PREPARED_PREFIX[PREPARED_PREFIX.length - 1] + 1])]));
+    const it = this.store.db.iterator({ gte: lo, lt: hi });
+    try {
+      for (;;) {
+        const { rows, finished } = it.next(256);
+        for (let i = 0; i < rows.length; i += 2) {
+          const e = decodeEntry(rows[i + 1]);
+          if (e.type !== 'prepare') throw new Error(`shard ${this.shardId}: prepared-transaction record ${rows[i].toString('hex')} is not a prepare`);
+          this.prepared.set(hex(e.txnId), {
+            rawKey: Buffer.from(rows[i]), rawValue: Buffer.from(rows[i + 1]), intentTs: e.minCommitTs,
+            keys: e.writes.map((w) => Buffer.from(w.key)), reads: e.reads,
+          });
+        }
+        if (finished || rows.length === 0) break;
+      }
+    } finally {
+      it.close();
+    }
+  }
+}
+
+/** The last write of each key, keyed by hex (a later write of a key replaces an earlier one). */
+function lastWriteWins(writes: readonly WriteOp[]): Map<string, WriteOp> {
+  const out = new Map<string, WriteOp>();
+  for (const op of writes) {
+    const k = op.key.toString('hex');
+    out.delete(k);
+    out.set(k, op);
+  }
+  return out;
+}

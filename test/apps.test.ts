@@ -18,6 +18,7 @@ describe.each(APPS)('weft-$name', ({ name, entry, env }) => {
       WEFT_METRICS_PORT: String(metrics),
       WEFT_PG_PORT: String(await freePort()),
       WEFT_RAFT_PORT: String(await freePort()),
+      WEFT_KV_PORT: String(await freePort()),
     });
     try {
       const health = JSON.parse(await waitForHttp(`http://127.0.0.1:${http}/health`)) as Record<string, unknown>;

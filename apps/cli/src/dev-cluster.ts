@@ -40,6 +40,9 @@ export function devCluster(opts: DevClusterOptions): DevService[] {
         WEFT_NODE_ID: '1',
         WEFT_DATA_DIR: path.join(opts.dataDir, 'node-1'),
         WEFT_RAFT_PORT: '7100',
+        WEFT_KV_PORT: '7200',
+        // A lone replica of shard 1; a 3-node cluster lists all three (id@host:raft-port).
+        WEFT_RAFT_PEERS: '1@127.0.0.1:7100',
       },
     },
     {

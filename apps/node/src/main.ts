@@ -1,4 +1,4 @@
-import { int, port, text } from '@weft/config';
+import { int, nodeAddresses, port, text } from '@weft/config';
 import { main } from '@weft/service';
 import { NodeModule } from './node.module';
 
@@ -9,6 +9,10 @@ main({
     WEFT_NODE_ID: int(1, 65535, 1),
     WEFT_DATA_DIR: text('.weft/node-1'),
     WEFT_RAFT_PORT: port(7100),
+    /** KV RPC port: gateways read and propose through it. */
+    WEFT_KV_PORT: port(7200),
+    /** Every replica of shard 1 as id@host:raft-port, this node included (default: a lone replica). */
+    WEFT_RAFT_PEERS: nodeAddresses('1@127.0.0.1:7100'),
   },
   module: (config) => NodeModule.forRoot(config),
 });

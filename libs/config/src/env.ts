@@ -77,6 +77,37 @@ export function hostPorts(defaultValue?: string): EnvVar<string[]> {
   };
 }
 
+/** One cluster member's address as written in `id@host:port` lists. */
+export interface NodeAddress {
+  readonly nodeId: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * A comma-separated list of `id@host:port` (node id 1-65535, each id once), e.g. the Raft
+ * peers of a shard: `1@127.0.0.1:7100,2@127.0.0.1:7101,3@127.0.0.1:7102`.
+ */
+export function nodeAddresses(defaultValue?: string): EnvVar<NodeAddress[]> {
+  const item = /^(\d{1,5})@([A-Za-z0-9.\-_]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/;
+  return {
+    expected: 'a comma-separated list of id@host:port with distinct node ids 1-65535 and ports 1-65535',
+    schema: z
+      .string()
+      .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p.length > 0))
+      .pipe(z.array(z.string().regex(item)).min(1))
+      .transform((items) =>
+        items.map((p) => {
+          const m = item.exec(p) as RegExpExecArray;
+          return { nodeId: Number(m[1]), host: m[2].replace(/^\[|\]$/g, ''), port: Number(m[3]) };
+        }),
+      )
+      .refine((xs) => xs.every((x) => x.nodeId >= 1 && x.nodeId <= 65535 && x.port >= 1 && x.port <= 65535))
+      .refine((xs) => new Set(xs.map((x) => x.nodeId)).size === xs.length),
+    default: defaultValue,
+  };
+}
+
 /** Parses `env` against `spec`; throws ConfigError naming the first bad variable. */
 export function loadEnv<S extends EnvSpec>(spec: S, env: NodeJS.ProcessEnv = process.env): EnvValues<S> {
   const out: Record<string, unknown> = {};

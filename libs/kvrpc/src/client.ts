@@ -1,0 +1,267 @@
+import { connect, type Socket } from 'node:net';
+import type { KvRow, ScanPage, ScanRequestOptions, ShardKv } from '@weft/kv';
+import { encodeEntry, type ApplyOutcome, type LogEntry, type Timestamp } from '@weft/logentry';
+import { AmbiguousResultError, ReplicaUnavailableError } from '@weft/replica';
+import { FrameReader } from '@weft/transport';
+import { decodeResponse, encodeRequest, Kind, type ReplicaStatus, type Request, type Response, type WireErrorCode } from './codec';
+
+export interface ReplicaAddress {
+  readonly nodeId: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RemoteShardKvOptions {
+  readonly shardId: number;
+  readonly replicas: readonly ReplicaAddress[];
+  /** One request's time limit on one replica (default 5000 ms). */
+  readonly requestTimeoutMs?: number;
+  /** Total time spent looking for a replica that answers (default 10000 ms). */
+  readonly deadlineMs?: number;
+  /** Connection attempt limit (default 1000 ms). */
+  readonly connectTimeoutMs?: number;
+}
+
+/** An error a replica reported that retrying elsewhere will not fix; carries its SQLSTATE. */
+export class KvRpcError extends Error {
+  constructor(
+    readonly shardId: number,
+    readonly code: WireErrorCode,
+    readonly sqlstate: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'KvRpcError';
+  }
+}
+
+/** The connection failed or the request timed out; `sent` says whether the request left. */
+class TransportFailure extends Error {
+  constructor(
+    message: string,
+    readonly sent: boolean,
+  ) {
+    super(message);
+  }
+}
+
+interface Pending {
+  readonly resolve: (r: Response) => void;
+  readonly reject: (e: TransportFailure) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** One pipelined connection to one node: many requests in flight, matched by id. */
+class KvConnection {
+  private socket: Socket | undefined;
+  private connecting: Promise<Socket> | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  constructor(
+    readonly addr: ReplicaAddress,
+    private readonly connectTimeoutMs: number,
+  ) {}
+
+  async request(make: (id: number) => Request, timeoutMs: number): Promise<Response> {
+    let socket: Socket;
+    try {
+      socket = this.socket ?? (await this.open());
+    } catch (e) {
+      throw new TransportFailure(`node ${this.addr.nodeId} (${this.addr.host}:${this.addr.port}) unreachable: ${(e as Error).message}`, false);
+    }
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    return new Promise<Response>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new TransportFailure(`node ${this.addr.nodeId} did not answer within ${timeoutMs} ms`, true));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      socket.write(encodeRequest(make(id)));
+    });
+  }
+
+  private open(): Promise<Socket> {
+    if (this.connecting) return this.connecting;
+    this.connecting = new Promise<Socket>((resolve, reject) => {
+      const s = connect({ host: this.addr.host, port: this.addr.port });
+      s.setNoDelay(true);
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new Error(`connect timed out after ${this.connectTimeoutMs} ms`));
+      }, this.connectTimeoutMs);
+      const reader = new FrameReader();
+      s.once('connect', () => {
+        clearTimeout(timer);
+        this.socket = s;
+        resolve(s);
+      });
+      s.on('data', (chunk: Buffer) => {
+        try {
+          for (const p of reader.push(chunk)) this.onResponse(decodeResponse(p));
+        } catch (e) {
+          s.destroy(e as Error);
+        }
+      });
+      s.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      s.on('close', () => {
+        clearTimeout(timer);
+        reject(new Error('connection closed'));
+        if (this.socket === s) this.socket = undefined;
+        this.failAll(`connection to node ${this.addr.nodeId} closed`);
+      });
+    }).finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private onResponse(r: Response): void {
+    if (r.kind === Kind.Error && r.id === 0) {
+      // The server could not read one of our frames and is closing: fail everything in flight.
+      this.failAll(`node ${this.addr.nodeId} refused a frame: ${r.error.message}`);
+      return;
+    }
+    const p = this.pending.get(r.id);
+    if (!p) return; // timed out already
+    this.pending.delete(r.id);
+    clearTimeout(p.timer);
+    p.resolve(r);
+  }
+
+  private failAll(reason: string): void {
+    const ps = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of ps) {
+      clearTimeout(p.timer);
+      p.reject(new TransportFailure(reason, true));
+    }
+  }
+
+  close(): void {
+    this.socket?.destroy();
+    this.socket = undefined;
+    this.failAll('client closed');
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * ShardKv over the KV RPC: finds the shard's leader among its replicas (following NotLeader
+ * hints, trying the others when a node is down), keeps one pipelined connection per node, and
+ * retries whatever is safe to retry until the deadline. A proposal whose request reached a node
+ * that then failed to answer is never retried: it rejects with AmbiguousResultError (40003).
+ */
+export class RemoteShardKv implements ShardKv {
+  readonly shardId: number;
+  private readonly conns = new Map<number, KvConnection>();
+  private readonly order: number[];
+  private leader: number | undefined;
+  private readonly requestTimeoutMs: number;
+  private readonly deadlineMs: number;
+  readonly stats = { requests: 0, redirects: 0, failovers: 0 };
+
+  constructor(opts: RemoteShardKvOptions) {
+    if (opts.replicas.length === 0) throw new Error(`shard ${opts.shardId}: RemoteShardKv needs at least one replica address`);
+    this.shardId = opts.shardId;
+    for (const r of opts.replicas) this.conns.set(r.nodeId, new KvConnection(r, opts.connectTimeoutMs ?? 1000));
+    this.order = opts.replicas.map((r) => r.nodeId);
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
+    this.deadlineMs = opts.deadlineMs ?? 10_000;
+  }
+
+  /** The node currently believed to lead (undefined until a request succeeded). */
+  get leaderHint(): number | undefined {
+    return this.leader;
+  }
+
+  async now(): Promise<Timestamp> {
+    const r = await this.call((id) => ({ kind: Kind.Now, id, shardId: this.shardId }), false);
+    return (r as Extract<Response, { kind: Kind.NowOk }>).ts;
+  }
+
+  async get(key: Buffer, ts: Timestamp): Promise<KvRow | undefined> {
+    const r = await this.call((id) => ({ kind: Kind.Get, id, shardId: this.shardId, ts, key }), false);
+    return (r as Extract<Response, { kind: Kind.GetOk }>).row;
+  }
+
+  async scan(start: Buffer, end: Buffer, ts: Timestamp, options?: ScanRequestOptions): Promise<ScanPage> {
+    const limit = options?.limit ?? 0;
+    if (!Number.isInteger(limit) || limit < 0 || limit > 0xffffffff) throw new RangeError(`scan limit must be an integer 0..2^32-1, got ${limit}`);
+    const reverse = options?.reverse ?? false;
+    const r = await this.call((id) => ({ kind: Kind.Scan, id, shardId: this.shardId, ts, start, end, limit, reverse }), false);
+    return (r as Extract<Response, { kind: Kind.ScanOk }>).page;
+  }
+
+  async propose(entry: LogEntry): Promise<ApplyOutcome> {
+    const bytes = encodeEntry(entry);
+    const r = await this.call((id) => ({ kind: Kind.Propose, id, shardId: this.shardId, entry: bytes }), true);
+    return (r as Extract<Response, { kind: Kind.ProposeOk }>).outcome;
+  }
+
+  /** One node's view of its replica (no redirect): applied index, state hash, leader. */
+  async replicaStatus(nodeId: number): Promise<ReplicaStatus> {
+    const conn = this.conns.get(nodeId);
+    if (!conn) throw new Error(`shard ${this.shardId}: node ${nodeId} is not one of its replicas`);
+    const r = await conn.request((id) => ({ kind: Kind.Status, id, shardId: this.shardId }), this.requestTimeoutMs);
+    if (r.kind === Kind.Error) throw new KvRpcError(this.shardId, r.error.code, r.error.sqlstate, r.error.message);
+    return (r as Extract<Response, { kind: Kind.StatusOk }>).status;
+  }
+
+  close(): void {
+    for (const c of this.conns.values()) c.close();
+  }
+
+  private next(after: number): number {
+    const i = this.order.indexOf(after);
+    return this.order[(i + 1) % this.order.length];
+  }
+
+  private async call(make: (id: number) => Request, mutating: boolean): Promise<Response> {
+    const deadline = Date.now() + this.deadlineMs;
+    let target = this.leader ?? this.order[0];
+    let attempt = 0;
+    let lastReason = 'no replica tried';
+    for (;;) {
+      if (attempt > 0) {
+        if (Date.now() >= deadline) throw new ReplicaUnavailableError(this.shardId, `no leader answered within ${this.deadlineMs} ms; last: ${lastReason}`);
+        // Hop between replicas fast at first, then back off while an election runs.
+        if (attempt >= this.order.length) await sleep(Math.min(200, 10 * attempt));
+      }
+      attempt++;
+      this.stats.requests++;
+      const conn = this.conns.get(target) as KvConnection;
+      let res: Response;
+      try {
+        res = await conn.request(make, this.requestTimeoutMs);
+      } catch (e) {
+        const f = e as TransportFailure;
+        if (mutating && f.sent) throw new AmbiguousResultError(this.shardId, f.message);
+        lastReason = f.message;
+        if (this.leader === target) this.leader = undefined;
+        this.stats.failovers++;
+        target = this.next(target);
+        continue;
+      }
+      if (res.kind !== Kind.Error) {
+        this.leader = target;
+        return res;
+      }
+      const err = res.error;
+      if (err.code === 'not-leader' || err.code === 'unavailable') {
+        lastReason = err.message;
+        if (this.leader === target) this.leader = undefined;
+        this.stats.redirects++;
+        target = err.leaderHint && this.conns.has(err.leaderHint) && err.leaderHint !== target ? err.leaderHint : this.next(target);
+        continue;
+      }
+      if (err.code === 'ambiguous') throw new AmbiguousResultError(this.shardId, err.message);
+      throw new KvRpcError(this.shardId, err.code, err.sqlstate, err.message);
+    }
+  }
+}

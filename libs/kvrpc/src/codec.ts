@@ -1,0 +1,430 @@
+// The KV RPC wire format: what the gateway (RemoteShardKv) and a node's KV server exchange.
+// Binary, little-endian. A frame is [u32 payload length][payload] (the same framing as the Raft
+// transport, so FrameReader is shared). Payload: [u8 version][u8 kind][u32 request id][body].
+// Requests and responses share the id; responses may come back in any order (pipelining).
+// Timestamps are u64; keys, values and log entries are u32-length-prefixed bytes; strings are
+// u32-length-prefixed UTF-8. Log entries travel in @weft/logentry's own checksummed encoding.
+import type { KvRow, ScanPage } from '@weft/kv';
+import type { ApplyOutcome, Timestamp } from '@weft/logentry';
+
+export const KVRPC_VERSION = 1;
+const HEADER_BYTES = 6; // version, kind, request id
+
+export enum Kind {
+  Now = 1,
+  Get = 2,
+  Scan = 3,
+  Propose = 4,
+  Status = 5,
+  NowOk = 0x81,
+  GetOk = 0x82,
+  ScanOk = 0x83,
+  ProposeOk = 0x84,
+  StatusOk = 0x85,
+  Error = 0xff,
+}
+
+/** What a node reports about its replica of a shard (tests, tooling, leader discovery). */
+export interface ReplicaStatus {
+  readonly nodeId: number;
+  readonly leader: number;
+  readonly term: number;
+  readonly appliedIndex: number;
+  readonly closedTs: Timestamp;
+  readonly stateHash: Buffer;
+}
+
+export type Request =
+  | { readonly kind: Kind.Now; readonly id: number; readonly shardId: number }
+  | { readonly kind: Kind.Get; readonly id: number; readonly shardId: number; readonly ts: Timestamp; readonly key: Buffer }
+  | {
+      readonly kind: Kind.Scan;
+      readonly id: number;
+      readonly shardId: number;
+      readonly ts: Timestamp;
+      readonly start: Buffer;
+      readonly end: Buffer;
+      /** 0 = no limit. */
+      readonly limit: number;
+      readonly reverse: boolean;
+    }
+  | { readonly kind: Kind.Propose; readonly id: number; readonly shardId: number; readonly entry: Buffer }
+  | { readonly kind: Kind.Status; readonly id: number; readonly shardId: number };
+
+/** Error codes: the replica's (see @weft/replica errors) plus the server's own. */
+export type WireErrorCode =
+  | 'not-leader'
+  | 'ambiguous'
+  | 'read-ts-too-far'
+  | 'stopped'
+  | 'unavailable'
+  | 'unknown-shard'
+  | 'bad-request'
+  | 'aborted'
+  | 'internal';
+
+const ERROR_CODES: readonly WireErrorCode[] = [
+  'not-leader',
+  'ambiguous',
+  'read-ts-too-far',
+  'stopped',
+  'unavailable',
+  'unknown-shard',
+  'bad-request',
+  'aborted',
+  'internal',
+];
+
+export interface WireError {
+  readonly code: WireErrorCode;
+  readonly sqlstate: string;
+  readonly message: string;
+  readonly leaderHint: number;
+}
+
+export type Response =
+  | { readonly kind: Kind.NowOk; readonly id: number; readonly ts: Timestamp }
+  | { readonly kind: Kind.GetOk; readonly id: number; readonly row: KvRow | undefined }
+  | { readonly kind: Kind.ScanOk; readonly id: number; readonly page: ScanPage }
+  | { readonly kind: Kind.ProposeOk; readonly id: number; readonly outcome: ApplyOutcome }
+  | { readonly kind: Kind.StatusOk; readonly id: number; readonly status: ReplicaStatus }
+  | { readonly kind: Kind.Error; readonly id: number; readonly error: WireError };
+
+export class KvRpcDecodeError extends Error {
+  constructor(
+    message: string,
+    /** The request id, when the header was readable (the server then answers that request). */
+    readonly requestId: number | undefined,
+  ) {
+    super(message);
+    this.name = 'KvRpcDecodeError';
+  }
+}
+
+// ------------------------------------------------------------------------------ writer
+
+/** Growable little-endian writer; frames are small, so one doubling buffer is plenty. */
+class Writer {
+  private buf = Buffer.allocUnsafe(256);
+  pos = 4; // room for the frame length
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+  }
+
+  u32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32LE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  u64(v: bigint): void {
+    this.ensure(8);
+    this.buf.writeBigUInt64LE(v, this.pos);
+    this.pos += 8;
+  }
+
+  /** A JS number up to 2^53 - 1 (indexes, terms) as a u64. */
+  n64(v: number): void {
+    this.u64(BigInt(v));
+  }
+
+  bytes(b: Uint8Array): void {
+    this.u32(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  str(s: string): void {
+    this.bytes(Buffer.from(s, 'utf8'));
+  }
+
+  /** The finished frame: length prefix filled in. */
+  frame(): Buffer {
+    this.buf.writeUInt32LE(this.pos - 4, 0);
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+function header(kind: Kind, id: number): Writer {
+  const w = new Writer();
+  w.u8(KVRPC_VERSION);
+  w.u8(kind);
+  w.u32(id);
+  return w;
+}
+
+/** Longest string / key the protocol carries; longer fields are refused while decoding. */
+const MAX_FIELD_BYTES = 64 * 1024 * 1024;
+
+export function encodeRequest(r: Request): Buffer {
+  const w = header(r.kind, r.id);
+  w.u32(r.shardId);
+  switch (r.kind) {
+    case Kind.Now:
+    case Kind.Status:
+      break;
+    case Kind.Get:
+      w.u64(r.ts);
+      w.bytes(r.key);
+      break;
+    case Kind.Scan:
+      w.u64(r.ts);
+      w.bytes(r.start);
+      w.bytes(r.end);
+      w.u32(r.limit);
+      w.u8(r.reverse ? 1 : 0);
+      break;
+    case Kind.Propose:
+      w.bytes(r.entry);
+      break;
+  }
+  return w.frame();
+}
+
+function writeRow(w: Writer, row: KvRow): void {
+  w.bytes(row.key);
+  w.bytes(row.value);
+  w.u64(row.ts);
+}
+
+export function encodeResponse(r: Response): Buffer {
+  const w = header(r.kind, r.id);
+  switch (r.kind) {
+    case Kind.NowOk:
+      w.u64(r.ts);
+      break;
+    case Kind.GetOk:
+      if (r.row) {
+        w.u8(1);
+        writeRow(w, r.row);
+      } else w.u8(0);
+      break;
+    case Kind.ScanOk:
+      w.u32(r.page.rows.length);
+      for (const row of r.page.rows) writeRow(w, row);
+      if (r.page.resumeKey) {
+        w.u8(1);
+        w.bytes(r.page.resumeKey);
+      } else w.u8(0);
+      break;
+    case Kind.ProposeOk: {
+      const o = r.outcome;
+      if (o.status === 'committed') {
+        w.u8(0);
+        w.u64(o.commitTs);
+      } else if (o.status === 'applied') {
+        w.u8(1);
+      } else {
+        w.u8(2);
+        w.str(o.sqlstate);
+        w.str(o.message);
+        w.u8((o.detail !== undefined ? 1 : 0) | (o.constraint !== undefined ? 2 : 0));
+        if (o.detail !== undefined) w.str(o.detail);
+        if (o.constraint !== undefined) w.str(o.constraint);
+      }
+      break;
+    }
+    case Kind.StatusOk: {
+      const s = r.status;
+      w.u32(s.nodeId);
+      w.u32(s.leader);
+      w.n64(s.term);
+      w.n64(s.appliedIndex);
+      w.u64(s.closedTs);
+      w.bytes(s.stateHash);
+      break;
+    }
+    case Kind.Error:
+      w.u8(ERROR_CODES.indexOf(r.error.code));
+      w.u32(r.error.leaderHint);
+      w.str(r.error.sqlstate);
+      w.str(r.error.message);
+      break;
+  }
+  return w.frame();
+}
+
+// ------------------------------------------------------------------------------ reader
+
+class Reader {
+  private pos = HEADER_BYTES;
+  constructor(
+    private readonly buf: Buffer,
+    private readonly id: number,
+  ) {}
+
+  private need(n: number, field: string): void {
+    if (this.pos + n > this.buf.length) throw new KvRpcDecodeError(`truncated frame: ${field} needs ${n} bytes at offset ${this.pos}`, this.id);
+  }
+
+  u8(field: string): number {
+    this.need(1, field);
+    return this.buf[this.pos++];
+  }
+
+  u32(field: string): number {
+    this.need(4, field);
+    const v = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  u64(field: string): bigint {
+    this.need(8, field);
+    const v = this.buf.readBigUInt64LE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  n64(field: string): number {
+    const v = this.u64(field);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new KvRpcDecodeError(`${field} ${v} exceeds 2^53-1`, this.id);
+    return Number(v);
+  }
+
+  /** A copy, so values handed to callers never pin (or alias) the socket's frame buffer. */
+  bytes(field: string): Buffer {
+    const n = this.u32(field);
+    if (n > MAX_FIELD_BYTES) throw new KvRpcDecodeError(`${field} length ${n} exceeds ${MAX_FIELD_BYTES}`, this.id);
+    this.need(n, field);
+    const out = Buffer.from(this.buf.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return out;
+  }
+
+  str(field: string): string {
+    return this.bytes(field).toString('utf8');
+  }
+
+  bool(field: string): boolean {
+    const b = this.u8(field);
+    if (b > 1) throw new KvRpcDecodeError(`${field} must be 0 or 1, got ${b}`, this.id);
+    return b === 1;
+  }
+
+  end(): void {
+    if (this.pos !== this.buf.length) throw new KvRpcDecodeError(`${this.buf.length - this.pos} trailing bytes after the message`, this.id);
+  }
+}
+
+function readHeader(payload: Buffer): { kind: Kind; id: number } {
+  if (payload.length < HEADER_BYTES) throw new KvRpcDecodeError(`frame of ${payload.length} bytes is shorter than the ${HEADER_BYTES}-byte header`, undefined);
+  const id = payload.readUInt32LE(2);
+  if (payload[0] !== KVRPC_VERSION) throw new KvRpcDecodeError(`unsupported KV RPC version ${payload[0]} (this node speaks ${KVRPC_VERSION})`, id);
+  return { kind: payload[1], id };
+}
+
+/** Decodes one request payload (no length prefix). Throws KvRpcDecodeError. */
+export function decodeRequest(payload: Buffer): Request {
+  const { kind, id } = readHeader(payload);
+  const r = new Reader(payload, id);
+  const shardId = r.u32('shard id');
+  let req: Request;
+  switch (kind) {
+    case Kind.Now:
+      req = { kind, id, shardId };
+      break;
+    case Kind.Status:
+      req = { kind, id, shardId };
+      break;
+    case Kind.Get:
+      req = { kind, id, shardId, ts: r.u64('ts'), key: r.bytes('key') };
+      break;
+    case Kind.Scan:
+      req = { kind, id, shardId, ts: r.u64('ts'), start: r.bytes('start'), end: r.bytes('end'), limit: r.u32('limit'), reverse: r.bool('reverse') };
+      break;
+    case Kind.Propose:
+      req = { kind, id, shardId, entry: r.bytes('entry') };
+      break;
+    default:
+      throw new KvRpcDecodeError(`unknown request kind ${kind}`, id);
+  }
+  r.end();
+  return req;
+}
+
+function readRow(r: Reader): KvRow {
+  return { key: r.bytes('row key'), value: r.bytes('row value'), ts: r.u64('row ts') };
+}
+
+/** Decodes one response payload (no length prefix). Throws KvRpcDecodeError. */
+export function decodeResponse(payload: Buffer): Response {
+  const { kind, id } = readHeader(payload);
+  const r = new Reader(payload, id);
+  let res: Response;
+  switch (kind) {
+    case Kind.NowOk:
+      res = { kind, id, ts: r.u64('ts') };
+      break;
+    case Kind.GetOk:
+      res = { kind, id, row: r.bool('found') ? readRow(r) : undefined };
+      break;
+    case Kind.ScanOk: {
+      const n = r.u32('row count');
+      const rows: KvRow[] = [];
+      for (let i = 0; i < n; i++) rows.push(readRow(r));
+      const resumeKey = r.bool('has resume key') ? r.bytes('resume key') : undefined;
+      res = { kind, id, page: resumeKey ? { rows, resumeKey } : { rows } };
+      break;
+    }
+    case Kind.ProposeOk: {
+      const status = r.u8('outcome');
+      let outcome: ApplyOutcome;
+      if (status === 0) outcome = { status: 'committed', commitTs: r.u64('commit ts') };
+      else if (status === 1) outcome = { status: 'applied' };
+      else if (status === 2) {
+        const sqlstate = r.str('sqlstate');
+        const message = r.str('message');
+        const flags = r.u8('flags');
+        const detail = flags & 1 ? r.str('detail') : undefined;
+        const constraint = flags & 2 ? r.str('constraint') : undefined;
+        outcome = {
+          status: 'aborted',
+          sqlstate,
+          message,
+          ...(detail !== undefined ? { detail } : {}),
+          ...(constraint !== undefined ? { constraint } : {}),
+        };
+      } else throw new KvRpcDecodeError(`unknown outcome ${status}`, id);
+      res = { kind, id, outcome };
+      break;
+    }
+    case Kind.StatusOk:
+      res = {
+        kind,
+        id,
+        status: {
+          nodeId: r.u32('node id'),
+          leader: r.u32('leader'),
+          term: r.n64('term'),
+          appliedIndex: r.n64('applied index'),
+          closedTs: r.u64('closed ts'),
+          stateHash: r.bytes('state hash'),
+        },
+      };
+      break;
+    case Kind.Error: {
+      const c = r.u8('error code');
+      const code = ERROR_CODES[c];
+      if (code === undefined) throw new KvRpcDecodeError(`unknown error code ${c}`, id);
+      res = { kind, id, error: { code, leaderHint: r.u32('leader hint'), sqlstate: r.str('sqlstate'), message: r.str('message') } };
+      break;
+    }
+    default:
+      throw new KvRpcDecodeError(`unknown response kind ${kind}`, id);
+  }
+  r.end();
+  return res;
+}

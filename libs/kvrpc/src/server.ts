@@ -1,0 +1,178 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { ShardKv } from '@weft/kv';
+import { decodeEntry, EntryDecodeError } from '@weft/logentry';
+import { FrameDecodeError, FrameReader } from '@weft/transport';
+import {
+  decodeRequest,
+  encodeResponse,
+  Kind,
+  KvRpcDecodeError,
+  type ReplicaStatus,
+  type Request,
+  type Response,
+  type WireError,
+  type WireErrorCode,
+} from './codec';
+
+/** A shard replica as the server sees it: ShardKv plus a status report. */
+export interface ServedShard extends ShardKv {
+  replicaStatus(): Omit<ReplicaStatus, 'nodeId'>;
+}
+
+export interface KvServerLogger {
+  warn(obj: object, msg: string): void;
+}
+
+export interface KvServerOptions {
+  readonly nodeId: number;
+  readonly host: string;
+  readonly port: number;
+  /** The replica this node hosts for a shard, if any. */
+  readonly shard: (shardId: number) => ServedShard | undefined;
+  readonly logger?: KvServerLogger;
+  /** Largest request frame accepted (default 64 MiB). */
+  readonly maxFrameBytes?: number;
+}
+
+const REPLICA_CODES: ReadonlySet<string> = new Set(['not-leader', 'ambiguous', 'read-ts-too-far', 'stopped', 'unavailable']);
+
+/** Turns whatever a replica threw into the error frame a client can act on. */
+export function toWireError(err: unknown): WireError {
+  if (err instanceof Error) {
+    const e = err as Error & { code?: unknown; sqlstate?: unknown; leaderHint?: unknown };
+    if (typeof e.code === 'string' && REPLICA_CODES.has(e.code)) {
+      return {
+        code: e.code as WireErrorCode,
+        sqlstate: typeof e.sqlstate === 'string' ? e.sqlstate : 'XX000',
+        message: e.message,
+        leaderHint: typeof e.leaderHint === 'number' ? e.leaderHint : 0,
+      };
+    }
+    const sqlstate = typeof e.sqlstate === 'string' ? e.sqlstate : 'XX000';
+    return { code: 'internal', sqlstate, message: `${e.name}: ${e.message}`, leaderHint: 0 };
+  }
+  return { code: 'internal', sqlstate: 'XX000', message: String(err), leaderHint: 0 };
+}
+
+function errorResponse(id: number, code: WireErrorCode, sqlstate: string, message: string): Response {
+  return { kind: Kind.Error, id, error: { code, sqlstate, message, leaderHint: 0 } };
+}
+
+/**
+ * Serves the KV RPC on one TCP port. Every request is answered (result or error frame, by
+ * request id, in completion order); a frame whose header cannot be read gets an error frame
+ * with id 0 and the connection is closed. Nothing a client sends can crash the process.
+ */
+export class KvServer {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  readonly stats = { requests: 0, badFrames: 0, connections: 0 };
+
+  constructor(private readonly opts: KvServerOptions) {
+    this.server = createServer((s) => this.accept(s));
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const a = this.server.address() as AddressInfo;
+    return { host: a.address, port: a.port };
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    this.stats.connections++;
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    const reader = new FrameReader(this.opts.maxFrameBytes);
+    let out: Buffer[] = [];
+    let dead = false;
+    const flush = (): void => {
+      const bufs = out;
+      out = [];
+      if (dead || bufs.length === 0) return;
+      socket.write(bufs.length === 1 ? bufs[0] : Buffer.concat(bufs));
+    };
+    const reply = (r: Response): void => {
+      if (dead) return;
+      out.push(encodeResponse(r));
+      // Coalesce every answer completed in this turn into one write.
+      if (out.length === 1) setImmediate(flush);
+    };
+    const fatal = (reason: string): void => {
+      this.stats.badFrames++;
+      this.opts.logger?.warn({ remote: socket.remoteAddress, reason }, 'kv rpc: closing connection after a malformed frame');
+      reply(errorResponse(0, 'bad-request', '08P01', reason));
+      flush();
+      dead = true;
+      socket.end();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (dead) return;
+      let payloads: Buffer[];
+      try {
+        payloads = reader.push(chunk);
+      } catch (e) {
+        fatal(e instanceof FrameDecodeError ? e.message : String(e));
+        return;
+      }
+      for (const p of payloads) {
+        let req: Request;
+        try {
+          req = decodeRequest(p);
+        } catch (e) {
+          if (e instanceof KvRpcDecodeError && e.requestId !== undefined) {
+            this.stats.badFrames++;
+            reply(errorResponse(e.requestId, 'bad-request', '08P01', e.message));
+            continue;
+          }
+          fatal(e instanceof Error ? e.message : String(e));
+          return;
+        }
+        this.stats.requests++;
+        this.handle(req).then(reply, (err: unknown) => reply({ kind: Kind.Error, id: req.id, error: toWireError(err) }));
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      dead = true;
+      this.sockets.delete(socket);
+    });
+  }
+
+  private async handle(req: Request): Promise<Response> {
+    const shard = this.opts.shard(req.shardId);
+    if (!shard) return errorResponse(req.id, 'unknown-shard', 'XX000', `node ${this.opts.nodeId} hosts no replica of shard ${req.shardId}`);
+    switch (req.kind) {
+      case Kind.Now:
+        return { kind: Kind.NowOk, id: req.id, ts: await shard.now() };
+      case Kind.Get:
+        return { kind: Kind.GetOk, id: req.id, row: await shard.get(req.key, req.ts) };
+      case Kind.Scan: {
+        const page = await shard.scan(req.start, req.end, req.ts, { limit: req.limit === 0 ? undefined : req.limit, reverse: req.reverse });
+        return { kind: Kind.ScanOk, id: req.id, page };
+      }
+      case Kind.Propose: {
+        let entry;
+        try {
+          entry = decodeEntry(req.entry);
+        } catch (e) {
+          if (e instanceof EntryDecodeError) return errorResponse(req.id, 'bad-request', '08P01', `log entry rejected: ${e.message}`);
+          throw e;
+        }
+        return { kind: Kind.ProposeOk, id: req.id, outcome: await shard.propose(entry) };
+      }
+      case Kind.Status:
+        return { kind: Kind.StatusOk, id: req.id, status: { ...shard.replicaStatus(), nodeId: this.opts.nodeId } };
+    }
+  }
+}

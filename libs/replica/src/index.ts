@@ -1,0 +1,14 @@
+// @weft/replica: one replica of a shard (Raft group + materializer) serving ShardKv.
+export { ShardReplica, type ShardReplicaOptions } from './replica';
+export { HybridClock, systemClock, type WallClock } from './hlc';
+export { realTimers, type CommittedEntry, type ReplicaRaft, type ReplicaTimers, type ShardStateMachine } from './ports';
+export { HostGroupRaft, toCommitted } from './host-raft';
+export {
+  AmbiguousResultError,
+  NotLeaderError,
+  ReadTsTooFarError,
+  ReplicaError,
+  ReplicaStoppedError,
+  ReplicaUnavailableError,
+  type ReplicaErrorCode,
+} from './errors';

@@ -1,0 +1,56 @@
+// What a replica needs from the pieces around it, as interfaces so the same replica logic runs
+// in the node process (MultiRaftHost, RocksDB materializer) and in the deterministic simulator.
+import type { KvRow, ScanPage, ScanRequestOptions } from '@weft/kv';
+import type { ApplyOutcome, Timestamp } from '@weft/logentry';
+
+/**
+ * The shard's state machine: @weft/materialize's Materializer satisfies this structurally.
+ * `apply` is synchronous and deterministic; it throws on an entry it cannot decode.
+ */
+export interface ShardStateMachine {
+  readonly shardId: number;
+  readonly appliedIndex: number;
+  readonly lastCommitTs: Timestamp;
+  readonly closedTs: Timestamp;
+  stateHash(): Buffer;
+  apply(index: number, data: Uint8Array): ApplyOutcome | 'already-applied';
+  applyEmpty(index: number): void;
+  read(key: Buffer, ts: Timestamp): KvRow | undefined;
+  scan(start: Buffer, end: Buffer, ts: Timestamp, options?: ScanRequestOptions): ScanPage;
+}
+
+/** The replica's view of its Raft group. */
+export interface ReplicaRaft {
+  /**
+   * Appends `data` if this replica leads; resolves with its log index once it is committed and
+   * applied here (the apply callback has run for it). Rejects when not leader or when
+   * leadership is lost before the entry applies.
+   */
+  propose(data: Uint8Array): Promise<number>;
+  /** Leader and term as this replica currently knows them (leader 0 = unknown). */
+  status(): { readonly id: number; readonly leader: number; readonly term: number };
+  /** True while a quorum has acknowledged this leader within the lease window. */
+  leaseValid(): boolean;
+}
+
+/** Periodic timers, injected so the simulator runs them in virtual time. */
+export interface ReplicaTimers {
+  every(ms: number, fn: () => void): { stop(): void };
+}
+
+export const realTimers: ReplicaTimers = {
+  every(ms, fn) {
+    const t = setInterval(fn, ms);
+    t.unref();
+    return { stop: () => clearInterval(t) };
+  },
+};
+
+/** One committed Raft entry as handed to the replica (all of them, or only the non-empty ones). */
+export interface CommittedEntry {
+  readonly index: number;
+  readonly term: number;
+  /** Empty for Raft's own no-op entries; conf changes are passed as `conf: true`. */
+  readonly data: Uint8Array;
+  readonly conf?: boolean;
+}

@@ -1,0 +1,415 @@
+import type { KvRow, ScanPage, ScanRequestOptions, ShardKv } from '@weft/kv';
+import { encodeEntry, type ApplyOutcome, type LogEntry, type Timestamp } from '@weft/logentry';
+import {
+  AmbiguousResultError,
+  NotLeaderError,
+  ReadTsTooFarError,
+  ReplicaError,
+  ReplicaStoppedError,
+  ReplicaUnavailableError,
+} from './errors';
+import { HybridClock, type WallClock } from './hlc';
+import { realTimers, type CommittedEntry, type ReplicaRaft, type ReplicaTimers, type ShardStateMachine } from './ports';
+
+export interface ShardReplicaOptions {
+  readonly raft: ReplicaRaft;
+  readonly stateMachine: ShardStateMachine;
+  readonly clock: WallClock;
+  readonly timers?: ReplicaTimers;
+  /** Largest clock difference between nodes the cluster tolerates (default 250 ms). */
+  readonly maxClockOffsetUs?: bigint;
+  /** How often the leader closes timestamps while there is traffic (default 200 ms). */
+  readonly closedTsIntervalMs?: number;
+  /** Closes a timestamp this far behind the leader's clock (default 0: close at now). */
+  readonly closedTsLagUs?: bigint;
+  /** Without traffic, closes a timestamp at most this often (default 2000 ms; 0 = never). */
+  readonly idleCloseMs?: number;
+  /** Called once if the replica stops on an entry it cannot apply. */
+  readonly onStopped?: (err: ReplicaStoppedError) => void;
+}
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+}
+
+/** Outcomes kept for proposals that have not picked theirs up yet; bounded against leaks. */
+const MAX_KEPT_OUTCOMES = 65_536;
+
+/**
+ * One replica of a shard: a Raft group plus the shard's state machine, serving the ShardKv
+ * interface. The replica owns the shard's timestamps:
+ *
+ * - It keeps an HLC that observes every applied commit and every served read.
+ * - Strong reads (ts above the closed timestamp) are served only by the leader, once (1) the
+ *   leader has applied an entry of its own term, so every earlier-term entry it will ever commit
+ *   is applied; (2) every proposal it made before the read is applied (those were stamped before
+ *   the read raised the floor and may commit at or below ts); (3) it still leads under a lease,
+ *   or a barrier entry proposed after the read has applied.
+ * - Every commit/prepare it proposes gets minCommitTs above the floor: the highest read ts
+ *   served, the highest closed ts proposed, and (from election on) now + 2 × max clock offset,
+ *   which exceeds any read a previous leader could have served under its lease. The
+ *   materializer's commitTs >= minCommitTs then guarantees a commit never lands below a served
+ *   read or a closed timestamp.
+ * - Follower (and leader) reads at ts <= the applied closed timestamp need no coordination.
+ */
+export class ShardReplica implements ShardKv {
+  readonly shardId: number;
+  private readonly hlc: HybridClock;
+  private readonly raft: ReplicaRaft;
+  private readonly sm: ShardStateMachine;
+  private readonly maxOffset: bigint;
+  private readonly closedLag: bigint;
+  private readonly timers: { stop(): void }[] = [];
+
+  private leading = false;
+  private term = 0;
+  /** The term whose first (marker) entry has applied here; strong reads need it to equal term. */
+  private readyTerm = 0;
+  private readyWaiters: Waiter[] = [];
+  /** Lower bound (exclusive of nothing: inclusive) for minCommitTs of new proposals. */
+  private commitFloor: Timestamp = 0n;
+  private lastClosedProposed: Timestamp = 0n;
+  private closedInFlight = false;
+  private activity = false;
+  private idleMs = 0;
+
+  private proposalSeq = 0;
+  /** Sequence numbers of proposals handed to Raft and not yet settled, oldest first. */
+  private readonly inflight = new Set<number>();
+  private inflightWaiters: { seq: number; w: Waiter }[] = [];
+  private readonly outcomes = new Map<number, ApplyOutcome>();
+
+  private nextBarrier: Promise<void> | undefined;
+  private currentBarrier: Promise<void> | undefined;
+
+  private stopped: ReplicaStoppedError | undefined;
+  private closed = false;
+  readonly stats = { proposals: 0, leaseReads: 0, barrierReads: 0, closedReads: 0, closedTsProposals: 0 };
+
+  constructor(private readonly opts: ShardReplicaOptions) {
+    this.raft = opts.raft;
+    this.sm = opts.stateMachine;
+    this.shardId = opts.stateMachine.shardId;
+    this.hlc = new HybridClock(opts.clock);
+    this.hlc.observe(this.sm.lastCommitTs);
+    this.maxOffset = opts.maxClockOffsetUs ?? 250_000n;
+    this.closedLag = opts.closedTsLagUs ?? 0n;
+    const timers = opts.timers ?? realTimers;
+    const interval = opts.closedTsIntervalMs ?? 200;
+    const idleClose = opts.idleCloseMs ?? 2000;
+    this.timers.push(timers.every(50, () => this.refreshRole()));
+    this.timers.push(
+      timers.every(interval, () => {
+        this.idleMs += interval;
+        if (this.activity || (idleClose > 0 && this.idleMs >= idleClose)) this.closeTimestamp();
+      }),
+    );
+  }
+
+  /** The state machine's applied index (Raft no-ops included once a later entry applied). */
+  get appliedIndex(): number {
+    return this.sm.appliedIndex;
+  }
+
+  get closedTs(): Timestamp {
+    return this.sm.closedTs;
+  }
+
+  stateHash(): Buffer {
+    return this.sm.stateHash();
+  }
+
+  isLeader(): boolean {
+    this.refreshRole();
+    return this.leading;
+  }
+
+  /** What this replica knows about itself and its group (KV RPC status, tests, tooling). */
+  replicaStatus(): { leader: number; term: number; appliedIndex: number; closedTs: Timestamp; stateHash: Buffer } {
+    const st = this.raft.status();
+    return { leader: st.leader, term: st.term, appliedIndex: this.sm.appliedIndex, closedTs: this.sm.closedTs, stateHash: this.sm.stateHash() };
+  }
+
+  /** Why the replica stopped applying, if it did. */
+  stoppedError(): ReplicaStoppedError | undefined {
+    return this.stopped;
+  }
+
+  // ---------------------------------------------------------------- apply (called by the host)
+
+  /**
+   * Committed, locally durable entries in log order. Entries at or below the applied index are
+   * skipped (re-delivery after a restart); gaps are Raft no-ops or conf changes the host did not
+   * pass on, and advance the applied index. An entry that fails to apply stops the replica:
+   * nothing after it is ever applied, and every request fails with ReplicaStoppedError.
+   */
+  applyCommitted(entries: readonly CommittedEntry[]): void {
+    for (const e of entries) {
+      if (this.stopped) return;
+      if (e.index <= this.sm.appliedIndex) continue;
+      try {
+        for (let i = this.sm.appliedIndex + 1; i < e.index; i++) this.sm.applyEmpty(i);
+        if (e.conf || e.data.length === 0) {
+          this.sm.applyEmpty(e.index);
+          continue;
+        }
+        const out = this.sm.apply(e.index, e.data);
+        if (out === 'already-applied') continue;
+        if (out.status === 'committed') this.hlc.observe(out.commitTs);
+        if (this.inflight.size > 0) this.keepOutcome(e.index, out);
+      } catch (err) {
+        this.stop(e.index, err);
+        return;
+      }
+    }
+  }
+
+  private keepOutcome(index: number, out: ApplyOutcome): void {
+    this.outcomes.set(index, out);
+    if (this.outcomes.size > MAX_KEPT_OUTCOMES) {
+      const oldest = this.outcomes.keys().next();
+      if (!oldest.done) this.outcomes.delete(oldest.value);
+    }
+  }
+
+  private stop(index: number, err: unknown): void {
+    const reason = err instanceof Error ? err.message : String(err);
+    this.stopped = new ReplicaStoppedError(this.shardId, index, reason);
+    this.failWaiters(this.stopped);
+    this.opts.onStopped?.(this.stopped);
+  }
+
+  // ---------------------------------------------------------------- ShardKv
+
+  async now(): Promise<Timestamp> {
+    this.ensureRunning();
+    const now = this.hlc.now();
+    const last = this.sm.lastCommitTs;
+    return now > last ? now : last;
+  }
+
+  get(key: Buffer, ts: Timestamp): Promise<KvRow | undefined> {
+    return this.read(ts, () => this.sm.read(key, ts));
+  }
+
+  scan(start: Buffer, end: Buffer, ts: Timestamp, options?: ScanRequestOptions): Promise<ScanPage> {
+    return this.read(ts, () => this.sm.scan(start, end, ts, options));
+  }
+
+  async propose(entry: LogEntry): Promise<ApplyOutcome> {
+    this.ensureRunning();
+    this.refreshRole();
+    if (!this.leading) throw new NotLeaderError(this.shardId, this.raft.status().leader);
+    this.activity = true;
+    this.stats.proposals++;
+    const data = encodeEntry(this.stamp(entry));
+    const outcome = await this.proposeTracked(data);
+    if (outcome.status === 'committed') this.hlc.observe(outcome.commitTs);
+    return outcome;
+  }
+
+  /** Raises commit/prepare entries' minCommitTs to the floor; other entries pass unchanged. */
+  private stamp(entry: LogEntry): LogEntry {
+    if (entry.type !== 'commit' && entry.type !== 'prepare') return entry;
+    return entry.minCommitTs >= this.commitFloor ? entry : { ...entry, minCommitTs: this.commitFloor };
+  }
+
+  /** Hands data to Raft and resolves with its entry's apply outcome. */
+  private async proposeTracked(data: Uint8Array): Promise<ApplyOutcome> {
+    const seq = ++this.proposalSeq;
+    this.inflight.add(seq);
+    let index: number;
+    try {
+      index = await this.raft.propose(data);
+    } catch (e) {
+      if (this.stopped) throw this.stopped;
+      throw new AmbiguousResultError(this.shardId, e instanceof Error ? e.message : String(e));
+    } finally {
+      this.inflight.delete(seq);
+      this.releaseInflightWaiters();
+    }
+    if (this.stopped) throw this.stopped;
+    const out = this.outcomes.get(index);
+    if (!out) throw new AmbiguousResultError(this.shardId, `no outcome recorded for log index ${index}`);
+    this.outcomes.delete(index);
+    return out;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  private async read<T>(ts: Timestamp, serve: () => T): Promise<T> {
+    this.ensureRunning();
+    if (ts <= this.sm.closedTs) {
+      this.stats.closedReads++;
+      return serve();
+    }
+    this.refreshRole();
+    if (!this.leading) throw new NotLeaderError(this.shardId, this.raft.status().leader);
+    const now = this.hlc.now();
+    if (ts > now + this.maxOffset) throw new ReadTsTooFarError(this.shardId, ts, now, this.maxOffset);
+    this.hlc.observe(ts);
+    if (ts >= this.commitFloor) this.commitFloor = ts + 1n;
+    this.activity = true;
+    const term = this.term;
+    await this.whenReady(term);
+    await this.proposalsSettled(this.proposalSeq);
+    if (this.raft.leaseValid()) {
+      this.stats.leaseReads++;
+    } else {
+      this.stats.barrierReads++;
+      await this.barrier();
+    }
+    this.ensureRunning();
+    this.refreshRole();
+    if (!this.leading || this.term !== term) throw new NotLeaderError(this.shardId, this.raft.status().leader);
+    return serve();
+  }
+
+  /** Resolves once this term's first entry has applied here. */
+  private whenReady(term: number): Promise<void> {
+    if (this.readyTerm === term) return Promise.resolve();
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  /** Resolves once every proposal with sequence number <= seq has settled. */
+  private proposalsSettled(seq: number): Promise<void> {
+    const oldest = this.inflight.values().next();
+    if (oldest.done || oldest.value > seq) return Promise.resolve();
+    return new Promise((resolve, reject) => this.inflightWaiters.push({ seq, w: { resolve, reject } }));
+  }
+
+  private releaseInflightWaiters(): void {
+    if (this.inflightWaiters.length === 0) return;
+    const oldest = this.inflight.values().next();
+    const floor = oldest.done ? Infinity : oldest.value;
+    const still: { seq: number; w: Waiter }[] = [];
+    for (const x of this.inflightWaiters) {
+      if (x.seq < floor) x.w.resolve();
+      else still.push(x);
+    }
+    this.inflightWaiters = still;
+  }
+
+  /**
+   * Confirms leadership through the log: proposes a closed-timestamp entry and waits for it to
+   * apply. Reads arriving while one barrier is in flight share the next one (proposed after
+   * they arrived, which is what makes it a valid read point for them).
+   */
+  private barrier(): Promise<void> {
+    if (this.nextBarrier) return this.nextBarrier;
+    const prev = this.currentBarrier ?? Promise.resolve();
+    const p: Promise<void> = prev
+      .catch(() => undefined)
+      .then(async () => {
+        if (this.nextBarrier === p) this.nextBarrier = undefined;
+        this.currentBarrier = p;
+        try {
+          await this.proposeClosed();
+        } catch (e) {
+          if (e instanceof ReplicaStoppedError) throw e;
+          throw new NotLeaderError(this.shardId, this.raft.status().leader);
+        }
+      })
+      .finally(() => {
+        if (this.currentBarrier === p) this.currentBarrier = undefined;
+      });
+    this.nextBarrier = p;
+    return p;
+  }
+
+  // ---------------------------------------------------------------- leadership and closed ts
+
+  /** Notices leadership changes (called on a timer and before serving requests). */
+  refreshRole(): void {
+    if (this.closed || this.stopped) return;
+    const st = this.raft.status();
+    const leading = st.leader === st.id;
+    const termChanged = st.term !== this.term;
+    this.term = st.term;
+    if (leading && (!this.leading || termChanged)) {
+      this.leading = true;
+      this.becameLeader(st.term);
+    } else if (!leading && this.leading) {
+      this.leading = false;
+      this.failReadyWaiters(new NotLeaderError(this.shardId, st.leader));
+    }
+  }
+
+  private becameLeader(term: number): void {
+    this.readyTerm = 0;
+    this.failReadyWaiters(new NotLeaderError(this.shardId, 0));
+    // A previous leader may have served reads up to its clock + max offset, which is at most
+    // our clock + 2 × max offset: our commits start above that.
+    const floor = this.hlc.now() + 2n * this.maxOffset;
+    if (floor > this.commitFloor) this.commitFloor = floor;
+    this.proposeClosed().then(
+      () => {
+        if (this.term !== term || !this.leading) return;
+        this.readyTerm = term;
+        const ws = this.readyWaiters;
+        this.readyWaiters = [];
+        for (const w of ws) w.resolve();
+      },
+      () => {
+        if (this.term === term) this.failReadyWaiters(new NotLeaderError(this.shardId, this.raft.status().leader));
+      },
+    );
+  }
+
+  /** Timer: close a timestamp if leading and nothing else is closing one. */
+  private closeTimestamp(): void {
+    this.refreshRole();
+    if (!this.leading || this.readyTerm !== this.term || this.closedInFlight || this.stopped || this.closed) return;
+    this.activity = false;
+    this.idleMs = 0;
+    this.closedInFlight = true;
+    this.proposeClosed()
+      .catch(() => undefined)
+      .finally(() => {
+        this.closedInFlight = false;
+      });
+  }
+
+  /**
+   * Proposes a closed-timestamp entry at the leader's clock (minus the configured lag) and
+   * raises the commit floor above it first, so no later proposal of this leader commits at or
+   * below it.
+   */
+  private async proposeClosed(): Promise<void> {
+    let closedTs = this.hlc.now() - this.closedLag;
+    if (closedTs < this.lastClosedProposed) closedTs = this.lastClosedProposed;
+    if (closedTs < this.sm.closedTs) closedTs = this.sm.closedTs;
+    this.lastClosedProposed = closedTs;
+    if (closedTs >= this.commitFloor) this.commitFloor = closedTs + 1n;
+    this.stats.closedTsProposals++;
+    await this.proposeTracked(encodeEntry({ type: 'closed-timestamp', closedTs }));
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  private ensureRunning(): void {
+    if (this.stopped) throw this.stopped;
+    if (this.closed) throw new ReplicaUnavailableError(this.shardId, 'replica closed');
+  }
+
+  private failReadyWaiters(err: Error): void {
+    const ws = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const w of ws) w.reject(err);
+  }
+
+  private failWaiters(err: ReplicaError): void {
+    this.failReadyWaiters(err);
+    const ws = this.inflightWaiters;
+    this.inflightWaiters = [];
+    for (const x of ws) x.w.reject(err);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) t.stop();
+    this.failWaiters(new ReplicaUnavailableError(this.shardId, 'replica closed'));
+  }
+}

@@ -35,6 +35,16 @@ export class RaftLog {
     return this.unstable.maybeLastIndex() ?? this.storage.lastIndex();
   }
 
+  /**
+   * The last index of the current log known to be persisted (entries after it are still
+   * unstable). 0 while a snapshot is pending: nothing of the log it starts is durable yet.
+   */
+  stableLastIndex(): number {
+    if (this.unstable.snapshot) return 0;
+    if (this.unstable.entries.length > 0) return this.unstable.offset - 1;
+    return this.lastIndex();
+  }
+
   lastTerm(): number {
     return this.term(this.lastIndex());
   }

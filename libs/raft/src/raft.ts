@@ -291,8 +291,10 @@ export class Raft {
     this.abortLeaderTransfer();
     this.trk.resetVotes();
     const last = this.raftLog.lastIndex();
+    // Our own match is what is durable: unstable entries count once persisted (selfPersisted).
+    const stable = this.raftLog.stableLastIndex();
     for (const [id, pr] of this.trk.progress) {
-      pr.match = id === this.id ? last : 0;
+      pr.match = id === this.id ? stable : 0;
       pr.next = last + 1;
       pr.state = 'probe';
       pr.probeSent = false;
@@ -366,11 +368,26 @@ export class Raft {
       return false;
     }
     this.uncommittedSize += size;
-    li = this.raftLog.append(ents);
-    // The leader's own log counts toward the quorum; its "ack" is durable after the Ready.
-    this.trk.progress.get(this.id)?.maybeUpdate(li);
-    this.maybeCommit();
+    this.raftLog.append(ents);
+    // The leader's own copy counts toward the quorum only once it is durable (selfPersisted,
+    // called from advance): hosts may send these entries to followers while the leader is
+    // still writing them (Raft thesis §10.2.1), and an entry acknowledged by the leader
+    // before its fsync could be lost by a leader crash after being counted as committed.
     return true;
+  }
+
+  /**
+   * The host persisted this replica's log up to its stable index (RawNode.advance). On a
+   * leader this is its own "append response": it may move the commit index.
+   */
+  selfPersisted(): void {
+    if (this.state !== 'leader') return;
+    const self = this.trk.progress.get(this.id);
+    if (!self || !self.maybeUpdate(this.raftLog.stableLastIndex())) return;
+    if (this.maybeCommit()) {
+      this.releasePendingReadIndexMessages();
+      this.bcastAppend();
+    }
   }
 
   /** Called as the application applies entries (after they were committed). */

@@ -9,7 +9,9 @@ import { hardStateEqual, isEmptyHardState, isLocalMessage, isResponseMessage, ma
  * 1. persist `snapshot` (if any), `entries` and `hardState` — fsync if `mustSync`;
  * 2. send `messages` (they may depend on what was just persisted);
  * 3. apply `snapshot` then `committedEntries` (calling applyConfChange for conf changes);
- * 4. call advance(rd).
+ * 4. call advance(rd), then look for the next Ready (advance may produce one: a leader's commit
+ *    can move once its own entries are durable).
+ * A leader's Ready may have `sendBeforePersist`: then step 2 may happen before step 1.
  */
 export interface Ready {
   readonly softState?: SoftState;
@@ -20,6 +22,14 @@ export interface Ready {
   readonly committedEntries: Entry[];
   readonly messages: Message[];
   readonly mustSync: boolean;
+  /**
+   * The messages do not depend on anything this Ready persists, so the host may send them
+   * before (in parallel with) writing `entries` (Raft thesis §10.2.1; etcd's leaders do).
+   * True only on a leader whose Ready changes neither term nor vote and installs no snapshot:
+   * its entries are its own proposals, and its own copy counts toward commit only after
+   * advance(). Hosts that ignore this and always persist first remain correct.
+   */
+  readonly sendBeforePersist: boolean;
 }
 
 export interface ProgressStatus {
@@ -173,6 +183,8 @@ export class RawNode {
       // A snapshot replaces the log: acknowledging it before it is durable could let a crash
       // resurrect stale entries the leader believes are gone.
       mustSync: entries.length > 0 || snapshot !== undefined || hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote,
+      sendBeforePersist:
+        r.state === 'leader' && snapshot === undefined && hs.term === this.prevHardState.term && hs.vote === this.prevHardState.vote,
     };
     if (softChanged) this.prevSoftState = ss;
     if (hardChanged) this.prevHardState = hs;
@@ -196,6 +208,9 @@ export class RawNode {
       r.appliedTo(rd.committedEntries[rd.committedEntries.length - 1].index);
       r.reduceUncommittedSize(rd.committedEntries);
     }
+    // A leader's own log now counts toward the commit quorum up to what is durable. This can
+    // commit entries (and queue appends telling followers): check hasReady() after advance.
+    if (rd.entries.length > 0) r.selfPersisted();
   }
 
   status(): Status {

@@ -50,6 +50,8 @@ export interface ClusterSimOptions {
   readonly trace?: (line: string) => void;
   /** Let replicas snapshot and compact their logs (default: the seed decides). */
   readonly compaction?: boolean;
+  /** Send a leader's appends before its own write completes (default: the seed decides). */
+  readonly parallelAppend?: boolean;
   /** Virtual ms allowed, after healing, for a leader to emerge and a proposal to commit. */
   readonly livenessBoundMs?: number;
 }
@@ -196,6 +198,8 @@ export class RaftClusterSim {
   /** Snapshot after this many applied entries (undefined: never compact). */
   private readonly compactEvery: number | undefined;
   private readonly compactKeep: number;
+  /** Honour Ready.sendBeforePersist (most seeds), or always persist first. */
+  private readonly parallelAppend: boolean;
   private traceH1 = 0x811c9dc5;
   private traceH2 = 0x01000193;
   private stepNo = 0;
@@ -217,6 +221,9 @@ export class RaftClusterSim {
     this.preVote = setup.chance(0.5);
     this.compactEvery = opts.compaction === false ? undefined : setup.pick([undefined, 8, 20]);
     this.compactKeep = setup.pick([0, 2, 5]);
+    // A separate fork: options added later must not change what older seeds draw.
+    const setup2 = this.rng.fork('setup2');
+    this.parallelAppend = opts.parallelAppend ?? setup2.chance(0.8);
     this.net = new SimNetwork<Message>(this.rng.fork('net'), this.profile.baseLink, (l) => this.trace(l), describeMsg);
     for (const id of this.voters) {
       const disk = new SimDisk<DiskRecord>(this.rng.fork(`disk/${id}`));
@@ -241,7 +248,8 @@ export class RaftClusterSim {
     }
     this.trace(
       `setup seed=${opts.seed} n=${n} keys=${this.keys.join(',')} preVote=${this.preVote} checkQuorum=${this.checkQuorum} ` +
-        `readOnly=${this.readOnly} compactEvery=${this.compactEvery ?? 'never'} unsafeVoteTwice=${opts.unsafeVoteTwice === true}`,
+        `readOnly=${this.readOnly} compactEvery=${this.compactEvery ?? 'never'} parallelAppend=${this.parallelAppend} ` +
+        `unsafeVoteTwice=${opts.unsafeVoteTwice === true}`,
     );
   }
 
@@ -561,6 +569,9 @@ export class RaftClusterSim {
       }
       for (const rs of rd.readStates) r.readStates.push({ index: rs.index, ctx: decodeText(rs.ctx) });
       this.inv.observe({ id: r.id, term: r.term, isLeader: r.role === 'leader', commit: r.commit, log: r.storage });
+      // A leader's appends may leave while its own write is still in flight (a crash can then
+      // lose entries that followers hold); the core counts its own copy only after advance.
+      if (this.parallelAppend && rd.sendBeforePersist) this.sendMessages(r, rd);
       if (rd.mustSync) {
         const t = r.disk.beginSync();
         r.inFlight = rd;
@@ -571,7 +582,7 @@ export class RaftClusterSim {
     }
   }
 
-  private finishReady(r: Replica, rd: Ready): void {
+  private sendMessages(r: Replica, rd: Ready): void {
     const node = r.node as RawNode;
     for (const m of rd.messages) {
       const sent = this.net.send(r.id, m.to, m, this.clock.now);
@@ -582,6 +593,11 @@ export class RaftClusterSim {
       // Snapshot streams report their outcome; a lost one must be retried, not waited for.
       if (m.type === MessageType.Snap) node.reportSnapshot(m.to, sent && up);
     }
+  }
+
+  private finishReady(r: Replica, rd: Ready): void {
+    const node = r.node as RawNode;
+    if (!(this.parallelAppend && rd.sendBeforePersist)) this.sendMessages(r, rd);
     if (rd.snapshot) {
       r.kv = KvStateMachine.restore(rd.snapshot.data);
       r.applied = rd.snapshot.metadata.index;

@@ -1,0 +1,240 @@
+// SQL benchmark: the real pgbench (PostgreSQL 15) against Weft and against PostgreSQL 15 on the
+// same machine in the same run: built-in select-only and TPC-B-like scripts, simple and prepared
+// protocol, fixed duration each. TPS comes from pgbench's summary; p50/p99 from its
+// per-transaction log (--log: one line per transaction with its latency in µs, including
+// retries of serialization failures). Not part of CI.
+//
+// Run: npm run build && node dist/bench/pgbench.js
+// Env: BENCH_SECONDS (default 20 per run), BENCH_SCALE (default 10), BENCH_CLIENTS (default 8),
+//      BENCH_TARGETS (default "postgres,weft"), PG_BIN (default /usr/lib/postgresql/15/bin).
+// Weft is the gateway app from dist/ (WEFT_PG_PORT, WEFT_DATA_DIR) on a fresh data directory.
+// A target that cannot start or initialize is reported with its error; the others still run.
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '..', '..');
+const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const SCALE = Number(process.env.BENCH_SCALE ?? 10);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
+const TARGETS = (process.env.BENCH_TARGETS ?? 'postgres,weft').split(',').map((s) => s.trim());
+
+type Kind = 'postgres' | 'weft';
+interface Server {
+  readonly kind: Kind;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+interface RunResult {
+  readonly tps: number;
+  readonly p50ms: number;
+  readonly p99ms: number;
+  readonly transactions: number;
+  readonly failed: number;
+  readonly retried: number;
+}
+const WORKLOADS = [
+  { name: 'select-only', args: ['-S'] },
+  { name: 'tpcb-like', args: ['-b', 'tpcb-like'] },
+] as const;
+const MODES = ['simple', 'prepared'] as const;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+function envFor(port: number): NodeJS.ProcessEnv {
+  return { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: 'postgres', PGDATABASE: 'postgres', PGSSLMODE: 'disable' };
+}
+
+async function startPostgres(): Promise<Server> {
+  const port = await freePort();
+  const script = path.join(ROOT, 'tools/postgres/pg.sh');
+  const env = { ...process.env, PG_PORT: String(port), PG_BIN };
+  await run('bash', [script, 'start'], { env });
+  return { kind: 'postgres', port, stop: async () => void (await run('bash', [script, 'destroy'], { env })) };
+}
+
+async function waitForSql(port: number, child: ChildProcess, deadlineMs: number): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  let last: unknown;
+  while (Date.now() < until && child.exitCode === null) {
+    const c = new Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000 });
+    try {
+      await c.connect();
+      await c.query('SELECT 1');
+      return;
+    } catch (e) {
+      last = e;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(child.exitCode !== null ? `gateway exited (${child.exitCode})` : `no answer to SELECT 1: ${String(last)}`);
+}
+
+async function startWeft(): Promise<Server> {
+  const port = await freePort();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'weft-bench-pgbench-'));
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps/gateway/src/main.js')], {
+    env: {
+      ...process.env,
+      WEFT_BIND_HOST: '127.0.0.1',
+      WEFT_PG_PORT: String(port),
+      WEFT_HTTP_PORT: String(await freePort()),
+      WEFT_METRICS_PORT: String(await freePort()),
+      WEFT_DATA_DIR: dataDir,
+      WEFT_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitForSql(port, child, 30_000);
+  } catch (e) {
+    await stop();
+    throw new Error(`${(e as Error).message}${stderr ? `; stderr: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`, { cause: e });
+  }
+  return { kind: 'weft', port, stop };
+}
+
+async function pgbench(port: number, args: string[], timeoutMs: number): Promise<string> {
+  try {
+    const { stdout, stderr } = await run(path.join(PG_BIN, 'pgbench'), args, { env: envFor(port), timeout: timeoutMs, maxBuffer: 64 << 20 });
+    return stdout + stderr;
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string };
+    const tail = `${err.stdout ?? ''}${err.stderr ?? String(e)}`.trim().split('\n').slice(-4).join(' | ');
+    throw new Error(`pgbench ${args.join(' ')}: ${tail}`, { cause: e });
+  }
+}
+
+/** Latencies (ms) of the successful transactions in pgbench's per-transaction logs. */
+function logLatencies(dir: string): Float64Array {
+  const values: number[] = [];
+  for (const f of readdirSync(dir)) {
+    for (const line of readFileSync(path.join(dir, f), 'utf8').split('\n')) {
+      // client_id transaction_no time script_no time_epoch time_us [schedule_lag] [retries]
+      const fields = line.split(' ');
+      if (fields.length < 6) continue;
+      const us = Number(fields[2]);
+      if (Number.isFinite(us)) values.push(us / 1000); // "failed"/"skipped" lines are not latencies
+    }
+  }
+  return Float64Array.from(values).sort();
+}
+
+async function measure(server: Server, workload: (typeof WORKLOADS)[number], mode: string): Promise<RunResult> {
+  const logDir = mkdtempSync(path.join(tmpdir(), 'weft-bench-pgbench-log-'));
+  try {
+    const out = await pgbench(
+      server.port,
+      ['-n', '-M', mode, '-c', String(CLIENTS), '-j', '2', '-T', String(SECONDS), '--max-tries', '10', '-l', `--log-prefix=${path.join(logDir, 'tx')}`, ...workload.args],
+      (SECONDS + 60) * 1000,
+    );
+    const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
+    const lat = logLatencies(logDir);
+    const at = (q: number): number => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] : NaN);
+    return {
+      tps: num(/tps = ([\d.]+) \(without initial connection time\)/),
+      p50ms: at(0.5),
+      p99ms: at(0.99),
+      transactions: num(/number of transactions actually processed: (\d+)/),
+      failed: num(/number of failed transactions: (\d+)/),
+      retried: num(/number of transactions retried: (\d+)/) || 0,
+    };
+  } finally {
+    rmSync(logDir, { recursive: true, force: true });
+  }
+}
+
+const f = (n: number, d = 2): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : 'n/a');
+
+async function main(): Promise<void> {
+  const results = new Map<string, RunResult>();
+  const problems: string[] = [];
+  const key = (k: Kind, w: string, m: string): string => `${k}/${w}/${m}`;
+  for (const kind of TARGETS) {
+    if (kind !== 'postgres' && kind !== 'weft') throw new Error(`BENCH_TARGETS: unknown target ${kind}`);
+    let server: Server | undefined;
+    try {
+      server = kind === 'postgres' ? await startPostgres() : await startWeft();
+      const t0 = Date.now();
+      await pgbench(server.port, ['-i', '-s', String(SCALE), '-I', 'dtgvp', '-q'], 600_000);
+      process.stdout.write(`${kind}: pgbench -i -s ${SCALE} took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+      for (const w of WORKLOADS) {
+        for (const m of MODES) {
+          try {
+            const r = await measure(server, w, m);
+            results.set(key(kind, w.name, m), r);
+            process.stdout.write(`${kind} ${w.name} ${m}: ${f(r.tps, 0)} tps, p50 ${f(r.p50ms)} ms, p99 ${f(r.p99ms)} ms, failed ${r.failed}, retried ${r.retried}\n`);
+          } catch (e) {
+            problems.push(`${kind} ${w.name} ${m}: ${(e as Error).message}`);
+          }
+        }
+      }
+    } catch (e) {
+      problems.push(`${kind}: ${(e as Error).message}`);
+    } finally {
+      await server?.stop().catch((e: Error) => problems.push(`${kind} stop: ${e.message}`));
+    }
+  }
+
+  process.stdout.write(`\npgbench scale ${SCALE}, ${CLIENTS} clients, 2 threads, ${SECONDS} s per run\n\n`);
+  process.stdout.write('| system | script | protocol | TPS | p50 ms | p99 ms | failed | retried |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n');
+  for (const w of WORKLOADS) {
+    for (const m of MODES) {
+      for (const kind of ['weft', 'postgres'] as const) {
+        const r = results.get(key(kind, w.name, m));
+        if (r) {
+          const sys = kind === 'weft' ? 'Weft' : 'PostgreSQL 15';
+          process.stdout.write(`| ${sys} | ${w.name} | ${m} | ${f(r.tps, 0)} | ${f(r.p50ms)} | ${f(r.p99ms)} | ${r.failed} | ${r.retried} |\n`);
+        }
+      }
+    }
+  }
+  const ratios: string[] = [];
+  for (const w of WORKLOADS) {
+    for (const m of MODES) {
+      const a = results.get(key('weft', w.name, m));
+      const b = results.get(key('postgres', w.name, m));
+      if (a && b) ratios.push(`| ${w.name} | ${m} | ${f(a.tps / b.tps)}× | ${f(a.p99ms / b.p99ms)}× |`);
+    }
+  }
+  if (ratios.length) {
+    process.stdout.write('\n| script | protocol | Weft/PG TPS | Weft/PG p99 |\n| --- | --- | --- | --- |\n' + ratios.join('\n') + '\n');
+  }
+  if (problems.length) process.stdout.write(`\nnot measured:\n${problems.map((p) => `- ${p}`).join('\n')}\n`);
+  process.exitCode = results.size > 0 ? 0 : 1;
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench/pgbench: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

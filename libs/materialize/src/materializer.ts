@@ -18,7 +18,7 @@ import {
   Timestamp, WriteOp, decodeEntry, encodeEntry,
 } from '@weft/logentry';
 import {
-  MAX_TIMESTAMP, MvccStore, NS_DATA, RocksBatch, RocksIterator, TOMBSTONE, dataLowerBound, dataUpperBound, decodeIntent,
+  MAX_TIMESTAMP, MvccStore, NS_DATA, afterVersions, RocksBatch, RocksIterator, TOMBSTONE, dataLowerBound, dataUpperBound, decodeIntent,
   decodeVersion, encodeIntent, encodeVersion, intentKey, isIntentSlot, localKey, prefixLength, timestampOf, versionKey,
   versionPrefix,
 } from '@weft/storage';
@@ -113,8 +113,6 @@ export class Materializer {
   private readonly prepared = new Map<string, PreparedTxn>();
   private stopped: Error | undefined;
   private readonly batch = new RocksBatch();
-  /** Snapshot iterator of the state before the entry being applied (created lazily per apply). */
-  private probeIt: RocksIterator | undefined;
 
   private constructor(
     readonly store: MvccStore,
@@ -288,9 +286,6 @@ export class Materializer {
       }
       this.stopped = err instanceof Error ? err : new Error(String(err));
       throw err;
-    } finally {
-      this.probeIt?.close();
-      this.probeIt = undefined;
     }
     return outcome;
   }
@@ -539,43 +534,47 @@ export class Materializer {
 
   private checkSpan(txn: string, readTs: Timestamp, start: Buffer, end: Buffer): Aborted | undefined {
     if (start.compare(end) >= 0) return undefined;
-    const it = this.store.db.iterator({ gte: dataLowerBound(start), lt: dataUpperBound(end) });
-    try {
-      for (;;) {
-        const { rows, finished } = it.next(256);
-        for (let i = 0; i < rows.length; i += 2) {
-          const k = rows[i];
-          if (isIntentSlot(k)) {
-            const intent = decodeIntent(rows[i + 1]);
-            if (intent.txnId !== txn) return conflict(`span read met an intent of transaction ${intent.txnId}`);
-          } else {
-            const ts = timestampOf(k);
-            if (ts > readTs) return conflict(`span read has a version committed at ${ts}, after read timestamp ${readTs}`);
-          }
-        }
-        if (finished || rows.length === 0) return undefined;
+    const it = this.tailing();
+    it.seek(dataLowerBound(start));
+    const upper = dataUpperBound(end);
+    // Per key only the intent slot and the newest version can conflict (versions sort newest
+    // first), so look at those and seek past the rest (and past their gc tombstones).
+    for (;;) {
+      const { rows } = it.next(1);
+      if (rows.length === 0 || rows[0].compare(upper) >= 0) return undefined;
+      const k = rows[0];
+      if (isIntentSlot(k)) {
+        const intent = decodeIntent(rows[1]);
+        if (intent.txnId !== txn) return conflict(`span read met an intent of transaction ${intent.txnId}`);
+        continue;
       }
-    } finally {
-      it.close();
+      const ts = timestampOf(k);
+      if (ts > readTs) return conflict(`span read has a version committed at ${ts}, after read timestamp ${readTs}`);
+      it.seek(afterVersions(k, prefixLength(k)));
     }
+  }
+
+  private tailing(): RocksIterator {
+    return this.store.sharedIterator();
   }
 
   /** The intent and newest version of `key` as of the state before this entry. */
   private probe(key: Buffer): Probe {
     const prefix = versionPrefix(key);
     const plen = prefix.length;
-    const it = (this.probeIt ??= this.store.db.iterator({}));
+    const it = this.tailing();
     it.seek(prefix);
-    const { rows } = it.next(2);
-    const ours = (i: number): boolean => i < rows.length && rows[i].length === plen + 8 && rows[i].compare(prefix, 0, plen, 0, plen) === 0;
-    let i = 0;
+    // One entry at a time: asking for two would make RocksDB skip every deleted (gc'd) older
+    // version behind a key's only live one just to find a second entry we do not need.
+    let { rows } = it.next(1);
+    const ours = (): boolean => rows.length > 0 && rows[0].length === plen + 8 && rows[0].compare(prefix, 0, plen, 0, plen) === 0;
     let intentRaw: Buffer | undefined;
-    if (ours(0) && isIntentSlot(rows[0])) {
+    if (ours() && isIntentSlot(rows[0])) {
       intentRaw = rows[1];
-      i = 2;
+      ({ rows } = it.next(1));
     }
-    if (!ours(i)) return { prefix, intentRaw, newestIsValue: false };
-    return { prefix, intentRaw, newestTs: timestampOf(rows[i]), newestIsValue: decodeVersion(rows[i + 1]) !== null };
+    if (!ours()) return { prefix, intentRaw, newestIsValue: false };
+    return { prefix, intentRaw, newestTs: timestampOf(rows[0]), newestIsValue: decodeVersion(rows[1]) !== null };
   }
 
   private loadPrepared(): void {

@@ -24,6 +24,8 @@ export interface ShardReplicaOptions {
   readonly closedTsLagUs?: bigint;
   /** Without traffic, closes a timestamp at most this often (default 2000 ms; 0 = never). */
   readonly idleCloseMs?: number;
+  /** Testing only: do not raise minCommitTs to the floor (the simulator must catch this). */
+  readonly unsafeNoCommitFloor?: boolean;
   /** Called once if the replica stops on an entry it cannot apply. */
   readonly onStopped?: (err: ReplicaStoppedError) => void;
 }
@@ -211,7 +213,7 @@ export class ShardReplica implements ShardKv {
 
   /** Raises commit/prepare entries' minCommitTs to the floor; other entries pass unchanged. */
   private stamp(entry: LogEntry): LogEntry {
-    if (entry.type !== 'commit' && entry.type !== 'prepare') return entry;
+    if ((entry.type !== 'commit' && entry.type !== 'prepare') || this.opts.unsafeNoCommitFloor) return entry;
     return entry.minCommitTs >= this.commitFloor ? entry : { ...entry, minCommitTs: this.commitFloor };
   }
 

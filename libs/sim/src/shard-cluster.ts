@@ -1,0 +1,484 @@
+/**
+ * A 3-replica shard under the deterministic simulator: RawNodes on a SimNetwork, each driving a
+ * real ShardReplica over a real RocksDB materializer, with clients issuing random 1PC commits,
+ * strong reads at the leader and follower reads at the closed timestamp, while faults strike
+ * (partitions, lossy links, crashes with restart, clock offsets within the configured bound).
+ *
+ * At the end, faults heal and the run checks that (1) every replica reaches the same state hash
+ * at the same applied index; (2) every acknowledged commit is in the final state at its commit
+ * timestamp; (3) every read returned exactly the newest committed version at or below its
+ * timestamp (no commit ever landed below a served read or a closed timestamp).
+ *
+ * Crash model: the host persists each Ready synchronously before sending or applying, so a
+ * crash (kill -9) keeps the Raft log and the materializer's RocksDB state; what it loses is
+ * everything in memory (RawNode, replica, pending proposals). Power loss (unsynced writes lost)
+ * is the Raft simulator's (raft-cluster.ts) and the WAL crash tests' business.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { ApplyOutcome, CommitEntry, Timestamp } from '@weft/logentry';
+import { Materializer } from '@weft/materialize';
+import { EntryType, MemoryStorage, ProposalDroppedError, RawNode, type Message } from '@weft/raft';
+import { AmbiguousResultError, ShardReplica, type ReplicaRaft, type ReplicaTimers } from '@weft/replica';
+import { MvccStore } from '@weft/storage';
+import { EventQueue } from './event-queue';
+import { SimNetwork } from './network';
+import { hashString, Prng } from './prng';
+
+export interface ShardSimOptions {
+  readonly seed: number;
+  /** Virtual milliseconds of faults and client load before healing (default 2000). */
+  readonly durationMs?: number;
+  readonly clients?: number;
+  /** A deliberately broken replica (no commit floor), to prove the checks can fail. */
+  readonly unsafeNoCommitFloor?: boolean;
+  readonly trace?: (line: string) => void;
+}
+
+export interface ShardSimResult {
+  readonly ok: boolean;
+  readonly seed: number;
+  readonly reason?: string;
+  /** Hash of outcomes and final state: equal for equal seeds. */
+  readonly signature: string;
+  readonly stats: { commits: number; aborts: number; ambiguous: number; reads: number; followerReads: number; crashes: number; appliedIndex: number };
+}
+
+const TICK_MS = 10;
+const ELECTION_TICKS = 10;
+const MAX_OFFSET_US = 100_000n;
+const BASE_US = 1_700_000_000_000_000n;
+const KEYS = ['a', 'b', 'c', 'd', 'e', 'f'];
+
+type Ev = { k: 'tick'; node: number } | { k: 'wake'; fn: () => void } | { k: 'fault' } | { k: 'restart'; node: number };
+
+interface Pending {
+  readonly term: number;
+  readonly resolve: (i: number) => void;
+  readonly reject: (e: Error) => void;
+}
+
+/** One replica process: RawNode + replica; rebuilt from its "disk" (storage + RocksDB) on restart. */
+class SimReplica implements ReplicaRaft {
+  node!: RawNode;
+  replica!: ShardReplica;
+  sm!: Materializer;
+  up = false;
+  private pending = new Map<number, Pending>();
+
+  constructor(
+    readonly id: number,
+    readonly storage: MemoryStorage,
+    readonly store: MvccStore,
+    private readonly sim: ShardSim,
+    readonly clockOffsetUs: bigint,
+  ) {}
+
+  async boot(): Promise<void> {
+    this.sm = await Materializer.open(this.store, 1);
+    this.node = new RawNode({
+      id: this.id,
+      storage: this.storage,
+      rand: this.sim.rng.fork(`raft-${this.id}-${this.sim.now}`),
+      electionTick: ELECTION_TICKS,
+      heartbeatTick: 1,
+      maxSizePerMsg: 1 << 20,
+      maxInflightMsgs: 64,
+      preVote: true,
+      checkQuorum: true,
+      readOnlyOption: 'safe',
+      leaseMarginTicks: 2,
+      applied: this.storage.snapshot().metadata.index,
+    });
+    this.pending = new Map();
+    this.replica = new ShardReplica({
+      raft: this,
+      stateMachine: this.sm,
+      clock: { now: () => BASE_US + BigInt(this.sim.now) * 1000n + this.clockOffsetUs },
+      timers: this.sim.timersFor(this),
+      maxClockOffsetUs: MAX_OFFSET_US,
+      idleCloseMs: 500,
+      unsafeNoCommitFloor: this.sim.unsafe,
+    });
+    this.up = true;
+  }
+
+  crash(): void {
+    this.up = false;
+    this.replica.close();
+    const err = new Error('replica crashed');
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  propose(data: Uint8Array): Promise<number> {
+    if (!this.up || this.node.raft.state !== 'leader') return Promise.reject(new Error('not leader'));
+    try {
+      this.node.propose(data);
+    } catch (e) {
+      if (e instanceof ProposalDroppedError) return Promise.reject(e);
+      throw e;
+    }
+    const index = this.node.raft.raftLog.lastIndex();
+    const term = this.node.raft.term;
+    return new Promise((resolve, reject) => this.pending.set(index, { term, resolve, reject }));
+  }
+
+  status(): { id: number; leader: number; term: number } {
+    return { id: this.id, leader: this.node.raft.lead, term: this.node.raft.term };
+  }
+
+  leaseValid(): boolean {
+    return this.node.raft.leaseValid();
+  }
+
+  /** Persist → send → apply → advance, synchronously (a host that fsyncs every Ready). */
+  handleReady(): boolean {
+    if (!this.up || !this.node.hasReady()) return false;
+    const rd = this.node.ready();
+    if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
+    if (rd.entries.length > 0) this.storage.append(rd.entries);
+    if (rd.hardState) this.storage.setHardState(rd.hardState);
+    for (const m of rd.messages) this.sim.send(this.id, m);
+    if (rd.committedEntries.length > 0) {
+      for (const e of rd.committedEntries) if (e.type === EntryType.ConfChange) throw new Error('no conf changes in this sim');
+      this.replica.applyCommitted(rd.committedEntries.map((e) => ({ index: e.index, term: e.term, data: e.data })));
+      for (const e of rd.committedEntries) {
+        const p = this.pending.get(e.index);
+        if (!p) continue;
+        this.pending.delete(e.index);
+        if (p.term === e.term) p.resolve(e.index);
+        else p.reject(new Error('entry replaced'));
+      }
+    }
+    if (this.pending.size > 0 && this.node.raft.state !== 'leader') {
+      for (const p of this.pending.values()) p.reject(new Error('leadership lost'));
+      this.pending.clear();
+    }
+    this.node.advance(rd);
+    return true;
+  }
+}
+
+interface WriteRec {
+  readonly key: string;
+  readonly value: string;
+  readonly commitTs: Timestamp;
+}
+interface ReadRec {
+  readonly key: string;
+  readonly ts: Timestamp;
+  readonly value: string | undefined;
+  readonly node: number;
+}
+
+class ShardSim {
+  now = 0;
+  readonly rng: Prng;
+  private readonly q = new EventQueue<Ev>();
+  private readonly net: SimNetwork<Message>;
+  readonly nodes: SimReplica[] = [];
+  private readonly writes: WriteRec[] = [];
+  private readonly reads: ReadRec[] = [];
+  private readonly stats = { commits: 0, aborts: 0, ambiguous: 0, reads: 0, followerReads: 0, crashes: 0, appliedIndex: 0 };
+  private faultsOn = true;
+  private clientsOn = true;
+  private valueSeq = 0;
+  private sig = 0x811c9dc5;
+  private failure: string | undefined;
+  readonly unsafe: boolean;
+
+  constructor(
+    private readonly opts: ShardSimOptions,
+    private readonly dir: string,
+  ) {
+    this.rng = new Prng(opts.seed);
+    this.unsafe = opts.unsafeNoCommitFloor ?? false;
+    this.net = new SimNetwork<Message>(this.rng.fork('net'));
+  }
+
+  private trace(line: string): void {
+    this.sig = hashString(line, this.sig);
+    this.opts.trace?.(`${this.now} ${line}`);
+  }
+
+  timersFor(r: SimReplica): ReplicaTimers {
+    return {
+      every: (ms, fn) => {
+        let stopped = false;
+        const arm = (): void => this.q.push(this.now + ms, { k: 'wake', fn: tick });
+        const tick = (): void => {
+          if (stopped || !r.up) return;
+          fn();
+          arm();
+        };
+        arm();
+        return { stop: () => void (stopped = true) };
+      },
+    };
+  }
+
+  send(from: number, m: Message): void {
+    this.net.send(from, m.to, m, this.now);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.q.push(this.now + ms, { k: 'wake', fn: resolve }));
+  }
+
+  private leader(): SimReplica | undefined {
+    const ls = this.nodes.filter((n) => n.up && n.node.raft.state === 'leader');
+    // Several may believe they lead (an old one not yet deposed): pick the highest term.
+    return ls.sort((x, y) => y.node.raft.term - x.node.raft.term)[0];
+  }
+
+  async run(): Promise<ShardSimResult> {
+    for (const id of [1, 2, 3]) {
+      const store = await MvccStore.open(path.join(this.dir, `r${id}`));
+      const offset = BigInt(this.rng.range(-Number(MAX_OFFSET_US) / 2, Number(MAX_OFFSET_US) / 2));
+      const r = new SimReplica(id, MemoryStorage.withVoters([1, 2, 3]), store, this, offset);
+      await r.boot();
+      this.nodes.push(r);
+      this.q.push(this.rng.range(1, TICK_MS), { k: 'tick', node: id });
+    }
+    this.q.push(200, { k: 'fault' });
+    const clients = this.opts.clients ?? 4;
+    const done: Promise<void>[] = [];
+    for (let c = 0; c < clients; c++) done.push(this.client(c));
+    const duration = this.opts.durationMs ?? 2000;
+    try {
+      await this.loop(duration);
+      // Heal: no more faults, everyone back up, clients stop; then everything must converge.
+      this.faultsOn = false;
+      this.clientsOn = false;
+      this.net.heal();
+      for (const n of this.nodes) if (!n.up) await this.restart(n);
+      await this.loop(this.now + 4000, () => this.converged());
+      if (!this.converged()) this.fail(`replicas did not converge: ${this.nodes.map((n) => `${n.id}@${n.sm.appliedIndex}:${n.sm.stateHash().toString('hex').slice(0, 8)}`).join(' ')}`);
+      this.checkHistory();
+    } catch (e) {
+      this.fail(`exception: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    } finally {
+      for (const n of this.nodes) if (n.up) n.crash();
+      for (const n of this.nodes) await n.store.close();
+    }
+    this.stats.appliedIndex = this.nodes[0]?.sm.appliedIndex ?? 0;
+    for (const n of this.nodes) this.trace(`final ${n.id} ${n.sm.appliedIndex} ${n.sm.stateHash().toString('hex')}`);
+    return { ok: this.failure === undefined, seed: this.opts.seed, reason: this.failure, signature: (this.sig >>> 0).toString(16), stats: this.stats };
+  }
+
+  private fail(reason: string): void {
+    this.failure ??= reason;
+  }
+
+  private converged(): boolean {
+    const [a, ...rest] = this.nodes;
+    return rest.every((n) => n.up && n.sm.appliedIndex === a.sm.appliedIndex && n.sm.stateHash().equals(a.sm.stateHash())) && a.sm.appliedIndex > 0;
+  }
+
+  private async loop(until: number, stopWhen?: () => boolean): Promise<void> {
+    while (this.failure === undefined) {
+      if (stopWhen?.()) return;
+      const tNet = this.net.nextAt();
+      const tQ = this.q.peek()?.at;
+      const t = Math.min(tNet ?? Infinity, tQ ?? Infinity);
+      if (t === Infinity || t > until) {
+        this.now = until;
+        return;
+      }
+      this.now = Math.max(this.now, t);
+      if (tNet !== undefined && tNet <= t) {
+        const d = this.net.popDue(this.now);
+        const to = d && this.nodes[d.to - 1];
+        if (d && to?.up) to.node.step(d.msg);
+      } else {
+        const ev = this.q.pop()?.item as Ev;
+        this.handle(ev);
+      }
+      // Drain: Readies, then the promise callbacks they trigger (which may propose more).
+      for (;;) {
+        let progress = false;
+        for (const n of this.nodes) while (n.handleReady()) progress = true;
+        await new Promise<void>((r) => setImmediate(r));
+        for (const n of this.nodes) if (n.up && n.node.hasReady()) progress = true;
+        if (!progress) break;
+      }
+    }
+  }
+
+  private handle(ev: Ev): void {
+    switch (ev.k) {
+      case 'tick': {
+        const n = this.nodes[ev.node - 1];
+        if (n.up) n.node.tick();
+        this.q.push(this.now + TICK_MS, ev);
+        break;
+      }
+      case 'wake':
+        ev.fn();
+        break;
+      case 'restart':
+        void this.restart(this.nodes[ev.node - 1]);
+        break;
+      case 'fault':
+        if (!this.faultsOn) return;
+        this.fault();
+        this.q.push(this.now + this.rng.range(100, 600), { k: 'fault' });
+        break;
+    }
+  }
+
+  private async restart(n: SimReplica): Promise<void> {
+    if (n.up) return;
+    await n.boot();
+    this.trace(`restart ${n.id}`);
+  }
+
+  private fault(): void {
+    const r = this.rng.int(10);
+    this.net.heal();
+    if (r < 3) {
+      const victim = this.rng.range(1, 3);
+      this.net.partition([victim], [1, 2, 3].filter((x) => x !== victim));
+      this.trace(`isolate ${victim}`);
+    } else if (r < 5) {
+      for (const a of [1, 2, 3]) for (const b of [1, 2, 3]) if (a !== b) this.net.setLink(a, b, { dropRate: 0.2, reorderRate: 0.2 });
+      this.trace('lossy');
+    } else if (r < 7) {
+      const up = this.nodes.filter((n) => n.up);
+      if (up.length === 3) {
+        const victim = this.rng.chance(0.6) ? (this.leader() ?? this.rng.pick(up)) : this.rng.pick(up);
+        victim.crash();
+        this.stats.crashes++;
+        this.trace(`crash ${victim.id}`);
+        // A restarted replica sits out an election timeout (it forgot any lease it acknowledged).
+        this.q.push(this.now + this.rng.range(2 * ELECTION_TICKS * TICK_MS, 600), { k: 'restart', node: victim.id });
+      }
+    } else {
+      this.trace('healthy');
+    }
+  }
+
+  private async client(c: number): Promise<void> {
+    const rng = this.rng.fork(`client-${c}`);
+    await this.sleep(rng.range(50, 300));
+    while (this.clientsOn && this.failure === undefined) {
+      await this.sleep(rng.range(5, 40));
+      const roll = rng.int(10);
+      if (roll < 5) await this.writeOp(rng);
+      else if (roll < 8) await this.strongRead(rng);
+      else await this.followerRead(rng);
+    }
+  }
+
+  private async writeOp(rng: Prng): Promise<void> {
+    const l = this.leader();
+    if (!l) return;
+    const key = rng.pick(KEYS);
+    const readKey = rng.pick(KEYS);
+    const value = `v${++this.valueSeq}`;
+    let readTs: Timestamp;
+    try {
+      readTs = (await l.replica.now()) - BigInt(rng.range(0, 50_000));
+    } catch {
+      return;
+    }
+    const txnId = Buffer.alloc(16);
+    txnId.writeUInt32BE(this.valueSeq, 12);
+    const entry: CommitEntry = {
+      type: 'commit',
+      txnId,
+      readTs,
+      minCommitTs: 0n,
+      reads: rng.chance(0.5) ? [{ kind: 'point', key: Buffer.from(readKey) }] : [],
+      writes: [{ kind: 'put', key: Buffer.from(key), value: Buffer.from(value) }],
+    };
+    let out: ApplyOutcome;
+    try {
+      out = await l.replica.propose(entry);
+    } catch (e) {
+      if (e instanceof AmbiguousResultError) this.stats.ambiguous++;
+      this.trace(`write ${key}=${value} ${e instanceof Error ? e.name : 'error'}`);
+      return;
+    }
+    this.trace(`write ${key}=${value} ${out.status}${out.status === 'committed' ? ` @${out.commitTs}` : ''}`);
+    if (out.status === 'committed') {
+      this.stats.commits++;
+      this.writes.push({ key, value, commitTs: out.commitTs });
+    } else this.stats.aborts++;
+  }
+
+  private async strongRead(rng: Prng): Promise<void> {
+    const l = this.leader();
+    if (!l) return;
+    const key = rng.pick(KEYS);
+    try {
+      const ts = (await l.replica.now()) + BigInt(rng.range(0, Number(MAX_OFFSET_US) / 2));
+      const row = await l.replica.get(Buffer.from(key), ts);
+      this.record(key, ts, row?.value.toString(), l.id);
+      this.stats.reads++;
+    } catch {
+      // not leader any more, crashed, ...: the read simply did not happen
+    }
+  }
+
+  private async followerRead(rng: Prng): Promise<void> {
+    const up = this.nodes.filter((n) => n.up);
+    if (up.length === 0) return;
+    const n = rng.pick(up);
+    const key = rng.pick(KEYS);
+    const closed = n.sm.closedTs;
+    if (closed === 0n) return;
+    const ts = closed - BigInt(rng.range(0, 20_000));
+    try {
+      const row = await n.replica.get(Buffer.from(key), ts);
+      this.record(key, ts, row?.value.toString(), n.id);
+      this.stats.followerReads++;
+    } catch {
+      // crashed mid-read
+    }
+  }
+
+  private record(key: string, ts: Timestamp, value: string | undefined, node: number): void {
+    this.reads.push({ key, ts, value, node });
+    this.trace(`read ${key}@${ts} on ${node} = ${value ?? '-'}`);
+  }
+
+  /** Compares acknowledged writes and served reads with the versions in the final state. */
+  private checkHistory(): void {
+    const sm = this.nodes[0].sm;
+    const versions = new Map<string, { ts: Timestamp; value: string }[]>();
+    for (const key of KEYS) {
+      const vs: { ts: Timestamp; value: string }[] = [];
+      let at = (1n << 63n) - 1n;
+      for (;;) {
+        const row = sm.read(Buffer.from(key), at);
+        if (!row) break;
+        vs.push({ ts: row.ts, value: row.value.toString() });
+        at = row.ts - 1n;
+      }
+      versions.set(key, vs); // newest first
+    }
+    for (const w of this.writes) {
+      const v = versions.get(w.key)?.find((x) => x.value === w.value);
+      if (!v || v.ts !== w.commitTs) return this.fail(`acknowledged write ${w.key}=${w.value}@${w.commitTs} is not in the final state (found ${v ? `@${v.ts}` : 'nothing'})`);
+    }
+    for (const r of this.reads) {
+      const expected = versions.get(r.key)?.find((x) => x.ts <= r.ts)?.value;
+      if (expected !== r.value) {
+        return this.fail(`read ${r.key}@${r.ts} on node ${r.node} returned ${r.value ?? 'nothing'}, but the committed history has ${expected ?? 'nothing'} there`);
+      }
+    }
+  }
+}
+
+/** Runs one seed; the temporary RocksDB directories are removed afterwards. */
+export async function runShardSim(opts: ShardSimOptions): Promise<ShardSimResult> {
+  const dir = mkdtempSync(path.join(tmpdir(), `weft-shard-sim-${opts.seed}-`));
+  try {
+    return await new ShardSim(opts, dir).run();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

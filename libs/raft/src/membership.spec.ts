@@ -73,6 +73,28 @@ describe('membership changes', () => {
     expect(n4.applied[n4.applied.length - 1]).toBe('after-remove');
   });
 
+  it('a brand-new replica refuses appends until a snapshot seeds it (the bootstrap membership is not in the log)', () => {
+    const net = new Network([1, 2, 3]);
+    net.elect(1);
+    net.propose(1, 'a');
+    net.node(1).rn.proposeConfChange(learner(4));
+    net.stabilize();
+    // The log was never compacted: the leader could replay it from index 1, but a replica
+    // with no membership would then apply conf changes to an empty configuration.
+    const n4 = net.add(4, new MemoryStorage());
+    net.tick([1], 2);
+    expect(net.count((m) => m.type === MessageType.App && m.to === 4)).toBeGreaterThan(0);
+    // One rejection moves the probe to index 1; probes there go unanswered (no hot loop).
+    expect(net.count((m) => m.type === MessageType.AppResp && m.from === 4 && m.reject)).toBe(1);
+    expect(n4.storage.lastIndex()).toBe(0);
+    expect(n4.applied).toEqual([]);
+    // Once the application snapshots (and compacts), the leader seeds it.
+    net.compact(1);
+    net.tick([1], 2);
+    expect(n4.applied).toEqual(['a']);
+    expect(n4.rn.raft.isLearner).toBe(true);
+  });
+
   it('refuses a leader removing or demoting itself, and more than one voter change without joint', () => {
     const net = new Network([1, 2, 3]);
     net.elect(1);

@@ -855,6 +855,17 @@ export class Raft {
   }
 
   private handleAppend(m: Message): void {
+    if (this.trk.config.voters.ids().size === 0 && this.raftLog.lastIndex() === 0) {
+      // A brand-new replica knows no membership: the bootstrap membership is not in the log,
+      // so it must be seeded by a snapshot. Accepting entries from index 1 would have it
+      // apply conf changes to an empty configuration. The first rejection (hint 0) moves the
+      // leader's probe to index 1, which is compacted once the application snapshots, and
+      // then the leader sends a snapshot. Probes at index 0 get no answer: rejecting them
+      // would have the leader re-probe at once, in a hot loop; silence leaves it probing once
+      // per heartbeat response.
+      if (m.index > 0) this.send({ type: MessageType.AppResp, to: m.from, index: m.index, reject: true, rejectHint: 0 });
+      return;
+    }
     if (m.index < this.raftLog.committed) {
       this.send({ type: MessageType.AppResp, to: m.from, index: this.raftLog.committed });
       return;

@@ -49,6 +49,20 @@ describe('raft cluster simulation', () => {
     expect(leaders).toBeGreaterThan(20);
   });
 
+  it('changes membership through the log (learners, promotion, removal, replacing a dead voter) and stays safe', () => {
+    let changes = 0;
+    let retired = 0;
+    for (let seed = 1; seed <= 60; seed++) {
+      const r = runClusterSim({ seed, steps: 2000, membership: true });
+      if (!r.ok) throw new Error(formatFailure(r, 2000));
+      changes += r.stats.confChanges;
+      retired += r.stats.retired;
+    }
+    expect(changes).toBeGreaterThan(60);
+    // Removed voters and learners, and dead voters replaced by new replicas, are gone for good.
+    expect(retired).toBeGreaterThan(5);
+  });
+
   it('also holds with lease-based reads', () => {
     for (let seed = 1; seed <= 20; seed++) {
       const r = runClusterSim({ seed, steps: 1500, readOnlyOption: 'lease-based' });

@@ -14,6 +14,10 @@
  * the simulated disk actually kept.
  */
 import {
+  ConfChange,
+  ConfChangeType,
+  ConfState,
+  decodeConfChange,
   Entry,
   EntryType,
   HardState,
@@ -50,6 +54,11 @@ export interface ClusterSimOptions {
   readonly trace?: (line: string) => void;
   /** Let replicas snapshot and compact their logs (default: the seed decides). */
   readonly compaction?: boolean;
+  /**
+   * Random membership changes (add learner, promote, remove, replace a dead voter) through
+   * the log (default: the seed decides).
+   */
+  readonly membership?: boolean;
   /** Send a leader's appends before its own write completes (default: the seed decides). */
   readonly parallelAppend?: boolean;
   /** Virtual ms allowed, after healing, for a leader to emerge and a proposal to commit. */
@@ -74,6 +83,10 @@ export interface ClusterSimResult {
     readonly crashes: number;
     readonly messages: number;
     readonly faults: number;
+    /** Conf changes proposed (and accepted by the leader). */
+    readonly confChanges: number;
+    /** Replicas removed from the group for good (removed, or replaced while dead). */
+    readonly retired: number;
   };
 }
 
@@ -90,6 +103,10 @@ type DiskRecord =
 interface Replica {
   readonly id: number;
   up: boolean;
+  /** Removed from the group for good (as an operator decommissions it): never restarted. */
+  retired: boolean;
+  /** The membership as of this replica's applied index (what its snapshots record). */
+  conf: ConfState;
   /** Bumped on every crash, so timers and callbacks of a dead process are recognisably stale. */
   inc: number;
   node: RawNode | undefined;
@@ -127,6 +144,7 @@ type SimEvent =
   | { readonly k: 'fault' }
   | { readonly k: 'restart'; readonly r: number }
   | { readonly k: 'undo'; readonly what: string; readonly fn: () => void }
+  | { readonly k: 'retire'; readonly r: number }
   | { readonly k: 'probe' };
 
 const TICK_MS = 10;
@@ -144,6 +162,7 @@ interface Profile {
   readonly lossyWeight: number;
   readonly skewWeight: number;
   readonly slowDiskWeight: number;
+  readonly membershipWeight: number;
 }
 
 function drawProfile(rng: Prng): Profile {
@@ -163,8 +182,17 @@ function drawProfile(rng: Prng): Profile {
     lossyWeight: rng.range(0, 3),
     skewWeight: rng.range(0, 2),
     slowDiskWeight: rng.range(0, 2),
+    membershipWeight: 0,
   };
 }
+
+function sameConf(a: ConfState, b: ConfState): boolean {
+  const eq = (x: readonly number[], y: readonly number[]): boolean => x.length === y.length && x.every((v, i) => v === y[i]);
+  return eq(a.voters, b.voters) && eq(a.learners, b.learners) && eq(a.votersOutgoing, b.votersOutgoing) && eq(a.learnersNext, b.learnersNext);
+}
+
+/** Replicas a run may add beyond the initial ones (ids are never reused). */
+const MAX_NEW_REPLICAS = 4;
 
 function describeMsg(m: Message): string {
   const ents = m.entries.length > 0 ? ` n${m.entries.length}@${m.entries[0].index}` : '';
@@ -190,7 +218,10 @@ export class RaftClusterSim {
   private readonly clientSeq: number[] = [];
   private readonly lastSeen: (string | undefined)[] = [];
   private readonly profile: Profile;
+  /** The initial voters. Membership changes add replicas with ids after these. */
   private readonly voters: number[];
+  private readonly memberRng: Prng;
+  private confChanges = 0;
   private readonly keys: string[];
   private readonly readOnly: ReadOnlyOption;
   private readonly preVote: boolean;
@@ -224,33 +255,52 @@ export class RaftClusterSim {
     // A separate fork: options added later must not change what older seeds draw.
     const setup2 = this.rng.fork('setup2');
     this.parallelAppend = opts.parallelAppend ?? setup2.chance(0.8);
+    this.memberRng = this.rng.fork('membership');
+    const membership = opts.membership ?? setup2.chance(0.7);
+    this.profile = { ...this.profile, membershipWeight: membership ? setup2.range(2, 5) : 0 };
     this.net = new SimNetwork<Message>(this.rng.fork('net'), this.profile.baseLink, (l) => this.trace(l), describeMsg);
-    for (const id of this.voters) {
-      const disk = new SimDisk<DiskRecord>(this.rng.fork(`disk/${id}`));
-      disk.write({ k: 'boot', voters: this.voters });
-      disk.completeSync(disk.beginSync());
-      this.replicas.push({
-        id,
-        up: false,
-        inc: 0,
-        node: undefined,
-        storage: new MemoryStorage(),
-        disk,
-        clock: new TickClock(TICK_MS),
-        kv: new KvStateMachine(),
-        applied: 0,
-        inFlight: undefined,
-        readStates: [],
-        role: 'follower',
-        term: 0,
-        commit: 0,
-      });
-    }
+    for (const id of this.voters) this.newReplica(id, this.voters);
     this.trace(
       `setup seed=${opts.seed} n=${n} keys=${this.keys.join(',')} preVote=${this.preVote} checkQuorum=${this.checkQuorum} ` +
         `readOnly=${this.readOnly} compactEvery=${this.compactEvery ?? 'never'} parallelAppend=${this.parallelAppend} ` +
         `unsafeVoteTwice=${opts.unsafeVoteTwice === true}`,
     );
+  }
+
+  /**
+   * A replica with a fresh disk. Initial ones are bootstrapped with the initial voters; one
+   * added later starts empty (no membership) and learns everything from the leader's log or
+   * a snapshot, as Raft requires of a brand-new member.
+   */
+  private newReplica(id: number, voters: readonly number[]): Replica {
+    const disk = new SimDisk<DiskRecord>(this.rng.fork(`disk/${id}`));
+    disk.write({ k: 'boot', voters });
+    disk.completeSync(disk.beginSync());
+    const r: Replica = {
+      id,
+      up: false,
+      retired: false,
+      conf: { voters: [...voters], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+      inc: 0,
+      node: undefined,
+      storage: new MemoryStorage(),
+      disk,
+      clock: new TickClock(TICK_MS),
+      kv: new KvStateMachine(),
+      applied: 0,
+      inFlight: undefined,
+      readStates: [],
+      role: 'follower',
+      term: 0,
+      commit: 0,
+    };
+    this.replicas.push(r);
+    return r;
+  }
+
+  /** Ids of replicas not retired (partitions and lossy links pick among these). */
+  private liveIds(): number[] {
+    return this.replicas.filter((r) => !r.retired).map((r) => r.id);
   }
 
   private trace(line: string): void {
@@ -345,6 +395,8 @@ export class RaftClusterSim {
         crashes: this.replicas.reduce((s, r) => s + r.disk.stats.crashes, 0),
         messages: this.net.stats.sent,
         faults: this.faults,
+        confChanges: this.confChanges,
+        retired: this.replicas.filter((r) => r.retired).length,
       },
     };
   }
@@ -459,7 +511,7 @@ export class RaftClusterSim {
         return;
       case 'restart': {
         const r = this.rep(ev.r);
-        if (!r.up) this.start(r);
+        if (!r.up && !r.retired) this.start(r);
         return;
       }
       case 'undo':
@@ -470,6 +522,14 @@ export class RaftClusterSim {
       case 'probe':
         this.probeAct();
         return;
+      case 'retire': {
+        const r = this.rep(ev.r);
+        if (r.retired) return;
+        this.trace(`retire ${r.id}`);
+        this.crash(r, 0);
+        r.retired = true;
+        return;
+      }
     }
   }
 
@@ -506,6 +566,7 @@ export class RaftClusterSim {
     const snap = storage.snapshot();
     r.kv = KvStateMachine.restore(snap.data);
     r.applied = snap.metadata.index;
+    r.conf = snap.metadata.confState;
     r.inFlight = undefined;
     r.readStates = [];
     r.role = 'follower';
@@ -601,6 +662,7 @@ export class RaftClusterSim {
     if (rd.snapshot) {
       r.kv = KvStateMachine.restore(rd.snapshot.data);
       r.applied = rd.snapshot.metadata.index;
+      r.conf = rd.snapshot.metadata.confState;
       this.inv.replicaRestarted(r.id, r.applied);
       this.trace(`install snapshot ${r.id} at ${r.applied}`);
     }
@@ -615,22 +677,32 @@ export class RaftClusterSim {
    * or restarted replicas must catch up through InstallSnapshot.
    */
   private maybeCompact(r: Replica): void {
+    const snapshot = r.storage.snapshot().metadata;
+    const snapIndex = snapshot.index;
+    // A membership change also triggers one, compacting the whole log through it: a replica
+    // it added starts empty and must be seeded by a snapshot that includes it (the bootstrap
+    // membership is not in the log, so replaying the log from index 1 cannot build it).
+    const confChanged = !sameConf(snapshot.confState, r.conf);
     const every = this.compactEvery;
-    if (every === undefined) return;
-    const snapIndex = r.storage.snapshot().metadata.index;
-    if (r.applied - snapIndex < every || r.applied > r.storage.lastIndex()) return;
+    if (!confChanged && (every === undefined || r.applied - snapIndex < every)) return;
+    if (r.applied <= snapIndex || r.applied > r.storage.lastIndex()) return;
     const i = r.applied;
-    const snap = r.storage.createSnapshot(i, undefined, r.kv.serialize());
-    const compactTo = Math.max(r.storage.firstIndex(), i - this.compactKeep);
+    const snap = r.storage.createSnapshot(i, r.conf, r.kv.serialize());
+    const compactTo = confChanged ? i : Math.max(r.storage.firstIndex(), i - this.compactKeep);
     if (compactTo > r.storage.firstIndex() - 1 && compactTo <= r.storage.lastIndex()) r.storage.compact(compactTo);
     r.disk.write({ k: 'compact', snap, compactTo });
     this.trace(`compact ${r.id} snapshot=${i} first=${r.storage.firstIndex()}`);
   }
 
+
   private apply(r: Replica, e: Entry): void {
     this.inv.observeApply(r.id, e);
     r.applied = e.index;
-    if (e.type !== EntryType.Normal || e.data.length === 0) return;
+    if (e.type === EntryType.ConfChange) {
+      this.applyConfChange(r, decodeConfChange(e.data), e.index);
+      return;
+    }
+    if (e.data.length === 0) return;
     const cmd = decodeCommand(e.data);
     if (cmd === undefined) {
       if (this.probe !== undefined && decodeText(e.data) === this.probe.id && this.probe.index === undefined) {
@@ -644,6 +716,24 @@ export class RaftClusterSim {
     const op = this.waiting.get(cmd.id);
     if (op === undefined || op.replica !== r.id || op.inc !== r.inc) return;
     this.complete(op, 'value' in res ? res.value : 'swapped' in res ? res.swapped : undefined);
+  }
+
+  private applyConfChange(r: Replica, cc: ConfChange, index: number): void {
+    const before = r.conf;
+    r.conf = (r.node as RawNode).applyConfChange(cc);
+    const c = r.conf;
+    this.trace(
+      `conf ${r.id} at ${index} voters=${c.voters.join(',')} learners=${c.learners.join(',')}` +
+        (c.votersOutgoing.length > 0 ? ` outgoing=${c.votersOutgoing.join(',')}` : ''),
+    );
+    // A replica that is out of the membership entirely is decommissioned, as an operator
+    // would: it is never restarted, so it cannot disrupt the group (and the liveness check
+    // does not wait for it).
+    const now = new Set([...c.voters, ...c.votersOutgoing, ...c.learners, ...c.learnersNext]);
+    // (After this Ready is done: the replica may be the one applying its own removal.)
+    for (const id of [...before.voters, ...before.votersOutgoing, ...before.learners, ...before.learnersNext]) {
+      if (!now.has(id) && !this.rep(id).retired) this.events.push(this.clock.now, { k: 'retire', r: id });
+    }
   }
 
   private serveReads(r: Replica): void {
@@ -724,9 +814,20 @@ export class RaftClusterSim {
     this.pump(leader);
   }
 
+  /** Every member of the group (per the newest membership any replica applied) applied the probe. */
   private probeAppliedEverywhere(): boolean {
     const idx = this.probe?.index;
-    return idx !== undefined && this.replicas.every((r) => r.up && r.applied >= idx);
+    if (idx === undefined) return false;
+    const members = this.currentMembers();
+    return this.replicas.every((r) => !members.has(r.id) || (r.up && r.applied >= idx));
+  }
+
+  /** Voters and learners of the membership applied at the highest index by any live replica. */
+  private currentMembers(): Set<number> {
+    let best: Replica | undefined;
+    for (const r of this.replicas) if (!r.retired && (best === undefined || r.applied > best.applied)) best = r;
+    const c = best?.conf;
+    return new Set(c ? [...c.voters, ...c.votersOutgoing, ...c.learners, ...c.learnersNext] : this.voters);
   }
 
   // ---- faults ---------------------------------------------------------------------------
@@ -738,7 +839,7 @@ export class RaftClusterSim {
     for (const r of this.replicas) {
       r.disk.setSlow(false);
       r.clock.reset();
-      if (!r.up) this.start(r);
+      if (!r.up && !r.retired) this.start(r);
     }
     this.trace('heal all');
   }
@@ -758,6 +859,7 @@ export class RaftClusterSim {
       [p.slowDiskWeight, () => this.faultSlowDisk()],
       [1, () => this.faultHealNet()],
       [1, () => this.faultTransferLeader()],
+      [p.membershipWeight, () => this.faultMembership()],
     ];
     const total = menu.reduce((s, [w]) => s + w, 0);
     let x = rng.int(total);
@@ -773,14 +875,14 @@ export class RaftClusterSim {
 
   private faultPartition(): void {
     const rng = this.faultRng;
-    const ids = rng.shuffle(this.voters);
+    const ids = rng.shuffle(this.liveIds());
     const kind = rng.int(4);
     if (kind === 0) {
       // Isolate whoever leads: the classic stale-leader scenario.
       const leader = this.replicas.find((r) => r.up && r.role === 'leader')?.id ?? ids[0];
       this.net.partition(
         [leader],
-        this.voters.filter((v) => v !== leader),
+        ids.filter((v) => v !== leader),
       );
     } else if (kind === 1) {
       const cut = rng.range(1, ids.length - 1);
@@ -801,7 +903,9 @@ export class RaftClusterSim {
   private faultTransferLeader(): void {
     const leader = this.replicas.find((r) => r.up && r.role === 'leader');
     if (leader === undefined || leader.node === undefined) return;
-    const to = this.faultRng.pick(this.voters.filter((v) => v !== leader.id));
+    const voters = leader.node.status().confState.voters.filter((v) => v !== leader.id);
+    if (voters.length === 0) return;
+    const to = this.faultRng.pick(voters);
     this.trace(`transfer leadership ${leader.id} -> ${to}`);
     leader.node.transferLeader(to);
     this.pump(leader);
@@ -820,8 +924,9 @@ export class RaftClusterSim {
 
   private faultLossy(): void {
     const rng = this.faultRng;
-    const from = rng.pick(this.voters);
-    const to = rng.pick(this.voters.filter((v) => v !== from));
+    const ids = this.liveIds();
+    const from = rng.pick(ids);
+    const to = rng.pick(ids.filter((v) => v !== from));
     const cfg: Partial<LinkConfig> = {
       dropRate: rng.pick([0.1, 0.3, 0.6]),
       duplicateRate: rng.pick([0, 0.1, 0.3]),
@@ -852,6 +957,72 @@ export class RaftClusterSim {
       r.clock.stall(this.clock.now + ms);
       this.trace(`stall ${r.id} ${ms}ms`);
     }
+  }
+
+  /**
+   * One membership change through the leader, as an operator or the rebalancer would make
+   * it: add a learner (a brand-new replica), promote a learner, remove a voter or learner, or
+   * replace a crashed voter by a new replica (joint consensus). The core refuses what is not
+   * allowed right now (another change pending, removing the leader); that is fine too.
+   */
+  private faultMembership(): void {
+    const rng = this.memberRng;
+    const leader = this.replicas.find((r) => r.up && r.role === 'leader');
+    if (leader === undefined || leader.node === undefined) return;
+    const cs = leader.node.status().confState;
+    if (cs.votersOutgoing.length > 0) return; // joint: it leaves on its own
+    const canAdd = this.replicas.length < this.voters.length + MAX_NEW_REPLICAS;
+    const downVoters = cs.voters.filter((v) => v !== leader.id && !this.rep(v).up);
+    const options: string[] = [];
+    if (canAdd && cs.learners.length === 0) options.push('add-learner');
+    if (cs.learners.length > 0 && cs.voters.length < 5) options.push('promote');
+    if (cs.learners.length > 0) options.push('remove-learner');
+    if (cs.voters.length > 3) options.push('remove-voter');
+    if (canAdd && downVoters.length > 0) options.push('replace');
+    if (options.length === 0) return;
+    const what = rng.pick(options);
+    let cc: ConfChange;
+    switch (what) {
+      case 'add-learner': {
+        const r = this.newReplica(this.replicas.length + 1, []);
+        this.start(r);
+        cc = { changes: [{ type: ConfChangeType.AddLearnerNode, replicaId: r.id }], joint: false };
+        break;
+      }
+      case 'promote':
+        cc = { changes: [{ type: ConfChangeType.AddNode, replicaId: rng.pick(cs.learners) }], joint: false };
+        break;
+      case 'remove-learner':
+        cc = { changes: [{ type: ConfChangeType.RemoveNode, replicaId: rng.pick(cs.learners) }], joint: false };
+        break;
+      case 'remove-voter':
+        cc = { changes: [{ type: ConfChangeType.RemoveNode, replicaId: rng.pick(cs.voters.filter((v) => v !== leader.id)) }], joint: false };
+        break;
+      default: {
+        // Replace a dead voter: add the new replica and remove the dead one in one joint change.
+        const dead = rng.pick(downVoters);
+        const r = this.newReplica(this.replicas.length + 1, []);
+        this.start(r);
+        cc = {
+          changes: [
+            { type: ConfChangeType.AddNode, replicaId: r.id },
+            { type: ConfChangeType.RemoveNode, replicaId: dead },
+          ],
+          joint: false,
+        };
+      }
+    }
+    const desc = cc.changes.map((c) => `${ConfChangeType[c.type]}(${c.replicaId})`).join('+');
+    try {
+      leader.node.proposeConfChange(cc);
+    } catch (e) {
+      if (!(e instanceof ProposalDroppedError)) throw e;
+      this.trace(`membership ${what} ${desc} refused: ${e.message}`);
+      return;
+    }
+    this.confChanges++;
+    this.trace(`membership ${what} ${desc} proposed at ${leader.id}`);
+    this.pump(leader);
   }
 
   private faultSlowDisk(): void {

@@ -13,7 +13,13 @@ describe('docker-compose.yml and the process-based dev cluster', () => {
   const compose = parse(readFileSync(path.join(__dirname, '..', 'docker-compose.yml'), 'utf8')) as {
     services: Record<string, ComposeService>;
   };
-  const processes = devCluster({ dataDir: '/data', pgPort: 5433, kafkaBrokers: 'kafka:9092', host: '0.0.0.0' });
+  const processes = devCluster({
+    dataDir: '/data',
+    pgPort: 5433,
+    kafkaBrokers: 'kafka:9092',
+    host: '0.0.0.0',
+    addressOf: (service) => service,
+  });
   // Values that legitimately differ between a container and a local process.
   const local = new Set(['WEFT_DATA_DIR']);
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { devCluster } from './dev-cluster';
+import { devCluster, type DevService } from './dev-cluster';
 import { waitHealthy } from './health';
 
 export interface DemoOptions {
@@ -35,7 +35,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   process.once('SIGINT', () => stopAll(0));
   process.once('SIGTERM', () => stopAll(0));
 
-  for (const s of services) {
+  const start = (s: DevService): void => {
     const child = spawn(process.execPath, [path.join(ROOT, s.entry)], {
       env: { ...process.env, ...s.env },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -46,8 +46,23 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       process.stderr.write(`weft: ${s.name} exited (${signal ?? `code ${code}`}); stopping the cluster\n`);
       stopAll(1);
     });
-    if (!(await waitHealthy('127.0.0.1', s.httpPort, 20_000))) {
-      process.stderr.write(`weft: ${s.name} did not become healthy on port ${s.httpPort}\n`);
+  };
+  const healthy = async (group: readonly DevService[]): Promise<boolean> => {
+    for (const s of group) start(s);
+    const results = await Promise.all(group.map((s) => waitHealthy('127.0.0.1', s.httpPort, 30_000)));
+    const bad = group.filter((_, i) => !results[i]);
+    for (const s of bad) process.stderr.write(`weft: ${s.name} did not become healthy on port ${s.httpPort}\n`);
+    return bad.length === 0;
+  };
+
+  // The shard's replicas start together so they can elect a leader; the gateway comes last.
+  const tiers = [
+    services.filter((s) => s.name === 'meta'),
+    services.filter((s) => s.name.startsWith('node-')),
+    services.filter((s) => s.name === 'gateway'),
+  ];
+  for (const tier of tiers) {
+    if (!(await healthy(tier))) {
       stopAll(1);
       return;
     }
@@ -59,9 +74,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       `Weft is running (data: ${dataDir})`,
       ...services.map((s) => `  ${s.name.padEnd(8)} http://127.0.0.1:${s.httpPort}/health  metrics :${s.env.WEFT_METRICS_PORT}/metrics`),
       '',
-      'What works today: the services boot, report health and export metrics.',
-      `Not yet: SQL. The gateway does not accept Postgres connections on port ${opts.pgPort} until the`,
-      'SQL gateway lands; then connect with:',
+      'Shard 1 is replicated by the three node processes (Raft); the gateway speaks the Postgres protocol.',
+      'Connect with:',
       `  psql "host=127.0.0.1 port=${opts.pgPort} user=weft dbname=weft"`,
       '',
       'Press Ctrl-C to stop.',

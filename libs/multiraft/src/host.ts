@@ -1,15 +1,29 @@
 import {
+  decodeConfChange,
   EntryType,
+  MessageType,
   ProposalDroppedError,
   RawNode,
+  type ConfChange,
+  type ConfState,
   type Entry,
   type Message,
   type RaftConfig,
   type RaftRand,
   type Ready,
+  type Snapshot,
   type Status,
 } from '@weft/raft';
 import type { Wal, WalRecord } from '@weft/wal';
+import {
+  inMemorySnapshots,
+  SnapshotReceiver,
+  SnapshotSender,
+  type SnapshotSink,
+  type SnapshotSource,
+  type SnapshotStreamOptions,
+  type StreamStats,
+} from './snapshot-stream';
 
 /** Where a replica's outgoing messages go (the TCP transport, or a test network). */
 export interface RaftSender {
@@ -44,6 +58,19 @@ export interface HostOptions {
   readonly ticker?: Ticker;
   /** Overrides for every group's Raft configuration. */
   readonly raft?: Partial<Omit<RaftConfig, 'id' | 'storage' | 'rand'>>;
+  /**
+   * The state behind a snapshot this node sends (default: the snapshot's own `data`). It is
+   * streamed to the follower in bounded chunks with flow control (`snapshotStream`).
+   */
+  readonly snapshotSource?: SnapshotSource;
+  /** Where an incoming snapshot stream is written until complete (default: assembled in memory). */
+  readonly snapshotSink?: SnapshotSink;
+  readonly snapshotStream?: SnapshotStreamOptions;
+  /**
+   * A snapshot from the leader was installed (persisted in the WAL): replace the group's
+   * state with it. Committed entries after it follow through `apply`.
+   */
+  readonly applySnapshot?: (groupId: number, snapshot: Snapshot) => void;
 }
 
 /** A proposal waiting for its entry to commit and be applied here. */
@@ -56,6 +83,8 @@ interface Pending {
 interface Group {
   readonly id: number;
   readonly node: RawNode;
+  /** Membership as of the applied index (recorded in snapshots this host takes). */
+  conf: ConfState;
   /** log index → proposal made through this host. */
   readonly pending: Map<number, Pending>;
 }
@@ -85,9 +114,47 @@ export class MultiRaftHost {
   private closed = false;
   private failure: Error | undefined;
   readonly stats = { cycles: 0, walAppends: 0, messagesSent: 0, entriesApplied: 0 };
+  readonly snapshotStats: StreamStats = {
+    streamsStarted: 0,
+    streamsCompleted: 0,
+    streamsFailed: 0,
+    chunksSent: 0,
+    chunksReceived: 0,
+    bytesSent: 0,
+    maxInFlight: 0,
+  };
+  private readonly snapSender: SnapshotSender;
+  private readonly snapReceiver: SnapshotReceiver;
 
   constructor(private readonly opts: HostOptions) {
     this.ticker = (opts.ticker ?? realTicker).every(opts.tickMs ?? 50, () => this.tick());
+    const send = (to: number, groupId: number, m: Message): void => {
+      if (!this.closed) this.opts.sender.send(to, groupId, m);
+    };
+    this.snapSender = new SnapshotSender(
+      opts.snapshotSource ?? inMemorySnapshots,
+      send,
+      (groupId, to, ok) => {
+        const g = this.groups.get(groupId);
+        if (!g || this.closed) return;
+        g.node.reportSnapshot(to, ok);
+        this.schedule();
+      },
+      opts.snapshotStream ?? {},
+      this.snapshotStats,
+    );
+    this.snapReceiver = new SnapshotReceiver(
+      opts.snapshotSink ?? inMemorySnapshots,
+      send,
+      (groupId, m) => {
+        const g = this.groups.get(groupId);
+        if (!g || this.closed) return;
+        g.node.step(m);
+        this.schedule();
+      },
+      opts.snapshotStream ?? {},
+      this.snapshotStats,
+    );
   }
 
   /**
@@ -125,7 +192,7 @@ export class MultiRaftHost {
       // Entries up to the snapshot are already reflected in the application's state.
       applied: storage.snapshot().metadata.index,
     });
-    this.groups.set(groupId, { id: groupId, node, pending: new Map() });
+    this.groups.set(groupId, { id: groupId, node, conf: storage.snapshot().metadata.confState, pending: new Map() });
     this.schedule();
   }
 
@@ -133,6 +200,14 @@ export class MultiRaftHost {
   receive(groupId: number, msg: Message): void {
     const g = this.groups.get(groupId);
     if (!g || this.closed) return;
+    if (msg.type === MessageType.SnapChunk) {
+      this.snapReceiver.onChunk(groupId, msg);
+      return;
+    }
+    if (msg.type === MessageType.SnapChunkAck) {
+      this.snapSender.onAck(groupId, msg);
+      return;
+    }
     g.node.step(msg);
     this.schedule();
   }
@@ -165,6 +240,51 @@ export class MultiRaftHost {
     return new Promise((resolve, reject) => g.pending.set(index, { term, resolve, reject }));
   }
 
+  /**
+   * Proposes a membership change (see libs/raft README for the rules). Resolves with its log
+   * index once it is committed and applied here; rejects with NotLeaderError when this node
+   * cannot propose it (not the leader, or the core refused it, e.g. another change pending).
+   */
+  proposeConfChange(groupId: number, cc: ConfChange): Promise<number> {
+    const g = this.group(groupId);
+    if (this.failure) return Promise.reject(this.failure);
+    const st = g.node.raft;
+    if (st.state !== 'leader') return Promise.reject(new NotLeaderError(groupId, st.lead));
+    try {
+      g.node.proposeConfChange(cc);
+    } catch (e) {
+      if (e instanceof ProposalDroppedError) return Promise.reject(e);
+      throw e;
+    }
+    const index = st.raftLog.lastIndex();
+    const term = st.term;
+    this.schedule();
+    return new Promise((resolve, reject) => g.pending.set(index, { term, resolve, reject }));
+  }
+
+  /**
+   * The application decides compaction: records a snapshot of the group's state at the
+   * applied index (`data`: small, e.g. a reference to a checkpoint the SnapshotSource can
+   * stream) and discards log entries up to `compactTo` (at most the applied index; Weft holds
+   * it back until entries are mirrored to Kafka). Resolves once durable.
+   */
+  async compact(groupId: number, data: Uint8Array, compactTo: number): Promise<void> {
+    const g = this.group(groupId);
+    const applied = g.node.raft.raftLog.applied;
+    const storage = this.opts.wal.storage(groupId);
+    if (compactTo > applied) throw new RangeError(`raft group ${groupId}: cannot compact to ${compactTo} beyond applied index ${applied}`);
+    const records: WalRecord[] = [];
+    if (applied > storage.snapshot().metadata.index) {
+      records.push({
+        type: 'snapshot',
+        group: groupId,
+        snapshot: { metadata: { index: applied, term: storage.term(applied), confState: g.conf }, data },
+      });
+    }
+    if (compactTo > storage.compactIndex()) records.push({ type: 'compact', group: groupId, index: compactTo });
+    if (records.length > 0) await this.opts.wal.append(records);
+  }
+
   status(groupId: number): Status {
     return this.group(groupId).node.status();
   }
@@ -195,6 +315,8 @@ export class MultiRaftHost {
   async close(): Promise<void> {
     this.closed = true;
     this.ticker.stop();
+    this.snapSender.close();
+    this.snapReceiver.close();
     await this.cycle;
     for (const g of this.groups.values()) this.rejectAll(g, new Error('raft host closed'));
   }
@@ -263,6 +385,10 @@ export class MultiRaftHost {
 
     for (const [g, rd] of readies) {
       if (!rd.sendBeforePersist) this.sendAll(g, rd);
+      if (rd.snapshot) {
+        g.conf = rd.snapshot.metadata.confState;
+        this.opts.applySnapshot?.(g.id, rd.snapshot);
+      }
       if (rd.committedEntries.length > 0) this.applyCommitted(g, rd.committedEntries);
       // Judge by the state now, not the Ready's: it was taken before the WAL write, and the
       // node may have become leader (and accepted proposals) since.
@@ -276,8 +402,10 @@ export class MultiRaftHost {
 
   private sendAll(g: Group, rd: Ready): void {
     for (const m of rd.messages) {
-      this.opts.sender.send(m.to, g.id, m);
       this.stats.messagesSent++;
+      // Snapshots travel as a chunked stream (snapshot-stream.ts), never as one message.
+      if (m.type === MessageType.Snap) this.snapSender.start(g.id, m);
+      else this.opts.sender.send(m.to, g.id, m);
     }
   }
 
@@ -291,7 +419,11 @@ export class MultiRaftHost {
   private applyCommitted(g: Group, entries: readonly Entry[]): void {
     const app: Entry[] = [];
     for (const e of entries) {
-      if (e.type === EntryType.ConfChange) continue; // membership changes arrive with the cluster issue
+      if (e.type === EntryType.ConfChange) {
+        // Membership changes take effect when applied (libs/raft README, rule 2).
+        g.conf = g.node.applyConfChange(decodeConfChange(e.data));
+        continue;
+      }
       if (e.data.length > 0) app.push(e);
     }
     if (app.length > 0) this.opts.apply(g.id, app);

@@ -70,6 +70,15 @@ export enum MessageType {
   ReadIndexResp = 16,
   PreVote = 17,
   PreVoteResp = 18,
+  /**
+   * Host-level, never stepped into the core: one chunk of a streamed snapshot (the multi-Raft
+   * host turns a core `Snap` into a stream of these). `snapshot` carries the metadata and this
+   * chunk's bytes as `data`; `index` is the chunk's sequence number from 0; `commit` is 1 on
+   * the last chunk; `rejectHint` identifies the stream.
+   */
+  SnapChunk = 19,
+  /** Host-level: acknowledges chunk `index` of stream `rejectHint`; `reject` aborts the stream. */
+  SnapChunkAck = 20,
 }
 
 export interface Message {

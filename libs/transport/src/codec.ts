@@ -66,7 +66,7 @@ const FLAG_REJECT = 1;
 const FLAG_SNAPSHOT = 2;
 const FLAG_CONTEXT = 4;
 const KNOWN_FLAGS = FLAG_REJECT | FLAG_SNAPSHOT | FLAG_CONTEXT;
-const MAX_MESSAGE_TYPE: number = MessageType.PreVoteResp;
+const MAX_MESSAGE_TYPE: number = MessageType.SnapChunkAck;
 const MAX_ENTRY_TYPE: number = EntryType.ConfChange;
 /** Minimum encoded sizes, used to bound counts before allocating. */
 const MIN_ENTRY_BYTES = 4;

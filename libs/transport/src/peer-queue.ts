@@ -85,7 +85,7 @@ export class PeerQueue {
       const p = this.items[i];
       if (p === undefined) continue;
       if (victim < 0) victim = i; // oldest of any kind, used only if all are snapshots
-      if (p.msg.type !== MessageType.Snap) {
+      if (p.msg.type !== MessageType.Snap && p.msg.type !== MessageType.SnapChunk) {
         victim = i;
         break;
       }

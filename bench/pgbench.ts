@@ -64,7 +64,7 @@ function envFor(port: number): NodeJS.ProcessEnv {
 async function startPostgres(): Promise<Server> {
   const port = await freePort();
   const script = path.join(ROOT, 'tools/postgres/pg.sh');
-  const env = { ...process.env, PG_PORT: String(port), PG_BIN };
+  const env = { ...process.env, PG_PORT: String(port), PG_BIN, PG_FRESH: '1' };
   await run('bash', [script, 'start'], { env });
   return { kind: 'postgres', port, stop: async () => void (await run('bash', [script, 'destroy'], { env })) };
 }

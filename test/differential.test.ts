@@ -71,7 +71,9 @@ describe('differential harness on PostgreSQL 15 (proves the harness and the corp
   let pgA: SqlServer;
   let pgB: SqlServer;
   beforeAll(async () => {
-    [pgA, pgB] = await Promise.all([startPostgres(), startPostgres()]);
+    // One after the other, so a failure to start the second cannot leak the first.
+    pgA = await startPostgres();
+    pgB = await startPostgres();
   });
   afterAll(async () => {
     await Promise.all([pgA?.stop(), pgB?.stop()]);
@@ -127,7 +129,8 @@ if (againstWeft.length > 0) {
     let pg: SqlServer;
     let weft: SqlServer;
     beforeAll(async () => {
-      [pg, weft] = await Promise.all([startPostgres(), startWeft()]);
+      pg = await startPostgres();
+      weft = await startWeft();
     });
     afterAll(async () => {
       await Promise.all([pg?.stop(), weft?.stop()]);

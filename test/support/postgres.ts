@@ -24,9 +24,9 @@ export interface SqlServer {
 /** The subset of a server that a driver needs (what the client tests take). */
 export type ConnectionConfig = Pick<SqlServer, 'host' | 'port' | 'user' | 'database'>;
 
-function pgScript(command: string, port: number): Promise<{ stdout: string; stderr: string }> {
+function pgScript(command: string, port: number, env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string }> {
   return run('bash', [path.join(ROOT, 'tools/postgres/pg.sh'), command], {
-    env: { ...process.env, PG_PORT: String(port), PG_BIN },
+    env: { ...process.env, PG_PORT: String(port), PG_BIN, ...env },
     timeout: 120_000,
   });
 }
@@ -37,26 +37,33 @@ function pgScript(command: string, port: number): Promise<{ stdout: string; stde
  * A server that cannot start fails the caller with the script's message: never skipped.
  */
 export async function startPostgres(): Promise<SqlServer> {
-  const port = await freePort();
-  try {
-    await pgScript('start', port);
-  } catch (e) {
-    const stderr = (e as { stderr?: string }).stderr ?? '';
-    throw new Error(`PostgreSQL 15 could not start on 127.0.0.1:${port}: ${stderr.trim() || String(e)}`, { cause: e });
+  // A port that was free a moment ago may be taken by the time the server binds it, possibly by
+  // another test file's cluster: PG_FRESH makes pg.sh refuse to share, and we try another port.
+  let lastError = '';
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    try {
+      await pgScript('start', port, { PG_FRESH: '1' });
+    } catch (e) {
+      lastError = ((e as { stderr?: string }).stderr ?? '').trim() || String(e);
+      if (/PG_FRESH|already accepts|could not bind|Address already in use/.test(lastError)) continue;
+      throw new Error(`PostgreSQL 15 could not start on 127.0.0.1:${port}: ${lastError}`, { cause: e });
+    }
+    let stopped = false;
+    return {
+      kind: 'postgres',
+      host: '127.0.0.1',
+      port,
+      user: 'postgres',
+      database: 'postgres',
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        await pgScript('destroy', port);
+      },
+    };
   }
-  let stopped = false;
-  return {
-    kind: 'postgres',
-    host: '127.0.0.1',
-    port,
-    user: 'postgres',
-    database: 'postgres',
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      await pgScript('destroy', port);
-    },
-  };
+  throw new Error(`PostgreSQL 15 could not start on a free port after 5 attempts: ${lastError}`);
 }
 
 /** libpq-style environment (for psql, pgbench) pointing at a server. */

@@ -7,7 +7,9 @@
 #   pg.sh status   exit 0 if the server accepts connections
 #   pg.sh destroy  stop and delete the cluster's data directory
 #
-# PG_PORT (default 55432) is the TCP port on 127.0.0.1; no Unix socket is created. Data lives in
+# PG_PORT (default 55432) is the TCP port on 127.0.0.1; no Unix socket is created. PG_FRESH=1
+# makes `start` fail instead of reusing a server or data directory already on that port (tests
+# use it so two test files can never share a cluster by picking the same port). Data lives in
 # .cache/postgres/<port>/ so clusters on different ports never share it. PG_BIN overrides the
 # binary directory (default /usr/lib/postgresql/15/bin, the Debian postgresql-15 package).
 # initdb refuses to run as root, so as root the server runs as the `postgres` OS user (created
@@ -49,6 +51,11 @@ init() {
 }
 
 start() {
+  if [[ "${PG_FRESH:-0}" == 1 ]]; then
+    # mkdir is atomic: of two callers that picked the same port, exactly one gets the directory.
+    mkdir -p "$(dirname "$STATE")"
+    mkdir "$STATE" 2> /dev/null || die "PG_FRESH=1 but $STATE already exists (port $PORT is taken by another cluster)"
+  fi
   if accepting 1; then
     [[ -f "$DATA/postmaster.pid" ]] && { echo "postgres: already running on 127.0.0.1:$PORT"; return 0; }
     die "something else already accepts PostgreSQL connections on 127.0.0.1:$PORT"

@@ -11,15 +11,18 @@ export interface InboundContext {
   readonly stats: TransportStats;
   readonly log: TransportLogger;
   deliver(from: NodeId, batch: readonly Envelope[]): void;
+  /** The handshake succeeded: our sends to `from` now use this socket too. */
+  adopt(from: NodeId, socket: Socket): void;
 }
 
 /** How long a refused peer gets to read our Reject frame before we drop the socket. */
 const REJECT_LINGER_MS = 1000;
 
 /**
- * The receiving half of a peer pair: expects a handshake, answers with our own (so the dialer
- * can verify it reached the node it meant to), then decodes batch frames and delivers them.
- * Any malformed input closes this connection only, with the reason logged.
+ * The accepting end of a peer pair's connection: expects a handshake, answers with our own (so
+ * the dialer can verify it reached the node it meant to), hands the socket to the peer's link
+ * for our own sends (one connection per pair, both directions), then decodes batch frames and
+ * delivers them. Any malformed input closes this connection only, with the reason logged.
  */
 export class InboundConnection {
   private fromNode: NodeId | undefined;
@@ -102,6 +105,8 @@ export class InboundConnection {
     clearTimeout(this.timer);
     this.fromNode = frame.nodeId;
     this.socket.write(encodeFramed({ kind: FrameKind.Handshake, protocolVersion: this.ctx.protocolVersion, nodeId: this.ctx.selfId }));
+    this.ctx.stats.connectionsAccepted++;
+    this.ctx.adopt(frame.nodeId, this.socket);
   }
 
   /** Refuses the peer with a reason it can log, then closes. */

@@ -39,8 +39,11 @@ export const DEFAULT_LIMITS: TransportLimits = {
   handshakeTimeoutMs: 5000,
 };
 
-/** Version of the conversation (handshake, frame kinds), distinct from the codec version byte. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version of the conversation (handshake, frame kinds), distinct from the codec version byte.
+ * v2: one connection per node pair carries both directions; the lower node id dials.
+ */
+export const PROTOCOL_VERSION = 2;
 
 export interface RaftTransportOptions {
   /** This process's node id, announced in the handshake. */
@@ -79,13 +82,15 @@ export interface TransportStats {
   connectionsRejected: number;
   /** Times a flush stopped because socket.write reported a full buffer. */
   backpressureWaits: number;
+  /** Inbound connections whose handshake succeeded (each then carries both directions). */
+  connectionsAccepted: number;
 }
 
 export function emptyStats(): TransportStats {
   return {
     framesSent: 0, framesReceived: 0, bytesSent: 0, bytesReceived: 0, messagesSent: 0,
     messagesReceived: 0, drops: 0, reconnects: 0, connectAttempts: 0, connectionsRejected: 0,
-    backpressureWaits: 0,
+    backpressureWaits: 0, connectionsAccepted: 0,
   };
 }
 

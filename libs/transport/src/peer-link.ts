@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import type { Message } from '../../raft/src/types';
 import { backoffDelay } from './backoff';
-import { decode, FrameKind, type Frame, type NodeId } from './codec';
+import { decode, FrameKind, type Envelope, type Frame, type NodeId } from './codec';
 import { encodeBatchFramed, encodeFramed, FrameReader } from './framing';
 import type { PeerAddress, TransportLimits, TransportLogger, TransportStats } from './options';
 import { PeerQueue } from './peer-queue';
@@ -14,9 +14,12 @@ export interface LinkContext {
   readonly stats: TransportStats;
   readonly log: TransportLogger;
   reportUnreachable(node: NodeId): void;
+  /** Batches the peer sent back on a connection we dialed. */
+  deliver(from: NodeId, batch: readonly Envelope[]): void;
 }
 
-type LinkState = 'idle' | 'connecting' | 'ready' | 'backoff' | 'closed';
+/** 'waiting': the peer dials us (it has the lower id) and we have no connection from it now. */
+type LinkState = 'idle' | 'connecting' | 'ready' | 'backoff' | 'waiting' | 'closed';
 
 export interface PeerLinkStats {
   readonly state: LinkState;
@@ -26,14 +29,19 @@ export interface PeerLinkStats {
 }
 
 /**
- * The outbound half of a peer pair: one TCP connection to one node carrying every group's
- * messages to it. Messages queue until the next event-loop turn and then leave as one batch
- * frame (coalescing); the queue survives reconnects, so per-group order is kept across them.
+ * Everything this node sends to one peer node: one TCP connection per node pair carries every
+ * group's messages in both directions. The node with the lower id dials (proactively, so the
+ * other side can always reach it) and redials with backoff; the higher one waits for that
+ * connection and adopts it (`attach`; the newest wins). Messages queue until the next
+ * event-loop turn and then leave as one batch frame (coalescing); the queue survives
+ * reconnects, so per-group order is kept across them.
  */
 export class PeerLink {
   private readonly queue: PeerQueue;
   private socket: Socket | undefined;
-  private state: LinkState = 'idle';
+  private state: LinkState;
+  /** Whether this side dials (lower id) or waits to be dialed. */
+  readonly dials: boolean;
   private attempt = 0;
   private everReady = false;
   private flushScheduled = false;
@@ -46,10 +54,17 @@ export class PeerLink {
 
   constructor(
     readonly nodeId: NodeId,
-    private address: PeerAddress,
+    private address: PeerAddress | undefined,
     private readonly ctx: LinkContext,
   ) {
     this.queue = new PeerQueue(ctx.limits.maxQueueBytes, ctx.limits.maxQueueMessages);
+    this.dials = ctx.selfId < nodeId;
+    this.state = this.dials ? 'idle' : 'waiting';
+  }
+
+  /** Dials now if this side dials (without waiting for something to send). */
+  start(): void {
+    if (this.state === 'idle' && this.address) this.connect();
   }
 
   enqueue(groupId: number, msg: Message, bytes: number): void {
@@ -59,13 +74,36 @@ export class PeerLink {
       this.ctx.stats.drops += dropped;
       this.reportUnreachable();
     }
-    if (this.state === 'idle') this.connect();
+    if (this.state === 'idle') this.start();
     else this.scheduleFlush();
   }
 
+  /**
+   * The peer dialed us and completed the handshake: send through this connection. A newer
+   * connection replaces an older one (the peer redialed; the old one is dead or dying).
+   */
+  attach(socket: Socket): void {
+    if (this.state === 'closed') {
+      socket.destroy();
+      return;
+    }
+    const old = this.socket;
+    this.socket = socket;
+    if (old && old !== socket) old.destroy();
+    clearTimeout(this.timer);
+    this.blocked = false;
+    this.state = 'ready';
+    this.unreachableReported = false;
+    if (this.everReady) this.ctx.stats.reconnects++;
+    this.everReady = true;
+    socket.on('close', () => this.onClose(socket));
+    this.scheduleFlush();
+  }
+
   setAddress(address: PeerAddress): void {
-    if (address.host === this.address.host && address.port === this.address.port) return;
+    if (this.address && address.host === this.address.host && address.port === this.address.port) return;
     this.address = address;
+    if (!this.dials) return;
     this.attempt = 0;
     if (this.socket) this.fail(this.socket, 'peer address changed');
     else if (this.state === 'backoff') {
@@ -88,6 +126,7 @@ export class PeerLink {
   }
 
   private connect(): void {
+    if (!this.address) return;
     this.state = 'connecting';
     this.closeReason = '';
     this.ctx.stats.connectAttempts++;
@@ -114,6 +153,7 @@ export class PeerLink {
   }
 
   private onData(socket: Socket, reader: FrameReader, chunk: Buffer): void {
+    this.ctx.stats.bytesReceived += chunk.length;
     try {
       for (const payload of reader.push(chunk)) {
         this.onFrame(socket, decode(payload, this.ctx.limits.maxFrameBytes));
@@ -126,6 +166,17 @@ export class PeerLink {
   }
 
   private onFrame(socket: Socket, frame: Frame): void {
+    if (this.state === 'ready' && frame.kind === FrameKind.Batch) {
+      // The peer's traffic to us rides on the connection we dialed.
+      this.ctx.stats.framesReceived++;
+      this.ctx.stats.messagesReceived += frame.envelopes.length;
+      try {
+        this.ctx.deliver(this.nodeId, frame.envelopes);
+      } catch (err) {
+        this.ctx.log.error({ peer: this.nodeId, err: (err as Error).stack }, 'raft transport onMessages threw');
+      }
+      return;
+    }
     if (this.state !== 'connecting') {
       this.fail(socket, `unexpected frame kind ${frame.kind} on an established outbound connection`);
       return;
@@ -144,7 +195,7 @@ export class PeerLink {
     }
     if (frame.nodeId !== this.nodeId) {
       // The address book is stale: do not deliver this peer's messages to someone else.
-      this.fail(socket, `${this.address.host}:${this.address.port} is node ${frame.nodeId}, expected ${this.nodeId}`);
+      this.fail(socket, `${this.address?.host}:${this.address?.port} is node ${frame.nodeId}, expected ${this.nodeId}`);
       return;
     }
     clearTimeout(this.timer);
@@ -171,8 +222,19 @@ export class PeerLink {
     clearTimeout(this.timer);
     if (this.state === 'closed') return;
     const wasReady = this.state === 'ready';
-    const { host, port } = this.address;
-    const fields = { peer: this.nodeId, addr: `${host}:${port}`, reason: this.closeReason || 'closed by peer', attempt: this.attempt };
+    const fields = {
+      peer: this.nodeId,
+      addr: this.address ? `${this.address.host}:${this.address.port}` : 'inbound',
+      reason: this.closeReason || 'closed by peer',
+      attempt: this.attempt,
+    };
+    if (!this.dials) {
+      // The peer dials; wait for it to come back.
+      this.state = 'waiting';
+      if (wasReady) this.ctx.log.warn(fields, 'raft transport connection lost');
+      this.reportUnreachable();
+      return;
+    }
     // Log the transition (up → down, or the first failed attempt) loudly and retries quietly.
     if (wasReady || this.attempt === 0) this.ctx.log.warn(fields, 'raft transport connection lost');
     else this.ctx.log.debug(fields, 'raft transport connect failed');

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { MessageType, type Message } from '../../raft/src/types';
 import { decode, FrameKind, type Envelope, type Frame, type NodeId } from './codec';
 import { encodeFramed, FrameReader } from './framing';
-import type { PeerAddress, TransportLimits, TransportLogger } from './options';
+import { PROTOCOL_VERSION, type PeerAddress, type TransportLimits, type TransportLogger } from './options';
 import { RaftTransport } from './transport';
 
 // Compile-time check that a pino logger (what the apps use) satisfies TransportLogger.
@@ -197,7 +197,7 @@ describe('RaftTransport over TCP', () => {
       sockets.push(s);
       const closed = new Promise<void>((r) => s.on('close', () => r()));
       s.resume(); // read (and discard) the server's reply, or its FIN would never be seen
-      if (handshakeFirst) s.write(encodeFramed({ kind: FrameKind.Handshake, protocolVersion: 1, nodeId: 99 }));
+      if (handshakeFirst) s.write(encodeFramed({ kind: FrameKind.Handshake, protocolVersion: PROTOCOL_VERSION, nodeId: 99 }));
       s.write(bytes);
       await withTimeout(closed, 3000, `server closing the bad connection; log: ${b.log.text()}`);
     };
@@ -237,10 +237,11 @@ describe('RaftTransport over TCP', () => {
     expect(reply.kind === FrameKind.Reject && reply.reason).toMatch(/protocol version 99 not supported/);
 
     // A transport speaking another version never delivers and reports the peer unreachable.
-    const c = track([new Node(3, { protocolVersion: 2 })])[0];
+    // (Node 1 has the lower id, so it is the one that dials node 2.)
+    const c = track([new Node(1, { protocolVersion: 1 })])[0];
     await c.t.listen();
     c.t.setPeer(2, b.t.address!);
-    c.t.send(2, 1, appMsg(3, 2, 0));
+    c.t.send(2, 1, appMsg(1, 2, 0));
     await waitFor(() => /peer rejected our handshake/.test(c.log.text()), 'dialer logs the rejection');
     await waitFor(() => c.unreachable.includes(2), 'onUnreachable');
     expect(b.received).toBe(0);
@@ -258,7 +259,7 @@ describe('RaftTransport over TCP', () => {
         for (const p of reader.push(chunk)) {
           const f = decode(p);
           if (f.kind === FrameKind.Handshake) {
-            s.write(encodeFramed({ kind: FrameKind.Handshake, protocolVersion: 1, nodeId: 2 }));
+            s.write(encodeFramed({ kind: FrameKind.Handshake, protocolVersion: PROTOCOL_VERSION, nodeId: 2 }));
             s.pause();
           } else if (f.kind === FrameKind.Batch) delivered += f.envelopes.length;
         }
@@ -309,6 +310,40 @@ describe('RaftTransport over TCP', () => {
     await waitFor(() => a.t.stats().connectAttempts >= 2, 'dialer retries after the handshake timeout');
     expect(a.log.text()).toMatch(/no handshake within 200 ms/);
     expect(a.unreachable).toContain(3);
+  });
+
+  it('uses one connection per node pair for both directions; the lower id dials, even when only the higher one talks', async () => {
+    const [a, b, c] = track(await cluster(3));
+    // Only the higher ids send: 3 → 1, 3 → 2, 2 → 1. They never dial; the lower ids did.
+    for (let i = 0; i < 300; i++) {
+      c.t.send(1, i % 4, appMsg(3, 1, i));
+      c.t.send(2, i % 4, appMsg(3, 2, i));
+      b.t.send(1, i % 4, appMsg(2, 1, i));
+    }
+    await waitFor(() => a.received === 600 && b.received === 300, 'higher-to-lower delivery');
+    for (let i = 300; i < 400; i++) a.t.send(3, 0, appMsg(1, 3, i));
+    await waitFor(() => c.received === 100, 'lower-to-higher delivery');
+    expect([a, b, c].map((n) => n.t.stats().connectAttempts)).toEqual([2, 1, 0]);
+    expect([a, b, c].map((n) => n.t.stats().connectionsAccepted)).toEqual([0, 1, 2]);
+    for (const n of [a, b, c]) expect(n.outOfOrder).toEqual([]);
+  });
+
+  it('the higher id waits for the lower one to come back after a restart, then delivers what it queued', async () => {
+    const [a, b] = track(await cluster(2));
+    const port = a.t.address!.port;
+    b.t.send(1, 1, appMsg(2, 1, 0));
+    await waitFor(() => a.received === 1, 'first delivery');
+    await a.t.close();
+    await waitFor(() => b.t.peerStats(1)?.state === 'waiting', 'link waits for node 1');
+    await waitFor(() => b.unreachable.includes(1), 'onUnreachable(1)');
+    for (let i = 1; i <= 50; i++) b.t.send(1, 1, appMsg(2, 1, i)); // queued: node 2 never dials node 1
+    expect(b.t.stats().connectAttempts).toBe(0);
+    const a2 = track([new Node(1, { port })])[0];
+    a2.t.setPeer(2, b.t.address!);
+    await a2.t.listen();
+    await waitFor(() => a2.received === 50, 'queued messages delivered once node 1 redials');
+    expect(a2.outOfOrder).toEqual([]);
+    expect(b.t.stats().reconnects).toBe(1);
   });
 
   it('drops and reports messages for unknown peers; close() is clean and idempotent', async () => {

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import type { Message } from '../../raft/src/types';
-import { envelopeSize, type NodeId } from './codec';
+import { envelopeSize, type Envelope, type NodeId } from './codec';
 import { InboundConnection, type InboundContext } from './inbound';
 import {
   DEFAULT_LIMITS,
@@ -19,9 +19,10 @@ import { PeerLink, type LinkContext, type PeerLinkStats } from './peer-link';
 const FRAME_OVERHEAD_BYTES = 16;
 
 /**
- * Carries Raft messages of many groups between nodes: one outbound TCP connection per peer
- * node, binary batch frames, per-turn coalescing, bounded queues, reconnect with backoff.
- * Raft tolerates loss, so the transport drops rather than blocks when a peer falls behind.
+ * Carries Raft messages of many groups between nodes: one TCP connection per node pair (the
+ * lower id dials, both directions share it), binary batch frames, per-turn coalescing,
+ * bounded queues, reconnect with backoff. Raft tolerates loss, so the transport drops rather
+ * than blocks when a peer falls behind.
  */
 export class RaftTransport {
   readonly nodeId: NodeId;
@@ -46,8 +47,9 @@ export class RaftTransport {
     for (const [id, addr] of opts.peers ?? []) this.peers.set(id, addr);
     const protocolVersion = opts.protocolVersion ?? PROTOCOL_VERSION;
     const common = { selfId: opts.nodeId, protocolVersion, limits: this.limits, stats: this.counters, log: this.log };
-    this.linkCtx = { ...common, reportUnreachable: (node) => this.reportUnreachable(node) };
-    this.inboundCtx = { ...common, deliver: (from, batch) => opts.onMessages(from, batch) };
+    const deliver = (from: NodeId, batch: readonly Envelope[]): void => opts.onMessages(from, batch);
+    this.linkCtx = { ...common, reportUnreachable: (node) => this.reportUnreachable(node), deliver };
+    this.inboundCtx = { ...common, deliver, adopt: (from, socket) => this.link(from).attach(socket) };
   }
 
   /** Starts accepting peers; resolves with the bound address (useful with port 0). */
@@ -75,6 +77,8 @@ export class RaftTransport {
     const addr = server.address();
     if (addr === null || typeof addr === 'string') throw new Error('raft transport: unexpected server address');
     this.listening = { host: addr.address, port: addr.port };
+    // Dial every higher-id peer now: they wait for us, and may have something to say first.
+    for (const id of this.peers.keys()) if (id > this.nodeId) this.link(id).start();
     return this.listening;
   }
 
@@ -86,6 +90,7 @@ export class RaftTransport {
   setPeer(node: NodeId, address: PeerAddress): void {
     this.peers.set(node, address);
     this.links.get(node)?.setAddress(address);
+    if (this.listening && node > this.nodeId && !this.closed) this.link(node).start();
   }
 
   /** Forgets a peer: its connection is closed and its queued messages dropped. */
@@ -107,7 +112,8 @@ export class RaftTransport {
     if (this.closed) return false;
     const bytes = envelopeSize({ groupId, msg });
     const address = this.peers.get(toNode);
-    if (address === undefined || toNode === this.nodeId) {
+    // A lower-id peer that dialed us is reachable without an address-book entry.
+    if ((address === undefined && !this.links.has(toNode)) || toNode === this.nodeId) {
       this.counters.drops++;
       this.reportUnreachable(toNode);
       return false;
@@ -118,13 +124,17 @@ export class RaftTransport {
       this.reportUnreachable(toNode);
       return false;
     }
-    let link = this.links.get(toNode);
-    if (link === undefined) {
-      link = new PeerLink(toNode, address, this.linkCtx);
-      this.links.set(toNode, link);
-    }
-    link.enqueue(groupId, msg, bytes);
+    this.link(toNode).enqueue(groupId, msg, bytes);
     return true;
+  }
+
+  private link(node: NodeId): PeerLink {
+    let link = this.links.get(node);
+    if (link === undefined) {
+      link = new PeerLink(node, this.peers.get(node), this.linkCtx);
+      this.links.set(node, link);
+    }
+    return link;
   }
 
   /** A snapshot of the counters (for metrics export) plus current queue depths. */

@@ -1,0 +1,104 @@
+// Catalog descriptors: plain JSON-serialisable records stored in the KV under reserved system
+// table ids (see store.ts). Ids are allocated from one counter; a table's OID as clients see it
+// in pg_class is its descriptor id + OID_BASE.
+import type { Node } from 'libpg-query';
+import type { SqlType } from '../types/types';
+
+export const OID_BASE = 16384;
+
+export interface DatabaseDesc {
+  readonly kind: 'database';
+  readonly id: number;
+  readonly name: string;
+}
+
+export interface SchemaDesc {
+  readonly kind: 'schema';
+  readonly id: number;
+  readonly dbId: number;
+  readonly name: string;
+}
+
+export interface ColumnDesc {
+  readonly id: number;
+  readonly name: string;
+  readonly type: SqlType;
+  readonly notNull: boolean;
+  /** DEFAULT expression as a parse tree (evaluated per row). */
+  readonly defaultExpr?: Node;
+  /** 'a' GENERATED ALWAYS / 'd' BY DEFAULT AS IDENTITY. */
+  readonly identity?: 'a' | 'd';
+  /** Hidden row id of a table created without a primary key (never shown). */
+  readonly hidden?: boolean;
+  /** Text of the value rows written before ADD COLUMN ... DEFAULT read for this column. */
+  readonly missingValue?: string;
+}
+
+export type IndexDirection = 'asc' | 'desc';
+
+export interface IndexDesc {
+  readonly id: number;
+  readonly name: string;
+  /** Column ids of the index key, in order. */
+  readonly columns: readonly number[];
+  readonly directions: readonly IndexDirection[];
+  readonly unique: boolean;
+  readonly primary: boolean;
+  /** Named like a constraint (PRIMARY KEY / UNIQUE in the table definition) rather than CREATE INDEX. */
+  readonly constraint: boolean;
+}
+
+export interface CheckDesc {
+  readonly name: string;
+  readonly expr: Node;
+}
+
+export interface ForeignKeyDesc {
+  readonly name: string;
+  readonly columns: readonly number[];
+  readonly refTableId: number;
+  readonly refColumns: readonly number[];
+}
+
+export interface TableDesc {
+  readonly kind: 'table';
+  readonly id: number;
+  readonly schemaId: number;
+  readonly name: string;
+  readonly columns: readonly ColumnDesc[];
+  readonly nextColumnId: number;
+  /** The primary index (id 1): the row itself is stored under it. */
+  readonly primary: IndexDesc;
+  readonly indexes: readonly IndexDesc[];
+  readonly nextIndexId: number;
+  readonly checks: readonly CheckDesc[];
+  readonly foreignKeys?: readonly ForeignKeyDesc[];
+}
+
+export interface SequenceDesc {
+  readonly kind: 'sequence';
+  readonly id: number;
+  readonly schemaId: number;
+  readonly name: string;
+  readonly start: string;
+  readonly increment: string;
+  readonly min: string;
+  readonly max: string;
+  readonly cycle: boolean;
+  /** Set for serial/identity sequences: dropped with the column. */
+  readonly ownedBy?: { readonly tableId: number; readonly columnId: number };
+  readonly typeKind: 'int2' | 'int4' | 'int8';
+}
+
+export interface ViewDesc {
+  readonly kind: 'view';
+  readonly id: number;
+  readonly schemaId: number;
+  readonly name: string;
+  readonly query: Node;
+  readonly sql: string;
+}
+
+export type Descriptor = DatabaseDesc | SchemaDesc | TableDesc | SequenceDesc | ViewDesc;
+
+export const visibleColumns = (t: TableDesc): ColumnDesc[] => t.columns.filter((c) => !c.hidden);

@@ -1,0 +1,3 @@
+// Loads every system view module (import for side effects).
+import './pg-catalog';
+import './information-schema';

@@ -1,0 +1,376 @@
+// pg_catalog views drivers and tools read (psql \d, node-postgres, TypeORM, Knex, pgbench).
+import { FIRST_USER_ID } from '../store';
+import { INFORMATION_SCHEMA_ID, PG_CATALOG_ID } from '../catalog';
+import type { Row } from '../../runtime';
+import { SETTINGS } from '../../settings';
+import { TYPE_INFO, type TypeKind, arrayOf, t, typeOid, typeLen } from '../../types/types';
+import { functionNames } from '../../functions/registry';
+import type { SqlType } from '../../types/types';
+import { checkOid, columnDefault, fkOid, indexDef, indexOid, relOid, schemaOid } from './describe';
+import { allSystemViews, defineView, type ViewContext } from './registry';
+
+const oid = t('oid');
+const name = t('name');
+const text = t('text');
+const bool = t('bool');
+const int2 = t('int2');
+const int4 = t('int4');
+const char = t('char');
+const cols = (spec: Record<string, SqlType>): { name: string; type: SqlType }[] => Object.entries(spec).map(([n, type]) => ({ name: n, type }));
+const BOOTSTRAP_USER_OID = 10;
+
+function* tables(ctx: ViewContext) {
+  for (const r of ctx.catalog.relationsOf(ctx.session.databaseId)) yield r;
+}
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_namespace',
+  oid: 2615,
+  columns: cols({ oid, nspname: name, nspowner: oid, nspacl: text }),
+  *rows(ctx) {
+    yield [PG_CATALOG_ID, 'pg_catalog', BOOTSTRAP_USER_OID, null];
+    yield [INFORMATION_SCHEMA_ID, 'information_schema', BOOTSTRAP_USER_OID, null];
+    for (const s of ctx.catalog.schemasOf(ctx.session.databaseId)) yield [schemaOid(s.id), s.name, BOOTSTRAP_USER_OID, null];
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_database',
+  oid: 1262,
+  columns: cols({ oid, datname: name, datdba: oid, encoding: int4, datcollate: name, datctype: name, datistemplate: bool, datallowconn: bool, datconnlimit: int4, dattablespace: oid, datacl: text, datlocprovider: char }),
+  *rows(ctx) {
+    for (const d of ctx.catalog.databases.values()) yield [schemaOid(d.id), d.name, BOOTSTRAP_USER_OID, 6, 'C', 'C', false, true, -1, 1663, null, 'c'];
+  },
+});
+
+const typeRows = (): Row[] => {
+  const out: Row[] = [];
+  for (const [kind, info] of Object.entries(TYPE_INFO) as [Exclude<TypeKind, 'array'>, (typeof TYPE_INFO)[keyof typeof TYPE_INFO]][]) {
+    const internal = ['bool', 'int2', 'int4', 'int8', 'float4', 'float8', 'oid', 'char', 'name', 'date', 'time', 'timestamp', 'timestamptz', 'regclass', 'regtype', 'regproc', 'void'].includes(kind);
+    const typname = kind === 'bpchar' ? 'bpchar' : kind === 'varchar' ? 'varchar' : kind === 'char' ? 'char' : kind;
+    out.push([info.oid, typname, PG_CATALOG_ID, BOOTSTRAP_USER_OID, info.len, internal, info.category === 'P' ? 'p' : 'b', info.category, false, true, ',', 0, 0, info.arrayOid, 0, 'i', 'p', false, 0, -1, 0, null]);
+    if (info.arrayOid) out.push([info.arrayOid, `_${typname}`, PG_CATALOG_ID, BOOTSTRAP_USER_OID, -1, false, 'b', 'A', false, true, ',', 0, info.oid, 0, 0, 'i', 'x', false, 0, -1, 0, null]);
+  }
+  return out;
+};
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_type',
+  oid: 1247,
+  columns: cols({
+    oid, typname: name, typnamespace: oid, typowner: oid, typlen: int2, typbyval: bool, typtype: char, typcategory: char, typispreferred: bool, typisdefined: bool,
+    typdelim: char, typrelid: oid, typelem: oid, typarray: oid, typbasetype: oid, typalign: char, typstorage: char, typnotnull: bool, typtypmod: oid, typndims: int4, typcollation: oid, typdefault: text,
+  }),
+  rows: () => typeRows(),
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_class',
+  oid: 1259,
+  columns: cols({
+    oid, relname: name, relnamespace: oid, reltype: oid, relowner: oid, relam: oid, relfilenode: oid, reltablespace: oid, relpages: int4, reltuples: t('float4'),
+    relhasindex: bool, relisshared: bool, relpersistence: char, relkind: char, relnatts: int2, relchecks: int2, relhasrules: bool, relhastriggers: bool,
+    relhassubclass: bool, relrowsecurity: bool, relforcerowsecurity: bool, relispopulated: bool, relreplident: char, relispartition: bool, reloptions: arrayOf(text), relacl: arrayOf(text), relpartbound: text, reloftype: oid, relkindname: text,
+  }),
+  *rows(ctx) {
+    const base = (o: number, n: string, ns: number, kind: string, natts: number, hasIndex: boolean, checks: number, am = 0): Row => [
+      o, n, ns, 0, BOOTSTRAP_USER_OID, am, o, 0, 0, -1, hasIndex, false, 'p', kind, natts, checks, false, false, false, false, false, true, 'd', false, null, null, null, 0, kind,
+    ];
+    for (const v of allSystemViews()) yield base(v.oid, v.name, v.schema === 'pg_catalog' ? PG_CATALOG_ID : INFORMATION_SCHEMA_ID, 'v', v.columns.length, false, 0);
+    for (const r of tables(ctx)) {
+      const ns = schemaOid(r.schemaId);
+      if (r.kind === 'table') {
+        yield base(relOid(r.id), r.name, ns, 'r', r.columns.filter((c) => !c.hidden).length, r.indexes.length > 0 || !r.columns.some((c) => c.hidden), r.checks.length, 2);
+        for (const idx of [r.primary, ...r.indexes]) {
+          if (idx.primary && r.columns.some((c) => c.hidden)) continue;
+          yield base(indexOid(r, idx), idx.name, ns, 'i', idx.columns.length, false, 0, 403);
+        }
+      } else if (r.kind === 'sequence') yield base(relOid(r.id), r.name, ns, 'S', 3, false, 0);
+      else yield base(relOid(r.id), r.name, ns, 'v', 0, false, 0);
+    }
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_attribute',
+  oid: 1249,
+  columns: cols({
+    attrelid: oid, attname: name, atttypid: oid, attstattarget: int4, attlen: int2, attnum: int2, attndims: int4, attcacheoff: int4, atttypmod: int4, attbyval: bool, attalign: char,
+    attstorage: char, attnotnull: bool, atthasdef: bool, atthasmissing: bool, attidentity: char, attgenerated: char, attisdropped: bool, attislocal: bool, attinhcount: int4, attcollation: oid, attacl: text, attoptions: text,
+  }),
+  *rows(ctx) {
+    for (const r of tables(ctx)) {
+      if (r.kind !== 'table') continue;
+      let n = 0;
+      for (const c of r.columns) {
+        n++;
+        if (c.hidden) continue;
+        yield [relOid(r.id), c.name, typeOid(c.type), -1, typeLen(c.type), n, c.type.kind === 'array' ? 1 : 0, -1, c.type.typmod, false, 'i', 'p', c.notNull, c.defaultExpr !== undefined, c.missingValue !== undefined, c.identity ?? '', '', false, true, 0, 0, null, null];
+      }
+      for (const idx of [r.primary, ...r.indexes]) {
+        idx.columns.forEach((id, i) => {
+          const c = r.columns.find((x) => x.id === id);
+          if (c) void 0;
+          return i;
+        });
+      }
+    }
+    for (const v of allSystemViews()) {
+      let n = 0;
+      for (const c of v.columns) yield [v.oid, c.name, typeOid(c.type), -1, typeLen(c.type), ++n, 0, -1, -1, false, 'i', 'p', false, false, false, '', '', false, true, 0, 0, null, null];
+    }
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_attrdef',
+  oid: 2604,
+  columns: cols({ oid, adrelid: oid, adnum: int2, adbin: text }),
+  *rows(ctx) {
+    for (const r of tables(ctx)) {
+      if (r.kind !== 'table') continue;
+      for (const [i, c] of r.columns.entries()) if (c.defaultExpr) yield [4_000_000 + r.id * 64 + i, relOid(r.id), i + 1, columnDefault(c.defaultExpr)];
+    }
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_index',
+  oid: 2610,
+  columns: cols({
+    indexrelid: oid, indrelid: oid, indnatts: int2, indnkeyatts: int2, indisunique: bool, indnullsnotdistinct: bool, indisprimary: bool, indisexclusion: bool, indimmediate: bool,
+    indisclustered: bool, indisvalid: bool, indcheckxmin: bool, indisready: bool, indislive: bool, indisreplident: bool, indkey: arrayOf(int2), indcollation: text, indclass: text, indoption: arrayOf(int2), indexprs: text, indpred: text,
+  }),
+  *rows(ctx) {
+    for (const r of tables(ctx)) {
+      if (r.kind !== 'table') continue;
+      for (const idx of [r.primary, ...r.indexes]) {
+        if (idx.primary && r.columns.some((c) => c.hidden)) continue;
+        const attnums = idx.columns.map((id) => r.columns.findIndex((c) => c.id === id) + 1);
+        yield [indexOid(r, idx), relOid(r.id), attnums.length, attnums.length, idx.unique, false, idx.primary, false, true, false, true, false, true, true, false, attnums, '0', '0', idx.directions.map((d) => (d === 'desc' ? 3 : 0)), null, null];
+      }
+    }
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_indexes',
+  columns: cols({ schemaname: name, tablename: name, indexname: name, tablespace: name, indexdef: text }),
+  *rows(ctx) {
+    for (const r of tables(ctx)) {
+      if (r.kind !== 'table') continue;
+      for (const idx of [r.primary, ...r.indexes]) {
+        if (idx.primary && r.columns.some((c) => c.hidden)) continue;
+        yield [ctx.catalog.schemaName(r.schemaId), r.name, idx.name, null, indexDef(ctx.catalog, r, idx)];
+      }
+    }
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_constraint',
+  oid: 2606,
+  columns: cols({
+    oid, conname: name, connamespace: oid, contype: char, condeferrable: bool, condeferred: bool, convalidated: bool, conrelid: oid, contypid: oid, conindid: oid, conparentid: oid,
+    confrelid: oid, confupdtype: char, confdeltype: char, confmatchtype: char, conislocal: bool, coninhcount: int4, connoinherit: bool, conkey: arrayOf(int2), confkey: arrayOf(int2), conbin: text,
+  }),
+  *rows(ctx) {
+    for (const r of tables(ctx)) {
+      if (r.kind !== 'table') continue;
+      const ns = schemaOid(r.schemaId);
+      const attnum = (id: number): number => r.columns.findIndex((c) => c.id === id) + 1;
+      for (const idx of [r.primary, ...r.indexes]) {
+        if (!idx.constraint) continue;
+        yield [indexOid(r, idx), idx.name, ns, idx.primary ? 'p' : 'u', false, false, true, relOid(r.id), 0, indexOid(r, idx), 0, 0, ' ', ' ', ' ', true, 0, true, idx.columns.map(attnum), null, null];
+      }
+      for (const [i, ch] of r.checks.entries()) yield [checkOid(r, i), ch.name, ns, 'c', false, false, true, relOid(r.id), 0, 0, 0, 0, ' ', ' ', ' ', true, 0, false, null, null, null];
+      for (const [i, fk] of (r.foreignKeys ?? []).entries()) {
+        yield [fkOid(r, i), fk.name, ns, 'f', false, false, true, relOid(r.id), 0, 0, 0, relOid(fk.refTableId), 'a', 'a', 's', true, 0, true, fk.columns.map(attnum), fk.refColumns, null];
+      }
+    }
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_tables',
+  columns: cols({ schemaname: name, tablename: name, tableowner: name, tablespace: name, hasindexes: bool, hasrules: bool, hastriggers: bool, rowsecurity: bool }),
+  *rows(ctx) {
+    for (const r of tables(ctx)) if (r.kind === 'table') yield [ctx.catalog.schemaName(r.schemaId), r.name, ctx.session.user, null, true, false, false, false];
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_views',
+  columns: cols({ schemaname: name, viewname: name, viewowner: name, definition: text }),
+  *rows(ctx) {
+    for (const r of tables(ctx)) if (r.kind === 'view') yield [ctx.catalog.schemaName(r.schemaId), r.name, ctx.session.user, r.sql];
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_sequence',
+  oid: 2224,
+  columns: cols({ seqrelid: oid, seqtypid: oid, seqstart: t('int8'), seqincrement: t('int8'), seqmax: t('int8'), seqmin: t('int8'), seqcache: t('int8'), seqcycle: bool }),
+  *rows(ctx) {
+    for (const r of tables(ctx)) if (r.kind === 'sequence') yield [relOid(r.id), typeOid(t(r.typeKind)), BigInt(r.start), BigInt(r.increment), BigInt(r.max), BigInt(r.min), 1n, r.cycle];
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_sequences',
+  columns: cols({ schemaname: name, sequencename: name, sequenceowner: name, data_type: t('regtype'), start_value: t('int8'), min_value: t('int8'), max_value: t('int8'), increment_by: t('int8'), cycle: bool, cache_size: t('int8'), last_value: t('int8') }),
+  *rows(ctx) {
+    for (const r of tables(ctx)) if (r.kind === 'sequence') yield [ctx.catalog.schemaName(r.schemaId), r.name, ctx.session.user, TYPE_INFO[r.typeKind].name, BigInt(r.start), BigInt(r.min), BigInt(r.max), BigInt(r.increment), r.cycle, 1n, null];
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_depend',
+  oid: 2608,
+  columns: cols({ classid: oid, objid: oid, objsubid: int4, refclassid: oid, refobjid: oid, refobjsubid: int4, deptype: char }),
+  *rows(ctx) {
+    for (const r of tables(ctx)) {
+      if (r.kind === 'sequence' && r.ownedBy) {
+        const owner = ctx.catalog.byId.get(r.ownedBy.tableId);
+        const attnum = owner?.kind === 'table' ? owner.columns.findIndex((c) => c.id === r.ownedBy?.columnId) + 1 : 0;
+        yield [1259, relOid(r.id), 0, 1259, relOid(r.ownedBy.tableId), attnum, 'a'];
+      }
+    }
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_settings',
+  columns: cols({ name: text, setting: text, unit: text, category: text, short_desc: text, extra_desc: text, context: text, vartype: text, source: text, min_val: text, max_val: text, enumvals: arrayOf(text), boot_val: text, reset_val: text, sourcefile: text, sourceline: int4, pending_restart: bool }),
+  *rows(ctx) {
+    for (const n of Object.keys(SETTINGS).sort()) {
+      const v = ctx.session.setting(n) ?? '';
+      yield [n, v, null, 'Weft', '', null, 'user', 'string', 'default', null, null, null, SETTINGS[n].default, SETTINGS[n].default, null, null, false];
+    }
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_roles',
+  oid: 1260,
+  columns: cols({ oid, rolname: name, rolsuper: bool, rolinherit: bool, rolcreaterole: bool, rolcreatedb: bool, rolcanlogin: bool, rolreplication: bool, rolconnlimit: int4, rolpassword: text, rolvaliduntil: t('timestamptz'), rolbypassrls: bool, rolconfig: arrayOf(text) }),
+  *rows(ctx) {
+    yield [BOOTSTRAP_USER_OID, ctx.session.user, true, true, true, true, true, false, -1, '********', null, true, null];
+  },
+});
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_user',
+  columns: cols({ usename: name, usesysid: oid, usecreatedb: bool, usesuper: bool, userepl: bool, usebypassrls: bool, passwd: text, valuntil: t('timestamptz'), useconfig: arrayOf(text) }),
+  *rows(ctx) {
+    yield [ctx.session.user, BOOTSTRAP_USER_OID, true, true, false, true, '********', null, null];
+  },
+});
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_authid',
+  columns: cols({ oid, rolname: name, rolsuper: bool }),
+  *rows(ctx) {
+    yield [BOOTSTRAP_USER_OID, ctx.session.user, true];
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_am',
+  oid: 2601,
+  columns: cols({ oid, amname: name, amhandler: t('regproc'), amtype: char }),
+  rows: () => [[2, 'heap', 3, 't'], [403, 'btree', 330, 'i'], [405, 'hash', 331, 'i']],
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_proc',
+  oid: 1255,
+  columns: cols({ oid, proname: name, pronamespace: oid, proowner: oid, prolang: oid, prokind: char, prorettype: oid, pronargs: int2, proargtypes: text, proretset: bool, prosrc: text }),
+  *rows() {
+    let i = 0;
+    for (const n of functionNames().sort()) yield [5000 + i++, n, PG_CATALOG_ID, BOOTSTRAP_USER_OID, 12, 'f', 25, 0, '', false, n];
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_extension',
+  oid: 3079,
+  columns: cols({ oid, extname: name, extowner: oid, extnamespace: oid, extrelocatable: bool, extversion: text }),
+  rows: () => [[13000, 'plpgsql', BOOTSTRAP_USER_OID, PG_CATALOG_ID, false, '1.0']],
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_tablespace',
+  oid: 1213,
+  columns: cols({ oid, spcname: name, spcowner: oid }),
+  rows: () => [[1663, 'pg_default', BOOTSTRAP_USER_OID], [1664, 'pg_global', BOOTSTRAP_USER_OID]],
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_stat_activity',
+  columns: cols({ datid: oid, datname: name, pid: int4, usename: name, application_name: text, client_addr: text, state: text, query: text, backend_start: t('timestamptz') }),
+  *rows(ctx) {
+    yield [0, ctx.session.database, ctx.session.pid, ctx.session.user, ctx.session.setting('application_name') ?? '', '127.0.0.1', 'active', '', null];
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_collation',
+  oid: 3456,
+  columns: cols({ oid, collname: name, collnamespace: oid, collprovider: char, collisdeterministic: bool, collencoding: int4, collcollate: name, collctype: name }),
+  rows: () => [[100, 'default', PG_CATALOG_ID, 'd', true, -1, '', ''], [950, 'C', PG_CATALOG_ID, 'c', true, -1, 'C', 'C']],
+});
+
+// Relations that exist in Postgres and that tools join against; Weft has no rows for them.
+for (const [n, o, spec] of [
+  ['pg_description', 2609, { objoid: oid, classoid: oid, objsubid: int4, description: text }],
+  ['pg_shdescription', 2396, { objoid: oid, classoid: oid, description: text }],
+  ['pg_inherits', 2611, { inhrelid: oid, inhparent: oid, inhseqno: int4, inhdetachpending: bool }],
+  ['pg_trigger', 2620, { oid, tgrelid: oid, tgparentid: oid, tgname: name, tgfoid: oid, tgtype: int2, tgenabled: char, tgisinternal: bool, tgconstraint: oid }],
+  ['pg_rewrite', 2618, { oid, rulename: name, ev_class: oid, ev_type: char }],
+  ['pg_policy', 3256, { oid, polname: name, polrelid: oid, polcmd: char, polpermissive: bool, polroles: arrayOf(oid), polqual: text, polwithcheck: text }],
+  ['pg_statistic_ext', 3381, { oid, stxrelid: oid, stxname: name, stxnamespace: oid, stxkind: arrayOf(char) }],
+  ['pg_partitioned_table', 3350, { partrelid: oid, partstrat: char }],
+  ['pg_foreign_table', 3118, { ftrelid: oid, ftserver: oid }],
+  ['pg_publication', 6104, { oid, pubname: name }],
+  ['pg_publication_rel', 6106, { oid, prpubid: oid, prrelid: oid }],
+  ['pg_subscription', 6100, { oid, subname: name }],
+  ['pg_enum', 3501, { oid, enumtypid: oid, enumsortorder: t('float4'), enumlabel: name }],
+  ['pg_range', 3541, { rngtypid: oid, rngsubtype: oid }],
+  ['pg_event_trigger', 3466, { oid, evtname: name }],
+  ['pg_auth_members', 1261, { oid, roleid: oid, member: oid, grantor: oid }],
+  ['pg_opclass', 2616, { oid, opcmethod: oid, opcname: name, opcnamespace: oid, opcdefault: bool }],
+  ['pg_cast', 2605, { oid, castsource: oid, casttarget: oid, castfunc: oid, castcontext: char, castmethod: char }],
+  ['pg_operator', 2617, { oid, oprname: name, oprnamespace: oid, oprleft: oid, oprright: oid, oprresult: oid }],
+  ['pg_language', 2612, { oid, lanname: name }],
+  ['pg_locks', 12100, { locktype: text, database: oid, relation: oid, pid: int4, mode: text, granted: bool }],
+  ['pg_prepared_xacts', 12101, { transaction: text, gid: text, prepared: t('timestamptz'), owner: name, database: name }],
+  ['pg_matviews', 12102, { schemaname: name, matviewname: name, matviewowner: name, definition: text }],
+  ['pg_stat_user_tables', 12103, { relid: oid, schemaname: name, relname: name, n_live_tup: t('int8') }],
+  ['pg_init_privs', 3394, { objoid: oid, classoid: oid, objsubid: int4, privtype: char }],
+] as const) {
+  defineView({ schema: 'pg_catalog', name: n, oid: o, columns: cols(spec), rows: () => [] });
+}
+
+export const SYSTEM_SCHEMA_OIDS = { pg_catalog: PG_CATALOG_ID, information_schema: INFORMATION_SCHEMA_ID, firstUser: FIRST_USER_ID };

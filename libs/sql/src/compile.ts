@@ -1,0 +1,58 @@
+// Statement dispatch: parse tree -> CompiledStatement.
+import type { Node } from 'libpg-query';
+import { isAggregate } from './functions/aggregates';
+import { S, sqlError } from './errors';
+import { explainLines } from './exec/nodes';
+import type { PlannerEnv } from './plan/context';
+import { compileDelete, compileInsert, compileUpdate } from './plan/dml';
+import type { ParamTypes } from './plan/expr';
+import { Planner } from './plan/select';
+import type { Row } from './runtime';
+import type { CompiledStatement } from './statement';
+import { compileUtility } from './ddl';
+import { type SqlType, t } from './types/types';
+import { toPg } from './types/values';
+import type { PgValue } from '@weft/pgwire';
+
+export function newPlanner(env: PlannerEnv): Planner {
+  return new Planner(env, isAggregate);
+}
+
+function finalParamTypes(p: ParamTypes): SqlType[] {
+  return p.types.map((x) => (x && x.kind !== 'unknown' ? x : t('text')));
+}
+
+export function compileStatement(node: Node, env: PlannerEnv, declared: readonly (SqlType | undefined)[], sqlText: string): CompiledStatement {
+  const params: ParamTypes = { types: [...declared] };
+  const planner = newPlanner(env);
+  if ('SelectStmt' in node) {
+    const q = planner.planSelect(node.SelectStmt, undefined, params);
+    const visible = q.columns.length;
+    const cols = q.columns;
+    return {
+      kind: 'SELECT',
+      paramTypes: finalParamTypes(params),
+      columns: q.columns,
+      readOnly: true,
+      cacheable: true,
+      async execute(ctx) {
+        const rows: PgValue[][] = [];
+        for await (const r of q.node.rows(undefined, ctx.rt)) rows.push(toRow(r, cols, visible));
+        return { kind: 'rows', columns: [], rows };
+      },
+      explain: () => explainLines(q.node.explain()),
+    };
+  }
+  if ('InsertStmt' in node) return compileInsert(node.InsertStmt, planner, params, finalParamTypes);
+  if ('UpdateStmt' in node) return compileUpdate(node.UpdateStmt, planner, params, finalParamTypes);
+  if ('DeleteStmt' in node) return compileDelete(node.DeleteStmt, planner, params, finalParamTypes);
+  const u = compileUtility(node, env, planner, params, sqlText);
+  if (u) return { ...u, paramTypes: finalParamTypes(params) };
+  throw sqlError(S.FEATURE_NOT_SUPPORTED, `statement ${Object.keys(node)[0]} is not supported`);
+}
+
+export function toRow(r: Row, cols: readonly { type: SqlType; hidden?: boolean }[], visible: number): PgValue[] {
+  const out: PgValue[] = new Array<PgValue>(visible);
+  for (let i = 0; i < visible; i++) out[i] = toPg(r[i], cols[i].type);
+  return out;
+}

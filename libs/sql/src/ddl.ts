@@ -1,0 +1,861 @@
+// Utility statements: DDL (databases, schemas, tables, indexes, sequences, views), TRUNCATE,
+// EXPLAIN, COPY and accepted no-ops. DDL writes descriptors in the statement's transaction and
+// bumps the catalog version, so it is transactional and concurrent DDL conflicts with 40001.
+import type {
+  Node, CreateStmt, ColumnDef, Constraint, IndexStmt, DropStmt, AlterTableStmt, AlterTableCmd, CreateSeqStmt, DefElem, TruncateStmt, ViewStmt, RangeVar, RenameStmt,
+} from 'libpg-query';
+import { PgError, type StatementResult } from '@weft/pgwire';
+import { INFORMATION_SCHEMA_ID, PG_CATALOG_ID, type Relation } from './catalog/catalog';
+import type { CheckDesc, ColumnDesc, DatabaseDesc, ForeignKeyDesc, IndexDesc, SchemaDesc, SequenceDesc, TableDesc, ViewDesc } from './catalog/descriptors';
+import { allocateId, bumpVersion, deleteDescriptor, writeDescriptor } from './catalog/store';
+import { decodeTableRow, encodeTableRow, indexEntry, primaryKey, primarySpan } from './catalog/table-data';
+import { createDatabase } from './engine';
+import { S, sqlError } from './errors';
+import type { PlannerEnv } from './plan/context';
+import { compileCopy } from './copy';
+import { typeFromTypeName, stringOf, type ParamTypes } from './plan/expr';
+import type { Planner } from './plan/select';
+import { RowValidator, tableScope } from './plan/dml';
+import type { ExecContext, CompiledStatement } from './statement';
+import { SERIAL_NAMES, type SqlType, t, typeDisplayName } from './types/types';
+import { castValue, toText } from './types/values';
+import type { Row } from './runtime';
+import { compileStatement, newPlanner } from './compile';
+import { Scope } from './plan/scope';
+
+type Utility = Omit<CompiledStatement, 'paramTypes'>;
+
+const cmd = (kind: string, run: (ctx: ExecContext) => Promise<string | StatementResult>): Utility => ({
+  kind,
+  columns: null,
+  readOnly: false,
+  cacheable: false,
+  async execute(ctx) {
+    const r = await run(ctx);
+    return typeof r === 'string' ? { kind: 'command', commandTag: r } : r;
+  },
+});
+
+const noop = (tag: string): Utility => ({ kind: tag, columns: null, readOnly: true, cacheable: false, execute: async () => ({ kind: 'command', commandTag: tag }) });
+
+function notice(ctx: ExecContext, message: string): void {
+  ctx.query.notice({ severity: 'NOTICE', code: '00000', message });
+}
+
+export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, params: ParamTypes, sqlText: string): Utility | undefined {
+  if ('CreateStmt' in node) return cmd('CREATE TABLE', (ctx) => createTable(ctx, node.CreateStmt));
+  if ('IndexStmt' in node) return cmd('CREATE INDEX', (ctx) => createIndex(ctx, node.IndexStmt));
+  if ('DropStmt' in node) return cmd('DROP', (ctx) => drop(ctx, node.DropStmt));
+  if ('AlterTableStmt' in node) return cmd('ALTER TABLE', (ctx) => alterTable(ctx, node.AlterTableStmt));
+  if ('RenameStmt' in node) return cmd('ALTER', (ctx) => rename(ctx, node.RenameStmt));
+  if ('CreateSchemaStmt' in node) {
+    const s = node.CreateSchemaStmt;
+    return cmd('CREATE SCHEMA', async (ctx) => {
+      const name = s.schemaname ?? s.authrole?.rolename ?? '';
+      if (name === 'pg_catalog' || name === 'information_schema' || ctx.catalog.schema(ctx.rt.session.databaseId, name)) {
+        if (s.if_not_exists) {
+          notice(ctx, `schema "${name}" already exists, skipping`);
+          return 'CREATE SCHEMA';
+        }
+        throw sqlError(S.DUPLICATE_SCHEMA, `schema "${name}" already exists`);
+      }
+      if (s.schemaElts?.length) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'CREATE SCHEMA with elements is not supported');
+      const id = await allocateId(ctx.txn);
+      writeDescriptor(ctx.txn, { kind: 'schema', id, dbId: ctx.rt.session.databaseId, name } satisfies SchemaDesc);
+      await ddlDone(ctx);
+      return 'CREATE SCHEMA';
+    });
+  }
+  if ('CreatedbStmt' in node) {
+    const name = node.CreatedbStmt.dbname ?? '';
+    return { ...cmd('CREATE DATABASE', async (ctx) => {
+      if (ctx.catalog.databases.has(name)) throw sqlError(S.DUPLICATE_DATABASE, `database "${name}" already exists`);
+      await createDatabase(ctx.txn, name);
+      await ddlDone(ctx);
+      return 'CREATE DATABASE';
+    }), kind: 'CREATE DATABASE' };
+  }
+  if ('DropdbStmt' in node) {
+    const d = node.DropdbStmt;
+    return cmd('DROP DATABASE', async (ctx) => {
+      const db = ctx.catalog.databases.get(d.dbname ?? '');
+      if (!db) {
+        if (d.missing_ok) {
+          notice(ctx, `database "${d.dbname}" does not exist, skipping`);
+          return 'DROP DATABASE';
+        }
+        throw sqlError(S.UNDEFINED_DATABASE, `database "${d.dbname}" does not exist`);
+      }
+      if (db.id === ctx.rt.session.databaseId) throw sqlError(S.OBJECT_IN_USE, 'cannot drop the currently open database');
+      for (const s of ctx.catalog.schemasOf(db.id)) deleteDescriptor(ctx.txn, s.id);
+      for (const r of ctx.catalog.relationsOf(db.id)) deleteDescriptor(ctx.txn, r.id);
+      deleteDescriptor(ctx.txn, db.id);
+      await ddlDone(ctx);
+      return 'DROP DATABASE';
+    });
+  }
+  if ('CreateSeqStmt' in node) return cmd('CREATE SEQUENCE', (ctx) => createSequence(ctx, node.CreateSeqStmt));
+  if ('AlterSeqStmt' in node) {
+    const a = node.AlterSeqStmt;
+    return cmd('ALTER SEQUENCE', async (ctx) => {
+      const rel = findRelation(ctx, a.sequence, 'sequence', a.missing_ok ?? false);
+      if (!rel) return 'ALTER SEQUENCE';
+      const seq = rel as SequenceDesc;
+      const opts = seqOptions(a.options ?? [], seq.typeKind);
+      const next: SequenceDesc = { ...seq, ...opts.desc };
+      writeDescriptor(ctx.txn, next);
+      if (opts.restart !== undefined) await ctx.engine.setval(next, BigInt(opts.restart === 'start' ? next.start : opts.restart), false);
+      await ddlDone(ctx);
+      return 'ALTER SEQUENCE';
+    });
+  }
+  if ('TruncateStmt' in node) return cmd('TRUNCATE TABLE', (ctx) => truncate(ctx, node.TruncateStmt));
+  if ('ViewStmt' in node) return cmd('CREATE VIEW', (ctx) => createView(ctx, node.ViewStmt, planner, sqlText));
+  if ('VacuumStmt' in node) return noop(node.VacuumStmt.is_vacuumcmd ? 'VACUUM' : 'ANALYZE');
+  if ('CommentStmt' in node) return noop('COMMENT');
+  if ('GrantStmt' in node) return noop(node.GrantStmt.is_grant ? 'GRANT' : 'REVOKE');
+  if ('GrantRoleStmt' in node) return noop(node.GrantRoleStmt.is_grant ? 'GRANT ROLE' : 'REVOKE ROLE');
+  if ('AlterOwnerStmt' in node) return noop('ALTER');
+  if ('CheckPointStmt' in node) return noop('CHECKPOINT');
+  if ('LockStmt' in node) return noop('LOCK TABLE');
+  if ('CreateExtensionStmt' in node) {
+    const name = node.CreateExtensionStmt.extname ?? '';
+    if (!['uuid-ossp', 'pgcrypto', 'plpgsql', 'citext'].includes(name)) throw sqlError('58P01', `extension "${name}" is not available`);
+    return noop('CREATE EXTENSION');
+  }
+  if ('ExplainStmt' in node) return explain(node.ExplainStmt.query as Node, node.ExplainStmt.options ?? [], env, sqlText);
+  if ('CopyStmt' in node) return compileCopy(node.CopyStmt, planner, params);
+  if ('DoStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'DO blocks are not supported');
+  if ('CreateFunctionStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'CREATE FUNCTION is not supported');
+  if ('CreateTrigStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'triggers are not supported');
+  if ('CreateRoleStmt' in node || 'AlterRoleStmt' in node || 'DropRoleStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'roles are managed by the gateway configuration');
+  return undefined;
+}
+
+async function ddlDone(ctx: ExecContext): Promise<void> {
+  await bumpVersion(ctx.txn);
+  ctx.catalogChanged();
+}
+
+function explain(inner: Node, options: readonly Node[], env: PlannerEnv, sqlText: string): Utility {
+  const opts = options.map((o) => ('DefElem' in o ? (o.DefElem.defname ?? '') : ''));
+  const analyze = opts.includes('analyze');
+  const compiled = compileStatement(inner, env, [], sqlText);
+  return {
+    kind: 'EXPLAIN',
+    columns: [{ qualifier: undefined, name: 'QUERY PLAN', type: t('text') }],
+    readOnly: compiled.readOnly,
+    cacheable: false,
+    async execute(ctx) {
+      const lines = compiled.explain ? compiled.explain() : [`Utility statement: ${compiled.kind}`];
+      if (analyze) {
+        const start = process.hrtime.bigint();
+        await compiled.execute(ctx);
+        lines.push(`Execution Time: ${(Number(process.hrtime.bigint() - start) / 1e6).toFixed(3)} ms`);
+      }
+      return { kind: 'rows', columns: [], rows: lines.map((l) => [l]) };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+function schemaFor(ctx: ExecContext, rv: RangeVar | undefined): SchemaDesc {
+  const dbId = ctx.rt.session.databaseId;
+  if (rv?.schemaname) {
+    if (rv.schemaname === 'pg_catalog' || rv.schemaname === 'information_schema') throw sqlError('42501', `permission denied to create "${rv.schemaname}.${rv.relname}"`);
+    const s = ctx.catalog.schema(dbId, rv.schemaname);
+    if (!s) throw sqlError(S.UNDEFINED_SCHEMA, `schema "${rv.schemaname}" does not exist`);
+    return s;
+  }
+  for (const name of ctx.rt.session.searchPath) {
+    const s = ctx.catalog.schema(dbId, name);
+    if (s) return s;
+  }
+  throw sqlError(S.UNDEFINED_SCHEMA, 'no schema has been selected to create in');
+}
+
+function findRelation(ctx: ExecContext, rv: RangeVar | undefined, want: Relation['kind'] | 'index', missingOk: boolean): Relation | undefined {
+  const rel = ctx.env.resolveRelation(rv?.schemaname, rv?.relname ?? '');
+  const label = want === 'table' ? 'table' : want === 'sequence' ? 'sequence' : want === 'view' ? 'view' : 'index';
+  if (!rel || 'rows' in rel) {
+    if (missingOk) return undefined;
+    throw sqlError(want === 'table' || want === 'view' ? S.UNDEFINED_TABLE : S.UNDEFINED_TABLE, `${want === 'table' ? 'relation' : label} "${rv?.relname}" does not exist`);
+  }
+  if (rel.kind !== want) throw sqlError(S.WRONG_OBJECT_TYPE, `"${rv?.relname}" is not a ${label}`);
+  return rel;
+}
+
+function uniqueName(base: string, taken: (n: string) => boolean): string {
+  let name = base.slice(0, 63);
+  for (let i = 1; taken(name); i++) name = `${base.slice(0, 60)}${i}`;
+  return name;
+}
+
+function relationNameTaken(ctx: ExecContext, schemaId: number, name: string): boolean {
+  if (ctx.catalog.relation(schemaId, name)) return true;
+  for (const r of ctx.catalog.relationsOf(ctx.rt.session.databaseId)) if (r.kind === 'table' && r.schemaId === schemaId && [r.primary, ...r.indexes].some((i) => i.name === name)) return true;
+  return false;
+}
+
+function nodeColumnNames(n: unknown, out: Set<string>): void {
+  if (!n || typeof n !== 'object') return;
+  if (Array.isArray(n)) return n.forEach((x) => nodeColumnNames(x, out));
+  const o = n as Record<string, unknown>;
+  if ('ColumnRef' in o) {
+    const f = ((o.ColumnRef as { fields?: Node[] }).fields ?? []).map(stringOf);
+    out.add(f[f.length - 1]);
+    return;
+  }
+  Object.values(o).forEach((v) => nodeColumnNames(v, out));
+}
+
+const nextvalDefault = (seqName: string): Node => ({
+  FuncCall: {
+    funcname: [{ String: { sval: 'nextval' } }],
+    args: [{ TypeCast: { arg: { A_Const: { sval: { sval: seqName } } }, typeName: { names: [{ String: { sval: 'regclass' } }], typemod: -1 } } }],
+    funcformat: 'COERCE_EXPLICIT_CALL',
+  },
+});
+
+function seqOptions(opts: readonly Node[], typeKind: 'int2' | 'int4' | 'int8'): { desc: Partial<Omit<SequenceDesc, 'kind' | 'id'>>; restart?: string; ownedBy?: string[] } {
+  const desc: { -readonly [K in keyof SequenceDesc]?: SequenceDesc[K] } = {};
+  let restart: string | undefined;
+  let ownedBy: string[] | undefined;
+  const num = (d: DefElem): string => {
+    const a = d.arg;
+    if (!a) return '';
+    if ('Integer' in a) return String(a.Integer.ival ?? 0);
+    if ('Float' in a) return a.Float.fval ?? '0';
+    return '';
+  };
+  for (const o of opts) {
+    if (!('DefElem' in o)) continue;
+    const d = o.DefElem;
+    switch (d.defname) {
+      case 'start': desc.start = num(d); break;
+      case 'increment': desc.increment = num(d); break;
+      case 'minvalue': if (d.arg) desc.min = num(d); break;
+      case 'maxvalue': if (d.arg) desc.max = num(d); break;
+      case 'cycle': desc.cycle = Boolean(d.arg && 'Boolean' in (d.arg) ? (d.arg).Boolean.boolval : true); break;
+      case 'cache': break;
+      case 'restart': restart = d.arg ? num(d) : 'start'; break;
+      case 'as': desc.typeKind = typeFromTypeName((d.arg as { TypeName: import('libpg-query').TypeName }).TypeName).kind as 'int2' | 'int4' | 'int8'; break;
+      case 'owned_by': ownedBy = ((d.arg as { List: { items?: Node[] } }).List.items ?? []).map(stringOf); break;
+      case 'sequence_name': break;
+      default: throw sqlError(S.SYNTAX_ERROR, `option "${d.defname}" not recognized`);
+    }
+  }
+  void typeKind;
+  return { desc, restart, ownedBy };
+}
+
+function newSequence(id: number, schemaId: number, name: string, typeKind: 'int2' | 'int4' | 'int8', opts: Partial<SequenceDesc> = {}, ownedBy?: SequenceDesc['ownedBy']): SequenceDesc {
+  const kind = opts.typeKind ?? typeKind;
+  const max = kind === 'int2' ? '32767' : kind === 'int4' ? '2147483647' : '9223372036854775807';
+  const inc = opts.increment ?? '1';
+  const desc = BigInt(inc) < 0n;
+  const min = opts.min ?? (desc ? (kind === 'int2' ? '-32768' : kind === 'int4' ? '-2147483648' : '-9223372036854775808') : '1');
+  const maxV = opts.max ?? (desc ? '-1' : max);
+  if (BigInt(inc) === 0n) throw sqlError(S.INVALID_PARAMETER_VALUE, 'INCREMENT must not be zero');
+  return { kind: 'sequence', id, schemaId, name, start: opts.start ?? (desc ? maxV : min), increment: inc, min, max: maxV, cycle: opts.cycle ?? false, ownedBy, typeKind: kind };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CREATE TABLE
+
+async function createTable(ctx: ExecContext, s: CreateStmt): Promise<string> {
+  if (s.inhRelations?.length) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'table inheritance is not supported');
+  if (s.partspec) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'declarative partitioning is not supported (Weft shards by primary key hash)');
+  const schema = schemaFor(ctx, s.relation);
+  const name = s.relation?.relname ?? '';
+  if (ctx.catalog.relation(schema.id, name)) {
+    if (s.if_not_exists) {
+      notice(ctx, `relation "${name}" already exists, skipping`);
+      return 'CREATE TABLE';
+    }
+    throw sqlError(S.DUPLICATE_TABLE, `relation "${name}" already exists`);
+  }
+  const tableId = await allocateId(ctx.txn);
+  const columns: ColumnDesc[] = [];
+  const checks: CheckDesc[] = [];
+  const fks: ForeignKeyDesc[] = [];
+  const uniques: { cols: string[]; name?: string; primary: boolean }[] = [];
+  const sequences: SequenceDesc[] = [];
+  const takenNames = new Set<string>();
+  const taken = (n: string): boolean => takenNames.has(n) || relationNameTaken(ctx, schema.id, n);
+  let nextCol = 1;
+  for (const el of s.tableElts ?? []) {
+    if ('ColumnDef' in el) {
+      const cd: ColumnDef = el.ColumnDef;
+      const colName = cd.colname ?? '';
+      if (columns.some((c) => c.name === colName)) throw sqlError(S.DUPLICATE_COLUMN, `column "${colName}" specified more than once`);
+      const tn = cd.typeName ?? {};
+      const rawName = (tn.names ?? []).map(stringOf).filter((x) => x !== 'pg_catalog').join('.');
+      const serial = SERIAL_NAMES[rawName];
+      let type: SqlType = serial ? t(serial) : typeFromTypeName(tn);
+      if (type.kind === 'unknown' || type.kind === 'void' || type.kind === 'record') throw sqlError(S.DATATYPE_MISMATCH, `column "${colName}" has pseudo-type ${typeDisplayName(type)}`);
+      let notNull = false;
+      let defaultExpr: Node | undefined;
+      let identity: 'a' | 'd' | undefined;
+      if (serial) {
+        const seqName = uniqueName(`${name}_${colName}_seq`, taken);
+        takenNames.add(seqName);
+        sequences.push(newSequence(await allocateId(ctx.txn), schema.id, seqName, serial as 'int2' | 'int4' | 'int8', {}, { tableId, columnId: nextCol }));
+        defaultExpr = nextvalDefault(seqName);
+        notNull = true;
+      }
+      for (const cn of cd.constraints ?? []) {
+        const c = (cn as { Constraint: Constraint }).Constraint;
+        switch (c.contype) {
+          case 'CONSTR_NOTNULL': notNull = true; break;
+          case 'CONSTR_NULL': break;
+          case 'CONSTR_DEFAULT': defaultExpr = c.raw_expr; break;
+          case 'CONSTR_PRIMARY': uniques.push({ cols: [colName], name: c.conname, primary: true }); notNull = true; break;
+          case 'CONSTR_UNIQUE': uniques.push({ cols: [colName], name: c.conname, primary: false }); break;
+          case 'CONSTR_CHECK': checks.push({ name: c.conname ?? uniqueName(`${name}_${colName}_check`, (n) => checks.some((x) => x.name === n)), expr: c.raw_expr as Node }); break;
+          case 'CONSTR_IDENTITY': {
+            identity = c.generated_when === 'a' ? 'a' : 'd';
+            notNull = true;
+            const seqName = uniqueName(`${name}_${colName}_seq`, taken);
+            takenNames.add(seqName);
+            const k = type.kind === 'int2' || type.kind === 'int4' ? type.kind : 'int8';
+            sequences.push(newSequence(await allocateId(ctx.txn), schema.id, seqName, k, seqOptions(c.options ?? [], k).desc, { tableId, columnId: nextCol }));
+            defaultExpr = nextvalDefault(seqName);
+            break;
+          }
+          case 'CONSTR_FOREIGN': fks.push(fkFrom(ctx, c, [colName], `${name}_${colName}_fkey`)); break;
+          case 'CONSTR_GENERATED': throw sqlError(S.FEATURE_NOT_SUPPORTED, 'generated columns are not supported');
+          default: break;
+        }
+      }
+      if (tn.arrayBounds?.length && type.kind !== 'array') type = { kind: 'array', typmod: -1, elem: type };
+      columns.push({ id: nextCol++, name: colName, type, notNull, defaultExpr, identity });
+    } else if ('Constraint' in el) {
+      const c = el.Constraint;
+      const keys = (c.keys ?? []).map(stringOf);
+      switch (c.contype) {
+        case 'CONSTR_PRIMARY': uniques.push({ cols: keys, name: c.conname, primary: true }); break;
+        case 'CONSTR_UNIQUE': uniques.push({ cols: keys, name: c.conname, primary: false }); break;
+        case 'CONSTR_CHECK': {
+          const refs = new Set<string>();
+          nodeColumnNames(c.raw_expr, refs);
+          const first = [...refs][0];
+          checks.push({ name: c.conname ?? uniqueName(first ? `${name}_${first}_check` : `${name}_check`, (n) => checks.some((x) => x.name === n)), expr: c.raw_expr as Node });
+          break;
+        }
+        case 'CONSTR_FOREIGN': fks.push(fkFrom(ctx, c, (c.fk_attrs ?? []).map(stringOf), `${name}_${(c.fk_attrs ?? []).map(stringOf).join('_')}_fkey`)); break;
+        case 'CONSTR_EXCLUSION': throw sqlError(S.FEATURE_NOT_SUPPORTED, 'exclusion constraints are not supported');
+        default: break;
+      }
+    } else if ('TableLikeClause' in el) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'CREATE TABLE ... LIKE is not supported');
+  }
+  const pks = uniques.filter((u) => u.primary);
+  if (pks.length > 1) throw sqlError(S.INVALID_TABLE_DEFINITION, `multiple primary keys for table "${name}" are not allowed`);
+  const colId = (n: string): number => {
+    const c = columns.find((x) => x.name === n);
+    if (!c) throw sqlError(S.UNDEFINED_COLUMN, `column "${n}" named in key does not exist`);
+    return c.id;
+  };
+  let primary: IndexDesc;
+  if (pks.length) {
+    const ids = pks[0].cols.map(colId);
+    for (const id of ids) {
+      const i = columns.findIndex((c) => c.id === id);
+      columns[i] = { ...columns[i], notNull: true };
+    }
+    const pkName = pks[0].name ?? uniqueName(`${name}_pkey`, taken);
+    takenNames.add(pkName);
+    primary = { id: 1, name: pkName, columns: ids, directions: ids.map(() => 'asc'), unique: true, primary: true, constraint: true };
+  } else {
+    const id = nextCol++;
+    columns.push({ id, name: 'rowid', type: t('int8'), notNull: true, hidden: true });
+    primary = { id: 1, name: `${name}_rowid_key`, columns: [id], directions: ['asc'], unique: true, primary: true, constraint: false };
+  }
+  const indexes: IndexDesc[] = [];
+  let nextIndex = 2;
+  for (const u of uniques.filter((x) => !x.primary)) {
+    const ids = u.cols.map(colId);
+    const idxName = u.name ?? uniqueName(`${name}_${u.cols.join('_')}_key`, taken);
+    takenNames.add(idxName);
+    indexes.push({ id: nextIndex++, name: idxName, columns: ids, directions: ids.map(() => 'asc'), unique: true, primary: false, constraint: true });
+  }
+  const table: TableDesc = { kind: 'table', id: tableId, schemaId: schema.id, name, columns, nextColumnId: nextCol, primary, indexes, nextIndexId: nextIndex, checks, foreignKeys: fks };
+  // Validate CHECK expressions and defaults now (bad column names fail the CREATE, as in PG).
+  writeDescriptor(ctx.txn, table);
+  for (const sq of sequences) writeDescriptor(ctx.txn, sq);
+  await ddlDone(ctx);
+  return 'CREATE TABLE';
+}
+
+function fkFrom(ctx: ExecContext, c: Constraint, cols: string[], defaultName: string): ForeignKeyDesc {
+  const ref = ctx.env.resolveRelation(c.pktable?.schemaname, c.pktable?.relname ?? '');
+  if (!ref || 'rows' in ref || ref.kind !== 'table') throw sqlError(S.UNDEFINED_TABLE, `relation "${c.pktable?.relname}" does not exist`);
+  const refCols = (c.pk_attrs ?? []).map(stringOf);
+  const refIds = refCols.length ? refCols.map((n) => ref.columns.find((x) => x.name === n)?.id ?? -1) : [...ref.primary.columns];
+  return { name: c.conname ?? defaultName, columns: cols.map((_n, i) => -1 - i), refTableId: ref.id, refColumns: refIds };
+}
+
+// ---------------------------------------------------------------------------------------------
+// indexes
+
+async function backfillIndex(ctx: ExecContext, table: TableDesc, idx: IndexDesc): Promise<void> {
+  const { start, end } = primarySpan(table);
+  const seen = new Set<string>();
+  for await (const kv of ctx.txn.scan(start, end)) {
+    const row = decodeTableRow(table, kv.value, (c) => ctx.env.missingValue(c));
+    const e = indexEntry(table, idx, row);
+    if (e.unique) {
+      const k = e.key.toString('latin1');
+      if (seen.has(k)) {
+        const cols = idx.columns.map((id) => table.columns.findIndex((c) => c.id === id));
+        throw sqlError(S.UNIQUE_VIOLATION, `could not create unique index "${idx.name}"`, {
+          detail: `Key (${cols.map((i) => table.columns[i].name).join(', ')})=(${cols.map((i) => toText(row[i], table.columns[i].type)).join(', ')}) is duplicated.`,
+          constraint: idx.name,
+        });
+      }
+      seen.add(k);
+    }
+    ctx.txn.put(e.key, e.value);
+  }
+}
+
+async function createIndex(ctx: ExecContext, s: IndexStmt): Promise<string> {
+  const rel = findRelation(ctx, s.relation, 'table', false) as TableDesc;
+  const cols = (s.indexParams ?? []).map((p) => {
+    const e = (p as { IndexElem: import('libpg-query').IndexElem }).IndexElem;
+    if (!e.name) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'expression indexes are not supported');
+    const c = rel.columns.find((x) => x.name === e.name && !x.hidden);
+    if (!c) throw sqlError(S.UNDEFINED_COLUMN, `column "${e.name}" does not exist`);
+    return { id: c.id, dir: e.ordering === 'SORTBY_DESC' ? ('desc' as const) : ('asc' as const), name: c.name };
+  });
+  if (s.whereClause) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'partial indexes are not supported');
+  if (s.accessMethod && s.accessMethod !== 'btree' && s.accessMethod !== 'hash') throw sqlError(S.FEATURE_NOT_SUPPORTED, `access method "${s.accessMethod}" is not supported`);
+  const name = s.idxname ?? uniqueName(`${rel.name}_${cols.map((c) => c.name).join('_')}_${s.unique ? 'key' : 'idx'}`, (n) => relationNameTaken(ctx, rel.schemaId, n));
+  if (relationNameTaken(ctx, rel.schemaId, name)) {
+    if (s.if_not_exists) {
+      notice(ctx, `relation "${name}" already exists, skipping`);
+      return 'CREATE INDEX';
+    }
+    throw sqlError(S.DUPLICATE_TABLE, `relation "${name}" already exists`);
+  }
+  const idx: IndexDesc = { id: rel.nextIndexId, name, columns: cols.map((c) => c.id), directions: cols.map((c) => c.dir), unique: s.unique ?? false, primary: false, constraint: false };
+  await backfillIndex(ctx, rel, idx);
+  writeDescriptor(ctx.txn, { ...rel, indexes: [...rel.indexes, idx], nextIndexId: rel.nextIndexId + 1 });
+  await ddlDone(ctx);
+  return 'CREATE INDEX';
+}
+
+function findIndex(ctx: ExecContext, schemaName: string | undefined, name: string): { table: TableDesc; index: IndexDesc } | undefined {
+  for (const r of ctx.catalog.relationsOf(ctx.rt.session.databaseId)) {
+    if (r.kind !== 'table') continue;
+    if (schemaName && ctx.catalog.schemaName(r.schemaId) !== schemaName) continue;
+    const index = [r.primary, ...r.indexes].find((i) => i.name === name);
+    if (index) return { table: r, index };
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// DROP
+
+async function drop(ctx: ExecContext, s: DropStmt): Promise<string> {
+  const kind = s.removeType ?? '';
+  const tag: Record<string, string> = {
+    OBJECT_TABLE: 'DROP TABLE', OBJECT_INDEX: 'DROP INDEX', OBJECT_SEQUENCE: 'DROP SEQUENCE', OBJECT_VIEW: 'DROP VIEW', OBJECT_SCHEMA: 'DROP SCHEMA',
+    OBJECT_TYPE: 'DROP TYPE', OBJECT_EXTENSION: 'DROP EXTENSION', OBJECT_FUNCTION: 'DROP FUNCTION', OBJECT_TRIGGER: 'DROP TRIGGER',
+  };
+  if (!(kind in tag)) throw sqlError(S.FEATURE_NOT_SUPPORTED, `DROP ${kind.replace('OBJECT_', '')} is not supported`);
+  if (kind === 'OBJECT_EXTENSION' || kind === 'OBJECT_FUNCTION' || kind === 'OBJECT_TRIGGER' || kind === 'OBJECT_TYPE') {
+    if (!s.missing_ok) throw sqlError(S.UNDEFINED_OBJECT, `${kind.replace('OBJECT_', '').toLowerCase()} does not exist`);
+    return tag[kind];
+  }
+  const cascade = s.behavior === 'DROP_CASCADE';
+  for (const obj of s.objects ?? []) {
+    const names = ('List' in obj ? (obj.List.items ?? []) : [obj]).map(stringOf);
+    const name = names[names.length - 1];
+    const schemaName = names.length > 1 ? names[names.length - 2] : undefined;
+    if (kind === 'OBJECT_SCHEMA') {
+      const sc = ctx.catalog.schema(ctx.rt.session.databaseId, name);
+      if (!sc) {
+        if (s.missing_ok) notice(ctx, `schema "${name}" does not exist, skipping`);
+        else throw sqlError(S.UNDEFINED_SCHEMA, `schema "${name}" does not exist`);
+        continue;
+      }
+      const rels = ctx.catalog.relationsOf(ctx.rt.session.databaseId).filter((r) => r.schemaId === sc.id);
+      if (rels.length && !cascade) {
+        throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop schema ${name} because other objects depend on it`, { hint: 'Use DROP ... CASCADE to drop the dependent objects too.' });
+      }
+      for (const r of rels) deleteDescriptor(ctx.txn, r.id);
+      deleteDescriptor(ctx.txn, sc.id);
+      continue;
+    }
+    if (kind === 'OBJECT_INDEX') {
+      const found = findIndex(ctx, schemaName, name);
+      if (!found) {
+        if (s.missing_ok) notice(ctx, `index "${name}" does not exist, skipping`);
+        else throw sqlError(S.UNDEFINED_OBJECT, `index "${name}" does not exist`);
+        continue;
+      }
+      if (found.index.primary || found.index.constraint) {
+        throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop index ${name} because constraint ${name} on table ${found.table.name} requires it`, { hint: `You can drop constraint ${name} on table ${found.table.name} instead.` });
+      }
+      await dropIndexData(ctx, found.table, found.index);
+      writeDescriptor(ctx.txn, { ...found.table, indexes: found.table.indexes.filter((i) => i !== found.index) });
+      continue;
+    }
+    const want = kind === 'OBJECT_TABLE' ? 'table' : kind === 'OBJECT_VIEW' ? 'view' : 'sequence';
+    const rel = findRelation(ctx, { relname: name, schemaname: schemaName }, want, s.missing_ok ?? false);
+    if (!rel) {
+      notice(ctx, `${want === 'table' ? 'table' : want} "${name}" does not exist, skipping`);
+      continue;
+    }
+    deleteDescriptor(ctx.txn, rel.id);
+    if (rel.kind === 'table') {
+      // Owned sequences go with the table. Row data is left unreachable (ids are never reused).
+      for (const r of ctx.catalog.relationsOf(ctx.rt.session.databaseId)) {
+        if (r.kind === 'sequence' && r.ownedBy?.tableId === rel.id) deleteDescriptor(ctx.txn, r.id);
+      }
+    }
+    if (rel.kind === 'sequence') ctx.engine.forgetSequence(rel.id);
+  }
+  await ddlDone(ctx);
+  return tag[kind];
+}
+
+async function dropIndexData(ctx: ExecContext, table: TableDesc, idx: IndexDesc): Promise<void> {
+  const { start, end } = primarySpan(table);
+  for await (const kv of ctx.txn.scan(start, end)) {
+    const row = decodeTableRow(table, kv.value, (c) => ctx.env.missingValue(c));
+    ctx.txn.delete(indexEntry(table, idx, row).key);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TRUNCATE
+
+async function truncate(ctx: ExecContext, s: TruncateStmt): Promise<string> {
+  for (const r of s.relations ?? []) {
+    const rel = findRelation(ctx, (r as { RangeVar: RangeVar }).RangeVar, 'table', false) as TableDesc;
+    const { start, end } = primarySpan(rel);
+    const keys: Buffer[] = [];
+    for await (const kv of ctx.txn.scan(start, end)) {
+      const row = decodeTableRow(rel, kv.value, (c) => ctx.env.missingValue(c));
+      keys.push(kv.key, ...rel.indexes.map((i) => indexEntry(rel, i, row).key));
+    }
+    for (const k of keys) ctx.txn.delete(k);
+    if (s.restart_seqs) {
+      for (const q of ctx.catalog.relationsOf(ctx.rt.session.databaseId)) {
+        if (q.kind === 'sequence' && q.ownedBy?.tableId === rel.id) await ctx.engine.setval(q, BigInt(q.start), false);
+      }
+    }
+  }
+  return 'TRUNCATE TABLE';
+}
+
+// ---------------------------------------------------------------------------------------------
+// sequences, views
+
+async function createSequence(ctx: ExecContext, s: CreateSeqStmt): Promise<string> {
+  const schema = schemaFor(ctx, s.sequence);
+  const name = s.sequence?.relname ?? '';
+  if (ctx.catalog.relation(schema.id, name)) {
+    if (s.if_not_exists) {
+      notice(ctx, `relation "${name}" already exists, skipping`);
+      return 'CREATE SEQUENCE';
+    }
+    throw sqlError(S.DUPLICATE_TABLE, `relation "${name}" already exists`);
+  }
+  const opts = seqOptions(s.options ?? [], 'int8');
+  writeDescriptor(ctx.txn, newSequence(await allocateId(ctx.txn), schema.id, name, 'int8', opts.desc));
+  await ddlDone(ctx);
+  return 'CREATE SEQUENCE';
+}
+
+async function createView(ctx: ExecContext, s: ViewStmt, planner: Planner, sqlText: string): Promise<string> {
+  const schema = schemaFor(ctx, s.view);
+  const name = s.view?.relname ?? '';
+  const existing = ctx.catalog.relation(schema.id, name);
+  if (existing && !(s.replace && existing.kind === 'view')) throw sqlError(S.DUPLICATE_TABLE, `relation "${name}" already exists`);
+  const query = s.query as Node;
+  if (!('SelectStmt' in query)) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'view query must be a SELECT');
+  planner.planSelect(query.SelectStmt, undefined, { types: [] });
+  const id = existing?.id ?? (await allocateId(ctx.txn));
+  writeDescriptor(ctx.txn, { kind: 'view', id, schemaId: schema.id, name, query, sql: sqlText } satisfies ViewDesc);
+  await ddlDone(ctx);
+  return 'CREATE VIEW';
+}
+
+// ---------------------------------------------------------------------------------------------
+// ALTER TABLE
+
+async function rename(ctx: ExecContext, s: RenameStmt): Promise<string> {
+  const newName = s.newname ?? '';
+  if (s.renameType === 'OBJECT_TABLE' || s.renameType === 'OBJECT_SEQUENCE' || s.renameType === 'OBJECT_VIEW') {
+    const want = s.renameType === 'OBJECT_TABLE' ? 'table' : s.renameType === 'OBJECT_VIEW' ? 'view' : 'sequence';
+    const rel = findRelation(ctx, s.relation, want, s.missing_ok ?? false);
+    if (!rel) return 'ALTER TABLE';
+    if (ctx.catalog.relation(rel.schemaId, newName)) throw sqlError(S.DUPLICATE_TABLE, `relation "${newName}" already exists`);
+    writeDescriptor(ctx.txn, { ...rel, name: newName });
+    await ddlDone(ctx);
+    return want === 'table' ? 'ALTER TABLE' : want === 'view' ? 'ALTER VIEW' : 'ALTER SEQUENCE';
+  }
+  if (s.renameType === 'OBJECT_COLUMN') {
+    const rel = findRelation(ctx, s.relation, 'table', s.missing_ok ?? false) as TableDesc | undefined;
+    if (!rel) return 'ALTER TABLE';
+    const col = rel.columns.find((c) => c.name === s.subname && !c.hidden);
+    if (!col) throw sqlError(S.UNDEFINED_COLUMN, `column "${s.subname}" does not exist`);
+    if (rel.columns.some((c) => c.name === newName)) throw sqlError(S.DUPLICATE_COLUMN, `column "${newName}" of relation "${rel.name}" already exists`);
+    writeDescriptor(ctx.txn, { ...rel, columns: rel.columns.map((c) => (c === col ? { ...c, name: newName } : c)) });
+    await ddlDone(ctx);
+    return 'ALTER TABLE';
+  }
+  if (s.renameType === 'OBJECT_INDEX' || s.renameType === 'OBJECT_TABCONSTRAINT') {
+    const found = s.renameType === 'OBJECT_INDEX' ? findIndex(ctx, s.relation?.schemaname, s.relation?.relname ?? '') : findIndex(ctx, undefined, s.subname ?? '');
+    if (!found) throw sqlError(S.UNDEFINED_OBJECT, `index "${s.relation?.relname ?? s.subname}" does not exist`);
+    const rn = (i: IndexDesc): IndexDesc => (i === found.index ? { ...i, name: newName } : i);
+    writeDescriptor(ctx.txn, { ...found.table, primary: rn(found.table.primary), indexes: found.table.indexes.map(rn) });
+    await ddlDone(ctx);
+    return s.renameType === 'OBJECT_INDEX' ? 'ALTER INDEX' : 'ALTER TABLE';
+  }
+  if (s.renameType === 'OBJECT_SCHEMA') {
+    const sc = ctx.catalog.schema(ctx.rt.session.databaseId, s.subname ?? '');
+    if (!sc) throw sqlError(S.UNDEFINED_SCHEMA, `schema "${s.subname}" does not exist`);
+    writeDescriptor(ctx.txn, { ...sc, name: newName });
+    await ddlDone(ctx);
+    return 'ALTER SCHEMA';
+  }
+  throw sqlError(S.FEATURE_NOT_SUPPORTED, `ALTER ... RENAME of ${s.renameType} is not supported`);
+}
+
+async function allRows(ctx: ExecContext, table: TableDesc): Promise<Row[]> {
+  const { start, end } = primarySpan(table);
+  const rows: Row[] = [];
+  for await (const kv of ctx.txn.scan(start, end)) rows.push(decodeTableRow(table, kv.value, (c) => ctx.env.missingValue(c)));
+  return rows;
+}
+
+async function alterTable(ctx: ExecContext, s: AlterTableStmt): Promise<string> {
+  if (s.objtype === 'OBJECT_INDEX' || s.objtype === 'OBJECT_SEQUENCE' || s.objtype === 'OBJECT_VIEW') {
+    return s.objtype === 'OBJECT_INDEX' ? 'ALTER INDEX' : s.objtype === 'OBJECT_VIEW' ? 'ALTER VIEW' : 'ALTER SEQUENCE';
+  }
+  let table = findRelation(ctx, s.relation, 'table', s.missing_ok ?? false) as TableDesc | undefined;
+  if (!table) {
+    notice(ctx, `relation "${s.relation?.relname}" does not exist, skipping`);
+    return 'ALTER TABLE';
+  }
+  for (const c of s.cmds ?? []) table = await alterCmd(ctx, table, (c as { AlterTableCmd: AlterTableCmd }).AlterTableCmd);
+  writeDescriptor(ctx.txn, table);
+  await ddlDone(ctx);
+  return 'ALTER TABLE';
+}
+
+async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): Promise<TableDesc> {
+  const colByName = (n: string | undefined): ColumnDesc => {
+    const col = table.columns.find((x) => x.name === n && !x.hidden);
+    if (!col) throw sqlError(S.UNDEFINED_COLUMN, `column "${n}" of relation "${table.name}" does not exist`);
+    return col;
+  };
+  const replaceCol = (col: ColumnDesc, next: ColumnDesc): TableDesc => ({ ...table, columns: table.columns.map((x) => (x === col ? next : x)) });
+  switch (c.subtype) {
+    case 'AT_AddColumn': {
+      const cd = (c.def as { ColumnDef: ColumnDef }).ColumnDef;
+      if (table.columns.some((x) => x.name === cd.colname && !x.hidden)) {
+        if (c.missing_ok) {
+          notice(ctx, `column "${cd.colname}" of relation "${table.name}" already exists, skipping`);
+          return table;
+        }
+        throw sqlError(S.DUPLICATE_COLUMN, `column "${cd.colname}" of relation "${table.name}" already exists`);
+      }
+      const tn = cd.typeName ?? {};
+      const rawName = (tn.names ?? []).map(stringOf).filter((x) => x !== 'pg_catalog').join('.');
+      if (SERIAL_NAMES[rawName]) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'ADD COLUMN with a serial type is not supported; create a sequence and use DEFAULT nextval()');
+      const type = typeFromTypeName(tn);
+      let notNull = false;
+      let defaultExpr: Node | undefined;
+      const newIndexes: { unique: boolean; name?: string; primary: boolean }[] = [];
+      const checks: CheckDesc[] = [];
+      for (const cn of cd.constraints ?? []) {
+        const k = (cn as { Constraint: Constraint }).Constraint;
+        if (k.contype === 'CONSTR_NOTNULL') notNull = true;
+        else if (k.contype === 'CONSTR_DEFAULT') defaultExpr = k.raw_expr;
+        else if (k.contype === 'CONSTR_UNIQUE') newIndexes.push({ unique: true, name: k.conname, primary: false });
+        else if (k.contype === 'CONSTR_PRIMARY') newIndexes.push({ unique: true, name: k.conname, primary: true });
+        else if (k.contype === 'CONSTR_CHECK') checks.push({ name: k.conname ?? `${table.name}_${cd.colname}_check`, expr: k.raw_expr as Node });
+        else if (k.contype === 'CONSTR_FOREIGN' || k.contype === 'CONSTR_NULL') continue;
+        else throw sqlError(S.FEATURE_NOT_SUPPORTED, `constraint ${k.contype} in ADD COLUMN is not supported`);
+      }
+      let missingValue: string | undefined;
+      if (defaultExpr) {
+        // Existing rows see the default as evaluated now (stored once in the descriptor).
+        const p = newPlanner(ctx.env);
+        const e = p.compiler(new Scope([]), { types: [] }).compile(defaultExpr, type);
+        if (e.slots.length) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'ADD COLUMN with a volatile DEFAULT is not supported');
+        const v = castValue(e.fn({ row: [], outer: undefined, rt: ctx.rt }), e.type, type, false);
+        missingValue = v === null ? undefined : toText(v, type);
+      }
+      const rows = notNull && missingValue === undefined ? await allRows(ctx, table) : [];
+      if (rows.length) throw sqlError(S.NOT_NULL_VIOLATION, `column "${cd.colname}" of relation "${table.name}" contains null values`);
+      const col: ColumnDesc = { id: table.nextColumnId, name: cd.colname ?? '', type, notNull, defaultExpr, missingValue };
+      let next: TableDesc = { ...table, columns: [...table.columns.filter((x) => !x.hidden), col, ...table.columns.filter((x) => x.hidden)], nextColumnId: table.nextColumnId + 1, checks: [...table.checks, ...checks] };
+      for (const ni of newIndexes) {
+        if (ni.primary) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'ADD COLUMN ... PRIMARY KEY is not supported');
+        const idx: IndexDesc = { id: next.nextIndexId, name: ni.name ?? `${table.name}_${col.name}_key`, columns: [col.id], directions: ['asc'], unique: true, primary: false, constraint: true };
+        await backfillIndex(ctx, next, idx);
+        next = { ...next, indexes: [...next.indexes, idx], nextIndexId: next.nextIndexId + 1 };
+      }
+      return next;
+    }
+    case 'AT_DropColumn': {
+      const col = table.columns.find((x) => x.name === c.name && !x.hidden);
+      if (!col) {
+        if (c.missing_ok) {
+          notice(ctx, `column "${c.name}" of relation "${table.name}" does not exist, skipping`);
+          return table;
+        }
+        throw sqlError(S.UNDEFINED_COLUMN, `column "${c.name}" of relation "${table.name}" does not exist`);
+      }
+      if (table.primary.columns.includes(col.id)) throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop column ${col.name} of table ${table.name} because the primary key depends on it`);
+      const dropped = table.indexes.filter((i) => i.columns.includes(col.id));
+      for (const i of dropped) await dropIndexData(ctx, table, i);
+      return { ...table, columns: table.columns.filter((x) => x !== col), indexes: table.indexes.filter((i) => !dropped.includes(i)) };
+    }
+    case 'AT_ColumnDefault': {
+      const col = colByName(c.name);
+      return replaceCol(col, { ...col, defaultExpr: c.def });
+    }
+    case 'AT_DropNotNull': {
+      const col = colByName(c.name);
+      if (table.primary.columns.includes(col.id)) throw sqlError(S.INVALID_TABLE_DEFINITION, `column "${col.name}" is in a primary key`);
+      return replaceCol(col, { ...col, notNull: false });
+    }
+    case 'AT_SetNotNull': {
+      const col = colByName(c.name);
+      const i = table.columns.indexOf(col);
+      if ((await allRows(ctx, table)).some((r) => r[i] === null)) throw sqlError(S.NOT_NULL_VIOLATION, `column "${col.name}" of relation "${table.name}" contains null values`);
+      return replaceCol(col, { ...col, notNull: true });
+    }
+    case 'AT_AlterColumnType': {
+      const col = colByName(c.name);
+      const cd = (c.def as { ColumnDef: ColumnDef }).ColumnDef;
+      const type = typeFromTypeName(cd.typeName ?? {});
+      const sameStorage = type.kind === col.type.kind || (['text', 'varchar', 'bpchar'].includes(type.kind) && ['text', 'varchar'].includes(col.type.kind));
+      if (!sameStorage || table.primary.columns.includes(col.id) || table.indexes.some((i) => i.columns.includes(col.id))) {
+        throw sqlError(S.FEATURE_NOT_SUPPORTED, `changing the type of column "${col.name}" from ${typeDisplayName(col.type)} to ${typeDisplayName(type)} is not supported`);
+      }
+      const i = table.columns.indexOf(col);
+      for (const r of await allRows(ctx, table)) castValue(r[i], col.type, type, false);
+      return replaceCol(col, { ...col, type });
+    }
+    case 'AT_AddConstraint': {
+      const k = (c.def as { Constraint: Constraint }).Constraint;
+      const keys = (k.keys ?? []).map(stringOf);
+      if (k.contype === 'CONSTR_PRIMARY') return addPrimaryKey(ctx, table, keys, k.conname);
+      if (k.contype === 'CONSTR_UNIQUE') {
+        const ids = keys.map((n) => colByName(n).id);
+        const idx: IndexDesc = { id: table.nextIndexId, name: k.conname ?? uniqueName(`${table.name}_${keys.join('_')}_key`, (n) => relationNameTaken(ctx, table.schemaId, n)), columns: ids, directions: ids.map(() => 'asc'), unique: true, primary: false, constraint: true };
+        await backfillIndex(ctx, table, idx);
+        return { ...table, indexes: [...table.indexes, idx], nextIndexId: table.nextIndexId + 1 };
+      }
+      if (k.contype === 'CONSTR_CHECK') {
+        const refs = new Set<string>();
+        nodeColumnNames(k.raw_expr, refs);
+        const check: CheckDesc = { name: k.conname ?? `${table.name}_${[...refs][0] ?? ''}_check`.replace('__', '_'), expr: k.raw_expr as Node };
+        const next = { ...table, checks: [...table.checks, check] };
+        const v = new RowValidator({ ...next, columns: next.columns.map((x) => ({ ...x, notNull: false })) }, newPlanner(ctx.env), { types: [] });
+        for (const r of await allRows(ctx, table)) {
+          try {
+            v.validate(r, ctx.rt);
+          } catch (e) {
+            if (e instanceof PgError && e.code === S.CHECK_VIOLATION) throw sqlError(S.CHECK_VIOLATION, `check constraint "${check.name}" of relation "${table.name}" is violated by some row`, { constraint: check.name });
+            throw e;
+          }
+        }
+        return next;
+      }
+      if (k.contype === 'CONSTR_FOREIGN') {
+        const fk = fkFrom(ctx, k, (k.fk_attrs ?? []).map(stringOf), `${table.name}_${(k.fk_attrs ?? []).map(stringOf).join('_')}_fkey`);
+        return { ...table, foreignKeys: [...(table.foreignKeys ?? []), fk] };
+      }
+      throw sqlError(S.FEATURE_NOT_SUPPORTED, `ADD CONSTRAINT of type ${k.contype} is not supported`);
+    }
+    case 'AT_DropConstraint': {
+      const name = c.name ?? '';
+      if (table.checks.some((x) => x.name === name)) return { ...table, checks: table.checks.filter((x) => x.name !== name) };
+      if ((table.foreignKeys ?? []).some((x) => x.name === name)) return { ...table, foreignKeys: (table.foreignKeys ?? []).filter((x) => x.name !== name) };
+      const idx = table.indexes.find((i) => i.name === name && i.constraint);
+      if (idx) {
+        await dropIndexData(ctx, table, idx);
+        return { ...table, indexes: table.indexes.filter((i) => i !== idx) };
+      }
+      if (table.primary.name === name) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'dropping the primary key is not supported');
+      if (c.missing_ok) {
+        notice(ctx, `constraint "${name}" of relation "${table.name}" does not exist, skipping`);
+        return table;
+      }
+      throw sqlError(S.UNDEFINED_OBJECT, `constraint "${name}" of relation "${table.name}" does not exist`);
+    }
+    case 'AT_ChangeOwner':
+    case 'AT_SetRelOptions':
+    case 'AT_ResetRelOptions':
+    case 'AT_SetStatistics':
+    case 'AT_ClusterOn':
+    case 'AT_EnableTrig':
+    case 'AT_DisableTrig':
+    case 'AT_SetLogged':
+    case 'AT_SetUnLogged':
+      return table;
+    default:
+      throw sqlError(S.FEATURE_NOT_SUPPORTED, `ALTER TABLE ${String(c.subtype).replace('AT_', '')} is not supported`);
+  }
+}
+
+/** ADD PRIMARY KEY on a table keyed by its hidden row id: every row moves to its new key. */
+async function addPrimaryKey(ctx: ExecContext, table: TableDesc, keys: string[], conname: string | undefined): Promise<TableDesc> {
+  const hidden = table.columns.find((c) => c.hidden);
+  if (!hidden) throw sqlError(S.INVALID_TABLE_DEFINITION, `multiple primary keys for table "${table.name}" are not allowed`);
+  const ids = keys.map((n) => {
+    const col = table.columns.find((x) => x.name === n && !x.hidden);
+    if (!col) throw sqlError(S.UNDEFINED_COLUMN, `column "${n}" of relation "${table.name}" does not exist`);
+    return col.id;
+  });
+  const rows = await allRows(ctx, table);
+  const name = conname ?? uniqueName(`${table.name}_pkey`, (n) => relationNameTaken(ctx, table.schemaId, n));
+  const next: TableDesc = {
+    ...table,
+    columns: table.columns.filter((c) => !c.hidden).map((c) => (ids.includes(c.id) ? { ...c, notNull: true } : c)),
+    primary: { id: 1, name, columns: ids, directions: ids.map(() => 'asc'), unique: true, primary: true, constraint: true },
+  };
+  const hiddenIdx = table.columns.indexOf(hidden);
+  const seen = new Set<string>();
+  for (const r of rows) {
+    ctx.txn.delete(primaryKey(table, r));
+    for (const i of table.indexes) ctx.txn.delete(indexEntry(table, i, r).key);
+  }
+  for (const r of rows) {
+    const nr = r.filter((_v, i) => i !== hiddenIdx);
+    for (const id of ids) {
+      const i = next.columns.findIndex((c) => c.id === id);
+      if (nr[i] === null) throw sqlError(S.NOT_NULL_VIOLATION, `column "${next.columns[i].name}" of relation "${table.name}" contains null values`);
+    }
+    const key = primaryKey(next, nr);
+    const k = key.toString('latin1');
+    if (seen.has(k)) {
+      throw sqlError(S.UNIQUE_VIOLATION, `could not create unique index "${name}"`, {
+        detail: `Key (${keys.join(', ')})=(${ids.map((id) => { const i = next.columns.findIndex((c) => c.id === id); return toText(nr[i], next.columns[i].type); }).join(', ')}) is duplicated.`,
+        constraint: name,
+      });
+    }
+    seen.add(k);
+    ctx.txn.put(key, encodeTableRow(next, nr));
+    for (const i of next.indexes) {
+      const e = indexEntry(next, i, nr);
+      ctx.txn.put(e.key, e.value);
+    }
+  }
+  return next;
+}
+
+export { PG_CATALOG_ID, INFORMATION_SCHEMA_ID, tableScope };
+export type { DatabaseDesc };

@@ -1,0 +1,139 @@
+// Gateway-wide engine state shared by all sessions: the shard, the catalog cache (keyed by the
+// catalog version stored in the KV), sequence value blocks, and the bootstrap of the catalog.
+import type { ShardKv } from '@weft/kv';
+import { PgError } from '@weft/pgwire';
+import { Txn } from '@weft/txn';
+import { Catalog } from './catalog/catalog';
+import type { Descriptor, SequenceDesc } from './catalog/descriptors';
+import { allocateId, bumpVersion, decodeInt, encodeInt, loadDescriptors, readCatalogVersion, seqKey, writeDescriptor } from './catalog/store';
+import { S, sqlError } from './errors';
+
+export interface EngineOptions {
+  /** Values a gateway reserves per sequence round trip (gaps after restart, as with CACHE). */
+  readonly sequenceCache?: number;
+  /** Retries of an implicit transaction that hit 40001 before sending rows. */
+  readonly maxRetries?: number;
+  /** Size of the per-gateway parse+plan cache for simple queries. */
+  readonly planCacheSize?: number;
+}
+
+export const DEFAULT_DATABASES = ['weft', 'postgres'];
+
+export class Engine {
+  private cached: Catalog | undefined;
+  private readonly seqBlocks = new Map<number, { next: bigint; end: bigint }>();
+  readonly maxRetries: number;
+  readonly sequenceCache: number;
+  readonly planCacheSize: number;
+
+  constructor(
+    readonly shard: ShardKv,
+    options: EngineOptions = {},
+  ) {
+    this.maxRetries = options.maxRetries ?? 5;
+    this.sequenceCache = options.sequenceCache ?? 32;
+    this.planCacheSize = options.planCacheSize ?? 500;
+  }
+
+  newTxn(): Txn {
+    return new Txn(this.shard);
+  }
+
+  /** The catalog as seen by `txn` (cached when the stored version matches). */
+  async catalogFor(txn: Txn): Promise<Catalog> {
+    const version = await readCatalogVersion(txn);
+    if (this.cached && this.cached.version === version) return this.cached;
+    const cat = new Catalog(version, await loadDescriptors(txn));
+    if (!txn.hasWrites) this.cached = cat;
+    return cat;
+  }
+
+  /** Re-reads the catalog through `txn` (which may hold uncommitted DDL). */
+  async reloadCatalog(txn: Txn): Promise<Catalog> {
+    return new Catalog(await readCatalogVersion(txn), await loadDescriptors(txn));
+  }
+
+  invalidateCatalog(): void {
+    this.cached = undefined;
+  }
+
+  /** Creates the default databases (with schema public) once per cluster. */
+  async bootstrap(): Promise<void> {
+    await this.retry(async () => {
+      const txn = this.newTxn();
+      const cat = await this.reloadCatalog(txn);
+      const missing = DEFAULT_DATABASES.filter((d) => !cat.databases.has(d));
+      if (missing.length === 0) return;
+      for (const name of missing) await createDatabase(txn, name);
+      await bumpVersion(txn);
+      await txn.commit();
+    });
+  }
+
+  /** Runs `fn` again on 40001 (bounded, with a short randomized backoff). */
+  async retry<T>(fn: () => Promise<T>, attempts = this.maxRetries): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!(e instanceof PgError) || e.code !== S.SERIALIZATION_FAILURE || i >= attempts) throw e;
+        await new Promise((r) => setTimeout(r, Math.random() * 2 ** i * 2));
+      }
+    }
+  }
+
+  /** nextval: values come from a gateway-local block reserved with its own small transaction. */
+  async nextval(seq: SequenceDesc): Promise<bigint> {
+    const inc = BigInt(seq.increment);
+    const block = this.seqBlocks.get(seq.id);
+    if (block && (inc > 0n ? block.next <= block.end : block.next >= block.end)) {
+      const v = block.next;
+      block.next += inc;
+      return v;
+    }
+    const n = BigInt(this.sequenceCache);
+    const reserved = await this.retry(async () => {
+      const txn = this.newTxn();
+      const cur = decodeInt(await txn.get(seqKey(seq.id)));
+      const first = cur === undefined ? BigInt(seq.start) : cur + inc;
+      let last = first + inc * (n - 1n);
+      const max = BigInt(seq.max);
+      const min = BigInt(seq.min);
+      if (inc > 0n ? first > max : first < min) {
+        throw sqlError('2200H', `nextval: reached ${inc > 0n ? 'maximum' : 'minimum'} value of sequence "${seq.name}" (${inc > 0n ? seq.max : seq.min})`);
+      }
+      if (inc > 0n && last > max) last = max - ((max - first) % inc);
+      if (inc < 0n && last < min) last = min + ((first - min) % -inc);
+      txn.put(seqKey(seq.id), encodeInt(last));
+      await txn.commit();
+      return { first, last };
+    }, 20);
+    this.seqBlocks.set(seq.id, { next: reserved.first + inc, end: reserved.last });
+    return reserved.first;
+  }
+
+  async setval(seq: SequenceDesc, value: bigint, isCalled: boolean): Promise<bigint> {
+    const inc = BigInt(seq.increment);
+    if (value < BigInt(seq.min) || value > BigInt(seq.max)) {
+      throw sqlError(S.NUMERIC_OUT_OF_RANGE, `setval: value ${value} is out of bounds for sequence "${seq.name}" (${seq.min}..${seq.max})`);
+    }
+    await this.retry(async () => {
+      const txn = this.newTxn();
+      txn.put(seqKey(seq.id), encodeInt(isCalled ? value : value - inc));
+      await txn.commit();
+    });
+    this.seqBlocks.delete(seq.id);
+    return value;
+  }
+
+  forgetSequence(id: number): void {
+    this.seqBlocks.delete(id);
+  }
+}
+
+export async function createDatabase(txn: Txn, name: string): Promise<void> {
+  const dbId = await allocateId(txn);
+  writeDescriptor(txn, { kind: 'database', id: dbId, name } satisfies Descriptor);
+  const schemaId = await allocateId(txn);
+  writeDescriptor(txn, { kind: 'schema', id: schemaId, dbId, name: 'public' });
+}

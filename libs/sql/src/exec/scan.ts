@@ -1,0 +1,156 @@
+// Table access: the KV operations a plan pushes down. A primary-key point get, a PK prefix /
+// range span scan, a secondary-index scan (index span, then a point get per entry), or a full
+// table scan; each with the residual filter and, when nothing above needs all rows, a limit.
+import { prefixEnd } from '@weft/storage';
+import type { ColumnDesc, IndexDesc, TableDesc } from '../catalog/descriptors';
+import { decodeTableRow, encodeIndexPrefix, primaryKey, primarySpan, secondarySpan } from '../catalog/table-data';
+import type { Env, Row, Runtime } from '../runtime';
+import type { Expr } from '../plan/expr';
+import type { ScopeColumn } from '../plan/scope';
+import type { Value } from '../types/types';
+import { allSlots, prepareSlots, type ExplainNode, type PlanNode } from './nodes';
+import { sqlError } from '../errors';
+
+export interface Bound {
+  readonly expr: Expr;
+  readonly inclusive: boolean;
+}
+
+export type Access =
+  | { readonly kind: 'point'; readonly values: readonly Expr[] }
+  | { readonly kind: 'span'; readonly prefix: readonly Expr[]; readonly lower?: Bound; readonly upper?: Bound }
+  | { readonly kind: 'index'; readonly index: IndexDesc; readonly prefix: readonly Expr[] }
+  | { readonly kind: 'full' };
+
+export interface ScannedRow {
+  readonly key: Buffer;
+  readonly row: Row;
+}
+
+export class TableScanNode implements PlanNode {
+  /** Set by the planner when a LIMIT can be pushed (no sort/aggregate/join above). */
+  limit: number | undefined;
+
+  constructor(
+    readonly table: TableDesc,
+    readonly columns: readonly ScopeColumn[],
+    readonly access: Access,
+    readonly filter: Expr | undefined,
+    private readonly missing: (c: ColumnDesc) => Value,
+    readonly alias: string,
+  ) {}
+
+  async *rows(outer: Env | undefined, rt: Runtime): AsyncGenerator<Row> {
+    for await (const r of this.scanRows(outer, rt)) yield r.row;
+  }
+
+  /** Rows with their primary keys (UPDATE/DELETE need the key). */
+  async *scanRows(outer: Env | undefined, rt: Runtime): AsyncGenerator<ScannedRow> {
+    const filter = this.filter;
+    const slots = allSlots([filter]);
+    let n = 0;
+    for await (const kv of this.kvRows(outer, rt)) {
+      const row = decodeTableRow(this.table, kv.value, this.missing);
+      if (filter) {
+        const env: Env = { row, outer, rt };
+        if (slots.length) await prepareSlots(slots, env);
+        if (filter.fn(env) !== true) continue;
+      }
+      yield { key: kv.key, row };
+      if (this.limit !== undefined && ++n >= this.limit) return;
+      if (rt.signal?.aborted) throw sqlError('57014', 'canceling statement due to user request');
+    }
+  }
+
+  private async *kvRows(outer: Env | undefined, rt: Runtime): AsyncGenerator<{ key: Buffer; value: Buffer }> {
+    const a = this.access;
+    const env: Env = { row: [], outer, rt };
+    const evalAll = async (es: readonly Expr[]): Promise<Value[]> => {
+      await prepareSlots(allSlots(es), env);
+      return es.map((e) => e.fn(env));
+    };
+    const txn = rt.txn;
+    const hint = this.filter ? undefined : this.limit;
+    switch (a.kind) {
+      case 'point': {
+        const vals = await evalAll(a.values);
+        if (vals.some((v) => v === null)) return;
+        const row = this.table.columns.map((c) => {
+          const i = this.table.primary.columns.indexOf(c.id);
+          return i >= 0 ? vals[i] : null;
+        });
+        const key = primaryKey(this.table, row);
+        const value = await txn.get(key);
+        if (value) yield { key, value };
+        return;
+      }
+      case 'span': {
+        const prefix = await evalAll(a.prefix);
+        if (prefix.some((v) => v === null)) return;
+        let { start, end } = primarySpan(this.table, prefix);
+        if (a.lower) {
+          const [lo] = await evalAll([a.lower.expr]);
+          if (lo === null) return;
+          const k = primarySpan(this.table, [...prefix, lo]);
+          start = a.lower.inclusive ? k.start : k.end;
+        }
+        if (a.upper) {
+          const [hi] = await evalAll([a.upper.expr]);
+          if (hi === null) return;
+          const k = primarySpan(this.table, [...prefix, hi]);
+          end = a.upper.inclusive ? k.end : k.start;
+        }
+        if (Buffer.compare(start, end) >= 0) return;
+        yield* txn.scan(start, end, { limit: hint });
+        return;
+      }
+      case 'index': {
+        const prefix = await evalAll(a.prefix);
+        if (prefix.some((v) => v === null)) return;
+        const { start, end } = a.index.unique && prefix.length === a.index.columns.length
+          ? { start: encodeIndexPrefix(this.table, a.index, prefix), end: prefixEnd(encodeIndexPrefix(this.table, a.index, prefix)) ?? Buffer.alloc(0) }
+          : secondarySpan(this.table, a.index, prefix);
+        for await (const entry of txn.scan(start, end)) {
+          const value = await txn.get(entry.value);
+          if (value) yield { key: entry.value, value };
+        }
+        // Unique entries holding NULLs live in the non-unique layout; `=` never matches NULL.
+        return;
+      }
+      case 'full': {
+        const { start, end } = primarySpan(this.table);
+        yield* txn.scan(start, end, { limit: hint });
+      }
+    }
+  }
+
+  explain(): ExplainNode {
+    const a = this.access;
+    const pkNames = this.table.primary.columns.map((id) => this.table.columns.find((c) => c.id === id)?.name ?? '?');
+    const details: string[] = [];
+    let label: string;
+    switch (a.kind) {
+      case 'point':
+        label = `Point Get on ${this.table.name}${this.alias !== this.table.name ? ` ${this.alias}` : ''} using ${this.table.primary.name}`;
+        details.push(`Key: (${pkNames.join(', ')}) = (${a.values.map((v) => v.name).join(', ')})`);
+        break;
+      case 'span': {
+        label = `Span Scan on ${this.table.name}${this.alias !== this.table.name ? ` ${this.alias}` : ''} using ${this.table.primary.name}`;
+        const parts = a.prefix.map((_p, i) => `${pkNames[i]} =`);
+        if (a.lower) parts.push(`${pkNames[a.prefix.length]} ${a.lower.inclusive ? '>=' : '>'}`);
+        if (a.upper) parts.push(`${pkNames[a.prefix.length]} ${a.upper.inclusive ? '<=' : '<'}`);
+        details.push(`Span: ${parts.join(' AND ') || 'all'}`);
+        break;
+      }
+      case 'index':
+        label = `Index Scan on ${this.table.name}${this.alias !== this.table.name ? ` ${this.alias}` : ''} using ${a.index.name}`;
+        details.push(`Index Cond: ${a.index.columns.slice(0, a.prefix.length).map((id) => this.table.columns.find((c) => c.id === id)?.name).join(', ')} =`);
+        break;
+      default:
+        label = `Full Scan on ${this.table.name}${this.alias !== this.table.name ? ` ${this.alias}` : ''}`;
+    }
+    if (this.filter) details.push(`Filter: pushed to scan`);
+    if (this.limit !== undefined) details.push(`Limit: ${this.limit} (pushed to scan)`);
+    return { label, details };
+  }
+}

@@ -1,0 +1,7 @@
+// Loads every builtin function module into the registry (import for side effects).
+import './string';
+import './math';
+import './datetime';
+import './json';
+import './system';
+export { register, lookupFunction, hasFunction, type FunctionDef } from './registry';

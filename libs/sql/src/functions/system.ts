@@ -1,0 +1,152 @@
+// Session and system information functions drivers and tools call.
+import { randomUUID } from 'node:crypto';
+import { S, sqlError } from '../errors';
+import { type SqlType, type Value, arrayOf, plain, t, typeByOid, typeDisplayName } from '../types/types';
+import { castValue, toText } from '../types/values';
+import { fn, num, str } from './helpers';
+import { register, type FunctionDef } from './registry';
+
+export const SERVER_VERSION = '15.0';
+export const VERSION_STRING = `PostgreSQL ${SERVER_VERSION} (Weft 0.1.0) on x86_64-pc-linux-gnu, compiled by TypeScript, 64-bit`;
+
+function formatType(oid: Value, typmod: Value): Value {
+  if (oid === null) return null;
+  const type = typeByOid(num(oid));
+  if (!type) return '???';
+  const mod = typmod === null ? -1 : num(typmod);
+  return typeDisplayName(mod >= 0 ? { ...type, typmod: mod } : type);
+}
+
+const asyncFn = (name: string, args: number, ret: SqlType, run: NonNullable<FunctionDef['async']>): FunctionDef => ({
+  name,
+  returns: (a) => (a.length === args ? ret : undefined),
+  call: () => {
+    throw sqlError(S.INTERNAL, `${name} must be evaluated asynchronously`);
+  },
+  async: run,
+});
+
+register(
+  fn('version', [], 'text', () => VERSION_STRING),
+  fn('current_database', [], 'name', (_a, _t, rt) => rt.session.database),
+  fn('current_catalog', [], 'name', (_a, _t, rt) => rt.session.database),
+  fn('current_schema', [], 'name', (_a, _t, rt) => rt.session.searchPath[0] ?? null),
+  fn('current_schemas', ['bool'], arrayOf(t('name')), (a, _t, rt) => (a[0] ? ['pg_catalog', ...rt.session.searchPath] : [...rt.session.searchPath])),
+  fn('current_user', [], 'name', (_a, _t, rt) => rt.session.user),
+  fn('session_user', [], 'name', (_a, _t, rt) => rt.session.user),
+  fn('user', [], 'name', (_a, _t, rt) => rt.session.user),
+  fn('current_role', [], 'name', (_a, _t, rt) => rt.session.user),
+  fn('pg_backend_pid', [], 'int4', (_a, _t, rt) => rt.session.pid),
+  fn('inet_server_port', [], 'int4', () => null, { strict: false }),
+  fn('inet_server_addr', [], 'text', () => '127.0.0.1'),
+  fn('inet_client_addr', [], 'text', () => '127.0.0.1'),
+  fn('pg_is_in_recovery', [], 'bool', () => false),
+  fn('pg_postmaster_start_time', [], 'timestamptz', (_a, _t, rt) => rt.txnStartUs),
+  fn('txid_current', [], 'int8', (_a, _t, rt) => rt.txnStartUs),
+  fn('pg_current_xact_id', [], 'int8', (_a, _t, rt) => rt.txnStartUs),
+  fn('format_type', ['oid', 'int4'], 'text', (a) => formatType(a[0], a[1]), { strict: false }),
+  fn('format_type', ['int', 'int'], 'text', (a) => formatType(a[0], a[1]), { strict: false }),
+  fn('pg_get_userbyid', ['int'], 'name', (_a, _t, rt) => rt.session.user),
+  fn('obj_description', ['int', 'str'], 'text', () => null, { strict: false }),
+  fn('obj_description', ['int'], 'text', () => null, { strict: false }),
+  fn('col_description', ['int', 'int'], 'text', () => null, { strict: false }),
+  fn('shobj_description', ['int', 'str'], 'text', () => null, { strict: false }),
+  fn('pg_table_is_visible', ['int'], 'bool', () => true),
+  fn('pg_type_is_visible', ['int'], 'bool', () => true),
+  fn('pg_function_is_visible', ['int'], 'bool', () => true),
+  fn('has_table_privilege', ['*', '*'], 'bool', () => true),
+  fn('has_table_privilege', ['*', '*', '*'], 'bool', () => true),
+  fn('has_schema_privilege', ['*', '*'], 'bool', () => true),
+  fn('has_schema_privilege', ['*', '*', '*'], 'bool', () => true),
+  fn('has_database_privilege', ['*', '*'], 'bool', () => true),
+  fn('has_database_privilege', ['*', '*', '*'], 'bool', () => true),
+  fn('has_column_privilege', ['*', '*', '*'], 'bool', () => true),
+  fn('has_sequence_privilege', ['*', '*'], 'bool', () => true),
+  fn('pg_has_role', ['*', '*'], 'bool', () => true),
+  fn('pg_has_role', ['*', '*', '*'], 'bool', () => true),
+  fn('pg_encoding_to_char', ['int'], 'name', () => 'UTF8'),
+  fn('pg_char_to_encoding', ['str'], 'int4', () => 6),
+  fn('getdatabaseencoding', [], 'name', () => 'UTF8'),
+  fn('pg_client_encoding', [], 'name', () => 'UTF8'),
+  fn('pg_get_expr', ['str', 'int'], 'text', (a) => a[0]),
+  fn('pg_get_expr', ['str', 'int', 'bool'], 'text', (a) => a[0]),
+  fn('pg_relation_size', ['int'], 'int8', () => 0n),
+  fn('pg_total_relation_size', ['int'], 'int8', () => 0n),
+  fn('pg_table_size', ['int'], 'int8', () => 0n),
+  fn('pg_indexes_size', ['int'], 'int8', () => 0n),
+  fn('pg_database_size', ['*'], 'int8', () => 0n),
+  fn('pg_size_pretty', ['int'], 'text', (a) => `${plain(a[0])} bytes`),
+  fn('current_setting', ['str'], 'text', (a, _t, rt) => {
+    const v = rt.session.setting(str(a[0]));
+    if (v === undefined) throw sqlError(S.UNDEFINED_OBJECT, `unrecognized configuration parameter "${str(a[0])}"`);
+    return v;
+  }),
+  fn('current_setting', ['str', 'bool'], 'text', (a, _t, rt) => {
+    const v = rt.session.setting(str(a[0]));
+    if (v === undefined && !a[1]) throw sqlError(S.UNDEFINED_OBJECT, `unrecognized configuration parameter "${str(a[0])}"`);
+    return v ?? null;
+  }),
+  fn('pg_get_indexdef', ['int'], 'text', (a, _t, rt) => rt.services.describe('indexdef', num(a[0]))),
+  fn('pg_get_indexdef', ['int', 'int', 'bool'], 'text', (a, _t, rt) => rt.services.describe('indexdef', num(a[0]))),
+  fn('pg_get_constraintdef', ['int'], 'text', (a, _t, rt) => rt.services.describe('constraintdef', num(a[0]))),
+  fn('pg_get_constraintdef', ['int', 'bool'], 'text', (a, _t, rt) => rt.services.describe('constraintdef', num(a[0]))),
+  fn('pg_get_viewdef', ['int'], 'text', (a, _t, rt) => rt.services.describe('viewdef', num(a[0]))),
+  fn('pg_get_viewdef', ['int', 'bool'], 'text', (a, _t, rt) => rt.services.describe('viewdef', num(a[0]))),
+  fn('pg_get_serial_sequence', ['str', 'str'], 'text', (a, _t, rt) => {
+    let oid: number;
+    try {
+      oid = rt.services.regclass(str(a[0]));
+    } catch {
+      return null;
+    }
+    return rt.services.describe('serial_sequence', oid, str(a[1]));
+  }),
+  fn('pg_get_statisticsobjdef_columns', ['int'], 'text', () => null, { strict: false }),
+  fn('pg_get_partkeydef', ['int'], 'text', () => null, { strict: false }),
+  fn('pg_get_triggerdef', ['int'], 'text', () => null, { strict: false }),
+  fn('pg_get_function_result', ['int'], 'text', () => null, { strict: false }),
+  fn('pg_get_function_arguments', ['int'], 'text', () => null, { strict: false }),
+  fn('array_to_string', ['array', 'str'], 'text', (a, ty) => (a[0] as Value[]).filter((v) => v !== null).map((v) => toText(v, ty[0].elem ?? t('text'))).join(str(a[1]))),
+  fn('array_length', ['array', 'int'], 'int4', (a) => (num(a[1]) === 1 && (a[0] as Value[]).length ? (a[0] as Value[]).length : null)),
+  fn('cardinality', ['array'], 'int4', (a) => (a[0] as Value[]).length),
+  fn('array_upper', ['array', 'int'], 'int4', (a) => (num(a[1]) === 1 && (a[0] as Value[]).length ? (a[0] as Value[]).length : null)),
+  fn('array_lower', ['array', 'int'], 'int4', (a) => (num(a[1]) === 1 && (a[0] as Value[]).length ? 1 : null)),
+  {
+    name: 'array_position',
+    returns: (a) => (a.length === 2 && a[0].kind === 'array' ? t('int4') : undefined),
+    call: (a, ty) => {
+      const i = (a[0] as Value[]).findIndex((v) => v !== null && plain(v) === plain(castValue(a[1], ty[1], ty[0].elem ?? t('text'))));
+      return i < 0 ? null : i + 1;
+    },
+  },
+  {
+    name: 'array_append',
+    strict: false,
+    returns: (a) => (a.length === 2 && a[0].kind === 'array' ? a[0] : undefined),
+    call: (a, ty) => [...((a[0] as Value[] | null) ?? []), castValue(a[1], ty[1], ty[0].elem ?? t('text'))],
+  },
+  fn('gen_random_uuid', [], 'uuid', () => randomUUID()),
+  fn('uuid_generate_v4', [], 'uuid', () => randomUUID()),
+  {
+    name: 'pg_typeof',
+    strict: false,
+    returns: (a) => (a.length === 1 ? t('regtype') : undefined),
+    call: (_a, types) => typeDisplayName(types[0].kind === 'unknown' ? t('unknown') : types[0]),
+  },
+  fn('to_regclass', ['str'], 'regclass', (a, _t, rt) => {
+    try {
+      return rt.services.regclass(str(a[0]));
+    } catch {
+      return null;
+    }
+  }),
+  fn('currval', ['*'], 'int8', (a, types, rt) => rt.services.currval(toText(a[0], types[0]))),
+  asyncFn('nextval', 1, t('int8'), (a, types, rt) => rt.services.nextval(regclassName(a[0], types[0], rt))),
+  asyncFn('setval', 2, t('int8'), (a, types, rt) => rt.services.setval(regclassName(a[0], types[0], rt), BigInt(a[1] as number | bigint), true)),
+  asyncFn('setval', 3, t('int8'), (a, types, rt) => rt.services.setval(regclassName(a[0], types[0], rt), BigInt(a[1] as number | bigint), a[2] as boolean)),
+);
+
+function regclassName(v: Value, type: SqlType, rt: { services: { relname(oid: number): string } }): string {
+  if (typeof v === 'number' && type.kind !== 'text') return rt.services.relname(v);
+  return plain(v);
+}

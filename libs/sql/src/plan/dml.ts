@@ -1,0 +1,515 @@
+// INSERT / UPDATE / DELETE: rows are built and validated here (defaults, NOT NULL, CHECK,
+// typmods), then written to the transaction with their index entries. Primary-key and unique
+// inserts are checked by a read (so the error comes from the statement, as in Postgres) and
+// also carry `ifAbsent`, so apply rejects a concurrent duplicate that the read could not see.
+import type { InsertStmt, UpdateStmt, DeleteStmt, Node, ResTarget, OnConflictClause, RangeVar } from 'libpg-query';
+import type { PgValue } from '@weft/pgwire';
+import { S, sqlError } from '../errors';
+import type { ColumnDesc, IndexDesc, TableDesc } from '../catalog/descriptors';
+import { OID_BASE } from '../catalog/descriptors';
+import { decodeTableRow, encodeTableRow, indexEntry, primaryKey } from '../catalog/table-data';
+import { allSlots, prepareSlots } from '../exec/nodes';
+import type { Env, Row, Runtime } from '../runtime';
+import type { ExecContext, CompiledStatement } from '../statement';
+import { type SqlType, type Value, t, typeDisplayName } from '../types/types';
+import { castValue, toPg, toText } from '../types/values';
+import { nowMicros } from '../types/datetime';
+import { coerce, konst, stringOf, type Expr, type ParamTypes } from './expr';
+import { andAll, type Planner } from './select';
+import { Scope, type ScopeColumn } from './scope';
+import { toRow } from '../compile';
+
+type FinalTypes = (p: ParamTypes) => SqlType[];
+
+const pos = (loc: number | undefined): { position?: number } => (loc !== undefined && loc >= 0 ? { position: loc + 1 } : {});
+
+export function resolveTable(planner: Planner, rv: RangeVar | undefined): TableDesc {
+  const name = rv?.relname ?? '';
+  const rel = planner.env.resolveRelation(rv?.schemaname, name);
+  if (!rel) throw sqlError(S.UNDEFINED_TABLE, `relation "${rv?.schemaname ? `${rv.schemaname}.` : ''}${name}" does not exist`, pos(rv?.location));
+  if ('rows' in rel || rel.kind !== 'table') throw sqlError(S.WRONG_OBJECT_TYPE, `cannot change relation "${name}"`, pos(rv?.location));
+  return rel;
+}
+
+export function tableScope(t0: TableDesc, alias: string, schema: string, outer?: Scope): Scope {
+  return new Scope(
+    t0.columns.map((c, i) => ({ qualifier: alias, name: c.name, type: c.type, hidden: c.hidden, tableOid: t0.id + OID_BASE, attnum: i + 1, schema })),
+    outer,
+  );
+}
+
+let rowIdCounter = 0n;
+let lastRowIdBase = 0n;
+/** Hidden row ids for tables without a primary key: time-ordered, unique per gateway process. */
+function newRowId(): bigint {
+  const base = nowMicros() << 12n;
+  if (base > lastRowIdBase) {
+    lastRowIdBase = base;
+    rowIdCounter = 0n;
+  }
+  rowIdCounter++;
+  return lastRowIdBase + rowIdCounter + BigInt(process.pid % 4096) * 0n;
+}
+
+function failingRow(row: Row, t0: TableDesc): string {
+  return `Failing row contains (${row
+    .filter((_v, i) => !t0.columns[i].hidden)
+    .map((v, i) => (v === null ? 'null' : toText(v, t0.columns.filter((c) => !c.hidden)[i].type)))
+    .join(', ')}).`;
+}
+
+/** Validation shared by INSERT and UPDATE: NOT NULL and CHECK. */
+export class RowValidator {
+  private readonly checks: { name: string; expr: Expr }[];
+  constructor(
+    private readonly table: TableDesc,
+    planner: Planner,
+    params: ParamTypes,
+  ) {
+    const scope = tableScope(table, table.name, '');
+    const c = planner.compiler(scope, params, { noAgg: 'check constraints' });
+    this.checks = table.checks.map((ch) => ({ name: ch.name, expr: c.asBool(c.compile(ch.expr, t('bool')), 'argument of CHECK') }));
+  }
+  validate(row: Row, rt: Runtime): void {
+    const t0 = this.table;
+    for (let i = 0; i < t0.columns.length; i++) {
+      const c = t0.columns[i];
+      if (c.notNull && row[i] === null) {
+        throw sqlError(S.NOT_NULL_VIOLATION, `null value in column "${c.name}" of relation "${t0.name}" violates not-null constraint`, {
+          detail: failingRow(row, t0),
+          column: c.name,
+          table: t0.name,
+        });
+      }
+    }
+    const env: Env = { row, outer: undefined, rt };
+    for (const ch of this.checks) {
+      if (ch.expr.fn(env) === false) {
+        throw sqlError(S.CHECK_VIOLATION, `new row for relation "${t0.name}" violates check constraint "${ch.name}"`, {
+          detail: failingRow(row, t0),
+          constraint: ch.name,
+          table: t0.name,
+        });
+      }
+    }
+  }
+}
+
+function keyDetail(t0: TableDesc, idx: IndexDesc, row: Row): string {
+  const cols = idx.columns.map((id) => t0.columns.findIndex((c) => c.id === id));
+  return `Key (${cols.map((i) => t0.columns[i].name).join(', ')})=(${cols.map((i) => (row[i] === null ? 'null' : toText(row[i], t0.columns[i].type))).join(', ')}) already exists.`;
+}
+
+/** Writes a new row and its index entries; throws 23505 on a visible duplicate. */
+export async function insertRow(ctx: ExecContext, t0: TableDesc, row: Row): Promise<void> {
+  const txn = ctx.txn;
+  const key = primaryKey(t0, row);
+  // A hidden row id is fresh by construction: no read, no condition.
+  const rowIdKey = t0.columns.some((c) => c.hidden && t0.primary.columns.includes(c.id));
+  if (!rowIdKey && (await txn.get(key)) !== undefined) {
+    throw sqlError(S.UNIQUE_VIOLATION, `duplicate key value violates unique constraint "${t0.primary.name}"`, {
+      detail: keyDetail(t0, t0.primary, row),
+      constraint: t0.primary.name,
+      table: t0.name,
+    });
+  }
+  for (const idx of t0.indexes) {
+    const e = indexEntry(t0, idx, row);
+    if (e.unique && (await txn.get(e.key)) !== undefined) {
+      throw sqlError(S.UNIQUE_VIOLATION, `duplicate key value violates unique constraint "${idx.name}"`, {
+        detail: keyDetail(t0, idx, row),
+        constraint: idx.name,
+        table: t0.name,
+      });
+    }
+  }
+  txn.put(key, encodeTableRow(t0, row), rowIdKey ? undefined : { constraint: t0.primary.name, detail: keyDetail(t0, t0.primary, row) });
+  for (const idx of t0.indexes) {
+    const e = indexEntry(t0, idx, row);
+    txn.put(e.key, e.value, e.unique ? { constraint: idx.name, detail: keyDetail(t0, idx, row) } : undefined);
+  }
+}
+
+export function deleteRow(ctx: ExecContext, t0: TableDesc, row: Row): void {
+  ctx.txn.delete(primaryKey(t0, row));
+  for (const idx of t0.indexes) ctx.txn.delete(indexEntry(t0, idx, row).key);
+}
+
+/** Replaces `oldRow` by `newRow`, moving the key and index entries that changed. */
+export async function updateRow(ctx: ExecContext, t0: TableDesc, oldRow: Row, newRow: Row): Promise<void> {
+  const txn = ctx.txn;
+  const oldKey = primaryKey(t0, oldRow);
+  const newKey = primaryKey(t0, newRow);
+  if (!oldKey.equals(newKey)) {
+    deleteRow(ctx, t0, oldRow);
+    await insertRow(ctx, t0, newRow);
+    return;
+  }
+  txn.put(newKey, encodeTableRow(t0, newRow));
+  for (const idx of t0.indexes) {
+    const o = indexEntry(t0, idx, oldRow);
+    const n = indexEntry(t0, idx, newRow);
+    if (o.key.equals(n.key)) continue;
+    txn.delete(o.key);
+    if (n.unique && (await txn.get(n.key)) !== undefined) {
+      throw sqlError(S.UNIQUE_VIOLATION, `duplicate key value violates unique constraint "${idx.name}"`, { detail: keyDetail(t0, idx, newRow), constraint: idx.name, table: t0.name });
+    }
+    txn.put(n.key, n.value, n.unique ? { constraint: idx.name, detail: keyDetail(t0, idx, newRow) } : undefined);
+  }
+}
+
+/** Compiled DEFAULT expressions of a table (NULL when none; row ids for the hidden key). */
+export function compileDefaults(t0: TableDesc, planner: Planner, params: ParamTypes): Expr[] {
+  const c = planner.compiler(new Scope([]), params, { noAgg: 'DEFAULT expressions' });
+  return t0.columns.map((col) => {
+    if (col.hidden) return { type: t('int8'), fn: () => newRowId(), slots: [], name: col.name };
+    if (col.defaultExpr) return coerce(c.compile(col.defaultExpr, col.type), col.type);
+    return konst(col.type, null);
+  });
+}
+
+interface Returning {
+  readonly exprs: Expr[];
+  readonly columns: ScopeColumn[];
+}
+
+function compileReturning(list: readonly Node[] | undefined, scope: Scope, planner: Planner, params: ParamTypes): Returning | undefined {
+  if (!list?.length) return undefined;
+  const c = planner.compiler(scope, params, { noAgg: 'RETURNING' });
+  const exprs: Expr[] = [];
+  const columns: ScopeColumn[] = [];
+  for (const n of list) {
+    const rt = (n as { ResTarget: ResTarget }).ResTarget;
+    const v = rt.val as Node;
+    if ('ColumnRef' in v && stringOf((v.ColumnRef.fields ?? []).slice(-1)[0]) === '*') {
+      scope.columns.forEach((col, i) => {
+        if (col.hidden) return;
+        exprs.push({ type: col.type, fn: (env) => env.row[i], slots: [], name: col.name });
+        columns.push({ qualifier: undefined, name: col.name, type: col.type, tableOid: col.tableOid, attnum: col.attnum });
+      });
+      continue;
+    }
+    const e = c.compile(v);
+    const ec = e.type.kind === 'unknown' ? coerce(e, t('text')) : e;
+    exprs.push(ec);
+    columns.push({ qualifier: undefined, name: rt.name ?? e.name, type: ec.type });
+  }
+  return { exprs, columns };
+}
+
+async function returningRow(ret: Returning, row: Row, rt: Runtime): Promise<PgValue[]> {
+  const env: Env = { row, outer: undefined, rt };
+  await prepareSlots(allSlots(ret.exprs), env);
+  return ret.exprs.map((e, i) => toPg(e.fn(env), ret.columns[i].type));
+}
+
+function assignCast(v: Value, from: SqlType, col: ColumnDesc, table: TableDesc): Value {
+  try {
+    return castValue(v, from, col.type, false);
+  } catch (e) {
+    if (e instanceof Error && 'code' in e && (e as { code: string }).code === S.CANNOT_COERCE) {
+      throw sqlError(S.DATATYPE_MISMATCH, `column "${col.name}" is of type ${typeDisplayName(col.type)} but expression is of type ${typeDisplayName(from)}`, {
+        hint: 'You will need to rewrite or cast the expression.',
+        table: table.name,
+        column: col.name,
+      });
+    }
+    throw e;
+  }
+}
+
+export function compileInsert(stmt: InsertStmt, planner: Planner, params: ParamTypes, final: FinalTypes): CompiledStatement {
+  if (stmt.withClause) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'WITH in INSERT is not supported');
+  const t0 = resolveTable(planner, stmt.relation);
+  const alias = stmt.relation?.alias?.aliasname ?? t0.name;
+  const visible = t0.columns.map((c, i) => [c, i] as const).filter(([c]) => !c.hidden);
+  const targets: number[] = stmt.cols?.length
+    ? stmt.cols.map((n) => {
+        const r = (n as { ResTarget: ResTarget }).ResTarget;
+        const i = t0.columns.findIndex((c) => c.name === r.name && !c.hidden);
+        if (i < 0) throw sqlError(S.UNDEFINED_COLUMN, `column "${r.name}" of relation "${t0.name}" does not exist`, pos(r.location));
+        return i;
+      })
+    : visible.map(([, i]) => i);
+  if (new Set(targets).size !== targets.length) throw sqlError(S.DUPLICATE_COLUMN, 'column specified more than once');
+  const overriding = stmt.override === 'OVERRIDING_SYSTEM_VALUE';
+  for (const i of targets) {
+    const col = t0.columns[i];
+    if (col.identity === 'a' && !overriding) {
+      throw sqlError('428C9', `cannot insert a non-DEFAULT value into column "${col.name}"`, {
+        detail: `Column "${col.name}" is an identity column defined as GENERATED ALWAYS.`,
+        hint: 'Use OVERRIDING SYSTEM VALUE to override.',
+      });
+    }
+  }
+  const defaults = compileDefaults(t0, planner, params);
+  const sel = (stmt.selectStmt as { SelectStmt: import('libpg-query').SelectStmt } | undefined)?.SelectStmt;
+  // Source rows: VALUES lists compiled per target column type, or any query.
+  type Source = { kind: 'values'; rows: (Expr | 'default')[][] } | { kind: 'query'; node: import('../exec/nodes').PlanNode; types: SqlType[] } | { kind: 'defaults' };
+  let source: Source;
+  if (!sel) source = { kind: 'defaults' };
+  else if (sel.valuesLists && !sel.sortClause && !sel.limitCount && (!sel.op || sel.op === 'SETOP_NONE')) {
+    const c = planner.compiler(new Scope([]), params, { noAgg: 'VALUES' });
+    const rows = sel.valuesLists.map((l) => {
+      const items = 'List' in l ? (l.List.items ?? []) : [];
+      if (items.length > targets.length) throw sqlError(S.SYNTAX_ERROR, 'INSERT has more expressions than target columns', pos(undefined));
+      if (items.length < targets.length) throw sqlError(S.SYNTAX_ERROR, 'INSERT has more target columns than expressions');
+      return items.map((n, j): Expr | 'default' => {
+        if ('SetToDefault' in n) return 'default';
+        const col = t0.columns[targets[j]];
+        const e = c.compile(n, col.type);
+        return e.type.kind === 'unknown' ? coerce(e, col.type) : e;
+      });
+    });
+    source = { kind: 'values', rows };
+  } else {
+    const q = planner.planSelect(sel, undefined, params);
+    if (q.columns.length > targets.length) throw sqlError(S.SYNTAX_ERROR, 'INSERT has more expressions than target columns');
+    source = { kind: 'query', node: q.node, types: q.columns.map((c) => c.type) };
+  }
+  const validator = new RowValidator(t0, planner, params);
+  const scope = tableScope(t0, alias, '');
+  const returning = compileReturning(stmt.returningClause?.exprs, scope, planner, params);
+  const onConflict = stmt.onConflictClause ? compileOnConflict(stmt.onConflictClause, t0, alias, planner, params) : undefined;
+  const allSourceSlots = source.kind === 'values' ? allSlots(source.rows.flat().filter((e): e is Expr => e !== 'default')) : [];
+  const defaultSlots = allSlots(defaults);
+  return {
+    kind: 'INSERT',
+    paramTypes: final(params),
+    columns: returning ? returning.columns : null,
+    readOnly: false,
+    cacheable: true,
+    async execute(ctx) {
+      const rt = ctx.rt;
+      let count = 0;
+      const out: PgValue[][] = [];
+      const emptyEnv: Env = { row: [], outer: undefined, rt };
+      const build = async (vals: (Value | undefined)[], types: (SqlType | undefined)[]): Promise<Row> => {
+        const row: Value[] = new Array<Value>(t0.columns.length).fill(null);
+        const given = new Set<number>();
+        for (let j = 0; j < targets.length && j < vals.length; j++) {
+          if (vals[j] === undefined) continue;
+          const i = targets[j];
+          row[i] = assignCast(vals[j] as Value, types[j] as SqlType, t0.columns[i], t0);
+          given.add(i);
+        }
+        if (given.size < t0.columns.length) {
+          if (defaultSlots.length) await prepareSlots(defaultSlots, emptyEnv);
+          for (let i = 0; i < t0.columns.length; i++) if (!given.has(i)) row[i] = castValue(defaults[i].fn(emptyEnv), defaults[i].type, t0.columns[i].type, false);
+        }
+        return row;
+      };
+      const handle = async (row: Row): Promise<void> => {
+        validator.validate(row, rt);
+        if (onConflict) {
+          const existing = await onConflict.findConflict(ctx, row);
+          if (existing) {
+            if (onConflict.action === 'nothing') return;
+            const updated = await onConflict.update(ctx, existing, row);
+            if (!updated) return;
+            validator.validate(updated, rt);
+            await updateRow(ctx, t0, existing, updated);
+            count++;
+            if (returning) out.push(await returningRow(returning, updated, rt));
+            return;
+          }
+        }
+        await insertRow(ctx, t0, row);
+        count++;
+        if (returning) out.push(await returningRow(returning, row, rt));
+      };
+      if (source.kind === 'defaults') await handle(await build([], []));
+      else if (source.kind === 'values') {
+        for (const exprs of source.rows) {
+          if (allSourceSlots.length) await prepareSlots(allSourceSlots, emptyEnv);
+          const vals = exprs.map((e) => (e === 'default' ? undefined : e.fn(emptyEnv)));
+          await handle(await build(vals, exprs.map((e) => (e === 'default' ? undefined : e.type))));
+        }
+      } else {
+        const rows: Row[] = [];
+        for await (const r of source.node.rows(undefined, rt)) rows.push(r);
+        for (const r of rows) await handle(await build(r.slice(0, source.types.length), source.types));
+      }
+      const tag = `INSERT 0 ${count}`;
+      return returning ? { kind: 'rows', columns: [], rows: out, commandTag: tag } : { kind: 'command', commandTag: tag };
+    },
+  };
+}
+
+interface OnConflict {
+  readonly action: 'nothing' | 'update';
+  findConflict(ctx: ExecContext, row: Row): Promise<Row | undefined>;
+  update(ctx: ExecContext, existing: Row, excluded: Row): Promise<Row | undefined>;
+}
+
+function compileOnConflict(oc: OnConflictClause, t0: TableDesc, alias: string, planner: Planner, params: ParamTypes): OnConflict {
+  const inferCols = (oc.infer?.indexElems ?? []).map((n) => (n as { IndexElem: { name?: string } }).IndexElem.name ?? '');
+  let arbiters: IndexDesc[] = [t0.primary, ...t0.indexes.filter((i) => i.unique)];
+  if (oc.infer?.conname) {
+    arbiters = arbiters.filter((i) => i.name === oc.infer?.conname);
+    if (!arbiters.length) throw sqlError(S.UNDEFINED_OBJECT, `constraint "${oc.infer.conname}" for table "${t0.name}" does not exist`);
+  } else if (inferCols.length) {
+    const ids = inferCols.map((n) => t0.columns.find((c) => c.name === n)?.id);
+    arbiters = arbiters.filter((i) => i.columns.length === ids.length && ids.every((id) => id !== undefined && i.columns.includes(id)));
+    if (!arbiters.length) throw sqlError(S.INVALID_COLUMN_REFERENCE, 'there is no unique or exclusion constraint matching the ON CONFLICT specification');
+  } else if (oc.action === 'ONCONFLICT_UPDATE') {
+    throw sqlError(S.SYNTAX_ERROR, 'ON CONFLICT DO UPDATE requires inference specification or constraint name', { hint: 'For example, ON CONFLICT (column_name).' });
+  }
+  const action = oc.action === 'ONCONFLICT_NOTHING' ? 'nothing' : 'update';
+  const base = tableScope(t0, alias, '');
+  const scope = new Scope([...base.columns, ...t0.columns.map((c) => ({ qualifier: 'excluded', name: c.name, type: c.type, hidden: c.hidden }))]);
+  const c = planner.compiler(scope, params, { noAgg: 'ON CONFLICT' });
+  const sets = (oc.targetList ?? []).map((n) => {
+    const r = (n as { ResTarget: ResTarget }).ResTarget;
+    const i = t0.columns.findIndex((col) => col.name === r.name && !col.hidden);
+    if (i < 0) throw sqlError(S.UNDEFINED_COLUMN, `column "${r.name}" of relation "${t0.name}" does not exist`, pos(r.location));
+    const e = c.compile(r.val as Node, t0.columns[i].type);
+    return { i, e };
+  });
+  const where = oc.whereClause ? c.asBool(c.compile(oc.whereClause, t('bool'))) : undefined;
+  const slots = allSlots([...sets.map((s) => s.e), where]);
+  const n = t0.columns.length;
+  return {
+    action,
+    async findConflict(ctx, row) {
+      for (const idx of arbiters) {
+        let existingBuf: Buffer | undefined;
+        if (idx.primary) existingBuf = await ctx.txn.get(primaryKey(t0, row));
+        else {
+          const e = indexEntry(t0, idx, row);
+          if (!e.unique) continue;
+          const pk = await ctx.txn.get(e.key);
+          if (pk) existingBuf = await ctx.txn.get(pk);
+        }
+        if (existingBuf) return decodeTableRow(t0, existingBuf, (col) => ctx.env.missingValue(col));
+      }
+      return undefined;
+    },
+    async update(ctx, existing, excluded) {
+      const env: Env = { row: [...existing, ...excluded], outer: undefined, rt: ctx.rt };
+      if (slots.length) await prepareSlots(slots, env);
+      if (where && where.fn(env) !== true) return undefined;
+      const next = [...existing];
+      for (const s of sets) next[s.i] = assignCast(s.e.fn(env), s.e.type, t0.columns[s.i], t0);
+      void n;
+      return next;
+    },
+  };
+}
+
+function compileAssignments(list: readonly Node[], t0: TableDesc, c: ReturnType<Planner['compiler']>): { i: number; e: Expr; isDefault: boolean }[] {
+  const out: { i: number; e: Expr; isDefault: boolean }[] = [];
+  for (const n of list) {
+    const r = (n as { ResTarget: ResTarget }).ResTarget;
+    if (r.indirection?.length) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'assignment to a field or array element is not supported');
+    const i = t0.columns.findIndex((col) => col.name === r.name && !col.hidden);
+    if (i < 0) throw sqlError(S.UNDEFINED_COLUMN, `column "${r.name}" of relation "${t0.name}" does not exist`, pos(r.location));
+    const v = r.val as Node;
+    if ('MultiAssignRef' in v) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'multi-column assignment is not supported');
+    const col = t0.columns[i];
+    if (col.identity === 'a' && !('SetToDefault' in v)) throw sqlError('428C9', `column "${col.name}" can only be updated to DEFAULT`, { detail: `Column "${col.name}" is an identity column defined as GENERATED ALWAYS.` });
+    out.push({ i, e: 'SetToDefault' in v ? konst(col.type, null) : c.compile(v, col.type), isDefault: 'SetToDefault' in v });
+  }
+  return out;
+}
+
+export function compileUpdate(stmt: UpdateStmt, planner: Planner, params: ParamTypes, final: FinalTypes): CompiledStatement {
+  if (stmt.withClause) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'WITH in UPDATE is not supported');
+  const t0 = resolveTable(planner, stmt.relation);
+  const { node, scope } = planner.planFromWhere([{ RangeVar: stmt.relation as RangeVar }, ...(stmt.fromClause ?? [])], stmt.whereClause, undefined, params, new Map());
+  const c = planner.compiler(scope, params, { noAgg: 'UPDATE' });
+  const sets = compileAssignments(stmt.targetList ?? [], t0, c);
+  const defaults = compileDefaults(t0, planner, params);
+  const validator = new RowValidator(t0, planner, params);
+  const returning = compileReturning(stmt.returningClause?.exprs, scope, planner, params);
+  const slots = allSlots(sets.map((s) => s.e));
+  const n = t0.columns.length;
+  const multi = (stmt.fromClause ?? []).length > 0;
+  return {
+    kind: 'UPDATE',
+    paramTypes: final(params),
+    columns: returning ? returning.columns : null,
+    readOnly: false,
+    cacheable: true,
+    explain: () => [`Update on ${t0.name}`, ...explainChild(node)],
+    async execute(ctx) {
+      const rt = ctx.rt;
+      const matched: Row[] = [];
+      for await (const r of node.rows(undefined, rt)) matched.push(r);
+      const seen = multi ? new Set<string>() : undefined;
+      const out: PgValue[][] = [];
+      let count = 0;
+      for (const joined of matched) {
+        const old = joined.slice(0, n);
+        if (seen) {
+          const k = primaryKey(t0, old).toString('latin1');
+          if (seen.has(k)) continue;
+          seen.add(k);
+        }
+        const env: Env = { row: joined, outer: undefined, rt };
+        if (slots.length) await prepareSlots(slots, env);
+        const next = [...old];
+        for (const s of sets) {
+          if (s.isDefault) {
+            const d = defaults[s.i];
+            const denv: Env = { row: [], outer: undefined, rt };
+            await prepareSlots(d.slots, denv);
+            next[s.i] = assignCast(d.fn(denv), d.type, t0.columns[s.i], t0);
+          } else next[s.i] = assignCast(s.e.fn(env), s.e.type, t0.columns[s.i], t0);
+        }
+        validator.validate(next, rt);
+        await updateRow(ctx, t0, old, next);
+        count++;
+        if (returning) out.push(await returningRow(returning, [...next, ...joined.slice(n)], rt));
+      }
+      const tag = `UPDATE ${count}`;
+      return returning ? { kind: 'rows', columns: [], rows: out, commandTag: tag } : { kind: 'command', commandTag: tag };
+    },
+  };
+}
+
+export function compileDelete(stmt: DeleteStmt, planner: Planner, params: ParamTypes, final: FinalTypes): CompiledStatement {
+  if (stmt.withClause) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'WITH in DELETE is not supported');
+  const t0 = resolveTable(planner, stmt.relation);
+  const { node, scope } = planner.planFromWhere([{ RangeVar: stmt.relation as RangeVar }, ...(stmt.usingClause ?? [])], stmt.whereClause, undefined, params, new Map());
+  const returning = compileReturning(stmt.returningClause?.exprs, scope, planner, params);
+  const n = t0.columns.length;
+  return {
+    kind: 'DELETE',
+    paramTypes: final(params),
+    columns: returning ? returning.columns : null,
+    readOnly: false,
+    cacheable: true,
+    explain: () => [`Delete on ${t0.name}`, ...explainChild(node)],
+    async execute(ctx) {
+      const matched: Row[] = [];
+      for await (const r of node.rows(undefined, ctx.rt)) matched.push(r);
+      const seen = new Set<string>();
+      const out: PgValue[][] = [];
+      for (const joined of matched) {
+        const old = joined.slice(0, n);
+        const k = primaryKey(t0, old).toString('latin1');
+        if (seen.has(k)) continue;
+        seen.add(k);
+        deleteRow(ctx, t0, old);
+        if (returning) out.push(await returningRow(returning, joined, ctx.rt));
+      }
+      const tag = `DELETE ${seen.size}`;
+      return returning ? { kind: 'rows', columns: [], rows: out, commandTag: tag } : { kind: 'command', commandTag: tag };
+    },
+  };
+}
+
+function explainChild(node: import('../exec/nodes').PlanNode): string[] {
+  // Imported lazily to keep this module's dependencies one-directional.
+  return explainLinesIndented(node.explain());
+}
+
+function explainLinesIndented(n: import('../exec/nodes').ExplainNode, depth = 1): string[] {
+  const out = [`${' '.repeat(depth * 6 - 4)}->  ${n.label}`];
+  for (const d of n.details ?? []) out.push(`${' '.repeat(depth * 6)}${d}`);
+  for (const c of n.children ?? []) out.push(...explainLinesIndented(c, depth + 1));
+  return out;
+}
+
+export { andAll, toRow };

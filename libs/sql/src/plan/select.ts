@@ -1,0 +1,741 @@
+// SELECT planning: FROM (tables with access-path choice, joins, subqueries, CTEs, VALUES,
+// system views) -> WHERE -> GROUP BY/aggregates -> HAVING -> select list -> DISTINCT ->
+// ORDER BY -> LIMIT/OFFSET, and set operations.
+import type { Node, SelectStmt, RangeVar, JoinExpr, ResTarget, SortBy } from 'libpg-query';
+import { S, sqlError } from '../errors';
+import type { TableDesc } from '../catalog/descriptors';
+import { OID_BASE } from '../catalog/descriptors';
+import type { SystemView } from '../catalog/system-views/registry';
+import {
+  AggregateNode, DistinctNode, FilterNode, GeneratorNode, LimitNode, MaterializeNode, NestedLoopJoinNode, ProjectNode, SetOpNode, SortNode, ValuesNode,
+  runSlot, type JoinKind, type PlanNode, type SortKey,
+} from '../exec/nodes';
+import { TableScanNode, type Access, type Bound } from '../exec/scan';
+import type { Row } from '../runtime';
+import { type SqlType, t } from '../types/types';
+import { castValue } from '../types/values';
+import type { PlannerEnv } from './context';
+import { coerce, commonType, ExprCompiler, fingerprint, stringOf, type AggContext, type Expr, type ParamTypes, type SubqueryPlanner } from './expr';
+import { Scope, type ScopeColumn } from './scope';
+
+export interface CteDef {
+  readonly node: PlanNode;
+  readonly columns: readonly ScopeColumn[];
+}
+
+export interface PlannedQuery {
+  readonly node: PlanNode;
+  /** Visible output columns (hidden sort keys excluded). */
+  readonly columns: readonly ScopeColumn[];
+}
+
+const pos = (loc: number | undefined): { position?: number } => (loc !== undefined && loc >= 0 ? { position: loc + 1 } : {});
+
+function conjuncts(n: Node | undefined): Node[] {
+  if (!n) return [];
+  if ('BoolExpr' in n && n.BoolExpr.boolop === 'AND_EXPR') return (n.BoolExpr.args ?? []).flatMap(conjuncts);
+  return [n];
+}
+
+function columnRefs(n: unknown, out: string[][]): void {
+  if (!n || typeof n !== 'object') return;
+  if (Array.isArray(n)) {
+    for (const x of n) columnRefs(x, out);
+    return;
+  }
+  const o = n as Record<string, unknown>;
+  if ('SubLink' in o) {
+    out.push(['\u0000sublink']);
+    return;
+  }
+  if ('ColumnRef' in o) {
+    out.push((((o.ColumnRef as { fields?: Node[] }).fields ?? [])).map(stringOf));
+    return;
+  }
+  for (const v of Object.values(o)) columnRefs(v, out);
+}
+
+function hasAggregate(n: unknown, isAgg: (name: string) => boolean): boolean {
+  if (!n || typeof n !== 'object') return false;
+  if (Array.isArray(n)) return n.some((x) => hasAggregate(x, isAgg));
+  const o = n as Record<string, unknown>;
+  if ('SubLink' in o) return false;
+  if ('FuncCall' in o) {
+    const fc = o.FuncCall as { funcname?: Node[]; agg_star?: boolean; args?: Node[]; over?: unknown };
+    const name = stringOf((fc.funcname ?? []).slice(-1)[0]);
+    if (!fc.over && isAgg(name) && (fc.agg_star || (fc.args ?? []).length > 0 || name === 'count')) return true;
+  }
+  return Object.values(o).some((v) => hasAggregate(v, isAgg));
+}
+
+interface Leaf {
+  readonly kind: 'table';
+  readonly table: TableDesc;
+  readonly alias: string;
+  readonly columns: ScopeColumn[];
+  readonly outer: Scope | undefined;
+  node?: TableScanNode;
+}
+
+type FromTree = Leaf | { readonly kind: 'node'; readonly node: PlanNode } | { readonly kind: 'join'; readonly left: FromTree; readonly right: FromTree; readonly jt: JoinKind; readonly quals?: Node; readonly using?: string[]; readonly natural: boolean };
+
+export class Planner implements SubqueryPlanner {
+  readonly slotIds = { next: 1 };
+
+  constructor(
+    readonly env: PlannerEnv,
+    private readonly isAggregate: (name: string) => boolean,
+  ) {}
+
+  compiler(scope: Scope, params: ParamTypes, extra: Partial<ConstructorParameters<typeof ExprCompiler>[0]> = {}): ExprCompiler {
+    return new ExprCompiler({ scope, params, planner: this, slotIds: this.slotIds, runSlot, ...extra });
+  }
+
+  planSubquery(stmt: SelectStmt, outer: Scope, params: ParamTypes): { node: PlanNode; correlated: boolean } {
+    const marker = new Scope([], outer, true);
+    const q = this.planSelect(stmt, marker, params, new Map(this.currentCtes));
+    return { node: q.node, correlated: marker.usesOuter };
+  }
+
+  private currentCtes = new Map<string, CteDef>();
+
+  planSelect(stmt: SelectStmt, outer: Scope | undefined, params: ParamTypes, ctes: Map<string, CteDef> = new Map()): PlannedQuery {
+    const saved = this.currentCtes;
+    try {
+      if (stmt.withClause) {
+        if (stmt.withClause.recursive) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'WITH RECURSIVE is not supported');
+        ctes = new Map(ctes);
+        for (const c of stmt.withClause.ctes ?? []) {
+          if (!('CommonTableExpr' in c)) continue;
+          const cte = c.CommonTableExpr;
+          this.currentCtes = ctes;
+          const q = (cte.ctequery ?? {}) as Node;
+          if (!('SelectStmt' in q)) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'data-modifying statements in WITH are not supported');
+          const planned = this.planSelect(q.SelectStmt, outer, params, ctes);
+          const names = (cte.aliascolnames ?? []).map(stringOf);
+          const cols = planned.columns.map((col, i) => ({ ...col, name: names[i] ?? col.name, qualifier: cte.ctename, hidden: false }));
+          ctes.set(cte.ctename ?? '', { node: new MaterializeNode(planned.node, cols, `CTE ${cte.ctename}`), columns: cols });
+        }
+      }
+      this.currentCtes = ctes;
+      if (stmt.op && stmt.op !== 'SETOP_NONE') return this.planSetOp(stmt, outer, params, ctes);
+      if (stmt.valuesLists) return this.planValues(stmt, outer, params, ctes);
+      return this.planSimple(stmt, outer, params, ctes);
+    } finally {
+      this.currentCtes = saved;
+    }
+  }
+
+  private planValues(stmt: SelectStmt, outer: Scope | undefined, params: ParamTypes, ctes: Map<string, CteDef>): PlannedQuery {
+    const lists = (stmt.valuesLists ?? []).map((l) => ('List' in l ? (l.List.items ?? []) : []));
+    const width = lists[0]?.length ?? 0;
+    if (lists.some((l) => l.length !== width)) throw sqlError(S.SYNTAX_ERROR, 'VALUES lists must all be the same length');
+    const c = this.compiler(new Scope([], outer), params);
+    const byCol: Expr[][] = [];
+    for (let i = 0; i < width; i++) byCol.push(c.compileCommon(lists.map((l) => l[i])));
+    const rows = lists.map((_l, r) => byCol.map((col) => col[r]));
+    const columns = byCol.map((col, i) => ({ qualifier: undefined, name: `column${i + 1}`, type: col[0].type.kind === 'unknown' ? t('text') : col[0].type }));
+    const node: PlanNode = new ValuesNode(columns, rows);
+    return this.finish(node, columns, stmt, params, outer, ctes);
+  }
+
+  /** ORDER BY / LIMIT over a VALUES or set operation result (output columns only). */
+  private finish(node0: PlanNode, columns: readonly ScopeColumn[], stmt: SelectStmt, params: ParamTypes, outer: Scope | undefined, _ctes: Map<string, CteDef>): PlannedQuery {
+    let node = node0;
+    const scope = new Scope(columns.map((c) => ({ ...c, qualifier: undefined })), outer);
+    const c = this.compiler(scope, params);
+    if (stmt.sortClause?.length) {
+      const keys = stmt.sortClause.map((s) => this.sortKey((s as { SortBy: SortBy }).SortBy, (n) => this.outputRef(n, columns) ?? c.compile(n)));
+      node = new SortNode(node, keys);
+    }
+    node = this.limit(node, stmt, params, outer);
+    return { node, columns };
+  }
+
+  private outputRef(n: Node, columns: readonly ScopeColumn[]): Expr | undefined {
+    if ('A_Const' in n && n.A_Const.ival !== undefined) {
+      const i = (n.A_Const.ival.ival ?? 0) - 1;
+      if (i < 0 || i >= columns.filter((x) => !x.hidden).length) throw sqlError(S.INVALID_COLUMN_REFERENCE, `ORDER BY position ${i + 1} is not in select list`, pos(n.A_Const.location));
+      return { type: columns[i].type, fn: (env) => env.row[i], slots: [], name: columns[i].name };
+    }
+    if ('ColumnRef' in n && (n.ColumnRef.fields ?? []).length === 1) {
+      const name = stringOf(n.ColumnRef.fields?.[0]);
+      const hits = columns.map((c, i) => [c, i] as const).filter(([c]) => c.name === name && !c.hidden);
+      if (hits.length === 1) {
+        const i = hits[0][1];
+        return { type: columns[i].type, fn: (env) => env.row[i], slots: [], name };
+      }
+    }
+    return undefined;
+  }
+
+  private sortKey(sb: SortBy, compile: (n: Node) => Expr): SortKey {
+    const desc = sb.sortby_dir === 'SORTBY_DESC';
+    const nullsFirst = sb.sortby_nulls === 'SORTBY_NULLS_FIRST' ? true : sb.sortby_nulls === 'SORTBY_NULLS_LAST' ? false : desc;
+    if (sb.useOp) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'ORDER BY USING is not supported');
+    const expr = compile(sb.node as Node);
+    return { expr: expr.type.kind === 'unknown' ? coerce(expr, t('text')) : expr, desc, nullsFirst };
+  }
+
+  private limit(node: PlanNode, stmt: SelectStmt, params: ParamTypes, outer: Scope | undefined): PlanNode {
+    if (!stmt.limitCount && !stmt.limitOffset) return node;
+    if (stmt.limitOption === 'LIMIT_OPTION_WITH_TIES') throw sqlError(S.FEATURE_NOT_SUPPORTED, 'FETCH ... WITH TIES is not supported');
+    const c = this.compiler(new Scope([], outer), params, { noAgg: 'LIMIT' });
+    const lim = stmt.limitCount && !('A_Const' in stmt.limitCount && stmt.limitCount.A_Const.isnull) ? coerce(c.compile(stmt.limitCount, t('int8')), t('int8')) : undefined;
+    const off = stmt.limitOffset ? coerce(c.compile(stmt.limitOffset, t('int8')), t('int8')) : undefined;
+    return new LimitNode(node, lim, off);
+  }
+
+  private planSetOp(stmt: SelectStmt, outer: Scope | undefined, params: ParamTypes, ctes: Map<string, CteDef>): PlannedQuery {
+    const l = this.planSelect(stmt.larg as SelectStmt, outer, params, ctes);
+    const r = this.planSelect(stmt.rarg as SelectStmt, outer, params, ctes);
+    if (l.columns.length !== r.columns.length) throw sqlError(S.SYNTAX_ERROR, `each ${stmt.op === 'SETOP_UNION' ? 'UNION' : stmt.op === 'SETOP_INTERSECT' ? 'INTERSECT' : 'EXCEPT'} query must have the same number of columns`);
+    const types = l.columns.map((c, i) => commonType(c.type, r.columns[i].type));
+    const columns = l.columns.map((c, i) => ({ qualifier: undefined, name: c.name, type: types[i].kind === 'unknown' ? t('text') : types[i] }));
+    const conv = (from: readonly ScopeColumn[]) => (row: Row): Row => columns.map((c, i) => castValue(row[i], from[i].type, c.type, false));
+    const op = stmt.op === 'SETOP_UNION' ? 'union' : stmt.op === 'SETOP_INTERSECT' ? 'intersect' : 'except';
+    const node = new SetOpNode(l.node, r.node, op, stmt.all ?? false, columns, conv(r.columns), conv(l.columns));
+    return this.finish(node, columns, stmt, params, outer, ctes);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // FROM
+
+  private fromItem(n: Node, outer: Scope | undefined, params: ParamTypes, ctes: Map<string, CteDef>): FromTree {
+    if ('RangeVar' in n) return this.rangeVar(n.RangeVar, outer, ctes);
+    if ('JoinExpr' in n) return this.joinExpr(n.JoinExpr, outer, params, ctes);
+    if ('RangeSubselect' in n) {
+      const rs = n.RangeSubselect;
+      if (rs.lateral) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'LATERAL is not supported');
+      const sub = (rs.subquery as { SelectStmt: SelectStmt }).SelectStmt;
+      const q = this.planSelect(sub, outer, params, ctes);
+      const alias = rs.alias?.aliasname;
+      const names = (rs.alias?.colnames ?? []).map(stringOf);
+      const cols = q.columns.map((c, i) => ({ ...c, qualifier: alias, name: names[i] ?? c.name }));
+      return { kind: 'node', node: new Renamed(q.node, cols) };
+    }
+    if ('RangeFunction' in n) return this.rangeFunction(n.RangeFunction, outer, params);
+    throw sqlError(S.FEATURE_NOT_SUPPORTED, `FROM item ${Object.keys(n)[0]} is not supported`);
+  }
+
+  private rangeFunction(rf: import('libpg-query').RangeFunction, outer: Scope | undefined, params: ParamTypes): FromTree {
+    const fnNode = ((rf.functions ?? [])[0] as { List: { items: Node[] } } | undefined)?.List.items[0];
+    if (!fnNode || !('FuncCall' in fnNode)) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'this FROM function is not supported');
+    const fc = fnNode.FuncCall;
+    const name = stringOf((fc.funcname ?? []).slice(-1)[0]);
+    const alias = rf.alias?.aliasname ?? name;
+    const colnames = (rf.alias?.colnames ?? []).map(stringOf);
+    const c = this.compiler(new Scope([], outer), params);
+    const args = (fc.args ?? []).map((a) => c.compile(a));
+    if (name === 'generate_series') {
+      const type = args.length ? (args[0].type.kind === 'int8' || args[1]?.type.kind === 'int8' ? t('int8') : args[0].type.kind === 'numeric' ? t('numeric') : t('int4')) : t('int4');
+      const cols: ScopeColumn[] = [{ qualifier: alias, name: colnames[0] ?? (rf.alias ? alias : 'generate_series'), type }];
+      const a = args.map((x) => coerce(x, t('int8')));
+      return {
+        kind: 'node',
+        node: new GeneratorNode(cols, function* (outerEnv, rt) {
+          const env = { row: [], outer: outerEnv, rt };
+          const [start, stop, step] = a.map((x) => x.fn(env) as bigint | null);
+          if (start === null || stop === null || step === null) return;
+          const s = step ?? 1n;
+          if (s === 0n) throw sqlError(S.INVALID_PARAMETER_VALUE, 'step size cannot equal zero');
+          let n = 0;
+          for (let i = start; s > 0n ? i <= stop : i >= stop; i += s) {
+            yield [type.kind === 'int8' ? i : Number(i)];
+            if (++n > 10_000_000) throw sqlError('54000', 'generate_series produced too many rows');
+          }
+        }, 'Function Scan on generate_series'),
+      };
+    }
+    if (name === 'unnest') {
+      const arr = args[0];
+      const elem = arr.type.elem ?? t('text');
+      const cols: ScopeColumn[] = [{ qualifier: alias, name: colnames[0] ?? (rf.alias ? alias : 'unnest'), type: elem }];
+      return {
+        kind: 'node',
+        node: new GeneratorNode(cols, function* (outerEnv, rt) {
+          const v = arr.fn({ row: [], outer: outerEnv, rt }) as Row | null;
+          for (const x of v ?? []) yield [x];
+        }, 'Function Scan on unnest'),
+      };
+    }
+    throw sqlError(S.FEATURE_NOT_SUPPORTED, `function ${name} in FROM is not supported`);
+  }
+
+  private rangeVar(rv: RangeVar, outer: Scope | undefined, ctes: Map<string, CteDef>): FromTree {
+    const name = rv.relname ?? '';
+    const alias = rv.alias?.aliasname ?? name;
+    const colnames = (rv.alias?.colnames ?? []).map(stringOf);
+    if (!rv.schemaname && ctes.has(name)) {
+      const cte = ctes.get(name) as CteDef;
+      const cols = cte.columns.map((c, i) => ({ ...c, qualifier: alias, name: colnames[i] ?? c.name }));
+      return { kind: 'node', node: new Renamed(cte.node, cols) };
+    }
+    const rel = this.env.resolveRelation(rv.schemaname, name);
+    if (!rel) {
+      throw sqlError(S.UNDEFINED_TABLE, `relation "${rv.schemaname ? `${rv.schemaname}.` : ''}${name}" does not exist`, pos(rv.location));
+    }
+    if ('rows' in rel) return { kind: 'node', node: this.viewNode(rel, alias, colnames) };
+    if (rel.kind === 'sequence') {
+      const cols: ScopeColumn[] = [
+        { qualifier: alias, name: 'last_value', type: t('int8') },
+        { qualifier: alias, name: 'log_cnt', type: t('int8') },
+        { qualifier: alias, name: 'is_called', type: t('bool') },
+      ];
+      const seqName = rel.name;
+      return {
+        kind: 'node',
+        node: new GeneratorNode(cols, async function* (_o, rt) {
+          let v: bigint;
+          try {
+            v = rt.services.currval(seqName);
+          } catch {
+            v = BigInt(rel.start);
+          }
+          yield [v, 0n, true];
+        }, `Seq Scan on ${seqName}`),
+      };
+    }
+    if (rel.kind === 'view') {
+      const q = this.planSelect((rel.query as { SelectStmt: SelectStmt }).SelectStmt, undefined, { types: [] }, new Map());
+      return { kind: 'node', node: new Renamed(q.node, q.columns.map((c) => ({ ...c, qualifier: alias }))) };
+    }
+    const schema = this.env.catalog.schemaName(rel.schemaId);
+    const columns: ScopeColumn[] = rel.columns.map((c, i) => ({
+      qualifier: alias,
+      name: c.hidden ? c.name : (colnames[i] ?? c.name),
+      type: c.type,
+      hidden: c.hidden,
+      tableOid: rel.id + OID_BASE,
+      attnum: i + 1,
+      schema,
+    }));
+    return { kind: 'table', table: rel, alias, columns, outer };
+  }
+
+  private viewNode(v: SystemView, alias: string, colnames: string[]): PlanNode {
+    const cols: ScopeColumn[] = v.columns.map((c, i) => ({ qualifier: alias, name: colnames[i] ?? c.name, type: c.type, schema: v.schema }));
+    const env = this.env;
+    return new GeneratorNode(cols, () => v.rows({ catalog: env.catalog, session: env.session }), `Virtual Scan on ${v.schema}.${v.name}`);
+  }
+
+  private joinExpr(j: JoinExpr, outer: Scope | undefined, params: ParamTypes, ctes: Map<string, CteDef>): FromTree {
+    const left = this.fromItem(j.larg as Node, outer, params, ctes);
+    const right = this.fromItem(j.rarg as Node, outer, params, ctes);
+    const jt: JoinKind = j.jointype === 'JOIN_LEFT' ? 'left' : j.jointype === 'JOIN_RIGHT' ? 'right' : j.jointype === 'JOIN_FULL' ? 'full' : j.quals || j.usingClause || j.isNatural ? 'inner' : 'cross';
+    return { kind: 'join', left, right, jt, quals: j.quals, using: (j.usingClause ?? []).map(stringOf), natural: j.isNatural ?? false };
+  }
+
+  private treeColumns(f: FromTree): ScopeColumn[] {
+    if (f.kind === 'table') return f.columns;
+    if (f.kind === 'node') return [...f.node.columns];
+    return [...this.treeColumns(f.left), ...this.treeColumns(f.right)];
+  }
+
+  private leaves(f: FromTree, out: Leaf[]): void {
+    if (f.kind === 'table') out.push(f);
+    else if (f.kind === 'join' && (f.jt === 'inner' || f.jt === 'cross')) {
+      this.leaves(f.left, out);
+      this.leaves(f.right, out);
+    } else if (f.kind === 'join' && f.jt === 'left') this.leaves(f.left, out);
+  }
+
+  /** Builds the operator tree of FROM; leaves get their pushed conjuncts and access paths. */
+  private buildTree(f: FromTree, params: ParamTypes, pushed: Map<Leaf, Node[]>, outer: Scope | undefined): PlanNode {
+    if (f.kind === 'table') {
+      f.node = this.tableScan(f, pushed.get(f) ?? [], params);
+      return f.node;
+    }
+    if (f.kind === 'node') return f.node;
+    const l = this.buildTree(f.left, params, pushed, outer);
+    const r = this.buildTree(f.right, params, pushed, outer);
+    const scope = new Scope([...l.columns, ...r.columns], outer);
+    const c = this.compiler(scope, params, { noAgg: 'JOIN conditions' });
+    let quals: Node[] = f.quals ? conjuncts(f.quals) : [];
+    let cond: Expr | undefined;
+    const eqL: Expr[] = [];
+    const eqR: Expr[] = [];
+    const usingCols = f.natural ? l.columns.filter((lc) => !lc.hidden && r.columns.some((rc) => rc.name === lc.name)).map((x) => x.name) : (f.using ?? []);
+    const extra: Expr[] = [];
+    for (const name of usingCols) {
+      const li = l.columns.findIndex((x) => x.name === name && !x.hidden);
+      const ri = r.columns.findIndex((x) => x.name === name && !x.hidden);
+      if (li < 0 || ri < 0) throw sqlError(S.UNDEFINED_COLUMN, `column "${name}" specified in USING clause does not exist in ${li < 0 ? 'left' : 'right'} table`);
+      const type = commonType(l.columns[li].type, r.columns[ri].type);
+      const nl = l.columns.length;
+      eqL.push(coerce({ type: l.columns[li].type, fn: (env) => env.row[li], slots: [], name }, type));
+      eqR.push(coerce({ type: r.columns[ri].type, fn: (env) => env.row[nl + ri], slots: [], name }, type));
+      extra.push(c.compare('=', eqL[eqL.length - 1], eqR[eqR.length - 1]));
+    }
+    // Equi-conditions left.col = right.col become a hash join.
+    const hashable: Node[] = [];
+    for (const q of quals) {
+      if ('A_Expr' in q && q.A_Expr.kind === 'AEXPR_OP' && stringOf((q.A_Expr.name ?? [])[0]) === '=' && q.A_Expr.lexpr && q.A_Expr.rexpr) {
+        const side = (n: Node): 'l' | 'r' | undefined => {
+          const refs: string[][] = [];
+          columnRefs(n, refs);
+          if (refs.length === 0 || refs.some((x) => x[0] === '\u0000sublink')) return undefined;
+          const ls = new Scope(l.columns);
+          const rs = new Scope(r.columns);
+          const inL = refs.every((x) => safeResolve(ls, x));
+          const inR = refs.every((x) => safeResolve(rs, x));
+          return inL && !inR ? 'l' : inR && !inL ? 'r' : undefined;
+        };
+        const a = side(q.A_Expr.lexpr);
+        const b = side(q.A_Expr.rexpr);
+        if (a && b && a !== b) {
+          const le = c.compile(a === 'l' ? q.A_Expr.lexpr : q.A_Expr.rexpr);
+          const re = c.compile(a === 'l' ? q.A_Expr.rexpr : q.A_Expr.lexpr);
+          const type = commonType(le.type, re.type);
+          eqL.push(coerce(le, type));
+          eqR.push(coerce(re, type));
+          hashable.push(q);
+        }
+      }
+    }
+    quals = quals.filter((q) => !hashable.includes(q));
+    const condParts = [...extra, ...quals.map((q) => c.asBool(c.compile(q, t('bool')), 'argument of JOIN/ON'))];
+    if (hashable.length) condParts.push(...hashable.map((q) => c.compile(q)));
+    if (condParts.length === 1) cond = condParts[0];
+    else if (condParts.length > 1) {
+      const fns = condParts.map((p) => p.fn);
+      cond = {
+        type: t('bool'),
+        fn: (env) => {
+          let sawNull = false;
+          for (const f of fns) {
+            const v = f(env);
+            if (v === false) return false;
+            if (v === null) sawNull = true;
+          }
+          return sawNull ? null : true;
+        },
+        slots: condParts.flatMap((p) => p.slots),
+        name: 'cond',
+      };
+    }
+    const nl = l.columns.length;
+    const hashKeys = eqL.length ? { left: eqL, right: eqR.map((e) => shiftRight(e, nl)) } : undefined;
+    return new NestedLoopJoinNode(l, r, f.jt, cond, hashKeys);
+  }
+
+  /** Chooses the access path of a table from conjuncts that only reference it (and outer/consts). */
+  private tableScan(leaf: Leaf, conds: Node[], params: ParamTypes): TableScanNode {
+    const t0 = leaf.table;
+    const scope = new Scope(leaf.columns, leaf.outer);
+    const c = this.compiler(scope, params, { noAgg: 'WHERE' });
+    const filterParts = conds.map((q) => c.asBool(c.compile(q, t('bool'))));
+    // col = value / col op value where value does not reference this table.
+    const free = this.compiler(new Scope([], leaf.outer), params, { noAgg: 'WHERE' });
+    const eq = new Map<number, Expr>();
+    const lower = new Map<number, Bound>();
+    const upper = new Map<number, Bound>();
+    for (const q of conds) {
+      const m = simpleComparison(q);
+      if (!m) continue;
+      const colIdx = scope.columns.findIndex((x) => x.name === m.column[m.column.length - 1] && (m.column.length === 1 || x.qualifier === m.column[m.column.length - 2]) && !(x.hidden && m.column.length === 1));
+      if (colIdx < 0) continue;
+      const col = t0.columns[colIdx];
+      let v: Expr;
+      try {
+        v = free.compile(m.value, col.type);
+      } catch {
+        continue;
+      }
+      if (v.slots.some((s) => !s.once)) continue;
+      let common: SqlType;
+      try {
+        common = commonType(col.type, v.type);
+      } catch {
+        continue;
+      }
+      if (common.kind !== col.type.kind && !(col.type.kind === 'varchar' || col.type.kind === 'bpchar')) continue;
+      const vc = coerce(v, { ...col.type, typmod: -1 });
+      if (m.op === '=') eq.set(col.id, vc);
+      else if (m.op === '>' || m.op === '>=') lower.set(col.id, { expr: vc, inclusive: m.op === '>=' });
+      else if (m.op === '<' || m.op === '<=') upper.set(col.id, { expr: vc, inclusive: m.op === '<=' });
+    }
+    let access: Access = { kind: 'full' };
+    const pk = t0.primary;
+    const prefix: Expr[] = [];
+    for (const id of pk.columns) {
+      const e = eq.get(id);
+      if (!e) break;
+      prefix.push(e);
+    }
+    const ascending = pk.directions.every((d) => d === 'asc');
+    if (prefix.length === pk.columns.length) access = { kind: 'point', values: prefix };
+    else if (prefix.length > 0 || (ascending && (lower.has(pk.columns[0]) || upper.has(pk.columns[0])))) {
+      const next = pk.columns[prefix.length];
+      access = ascending ? { kind: 'span', prefix, lower: lower.get(next), upper: upper.get(next) } : { kind: 'span', prefix };
+    } else {
+      let best: { index: (typeof t0.indexes)[number]; prefix: Expr[] } | undefined;
+      for (const idx of t0.indexes) {
+        const p: Expr[] = [];
+        for (const id of idx.columns) {
+          const e = eq.get(id);
+          if (!e) break;
+          p.push(e);
+        }
+        if (p.length && (!best || p.length > best.prefix.length || (idx.unique && p.length === idx.columns.length))) best = { index: idx, prefix: p };
+      }
+      if (best) access = { kind: 'index', index: best.index, prefix: best.prefix };
+    }
+    const filter = filterParts.length === 0 ? undefined : andAll(filterParts);
+    return new TableScanNode(t0, leaf.columns, access, filter, (col) => this.env.missingValue(col), leaf.alias);
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /** Plans FROM + WHERE: returns the input node and scope of the select list. */
+  planFromWhere(fromClause: readonly Node[], where: Node | undefined, outer: Scope | undefined, params: ParamTypes, ctes: Map<string, CteDef>): { node: PlanNode; scope: Scope; single?: TableScanNode } {
+    const items = fromClause.map((n) => this.fromItem(n, outer, params, ctes));
+    let tree: FromTree | undefined;
+    for (const it of items) tree = tree ? { kind: 'join', left: tree, right: it, jt: 'cross', natural: false } : it;
+    const allCols = tree ? this.treeColumns(tree) : [];
+    const scope = new Scope(allCols, outer);
+    const conds = conjuncts(where);
+    const leaves: Leaf[] = [];
+    if (tree) this.leaves(tree, leaves);
+    const pushed = new Map<Leaf, Node[]>();
+    const rest: Node[] = [];
+    for (const q of conds) {
+      const refs: string[][] = [];
+      columnRefs(q, refs);
+      const target = leaves.length === 1 && tree?.kind === 'table' ? leaves[0] : this.soleLeaf(refs, leaves, scope);
+      if (target && !refs.some((r) => r[0] === '\u0000sublink' && leaves.length > 1)) {
+        const list = pushed.get(target) ?? [];
+        list.push(q);
+        pushed.set(target, list);
+      } else rest.push(q);
+    }
+    let node: PlanNode = tree ? this.buildTree(tree, params, pushed, outer) : new ValuesNode([], [[]]);
+    if (rest.length) {
+      const c = this.compiler(scope, params, { noAgg: 'WHERE' });
+      node = new FilterNode(node, andAll(rest.map((q) => c.asBool(c.compile(q, t('bool'))))));
+    }
+    const single = tree?.kind === 'table' ? tree.node : undefined;
+    return { node, scope, single };
+  }
+
+  private soleLeaf(refs: string[][], leaves: Leaf[], scope: Scope): Leaf | undefined {
+    if (refs.length === 0 || refs.some((r) => r[0] === '\u0000sublink')) return undefined;
+    let target: Leaf | undefined;
+    for (const r of refs) {
+      const owner = leaves.find((l) => safeResolve(new Scope(l.columns), r));
+      if (!owner) {
+        if (safeResolve(new Scope(scope.columns), r)) return undefined; // belongs to a non-leaf FROM item
+        continue; // outer reference
+      }
+      if (target && target !== owner) return undefined;
+      target = owner;
+    }
+    return target;
+  }
+
+  private planSimple(stmt: SelectStmt, outer: Scope | undefined, params: ParamTypes, ctes: Map<string, CteDef>): PlannedQuery {
+    if (stmt.intoClause) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'SELECT INTO is not supported');
+    if (stmt.lockingClause?.length) {
+      // FOR UPDATE/SHARE: serializable validation at commit already protects what was read.
+    }
+    const { node: input, scope, single } = this.planFromWhere(stmt.fromClause ?? [], stmt.whereClause, outer, params, ctes);
+    const targets = (stmt.targetList ?? []).map((n) => (n as { ResTarget: ResTarget }).ResTarget);
+    const sorts = (stmt.sortClause ?? []).map((s) => (s as { SortBy: SortBy }).SortBy);
+    const isAgg = (stmt.groupClause ?? []).length > 0 || hasAggregate(targets, this.isAggregate) || hasAggregate(stmt.havingClause, this.isAggregate) || hasAggregate(sorts, this.isAggregate);
+    let node = input;
+    let exprScopeCompiler = this.compiler(scope, params);
+    // Expand the select list (* and rel.*).
+    const items: { node: Node; name: string | undefined }[] = [];
+    for (const tgt of targets) {
+      const v = tgt.val as Node;
+      if ('ColumnRef' in v) {
+        const f = (v.ColumnRef.fields ?? []).map(stringOf);
+        if (f[f.length - 1] === '*') {
+          const qual = f.length > 1 ? f[f.length - 2] : undefined;
+          const cols = scope.columns.map((c, i) => [c, i] as const).filter(([c]) => !c.hidden && (qual === undefined || c.qualifier === qual));
+          if (qual !== undefined && cols.length === 0 && !scope.hasQualifier(qual)) throw sqlError(S.UNDEFINED_TABLE, `missing FROM-clause entry for table "${qual}"`, pos(v.ColumnRef.location));
+          if (qual === undefined && scope.columns.length === 0) throw sqlError(S.SYNTAX_ERROR, 'SELECT * with no tables specified is not valid', pos(v.ColumnRef.location));
+          for (const [c] of cols) items.push({ node: { ColumnRef: { fields: c.qualifier ? [{ String: { sval: c.qualifier } }, { String: { sval: c.name } }] : [{ String: { sval: c.name } }] } }, name: c.name });
+          continue;
+        }
+      }
+      items.push({ node: v, name: tgt.name });
+    }
+    let agg: AggContext | undefined;
+    if (isAgg) {
+      const groupNodes = (stmt.groupClause ?? []).map((g) => this.resolveGroupRef(g, items));
+      const gc = this.compiler(scope, params, { noAgg: 'GROUP BY' });
+      const groupExprs = groupNodes.map((g) => gc.compile(g));
+      agg = { inputScope: scope, groupKeys: groupNodes.map((g, i) => ({ fingerprint: fingerprint(g), type: groupExprs[i].type })), calls: [] };
+      exprScopeCompiler = this.compiler(scope, params, { agg });
+      // Compile select list, HAVING and ORDER BY first to collect aggregate calls.
+      const outExprs = items.map((it) => exprScopeCompiler.compile(it.node));
+      const having = stmt.havingClause ? exprScopeCompiler.asBool(exprScopeCompiler.compile(stmt.havingClause, t('bool')), 'argument of HAVING') : undefined;
+      const aggCols: ScopeColumn[] = [...groupExprs.map((e) => ({ qualifier: undefined, name: e.name, type: e.type })), ...agg.calls.map((cl) => ({ qualifier: undefined, name: cl.def.name, type: t('text') }))];
+      const sortExprs = sorts.map((s) => this.sortKey(s, (n) => this.outputAlias(n, items, outExprs) ?? exprScopeCompiler.compile(n)));
+      node = new AggregateNode(input, groupExprs, agg.calls, aggCols);
+      if (having) node = new FilterNode(node, having, 'Filter (HAVING)');
+      return this.project(node, items, outExprs, sortExprs, stmt, params, outer, scope);
+    }
+    if (stmt.havingClause) throw sqlError(S.GROUPING_ERROR, 'HAVING without GROUP BY or aggregates is not supported');
+    const outExprs = items.map((it) => exprScopeCompiler.compile(it.node));
+    const sortExprs = sorts.map((s) => this.sortKey(s, (n) => this.outputAlias(n, items, outExprs) ?? exprScopeCompiler.compile(n)));
+    // LIMIT pushdown into a single-table scan when nothing above needs every row.
+    if (single && !sorts.length && !stmt.distinctClause && stmt.limitCount && 'A_Const' in stmt.limitCount && stmt.limitCount.A_Const.ival && !stmt.limitOffset) {
+      single.limit = stmt.limitCount.A_Const.ival.ival ?? 0;
+    }
+    return this.project(node, items, outExprs, sortExprs, stmt, params, outer, scope);
+  }
+
+  private outputAlias(n: Node, items: readonly { name: string | undefined }[], outExprs: readonly Expr[]): Expr | undefined {
+    if ('A_Const' in n && n.A_Const.ival !== undefined) {
+      const i = (n.A_Const.ival.ival ?? 0) - 1;
+      if (i < 0 || i >= outExprs.length) throw sqlError(S.INVALID_COLUMN_REFERENCE, `ORDER BY position ${i + 1} is not in select list`, pos(n.A_Const.location));
+      return outExprs[i];
+    }
+    if ('ColumnRef' in n && (n.ColumnRef.fields ?? []).length === 1) {
+      const name = stringOf(n.ColumnRef.fields?.[0]);
+      const i = items.findIndex((it) => it.name === name);
+      if (i >= 0) return outExprs[i];
+    }
+    return undefined;
+  }
+
+  private resolveGroupRef(g: Node, items: readonly { node: Node; name: string | undefined }[]): Node {
+    if ('A_Const' in g && g.A_Const.ival !== undefined) {
+      const i = (g.A_Const.ival.ival ?? 0) - 1;
+      if (i < 0 || i >= items.length) throw sqlError(S.INVALID_COLUMN_REFERENCE, `GROUP BY position ${i + 1} is not in select list`, pos(g.A_Const.location));
+      return items[i].node;
+    }
+    if ('ColumnRef' in g && (g.ColumnRef.fields ?? []).length === 1) {
+      const name = stringOf(g.ColumnRef.fields?.[0]);
+      const it = items.find((x) => x.name === name);
+      if (it) return it.node;
+    }
+    return g;
+  }
+
+  private project(input: PlanNode, items: readonly { node: Node; name: string | undefined }[], outExprs: Expr[], sortKeys: SortKey[], stmt: SelectStmt, params: ParamTypes, outer: Scope | undefined, scope: Scope): PlannedQuery {
+    const cols: ScopeColumn[] = outExprs.map((e, i) => {
+      const n = items[i].node;
+      let src: ScopeColumn | undefined;
+      if ('ColumnRef' in n) {
+        try {
+          const r = scope.resolve((n.ColumnRef.fields ?? []).map(stringOf));
+          if (r && r.depth === 0) src = r.column;
+        } catch {
+          src = undefined;
+        }
+      }
+      return {
+        qualifier: undefined,
+        name: items[i].name ?? e.name,
+        type: e.type.kind === 'unknown' ? t('text') : e.type,
+        tableOid: src?.tableOid,
+        attnum: src?.attnum,
+      };
+    });
+    const exprs = outExprs.map((e) => (e.type.kind === 'unknown' ? coerce(e, t('text')) : e));
+    // Sort keys that are not output columns ride along as hidden columns.
+    const allExprs = [...exprs];
+    const allCols: ScopeColumn[] = [...cols];
+    const keys: SortKey[] = sortKeys.map((k) => {
+      let i = allExprs.indexOf(k.expr);
+      if (i < 0) {
+        i = allExprs.length;
+        allExprs.push(k.expr);
+        allCols.push({ qualifier: undefined, name: k.expr.name, type: k.expr.type, hidden: true });
+      }
+      const idx = i;
+      return { ...k, expr: { type: k.expr.type, fn: (env) => env.row[idx], slots: [], name: k.expr.name } };
+    });
+    let node: PlanNode = new ProjectNode(input, allExprs, allCols);
+    if (stmt.distinctClause) {
+      const on = stmt.distinctClause.filter((d) => Object.keys(d).length > 0);
+      if (on.length) {
+        const c = this.compiler(new Scope(allCols, outer), params);
+        const onExprs = on.map((d) => this.outputRef(d, allCols) ?? c.compile(d));
+        if (keys.length) node = new SortNode(node, keys);
+        node = new DistinctNode(node, onExprs);
+      } else {
+        node = new DistinctNode(node, exprs.map((e, i) => ({ type: e.type, fn: (env) => env.row[i], slots: [], name: e.name })));
+        if (keys.length) node = new SortNode(node, keys);
+      }
+    } else if (keys.length) node = new SortNode(node, keys);
+    node = this.limit(node, stmt, params, outer);
+    return { node, columns: cols };
+  }
+}
+
+/** A node whose columns are renamed/requalified (subqueries in FROM, CTE references). */
+class Renamed implements PlanNode {
+  constructor(
+    private readonly child: PlanNode,
+    readonly columns: readonly ScopeColumn[],
+  ) {}
+  rows(outer: Parameters<PlanNode['rows']>[0], rt: Parameters<PlanNode['rows']>[1]): AsyncGenerator<Row> {
+    const n = this.columns.length;
+    const child = this.child;
+    return (async function* () {
+      for await (const r of child.rows(outer, rt)) yield r.length === n ? r : r.slice(0, n);
+    })();
+  }
+  explain(): ReturnType<PlanNode['explain']> {
+    return this.child.explain();
+  }
+}
+
+function safeResolve(s: Scope, parts: readonly string[]): boolean {
+  try {
+    return s.resolve(parts) !== undefined;
+  } catch {
+    return true;
+  }
+}
+
+function shiftRight(e: Expr, n: number): Expr {
+  const f = e.fn;
+  return { ...e, fn: (env) => f({ ...env, row: padLeft(env.row, n) }) };
+}
+
+const padCache = new WeakMap<Row, Row>();
+function padLeft(row: Row, n: number): Row {
+  let r = padCache.get(row);
+  if (!r) {
+    r = [...new Array<null>(n).fill(null), ...row];
+    padCache.set(row, r);
+  }
+  return r;
+}
+
+export function andAll(parts: readonly Expr[]): Expr {
+  if (parts.length === 1) return parts[0];
+  const fns = parts.map((p) => p.fn);
+  return {
+    type: t('bool'),
+    fn: (env) => {
+      let sawNull = false;
+      for (const f of fns) {
+        const v = f(env);
+        if (v === false) return false;
+        if (v === null) sawNull = true;
+      }
+      return sawNull ? null : true;
+    },
+    slots: parts.flatMap((p) => p.slots).filter((s, i, a) => a.indexOf(s) === i),
+    name: 'and',
+  };
+}
+
+/** `column op value` (either side), op in = < <= > >=. */
+function simpleComparison(q: Node): { column: string[]; op: string; value: Node } | undefined {
+  if (!('A_Expr' in q) || q.A_Expr.kind !== 'AEXPR_OP' || !q.A_Expr.lexpr || !q.A_Expr.rexpr) return undefined;
+  const op = stringOf((q.A_Expr.name ?? [])[0]);
+  const flip: Record<string, string> = { '=': '=', '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
+  if (!(op in flip)) return undefined;
+  const l = q.A_Expr.lexpr;
+  const r = q.A_Expr.rexpr;
+  if ('ColumnRef' in l) return { column: (l.ColumnRef.fields ?? []).map(stringOf), op, value: r };
+  if ('ColumnRef' in r) return { column: (r.ColumnRef.fields ?? []).map(stringOf), op: flip[op], value: l };
+  return undefined;
+}

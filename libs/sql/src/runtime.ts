@@ -1,0 +1,48 @@
+// What compiled expressions see at run time: parameters, session facts and the results of
+// async "slots" (subqueries, nextval) computed just before an expression is evaluated.
+import type { Txn } from '@weft/txn';
+import type { Value } from './types/types';
+
+export type Row = Value[];
+
+export interface SessionInfo {
+  readonly user: string;
+  readonly database: string;
+  readonly databaseId: number;
+  readonly pid: number;
+  readonly searchPath: readonly string[];
+  setting(name: string): string | undefined;
+}
+
+export interface Runtime {
+  readonly params: readonly Value[];
+  /** The transaction statements read and write through. */
+  readonly txn: Txn;
+  readonly session: SessionInfo;
+  /** Statement timestamp (transaction start for now()), microseconds since 2000-01-01. */
+  readonly txnStartUs: bigint;
+  readonly statementStartUs: bigint;
+  readonly slotValues: Map<number, Value>;
+  /** Cancellation: checked by long loops. */
+  readonly signal: AbortSignal | undefined;
+  /** Async services expressions need (sequences). */
+  readonly services: RuntimeServices;
+}
+
+export interface RuntimeServices {
+  nextval(sequence: string): Promise<bigint>;
+  currval(sequence: string): bigint;
+  setval(sequence: string, value: bigint, isCalled: boolean): Promise<bigint>;
+  /** pg_class OID of a relation name (regclass casts), or throws 42P01. */
+  regclass(name: string): number;
+  /** Relation name for an OID (regclass output). */
+  relname(oid: number): string;
+  /** Catalog text functions: pg_get_indexdef, pg_get_constraintdef, pg_get_viewdef, pg_get_serial_sequence. */
+  describe(what: 'indexdef' | 'constraintdef' | 'viewdef' | 'serial_sequence', oid: number, column?: string): string | null;
+}
+
+export interface Env {
+  readonly row: Row;
+  readonly outer: Env | undefined;
+  readonly rt: Runtime;
+}

@@ -1,0 +1,570 @@
+// One client session: transaction state machine (idle / in block / failed), savepoints,
+// settings, SQL-level and protocol-level prepared statements, and statement execution with
+// implicit transactions that retry serialization failures before any row was sent.
+import type { Node } from 'libpg-query';
+import {
+  PgError, type ExecuteRequest, type PgValue, type PreparedStatement, type QueryContext, type SessionHandler, type StatementResult, type TransactionStatus,
+} from '@weft/pgwire';
+import type { Txn } from '@weft/txn';
+import { INFORMATION_SCHEMA_ID, PG_CATALOG_ID, type Catalog, type Relation } from './catalog/catalog';
+import type { ColumnDesc, SequenceDesc } from './catalog/descriptors';
+import { OID_BASE } from './catalog/descriptors';
+import { systemView, type SystemView } from './catalog/system-views/registry';
+import { compileStatement } from './compile';
+import type { Engine } from './engine';
+import { S, sqlError } from './errors';
+import { parseSql, type ParsedStatement } from './parse';
+import type { PlannerEnv } from './plan/context';
+import { stringOf, typeFromTypeName } from './plan/expr';
+import type { Runtime, RuntimeServices, SessionInfo } from './runtime';
+import { Settings } from './settings';
+import { columnInfos, type CompiledStatement, type ExecContext } from './statement';
+import { nowMicros } from './types/datetime';
+import { type SqlType, type Value, t, typeByOid, typeOid } from './types/types';
+import { fromPg, fromText } from './types/values';
+import { PlanCache } from './plan-cache';
+import { describeObject } from './catalog/system-views/describe';
+
+export interface SqlPrepared extends PreparedStatement {
+  readonly parsed: ParsedStatement | undefined;
+  readonly declared: readonly (SqlType | undefined)[];
+  compiled: CompiledStatement | undefined;
+  catalogVersion: bigint | undefined;
+}
+
+type State = 'idle' | 'block' | 'failed';
+
+const TXN_END = new Set(['TRANS_STMT_COMMIT', 'TRANS_STMT_ROLLBACK', 'TRANS_STMT_ROLLBACK_TO', 'TRANS_STMT_PREPARE', 'TRANS_STMT_COMMIT_PREPARED', 'TRANS_STMT_ROLLBACK_PREPARED']);
+
+export interface SessionIdentity {
+  readonly user: string;
+  readonly database: string;
+  readonly databaseId: number;
+  readonly pid: number;
+}
+
+export class SqlSession implements SessionHandler<SqlPrepared> {
+  private state: State = 'idle';
+  private txn: Txn | undefined;
+  private txnCatalog: Catalog | undefined;
+  private txnStartUs = 0n;
+  private savepoints: { name: string; snapshot: ReturnType<Txn['savepoint']>; failed: boolean }[] = [];
+  private readonly sqlPrepared = new Map<string, SqlPrepared>();
+  private readonly currvals = new Map<number, bigint>();
+  readonly settings: Settings;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly id: SessionIdentity,
+    startupParams: Record<string, string>,
+    private readonly planCache: PlanCache,
+  ) {
+    this.settings = new Settings(startupParams);
+  }
+
+  transactionStatus(): TransactionStatus {
+    return this.state === 'idle' ? 'I' : this.state === 'block' ? 'T' : 'E';
+  }
+
+  async *simpleQuery(sql: string, ctx: QueryContext): AsyncIterable<StatementResult> {
+    let stmts: ParsedStatement[];
+    try {
+      stmts = parseSql(sql);
+    } catch (e) {
+      this.failBlock();
+      throw e;
+    }
+    if (stmts.length === 0) {
+      yield { kind: 'empty' };
+      return;
+    }
+    for (const s of stmts) yield await this.run(s, [], undefined, ctx);
+  }
+
+  async prepare(sql: string, paramTypes: readonly number[], ctx: QueryContext): Promise<SqlPrepared> {
+    const stmts = parseSql(sql);
+    if (stmts.length > 1) throw sqlError(S.SYNTAX_ERROR, 'cannot insert multiple commands into a prepared statement');
+    const declared = paramTypes.map((oid) => (oid === 0 ? undefined : (typeByOid(oid) ?? t('text'))));
+    const p: SqlPrepared = { parsed: stmts[0], declared, compiled: undefined, catalogVersion: undefined, paramTypes: [], columns: null };
+    if (!stmts[0]) return { ...p, paramTypes: paramTypes.map((x) => x || 25) };
+    if (this.state === 'failed' && !this.isTxnEnd(stmts[0].node)) throw this.abortedError();
+    if (isSessionStatement(stmts[0].node)) return { ...p, paramTypes: [...paramTypes] };
+    const compiled = await this.withReadTxn(async (exec) => this.compile(stmts[0], declared, exec.env, exec.catalog), ctx);
+    p.compiled = compiled.c;
+    p.catalogVersion = compiled.version;
+    return Object.assign(p, {
+      paramTypes: compiled.c.paramTypes.map((x) => typeOidOf(x)),
+      columns: compiled.c.columns ? columnInfos(compiled.c.columns) : null,
+    });
+  }
+
+  async execute(req: ExecuteRequest<SqlPrepared>, ctx: QueryContext): Promise<StatementResult> {
+    const st = req.statement;
+    if (!st.parsed) return { kind: 'empty' };
+    return this.run(st.parsed, req.params, st, ctx);
+  }
+
+  closeStatement(): void {}
+
+  close(): void {
+    this.txn?.rollback();
+    this.txn = undefined;
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private isTxnEnd(node: Node): boolean {
+    return 'TransactionStmt' in node && TXN_END.has(node.TransactionStmt.kind ?? '');
+  }
+
+  private abortedError(): PgError {
+    return sqlError(S.IN_FAILED_TXN, 'current transaction is aborted, commands ignored until end of transaction block');
+  }
+
+  private failBlock(): void {
+    if (this.state === 'block') this.state = 'failed';
+  }
+
+  private async run(stmt: ParsedStatement, params: readonly PgValue[], prepared: SqlPrepared | undefined, ctx: QueryContext): Promise<StatementResult> {
+    const node = stmt.node;
+    if (this.state === 'failed' && !this.isTxnEnd(node)) throw this.abortedError();
+    try {
+      if ('TransactionStmt' in node) return await this.transaction(node.TransactionStmt, ctx);
+      const session = await this.sessionStatement(node, stmt, params, ctx);
+      if (session) return session;
+      return await this.runData(stmt, params, prepared, ctx);
+    } catch (e) {
+      this.failBlock();
+      throw withPosition(e, stmt);
+    }
+  }
+
+  /** Runs a data/DDL statement in the open block, or in an implicit transaction with retries. */
+  private async runData(stmt: ParsedStatement, params: readonly PgValue[], prepared: SqlPrepared | undefined, ctx: QueryContext): Promise<StatementResult> {
+    if (this.state === 'block' && this.txn) return this.execIn(this.txn, stmt, params, prepared, ctx, false);
+    const isDb = 'CreatedbStmt' in stmt.node || 'DropdbStmt' in stmt.node;
+    void isDb;
+    let attempt = 0;
+    for (;;) {
+      const txn = this.engine.newTxn();
+      this.txnStartUs = nowMicros();
+      try {
+        const result = await this.execIn(txn, stmt, params, prepared, ctx, true);
+        if (result.kind === 'copyIn') return this.autocommitCopy(txn, result);
+        await txn.commit();
+        if (txn.hasWrites) this.afterCommit();
+        return result;
+      } catch (e) {
+        txn.rollback();
+        if (e instanceof PgError && e.code === S.SERIALIZATION_FAILURE && attempt < this.engine.maxRetries && !ctx.signal.aborted) {
+          attempt++;
+          await new Promise((r) => setTimeout(r, Math.random() * 2 ** attempt));
+          continue;
+        }
+        throw e;
+      } finally {
+        this.txnCatalog = undefined;
+      }
+    }
+  }
+
+  private autocommitCopy(txn: Txn, r: Extract<StatementResult, { kind: 'copyIn' }>): StatementResult {
+    return {
+      ...r,
+      end: async () => {
+        const tag = await r.end();
+        await txn.commit();
+        this.afterCommit();
+        return tag;
+      },
+      abort: async (reason) => {
+        await r.abort(reason);
+        txn.rollback();
+      },
+    };
+  }
+
+  private afterCommit(): void {
+    this.engine.invalidateCatalog();
+  }
+
+  private plannerEnv(catalog: Catalog): PlannerEnv {
+    const session = this.sessionInfo(catalog);
+    return {
+      catalog,
+      session,
+      resolveRelation: (schema, name) => resolveRelation(catalog, session, schema, name),
+      missingValue: (c: ColumnDesc): Value => (c.missingValue === undefined ? null : fromText(c.missingValue, c.type)),
+    };
+  }
+
+  /** Session facts; search_path keeps only schemas that exist (as current_schema() reports). */
+  sessionInfo(catalog?: Catalog): SessionInfo {
+    const settings = this.settings;
+    const dbId = this.id.databaseId;
+    const path = settings.searchPath(this.id.user).filter((s) => !catalog || s === 'pg_catalog' || s === 'information_schema' || catalog.schema(dbId, s) !== undefined);
+    return {
+      user: this.id.user,
+      database: this.id.database,
+      databaseId: this.id.databaseId,
+      pid: this.id.pid,
+      searchPath: path,
+      setting: (n) => settings.get(n),
+    };
+  }
+
+  private compile(stmt: ParsedStatement, declared: readonly (SqlType | undefined)[], env: PlannerEnv, catalog: Catalog): { c: CompiledStatement; version: bigint } {
+    return { c: compileStatement(stmt.node, env, declared, stmt.text), version: catalog.version };
+  }
+
+  private async withReadTxn<T>(fn: (exec: { env: PlannerEnv; catalog: Catalog }) => Promise<T> | T, _ctx: QueryContext): Promise<T> {
+    const txn = this.txn ?? this.engine.newTxn();
+    const catalog = this.txnCatalog ?? (await this.engine.catalogFor(txn));
+    return fn({ env: this.plannerEnv(catalog), catalog });
+  }
+
+  private async execIn(txn: Txn, stmt: ParsedStatement, params: readonly PgValue[], prepared: SqlPrepared | undefined, ctx: QueryContext, implicit: boolean): Promise<StatementResult> {
+    let catalog = this.txnCatalog ?? (await this.engine.catalogFor(txn));
+    if (txn.hasWrites || !implicit) this.txnCatalog = catalog;
+    const env = this.plannerEnv(catalog);
+    let compiled: CompiledStatement;
+    if (prepared?.compiled && prepared.catalogVersion === catalog.version && !this.txnCatalogDirty) {
+      compiled = prepared.compiled;
+    } else if (prepared) {
+      compiled = compileStatement(stmt.node, env, prepared.declared, stmt.text);
+      if (compiled.cacheable && !this.txnCatalogDirty) {
+        prepared.compiled = compiled;
+        prepared.catalogVersion = catalog.version;
+      }
+    } else {
+      const key = `${this.id.databaseId}\u0000${this.settings.get('search_path')}\u0000${stmt.text}`;
+      const hit = this.txnCatalogDirty ? undefined : this.planCache.get(key, catalog.version);
+      if (hit) compiled = hit;
+      else {
+        compiled = compileStatement(stmt.node, env, [], stmt.text);
+        if (compiled.cacheable && !this.txnCatalogDirty) this.planCache.set(key, catalog.version, compiled);
+      }
+    }
+    const paramValues = params.map((v, i) => fromPg(v, compiled.paramTypes[i] ?? t('text')));
+    if (paramValues.length < compiled.paramTypes.length) {
+      throw sqlError('08P01', `bind message supplies ${params.length} parameters, but prepared statement requires ${compiled.paramTypes.length}`);
+    }
+    let changed = false;
+    const exec: ExecContext = {
+      txn,
+      catalog,
+      rt: this.runtime(txn, catalog, paramValues, ctx),
+      engine: this.engine,
+      query: ctx,
+      env,
+      catalogChanged: () => {
+        changed = true;
+      },
+    };
+    if (('CreatedbStmt' in stmt.node || 'DropdbStmt' in stmt.node) && !implicit) {
+      throw sqlError(S.ACTIVE_SQL_TXN, `${'CreatedbStmt' in stmt.node ? 'CREATE' : 'DROP'} DATABASE cannot run inside a transaction block`);
+    }
+    const result = await compiled.execute(exec);
+    if (changed) {
+      catalog = await this.engine.reloadCatalog(txn);
+      this.txnCatalog = catalog;
+      this.txnCatalogDirty = true;
+    }
+    if (result.kind === 'rows' && compiled.columns) return { ...result, columns: columnInfos(compiled.columns) };
+    return result;
+  }
+
+  /** Set once DDL ran in the current transaction: plans built from it must not be cached. */
+  private txnCatalogDirty = false;
+
+  private runtime(txn: Txn, catalog: Catalog, params: Value[], ctx: QueryContext): Runtime {
+    const session = this.sessionInfo(catalog);
+    const seq = (name: string): SequenceDesc => {
+      const parts = name.split('.');
+      const rel = resolveRelation(catalog, session, parts.length > 1 ? parts[0] : undefined, parts[parts.length - 1].replace(/^"(.*)"$/, '$1'));
+      if (!rel || 'rows' in rel || rel.kind !== 'sequence') throw sqlError(S.UNDEFINED_TABLE, `relation "${name}" does not exist`);
+      return rel;
+    };
+    const services: RuntimeServices = {
+      nextval: async (name) => {
+        const s = seq(name);
+        const v = await this.engine.nextval(s);
+        this.currvals.set(s.id, v);
+        return v;
+      },
+      currval: (name) => {
+        const s = seq(name);
+        const v = this.currvals.get(s.id);
+        if (v === undefined) throw sqlError('55000', `currval of sequence "${s.name}" is not yet defined in this session`);
+        return v;
+      },
+      setval: async (name, value, isCalled) => {
+        const s = seq(name);
+        const v = await this.engine.setval(s, value, isCalled);
+        if (isCalled) this.currvals.set(s.id, v);
+        return v;
+      },
+      regclass: (name) => {
+        const parts = name.split('.').map((p) => p.replace(/^"(.*)"$/, '$1'));
+        const rel = resolveRelation(catalog, session, parts.length > 1 ? parts[0] : undefined, parts[parts.length - 1]);
+        if (!rel) throw sqlError(S.UNDEFINED_TABLE, `relation "${name}" does not exist`);
+        return 'rows' in rel ? rel.oid : rel.id + OID_BASE;
+      },
+      describe: (what, oid, column) => describeObject(catalog, session, what, oid, column),
+      relname: (oid) => {
+        const d = catalog.byId.get(oid - OID_BASE);
+        return d && 'name' in d ? d.name : String(oid);
+      },
+    };
+    return {
+      params,
+      txn,
+      session,
+      txnStartUs: this.state === 'block' ? this.txnStartUs : nowMicros(),
+      statementStartUs: nowMicros(),
+      slotValues: new Map(),
+      signal: ctx.signal,
+      services,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // transaction control
+
+  private async transaction(ts: import('libpg-query').TransactionStmt, ctx: QueryContext): Promise<StatementResult> {
+    const kind = ts.kind ?? '';
+    const tag = (s: string): StatementResult => ({ kind: 'command', commandTag: s });
+    switch (kind) {
+      case 'TRANS_STMT_BEGIN':
+      case 'TRANS_STMT_START': {
+        this.checkIsolation(ts.options ?? []);
+        if (this.state !== 'idle') {
+          ctx.notice({ severity: 'WARNING', code: '25001', message: 'there is already a transaction in progress' });
+          return tag('BEGIN');
+        }
+        this.txn = this.engine.newTxn();
+        this.txnStartUs = nowMicros();
+        this.state = 'block';
+        this.savepoints = [];
+        this.txnCatalog = undefined;
+        this.txnCatalogDirty = false;
+        return tag(kind === 'TRANS_STMT_BEGIN' ? 'BEGIN' : 'START TRANSACTION');
+      }
+      case 'TRANS_STMT_COMMIT': {
+        if (this.state === 'idle') {
+          ctx.notice({ severity: 'WARNING', code: '25P01', message: 'there is no transaction in progress' });
+          return tag('COMMIT');
+        }
+        const failed = this.state === 'failed';
+        const txn = this.txn;
+        this.endBlock();
+        if (failed) {
+          txn?.rollback();
+          return tag('ROLLBACK');
+        }
+        if (txn) {
+          await txn.commit();
+          if (txn.hasWrites) this.afterCommit();
+        }
+        return tag('COMMIT');
+      }
+      case 'TRANS_STMT_ROLLBACK': {
+        if (this.state === 'idle') {
+          ctx.notice({ severity: 'WARNING', code: '25P01', message: 'there is no transaction in progress' });
+          return tag('ROLLBACK');
+        }
+        this.txn?.rollback();
+        this.endBlock();
+        return tag('ROLLBACK');
+      }
+      case 'TRANS_STMT_SAVEPOINT': {
+        if (this.state === 'idle' || !this.txn) throw sqlError(S.NO_ACTIVE_SQL_TXN, 'SAVEPOINT can only be used in transaction blocks');
+        this.savepoints.push({ name: ts.savepoint_name ?? '', snapshot: this.txn.savepoint(), failed: false });
+        return tag('SAVEPOINT');
+      }
+      case 'TRANS_STMT_RELEASE': {
+        if (this.state === 'idle') throw sqlError(S.NO_ACTIVE_SQL_TXN, 'RELEASE SAVEPOINT can only be used in transaction blocks');
+        const i = this.findSavepoint(ts.savepoint_name ?? '');
+        this.savepoints.length = i;
+        return tag('RELEASE');
+      }
+      case 'TRANS_STMT_ROLLBACK_TO': {
+        if (this.state === 'idle' || !this.txn) throw sqlError(S.NO_ACTIVE_SQL_TXN, 'ROLLBACK TO SAVEPOINT can only be used in transaction blocks');
+        const i = this.findSavepoint(ts.savepoint_name ?? '');
+        this.txn.rollbackTo(this.savepoints[i].snapshot);
+        this.savepoints.length = i + 1;
+        this.state = 'block';
+        if (this.txnCatalogDirty) this.txnCatalog = await this.engine.reloadCatalog(this.txn);
+        return tag('ROLLBACK');
+      }
+      case 'TRANS_STMT_PREPARE':
+      case 'TRANS_STMT_COMMIT_PREPARED':
+      case 'TRANS_STMT_ROLLBACK_PREPARED':
+        throw sqlError(S.FEATURE_NOT_SUPPORTED, 'prepared transactions (two-phase commit) are not supported');
+      default:
+        throw sqlError(S.FEATURE_NOT_SUPPORTED, `${kind} is not supported`);
+    }
+  }
+
+  private findSavepoint(name: string): number {
+    for (let i = this.savepoints.length - 1; i >= 0; i--) if (this.savepoints[i].name === name) return i;
+    throw sqlError(S.SAVEPOINT_EXCEPTION, `savepoint "${name}" does not exist`);
+  }
+
+  private endBlock(): void {
+    this.state = 'idle';
+    this.txn = undefined;
+    this.txnCatalog = undefined;
+    this.txnCatalogDirty = false;
+    this.savepoints = [];
+  }
+
+  private checkIsolation(options: readonly Node[]): void {
+    for (const o of options) {
+      if (!('DefElem' in o)) continue;
+      const d = o.DefElem;
+      if (d.defname === 'transaction_isolation') {
+        const level = stringOf(((d.arg as { A_Const?: { sval?: { sval?: string } } }) ? { String: { sval: (d.arg as { A_Const: { sval: { sval: string } } }).A_Const?.sval?.sval } } : undefined));
+        // Every level runs as SERIALIZABLE (stronger than asked, which the standard allows).
+        void level;
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // session statements: SET/SHOW/RESET, PREPARE/EXECUTE/DEALLOCATE, DISCARD, LISTEN...
+
+  private async sessionStatement(node: Node, stmt: ParsedStatement, params: readonly PgValue[], ctx: QueryContext): Promise<StatementResult | undefined> {
+    const cmdTag = (s: string): StatementResult => ({ kind: 'command', commandTag: s });
+    if ('VariableSetStmt' in node) {
+      const v = node.VariableSetStmt;
+      const name = (v.name ?? '').toLowerCase();
+      if (v.kind === 'VAR_SET_MULTI') {
+        if (name === 'transaction' || name === 'session characteristics') return cmdTag('SET');
+        throw sqlError(S.FEATURE_NOT_SUPPORTED, `SET ${name} is not supported`);
+      }
+      if (v.kind === 'VAR_RESET_ALL') {
+        for (const [k] of this.settings.all()) this.settings.reset(k);
+        return cmdTag('RESET');
+      }
+      if (v.kind === 'VAR_RESET' || v.kind === 'VAR_SET_DEFAULT') {
+        const r = this.settings.reset(name);
+        if (r.report) ctx.setParameter(r.name, r.value);
+        return cmdTag(v.kind === 'VAR_RESET' ? 'RESET' : 'SET');
+      }
+      if (name === 'transaction_isolation' || name === 'transaction_read_only' || name === 'transaction_deferrable') return cmdTag('SET');
+      const value = (v.args ?? []).map(argText).join(', ');
+      const r = this.settings.set(name === 'time zone' ? 'timezone' : name, value);
+      if (r.report) ctx.setParameter(r.name, r.value);
+      return cmdTag('SET');
+    }
+    if ('VariableShowStmt' in node) {
+      const name = (node.VariableShowStmt.name ?? '').toLowerCase();
+      if (name === 'all') {
+        return { kind: 'rows', columns: [{ name: 'name', typeOid: 25 }, { name: 'setting', typeOid: 25 }, { name: 'description', typeOid: 25 }], rows: this.settings.all().map(([k, v]) => [k, v, '']) };
+      }
+      const key = name === 'time zone' ? 'timezone' : name === 'transaction isolation level' ? 'transaction_isolation' : name;
+      const value = this.settings.get(key);
+      if (value === undefined) throw sqlError(S.UNDEFINED_OBJECT, `unrecognized configuration parameter "${name}"`);
+      return { kind: 'rows', columns: [{ name: key, typeOid: 25 }], rows: [[value]], commandTag: 'SHOW' };
+    }
+    if ('PrepareStmt' in node) {
+      const p = node.PrepareStmt;
+      const name = p.name ?? '';
+      if (this.sqlPrepared.has(name)) throw sqlError(S.DUPLICATE_PREPARED, `prepared statement "${name}" already exists`);
+      const inner = p.query as Node;
+      const loc = (inner as Record<string, { location?: number }>)[Object.keys(inner)[0]];
+      void loc;
+      const text = innerText(stmt.text);
+      const declared = (p.argtypes ?? []).map((a) => typeFromTypeName((a as { TypeName: import('libpg-query').TypeName }).TypeName));
+      const parsed: ParsedStatement = { node: inner, text, offset: 0 };
+      const compiled = await this.withReadTxn(async (exec) => this.compile(parsed, declared, exec.env, exec.catalog), ctx);
+      this.sqlPrepared.set(name, { parsed, declared, compiled: compiled.c, catalogVersion: compiled.version, paramTypes: [], columns: null });
+      return cmdTag('PREPARE');
+    }
+    if ('ExecuteStmt' in node) {
+      const e = node.ExecuteStmt;
+      const p = this.sqlPrepared.get(e.name ?? '');
+      if (!p || !p.parsed) throw sqlError(S.INVALID_PREPARED_NAME, `prepared statement "${e.name}" does not exist`);
+      // Parameters are expressions; evaluate them as a SELECT of constants.
+      const exprs = e.params ?? [];
+      let values: PgValue[] = [];
+      if (exprs.length) {
+        const sel: ParsedStatement = { node: { SelectStmt: { targetList: exprs.map((x) => ({ ResTarget: { val: x } })) } }, text: 'EXECUTE', offset: 0 };
+        const r = await this.runData(sel, params, undefined, ctx);
+        values = r.kind === 'rows' && r.rows ? [...r.rows[0]] : [];
+      }
+      return this.runData(p.parsed, values, p, ctx);
+    }
+    if ('DeallocateStmt' in node) {
+      const name = node.DeallocateStmt.name;
+      if (name === undefined || node.DeallocateStmt.isall) this.sqlPrepared.clear();
+      else if (!this.sqlPrepared.delete(name)) throw sqlError(S.INVALID_PREPARED_NAME, `prepared statement "${name}" does not exist`);
+      return cmdTag(name === undefined ? 'DEALLOCATE ALL' : 'DEALLOCATE');
+    }
+    if ('DiscardStmt' in node) {
+      this.sqlPrepared.clear();
+      return cmdTag(`DISCARD ${node.DiscardStmt.target === 'DISCARD_ALL' ? 'ALL' : node.DiscardStmt.target === 'DISCARD_PLANS' ? 'PLANS' : node.DiscardStmt.target === 'DISCARD_SEQUENCES' ? 'SEQUENCES' : 'TEMP'}`);
+    }
+    if ('ListenStmt' in node) return cmdTag('LISTEN');
+    if ('UnlistenStmt' in node) return cmdTag('UNLISTEN');
+    if ('NotifyStmt' in node) return cmdTag('NOTIFY');
+    return undefined;
+  }
+}
+
+function isSessionStatement(node: Node): boolean {
+  return ['TransactionStmt', 'VariableSetStmt', 'VariableShowStmt', 'PrepareStmt', 'ExecuteStmt', 'DeallocateStmt', 'DiscardStmt', 'ListenStmt', 'UnlistenStmt', 'NotifyStmt'].some((k) => k in node);
+}
+
+/** The statement text after `PREPARE name [(types)] AS`. */
+function innerText(text: string): string {
+  const m = /\bAS\b([\s\S]*)$/i.exec(text);
+  return m ? m[1].trim() : text;
+}
+
+function argText(n: Node): string {
+  if ('A_Const' in n) {
+    const c = n.A_Const;
+    if (c.sval) return c.sval.sval ?? '';
+    if (c.ival) return String(c.ival.ival ?? 0);
+    if (c.fval) return c.fval.fval ?? '';
+    if (c.boolval) return c.boolval.boolval ? 'on' : 'off';
+    return '';
+  }
+  if ('TypeCast' in n) return argText(n.TypeCast.arg as Node);
+  return stringOf(n);
+}
+
+const typeOidOf = (type: SqlType): number => typeOid(type);
+
+function withPosition(e: unknown, stmt: ParsedStatement): unknown {
+  if (e instanceof PgError && e.fields.position !== undefined && stmt.offset > 0) {
+    return new PgError(e.code, e.message, { ...e.fields, position: e.fields.position + stmt.offset }, e.severity);
+  }
+  return e;
+}
+
+/** Name resolution: pg_catalog first (implicitly), then search_path. */
+export function resolveRelation(catalog: Catalog, session: SessionInfo, schema: string | undefined, name: string): Relation | SystemView | undefined {
+  if (schema) {
+    if (schema === 'pg_catalog' || schema === 'information_schema') return systemView(schema, name);
+    const s = catalog.schema(session.databaseId, schema);
+    return s ? catalog.relation(s.id, name) : undefined;
+  }
+  const sys = systemView('pg_catalog', name);
+  if (sys) return sys;
+  for (const sp of session.searchPath) {
+    if (sp === 'pg_catalog' || sp === 'information_schema') {
+      const v = systemView(sp, name);
+      if (v) return v;
+      continue;
+    }
+    const s = catalog.schema(session.databaseId, sp);
+    const rel = s ? catalog.relation(s.id, name) : undefined;
+    if (rel) return rel;
+  }
+  return undefined;
+}
+
+export { PG_CATALOG_ID, INFORMATION_SCHEMA_ID };

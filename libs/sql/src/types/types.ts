@@ -1,0 +1,156 @@
+// SQL types as the engine sees them: a kind (one internal JS representation each), an optional
+// type modifier (varchar(n), numeric(p,s)) and, for arrays, the element type.
+//
+// Internal representations:
+//   bool -> boolean; int2/int4/oid -> number; int8 -> bigint; numeric -> canonical decimal string;
+//   float4/float8 -> number; text/varchar/bpchar/name/json/jsonb/uuid -> string; bytea -> Buffer;
+//   date -> days since 2000-01-01 (number); time -> microseconds of day (bigint);
+//   timestamp/timestamptz -> microseconds since 2000-01-01 UTC (bigint);
+//   interval -> Interval; arrays -> Value[].
+import { S, sqlError } from '../errors';
+
+export type TypeKind =
+  | 'bool' | 'int2' | 'int4' | 'int8' | 'numeric' | 'float4' | 'float8'
+  | 'text' | 'varchar' | 'bpchar' | 'name' | 'char' | 'bytea' | 'uuid'
+  | 'date' | 'time' | 'timestamp' | 'timestamptz' | 'interval'
+  | 'json' | 'jsonb' | 'oid' | 'regclass' | 'regtype' | 'regproc' | 'unknown' | 'array' | 'void' | 'record';
+
+export interface SqlType {
+  readonly kind: TypeKind;
+  /** atttypmod: varchar(n) -> n + 4, numeric(p,s) -> ((p << 16) | s) + 4, else -1. */
+  readonly typmod: number;
+  readonly elem?: SqlType;
+}
+
+export interface Interval {
+  readonly months: number;
+  readonly days: number;
+  readonly micros: bigint;
+}
+
+export type Value = null | boolean | number | bigint | string | Buffer | Interval | readonly Value[];
+
+interface TypeInfo {
+  readonly oid: number;
+  readonly arrayOid: number;
+  readonly name: string;
+  readonly len: number;
+  readonly category: string;
+}
+
+export const TYPE_INFO: Readonly<Record<Exclude<TypeKind, 'array'>, TypeInfo>> = {
+  bool: { oid: 16, arrayOid: 1000, name: 'boolean', len: 1, category: 'B' },
+  bytea: { oid: 17, arrayOid: 1001, name: 'bytea', len: -1, category: 'U' },
+  char: { oid: 18, arrayOid: 1002, name: '"char"', len: 1, category: 'S' },
+  name: { oid: 19, arrayOid: 1003, name: 'name', len: 64, category: 'S' },
+  int8: { oid: 20, arrayOid: 1016, name: 'bigint', len: 8, category: 'N' },
+  int2: { oid: 21, arrayOid: 1005, name: 'smallint', len: 2, category: 'N' },
+  int4: { oid: 23, arrayOid: 1007, name: 'integer', len: 4, category: 'N' },
+  regproc: { oid: 24, arrayOid: 1008, name: 'regproc', len: 4, category: 'N' },
+  text: { oid: 25, arrayOid: 1009, name: 'text', len: -1, category: 'S' },
+  oid: { oid: 26, arrayOid: 1028, name: 'oid', len: 4, category: 'N' },
+  json: { oid: 114, arrayOid: 199, name: 'json', len: -1, category: 'U' },
+  float4: { oid: 700, arrayOid: 1021, name: 'real', len: 4, category: 'N' },
+  float8: { oid: 701, arrayOid: 1022, name: 'double precision', len: 8, category: 'N' },
+  unknown: { oid: 705, arrayOid: 0, name: 'unknown', len: -2, category: 'X' },
+  bpchar: { oid: 1042, arrayOid: 1014, name: 'character', len: -1, category: 'S' },
+  varchar: { oid: 1043, arrayOid: 1015, name: 'character varying', len: -1, category: 'S' },
+  date: { oid: 1082, arrayOid: 1182, name: 'date', len: 4, category: 'D' },
+  time: { oid: 1083, arrayOid: 1183, name: 'time without time zone', len: 8, category: 'D' },
+  timestamp: { oid: 1114, arrayOid: 1115, name: 'timestamp without time zone', len: 8, category: 'D' },
+  timestamptz: { oid: 1184, arrayOid: 1185, name: 'timestamp with time zone', len: 8, category: 'D' },
+  interval: { oid: 1186, arrayOid: 1187, name: 'interval', len: 16, category: 'T' },
+  numeric: { oid: 1700, arrayOid: 1231, name: 'numeric', len: -1, category: 'N' },
+  regtype: { oid: 2206, arrayOid: 2211, name: 'regtype', len: 4, category: 'N' },
+  regclass: { oid: 2205, arrayOid: 2210, name: 'regclass', len: 4, category: 'N' },
+  uuid: { oid: 2950, arrayOid: 2951, name: 'uuid', len: 16, category: 'U' },
+  jsonb: { oid: 3802, arrayOid: 3807, name: 'jsonb', len: -1, category: 'U' },
+  void: { oid: 2278, arrayOid: 0, name: 'void', len: 4, category: 'P' },
+  record: { oid: 2249, arrayOid: 2287, name: 'record', len: -1, category: 'P' },
+};
+
+const cache = new Map<TypeKind, SqlType>();
+export function t(kind: TypeKind): SqlType {
+  let v = cache.get(kind);
+  if (!v) cache.set(kind, (v = { kind, typmod: -1 }));
+  return v;
+}
+export const arrayOf = (elem: SqlType): SqlType => ({ kind: 'array', typmod: -1, elem });
+
+export function typeOid(type: SqlType): number {
+  if (type.kind === 'array') return type.elem ? TYPE_INFO[type.elem.kind as Exclude<TypeKind, 'array'>]?.arrayOid ?? 0 : 0;
+  return TYPE_INFO[type.kind].oid;
+}
+
+export function typeLen(type: SqlType): number {
+  return type.kind === 'array' ? -1 : TYPE_INFO[type.kind].len;
+}
+
+export function typeByOid(oid: number): SqlType | undefined {
+  for (const [kind, info] of Object.entries(TYPE_INFO) as [Exclude<TypeKind, 'array'>, TypeInfo][]) {
+    if (info.oid === oid) return t(kind);
+    if (info.arrayOid === oid && oid !== 0) return arrayOf(t(kind));
+  }
+  return undefined;
+}
+
+/** format_type() style name, e.g. "character varying(20)", "integer[]". */
+export function typeDisplayName(type: SqlType): string {
+  if (type.kind === 'array') return `${typeDisplayName(type.elem ?? t('text'))}[]`;
+  const base = TYPE_INFO[type.kind].name;
+  if (type.typmod >= 0) {
+    if (type.kind === 'varchar' || type.kind === 'bpchar') return `${base}(${type.typmod - 4})`;
+    if (type.kind === 'numeric') {
+      const m = type.typmod - 4;
+      return `numeric(${(m >> 16) & 0xffff},${m & 0xffff})`;
+    }
+  }
+  return base;
+}
+
+const NAMES: Readonly<Record<string, TypeKind>> = {
+  bool: 'bool', boolean: 'bool',
+  int2: 'int2', smallint: 'int2', smallserial: 'int2', serial2: 'int2',
+  int4: 'int4', int: 'int4', integer: 'int4', serial: 'int4', serial4: 'int4',
+  int8: 'int8', bigint: 'int8', bigserial: 'int8', serial8: 'int8',
+  numeric: 'numeric', decimal: 'numeric',
+  float4: 'float4', real: 'float4', float8: 'float8', 'double precision': 'float8', float: 'float8',
+  text: 'text', varchar: 'varchar', 'character varying': 'varchar', bpchar: 'bpchar', character: 'bpchar', char: 'bpchar',
+  name: 'name', bytea: 'bytea', uuid: 'uuid', date: 'date',
+  time: 'time', 'time without time zone': 'time',
+  timestamp: 'timestamp', 'timestamp without time zone': 'timestamp',
+  timestamptz: 'timestamptz', 'timestamp with time zone': 'timestamptz',
+  interval: 'interval', json: 'json', jsonb: 'jsonb', oid: 'oid', regclass: 'regclass', regtype: 'regtype', regproc: 'regproc',
+  '"char"': 'char', unknown: 'unknown', void: 'void', record: 'record',
+  citext: 'text', xid: 'int8', cstring: 'text', anyelement: 'text', inet: 'text',
+};
+
+export const SERIAL_NAMES: Readonly<Record<string, TypeKind>> = {
+  smallserial: 'int2', serial2: 'int2', serial: 'int4', serial4: 'int4', bigserial: 'int8', serial8: 'int8',
+};
+
+/** Resolves a type name (as written, lowercased) with its modifiers. */
+export function typeFromName(name: string, mods: readonly number[] = [], arrayDims = 0): SqlType {
+  const kind = NAMES[name];
+  if (!kind) throw sqlError(S.UNDEFINED_OBJECT, `type "${name}" does not exist`);
+  let typmod = -1;
+  if (mods.length > 0) {
+    if (kind === 'varchar' || kind === 'bpchar') typmod = mods[0] + 4;
+    else if (kind === 'numeric') typmod = ((mods[0] << 16) | (mods[1] ?? 0)) + 4;
+  } else if (kind === 'bpchar' && name !== 'bpchar') {
+    typmod = 5; // char without length is char(1)
+  }
+  let type: SqlType = typmod === -1 ? t(kind) : { kind, typmod };
+  for (let i = 0; i < arrayDims; i++) type = arrayOf(type);
+  return type;
+}
+
+export const isStringKind = (k: TypeKind): boolean => k === 'text' || k === 'varchar' || k === 'bpchar' || k === 'name' || k === 'char' || k === 'unknown';
+export const isIntKind = (k: TypeKind): boolean => k === 'int2' || k === 'int4' || k === 'int8' || k === 'oid' || k === 'regclass' || k === 'regtype' || k === 'regproc';
+export const isNumericKind = (k: TypeKind): boolean => isIntKind(k) || k === 'numeric' || k === 'float4' || k === 'float8';
+export const isDateTimeKind = (k: TypeKind): boolean => k === 'date' || k === 'timestamp' || k === 'timestamptz' || k === 'time';
+
+/** String form of a scalar value (numbers, bigints, strings, booleans); '' for anything else. */
+export function plain(v: Value): string {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' ? String(v) : '';
+}

@@ -43,7 +43,7 @@ describe('expressions', () => {
 
   it('date/time and interval arithmetic', async () => {
     const r = await c.query("select date '2024-02-28' + 2 as d, timestamp '2024-01-31 10:00' + interval '1 month' as t, extract(year from date '2024-05-06') as y, interval '1 day 2 hours' as i");
-    expect(r.rows[0].d).toBeInstanceOf(Date);
+    expect((r.rows[0] as { d: unknown }).d).toBeInstanceOf(Date);
     const txt = await c.query("select (date '2024-02-28' + 2)::text as d, (timestamp '2024-01-31 10:00' + interval '1 month')::text as t, extract(year from date '2024-05-06')::text as y, (interval '1 day 2 hours')::text as i");
     expect(txt.rows[0]).toEqual({ d: '2024-03-01', t: '2024-02-29 10:00:00', y: '2024', i: '1 day 02:00:00' });
   });
@@ -73,7 +73,7 @@ describe('expressions', () => {
     expect(await sqlstate(c.query('set no_such_setting = 1'))).toBe('42704');
     const v = await c.query('select version(), current_database(), current_schema(), pg_backend_pid() > 0 as pid');
     expect(v.rows[0]).toMatchObject({ current_database: 'weft', current_schema: 'public', pid: true });
-    expect(v.rows[0].version).toMatch(/^PostgreSQL 15/);
+    expect((v.rows[0] as { version: string }).version).toMatch(/^PostgreSQL 15/);
   });
 });
 

@@ -22,7 +22,7 @@ SELECT typname, typlen, typtype FROM pg_type WHERE typname IN ('int4', 'int8', '
 SELECT oid, typname FROM pg_type WHERE oid IN (16, 20, 21, 23, 25, 700, 701, 1043, 1082, 1114, 1184, 1700, 2950, 3802);
 SELECT datname FROM pg_database WHERE datname = current_database();
 SELECT nspname FROM pg_namespace WHERE nspname IN ('public', 'pg_catalog');
-SELECT name, setting FROM pg_settings WHERE name IN ('server_version_num', 'standard_conforming_strings', 'integer_datetimes');
+SELECT name, setting FROM pg_settings WHERE name IN ('standard_conforming_strings', 'integer_datetimes', 'client_encoding');
 SELECT to_regclass('cat_parent') IS NOT NULL, to_regclass('cat_nope') IS NULL;
 SELECT EXISTS (SELECT FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'cat_child');
 DROP TABLE cat_child;

@@ -67,7 +67,7 @@ SET search_path TO public;
 SHOW search_path;
 SET statement_timeout = 0;
 SHOW client_encoding;
-SHOW server_version_num;
+SELECT current_setting('server_version_num')::int / 100 AS major;
 SHOW standard_conforming_strings;
 SHOW integer_datetimes;
 PREPARE get_v (int) AS SELECT v FROM tx_t WHERE id = $1;

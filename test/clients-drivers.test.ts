@@ -11,10 +11,14 @@ describe.each(clientTargets())('node-postgres (pg) against %s', (kind) => {
   let server: SqlServer;
   let pool: Pool;
   const label = targetLabel(kind);
+  // Errors on idle pooled connections (the server closing them) are events, not query
+  // failures: record them so a test can assert there were none while the server was up.
+  const idleErrors: Error[] = [];
 
   beforeAll(async () => {
     server = await startServer(kind);
     pool = new Pool({ host: server.host, port: server.port, user: server.user, database: server.database, max: 4 });
+    pool.on('error', (e) => idleErrors.push(e));
     await pool.query(`CREATE TABLE pg_orders (
       id bigserial PRIMARY KEY, customer text NOT NULL, total numeric(12, 2) NOT NULL, paid boolean NOT NULL DEFAULT false,
       placed_at timestamptz NOT NULL, meta jsonb, tags text[], ref uuid UNIQUE, blob bytea)`);
@@ -111,6 +115,10 @@ describe.each(clientTargets())('node-postgres (pg) against %s', (kind) => {
     } finally {
       await client.end();
     }
+  });
+
+  it(`kept every pooled connection healthy while the server was up on ${label}`, () => {
+    expect(idleErrors.map((e) => e.message)).toEqual([]);
   });
 });
 

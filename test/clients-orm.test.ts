@@ -93,7 +93,8 @@ class AddStock1700000000002 implements MigrationInterface {
   }
 }
 
-describe.each(clientTargets())('TypeORM against %s', (kind) => {
+// Weft not yet: TypeORM's `SELECT * FROM current_schema()` (functions in FROM) fails.
+describe.each(clientTargets(false))('TypeORM against %s', (kind) => {
   let server: SqlServer;
   let ds: DataSource;
   const label = targetLabel(kind);
@@ -199,7 +200,8 @@ describe.each(clientTargets())('TypeORM against %s', (kind) => {
   });
 });
 
-describe.each(clientTargets())('Knex against %s', (kind) => {
+// Weft not yet: the gateway process does not serve SQL yet (the engine itself passes these).
+describe.each(clientTargets(false))('Knex against %s', (kind) => {
   let server: SqlServer;
   let knex: Knex;
   const label = targetLabel(kind);

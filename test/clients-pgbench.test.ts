@@ -11,7 +11,8 @@ import { clientTargets, startServer, targetLabel } from './support/weft-server';
 // every delta lands once in accounts, tellers, branches and history.
 const exec = promisify(execFile);
 
-describe.each(clientTargets())('pgbench against %s', (kind) => {
+// Weft not yet: the gateway process does not serve SQL yet (the engine itself passes these).
+describe.each(clientTargets(false))('pgbench against %s', (kind) => {
   let server: SqlServer;
   const label = targetLabel(kind);
 

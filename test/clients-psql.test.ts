@@ -16,7 +16,8 @@ interface PsqlResult {
   readonly stderr: string;
 }
 
-describe.each(clientTargets())('psql against %s', (kind) => {
+// Weft not yet: psql's \d / \dt catalog queries fail ("char" casts, the name ~ operator).
+describe.each(clientTargets(false))('psql against %s', (kind) => {
   let server: SqlServer;
   let dir: string;
   const label = targetLabel(kind);

@@ -82,11 +82,15 @@ export async function startWeft(opts: WeftServerOptions = {}): Promise<SqlServer
 }
 
 /**
- * Which servers the client tests run against: WEFT_CLIENT_TARGETS (comma-separated 'postgres',
- * 'weft'), default 'postgres' only until Weft passes them (see the coordinator's status notes).
+ * Which servers a client test runs against. `weftPasses` is true for the clients Weft is known
+ * to pass (then: PostgreSQL 15 and Weft); otherwise PostgreSQL 15 only, so the test body stays
+ * proven and the test names say where they ran. WEFT_CLIENT_TARGETS (comma-separated
+ * 'postgres', 'weft') overrides the list for every client, e.g. to try Weft on all of them.
  */
-export function clientTargets(): ('postgres' | 'weft')[] {
-  const raw = (process.env.WEFT_CLIENT_TARGETS ?? 'postgres').split(',').map((s) => s.trim());
+export function clientTargets(weftPasses: boolean): ('postgres' | 'weft')[] {
+  const env = process.env.WEFT_CLIENT_TARGETS;
+  if (!env) return weftPasses ? ['postgres', 'weft'] : ['postgres'];
+  const raw = env.split(',').map((s) => s.trim());
   for (const t of raw) {
     if (t !== 'postgres' && t !== 'weft') throw new Error(`WEFT_CLIENT_TARGETS: unknown target ${JSON.stringify(t)} (postgres, weft)`);
   }

@@ -12,3 +12,15 @@ export {
   ReplicaUnavailableError,
   type ReplicaErrorCode,
 } from './errors';
+export {
+  SNAPSHOT_FORMAT,
+  SnapshotDecoder,
+  SnapshotFormatError,
+  decodeSnapshotRef,
+  encodeSnapshotRef,
+  type SnapshotFrame,
+  type SnapshotTrailer,
+} from './snapshot-format';
+export { ShardSnapshotSource, STORE_RANGE, streamShardState, syncStore } from './snapshot-source';
+export { ShardSnapshotSink, SnapshotRejectedError, type ShardSnapshotSinkOptions, type ShardSnapshotSinkStats, type StagedShardState } from './snapshot-sink';
+export { ShardStateDir, ShardStateDirError } from './snapshot-dirs';

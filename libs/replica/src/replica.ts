@@ -59,7 +59,8 @@ export class ShardReplica implements ShardKv {
   readonly shardId: number;
   private readonly hlc: HybridClock;
   private readonly raft: ReplicaRaft;
-  private readonly sm: ShardStateMachine;
+  /** Replaced when a snapshot from the leader installs a newer state (replaceStateMachine). */
+  private sm: ShardStateMachine;
   private readonly maxOffset: bigint;
   private readonly closedLag: bigint;
   private readonly timers: { stop(): void }[] = [];
@@ -165,6 +166,31 @@ export class ShardReplica implements ShardKv {
         return;
       }
     }
+  }
+
+  /**
+   * A snapshot installed a newer state of this shard (see snapshot-sink.ts): serve and apply on
+   * `sm` from now on. Entries up to its applied index are then skipped as already applied.
+   * Proposals in flight whose entries it already covers end as AmbiguousResultError (no outcome
+   * was seen here), which is what they are.
+   */
+  replaceStateMachine(sm: ShardStateMachine): void {
+    if (sm.shardId !== this.shardId) throw new Error(`state machine of shard ${sm.shardId} offered to the replica of shard ${this.shardId}`);
+    if (sm.appliedIndex < this.sm.appliedIndex) {
+      throw new Error(`shard ${this.shardId}: replacement state at applied index ${sm.appliedIndex} is behind the current ${this.sm.appliedIndex}`);
+    }
+    this.sm = sm;
+    this.hlc.observe(sm.lastCommitTs);
+  }
+
+  /**
+   * The Raft log now starts after `index` (a snapshot was recorded). The state must already
+   * reflect it: filling the gap with no-ops would silently drop the entries it stands for, so a
+   * state behind it stops the replica instead.
+   */
+  snapshotInstalled(index: number): void {
+    if (this.stopped || this.sm.appliedIndex >= index) return;
+    this.stop(index, new Error(`raft snapshot at index ${index} installed, but the state machine is only at applied index ${this.sm.appliedIndex}`));
   }
 
   private keepOutcome(index: number, out: ApplyOutcome): void {

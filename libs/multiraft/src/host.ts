@@ -1,6 +1,7 @@
 import {
   decodeConfChange,
   EntryType,
+  makeMessage,
   MessageType,
   ProposalDroppedError,
   RawNode,
@@ -71,6 +72,22 @@ export interface HostOptions {
    * state with it. Committed entries after it follow through `apply`.
    */
   readonly applySnapshot?: (groupId: number, snapshot: Snapshot) => void;
+  /**
+   * Quiesce idle groups (default true): a leader whose followers hold its whole log, all of it
+   * committed and applied, tells them so with a marked heartbeat and the group stops ticking
+   * on every replica until a proposal or a message wakes it (or a peer becomes unreachable).
+   * Idle groups then cost no CPU and no network.
+   */
+  readonly quiesce?: boolean;
+}
+
+const DEFAULT_ELECTION_TICK = 10;
+
+/** Context of the heartbeat a leader sends when it quiesces a group ("quiesce"). */
+const QUIESCE = new Uint8Array([0x71, 0x75, 0x69, 0x65, 0x73, 0x63, 0x65]);
+
+function isQuiesceMarker(ctx: Uint8Array | undefined): boolean {
+  return ctx !== undefined && ctx.length === QUIESCE.length && ctx.every((b, i) => b === QUIESCE[i]);
 }
 
 /** A proposal waiting for its entry to commit and be applied here. */
@@ -85,6 +102,10 @@ interface Group {
   readonly node: RawNode;
   /** Membership as of the applied index (recorded in snapshots this host takes). */
   conf: ConfState;
+  /** Not ticking: nothing is in flight (see HostOptions.quiesce). */
+  quiesced: boolean;
+  /** Consecutive ticks this leader found the group idle. */
+  idleTicks: number;
   /** log index → proposal made through this host. */
   readonly pending: Map<number, Pending>;
 }
@@ -108,12 +129,14 @@ export class NotLeaderError extends Error {
  */
 export class MultiRaftHost {
   private readonly groups = new Map<number, Group>();
+  /** Groups that tick (not quiesced): an idle host touches none of the others per tick. */
+  private readonly ticking = new Set<Group>();
   private readonly ticker: { stop(): void };
   private cycle: Promise<void> | undefined;
   private dirty = false;
   private closed = false;
   private failure: Error | undefined;
-  readonly stats = { cycles: 0, walAppends: 0, messagesSent: 0, entriesApplied: 0 };
+  readonly stats = { cycles: 0, walAppends: 0, messagesSent: 0, entriesApplied: 0, quiesces: 0, wakeups: 0 };
   readonly snapshotStats: StreamStats = {
     streamsStarted: 0,
     streamsCompleted: 0,
@@ -177,7 +200,7 @@ export class MultiRaftHost {
       ]);
     }
     const node = new RawNode({
-      electionTick: 10,
+      electionTick: DEFAULT_ELECTION_TICK,
       heartbeatTick: 1,
       maxSizePerMsg: 1 << 20,
       maxInflightMsgs: 256,
@@ -192,7 +215,9 @@ export class MultiRaftHost {
       // Entries up to the snapshot are already reflected in the application's state.
       applied: storage.snapshot().metadata.index,
     });
-    this.groups.set(groupId, { id: groupId, node, conf: storage.snapshot().metadata.confState, pending: new Map() });
+    const g: Group = { id: groupId, node, conf: storage.snapshot().metadata.confState, quiesced: false, idleTicks: 0, pending: new Map() };
+    this.groups.set(groupId, g);
+    this.ticking.add(g);
     this.schedule();
   }
 
@@ -208,13 +233,27 @@ export class MultiRaftHost {
       this.snapSender.onAck(groupId, msg);
       return;
     }
-    g.node.step(msg);
+    if (isQuiesceMarker(msg.context)) {
+      g.node.step(msg);
+      if (msg.type === MessageType.Heartbeat) this.followerQuiesce(g, msg);
+      // A HeartbeatResp to our quiesce heartbeat must not wake us up again.
+    } else {
+      this.wake(g);
+      g.node.step(msg);
+    }
     this.schedule();
   }
 
-  /** The transport could not reach a node: every group moves that peer to probing. */
+  /**
+   * The transport could not reach a node: every group moves that peer to probing, and quiesced
+   * groups wake up (a follower must notice a dead leader and elect a new one).
+   */
   reportUnreachable(nodeId: number): void {
-    for (const g of this.groups.values()) g.node.reportUnreachable(nodeId);
+    for (const g of this.groups.values()) {
+      this.wake(g);
+      g.node.reportUnreachable(nodeId);
+    }
+    this.schedule();
   }
 
   /**
@@ -227,6 +266,7 @@ export class MultiRaftHost {
     if (this.failure) return Promise.reject(this.failure);
     const st = g.node.raft;
     if (st.state !== 'leader') return Promise.reject(new NotLeaderError(groupId, st.lead));
+    this.wake(g);
     try {
       g.node.propose(data);
     } catch (e) {
@@ -250,6 +290,7 @@ export class MultiRaftHost {
     if (this.failure) return Promise.reject(this.failure);
     const st = g.node.raft;
     if (st.state !== 'leader') return Promise.reject(new NotLeaderError(groupId, st.lead));
+    this.wake(g);
     try {
       g.node.proposeConfChange(cc);
     } catch (e) {
@@ -294,16 +335,33 @@ export class MultiRaftHost {
    * within the lease window, so no other leader can exist (lease reads; needs CheckQuorum).
    */
   leaseValid(groupId: number): boolean {
-    return this.group(groupId).node.raft.leaseValid();
+    const g = this.group(groupId);
+    // A quiesced leader has not ticked: its lease clock stood still. Wake it; it re-earns the
+    // lease with its next heartbeat round (the caller falls back to ReadIndex meanwhile).
+    if (g.quiesced) {
+      this.wake(g);
+      this.schedule();
+      return false;
+    }
+    return g.node.raft.leaseValid();
+  }
+
+  /** Whether a group is quiesced on this node (for tests and metrics). */
+  isQuiesced(groupId: number): boolean {
+    return this.group(groupId).quiesced;
   }
 
   campaign(groupId: number): void {
-    this.group(groupId).node.campaign();
+    const g = this.group(groupId);
+    this.wake(g);
+    g.node.campaign();
     this.schedule();
   }
 
   transferLeader(groupId: number, to: number): void {
-    this.group(groupId).node.transferLeader(to);
+    const g = this.group(groupId);
+    this.wake(g);
+    g.node.transferLeader(to);
     this.schedule();
   }
 
@@ -329,8 +387,74 @@ export class MultiRaftHost {
 
   private tick(): void {
     if (this.closed) return;
-    for (const g of this.groups.values()) g.node.tick();
+    if (this.ticking.size === 0) return;
+    const quiesce = this.opts.quiesce !== false;
+    // Stay awake an election timeout after the last activity: a group woken for a lease read
+    // keeps its lease (heartbeats) long enough to serve it and the reads that follow.
+    const after = this.opts.raft?.electionTick ?? DEFAULT_ELECTION_TICK;
+    for (const g of this.ticking) {
+      if (quiesce && g.pending.size === 0 && g.node.raft.isIdleLeader() && !g.node.hasReady()) {
+        // Quiesce before ticking: a tick would queue heartbeats that are not needed.
+        if (++g.idleTicks >= after) {
+          this.leaderQuiesce(g);
+          continue;
+        }
+      } else g.idleTicks = 0;
+      g.node.tick();
+    }
     this.schedule();
+  }
+
+  /**
+   * Tells every follower the group is idle (a heartbeat marked QUIESCE that carries the
+   * commit index) and stops ticking it here. A follower that is fully caught up stops too.
+   */
+  private leaderQuiesce(g: Group): void {
+    const r = g.node.raft;
+    for (const id of r.trk.ids()) {
+      if (id === r.id) continue;
+      this.opts.sender.send(id, g.id, makeMessage({
+        type: MessageType.Heartbeat,
+        to: id,
+        from: r.id,
+        term: r.term,
+        commit: r.raftLog.committed,
+        index: r.now,
+        context: QUIESCE,
+      }));
+    }
+    g.quiesced = true;
+    this.ticking.delete(g);
+    this.stats.quiesces++;
+  }
+
+  private followerQuiesce(g: Group, m: Message): void {
+    const r = g.node.raft;
+    // Only when this replica already has everything the leader committed (and nothing else):
+    // otherwise keep ticking, so it keeps hearing from (or eventually replaces) the leader.
+    const caughtUp =
+      r.state === 'follower' &&
+      r.lead === m.from &&
+      r.term === m.term &&
+      r.raftLog.lastIndex() === m.commit &&
+      r.raftLog.committed === m.commit;
+    if (!caughtUp) {
+      this.wake(g);
+      return;
+    }
+    if (g.quiesced) return;
+    g.quiesced = true;
+    this.ticking.delete(g);
+    this.stats.quiesces++;
+  }
+
+  private wake(g: Group): void {
+    if (!g.quiesced) return;
+    g.idleTicks = 0;
+    g.quiesced = false;
+    g.node.raft.forgetLeaseAcks();
+    this.ticking.add(g);
+    this.stats.wakeups++;
   }
 
   /** Runs a Ready cycle soon; coalesces every event of this turn into one cycle. */

@@ -940,6 +940,28 @@ export class Raft {
     for (const m of msgs) this.serveReadIndex(m);
   }
 
+  /**
+   * A leader with nothing in flight: every replica holds the whole log, all of it committed
+   * and applied, no read, proposal batch or transfer pending. A host may then quiesce the
+   * group (stop ticking it and its followers) until something happens.
+   */
+  isIdleLeader(): boolean {
+    if (this.state !== 'leader' || this.leadTransferee !== NONE || this.appendsPending) return false;
+    const last = this.raftLog.lastIndex();
+    if (this.raftLog.committed !== last || this.raftLog.applied !== last || this.raftLog.unstable.entries.length > 0) return false;
+    if (this.readOnly.hasPending() || this.pendingReadIndexMessages.length > 0 || this.msgs.length > 0) return false;
+    for (const pr of this.trk.progress.values()) if (pr.match !== last) return false;
+    return true;
+  }
+
+  /**
+   * Lease acks are dated in ticks. A host that stopped ticking this replica (quiescence) must
+   * call this before ticking again: the tick count did not follow real time meanwhile.
+   */
+  forgetLeaseAcks(): void {
+    for (const pr of this.trk.progress.values()) pr.lastAckTick = -1;
+  }
+
   /** Whether a quorum acknowledged a heartbeat sent within the lease window. */
   leaseValid(): boolean {
     if (this.state !== 'leader' || !this.checkQuorum || this.leaseRevoked || this.leadTransferee !== NONE) return false;

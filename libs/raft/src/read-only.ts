@@ -24,6 +24,11 @@ export class ReadOnly {
   private pending = new Map<string, ReadIndexStatus>();
   private queue: string[] = [];
 
+  /** Whether any read is waiting for its heartbeat round. */
+  hasPending(): boolean {
+    return this.queue.length > 0;
+  }
+
   constructor(readonly option: ReadOnlyOption) {}
 
   /** Registers a read at commit index `index`; the request's context identifies it. */

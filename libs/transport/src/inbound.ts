@@ -39,6 +39,9 @@ export class InboundConnection {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.reader = new FrameReader(ctx.limits.maxFrameBytes);
     socket.setNoDelay(true);
+    // Both ends probe an idle connection: a peer that vanished without a FIN/RST (power loss,
+    // partition) is noticed and reported unreachable, which wakes quiesced Raft groups.
+    socket.setKeepAlive(true, 10_000);
     this.timer = setTimeout(
       () => this.drop(`no handshake within ${ctx.limits.handshakeTimeoutMs} ms`),
       ctx.limits.handshakeTimeoutMs,

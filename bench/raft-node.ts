@@ -45,6 +45,8 @@ async function main(): Promise<void> {
     sender: transport,
     rand: { int: (n) => randomInt(n) },
     tickMs: 100,
+    // bench/raft.ts measures idle cost both ways.
+    quiesce: process.env.WEFT_RAFT_QUIESCE !== '0',
     apply: (g, entries) => {
       applied += entries.length;
       if (!record) return;

@@ -46,13 +46,14 @@ function request<T>(child: ChildProcess, msg: object): Promise<T> {
   });
 }
 
-async function startWeft(groups: number, basePort: number): Promise<{ nodes: ChildProcess[]; dir: string }> {
+async function startWeft(groups: number, basePort: number, quiesce = true): Promise<{ nodes: ChildProcess[]; dir: string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'weft-bench-raft-'));
   const ids = [1, 2, 3];
   const peers = ids.map((id) => `${id}=${basePort + id}`).join(',');
   const nodes = ids.map((id) =>
     fork(path.join(__dirname, 'raft-node.js'), [String(id), path.join(dir, `n${id}`), String(basePort + id), peers, String(groups)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, WEFT_RAFT_QUIESCE: quiesce ? '1' : '0' },
     }),
   );
   await Promise.all(nodes.map((n) => new Promise((r) => n.once('message', r))));
@@ -158,8 +159,8 @@ async function benchEtcd(): Promise<Map<number, LoadResult>> {
   return out;
 }
 
-async function benchIdle(): Promise<{ cpuPercent: number; rssMiB: number }[]> {
-  const { nodes, dir } = await startWeft(IDLE_GROUPS, 27200);
+async function benchIdle(quiesce: boolean): Promise<{ cpuPercent: number; rssMiB: number }[]> {
+  const { nodes, dir } = await startWeft(IDLE_GROUPS, 27200, quiesce);
   try {
     // Let every group elect a leader and settle.
     const end = Date.now() + 60000;
@@ -185,9 +186,13 @@ function row(name: string, c: number, r: LoadResult | undefined): string {
 async function main(): Promise<void> {
   if (!args['idle-only']) await benchCommits();
   if (IDLE_GROUPS > 0) {
-    const idle = await benchIdle();
-    process.stdout.write(`\nidle: ${IDLE_GROUPS} groups × 3 replicas over 3 processes (tick 100 ms, heartbeat every tick)\n`);
-    idle.forEach((r, i) => process.stdout.write(`  node ${i + 1}: ${fmt(r.cpuPercent)}% of one core, RSS ${fmt(r.rssMiB, 0)} MiB\n`));
+    for (const quiesce of [false, true]) {
+      const idle = await benchIdle(quiesce);
+      process.stdout.write(
+        `\nidle: ${IDLE_GROUPS} groups × 3 replicas over 3 processes (tick 100 ms, heartbeat every tick), quiescence ${quiesce ? 'on' : 'off'}\n`,
+      );
+      idle.forEach((r, i) => process.stdout.write(`  node ${i + 1}: ${fmt(r.cpuPercent)}% of one core, RSS ${fmt(r.rssMiB, 0)} MiB\n`));
+    }
   }
 }
 

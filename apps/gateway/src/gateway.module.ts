@@ -1,15 +1,95 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { mkdirSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import type { ShardKv } from '@weft/kv';
+import { RemoteShardKv, type ReplicaAddress } from '@weft/kvrpc';
+import { LocalShard } from '@weft/materialize';
+import { PgServer, type Authenticator, type Credential } from '@weft/pgwire';
+import { createSqlSessionFactory, type SqlPrepared } from '@weft/sql';
+import { createLogger } from '@weft/telemetry';
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
 
 export interface GatewayConfig {
   readonly WEFT_PG_PORT: number;
+  readonly WEFT_BIND_HOST: string;
+  /** LocalShard directory when no KV replicas are configured. */
+  readonly WEFT_DATA_DIR: string;
+  /** Shard 1's replicas as id@host:kv-port,... ; `local` = an in-process LocalShard. */
+  readonly WEFT_KV_REPLICAS: string;
+  readonly WEFT_LOG_LEVEL: Parameters<typeof createLogger>[1];
 }
 
-/** The SQL gateway. The Postgres wire listener lands here with the SQL gateway issue. */
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
+
+/** Trust on loopback for the OS user, `weft` and `postgres`; nobody else (28000). */
+export class LoopbackTrustAuthenticator implements Authenticator {
+  private readonly users: Set<string>;
+  constructor(extraUsers: readonly string[] = []) {
+    let osUser = 'weft';
+    try {
+      osUser = userInfo().username;
+    } catch {
+      // No passwd entry (containers): the OS user is simply not trusted by name.
+    }
+    this.users = new Set(['weft', 'postgres', osUser, ...extraUsers]);
+  }
+  lookup(req: { user: string; remoteAddress: string }): Credential | null {
+    return LOOPBACK.test(req.remoteAddress) && this.users.has(req.user) ? { method: 'trust', superuser: true } : null;
+  }
+}
+
+export function parseReplicas(spec: string): ReplicaAddress[] {
+  const item = /^(\d{1,5})@([A-Za-z0-9.\-_]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/;
+  if (spec.trim() === 'local') return [];
+  return spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((s) => {
+      const m = item.exec(s);
+      if (!m) throw new Error(`WEFT_KV_REPLICAS: expected id@host:port, got "${s}"`);
+      return { nodeId: Number(m[1]), host: m[2].replace(/^\[|\]$/g, ''), port: Number(m[3]) };
+    });
+}
+
+/** The SQL gateway's data plane: Postgres wire server + SQL engine over shard 1. */
+@Injectable()
+export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
+  private server?: PgServer<SqlPrepared>;
+  private shard?: ShardKv;
+
+  constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {}
+
+  async onModuleInit(): Promise<void> {
+    const c = this.config;
+    const logger = createLogger('weft-gateway', c.WEFT_LOG_LEVEL);
+    const replicas = parseReplicas(c.WEFT_KV_REPLICAS);
+    if (replicas.length) this.shard = new RemoteShardKv({ shardId: 1, replicas });
+    else {
+      mkdirSync(c.WEFT_DATA_DIR, { recursive: true });
+      this.shard = await LocalShard.open(c.WEFT_DATA_DIR, { shardId: 1 });
+    }
+    const sessionFactory = await createSqlSessionFactory({ shard: this.shard });
+    this.server = new PgServer<SqlPrepared>({
+      authenticator: new LoopbackTrustAuthenticator(),
+      sessionFactory,
+      onInternalError: (e) => logger.error({ err: e }, 'internal error in a SQL session'),
+    });
+    const addr = await this.server.listen(c.WEFT_PG_PORT, c.WEFT_BIND_HOST);
+    logger.info({ pg: `${addr.address}:${addr.port}`, shard: replicas.length ? replicas : c.WEFT_DATA_DIR }, 'postgres wire server listening');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.server?.close();
+    if (this.shard instanceof LocalShard) await this.shard.close();
+  }
+}
+
+/** The SQL gateway: Postgres wire protocol in front of the SQL engine. */
 @Module({})
 export class GatewayModule {
   static forRoot(config: GatewayConfig): DynamicModule {
-    return { module: GatewayModule, providers: [{ provide: GATEWAY_CONFIG, useValue: config }] };
+    return { module: GatewayModule, providers: [{ provide: GATEWAY_CONFIG, useValue: config }, PgGatewayService] };
   }
 }

@@ -1,10 +1,15 @@
-import { port } from '@weft/config';
+import { port, text } from '@weft/config';
 import { main } from '@weft/service';
 import { GatewayModule } from './gateway.module';
 
 main({
   name: 'gateway',
   defaults: { httpPort: 8080, metricsPort: 9464 },
-  env: { WEFT_PG_PORT: port(5433) },
+  env: {
+    WEFT_PG_PORT: port(5433),
+    WEFT_DATA_DIR: text('.weft/gateway'),
+    /** Shard 1's replicas (id@host:kv-port,...); `local` runs an in-process LocalShard in WEFT_DATA_DIR. */
+    WEFT_KV_REPLICAS: text('local'),
+  },
   module: (config) => GatewayModule.forRoot(config),
 });

@@ -37,8 +37,12 @@ export interface RuntimeServices {
   regclass(name: string): number;
   /** Relation name for an OID (regclass output). */
   relname(oid: number): string;
+  /** Output of an OID cast to a reg* type (relation, type, schema, role name). */
+  regName(kind: 'regclass' | 'regtype' | 'regproc' | 'regnamespace' | 'regrole', oid: number): string;
+  /** Input of a name cast to a reg* type: the OID it names (42P01/42704 when unknown). */
+  regOid(kind: 'regclass' | 'regtype' | 'regproc' | 'regnamespace' | 'regrole', name: string): number;
   /** Catalog text functions: pg_get_indexdef, pg_get_constraintdef, pg_get_viewdef, pg_get_serial_sequence. */
-  describe(what: 'indexdef' | 'constraintdef' | 'viewdef' | 'serial_sequence', oid: number, column?: string): string | null;
+  describe(what: 'indexdef' | 'indexcolumn' | 'constraintdef' | 'viewdef' | 'serial_sequence', oid: number, column?: string): string | null;
 }
 
 export interface Env {

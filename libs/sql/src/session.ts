@@ -23,7 +23,7 @@ import { nowMicros } from './types/datetime';
 import { type SqlType, type Value, t, typeByOid, typeOid } from './types/types';
 import { fromPg, fromText } from './types/values';
 import { PlanCache } from './plan-cache';
-import { describeObject } from './catalog/system-views/describe';
+import { describeObject, regName, regOid } from './catalog/system-views/describe';
 
 export interface SqlPrepared extends PreparedStatement {
   readonly parsed: ParsedStatement | undefined;
@@ -311,6 +311,11 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         return 'rows' in rel ? rel.oid : rel.id + OID_BASE;
       },
       describe: (what, oid, column) => describeObject(catalog, session, what, oid, column),
+      regName: (kind, oid) => regName(catalog, kind, oid),
+      regOid: (kind, name) => {
+        if (kind === 'regclass') return services.regclass(name);
+        return regOid(catalog, session, kind, name);
+      },
       relname: (oid) => {
         const d = catalog.byId.get(oid - OID_BASE);
         return d && 'name' in d ? d.name : String(oid);

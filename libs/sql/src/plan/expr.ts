@@ -12,7 +12,7 @@ import type { Env } from '../runtime';
 import { addInterval, DAY_MICROS } from '../types/datetime';
 import { decAdd, decDiv, decMod, decMul, decSub, formatDec, parseDec, decFromBigint, type Dec } from '../types/decimal';
 import {
-  type Interval, type SqlType, type TypeKind, type Value, arrayOf, isDateTimeKind, isIntKind, isNumericKind, isStringKind, t, typeDisplayName, typeFromName, plain,
+  type Interval, type SqlType, type TypeKind, type Value, arrayOf, isRegKind, isDateTimeKind, isIntKind, isNumericKind, isStringKind, t, typeDisplayName, typeFromName, plain,
 } from '../types/types';
 import { castValue, checkInt, compareValues, fromText, hashKey, toText } from '../types/values';
 import type { PlanNode } from '../exec/nodes';
@@ -168,10 +168,7 @@ export class ExprCompiler {
       const to = typeFromTypeName(node.TypeCast.typeName ?? {});
       const arg = node.TypeCast.arg;
       if (!arg) throw sqlError(S.SYNTAX_ERROR, 'cast without argument');
-      if (to.kind === 'regclass' && 'A_Const' in arg && arg.A_Const.sval) {
-        const name = arg.A_Const.sval.sval ?? '';
-        return { ...konst(t('regclass'), name, 'regclass'), fn: (env) => (env ? env.rt.services.regclass(name) : name), isConst: false };
-      }
+      if (isRegKind(to.kind)) return this.regCast(arg, to.kind as RegKind);
       const inner = this.compile(arg, to);
       const e = coerce(inner, to, true);
       return { ...e, name: inner.name !== '?column?' ? inner.name : typeNameForColumn(to) };
@@ -237,6 +234,17 @@ export class ExprCompiler {
     if ('RowExpr' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'row constructors are not supported');
     if ('SetToDefault' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'DEFAULT is not allowed in this context');
     throw sqlError(S.FEATURE_NOT_SUPPORTED, `expression ${Object.keys(node)[0]} is not supported`);
+  }
+
+  /** ::regclass and friends: names become OIDs (for comparisons); OIDs become names (for display). */
+  private regCast(arg: Node, kind: RegKind): Expr {
+    const inner = this.compile(arg);
+    const f = inner.fn;
+    if (isIntKind(inner.type.kind)) {
+      return { type: t('name'), fn: (env) => { const v = f(env); return v === null ? null : env.rt.services.regName(kind, Number(v)); }, slots: inner.slots, name: kind };
+    }
+    const g = coerce(inner, t('text')).fn;
+    return { type: t(kind), fn: (env) => { const v = g(env); return v === null ? null : env.rt.services.regOid(kind, v as string); }, slots: inner.slots, name: kind };
   }
 
   private nameOf(node: Node): string {
@@ -407,7 +415,7 @@ export class ExprCompiler {
   }
 
   private aExpr(e: A_Expr): Expr {
-    const op = (e.name ?? []).map(stringOf).join('.');
+    const op = (e.name ?? []).map(stringOf).filter((x) => x !== 'pg_catalog').join('.');
     const kind = e.kind ?? 'AEXPR_OP';
     switch (kind) {
       case 'AEXPR_OP': {
@@ -531,7 +539,7 @@ export class ExprCompiler {
         const arrT = arr.type.kind === 'array' ? arr.type : arrayOf(left.type);
         const elem = arr.type.kind === 'array' ? (arr.type.elem ?? left.type) : left.type;
         const arrE = arr.type.kind === 'unknown' ? coerce(arr, arrT) : arr;
-        const cmp = this.compare(op, { ...left, fn: (env) => env.row[0] }, { type: elem, fn: (env) => env.row[1], slots: [], name: '' });
+        const cmp = this.compare(op, { type: left.type, fn: (env) => env.row[0], slots: [], name: '' }, { type: elem, fn: (env) => env.row[1], slots: [], name: '' });
         const lf = left.fn;
         const af = arrE.fn;
         const cf = cmp.fn;
@@ -1021,6 +1029,8 @@ export class ExprCompiler {
     }
   }
 }
+
+type RegKind = 'regclass' | 'regtype' | 'regproc' | 'regnamespace' | 'regrole';
 
 const COMPARE_OPS: Record<string, true> = { '=': true, '<>': true, '!=': true, '<': true, '<=': true, '>': true, '>=': true };
 

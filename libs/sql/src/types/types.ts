@@ -13,7 +13,7 @@ export type TypeKind =
   | 'bool' | 'int2' | 'int4' | 'int8' | 'numeric' | 'float4' | 'float8'
   | 'text' | 'varchar' | 'bpchar' | 'name' | 'char' | 'bytea' | 'uuid'
   | 'date' | 'time' | 'timestamp' | 'timestamptz' | 'interval'
-  | 'json' | 'jsonb' | 'oid' | 'regclass' | 'regtype' | 'regproc' | 'unknown' | 'array' | 'void' | 'record';
+  | 'json' | 'jsonb' | 'oid' | 'regclass' | 'regtype' | 'regproc' | 'regnamespace' | 'regrole' | 'unknown' | 'array' | 'void' | 'record';
 
 export interface SqlType {
   readonly kind: TypeKind;
@@ -63,6 +63,8 @@ export const TYPE_INFO: Readonly<Record<Exclude<TypeKind, 'array'>, TypeInfo>> =
   numeric: { oid: 1700, arrayOid: 1231, name: 'numeric', len: -1, category: 'N' },
   regtype: { oid: 2206, arrayOid: 2211, name: 'regtype', len: 4, category: 'N' },
   regclass: { oid: 2205, arrayOid: 2210, name: 'regclass', len: 4, category: 'N' },
+  regnamespace: { oid: 4089, arrayOid: 4090, name: 'regnamespace', len: 4, category: 'N' },
+  regrole: { oid: 4096, arrayOid: 4097, name: 'regrole', len: 4, category: 'N' },
   uuid: { oid: 2950, arrayOid: 2951, name: 'uuid', len: 16, category: 'U' },
   jsonb: { oid: 3802, arrayOid: 3807, name: 'jsonb', len: -1, category: 'U' },
   void: { oid: 2278, arrayOid: 0, name: 'void', len: 4, category: 'P' },
@@ -120,7 +122,7 @@ const NAMES: Readonly<Record<string, TypeKind>> = {
   time: 'time', 'time without time zone': 'time',
   timestamp: 'timestamp', 'timestamp without time zone': 'timestamp',
   timestamptz: 'timestamptz', 'timestamp with time zone': 'timestamptz',
-  interval: 'interval', json: 'json', jsonb: 'jsonb', oid: 'oid', regclass: 'regclass', regtype: 'regtype', regproc: 'regproc',
+  interval: 'interval', json: 'json', jsonb: 'jsonb', oid: 'oid', regclass: 'regclass', regtype: 'regtype', regproc: 'regproc', regnamespace: 'regnamespace', regrole: 'regrole', regprocedure: 'regproc', regoper: 'regproc',
   '"char"': 'char', unknown: 'unknown', void: 'void', record: 'record',
   citext: 'text', xid: 'int8', cstring: 'text', anyelement: 'text', inet: 'text',
 };
@@ -146,7 +148,8 @@ export function typeFromName(name: string, mods: readonly number[] = [], arrayDi
 }
 
 export const isStringKind = (k: TypeKind): boolean => k === 'text' || k === 'varchar' || k === 'bpchar' || k === 'name' || k === 'char' || k === 'unknown';
-export const isIntKind = (k: TypeKind): boolean => k === 'int2' || k === 'int4' || k === 'int8' || k === 'oid' || k === 'regclass' || k === 'regtype' || k === 'regproc';
+export const isRegKind = (k: TypeKind): boolean => k === 'regclass' || k === 'regtype' || k === 'regproc' || k === 'regnamespace' || k === 'regrole';
+export const isIntKind = (k: TypeKind): boolean => k === 'int2' || k === 'int4' || k === 'int8' || k === 'oid' || isRegKind(k);
 export const isNumericKind = (k: TypeKind): boolean => isIntKind(k) || k === 'numeric' || k === 'float4' || k === 'float8';
 export const isDateTimeKind = (k: TypeKind): boolean => k === 'date' || k === 'timestamp' || k === 'timestamptz' || k === 'time';
 

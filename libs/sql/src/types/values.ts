@@ -292,6 +292,8 @@ export function castValue(v: Value, from: SqlType, to: SqlType, explicit = true)
     case 'name':
     case 'unknown':
       return toText(v, from);
+    case 'char':
+      return toText(v, from).slice(0, 1);
     case 'varchar':
     case 'bpchar':
       return applyCharTypmod(isStringKind(from.kind) ? (v as string) : toText(v, from), to, explicit);

@@ -3,7 +3,9 @@
 import type { Node } from 'libpg-query';
 import type { Catalog } from '../catalog';
 import { OID_BASE, type IndexDesc, type TableDesc } from '../descriptors';
-import { typeDisplayName } from '../../types/types';
+import { typeByOid, typeDisplayName, typeFromName, typeOid } from '../../types/types';
+import { allSystemViews } from './registry';
+import { S, sqlError } from '../../errors';
 import { quoteIdent } from '../../functions/string';
 import type { SessionInfo } from '../../runtime';
 
@@ -97,8 +99,13 @@ export function columnDefault(n: Node | undefined): string | null {
 export { typeDisplayName };
 
 /** Backs pg_get_indexdef / pg_get_constraintdef / pg_get_viewdef / pg_get_serial_sequence. */
-export function describeObject(catalog: Catalog, session: SessionInfo, what: 'indexdef' | 'constraintdef' | 'viewdef' | 'serial_sequence', oid: number, column?: string): string | null {
+export function describeObject(catalog: Catalog, session: SessionInfo, what: 'indexdef' | 'indexcolumn' | 'constraintdef' | 'viewdef' | 'serial_sequence', oid: number, column?: string): string | null {
   switch (what) {
+    case 'indexcolumn': {
+      const f = findIndexByOid(catalog, oid);
+      const id = f?.index.columns[Number(column) - 1];
+      return f && id !== undefined ? colName(f.table, id) : null;
+    }
     case 'indexdef': {
       const f = findIndexByOid(catalog, oid);
       return f ? indexDef(catalog, f.table, f.index) : null;
@@ -119,5 +126,57 @@ export function describeObject(catalog: Catalog, session: SessionInfo, what: 'in
       }
       return null;
     }
+  }
+}
+
+/** reg* output: the name an OID stands for (the number itself when unknown, as Postgres prints). */
+export function regName(catalog: Catalog, kind: string, oid: number): string {
+  switch (kind) {
+    case 'regclass': {
+      const d = catalog.byId.get(oid - OID_BASE);
+      if (d && 'name' in d && d.kind !== 'database' && d.kind !== 'schema') return d.name;
+      const view = allSystemViews().find((v) => v.oid === oid);
+      if (view) return view.name;
+      for (const t of catalog.byId.values()) {
+        if (t.kind !== 'table') continue;
+        const idx = [t.primary, ...t.indexes].find((i) => indexOid(t, i) === oid);
+        if (idx) return idx.name;
+      }
+      return String(oid);
+    }
+    case 'regtype': {
+      const type = typeByOid(oid);
+      return type ? typeDisplayName(type) : String(oid);
+    }
+    case 'regnamespace': {
+      if (oid === 11) return 'pg_catalog';
+      if (oid === 13) return 'information_schema';
+      const d = catalog.byId.get(oid - OID_BASE);
+      return d?.kind === 'schema' ? d.name : String(oid);
+    }
+    case 'regrole':
+      return oid === 10 ? 'weft' : String(oid);
+    default:
+      return oid === 0 ? '-' : String(oid);
+  }
+}
+
+export function regOid(catalog: Catalog, session: SessionInfo, kind: string, name: string): number {
+  switch (kind) {
+    case 'regtype': {
+      const type = typeFromName(name.replace(/^pg_catalog\./, '').toLowerCase());
+      return typeOid(type);
+    }
+    case 'regnamespace': {
+      if (name === 'pg_catalog') return 11;
+      if (name === 'information_schema') return 13;
+      const s = catalog.schema(session.databaseId, name);
+      if (!s) throw sqlError(S.UNDEFINED_SCHEMA, `schema "${name}" does not exist`);
+      return s.id + OID_BASE;
+    }
+    case 'regrole':
+      return 10;
+    default:
+      return 0;
   }
 }

@@ -39,9 +39,9 @@ defineView({
   schema: 'pg_catalog',
   name: 'pg_database',
   oid: 1262,
-  columns: cols({ oid, datname: name, datdba: oid, encoding: int4, datcollate: name, datctype: name, datistemplate: bool, datallowconn: bool, datconnlimit: int4, dattablespace: oid, datacl: text, datlocprovider: char }),
+  columns: cols({ oid, datname: name, datdba: oid, encoding: int4, datcollate: name, datctype: name, datistemplate: bool, datallowconn: bool, datconnlimit: int4, dattablespace: oid, datacl: arrayOf(text), datlocprovider: char, daticulocale: text, daticurules: text, datcollversion: text }),
   *rows(ctx) {
-    for (const d of ctx.catalog.databases.values()) yield [schemaOid(d.id), d.name, BOOTSTRAP_USER_OID, 6, 'C', 'C', false, true, -1, 1663, null, 'c'];
+    for (const d of ctx.catalog.databases.values()) yield [schemaOid(d.id), d.name, BOOTSTRAP_USER_OID, 6, 'C', 'C', false, true, -1, 1663, null, 'c', null, null, null];
   },
 });
 
@@ -73,11 +73,11 @@ defineView({
   columns: cols({
     oid, relname: name, relnamespace: oid, reltype: oid, relowner: oid, relam: oid, relfilenode: oid, reltablespace: oid, relpages: int4, reltuples: t('float4'),
     relhasindex: bool, relisshared: bool, relpersistence: char, relkind: char, relnatts: int2, relchecks: int2, relhasrules: bool, relhastriggers: bool,
-    relhassubclass: bool, relrowsecurity: bool, relforcerowsecurity: bool, relispopulated: bool, relreplident: char, relispartition: bool, reloptions: arrayOf(text), relacl: arrayOf(text), relpartbound: text, reloftype: oid, relkindname: text,
+    relhassubclass: bool, relrowsecurity: bool, relforcerowsecurity: bool, relispopulated: bool, relreplident: char, relispartition: bool, reloptions: arrayOf(text), relacl: arrayOf(text), relpartbound: text, reloftype: oid, reltoastrelid: oid, relrewrite: oid, relfrozenxid: oid, relminmxid: oid, relallvisible: int4,
   }),
   *rows(ctx) {
     const base = (o: number, n: string, ns: number, kind: string, natts: number, hasIndex: boolean, checks: number, am = 0): Row => [
-      o, n, ns, 0, BOOTSTRAP_USER_OID, am, o, 0, 0, -1, hasIndex, false, 'p', kind, natts, checks, false, false, false, false, false, true, 'd', false, null, null, null, 0, kind,
+      o, n, ns, 0, BOOTSTRAP_USER_OID, am, o, 0, 0, -1, hasIndex, false, 'p', kind, natts, checks, false, false, false, false, false, true, 'd', false, null, null, null, 0, 0, 0, 0, 0, 0,
     ];
     for (const v of allSystemViews()) yield base(v.oid, v.name, v.schema === 'pg_catalog' ? PG_CATALOG_ID : INFORMATION_SCHEMA_ID, 'v', v.columns.length, false, 0);
     for (const r of tables(ctx)) {
@@ -112,11 +112,11 @@ defineView({
         yield [relOid(r.id), c.name, typeOid(c.type), -1, typeLen(c.type), n, c.type.kind === 'array' ? 1 : 0, -1, c.type.typmod, false, 'i', 'p', c.notNull, c.defaultExpr !== undefined, c.missingValue !== undefined, c.identity ?? '', '', false, true, 0, 0, null, null];
       }
       for (const idx of [r.primary, ...r.indexes]) {
-        idx.columns.forEach((id, i) => {
+        if (idx.primary && r.columns.some((c) => c.hidden)) continue;
+        for (const [i, id] of idx.columns.entries()) {
           const c = r.columns.find((x) => x.id === id);
-          if (c) void 0;
-          return i;
-        });
+          if (c) yield [indexOid(r, idx), c.name, typeOid(c.type), -1, typeLen(c.type), i + 1, 0, -1, c.type.typmod, false, 'i', 'p', false, false, false, '', '', false, true, 0, 0, null, null];
+        }
       }
     }
     for (const v of allSystemViews()) {
@@ -347,14 +347,21 @@ for (const [n, o, spec] of [
   ['pg_description', 2609, { objoid: oid, classoid: oid, objsubid: int4, description: text }],
   ['pg_shdescription', 2396, { objoid: oid, classoid: oid, description: text }],
   ['pg_inherits', 2611, { inhrelid: oid, inhparent: oid, inhseqno: int4, inhdetachpending: bool }],
-  ['pg_trigger', 2620, { oid, tgrelid: oid, tgparentid: oid, tgname: name, tgfoid: oid, tgtype: int2, tgenabled: char, tgisinternal: bool, tgconstraint: oid }],
+  ['pg_foreign_data_wrapper', 2328, { oid, fdwname: name, fdwowner: oid }],
+  ['pg_foreign_server', 1417, { oid, srvname: name, srvowner: oid, srvfdw: oid }],
+  ['pg_conversion', 2607, { oid, conname: name, connamespace: oid }],
+  ['pg_ts_config', 3602, { oid, cfgname: name, cfgnamespace: oid }],
+  ['pg_default_acl', 826, { oid, defaclrole: oid, defaclnamespace: oid, defaclobjtype: char, defaclacl: arrayOf(text) }],
+  ['pg_largeobject_metadata', 2995, { oid, lomowner: oid }],
+  ['pg_trigger', 2620, { oid, tgrelid: oid, tgparentid: oid, tgname: name, tgfoid: oid, tgtype: int2, tgenabled: char, tgisinternal: bool, tgconstraint: oid, tgdeferrable: bool, tginitdeferred: bool, tgnargs: int2 }],
   ['pg_rewrite', 2618, { oid, rulename: name, ev_class: oid, ev_type: char }],
   ['pg_policy', 3256, { oid, polname: name, polrelid: oid, polcmd: char, polpermissive: bool, polroles: arrayOf(oid), polqual: text, polwithcheck: text }],
-  ['pg_statistic_ext', 3381, { oid, stxrelid: oid, stxname: name, stxnamespace: oid, stxkind: arrayOf(char) }],
+  ['pg_statistic_ext', 3381, { oid, stxrelid: oid, stxname: name, stxnamespace: oid, stxowner: oid, stxstattarget: int4, stxkeys: arrayOf(int2), stxkind: arrayOf(char), stxexprs: text }],
   ['pg_partitioned_table', 3350, { partrelid: oid, partstrat: char }],
   ['pg_foreign_table', 3118, { ftrelid: oid, ftserver: oid }],
-  ['pg_publication', 6104, { oid, pubname: name }],
-  ['pg_publication_rel', 6106, { oid, prpubid: oid, prrelid: oid }],
+  ['pg_publication', 6104, { oid, pubname: name, pubowner: oid, puballtables: bool, pubinsert: bool, pubupdate: bool, pubdelete: bool, pubtruncate: bool, pubviaroot: bool }],
+  ['pg_publication_namespace', 6237, { oid, pnpubid: oid, pnnspid: oid }],
+  ['pg_publication_rel', 6106, { oid, prpubid: oid, prrelid: oid, prqual: text, prattrs: arrayOf(int2) }],
   ['pg_subscription', 6100, { oid, subname: name }],
   ['pg_enum', 3501, { oid, enumtypid: oid, enumsortorder: t('float4'), enumlabel: name }],
   ['pg_range', 3541, { rngtypid: oid, rngsubtype: oid }],

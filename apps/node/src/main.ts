@@ -13,6 +13,10 @@ main({
     WEFT_KV_PORT: port(7200),
     /** Every replica of shard 1 as id@host:raft-port, this node included (default: a lone replica). */
     WEFT_RAFT_PEERS: nodeAddresses('1@127.0.0.1:7100'),
+    /** Snapshot the shard and compact its Raft log after this many applied entries. */
+    WEFT_SNAPSHOT_ENTRIES: int(1, 1_000_000_000, 10_000),
+    /** Entries kept in the log below a snapshot (a follower that close behind needs no snapshot). */
+    WEFT_SNAPSHOT_MARGIN: int(0, 1_000_000_000, 1_000),
   },
   module: (config) => NodeModule.forRoot(config),
 });

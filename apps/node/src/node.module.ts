@@ -11,6 +11,8 @@ export interface NodeConfig {
   readonly WEFT_RAFT_PORT: number;
   readonly WEFT_KV_PORT: number;
   readonly WEFT_RAFT_PEERS: readonly NodeAddress[];
+  readonly WEFT_SNAPSHOT_ENTRIES: number;
+  readonly WEFT_SNAPSHOT_MARGIN: number;
   readonly WEFT_BIND_HOST: string;
   readonly WEFT_LOG_LEVEL: Parameters<typeof createLogger>[1];
 }
@@ -32,6 +34,8 @@ export class ShardNodeService implements OnModuleInit, OnApplicationShutdown {
       raftPort: c.WEFT_RAFT_PORT,
       kvPort: c.WEFT_KV_PORT,
       raftPeers: c.WEFT_RAFT_PEERS,
+      snapshotEveryEntries: c.WEFT_SNAPSHOT_ENTRIES,
+      compactionMarginEntries: c.WEFT_SNAPSHOT_MARGIN,
       logger,
     });
     await this.node.start();

@@ -234,9 +234,11 @@ export class MultiRaftHost {
       return;
     }
     if (isQuiesceMarker(msg.context)) {
+      // The answer to our quiesce heartbeat is dropped: it must not wake us, and its ack is
+      // dated by a tick clock that stops now, so it must never count toward a lease.
+      if (msg.type !== MessageType.Heartbeat) return;
       g.node.step(msg);
-      if (msg.type === MessageType.Heartbeat) this.followerQuiesce(g, msg);
-      // A HeartbeatResp to our quiesce heartbeat must not wake us up again.
+      this.followerQuiesce(g, msg);
     } else {
       this.wake(g);
       g.node.step(msg);

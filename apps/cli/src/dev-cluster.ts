@@ -74,7 +74,7 @@ export function devCluster(opts: DevClusterOptions): DevService[] {
         WEFT_METRICS_PORT: '9464',
         WEFT_PG_PORT: String(opts.pgPort),
         // The KV RPC addresses of shard 1's replicas; the gateway finds the leader itself.
-        WEFT_SHARD_REPLICAS: list(devPorts.kv),
+        WEFT_KV_REPLICAS: list(devPorts.kv),
       },
     },
   ];

@@ -200,7 +200,10 @@ export class RemoteShardKv implements ShardKv {
 
   async propose(entry: LogEntry): Promise<ApplyOutcome> {
     const bytes = encodeEntry(entry);
-    const r = await this.call((id) => ({ kind: Kind.Propose, id, shardId: this.shardId, entry: bytes }), true);
+    // A big entry (a bulk load, an index backfill) takes longer to replicate, fsync and apply:
+    // allow one extra second per MiB rather than calling a slow success ambiguous.
+    const timeoutMs = this.requestTimeoutMs + Math.ceil(bytes.length / (1 << 20)) * 1000;
+    const r = await this.call((id) => ({ kind: Kind.Propose, id, shardId: this.shardId, entry: bytes }), true, timeoutMs);
     return (r as Extract<Response, { kind: Kind.ProposeOk }>).outcome;
   }
 
@@ -222,8 +225,8 @@ export class RemoteShardKv implements ShardKv {
     return this.order[(i + 1) % this.order.length];
   }
 
-  private async call(make: (id: number) => Request, mutating: boolean): Promise<Response> {
-    const deadline = Date.now() + this.deadlineMs;
+  private async call(make: (id: number) => Request, mutating: boolean, timeoutMs = this.requestTimeoutMs): Promise<Response> {
+    const deadline = Date.now() + Math.max(this.deadlineMs, timeoutMs);
     let target = this.leader ?? this.order[0];
     let attempt = 0;
     let lastReason = 'no replica tried';
@@ -238,7 +241,7 @@ export class RemoteShardKv implements ShardKv {
       const conn = this.conns.get(target) as KvConnection;
       let res: Response;
       try {
-        res = await conn.request(make, this.requestTimeoutMs);
+        res = await conn.request(make, timeoutMs);
       } catch (e) {
         const f = e as TransportFailure;
         if (mutating && f.sent) throw new AmbiguousResultError(this.shardId, f.message);

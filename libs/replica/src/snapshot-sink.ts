@@ -105,6 +105,7 @@ class StagedWriter implements SnapshotWriter {
   async write(chunk: Uint8Array): Promise<void> {
     if (this.state !== 'writing') throw new Error('snapshot writer is no longer writing');
     const store = (this.store ??= await this.opening);
+    this.ensureWriting();
     try {
       for (const f of this.decoder.push(chunk)) {
         if (f.kind === 'header') {
@@ -144,6 +145,7 @@ class StagedWriter implements SnapshotWriter {
     try {
       store = this.store ?? (await this.opening);
       this.store = store;
+      this.ensureWriting();
       this.decoder.end();
       const t = this.trailer as SnapshotTrailer;
       if (t.records !== this.records) throw new SnapshotRejectedError(`trailer counts ${t.records} records, ${this.records} arrived`);
@@ -151,6 +153,8 @@ class StagedWriter implements SnapshotWriter {
       m = await Materializer.open(store, this.opts.shardId).catch((e: unknown) => {
         throw new SnapshotRejectedError(`staged state is not a store of shard ${this.opts.shardId}: ${e instanceof Error ? e.message : String(e)}`);
       });
+      // The host may have aborted the stream (timeout, host closing) while we awaited.
+      this.ensureWriting();
       this.verify(m, t);
     } catch (e) {
       throw this.reject(e);
@@ -167,6 +171,10 @@ class StagedWriter implements SnapshotWriter {
     this.stats.installed++;
     this.opts.install({ dir: this.dir, store, materializer: m });
     return encodeSnapshotRef(m.appliedIndex);
+  }
+
+  private ensureWriting(): void {
+    if (this.state !== 'writing') throw new Error('snapshot stream was aborted');
   }
 
   private verify(m: Materializer, t: SnapshotTrailer): void {

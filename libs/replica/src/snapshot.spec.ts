@@ -254,6 +254,22 @@ describe('shard snapshots: stream, stage, verify, install', () => {
     await expect(w.write(bytes.subarray(bytes.length >> 1))).rejects.toThrow(/no longer writing/);
   });
 
+  it('an abort that lands while finish() verifies wins: nothing is installed', async () => {
+    const src = await source('src', 100);
+    const bytes = await collect(streamShardState(src));
+    const r = await receiver(10);
+    const w = r.sink.begin(SHARD, meta(90));
+    await w.write(bytes);
+    const finishing = w.finish();
+    w.abort(new Error('snapshot stream timed out'));
+    await expect(finishing).rejects.toThrow(/snapshot stream was aborted/);
+    await r.sink.settled();
+    expect(r.installed).toHaveLength(0);
+    expect(r.current().appliedIndex).toBe(10);
+    expect(stagingDirs(r.dirs)).toEqual([]);
+    expect(r.dirs.current()).toBe(path.join(r.dirs.root, 'shard-3'));
+  });
+
   it('drops a verified state that is not newer than the replica (a late or duplicate stream)', async () => {
     const src = await source('src', 100);
     const bytes = await collect(streamShardState(src));

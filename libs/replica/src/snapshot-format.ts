@@ -131,6 +131,9 @@ export class SnapshotDecoder {
         throw new SnapshotFormatError(`${this.pendingBytes} bytes after the trailer at offset ${this.offset}`);
       }
     }
+    // A partial frame waits for the next chunk: keep a copy, not a view into the caller's
+    // buffer, which the transport may reuse once this returns.
+    if (this.pendingBytes > 0) this.pending = [Buffer.concat(this.pending, this.pendingBytes)];
     return out;
   }
 

@@ -179,6 +179,9 @@ describe('shard snapshots between node processes', () => {
     const victim = await follower();
     await kill(victim);
     rmSync(dataDir(victim), { recursive: true, force: true });
+    // Enough writes that the leader compacts past the index it last saw this replica match:
+    // Raft never probes a follower below its acknowledged match (a wiped replica breaks that
+    // assumption), so until then the leader would keep probing at the old index.
     const acked = await write('c', 2 * EVERY);
 
     await start(victim);

@@ -104,6 +104,10 @@ export class ShardNode {
     this.snapshotIndex = groupLog.snapshot().metadata.index;
     if (sm.appliedIndex < this.snapshotIndex) {
       // The log starts after entries this state never applied: replaying would skip them.
+      await this.store.close();
+      await this.wal.close();
+      this.store = undefined;
+      this.wal = undefined;
       throw new Error(
         `shard ${this.shardId}: state in ${stateDir.current()} is at applied index ${sm.appliedIndex}, but the Raft log was compacted ` +
           `to a snapshot at index ${this.snapshotIndex}; remove ${opts.dataDir} so the node rejoins as a new replica and receives a snapshot`,

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,7 +10,7 @@ import { ShardNode } from './shard-node';
 // Three ShardNodes in one process with a tiny snapshot threshold: the leader's log is compacted
 // past what a stopped (or wiped) replica has, so that replica can only catch up by receiving a
 // snapshot of the leader's RocksDB state over the Raft transport.
-const quiet = process.env.DEBUG_SNAP ? { debug: () => {}, info: (...a: unknown[]) => console.log(Date.now() % 100000, ...a), warn: (...a: unknown[]) => console.log(Date.now() % 100000, ...a), error: (...a: unknown[]) => console.log(Date.now() % 100000, ...a) } : { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 const EVERY = 40;
 const MARGIN = 5;
 
@@ -176,6 +176,27 @@ describe('ShardNode snapshots: compaction, and catch-up of a replica the log no 
     // It keeps taking its own snapshots from here on like any replica.
     await write('d', EVERY + 10);
     await until('the new replica compacts its own log', () => fresh.snapshotStats.taken > 0);
+    await converged([1, 2, 3]);
+  }, 40000);
+
+  it('refuses to start on a state directory behind its compacted log, saying how to recover', async () => {
+    const victim = [...nodes.keys()].find((id) => !nodes.get(id)?.replica?.isLeader()) as number;
+    const nodeDir = path.join(dir, `n${victim}`);
+    await stop(victim);
+    // The WAL survives but the RocksDB state is lost (e.g. restored from an old disk image).
+    for (const name of readdirSync(nodeDir)) if (name.startsWith('shard-1')) rmSync(path.join(nodeDir, name), { recursive: true, force: true });
+    await expect(start(victim)).rejects.toThrow(
+      /shard 1: state in .* is at applied index 0, but the Raft log was compacted to a snapshot at index \d+; remove .* so the node rejoins as a new replica/,
+    );
+    // Following the advice works.
+    rmSync(nodeDir, { recursive: true, force: true });
+    const fresh = await start(victim);
+    // Raft never probes a follower below the match index it already acknowledged (a wiped
+    // replica breaks that assumption), so the leader streams a snapshot once its log no longer
+    // holds that index: after the next compaction.
+    await write('e', EVERY + MARGIN + 10);
+    await until('snapshot installed', () => fresh.snapshotStats.installed > 0);
+    await put('after-recovery', 'z');
     await converged([1, 2, 3]);
   }, 40000);
 });

@@ -7,10 +7,10 @@ import type { PlannerEnv } from './plan/context';
 import { compileDelete, compileInsert, compileUpdate } from './plan/dml';
 import type { ParamTypes } from './plan/expr';
 import { Planner } from './plan/select';
-import type { Row } from './runtime';
+import type { Row, Runtime } from './runtime';
 import type { CompiledStatement } from './statement';
 import { compileUtility } from './ddl';
-import { type SqlType, t } from './types/types';
+import { type SqlType, isRegKind, t } from './types/types';
 import { toPg } from './types/values';
 import type { PgValue } from '@weft/pgwire';
 
@@ -37,7 +37,7 @@ export function compileStatement(node: Node, env: PlannerEnv, declared: readonly
       cacheable: true,
       async execute(ctx) {
         const rows: PgValue[][] = [];
-        for await (const r of q.node.rows(undefined, ctx.rt)) rows.push(toRow(r, cols, visible));
+        for await (const r of q.node.rows(undefined, ctx.rt)) rows.push(toRow(r, cols, visible, ctx.rt));
         return { kind: 'rows', columns: [], rows };
       },
       explain: () => explainLines(q.node.explain()),
@@ -51,8 +51,13 @@ export function compileStatement(node: Node, env: PlannerEnv, declared: readonly
   throw sqlError(S.FEATURE_NOT_SUPPORTED, `statement ${Object.keys(node)[0]} is not supported`);
 }
 
-export function toRow(r: Row, cols: readonly { type: SqlType; hidden?: boolean }[], visible: number): PgValue[] {
+/** A result row as pgwire values; reg* OIDs print as the names they stand for. */
+export function toRow(r: Row, cols: readonly { type: SqlType; hidden?: boolean }[], visible: number, rt?: Runtime): PgValue[] {
   const out: PgValue[] = new Array<PgValue>(visible);
-  for (let i = 0; i < visible; i++) out[i] = toPg(r[i], cols[i].type);
+  for (let i = 0; i < visible; i++) {
+    const type = cols[i].type;
+    const v = r[i];
+    out[i] = rt && typeof v === 'number' && isRegKind(type.kind) ? rt.services.regName(type.kind as Parameters<Runtime['services']['regName']>[0], v) : toPg(v, type);
+  }
   return out;
 }

@@ -303,7 +303,7 @@ async function createTable(ctx: ExecContext, s: CreateStmt): Promise<string> {
         const seqName = uniqueName(`${name}_${colName}_seq`, taken);
         takenNames.add(seqName);
         sequences.push(newSequence(await allocateId(ctx.txn), schema.id, seqName, serial as 'int2' | 'int4' | 'int8', {}, { tableId, columnId: nextCol }));
-        defaultExpr = nextvalDefault(seqName);
+        defaultExpr = nextvalDefault(schema.name === 'public' ? seqName : `${schema.name}.${seqName}`);
         notNull = true;
       }
       for (const cn of cd.constraints ?? []) {
@@ -322,7 +322,7 @@ async function createTable(ctx: ExecContext, s: CreateStmt): Promise<string> {
             takenNames.add(seqName);
             const k = type.kind === 'int2' || type.kind === 'int4' ? type.kind : 'int8';
             sequences.push(newSequence(await allocateId(ctx.txn), schema.id, seqName, k, seqOptions(c.options ?? [], k).desc, { tableId, columnId: nextCol }));
-            defaultExpr = nextvalDefault(seqName);
+            defaultExpr = nextvalDefault(schema.name === 'public' ? seqName : `${schema.name}.${seqName}`);
             break;
           }
           case 'CONSTR_FOREIGN': fks.push(fkFrom(ctx, c, [colName], `${name}_${colName}_fkey`)); break;

@@ -189,4 +189,26 @@ describe('tables', () => {
     await c.query('drop table t2');
     expect(await sqlstate(c.query('select * from t2'))).toBe('42P01');
   });
+
+  it('window functions, set-returning functions and read-only transactions', async () => {
+    await c.query('create table w (g text, v int)');
+    await c.query("insert into w values ('a', 1), ('a', 3), ('b', 2), ('b', 2), ('b', 5)");
+    const r = await c.query('select g, v, row_number() over (partition by g order by v) as rn, rank() over (order by v) as rk, sum(v) over (partition by g) as s from w order by g, v');
+    expect(r.rows.map((x: Record<string, unknown>) => [x.g, x.v, x.rn, x.rk, x.s])).toEqual([
+      ['a', 1, '1', '1', '4'], ['a', 3, '2', '4', '4'], ['b', 2, '1', '2', '9'], ['b', 2, '2', '2', '9'], ['b', 5, '3', '5', '9'],
+    ]);
+    expect((await c.query('select * from generate_series(1, 3) as n')).rows).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect((await c.query(`select key, value from jsonb_each('{"x": 1, "y": [2]}') order by key`)).rows).toEqual([{ key: 'x', value: 1 }, { key: 'y', value: [2] }]);
+    await c.query('begin read only');
+    expect(await sqlstate(c.query("insert into w values ('c', 9)"))).toBe('25006');
+    await c.query('rollback');
+  });
+
+  it('SET TIME ZONE changes timestamptz input and output', async () => {
+    await c.query("set time zone 'America/New_York'");
+    const r = await c.query("select '2024-01-02 03:04:05'::timestamptz::text as local, ('2024-01-02 03:04:05+00'::timestamptz at time zone 'UTC')::text as utc");
+    expect(r.rows).toEqual([{ local: '2024-01-02 03:04:05-05', utc: '2024-01-02 03:04:05' }]);
+    await c.query('reset time zone');
+    expect((await c.query("select '2024-01-02 03:04:05-05'::timestamptz::text as t")).rows).toEqual([{ t: '2024-01-02 08:04:05+00' }]);
+  });
 });

@@ -30,9 +30,10 @@ export interface Runtime {
 }
 
 export interface RuntimeServices {
-  nextval(sequence: string): Promise<bigint>;
-  currval(sequence: string): bigint;
-  setval(sequence: string, value: bigint, isCalled: boolean): Promise<bigint>;
+  /** A sequence by name (search_path) or by pg_class OID (a regclass argument). */
+  nextval(sequence: string | number): Promise<bigint>;
+  currval(sequence: string | number): bigint;
+  setval(sequence: string | number, value: bigint, isCalled: boolean): Promise<bigint>;
   /** pg_class OID of a relation name (regclass casts), or throws 42P01. */
   regclass(name: string): number;
   /** Relation name for an OID (regclass output). */

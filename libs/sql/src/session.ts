@@ -17,12 +17,13 @@ import { parseSql, type ParsedStatement } from './parse';
 import type { PlannerEnv } from './plan/context';
 import { stringOf, typeFromTypeName } from './plan/expr';
 import type { Runtime, RuntimeServices, SessionInfo } from './runtime';
-import { Settings } from './settings';
+import { Settings, canonicalSettingName } from './settings';
 import { columnInfos, type CompiledStatement, type ExecContext } from './statement';
 import { nowMicros } from './types/datetime';
 import { type SqlType, type Value, t, typeByOid, typeOid } from './types/types';
 import { fromPg, fromText } from './types/values';
 import { PlanCache } from './plan-cache';
+import { withTimeZone } from './types/timezone';
 import { describeObject, regName, regOid } from './catalog/system-views/describe';
 
 export interface SqlPrepared extends PreparedStatement {
@@ -30,6 +31,7 @@ export interface SqlPrepared extends PreparedStatement {
   readonly declared: readonly (SqlType | undefined)[];
   compiled: CompiledStatement | undefined;
   catalogVersion: bigint | undefined;
+  zone?: string;
 }
 
 type State = 'idle' | 'block' | 'failed';
@@ -89,9 +91,10 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     if (!stmts[0]) return { ...p, paramTypes: paramTypes.map((x) => x || 25) };
     if (this.state === 'failed' && !this.isTxnEnd(stmts[0].node)) throw this.abortedError();
     if (isSessionStatement(stmts[0].node)) return { ...p, paramTypes: [...paramTypes] };
-    const compiled = await this.withReadTxn(async (exec) => this.compile(stmts[0], declared, exec.env, exec.catalog), ctx);
+    const compiled = await this.withReadTxn(async (exec) => withTimeZone(this.timeZone(), () => this.compile(stmts[0], declared, exec.env, exec.catalog)), ctx);
     p.compiled = compiled.c;
     p.catalogVersion = compiled.version;
+    p.zone = this.timeZone();
     return Object.assign(p, {
       paramTypes: compiled.c.paramTypes.map((x) => typeOidOf(x)),
       columns: compiled.c.columns ? columnInfos(compiled.c.columns) : null,
@@ -228,22 +231,29 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     if (txn.hasWrites || !implicit) this.txnCatalog = catalog;
     const env = this.plannerEnv(catalog);
     let compiled: CompiledStatement;
-    if (prepared?.compiled && prepared.catalogVersion === catalog.version && !this.txnCatalogDirty) {
+    // Plans fold constants (timestamptz literals) in the session TimeZone: it is part of the key.
+    const zone = this.timeZone();
+    const compile = (declared: readonly (SqlType | undefined)[]): CompiledStatement => withTimeZone(zone, () => compileStatement(stmt.node, env, declared, stmt.text));
+    if (prepared?.compiled && prepared.catalogVersion === catalog.version && prepared.zone === zone && !this.txnCatalogDirty) {
       compiled = prepared.compiled;
     } else if (prepared) {
-      compiled = compileStatement(stmt.node, env, prepared.declared, stmt.text);
+      compiled = compile(prepared.declared);
       if (compiled.cacheable && !this.txnCatalogDirty) {
         prepared.compiled = compiled;
         prepared.catalogVersion = catalog.version;
+        prepared.zone = zone;
       }
     } else {
-      const key = `${this.id.databaseId}\u0000${this.settings.get('search_path')}\u0000${stmt.text}`;
+      const key = `${this.id.databaseId}\u0000${this.settings.get('search_path')}\u0000${zone}\u0000${stmt.text}`;
       const hit = this.txnCatalogDirty ? undefined : this.planCache.get(key, catalog.version);
       if (hit) compiled = hit;
       else {
-        compiled = compileStatement(stmt.node, env, [], stmt.text);
+        compiled = compile([]);
         if (compiled.cacheable && !this.txnCatalogDirty) this.planCache.set(key, catalog.version, compiled);
       }
+    }
+    if (!compiled.readOnly && (this.state === 'block' ? this.txnReadOnly : this.settings.get('default_transaction_read_only') === 'on')) {
+      throw sqlError('25006', `cannot execute ${compiled.kind} in a read-only transaction`);
     }
     const paramValues = params.map((v, i) => fromPg(v, compiled.paramTypes[i] ?? t('text')));
     if (paramValues.length < compiled.paramTypes.length) {
@@ -264,7 +274,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     if (('CreatedbStmt' in stmt.node || 'DropdbStmt' in stmt.node) && !implicit) {
       throw sqlError(S.ACTIVE_SQL_TXN, `${'CreatedbStmt' in stmt.node ? 'CREATE' : 'DROP'} DATABASE cannot run inside a transaction block`);
     }
-    const result = await compiled.execute(exec);
+    const result = await withTimeZone(this.timeZone(), () => compiled.execute(exec));
     if (changed) {
       catalog = await this.engine.reloadCatalog(txn);
       this.txnCatalog = catalog;
@@ -274,12 +284,23 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     return result;
   }
 
+  private timeZone(): string {
+    return this.settings.get('timezone') ?? 'UTC';
+  }
+
   /** Set once DDL ran in the current transaction: plans built from it must not be cached. */
   private txnCatalogDirty = false;
+  /** BEGIN READ ONLY / SET TRANSACTION READ ONLY: writes fail with 25006. */
+  private txnReadOnly = false;
 
   private runtime(txn: Txn, catalog: Catalog, params: Value[], ctx: QueryContext): Runtime {
     const session = this.sessionInfo(catalog);
-    const seq = (name: string): SequenceDesc => {
+    const seq = (name: string | number): SequenceDesc => {
+      if (typeof name === 'number') {
+        const d = catalog.byId.get(name - OID_BASE);
+        if (d?.kind !== 'sequence') throw sqlError(S.WRONG_OBJECT_TYPE, `"${regName(catalog, 'regclass', name)}" is not a sequence`);
+        return d;
+      }
       const parts = name.split('.');
       const rel = resolveRelation(catalog, session, parts.length > 1 ? parts[0] : undefined, parts[parts.length - 1].replace(/^"(.*)"$/, '$1'));
       if (!rel || 'rows' in rel || rel.kind !== 'sequence') throw sqlError(S.UNDEFINED_TABLE, `relation "${name}" does not exist`);
@@ -353,6 +374,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         this.savepoints = [];
         this.txnCatalog = undefined;
         this.txnCatalogDirty = false;
+        this.txnReadOnly = readOnlyOption(ts.options ?? []) ?? this.settings.get('default_transaction_read_only') === 'on';
         return tag(kind === 'TRANS_STMT_BEGIN' ? 'BEGIN' : 'START TRANSACTION');
       }
       case 'TRANS_STMT_COMMIT': {
@@ -445,7 +467,15 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
       const v = node.VariableSetStmt;
       const name = (v.name ?? '').toLowerCase();
       if (v.kind === 'VAR_SET_MULTI') {
-        if (name === 'transaction' || name === 'session characteristics') return cmdTag('SET');
+        const ro = readOnlyOption(v.args ?? []);
+        if (name === 'transaction') {
+          if (ro !== undefined && this.state !== 'idle') this.txnReadOnly = ro;
+          return cmdTag('SET');
+        }
+        if (name === 'session characteristics') {
+          if (ro !== undefined) this.settings.set('default_transaction_read_only', ro ? 'on' : 'off');
+          return cmdTag('SET');
+        }
         throw sqlError(S.FEATURE_NOT_SUPPORTED, `SET ${name} is not supported`);
       }
       if (v.kind === 'VAR_RESET_ALL') {
@@ -471,7 +501,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
       const key = name === 'time zone' ? 'timezone' : name === 'transaction isolation level' ? 'transaction_isolation' : name;
       const value = this.settings.get(key);
       if (value === undefined) throw sqlError(S.UNDEFINED_OBJECT, `unrecognized configuration parameter "${name}"`);
-      return { kind: 'rows', columns: [{ name: key, typeOid: 25 }], rows: [[value]], commandTag: 'SHOW' };
+      return { kind: 'rows', columns: [{ name: canonicalSettingName(key), typeOid: 25 }], rows: [[value]], commandTag: 'SHOW' };
     }
     if ('PrepareStmt' in node) {
       const p = node.PrepareStmt;
@@ -495,7 +525,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
       const exprs = e.params ?? [];
       let values: PgValue[] = [];
       if (exprs.length) {
-        const sel: ParsedStatement = { node: { SelectStmt: { targetList: exprs.map((x) => ({ ResTarget: { val: x } })) } }, text: 'EXECUTE', offset: 0 };
+        const sel: ParsedStatement = { node: { SelectStmt: { targetList: exprs.map((x) => ({ ResTarget: { val: x } })) } }, text: `\u0000execute-params\u0000${stmt.text}`, offset: 0 };
         const r = await this.runData(sel, params, undefined, ctx);
         values = r.kind === 'rows' && r.rows ? [...r.rows[0]] : [];
       }
@@ -516,6 +546,18 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     if ('NotifyStmt' in node) return cmdTag('NOTIFY');
     return undefined;
   }
+}
+
+/** READ ONLY / READ WRITE among BEGIN or SET TRANSACTION options (undefined when absent). */
+function readOnlyOption(options: readonly Node[]): boolean | undefined {
+  for (const o of options) {
+    if ('DefElem' in o && o.DefElem.defname === 'transaction_read_only') {
+      const a = o.DefElem.arg;
+      if (a && 'A_Const' in a) return (a.A_Const.ival?.ival ?? 0) === 1 || a.A_Const.boolval?.boolval === true;
+      return true;
+    }
+  }
+  return undefined;
 }
 
 function isSessionStatement(node: Node): boolean {

@@ -1,6 +1,7 @@
 // Session settings (GUCs): SET/SHOW/RESET and current_setting(). Unknown names are accepted by
 // SET only when they are custom (contain a dot), as in Postgres; the rest are listed here.
 import { S, sqlError } from './errors';
+import { normalizeTimeZone } from './types/timezone';
 
 export interface SettingDef {
   readonly default: string;
@@ -33,12 +34,7 @@ export const SETTINGS: Readonly<Record<string, SettingDef>> = {
   timezone: {
     default: 'UTC',
     report: true,
-    normalize: (v) => {
-      if (!/^(utc|gmt|z|etc\/utc|0|\+00|00:00|\+00:00)$/i.test(v.trim())) {
-        throw sqlError(S.FEATURE_NOT_SUPPORTED, `time zone "${v}" is not supported (Weft sessions use UTC)`);
-      }
-      return 'UTC';
-    },
+    normalize: (v) => normalizeTimeZone(v),
   },
   search_path: { default: '"$user", public' },
   standard_conforming_strings: { default: 'on', report: true },
@@ -135,3 +131,5 @@ export class Settings {
 
 const REPORT_NAMES: Record<string, string> = { datestyle: 'DateStyle', intervalstyle: 'IntervalStyle', timezone: 'TimeZone' };
 const reportName = (k: string): string => REPORT_NAMES[k] ?? k;
+/** The GUC's spelling in Postgres (SHOW's column name, ParameterStatus). */
+export const canonicalSettingName = reportName;

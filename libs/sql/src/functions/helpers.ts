@@ -32,6 +32,7 @@ export function fn(
   return {
     name,
     strict: opts.strict,
+    args,
     returns: (types) => (types.length === args.length && args.every((p, i) => matches(p, types[i])) ? retType(ret, types) : undefined),
     call,
   };

@@ -100,6 +100,22 @@ register(
     while (y) [x, y] = [y, x % y];
     return typeof a[0] === 'bigint' ? x : Number(x);
   }),
+  fn('lcm', ['int', 'int'], same, (a) => {
+    const x = BigInt(a[0] as number | bigint);
+    const y = BigInt(a[1] as number | bigint);
+    let g = x < 0n ? -x : x;
+    let h = y < 0n ? -y : y;
+    while (h) [g, h] = [h, g % h];
+    const r = g === 0n ? 0n : ((x * y) / g < 0n ? -((x * y) / g) : (x * y) / g);
+    return typeof a[0] === 'bigint' ? r : checkInt(r, 'int4');
+  }),
+  fn('factorial', ['int'], 'numeric', (a) => {
+    const n = BigInt(a[0] as number | bigint);
+    if (n < 0n) throw sqlError('2201E', 'factorial of a negative number is undefined');
+    let r = 1n;
+    for (let i = 2n; i <= n; i++) r *= i;
+    return r.toString();
+  }),
   fn('width_bucket', ['num', 'num', 'num', 'int'], 'int4', (a) => {
     const [v, lo, hi, n] = a.map(num);
     if (v < lo) return 0;

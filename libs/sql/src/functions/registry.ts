@@ -11,6 +11,8 @@ export interface FunctionDef {
   call(args: readonly Value[], types: readonly SqlType[], rt: Runtime): Value;
   /** Default true: a NULL argument yields NULL without calling. */
   readonly strict?: boolean;
+  /** Declared argument patterns: an untyped literal argument is converted to a concrete one. */
+  readonly args?: readonly string[];
   /** Async functions (nextval/setval) are evaluated in a slot before the expression runs. */
   readonly async?: (args: readonly Value[], types: readonly SqlType[], rt: Runtime) => Promise<Value>;
 }

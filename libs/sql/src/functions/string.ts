@@ -120,9 +120,10 @@ register(
     const i = str(a[0]).indexOf(str(a[1]));
     return i < 0 ? 0 : chars(str(a[0]).slice(0, i)).length + 1;
   }),
+  // position(needle IN haystack) arrives as position(haystack, needle), as in Postgres' grammar.
   fn('position', ['str', 'str'], 'int4', (a) => {
-    const i = str(a[1]).indexOf(str(a[0]));
-    return i < 0 ? 0 : chars(str(a[1]).slice(0, i)).length + 1;
+    const i = str(a[0]).indexOf(str(a[1]));
+    return i < 0 ? 0 : chars(str(a[0]).slice(0, i)).length + 1;
   }),
   fn('btrim', ['str'], 'text', (a) => trimChars(str(a[0]), ' ', true, true)),
   fn('btrim', ['str', 'str'], 'text', (a) => trimChars(str(a[0]), str(a[1]), true, true)),

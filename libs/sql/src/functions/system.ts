@@ -148,13 +148,13 @@ register(
       return null;
     }
   }),
-  fn('currval', ['*'], 'int8', (a, types, rt) => rt.services.currval(toText(a[0], types[0]))),
+  fn('currval', ['*'], 'int8', (a, types, rt) => rt.services.currval(typeof a[0] === 'number' ? a[0] : toText(a[0], types[0]))),
   asyncFn('nextval', 1, t('int8'), (a, types, rt) => rt.services.nextval(regclassName(a[0], types[0], rt))),
   asyncFn('setval', 2, t('int8'), (a, types, rt) => rt.services.setval(regclassName(a[0], types[0], rt), BigInt(a[1] as number | bigint), true)),
   asyncFn('setval', 3, t('int8'), (a, types, rt) => rt.services.setval(regclassName(a[0], types[0], rt), BigInt(a[1] as number | bigint), a[2] as boolean)),
 );
 
-function regclassName(v: Value, type: SqlType, rt: { services: { relname(oid: number): string } }): string {
-  if (typeof v === 'number' && type.kind !== 'text') return rt.services.relname(v);
-  return plain(v);
+/** A sequence argument: an OID (regclass) or a name (text). */
+function regclassName(v: Value, _type: SqlType, _rt: unknown): string | number {
+  return typeof v === 'number' ? v : plain(v);
 }

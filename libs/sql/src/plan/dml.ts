@@ -11,7 +11,7 @@ import { decodeTableRow, encodeTableRow, indexEntry, primaryKey } from '../catal
 import { allSlots, prepareSlots } from '../exec/nodes';
 import type { Env, Row, Runtime } from '../runtime';
 import type { ExecContext, CompiledStatement } from '../statement';
-import { type SqlType, type Value, t, typeDisplayName } from '../types/types';
+import { type SqlType, type Value, isNumericKind, isStringKind, t, typeDisplayName } from '../types/types';
 import { castValue, toPg, toText } from '../types/values';
 import { nowMicros } from '../types/datetime';
 import { coerce, konst, stringOf, type Expr, type ParamTypes } from './expr';
@@ -203,7 +203,27 @@ async function returningRow(ret: Returning, row: Row, rt: Runtime): Promise<PgVa
   return ret.exprs.map((e, i) => toPg(e.fn(env), ret.columns[i].type));
 }
 
+/** Which source types Postgres converts to a column type on assignment (else 42804). */
+function assignable(from: SqlType, to: SqlType): boolean {
+  const f = from.kind;
+  const k = to.kind;
+  if (f === k || f === 'unknown' || isStringKind(k)) return true;
+  if (isNumericKind(f) && isNumericKind(k)) return true;
+  if (isStringKind(f) && isStringKind(k)) return true;
+  if ((f === 'date' || f === 'timestamp' || f === 'timestamptz') && (k === 'date' || k === 'timestamp' || k === 'timestamptz' || k === 'time')) return true;
+  if ((f === 'json' || f === 'jsonb') && (k === 'json' || k === 'jsonb')) return true;
+  if (f === 'array' && k === 'array') return true;
+  return false;
+}
+
 function assignCast(v: Value, from: SqlType, col: ColumnDesc, table: TableDesc): Value {
+  if (!assignable(from, col.type)) {
+    throw sqlError(S.DATATYPE_MISMATCH, `column "${col.name}" is of type ${typeDisplayName(col.type)} but expression is of type ${typeDisplayName(from)}`, {
+      hint: 'You will need to rewrite or cast the expression.',
+      table: table.name,
+      column: col.name,
+    });
+  }
   try {
     return castValue(v, from, col.type, false);
   } catch (e) {

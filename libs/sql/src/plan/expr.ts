@@ -2,7 +2,7 @@
 // compiled once per plan. Work that must be async (subqueries, nextval) is hoisted into
 // "slots": they run before the closure (once per statement, or per row when correlated) and
 // the closure reads their results from the runtime.
-import type { Node, FuncCall, A_Expr, SubLink, SelectStmt, TypeName, A_Const } from 'libpg-query';
+import type { Node, FuncCall, A_Expr, SubLink, SelectStmt, TypeName, A_Const, WindowDef, SortBy } from 'libpg-query';
 import { S, sqlError } from '../errors';
 import { lookupFunction } from '../functions';
 import { isAggregate, lookupAggregate, type AggregateDef } from '../functions/aggregates';
@@ -14,8 +14,9 @@ import { decAdd, decDiv, decMod, decMul, decSub, formatDec, parseDec, decFromBig
 import {
   type Interval, type SqlType, type TypeKind, type Value, arrayOf, isRegKind, isDateTimeKind, isIntKind, isNumericKind, isStringKind, t, typeDisplayName, typeFromName, plain,
 } from '../types/types';
-import { castValue, checkInt, compareValues, fromText, hashKey, toText } from '../types/values';
+import { canonicalJsonb, castValue, checkInt, compareValues, fromText, hashKey, toText } from '../types/values';
 import type { PlanNode } from '../exec/nodes';
+import { WINDOW_FUNCTIONS, type WindowCall } from '../exec/window';
 import type { Scope } from './scope';
 
 export interface Slot {
@@ -54,6 +55,13 @@ export interface AggContext {
   readonly calls: AggCall[];
 }
 
+/** Collects window function calls while compiling a select list (see exec/window.ts). */
+export interface WindowContext {
+  /** Width of the input row: window results are appended after it. */
+  readonly inputWidth: number;
+  readonly calls: WindowCall[];
+}
+
 export interface ParamTypes {
   readonly types: (SqlType | undefined)[];
 }
@@ -67,6 +75,7 @@ export interface CompileContext {
   readonly params: ParamTypes;
   readonly planner: SubqueryPlanner;
   readonly agg?: AggContext;
+  readonly win?: WindowContext;
   /** Aggregates are not allowed here (WHERE, GROUP BY, JOIN ON). */
   readonly noAgg?: string;
   readonly slotIds: { next: number };
@@ -115,7 +124,7 @@ export function commonType(a: SqlType, b: SqlType, loc?: number): SqlType {
   if (isIntKind(a.kind) && isIntKind(b.kind)) return (INT_RANK[a.kind] ?? 0) >= (INT_RANK[b.kind] ?? 0) ? (a.kind === 'oid' || a.kind.startsWith('reg') ? t('int8') : a) : b.kind === 'oid' || b.kind.startsWith('reg') ? t('int8') : b;
   if (isNumericKind(a.kind) && isNumericKind(b.kind)) {
     if (a.kind === 'float8' || b.kind === 'float8') return t('float8');
-    if (a.kind === 'float4' || b.kind === 'float4') return a.kind === 'numeric' || b.kind === 'numeric' ? t('float8') : t('float4');
+    if (a.kind === 'float4' || b.kind === 'float4') return a.kind === b.kind ? t('float4') : t('float8');
     return t('numeric');
   }
   if (isDateTimeKind(a.kind) && isDateTimeKind(b.kind) && a.kind !== 'time' && b.kind !== 'time') {
@@ -171,7 +180,8 @@ export class ExprCompiler {
       if (isRegKind(to.kind)) return this.regCast(arg, to.kind as RegKind);
       const inner = this.compile(arg, to);
       const e = coerce(inner, to, true);
-      return { ...e, name: inner.name !== '?column?' ? inner.name : typeNameForColumn(to) };
+      // Postgres names a cast column after its argument, or after the type for a literal.
+      return { ...e, name: inner.name !== '?column?' && !('A_Const' in arg) ? inner.name : typeNameForColumn(to) };
     }
     if ('A_Expr' in node) return this.aExpr(node.A_Expr);
     if ('BoolExpr' in node) return this.boolExpr(node.BoolExpr.boolop ?? 'AND_EXPR', node.BoolExpr.args ?? []);
@@ -272,6 +282,7 @@ export class ExprCompiler {
       const text = c.fval.fval ?? '0';
       if (/^[+-]?\d+$/.test(text)) {
         const b = BigInt(text);
+        if (b >= -2147483648n && b <= 2147483647n) return konst(t('int4'), Number(b));
         return b >= -(1n << 63n) && b < 1n << 63n ? konst(t('int8'), b) : konst(t('numeric'), text);
       }
       return konst(t('numeric'), formatDec(parseDec(text)));
@@ -570,11 +581,10 @@ export class ExprCompiler {
   private unary(op: string, a: Expr, loc?: number): Expr {
     const f = a.fn;
     if (op === '-') {
-      if (a.isConst && a.type.kind === 'int8') {
-        const v = f(undefined as unknown as Env) as bigint;
-        const n = -v;
-        if (n >= -2147483648n && n <= 2147483647n && v !== 2147483648n) return konst(t('int8'), n);
-        return konst(t('int8'), n);
+      if (a.isConst && a.type.kind === 'int8' && a.paramIndex === undefined) {
+        // -2147483648 is one integer literal in Postgres' grammar, so it is int4.
+        const n = -(f(undefined as unknown as Env) as bigint);
+        return n >= -2147483648n && n <= 2147483647n ? konst(t('int4'), Number(n)) : konst(t('int8'), n);
       }
       const k = a.type.kind === 'unknown' ? 'numeric' : a.type.kind;
       const e = a.type.kind === 'unknown' ? coerce(a, t('numeric')) : a;
@@ -594,7 +604,10 @@ export class ExprCompiler {
       return e.isConst && e.slots.length === 0 ? konst(e.type, neg(g(undefined as unknown as Env))) : r;
     }
     if (op === '+') return a;
-    if (op === '~' && isIntKind(a.type.kind)) return { type: a.type, fn: (env) => { const v = f(env); return v === null ? null : typeof v === 'bigint' ? ~v : ~(v as number); }, slots: a.slots, name: '?column?' };
+    if (op === '~' && isIntKind(a.type.kind)) {
+      if (a.isConst) return konst(a.type, typeof f(undefined as unknown as Env) === 'bigint' ? ~(f(undefined as unknown as Env) as bigint) : ~(f(undefined as unknown as Env) as number));
+      return { type: a.type, fn: (env) => { const v = f(env); return v === null ? null : typeof v === 'bigint' ? ~v : ~(v as number); }, slots: a.slots, name: '?column?' };
+    }
     if (op === '@') return { type: a.type, fn: (env) => { const v = f(env); return v === null ? null : typeof v === 'bigint' ? (v < 0n ? -v : v) : Math.abs(v as number); }, slots: a.slots, name: '?column?' };
     throw sqlError(S.UNDEFINED_FUNCTION, `operator does not exist: ${op} ${typeDisplayName(a.type)}`, pos(loc));
   }
@@ -665,17 +678,21 @@ export class ExprCompiler {
           lk === 'array' && rk === 'array' ? [...(a as Value[]), ...(b as Value[])] : lk === 'array' ? [...(a as Value[]), b] : [a, ...(b as Value[])],
         );
       }
-      if (lk === 'jsonb' && rk === 'jsonb') {
+      if ((lk === 'jsonb' && (rk === 'jsonb' || rk === 'unknown')) || (rk === 'jsonb' && lk === 'unknown')) {
+        l = coerce(l, t('jsonb'));
+        r = coerce(r, t('jsonb'));
         return mk(t('jsonb'), (a, b) => {
           const x: unknown = JSON.parse(a as string);
           const y: unknown = JSON.parse(b as string);
-          if (Array.isArray(x)) return JSON.stringify(Array.isArray(y) ? [...(x as unknown[]), ...(y as unknown[])] : [...(x as unknown[]), y]);
-          return JSON.stringify({ ...(x as object), ...(y as object) });
+          if (Array.isArray(x)) return canonicalJsonb(Array.isArray(y) ? [...(x as unknown[]), ...(y as unknown[])] : [...(x as unknown[]), y]);
+          if (Array.isArray(y)) return canonicalJsonb([x, ...(y as unknown[])]);
+          return canonicalJsonb({ ...(x as object), ...(y as object) });
         });
       }
       const lt = l.type;
       const rt = r.type;
-      return mk(t('text'), (a, b) => toText(a, lt) + toText(b, rt));
+      const str = (v: Value, type: SqlType): string => (type.kind === 'bpchar' ? (v as string).replace(/ +$/, '') : toText(v, type));
+      return mk(t('text'), (a, b) => str(a, lt) + str(b, rt));
     }
     // JSON operators.
     if (lk === 'json' || lk === 'jsonb' || ((op === '->' || op === '->>') && lk === 'unknown')) {
@@ -703,10 +720,10 @@ export class ExprCompiler {
       if (op === '-') {
         return mk(t('jsonb'), (a, b) => {
           const d: unknown = JSON.parse(a as string);
-          if (Array.isArray(d)) return JSON.stringify(typeof b === 'number' ? d.filter((_x, i) => i !== b) : d.filter((x) => x !== b));
+          if (Array.isArray(d)) return canonicalJsonb(typeof b === 'number' ? d.filter((_x, i) => i !== b) : d.filter((x) => x !== b));
           const o = { ...(d as Record<string, unknown>) };
           delete o[plain(b)];
-          return JSON.stringify(o);
+          return canonicalJsonb(o);
         });
       }
     }
@@ -739,13 +756,30 @@ export class ExprCompiler {
     const dt = this.dateArith(op, l, r, mk);
     if (dt) return dt;
     // Numeric arithmetic.
-    if (!['+', '-', '*', '/', '%', '^'].includes(op)) {
+    if (!['+', '-', '*', '/', '%', '^', '&', '|', '#', '<<', '>>'].includes(op)) {
       throw sqlError(S.UNDEFINED_FUNCTION, `operator does not exist: ${typeDisplayName(l.type)} ${op} ${typeDisplayName(r.type)}`, {
         ...pos(loc),
         hint: 'No operator matches the given name and argument types. You might need to add explicit type casts.',
       });
     }
-    let type = commonType(lk === 'unknown' && rk === 'unknown' ? t('numeric') : l.type, r.type, loc);
+    const noOperator = (): Error =>
+      sqlError(S.UNDEFINED_FUNCTION, `operator does not exist: ${typeDisplayName(l.type)} ${op} ${typeDisplayName(r.type)}`, {
+        ...pos(loc),
+        hint: 'No operator matches the given name and argument types. You might need to add explicit type casts.',
+      });
+    let type: SqlType;
+    try {
+      type = commonType(lk === 'unknown' && rk === 'unknown' ? t('numeric') : l.type, r.type, loc);
+    } catch {
+      throw noOperator();
+    }
+    if (['&', '|', '#', '<<', '>>'].includes(op)) {
+      if (!isIntKind(type.kind) || !isIntKind(r.type.kind === 'unknown' ? type.kind : r.type.kind)) throw noOperator();
+      if (op === '<<' || op === '>>') r = coerce(r, t('int4'));
+      else r = coerce(r, type);
+      l = coerce(l, type);
+      return mk(type, bitwise(op, type.kind));
+    }
     if (!isNumericKind(type.kind)) {
       if (lk === 'unknown' || rk === 'unknown') type = t('numeric');
       else
@@ -806,7 +840,7 @@ export class ExprCompiler {
   private funcCall(fc: FuncCall): Expr {
     const names = (fc.funcname ?? []).map(stringOf);
     const name = names[names.length - 1] ?? '';
-    if (fc.over) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'window functions are not supported', pos(fc.location));
+    if (fc.over) return this.windowCall(name, fc);
     if (isAggregate(name) && (fc.agg_star || (fc.args ?? []).length > 0 || name === 'count')) return this.aggregate(name, fc);
     const argNodes = fc.args ?? [];
     // Special forms.
@@ -834,8 +868,16 @@ export class ExprCompiler {
       });
     }
     const { def, ret } = found;
-    // Untyped literals become text (or the type their position demands).
-    const args = args0.map((a) => (a.type.kind === 'unknown' ? coerce(a, t('text')) : a));
+    // Untyped literals take the type the overload declares at their position (else text);
+    // char(n) arguments lose their padding, as bpchar -> text does in Postgres.
+    const args = args0.map((a, i) => {
+      if (a.type.kind === 'bpchar') return coerce(a, t('text'));
+      if (a.type.kind !== 'unknown') return a;
+      const want = def.args?.[i];
+      if (want === 'array') return coerce(a, arrayOf(t('text')));
+      if (want && !['str', 'num', 'int', '*', 'unknown'].includes(want)) return coerce(a, t(want as TypeKind));
+      return coerce(a, t('text'));
+    });
     const argTypes = args.map((a) => a.type);
     const fns = args.map((a) => a.fn);
     const strict = def.strict !== false;
@@ -867,6 +909,37 @@ export class ExprCompiler {
       name: colName ?? name,
     };
     return e;
+  }
+
+  private windowCall(name: string, fc: FuncCall): Expr {
+    const win = this.ctx.win;
+    if (!win) throw sqlError(S.WINDOWING_ERROR, 'window functions are not allowed here', pos(fc.location));
+    const over = fc.over as WindowDef;
+    if (over.refname || (over.frameOptions !== undefined && over.frameOptions !== 1058)) {
+      throw sqlError(S.FEATURE_NOT_SUPPORTED, 'named windows and explicit window frames are not supported', pos(fc.location));
+    }
+    const inner = this.with({ win: undefined, noAgg: 'window function arguments' });
+    const args = (fc.args ?? []).map((a) => inner.compile(a)).map((a) => (a.type.kind === 'unknown' ? coerce(a, t('text')) : a));
+    const partition = (over.partitionClause ?? []).map((p) => inner.compile(p));
+    const order = (over.orderClause ?? []).map((s) => {
+      const sb = (s as { SortBy: SortBy }).SortBy;
+      const desc = sb.sortby_dir === 'SORTBY_DESC';
+      const nullsFirst = sb.sortby_nulls === 'SORTBY_NULLS_FIRST' ? true : sb.sortby_nulls === 'SORTBY_NULLS_LAST' ? false : desc;
+      return { expr: inner.compile(sb.node as Node), desc, nullsFirst };
+    });
+    let type: SqlType;
+    let aggregate: AggregateDef | undefined;
+    if (WINDOW_FUNCTIONS.has(name)) {
+      type = ['row_number', 'rank', 'dense_rank'].includes(name) ? t('int8') : name === 'percent_rank' || name === 'cume_dist' ? t('float8') : name === 'ntile' ? t('int4') : (args[0]?.type ?? t('text'));
+    } else {
+      aggregate = lookupAggregate(name);
+      const ret = aggregate?.returns(args.map((a) => a.type));
+      if (!aggregate || !ret) throw sqlError(S.UNDEFINED_FUNCTION, `function ${name} is not a window function`, pos(fc.location));
+      type = ret;
+    }
+    const index = win.inputWidth + win.calls.length;
+    win.calls.push({ name, args, partition, order, aggregate, type });
+    return { type, fn: (env) => env.row[index], slots: [], name };
   }
 
   private aggregate(name: string, fc: FuncCall): Expr {
@@ -1052,7 +1125,8 @@ function typeNameForColumn(type: SqlType): string {
     int2: 'int2', int4: 'int4', int8: 'int8', float4: 'float4', float8: 'float8', bool: 'bool', varchar: 'varchar', bpchar: 'bpchar',
     timestamptz: 'timestamptz', timestamp: 'timestamp',
   };
-  return type.kind === 'array' ? '?column?' : (names[type.kind] ?? type.kind);
+  const base = type.kind === 'array' ? (type.elem ?? t('text')) : type;
+  return names[base.kind] ?? base.kind;
 }
 
 /** The type an untyped argument should take in a call of `name`: text, except known numeric slots. */
@@ -1119,6 +1193,18 @@ function arith(op: string, kind: TypeKind): (a: Value, b: Value) => Value {
     case '^': return (a, b) => Math.pow(a as number, b as number);
   }
   throw sqlError(S.UNDEFINED_FUNCTION, `operator does not exist: ${op}`);
+}
+
+function bitwise(op: string, kind: TypeKind): (a: Value, b: Value) => Value {
+  const big = (x: Value): bigint => BigInt(x as number | bigint);
+  const out = (v: bigint): Value => (kind === 'int8' ? BigInt.asIntN(64, v) : Number(BigInt.asIntN(kind === 'int2' ? 16 : 32, v)));
+  switch (op) {
+    case '&': return (a, b) => out(big(a) & big(b));
+    case '|': return (a, b) => out(big(a) | big(b));
+    case '#': return (a, b) => out(big(a) ^ big(b));
+    case '<<': return (a, b) => out(big(a) << big(b));
+    default: return (a, b) => out(big(a) >> big(b));
+  }
 }
 
 function checkFloat(v: number): number {

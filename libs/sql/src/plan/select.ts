@@ -8,14 +8,16 @@ import { OID_BASE } from '../catalog/descriptors';
 import type { SystemView } from '../catalog/system-views/registry';
 import {
   AggregateNode, DistinctNode, FilterNode, GeneratorNode, LimitNode, MaterializeNode, NestedLoopJoinNode, ProjectNode, SetOpNode, SortNode, ValuesNode,
-  runSlot, type JoinKind, type PlanNode, type SortKey,
+  prepareSlots, runSlot, type JoinKind, type PlanNode, type SortKey,
 } from '../exec/nodes';
+import { lookupTableFunction } from '../functions/table-functions';
 import { TableScanNode, type Access, type Bound } from '../exec/scan';
 import type { Row } from '../runtime';
 import { type SqlType, t } from '../types/types';
 import { castValue } from '../types/values';
 import type { PlannerEnv } from './context';
-import { coerce, commonType, ExprCompiler, fingerprint, stringOf, type AggContext, type Expr, type ParamTypes, type SubqueryPlanner } from './expr';
+import { coerce, commonType, ExprCompiler, fingerprint, stringOf, type AggContext, type Expr, type ParamTypes, type SubqueryPlanner, type WindowContext } from './expr';
+import { WindowNode } from '../exec/window';
 import { Scope, type ScopeColumn } from './scope';
 
 export interface CteDef {
@@ -219,47 +221,41 @@ export class Planner implements SubqueryPlanner {
   }
 
   private rangeFunction(rf: import('libpg-query').RangeFunction, outer: Scope | undefined, params: ParamTypes): FromTree {
+    if (rf.lateral) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'LATERAL is not supported');
     const fnNode = ((rf.functions ?? [])[0] as { List: { items: Node[] } } | undefined)?.List.items[0];
     if (!fnNode || !('FuncCall' in fnNode)) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'this FROM function is not supported');
     const fc = fnNode.FuncCall;
     const name = stringOf((fc.funcname ?? []).slice(-1)[0]);
+    const tf = lookupTableFunction(name);
+    if (!tf) throw sqlError(S.UNDEFINED_FUNCTION, `function ${name} does not exist or is not a set-returning function`, pos(fc.location));
     const alias = rf.alias?.aliasname ?? name;
     const colnames = (rf.alias?.colnames ?? []).map(stringOf);
     const c = this.compiler(new Scope([], outer), params);
-    const args = (fc.args ?? []).map((a) => c.compile(a));
-    if (name === 'generate_series') {
-      const type = args.length ? (args[0].type.kind === 'int8' || args[1]?.type.kind === 'int8' ? t('int8') : args[0].type.kind === 'numeric' ? t('numeric') : t('int4')) : t('int4');
-      const cols: ScopeColumn[] = [{ qualifier: alias, name: colnames[0] ?? (rf.alias ? alias : 'generate_series'), type }];
-      const a = args.map((x) => coerce(x, t('int8')));
-      return {
-        kind: 'node',
-        node: new GeneratorNode(cols, function* (outerEnv, rt) {
-          const env = { row: [], outer: outerEnv, rt };
-          const [start, stop, step] = a.map((x) => x.fn(env) as bigint | null);
-          if (start === null || stop === null || step === null) return;
-          const s = step ?? 1n;
-          if (s === 0n) throw sqlError(S.INVALID_PARAMETER_VALUE, 'step size cannot equal zero');
-          let n = 0;
-          for (let i = start; s > 0n ? i <= stop : i >= stop; i += s) {
-            yield [type.kind === 'int8' ? i : Number(i)];
-            if (++n > 10_000_000) throw sqlError('54000', 'generate_series produced too many rows');
-          }
-        }, 'Function Scan on generate_series'),
-      };
-    }
-    if (name === 'unnest') {
-      const arr = args[0];
-      const elem = arr.type.elem ?? t('text');
-      const cols: ScopeColumn[] = [{ qualifier: alias, name: colnames[0] ?? (rf.alias ? alias : 'unnest'), type: elem }];
-      return {
-        kind: 'node',
-        node: new GeneratorNode(cols, function* (outerEnv, rt) {
-          const v = arr.fn({ row: [], outer: outerEnv, rt }) as Row | null;
-          for (const x of v ?? []) yield [x];
-        }, 'Function Scan on unnest'),
-      };
-    }
-    throw sqlError(S.FEATURE_NOT_SUPPORTED, `function ${name} in FROM is not supported`);
+    let args = (fc.args ?? []).map((a) => c.compile(a));
+    const declared = args.map((a) => a.type);
+    const wanted = tf.argTypes?.(declared) ?? [];
+    const outCols = tf.columns(declared, name);
+    args = args.map((a, i) => (a.type.kind === 'unknown' || (wanted[i] && wanted[i]?.kind !== a.type.kind && a.type.kind !== 'array') ? coerce(a, wanted[i] ?? t('text')) : a));
+    const types = args.map((a) => a.type);
+    if (!outCols) throw sqlError(S.UNDEFINED_FUNCTION, `function ${name}(${types.map((x) => x.kind).join(', ')}) does not exist`, pos(fc.location));
+    // A single-column function aliased without column names takes the alias as its column name.
+    const cols: ScopeColumn[] = outCols.map((col, i) => ({ qualifier: alias, name: colnames[i] ?? (outCols.length === 1 && rf.alias && !colnames.length ? alias : col.name), type: col.type }));
+    const ordinality = rf.ordinality ?? false;
+    if (ordinality) cols.push({ qualifier: alias, name: colnames[outCols.length] ?? 'ordinality', type: t('int8') });
+    const fns = args.map((a) => a.fn);
+    const slots = args.flatMap((a) => a.slots);
+    const outTypes = outCols.map((x) => x.type);
+    return {
+      kind: 'node',
+      node: new GeneratorNode(cols, async function* (outerEnv, rt) {
+        const env = { row: [], outer: outerEnv, rt };
+        await prepareSlots(slots, env);
+        const vals = fns.map((f) => f(env));
+        if (vals.some((v) => v === null)) return;
+        let n = 0n;
+        for (const r of tf.rows(vals, types, outTypes)) yield ordinality ? [...r, ++n] : r;
+      }, `Function Scan on ${name}`),
+    };
   }
 
   private rangeVar(rv: RangeVar, outer: Scope | undefined, ctes: Map<string, CteDef>): FromTree {
@@ -538,6 +534,7 @@ export class Planner implements SubqueryPlanner {
     if (stmt.lockingClause?.length) {
       // FOR UPDATE/SHARE: serializable validation at commit already protects what was read.
     }
+    stmt = this.srfToFrom(stmt);
     const { node: input, scope, single } = this.planFromWhere(stmt.fromClause ?? [], stmt.whereClause, outer, params, ctes);
     const targets = (stmt.targetList ?? []).map((n) => (n as { ResTarget: ResTarget }).ResTarget);
     const sorts = (stmt.sortClause ?? []).map((s) => (s as { SortBy: SortBy }).SortBy);
@@ -578,13 +575,37 @@ export class Planner implements SubqueryPlanner {
       return this.project(node, items, outExprs, sortExprs, stmt, params, outer, scope);
     }
     if (stmt.havingClause) throw sqlError(S.GROUPING_ERROR, 'HAVING without GROUP BY or aggregates is not supported');
+    const win: WindowContext = { inputWidth: scope.columns.length, calls: [] };
+    exprScopeCompiler = this.compiler(scope, params, { win });
     const outExprs = items.map((it) => exprScopeCompiler.compile(it.node));
     const sortExprs = sorts.map((s) => this.sortKey(s, (n) => this.outputAlias(n, items, outExprs) ?? exprScopeCompiler.compile(n)));
+    if (win.calls.length) return this.project(new WindowNode(node, win.calls), items, outExprs, sortExprs, stmt, params, outer, scope);
     // LIMIT pushdown into a single-table scan when nothing above needs every row.
     if (single && !sorts.length && !stmt.distinctClause && stmt.limitCount && 'A_Const' in stmt.limitCount && stmt.limitCount.A_Const.ival && !stmt.limitOffset) {
       single.limit = stmt.limitCount.A_Const.ival.ival ?? 0;
     }
     return this.project(node, items, outExprs, sortExprs, stmt, params, outer, scope);
+  }
+
+  /** `SELECT srf(...)` without FROM runs as `SELECT x FROM srf(...) x` (one set-returning call). */
+  private srfToFrom(stmt: SelectStmt): SelectStmt {
+    const targets = (stmt.targetList ?? []).map((n) => (n as { ResTarget: ResTarget }).ResTarget);
+    const srfs = targets.filter((tg) => {
+      const v = tg.val as Node;
+      return 'FuncCall' in v && lookupTableFunction(stringOf((v.FuncCall.funcname ?? []).slice(-1)[0])) !== undefined;
+    });
+    if (srfs.length === 0) return stmt;
+    if ((stmt.fromClause ?? []).length > 0 || srfs.length > 1) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'set-returning functions in the select list are only supported alone and without FROM');
+    const fc = (srfs[0].val as { FuncCall: import('libpg-query').FuncCall }).FuncCall;
+    const fname = stringOf((fc.funcname ?? []).slice(-1)[0]);
+    const alias = '__srf';
+    return {
+      ...stmt,
+      fromClause: [{ RangeFunction: { functions: [{ List: { items: [{ FuncCall: fc }] } }], alias: { aliasname: alias, colnames: [{ String: { sval: fname } }] } } }],
+      targetList: targets.map((tg) =>
+        tg === srfs[0] ? { ResTarget: { name: tg.name ?? fname, val: { ColumnRef: { fields: [{ String: { sval: alias } }, { String: { sval: fname } }] } } } } : { ResTarget: tg },
+      ),
+    };
   }
 
   private outputAlias(n: Node, items: readonly { name: string | undefined }[], outExprs: readonly Expr[]): Expr | undefined {

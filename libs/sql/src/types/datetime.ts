@@ -3,6 +3,7 @@
 // 2000-01-01 00:00 UTC; intervals keep months, days and microseconds apart like Postgres.
 import { S, sqlError } from '../errors';
 import type { Interval } from './types';
+import { currentTimeZone, formatOffset, localToUtc, offsetSeconds } from './timezone';
 
 const EPOCH_MS = Date.UTC(2000, 0, 1);
 const DAY_US = 86_400_000_000n;
@@ -44,9 +45,12 @@ export function formatTime(us: bigint): string {
   return frac ? `${base}.${pad(frac, 6).replace(/0+$/, '')}` : base;
 }
 
-export function formatTimestamp(us: bigint, tz: boolean): string {
-  if (us === TS_INFINITY) return 'infinity';
-  if (us === TS_NEG_INFINITY) return '-infinity';
+export function formatTimestamp(utc: bigint, tz: boolean): string {
+  if (utc === TS_INFINITY) return 'infinity';
+  if (utc === TS_NEG_INFINITY) return '-infinity';
+  const zone = tz ? currentTimeZone() : 'UTC';
+  const off = zone === 'UTC' ? 0 : offsetSeconds(zone, utc);
+  const us = utc + BigInt(off) * 1_000_000n;
   let days = us / DAY_US;
   let rem = us % DAY_US;
   if (rem < 0n) {
@@ -55,7 +59,7 @@ export function formatTimestamp(us: bigint, tz: boolean): string {
   }
   const { y, m, d } = civilFromDays(Number(days));
   const yr = fmtYear(y);
-  return `${yr.text}-${pad(m)}-${pad(d)} ${formatTime(rem)}${tz ? '+00' : ''}${yr.bc ? ' BC' : ''}`;
+  return `${yr.text}-${pad(m)}-${pad(d)} ${formatTime(rem)}${tz ? formatOffset(off) : ''}${yr.bc ? ' BC' : ''}`;
 }
 
 const DATE_RE = /^\s*(\d{1,7})-(\d{1,2})-(\d{1,2})(?:\s+(BC|AD))?\s*$/i;
@@ -80,7 +84,8 @@ function specialTimestamp(text: string, nowUs: () => bigint): bigint | undefined
   if (s === '-infinity') return TS_NEG_INFINITY;
   if (s === 'epoch') return -946_684_800_000_000n;
   if (s === 'now') return nowUs();
-  const day = (nowUs() / DAY_US) * DAY_US;
+  const local = nowUs() + BigInt(offsetSeconds(currentTimeZone(), nowUs())) * 1_000_000n;
+  const day = localToUtc((local / DAY_US) * DAY_US, currentTimeZone());
   if (s === 'today') return day;
   if (s === 'tomorrow') return day + DAY_US;
   if (s === 'yesterday') return day - DAY_US;
@@ -130,9 +135,11 @@ export function parseTimestamp(text: string, tz: boolean, nowUs: () => bigint): 
   const mi = Number(m[5] ?? 0);
   const sec = Number(m[6] ?? 0);
   if (h > 24 || mi > 59 || sec > 60) throw sqlError(S.DATETIME_OVERFLOW, `date/time field value out of range: "${text}"`);
-  let us = BigInt(daysFromCivil(y, mo, d)) * DAY_US + BigInt(((h * 60 + mi) * 60 + sec) * 1_000_000 + fracMicros(m[7]));
-  if (tz) us -= BigInt(zoneOffsetMinutes(m[8]) * 60_000_000);
-  return us;
+  const us = BigInt(daysFromCivil(y, mo, d)) * DAY_US + BigInt(((h * 60 + mi) * 60 + sec) * 1_000_000 + fracMicros(m[7]));
+  if (!tz) return us;
+  // No explicit offset: the wall-clock time is in the session's TimeZone.
+  if (m[8] === undefined) return localToUtc(us, currentTimeZone());
+  return us - BigInt(zoneOffsetMinutes(m[8]) * 60_000_000);
 }
 
 export function parseTime(text: string): bigint {

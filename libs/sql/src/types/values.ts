@@ -6,12 +6,19 @@ import { decApplyTypmod, decCmp, decFromBigint, decFromNumber, formatDec, parseD
 import {
   DAY_MICROS, formatDate, formatInterval, formatTime, formatTimestamp, nowMicros, parseDate, parseInterval, parseTime, parseTimestamp,
 } from './datetime';
+import { currentTimeZone, localToUtc, offsetSeconds } from './timezone';
 import { type Interval, type SqlType, type TypeKind, type Value, isIntKind, isStringKind, plain, t, typeDisplayName } from './types';
 
 const INT_RE = /^\s*[+-]?\d+\s*$/;
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
 const UUID_RE = /^\{?([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})\}?$/i;
+
+/** A timestamptz as wall-clock microseconds in the session TimeZone. */
+export function toLocal(utc: bigint): bigint {
+  const zone = currentTimeZone();
+  return zone === 'UTC' ? utc : utc + BigInt(offsetSeconds(zone, utc)) * 1_000_000n;
+}
 
 export const isInterval = (v: Value): v is Interval => typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
 
@@ -291,12 +298,13 @@ export function castValue(v: Value, from: SqlType, to: SqlType, explicit = true)
     case 'text':
     case 'name':
     case 'unknown':
-      return toText(v, from);
+      if (from.kind === 'bool') return v ? 'true' : 'false';
+      return from.kind === 'bpchar' ? (v as string).replace(/ +$/, '') : toText(v, from);
     case 'char':
       return toText(v, from).slice(0, 1);
     case 'varchar':
     case 'bpchar':
-      return applyCharTypmod(isStringKind(from.kind) ? (v as string) : toText(v, from), to, explicit);
+      return applyCharTypmod(isStringKind(from.kind) ? (from.kind === 'bpchar' && to.kind === 'varchar' ? (v as string).replace(/ +$/, '') : (v as string)) : toText(v, from), to, explicit);
     case 'int2':
     case 'int4':
     case 'int8':
@@ -337,17 +345,23 @@ export function castValue(v: Value, from: SqlType, to: SqlType, explicit = true)
       throw castError(from, to);
     case 'date':
       if (from.kind === 'timestamp' || from.kind === 'timestamptz') {
-        const us = v as bigint;
+        const us = from.kind === 'timestamptz' ? toLocal(v as bigint) : (v as bigint);
         return Number((us - (((us % DAY_MICROS) + DAY_MICROS) % DAY_MICROS)) / DAY_MICROS);
       }
       throw castError(from, to);
     case 'timestamp':
-    case 'timestamptz':
-      if (from.kind === 'date') return BigInt(v as number) * DAY_MICROS;
-      if (from.kind === 'timestamp' || from.kind === 'timestamptz') return v;
-      throw castError(from, to);
+    case 'timestamptz': {
+      // timestamp <-> timestamptz and date -> timestamptz go through the session TimeZone.
+      const local = from.kind === 'date' ? BigInt(v as number) * DAY_MICROS : from.kind === 'timestamptz' ? toLocal(v as bigint) : from.kind === 'timestamp' ? (v as bigint) : undefined;
+      if (local === undefined) throw castError(from, to);
+      if (to.kind === 'timestamp') return local;
+      return from.kind === 'timestamptz' ? v : localToUtc(local, currentTimeZone());
+    }
     case 'time':
-      if (from.kind === 'timestamp' || from.kind === 'timestamptz') return (((v as bigint) % DAY_MICROS) + DAY_MICROS) % DAY_MICROS;
+      if (from.kind === 'timestamp' || from.kind === 'timestamptz') {
+        const us = from.kind === 'timestamptz' ? toLocal(v as bigint) : (v as bigint);
+        return ((us % DAY_MICROS) + DAY_MICROS) % DAY_MICROS;
+      }
       throw castError(from, to);
     case 'json':
     case 'jsonb':

@@ -5,7 +5,8 @@ import { columnDefault } from './describe';
 import { defineView, type ViewContext } from './registry';
 
 const name = t('name');
-const text = t('text');
+// character_data / yes_or_no domains are varchar in Postgres.
+const text = t('varchar');
 const int4 = t('int4');
 const cols = (spec: Record<string, SqlType>): { name: string; type: SqlType }[] => Object.entries(spec).map(([n, type]) => ({ name: n, type }));
 const yn = (b: boolean): string => (b ? 'YES' : 'NO');

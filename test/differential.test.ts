@@ -10,8 +10,14 @@ import {
   type Outcome,
   type Statement,
 } from './sql-corpus/harness';
-import { startPostgres, type SqlServer } from './support/postgres';
+import { startPostgres, type SqlServer, stopStartedServers } from './support/postgres';
 import { startWeft } from './support/weft-server';
+
+// Starting servers can take a while on a loaded machine (the project-level testTimeout does
+// not apply to hooks run this way); the catch-all afterAll stops servers whose start outlived
+// a failed beforeAll.
+jest.setTimeout(120_000);
+afterAll(() => stopStartedServers());
 
 // The same SQL corpus runs on Weft and on PostgreSQL 15; every statement's outcome must match.
 // test/sql-corpus/*.sql is what Weft passes (checked here against Weft); test/sql-corpus/pending/

@@ -21,6 +21,26 @@ export interface SqlServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Every server start begun in this process, so a test file's afterAll can stop the ones its
+ * own references never received (a beforeAll that timed out while a start was in flight).
+ */
+const starts = new Set<Promise<SqlServer>>();
+
+/** Records a start so stopStartedServers() can find its server later. */
+export function trackStart(start: Promise<SqlServer>): Promise<SqlServer> {
+  starts.add(start);
+  start.catch(() => starts.delete(start));
+  return start;
+}
+
+/** Waits for every start begun in this process and stops each server (stop() is idempotent). */
+export async function stopStartedServers(): Promise<void> {
+  const all = [...starts];
+  starts.clear();
+  await Promise.all(all.map((p) => p.then((s) => s.stop(), () => undefined)));
+}
+
 /** The subset of a server that a driver needs (what the client tests take). */
 export type ConnectionConfig = Pick<SqlServer, 'host' | 'port' | 'user' | 'database'>;
 
@@ -36,7 +56,11 @@ function pgScript(command: string, port: number, env: Record<string, string> = {
  * (initdb + start, about a second) and returns it; stop() shuts it down and deletes its data.
  * A server that cannot start fails the caller with the script's message: never skipped.
  */
-export async function startPostgres(): Promise<SqlServer> {
+export function startPostgres(): Promise<SqlServer> {
+  return trackStart(startPostgresUntracked());
+}
+
+async function startPostgresUntracked(): Promise<SqlServer> {
   // A port that was free a moment ago may be taken by the time the server binds it, possibly by
   // another test file's cluster: PG_FRESH makes pg.sh refuse to share, and we try another port.
   let lastError = '';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { freePort } from './ports';
-import { startPostgres, type SqlServer } from './postgres';
+import { startPostgres, trackStart, type SqlServer } from './postgres';
 import { spawnNode, type Spawned } from './process';
 
 export interface WeftServerOptions {
@@ -48,7 +48,11 @@ export async function waitForSql(host: string, port: number, deadlineMs: number,
  * with a fresh data directory, waits until it answers `SELECT 1`, and returns it. stop() sends
  * SIGTERM (SIGKILL after 10 s) and removes the data directory.
  */
-export async function startWeft(opts: WeftServerOptions = {}): Promise<SqlServer> {
+export function startWeft(opts: WeftServerOptions = {}): Promise<SqlServer> {
+  return trackStart(startWeftUntracked(opts));
+}
+
+async function startWeftUntracked(opts: WeftServerOptions): Promise<SqlServer> {
   const mode = opts.mode ?? (process.env.WEFT_TEST_SERVER === 'demo' ? 'demo' : 'gateway');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'weft-test-'));
   const pgPort = await freePort();

@@ -202,8 +202,8 @@ export class RemoteShardKv implements ShardKv {
     const bytes = encodeEntry(entry);
     // A big entry (a bulk load, an index backfill) takes longer to replicate, fsync and apply:
     // allow one extra second per MiB rather than calling a slow success ambiguous.
-    const timeoutMs = this.requestTimeoutMs + Math.ceil(bytes.length / (1 << 20)) * 1000;
-    const r = await this.call((id) => ({ kind: Kind.Propose, id, shardId: this.shardId, entry: bytes }), true, timeoutMs);
+    const extraMs = Math.ceil(bytes.length / (1 << 20)) * 1000;
+    const r = await this.call((id) => ({ kind: Kind.Propose, id, shardId: this.shardId, entry: bytes }), true, extraMs);
     return (r as Extract<Response, { kind: Kind.ProposeOk }>).outcome;
   }
 
@@ -225,8 +225,10 @@ export class RemoteShardKv implements ShardKv {
     return this.order[(i + 1) % this.order.length];
   }
 
-  private async call(make: (id: number) => Request, mutating: boolean, timeoutMs = this.requestTimeoutMs): Promise<Response> {
-    const deadline = Date.now() + Math.max(this.deadlineMs, timeoutMs);
+  /** `extraMs` lengthens both the per-request timeout and the overall deadline (big proposals). */
+  private async call(make: (id: number) => Request, mutating: boolean, extraMs = 0): Promise<Response> {
+    const timeoutMs = this.requestTimeoutMs + extraMs;
+    const deadline = Date.now() + this.deadlineMs + extraMs;
     let target = this.leader ?? this.order[0];
     let attempt = 0;
     let lastReason = 'no replica tried';

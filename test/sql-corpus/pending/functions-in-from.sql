@@ -1,0 +1,8 @@
+-- Scalar functions used as a FROM item (one row, the column named after the function):
+-- TypeORM's first query on connect is `SELECT * FROM current_schema()`.
+SELECT * FROM current_schema();
+SELECT * FROM current_database();
+SELECT * FROM version() WHERE version LIKE 'PostgreSQL%';
+SELECT s.x FROM abs(-3) AS s(x);
+SELECT * FROM lower('ABC') AS l;
+SELECT * FROM current_schema() AS cs, current_database() AS cd;

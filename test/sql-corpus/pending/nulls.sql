@@ -1,0 +1,28 @@
+-- NULL semantics in comparisons, sorting, grouping, aggregates, IN/NOT IN and DISTINCT.
+CREATE TABLE nul_t (id int PRIMARY KEY, a int, b text);
+INSERT INTO nul_t VALUES (1, 1, 'x'), (2, NULL, 'y'), (3, 3, NULL), (4, NULL, NULL), (5, 1, 'x');
+SELECT id FROM nul_t WHERE a = NULL;
+SELECT id FROM nul_t WHERE a IS NULL;
+SELECT id FROM nul_t WHERE a <> 1;
+SELECT id FROM nul_t WHERE a IS DISTINCT FROM 1;
+SELECT id FROM nul_t WHERE a IS NOT DISTINCT FROM NULL;
+SELECT id, a FROM nul_t ORDER BY a, id;
+SELECT id, a FROM nul_t ORDER BY a DESC, id;
+SELECT id, a FROM nul_t ORDER BY a NULLS FIRST, id;
+SELECT id, a FROM nul_t ORDER BY a DESC NULLS LAST, id;
+SELECT a, count(*) FROM nul_t GROUP BY a;
+SELECT b, count(*), count(a), sum(a), avg(a), min(a), max(a) FROM nul_t GROUP BY b;
+SELECT DISTINCT a FROM nul_t;
+SELECT count(DISTINCT a), count(DISTINCT b) FROM nul_t;
+SELECT id FROM nul_t WHERE a IN (1, NULL);
+SELECT id FROM nul_t WHERE a NOT IN (1, NULL);
+SELECT id FROM nul_t WHERE a NOT IN (3);
+SELECT id FROM nul_t WHERE a NOT IN (SELECT a FROM nul_t WHERE id = 2);
+SELECT NULL::int + 1, NULL || 'x', concat(NULL, 'x'), NULL::boolean AND true, NULL::boolean OR true;
+SELECT coalesce(a, -1), nullif(a, 1), greatest(a, 2), least(a, 2) FROM nul_t ORDER BY id;
+SELECT sum(a) FILTER (WHERE a IS NULL), count(*) FILTER (WHERE b IS NULL) FROM nul_t;
+SELECT a FROM nul_t UNION SELECT NULL;
+SELECT CASE WHEN a IS NULL THEN 'none' WHEN a = 1 THEN 'one' ELSE 'other' END, count(*) FROM nul_t GROUP BY 1;
+SELECT string_agg(b, ',' ORDER BY id) FROM nul_t;
+SELECT array_agg(a ORDER BY id) FROM nul_t;
+DROP TABLE nul_t;

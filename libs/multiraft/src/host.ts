@@ -79,6 +79,12 @@ export interface HostOptions {
    * Idle groups then cost no CPU and no network.
    */
   readonly quiesce?: boolean;
+  /**
+   * Ticks a ReadIndex request may wait for a quorum's heartbeat acks before it fails with
+   * ReadIndexTimeoutError (default: two election timeouts, by which time a leader cut off from
+   * its quorum has stepped down under CheckQuorum and the read fails with NotLeaderError).
+   */
+  readonly readIndexTimeoutTicks?: number;
 }
 
 const DEFAULT_ELECTION_TICK = 10;
@@ -88,6 +94,20 @@ const QUIESCE = new Uint8Array([0x71, 0x75, 0x69, 0x65, 0x73, 0x63, 0x65]);
 
 function isQuiesceMarker(ctx: Uint8Array | undefined): boolean {
   return ctx !== undefined && ctx.length === QUIESCE.length && ctx.every((b, i) => b === QUIESCE[i]);
+}
+
+/** A caller of readIndex waiting for its read point. */
+interface ReadWaiter {
+  readonly resolve: (index: number) => void;
+  readonly reject: (e: Error) => void;
+}
+
+/** Callers that share one ReadIndex request (one heartbeat round) in the Raft core. */
+interface ReadBatch {
+  /** The leader term the request was made in: a later term's leader never answers it. */
+  readonly term: number;
+  readonly waiters: ReadWaiter[];
+  ticks: number;
 }
 
 /** A proposal waiting for its entry to commit and be applied here. */
@@ -108,6 +128,10 @@ interface Group {
   idleTicks: number;
   /** log index → proposal made through this host. */
   readonly pending: Map<number, Pending>;
+  /** readIndex callers not yet handed to the core: the next cycle makes them one request. */
+  readQueue: ReadWaiter[];
+  /** Requests handed to the core, by hex of their context, until a readState answers them. */
+  readonly readBatches: Map<string, ReadBatch>;
 }
 
 export class NotLeaderError extends Error {
@@ -116,6 +140,19 @@ export class NotLeaderError extends Error {
     this.name = 'NotLeaderError';
   }
 }
+
+/**
+ * No quorum acknowledged this leader's ReadIndex heartbeat round in time (a partition, or
+ * followers too slow). Nothing is known about leadership; the caller may retry or give up.
+ */
+export class ReadIndexTimeoutError extends Error {
+  constructor(readonly groupId: number, readonly ticks: number) {
+    super(`raft group ${groupId}: no quorum confirmed leadership for a read within ${ticks} ticks`);
+    this.name = 'ReadIndexTimeoutError';
+  }
+}
+
+const ctxKey = (ctx: Uint8Array): string => Buffer.from(ctx).toString('hex');
 
 /**
  * Hosts many Raft groups in one process (multi-Raft). The Raft cores stay pure; this shell
@@ -131,12 +168,16 @@ export class MultiRaftHost {
   private readonly groups = new Map<number, Group>();
   /** Groups that tick (not quiesced): an idle host touches none of the others per tick. */
   private readonly ticking = new Set<Group>();
+  /** Groups with readIndex callers queued or in flight (timeouts, leadership checks). */
+  private readonly reading = new Set<Group>();
+  /** Numbers each ReadIndex request this host makes (its context must be unique). */
+  private readSeq = 0;
   private readonly ticker: { stop(): void };
   private cycle: Promise<void> | undefined;
   private dirty = false;
   private closed = false;
   private failure: Error | undefined;
-  readonly stats = { cycles: 0, walAppends: 0, messagesSent: 0, entriesApplied: 0, quiesces: 0, wakeups: 0 };
+  readonly stats = { cycles: 0, walAppends: 0, messagesSent: 0, entriesApplied: 0, quiesces: 0, wakeups: 0, readIndexRequests: 0, readIndexReads: 0 };
   readonly snapshotStats: StreamStats = {
     streamsStarted: 0,
     streamsCompleted: 0,
@@ -215,7 +256,7 @@ export class MultiRaftHost {
       // Entries up to the snapshot are already reflected in the application's state.
       applied: storage.snapshot().metadata.index,
     });
-    const g: Group = { id: groupId, node, conf: storage.snapshot().metadata.confState, quiesced: false, idleTicks: 0, pending: new Map() };
+    const g: Group = { id: groupId, node, conf: storage.snapshot().metadata.confState, quiesced: false, idleTicks: 0, pending: new Map(), readQueue: [], readBatches: new Map() };
     this.groups.set(groupId, g);
     this.ticking.add(g);
     this.schedule();
@@ -306,6 +347,30 @@ export class MultiRaftHost {
   }
 
   /**
+   * A linearizable read point (Raft's ReadIndex): resolves with the commit index as of the call
+   * once a quorum has confirmed this node still leads, so once the application has applied up
+   * to it, a read reflects every write acknowledged before the call. No log entry is written.
+   * Callers arriving before the next Ready cycle share one request (one heartbeat round).
+   * Rejects with NotLeaderError when this node does not lead or loses leadership first, and
+   * with ReadIndexTimeoutError when no quorum answers within `readIndexTimeoutTicks`. Wakes a
+   * quiesced group (its heartbeat round wakes the followers too).
+   */
+  readIndex(groupId: number): Promise<number> {
+    const g = this.group(groupId);
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error('raft host closed'));
+    const st = g.node.raft;
+    if (st.state !== 'leader') return Promise.reject(new NotLeaderError(groupId, st.lead));
+    this.wake(g);
+    this.stats.readIndexReads++;
+    return new Promise((resolve, reject) => {
+      g.readQueue.push({ resolve, reject });
+      this.reading.add(g);
+      this.schedule();
+    });
+  }
+
+  /**
    * The application decides compaction: records a snapshot of the group's state at the
    * applied index (`data`: small, e.g. a reference to a checkpoint the SnapshotSource can
    * stream) and discards log entries up to `compactTo` (at most the applied index; Weft holds
@@ -378,7 +443,10 @@ export class MultiRaftHost {
     this.snapSender.close();
     this.snapReceiver.close();
     await this.cycle;
-    for (const g of this.groups.values()) this.rejectAll(g, new Error('raft host closed'));
+    for (const g of this.groups.values()) {
+      this.rejectAll(g, new Error('raft host closed'));
+      this.rejectReads(g, new Error('raft host closed'));
+    }
   }
 
   private group(groupId: number): Group {
@@ -389,13 +457,14 @@ export class MultiRaftHost {
 
   private tick(): void {
     if (this.closed) return;
+    if (this.reading.size > 0) this.expireReads();
     if (this.ticking.size === 0) return;
     const quiesce = this.opts.quiesce !== false;
     // Stay awake an election timeout after the last activity: a group woken for a lease read
     // keeps its lease (heartbeats) long enough to serve it and the reads that follow.
     const after = this.opts.raft?.electionTick ?? DEFAULT_ELECTION_TICK;
     for (const g of this.ticking) {
-      if (quiesce && g.pending.size === 0 && g.node.raft.isIdleLeader() && !g.node.hasReady()) {
+      if (quiesce && g.pending.size === 0 && !this.reading.has(g) && g.node.raft.isIdleLeader() && !g.node.hasReady()) {
         // Quiesce before ticking: a tick would queue heartbeats that are not needed.
         if (++g.idleTicks >= after) {
           this.leaderQuiesce(g);
@@ -483,6 +552,7 @@ export class MultiRaftHost {
   }
 
   private async runOneCycle(): Promise<void> {
+    if (this.reading.size > 0) this.issueReads();
     const readies: [Group, Ready][] = [];
     for (const g of this.groups.values()) if (g.node.hasReady()) readies.push([g, g.node.ready()]);
     if (readies.length === 0) return;
@@ -519,6 +589,9 @@ export class MultiRaftHost {
       // Judge by the state now, not the Ready's: it was taken before the WAL write, and the
       // node may have become leader (and accepted proposals) since.
       if (g.pending.size > 0 && g.node.raft.state !== 'leader') this.rejectAll(g, new NotLeaderError(g.id, g.node.raft.lead));
+      // After applying: the caller's wait for its read index is then often already over.
+      if (rd.readStates.length > 0) this.answerReads(g, rd);
+      if (this.reading.has(g)) this.checkReadLeadership(g);
       g.node.advance(rd);
       // Advancing can itself produce work (a leader's commit moves once its own write is
       // durable): run another cycle right away.
@@ -539,7 +612,82 @@ export class MultiRaftHost {
   private fail(e: unknown): void {
     if (this.failure) return;
     this.failure = e instanceof Error ? e : new Error(String(e));
-    for (const g of this.groups.values()) this.rejectAll(g, this.failure);
+    for (const g of this.groups.values()) {
+      this.rejectAll(g, this.failure);
+      this.rejectReads(g, this.failure);
+    }
+  }
+
+  /** Hands each group's queued readIndex callers to its core as one request (unique context). */
+  private issueReads(): void {
+    for (const g of this.reading) {
+      if (g.readQueue.length === 0) continue;
+      const waiters = g.readQueue;
+      g.readQueue = [];
+      const st = g.node.raft;
+      if (st.state !== 'leader') {
+        for (const w of waiters) w.reject(new NotLeaderError(g.id, st.lead));
+        continue;
+      }
+      // Node id + sequence: unique across this host's lifetime (and across hosts, for logs).
+      const ctx = new Uint8Array(12);
+      const view = new DataView(ctx.buffer);
+      view.setUint32(0, this.opts.nodeId >>> 0);
+      view.setFloat64(4, ++this.readSeq);
+      g.readBatches.set(ctxKey(ctx), { term: st.term, waiters, ticks: 0 });
+      this.stats.readIndexRequests++;
+      g.node.readIndex(ctx);
+    }
+    for (const g of this.reading) if (g.readQueue.length === 0 && g.readBatches.size === 0) this.reading.delete(g);
+  }
+
+  /** Resolves the batches whose read points the core produced. */
+  private answerReads(g: Group, rd: Ready): void {
+    for (const rs of rd.readStates) {
+      const k = ctxKey(rs.ctx);
+      const b = g.readBatches.get(k);
+      // Unknown: a request that timed out here and was answered later anyway.
+      if (!b) continue;
+      g.readBatches.delete(k);
+      for (const w of b.waiters) w.resolve(rs.index);
+    }
+    if (g.readQueue.length === 0 && g.readBatches.size === 0) this.reading.delete(g);
+  }
+
+  /**
+   * A core that stopped leading (or leads in a later term) dropped its pending read requests:
+   * their callers learn it now rather than at the timeout.
+   */
+  private checkReadLeadership(g: Group): void {
+    const st = g.node.raft;
+    for (const [k, b] of g.readBatches) {
+      if (st.state === 'leader' && st.term === b.term) continue;
+      g.readBatches.delete(k);
+      for (const w of b.waiters) w.reject(new NotLeaderError(g.id, st.lead));
+    }
+    if (g.readQueue.length === 0 && g.readBatches.size === 0) this.reading.delete(g);
+  }
+
+  /** Tick: fails requests that waited too long for a quorum (see readIndexTimeoutTicks). */
+  private expireReads(): void {
+    const limit = this.opts.readIndexTimeoutTicks ?? 2 * (this.opts.raft?.electionTick ?? DEFAULT_ELECTION_TICK);
+    for (const g of this.reading) {
+      this.checkReadLeadership(g);
+      for (const [k, b] of g.readBatches) {
+        if (++b.ticks < limit) continue;
+        g.readBatches.delete(k);
+        for (const w of b.waiters) w.reject(new ReadIndexTimeoutError(g.id, limit));
+      }
+      if (g.readQueue.length === 0 && g.readBatches.size === 0) this.reading.delete(g);
+    }
+  }
+
+  private rejectReads(g: Group, err: Error): void {
+    for (const w of g.readQueue) w.reject(err);
+    g.readQueue = [];
+    for (const b of g.readBatches.values()) for (const w of b.waiters) w.reject(err);
+    g.readBatches.clear();
+    this.reading.delete(g);
   }
 
   private applyCommitted(g: Group, entries: readonly Entry[]): void {

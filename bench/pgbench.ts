@@ -7,7 +7,10 @@
 // Run: npm run build && node dist/bench/pgbench.js
 // Env: BENCH_SECONDS (default 20 per run), BENCH_SCALE (default 10), BENCH_CLIENTS (default 8),
 //      BENCH_TARGETS (default "postgres,weft"), PG_BIN (default /usr/lib/postgresql/15/bin).
-// Weft is the gateway app from dist/ (WEFT_PG_PORT, WEFT_DATA_DIR) on a fresh data directory.
+// BENCH_WEFT selects what "weft" is: "demo" (default) runs `weft demo` (gateway over a 3-replica
+// Raft shard: meta, three node processes, fsync'd quorum commits; it uses the dev cluster's fixed
+// HTTP/Raft/KV ports, so nothing else may hold them), "gateway" runs the gateway app alone over a
+// LocalShard in its data directory (no replication).
 // A target that cannot start or initialize is reported with its error; the others still run.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -25,6 +28,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const SCALE = Number(process.env.BENCH_SCALE ?? 10);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
 const TARGETS = (process.env.BENCH_TARGETS ?? 'postgres,weft').split(',').map((s) => s.trim());
+const WEFT_MODE = process.env.BENCH_WEFT ?? 'demo';
+const WEFT_LABEL = WEFT_MODE === 'demo' ? 'Weft (3 replicas)' : 'Weft (gateway + local shard)';
 
 type Kind = 'postgres' | 'weft';
 interface Server {
@@ -89,20 +94,27 @@ async function waitForSql(port: number, child: ChildProcess, deadlineMs: number)
 }
 
 async function startWeft(): Promise<Server> {
+  if (WEFT_MODE !== 'demo' && WEFT_MODE !== 'gateway') throw new Error(`BENCH_WEFT=${WEFT_MODE}: expected demo or gateway`);
   const port = await freePort();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'weft-bench-pgbench-'));
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps/gateway/src/main.js')], {
-    env: {
-      ...process.env,
-      WEFT_BIND_HOST: '127.0.0.1',
-      WEFT_PG_PORT: String(port),
-      WEFT_HTTP_PORT: String(await freePort()),
-      WEFT_METRICS_PORT: String(await freePort()),
-      WEFT_DATA_DIR: dataDir,
-      WEFT_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child =
+    WEFT_MODE === 'demo'
+      ? spawn(process.execPath, [path.join(ROOT, 'dist/apps/cli/src/main.js'), 'demo', '--port', String(port), '--data', dataDir], {
+          env: { ...process.env, WEFT_LOG_LEVEL: 'warn' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        })
+      : spawn(process.execPath, [path.join(ROOT, 'dist/apps/gateway/src/main.js')], {
+          env: {
+            ...process.env,
+            WEFT_BIND_HOST: '127.0.0.1',
+            WEFT_PG_PORT: String(port),
+            WEFT_HTTP_PORT: String(await freePort()),
+            WEFT_METRICS_PORT: String(await freePort()),
+            WEFT_DATA_DIR: dataDir,
+            WEFT_LOG_LEVEL: 'warn',
+          },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
   const stop = async (): Promise<void> => {
@@ -116,7 +128,7 @@ async function startWeft(): Promise<Server> {
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    await waitForSql(port, child, 30_000);
+    await waitForSql(port, child, 60_000);
   } catch (e) {
     await stop();
     throw new Error(`${(e as Error).message}${stderr ? `; stderr: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`, { cause: e });
@@ -187,7 +199,7 @@ async function main(): Promise<void> {
       server = kind === 'postgres' ? await startPostgres() : await startWeft();
       const t0 = Date.now();
       await pgbench(server.port, ['-i', '-s', String(SCALE), '-I', 'dtgvp', '-q'], 600_000);
-      process.stdout.write(`${kind}: pgbench -i -s ${SCALE} took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+      process.stdout.write(`${kind === 'weft' ? WEFT_LABEL : kind}: pgbench -i -s ${SCALE} took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
       for (const w of WORKLOADS) {
         for (const m of MODES) {
           try {
@@ -213,7 +225,7 @@ async function main(): Promise<void> {
       for (const kind of ['weft', 'postgres'] as const) {
         const r = results.get(key(kind, w.name, m));
         if (r) {
-          const sys = kind === 'weft' ? 'Weft' : 'PostgreSQL 15';
+          const sys = kind === 'weft' ? WEFT_LABEL : 'PostgreSQL 15';
           process.stdout.write(`| ${sys} | ${w.name} | ${m} | ${f(r.tps, 0)} | ${f(r.p50ms)} | ${f(r.p99ms)} | ${r.failed} | ${r.retried} |\n`);
         }
       }

@@ -281,6 +281,7 @@ async function createTable(ctx: ExecContext, s: CreateStmt): Promise<string> {
   const columns: ColumnDesc[] = [];
   const checks: CheckDesc[] = [];
   const fks: ForeignKeyDesc[] = [];
+  const pendingFks: { c: Constraint; cols: string[]; name: string }[] = [];
   const uniques: { cols: string[]; name?: string; primary: boolean }[] = [];
   const sequences: SequenceDesc[] = [];
   const takenNames = new Set<string>();
@@ -325,7 +326,7 @@ async function createTable(ctx: ExecContext, s: CreateStmt): Promise<string> {
             defaultExpr = nextvalDefault(schema.name === 'public' ? seqName : `${schema.name}.${seqName}`);
             break;
           }
-          case 'CONSTR_FOREIGN': fks.push(fkFrom(ctx, c, [colName], `${name}_${colName}_fkey`)); break;
+          case 'CONSTR_FOREIGN': pendingFks.push({ c, cols: [colName], name: `${name}_${colName}_fkey` }); break;
           case 'CONSTR_GENERATED': throw sqlError(S.FEATURE_NOT_SUPPORTED, 'generated columns are not supported');
           default: break;
         }
@@ -345,7 +346,7 @@ async function createTable(ctx: ExecContext, s: CreateStmt): Promise<string> {
           checks.push({ name: c.conname ?? uniqueName(first ? `${name}_${first}_check` : `${name}_check`, (n) => checks.some((x) => x.name === n)), expr: c.raw_expr as Node });
           break;
         }
-        case 'CONSTR_FOREIGN': fks.push(fkFrom(ctx, c, (c.fk_attrs ?? []).map(stringOf), `${name}_${(c.fk_attrs ?? []).map(stringOf).join('_')}_fkey`)); break;
+        case 'CONSTR_FOREIGN': pendingFks.push({ c, cols: (c.fk_attrs ?? []).map(stringOf), name: `${name}_${(c.fk_attrs ?? []).map(stringOf).join('_')}_fkey` }); break;
         case 'CONSTR_EXCLUSION': throw sqlError(S.FEATURE_NOT_SUPPORTED, 'exclusion constraints are not supported');
         default: break;
       }
@@ -373,6 +374,10 @@ async function createTable(ctx: ExecContext, s: CreateStmt): Promise<string> {
     columns.push({ id, name: 'rowid', type: t('int8'), notNull: true, hidden: true });
     primary = { id: 1, name: `${name}_rowid_key`, columns: [id], directions: ['asc'], unique: true, primary: true, constraint: false };
   }
+  for (const p of pendingFks) {
+    const self = p.c.pktable?.relname === name && !p.c.pktable.schemaname ? { id: tableId, columns, primary } : undefined;
+    fks.push(fkFrom(ctx, p.c, p.cols, p.name, colId, self));
+  }
   const indexes: IndexDesc[] = [];
   let nextIndex = 2;
   for (const u of uniques.filter((x) => !x.primary)) {
@@ -389,12 +394,18 @@ async function createTable(ctx: ExecContext, s: CreateStmt): Promise<string> {
   return 'CREATE TABLE';
 }
 
-function fkFrom(ctx: ExecContext, c: Constraint, cols: string[], defaultName: string): ForeignKeyDesc {
-  const ref = ctx.env.resolveRelation(c.pktable?.schemaname, c.pktable?.relname ?? '');
-  if (!ref || 'rows' in ref || ref.kind !== 'table') throw sqlError(S.UNDEFINED_TABLE, `relation "${c.pktable?.relname}" does not exist`);
+/** A foreign key as recorded in the catalog (shown to tools; not enforced yet). */
+function fkFrom(ctx: ExecContext, c: Constraint, cols: string[], defaultName: string, columnId: (name: string) => number, self?: { id: number; columns: readonly ColumnDesc[]; primary: IndexDesc }): ForeignKeyDesc {
+  // A table referencing itself is not in the catalog yet while it is being created.
+  const ref = self ?? ctx.env.resolveRelation(c.pktable?.schemaname, c.pktable?.relname ?? '');
+  if (!ref || 'rows' in ref || ('kind' in ref && ref.kind !== 'table')) throw sqlError(S.UNDEFINED_TABLE, `relation "${c.pktable?.relname}" does not exist`);
   const refCols = (c.pk_attrs ?? []).map(stringOf);
-  const refIds = refCols.length ? refCols.map((n) => ref.columns.find((x) => x.name === n)?.id ?? -1) : [...ref.primary.columns];
-  return { name: c.conname ?? defaultName, columns: cols.map((_n, i) => -1 - i), refTableId: ref.id, refColumns: refIds };
+  const refIds = refCols.map((n) => {
+    const col = ref.columns.find((x) => x.name === n);
+    if (!col) throw sqlError(S.UNDEFINED_COLUMN, `column "${n}" referenced in foreign key constraint does not exist`);
+    return col.id;
+  });
+  return { name: c.conname ?? defaultName, columns: cols.map(columnId), refTableId: ref.id, refColumns: refIds.length ? refIds : [...ref.primary.columns] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -775,7 +786,7 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
         return next;
       }
       if (k.contype === 'CONSTR_FOREIGN') {
-        const fk = fkFrom(ctx, k, (k.fk_attrs ?? []).map(stringOf), `${table.name}_${(k.fk_attrs ?? []).map(stringOf).join('_')}_fkey`);
+        const fk = fkFrom(ctx, k, (k.fk_attrs ?? []).map(stringOf), `${table.name}_${(k.fk_attrs ?? []).map(stringOf).join('_')}_fkey`, (n) => colByName(n).id);
         return { ...table, foreignKeys: [...(table.foreignKeys ?? []), fk] };
       }
       throw sqlError(S.FEATURE_NOT_SUPPORTED, `ADD CONSTRAINT of type ${k.contype} is not supported`);

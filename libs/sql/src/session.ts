@@ -326,8 +326,10 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         return v;
       },
       regclass: (name) => {
-        const parts = name.split('.').map((p) => p.replace(/^"(.*)"$/, '$1'));
-        const rel = resolveRelation(catalog, session, parts.length > 1 ? parts[0] : undefined, parts[parts.length - 1]);
+        // [database.]schema.relation, each part optionally double-quoted.
+        const parts = splitQualified(name);
+        if (parts.length === 3 && parts[0] !== session.database) throw sqlError(S.FEATURE_NOT_SUPPORTED, `cross-database references are not implemented: "${name}"`);
+        const rel = resolveRelation(catalog, session, parts.length > 1 ? parts[parts.length - 2] : undefined, parts[parts.length - 1]);
         if (!rel) throw sqlError(S.UNDEFINED_TABLE, `relation "${name}" does not exist`);
         return 'rows' in rel ? rel.oid : rel.id + OID_BASE;
       },
@@ -546,6 +548,35 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     if ('NotifyStmt' in node) return cmdTag('NOTIFY');
     return undefined;
   }
+}
+
+/** Splits a possibly qualified, possibly quoted name: `"a"."b.c"` -> ['a', 'b.c']; unquoted parts fold to lower case. */
+export function splitQualified(name: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i <= name.length) {
+    if (name[i] === '"') {
+      let part = '';
+      i++;
+      while (i < name.length) {
+        if (name[i] === '"' && name[i + 1] === '"') {
+          part += '"';
+          i += 2;
+        } else if (name[i] === '"') {
+          i++;
+          break;
+        } else part += name[i++];
+      }
+      out.push(part);
+    } else {
+      const j = name.indexOf('.', i);
+      out.push(name.slice(i, j < 0 ? name.length : j).trim().toLowerCase());
+      i = j < 0 ? name.length : j;
+    }
+    if (name[i] === '.') i++;
+    else break;
+  }
+  return out;
 }
 
 /** READ ONLY / READ WRITE among BEGIN or SET TRANSACTION options (undefined when absent). */

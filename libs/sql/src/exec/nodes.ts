@@ -112,10 +112,19 @@ export class ProjectNode implements PlanNode {
   }
   async *rows(outer: Env | undefined, rt: Runtime): AsyncGenerator<Row> {
     const fns = this.exprs.map((e) => e.fn);
+    const sets = this.exprs.map((e) => e.set === true);
+    const anySet = sets.some((s) => s);
     for await (const row of this.child.rows(outer, rt)) {
       const env: Env = { row, outer, rt };
       if (this.slots.length) await prepareSlots(this.slots, env);
-      yield fns.map((f) => f(env));
+      const vals = fns.map((f) => f(env));
+      if (!anySet) {
+        yield vals;
+        continue;
+      }
+      // Set-returning items run in lockstep; shorter ones are padded with NULLs (Postgres 10+).
+      const n = Math.max(0, ...vals.filter((_v, i) => sets[i]).map((v) => (v as Value[]).length));
+      for (let k = 0; k < n; k++) yield vals.map((v, i) => (sets[i] ? ((v as Value[])[k] ?? null) : v));
     }
   }
   explain(): ExplainNode {

@@ -6,6 +6,7 @@ import type { Node, FuncCall, A_Expr, SubLink, SelectStmt, TypeName, A_Const, Wi
 import { S, sqlError } from '../errors';
 import { lookupFunction } from '../functions';
 import { isAggregate, lookupAggregate, type AggregateDef } from '../functions/aggregates';
+import { lookupTableFunction } from '../functions/table-functions';
 import { jsonContains, jsonGet, jsonPath } from '../functions/json';
 import { like, regexMatch } from '../functions/string';
 import type { Env } from '../runtime';
@@ -36,6 +37,8 @@ export interface Expr {
   readonly isConst?: boolean;
   /** Set for a bare parameter reference whose type was only guessed. */
   readonly paramIndex?: number;
+  /** A set-returning call in a select list: `fn` returns the list of values (ProjectNode expands). */
+  readonly set?: boolean;
 }
 
 export interface AggCall {
@@ -179,6 +182,12 @@ export class ExprCompiler {
       if (!arg) throw sqlError(S.SYNTAX_ERROR, 'cast without argument');
       if (isRegKind(to.kind)) return this.regCast(arg, to.kind as RegKind);
       const inner = this.compile(arg, to);
+      if (isRegKind(inner.type.kind) && isStringKind(to.kind)) {
+        // regclass::text prints the name the OID stands for.
+        const kind = inner.type.kind as RegKind;
+        const g = inner.fn;
+        return coerce({ type: t('text'), fn: (env) => { const v = g(env); return v === null ? null : env.rt.services.regName(kind, Number(v)); }, slots: inner.slots, name: inner.name }, to, true);
+      }
       const e = coerce(inner, to, true);
       // Postgres names a cast column after its argument, or after the type for a literal.
       return { ...e, name: inner.name !== '?column?' && !('A_Const' in arg) ? inner.name : typeNameForColumn(to) };
@@ -255,6 +264,38 @@ export class ExprCompiler {
     }
     const g = coerce(inner, t('text')).fn;
     return { type: t(kind), fn: (env) => { const v = g(env); return v === null ? null : env.rt.services.regOid(kind, v as string); }, slots: inner.slots, name: kind };
+  }
+
+  /** A select-list item: like compile(), but a top-level set-returning call yields a set. */
+  compileTarget(node: Node): Expr {
+    if ('FuncCall' in node && !node.FuncCall.over) {
+      const fc = node.FuncCall;
+      const name = stringOf((fc.funcname ?? []).slice(-1)[0]);
+      const tf = lookupTableFunction(name);
+      if (tf) {
+        let args = (fc.args ?? []).map((a) => this.compile(a));
+        const declared = args.map((a) => a.type);
+        const out = tf.columns(declared, name);
+        if (!out || out.length !== 1) throw sqlError(S.FEATURE_NOT_SUPPORTED, `${name} in a select list must return one column`, pos(fc.location));
+        const wanted = tf.argTypes?.(declared) ?? [];
+        args = args.map((a, i) => (a.type.kind === 'unknown' || (wanted[i] && wanted[i]?.kind !== a.type.kind && a.type.kind !== 'array') ? coerce(a, wanted[i] ?? t('text')) : a));
+        const types = args.map((a) => a.type);
+        const outTypes = out.map((o) => o.type);
+        const fns = args.map((a) => a.fn);
+        return {
+          type: out[0].type,
+          fn: (env) => {
+            const vals = fns.map((f) => f(env));
+            if (vals.some((v) => v === null)) return [];
+            return [...tf.rows(vals, types, outTypes)].map((r) => r[0]);
+          },
+          slots: mergeSlots(...args),
+          name,
+          set: true,
+        };
+      }
+    }
+    return this.compile(node);
   }
 
   private nameOf(node: Node): string {

@@ -227,10 +227,24 @@ export class Planner implements SubqueryPlanner {
     const fc = fnNode.FuncCall;
     const name = stringOf((fc.funcname ?? []).slice(-1)[0]);
     const tf = lookupTableFunction(name);
-    if (!tf) throw sqlError(S.UNDEFINED_FUNCTION, `function ${name} does not exist or is not a set-returning function`, pos(fc.location));
     const alias = rf.alias?.aliasname ?? name;
     const colnames = (rf.alias?.colnames ?? []).map(stringOf);
     const c = this.compiler(new Scope([], outer), params);
+    if (!tf) {
+      // A scalar function in FROM is a one-row relation (SELECT * FROM current_schema()).
+      const e = c.compile(fnNode);
+      const type = e.type.kind === 'unknown' ? t('text') : e.type;
+      const cols: ScopeColumn[] = [{ qualifier: alias, name: colnames[0] ?? alias, type }];
+      if (rf.ordinality) cols.push({ qualifier: alias, name: colnames[1] ?? 'ordinality', type: t('int8') });
+      return {
+        kind: 'node',
+        node: new GeneratorNode(cols, async function* (outerEnv, rt) {
+          const env = { row: [], outer: outerEnv, rt };
+          await prepareSlots(e.slots, env);
+          yield rf.ordinality ? [e.fn(env), 1n] : [e.fn(env)];
+        }, `Result (${name})`),
+      };
+    }
     let args = (fc.args ?? []).map((a) => c.compile(a));
     const declared = args.map((a) => a.type);
     const wanted = tf.argTypes?.(declared) ?? [];
@@ -577,11 +591,11 @@ export class Planner implements SubqueryPlanner {
     if (stmt.havingClause) throw sqlError(S.GROUPING_ERROR, 'HAVING without GROUP BY or aggregates is not supported');
     const win: WindowContext = { inputWidth: scope.columns.length, calls: [] };
     exprScopeCompiler = this.compiler(scope, params, { win });
-    const outExprs = items.map((it) => exprScopeCompiler.compile(it.node));
+    const outExprs = items.map((it) => exprScopeCompiler.compileTarget(it.node));
     const sortExprs = sorts.map((s) => this.sortKey(s, (n) => this.outputAlias(n, items, outExprs) ?? exprScopeCompiler.compile(n)));
     if (win.calls.length) return this.project(new WindowNode(node, win.calls), items, outExprs, sortExprs, stmt, params, outer, scope);
     // LIMIT pushdown into a single-table scan when nothing above needs every row.
-    if (single && !sorts.length && !stmt.distinctClause && stmt.limitCount && 'A_Const' in stmt.limitCount && stmt.limitCount.A_Const.ival && !stmt.limitOffset) {
+    if (single && !sorts.length && !stmt.distinctClause && !outExprs.some((e) => e.set) && stmt.limitCount && 'A_Const' in stmt.limitCount && stmt.limitCount.A_Const.ival && !stmt.limitOffset) {
       single.limit = stmt.limitCount.A_Const.ival.ival ?? 0;
     }
     return this.project(node, items, outExprs, sortExprs, stmt, params, outer, scope);
@@ -595,7 +609,8 @@ export class Planner implements SubqueryPlanner {
       return 'FuncCall' in v && lookupTableFunction(stringOf((v.FuncCall.funcname ?? []).slice(-1)[0])) !== undefined;
     });
     if (srfs.length === 0) return stmt;
-    if ((stmt.fromClause ?? []).length > 0 || srfs.length > 1) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'set-returning functions in the select list are only supported alone and without FROM');
+    // With FROM (or several), the select list expands per row (ProjectNode); alone, it becomes FROM.
+    if ((stmt.fromClause ?? []).length > 0 || srfs.length > 1) return stmt;
     const fc = (srfs[0].val as { FuncCall: import('libpg-query').FuncCall }).FuncCall;
     const fname = stringOf((fc.funcname ?? []).slice(-1)[0]);
     const alias = '__srf';

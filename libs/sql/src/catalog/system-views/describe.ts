@@ -164,8 +164,9 @@ export function regName(catalog: Catalog, kind: string, oid: number): string {
 export function regOid(catalog: Catalog, session: SessionInfo, kind: string, name: string): number {
   switch (kind) {
     case 'regtype': {
-      const type = typeFromName(name.replace(/^pg_catalog\./, '').toLowerCase());
-      return typeOid(type);
+      const bare = name.replace(/"/g, '').replace(/^pg_catalog\./, '').trim().toLowerCase();
+      const arr = /^_(.*)$/.exec(bare) ?? /^(.*)\[\]$/.exec(bare);
+      return typeOid(arr ? typeFromName(arr[1], [], 1) : typeFromName(bare));
     }
     case 'regnamespace': {
       if (name === 'pg_catalog') return 11;

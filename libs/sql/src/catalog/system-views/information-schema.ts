@@ -72,7 +72,7 @@ defineView({
           null, null, null, null, null, null, null, null,
           null, null, null, ctx.session.database, 'pg_catalog', udt, null, null, null,
           null, String(pos), 'NO', yn(c.identity !== undefined), c.identity === 'a' ? 'ALWAYS' : c.identity === 'd' ? 'BY DEFAULT' : null, null, null,
-          null, null, c.identity ? 'NO' : null, 'NEVER', null, 'YES',
+          null, null, 'NO', 'NEVER', null, 'YES',
         ];
         yield row;
       }

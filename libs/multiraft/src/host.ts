@@ -108,6 +108,8 @@ interface ReadBatch {
   readonly term: number;
   readonly waiters: ReadWaiter[];
   ticks: number;
+  /** The read point, once a quorum confirmed it; callers get it when it is applied here. */
+  index: number | undefined;
 }
 
 /** A proposal waiting for its entry to commit and be applied here. */
@@ -348,8 +350,9 @@ export class MultiRaftHost {
 
   /**
    * A linearizable read point (Raft's ReadIndex): resolves with the commit index as of the call
-   * once a quorum has confirmed this node still leads, so once the application has applied up
-   * to it, a read reflects every write acknowledged before the call. No log entry is written.
+   * once a quorum has confirmed this node still leads and every entry up to it has been through
+   * `apply` here, so a read of the applied state then reflects every write acknowledged before
+   * the call. No log entry is written (no append, no fsync).
    * Callers arriving before the next Ready cycle share one request (one heartbeat round).
    * Rejects with NotLeaderError when this node does not lead or loses leadership first, and
    * with ReadIndexTimeoutError when no quorum answers within `readIndexTimeoutTicks`. Wakes a
@@ -362,7 +365,6 @@ export class MultiRaftHost {
     const st = g.node.raft;
     if (st.state !== 'leader') return Promise.reject(new NotLeaderError(groupId, st.lead));
     this.wake(g);
-    this.stats.readIndexReads++;
     return new Promise((resolve, reject) => {
       g.readQueue.push({ resolve, reject });
       this.reading.add(g);
@@ -589,10 +591,10 @@ export class MultiRaftHost {
       // Judge by the state now, not the Ready's: it was taken before the WAL write, and the
       // node may have become leader (and accepted proposals) since.
       if (g.pending.size > 0 && g.node.raft.state !== 'leader') this.rejectAll(g, new NotLeaderError(g.id, g.node.raft.lead));
-      // After applying: the caller's wait for its read index is then often already over.
       if (rd.readStates.length > 0) this.answerReads(g, rd);
       if (this.reading.has(g)) this.checkReadLeadership(g);
       g.node.advance(rd);
+      if (this.reading.has(g)) this.settleReads(g);
       // Advancing can itself produce work (a leader's commit moves once its own write is
       // durable): run another cycle right away.
       if (!this.dirty && g.node.hasReady()) this.dirty = true;
@@ -634,34 +636,46 @@ export class MultiRaftHost {
       const view = new DataView(ctx.buffer);
       view.setUint32(0, this.opts.nodeId >>> 0);
       view.setFloat64(4, ++this.readSeq);
-      g.readBatches.set(ctxKey(ctx), { term: st.term, waiters, ticks: 0 });
+      g.readBatches.set(ctxKey(ctx), { term: st.term, waiters, ticks: 0, index: undefined });
       this.stats.readIndexRequests++;
       g.node.readIndex(ctx);
     }
     for (const g of this.reading) if (g.readQueue.length === 0 && g.readBatches.size === 0) this.reading.delete(g);
   }
 
-  /** Resolves the batches whose read points the core produced. */
+  /** Records the read points the core produced (settleReads hands them out once applied). */
   private answerReads(g: Group, rd: Ready): void {
     for (const rs of rd.readStates) {
-      const k = ctxKey(rs.ctx);
-      const b = g.readBatches.get(k);
       // Unknown: a request that timed out here and was answered later anyway.
-      if (!b) continue;
+      const b = g.readBatches.get(ctxKey(rs.ctx));
+      if (b) b.index = rs.index;
+    }
+  }
+
+  /**
+   * Resolves the batches whose read point is applied here (after advance: the core's applied
+   * index then covers this Ready's committed entries, which the core may have capped in size).
+   */
+  private settleReads(g: Group): void {
+    const applied = g.node.raft.raftLog.applied;
+    for (const [k, b] of g.readBatches) {
+      if (b.index === undefined || b.index > applied) continue;
       g.readBatches.delete(k);
-      for (const w of b.waiters) w.resolve(rs.index);
+      this.stats.readIndexReads += b.waiters.length;
+      for (const w of b.waiters) w.resolve(b.index);
     }
     if (g.readQueue.length === 0 && g.readBatches.size === 0) this.reading.delete(g);
   }
 
   /**
    * A core that stopped leading (or leads in a later term) dropped its pending read requests:
-   * their callers learn it now rather than at the timeout.
+   * their callers learn it now rather than at the timeout. A request already answered stays: its
+   * read point was confirmed while this node led, and only waits for the local apply.
    */
   private checkReadLeadership(g: Group): void {
     const st = g.node.raft;
     for (const [k, b] of g.readBatches) {
-      if (st.state === 'leader' && st.term === b.term) continue;
+      if (b.index !== undefined || (st.state === 'leader' && st.term === b.term)) continue;
       g.readBatches.delete(k);
       for (const w of b.waiters) w.reject(new NotLeaderError(g.id, st.lead));
     }
@@ -674,7 +688,7 @@ export class MultiRaftHost {
     for (const g of this.reading) {
       this.checkReadLeadership(g);
       for (const [k, b] of g.readBatches) {
-        if (++b.ticks < limit) continue;
+        if (b.index !== undefined || ++b.ticks < limit) continue;
         g.readBatches.delete(k);
         for (const w of b.waiters) w.reject(new ReadIndexTimeoutError(g.id, limit));
       }

@@ -34,6 +34,8 @@ async function until(cond: () => boolean, what: string, ms = 10_000): Promise<vo
 describe('MultiRaftHost.readIndex', () => {
   let dir: string;
   let net: Net;
+  /** Highest index each node handed to its apply callback. */
+  const applied = new Map<number, number>();
 
   async function start(extra: Partial<HostOptions> = {}): Promise<void> {
     for (const id of [1, 2, 3]) {
@@ -44,7 +46,7 @@ describe('MultiRaftHost.readIndex', () => {
         sender: net.sender(id),
         rand: { int: (n) => (id * 7 + 3) % n },
         tickMs: 5,
-        apply: () => {},
+        apply: (_g, ents) => applied.set(id, Math.max(applied.get(id) ?? 0, ...ents.map((e) => e.index))),
         ...extra,
       });
       net.hosts.set(id, host);
@@ -61,6 +63,7 @@ describe('MultiRaftHost.readIndex', () => {
   beforeEach(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'weft-readindex-'));
     net = new Net();
+    applied.clear();
   });
 
   afterEach(async () => {
@@ -68,13 +71,15 @@ describe('MultiRaftHost.readIndex', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('returns a read point at or after every write acknowledged before the call', async () => {
+  it('returns a read point at or after every write acknowledged before the call, applied here', async () => {
     await start({ quiesce: false });
-    const l = host(leaderId());
+    const lid = leaderId() as number;
+    const l = host(lid);
     for (let i = 0; i < 5; i++) {
       const written = await l.propose(G, Buffer.from(`w${i}`));
       const readAt = await l.readIndex(G);
       expect(readAt).toBeGreaterThanOrEqual(written);
+      expect(applied.get(lid)).toBeGreaterThanOrEqual(readAt);
       // Nothing was appended for the read: the log ends at the write.
       expect(l.status(G).commit).toBe(written);
     }
@@ -88,6 +93,7 @@ describe('MultiRaftHost.readIndex', () => {
     const points = await Promise.all(Array.from({ length: 100 }, () => l.readIndex(G)));
     for (const p of points) expect(p).toBeGreaterThanOrEqual(written);
     const requests = l.stats.readIndexRequests - before;
+    expect(l.stats.readIndexReads).toBeGreaterThanOrEqual(100);
     expect(requests).toBeGreaterThanOrEqual(1);
     expect(requests).toBeLessThanOrEqual(2);
   }, 20_000);

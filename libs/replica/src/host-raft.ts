@@ -24,6 +24,11 @@ export class HostGroupRaft implements ReplicaRaft {
     if (!this.host.groupIds().includes(this.groupId)) return false;
     return this.host.leaseValid(this.groupId);
   }
+
+  readIndex(): Promise<number> {
+    if (!this.host.groupIds().includes(this.groupId)) return Promise.reject(new Error(`raft group ${this.groupId} is not started yet`));
+    return this.host.readIndex(this.groupId);
+  }
 }
 
 /** The host's committed entries in the shape the replica applies. */

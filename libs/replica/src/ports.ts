@@ -31,6 +31,13 @@ export interface ReplicaRaft {
   status(): { readonly id: number; readonly leader: number; readonly term: number };
   /** True while a quorum has acknowledged this leader within the lease window. */
   leaseValid(): boolean;
+  /**
+   * A linearizable read point without a log write (Raft ReadIndex): resolves with an index once
+   * a quorum has confirmed this replica led when the call was made and every entry up to that
+   * index has been through the apply callback here. Rejects when this replica does not lead or
+   * loses leadership first, and when no quorum answers in time.
+   */
+  readIndex(): Promise<number>;
 }
 
 /** Periodic timers, injected so the simulator runs them in virtual time. */

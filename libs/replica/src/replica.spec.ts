@@ -16,6 +16,9 @@ class ScriptedRaft implements ReplicaRaft {
   lease = true;
   lastIndex = 0;
   failNext = false;
+  /** How the next ReadIndex calls end: a read point, no quorum in time, or leadership lost. */
+  readIndexMode: 'ok' | 'timeout' | 'lose-leadership' = 'ok';
+  readIndexCalls = 0;
   replica?: ShardReplica;
   readonly proposed: Uint8Array[] = [];
 
@@ -40,6 +43,26 @@ class ScriptedRaft implements ReplicaRaft {
 
   leaseValid(): boolean {
     return this.lease && this.leader === 1;
+  }
+
+  readIndex(): Promise<number> {
+    if (this.leader !== 1) return Promise.reject(new Error('not leader'));
+    this.readIndexCalls++;
+    // The read point is the commit index when the call is made (everything proposed so far
+    // commits on the next turn, before the heartbeat round "completes").
+    const index = this.lastIndex;
+    const mode = this.readIndexMode;
+    return new Promise((resolve, reject) =>
+      setImmediate(() => {
+        if (mode === 'timeout') return reject(new Error('no quorum in time'));
+        if (mode === 'lose-leadership') {
+          this.leader = 2;
+          this.term++;
+          return reject(new Error('leadership lost'));
+        }
+        resolve(index);
+      }),
+    );
   }
 }
 
@@ -96,15 +119,51 @@ describe('ShardReplica', () => {
     await expect(replica.get(Buffer.from('k'), (await replica.now()) + 10n * SEC)).rejects.toBeInstanceOf(ReadTsTooFarError);
   });
 
-  it('without a lease, a read waits for a barrier entry', async () => {
+  it('without a lease, a read confirms leadership by ReadIndex, writing nothing to the log', async () => {
     await replica.propose(commit('a', '1', wall));
     raft.lease = false;
     const before = raft.proposed.length;
     const [x, y] = await Promise.all([replica.get(Buffer.from('a'), await replica.now()), replica.get(Buffer.from('b'), await replica.now())]);
     expect(x?.value.toString()).toBe('1');
     expect(y).toBeUndefined();
-    // Both reads shared one barrier proposal.
-    expect(raft.proposed.length).toBe(before + 1);
+    expect(raft.proposed.length).toBe(before);
+    expect(raft.readIndexCalls).toBe(2);
+    expect(replica.stats).toMatchObject({ readIndexReads: 2, barrierReads: 0 });
+  });
+
+  it('a ReadIndex read sees a write acknowledged before it and keeps later commits above it', async () => {
+    raft.lease = false;
+    await replica.propose(commit('a', '1', wall));
+    const readTs = (await replica.now()) + 100_000n;
+    expect((await replica.get(Buffer.from('a'), readTs))?.value.toString()).toBe('1');
+    const out = await replica.propose(commit('a', '2', await replica.now()));
+    expect(out.status).toBe('committed');
+    expect((out as { commitTs: Timestamp }).commitTs).toBeGreaterThan(readTs);
+    expect((await replica.get(Buffer.from('a'), readTs))?.value.toString()).toBe('1');
+    expect(replica.stats.readIndexReads).toBe(2);
+  });
+
+  it('a ReadIndex that finds the leadership lost fails the read with NotLeaderError', async () => {
+    await replica.propose(commit('a', '1', wall));
+    raft.lease = false;
+    raft.readIndexMode = 'lose-leadership';
+    const before = raft.proposed.length;
+    await expect(replica.get(Buffer.from('a'), await replica.now())).rejects.toMatchObject({ constructor: NotLeaderError, leaderHint: 2 });
+    expect(raft.proposed.length).toBe(before); // no barrier attempted
+  });
+
+  it('a ReadIndex without a quorum in time falls back to a barrier entry while still leading', async () => {
+    await replica.propose(commit('a', '1', wall));
+    raft.lease = false;
+    raft.readIndexMode = 'timeout';
+    const before = raft.proposed.length;
+    const [x, y] = await Promise.all([replica.get(Buffer.from('a'), await replica.now()), replica.get(Buffer.from('b'), await replica.now())]);
+    expect(x?.value.toString()).toBe('1');
+    expect(y).toBeUndefined();
+    // One barrier per read at most (a read may share a barrier proposed after it arrived).
+    expect(raft.proposed.length - before).toBeGreaterThanOrEqual(1);
+    expect(raft.proposed.length - before).toBeLessThanOrEqual(2);
+    expect(replica.stats).toMatchObject({ readIndexReads: 0, barrierReads: 2 });
   });
 
   it('a follower serves reads at or below its closed timestamp and redirects newer ones', async () => {
@@ -113,7 +172,8 @@ describe('ShardReplica', () => {
     wall += SEC;
     await replica.get(Buffer.from('a'), await replica.now()); // lease read, no closed ts yet
     raft.lease = false;
-    await replica.get(Buffer.from('a'), await replica.now()); // barrier closes a timestamp
+    raft.readIndexMode = 'timeout';
+    await replica.get(Buffer.from('a'), await replica.now()); // the fallback barrier closes a timestamp
     expect(replica.closedTs).toBeGreaterThanOrEqual(cts);
     raft.leader = 2;
     expect((await replica.get(Buffer.from('a'), cts))?.value.toString()).toBe('1');

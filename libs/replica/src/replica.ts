@@ -47,7 +47,8 @@ const MAX_KEPT_OUTCOMES = 65_536;
  *   leader has applied an entry of its own term, so every earlier-term entry it will ever commit
  *   is applied; (2) every proposal it made before the read is applied (those were stamped before
  *   the read raised the floor and may commit at or below ts); (3) it still leads under a lease,
- *   or a barrier entry proposed after the read has applied.
+ *   or a ReadIndex round started after the read arrived confirmed it and its read point has
+ *   applied (a barrier entry through the log if ReadIndex timed out while still leading).
  * - Every commit/prepare it proposes gets minCommitTs above the floor: the highest read ts
  *   served, the highest closed ts proposed, and (from election on) now + 2 × max clock offset,
  *   which exceeds any read a previous leader could have served under its lease. The
@@ -88,7 +89,7 @@ export class ShardReplica implements ShardKv {
 
   private stopped: ReplicaStoppedError | undefined;
   private closed = false;
-  readonly stats = { proposals: 0, leaseReads: 0, barrierReads: 0, closedReads: 0, closedTsProposals: 0 };
+  readonly stats = { proposals: 0, leaseReads: 0, readIndexReads: 0, barrierReads: 0, closedReads: 0, closedTsProposals: 0 };
 
   constructor(private readonly opts: ShardReplicaOptions) {
     this.raft = opts.raft;
@@ -285,8 +286,7 @@ export class ShardReplica implements ShardKv {
     if (this.raft.leaseValid()) {
       this.stats.leaseReads++;
     } else {
-      this.stats.barrierReads++;
-      await this.barrier();
+      await this.confirmLeadership(term);
     }
     this.ensureRunning();
     this.refreshRole();
@@ -317,6 +317,28 @@ export class ShardReplica implements ShardKv {
       else still.push(x);
     }
     this.inflightWaiters = still;
+  }
+
+  /**
+   * Without a lease: a ReadIndex round (one heartbeat round a quorum acknowledges, no log
+   * write) confirms this replica still led after the read arrived, and the port resolves only
+   * once everything up to the read point is applied here. If ReadIndex fails while this replica
+   * still believes it leads in the same term (no quorum answered in time: a slow or lossy
+   * network), the read falls back to a barrier entry, which waits as long as the leadership
+   * lasts instead of a fixed timeout. Losing leadership fails the read with NotLeaderError.
+   */
+  private async confirmLeadership(term: number): Promise<void> {
+    try {
+      await this.raft.readIndex();
+      this.stats.readIndexReads++;
+      return;
+    } catch {
+      this.ensureRunning();
+      this.refreshRole();
+      if (!this.leading || this.term !== term) throw new NotLeaderError(this.shardId, this.raft.status().leader);
+    }
+    this.stats.barrierReads++;
+    await this.barrier();
   }
 
   /**

@@ -333,7 +333,7 @@ describe('ShardReplica with snapshots', () => {
   });
   const replica = (state: ReturnType<typeof sm>): ShardReplica =>
     new ShardReplica({
-      raft: { propose: () => Promise.reject(new Error('no raft')), status: () => ({ id: 1, leader: 2, term: 1 }), leaseValid: () => false },
+      raft: { propose: () => Promise.reject(new Error('no raft')), status: () => ({ id: 1, leader: 2, term: 1 }), leaseValid: () => false, readIndex: () => Promise.reject(new Error('no raft')) },
       stateMachine: state,
       clock: { now: () => 1_000n },
       timers: { every: () => ({ stop: () => undefined }) },

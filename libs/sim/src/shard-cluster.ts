@@ -33,6 +33,11 @@ export interface ShardSimOptions {
   readonly clients?: number;
   /** A deliberately broken replica (no commit floor), to prove the checks can fail. */
   readonly unsafeNoCommitFloor?: boolean;
+  /**
+   * Whether leaders may serve strong reads under their Raft lease (default: on for even seeds,
+   * off for odd ones, so half the runs confirm every strong read by ReadIndex or a barrier).
+   */
+  readonly leaseReads?: boolean;
   readonly trace?: (line: string) => void;
 }
 
@@ -42,7 +47,19 @@ export interface ShardSimResult {
   readonly reason?: string;
   /** Hash of outcomes and final state: equal for equal seeds. */
   readonly signature: string;
-  readonly stats: { commits: number; aborts: number; ambiguous: number; reads: number; followerReads: number; crashes: number; appliedIndex: number };
+  readonly stats: {
+    commits: number;
+    aborts: number;
+    ambiguous: number;
+    reads: number;
+    followerReads: number;
+    crashes: number;
+    appliedIndex: number;
+    /** How the leaders confirmed strong reads (ShardReplica.stats, summed over incarnations). */
+    leaseReads: number;
+    readIndexReads: number;
+    barrierReads: number;
+  };
 }
 
 const TICK_MS = 10;
@@ -50,6 +67,8 @@ const ELECTION_TICKS = 10;
 const MAX_OFFSET_US = 100_000n;
 const BASE_US = 1_700_000_000_000_000n;
 const KEYS = ['a', 'b', 'c', 'd', 'e', 'f'];
+/** Ticks a ReadIndex may wait for a quorum before it fails (as MultiRaftHost's default). */
+const READ_INDEX_TIMEOUT_TICKS = 2 * ELECTION_TICKS;
 
 type Ev = { k: 'tick'; node: number } | { k: 'wake'; fn: () => void } | { k: 'fault' } | { k: 'restart'; node: number };
 
@@ -59,6 +78,12 @@ interface Pending {
   readonly reject: (e: Error) => void;
 }
 
+/** A ReadIndex request in the core: answered (index set), then resolved once applied here. */
+interface PendingRead extends Pending {
+  index: number | undefined;
+  ticks: number;
+}
+
 /** One replica process: RawNode + replica; rebuilt from its "disk" (storage + RocksDB) on restart. */
 class SimReplica implements ReplicaRaft {
   node!: RawNode;
@@ -66,6 +91,9 @@ class SimReplica implements ReplicaRaft {
   sm!: Materializer;
   up = false;
   private pending = new Map<number, Pending>();
+  /** ReadIndex requests by their context (hex). */
+  private reads = new Map<string, PendingRead>();
+  private readSeq = 0;
 
   constructor(
     readonly id: number,
@@ -92,6 +120,7 @@ class SimReplica implements ReplicaRaft {
       applied: this.storage.snapshot().metadata.index,
     });
     this.pending = new Map();
+    this.reads = new Map();
     this.replica = new ShardReplica({
       raft: this,
       stateMachine: this.sm,
@@ -106,10 +135,13 @@ class SimReplica implements ReplicaRaft {
 
   crash(): void {
     this.up = false;
+    this.sim.countReads(this.replica.stats);
     this.replica.close();
     const err = new Error('replica crashed');
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
+    for (const r of this.reads.values()) r.reject(err);
+    this.reads.clear();
   }
 
   propose(data: Uint8Array): Promise<number> {
@@ -130,7 +162,44 @@ class SimReplica implements ReplicaRaft {
   }
 
   leaseValid(): boolean {
-    return this.node.raft.leaseValid();
+    return this.sim.leaseReads && this.node.raft.leaseValid();
+  }
+
+  /** ReadIndex through the core, resolved like MultiRaftHost.readIndex (see settleReads). */
+  readIndex(): Promise<number> {
+    if (!this.up || this.node.raft.state !== 'leader') return Promise.reject(new Error('not leader'));
+    const ctx = Buffer.alloc(8);
+    ctx.writeUInt32BE(this.id, 0);
+    ctx.writeUInt32BE(++this.readSeq, 4);
+    const term = this.node.raft.term;
+    return new Promise((resolve, reject) => {
+      this.reads.set(ctx.toString('hex'), { term, resolve, reject, index: undefined, ticks: 0 });
+      this.node.readIndex(ctx);
+    });
+  }
+
+  /** Called on every Raft tick: unanswered ReadIndex requests time out. */
+  onTick(): void {
+    for (const [k, r] of this.reads) {
+      if (r.index !== undefined || ++r.ticks < READ_INDEX_TIMEOUT_TICKS) continue;
+      this.reads.delete(k);
+      r.reject(new Error('read index timed out'));
+    }
+  }
+
+  private settleReads(): void {
+    const st = this.node.raft;
+    for (const [k, r] of this.reads) {
+      if (r.index === undefined) {
+        // A core that stopped leading (or leads in a later term) dropped the request.
+        if (st.state === 'leader' && st.term === r.term) continue;
+        this.reads.delete(k);
+        r.reject(new Error('leadership lost'));
+      } else if (r.index <= st.raftLog.applied) {
+        this.reads.delete(k);
+        r.resolve(r.index);
+      }
+    }
   }
 
   /** Persist → send → apply → advance, synchronously (a host that fsyncs every Ready). */
@@ -156,7 +225,12 @@ class SimReplica implements ReplicaRaft {
       for (const p of this.pending.values()) p.reject(new Error('leadership lost'));
       this.pending.clear();
     }
+    for (const rs of rd.readStates) {
+      const r = this.reads.get(Buffer.from(rs.ctx).toString('hex'));
+      if (r) r.index = rs.index;
+    }
     this.node.advance(rd);
+    if (this.reads.size > 0) this.settleReads();
     return true;
   }
 }
@@ -181,13 +255,25 @@ class ShardSim {
   readonly nodes: SimReplica[] = [];
   private readonly writes: WriteRec[] = [];
   private readonly reads: ReadRec[] = [];
-  private readonly stats = { commits: 0, aborts: 0, ambiguous: 0, reads: 0, followerReads: 0, crashes: 0, appliedIndex: 0 };
+  private readonly stats = {
+    commits: 0,
+    aborts: 0,
+    ambiguous: 0,
+    reads: 0,
+    followerReads: 0,
+    crashes: 0,
+    appliedIndex: 0,
+    leaseReads: 0,
+    readIndexReads: 0,
+    barrierReads: 0,
+  };
   private faultsOn = true;
   private clientsOn = true;
   private valueSeq = 0;
   private sig = 0x811c9dc5;
   private failure: string | undefined;
   readonly unsafe: boolean;
+  readonly leaseReads: boolean;
 
   constructor(
     private readonly opts: ShardSimOptions,
@@ -195,7 +281,15 @@ class ShardSim {
   ) {
     this.rng = new Prng(opts.seed);
     this.unsafe = opts.unsafeNoCommitFloor ?? false;
+    this.leaseReads = opts.leaseReads ?? opts.seed % 2 === 0;
     this.net = new SimNetwork<Message>(this.rng.fork('net'));
+  }
+
+  /** Adds a replica incarnation's strong-read counts to the run's stats. */
+  countReads(s: { readonly leaseReads: number; readonly readIndexReads: number; readonly barrierReads: number }): void {
+    this.stats.leaseReads += s.leaseReads;
+    this.stats.readIndexReads += s.readIndexReads;
+    this.stats.barrierReads += s.barrierReads;
   }
 
   private trace(line: string): void {
@@ -311,7 +405,10 @@ class ShardSim {
     switch (ev.k) {
       case 'tick': {
         const n = this.nodes[ev.node - 1];
-        if (n.up) n.node.tick();
+        if (n.up) {
+          n.node.tick();
+          n.onTick();
+        }
         this.q.push(this.now + TICK_MS, ev);
         break;
       }

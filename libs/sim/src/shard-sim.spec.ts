@@ -25,7 +25,7 @@ describe('shard replicas under the deterministic simulator', () => {
 
   it(`${SEEDS} seeds: equal state hashes at equal applied index, reads consistent with committed writes`, async () => {
     const failures: string[] = [];
-    const totals = { commits: 0, reads: 0, followerReads: 0, crashes: 0, ambiguous: 0 };
+    const totals = { commits: 0, reads: 0, followerReads: 0, crashes: 0, ambiguous: 0, leaseReads: 0, readIndexReads: 0 };
     for (let seed = FIRST; seed < FIRST + SEEDS; seed++) {
       const r = await runShardSim({ seed });
       if (!r.ok) failures.push(`seed ${seed}: ${r.reason} (replay: npx jest libs/sim/src/shard-sim.spec.ts with SHARD_SIM_FIRST=${seed} SHARD_SIM_SEEDS=1)`);
@@ -34,11 +34,16 @@ describe('shard replicas under the deterministic simulator', () => {
       totals.followerReads += r.stats.followerReads;
       totals.crashes += r.stats.crashes;
       totals.ambiguous += r.stats.ambiguous;
+      totals.leaseReads += r.stats.leaseReads;
+      totals.readIndexReads += r.stats.readIndexReads;
     }
     expect(failures).toEqual([]);
     // The runs did real work: commits, both kinds of reads, and crashes.
     expect(totals.commits).toBeGreaterThan(SEEDS * 10);
     expect(totals.followerReads).toBeGreaterThan(SEEDS);
     expect(totals.crashes).toBeGreaterThan(SEEDS / 2);
+    // Strong reads were confirmed both ways: under the lease (even seeds) and by ReadIndex (odd).
+    expect(totals.leaseReads).toBeGreaterThan(SEEDS);
+    expect(totals.readIndexReads).toBeGreaterThan(SEEDS);
   }, 120000);
 });

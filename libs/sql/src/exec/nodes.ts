@@ -43,6 +43,16 @@ function checkCancel(rt: Runtime): void {
   if (rt.signal?.aborted) throw sqlError('57014', 'canceling statement due to user request');
 }
 
+/**
+ * Long CPU-bound loops call this every ~1,000 rows: it lets the event loop run (other sessions'
+ * I/O, the CancelRequest that would abort this one) and then checks for cancellation. Rows flow
+ * through async generators whose awaits are microtasks, which alone never yield to I/O.
+ */
+export async function breathe(rt: Runtime): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  checkCancel(rt);
+}
+
 export class ValuesNode implements PlanNode {
   constructor(
     readonly columns: readonly ScopeColumn[],
@@ -69,7 +79,11 @@ export class GeneratorNode implements PlanNode {
     private readonly label: string,
   ) {}
   async *rows(outer: Env | undefined, rt: Runtime): AsyncGenerator<Row> {
-    for await (const r of this.gen(outer, rt)) yield r;
+    let n = 0;
+    for await (const r of this.gen(outer, rt)) {
+      yield r;
+      if ((++n & 1023) === 0) await breathe(rt);
+    }
   }
   explain(): ExplainNode {
     return { label: this.label };
@@ -187,7 +201,7 @@ export class SortNode implements PlanNode {
       const env: Env = { row, outer, rt };
       if (slots.length) await prepareSlots(slots, env);
       items.push({ row, keys: this.keys.map((k) => k.expr.fn(env)) });
-      if (items.length % 4096 === 0) checkCancel(rt);
+      if ((items.length & 1023) === 0) await breathe(rt);
     }
     items.sort((a, b) => compareKeys(a.keys, b.keys, this.keys));
     for (const it of items) yield it.row;
@@ -295,7 +309,7 @@ export class NestedLoopJoinNode implements PlanNode {
         yield row;
       }
       if (!matched && (this.kind === 'left' || this.kind === 'full')) yield [...l, ...new Array<Value>(nr).fill(null)];
-      if (++n % 1024 === 0) checkCancel(rt);
+      if ((++n & 1023) === 0) await breathe(rt);
     }
     if (matchedRight) {
       for (let i = 0; i < rightRows.length; i++) if (!matchedRight[i]) yield [...new Array<Value>(nl).fill(null), ...rightRows[i]];
@@ -354,7 +368,7 @@ export class AggregateNode implements PlanNode {
         if (ordered) ordered.push([...c.orderBy.map((o) => o.expr.fn(env)), ...args]);
         else g.accs[i].step(args);
       }
-      if (++n % 4096 === 0) checkCancel(rt);
+      if ((++n & 1023) === 0) await breathe(rt);
     }
     if (groups.size === 0 && this.groupExprs.length === 0) groups.set('', newGroup([]));
     for (const g of groups.values()) {

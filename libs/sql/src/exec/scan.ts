@@ -8,8 +8,7 @@ import type { Env, Row, Runtime } from '../runtime';
 import type { Expr } from '../plan/expr';
 import type { ScopeColumn } from '../plan/scope';
 import type { Value } from '../types/types';
-import { allSlots, prepareSlots, type ExplainNode, type PlanNode } from './nodes';
-import { sqlError } from '../errors';
+import { allSlots, breathe, prepareSlots, type ExplainNode, type PlanNode } from './nodes';
 
 export interface Bound {
   readonly expr: Expr;
@@ -49,7 +48,9 @@ export class TableScanNode implements PlanNode {
     const filter = this.filter;
     const slots = allSlots([filter]);
     let n = 0;
+    let scanned = 0;
     for await (const kv of this.kvRows(outer, rt)) {
+      if ((++scanned & 1023) === 0) await breathe(rt);
       const row = decodeTableRow(this.table, kv.value, this.missing);
       if (filter) {
         const env: Env = { row, outer, rt };
@@ -58,7 +59,6 @@ export class TableScanNode implements PlanNode {
       }
       yield { key: kv.key, row };
       if (this.limit !== undefined && ++n >= this.limit) return;
-      if (rt.signal?.aborted) throw sqlError('57014', 'canceling statement due to user request');
     }
   }
 

@@ -90,7 +90,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     const p: SqlPrepared = { parsed: stmts[0], declared, compiled: undefined, catalogVersion: undefined, paramTypes: [], columns: null };
     if (!stmts[0]) return { ...p, paramTypes: paramTypes.map((x) => x || 25) };
     if (this.state === 'failed' && !this.isTxnEnd(stmts[0].node)) throw this.abortedError();
-    if (isSessionStatement(stmts[0].node)) return { ...p, paramTypes: [...paramTypes] };
+    if (isSessionStatement(stmts[0].node)) return { ...p, paramTypes: [...paramTypes], columns: this.sessionStatementColumns(stmts[0].node) };
     const compiled = await this.withReadTxn(async (exec) => withTimeZone(this.timeZone(), () => this.compile(stmts[0], declared, exec.env, exec.catalog)), ctx);
     p.compiled = compiled.c;
     p.catalogVersion = compiled.version;
@@ -458,6 +458,21 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         void level;
       }
     }
+  }
+
+  /** Result columns of a session statement for Describe (SHOW, EXECUTE of a row-returning statement). */
+  private sessionStatementColumns(node: Node): SqlPrepared['columns'] {
+    if ('VariableShowStmt' in node) {
+      const name = (node.VariableShowStmt.name ?? '').toLowerCase();
+      if (name === 'all') return [{ name: 'name', typeOid: 25 }, { name: 'setting', typeOid: 25 }, { name: 'description', typeOid: 25 }];
+      const key = name === 'time zone' ? 'timezone' : name === 'transaction isolation level' ? 'transaction_isolation' : name;
+      return [{ name: canonicalSettingName(key), typeOid: 25 }];
+    }
+    if ('ExecuteStmt' in node) {
+      const p = this.sqlPrepared.get(node.ExecuteStmt.name ?? '');
+      return p?.compiled?.columns ? columnInfos(p.compiled.columns) : null;
+    }
+    return null;
   }
 
   // -------------------------------------------------------------------------------------------

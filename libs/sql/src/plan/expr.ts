@@ -120,7 +120,7 @@ export function typeFromTypeName(tn: TypeName): SqlType {
 const INT_RANK: Partial<Record<TypeKind, number>> = { int2: 1, int4: 2, int8: 3, oid: 3, regclass: 3, regtype: 3, regproc: 3 };
 
 export function commonType(a: SqlType, b: SqlType, loc?: number): SqlType {
-  if (a.kind === b.kind) return a.kind === 'varchar' || a.kind === 'bpchar' ? (a.typmod === b.typmod ? a : t(a.kind)) : a;
+  if (a.kind === b.kind) return a.typmod === b.typmod ? a : a.kind === 'array' ? a : t(a.kind);
   if (a.kind === 'unknown') return b.kind === 'unknown' ? t('text') : b;
   if (b.kind === 'unknown') return a;
   if (isStringKind(a.kind) && isStringKind(b.kind)) return t('text');
@@ -190,7 +190,7 @@ export class ExprCompiler {
       }
       const e = coerce(inner, to, true);
       // Postgres names a cast column after its argument, or after the type for a literal.
-      return { ...e, name: inner.name !== '?column?' && !('A_Const' in arg) ? inner.name : typeNameForColumn(to) };
+      return { ...e, name: inner.name !== '?column?' && !('A_Const' in arg) && !('TypeCast' in arg) ? inner.name : typeNameForColumn(to) };
     }
     if ('A_Expr' in node) return this.aExpr(node.A_Expr);
     if ('BoolExpr' in node) return this.boolExpr(node.BoolExpr.boolop ?? 'AND_EXPR', node.BoolExpr.args ?? []);
@@ -304,6 +304,14 @@ export class ExprCompiler {
       return stringOf(f[f.length - 1]);
     }
     if ('FuncCall' in node) return stringOf((node.FuncCall.funcname ?? []).slice(-1)[0]);
+    if ('CaseExpr' in node) return 'case';
+    if ('CoalesceExpr' in node) return 'coalesce';
+    if ('MinMaxExpr' in node) return node.MinMaxExpr.op === 'IS_GREATEST' ? 'greatest' : 'least';
+    if ('A_ArrayExpr' in node) return 'array';
+    if ('TypeCast' in node) {
+      const inner = node.TypeCast.arg ? this.nameOf(node.TypeCast.arg) : '?column?';
+      return inner !== '?column?' && !('A_Const' in (node.TypeCast.arg ?? {})) && !('TypeCast' in (node.TypeCast.arg ?? {})) ? inner : typeNameForColumn(typeFromTypeName(node.TypeCast.typeName ?? {}));
+    }
     return '?column?';
   }
 
@@ -645,6 +653,10 @@ export class ExprCompiler {
       return e.isConst && e.slots.length === 0 ? konst(e.type, neg(g(undefined as unknown as Env))) : r;
     }
     if (op === '+') return a;
+    if (op === '|/' || op === '||/') {
+      const g = coerce(a, t('float8')).fn;
+      return { type: t('float8'), fn: (env) => { const v = g(env) as number | null; if (v === null) return null; if (op === '|/' && v < 0) throw sqlError('2201F', 'cannot take square root of a negative number'); return op === '|/' ? Math.sqrt(v) : Math.cbrt(v); }, slots: a.slots, name: '?column?' };
+    }
     if (op === '~' && isIntKind(a.type.kind)) {
       if (a.isConst) return konst(a.type, typeof f(undefined as unknown as Env) === 'bigint' ? ~(f(undefined as unknown as Env) as bigint) : ~(f(undefined as unknown as Env) as number));
       return { type: a.type, fn: (env) => { const v = f(env); return v === null ? null : typeof v === 'bigint' ? ~v : ~(v as number); }, slots: a.slots, name: '?column?' };
@@ -830,6 +842,7 @@ export class ExprCompiler {
         });
     }
     if (type.kind === 'oid' || type.kind.startsWith('reg')) type = t('int8');
+    if (type.typmod !== -1) type = t(type.kind);
     if (op === '^') type = type.kind === 'numeric' ? type : t('float8');
     l = coerce(l, type);
     r = coerce(r, type);

@@ -14,6 +14,8 @@ export interface ScopeColumn {
   readonly attnum?: number;
   /** Schema of the source relation, for schema-qualified references. */
   readonly schema?: string;
+  /** Text only because it came from an untyped literal (UNION arms resolve it to the other side's type). */
+  readonly untyped?: boolean;
 }
 
 export interface Resolved {

@@ -7,7 +7,7 @@ import type { TableDesc } from '../catalog/descriptors';
 import { OID_BASE } from '../catalog/descriptors';
 import type { SystemView } from '../catalog/system-views/registry';
 import {
-  AggregateNode, DistinctNode, FilterNode, GeneratorNode, LimitNode, MaterializeNode, NestedLoopJoinNode, ProjectNode, SetOpNode, SortNode, ValuesNode,
+  AggregateNode, DistinctNode, FilterNode, GeneratorNode, LateralJoinNode, LimitNode, MaterializeNode, NestedLoopJoinNode, ProjectNode, RecursiveUnionNode, SetOpNode, SortNode, ValuesNode, WorkingTableNode,
   prepareSlots, runSlot, type JoinKind, type PlanNode, type SortKey,
 } from '../exec/nodes';
 import { lookupTableFunction } from '../functions/table-functions';
@@ -79,7 +79,7 @@ interface Leaf {
   node?: TableScanNode;
 }
 
-type FromTree = Leaf | { readonly kind: 'node'; readonly node: PlanNode } | { readonly kind: 'join'; readonly left: FromTree; readonly right: FromTree; readonly jt: JoinKind; readonly quals?: Node; readonly using?: string[]; readonly natural: boolean };
+type FromTree = Leaf | { readonly kind: 'node'; readonly node: PlanNode } | { readonly kind: 'lateral'; readonly left: FromTree; readonly right: PlanNode; readonly jt: 'inner' | 'left'; readonly quals?: Node } | { readonly kind: 'join'; readonly left: FromTree; readonly right: FromTree; readonly jt: JoinKind; readonly quals?: Node; readonly using?: string[]; readonly natural: boolean };
 
 export class Planner implements SubqueryPlanner {
   readonly slotIds = { next: 1 };
@@ -105,7 +105,6 @@ export class Planner implements SubqueryPlanner {
     const saved = this.currentCtes;
     try {
       if (stmt.withClause) {
-        if (stmt.withClause.recursive) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'WITH RECURSIVE is not supported');
         ctes = new Map(ctes);
         for (const c of stmt.withClause.ctes ?? []) {
           if (!('CommonTableExpr' in c)) continue;
@@ -113,8 +112,12 @@ export class Planner implements SubqueryPlanner {
           this.currentCtes = ctes;
           const q = (cte.ctequery ?? {}) as Node;
           if (!('SelectStmt' in q)) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'data-modifying statements in WITH are not supported');
-          const planned = this.planSelect(q.SelectStmt, outer, params, ctes);
           const names = (cte.aliascolnames ?? []).map(stringOf);
+          if (stmt.withClause.recursive && q.SelectStmt.op === 'SETOP_UNION' && q.SelectStmt.larg && q.SelectStmt.rarg) {
+            ctes.set(cte.ctename ?? '', this.recursiveCte(cte.ctename ?? '', names, q.SelectStmt, outer, params, ctes));
+            continue;
+          }
+          const planned = this.planSelect(q.SelectStmt, outer, params, ctes);
           const cols = planned.columns.map((col, i) => ({ ...col, name: names[i] ?? col.name, qualifier: cte.ctename, hidden: false }));
           ctes.set(cte.ctename ?? '', { node: new MaterializeNode(planned.node, cols, `CTE ${cte.ctename}`), columns: cols });
         }
@@ -128,6 +131,21 @@ export class Planner implements SubqueryPlanner {
     }
   }
 
+  /** WITH RECURSIVE name AS (base UNION [ALL] recursive term referencing name). */
+  private recursiveCte(name: string, names: string[], q: SelectStmt, outer: Scope | undefined, params: ParamTypes, ctes: Map<string, CteDef>): CteDef {
+    const base = this.planSelect(q.larg as SelectStmt, outer, params, ctes);
+    const cols = base.columns.map((c, i) => ({ ...c, name: names[i] ?? c.name, qualifier: name, hidden: false, untyped: false }));
+    const working = new WorkingTableNode(cols, name);
+    const inner = new Map(ctes);
+    inner.set(name, { node: working, columns: cols });
+    this.currentCtes = inner;
+    const rec = this.planSelect(q.rarg as SelectStmt, outer, params, inner);
+    if (rec.columns.length !== cols.length) throw sqlError(S.SYNTAX_ERROR, 'each UNION query must have the same number of columns');
+    const convert = (row: Row): Row => cols.map((c, i) => castValue(row[i], rec.columns[i].type, c.type, false));
+    const node = new RecursiveUnionNode(base.node, rec.node, working, q.all ?? false, cols, convert);
+    return { node: new MaterializeNode(node, cols, `CTE ${name}`), columns: cols };
+  }
+
   private planValues(stmt: SelectStmt, outer: Scope | undefined, params: ParamTypes, ctes: Map<string, CteDef>): PlannedQuery {
     const lists = (stmt.valuesLists ?? []).map((l) => ('List' in l ? (l.List.items ?? []) : []));
     const width = lists[0]?.length ?? 0;
@@ -136,7 +154,7 @@ export class Planner implements SubqueryPlanner {
     const byCol: Expr[][] = [];
     for (let i = 0; i < width; i++) byCol.push(c.compileCommon(lists.map((l) => l[i])));
     const rows = lists.map((_l, r) => byCol.map((col) => col[r]));
-    const columns = byCol.map((col, i) => ({ qualifier: undefined, name: `column${i + 1}`, type: col[0].type.kind === 'unknown' ? t('text') : col[0].type }));
+    const columns = byCol.map((col, i) => ({ qualifier: undefined, name: `column${i + 1}`, type: col[0].type.kind === 'unknown' ? t('text') : col[0].type, untyped: col[0].type.kind === 'unknown' }));
     const node: PlanNode = new ValuesNode(columns, rows);
     return this.finish(node, columns, stmt, params, outer, ctes);
   }
@@ -192,8 +210,9 @@ export class Planner implements SubqueryPlanner {
     const l = this.planSelect(stmt.larg as SelectStmt, outer, params, ctes);
     const r = this.planSelect(stmt.rarg as SelectStmt, outer, params, ctes);
     if (l.columns.length !== r.columns.length) throw sqlError(S.SYNTAX_ERROR, `each ${stmt.op === 'SETOP_UNION' ? 'UNION' : stmt.op === 'SETOP_INTERSECT' ? 'INTERSECT' : 'EXCEPT'} query must have the same number of columns`);
-    const types = l.columns.map((c, i) => commonType(c.type, r.columns[i].type));
-    const columns = l.columns.map((c, i) => ({ qualifier: undefined, name: c.name, type: types[i].kind === 'unknown' ? t('text') : types[i] }));
+    const typeOf = (c: ScopeColumn): SqlType => (c.untyped ? t('unknown') : c.type);
+    const types = l.columns.map((c, i) => commonType(typeOf(c), typeOf(r.columns[i])));
+    const columns = l.columns.map((c, i) => ({ qualifier: undefined, name: c.name, type: types[i].kind === 'unknown' ? t('text') : types[i], untyped: types[i].kind === 'unknown' }));
     const conv = (from: readonly ScopeColumn[]) => (row: Row): Row => columns.map((c, i) => castValue(row[i], from[i].type, c.type, false));
     const op = stmt.op === 'SETOP_UNION' ? 'union' : stmt.op === 'SETOP_INTERSECT' ? 'intersect' : 'except';
     const node = new SetOpNode(l.node, r.node, op, stmt.all ?? false, columns, conv(r.columns), conv(l.columns));
@@ -208,7 +227,6 @@ export class Planner implements SubqueryPlanner {
     if ('JoinExpr' in n) return this.joinExpr(n.JoinExpr, outer, params, ctes);
     if ('RangeSubselect' in n) {
       const rs = n.RangeSubselect;
-      if (rs.lateral) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'LATERAL is not supported');
       const sub = (rs.subquery as { SelectStmt: SelectStmt }).SelectStmt;
       const q = this.planSelect(sub, outer, params, ctes);
       const alias = rs.alias?.aliasname;
@@ -221,7 +239,6 @@ export class Planner implements SubqueryPlanner {
   }
 
   private rangeFunction(rf: import('libpg-query').RangeFunction, outer: Scope | undefined, params: ParamTypes): FromTree {
-    if (rf.lateral) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'LATERAL is not supported');
     const fnNode = ((rf.functions ?? [])[0] as { List: { items: Node[] } } | undefined)?.List.items[0];
     if (!fnNode || !('FuncCall' in fnNode)) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'this FROM function is not supported');
     const fc = fnNode.FuncCall;
@@ -331,14 +348,27 @@ export class Planner implements SubqueryPlanner {
 
   private joinExpr(j: JoinExpr, outer: Scope | undefined, params: ParamTypes, ctes: Map<string, CteDef>): FromTree {
     const left = this.fromItem(j.larg as Node, outer, params, ctes);
+    if (isLateral(j.rarg as Node)) {
+      if (j.jointype !== 'JOIN_INNER' && j.jointype !== 'JOIN_LEFT') throw sqlError(S.FEATURE_NOT_SUPPORTED, 'only inner and left joins to LATERAL are supported');
+      return this.lateral(left, j.rarg as Node, outer, params, ctes, j.jointype === 'JOIN_LEFT' ? 'left' : 'inner', j.quals);
+    }
     const right = this.fromItem(j.rarg as Node, outer, params, ctes);
     const jt: JoinKind = j.jointype === 'JOIN_LEFT' ? 'left' : j.jointype === 'JOIN_RIGHT' ? 'right' : j.jointype === 'JOIN_FULL' ? 'full' : j.quals || j.usingClause || j.isNatural ? 'inner' : 'cross';
     return { kind: 'join', left, right, jt, quals: j.quals, using: (j.usingClause ?? []).map(stringOf), natural: j.isNatural ?? false };
   }
 
+  /** A LATERAL item planned with the columns to its left as its outer scope. */
+  private lateral(left: FromTree, item: Node, outer: Scope | undefined, params: ParamTypes, ctes: Map<string, CteDef>, jt: 'inner' | 'left', quals?: Node): FromTree {
+    const leftScope = new Scope(this.treeColumns(left), outer);
+    const right = this.fromItem(item, leftScope, params, ctes);
+    if (right.kind !== 'node') throw sqlError(S.FEATURE_NOT_SUPPORTED, 'LATERAL needs a subquery or function');
+    return { kind: 'lateral', left, right: right.node, jt, quals };
+  }
+
   private treeColumns(f: FromTree): ScopeColumn[] {
     if (f.kind === 'table') return f.columns;
     if (f.kind === 'node') return [...f.node.columns];
+    if (f.kind === 'lateral') return [...this.treeColumns(f.left), ...f.right.columns];
     return [...this.treeColumns(f.left), ...this.treeColumns(f.right)];
   }
 
@@ -348,6 +378,7 @@ export class Planner implements SubqueryPlanner {
       this.leaves(f.left, out);
       this.leaves(f.right, out);
     } else if (f.kind === 'join' && f.jt === 'left') this.leaves(f.left, out);
+    else if (f.kind === 'lateral') this.leaves(f.left, out);
   }
 
   /** Builds the operator tree of FROM; leaves get their pushed conjuncts and access paths. */
@@ -357,6 +388,13 @@ export class Planner implements SubqueryPlanner {
       return f.node;
     }
     if (f.kind === 'node') return f.node;
+    if (f.kind === 'lateral') {
+      const ln = this.buildTree(f.left, params, pushed, outer);
+      const scope = new Scope([...ln.columns, ...f.right.columns], outer);
+      const c = this.compiler(scope, params, { noAgg: 'JOIN conditions' });
+      const cond = f.quals ? c.asBool(c.compile(f.quals, t('bool')), 'argument of JOIN/ON') : undefined;
+      return new LateralJoinNode(ln, f.right, f.jt, cond);
+    }
     const l = this.buildTree(f.left, params, pushed, outer);
     const r = this.buildTree(f.right, params, pushed, outer);
     const scope = new Scope([...l.columns, ...r.columns], outer);
@@ -499,9 +537,14 @@ export class Planner implements SubqueryPlanner {
 
   /** Plans FROM + WHERE: returns the input node and scope of the select list. */
   planFromWhere(fromClause: readonly Node[], where: Node | undefined, outer: Scope | undefined, params: ParamTypes, ctes: Map<string, CteDef>): { node: PlanNode; scope: Scope; single?: TableScanNode } {
-    const items = fromClause.map((n) => this.fromItem(n, outer, params, ctes));
     let tree: FromTree | undefined;
-    for (const it of items) tree = tree ? { kind: 'join', left: tree, right: it, jt: 'cross', natural: false } : it;
+    for (const n of fromClause) {
+      if (tree && isLateral(n)) tree = this.lateral(tree, n, outer, params, ctes, 'inner');
+      else {
+        const it = this.fromItem(n, outer, params, ctes);
+        tree = tree ? { kind: 'join', left: tree, right: it, jt: 'cross', natural: false } : it;
+      }
+    }
     const allCols = tree ? this.treeColumns(tree) : [];
     const scope = new Scope(allCols, outer);
     const conds = conjuncts(where);
@@ -667,6 +710,7 @@ export class Planner implements SubqueryPlanner {
         qualifier: undefined,
         name: items[i].name ?? e.name,
         type: e.type.kind === 'unknown' ? t('text') : e.type,
+        untyped: e.type.kind === 'unknown',
         tableOid: src?.tableOid,
         attnum: src?.attnum,
       };
@@ -719,6 +763,10 @@ class Renamed implements PlanNode {
   explain(): ReturnType<PlanNode['explain']> {
     return this.child.explain();
   }
+}
+
+function isLateral(n: Node): boolean {
+  return ('RangeSubselect' in n && n.RangeSubselect.lateral === true) || ('RangeFunction' in n && n.RangeFunction.lateral === true);
 }
 
 function safeResolve(s: Scope, parts: readonly string[]): boolean {

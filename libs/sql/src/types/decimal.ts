@@ -69,10 +69,30 @@ export const decCmp = (a: Dec, b: Dec): number => {
 /** Division with Postgres' result scale: at least 16 significant digits, never below the inputs' scales. */
 export function decDiv(a: Dec, b: Dec): Dec {
   if (b.u === 0n) throw sqlError(S.DIVISION_BY_ZERO, 'division by zero');
-  const approx = Number(formatDec(a)) / Number(formatDec(b));
-  const weight = approx === 0 || !Number.isFinite(approx) ? 0 : Math.floor(Math.log10(Math.abs(approx)) / 4);
-  const scale = Math.min(MAX_SCALE, Math.max(16 - weight * 4, a.s, b.s, 0));
+  // Postgres' select_div_scale: from the base-10000 weights and first digits of the operands.
+  const [w1, d1] = firstGroup(a);
+  const [w2, d2] = firstGroup(b);
+  let qweight = w1 - w2;
+  if (d1 <= d2) qweight--;
+  const scale = Math.min(MAX_SCALE, Math.max(16 - qweight * 4, a.s, b.s, 0));
   return divToScale(a, b, scale);
+}
+
+/** Weight and value of the first non-zero base-10000 digit (Postgres' NumericVar layout). */
+function firstGroup(d: Dec): [number, number] {
+  if (d.u === 0n) return [0, 0];
+  const digits = (d.u < 0n ? -d.u : d.u).toString();
+  const intLen = digits.length - d.s;
+  const intGroups = Math.max(0, Math.ceil(intLen / 4));
+  const padLeft = intGroups * 4 - Math.max(intLen, 0);
+  const frac = intLen < 0 ? '0'.repeat(-intLen) + digits : digits;
+  const all = '0'.repeat(padLeft) + frac;
+  const padded = all + '0'.repeat((4 - (all.length % 4)) % 4);
+  for (let i = 0; i < padded.length; i += 4) {
+    const g = Number(padded.slice(i, i + 4));
+    if (g !== 0) return [intGroups - 1 - i / 4, g];
+  }
+  return [0, 0];
 }
 
 export function divToScale(a: Dec, b: Dec, scale: number): Dec {

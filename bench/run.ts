@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
-const BENCHES = ['raft', 'wal', 'transport', 'storage', 'materialize', 'pgbench', 'shard'];
+const BENCHES = ['raft', 'wal', 'transport', 'storage', 'materialize', 'pgbench', 'shard', 'sql-plan'];
 const only = process.argv.slice(2);
 let failed = 0;
 for (const name of only.length > 0 ? only : BENCHES) {

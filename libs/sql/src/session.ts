@@ -71,7 +71,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
   async *simpleQuery(sql: string, ctx: QueryContext): AsyncIterable<StatementResult> {
     let stmts: ParsedStatement[];
     try {
-      stmts = parseSql(sql);
+      stmts = this.planCache.parseCache.parse(sql);
     } catch (e) {
       this.failBlock();
       throw e;

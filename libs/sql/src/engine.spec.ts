@@ -211,4 +211,14 @@ describe('tables', () => {
     await c.query('reset time zone');
     expect((await c.query("select '2024-01-02 03:04:05-05'::timestamptz::text as t")).rows).toEqual([{ t: '2024-01-02 08:04:05+00' }]);
   });
+
+  it('row comparisons: IN lists, IN subqueries and keyset pagination', async () => {
+    await c.query('create table rc (a int, b int, primary key (a, b))');
+    await c.query('insert into rc values (1, 1), (1, 2), (2, 1), (2, 2)');
+    expect((await c.query('select a, b from rc where (a, b) in ((1, 2), (2, 1)) order by a')).rows).toEqual([{ a: 1, b: 2 }, { a: 2, b: 1 }]);
+    expect((await c.query('select a, b from rc where (a, b) > (1, 2) order by a, b')).rows).toEqual([{ a: 2, b: 1 }, { a: 2, b: 2 }]);
+    expect((await c.query('select count(*)::int as n from rc where (a, b) in (select a, max(b) from rc group by a)')).rows).toEqual([{ n: 2 }]);
+    const plan = (await c.query('explain select * from rc where a = 1 and b = 2')).rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n');
+    expect(plan).toMatch(/Point Get on rc using rc_pkey/);
+  });
 });

@@ -250,7 +250,7 @@ export class ExprCompiler {
     if ('A_Indirection' in node) return this.indirection(node.A_Indirection.arg as Node, node.A_Indirection.indirection ?? []);
     if ('SQLValueFunction' in node) return this.sqlValueFunction(node.SQLValueFunction.op ?? '');
     if ('CollateClause' in node) return this.compile(node.CollateClause.arg as Node, hint);
-    if ('RowExpr' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'row constructors are not supported');
+    if ('RowExpr' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'row values are only supported in comparisons');
     if ('SetToDefault' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'DEFAULT is not allowed in this context');
     throw sqlError(S.FEATURE_NOT_SUPPORTED, `expression ${Object.keys(node)[0]} is not supported`);
   }
@@ -479,6 +479,9 @@ export class ExprCompiler {
     const kind = e.kind ?? 'AEXPR_OP';
     switch (kind) {
       case 'AEXPR_OP': {
+        if (e.lexpr && 'RowExpr' in e.lexpr && e.rexpr && 'RowExpr' in e.rexpr) {
+          return this.rowCompare(op, this.rowItems(e.lexpr), this.rowItems(e.rexpr), e.location);
+        }
         if (!e.lexpr) return this.unary(op, this.compile(e.rexpr as Node), e.location);
         const [l, r] = this.pair(e.lexpr, e.rexpr as Node);
         return this.binary(op, l, r, e.location);
@@ -520,6 +523,27 @@ export class ExprCompiler {
       }
       case 'AEXPR_IN': {
         const list = 'List' in (e.rexpr as Node) ? ((e.rexpr as { List: { items?: Node[] } }).List.items ?? []) : [e.rexpr as Node];
+        if (e.lexpr && 'RowExpr' in e.lexpr) {
+          // (a, b) IN ((1, 2), (3, 4)): OR of row equalities; NOT IN: AND of inequalities.
+          const left = this.rowItems(e.lexpr);
+          const parts = list.map((n) => this.rowCompare(op === '<>' ? '<>' : '=', left, 'RowExpr' in n ? this.rowItems(n) : [this.compile(n)], e.location));
+          const fns = parts.map((p) => p.fn);
+          const any = op !== '<>';
+          return {
+            type: t('bool'),
+            fn: (env) => {
+              let sawNull = false;
+              for (const f of fns) {
+                const v = f(env);
+                if (v === null) sawNull = true;
+                else if (v === any) return any;
+              }
+              return sawNull ? null : !any;
+            },
+            slots: mergeSlots(...parts),
+            name: '?column?',
+          };
+        }
         const left = this.compile(e.lexpr as Node);
         const items = list.map((n) => this.compile(n, left.type));
         let type = left.type;
@@ -625,6 +649,46 @@ export class ExprCompiler {
       default:
         throw sqlError(S.FEATURE_NOT_SUPPORTED, `operator kind ${String(kind)} is not supported`);
     }
+  }
+
+  private rowItems(n: Node): Expr[] {
+    return 'RowExpr' in n ? (n.RowExpr.args ?? []).map((a) => this.compile(a)) : [this.compile(n)];
+  }
+
+  /** Row comparison: = and <> elementwise; < <= > >= lexicographically (SQL semantics with NULLs). */
+  rowCompare(op: string, left: readonly Expr[], right: readonly Expr[], loc?: number): Expr {
+    if (left.length !== right.length) throw sqlError(S.SYNTAX_ERROR, 'unequal number of entries in row expressions', pos(loc));
+    const eqs = left.map((l, i) => this.compare('=', l, right[i], loc));
+    const lts = left.map((l, i) => this.compare('<', l, right[i], loc));
+    const eqf = eqs.map((x) => x.fn);
+    const ltf = lts.map((x) => x.fn);
+    const slots = mergeSlots(...left, ...right);
+    let fn: (env: Env) => Value;
+    if (op === '=' || op === '<>' || op === '!=') {
+      const negate = op !== '=';
+      fn = (env) => {
+        let sawNull = false;
+        for (const f of eqf) {
+          const v = f(env);
+          if (v === false) return negate;
+          if (v === null) sawNull = true;
+        }
+        return sawNull ? null : !negate;
+      };
+    } else if (['<', '<=', '>', '>='].includes(op)) {
+      // The first pair that is not equal decides; all equal decides by whether op admits equality.
+      fn = (env) => {
+        for (let i = 0; i < eqf.length; i++) {
+          const eq = eqf[i](env);
+          if (eq === null) return null;
+          if (eq === true) continue;
+          const lt = ltf[i](env) as boolean;
+          return op === '<' || op === '<=' ? lt : !lt;
+        }
+        return op === '<=' || op === '>=';
+      };
+    } else throw sqlError(S.FEATURE_NOT_SUPPORTED, `row comparison with ${op} is not supported`, pos(loc));
+    return { type: t('bool'), fn, slots, name: '?column?' };
   }
 
   private unary(op: string, a: Expr, loc?: number): Expr {
@@ -1053,6 +1117,32 @@ export class ExprCompiler {
         return rows.length ? rows[0][0] : null;
       });
       return { type: cols[0].type, fn: (env) => run(env, slot), slots: [slot], name: cols[0].name };
+    }
+    if ((kind === 'ANY_SUBLINK' || kind === 'ALL_SUBLINK') && sl.testexpr && 'RowExpr' in sl.testexpr) {
+      const op = (sl.operName ?? []).map(stringOf).join('') || '=';
+      const left = this.rowItems(sl.testexpr);
+      if (cols.length !== left.length) throw sqlError(S.SYNTAX_ERROR, left.length > cols.length ? 'subquery has too few columns' : 'subquery has too many columns', pos(sl.location));
+      const rowsSlot = mkSlot((rows) => rows);
+      const right = cols.map((c, i): Expr => ({ type: c.type, fn: (env) => env.row[i], slots: [], name: '' }));
+      const lefts = left.map((l, i): Expr => ({ type: l.type, fn: (env) => env.row[cols.length + i], slots: [], name: '' }));
+      const cmp = this.rowCompare(op, lefts, right, sl.location).fn;
+      const lfs = left.map((l) => l.fn);
+      const any = kind === 'ANY_SUBLINK';
+      return {
+        type: t('bool'),
+        fn: (env) => {
+          const lv = lfs.map((f) => f(env));
+          let sawNull = false;
+          for (const r of run(env, rowsSlot) as unknown as Value[][]) {
+            const v = cmp({ row: [...r, ...lv], outer: env.outer, rt: env.rt });
+            if (v === null) sawNull = true;
+            else if (v === any) return any;
+          }
+          return sawNull ? null : !any;
+        },
+        slots: [...mergeSlots(...left), rowsSlot],
+        name: '?column?',
+      };
     }
     if (kind === 'ANY_SUBLINK' || kind === 'ALL_SUBLINK') {
       const op = (sl.operName ?? []).map(stringOf).join('') || '=';

@@ -1,6 +1,7 @@
 /**
  * The differential harness: runs a SQL corpus file statement by statement over one session
- * (simple query protocol, values as the server's text output) and compares two servers'
+ * (simple query protocol, or the extended protocol's Parse/Bind/Describe/Execute with no
+ * parameters; values as the server's text output) and compares two servers'
  * outcomes: command tag, column names and type OIDs, rows, and the SQLSTATE of errors. Rows are
  * compared in order only when the statement has a top-level ORDER BY; otherwise as multisets.
  *
@@ -153,16 +154,22 @@ interface CommandCompleteSource {
 /** Text of every value exactly as the server sent it (no driver parsing). */
 const rawText = { getTypeParser: () => (value: string) => value };
 
+/** 'simple': one Query message per statement; 'extended': Parse/Bind/Describe/Execute/Sync. */
+export type Protocol = 'simple' | 'extended';
+
 /** A session on one server that runs statements and reports their outcomes. */
 export class CorpusSession {
-  private constructor(private readonly client: Client) {}
+  private constructor(
+    private readonly client: Client,
+    private readonly protocol: Protocol,
+  ) {}
 
-  static async open(server: ConnectionConfig): Promise<CorpusSession> {
+  static async open(server: ConnectionConfig, protocol: Protocol = 'simple'): Promise<CorpusSession> {
     const client = new Client({ ...server, connectionTimeoutMillis: 10_000 });
     // A server that drops the connection must fail the statement, not crash the test process.
     client.on('error', () => undefined);
     await client.connect();
-    return new CorpusSession(client);
+    return new CorpusSession(client, protocol);
   }
 
   async run(sql: string): Promise<Outcome> {
@@ -173,7 +180,9 @@ export class CorpusSession {
     const onTag = (msg: { text: string }): void => void tags.push(msg.text);
     conn.on('commandComplete', onTag);
     try {
-      const r = await this.client.query<(string | null)[]>({ text: sql, rowMode: 'array', types: rawText });
+      // queryMode is node-postgres's switch to the extended protocol without parameters.
+      const config = { text: sql, rowMode: 'array' as const, types: rawText, queryMode: this.protocol === 'extended' ? 'extended' : undefined };
+      const r = await this.client.query<(string | null)[]>(config);
       const fields: FieldDef[] = r.fields ?? [];
       return {
         ok: true,
@@ -195,8 +204,8 @@ export class CorpusSession {
 }
 
 /** Runs every statement of a corpus in one session; returns one outcome per statement. */
-export async function runCorpus(server: ConnectionConfig, statements: readonly Statement[]): Promise<Outcome[]> {
-  const session = await CorpusSession.open(server);
+export async function runCorpus(server: ConnectionConfig, statements: readonly Statement[], protocol: Protocol = 'simple'): Promise<Outcome[]> {
+  const session = await CorpusSession.open(server, protocol);
   try {
     const outcomes: Outcome[] = [];
     for (const s of statements) outcomes.push(await session.run(s.sql));

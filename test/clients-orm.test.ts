@@ -99,9 +99,7 @@ class AddStock1700000000002 implements MigrationInterface {
   }
 }
 
-// Weft not yet: TypeORM's first query, `SELECT * FROM current_schema()`, fails on Weft
-// ("function current_schema does not exist or is not a set-returning function").
-describe.each(clientTargets(false))('TypeORM against %s', (kind) => {
+describe.each(clientTargets(true))('TypeORM against %s', (kind) => {
   let server: SqlServer;
   let ds: DataSource;
   const label = targetLabel(kind);

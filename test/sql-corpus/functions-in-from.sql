@@ -2,7 +2,7 @@
 -- TypeORM's first query on connect is `SELECT * FROM current_schema()`.
 SELECT * FROM current_schema();
 SELECT * FROM current_database();
-SELECT * FROM version() WHERE version LIKE 'PostgreSQL%';
+SELECT version LIKE 'PostgreSQL 15%' AS is_pg15 FROM version();
 SELECT s.x FROM abs(-3) AS s(x);
 SELECT * FROM lower('ABC') AS l;
 SELECT * FROM current_schema() AS cs, current_database() AS cd;

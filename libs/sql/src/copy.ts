@@ -7,6 +7,7 @@ import { S, sqlError } from './errors';
 import { allSlots, prepareSlots } from './exec/nodes';
 import { compileDefaults, insertRow, resolveTable, RowValidator } from './plan/dml';
 import { stringOf, type ParamTypes } from './plan/expr';
+import { checkParents } from './plan/foreign-keys';
 import type { Planner } from './plan/select';
 import type { Env, Row } from './runtime';
 import type { CompiledStatement, ExecContext } from './statement';
@@ -267,6 +268,7 @@ function copyIn(
       for (let i = 0; i < t0.columns.length; i++) if (!given.has(i)) row[i] = castValue(defaults[i].fn(emptyEnv), defaults[i].type, t0.columns[i].type, false);
     }
     validator.validate(row, ctx.rt);
+    if (t0.foreignKeys?.length) await checkParents(ctx, t0, row);
     await insertRow(ctx, t0, row);
     count++;
   };

@@ -21,6 +21,7 @@ import { SERIAL_NAMES, type SqlType, t, typeDisplayName } from './types/types';
 import { castValue, toText } from './types/values';
 import type { Row } from './runtime';
 import { compileStatement, newPlanner } from './compile';
+import { checkParents, referencedIndex } from './plan/foreign-keys';
 import { Scope } from './plan/scope';
 
 type Utility = Omit<CompiledStatement, 'paramTypes'>;
@@ -405,7 +406,10 @@ function fkFrom(ctx: ExecContext, c: Constraint, cols: string[], defaultName: st
     if (!col) throw sqlError(S.UNDEFINED_COLUMN, `column "${n}" referenced in foreign key constraint does not exist`);
     return col.id;
   });
-  return { name: c.conname ?? defaultName, columns: cols.map(columnId), refTableId: ref.id, refColumns: refIds.length ? refIds : [...ref.primary.columns] };
+  const refColumns = refIds.length ? refIds : [...ref.primary.columns];
+  if (!referencedIndex(ref, refColumns)) throw sqlError('42830', `there is no unique constraint matching given keys for referenced table "${c.pktable?.relname}"`);
+  if (cols.length !== refColumns.length) throw sqlError('42830', 'number of referencing and referenced columns for foreign key disagree');
+  return { name: c.conname ?? defaultName, columns: cols.map(columnId), refTableId: ref.id, refColumns, onDelete: c.fk_del_action ?? 'a', onUpdate: c.fk_upd_action ?? 'a' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -521,6 +525,22 @@ async function drop(ctx: ExecContext, s: DropStmt): Promise<string> {
     if (!rel) {
       notice(ctx, `${want === 'table' ? 'table' : want} "${name}" does not exist, skipping`);
       continue;
+    }
+    if (rel.kind === 'table') {
+      // Foreign keys of other tables that reference this one: refused, or dropped with CASCADE.
+      for (const other of ctx.catalog.relationsOf(ctx.rt.session.databaseId)) {
+        if (other.kind !== 'table' || other.id === rel.id) continue;
+        const refs = (other.foreignKeys ?? []).filter((fk) => fk.refTableId === rel.id);
+        if (!refs.length) continue;
+        if (!cascade) {
+          throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop table ${rel.name} because other objects depend on it`, {
+            detail: refs.map((fk) => `constraint ${fk.name} on table ${other.name} depends on table ${rel.name}`).join('\n'),
+            hint: 'Use DROP ... CASCADE to drop the dependent objects too.',
+          });
+        }
+        notice(ctx, `drop cascades to constraint ${refs.map((fk) => fk.name).join(', ')} on table ${other.name}`);
+        writeDescriptor(ctx.txn, { ...other, foreignKeys: (other.foreignKeys ?? []).filter((fk) => fk.refTableId !== rel.id) });
+      }
     }
     deleteDescriptor(ctx.txn, rel.id);
     if (rel.kind === 'table') {
@@ -786,8 +806,11 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
         return next;
       }
       if (k.contype === 'CONSTR_FOREIGN') {
-        const fk = fkFrom(ctx, k, (k.fk_attrs ?? []).map(stringOf), `${table.name}_${(k.fk_attrs ?? []).map(stringOf).join('_')}_fkey`, (n) => colByName(n).id);
-        return { ...table, foreignKeys: [...(table.foreignKeys ?? []), fk] };
+        const fk = fkFrom(ctx, k, (k.fk_attrs ?? []).map(stringOf), `${table.name}_${(k.fk_attrs ?? []).map(stringOf).join('_')}_fkey`, (n) => colByName(n).id, k.pktable?.relname === table.name ? table : undefined);
+        const next = { ...table, foreignKeys: [...(table.foreignKeys ?? []), fk] };
+        // Existing rows must already satisfy the new key (as ALTER TABLE validates in Postgres).
+        for (const r of await allRows(ctx, table)) await checkParents(ctx, { ...next, foreignKeys: [fk] }, r);
+        return next;
       }
       throw sqlError(S.FEATURE_NOT_SUPPORTED, `ADD CONSTRAINT of type ${k.contype} is not supported`);
     }

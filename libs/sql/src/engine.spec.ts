@@ -221,4 +221,21 @@ describe('tables', () => {
     const plan = (await c.query('explain select * from rc where a = 1 and b = 2')).rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n');
     expect(plan).toMatch(/Point Get on rc using rc_pkey/);
   });
+
+  it('foreign keys: missing parents 23503, referenced parents refuse deletes, CASCADE and SET NULL', async () => {
+    await c.query('create table fk_p (id int primary key, code text unique)');
+    await c.query('create table fk_c (id int primary key, p int references fk_p on delete cascade, q text references fk_p (code) on delete set null)');
+    await c.query("insert into fk_p values (1, 'a'), (2, 'b')");
+    await c.query("insert into fk_c values (10, 1, 'a'), (11, 2, 'b'), (12, null, null)");
+    const bad = await c.query("insert into fk_c values (13, 3, null)").catch((e: unknown) => e as DatabaseError);
+    expect(bad).toMatchObject({ code: '23503', constraint: 'fk_c_p_fkey', detail: 'Key (p)=(3) is not present in table "fk_p".' });
+    await c.query('delete from fk_p where id = 1');
+    expect((await c.query('select id, p, q from fk_c order by id')).rows).toEqual([{ id: 11, p: 2, q: 'b' }, { id: 12, p: null, q: null }]);
+    await c.query('create table fk_r (id int primary key, p int not null references fk_p)');
+    await c.query('insert into fk_r values (1, 2)');
+    const refused = await c.query('delete from fk_p where id = 2').catch((e: unknown) => e as DatabaseError);
+    expect(refused).toMatchObject({ code: '23503', constraint: 'fk_r_p_fkey' });
+    const info = await c.query("select constraint_name from information_schema.table_constraints where table_name = 'fk_r' and constraint_type = 'FOREIGN KEY'");
+    expect(info.rows).toEqual([{ constraint_name: 'fk_r_p_fkey' }]);
+  });
 });

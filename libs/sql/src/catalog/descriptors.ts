@@ -58,6 +58,9 @@ export interface ForeignKeyDesc {
   readonly columns: readonly number[];
   readonly refTableId: number;
   readonly refColumns: readonly number[];
+  /** pg_constraint confdeltype/confupdtype: a NO ACTION, r RESTRICT, c CASCADE, n SET NULL, d SET DEFAULT. */
+  readonly onDelete?: string;
+  readonly onUpdate?: string;
 }
 
 export interface TableDesc {

@@ -18,6 +18,7 @@ import { coerce, konst, stringOf, type Expr, type ParamTypes } from './expr';
 import { andAll, type Planner } from './select';
 import { Scope, type ScopeColumn } from './scope';
 import { toRow } from '../compile';
+import { checkParents, hasChildren, onParentChange, type ChildWriter } from './foreign-keys';
 
 type FinalTypes = (p: ParamTypes) => SqlType[];
 
@@ -157,6 +158,21 @@ export async function updateRow(ctx: ExecContext, t0: TableDesc, oldRow: Row, ne
     txn.put(n.key, n.value, n.unique ? { constraint: idx.name, detail: keyDetail(t0, idx, newRow) } : undefined);
   }
 }
+
+/** UPDATE of a row with its foreign keys: the new values must find parents; children follow. */
+export async function updateWithKeys(ctx: ExecContext, t0: TableDesc, oldRow: Row, newRow: Row): Promise<void> {
+  if (t0.foreignKeys?.length) await checkParents(ctx, t0, newRow, oldRow);
+  if (hasChildren(ctx, t0)) await onParentChange(ctx, t0, oldRow, newRow, FK_WRITER);
+  await updateRow(ctx, t0, oldRow, newRow);
+}
+
+/** DELETE of a row with its foreign keys: children are refused or cascaded first. */
+export async function deleteWithKeys(ctx: ExecContext, t0: TableDesc, row: Row): Promise<void> {
+  if (hasChildren(ctx, t0)) await onParentChange(ctx, t0, row, undefined, FK_WRITER);
+  deleteRow(ctx, t0, row);
+}
+
+const FK_WRITER: ChildWriter = { deleteRow: deleteWithKeys, updateRow: updateWithKeys };
 
 /** Compiled DEFAULT expressions of a table (NULL when none; row ids for the hidden key). */
 export function compileDefaults(t0: TableDesc, planner: Planner, params: ParamTypes): Expr[] {
@@ -321,6 +337,7 @@ export function compileInsert(stmt: InsertStmt, planner: Planner, params: ParamT
       };
       const handle = async (row: Row): Promise<void> => {
         validator.validate(row, rt);
+        if (t0.foreignKeys?.length) await checkParents(ctx, t0, row);
         if (onConflict) {
           const existing = await onConflict.findConflict(ctx, row);
           if (existing) {
@@ -328,7 +345,7 @@ export function compileInsert(stmt: InsertStmt, planner: Planner, params: ParamT
             const updated = await onConflict.update(ctx, existing, row);
             if (!updated) return;
             validator.validate(updated, rt);
-            await updateRow(ctx, t0, existing, updated);
+            await updateWithKeys(ctx, t0, existing, updated);
             count++;
             if (returning) out.push(await returningRow(returning, updated, rt));
             return;
@@ -478,7 +495,7 @@ export function compileUpdate(stmt: UpdateStmt, planner: Planner, params: ParamT
           } else next[s.i] = assignCast(s.e.fn(env), s.e.type, t0.columns[s.i], t0);
         }
         validator.validate(next, rt);
-        await updateRow(ctx, t0, old, next);
+        await updateWithKeys(ctx, t0, old, next);
         count++;
         if (returning) out.push(await returningRow(returning, [...next, ...joined.slice(n)], rt));
       }
@@ -511,7 +528,7 @@ export function compileDelete(stmt: DeleteStmt, planner: Planner, params: ParamT
         const k = primaryKey(t0, old).toString('latin1');
         if (seen.has(k)) continue;
         seen.add(k);
-        deleteRow(ctx, t0, old);
+        await deleteWithKeys(ctx, t0, old);
         if (returning) out.push(await returningRow(returning, joined, ctx.rt));
       }
       const tag = `DELETE ${seen.size}`;

@@ -193,7 +193,9 @@ defineView({
       }
       for (const [i, ch] of r.checks.entries()) yield [checkOid(r, i), ch.name, ns, 'c', false, false, true, relOid(r.id), 0, 0, 0, 0, ' ', ' ', ' ', true, 0, false, null, null, null];
       for (const [i, fk] of (r.foreignKeys ?? []).entries()) {
-        yield [fkOid(r, i), fk.name, ns, 'f', false, false, true, relOid(r.id), 0, 0, 0, relOid(fk.refTableId), 'a', 'a', 's', true, 0, true, fk.columns.map(attnum), fk.refColumns, null];
+        const ref = ctx.catalog.byId.get(fk.refTableId);
+        const refAttnum = (id: number): number => (ref?.kind === 'table' ? ref.columns.findIndex((c) => c.id === id) + 1 : 0);
+        yield [fkOid(r, i), fk.name, ns, 'f', false, false, true, relOid(r.id), 0, 0, 0, relOid(fk.refTableId), fk.onUpdate ?? 'a', fk.onDelete ?? 'a', 's', true, 0, true, fk.columns.map(attnum), fk.refColumns.map(refAttnum), null];
       }
     }
   },

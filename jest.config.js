@@ -32,7 +32,10 @@ module.exports = {
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.js',
       globalTeardown: '<rootDir>/test/support/global-teardown.js',
-      testTimeout: 120000,
     },
   ],
+  // Global, not per project: Jest ignores testTimeout inside `projects`. Generous because CI
+  // shares 2 cores between the test worker and the servers the tests start; a hung test still
+  // fails, just later.
+  testTimeout: 120000,
 };

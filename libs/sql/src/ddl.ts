@@ -283,7 +283,7 @@ async function createTable(ctx: ExecContext, s: CreateStmt): Promise<string> {
   const checks: CheckDesc[] = [];
   const fks: ForeignKeyDesc[] = [];
   const pendingFks: { c: Constraint; cols: string[]; name: string }[] = [];
-  const uniques: { cols: string[]; name?: string; primary: boolean }[] = [];
+  const uniques: { cols: string[]; name?: string; primary: boolean; options?: readonly Node[] }[] = [];
   const sequences: SequenceDesc[] = [];
   const takenNames = new Set<string>();
   const taken = (n: string): boolean => takenNames.has(n) || relationNameTaken(ctx, schema.id, n);
@@ -338,7 +338,7 @@ async function createTable(ctx: ExecContext, s: CreateStmt): Promise<string> {
       const c = el.Constraint;
       const keys = (c.keys ?? []).map(stringOf);
       switch (c.contype) {
-        case 'CONSTR_PRIMARY': uniques.push({ cols: keys, name: c.conname, primary: true }); break;
+        case 'CONSTR_PRIMARY': uniques.push({ cols: keys, name: c.conname, primary: true, options: c.options }); break;
         case 'CONSTR_UNIQUE': uniques.push({ cols: keys, name: c.conname, primary: false }); break;
         case 'CONSTR_CHECK': {
           const refs = new Set<string>();
@@ -361,6 +361,7 @@ async function createTable(ctx: ExecContext, s: CreateStmt): Promise<string> {
     return c.id;
   };
   let primary: IndexDesc;
+  let hashColumns: number | undefined;
   if (pks.length) {
     const ids = pks[0].cols.map(colId);
     for (const id of ids) {
@@ -369,7 +370,9 @@ async function createTable(ctx: ExecContext, s: CreateStmt): Promise<string> {
     }
     const pkName = pks[0].name ?? uniqueName(`${name}_pkey`, taken);
     takenNames.add(pkName);
-    primary = { id: 1, name: pkName, columns: ids, directions: ids.map(() => 'asc'), unique: true, primary: true, constraint: true };
+    const pkOpts = primaryKeyOptions(pks[0].options ?? [], pks[0].cols);
+    hashColumns = pkOpts.hashColumns;
+    primary = { id: 1, name: pkName, columns: ids, directions: pks[0].cols.map((c) => (pkOpts.desc.has(c) ? 'desc' : 'asc')), unique: true, primary: true, constraint: true };
   } else {
     const id = nextCol++;
     columns.push({ id, name: 'rowid', type: t('int8'), notNull: true, hidden: true });
@@ -387,7 +390,7 @@ async function createTable(ctx: ExecContext, s: CreateStmt): Promise<string> {
     takenNames.add(idxName);
     indexes.push({ id: nextIndex++, name: idxName, columns: ids, directions: ids.map(() => 'asc'), unique: true, primary: false, constraint: true });
   }
-  const table: TableDesc = { kind: 'table', id: tableId, schemaId: schema.id, name, columns, nextColumnId: nextCol, primary, indexes, nextIndexId: nextIndex, checks, foreignKeys: fks };
+  const table: TableDesc = { kind: 'table', id: tableId, schemaId: schema.id, name, columns, nextColumnId: nextCol, primary, indexes, nextIndexId: nextIndex, checks, foreignKeys: fks, hashColumns };
   // Validate CHECK expressions and defaults now (bad column names fail the CREATE, as in PG).
   writeDescriptor(ctx.txn, table);
   for (const sq of sequences) writeDescriptor(ctx.txn, sq);
@@ -396,6 +399,24 @@ async function createTable(ctx: ExecContext, s: CreateStmt): Promise<string> {
 }
 
 /** A foreign key as recorded in the catalog (shown to tools; not enforced yet). */
+/** Storage parameters of a PRIMARY KEY: Weft's hash_columns / desc_columns (see parse.ts), else 22023. */
+function primaryKeyOptions(options: readonly Node[], cols: readonly string[]): { hashColumns?: number; desc: Set<string> } {
+  let hashColumns: number | undefined;
+  const desc = new Set<string>();
+  for (const o of options) {
+    if (!('DefElem' in o)) continue;
+    const d = o.DefElem;
+    const arg = d.arg as Node | undefined;
+    if (d.defname === 'hash_columns' && arg && 'Integer' in arg) {
+      hashColumns = arg.Integer.ival ?? 0;
+      if (hashColumns < 1 || hashColumns > cols.length) throw sqlError(S.INVALID_PARAMETER_VALUE, 'the hash part of a primary key must name at least one of its columns');
+    } else if (d.defname === 'desc_columns' && arg && 'String' in arg) {
+      for (const c of (arg.String.sval ?? '').split(',')) desc.add(c.trim());
+    } else throw sqlError(S.INVALID_PARAMETER_VALUE, `unrecognized parameter "${d.defname}"`);
+  }
+  return { hashColumns, desc };
+}
+
 function fkFrom(ctx: ExecContext, c: Constraint, cols: string[], defaultName: string, columnId: (name: string) => number, self?: { id: number; columns: readonly ColumnDesc[]; primary: IndexDesc }): ForeignKeyDesc {
   // A table referencing itself is not in the catalog yet while it is being created.
   const ref = self ?? ctx.env.resolveRelation(c.pktable?.schemaname, c.pktable?.relname ?? '');

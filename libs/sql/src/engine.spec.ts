@@ -238,4 +238,14 @@ describe('tables', () => {
     const info = await c.query("select constraint_name from information_schema.table_constraints where table_name = 'fk_r' and constraint_type = 'FOREIGN KEY'");
     expect(info.rows).toEqual([{ constraint_name: 'fk_r_p_fkey' }]);
   });
+
+  it('accepts the hash-sharded primary key syntax PRIMARY KEY ((a, b) HASH, c DESC)', async () => {
+    await c.query('create table hk (tenant int, region text, created int, v text, primary key ((tenant, region) hash, created desc))');
+    await c.query("insert into hk values (1, 'eu', 10, 'a'), (1, 'eu', 20, 'b'), (2, 'us', 5, 'c')");
+    expect((await c.query("select v from hk where tenant = 1 and region = 'eu' and created = 20")).rows).toEqual([{ v: 'b' }]);
+    expect((await c.query("select created from hk where tenant = 1 and region = 'eu'")).rows).toEqual([{ created: 20 }, { created: 10 }]);
+    const def = await c.query("select indexdef from pg_indexes where tablename = 'hk'");
+    expect(def.rows).toEqual([{ indexdef: 'CREATE UNIQUE INDEX hk_pkey ON public.hk USING btree (tenant, region, created DESC)' }]);
+    expect(await sqlstate(c.query('create table hk2 (a int, primary key ((a) hash) with (nonsense = 1))'))).toBe('42601');
+  });
 });

@@ -22,8 +22,9 @@ export interface ParsedStatement {
 
 const ONLY_SPACE_OR_COMMENTS = /^(\s|;|--[^\n]*(\n|$)|\/\*[\s\S]*?\*\/)*$/;
 
-export function parseSql(sql: string): ParsedStatement[] {
-  if (ONLY_SPACE_OR_COMMENTS.test(sql)) return [];
+export function parseSql(sql0: string): ParsedStatement[] {
+  if (ONLY_SPACE_OR_COMMENTS.test(sql0)) return [];
+  const sql = HASH_PK.test(sql0) ? rewriteHashPrimaryKeys(sql0) : sql0;
   let result;
   try {
     result = parseSync(sql);
@@ -36,6 +37,56 @@ export function parseSql(sql: string): ParsedStatement[] {
     const text = s.stmt_len ? sql.slice(offset, offset + s.stmt_len) : sql.slice(offset);
     return [{ node: s.stmt, text, offset }];
   });
+}
+
+const HASH_PK = /PRIMARY\s+KEY\s*\(\s*\(/i;
+
+/**
+ * Weft's hash-sharded primary key, `PRIMARY KEY ((a, b) HASH, c DESC)`, is not in Postgres'
+ * grammar. This narrow pre-pass rewrites it into storage parameters the grammar accepts:
+ * `PRIMARY KEY (a, b, c) WITH (hash_columns = 2, desc_columns = 'c')`, which CREATE TABLE reads.
+ */
+export function rewriteHashPrimaryKeys(sql: string): string {
+  const re = /PRIMARY\s+KEY\s*\(\s*\(/gi;
+  let out = '';
+  let last = 0;
+  for (let m = re.exec(sql); m; m = re.exec(sql)) {
+    const innerStart = m.index + m[0].length;
+    const innerEnd = sql.indexOf(')', innerStart);
+    if (innerEnd < 0) break;
+    const hashCols = sql.slice(innerStart, innerEnd).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    const after = /^\s*HASH\b/i.exec(sql.slice(innerEnd + 1));
+    if (!after) continue;
+    let i = innerEnd + 1 + after[0].length;
+    let depth = 0;
+    let end = -1;
+    for (let j = i; j < sql.length; j++) {
+      if (sql[j] === '(') depth++;
+      else if (sql[j] === ')') {
+        if (depth === 0) {
+          end = j;
+          break;
+        }
+        depth--;
+      }
+    }
+    if (end < 0) break;
+    const rest = sql.slice(i, end).replace(/^\s*,/, '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    const rangeCols: string[] = [];
+    const desc: string[] = [];
+    for (const r of rest) {
+      const mm = /^(.+?)\s+(ASC|DESC)$/i.exec(r);
+      const name = mm ? mm[1] : r;
+      rangeCols.push(name);
+      if (mm && mm[2].toUpperCase() === 'DESC') desc.push(name.replace(/^"(.*)"$/, '$1'));
+    }
+    const opts = [`hash_columns = ${hashCols.length}`, ...(desc.length ? [`desc_columns = '${desc.join(',')}'`] : [])];
+    out += `${sql.slice(last, m.index)}PRIMARY KEY (${[...hashCols, ...rangeCols].join(', ')}) WITH (${opts.join(', ')})`;
+    last = end + 1;
+    i = end + 1;
+    re.lastIndex = i;
+  }
+  return out + sql.slice(last);
 }
 
 function toSyntaxError(e: unknown): PgError {

@@ -76,6 +76,8 @@ export interface TableDesc {
   readonly nextIndexId: number;
   readonly checks: readonly CheckDesc[];
   readonly foreignKeys?: readonly ForeignKeyDesc[];
+  /** Leading primary-key columns that form the hash (shard) key; 0/absent: the first PK column. */
+  readonly hashColumns?: number;
 }
 
 export interface SequenceDesc {

@@ -406,7 +406,7 @@ function primaryKeyOptions(options: readonly Node[], cols: readonly string[]): {
   for (const o of options) {
     if (!('DefElem' in o)) continue;
     const d = o.DefElem;
-    const arg = d.arg as Node | undefined;
+    const arg = d.arg;
     if (d.defname === 'hash_columns' && arg && 'Integer' in arg) {
       hashColumns = arg.Integer.ival ?? 0;
       if (hashColumns < 1 || hashColumns > cols.length) throw sqlError(S.INVALID_PARAMETER_VALUE, 'the hash part of a primary key must name at least one of its columns');

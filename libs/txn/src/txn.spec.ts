@@ -95,4 +95,26 @@ describe('Txn', () => {
     expect((await collect(t.scan(b('k'), b('l')))).length).toBe(50);
     expect((await collect(t.scan(b('k'), b('l'), { reverse: true })))[0]).toBe('k049=49');
   });
+
+  it('refuses a write set over the size limit with 54000 at the write that crosses it, and stays usable', async () => {
+    const shard = new MemoryShard();
+    const t = new Txn(shard, { maxWriteBytes: 1000 });
+    const sp = t.savepoint();
+    for (let i = 0; i < 9; i++) t.put(b(`k${i}`), Buffer.alloc(80));
+    // Overwriting a key replaces its size instead of adding to it.
+    for (let i = 0; i < 20; i++) t.put(b('k0'), Buffer.alloc(80));
+    let err: unknown;
+    try {
+      for (let i = 9; i < 20; i++) t.put(b(`k${i}`), Buffer.alloc(80));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PgError);
+    expect(err).toMatchObject({ code: '54000' });
+    // Rolling back to a savepoint frees the budget again.
+    t.rollbackTo(sp);
+    for (let i = 0; i < 9; i++) t.put(b(`n${i}`), Buffer.alloc(80));
+    expect(await t.commit()).toBeDefined();
+    expect(shard.proposed.length).toBe(1);
+  });
 });

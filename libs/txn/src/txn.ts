@@ -13,6 +13,21 @@ export interface TxnOptions {
   readonly randomId?: () => Buffer;
   /** Page size for scans that have no limit. */
   readonly scanPageSize?: number;
+  /** Largest write set one transaction may buffer, in bytes (default DEFAULT_MAX_TXN_BYTES). */
+  readonly maxWriteBytes?: number;
+}
+
+/**
+ * A transaction commits as one log entry, which Raft replicates as one message and every
+ * replica applies in one batch: unbounded, it would exceed the transport's frame limit (64 MiB)
+ * and stall the event loop long enough to cost the leader its lease. 32 MiB keeps well clear
+ * of both; bigger loads are split by the client (several COPY statements).
+ */
+export const DEFAULT_MAX_TXN_BYTES = 32 << 20;
+
+/** Approximate encoded size of one buffered write (key, value, framing). */
+function opBytes(op: WriteOp): number {
+  return op.key.length + (op.kind === 'put' ? op.value.length : 0) + 16;
 }
 
 export interface TxnRow {
@@ -36,6 +51,7 @@ export class Txn {
   private readTsValue: Timestamp | undefined;
   private readTsPromise: Promise<Timestamp> | undefined;
   private writes = new Map<string, Buffered>();
+  private writeBytes = 0;
   private readonly reads: ReadSpan[] = [];
   private readonly readPoints = new Set<string>();
   private done = false;
@@ -146,12 +162,25 @@ export class Txn {
     // Re-inserting a key this txn deleted: the committed version is expected to exist.
     const cond = prev?.op.kind === 'delete' ? undefined : ifAbsent;
     const op: WriteOp = cond ? { kind: 'put', key, value, ifAbsent: cond } : { kind: 'put', key, value };
+    this.buffer(key, op, prev);
+  }
+
+  private buffer(key: Buffer, op: WriteOp, prev: Buffered | undefined): void {
+    const bytes = this.writeBytes + opBytes(op) - (prev ? opBytes(prev.op) : 0);
+    const max = this.options.maxWriteBytes ?? DEFAULT_MAX_TXN_BYTES;
+    if (bytes > max) {
+      throw new PgError('54000', `transaction is too large: its writes exceed ${Math.round(max / (1 << 20))} MiB`, {
+        detail: `A transaction commits as one replicated log entry of at most ${max} bytes.`,
+        hint: 'Split the work into smaller transactions, e.g. several COPY or INSERT statements of fewer rows.',
+      });
+    }
+    this.writeBytes = bytes;
     this.writes.set(k(key), { key, op });
   }
 
   delete(key: Buffer): void {
     this.checkOpen();
-    this.writes.set(k(key), { key, op: { kind: 'delete', key } });
+    this.buffer(key, { kind: 'delete', key }, this.writes.get(k(key)));
   }
 
   /** Whether this txn has buffered a put of `key` (duplicate detection before commit). */
@@ -166,6 +195,8 @@ export class Txn {
 
   rollbackTo(snapshot: ReadonlyMap<string, Buffered>): void {
     this.writes = new Map(snapshot);
+    this.writeBytes = 0;
+    for (const w of this.writes.values()) this.writeBytes += opBytes(w.op);
   }
 
   /**
@@ -202,6 +233,7 @@ export class Txn {
   rollback(): void {
     this.done = true;
     this.writes.clear();
+    this.writeBytes = 0;
   }
 
   private checkOpen(): void {

@@ -248,4 +248,12 @@ describe('tables', () => {
     expect(def.rows).toEqual([{ indexdef: 'CREATE UNIQUE INDEX hk_pkey ON public.hk USING btree (tenant, region, created DESC)' }]);
     expect(await sqlstate(c.query('create table hk2 (a int, primary key ((a) hash) with (nonsense = 1))'))).toBe('42601');
   });
+
+  it('statement_timeout cancels a long statement with 57014', async () => {
+    await c.query("set statement_timeout = '200ms'");
+    const err = await c.query('select count(*) from generate_series(1, 100000000)').catch((e: unknown) => e as DatabaseError);
+    expect(err).toMatchObject({ code: '57014', message: 'canceling statement due to statement timeout' });
+    await c.query('reset statement_timeout');
+    expect((await c.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+  });
 });

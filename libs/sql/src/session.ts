@@ -18,6 +18,7 @@ import type { PlannerEnv } from './plan/context';
 import { stringOf, typeFromTypeName } from './plan/expr';
 import type { Runtime, RuntimeServices, SessionInfo } from './runtime';
 import { Settings, canonicalSettingName } from './settings';
+import { STATEMENT_TIMEOUT } from './exec/nodes';
 import { columnInfos, type CompiledStatement, type ExecContext } from './statement';
 import { nowMicros } from './types/datetime';
 import { type SqlType, type Value, t, typeByOid, typeOid } from './types/types';
@@ -135,7 +136,19 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
       if ('TransactionStmt' in node) return await this.transaction(node.TransactionStmt, ctx);
       const session = await this.sessionStatement(node, stmt, params, ctx);
       if (session) return session;
-      return await this.runData(stmt, params, prepared, ctx);
+      const timeoutMs = parseTimeoutMs(this.settings.get('statement_timeout') ?? '0');
+      if (timeoutMs <= 0) return await this.runData(stmt, params, prepared, ctx);
+      // statement_timeout: a signal that fires on the client's cancel or on the timer.
+      const ac = new AbortController();
+      const onCancel = (): void => ac.abort(ctx.signal.reason);
+      ctx.signal.addEventListener('abort', onCancel);
+      const timer = setTimeout(() => ac.abort(STATEMENT_TIMEOUT), timeoutMs);
+      try {
+        return await this.runData(stmt, params, prepared, { ...ctx, signal: ac.signal });
+      } finally {
+        clearTimeout(timer);
+        ctx.signal.removeEventListener('abort', onCancel);
+      }
     } catch (e) {
       this.failBlock();
       throw withPosition(e, stmt);
@@ -592,6 +605,14 @@ export function splitQualified(name: string): string[] {
     else break;
   }
   return out;
+}
+
+/** statement_timeout: milliseconds, or with a unit (ms, s, min, h). */
+function parseTimeoutMs(v: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)?\s*$/i.exec(v);
+  if (!m) return 0;
+  const unit: Record<string, number> = { ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
+  return Number(m[1]) * unit[(m[2] ?? 'ms').toLowerCase()];
 }
 
 /** READ ONLY / READ WRITE among BEGIN or SET TRANSACTION options (undefined when absent). */

@@ -39,8 +39,12 @@ export const allSlots = (exprs: readonly (Expr | undefined)[]): Slot[] => {
   return out;
 };
 
+/** Abort reason of a signal fired by statement_timeout (vs a client's CancelRequest). */
+export const STATEMENT_TIMEOUT = 'statement_timeout';
+
 function checkCancel(rt: Runtime): void {
-  if (rt.signal?.aborted) throw sqlError('57014', 'canceling statement due to user request');
+  if (!rt.signal?.aborted) return;
+  throw sqlError('57014', rt.signal.reason === STATEMENT_TIMEOUT ? 'canceling statement due to statement timeout' : 'canceling statement due to user request');
 }
 
 /**

@@ -256,4 +256,12 @@ describe('tables', () => {
     await c.query('reset statement_timeout');
     expect((await c.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
   });
+
+  it('a multi-statement string is one implicit transaction', async () => {
+    await c.query('create table ms (id int primary key)');
+    expect(await sqlstate(c.query('insert into ms values (1); insert into ms values (2); insert into ms values (1)'))).toBe('23505');
+    expect((await c.query('select count(*)::int as n from ms')).rows).toEqual([{ n: 0 }]);
+    await c.query('insert into ms values (1); insert into ms values (2)');
+    expect((await c.query('select count(*)::int as n from ms')).rows).toEqual([{ n: 2 }]);
+  });
 });

@@ -81,7 +81,31 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
       yield { kind: 'empty' };
       return;
     }
-    for (const s of stmts) yield await this.run(s, [], undefined, ctx);
+    // Several statements without transaction control run as one implicit transaction, as in
+    // Postgres: a failure rolls back the ones before it.
+    const implicit = stmts.length > 1 && this.state === 'idle' && !stmts.some((s) => 'TransactionStmt' in s.node || 'CopyStmt' in s.node);
+    if (!implicit) {
+      for (const s of stmts) yield await this.run(s, [], undefined, ctx);
+      return;
+    }
+    this.txn = this.engine.newTxn();
+    this.txnStartUs = nowMicros();
+    this.state = 'block';
+    this.txnReadOnly = this.settings.get('default_transaction_read_only') === 'on';
+    let done = false;
+    try {
+      for (const s of stmts) yield await this.run(s, [], undefined, ctx);
+      const txn = this.txn;
+      this.endBlock();
+      done = true;
+      await txn.commit();
+      if (txn.hasWrites) this.afterCommit();
+    } finally {
+      if (!done) {
+        this.txn?.rollback();
+        this.endBlock();
+      }
+    }
   }
 
   async prepare(sql: string, paramTypes: readonly number[], ctx: QueryContext): Promise<SqlPrepared> {

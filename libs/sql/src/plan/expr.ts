@@ -948,9 +948,42 @@ export class ExprCompiler {
     if (isNumericKind(lk) && rk === 'interval' && op === '*') return this.dateArith(op, r, l, (type, f) => mk(type, (a, b) => f(b, a)));
     if ((lk === 'unknown' && (isDateTimeKind(rk) || rk === 'interval')) || (rk === 'unknown' && (isDateTimeKind(lk) || lk === 'interval'))) {
       // 'literal' next to a datetime: an interval when added/subtracted, else the other type.
+      // Postgres' resolution: `-` tries the other operand's type first (ts - 'ts' is an interval,
+      // ts - '90 minutes' is 22007); `+` has no ts + ts, so the literal is an interval; date +
+      // literal matches several operators (42725).
       const other = lk === 'unknown' ? r.type : l.type;
-      const litType = (op === '+' || op === '-') && other.kind !== 'interval' ? (other.kind === 'date' && op === '-' && lk !== 'unknown' && isIntLiteral(r) ? t('int4') : t('interval')) : other;
-      return this.dateArith(op, lk === 'unknown' ? coerce(l, litType) : l, rk === 'unknown' ? coerce(r, litType) : r, mk);
+      if (op === '+' && other.kind === 'date') {
+        throw sqlError('42725', `operator is not unique: ${typeDisplayName(l.type)} + ${typeDisplayName(r.type)}`, {
+          hint: 'Could not choose a best candidate operator. You might need to add explicit type casts.',
+        });
+      }
+      const litType =
+        (op === '+' || op === '-') && other.kind !== 'interval'
+          ? other.kind === 'date' && op === '-' && lk !== 'unknown' && isIntLiteral(r)
+            ? t('int4')
+            : op === '-'
+              ? other
+              : t('interval')
+          : other;
+      const cl = lk === 'unknown' ? coerce(l, litType) : l;
+      const cr = rk === 'unknown' ? coerce(r, litType) : r;
+      // `mk` reads binaryOp's own operands; the coerced ones need their own closure.
+      const mkCoerced = (type: SqlType, f: (a: Value, b: Value) => Value): Expr => {
+        const lf = cl.fn;
+        const rf = cr.fn;
+        return {
+          type,
+          fn: (env) => {
+            const a = lf(env);
+            if (a === null) return null;
+            const b = rf(env);
+            return b === null ? null : f(a, b);
+          },
+          slots: mergeSlots(cl, cr),
+          name: '?column?',
+        };
+      };
+      return this.dateArith(op, cl, cr, mkCoerced);
     }
     return undefined;
   }

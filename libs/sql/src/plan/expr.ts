@@ -99,6 +99,23 @@ const mergeSlots = (...es: (Expr | undefined)[]): Slot[] => {
   return out;
 };
 
+/** A binary operator that is NULL when either operand is (every strict SQL operator). */
+function strictBinary(type: SqlType, l: Expr, r: Expr, f: (a: Value, b: Value) => Value): Expr {
+  const lf = l.fn;
+  const rf = r.fn;
+  return {
+    type,
+    fn: (env) => {
+      const a = lf(env);
+      if (a === null) return null;
+      const b = rf(env);
+      return b === null ? null : f(a, b);
+    },
+    slots: mergeSlots(l, r),
+    name: '?column?',
+  };
+}
+
 export function stringOf(n: Node | undefined): string {
   if (n && 'String' in n) return n.String.sval ?? '';
   if (n && 'A_Star' in n) return '*';
@@ -769,23 +786,8 @@ export class ExprCompiler {
   private binaryOp(op: string, l0: Expr, r0: Expr, loc?: number): Expr {
     let l = l0;
     let r = r0;
-    const slots = mergeSlots(l, r);
-    const mk = (type: SqlType, f: (a: Value, b: Value) => Value): Expr => {
-      const lf = l.fn;
-      const rf = r.fn;
-      return {
-        type,
-        fn: (env) => {
-          const a = lf(env);
-          if (a === null) return null;
-          const b = rf(env);
-          if (b === null) return null;
-          return f(a, b);
-        },
-        slots,
-        name: '?column?',
-      };
-    };
+    // Reads l and r when called: branches below coerce them first.
+    const mk = (type: SqlType, f: (a: Value, b: Value) => Value): Expr => strictBinary(type, l, r, f);
     const lk = l.type.kind;
     const rk = r.type.kind;
     // String concatenation.
@@ -967,23 +969,8 @@ export class ExprCompiler {
           : other;
       const cl = lk === 'unknown' ? coerce(l, litType) : l;
       const cr = rk === 'unknown' ? coerce(r, litType) : r;
-      // `mk` reads binaryOp's own operands; the coerced ones need their own closure.
-      const mkCoerced = (type: SqlType, f: (a: Value, b: Value) => Value): Expr => {
-        const lf = cl.fn;
-        const rf = cr.fn;
-        return {
-          type,
-          fn: (env) => {
-            const a = lf(env);
-            if (a === null) return null;
-            const b = rf(env);
-            return b === null ? null : f(a, b);
-          },
-          slots: mergeSlots(cl, cr),
-          name: '?column?',
-        };
-      };
-      return this.dateArith(op, cl, cr, mkCoerced);
+      // `mk` closes over binaryOp's own operands; the coerced ones need their own.
+      return this.dateArith(op, cl, cr, (type, f) => strictBinary(type, cl, cr, f));
     }
     return undefined;
   }

@@ -11,6 +11,7 @@ import { LogEntry, WriteOp, encodeEntry } from '@weft/logentry';
 import { Materializer } from '@weft/materialize';
 import { IndexKeySpec, MvccStore, RocksBatch, RocksDb, encodeIndexKey, encodeRow } from '@weft/storage';
 import { entryStream } from '../libs/materialize/src/testing/entries';
+import { measureSync, type SyncResult } from './stats';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const OPS = Number(process.env.BENCH_OPS ?? 100_000);
@@ -29,27 +30,6 @@ const rowOf = (i: number, v: number): Buffer =>
 // A fixed pseudo-random sequence so both sides touch the same keys in the same order.
 const pick = (i: number): number => (i * 2654435761) % ROWS >>> 0;
 
-interface Result {
-  readonly opsPerSec: number;
-  readonly p50us?: number;
-  readonly p99us?: number;
-}
-
-function measure(n: number, fn: (i: number) => void, latencies = false): Result {
-  const lat = latencies ? new Float64Array(n) : undefined;
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) {
-    if (lat) {
-      const s = process.hrtime.bigint();
-      fn(i);
-      lat[i] = Number(process.hrtime.bigint() - s) / 1000;
-    } else fn(i);
-  }
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (!lat) return { opsPerSec: n / secs };
-  lat.sort();
-  return { opsPerSec: n / secs, p50us: lat[Math.floor(n * 0.5)], p99us: lat[Math.floor(n * 0.99)] };
-}
 
 const check = (ok: boolean): void => {
   if (!ok) throw new Error('benchmark operation returned an unexpected result');
@@ -57,7 +37,7 @@ const check = (ok: boolean): void => {
 
 async function main(): Promise<void> {
   const base = mkdtempSync(join(tmpdir(), 'weft-bench-materialize-'));
-  const table: [string, Result, Result, string][] = [];
+  const table: [string, SyncResult, SyncResult, string][] = [];
   let txn = 0;
   const txnId = (): Buffer => {
     const b = Buffer.alloc(16);
@@ -80,12 +60,12 @@ async function main(): Promise<void> {
 
     // Load: 100 inserts (ifAbsent, the PK check) per entry.
     const loadEntries = Math.ceil(ROWS / 100);
-    const load = measure(loadEntries, (e) => {
+    const load = measureSync(loadEntries, (e) => {
       const writes: WriteOp[] = [];
       for (let i = e * 100; i < Math.min(ROWS, e * 100 + 100); i++) writes.push({ kind: 'put', key: keys[i], value: rows[i], ifAbsent: { constraint: 't_pkey' } });
       apply({ type: 'commit', txnId: txnId(), readTs: ts, minCommitTs: 0n, reads: [], writes });
     });
-    const rawLoad = measure(loadEntries, (e) => {
+    const rawLoad = measureSync(loadEntries, (e) => {
       rawBatch.clear();
       for (let i = e * 100; i < Math.min(ROWS, e * 100 + 100); i++) rawBatch.put(keys[i], rows[i]);
       raw.write(rawBatch);
@@ -94,12 +74,12 @@ async function main(): Promise<void> {
 
     // Single-row updates with the read validated (the common OLTP commit).
     const n1 = Math.min(ENTRIES, ROWS);
-    const upd = measure(n1, (i) => {
+    const upd = measureSync(n1, (i) => {
       const k = keys[pick(i)];
       ts = m.lastCommitTs;
       apply({ type: 'commit', txnId: txnId(), readTs: ts, minCommitTs: 0n, reads: [{ kind: 'point', key: k }], writes: [{ kind: 'put', key: k, value: rows[pick(i)] }] });
     }, true);
-    const rawUpd = measure(n1, (i) => {
+    const rawUpd = measureSync(n1, (i) => {
       rawBatch.clear();
       rawBatch.put(keys[pick(i)], rows[pick(i)]);
       raw.write(rawBatch);
@@ -108,12 +88,12 @@ async function main(): Promise<void> {
 
     // 10-row transactions.
     const n10 = Math.floor(ENTRIES / 5);
-    const upd10 = measure(n10, (i) => {
+    const upd10 = measureSync(n10, (i) => {
       const writes: WriteOp[] = [];
       for (let j = 0; j < 10; j++) writes.push({ kind: 'put', key: keys[pick(i * 10 + j)], value: rows[pick(i * 10 + j)] });
       apply({ type: 'commit', txnId: txnId(), readTs: m.lastCommitTs, minCommitTs: 0n, reads: [], writes });
     }, true);
-    const rawUpd10 = measure(n10, (i) => {
+    const rawUpd10 = measureSync(n10, (i) => {
       rawBatch.clear();
       for (let j = 0; j < 10; j++) rawBatch.put(keys[pick(i * 10 + j)], rows[pick(i * 10 + j)]);
       raw.write(rawBatch);
@@ -125,7 +105,7 @@ async function main(): Promise<void> {
       const mixedStore = await MvccStore.open(join(base, 'mixed'));
       const mixed = await Materializer.open(mixedStore, 2);
       const entries = [...entryStream(1, ENTRIES, { keys: 2000 })].map(encodeEntry);
-      const r = measure(entries.length, (i) => void mixed.apply(i + 1, entries[i]), true);
+      const r = measureSync(entries.length, (i) => void mixed.apply(i + 1, entries[i]), true);
       table.push([`apply: mixed random log, 2,000 keys (${entries.length})`, r, { opsPerSec: NaN }, 'see README']);
       await mixedStore.close();
     }
@@ -143,15 +123,15 @@ async function main(): Promise<void> {
     }
     table.push([
       `point reads, hot cache (${OPS})`,
-      measure(OPS, (i) => check(m.read(keys[pick(i)], latest) !== undefined), true),
-      measure(OPS, (i) => check(raw.getMany([keys[pick(i)]])[0] !== undefined), true),
+      measureSync(OPS, (i) => check(m.read(keys[pick(i)], latest) !== undefined), true),
+      measureSync(OPS, (i) => check(raw.getMany([keys[pick(i)]])[0] !== undefined), true),
       '',
     ]);
     const scanStart = (i: number): number => pick(i) % (ROWS - 100);
     table.push([
       `100-row range scans, hot cache (${SCANS})`,
-      measure(SCANS, (i) => check(m.scan(keys[scanStart(i)], keys[scanStart(i) + 100], latest, { limit: 100 }).rows.length === 100), true),
-      measure(SCANS, (i) => {
+      measureSync(SCANS, (i) => check(m.scan(keys[scanStart(i)], keys[scanStart(i) + 100], latest, { limit: 100 }).rows.length === 100), true),
+      measureSync(SCANS, (i) => {
         const it = raw.iterator({ gte: keys[scanStart(i)], lt: keys[scanStart(i) + 100] });
         try {
           check(it.next(100).rows.length === 200);
@@ -171,11 +151,11 @@ async function main(): Promise<void> {
     const coldOps = Math.floor(OPS / 2);
     table.push([
       `point reads, cold block cache (${coldOps})`,
-      measure(coldOps, (i) => check(m.read(keys[pick(i + 7)], latest) !== undefined), true),
-      measure(coldOps, (i) => check(raw.getMany([keys[pick(i + 7)]])[0] !== undefined), true),
+      measureSync(coldOps, (i) => check(m.read(keys[pick(i + 7)], latest) !== undefined), true),
+      measureSync(coldOps, (i) => check(raw.getMany([keys[pick(i + 7)]])[0] !== undefined), true),
       '',
     ]);
-    const verify = measure(1, () => check(m.verifyStateHash().ok));
+    const verify = measureSync(1, () => check(m.verifyStateHash().ok));
     table.push([`verifyStateHash full scan (${ROWS} rows + versions)`, verify, { opsPerSec: NaN }, `${(1000 / verify.opsPerSec).toFixed(0)} ms`]);
     await store.close();
     await raw.close();

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IndexKeySpec, MvccStore, RocksBatch, RocksDb, encodeIndexKey, encodeRow } from '@weft/storage';
+import { measureSync, type SyncResult } from './stats';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const OPS = Number(process.env.BENCH_OPS ?? 200_000);
@@ -23,35 +24,13 @@ const rowOf = (i: number, version: number): Buffer =>
     [5, { type: 'bool', value: i % 2 === 0 }],
   ]);
 
-interface Result {
-  readonly opsPerSec: number;
-  readonly p50us?: number;
-  readonly p99us?: number;
-}
-
-/** Runs fn(i) n times; with `latencies`, times each call for percentiles. */
-function measure(n: number, fn: (i: number) => void, latencies = false): Result {
-  const lat = latencies ? new Float64Array(n) : undefined;
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) {
-    if (lat) {
-      const s = process.hrtime.bigint();
-      fn(i);
-      lat[i] = Number(process.hrtime.bigint() - s) / 1000;
-    } else fn(i);
-  }
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (!lat) return { opsPerSec: n / secs };
-  lat.sort();
-  return { opsPerSec: n / secs, p50us: lat[Math.floor(n * 0.5)], p99us: lat[Math.floor(n * 0.99)] };
-}
 
 // A fixed pseudo-random sequence, so both stores read the same keys in the same order.
 const pick = (i: number): number => (i * 2654435761) % ROWS >>> 0;
 
 async function main(): Promise<void> {
   const base = mkdtempSync(join(tmpdir(), 'weft-bench-storage-'));
-  const rows: [string, Result, Result][] = [];
+  const rows: [string, SyncResult, SyncResult][] = [];
   try {
     let mvcc = await MvccStore.open(join(base, 'mvcc'));
     let raw = await RocksDb.open(join(base, 'raw'));
@@ -63,8 +42,8 @@ async function main(): Promise<void> {
     const rawBatch = new RocksBatch();
     rows.push([
       `puts, 1 per batch (${writeN})`,
-      measure(writeN, (i) => mvcc.put(keys[i], 1000n, values[0][i])),
-      measure(writeN, (i) => {
+      measureSync(writeN, (i) => mvcc.put(keys[i], 1000n, values[0][i])),
+      measureSync(writeN, (i) => {
         rawBatch.clear();
         rawBatch.put(keys[i], values[0][i]);
         raw.write(rawBatch);
@@ -86,8 +65,8 @@ async function main(): Promise<void> {
         raw.write(rawBatch);
       }
     };
-    const tm = measure(1, loadMvcc);
-    const tr = measure(1, loadRaw);
+    const tm = measureSync(1, loadMvcc);
+    const tr = measureSync(1, loadRaw);
     rows.push([
       `puts, 100 per batch (${ROWS * VERSIONS} mvcc / ${ROWS} raw)`,
       { opsPerSec: tm.opsPerSec * ROWS * VERSIONS },
@@ -110,18 +89,18 @@ async function main(): Promise<void> {
     };
     rows.push([
       `point reads, hot, latest version (${OPS})`,
-      measure(OPS, (i) => check(mvcc.get(keys[pick(i)], latest).kind === 'found'), true),
-      measure(OPS, (i) => check(raw.getMany([keys[pick(i)]])[0] !== undefined), true),
+      measureSync(OPS, (i) => check(mvcc.get(keys[pick(i)], latest).kind === 'found'), true),
+      measureSync(OPS, (i) => check(raw.getMany([keys[pick(i)]])[0] !== undefined), true),
     ]);
     rows.push([
       `point reads, hot, oldest of ${VERSIONS} versions (${OPS})`,
-      measure(OPS, (i) => check(mvcc.get(keys[pick(i)], 1000n).kind === 'found'), true),
-      measure(OPS, (i) => check(raw.getMany([keys[pick(i)]])[0] !== undefined), true),
+      measureSync(OPS, (i) => check(mvcc.get(keys[pick(i)], 1000n).kind === 'found'), true),
+      measureSync(OPS, (i) => check(raw.getMany([keys[pick(i)]])[0] !== undefined), true),
     ]);
     const scanStart = (i: number): number => pick(i) % (ROWS - 100);
     rows.push([
       `100-row range scans (${SCANS})`,
-      measure(
+      measureSync(
         SCANS,
         (i) => {
           const r = mvcc.scan(keys[scanStart(i)], undefined, latest, { limit: 100 });
@@ -129,7 +108,7 @@ async function main(): Promise<void> {
         },
         true,
       ),
-      measure(
+      measureSync(
         SCANS,
         (i) => {
           const it = raw.iterator({ gte: keys[scanStart(i)] });

@@ -30,6 +30,8 @@ const TAG = {
   split: 6,
   merge: 7,
   gc: 8,
+  stage: 9,
+  'resolve-staged': 10,
 } as const satisfies Record<LogEntry['type'], number>;
 
 const READ_POINT = 1;
@@ -168,7 +170,9 @@ function writeWrites(w: Writer, writes: readonly WriteOp[]): void {
 
 function sizeHint(e: LogEntry): number {
   let n = 64;
-  if (e.type === 'commit' || e.type === 'prepare') {
+  if (e.type === 'stage') {
+    for (const op of e.writes) n += op.key.length + (op.kind === 'put' ? op.value.length + 8 + (op.ifAbsent ? 64 : 0) : 4);
+  } else if (e.type === 'commit' || e.type === 'prepare') {
     for (const r of e.reads) n += r.kind === 'point' ? r.key.length + 4 : r.start.length + r.end.length + 6;
     for (const op of e.writes) n += op.key.length + (op.kind === 'put' ? op.value.length + 8 + (op.ifAbsent ? 64 : 0) : 4);
     if (e.type === 'prepare') n += e.primaryKey.length;
@@ -225,6 +229,16 @@ export function encodeEntry(e: LogEntry): Buffer {
       break;
     case 'gc':
       w.ts(e.threshold, 'threshold');
+      break;
+    case 'stage':
+      w.bytes(e.txnId, 'txnId');
+      w.ts(e.readTs, 'readTs');
+      w.uvarint(e.seq, 'seq');
+      writeWrites(w, e.writes);
+      break;
+    case 'resolve-staged':
+      w.bytes(e.txnId, 'txnId');
+      w.u8(e.abort ? 1 : 0);
       break;
   }
   const payloadLen = w.pos - HEADER;
@@ -389,6 +403,14 @@ function decodePayload(r: Reader): LogEntry {
       return { type: 'merge', rightShardId: r.uvarint('rightShardId') };
     case TAG.gc:
       return { type: 'gc', threshold: r.ts('threshold') };
+    case TAG.stage:
+      return { type: 'stage', txnId: r.bytes('txnId'), readTs: r.ts('readTs'), seq: r.uvarint('seq'), writes: readWrites(r) };
+    case TAG['resolve-staged']: {
+      const txnId = r.bytes('txnId');
+      const abort = r.u8('abort flag');
+      if (abort > 1) throw new EntryDecodeError('corrupt', `bad abort flag ${abort}`);
+      return { type: 'resolve-staged', txnId, abort: abort === 1 };
+    }
     default:
       throw new EntryDecodeError('unknown-type', `unknown entry type tag ${tag} in format version ${FORMAT_VERSION}`);
   }

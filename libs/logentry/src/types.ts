@@ -61,6 +61,36 @@ export interface ResolveEntry {
   readonly decision: { readonly kind: 'commit'; readonly commitTs: Timestamp } | { readonly kind: 'abort' };
 }
 
+/**
+ * A chunk of a large single-shard transaction's writes, laid as intents while the transaction
+ * is still open, so that no single entry (and no gateway buffer) has to hold all of its writes.
+ * Apply validates the writes like a commit does (no version above readTs, no other
+ * transaction's intent, `ifAbsent`), then lays them as intents that other readers ignore and
+ * other writers conflict with. `seq` numbers the chunks 0, 1, 2, ...: a re-delivered chunk is a
+ * no-op and a gap aborts the transaction. The transaction ends with a `commit` entry of the same
+ * txnId (its last writes and its read set), after which `resolve-staged` entries turn the
+ * intents into versions chunk by chunk.
+ */
+export interface StageEntry {
+  readonly type: 'stage';
+  readonly txnId: Buffer;
+  readonly readTs: Timestamp;
+  readonly seq: number;
+  readonly writes: readonly WriteOp[];
+}
+
+/**
+ * Settles one chunk of a staged transaction's intents: into versions at its commit timestamp
+ * if it committed, dropped if it aborted. With `abort` set, a transaction that is still open is
+ * aborted first (rollback, or the leader's sweep of an abandoned transaction). Re-delivery and
+ * extra entries are no-ops.
+ */
+export interface ResolveStagedEntry {
+  readonly type: 'resolve-staged';
+  readonly txnId: Buffer;
+  readonly abort: boolean;
+}
+
 /** The leader promises no later entry commits at or below `closedTs` (follower reads). */
 export interface ClosedTimestampEntry {
   readonly type: 'closed-timestamp';
@@ -104,7 +134,9 @@ export type LogEntry =
   | SchemaChangeEntry
   | SplitEntry
   | MergeEntry
-  | GcEntry;
+  | GcEntry
+  | StageEntry
+  | ResolveStagedEntry;
 
 /** What applying an entry did, identical on every replica and materializer. */
 export type ApplyOutcome =

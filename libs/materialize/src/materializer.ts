@@ -14,16 +14,19 @@
 
 import type { KvRow, ScanPage } from '@weft/kv';
 import {
-  ApplyOutcome, CommitEntry, EntryDecodeError, GcEntry, LogEntry, PrepareEntry, ReadSpan, ResolveEntry, SchemaChangeEntry,
-  Timestamp, WriteOp, decodeEntry, encodeEntry,
+  ApplyOutcome, CommitEntry, EntryDecodeError, GcEntry, LogEntry, PrepareEntry, ReadSpan, ResolveEntry, ResolveStagedEntry,
+  SchemaChangeEntry, StageEntry, Timestamp, WriteOp, decodeEntry, encodeEntry,
 } from '@weft/logentry';
 import {
-  MAX_TIMESTAMP, MvccStore, NS_DATA, afterVersions, RocksBatch, RocksIterator, TOMBSTONE, dataLowerBound, dataUpperBound, decodeIntent,
-  decodeVersion, encodeIntent, encodeVersion, intentKey, isIntentSlot, localKey, prefixLength, timestampOf, versionKey,
+  IntentVerdict, MAX_TIMESTAMP, MvccStore, NS_DATA, afterVersions, RocksBatch, RocksIterator, TOMBSTONE, dataLowerBound, dataUpperBound,
+  decodeIntent, decodeVersion, encodeIntent, encodeVersion, intentKey, isIntentSlot, localKey, prefixLength, timestampOf, versionKey,
   versionPrefix,
 } from '@weft/storage';
 import { ApplyOrderError, CorruptEntryError, IntentConflictError, MaterializerStoppedError } from './errors';
 import { STATE_HASH_BYTES, StateHash } from './state-hash';
+import {
+  StagedState, StagedTxn, chunkKey, chunkRange, decodeChunk, decodeMeta, encodeChunk, encodeMeta, metaKey, metaRange, txnIdOfMetaKey,
+} from './staged-txns';
 
 /** Local key of the apply state (not hashed: it is the bookkeeping of the hash itself). */
 const META_KEY = localKey('materialize/state');
@@ -69,6 +72,15 @@ interface PreparedTxn {
   readonly reads: readonly ReadSpan[];
 }
 
+/** A staged transaction as the replica's sweep sees it. */
+export interface StagedTxnInfo {
+  readonly txnId: Buffer;
+  readonly state: StagedState;
+  /** Raft index of the last entry that staged or decided it (unchanged = no progress). */
+  readonly lastIndex: number;
+  readonly chunks: number;
+}
+
 /** What a probe of one user key found: its intent and newest committed version. */
 interface Probe {
   readonly prefix: Buffer;
@@ -111,6 +123,10 @@ export class Materializer {
   private closed: Timestamp;
   private hash: StateHash;
   private readonly prepared = new Map<string, PreparedTxn>();
+  /** Staged transactions by hex id (mirrors their h/stg/ records). */
+  private readonly stagedTxns = new Map<string, StagedTxn>();
+  /** The staged-transaction change of the entry being applied, taken in once it is written. */
+  private stagedChange: { readonly id: string; readonly txn: StagedTxn | undefined } | undefined;
   private stopped: Error | undefined;
   private readonly batch = new RocksBatch();
 
@@ -146,6 +162,7 @@ export class Materializer {
     }
     const m = new Materializer(store, shardId, options, meta);
     m.loadPrepared();
+    m.loadStaged();
     return m;
   }
 
@@ -167,6 +184,11 @@ export class Materializer {
   /** Transactions prepared on this shard and not yet resolved (hex ids). */
   get preparedTxns(): readonly string[] {
     return [...this.prepared.keys()];
+  }
+
+  /** Staged transactions not yet fully resolved (for the leader's sweep). */
+  stagedTransactions(): readonly StagedTxnInfo[] {
+    return [...this.stagedTxns.values()].map((t) => ({ txnId: t.txnId, state: t.state, lastIndex: t.lastIndex, chunks: t.chunks }));
   }
 
   /** The incrementally maintained state hash (32 bytes), as persisted with the applied index. */
@@ -243,12 +265,13 @@ export class Materializer {
     const staged = new Staged(this.batch, this.hash.clone());
     let lastCommit = this.lastCommit;
     let closed = this.closed;
+    this.stagedChange = undefined;
     const preparedBefore = entry.type === 'prepare' || entry.type === 'resolve' ? new Map(this.prepared) : undefined;
     let outcome: ApplyOutcome;
     try {
       switch (entry.type) {
         case 'commit': {
-          const r = this.applyCommit(entry, staged);
+          const r = this.applyCommit(entry, staged, index);
           outcome = r;
           if (r.status === 'committed') lastCommit = r.commitTs;
           break;
@@ -276,8 +299,20 @@ export class Materializer {
         case 'gc':
           outcome = this.applyGc(entry, staged);
           break;
+        case 'stage':
+          outcome = this.applyStage(entry, staged, index);
+          break;
+        case 'resolve-staged':
+          outcome = this.applyResolveStaged(entry, staged, index);
+          break;
       }
       this.persist(index, staged, lastCommit, closed);
+      // (Set by the apply methods above; TypeScript cannot see that through the calls.)
+      const change = this.stagedChange as Materializer['stagedChange'];
+      if (change !== undefined) {
+        if (change.txn === undefined) this.stagedTxns.delete(change.id);
+        else this.stagedTxns.set(change.id, change.txn);
+      }
     } catch (err) {
       // Staged-but-unwritten effects are dropped; in-memory txn state goes back to what is on disk.
       if (preparedBefore !== undefined) {
@@ -312,38 +347,178 @@ export class Materializer {
 
   /** The visible version of `key` at `ts`; throws IntentConflictError on another txn's intent. */
   read(key: Buffer, ts: Timestamp, options: ReadRequestOptions = {}): KvRow | undefined {
-    const r = this.store.get(key, ts, options.txnId === undefined ? {} : { txnId: hex(options.txnId) });
+    const r = this.store.get(key, ts, this.readOptions(options));
     if (r.kind === 'intent-conflict') throw new IntentConflictError(this.shardId, r.intents);
     return r.kind === 'found' ? { key, value: r.value, ts: r.ts } : undefined;
   }
 
   /** Keys in [start, end) visible at ts; throws IntentConflictError listing the intents met. */
   scan(start: Buffer, end: Buffer, ts: Timestamp, options: ScanRequest = {}): ScanPage {
-    const r = this.store.scan(start, end, ts, {
-      limit: options.limit,
-      reverse: options.reverse,
-      ...(options.txnId === undefined ? {} : { txnId: hex(options.txnId) }),
-    });
+    const r = this.store.scan(start, end, ts, { limit: options.limit, reverse: options.reverse, ...this.readOptions(options) });
     if (r.kind === 'intent-conflict') throw new IntentConflictError(this.shardId, r.intents);
     return r.resumeKey === undefined ? { rows: r.rows } : { rows: r.rows, resumeKey: r.resumeKey };
   }
 
+  private readOptions(options: ReadRequestOptions): { txnId?: string; intentStatus?: (txnId: string) => IntentVerdict | undefined } {
+    const txnId = options.txnId === undefined ? undefined : hex(options.txnId);
+    if (this.stagedTxns.size === 0) return txnId === undefined ? {} : { txnId };
+    return txnId === undefined ? { intentStatus: this.intentVerdict } : { txnId, intentStatus: this.intentVerdict };
+  }
+
+  /**
+   * How reads treat a staged transaction's intent: a committed one is a version at its commit
+   * timestamp; an open or aborted one is read past. An open transaction may do that safely
+   * because its commit will be stamped above every read served so far (the commit floor), so
+   * no read already answered could have seen it. Undefined for 2PC intents: those conflict.
+   */
+  private readonly intentVerdict = (txnId: string): IntentVerdict | undefined => {
+    const t = this.stagedTxns.get(txnId);
+    if (t === undefined) return undefined;
+    return t.state === 'committed' ? { committedAt: t.commitTs } : 'ignore';
+  };
+
   // -------------------------------------------------------------------------------------------
   // Entry types
 
-  private applyCommit(e: CommitEntry, staged: Staged): ApplyOutcome {
+  /**
+   * 1PC commit. For a staged transaction this is also the decision: its remaining writes become
+   * versions here, its intents read as versions at commitTs from now on, and resolve-staged
+   * entries turn them into versions chunk by chunk.
+   */
+  private applyCommit(e: CommitEntry, staged: Staged, index: number): ApplyOutcome {
     const txn = hex(e.txnId);
-    const verdict = this.validate(txn, e.readTs, e.reads, e.writes);
-    if (verdict !== undefined) return verdict;
+    const rec = this.stagedTxns.get(txn);
+    // A re-proposed commit of a decided staged transaction answers with the decision.
+    if (rec?.state === 'committed') return { status: 'committed', commitTs: rec.commitTs };
+    if (rec?.state === 'aborted') return conflict(`transaction ${txn} was aborted before its commit arrived`);
+    const probes = new Map<string, Probe>();
+    const verdict = this.validate(txn, e.readTs, e.reads, e.writes, probes);
+    if (verdict !== undefined) {
+      if (rec !== undefined) this.putStaged(staged, rec, { ...rec, state: 'aborted', lastIndex: index });
+      return verdict;
+    }
     const commitTs = maxTs(e.minCommitTs, this.lastCommit + 1n, e.readTs + 1n, this.closed + 1n);
     if (commitTs > MAX_TIMESTAMP) return { status: 'aborted', sqlstate: INTERNAL_ERROR, message: `commit timestamp ${commitTs} is out of range` };
+    this.settleForeignIntents(txn, probes, staged);
     // commitTs is above every version in the store (lastCommitTs covers resolves too), so each
     // version key written here is new: nothing to remove from the hash.
-    for (const op of lastWriteWins(e.writes).values()) {
-      const vk = versionKey(versionPrefix(op.key), commitTs);
-      staged.put(vk, op.kind === 'put' ? encodeVersion(op.value) : TOMBSTONE);
+    for (const [k, op] of lastWriteWins(e.writes)) {
+      const p = probes.get(k) as Probe;
+      // A key this transaction staged earlier: this later write replaces the intent.
+      if (p.intentRaw !== undefined && decodeIntent(p.intentRaw).txnId === txn) staged.del(intentKey(p.prefix), p.intentRaw);
+      staged.put(versionKey(p.prefix, commitTs), op.kind === 'put' ? encodeVersion(op.value) : TOMBSTONE);
     }
+    if (rec !== undefined) this.putStaged(staged, rec, { ...rec, state: 'committed', commitTs, lastIndex: index });
     return { status: 'committed', commitTs };
+  }
+
+  /** One chunk of a large transaction's writes, validated and laid as intents. */
+  private applyStage(e: StageEntry, staged: Staged, index: number): ApplyOutcome {
+    const txn = hex(e.txnId);
+    const rec = this.stagedTxns.get(txn);
+    if (rec === undefined) {
+      if (this.store.db.getMany([localKey(Buffer.concat([RESOLVED_PREFIX, e.txnId]))])[0] !== undefined) {
+        return conflict(`transaction ${txn} was already resolved on shard ${this.shardId}; a late chunk lays no intents`);
+      }
+      if (e.seq !== 0) return conflict(`chunk ${e.seq} of transaction ${txn} arrived without chunk 0`);
+    } else {
+      if (rec.state !== 'pending') return conflict(`transaction ${txn} is already ${rec.state}`);
+      if (e.seq < rec.nextSeq) return APPLIED; // re-delivered chunk
+      if (e.seq > rec.nextSeq) {
+        this.putStaged(staged, rec, { ...rec, state: 'aborted', lastIndex: index });
+        return conflict(`chunk ${e.seq} of transaction ${txn} arrived before chunk ${rec.nextSeq}`);
+      }
+    }
+    const probes = new Map<string, Probe>();
+    const verdict = this.validate(txn, e.readTs, [], e.writes, probes);
+    if (verdict !== undefined) {
+      if (rec !== undefined) this.putStaged(staged, rec, { ...rec, state: 'aborted', lastIndex: index });
+      return verdict;
+    }
+    const intentTs = maxTs(e.readTs + 1n, this.lastCommit + 1n, this.closed + 1n);
+    if (intentTs > MAX_TIMESTAMP) return { status: 'aborted', sqlstate: INTERNAL_ERROR, message: `intent timestamp ${intentTs} is out of range` };
+    this.settleForeignIntents(txn, probes, staged);
+    const keys: Buffer[] = [];
+    for (const [k, op] of lastWriteWins(e.writes)) {
+      const p = probes.get(k) as Probe;
+      const own = p.intentRaw !== undefined && decodeIntent(p.intentRaw).txnId === txn ? p.intentRaw : undefined;
+      staged.put(intentKey(p.prefix), encodeIntent({ txnId: txn, ts: intentTs, value: op.kind === 'put' ? op.value : null }), own);
+      keys.push(op.key);
+    }
+    staged.put(chunkKey(e.txnId, e.seq), encodeChunk(keys));
+    const next: StagedTxn = rec === undefined
+      ? { txnId: Buffer.from(e.txnId), state: 'pending', readTs: e.readTs, commitTs: 0n, nextSeq: 1, chunks: 1, lastIndex: index }
+      : { ...rec, nextSeq: e.seq + 1, chunks: rec.chunks + 1, lastIndex: index };
+    this.putStaged(staged, rec, next);
+    return { status: 'applied', ts: intentTs };
+  }
+
+  /** Settles the lowest remaining chunk of a decided staged transaction (aborting it first if asked). */
+  private applyResolveStaged(e: ResolveStagedEntry, staged: Staged, index: number): ApplyOutcome {
+    const txn = hex(e.txnId);
+    const rec = this.stagedTxns.get(txn);
+    if (rec === undefined) return APPLIED;
+    if (rec.state === 'pending' && !e.abort) return APPLIED;
+    const next: StagedTxn = rec.state === 'pending' ? { ...rec, state: 'aborted', lastIndex: index } : { ...rec };
+    const [gte, lt] = chunkRange(e.txnId);
+    const it = this.store.db.iterator({ gte, lt });
+    let chunk: Buffer[] = [];
+    try {
+      const { rows } = it.next(1);
+      chunk = rows.map((b) => Buffer.from(b));
+    } finally {
+      it.close();
+    }
+    if (chunk.length === 2) {
+      for (const key of decodeChunk(chunk[1])) {
+        const p = this.probe(key);
+        if (p.intentRaw === undefined) continue;
+        const intent = decodeIntent(p.intentRaw);
+        if (intent.txnId !== txn) continue; // replaced by a later write of this txn, or settled by another writer
+        staged.del(intentKey(p.prefix), p.intentRaw);
+        if (next.state === 'committed') staged.put(versionKey(p.prefix, next.commitTs), intent.value === null ? TOMBSTONE : encodeVersion(intent.value));
+      }
+      staged.del(chunk[0], chunk[1]);
+      next.chunks--;
+    } else {
+      next.chunks = 0;
+    }
+    if (next.chunks > 0) {
+      this.putStaged(staged, rec, next);
+      return APPLIED;
+    }
+    // Last chunk: the record gives way to a resolved marker (which also stops late chunks).
+    staged.del(metaKey(e.txnId), encodeMeta(rec));
+    const doneKey = localKey(Buffer.concat([RESOLVED_PREFIX, e.txnId]));
+    const marker = Buffer.allocUnsafe(9);
+    marker[0] = next.state === 'committed' ? 1 : 0;
+    marker.writeBigUInt64BE(next.state === 'committed' ? next.commitTs : this.lastCommit, 1);
+    staged.put(doneKey, marker, this.store.db.getMany([doneKey])[0]);
+    this.stagedChange = { id: txn, txn: undefined };
+    return APPLIED;
+  }
+
+  /** Stages the new record of a staged transaction; the in-memory map follows once it is written. */
+  private putStaged(staged: Staged, prior: StagedTxn | undefined, next: StagedTxn): void {
+    staged.put(metaKey(next.txnId), encodeMeta(next), prior === undefined ? undefined : encodeMeta(prior));
+    this.stagedChange = { id: hex(next.txnId), txn: next };
+  }
+
+  /**
+   * Keys about to be written that still carry a decided staged transaction's intent: settle it
+   * first (a version at its commit ts, or nothing if it aborted), so the new write stacks above
+   * it and the later chunk resolution finds the intent gone.
+   */
+  private settleForeignIntents(txn: string, probes: ReadonlyMap<string, Probe>, staged: Staged): void {
+    for (const p of probes.values()) {
+      if (p.intentRaw === undefined) continue;
+      const intent = decodeIntent(p.intentRaw);
+      if (intent.txnId === txn) continue;
+      const owner = this.stagedTxns.get(intent.txnId);
+      if (owner === undefined || owner.state === 'pending') continue; // validate() refused these
+      staged.del(intentKey(p.prefix), p.intentRaw);
+      if (owner.state === 'committed') staged.put(versionKey(p.prefix, owner.commitTs), intent.value === null ? TOMBSTONE : encodeVersion(intent.value));
+    }
   }
 
   private applyPrepare(e: PrepareEntry, staged: Staged): ApplyOutcome {
@@ -354,8 +529,10 @@ export class Materializer {
     if (this.store.db.getMany([localKey(Buffer.concat([RESOLVED_PREFIX, e.txnId]))])[0] !== undefined) {
       return conflict(`transaction ${txn} was already resolved on shard ${this.shardId}; a late prepare lays no intents`);
     }
-    const verdict = this.validate(txn, e.readTs, e.reads, e.writes);
+    const probes = new Map<string, Probe>();
+    const verdict = this.validate(txn, e.readTs, e.reads, e.writes, probes);
     if (verdict !== undefined) return verdict;
+    this.settleForeignIntents(txn, probes, staged);
     const intentTs = maxTs(e.minCommitTs, this.lastCommit + 1n, e.readTs + 1n, this.closed + 1n);
     if (intentTs > MAX_TIMESTAMP) return { status: 'aborted', sqlstate: INTERNAL_ERROR, message: `prepare timestamp ${intentTs} is out of range` };
     const writes = lastWriteWins(e.writes);
@@ -482,18 +659,19 @@ export class Materializer {
    * resolve). Returns the abort outcome, or undefined when the transaction may commit; then
    * checks ifAbsent writes in entry order (an earlier write of the same key in the entry counts).
    */
-  private validate(txn: string, readTs: Timestamp, reads: readonly ReadSpan[], writes: readonly WriteOp[]): Aborted | undefined {
+  private validate(
+    txn: string, readTs: Timestamp, reads: readonly ReadSpan[], writes: readonly WriteOp[], probes: Map<string, Probe>,
+  ): Aborted | undefined {
     for (const r of reads) {
-      const v = r.kind === 'point' ? this.checkKey(txn, readTs, r.key, this.probe(r.key)) : this.checkSpan(txn, readTs, r.start, r.end);
+      const v = r.kind === 'point' ? this.checkKey(txn, readTs, r.key, this.probe(r.key), false) : this.checkSpan(txn, readTs, r.start, r.end);
       if (v !== undefined) return v;
     }
-    const probes = new Map<string, Probe>();
     for (const op of writes) {
       const k = op.key.toString('hex');
       if (probes.has(k)) continue;
       const p = this.probe(op.key);
       probes.set(k, p);
-      const v = this.checkKey(txn, readTs, op.key, p);
+      const v = this.checkKey(txn, readTs, op.key, p, true);
       if (v !== undefined) return v;
       for (const [other, rec] of this.prepared) {
         if (other !== txn && rec.reads.some((span) => inSpan(op.key, span))) {
@@ -506,7 +684,7 @@ export class Materializer {
       const k = op.key.toString('hex');
       if (op.kind === 'put' && op.ifAbsent !== undefined) {
         const p = probes.get(k);
-        const present = exists.get(k) ?? (p !== undefined && p.newestTs !== undefined && p.newestIsValue);
+        const present = exists.get(k) ?? (p !== undefined && this.hasValue(txn, p));
         if (present) {
           return {
             status: 'aborted', sqlstate: UNIQUE_VIOLATION,
@@ -521,10 +699,27 @@ export class Materializer {
     return undefined;
   }
 
-  private checkKey(txn: string, readTs: Timestamp, key: Buffer, p: Probe): Aborted | undefined {
+  /** Whether the key holds a value as `txn` sees it (its own intent, a committed staged intent, or the newest version). */
+  private hasValue(txn: string, p: Probe): boolean {
     if (p.intentRaw !== undefined) {
       const intent = decodeIntent(p.intentRaw);
-      if (intent.txnId !== txn) return conflict(`key ${key.toString('hex')} has an intent of transaction ${intent.txnId}`);
+      if (intent.txnId === txn || this.stagedTxns.get(intent.txnId)?.state === 'committed') return intent.value !== null;
+    }
+    return p.newestTs !== undefined && p.newestIsValue;
+  }
+
+  /**
+   * A read (or, with `write`, a written) key conflicts on another transaction's intent, except a
+   * staged transaction's: a committed one counts as a version at its commit ts, an aborted one
+   * not at all, and an open one only for writers (readers read past it, as reads do).
+   */
+  private checkKey(txn: string, readTs: Timestamp, key: Buffer, p: Probe, write: boolean): Aborted | undefined {
+    if (p.intentRaw !== undefined) {
+      const intent = decodeIntent(p.intentRaw);
+      if (intent.txnId !== txn) {
+        const v = this.intentConflict(intent.txnId, readTs, write);
+        if (v !== undefined) return conflict(`key ${key.toString('hex')} ${v}`);
+      }
     }
     if (p.newestTs !== undefined && p.newestTs > readTs) {
       return conflict(`key ${key.toString('hex')} has a version committed at ${p.newestTs}, after read timestamp ${readTs}`);
@@ -545,13 +740,25 @@ export class Materializer {
       const k = rows[0];
       if (isIntentSlot(k)) {
         const intent = decodeIntent(rows[1]);
-        if (intent.txnId !== txn) return conflict(`span read met an intent of transaction ${intent.txnId}`);
+        if (intent.txnId !== txn) {
+          const v = this.intentConflict(intent.txnId, readTs, false);
+          if (v !== undefined) return conflict(`span read: ${v}`);
+        }
         continue;
       }
       const ts = timestampOf(k);
       if (ts > readTs) return conflict(`span read has a version committed at ${ts}, after read timestamp ${readTs}`);
       it.seek(afterVersions(k, prefixLength(k)));
     }
+  }
+
+  /** Why another transaction's intent conflicts with a transaction reading at readTs, if it does. */
+  private intentConflict(owner: string, readTs: Timestamp, write: boolean): string | undefined {
+    const t = this.stagedTxns.get(owner);
+    if (t === undefined) return `has an intent of transaction ${owner}`;
+    if (t.state === 'committed') return t.commitTs > readTs ? `has a version committed at ${t.commitTs}, after read timestamp ${readTs}` : undefined;
+    if (t.state === 'pending' && write) return `has an intent of open transaction ${owner}`;
+    return undefined;
   }
 
   private tailing(): RocksIterator {
@@ -575,6 +782,37 @@ export class Materializer {
     }
     if (!ours()) return { prefix, intentRaw, newestIsValue: false };
     return { prefix, intentRaw, newestTs: timestampOf(rows[0]), newestIsValue: decodeVersion(rows[1]) !== null };
+  }
+
+  private loadStaged(): void {
+    const [gte, lt] = metaRange();
+    const it = this.store.db.iterator({ gte, lt });
+    const metas: [Buffer, Buffer][] = [];
+    try {
+      for (;;) {
+        const { rows, finished } = it.next(256);
+        for (let i = 0; i < rows.length; i += 2) metas.push([Buffer.from(rows[i]), Buffer.from(rows[i + 1])]);
+        if (finished || rows.length === 0) break;
+      }
+    } finally {
+      it.close();
+    }
+    for (const [key, raw] of metas) {
+      const txnId = txnIdOfMetaKey(key);
+      const [cgte, clt] = chunkRange(txnId);
+      const cit = this.store.db.iterator({ gte: cgte, lt: clt });
+      let chunks = 0;
+      try {
+        for (;;) {
+          const { rows, finished } = cit.next(1024);
+          chunks += rows.length / 2;
+          if (finished || rows.length === 0) break;
+        }
+      } finally {
+        cit.close();
+      }
+      this.stagedTxns.set(hex(txnId), decodeMeta(txnId, raw, chunks));
+    }
   }
 
   private loadPrepared(): void {

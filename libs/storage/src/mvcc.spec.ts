@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prefixEnd } from './bytes';
-import { GetResult, MvccStore, ScanResult } from './mvcc';
+import { GetResult, IntentVerdict, MvccStore, ScanResult } from './mvcc';
 import { Intent } from './mvcc-values';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -119,6 +119,29 @@ describe.each([true, false])('MvccStore (tailing point reads: %s)', (tailingRead
       expect(() => store.resolveIntent(k, 't5', { commit: 24n })).toThrow(/below the intent/);
       expect(store.resolveIntent(k, 't5', { commit: 26n })).toBe('committed');
       expect(store.get(k, 30n)).toEqual({ kind: 'not-found' });
+    });
+
+    it('reads intents by the caller\'s verdict: committed at C is a version at C, ignored is read past', () => {
+      const keys = ['v/1', 'v/2', 'v/3'].map(b);
+      for (const k of keys) store.put(k, 10n, b('old'));
+      store.putIntent(keys[0], intent('committed', 12n, 'c'));
+      store.putIntent(keys[1], intent('open', 12n, 'o'));
+      store.putIntent(keys[2], intent('gone', 12n, null));
+      const intentStatus = (t: string): IntentVerdict | undefined => (t === 'committed' ? { committedAt: 20n } : 'ignore');
+      // Below the commit ts the committed intent is invisible; at or above it, it is the newest version.
+      expect(store.get(keys[0], 19n, { intentStatus })).toEqual(found('old', 10n));
+      expect(store.get(keys[0], 20n, { intentStatus })).toEqual(found('c', 20n));
+      expect(store.get(keys[1], 50n, { intentStatus })).toEqual(found('old', 10n));
+      expect(store.get(keys[2], 50n, { intentStatus })).toEqual(found('old', 10n));
+      const rows = (r: ScanResult): string[] => (r.kind === 'rows' ? r.rows.map((x) => `${x.key.toString()}=${x.value.toString()}@${x.ts}`) : ['conflict']);
+      expect(rows(store.scan(b('v/'), b('v0'), 25n, { intentStatus }))).toEqual(['v/1=c@20', 'v/2=old@10', 'v/3=old@10']);
+      expect(rows(store.scan(b('v/'), b('v0'), 25n, { intentStatus, reverse: true }))).toEqual(['v/3=old@10', 'v/2=old@10', 'v/1=c@20']);
+      expect(rows(store.scan(b('v/'), b('v0'), 15n, { intentStatus, reverse: true }))).toEqual(['v/3=old@10', 'v/2=old@10', 'v/1=old@10']);
+      // A committed deletion reads as not found; the owner still sees its own intent.
+      const deleted = (t: string): IntentVerdict | undefined => (t === 'gone' ? { committedAt: 20n } : undefined);
+      expect(store.get(keys[2], 30n, { intentStatus: deleted })).toEqual({ kind: 'not-found' });
+      expect(store.get(keys[1], 30n, { intentStatus: deleted }).kind).toBe('intent-conflict');
+      expect(store.get(keys[1], 30n, { intentStatus: deleted, txnId: 'open' })).toEqual(found('o', 12n));
     });
 
     it('lists every conflicting intent of a scan', () => {

@@ -47,9 +47,28 @@ export type ScanResult =
     }
   | IntentConflict;
 
+/**
+ * What the caller knows of another transaction's intent: that transaction committed at
+ * `committedAt` (the intent reads as a version at that timestamp), or the intent is to be read
+ * past ('ignore': aborted, or open but certain to commit above every read served so far).
+ */
+export type IntentVerdict = { readonly committedAt: Timestamp } | 'ignore';
+
 export interface ReadOptions {
   /** The reading transaction: its own intents are visible to it instead of conflicting. */
   readonly txnId?: string;
+  /**
+   * The fate of other transactions' intents, when the caller knows it (undefined: it does not,
+   * and an intent at or below the read timestamp is a conflict).
+   */
+  readonly intentStatus?: (txnId: string) => IntentVerdict | undefined;
+}
+
+/** The row an intent of another transaction contributes at readTs, or why it does not. */
+function judgeIntent(intent: Intent, readTs: Timestamp, verdict: IntentVerdict | undefined): 'conflict' | 'skip' | { value: Buffer | null; ts: Timestamp } {
+  if (verdict === undefined) return intent.ts <= readTs ? 'conflict' : 'skip';
+  if (verdict === 'ignore' || verdict.committedAt > readTs) return 'skip';
+  return { value: intent.value, ts: verdict.committedAt };
 }
 
 export interface ScanOptions extends ReadOptions {
@@ -271,7 +290,9 @@ export class MvccStore {
         if (options.txnId !== undefined && intent.txnId === options.txnId) {
           return intent.value === null ? NOT_FOUND : { kind: 'found', value: intent.value, ts: intent.ts };
         }
-        if (intent.ts <= readTs) return { kind: 'intent-conflict', intents: [{ ...intent, key: Buffer.from(key) }] };
+        const judged = judgeIntent(intent, readTs, options.intentStatus?.(intent.txnId));
+        if (judged === 'conflict') return { kind: 'intent-conflict', intents: [{ ...intent, key: Buffer.from(key) }] };
+        if (judged !== 'skip') return judged.value === null ? NOT_FOUND : { kind: 'found', value: judged.value, ts: judged.ts };
         ({ rows } = it.next(1));
         if (!ours(rows)) return NOT_FOUND;
       }
@@ -298,13 +319,14 @@ export class MvccStore {
     if (!(limit > 0)) throw new RangeError(`scan limit must be positive: ${limit}`);
     const it = this.db.iterator({ gte: dataLowerBound(start), lt: dataUpperBound(end), reverse: options.reverse ?? false });
     try {
-      return options.reverse ? this.scanReverse(it, readTs, limit, options.txnId) : this.scanForward(it, readTs, limit, options.txnId);
+      return options.reverse ? this.scanReverse(it, readTs, limit, options) : this.scanForward(it, readTs, limit, options);
     } finally {
       it.close();
     }
   }
 
-  private scanForward(it: RocksIterator, readTs: Timestamp, limit: number, txnId: string | undefined): ScanResult {
+  private scanForward(it: RocksIterator, readTs: Timestamp, limit: number, options: ReadOptions): ScanResult {
+    const { txnId, intentStatus } = options;
     const rows: ScanRow[] = [];
     const intents: KeyedIntent[] = [];
     let cur: Buffer | undefined; // version prefix of the key being processed
@@ -341,9 +363,15 @@ export class MvccStore {
           if (txnId !== undefined && intent.txnId === txnId) {
             done = true;
             if (intent.value !== null) rows.push({ key: userKeyOf(k), value: intent.value, ts: intent.ts });
-          } else if (intent.ts <= readTs) {
-            done = true;
-            intents.push({ ...intent, key: userKeyOf(k) });
+          } else {
+            const judged = judgeIntent(intent, readTs, intentStatus?.(intent.txnId));
+            if (judged === 'conflict') {
+              done = true;
+              intents.push({ ...intent, key: userKeyOf(k) });
+            } else if (judged !== 'skip') {
+              done = true;
+              if (judged.value !== null) rows.push({ key: userKeyOf(k), value: judged.value, ts: judged.ts });
+            }
           }
           continue;
         }
@@ -366,7 +394,8 @@ export class MvccStore {
   }
 
   /** Reverse: a key's entries arrive oldest first and its intent last; decide at the key's end. */
-  private scanReverse(it: RocksIterator, readTs: Timestamp, limit: number, txnId: string | undefined): ScanResult {
+  private scanReverse(it: RocksIterator, readTs: Timestamp, limit: number, options: ReadOptions): ScanResult {
+    const { txnId, intentStatus } = options;
     const rows: ScanRow[] = [];
     const intents: KeyedIntent[] = [];
     let cur: Buffer | undefined;
@@ -375,10 +404,13 @@ export class MvccStore {
     let intent: Intent | undefined;
     const finishKey = (): void => {
       if (cur === undefined) return;
-      if (intent !== undefined && txnId !== undefined && intent.txnId === txnId) {
+      const judged = intent === undefined || (txnId !== undefined && intent.txnId === txnId) ? undefined : judgeIntent(intent, readTs, intentStatus?.(intent.txnId));
+      if (intent !== undefined && judged === undefined) {
         if (intent.value !== null) rows.push({ key: userKeyOf(cur, cur.length), value: intent.value, ts: intent.ts });
-      } else if (intent !== undefined && intent.ts <= readTs) {
+      } else if (intent !== undefined && judged === 'conflict') {
         intents.push({ ...intent, key: userKeyOf(cur, cur.length) });
+      } else if (judged !== undefined && judged !== 'skip' && judged !== 'conflict') {
+        if (judged.value !== null) rows.push({ key: userKeyOf(cur, cur.length), value: judged.value, ts: judged.ts });
       } else if (candKey !== undefined && candVal !== undefined) {
         const value = decodeVersion(candVal);
         if (value !== null) rows.push({ key: userKeyOf(candKey), value, ts: timestampOf(candKey) });

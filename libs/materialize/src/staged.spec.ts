@@ -1,0 +1,162 @@
+// Staged (large) transactions: chunks laid as intents, a commit decision, chunked resolution.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApplyOutcome, LogEntry, ReadSpan, WriteOp, encodeEntry } from '@weft/logentry';
+import { MvccStore } from '@weft/storage';
+import { Materializer } from './materializer';
+
+const k = (s: string): Buffer => Buffer.from(s);
+const put = (key: string, value: string): WriteOp => ({ kind: 'put', key: k(key), value: k(value) });
+const insert = (key: string, value: string): WriteOp => ({ kind: 'put', key: k(key), value: k(value), ifAbsent: { constraint: 't_pkey' } });
+const del = (key: string): WriteOp => ({ kind: 'delete', key: k(key) });
+const id = (n: number): Buffer => Buffer.from(`staged-${n}`.padEnd(16, '.'));
+const stage = (txn: number, readTs: bigint, seq: number, writes: WriteOp[]): LogEntry => ({ type: 'stage', txnId: id(txn), readTs, seq, writes });
+const commit = (txn: number, readTs: bigint, writes: WriteOp[] = [], reads: ReadSpan[] = []): LogEntry => ({
+  type: 'commit', txnId: id(txn), readTs, minCommitTs: 0n, reads, writes,
+});
+const resolve = (txn: number, abort = false): LogEntry => ({ type: 'resolve-staged', txnId: id(txn), abort });
+
+describe('Materializer: staged transactions', () => {
+  let dir: string;
+  const stores: MvccStore[] = [];
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'weft-staged-'));
+  });
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const open = async (name = 'a'): Promise<Materializer> => {
+    const store = await MvccStore.open(join(dir, name));
+    stores.push(store);
+    return Materializer.open(store, 3);
+  };
+  const run = (m: Materializer, e: LogEntry): ApplyOutcome => {
+    const r = m.apply(m.appliedIndex + 1, encodeEntry(e));
+    if (r === 'already-applied') throw new Error('unexpected already-applied');
+    return r;
+  };
+  const at = (m: Materializer, key: string, ts: bigint, txn?: number): string | undefined =>
+    m.read(k(key), ts, txn === undefined ? {} : { txnId: id(txn) })?.value.toString();
+  const scan = (m: Materializer, ts: bigint, reverse = false): string[] =>
+    m.scan(k('a'), k('z'), ts, { reverse }).rows.map((r) => `${r.key.toString()}=${r.value.toString()}`);
+  const baseline = (m: Materializer): void => {
+    expect(run(m, { type: 'commit', txnId: id(99), readTs: 5n, minCommitTs: 10n, reads: [], writes: [put('a', 'a0'), put('b', 'b0')] })).toEqual({
+      status: 'committed', commitTs: 10n,
+    });
+  };
+
+  it('keeps chunks private until the commit, which publishes them all at once; resolution makes them plain versions', async () => {
+    const m = await open();
+    baseline(m);
+    expect(run(m, stage(1, 10n, 0, [put('a', 'a1'), insert('c', 'c1')]))).toMatchObject({ status: 'applied' });
+    expect(run(m, stage(1, 10n, 1, [del('b'), insert('d', 'd1')]))).toMatchObject({ status: 'applied' });
+    // Others read past open intents; the owner sees its own writes.
+    expect(scan(m, 1000n)).toEqual(['a=a0', 'b=b0']);
+    expect(at(m, 'a', 1000n, 1)).toBe('a1');
+    expect(at(m, 'b', 1000n, 1)).toBeUndefined();
+    const c = run(m, commit(1, 10n, [put('e', 'e1')]));
+    expect(c.status).toBe('committed');
+    const commitTs = c.status === 'committed' ? c.commitTs : 0n;
+    // Committed but unresolved: every key reads at the commit ts, none before it.
+    expect(scan(m, commitTs)).toEqual(['a=a1', 'c=c1', 'd=d1', 'e=e1']);
+    expect(scan(m, commitTs, true)).toEqual(['e=e1', 'd=d1', 'c=c1', 'a=a1']);
+    expect(scan(m, commitTs - 1n)).toEqual(['a=a0', 'b=b0']);
+    expect(m.stagedTransactions()).toEqual([expect.objectContaining({ state: 'committed', chunks: 2 })]);
+    expect(run(m, resolve(1))).toEqual({ status: 'applied' });
+    expect(m.stagedTransactions()).toEqual([expect.objectContaining({ chunks: 1 })]);
+    expect(run(m, resolve(1))).toEqual({ status: 'applied' });
+    expect(m.stagedTransactions()).toEqual([]);
+    expect(run(m, resolve(1))).toEqual({ status: 'applied' }); // extra: a no-op
+    expect(scan(m, commitTs)).toEqual(['a=a1', 'c=c1', 'd=d1', 'e=e1']);
+    expect(m.read(k('c'), 10_000n)?.ts).toBe(commitTs);
+    expect(m.verifyStateHash().ok).toBe(true);
+    // A re-proposed commit of a finished staged transaction does not commit again.
+    expect(run(m, stage(1, 10n, 2, [put('x', 'late')])).status).toBe('aborted');
+  });
+
+  it('checks unique inserts against earlier chunks and committed rows, and aborts the transaction', async () => {
+    const m = await open();
+    baseline(m);
+    expect(run(m, stage(2, 10n, 0, [insert('c', 'c1')])).status).toBe('applied');
+    expect(run(m, stage(2, 10n, 1, [insert('c', 'again')]))).toMatchObject({ status: 'aborted', sqlstate: '23505', constraint: 't_pkey' });
+    expect(m.stagedTransactions()).toEqual([expect.objectContaining({ state: 'aborted' })]);
+    expect(run(m, commit(2, 10n))).toMatchObject({ status: 'aborted', sqlstate: '40001' });
+    expect(run(m, stage(3, 10n, 0, [insert('a', 'dup')]))).toMatchObject({ status: 'aborted', sqlstate: '23505' });
+    // A key deleted in an earlier chunk may be inserted again.
+    expect(run(m, stage(4, 10n, 0, [del('a')])).status).toBe('applied');
+    expect(run(m, stage(4, 10n, 1, [insert('a', 'new')])).status).toBe('applied');
+    expect(run(m, commit(4, 10n)).status).toBe('committed');
+    expect(at(m, 'a', 10_000n)).toBe('new');
+  });
+
+  it('makes other writers conflict with open intents, and settles decided ones under their writes', async () => {
+    const m = await open();
+    baseline(m);
+    expect(run(m, stage(5, 10n, 0, [put('a', 'a5'), put('b', 'b5')])).status).toBe('applied');
+    expect(run(m, { type: 'commit', txnId: id(50), readTs: 20n, minCommitTs: 0n, reads: [], writes: [put('a', 'other')] })).toMatchObject({
+      status: 'aborted', sqlstate: '40001',
+    });
+    // Reading a key with an open intent does not make a reader's commit conflict.
+    expect(run(m, { type: 'commit', txnId: id(51), readTs: 20n, minCommitTs: 0n, reads: [{ kind: 'point', key: k('a') }], writes: [put('q', '1')] }).status).toBe('committed');
+    const c = run(m, commit(5, 10n));
+    const commitTs = c.status === 'committed' ? c.commitTs : 0n;
+    // A writer that read before the commit ts conflicts; one that read after stacks above it.
+    expect(run(m, { type: 'commit', txnId: id(52), readTs: commitTs - 1n, minCommitTs: 0n, reads: [], writes: [put('a', 'x')] }).status).toBe('aborted');
+    const later = run(m, { type: 'commit', txnId: id(53), readTs: commitTs, minCommitTs: 0n, reads: [], writes: [put('a', 'newest')] });
+    expect(later.status).toBe('committed');
+    expect(at(m, 'a', commitTs)).toBe('a5');
+    expect(at(m, 'a', 10_000n)).toBe('newest');
+    run(m, resolve(5));
+    expect(at(m, 'a', commitTs)).toBe('a5');
+    expect(at(m, 'a', 10_000n)).toBe('newest');
+    expect(at(m, 'b', 10_000n)).toBe('b5');
+    expect(m.verifyStateHash().ok).toBe(true);
+  });
+
+  it('rolls back on resolve-staged abort, refuses late chunks and commits, and survives a reopen', async () => {
+    const m0 = await open();
+    baseline(m0);
+    expect(run(m0, stage(6, 10n, 0, [put('a', 'a6')])).status).toBe('applied');
+    expect(run(m0, stage(6, 10n, 0, [put('a', 'a6')]))).toMatchObject({ status: 'applied' }); // re-delivered chunk
+    expect(run(m0, stage(6, 10n, 1, [put('b', 'b6')])).status).toBe('applied');
+    // Reopen: the staged state comes back from the store.
+    await m0.store.close();
+    stores.splice(0);
+    const m = await open();
+    expect(m.stagedTransactions()).toEqual([expect.objectContaining({ state: 'pending', chunks: 2 })]);
+    expect(at(m, 'b', 1000n, 6)).toBe('b6');
+    expect(run(m, resolve(6))).toEqual({ status: 'applied' }); // no decision yet: nothing to do
+    expect(run(m, resolve(6, true))).toEqual({ status: 'applied' });
+    expect(run(m, stage(6, 10n, 2, [put('c', 'c6')])).status).toBe('aborted');
+    expect(run(m, commit(6, 10n)).status).toBe('aborted');
+    run(m, resolve(6));
+    expect(m.stagedTransactions()).toEqual([]);
+    expect(scan(m, 10_000n)).toEqual(['a=a0', 'b=b0']);
+    expect(run(m, stage(6, 10n, 0, [put('a', 'again')])).status).toBe('aborted');
+    // A gap in the chunk sequence aborts the transaction.
+    expect(run(m, stage(7, 10n, 0, [put('c', 'c7')])).status).toBe('applied');
+    expect(run(m, stage(7, 10n, 2, [put('d', 'd7')])).status).toBe('aborted');
+    expect(m.stagedTransactions()).toEqual([expect.objectContaining({ state: 'aborted' })]);
+    expect(m.verifyStateHash().ok).toBe(true);
+  });
+
+  it('reaches the same state hash on two replicas applying the same log', async () => {
+    const a = await open('a');
+    const b = await open('b');
+    const log: LogEntry[] = [
+      { type: 'commit', txnId: id(99), readTs: 5n, minCommitTs: 10n, reads: [], writes: [put('a', 'a0')] },
+      stage(8, 10n, 0, [put('a', '1'), put('b', '1')]),
+      stage(8, 10n, 1, [put('c', '1')]),
+      commit(8, 10n, [put('d', '1')]),
+      resolve(8),
+      resolve(8),
+    ];
+    for (const e of log) {
+      expect(run(a, e)).toEqual(run(b, e));
+      expect(a.stateHash().equals(b.stateHash())).toBe(true);
+    }
+    expect(a.verifyStateHash().ok).toBe(true);
+  });
+});

@@ -462,10 +462,9 @@ export class Materializer {
     const next: StagedTxn = rec.state === 'pending' ? { ...rec, state: 'aborted', lastIndex: index } : { ...rec };
     const [gte, lt] = chunkRange(e.txnId);
     const it = this.store.db.iterator({ gte, lt });
-    let chunk: Buffer[] = [];
+    let chunk: Buffer[];
     try {
-      const { rows } = it.next(1);
-      chunk = rows.map((b) => Buffer.from(b));
+      chunk = it.next(1).rows.map((b) => Buffer.from(b));
     } finally {
       it.close();
     }

@@ -4,9 +4,9 @@ import { isAggregate } from './functions/aggregates';
 import { S, sqlError } from './errors';
 import { explainLines } from './exec/nodes';
 import type { PlannerEnv } from './plan/context';
-import { compileDelete, compileInsert, compileUpdate } from './plan/dml';
 import type { ParamTypes } from './plan/expr';
-import { Planner } from './plan/select';
+import { Planner, type PlannedQuery } from './plan/select';
+import { compileDml, hasDmlCte, planTopLevelWith } from './plan/with-dml';
 import type { Row, Runtime } from './runtime';
 import type { CompiledStatement } from './statement';
 import { compileUtility } from './ddl';
@@ -26,29 +26,37 @@ export function compileStatement(node: Node, env: PlannerEnv, declared: readonly
   const params: ParamTypes = { types: [...declared] };
   const planner = newPlanner(env);
   if ('SelectStmt' in node) {
-    const q = planner.planSelect(node.SelectStmt, undefined, params);
-    const visible = q.columns.length;
-    const cols = q.columns;
-    return {
-      kind: 'SELECT',
-      paramTypes: finalParamTypes(params),
-      columns: q.columns,
-      readOnly: true,
-      cacheable: true,
-      async execute(ctx) {
-        const rows: PgValue[][] = [];
-        for await (const r of q.node.rows(undefined, ctx.rt)) rows.push(toRow(r, cols, visible, ctx.rt));
-        return { kind: 'rows', columns: [], rows };
-      },
-      explain: () => explainLines(q.node.explain()),
-    };
+    const stmt = node.SelectStmt;
+    if (hasDmlCte(stmt.withClause)) {
+      // WITH ... (INSERT/UPDATE/DELETE ... RETURNING) SELECT ...: the CTEs run first, then the query.
+      const w = planTopLevelWith(stmt.withClause as NonNullable<typeof stmt.withClause>, planner, params);
+      const q = planner.planSelect({ ...stmt, withClause: undefined }, undefined, params, w.ctes);
+      return w.wrap(selectStatement(q, params));
+    }
+    return selectStatement(planner.planSelect(stmt, undefined, params), params);
   }
-  if ('InsertStmt' in node) return compileInsert(node.InsertStmt, planner, params, finalParamTypes);
-  if ('UpdateStmt' in node) return compileUpdate(node.UpdateStmt, planner, params, finalParamTypes);
-  if ('DeleteStmt' in node) return compileDelete(node.DeleteStmt, planner, params, finalParamTypes);
+  if ('InsertStmt' in node || 'UpdateStmt' in node || 'DeleteStmt' in node) return compileDml(node, planner, params, finalParamTypes);
   const u = compileUtility(node, env, planner, params, sqlText);
   if (u) return { ...u, paramTypes: finalParamTypes(params) };
   throw sqlError(S.FEATURE_NOT_SUPPORTED, `statement ${Object.keys(node)[0]} is not supported`);
+}
+
+function selectStatement(q: PlannedQuery, params: ParamTypes): CompiledStatement {
+  const visible = q.columns.length;
+  const cols = q.columns;
+  return {
+    kind: 'SELECT',
+    paramTypes: finalParamTypes(params),
+    columns: q.columns,
+    readOnly: true,
+    cacheable: true,
+    async execute(ctx) {
+      const rows: PgValue[][] = [];
+      for await (const r of q.node.rows(undefined, ctx.rt)) rows.push(toRow(r, cols, visible, ctx.rt));
+      return { kind: 'rows', columns: [], rows };
+    },
+    explain: () => explainLines(q.node.explain()),
+  };
 }
 
 /** A result row as pgwire values; reg* OIDs print as the names they stand for. */

@@ -5,6 +5,12 @@ import type { Value } from './types/types';
 
 export type Row = Value[];
 
+/**
+ * What a plan reads through: the transaction itself, or a statement snapshot of it (a statement
+ * with data-modifying CTEs reads the data as it was when the statement started).
+ */
+export type TxnReader = Pick<Txn, 'get' | 'scan'>;
+
 export interface SessionInfo {
   readonly user: string;
   readonly database: string;
@@ -16,8 +22,8 @@ export interface SessionInfo {
 
 export interface Runtime {
   readonly params: readonly Value[];
-  /** The transaction statements read and write through. */
-  readonly txn: Txn;
+  /** What the statement's plan reads through (writes go through ExecContext.txn). */
+  readonly txn: TxnReader;
   readonly session: SessionInfo;
   /** Statement timestamp (transaction start for now()), microseconds since 2000-01-01. */
   readonly txnStartUs: bigint;

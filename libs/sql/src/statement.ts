@@ -20,6 +20,12 @@ export interface ExecContext {
   readonly env: PlannerEnv;
   /** DDL calls this after writing descriptors: the session reloads its catalog view. */
   catalogChanged(): void;
+  /**
+   * Set inside a statement with data-modifying CTEs: whether an earlier part of the statement
+   * already wrote this row key. UPDATE and DELETE skip such rows, as Postgres skips rows the same
+   * command already changed.
+   */
+  readonly modifiedEarlier?: (key: Buffer) => boolean;
 }
 
 export interface CompiledStatement {

@@ -3,7 +3,6 @@
 // inserts are checked by a read (so the error comes from the statement, as in Postgres) and
 // also carry `ifAbsent`, so apply rejects a concurrent duplicate that the read could not see.
 import type { InsertStmt, UpdateStmt, DeleteStmt, Node, ResTarget, OnConflictClause, RangeVar } from 'libpg-query';
-import type { PgValue } from '@weft/pgwire';
 import { S, sqlError } from '../errors';
 import type { ColumnDesc, IndexDesc, TableDesc } from '../catalog/descriptors';
 import { OID_BASE } from '../catalog/descriptors';
@@ -12,17 +11,25 @@ import { allSlots, prepareSlots } from '../exec/nodes';
 import type { Env, Row, Runtime } from '../runtime';
 import type { ExecContext, CompiledStatement } from '../statement';
 import { type SqlType, type Value, isNumericKind, isStringKind, t, typeDisplayName } from '../types/types';
-import { castValue, toPg, toText } from '../types/values';
+import { castValue, toText } from '../types/values';
 import { nowMicros } from '../types/datetime';
 import { coerce, konst, stringOf, type Expr, type ParamTypes } from './expr';
-import { andAll, type Planner } from './select';
+import { andAll, type CteDef, type Planner } from './select';
 import { Scope, type ScopeColumn } from './scope';
 import { toRow } from '../compile';
 import { checkParents, hasChildren, onParentChange, type ChildWriter } from './foreign-keys';
 
-type FinalTypes = (p: ParamTypes) => SqlType[];
-
 const pos = (loc: number | undefined): { position?: number } => (loc !== undefined && loc >= 0 ? { position: loc + 1 } : {});
+
+/**
+ * The target of UPDATE/DELETE as the first FROM item: schema-qualified, so that a WITH query of
+ * the same name cannot stand in for the table (the target is always a table in Postgres).
+ */
+function targetRangeVar(planner: Planner, t0: TableDesc, rv: RangeVar | undefined, ctes: Map<string, CteDef>): RangeVar {
+  if (rv?.schemaname || !ctes.has(rv?.relname ?? '')) return rv as RangeVar;
+  const schema = planner.env.catalog.byId.get(t0.schemaId);
+  return { ...(rv as RangeVar), schemaname: rv?.schemaname ?? (schema && 'name' in schema ? schema.name : undefined) };
+}
 
 export function resolveTable(planner: Planner, rv: RangeVar | undefined): TableDesc {
   const name = rv?.relname ?? '';
@@ -213,10 +220,44 @@ function compileReturning(list: readonly Node[] | undefined, scope: Scope, plann
   return { exprs, columns };
 }
 
-async function returningRow(ret: Returning, row: Row, rt: Runtime): Promise<PgValue[]> {
+async function returningRow(ret: Returning, row: Row, rt: Runtime): Promise<Row> {
   const env: Env = { row, outer: undefined, rt };
   await prepareSlots(allSlots(ret.exprs), env);
-  return ret.exprs.map((e, i) => toPg(e.fn(env), ret.columns[i].type));
+  return ret.exprs.map((e) => e.fn(env));
+}
+
+/** A planned INSERT, UPDATE or DELETE: a statement of its own or a data-modifying CTE. */
+export interface DmlPlan {
+  readonly kind: 'INSERT' | 'UPDATE' | 'DELETE';
+  /** RETURNING columns, or null without RETURNING. */
+  readonly returning: readonly ScopeColumn[] | null;
+  /** Does the writes; `rows` are the RETURNING rows (empty without RETURNING). */
+  run(ctx: ExecContext): Promise<{ count: number; rows: Row[] }>;
+  explain(): string[];
+}
+
+/** The command tag Postgres sends for a DML statement. */
+export function dmlTag(kind: DmlPlan['kind'], count: number): string {
+  return kind === 'INSERT' ? `INSERT 0 ${count}` : `${kind} ${count}`;
+}
+
+/** A DML plan as a statement of its own (no CTEs): rows for RETURNING, else the command tag. */
+export function dmlStatement(plan: DmlPlan, paramTypes: readonly SqlType[]): CompiledStatement {
+  const cols = plan.returning;
+  return {
+    kind: plan.kind,
+    paramTypes,
+    columns: cols,
+    readOnly: false,
+    cacheable: true,
+    explain: () => plan.explain(),
+    async execute(ctx) {
+      const r = await plan.run(ctx);
+      const commandTag = dmlTag(plan.kind, r.count);
+      if (!cols) return { kind: 'command', commandTag };
+      return { kind: 'rows', columns: [], rows: r.rows.map((row) => toRow(row, cols, cols.length, ctx.rt)), commandTag };
+    },
+  };
 }
 
 /** Which source types Postgres converts to a column type on assignment (else 42804). */
@@ -254,8 +295,8 @@ function assignCast(v: Value, from: SqlType, col: ColumnDesc, table: TableDesc):
   }
 }
 
-export function compileInsert(stmt: InsertStmt, planner: Planner, params: ParamTypes, final: FinalTypes): CompiledStatement {
-  if (stmt.withClause) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'WITH in INSERT is not supported');
+/** INSERT; `ctes` are the statement's WITH queries (its own WITH is planned by the caller). */
+export function planInsert(stmt: InsertStmt, planner: Planner, params: ParamTypes, ctes: Map<string, CteDef>): DmlPlan {
   const t0 = resolveTable(planner, stmt.relation);
   const alias = stmt.relation?.alias?.aliasname ?? t0.name;
   const visible = t0.columns.map((c, i) => [c, i] as const).filter(([c]) => !c.hidden);
@@ -299,7 +340,7 @@ export function compileInsert(stmt: InsertStmt, planner: Planner, params: ParamT
     });
     source = { kind: 'values', rows };
   } else {
-    const q = planner.planSelect(sel, undefined, params);
+    const q = planner.planSelect(sel, undefined, params, ctes);
     if (q.columns.length > targets.length) throw sqlError(S.SYNTAX_ERROR, 'INSERT has more expressions than target columns');
     source = { kind: 'query', node: q.node, types: q.columns.map((c) => c.type) };
   }
@@ -311,14 +352,12 @@ export function compileInsert(stmt: InsertStmt, planner: Planner, params: ParamT
   const defaultSlots = allSlots(defaults);
   return {
     kind: 'INSERT',
-    paramTypes: final(params),
-    columns: returning ? returning.columns : null,
-    readOnly: false,
-    cacheable: true,
-    async execute(ctx) {
+    returning: returning ? returning.columns : null,
+    explain: () => [`Insert on ${t0.name}`, ...(source.kind === 'query' ? explainChild(source.node) : [])],
+    async run(ctx) {
       const rt = ctx.rt;
       let count = 0;
-      const out: PgValue[][] = [];
+      const out: Row[] = [];
       const emptyEnv: Env = { row: [], outer: undefined, rt };
       const build = async (vals: (Value | undefined)[], types: (SqlType | undefined)[]): Promise<Row> => {
         const row: Value[] = new Array<Value>(t0.columns.length).fill(null);
@@ -367,8 +406,7 @@ export function compileInsert(stmt: InsertStmt, planner: Planner, params: ParamT
         for await (const r of source.node.rows(undefined, rt)) rows.push(r);
         for (const r of rows) await handle(await build(r.slice(0, source.types.length), source.types));
       }
-      const tag = `INSERT 0 ${count}`;
-      return returning ? { kind: 'rows', columns: [], rows: out, commandTag: tag } : { kind: 'command', commandTag: tag };
+      return { count, rows: out };
     },
   };
 }
@@ -450,10 +488,9 @@ function compileAssignments(list: readonly Node[], t0: TableDesc, c: ReturnType<
   return out;
 }
 
-export function compileUpdate(stmt: UpdateStmt, planner: Planner, params: ParamTypes, final: FinalTypes): CompiledStatement {
-  if (stmt.withClause) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'WITH in UPDATE is not supported');
+export function planUpdate(stmt: UpdateStmt, planner: Planner, params: ParamTypes, ctes: Map<string, CteDef>): DmlPlan {
   const t0 = resolveTable(planner, stmt.relation);
-  const { node, scope } = planner.planFromWhere([{ RangeVar: stmt.relation as RangeVar }, ...(stmt.fromClause ?? [])], stmt.whereClause, undefined, params, new Map());
+  const { node, scope } = planner.planFromWhere([{ RangeVar: targetRangeVar(planner, t0, stmt.relation, ctes) }, ...(stmt.fromClause ?? [])], stmt.whereClause, undefined, params, ctes);
   const c = planner.compiler(scope, params, { noAgg: 'UPDATE' });
   const sets = compileAssignments(stmt.targetList ?? [], t0, c);
   const defaults = compileDefaults(t0, planner, params);
@@ -464,20 +501,18 @@ export function compileUpdate(stmt: UpdateStmt, planner: Planner, params: ParamT
   const multi = (stmt.fromClause ?? []).length > 0;
   return {
     kind: 'UPDATE',
-    paramTypes: final(params),
-    columns: returning ? returning.columns : null,
-    readOnly: false,
-    cacheable: true,
+    returning: returning ? returning.columns : null,
     explain: () => [`Update on ${t0.name}`, ...explainChild(node)],
-    async execute(ctx) {
+    async run(ctx) {
       const rt = ctx.rt;
       const matched: Row[] = [];
       for await (const r of node.rows(undefined, rt)) matched.push(r);
       const seen = multi ? new Set<string>() : undefined;
-      const out: PgValue[][] = [];
+      const out: Row[] = [];
       let count = 0;
       for (const joined of matched) {
         const old = joined.slice(0, n);
+        if (ctx.modifiedEarlier?.(primaryKey(t0, old))) continue;
         if (seen) {
           const k = primaryKey(t0, old).toString('latin1');
           if (seen.has(k)) continue;
@@ -499,40 +534,36 @@ export function compileUpdate(stmt: UpdateStmt, planner: Planner, params: ParamT
         count++;
         if (returning) out.push(await returningRow(returning, [...next, ...joined.slice(n)], rt));
       }
-      const tag = `UPDATE ${count}`;
-      return returning ? { kind: 'rows', columns: [], rows: out, commandTag: tag } : { kind: 'command', commandTag: tag };
+      return { count, rows: out };
     },
   };
 }
 
-export function compileDelete(stmt: DeleteStmt, planner: Planner, params: ParamTypes, final: FinalTypes): CompiledStatement {
-  if (stmt.withClause) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'WITH in DELETE is not supported');
+export function planDelete(stmt: DeleteStmt, planner: Planner, params: ParamTypes, ctes: Map<string, CteDef>): DmlPlan {
   const t0 = resolveTable(planner, stmt.relation);
-  const { node, scope } = planner.planFromWhere([{ RangeVar: stmt.relation as RangeVar }, ...(stmt.usingClause ?? [])], stmt.whereClause, undefined, params, new Map());
+  const { node, scope } = planner.planFromWhere([{ RangeVar: targetRangeVar(planner, t0, stmt.relation, ctes) }, ...(stmt.usingClause ?? [])], stmt.whereClause, undefined, params, ctes);
   const returning = compileReturning(stmt.returningClause?.exprs, scope, planner, params);
   const n = t0.columns.length;
   return {
     kind: 'DELETE',
-    paramTypes: final(params),
-    columns: returning ? returning.columns : null,
-    readOnly: false,
-    cacheable: true,
+    returning: returning ? returning.columns : null,
     explain: () => [`Delete on ${t0.name}`, ...explainChild(node)],
-    async execute(ctx) {
+    async run(ctx) {
       const matched: Row[] = [];
       for await (const r of node.rows(undefined, ctx.rt)) matched.push(r);
       const seen = new Set<string>();
-      const out: PgValue[][] = [];
+      const out: Row[] = [];
       for (const joined of matched) {
         const old = joined.slice(0, n);
-        const k = primaryKey(t0, old).toString('latin1');
+        const key = primaryKey(t0, old);
+        if (ctx.modifiedEarlier?.(key)) continue;
+        const k = key.toString('latin1');
         if (seen.has(k)) continue;
         seen.add(k);
         await deleteWithKeys(ctx, t0, old);
         if (returning) out.push(await returningRow(returning, joined, ctx.rt));
       }
-      const tag = `DELETE ${seen.size}`;
-      return returning ? { kind: 'rows', columns: [], rows: out, commandTag: tag } : { kind: 'command', commandTag: tag };
+      return { count: seen.size, rows: out };
     },
   };
 }

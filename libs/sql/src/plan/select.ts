@@ -1,7 +1,7 @@
 // SELECT planning: FROM (tables with access-path choice, joins, subqueries, CTEs, VALUES,
 // system views) -> WHERE -> GROUP BY/aggregates -> HAVING -> select list -> DISTINCT ->
 // ORDER BY -> LIMIT/OFFSET, and set operations.
-import type { Node, SelectStmt, RangeVar, JoinExpr, ResTarget, SortBy } from 'libpg-query';
+import type { Node, SelectStmt, RangeVar, JoinExpr, ResTarget, SortBy, WithClause, CommonTableExpr } from 'libpg-query';
 import { S, sqlError } from '../errors';
 import type { TableDesc } from '../catalog/descriptors';
 import { OID_BASE } from '../catalog/descriptors';
@@ -23,7 +23,12 @@ import { Scope, type ScopeColumn } from './scope';
 export interface CteDef {
   readonly node: PlanNode;
   readonly columns: readonly ScopeColumn[];
+  /** A data-modifying CTE without RETURNING: it runs, but has no rows to reference (0A000). */
+  readonly noReturning?: boolean;
 }
+
+/** Plans a data-modifying CTE (INSERT/UPDATE/DELETE in WITH) seeing the CTEs before it. */
+export type DmlCtePlanner = (cte: CommonTableExpr, query: Node, ctes: Map<string, CteDef>) => CteDef;
 
 export interface PlannedQuery {
   readonly node: PlanNode;
@@ -104,28 +109,55 @@ export class Planner implements SubqueryPlanner {
   planSelect(stmt: SelectStmt, outer: Scope | undefined, params: ParamTypes, ctes: Map<string, CteDef> = new Map()): PlannedQuery {
     const saved = this.currentCtes;
     try {
-      if (stmt.withClause) {
-        ctes = new Map(ctes);
-        for (const c of stmt.withClause.ctes ?? []) {
-          if (!('CommonTableExpr' in c)) continue;
-          const cte = c.CommonTableExpr;
-          this.currentCtes = ctes;
-          const q = (cte.ctequery ?? {}) as Node;
-          if (!('SelectStmt' in q)) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'data-modifying statements in WITH are not supported');
-          const names = (cte.aliascolnames ?? []).map(stringOf);
-          if (stmt.withClause.recursive && q.SelectStmt.op === 'SETOP_UNION' && q.SelectStmt.larg && q.SelectStmt.rarg) {
-            ctes.set(cte.ctename ?? '', this.recursiveCte(cte.ctename ?? '', names, q.SelectStmt, outer, params, ctes));
-            continue;
-          }
-          const planned = this.planSelect(q.SelectStmt, outer, params, ctes);
-          const cols = planned.columns.map((col, i) => ({ ...col, name: names[i] ?? col.name, qualifier: cte.ctename, hidden: false }));
-          ctes.set(cte.ctename ?? '', { node: new MaterializeNode(planned.node, cols, `CTE ${cte.ctename}`), columns: cols });
-        }
-      }
+      if (stmt.withClause) ctes = this.planCtes(stmt.withClause, outer, params, ctes);
       this.currentCtes = ctes;
       if (stmt.op && stmt.op !== 'SETOP_NONE') return this.planSetOp(stmt, outer, params, ctes);
       if (stmt.valuesLists) return this.planValues(stmt, outer, params, ctes);
       return this.planSimple(stmt, outer, params, ctes);
+    } finally {
+      this.currentCtes = saved;
+    }
+  }
+
+  /**
+   * The CTEs of a WITH clause, added to `ctes`. Data-modifying CTEs are planned by `dml`, which
+   * only the top level of a statement passes (elsewhere they are 0A000, as in Postgres).
+   */
+  planCtes(withClause: WithClause, outer: Scope | undefined, params: ParamTypes, inherited: Map<string, CteDef>, dml?: DmlCtePlanner): Map<string, CteDef> {
+    const ctes = new Map(inherited);
+    const saved = this.currentCtes;
+    try {
+      for (const c of withClause.ctes ?? []) {
+        if (!('CommonTableExpr' in c)) continue;
+        const cte = c.CommonTableExpr;
+        this.currentCtes = ctes;
+        const q = (cte.ctequery ?? {}) as Node;
+        const names = (cte.aliascolnames ?? []).map(stringOf);
+        if (!('SelectStmt' in q)) {
+          if (!dml) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'WITH clause containing a data-modifying statement must be at the top level', pos(cte.location));
+          ctes.set(cte.ctename ?? '', dml(cte, q, new Map(ctes)));
+          continue;
+        }
+        if (withClause.recursive && q.SelectStmt.op === 'SETOP_UNION' && q.SelectStmt.larg && q.SelectStmt.rarg) {
+          ctes.set(cte.ctename ?? '', this.recursiveCte(cte.ctename ?? '', names, q.SelectStmt, outer, params, ctes));
+          continue;
+        }
+        const planned = this.planSelect(q.SelectStmt, outer, params, ctes);
+        const cols = planned.columns.map((col, i) => ({ ...col, name: names[i] ?? col.name, qualifier: cte.ctename, hidden: false }));
+        ctes.set(cte.ctename ?? '', { node: new MaterializeNode(planned.node, cols, `CTE ${cte.ctename}`), columns: cols });
+      }
+    } finally {
+      this.currentCtes = saved;
+    }
+    return ctes;
+  }
+
+  /** Plans `fn` (a DML statement's parts) with `ctes` visible to its subqueries too. */
+  withCtes<T>(ctes: Map<string, CteDef>, fn: () => T): T {
+    const saved = this.currentCtes;
+    this.currentCtes = ctes;
+    try {
+      return fn();
     } finally {
       this.currentCtes = saved;
     }
@@ -295,6 +327,7 @@ export class Planner implements SubqueryPlanner {
     const colnames = (rv.alias?.colnames ?? []).map(stringOf);
     if (!rv.schemaname && ctes.has(name)) {
       const cte = ctes.get(name) as CteDef;
+      if (cte.noReturning) throw sqlError(S.FEATURE_NOT_SUPPORTED, `WITH query "${name}" does not have a RETURNING clause`, pos(rv.location));
       const cols = cte.columns.map((c, i) => ({ ...c, qualifier: alias, name: colnames[i] ?? c.name }));
       return { kind: 'node', node: new Renamed(cte.node, cols) };
     }

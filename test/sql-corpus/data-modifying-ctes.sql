@@ -43,6 +43,15 @@ WITH i AS (INSERT INTO dm_missing VALUES (1) RETURNING *) SELECT * FROM i;
 -- @error 23505
 WITH i AS (INSERT INTO dm_dst VALUES (9, 9, 'x')) INSERT INTO dm_dst VALUES (9, 10, 'y');
 SELECT count(*) FROM dm_dst WHERE id = 9;
+-- Plain DML reads one snapshot too: subqueries in SET and RETURNING do not see the
+-- statement's own writes.
+CREATE TABLE dm_chain (id int PRIMARY KEY, v int);
+INSERT INTO dm_chain VALUES (1, 1), (2, 2), (3, 3);
+UPDATE dm_chain c SET v = (SELECT v FROM dm_chain p WHERE p.id = c.id - 1) RETURNING id, v;
+DELETE FROM dm_chain WHERE id > 1 RETURNING id, (SELECT count(*) FROM dm_chain) AS seen;
+UPDATE dm_chain SET v = 5 RETURNING id, (SELECT v FROM dm_chain) AS before;
+INSERT INTO dm_chain VALUES (2, 0) ON CONFLICT (id) DO NOTHING RETURNING id, (SELECT count(*) FROM dm_chain) AS seen;
+DROP TABLE dm_chain;
 DROP TABLE dm_log;
 DROP TABLE dm_dst;
 DROP TABLE dm_src;

@@ -21,9 +21,9 @@ export interface ExecContext {
   /** DDL calls this after writing descriptors: the session reloads its catalog view. */
   catalogChanged(): void;
   /**
-   * Set inside a statement with data-modifying CTEs: whether an earlier part of the statement
-   * already wrote this row key. UPDATE and DELETE skip such rows, as Postgres skips rows the same
-   * command already changed.
+   * Set while the statement reads through a statement snapshot (exec/statement-snapshot.ts):
+   * whether an earlier part of the statement (a data-modifying CTE) already wrote this row key.
+   * UPDATE and DELETE skip such rows, as Postgres skips rows the same command already changed.
    */
   readonly modifiedEarlier?: (key: Buffer) => boolean;
 }

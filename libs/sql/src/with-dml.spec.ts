@@ -14,7 +14,7 @@ afterAll(async () => {
 beforeEach(async () => {
   await c.query('DROP TABLE IF EXISTS w_log');
   await c.query('DROP TABLE IF EXISTS w_t');
-  await c.query('CREATE TABLE w_t (id int PRIMARY KEY, v int NOT NULL, tag text)');
+  await c.query('CREATE TABLE w_t (id int PRIMARY KEY, v int, tag text)');
   await c.query('CREATE INDEX w_t_tag ON w_t (tag)');
   await c.query('CREATE TABLE w_log (n serial PRIMARY KEY, what text)');
   await c.query("INSERT INTO w_t VALUES (1, 10, 'a'), (2, 20, 'a'), (3, 30, 'b')");
@@ -117,6 +117,27 @@ describe('data-modifying CTEs', () => {
     await c.query('ROLLBACK');
     expect(await rows('SELECT id FROM w_t ORDER BY id')).toEqual([[1], [2], [3]]);
     expect(await rows('SELECT count(*) FROM w_log')).toEqual([['0']]);
+  });
+
+  it('plain UPDATE/DELETE: subqueries in SET and RETURNING read the snapshot, not the statement’s own writes', async () => {
+    await c.query('BEGIN');
+    await c.query("INSERT INTO w_t VALUES (4, 40, 'b')");
+    const u = await rows('UPDATE w_t t SET v = (SELECT v FROM w_t p WHERE p.id = t.id - 1) RETURNING id, v');
+    expect(u.sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual([
+      [1, null],
+      [2, 10],
+      [3, 20],
+      [4, 30],
+    ]);
+    expect(await rows('DELETE FROM w_t WHERE id > 2 RETURNING id, (SELECT count(*) FROM w_t)')).toEqual([
+      [3, '4'],
+      [4, '4'],
+    ]);
+    await c.query('COMMIT');
+    expect(await rows('SELECT id, v FROM w_t ORDER BY id')).toEqual([
+      [1, null],
+      [2, 10],
+    ]);
   });
 
   it('EXPLAIN shows the CTE and its DML', async () => {

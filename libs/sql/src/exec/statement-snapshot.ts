@@ -7,6 +7,7 @@
 // them against the latest row versions.
 import type { Txn, TxnRow, ScanOptions } from '@weft/txn';
 import type { TxnReader } from '../runtime';
+import type { ExecContext } from '../statement';
 
 type WriteBuffer = ReturnType<Txn['savepoint']>;
 
@@ -102,4 +103,15 @@ export class StatementSnapshot {
     }
     yield* pending(this, undefined);
   }
+}
+
+/**
+ * Starts a statement snapshot of `ctx`'s transaction. Each call of the returned function gives
+ * the context for the next part of the statement: all read the same snapshot (one runtime), and
+ * each knows the rows the parts before it changed (`modifiedEarlier`).
+ */
+export function withStatementSnapshot(ctx: ExecContext): () => ExecContext {
+  const snapshot = new StatementSnapshot(ctx.txn);
+  const rt = { ...ctx.rt, txn: snapshot.reader };
+  return () => ({ ...ctx, txn: snapshot.writer, rt, modifiedEarlier: snapshot.writtenSoFar() });
 }

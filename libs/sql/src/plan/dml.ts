@@ -17,6 +17,7 @@ import { coerce, konst, stringOf, type Expr, type ParamTypes } from './expr';
 import { andAll, type CteDef, type Planner } from './select';
 import { Scope, type ScopeColumn } from './scope';
 import { toRow } from '../compile';
+import { withStatementSnapshot } from '../exec/statement-snapshot';
 import { checkParents, hasChildren, onParentChange, type ChildWriter } from './foreign-keys';
 
 const pos = (loc: number | undefined): { position?: number } => (loc !== undefined && loc >= 0 ? { position: loc + 1 } : {});
@@ -231,6 +232,11 @@ export interface DmlPlan {
   readonly kind: 'INSERT' | 'UPDATE' | 'DELETE';
   /** RETURNING columns, or null without RETURNING. */
   readonly returning: readonly ScopeColumn[] | null;
+  /**
+   * Whether subqueries run while rows are being written (in SET, RETURNING, ON CONFLICT): then
+   * the statement reads through a statement snapshot, so they cannot see its own writes.
+   */
+  readonly readsWhileWriting: boolean;
   /** Does the writes; `rows` are the RETURNING rows (empty without RETURNING). */
   run(ctx: ExecContext): Promise<{ count: number; rows: Row[] }>;
   explain(): string[];
@@ -251,7 +257,9 @@ export function dmlStatement(plan: DmlPlan, paramTypes: readonly SqlType[]): Com
     readOnly: false,
     cacheable: true,
     explain: () => plan.explain(),
-    async execute(ctx) {
+    async execute(ctx0) {
+      // Inside a statement with data-modifying CTEs the whole statement already reads one snapshot.
+      const ctx = plan.readsWhileWriting && !ctx0.modifiedEarlier ? withStatementSnapshot(ctx0)() : ctx0;
       const r = await plan.run(ctx);
       const commandTag = dmlTag(plan.kind, r.count);
       if (!cols) return { kind: 'command', commandTag };
@@ -353,6 +361,7 @@ export function planInsert(stmt: InsertStmt, planner: Planner, params: ParamType
   return {
     kind: 'INSERT',
     returning: returning ? returning.columns : null,
+    readsWhileWriting: allSlots([...(returning?.exprs ?? [])]).length > 0 || (onConflict?.hasSubqueries ?? false),
     explain: () => [`Insert on ${t0.name}`, ...(source.kind === 'query' ? explainChild(source.node) : [])],
     async run(ctx) {
       const rt = ctx.rt;
@@ -413,6 +422,7 @@ export function planInsert(stmt: InsertStmt, planner: Planner, params: ParamType
 
 interface OnConflict {
   readonly action: 'nothing' | 'update';
+  readonly hasSubqueries: boolean;
   findConflict(ctx: ExecContext, row: Row): Promise<Row | undefined>;
   update(ctx: ExecContext, existing: Row, excluded: Row): Promise<Row | undefined>;
 }
@@ -446,6 +456,7 @@ function compileOnConflict(oc: OnConflictClause, t0: TableDesc, alias: string, p
   const n = t0.columns.length;
   return {
     action,
+    hasSubqueries: slots.length > 0,
     async findConflict(ctx, row) {
       for (const idx of arbiters) {
         let existingBuf: Buffer | undefined;
@@ -502,6 +513,7 @@ export function planUpdate(stmt: UpdateStmt, planner: Planner, params: ParamType
   return {
     kind: 'UPDATE',
     returning: returning ? returning.columns : null,
+    readsWhileWriting: slots.length > 0 || allSlots(returning?.exprs ?? []).length > 0,
     explain: () => [`Update on ${t0.name}`, ...explainChild(node)],
     async run(ctx) {
       const rt = ctx.rt;
@@ -547,6 +559,7 @@ export function planDelete(stmt: DeleteStmt, planner: Planner, params: ParamType
   return {
     kind: 'DELETE',
     returning: returning ? returning.columns : null,
+    readsWhileWriting: allSlots(returning?.exprs ?? []).length > 0,
     explain: () => [`Delete on ${t0.name}`, ...explainChild(node)],
     async run(ctx) {
       const matched: Row[] = [];

@@ -7,7 +7,7 @@
 import type { Node, WithClause } from 'libpg-query';
 import { S, sqlError } from '../errors';
 import type { ExplainNode, PlanNode } from '../exec/nodes';
-import { StatementSnapshot } from '../exec/statement-snapshot';
+import { withStatementSnapshot } from '../exec/statement-snapshot';
 import type { Row, Runtime } from '../runtime';
 import type { CompiledStatement, ExecContext } from '../statement';
 import type { SqlType } from '../types/types';
@@ -104,10 +104,11 @@ function withDmlCtes(main: CompiledStatement, dml: readonly DmlCte[]): CompiledS
       }),
     ],
     async execute(ctx: ExecContext) {
-      const snapshot = new StatementSnapshot(ctx.txn);
-      const rt: Runtime = { ...ctx.rt, txn: snapshot.reader };
-      const part = (): ExecContext => ({ ...ctx, txn: snapshot.writer, rt, modifiedEarlier: snapshot.writtenSoFar() });
-      for (const c of dml) c.node.store(rt, (await c.plan.run(part())).rows);
+      const part = withStatementSnapshot(ctx);
+      for (const c of dml) {
+        const p = part();
+        c.node.store(p.rt, (await c.plan.run(p)).rows);
+      }
       return main.execute(part());
     },
   };

@@ -106,6 +106,15 @@ export class StatementSnapshot {
 }
 
 /**
+ * Whether part of the transaction's write set already sits on the shard as staged intents (big
+ * transactions stage their buffer; older Txn versions never do). The snapshot is built from the
+ * write buffer, so it cannot describe such a transaction.
+ */
+export function hasStagedWrites(txn: Txn): boolean {
+  return 'staged' in txn && (txn as { staged?: unknown }).staged === true;
+}
+
+/**
  * Starts a statement snapshot of `ctx`'s transaction. Each call of the returned function gives
  * the context for the next part of the statement: all read the same snapshot (one runtime), and
  * each knows the rows the parts before it changed (`modifiedEarlier`).

@@ -17,7 +17,7 @@ import { coerce, konst, stringOf, type Expr, type ParamTypes } from './expr';
 import { andAll, type CteDef, type Planner } from './select';
 import { Scope, type ScopeColumn } from './scope';
 import { toRow } from '../compile';
-import { withStatementSnapshot } from '../exec/statement-snapshot';
+import { hasStagedWrites, withStatementSnapshot } from '../exec/statement-snapshot';
 import { checkParents, hasChildren, onParentChange, type ChildWriter } from './foreign-keys';
 
 const pos = (loc: number | undefined): { position?: number } => (loc !== undefined && loc >= 0 ? { position: loc + 1 } : {});
@@ -259,7 +259,8 @@ export function dmlStatement(plan: DmlPlan, paramTypes: readonly SqlType[]): Com
     explain: () => plan.explain(),
     async execute(ctx0) {
       // Inside a statement with data-modifying CTEs the whole statement already reads one snapshot.
-      const ctx = plan.readsWhileWriting && !ctx0.modifiedEarlier ? withStatementSnapshot(ctx0)() : ctx0;
+      // A transaction that staged writes keeps reading through itself (see hasStagedWrites).
+      const ctx = plan.readsWhileWriting && !ctx0.modifiedEarlier && !hasStagedWrites(ctx0.txn) ? withStatementSnapshot(ctx0)() : ctx0;
       const r = await plan.run(ctx);
       const commandTag = dmlTag(plan.kind, r.count);
       if (!cols) return { kind: 'command', commandTag };

@@ -7,7 +7,7 @@
 import type { Node, WithClause } from 'libpg-query';
 import { S, sqlError } from '../errors';
 import type { ExplainNode, PlanNode } from '../exec/nodes';
-import { withStatementSnapshot } from '../exec/statement-snapshot';
+import { hasStagedWrites, withStatementSnapshot } from '../exec/statement-snapshot';
 import type { Row, Runtime } from '../runtime';
 import type { CompiledStatement, ExecContext } from '../statement';
 import type { SqlType } from '../types/types';
@@ -104,6 +104,12 @@ function withDmlCtes(main: CompiledStatement, dml: readonly DmlCte[]): CompiledS
       }),
     ],
     async execute(ctx: ExecContext) {
+      if (hasStagedWrites(ctx.txn)) {
+        throw sqlError(S.FEATURE_NOT_SUPPORTED, 'data-modifying statements in WITH are not supported once a transaction has staged its writes', {
+          detail: 'The transaction wrote more than fits its write buffer, so its earlier writes are staged on the shard.',
+          hint: 'Run the WITH statement in a smaller transaction, or split it into separate statements.',
+        });
+      }
       const part = withStatementSnapshot(ctx);
       for (const c of dml) {
         const p = part();

@@ -9,7 +9,15 @@ export interface KvRow {
   readonly ts: Timestamp;
 }
 
-export interface ScanRequestOptions {
+export interface ReadRequestOptions {
+  /**
+   * The reading transaction's id (16 bytes), when it has staged writes: its own intents are then
+   * visible to it. Omitted, a read sees committed data only.
+   */
+  readonly txnId?: Buffer;
+}
+
+export interface ScanRequestOptions extends ReadRequestOptions {
   readonly limit?: number;
   readonly reverse?: boolean;
 }
@@ -29,7 +37,7 @@ export interface ShardKv {
   readonly shardId: number;
   /** A timestamp at least as new as every commit this shard has acknowledged (HLC now). */
   now(): Promise<Timestamp>;
-  get(key: Buffer, ts: Timestamp): Promise<KvRow | undefined>;
+  get(key: Buffer, ts: Timestamp, options?: ReadRequestOptions): Promise<KvRow | undefined>;
   /** Keys in [start, end) visible at ts, ascending (descending with reverse). */
   scan(start: Buffer, end: Buffer, ts: Timestamp, options?: ScanRequestOptions): Promise<ScanPage>;
   /**

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import type { KvRow, ScanPage, ScanRequestOptions, ShardKv } from '@weft/kv';
+import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions, ShardKv } from '@weft/kv';
 import { encodeEntry, type ApplyOutcome, type LogEntry, type Timestamp } from '@weft/logentry';
 import { AmbiguousResultError, ReplicaUnavailableError } from '@weft/replica';
 import { FrameReader } from '@weft/transport';
@@ -157,6 +157,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * retries whatever is safe to retry until the deadline. A proposal whose request reached a node
  * that then failed to answer is never retried: it rejects with AmbiguousResultError (40003).
  */
+const NO_TXN = Buffer.alloc(0);
+
 export class RemoteShardKv implements ShardKv {
   readonly shardId: number;
   private readonly conns = new Map<number, KvConnection>();
@@ -185,8 +187,9 @@ export class RemoteShardKv implements ShardKv {
     return (r as Extract<Response, { kind: Kind.NowOk }>).ts;
   }
 
-  async get(key: Buffer, ts: Timestamp): Promise<KvRow | undefined> {
-    const r = await this.call((id) => ({ kind: Kind.Get, id, shardId: this.shardId, ts, key }), false);
+  async get(key: Buffer, ts: Timestamp, options?: ReadRequestOptions): Promise<KvRow | undefined> {
+    const txnId = options?.txnId ?? NO_TXN;
+    const r = await this.call((id) => ({ kind: Kind.Get, id, shardId: this.shardId, ts, key, txnId }), false);
     return (r as Extract<Response, { kind: Kind.GetOk }>).row;
   }
 
@@ -194,7 +197,8 @@ export class RemoteShardKv implements ShardKv {
     const limit = options?.limit ?? 0;
     if (!Number.isInteger(limit) || limit < 0 || limit > 0xffffffff) throw new RangeError(`scan limit must be an integer 0..2^32-1, got ${limit}`);
     const reverse = options?.reverse ?? false;
-    const r = await this.call((id) => ({ kind: Kind.Scan, id, shardId: this.shardId, ts, start, end, limit, reverse }), false);
+    const txnId = options?.txnId ?? NO_TXN;
+    const r = await this.call((id) => ({ kind: Kind.Scan, id, shardId: this.shardId, ts, start, end, limit, reverse, txnId }), false);
     return (r as Extract<Response, { kind: Kind.ScanOk }>).page;
   }
 

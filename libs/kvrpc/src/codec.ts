@@ -7,7 +7,8 @@
 import type { KvRow, ScanPage } from '@weft/kv';
 import type { ApplyOutcome, Timestamp } from '@weft/logentry';
 
-export const KVRPC_VERSION = 1;
+/** 2: Get and Scan carry the reading transaction's id (empty: none). */
+export const KVRPC_VERSION = 2;
 const HEADER_BYTES = 6; // version, kind, request id
 
 export enum Kind {
@@ -36,7 +37,15 @@ export interface ReplicaStatus {
 
 export type Request =
   | { readonly kind: Kind.Now; readonly id: number; readonly shardId: number }
-  | { readonly kind: Kind.Get; readonly id: number; readonly shardId: number; readonly ts: Timestamp; readonly key: Buffer }
+  | {
+      readonly kind: Kind.Get;
+      readonly id: number;
+      readonly shardId: number;
+      readonly ts: Timestamp;
+      readonly key: Buffer;
+      /** The reading transaction (sees its own staged intents); empty for none. */
+      readonly txnId: Buffer;
+    }
   | {
       readonly kind: Kind.Scan;
       readonly id: number;
@@ -47,6 +56,8 @@ export type Request =
       /** 0 = no limit. */
       readonly limit: number;
       readonly reverse: boolean;
+      /** As for Get. */
+      readonly txnId: Buffer;
     }
   | { readonly kind: Kind.Propose; readonly id: number; readonly shardId: number; readonly entry: Buffer }
   | { readonly kind: Kind.Status; readonly id: number; readonly shardId: number };
@@ -178,6 +189,7 @@ export function encodeRequest(r: Request): Buffer {
     case Kind.Get:
       w.u64(r.ts);
       w.bytes(r.key);
+      w.bytes(r.txnId);
       break;
     case Kind.Scan:
       w.u64(r.ts);
@@ -185,6 +197,7 @@ export function encodeRequest(r: Request): Buffer {
       w.bytes(r.end);
       w.u32(r.limit);
       w.u8(r.reverse ? 1 : 0);
+      w.bytes(r.txnId);
       break;
     case Kind.Propose:
       w.bytes(r.entry);
@@ -340,10 +353,13 @@ export function decodeRequest(payload: Buffer): Request {
       req = { kind, id, shardId };
       break;
     case Kind.Get:
-      req = { kind, id, shardId, ts: r.u64('ts'), key: r.bytes('key') };
+      req = { kind, id, shardId, ts: r.u64('ts'), key: r.bytes('key'), txnId: r.bytes('txn id') };
       break;
     case Kind.Scan:
-      req = { kind, id, shardId, ts: r.u64('ts'), start: r.bytes('start'), end: r.bytes('end'), limit: r.u32('limit'), reverse: r.bool('reverse') };
+      req = {
+        kind, id, shardId, ts: r.u64('ts'), start: r.bytes('start'), end: r.bytes('end'), limit: r.u32('limit'), reverse: r.bool('reverse'),
+        txnId: r.bytes('txn id'),
+      };
       break;
     case Kind.Propose:
       req = { kind, id, shardId, entry: r.bytes('entry') };

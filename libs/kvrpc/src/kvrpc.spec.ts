@@ -63,8 +63,8 @@ const shard = fc.integer({ min: 0, max: 0xffffffff });
 const requestArb: fc.Arbitrary<Request> = fc.oneof(
   fc.record({ kind: fc.constant(Kind.Now as const), id, shardId: shard }),
   fc.record({ kind: fc.constant(Kind.Status as const), id, shardId: shard }),
-  fc.record({ kind: fc.constant(Kind.Get as const), id, shardId: shard, ts: u64, key: bytes }),
-  fc.record({ kind: fc.constant(Kind.Scan as const), id, shardId: shard, ts: u64, start: bytes, end: bytes, limit: id, reverse: fc.boolean() }),
+  fc.record({ kind: fc.constant(Kind.Get as const), id, shardId: shard, ts: u64, key: bytes, txnId: bytes }),
+  fc.record({ kind: fc.constant(Kind.Scan as const), id, shardId: shard, ts: u64, start: bytes, end: bytes, limit: id, reverse: fc.boolean(), txnId: bytes }),
   fc.record({ kind: fc.constant(Kind.Propose as const), id, shardId: shard, entry: bytes }),
 );
 const row = fc.record({ key: bytes, value: bytes, ts: u64 });

@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { ShardKv } from '@weft/kv';
+import type { ReadRequestOptions, ShardKv } from '@weft/kv';
 import { decodeEntry, EntryDecodeError } from '@weft/logentry';
 import { FrameDecodeError, FrameReader } from '@weft/transport';
 import {
@@ -63,6 +63,9 @@ function errorResponse(id: number, code: WireErrorCode, sqlstate: string, messag
  * request id, in completion order); a frame whose header cannot be read gets an error frame
  * with id 0 and the connection is closed. Nothing a client sends can crash the process.
  */
+/** An empty txn id on the wire means a read of committed data only. */
+const readOptions = (txnId: Buffer): ReadRequestOptions => (txnId.length === 0 ? {} : { txnId });
+
 export class KvServer {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
@@ -156,9 +159,9 @@ export class KvServer {
       case Kind.Now:
         return { kind: Kind.NowOk, id: req.id, ts: await shard.now() };
       case Kind.Get:
-        return { kind: Kind.GetOk, id: req.id, row: await shard.get(req.key, req.ts) };
+        return { kind: Kind.GetOk, id: req.id, row: await shard.get(req.key, req.ts, readOptions(req.txnId)) };
       case Kind.Scan: {
-        const page = await shard.scan(req.start, req.end, req.ts, { limit: req.limit === 0 ? undefined : req.limit, reverse: req.reverse });
+        const page = await shard.scan(req.start, req.end, req.ts, { limit: req.limit === 0 ? undefined : req.limit, reverse: req.reverse, ...readOptions(req.txnId) });
         return { kind: Kind.ScanOk, id: req.id, page };
       }
       case Kind.Propose: {

@@ -2,7 +2,7 @@
 // and applies it at the next index, so the SQL and transaction layers (and their tests) run
 // against exactly the apply semantics the replicated shard has.
 
-import type { KvRow, ScanPage, ScanRequestOptions, ShardKv } from '@weft/kv';
+import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions, ShardKv } from '@weft/kv';
 import type { ApplyOutcome, LogEntry, Timestamp } from '@weft/logentry';
 import { encodeEntry } from '@weft/logentry';
 import { MvccStore } from '@weft/storage';
@@ -52,10 +52,10 @@ export class LocalShard implements ShardKv {
     return this.hlc.next();
   }
 
-  async get(key: Buffer, ts: Timestamp): Promise<KvRow | undefined> {
+  async get(key: Buffer, ts: Timestamp, options: ReadRequestOptions = {}): Promise<KvRow | undefined> {
     this.live();
     this.noteRead(ts);
-    return this.materializer.read(key, ts);
+    return this.materializer.read(key, ts, options);
   }
 
   async scan(start: Buffer, end: Buffer, ts: Timestamp, options: ScanRequestOptions = {}): Promise<ScanPage> {

@@ -1,6 +1,6 @@
 // What a replica needs from the pieces around it, as interfaces so the same replica logic runs
 // in the node process (MultiRaftHost, RocksDB materializer) and in the deterministic simulator.
-import type { KvRow, ScanPage, ScanRequestOptions } from '@weft/kv';
+import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions } from '@weft/kv';
 import type { ApplyOutcome, Timestamp } from '@weft/logentry';
 
 /**
@@ -15,7 +15,7 @@ export interface ShardStateMachine {
   stateHash(): Buffer;
   apply(index: number, data: Uint8Array): ApplyOutcome | 'already-applied';
   applyEmpty(index: number): void;
-  read(key: Buffer, ts: Timestamp): KvRow | undefined;
+  read(key: Buffer, ts: Timestamp, options?: ReadRequestOptions): KvRow | undefined;
   scan(start: Buffer, end: Buffer, ts: Timestamp, options?: ScanRequestOptions): ScanPage;
 }
 

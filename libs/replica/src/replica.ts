@@ -1,4 +1,4 @@
-import type { KvRow, ScanPage, ScanRequestOptions, ShardKv } from '@weft/kv';
+import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions, ShardKv } from '@weft/kv';
 import { encodeEntry, type ApplyOutcome, type LogEntry, type Timestamp } from '@weft/logentry';
 import {
   AmbiguousResultError,
@@ -218,8 +218,8 @@ export class ShardReplica implements ShardKv {
     return now > last ? now : last;
   }
 
-  get(key: Buffer, ts: Timestamp): Promise<KvRow | undefined> {
-    return this.read(ts, () => this.sm.read(key, ts));
+  get(key: Buffer, ts: Timestamp, options?: ReadRequestOptions): Promise<KvRow | undefined> {
+    return this.read(ts, () => this.sm.read(key, ts, options));
   }
 
   scan(start: Buffer, end: Buffer, ts: Timestamp, options?: ScanRequestOptions): Promise<ScanPage> {

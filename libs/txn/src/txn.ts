@@ -1,8 +1,12 @@
 // One interactive transaction over a ShardKv. Reads happen at a fixed readTs (taken from the
-// shard on first use) and see this transaction's own buffered writes; every key read and every
-// span scanned is recorded so that apply can validate, at commit, that nothing newer was
-// committed to it (serializable 1PC). Writes stay in memory until commit, which proposes a
-// single `commit` log entry. Read-only transactions never propose anything.
+// shard on first use) and see this transaction's own writes; every key read and every span
+// scanned is recorded so that apply can validate, at commit, that nothing newer was committed
+// to it (serializable). Writes are buffered in memory; a small transaction commits as a single
+// `commit` log entry (1PC). A large one (a bulk COPY, a table rewrite) sends its buffer to the
+// shard as a `stage` entry each time it reaches `stageBytes`, where it is laid as intents that
+// only this transaction sees, then commits with a `commit` entry of the same id and settles the
+// intents with `resolve-staged` entries: no entry and no buffer ever holds the whole write set.
+// Read-only transactions never propose anything.
 import { randomBytes } from 'node:crypto';
 import type { ShardKv } from '@weft/kv';
 import type { ReadSpan, Timestamp, WriteOp } from '@weft/logentry';
@@ -13,17 +17,25 @@ export interface TxnOptions {
   readonly randomId?: () => Buffer;
   /** Page size for scans that have no limit. */
   readonly scanPageSize?: number;
-  /** Largest write set one transaction may buffer, in bytes (default DEFAULT_MAX_TXN_BYTES). */
+  /** Largest write set one transaction may have, in bytes (default DEFAULT_MAX_TXN_BYTES). */
   readonly maxWriteBytes?: number;
+  /** Buffered bytes at which the buffer is staged to the shard (default DEFAULT_STAGE_BYTES). */
+  readonly stageBytes?: number;
 }
 
 /**
- * A transaction commits as one log entry, which Raft replicates as one message and every
- * replica applies in one batch: unbounded, it would exceed the transport's frame limit (64 MiB)
- * and stall the event loop long enough to cost the leader its lease. 32 MiB keeps well clear
- * of both; bigger loads are split by the client (several COPY statements).
+ * A sanity bound on one transaction's writes (staged plus buffered). Staging keeps memory and
+ * entry sizes small whatever the total, so this only stops a runaway statement from filling the
+ * disk with intents that a rollback then has to remove.
  */
-export const DEFAULT_MAX_TXN_BYTES = 32 << 20;
+export const DEFAULT_MAX_TXN_BYTES = 8 * 1024 ** 3;
+
+/**
+ * The write buffer is staged once it holds this much. One stage entry is one Raft message and
+ * one apply batch: 4 MiB keeps each well under the transport frame limit and keeps one apply
+ * to tens of milliseconds, while making the per-entry overhead negligible.
+ */
+export const DEFAULT_STAGE_BYTES = 4 << 20;
 
 /** Approximate encoded size of one buffered write (key, value, framing). */
 function opBytes(op: WriteOp): number {
@@ -43,6 +55,14 @@ export interface ScanOptions {
 
 type Buffered = { readonly op: WriteOp; readonly key: Buffer };
 
+/**
+ * What ROLLBACK TO SAVEPOINT restores: the write buffer (keyed by the key's latin1 string),
+ * valid while nothing was staged since.
+ */
+export interface TxnSavepoint extends ReadonlyMap<string, Buffered> {
+  readonly stagedChunks: number;
+}
+
 // Keys as latin1 strings compare exactly like the bytes (one code unit per byte), so the write
 // buffer can be sorted and range-filtered with plain string comparison.
 const k = (b: Buffer): string => b.toString('latin1');
@@ -51,15 +71,33 @@ export class Txn {
   private readTsValue: Timestamp | undefined;
   private readTsPromise: Promise<Timestamp> | undefined;
   private writes = new Map<string, Buffered>();
+  /** Bytes in `writes`. */
   private writeBytes = 0;
+  /** Bytes sent in stage entries so far. */
+  private stagedBytes = 0;
+  /** Stage entries sent (the next one's seq). */
+  private stagedChunks = 0;
+  /** Stage proposals not yet answered. */
+  private inflight = 0;
+  /** The last stage proposal (each waits for the one before: chunks apply in order). */
+  private flushing: Promise<void> | undefined;
+  /** A stage entry was refused or lost: the transaction cannot commit. */
+  private failure: PgError | undefined;
+  /** Scans in progress: staging waits for them (a scan must not meet writes made during it). */
+  private activeScans = 0;
+  private cleanup: Promise<void> | undefined;
   private readonly reads: ReadSpan[] = [];
   private readonly readPoints = new Set<string>();
   private done = false;
+  /** 16 random bytes naming the transaction in its entries, intents and CDC. */
+  readonly id: Buffer;
 
   constructor(
     readonly shard: ShardKv,
     private readonly options: TxnOptions = {},
-  ) {}
+  ) {
+    this.id = options.randomId ? options.randomId() : randomBytes(16);
+  }
 
   /** The snapshot timestamp; fixed at the first call. */
   async readTs(): Promise<Timestamp> {
@@ -69,7 +107,32 @@ export class Txn {
   }
 
   get hasWrites(): boolean {
-    return this.writes.size > 0;
+    return this.writes.size > 0 || this.stagedChunks > 0;
+  }
+
+  /** Whether part of the write set already sits on the shard as intents. */
+  get staged(): boolean {
+    return this.stagedChunks > 0;
+  }
+
+  /** Own intents exist on the shard only once something was staged: then reads name the txn. */
+  private readOptions(): { txnId?: Buffer } {
+    return this.stagedChunks > 0 ? { txnId: this.id } : {};
+  }
+
+  /**
+   * Waits for every stage entry sent so far and throws the error that refused one (the
+   * transaction can then only roll back). Callers run it at statement end so a failed chunk
+   * fails the statement that wrote it.
+   */
+  async settle(): Promise<void> {
+    while (this.flushing !== undefined) await this.flushing;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Backpressure for bulk writers: waits while more than one chunk is on its way. */
+  async yieldToStaging(): Promise<void> {
+    if (this.inflight > 1 || this.failure !== undefined) await this.settle();
   }
 
   get finished(): boolean {
@@ -85,10 +148,15 @@ export class Txn {
   }
 
   async get(key: Buffer): Promise<Buffer | undefined> {
-    const own = this.writes.get(k(key));
+    let own = this.writes.get(k(key));
+    if (own === undefined && this.flushing !== undefined) {
+      // The key may be in a chunk on its way to the shard.
+      await this.settle();
+      own = this.writes.get(k(key));
+    }
     if (own) return own.op.kind === 'put' ? own.op.value : undefined;
     this.notePointRead(key);
-    const row = await this.shard.get(key, await this.readTs());
+    const row = await this.shard.get(key, await this.readTs(), this.readOptions());
     return row?.value;
   }
 
@@ -100,7 +168,9 @@ export class Txn {
   async *scan(start: Buffer, end: Buffer, options: ScanOptions = {}): AsyncGenerator<TxnRow> {
     const reverse = options.reverse ?? false;
     const pageSize = this.options.scanPageSize ?? 256;
+    if (this.flushing !== undefined) await this.settle();
     const ts = await this.readTs();
+    const readOptions = this.readOptions();
     const own = [...this.writes.values()]
       .filter((w) => Buffer.compare(w.key, start) >= 0 && Buffer.compare(w.key, end) < 0)
       .sort((a, b) => (reverse ? -1 : 1) * Buffer.compare(a.key, b.key));
@@ -110,11 +180,12 @@ export class Txn {
     let consumedTo: Buffer | undefined;
     let exhausted = false;
     let first = true;
+    this.activeScans++;
     try {
       for (;;) {
         const limit = first && options.limit !== undefined ? Math.max(1, options.limit) : pageSize;
         first = false;
-        const page = await this.shard.scan(lo, hi, ts, { limit, reverse });
+        const page = await this.shard.scan(lo, hi, ts, { limit, reverse, ...readOptions });
         for (const row of page.rows) {
           // Emit our own writes that sort before this stored row.
           while (oi < own.length && (reverse ? Buffer.compare(own[oi].key, row.key) > 0 : Buffer.compare(own[oi].key, row.key) < 0)) {
@@ -142,6 +213,8 @@ export class Txn {
       exhausted = true;
     } finally {
       this.recordSpan(start, end, reverse, exhausted ? undefined : consumedTo);
+      this.activeScans--;
+      this.maybeStage();
     }
   }
 
@@ -168,14 +241,48 @@ export class Txn {
   private buffer(key: Buffer, op: WriteOp, prev: Buffered | undefined): void {
     const bytes = this.writeBytes + opBytes(op) - (prev ? opBytes(prev.op) : 0);
     const max = this.options.maxWriteBytes ?? DEFAULT_MAX_TXN_BYTES;
-    if (bytes > max) {
+    if (bytes + this.stagedBytes > max) {
       throw new PgError('54000', `transaction is too large: its writes exceed ${Math.round(max / (1 << 20))} MiB`, {
-        detail: `A transaction commits as one replicated log entry of at most ${max} bytes.`,
+        detail: `One transaction may write at most ${max} bytes.`,
         hint: 'Split the work into smaller transactions, e.g. several COPY or INSERT statements of fewer rows.',
       });
     }
     this.writeBytes = bytes;
     this.writes.set(k(key), { key, op });
+    this.maybeStage();
+  }
+
+  /** Stages the buffer once it is big enough and no scan is running. */
+  private maybeStage(): void {
+    if (this.done || this.activeScans > 0 || this.writeBytes < (this.options.stageBytes ?? DEFAULT_STAGE_BYTES)) return;
+    const writes = [...this.writes.values()].map((w) => w.op);
+    this.writes = new Map();
+    this.stagedBytes += this.writeBytes;
+    this.writeBytes = 0;
+    const seq = this.stagedChunks++;
+    const prev = this.flushing;
+    this.inflight++;
+    let p: Promise<void> | undefined = undefined;
+    p = (async (): Promise<void> => {
+      try {
+        if (prev !== undefined) await prev;
+        if (this.failure !== undefined) return;
+        const readTs = await this.readTs();
+        const outcome = await this.shard.propose({ type: 'stage', txnId: this.id, readTs, seq, writes });
+        if (outcome.status === 'aborted') {
+          this.failure = new PgError(outcome.sqlstate, outcome.message, { detail: outcome.detail, constraint: outcome.constraint });
+        }
+      } catch (e) {
+        // Nothing is committed yet, so the transaction can simply fail and be retried.
+        this.failure = new PgError('40001', 'could not stage the transaction\'s writes: the shard lost its leader', {
+          detail: e instanceof Error ? e.message : String(e),
+        });
+      } finally {
+        this.inflight--;
+        if (this.flushing === p) this.flushing = undefined;
+      }
+    })();
+    this.flushing = p;
   }
 
   delete(key: Buffer): void {
@@ -189,12 +296,19 @@ export class Txn {
   }
 
   /** Savepoint: a snapshot of the write buffer. Reads stay recorded (as locks stay in PG). */
-  savepoint(): ReadonlyMap<string, Buffered> {
-    return new Map(this.writes);
+  savepoint(): TxnSavepoint {
+    return Object.assign(new Map(this.writes), { stagedChunks: this.stagedChunks });
   }
 
-  rollbackTo(snapshot: ReadonlyMap<string, Buffered>): void {
-    this.writes = new Map(snapshot);
+  /** Restores the buffer; refused (0A000) once writes were staged after the savepoint. */
+  rollbackTo(sp: TxnSavepoint): void {
+    if (sp.stagedChunks !== this.stagedChunks) {
+      throw new PgError('0A000', 'cannot roll back to a savepoint taken before the transaction staged its writes to the shard', {
+        detail: `Writes are staged every ${Math.round((this.options.stageBytes ?? DEFAULT_STAGE_BYTES) / 1024)} KiB; staged writes can only be rolled back with the whole transaction.`,
+        hint: 'Roll back the transaction, or use savepoints around smaller steps.',
+      });
+    }
+    this.writes = new Map(sp);
     this.writeBytes = 0;
     for (const w of this.writes.values()) this.writeBytes += opBytes(w.op);
   }
@@ -206,14 +320,20 @@ export class Txn {
   async commit(): Promise<Timestamp | undefined> {
     this.checkOpen();
     this.done = true;
-    if (this.writes.size === 0) return undefined;
+    try {
+      await this.settle();
+    } catch (e) {
+      this.abandon();
+      throw e;
+    }
+    if (!this.hasWrites) return undefined;
     const readTs = await this.readTs();
     const writes = [...this.writes.values()].map((w) => w.op);
     let outcome;
     try {
       outcome = await this.shard.propose({
         type: 'commit',
-        txnId: this.options.randomId ? this.options.randomId() : randomBytes(16),
+        txnId: this.id,
         readTs,
         minCommitTs: readTs + 1n,
         reads: this.reads,
@@ -225,8 +345,12 @@ export class Txn {
       });
     }
     if (outcome.status === 'aborted') {
+      this.abandon();
       throw new PgError(outcome.sqlstate, outcome.message, { detail: outcome.detail, constraint: outcome.constraint });
     }
+    // Committed: the intents already read as committed; turning them into plain versions now
+    // keeps later reads cheap. A failure here loses nothing (the leader's sweep finishes it).
+    if (this.stagedChunks > 0) await this.resolveStaged(false);
     return outcome.status === 'committed' ? outcome.commitTs : readTs + 1n;
   }
 
@@ -234,6 +358,30 @@ export class Txn {
     this.done = true;
     this.writes.clear();
     this.writeBytes = 0;
+    this.abandon();
+  }
+
+  /** Settles when the intents of a rolled-back or failed transaction are gone (tests, shutdown). */
+  get cleanedUp(): Promise<void> {
+    return this.cleanup ?? Promise.resolve();
+  }
+
+  /** Removes staged intents of a transaction that will not commit, in the background. */
+  private abandon(): void {
+    if (this.stagedChunks === 0 || this.cleanup !== undefined) return;
+    this.cleanup = (async () => {
+      while (this.flushing !== undefined) await this.flushing;
+      await this.resolveStaged(true);
+    })();
+  }
+
+  /** One resolve-staged entry per chunk sent (extra ones are no-ops); stops at the first failure. */
+  private async resolveStaged(abort: boolean): Promise<void> {
+    try {
+      for (let i = 0; i < this.stagedChunks; i++) await this.shard.propose({ type: 'resolve-staged', txnId: this.id, abort });
+    } catch {
+      // The shard leader's sweep resolves whatever is left.
+    }
   }
 
   private checkOpen(): void {

@@ -52,6 +52,33 @@ DELETE FROM dm_chain WHERE id > 1 RETURNING id, (SELECT count(*) FROM dm_chain) 
 UPDATE dm_chain SET v = 5 RETURNING id, (SELECT v FROM dm_chain) AS before;
 INSERT INTO dm_chain VALUES (2, 0) ON CONFLICT (id) DO NOTHING RETURNING id, (SELECT count(*) FROM dm_chain) AS seen;
 DROP TABLE dm_chain;
+-- Column aliases, DEFAULT VALUES, ON CONFLICT, USING, WITH RECURSIVE beside a DML CTE, LIMIT 0
+-- (the CTE still runs), duplicate names and alias counts.
+CREATE TABLE dm_x (id serial PRIMARY KEY, v int DEFAULT 7, u int UNIQUE);
+INSERT INTO dm_x (v, u) VALUES (1, 1), (2, 2), (3, 3);
+WITH d(a, b) AS (DELETE FROM dm_x WHERE id = 1 RETURNING id, v) SELECT a, b FROM d;
+WITH i AS (INSERT INTO dm_x DEFAULT VALUES RETURNING *) SELECT v FROM i;
+WITH i AS (INSERT INTO dm_x (id, v, u) VALUES (2, 9, 9) ON CONFLICT (id) DO UPDATE SET v = excluded.v * 10 RETURNING id, v) SELECT * FROM i;
+WITH x AS (UPDATE dm_x SET v = v + 1 WHERE id = 3 RETURNING id) DELETE FROM dm_x USING x WHERE dm_x.id = x.id + 1 RETURNING dm_x.id;
+WITH RECURSIVE i AS (INSERT INTO dm_x (v, u) VALUES (100, 100) RETURNING v), r(n) AS (SELECT v FROM i UNION ALL SELECT n + 1 FROM r WHERE n < 103) SELECT n FROM r ORDER BY n;
+WITH a AS (SELECT id FROM dm_x WHERE v = 100), d AS (DELETE FROM dm_x WHERE id IN (SELECT id FROM a) RETURNING id) SELECT count(*) FROM d;
+WITH d AS (DELETE FROM dm_x RETURNING id) SELECT count(*) FROM d UNION ALL SELECT count(*) FROM dm_x;
+WITH d AS (DELETE FROM dm_x RETURNING id) SELECT 1 FROM d LIMIT 0;
+SELECT count(*) FROM dm_x;
+-- @error 42703
+WITH d AS (DELETE FROM dm_x RETURNING nope) SELECT 1;
+-- @error 42712
+WITH d AS (DELETE FROM dm_x RETURNING id), d AS (DELETE FROM dm_x RETURNING id) SELECT 1;
+-- @error 42P10
+WITH d(a, b) AS (SELECT 1) SELECT * FROM d;
+-- @error 42P10
+WITH d(a, b) AS (DELETE FROM dm_x RETURNING id) SELECT 1;
+-- @error 42P10
+WITH d(a) AS (DELETE FROM dm_x) SELECT 1;
+-- @error 42P10
+WITH RECURSIVE r(a, b) AS (SELECT 1 UNION ALL SELECT a + 1 FROM r WHERE a < 3) SELECT * FROM r;
+WITH d(a) AS (SELECT 1, 2) SELECT * FROM d;
+DROP TABLE dm_x;
 DROP TABLE dm_log;
 DROP TABLE dm_dst;
 DROP TABLE dm_src;

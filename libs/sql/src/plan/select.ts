@@ -125,6 +125,7 @@ export class Planner implements SubqueryPlanner {
    */
   planCtes(withClause: WithClause, outer: Scope | undefined, params: ParamTypes, inherited: Map<string, CteDef>, dml?: DmlCtePlanner): Map<string, CteDef> {
     const ctes = new Map(inherited);
+    const seen = new Set<string>();
     const saved = this.currentCtes;
     try {
       for (const c of withClause.ctes ?? []) {
@@ -133,16 +134,26 @@ export class Planner implements SubqueryPlanner {
         this.currentCtes = ctes;
         const q = (cte.ctequery ?? {}) as Node;
         const names = (cte.aliascolnames ?? []).map(stringOf);
+        if (seen.has(cte.ctename ?? '')) throw sqlError('42712', `WITH query name "${cte.ctename}" specified more than once`, pos(cte.location));
+        seen.add(cte.ctename ?? '');
+        const checkNames = (available: number): void => {
+          if (names.length > available) throw sqlError('42P10', `WITH query "${cte.ctename}" has ${available} columns available but ${names.length} columns specified`, pos(cte.location));
+        };
         if (!('SelectStmt' in q)) {
           if (!dml) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'WITH clause containing a data-modifying statement must be at the top level', pos(cte.location));
-          ctes.set(cte.ctename ?? '', dml(cte, q, new Map(ctes)));
+          const def = dml(cte, q, new Map(ctes));
+          checkNames(def.columns.length);
+          ctes.set(cte.ctename ?? '', def);
           continue;
         }
         if (withClause.recursive && q.SelectStmt.op === 'SETOP_UNION' && q.SelectStmt.larg && q.SelectStmt.rarg) {
-          ctes.set(cte.ctename ?? '', this.recursiveCte(cte.ctename ?? '', names, q.SelectStmt, outer, params, ctes));
+          const def = this.recursiveCte(cte.ctename ?? '', names, q.SelectStmt, outer, params, ctes);
+          checkNames(def.columns.length);
+          ctes.set(cte.ctename ?? '', def);
           continue;
         }
         const planned = this.planSelect(q.SelectStmt, outer, params, ctes);
+        checkNames(planned.columns.length);
         const cols = planned.columns.map((col, i) => ({ ...col, name: names[i] ?? col.name, qualifier: cte.ctename, hidden: false }));
         ctes.set(cte.ctename ?? '', { node: new MaterializeNode(planned.node, cols, `CTE ${cte.ctename}`), columns: cols });
       }

@@ -17,6 +17,8 @@ main({
     WEFT_SNAPSHOT_ENTRIES: int(1, 1_000_000_000, 10_000),
     /** Entries kept in the log below a snapshot (a follower that close behind needs no snapshot). */
     WEFT_SNAPSHOT_MARGIN: int(0, 1_000_000_000, 1_000),
+    /** A large (staged) transaction idle this long is presumed abandoned and aborted by the leader. */
+    WEFT_STAGED_IDLE_MS: int(1_000, 86_400_000, 300_000),
   },
   module: (config) => NodeModule.forRoot(config),
 });

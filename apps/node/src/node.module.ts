@@ -13,6 +13,7 @@ export interface NodeConfig {
   readonly WEFT_RAFT_PEERS: readonly NodeAddress[];
   readonly WEFT_SNAPSHOT_ENTRIES: number;
   readonly WEFT_SNAPSHOT_MARGIN: number;
+  readonly WEFT_STAGED_IDLE_MS: number;
   readonly WEFT_BIND_HOST: string;
   readonly WEFT_LOG_LEVEL: Parameters<typeof createLogger>[1];
 }
@@ -36,6 +37,7 @@ export class ShardNodeService implements OnModuleInit, OnApplicationShutdown {
       raftPeers: c.WEFT_RAFT_PEERS,
       snapshotEveryEntries: c.WEFT_SNAPSHOT_ENTRIES,
       compactionMarginEntries: c.WEFT_SNAPSHOT_MARGIN,
+      stagedIdleMs: c.WEFT_STAGED_IDLE_MS,
       logger,
     });
     await this.node.start();

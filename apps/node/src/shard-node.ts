@@ -42,6 +42,8 @@ export interface ShardNodeOptions {
   readonly tickMs?: number;
   /** Take a snapshot and compact the Raft log once this many entries applied since the last (default 10,000). */
   readonly snapshotEveryEntries?: number;
+  /** Abort a staged (large) transaction after this long without progress (default 5 min). */
+  readonly stagedIdleMs?: number;
   /**
    * Entries kept in the log below the snapshot's index (default 1,000): a follower only that
    * far behind catches up from the log instead of receiving a whole snapshot.
@@ -168,6 +170,7 @@ export class ShardNode {
       raft: new HostGroupRaft(this.host, this.shardId),
       stateMachine: sm,
       clock: systemClock,
+      stagedSweep: { idleMs: this.opts.stagedIdleMs },
       onStopped: (err: ReplicaStoppedError) => opts.logger.error({ shard: this.shardId, index: err.index, err: err.message }, 'shard replica stopped applying'),
     });
     replicaRef.current = this.replica;

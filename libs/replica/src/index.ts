@@ -24,3 +24,4 @@ export {
 export { ShardSnapshotSource, STORE_RANGE, streamShardState, syncStore } from './snapshot-source';
 export { ShardSnapshotSink, SnapshotRejectedError, type ShardSnapshotSinkOptions, type ShardSnapshotSinkStats, type StagedShardState } from './snapshot-sink';
 export { ShardStateDir, ShardStateDirError } from './snapshot-dirs';
+export { StagedSweep, type StagedSweepOptions, type StagedTxnView } from './staged-sweep';

@@ -2,6 +2,7 @@
 // in the node process (MultiRaftHost, RocksDB materializer) and in the deterministic simulator.
 import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions } from '@weft/kv';
 import type { ApplyOutcome, Timestamp } from '@weft/logentry';
+import type { StagedTxnView } from './staged-sweep';
 
 /**
  * The shard's state machine: @weft/materialize's Materializer satisfies this structurally.
@@ -17,6 +18,8 @@ export interface ShardStateMachine {
   applyEmpty(index: number): void;
   read(key: Buffer, ts: Timestamp, options?: ReadRequestOptions): KvRow | undefined;
   scan(start: Buffer, end: Buffer, ts: Timestamp, options?: ScanRequestOptions): ScanPage;
+  /** Staged transactions not yet settled, for the leader's sweep (absent: nothing to sweep). */
+  stagedTransactions?(): readonly StagedTxnView[];
 }
 
 /** The replica's view of its Raft group. */

@@ -10,6 +10,7 @@ import {
 } from './errors';
 import { HybridClock, type WallClock } from './hlc';
 import { realTimers, type CommittedEntry, type ReplicaRaft, type ReplicaTimers, type ShardStateMachine } from './ports';
+import { StagedSweep, type StagedSweepOptions } from './staged-sweep';
 
 export interface ShardReplicaOptions {
   readonly raft: ReplicaRaft;
@@ -28,6 +29,10 @@ export interface ShardReplicaOptions {
   readonly unsafeNoCommitFloor?: boolean;
   /** Called once if the replica stops on an entry it cannot apply. */
   readonly onStopped?: (err: ReplicaStoppedError) => void;
+  /** How often the leader sweeps staged transactions (default 1000 ms; 0 = never). */
+  readonly stagedSweepMs?: number;
+  /** The sweep's limits (idle open transactions, unresolved decided ones). */
+  readonly stagedSweep?: StagedSweepOptions;
 }
 
 interface Waiter {
@@ -103,6 +108,18 @@ export class ShardReplica implements ShardKv {
     const interval = opts.closedTsIntervalMs ?? 200;
     const idleClose = opts.idleCloseMs ?? 2000;
     this.timers.push(timers.every(50, () => this.refreshRole()));
+    const sweepMs = opts.stagedSweepMs ?? 1000;
+    if (sweepMs > 0 && this.sm.stagedTransactions !== undefined) {
+      const sweep = new StagedSweep(opts.stagedSweep);
+      this.timers.push(
+        timers.every(sweepMs, () => {
+          if (this.stopped || this.closed) return;
+          const staged = this.sm.stagedTransactions?.() ?? [];
+          if (staged.length === 0) return;
+          sweep.tick(this.isLeader(), staged, opts.clock.now(), (txnId, abort) => this.propose({ type: 'resolve-staged', txnId, abort }));
+        }),
+      );
+    }
     this.timers.push(
       timers.every(interval, () => {
         this.idleMs += interval;

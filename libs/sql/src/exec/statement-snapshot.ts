@@ -107,11 +107,11 @@ export class StatementSnapshot {
 
 /**
  * Whether part of the transaction's write set already sits on the shard as staged intents (big
- * transactions stage their buffer; older Txn versions never do). The snapshot is built from the
- * write buffer, so it cannot describe such a transaction.
+ * transactions stage their buffer every few MiB). The snapshot is built from the write buffer,
+ * so it cannot describe such a transaction.
  */
 export function hasStagedWrites(txn: Txn): boolean {
-  return 'staged' in txn && (txn as { staged?: unknown }).staged === true;
+  return txn.staged;
 }
 
 /**

@@ -17,6 +17,7 @@ export interface GatewayConfig {
   readonly WEFT_DATA_DIR: string;
   /** Shard 1's replicas as id@host:kv-port,... ; `local` = an in-process LocalShard. */
   readonly WEFT_KV_REPLICAS: string;
+  readonly WEFT_TXN_STAGE_BYTES: number;
   readonly WEFT_LOG_LEVEL: Parameters<typeof createLogger>[1];
 }
 
@@ -70,7 +71,7 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
       mkdirSync(c.WEFT_DATA_DIR, { recursive: true });
       this.shard = await LocalShard.open(c.WEFT_DATA_DIR, { shardId: 1 });
     }
-    const sessionFactory = await createSqlSessionFactory({ shard: this.shard });
+    const sessionFactory = await createSqlSessionFactory({ shard: this.shard, txnStageBytes: c.WEFT_TXN_STAGE_BYTES });
     this.server = new PgServer<SqlPrepared>({
       authenticator: new LoopbackTrustAuthenticator(),
       sessionFactory,

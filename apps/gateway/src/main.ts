@@ -1,4 +1,4 @@
-import { port, text } from '@weft/config';
+import { int, port, text } from '@weft/config';
 import { main } from '@weft/service';
 import { GatewayModule } from './gateway.module';
 
@@ -10,6 +10,8 @@ main({
     WEFT_DATA_DIR: text('.weft/gateway'),
     /** Shard 1's replicas (id@host:kv-port,...); `local` runs an in-process LocalShard in WEFT_DATA_DIR. */
     WEFT_KV_REPLICAS: text('local'),
+    /** A transaction sends its buffered writes to the shard as intents each time they reach this size. */
+    WEFT_TXN_STAGE_BYTES: int(1024, 64 * 1024 * 1024, 4 * 1024 * 1024),
   },
   module: (config) => GatewayModule.forRoot(config),
 });

@@ -270,6 +270,8 @@ function copyIn(
     validator.validate(row, ctx.rt);
     if (t0.foreignKeys?.length) await checkParents(ctx, t0, row);
     await insertRow(ctx, t0, row);
+    // A bulk load stages its writes as it goes; do not outrun the shard.
+    await ctx.txn.yieldToStaging();
     count++;
   };
   const consume = async (final: boolean): Promise<void> => {

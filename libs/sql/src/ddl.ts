@@ -596,7 +596,10 @@ async function truncate(ctx: ExecContext, s: TruncateStmt): Promise<string> {
       const row = decodeTableRow(rel, kv.value, (c) => ctx.env.missingValue(c));
       keys.push(kv.key, ...rel.indexes.map((i) => indexEntry(rel, i, row).key));
     }
-    for (const k of keys) ctx.txn.delete(k);
+    for (const k of keys) {
+      ctx.txn.delete(k);
+      await ctx.txn.yieldToStaging();
+    }
     if (s.restart_seqs) {
       for (const q of ctx.catalog.relationsOf(ctx.rt.session.databaseId)) {
         if (q.kind === 'sequence' && q.ownedBy?.tableId === rel.id) await ctx.engine.setval(q, BigInt(q.start), false);
@@ -887,6 +890,7 @@ async function addPrimaryKey(ctx: ExecContext, table: TableDesc, keys: string[],
   for (const r of rows) {
     ctx.txn.delete(primaryKey(table, r));
     for (const i of table.indexes) ctx.txn.delete(indexEntry(table, i, r).key);
+    await ctx.txn.yieldToStaging();
   }
   for (const r of rows) {
     const nr = r.filter((_v, i) => i !== hiddenIdx);
@@ -908,6 +912,7 @@ async function addPrimaryKey(ctx: ExecContext, table: TableDesc, keys: string[],
       const e = indexEntry(next, i, nr);
       ctx.txn.put(e.key, e.value);
     }
+    await ctx.txn.yieldToStaging();
   }
   return next;
 }

@@ -2,7 +2,7 @@
 // catalog version stored in the KV), sequence value blocks, and the bootstrap of the catalog.
 import type { ShardKv } from '@weft/kv';
 import { PgError } from '@weft/pgwire';
-import { Txn } from '@weft/txn';
+import { Txn, type TxnOptions } from '@weft/txn';
 import { Catalog } from './catalog/catalog';
 import type { Descriptor, SequenceDesc } from './catalog/descriptors';
 import { allocateId, bumpVersion, decodeInt, encodeInt, loadDescriptors, readCatalogVersion, seqKey, writeDescriptor } from './catalog/store';
@@ -15,6 +15,8 @@ export interface EngineOptions {
   readonly maxRetries?: number;
   /** Size of the per-gateway parse+plan cache for simple queries. */
   readonly planCacheSize?: number;
+  /** Bytes of buffered writes at which a transaction stages them to the shard (Txn stageBytes). */
+  readonly txnStageBytes?: number;
 }
 
 export const DEFAULT_DATABASES = ['weft', 'postgres'];
@@ -25,6 +27,7 @@ export class Engine {
   readonly maxRetries: number;
   readonly sequenceCache: number;
   readonly planCacheSize: number;
+  private readonly txnOptions: TxnOptions;
 
   constructor(
     readonly shard: ShardKv,
@@ -33,10 +36,11 @@ export class Engine {
     this.maxRetries = options.maxRetries ?? 5;
     this.sequenceCache = options.sequenceCache ?? 32;
     this.planCacheSize = options.planCacheSize ?? 500;
+    this.txnOptions = options.txnStageBytes === undefined ? {} : { stageBytes: options.txnStageBytes };
   }
 
   newTxn(): Txn {
-    return new Txn(this.shard);
+    return new Txn(this.shard, this.txnOptions);
   }
 
   /** The catalog as seen by `txn` (cached when the stored version matches). */

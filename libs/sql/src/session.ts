@@ -181,7 +181,21 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
 
   /** Runs a data/DDL statement in the open block, or in an implicit transaction with retries. */
   private async runData(stmt: ParsedStatement, params: readonly PgValue[], prepared: SqlPrepared | undefined, ctx: QueryContext): Promise<StatementResult> {
-    if (this.state === 'block' && this.txn) return this.execIn(this.txn, stmt, params, prepared, ctx, false);
+    if (this.state === 'block' && this.txn) {
+      // A chunk of this statement's writes refused by the shard (duplicate key, conflict) fails
+      // this statement, not a later one: wait for the chunks it sent before reporting success.
+      const txn = this.txn;
+      const result = await this.execIn(txn, stmt, params, prepared, ctx, false);
+      if (result.kind !== 'copyIn') {
+        await txn.settle();
+        return result;
+      }
+      return { ...result, end: async () => {
+        const tag = await result.end();
+        await txn.settle();
+        return tag;
+      } };
+    }
     const isDb = 'CreatedbStmt' in stmt.node || 'DropdbStmt' in stmt.node;
     void isDb;
     let attempt = 0;

@@ -51,6 +51,7 @@ export class MemoryShard implements ShardKv {
 
   async propose(entry: LogEntry): Promise<ApplyOutcome> {
     this.proposed.push(entry);
+    if (entry.type === 'stage') return { status: 'aborted', sqlstate: '0A000', message: 'MemoryShard does not stage transactions (use LocalShard)' };
     if (entry.type !== 'commit') return { status: 'applied' };
     const newer = (key: string): boolean => (this.data.get(key)?.[0]?.ts ?? 0n) > entry.readTs;
     for (const r of entry.reads) {

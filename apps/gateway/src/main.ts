@@ -11,7 +11,7 @@ main({
     /** Shard 1's replicas (id@host:kv-port,...); `local` runs an in-process LocalShard in WEFT_DATA_DIR. */
     WEFT_KV_REPLICAS: text('local'),
     /** A transaction sends its buffered writes to the shard as intents each time they reach this size. */
-    WEFT_TXN_STAGE_BYTES: int(1024, 64 * 1024 * 1024, 4 * 1024 * 1024),
+    WEFT_TXN_STAGE_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
   },
   module: (config) => GatewayModule.forRoot(config),
 });

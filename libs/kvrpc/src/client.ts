@@ -18,6 +18,11 @@ export interface RemoteShardKvOptions {
   readonly requestTimeoutMs?: number;
   /** Total time spent looking for a replica that answers (default 10000 ms). */
   readonly deadlineMs?: number;
+  /**
+   * One proposal's time limit on one replica (default 30000 ms). Longer than reads: past it the
+   * outcome is unknown (40003) although a live leader under load would still have answered.
+   */
+  readonly proposeTimeoutMs?: number;
   /** Connection attempt limit (default 1000 ms). */
   readonly connectTimeoutMs?: number;
 }
@@ -166,6 +171,7 @@ export class RemoteShardKv implements ShardKv {
   private leader: number | undefined;
   private readonly requestTimeoutMs: number;
   private readonly deadlineMs: number;
+  private readonly proposeTimeoutMs: number;
   readonly stats = { requests: 0, redirects: 0, failovers: 0 };
 
   constructor(opts: RemoteShardKvOptions) {
@@ -175,6 +181,7 @@ export class RemoteShardKv implements ShardKv {
     this.order = opts.replicas.map((r) => r.nodeId);
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
     this.deadlineMs = opts.deadlineMs ?? 10_000;
+    this.proposeTimeoutMs = opts.proposeTimeoutMs ?? 30_000;
   }
 
   /** The node currently believed to lead (undefined until a request succeeded). */
@@ -206,7 +213,7 @@ export class RemoteShardKv implements ShardKv {
     const bytes = encodeEntry(entry);
     // A big entry (a bulk load, an index backfill) takes longer to replicate, fsync and apply:
     // allow one extra second per MiB rather than calling a slow success ambiguous.
-    const extraMs = Math.ceil(bytes.length / (1 << 20)) * 1000;
+    const extraMs = Math.max(0, this.proposeTimeoutMs - this.requestTimeoutMs) + Math.ceil(bytes.length / (1 << 20)) * 1000;
     const r = await this.call((id) => ({ kind: Kind.Propose, id, shardId: this.shardId, entry: bytes }), true, extraMs);
     return (r as Extract<Response, { kind: Kind.ProposeOk }>).outcome;
   }

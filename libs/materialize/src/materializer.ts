@@ -43,6 +43,8 @@ export const UNIQUE_VIOLATION = '23505';
 export const FEATURE_NOT_SUPPORTED = '0A000';
 export const INTERNAL_ERROR = 'XX000';
 const CONFLICT_MESSAGE = 'could not serialize access due to concurrent update';
+/** Older versions of one key a span check steps over before seeking past the rest. */
+const SPAN_SEEK_AFTER = 8;
 
 export interface MaterializerOptions {
   /**
@@ -728,26 +730,50 @@ export class Materializer {
 
   private checkSpan(txn: string, readTs: Timestamp, start: Buffer, end: Buffer): Aborted | undefined {
     if (start.compare(end) >= 0) return undefined;
-    const it = this.tailing();
-    it.seek(dataLowerBound(start));
-    const upper = dataUpperBound(end);
     // Per key only the intent slot and the newest version can conflict (versions sort newest
-    // first), so look at those and seek past the rest (and past their gc tombstones).
-    for (;;) {
-      const { rows } = it.next(1);
-      if (rows.length === 0 || rows[0].compare(upper) >= 0) return undefined;
-      const k = rows[0];
-      if (isIntentSlot(k)) {
-        const intent = decodeIntent(rows[1]);
-        if (intent.txnId !== txn) {
-          const v = this.intentConflict(intent.txnId, readTs, false);
-          if (v !== undefined) return conflict(`span read: ${v}`);
+    // first). Entries come in batches (a table-sized span has a million keys: one native call
+    // per key would stall apply for seconds); a key's older versions are stepped over, or
+    // sought past when there are many (they may hide gc tombstones).
+    const it = this.store.db.iterator({ gte: dataLowerBound(start), lt: dataUpperBound(end), values: false });
+    try {
+      let cur: Buffer | undefined;
+      let decided = false; // the current key's newest version has been checked
+      let stepped = 0;
+      for (;;) {
+        const { rows, finished } = it.next(512);
+        let sought = false;
+        for (let i = 0; i < rows.length; i += 2) {
+          const k = rows[i];
+          const plen = prefixLength(k);
+          if (cur === undefined || cur.length !== plen || k.compare(cur, 0, plen, 0, plen) !== 0) {
+            cur = k.subarray(0, plen);
+            decided = false;
+            stepped = 0;
+          } else if (decided) {
+            if (++stepped >= SPAN_SEEK_AFTER) {
+              it.seek(afterVersions(k, plen));
+              sought = true;
+              break;
+            }
+            continue;
+          }
+          if (isIntentSlot(k)) {
+            // Keys only: intents are rare, so fetch the value of just these.
+            const intent = decodeIntent(this.store.db.getMany([k])[0] as Buffer);
+            if (intent.txnId !== txn) {
+              const v = this.intentConflict(intent.txnId, readTs, false);
+              if (v !== undefined) return conflict(`span read: ${v}`);
+            }
+            continue;
+          }
+          decided = true;
+          const ts = timestampOf(k);
+          if (ts > readTs) return conflict(`span read has a version committed at ${ts}, after read timestamp ${readTs}`);
         }
-        continue;
+        if (!sought && (finished || rows.length === 0)) return undefined;
       }
-      const ts = timestampOf(k);
-      if (ts > readTs) return conflict(`span read has a version committed at ${ts}, after read timestamp ${readTs}`);
-      it.seek(afterVersions(k, prefixLength(k)));
+    } finally {
+      it.close();
     }
   }
 

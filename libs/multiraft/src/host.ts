@@ -87,6 +87,8 @@ export interface HostOptions {
   readonly readIndexTimeoutTicks?: number;
 }
 
+/** Committed bytes in one cycle above which the host flushes its messages before applying. */
+const BIG_APPLY_BYTES = 256 * 1024;
 const DEFAULT_ELECTION_TICK = 10;
 
 /** Context of the heartbeat a leader sends when it quiesces a group ("quiesce"). */
@@ -581,8 +583,22 @@ export class MultiRaftHost {
       else written.catch((e: unknown) => this.fail(e));
     }
 
+    let queued = false;
+    let applyBytes = 0;
     for (const [g, rd] of readies) {
-      if (!rd.sendBeforePersist) this.sendAll(g, rd);
+      if (!rd.sendBeforePersist && rd.messages.length > 0) {
+        this.sendAll(g, rd);
+        queued = true;
+      }
+      for (const e of rd.committedEntries) applyBytes += e.data.length;
+    }
+    // A big apply blocks this process for a while (a multi-MiB chunk of a bulk load: ~100 ms
+    // per MiB). Let the transport flush first, so followers learn the new commit index and
+    // apply alongside instead of hearing nothing from their leader until it is done, which
+    // looks like a dead leader to them.
+    if (queued && applyBytes >= BIG_APPLY_BYTES) await new Promise<void>((r) => setImmediate(r));
+
+    for (const [g, rd] of readies) {
       if (rd.snapshot) {
         g.conf = rd.snapshot.metadata.confState;
         this.opts.applySnapshot?.(g.id, rd.snapshot);

@@ -212,6 +212,8 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         txn.rollback();
         if (e instanceof PgError && e.code === S.SERIALIZATION_FAILURE && attempt < this.engine.maxRetries && !ctx.signal.aborted) {
           attempt++;
+          // A retry would conflict with the failed attempt's staged intents: wait until they are gone.
+          await txn.cleanedUp;
           await new Promise((r) => setTimeout(r, Math.random() * 2 ** attempt));
           continue;
         }

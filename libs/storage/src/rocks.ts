@@ -51,6 +51,8 @@ export interface IteratorOptions {
   readonly fillCache?: boolean;
   /** A tailing iterator sees writes made after its creation (reusable for point reads; forward only). */
   readonly tailing?: boolean;
+  /** false: rows carry keys only (values come back undefined), which scans of keys need not copy. */
+  readonly values?: boolean;
 }
 
 /** A synchronous RocksDB iterator. Always close() it (try/finally): it pins memtables and files. */
@@ -64,6 +66,7 @@ export class RocksIterator {
       reverse: options.reverse ?? false,
       fillCache: options.fillCache ?? true,
       tailing: options.tailing ?? false,
+      values: options.values ?? true,
       keyEncoding: 'buffer',
       valueEncoding: 'buffer',
     });
@@ -126,7 +129,10 @@ export class RocksDb {
 
   static async open(location: string, options: RocksOptions = {}): Promise<RocksDb> {
     const level = new pkg.RocksLevel(location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    await level.open({ createIfMissing: options.createIfMissing ?? true, cacheSize: options.cacheSize ?? 64 << 20, infoLogLevel: 'error' });
+    // Level-style tuning (up to six 64 MiB memtables, early L0->L1 compaction): a bulk load
+    // otherwise fills the two default memtables faster than a busy 2-core box flushes them,
+    // and RocksDB then stalls the write, which here is a synchronous call on the event loop.
+    await level.open({ createIfMissing: options.createIfMissing ?? true, cacheSize: options.cacheSize ?? 64 << 20, infoLogLevel: 'error', compaction: 'level' });
     const sym = Object.getOwnPropertySymbols(level).find((s) => s.description === 'context');
     const db = sym === undefined ? undefined : (level as unknown as Record<symbol, unknown>)[sym];
     if (db === undefined || db === null) {

@@ -15,6 +15,8 @@ export interface WeftServerOptions {
   readonly mode?: 'gateway' | 'demo';
   /** How long to wait for `SELECT 1` to succeed (default 30 s). */
   readonly readyTimeoutMs?: number;
+  /** Extra environment for the process (e.g. WEFT_TXN_STAGE_BYTES); `demo` passes it to every service. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Answers once `SELECT 1` over the Postgres protocol returns 1, or throws the last error. */
@@ -58,7 +60,7 @@ async function startWeftUntracked(opts: WeftServerOptions): Promise<SqlServer> {
   const pgPort = await freePort();
   const proc =
     mode === 'demo'
-      ? spawnNode('dist/apps/cli/src/main.js', { WEFT_LOG_LEVEL: 'warn' }, ['demo', '--port', String(pgPort), '--data', dataDir])
+      ? spawnNode('dist/apps/cli/src/main.js', { WEFT_LOG_LEVEL: 'warn', ...opts.env }, ['demo', '--port', String(pgPort), '--data', dataDir])
       : spawnNode('dist/apps/gateway/src/main.js', {
           WEFT_BIND_HOST: '127.0.0.1',
           WEFT_PG_PORT: String(pgPort),
@@ -66,6 +68,7 @@ async function startWeftUntracked(opts: WeftServerOptions): Promise<SqlServer> {
           WEFT_METRICS_PORT: String(await freePort()),
           WEFT_DATA_DIR: dataDir,
           WEFT_LOG_LEVEL: 'warn',
+          ...opts.env,
         });
   const stop = async (): Promise<void> => {
     if (proc.child.exitCode === null && proc.child.signalCode === null) {

@@ -523,7 +523,10 @@ async function drop(ctx: ExecContext, s: DropStmt): Promise<string> {
       if (rels.length && !cascade) {
         throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop schema ${name} because other objects depend on it`, { hint: 'Use DROP ... CASCADE to drop the dependent objects too.' });
       }
-      for (const r of rels) deleteDescriptor(ctx.txn, r.id);
+      for (const r of rels) {
+        deleteDescriptor(ctx.txn, r.id);
+        if (r.kind === 'table') await deleteAllRows(ctx, r);
+      }
       deleteDescriptor(ctx.txn, sc.id);
       continue;
     }
@@ -565,7 +568,8 @@ async function drop(ctx: ExecContext, s: DropStmt): Promise<string> {
     }
     deleteDescriptor(ctx.txn, rel.id);
     if (rel.kind === 'table') {
-      // Owned sequences go with the table. Row data is left unreachable (ids are never reused).
+      await deleteAllRows(ctx, rel);
+      // Owned sequences go with the table.
       for (const r of ctx.catalog.relationsOf(ctx.rt.session.databaseId)) {
         if (r.kind === 'sequence' && r.ownedBy?.tableId === rel.id) deleteDescriptor(ctx.txn, r.id);
       }
@@ -587,19 +591,28 @@ async function dropIndexData(ctx: ExecContext, table: TableDesc, idx: IndexDesc)
 // ---------------------------------------------------------------------------------------------
 // TRUNCATE
 
+/**
+ * Deletes every row of `rel` with its index entries (TRUNCATE, and DROP TABLE so that dropped
+ * data does not stay on disk). Keys are collected before deleting: writes wait for the scan
+ * to end (see Txn staging), and a big table's deletes are then staged as they go.
+ */
+async function deleteAllRows(ctx: ExecContext, rel: TableDesc): Promise<void> {
+  const { start, end } = primarySpan(rel);
+  const keys: Buffer[] = [];
+  for await (const kv of ctx.txn.scan(start, end)) {
+    const row = decodeTableRow(rel, kv.value, (c) => ctx.env.missingValue(c));
+    keys.push(kv.key, ...rel.indexes.map((i) => indexEntry(rel, i, row).key));
+  }
+  for (const k of keys) {
+    ctx.txn.delete(k);
+    await ctx.txn.yieldToStaging();
+  }
+}
+
 async function truncate(ctx: ExecContext, s: TruncateStmt): Promise<string> {
   for (const r of s.relations ?? []) {
     const rel = findRelation(ctx, (r as { RangeVar: RangeVar }).RangeVar, 'table', false) as TableDesc;
-    const { start, end } = primarySpan(rel);
-    const keys: Buffer[] = [];
-    for await (const kv of ctx.txn.scan(start, end)) {
-      const row = decodeTableRow(rel, kv.value, (c) => ctx.env.missingValue(c));
-      keys.push(kv.key, ...rel.indexes.map((i) => indexEntry(rel, i, row).key));
-    }
-    for (const k of keys) {
-      ctx.txn.delete(k);
-      await ctx.txn.yieldToStaging();
-    }
+    await deleteAllRows(ctx, rel);
     if (s.restart_seqs) {
       for (const q of ctx.catalog.relationsOf(ctx.rt.session.databaseId)) {
         if (q.kind === 'sequence' && q.ownedBy?.tableId === rel.id) await ctx.engine.setval(q, BigInt(q.start), false);

@@ -78,6 +78,31 @@ describe.each([true, false])('MvccStore (tailing point reads: %s)', (tailingRead
     expect(store.get(b('many/007'), 2n)).toEqual(found('7@2', 2n));
   });
 
+  it('bounds the work of one scan call on a long run of deleted keys, returning a resume key', () => {
+    const batch = store.batch();
+    for (let i = 0; i < 40_000; i++) {
+      const k = b(`dead/${String(i).padStart(6, '0')}`);
+      batch.put(k, 1n, b('v'));
+      batch.delete(k, 2n);
+    }
+    batch.put(b('dead/zz-live'), 3n, b('live'));
+    store.write(batch);
+    const found: string[] = [];
+    let calls = 0;
+    let start: Buffer | undefined = b('dead/');
+    while (start !== undefined) {
+      const r = store.scan(start, b('dead0'), 10n, { limit: 10 });
+      if (r.kind !== 'rows') throw new Error('unexpected conflict');
+      calls++;
+      for (const row of r.rows) found.push(row.value.toString());
+      start = r.resumeKey;
+    }
+    expect(found).toEqual(['live']);
+    expect(calls).toBeGreaterThan(2);
+    const rev = store.scan(b('dead/'), b('dead0'), 10n, { limit: 10, reverse: true });
+    expect(rev.kind === 'rows' && rev.rows.map((x) => x.value.toString())).toEqual(['live']);
+  });
+
   describe('intents', () => {
     const intent = (txnId: string, ts: bigint, value: string | null): Intent => ({ txnId, ts, value: value === null ? null : b(value) });
 

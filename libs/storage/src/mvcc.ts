@@ -42,7 +42,10 @@ export type ScanResult =
   | {
       readonly kind: 'rows';
       readonly rows: readonly ScanRow[];
-      /** Set when `limit` stopped the scan: continue from here (as `start` forward, `end` reverse). */
+      /**
+       * Set when the scan stopped early, at `limit` rows or at its per-call work budget (then
+       * possibly with fewer rows): continue from here (as `start` forward, `end` reverse).
+       */
       readonly resumeKey?: Buffer;
     }
   | IntentConflict;
@@ -153,6 +156,12 @@ const NOT_FOUND: GetResult = { kind: 'not-found' };
 const EMPTY_PREFIX = Buffer.alloc(0);
 /** Versions of one key stepped over with next() before seeking past them instead. */
 const SEEK_AFTER = 8;
+/**
+ * User keys one scan call looks at before it returns what it has with a resume key. Bounds
+ * the work of one call (a few ms) when a range holds long runs of deleted keys, which would
+ * otherwise make a 256-row page walk a million tombstones in one synchronous call.
+ */
+const SCAN_KEY_BUDGET = 16_384;
 
 export interface MvccOptions extends RocksOptions {
   /**
@@ -334,6 +343,7 @@ export class MvccStore {
     let stepped = 0; // entries of the current key stepped over
     // Compare stored (inverted) timestamps as bytes: no BigInt per stepped-over entry.
     const readTsKey = versionKey(EMPTY_PREFIX, readTs);
+    let keys = 0;
     let finished = false;
     while (!finished) {
       const want = Math.min(1024, Math.max(16, limit === Infinity ? 1024 : limit - rows.length + 1));
@@ -344,9 +354,10 @@ export class MvccStore {
         const k = raw[i];
         const plen = prefixLength(k);
         if (cur === undefined || cur.length !== plen || k.compare(cur, 0, plen, 0, plen) !== 0) {
-          if (rows.length >= limit) {
+          if (rows.length >= limit || keys >= SCAN_KEY_BUDGET) {
             return intents.length > 0 ? { kind: 'intent-conflict', intents } : { kind: 'rows', rows, resumeKey: userKeyOf(k) };
           }
+          keys++;
           cur = k.subarray(0, plen);
           done = false;
           stepped = 0;
@@ -417,6 +428,7 @@ export class MvccStore {
       }
     };
     const readTsKey = versionKey(EMPTY_PREFIX, readTs);
+    let keys = 0;
     let finished = false;
     while (!finished) {
       const batch = it.next(limit === Infinity ? 1024 : Math.min(1024, Math.max(16, limit - rows.length + 1)));
@@ -427,10 +439,11 @@ export class MvccStore {
         const plen = prefixLength(k);
         if (cur === undefined || cur.length !== plen || k.compare(cur, 0, plen, 0, plen) !== 0) {
           finishKey();
-          if (rows.length >= limit && cur !== undefined) {
+          if ((rows.length >= limit || keys >= SCAN_KEY_BUDGET) && cur !== undefined) {
             // Keys below `cur` are left: it is the exclusive end to resume with.
             return intents.length > 0 ? { kind: 'intent-conflict', intents } : { kind: 'rows', rows, resumeKey: userKeyOf(cur, cur.length) };
           }
+          keys++;
           cur = k.subarray(0, plen);
           candKey = candVal = intent = undefined;
         }

@@ -1,0 +1,211 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import postgres from 'postgres';
+import { finished } from 'node:stream/promises';
+import type { ShardKv } from '@weft/kv';
+import { RemoteShardKv } from '@weft/kvrpc';
+import type { ApplyOutcome, LogEntry } from '@weft/logentry';
+import { Txn } from '@weft/txn';
+import { freePort } from './support/ports';
+import { spawnNode, waitForHttp, type Spawned } from './support/process';
+import type { SqlServer } from './support/postgres';
+import { startWeft } from './support/weft-server';
+
+// Large transactions: writes are staged to the shard as intents every WEFT_TXN_STAGE_BYTES and
+// committed by one small entry. Run here with tiny chunks so a few thousand rows make dozens.
+const STAGE_BYTES = 16 * 1024;
+const NODE = 'dist/apps/node/src/main.js';
+const key = (i: number): Buffer => Buffer.from(`big/${String(i).padStart(6, '0')}`);
+const value = (i: number): Buffer => Buffer.from(`value-${i}`.padEnd(100, '.'));
+
+describe('large transactions on a 3-replica shard (node processes, kill -9)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'weft-large-txn-'));
+  const procs = new Map<number, Spawned>();
+  const ports = new Map<number, { http: number; metrics: number; raft: number; kv: number }>();
+  let kv: RemoteShardKv;
+
+  const start = async (id: number): Promise<void> => {
+    const p = ports.get(id) as { http: number; metrics: number; raft: number; kv: number };
+    const peers = [...ports].map(([n, q]) => `${n}@127.0.0.1:${q.raft}`).join(',');
+    const proc = spawnNode(NODE, {
+      WEFT_NODE_ID: String(id),
+      WEFT_DATA_DIR: path.join(dir, `node-${id}`),
+      WEFT_HTTP_PORT: String(p.http),
+      WEFT_METRICS_PORT: String(p.metrics),
+      WEFT_RAFT_PORT: String(p.raft),
+      WEFT_KV_PORT: String(p.kv),
+      WEFT_RAFT_PEERS: peers,
+      WEFT_LOG_LEVEL: 'warn',
+      // An open staged transaction that makes no progress for 3 s is presumed abandoned.
+      WEFT_STAGED_IDLE_MS: '3000',
+    });
+    procs.set(id, proc);
+    await waitForHttp(`http://127.0.0.1:${p.http}/health`);
+  };
+
+  const leader = async (): Promise<number> => {
+    for (let i = 0; i < 100; i++) {
+      for (const id of procs.keys()) {
+        const s = await kv.replicaStatus(id).catch(() => undefined);
+        if (s && s.leader === s.nodeId) return s.nodeId;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('no leader');
+  };
+
+  const visible = async (from: number, to: number): Promise<number> => {
+    const t = new Txn(kv);
+    let n = 0;
+    for await (const row of t.scan(key(from), key(to))) if (row.value.toString().startsWith('value-')) n++;
+    return n;
+  };
+
+  beforeAll(async () => {
+    for (const id of [1, 2, 3]) ports.set(id, { http: await freePort(), metrics: await freePort(), raft: await freePort(), kv: await freePort() });
+    await Promise.all([1, 2, 3].map((id) => start(id)));
+    kv = new RemoteShardKv({
+      shardId: 1,
+      replicas: [...ports].map(([nodeId, p]) => ({ nodeId, host: '127.0.0.1', port: p.kv })),
+      requestTimeoutMs: 3000,
+      deadlineMs: 20000,
+    });
+  }, 60000);
+
+  afterAll(async () => {
+    kv?.close();
+    for (const p of procs.values()) p.child.kill('SIGKILL');
+    await Promise.all([...procs.values()].map((p) => p.exited));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps an acknowledged large commit whole when the leader is killed while its intents are being resolved', async () => {
+    // After the commit entry is acknowledged, kill the leader: the resolution the gateway would
+    // have driven is cut short, and the new leader's sweep must finish it.
+    let killed: number | undefined;
+    const killAfterCommit: ShardKv = {
+      shardId: 1,
+      now: () => kv.now(),
+      get: (k, ts, o) => kv.get(k, ts, o),
+      scan: (s, e, ts, o) => kv.scan(s, e, ts, o),
+      propose: async (entry: LogEntry): Promise<ApplyOutcome> => {
+        const out = await kv.propose(entry);
+        if (entry.type === 'commit' && killed === undefined) {
+          killed = await leader();
+          procs.get(killed)?.child.kill('SIGKILL');
+        }
+        return out;
+      },
+    };
+    const t = new Txn(killAfterCommit, { stageBytes: STAGE_BYTES });
+    for (let i = 0; i < 3000; i++) t.put(key(i), value(i));
+    await t.settle();
+    expect(t.staged).toBe(true);
+    expect(await visible(0, 3000)).toBe(0);
+    const commitTs = await t.commit();
+    expect(commitTs).toBeDefined();
+    expect(killed).toBeDefined();
+    // Every row of the acknowledged transaction is readable, all at once.
+    expect(await visible(0, 3000)).toBe(3000);
+    // The killed node comes back and catches up; a writer of those keys is not blocked by
+    // leftover intents (they were settled, or are settled under its write).
+    await procs.get(killed as number)?.exited;
+    await start(killed as number);
+    const w = new Txn(kv);
+    w.put(key(7), Buffer.from('value-after'));
+    await w.commit();
+    expect((await new Txn(kv).get(key(7)))?.toString()).toBe('value-after');
+    expect(await visible(0, 3000)).toBe(3000);
+  }, 120000);
+
+  it('aborts an abandoned large transaction (its gateway died) once it is idle, freeing its keys', async () => {
+    const t = new Txn(kv, { stageBytes: STAGE_BYTES });
+    for (let i = 10000; i < 12000; i++) t.put(key(i), value(i));
+    await t.settle();
+    expect(t.staged).toBe(true);
+    // The transaction is never committed or rolled back: its gateway is gone.
+    const blocked = new Txn(kv);
+    blocked.put(key(10001), Buffer.from('value-x'));
+    await expect(blocked.commit()).rejects.toMatchObject({ code: '40001' });
+    let ok = false;
+    for (let i = 0; i < 60 && !ok; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const w = new Txn(kv);
+      w.put(key(10001), Buffer.from('value-free'));
+      ok = await w.commit().then(() => true, () => false);
+    }
+    expect(ok).toBe(true);
+    expect(await visible(10000, 12000)).toBe(1);
+  }, 120000);
+});
+
+describe('large transactions through SQL (gateway, staged every 16 KiB)', () => {
+  let weft: SqlServer;
+  let sql: postgres.Sql;
+  const client = async (): Promise<Client> => {
+    const c = new Client({ host: weft.host, port: weft.port, user: weft.user, database: weft.database });
+    await c.connect();
+    return c;
+  };
+  /** COPY rows (id, filler) over a postgres.js connection (node-postgres has no COPY FROM STDIN). */
+  const copyRows = async (q: postgres.ReservedSql, table: string, from: number, to: number): Promise<void> => {
+    const w = await q.unsafe(`COPY ${table} FROM STDIN`).writable();
+    for (let i = from; i < to; i++) w.write(`${i}\t${'x'.repeat(80)}\n`);
+    w.end();
+    await finished(w);
+  };
+  const count = async (c: Client, table: string): Promise<number> => (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
+
+  beforeAll(async () => {
+    weft = await startWeft({ env: { WEFT_TXN_STAGE_BYTES: String(STAGE_BYTES) } });
+    sql = postgres({ host: weft.host, port: weft.port, user: weft.user, database: weft.database, max: 2, onnotice: () => undefined });
+  }, 60000);
+  afterAll(async () => {
+    await sql?.end();
+    await weft?.stop();
+  });
+
+  it('loads a large COPY in a transaction that others do not see until COMMIT, then rewrites it with ADD PRIMARY KEY', async () => {
+    const a = await sql.reserve();
+    const b = await client();
+    try {
+      await a.unsafe('CREATE TABLE big (id int, filler text)');
+      await a.unsafe('BEGIN');
+      await copyRows(a, 'big', 0, 20000);
+      expect((await a.unsafe('SELECT count(*)::int AS n FROM big'))[0].n).toBe(20000);
+      expect(await count(b, 'big')).toBe(0);
+      await a.unsafe('COMMIT');
+      expect(await count(b, 'big')).toBe(20000);
+      // Rewriting every row under a new key is one large transaction too.
+      await a.unsafe('ALTER TABLE big ADD PRIMARY KEY (id)');
+      expect((await b.query('SELECT filler FROM big WHERE id = 12345')).rows).toHaveLength(1);
+      await expect(b.query("INSERT INTO big VALUES (5, 'dup')")).rejects.toMatchObject({ code: '23505' });
+    } finally {
+      a.release();
+      await b.end();
+    }
+  }, 180000);
+
+  it('reports a duplicate key in a staged chunk on the statement, and ROLLBACK leaves the table as it was', async () => {
+    const a = await sql.reserve();
+    const b = await client();
+    try {
+      await a.unsafe('CREATE TABLE uniq (id int PRIMARY KEY, filler text)');
+      await a.unsafe("INSERT INTO uniq VALUES (15000, 'committed')");
+      await a.unsafe('BEGIN');
+      await expect(copyRows(a, 'uniq', 0, 20000)).rejects.toMatchObject({ code: '23505' });
+      await expect(a.unsafe('SELECT 1')).rejects.toMatchObject({ code: '25P02' });
+      await a.unsafe('ROLLBACK');
+      expect(await count(b, 'uniq')).toBe(1);
+      // The rolled-back intents are gone: the same rows load now.
+      await a.unsafe('DELETE FROM uniq');
+      await copyRows(a, 'uniq', 0, 20000);
+      expect(await count(b, 'uniq')).toBe(20000);
+    } finally {
+      a.release();
+      await b.end();
+    }
+  }, 180000);
+});

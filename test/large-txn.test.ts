@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -16,6 +18,16 @@ import { startWeft } from './support/weft-server';
 // Large transactions: writes are staged to the shard as intents every WEFT_TXN_STAGE_BYTES and
 // committed by one small entry. Run here with tiny chunks so a few thousand rows make dozens.
 const STAGE_BYTES = 16 * 1024;
+const PSQL = path.join(process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin', 'psql');
+
+/** Runs a psql script (stdin) without stopping at errors; returns stdout and stderr together. */
+async function psqlScript(server: SqlServer, script: string): Promise<string> {
+  const run = promisify(execFile);
+  const p = run(PSQL, ['-X', '-h', server.host, '-p', String(server.port), '-U', server.user, '-d', server.database, '-f', '-'], { timeout: 120_000 });
+  p.child.stdin?.end(script);
+  const { stdout, stderr } = await p.catch((e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? 'psql failed' }));
+  return `${stdout}${stderr}`;
+}
 const NODE = 'dist/apps/node/src/main.js';
 const key = (i: number): Buffer => Buffer.from(`big/${String(i).padStart(6, '0')}`);
 const value = (i: number): Buffer => Buffer.from(`value-${i}`.padEnd(100, '.'));
@@ -188,24 +200,34 @@ describe('large transactions through SQL (gateway, staged every 16 KiB)', () => 
     }
   }, 180000);
 
-  it('reports a duplicate key in a staged chunk on the statement, and ROLLBACK leaves the table as it was', async () => {
-    const a = await sql.reserve();
+  it('reports a duplicate key in a staged chunk on the COPY, fails the block, and ROLLBACK leaves the table as it was', async () => {
     const b = await client();
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'weft-large-copy-')), 'rows.tsv');
+    const rows = Array.from({ length: 20000 }, (_, i) => `${i}\t${'x'.repeat(80)}\n`).join('');
+    // Row 5 again at the end: by then the first one sits on the shard as a staged intent.
+    writeFileSync(file, `${rows}5\tagain\n`);
+    const clean = path.join(path.dirname(file), 'clean.tsv');
+    writeFileSync(clean, rows);
     try {
-      await a.unsafe('CREATE TABLE uniq (id int PRIMARY KEY, filler text)');
-      await a.unsafe("INSERT INTO uniq VALUES (15000, 'committed')");
-      await a.unsafe('BEGIN');
-      await expect(copyRows(a, 'uniq', 0, 20000)).rejects.toMatchObject({ code: '23505' });
-      await expect(a.unsafe('SELECT 1')).rejects.toMatchObject({ code: '25P02' });
-      await a.unsafe('ROLLBACK');
+      await b.query('CREATE TABLE uniq (id int PRIMARY KEY, filler text)');
+      await b.query("INSERT INTO uniq VALUES (-1, 'committed')");
+      const script = [
+        'BEGIN;',
+        `\\copy uniq from '${file}'`,
+        'SELECT 1;',
+        'ROLLBACK;',
+        '',
+      ].join('\n');
+      const r = await psqlScript(weft, script);
+      expect(r).toMatch(/ERROR: {2}duplicate key value violates unique constraint "uniq_pkey"/);
+      expect(r).toMatch(/ERROR: {2}current transaction is aborted/);
       expect(await count(b, 'uniq')).toBe(1);
       // The rolled-back intents are gone: the same rows load now.
-      await a.unsafe('DELETE FROM uniq');
-      await copyRows(a, 'uniq', 0, 20000);
-      expect(await count(b, 'uniq')).toBe(20000);
+      expect(await psqlScript(weft, `\\copy uniq from '${clean}'\n`)).toMatch(/COPY 20000/);
+      expect(await count(b, 'uniq')).toBe(20001);
     } finally {
-      a.release();
       await b.end();
+      rmSync(path.dirname(file), { recursive: true, force: true });
     }
   }, 180000);
 });

@@ -18,7 +18,7 @@ import {
   SchemaChangeEntry, StageEntry, Timestamp, WriteOp, decodeEntry, encodeEntry,
 } from '@weft/logentry';
 import {
-  IntentVerdict, MAX_TIMESTAMP, MvccStore, NS_DATA, afterVersions, RocksBatch, RocksIterator, TOMBSTONE, dataLowerBound, dataUpperBound,
+  IntentVerdict, MAX_TIMESTAMP, MvccStore, NS_DATA, afterVersions, RocksBatch, TOMBSTONE, dataLowerBound, dataUpperBound,
   decodeIntent, decodeVersion, encodeIntent, encodeVersion, intentKey, isIntentSlot, localKey, prefixLength, timestampOf, versionKey,
   versionPrefix,
 } from '@weft/storage';
@@ -786,27 +786,28 @@ export class Materializer {
     return undefined;
   }
 
-  private tailing(): RocksIterator {
-    return this.store.sharedIterator();
-  }
-
   /** The intent and newest version of `key` as of the state before this entry. */
   private probe(key: Buffer): Probe {
     const prefix = versionPrefix(key);
     const plen = prefix.length;
-    const it = this.tailing();
-    it.seek(prefix);
-    // One entry at a time: asking for two would make RocksDB skip every deleted (gc'd) older
-    // version behind a key's only live one just to find a second entry we do not need.
-    let { rows } = it.next(1);
-    const ours = (): boolean => rows.length > 0 && rows[0].length === plen + 8 && rows[0].compare(prefix, 0, plen, 0, plen) === 0;
-    let intentRaw: Buffer | undefined;
-    if (ours() && isIntentSlot(rows[0])) {
-      intentRaw = rows[1];
-      ({ rows } = it.next(1));
+    // A bounded iterator per probe, not the store's shared tailing one: an unbounded seek has to
+    // skip every deleted entry after the key, and a rolled-back bulk load leaves long runs of
+    // deleted intents (a 20,000-row COPY after such a rollback took 48 s instead of 2 s).
+    const it = this.store.db.iterator({ gte: prefix, lt: afterVersions(prefix, plen) });
+    try {
+      // One entry at a time: asking for two would make RocksDB skip every deleted (gc'd) older
+      // version behind a key's only live one just to find a second entry we do not need.
+      let { rows } = it.next(1);
+      let intentRaw: Buffer | undefined;
+      if (rows.length > 0 && isIntentSlot(rows[0])) {
+        intentRaw = rows[1];
+        ({ rows } = it.next(1));
+      }
+      if (rows.length === 0) return { prefix, intentRaw, newestIsValue: false };
+      return { prefix, intentRaw, newestTs: timestampOf(rows[0]), newestIsValue: decodeVersion(rows[1]) !== null };
+    } finally {
+      it.close();
     }
-    if (!ours()) return { prefix, intentRaw, newestIsValue: false };
-    return { prefix, intentRaw, newestTs: timestampOf(rows[0]), newestIsValue: decodeVersion(rows[1]) !== null };
   }
 
   private loadStaged(): void {

@@ -190,11 +190,28 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         await txn.settle();
         return result;
       }
-      return { ...result, end: async () => {
-        const tag = await result.end();
-        await txn.settle();
-        return tag;
-      } };
+      // An error while the rows stream in fails the transaction block, as any statement's does.
+      const failing = async <T>(f: () => T | Promise<T>): Promise<T> => {
+        try {
+          return await f();
+        } catch (e) {
+          this.failBlock();
+          throw e;
+        }
+      };
+      return {
+        ...result,
+        write: (chunk) => failing(() => result.write(chunk)),
+        end: () => failing(async () => {
+          const tag = await result.end();
+          await txn.settle();
+          return tag;
+        }),
+        abort: async (reason) => {
+          this.failBlock();
+          await result.abort(reason);
+        },
+      };
     }
     const isDb = 'CreatedbStmt' in stmt.node || 'DropdbStmt' in stmt.node;
     void isDb;

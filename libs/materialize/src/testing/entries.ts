@@ -29,6 +29,8 @@ export interface StreamOptions {
   readonly keys?: number;
   /** Include 2PC prepare/resolve entries (default true). */
   readonly twoPhase?: boolean;
+  /** Include staged transactions: stage chunks, their commit or abort, resolve-staged (default: twoPhase). */
+  readonly staged?: boolean;
 }
 
 export const keyOf = (i: number): Buffer => Buffer.from(`k/${String(i).padStart(5, '0')}`);
@@ -39,6 +41,9 @@ export function* entryStream(seed: number, count: number, options: StreamOptions
   const nkeys = options.keys ?? 200;
   const twoPhase = options.twoPhase ?? true;
   const open: Buffer[] = []; // prepared txn ids not yet resolved
+  const staging: { id: Buffer; readTs: bigint; seq: number }[] = []; // staged txns still open
+  const decided: Buffer[] = []; // staged txns sent a commit or an abort
+  const staged = options.staged ?? twoPhase;
   let txnSeq = 0;
   const txnId = (): Buffer => {
     const b = Buffer.alloc(16);
@@ -94,6 +99,30 @@ export function* entryStream(seed: number, count: number, options: StreamOptions
       yield { type: 'schema-change', descriptorId: 100 + rng.int(3), version: i };
     } else if (r < 0.23) {
       yield { type: 'split', splitKey: key(), newShardId: 2 };
+    } else if (staged && r < 0.27) {
+      // A chunk of a large transaction: a new one, or the next chunk of an open one (rarely
+      // with a gap in the sequence, which aborts it).
+      if (staging.length > 0 && rng.chance(0.6)) {
+        const t = staging[rng.int(staging.length)];
+        t.seq += rng.chance(0.03) ? 2 : 1;
+        yield { type: 'stage', txnId: t.id, readTs: t.readTs, seq: t.seq, writes: writes(i) };
+      } else {
+        const t = { id: txnId(), readTs, seq: 0 };
+        staging.push(t);
+        yield { type: 'stage', txnId: t.id, readTs: t.readTs, seq: 0, writes: writes(i) };
+      }
+    } else if (staged && r < 0.29 && staging.length > 0) {
+      const t = staging.splice(rng.int(staging.length), 1)[0];
+      decided.push(t.id);
+      yield rng.chance(0.75)
+        ? { type: 'commit', txnId: t.id, readTs: t.readTs, minCommitTs: now, reads: reads(), writes: writes(i) }
+        : { type: 'resolve-staged', txnId: t.id, abort: true };
+    } else if (staged && r < 0.31 && decided.length > 0) {
+      // One chunk settled; the transaction leaves the list once it has surely run out of chunks.
+      const k = rng.int(decided.length);
+      const id = decided[k];
+      if (rng.chance(0.3)) decided.splice(k, 1);
+      yield { type: 'resolve-staged', txnId: id, abort: false };
     } else {
       yield { type: 'commit', txnId: txnId(), readTs, minCommitTs: now, reads: reads(), writes: writes(i) };
     }

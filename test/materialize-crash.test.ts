@@ -15,7 +15,7 @@ import { ROOT } from './support/process';
 // equal a reference replica that applied the same stream without crashes.
 const WORKER = path.join(ROOT, 'dist/bench/materialize-worker.js');
 const STREAM_SEED = 7;
-const COUNT = 12_000;
+const COUNT = 30_000;
 const SHARD = 5;
 const KILLS = 6;
 
@@ -82,7 +82,9 @@ describe('materializer survives kill -9 mid-apply', () => {
       if (run < KILLS) {
         await new Promise((res) => setTimeout(res, 60 + rand(250)));
         w.proc.kill('SIGKILL');
-        expect(await w.exited).toBe('SIGKILL');
+        const code = await w.exited;
+        if (code === 0 && done !== undefined) break; // finished before the kill landed
+        expect(code).toBe('SIGKILL');
         if (done === undefined) killedMidStream++;
         lastProgress = progress;
       } else {

@@ -10,8 +10,7 @@ import type { ShardKv } from '@weft/kv';
 import { RemoteShardKv } from '@weft/kvrpc';
 import type { ApplyOutcome, LogEntry } from '@weft/logentry';
 import { Txn } from '@weft/txn';
-import { freePort } from './support/ports';
-import { spawnNode, waitForHttp, type Spawned } from './support/process';
+import { NodeCluster } from './support/node-cluster';
 import type { SqlServer } from './support/postgres';
 import { startWeft } from './support/weft-server';
 
@@ -28,45 +27,13 @@ async function psqlScript(server: SqlServer, script: string): Promise<string> {
   const { stdout, stderr } = await p.catch((e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? 'psql failed' }));
   return `${stdout}${stderr}`;
 }
-const NODE = 'dist/apps/node/src/main.js';
 const key = (i: number): Buffer => Buffer.from(`big/${String(i).padStart(6, '0')}`);
 const value = (i: number): Buffer => Buffer.from(`value-${i}`.padEnd(100, '.'));
 
 describe('large transactions on a 3-replica shard (node processes, kill -9)', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'weft-large-txn-'));
-  const procs = new Map<number, Spawned>();
-  const ports = new Map<number, { http: number; metrics: number; raft: number; kv: number }>();
+  let cluster: NodeCluster;
   let kv: RemoteShardKv;
-
-  const start = async (id: number): Promise<void> => {
-    const p = ports.get(id) as { http: number; metrics: number; raft: number; kv: number };
-    const peers = [...ports].map(([n, q]) => `${n}@127.0.0.1:${q.raft}`).join(',');
-    const proc = spawnNode(NODE, {
-      WEFT_NODE_ID: String(id),
-      WEFT_DATA_DIR: path.join(dir, `node-${id}`),
-      WEFT_HTTP_PORT: String(p.http),
-      WEFT_METRICS_PORT: String(p.metrics),
-      WEFT_RAFT_PORT: String(p.raft),
-      WEFT_KV_PORT: String(p.kv),
-      WEFT_RAFT_PEERS: peers,
-      WEFT_LOG_LEVEL: 'warn',
-      // An open staged transaction that makes no progress for 3 s is presumed abandoned.
-      WEFT_STAGED_IDLE_MS: '3000',
-    });
-    procs.set(id, proc);
-    await waitForHttp(`http://127.0.0.1:${p.http}/health`);
-  };
-
-  const leader = async (): Promise<number> => {
-    for (let i = 0; i < 100; i++) {
-      for (const id of procs.keys()) {
-        const s = await kv.replicaStatus(id).catch(() => undefined);
-        if (s && s.leader === s.nodeId) return s.nodeId;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error('no leader');
-  };
+  const leader = (): Promise<number> => cluster.leader();
 
   const visible = async (from: number, to: number): Promise<number> => {
     const t = new Txn(kv);
@@ -76,21 +43,13 @@ describe('large transactions on a 3-replica shard (node processes, kill -9)', ()
   };
 
   beforeAll(async () => {
-    for (const id of [1, 2, 3]) ports.set(id, { http: await freePort(), metrics: await freePort(), raft: await freePort(), kv: await freePort() });
-    await Promise.all([1, 2, 3].map((id) => start(id)));
-    kv = new RemoteShardKv({
-      shardId: 1,
-      replicas: [...ports].map(([nodeId, p]) => ({ nodeId, host: '127.0.0.1', port: p.kv })),
-      requestTimeoutMs: 3000,
-      deadlineMs: 20000,
-    });
+    // An open staged transaction that makes no progress for 3 s is presumed abandoned.
+    cluster = await NodeCluster.start({ name: 'weft-large-txn', env: { WEFT_STAGED_IDLE_MS: '3000' } });
+    kv = cluster.kv;
   }, 60000);
 
   afterAll(async () => {
-    kv?.close();
-    for (const p of procs.values()) p.child.kill('SIGKILL');
-    await Promise.all([...procs.values()].map((p) => p.exited));
-    rmSync(dir, { recursive: true, force: true });
+    await cluster?.stop();
   });
 
   it('keeps an acknowledged large commit whole when the leader is killed while its intents are being resolved', async () => {
@@ -106,7 +65,7 @@ describe('large transactions on a 3-replica shard (node processes, kill -9)', ()
         const out = await kv.propose(entry);
         if (entry.type === 'commit' && killed === undefined) {
           killed = await leader();
-          procs.get(killed)?.child.kill('SIGKILL');
+          await cluster.kill(killed);
         }
         return out;
       },
@@ -123,13 +82,14 @@ describe('large transactions on a 3-replica shard (node processes, kill -9)', ()
     expect(await visible(0, 3000)).toBe(3000);
     // The killed node comes back and catches up; a writer of those keys is not blocked by
     // leftover intents (they were settled, or are settled under its write).
-    await procs.get(killed as number)?.exited;
-    await start(killed as number);
+    await cluster.startNode(killed as number);
     const w = new Txn(kv);
     w.put(key(7), Buffer.from('value-after'));
     await w.commit();
     expect((await new Txn(kv).get(key(7)))?.toString()).toBe('value-after');
     expect(await visible(0, 3000)).toBe(3000);
+    // All three replicas end with the same state (the restarted one caught up, intents settled).
+    await cluster.converged([1, 2, 3], 60000);
   }, 120000);
 
   it('aborts an abandoned large transaction (its gateway died) once it is idle, freeing its keys', async () => {

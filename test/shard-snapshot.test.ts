@@ -1,11 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { RemoteShardKv } from '@weft/kvrpc';
 import type { CommitEntry, Timestamp } from '@weft/logentry';
 import { AmbiguousResultError } from '@weft/replica';
-import { freePort } from './support/ports';
-import { spawnNode, waitForHttp, type Spawned } from './support/process';
+import { NodeCluster, type NodePorts } from './support/node-cluster';
 
 // Raft snapshots between real `weft-node` processes. With a tiny snapshot threshold the
 // leader compacts its log long before a stopped replica returns, so that replica can only
@@ -13,16 +11,8 @@ import { spawnNode, waitForHttp, type Spawned } from './support/process';
 // first a killed-and-restarted replica (its data directory intact but far behind), then a
 // replica whose data directory was wiped (a brand-new replica). Each must reach the same state
 // hash as the others at the same applied index, and serve the data it never saw as log entries.
-const NODE = 'dist/apps/node/src/main.js';
 const EVERY = 50;
 const MARGIN = 10;
-
-interface NodePorts {
-  http: number;
-  metrics: number;
-  raft: number;
-  kv: number;
-}
 
 let seq = 0;
 function commit(k: string, v: string, readTs: Timestamp): CommitEntry {
@@ -40,36 +30,11 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 
 }
 
 describe('shard snapshots between node processes', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'weft-shard-snapshot-'));
-  const procs = new Map<number, Spawned>();
-  const ports = new Map<number, NodePorts>();
+  let cluster: NodeCluster;
   let kv: RemoteShardKv;
-  const dataDir = (id: number): string => path.join(dir, `node-${id}`);
-
-  const start = async (id: number): Promise<void> => {
-    const p = ports.get(id) as NodePorts;
-    const peers = [...ports].map(([n, q]) => `${n}@127.0.0.1:${q.raft}`).join(',');
-    const proc = spawnNode(NODE, {
-      WEFT_NODE_ID: String(id),
-      WEFT_DATA_DIR: dataDir(id),
-      WEFT_HTTP_PORT: String(p.http),
-      WEFT_METRICS_PORT: String(p.metrics),
-      WEFT_RAFT_PORT: String(p.raft),
-      WEFT_KV_PORT: String(p.kv),
-      WEFT_RAFT_PEERS: peers,
-      WEFT_SNAPSHOT_ENTRIES: String(EVERY),
-      WEFT_SNAPSHOT_MARGIN: String(MARGIN),
-      WEFT_LOG_LEVEL: 'info',
-    });
-    procs.set(id, proc);
-    await waitForHttp(`http://127.0.0.1:${p.http}/health`);
-  };
-
-  const kill = async (id: number): Promise<void> => {
-    const p = procs.get(id) as Spawned;
-    p.child.kill('SIGKILL');
-    await p.exited;
-  };
+  const dataDir = (id: number): string => cluster.dataDir(id);
+  const start = (id: number): Promise<void> => cluster.startNode(id);
+  const kill = (id: number): Promise<void> => cluster.kill(id);
 
   /** Commits key = value; a proposal whose fate a leader change hid is written again (same value). */
   const put = async (k: string, v: string): Promise<Timestamp> => {
@@ -94,20 +59,7 @@ describe('shard snapshots between node processes', () => {
     return out;
   };
 
-  const converged = (): Promise<void> => {
-    let last = '';
-    return until(
-      'all replicas at the same applied index and state hash',
-      async () => {
-        const st = await Promise.all([1, 2, 3].map((id) => kv.replicaStatus(id)));
-        last = st.map((s) => `${s.nodeId}@${s.appliedIndex}:${s.stateHash.toString('hex').slice(0, 8)}`).join(' ');
-        return st.every((s) => s.appliedIndex === st[0].appliedIndex && s.stateHash.equals(st[0].stateHash));
-      },
-      15000,
-    ).catch((e: Error) => {
-      throw new Error(`${e.message} (${last})`);
-    });
-  };
+  const converged = (): Promise<void> => cluster.converged([1, 2, 3], 15000);
 
   /** A follower's id (the leader as the KV RPC sees it is excluded). */
   const follower = async (): Promise<number> => {
@@ -119,7 +71,7 @@ describe('shard snapshots between node processes', () => {
   const readsOn = async (id: number, acked: Map<string, Timestamp>): Promise<void> => {
     const readTs = [...acked.values()].reduce((a, b) => (a > b ? a : b));
     await until(`node ${id} closed timestamp reaches the last write`, async () => (await kv.replicaStatus(id)).closedTs >= readTs);
-    const p = ports.get(id) as NodePorts;
+    const p = cluster.ports.get(id) as NodePorts;
     const only = new RemoteShardKv({ shardId: 1, replicas: [{ nodeId: id, host: '127.0.0.1', port: p.kv }], requestTimeoutMs: 3000, deadlineMs: 5000 });
     try {
       for (const [k, ts] of acked) {
@@ -137,21 +89,16 @@ describe('shard snapshots between node processes', () => {
   };
 
   beforeAll(async () => {
-    for (const id of [1, 2, 3]) ports.set(id, { http: await freePort(), metrics: await freePort(), raft: await freePort(), kv: await freePort() });
-    await Promise.all([1, 2, 3].map((id) => start(id)));
-    kv = new RemoteShardKv({
-      shardId: 1,
-      replicas: [...ports].map(([nodeId, p]) => ({ nodeId, host: '127.0.0.1', port: p.kv })),
-      requestTimeoutMs: 3000,
-      deadlineMs: 15000,
+    cluster = await NodeCluster.start({
+      name: 'weft-shard-snapshot',
+      // info: the test reads the "installed a snapshot" log line.
+      env: { WEFT_SNAPSHOT_ENTRIES: String(EVERY), WEFT_SNAPSHOT_MARGIN: String(MARGIN), WEFT_LOG_LEVEL: 'info' },
     });
+    kv = cluster.kv;
   }, 40000);
 
   afterAll(async () => {
-    kv?.close();
-    for (const p of procs.values()) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-    await Promise.all([...procs.values()].map((p) => p.exited));
-    rmSync(dir, { recursive: true, force: true });
+    await cluster?.stop();
   });
 
   it('a killed replica restarted after the log was compacted past it catches up from a snapshot', async () => {
@@ -171,7 +118,7 @@ describe('shard snapshots between node processes', () => {
     await converged();
     // Only an installed snapshot switches a node to a shard-1.snap-* state directory.
     expect(pointer(victim)).toMatch(/^shard-1\.snap-/);
-    expect(procs.get(victim)?.stdout()).toMatch(/installed a snapshot from the leader/);
+    expect(cluster.procs.get(victim)?.stdout()).toMatch(/installed a snapshot from the leader/);
     await readsOn(victim, acked);
   }, 40000);
 

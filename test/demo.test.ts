@@ -20,6 +20,9 @@ describe('weft demo (npm start)', () => {
   const start = async (): Promise<Spawned> => {
     const proc = spawnNode('dist/apps/cli/src/main.js', { WEFT_LOG_LEVEL: 'warn' }, ['demo', '--port', String(pgPort), '--data', dataDir]);
     await waitForSql('127.0.0.1', pgPort, 60_000, proc);
+    // The gateway can answer SQL a moment before the demo's own health poll sees it and prints
+    // the banner: wait for the banner rather than racing it.
+    for (let i = 0; i < 300 && !proc.stdout().includes('Press Ctrl-C to stop.'); i++) await new Promise((r) => setTimeout(r, 100));
     return proc;
   };
   const stop = async (proc: Spawned): Promise<number | string> => {

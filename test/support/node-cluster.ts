@@ -35,7 +35,7 @@ export class NodeCluster {
     this.dir = mkdtempSync(path.join(tmpdir(), `${opts.name}-`));
   }
 
-  /** Allocates ports, starts every node and waits for their health endpoints. */
+  /** Allocates ports, starts every node, waits for their health endpoints and for a leader. */
   static async start(opts: NodeClusterOptions): Promise<NodeCluster> {
     const c = new NodeCluster(opts);
     const ids = opts.ids ?? [1, 2, 3];
@@ -47,6 +47,7 @@ export class NodeCluster {
       requestTimeoutMs: 3000,
       deadlineMs: 15000,
     });
+    await c.leader();
     return c;
   }
 

@@ -1,6 +1,6 @@
 // The engine through a real PgServer and node-postgres over a LocalShard: what a user sees.
 import { DatabaseError, type Client } from 'pg';
-import { startSqlServer, type SqlTestServer } from './test-support/server';
+import { sqlstate, startSqlServer, type SqlTestServer } from './test-support/server';
 
 let srv: SqlTestServer;
 let c: Client;
@@ -14,16 +14,6 @@ afterAll(async () => {
 afterEach(() => {
   expect(srv.internalErrors.splice(0)).toEqual([]);
 });
-
-async function sqlstate(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    if (e instanceof DatabaseError) return e.code;
-    throw e;
-  }
-}
 
 describe('expressions', () => {
   it('evaluates literals, arithmetic, casts and functions', async () => {

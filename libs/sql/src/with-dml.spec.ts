@@ -1,6 +1,6 @@
 // Data-modifying CTEs (INSERT/UPDATE/DELETE in WITH) through a real PgServer and node-postgres.
-import { DatabaseError, type Client } from 'pg';
-import { startSqlServer, type SqlTestServer } from './test-support/server';
+import type { Client } from 'pg';
+import { sqlstate, startSqlServer, type SqlTestServer } from './test-support/server';
 
 let srv: SqlTestServer;
 let c: Client;
@@ -22,16 +22,6 @@ beforeEach(async () => {
 afterEach(() => {
   expect(srv.internalErrors.splice(0)).toEqual([]);
 });
-
-async function sqlstate(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    if (e instanceof DatabaseError) return e.code;
-    throw e;
-  }
-}
 
 const rows = async (sql: string, params: unknown[] = []): Promise<unknown[][]> => (await c.query({ text: sql, values: params, rowMode: 'array' })).rows as unknown[][];
 

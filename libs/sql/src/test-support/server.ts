@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
+import { Client, DatabaseError } from 'pg';
 import type { ShardKv } from '@weft/kv';
 import { LocalShard } from '@weft/materialize';
 import { PgServer, StaticAuthenticator } from '@weft/pgwire';
@@ -53,4 +53,15 @@ export async function startSqlServer(opts: { memory?: boolean } = {}): Promise<S
       if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The SQLSTATE a statement fails with, or undefined if it succeeds (other errors are rethrown). */
+export async function sqlstate(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    if (e instanceof DatabaseError) return e.code;
+    throw e;
+  }
 }

@@ -4,10 +4,18 @@
  * strong reads at the leader and follower reads at the closed timestamp, while faults strike
  * (partitions, lossy links, crashes with restart, clock offsets within the configured bound).
  *
+ * Clients also run large transactions through the real `Txn` with one-byte stage chunks (every
+ * put is a `stage` entry laid as intents), routed to whichever replica leads at each call as a
+ * gateway's KV client would; they commit, roll back, or abandon the transaction (a crashed
+ * gateway), leaving the replicas' staged sweep (small virtual limits here) to settle the rest.
+ *
  * At the end, faults heal and the run checks that (1) every replica reaches the same state hash
- * at the same applied index; (2) every acknowledged commit is in the final state at its commit
- * timestamp; (3) every read returned exactly the newest committed version at or below its
- * timestamp (no commit ever landed below a served read or a closed timestamp).
+ * at the same applied index, with no staged transaction left unsettled; (2) every acknowledged
+ * commit is in the final state at its commit timestamp; (3) every read returned exactly the
+ * newest committed version at or below its timestamp (no commit ever landed below a served read
+ * or a closed timestamp); (4) no value of a transaction known not to have committed (refused,
+ * rolled back, abandoned) is in the final state, every value there was written by some client,
+ * and a large transaction whose commit was ambiguous is in the final state entirely or not at all.
  *
  * Crash model: the host persists each Ready synchronously before sending or applying, so a
  * crash (kill -9) keeps the Raft log and the materializer's RocksDB state; what it loses is
@@ -17,11 +25,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ApplyOutcome, CommitEntry, Timestamp } from '@weft/logentry';
+import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions, ShardKv } from '@weft/kv';
+import type { ApplyOutcome, CommitEntry, LogEntry, Timestamp } from '@weft/logentry';
 import { Materializer } from '@weft/materialize';
+import { PgError } from '@weft/pgwire';
 import { EntryType, MemoryStorage, ProposalDroppedError, RawNode, type Message } from '@weft/raft';
 import { AmbiguousResultError, ShardReplica, type ReplicaRaft, type ReplicaTimers } from '@weft/replica';
 import { MvccStore } from '@weft/storage';
+import { Txn } from '@weft/txn';
 import { EventQueue } from './event-queue';
 import { SimNetwork } from './network';
 import { hashString, Prng } from './prng';
@@ -38,6 +49,10 @@ export interface ShardSimOptions {
    * off for odd ones, so half the runs confirm every strong read by ReadIndex or a barrier).
    */
   readonly leaseReads?: boolean;
+  /** Whether clients also run large (staged) transactions (default true). */
+  readonly largeTxns?: boolean;
+  /** Replicas without the staged sweep: abandoned transactions must then be caught unsettled. */
+  readonly noStagedSweep?: boolean;
   readonly trace?: (line: string) => void;
 }
 
@@ -59,6 +74,8 @@ export interface ShardSimResult {
     leaseReads: number;
     readIndexReads: number;
     barrierReads: number;
+    /** Large (staged) transactions by how they ended, as the client saw it; puts = chunks proposed. */
+    large: { commits: number; aborts: number; rollbacks: number; abandoned: number; ambiguous: number; puts: number };
   };
 }
 
@@ -69,6 +86,13 @@ const BASE_US = 1_700_000_000_000_000n;
 const KEYS = ['a', 'b', 'c', 'd', 'e', 'f'];
 /** Ticks a ReadIndex may wait for a quorum before it fails (as MultiRaftHost's default). */
 const READ_INDEX_TIMEOUT_TICKS = 2 * ELECTION_TICKS;
+/**
+ * The staged sweep, scaled to the run's virtual time (production: 1 s / 5 min / 2 s): abandoned
+ * transactions are aborted and unresolved decided ones resolved well within the heal phase.
+ */
+const STAGED_SWEEP_MS = 100;
+const STAGED_IDLE_MS = 400;
+const STAGED_GRACE_MS = 200;
 
 type Ev = { k: 'tick'; node: number } | { k: 'wake'; fn: () => void } | { k: 'fault' } | { k: 'restart'; node: number };
 
@@ -129,6 +153,8 @@ class SimReplica implements ReplicaRaft {
       maxClockOffsetUs: MAX_OFFSET_US,
       idleCloseMs: 500,
       unsafeNoCommitFloor: this.sim.unsafe,
+      stagedSweepMs: this.sim.noStagedSweep ? 0 : STAGED_SWEEP_MS,
+      stagedSweep: { idleMs: STAGED_IDLE_MS, graceMs: STAGED_GRACE_MS },
     });
     this.up = true;
   }
@@ -247,6 +273,43 @@ interface ReadRec {
   readonly node: number;
 }
 
+/** A large transaction whose commit outcome is unknown: all of its writes land, or none. */
+interface AmbiguousTxn {
+  readonly id: string;
+  readonly writes: readonly { readonly key: string; readonly value: string }[];
+}
+
+/**
+ * The shard as a gateway's KV client sees it: every call goes to whichever replica leads now
+ * (highest term), so one transaction's chunks, commit and resolves may meet different leaders.
+ */
+class LeaderKv implements ShardKv {
+  readonly shardId = 1;
+  constructor(private readonly leader: () => SimReplica | undefined) {}
+
+  private pick(): ShardReplica {
+    const l = this.leader();
+    if (!l) throw new Error('no leader');
+    return l.replica;
+  }
+
+  now(): Promise<Timestamp> {
+    return this.pick().now();
+  }
+
+  get(key: Buffer, ts: Timestamp, options?: ReadRequestOptions): Promise<KvRow | undefined> {
+    return this.pick().get(key, ts, options);
+  }
+
+  scan(start: Buffer, end: Buffer, ts: Timestamp, options?: ScanRequestOptions): Promise<ScanPage> {
+    return this.pick().scan(start, end, ts, options);
+  }
+
+  propose(entry: LogEntry): Promise<ApplyOutcome> {
+    return this.pick().propose(entry);
+  }
+}
+
 class ShardSim {
   now = 0;
   readonly rng: Prng;
@@ -255,6 +318,12 @@ class ShardSim {
   readonly nodes: SimReplica[] = [];
   private readonly writes: WriteRec[] = [];
   private readonly reads: ReadRec[] = [];
+  /** Every value any client proposed (the final state may hold only these). */
+  private readonly attempted = new Set<string>();
+  /** Values of transactions known not to have committed (refused, rolled back, abandoned). */
+  private readonly doomed = new Set<string>();
+  private readonly ambiguousTxns: AmbiguousTxn[] = [];
+  private readonly kv = new LeaderKv(() => this.leader());
   private readonly stats = {
     commits: 0,
     aborts: 0,
@@ -266,6 +335,7 @@ class ShardSim {
     leaseReads: 0,
     readIndexReads: 0,
     barrierReads: 0,
+    large: { commits: 0, aborts: 0, rollbacks: 0, abandoned: 0, ambiguous: 0, puts: 0 },
   };
   private faultsOn = true;
   private clientsOn = true;
@@ -274,6 +344,8 @@ class ShardSim {
   private failure: string | undefined;
   readonly unsafe: boolean;
   readonly leaseReads: boolean;
+  private readonly largeTxns: boolean;
+  readonly noStagedSweep: boolean;
 
   constructor(
     private readonly opts: ShardSimOptions,
@@ -282,6 +354,8 @@ class ShardSim {
     this.rng = new Prng(opts.seed);
     this.unsafe = opts.unsafeNoCommitFloor ?? false;
     this.leaseReads = opts.leaseReads ?? opts.seed % 2 === 0;
+    this.largeTxns = opts.largeTxns ?? true;
+    this.noStagedSweep = opts.noStagedSweep ?? false;
     this.net = new SimNetwork<Message>(this.rng.fork('net'));
   }
 
@@ -348,8 +422,11 @@ class ShardSim {
       this.clientsOn = false;
       this.net.heal();
       for (const n of this.nodes) if (!n.up) await this.restart(n);
-      await this.loop(this.now + 4000, () => this.converged());
+      // Converged with every staged transaction settled (abandoned ones by the sweep).
+      await this.loop(this.now + 4000, () => this.converged() && this.unsettled().length === 0);
       if (!this.converged()) this.fail(`replicas did not converge: ${this.nodes.map((n) => `${n.id}@${n.sm.appliedIndex}:${n.sm.stateHash().toString('hex').slice(0, 8)}`).join(' ')}`);
+      const open = this.unsettled();
+      if (open.length > 0) this.fail(`staged transactions left unsettled after heal: ${open.join(', ')}`);
       this.checkHistory();
     } catch (e) {
       this.fail(`exception: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
@@ -364,6 +441,15 @@ class ShardSim {
 
   private fail(reason: string): void {
     this.failure ??= reason;
+  }
+
+  /** Staged transactions some replica still holds (state, chunks left), as `node:txn:state/chunks`. */
+  private unsettled(): string[] {
+    const out: string[] = [];
+    for (const n of this.nodes) {
+      for (const t of n.sm.stagedTransactions()) out.push(`${n.id}:${t.txnId.toString('hex').slice(0, 8)}:${t.state}/${t.chunks}`);
+    }
+    return out;
   }
 
   private converged(): boolean {
@@ -462,9 +548,10 @@ class ShardSim {
     await this.sleep(rng.range(50, 300));
     while (this.clientsOn && this.failure === undefined) {
       await this.sleep(rng.range(5, 40));
-      const roll = rng.int(10);
-      if (roll < 5) await this.writeOp(rng);
-      else if (roll < 8) await this.strongRead(rng);
+      const roll = rng.int(20);
+      if (roll < 9) await this.writeOp(rng);
+      else if (roll < 10) await (this.largeTxns ? this.largeTxnOp(rng) : this.writeOp(rng));
+      else if (roll < 16) await this.strongRead(rng);
       else await this.followerRead(rng);
     }
   }
@@ -475,10 +562,12 @@ class ShardSim {
     const key = rng.pick(KEYS);
     const readKey = rng.pick(KEYS);
     const value = `v${++this.valueSeq}`;
+    this.attempted.add(value);
     let readTs: Timestamp;
     try {
       readTs = (await l.replica.now()) - BigInt(rng.range(0, 50_000));
     } catch {
+      this.doomed.add(value);
       return;
     }
     const txnId = Buffer.alloc(16);
@@ -503,7 +592,75 @@ class ShardSim {
     if (out.status === 'committed') {
       this.stats.commits++;
       this.writes.push({ key, value, commitTs: out.commitTs });
-    } else this.stats.aborts++;
+    } else {
+      this.stats.aborts++;
+      this.doomed.add(value);
+    }
+  }
+
+  /**
+   * A large transaction through the real Txn: 2-5 puts of fresh values, each staged as its own
+   * chunk (stageBytes 1), sometimes reading one back through its own intents; then COMMIT (60 %),
+   * ROLLBACK (20 %) or nothing at all (20 %: the gateway died and only the sweep can clean up).
+   */
+  private async largeTxnOp(rng: Prng): Promise<void> {
+    if (!this.leader()) return;
+    const id = Buffer.alloc(16);
+    id[0] = 0x5a; // 1PC ids start with zero bytes: never the same id
+    for (let i = 1; i < 16; i += 3) id.writeUIntBE(rng.int(1 << 24), i, 3);
+    const txn = new Txn(this.kv, { stageBytes: 1, randomId: () => id });
+    const tag = `large ${id.toString('hex').slice(0, 8)}`;
+    const writes: { key: string; value: string }[] = [];
+    for (const key of rng.shuffle(KEYS).slice(0, rng.range(2, 5))) {
+      const value = `v${++this.valueSeq}`;
+      this.attempted.add(value);
+      writes.push({ key, value });
+      txn.put(Buffer.from(key), Buffer.from(value));
+      this.stats.large.puts++;
+    }
+    const doomed = (how: string, count: () => void): void => {
+      for (const w of writes) this.doomed.add(w.value);
+      count();
+      this.trace(`${tag} ${writes.map((w) => `${w.key}=${w.value}`).join(',')} ${how}`);
+    };
+    const roll = rng.int(10);
+    try {
+      if (rng.chance(0.5)) {
+        // Read your own staged writes: the leader reads this txn's intents (visible to it only).
+        const w = rng.pick(writes);
+        const got = (await txn.get(Buffer.from(w.key)))?.toString();
+        if (got !== w.value) {
+          this.fail(`${tag} read its own write ${w.key}=${w.value} back as ${got ?? 'nothing'}`);
+          return;
+        }
+      }
+      if (roll < 2) {
+        // Abandoned: wait for the chunks (so they are counted), then drop the transaction.
+        await txn.settle().catch(() => undefined);
+        return doomed('abandoned', () => this.stats.large.abandoned++);
+      }
+      if (roll < 4) {
+        txn.rollback();
+        return doomed('rolled back', () => this.stats.large.rollbacks++);
+      }
+      const commitTs = await txn.commit();
+      if (commitTs === undefined) throw new Error(`${tag}: commit of a transaction with writes returned no timestamp`);
+      for (const w of writes) this.writes.push({ key: w.key, value: w.value, commitTs });
+      this.stats.commits++;
+      this.stats.large.commits++;
+      this.trace(`${tag} ${writes.map((w) => `${w.key}=${w.value}`).join(',')} committed @${commitTs}`);
+    } catch (e) {
+      if (e instanceof PgError && e.code === '40003') {
+        // Outcome unknown: the commit entry may still apply (the sweep then resolves it).
+        this.ambiguousTxns.push({ id: tag, writes });
+        this.stats.large.ambiguous++;
+        this.trace(`${tag} ${writes.map((w) => `${w.key}=${w.value}`).join(',')} ambiguous`);
+        return;
+      }
+      if (!txn.finished) txn.rollback();
+      // A refused chunk or commit (the Txn sent no commit, or apply answered aborted).
+      doomed(`aborted ${e instanceof PgError ? e.code : e instanceof Error ? e.name : 'error'}`, () => this.stats.large.aborts++);
+    }
   }
 
   private async strongRead(rng: Prng): Promise<void> {
@@ -556,6 +713,19 @@ class ShardSim {
         at = row.ts - 1n;
       }
       versions.set(key, vs); // newest first
+    }
+    for (const [key, vs] of versions) {
+      for (const v of vs) {
+        if (!this.attempted.has(v.value)) return this.fail(`final state holds ${key}=${v.value}@${v.ts}, which no client wrote`);
+        if (this.doomed.has(v.value)) return this.fail(`final state holds ${key}=${v.value}@${v.ts} of a transaction that did not commit`);
+      }
+    }
+    for (const t of this.ambiguousTxns) {
+      const found = t.writes.map((w) => versions.get(w.key)?.find((x) => x.value === w.value));
+      const ts = new Set(found.map((v) => v?.ts));
+      if (ts.size !== 1) {
+        return this.fail(`${t.id} (commit outcome unknown) is partly in the final state: ${t.writes.map((w, i) => `${w.key}=${w.value}@${found[i]?.ts ?? '-'}`).join(' ')}`);
+      }
     }
     for (const w of this.writes) {
       const v = versions.get(w.key)?.find((x) => x.value === w.value);

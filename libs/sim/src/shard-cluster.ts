@@ -599,25 +599,36 @@ class ShardSim {
   }
 
   /**
-   * A large transaction through the real Txn: 2-5 puts of fresh values, each staged as its own
-   * chunk (stageBytes 1), sometimes reading one back through its own intents; then COMMIT (60 %),
-   * ROLLBACK (20 %) or nothing at all (20 %: the gateway died and only the sweep can clean up).
+   * A large transaction through the real Txn: 2-5 puts of fresh values (sometimes one key put
+   * twice), mostly each staged as its own chunk, sometimes reading one back (through its own
+   * intents once staged); then COMMIT (60 %), ROLLBACK (20 %) or nothing at all (20 %: the
+   * gateway died and only the sweep can clean up).
    */
   private async largeTxnOp(rng: Prng): Promise<void> {
     if (!this.leader()) return;
     const id = Buffer.alloc(16);
     id[0] = 0x5a; // 1PC ids start with zero bytes: never the same id
     for (let i = 1; i < 16; i += 3) id.writeUIntBE(rng.int(1 << 24), i, 3);
-    const txn = new Txn(this.kv, { stageBytes: 1, randomId: () => id });
+    // Mostly one put per chunk (stageBytes 1); sometimes 2-3 per chunk, so the commit entry itself
+    // carries the remainder (possibly replacing the transaction's own intents).
+    const perChunk = rng.pick([1, 1, 2, 3]);
+    const txn = new Txn(this.kv, perChunk === 1 ? { stageBytes: 1, randomId: () => id } : { stageOps: perChunk, randomId: () => id });
     const tag = `large ${id.toString('hex').slice(0, 8)}`;
     const writes: { key: string; value: string }[] = [];
-    for (const key of rng.shuffle(KEYS).slice(0, rng.range(2, 5))) {
+    const put = (key: string): void => {
       const value = `v${++this.valueSeq}`;
       this.attempted.add(value);
-      writes.push({ key, value });
+      const prev = writes.findIndex((w) => w.key === key);
+      if (prev >= 0) {
+        // Overwritten within the transaction: that value is never committed, whatever happens.
+        this.doomed.add(writes[prev].value);
+        writes[prev] = { key, value };
+      } else writes.push({ key, value });
       txn.put(Buffer.from(key), Buffer.from(value));
       this.stats.large.puts++;
-    }
+    };
+    for (const key of rng.shuffle(KEYS).slice(0, rng.range(2, 5))) put(key);
+    if (rng.chance(0.3)) put(rng.pick(writes).key);
     const doomed = (how: string, count: () => void): void => {
       for (const w of writes) this.doomed.add(w.value);
       count();
@@ -659,7 +670,7 @@ class ShardSim {
       }
       if (!txn.finished) txn.rollback();
       // A refused chunk or commit (the Txn sent no commit, or apply answered aborted).
-      doomed(`aborted ${e instanceof PgError ? e.code : e instanceof Error ? e.name : 'error'}`, () => this.stats.large.aborts++);
+      doomed(`aborted ${e instanceof PgError ? e.code : 'error'}: ${e instanceof Error ? e.message : String(e)}${e instanceof PgError && e.fields.detail !== undefined ? ` (${e.fields.detail})` : ''}`, () => this.stats.large.aborts++);
     }
   }
 

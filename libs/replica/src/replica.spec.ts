@@ -105,7 +105,9 @@ describe('ShardReplica', () => {
 
   it('commits land above every read the leader served (commit floor)', async () => {
     await replica.propose(commit('warm', 'x', wall));
-    const readTs = (await replica.now()) + 200_000n; // ahead of the clock, within the max offset
+    // A new leader's first commits land 2 x max offset ahead (its floor): let physical time catch up.
+    wall = await replica.now();
+    const readTs = wall + 200_000n; // ahead of the clock, within the max offset
     expect(await replica.get(Buffer.from('k'), readTs)).toBeUndefined();
     const out = await replica.propose(commit('k', 'v', wall));
     expect(out.status).toBe('committed');
@@ -117,6 +119,20 @@ describe('ShardReplica', () => {
   it('refuses a read timestamp further ahead than the max clock offset', async () => {
     await replica.propose(commit('warm', 'x', wall));
     await expect(replica.get(Buffer.from('k'), (await replica.now()) + 10n * SEC)).rejects.toBeInstanceOf(ReadTsTooFarError);
+  });
+
+  it('bounds reads by the physical clock, so reads cannot walk the hybrid clock ahead (shard sim seed 355)', async () => {
+    await replica.propose(commit('warm', 'x', wall));
+    wall = await replica.now();
+    // Each read may be up to max offset ahead of the physical clock, but not of the last read:
+    // otherwise every read would raise the hybrid clock and the next read's limit with it.
+    let ts = wall;
+    for (let i = 0; i < 5; i++) {
+      ts += 200_000n;
+      const r = replica.get(Buffer.from('k'), ts);
+      if (i === 0) await expect(r).resolves.toBeUndefined();
+      else await expect(r).rejects.toBeInstanceOf(ReadTsTooFarError);
+    }
   });
 
   it('without a lease, a read confirms leadership by ReadIndex, writing nothing to the log', async () => {
@@ -134,7 +150,8 @@ describe('ShardReplica', () => {
   it('a ReadIndex read sees a write acknowledged before it and keeps later commits above it', async () => {
     raft.lease = false;
     await replica.propose(commit('a', '1', wall));
-    const readTs = (await replica.now()) + 100_000n;
+    wall = await replica.now();
+    const readTs = wall + 100_000n;
     expect((await replica.get(Buffer.from('a'), readTs))?.value.toString()).toBe('1');
     const out = await replica.propose(commit('a', '2', await replica.now()));
     expect(out.status).toBe('committed');

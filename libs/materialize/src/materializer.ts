@@ -419,7 +419,7 @@ export class Materializer {
     const txn = hex(e.txnId);
     const rec = this.stagedTxns.get(txn);
     if (rec === undefined) {
-      if (this.store.db.getMany([localKey(Buffer.concat([RESOLVED_PREFIX, e.txnId]))])[0] !== undefined) {
+      if (this.store.db.getMany([resolvedKey(e.txnId)])[0] !== undefined) {
         return conflict(`transaction ${txn} was already resolved on shard ${this.shardId}; a late chunk lays no intents`);
       }
       if (e.seq !== 0) return conflict(`chunk ${e.seq} of transaction ${txn} arrived without chunk 0`);
@@ -477,7 +477,7 @@ export class Materializer {
         const intent = decodeIntent(p.intentRaw);
         if (intent.txnId !== txn) continue; // replaced by a later write of this txn, or settled by another writer
         staged.del(intentKey(p.prefix), p.intentRaw);
-        if (next.state === 'committed') staged.put(versionKey(p.prefix, next.commitTs), intent.value === null ? TOMBSTONE : encodeVersion(intent.value));
+        if (next.state === 'committed') staged.put(versionKey(p.prefix, next.commitTs), versionOf(intent.value));
       }
       staged.del(chunk[0], chunk[1]);
       next.chunks--;
@@ -490,10 +490,9 @@ export class Materializer {
     }
     // Last chunk: the record gives way to a resolved marker (which also stops late chunks).
     staged.del(metaKey(e.txnId), encodeMeta(rec));
-    const doneKey = localKey(Buffer.concat([RESOLVED_PREFIX, e.txnId]));
-    const marker = Buffer.allocUnsafe(9);
-    marker[0] = next.state === 'committed' ? 1 : 0;
-    marker.writeBigUInt64BE(next.state === 'committed' ? next.commitTs : this.lastCommit, 1);
+    const doneKey = resolvedKey(e.txnId);
+    const committed = next.state === 'committed';
+    const marker = resolvedMarker(committed, committed ? next.commitTs : this.lastCommit);
     staged.put(doneKey, marker, this.store.db.getMany([doneKey])[0]);
     this.stagedChange = { id: txn, txn: undefined };
     return APPLIED;
@@ -518,7 +517,7 @@ export class Materializer {
       const owner = this.stagedTxns.get(intent.txnId);
       if (owner === undefined || owner.state === 'pending') continue; // validate() refused these
       staged.del(intentKey(p.prefix), p.intentRaw);
-      if (owner.state === 'committed') staged.put(versionKey(p.prefix, owner.commitTs), intent.value === null ? TOMBSTONE : encodeVersion(intent.value));
+      if (owner.state === 'committed') staged.put(versionKey(p.prefix, owner.commitTs), versionOf(intent.value));
     }
   }
 
@@ -527,7 +526,7 @@ export class Materializer {
     const existing = this.prepared.get(txn);
     // A re-proposed prepare (retry after an ambiguous failure) is idempotent.
     if (existing !== undefined) return { status: 'applied', ts: existing.intentTs };
-    if (this.store.db.getMany([localKey(Buffer.concat([RESOLVED_PREFIX, e.txnId]))])[0] !== undefined) {
+    if (this.store.db.getMany([resolvedKey(e.txnId)])[0] !== undefined) {
       return conflict(`transaction ${txn} was already resolved on shard ${this.shardId}; a late prepare lays no intents`);
     }
     const probes = new Map<string, Probe>();
@@ -555,14 +554,11 @@ export class Materializer {
   private applyResolve(e: ResolveEntry, staged: Staged): ApplyOutcome {
     const txn = hex(e.txnId);
     const rec = this.prepared.get(txn);
-    const doneKey = localKey(Buffer.concat([RESOLVED_PREFIX, e.txnId]));
+    const doneKey = resolvedKey(e.txnId);
     const doneBefore = this.store.db.getMany([doneKey])[0];
     // The marker remembers the decision so a late duplicate prepare cannot lay orphan intents;
     // its timestamp lets gc entries drop it once it is older than the gc threshold.
-    const markerTs = e.decision.kind === 'commit' ? e.decision.commitTs : this.lastCommit;
-    const marker = Buffer.allocUnsafe(9);
-    marker[0] = e.decision.kind === 'commit' ? 1 : 0;
-    marker.writeBigUInt64BE(markerTs, 1);
+    const marker = resolvedMarker(e.decision.kind === 'commit', e.decision.kind === 'commit' ? e.decision.commitTs : this.lastCommit);
     if (rec === undefined) {
       // Nothing prepared here (the prepare aborted, or this is a re-delivered resolve).
       if (doneBefore === undefined) staged.put(doneKey, marker);
@@ -583,7 +579,7 @@ export class Materializer {
       if (intent.txnId !== txn) continue;
       staged.del(intentKey(p.prefix), p.intentRaw);
       if (e.decision.kind === 'commit') {
-        staged.put(versionKey(p.prefix, e.decision.commitTs), intent.value === null ? TOMBSTONE : encodeVersion(intent.value));
+        staged.put(versionKey(p.prefix, e.decision.commitTs), versionOf(intent.value));
       }
     }
     staged.del(rec.rawKey, rec.rawValue);
@@ -826,7 +822,7 @@ export class Materializer {
     for (const [key, raw] of metas) {
       const txnId = txnIdOfMetaKey(key);
       const [cgte, clt] = chunkRange(txnId);
-      const cit = this.store.db.iterator({ gte: cgte, lt: clt });
+      const cit = this.store.db.iterator({ gte: cgte, lt: clt, values: false });
       let chunks = 0;
       try {
         for (;;) {
@@ -862,6 +858,24 @@ export class Materializer {
       it.close();
     }
   }
+}
+
+/** The resolved-transaction marker's local key (decision + ts; stops late prepares and chunks). */
+function resolvedKey(txnId: Buffer): Buffer {
+  return localKey(Buffer.concat([RESOLVED_PREFIX, txnId]));
+}
+
+/** A resolved marker: u8 decision (1 commit, 0 abort), u64 ts (gc drops it once below the threshold). */
+function resolvedMarker(committed: boolean, ts: Timestamp): Buffer {
+  const m = Buffer.allocUnsafe(9);
+  m[0] = committed ? 1 : 0;
+  m.writeBigUInt64BE(ts, 1);
+  return m;
+}
+
+/** The stored version for an intent's value (null: a deletion). */
+function versionOf(value: Buffer | null): Buffer {
+  return value === null ? TOMBSTONE : encodeVersion(value);
 }
 
 /** The last write of each key, keyed by hex (a later write of a key replaces an earlier one). */

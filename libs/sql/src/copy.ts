@@ -271,7 +271,8 @@ function copyIn(
     if (t0.foreignKeys?.length) await checkParents(ctx, t0, row);
     await insertRow(ctx, t0, row);
     // A bulk load stages its writes as it goes; do not outrun the shard.
-    await ctx.txn.yieldToStaging();
+    const staging = ctx.txn.yieldToStaging();
+    if (staging) await staging;
     count++;
   };
   const consume = async (final: boolean): Promise<void> => {

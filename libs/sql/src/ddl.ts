@@ -605,7 +605,8 @@ async function deleteAllRows(ctx: ExecContext, rel: TableDesc): Promise<void> {
   }
   for (const k of keys) {
     ctx.txn.delete(k);
-    await ctx.txn.yieldToStaging();
+    const staging = ctx.txn.yieldToStaging();
+    if (staging) await staging;
   }
 }
 
@@ -903,7 +904,8 @@ async function addPrimaryKey(ctx: ExecContext, table: TableDesc, keys: string[],
   for (const r of rows) {
     ctx.txn.delete(primaryKey(table, r));
     for (const i of table.indexes) ctx.txn.delete(indexEntry(table, i, r).key);
-    await ctx.txn.yieldToStaging();
+    const staging = ctx.txn.yieldToStaging();
+    if (staging) await staging;
   }
   for (const r of rows) {
     const nr = r.filter((_v, i) => i !== hiddenIdx);
@@ -925,7 +927,8 @@ async function addPrimaryKey(ctx: ExecContext, table: TableDesc, keys: string[],
       const e = indexEntry(next, i, nr);
       ctx.txn.put(e.key, e.value);
     }
-    await ctx.txn.yieldToStaging();
+    const staging = ctx.txn.yieldToStaging();
+    if (staging) await staging;
   }
   return next;
 }

@@ -215,15 +215,6 @@ export class MvccStore {
     return this.scratch;
   }
 
-  /**
-   * The store's shared tailing iterator: sees every write, forward only, closed with the store.
-   * Synchronous callers seek before each use (point reads use it too); it saves creating an
-   * iterator per lookup, which costs more than the lookup.
-   */
-  sharedIterator(): RocksIterator {
-    return (this.tailing ??= this.db.iterator({ tailing: true }));
-  }
-
   getLocal(name: string | Uint8Array): Buffer | undefined {
     return this.db.getMany([localKey(name)])[0];
   }

@@ -136,9 +136,12 @@ export class Txn {
     if (this.failure !== undefined) throw this.failure;
   }
 
-  /** Backpressure for bulk writers: waits while more than one chunk is on its way. */
-  async yieldToStaging(): Promise<void> {
-    if (this.inflight > 1 || this.failure !== undefined) await this.settle();
+  /**
+   * Backpressure for bulk writers: a promise to await while more than one chunk is on its way
+   * (or one failed), else undefined, so a per-row caller pays no event-loop hop.
+   */
+  yieldToStaging(): Promise<void> | undefined {
+    return this.inflight > 1 || this.failure !== undefined ? this.settle() : undefined;
   }
 
   get finished(): boolean {

@@ -11,8 +11,10 @@ main({
     WEFT_RAFT_PORT: port(7100),
     /** KV RPC port: gateways read and propose through it. */
     WEFT_KV_PORT: port(7200),
-    /** Every replica of shard 1 as id@host:raft-port, this node included (default: a lone replica). */
+    /** Every node as id@host:raft-port, this one included (default: a lone node). Each hosted shard is replicated on all of them. */
     WEFT_RAFT_PEERS: nodeAddresses('1@127.0.0.1:7100'),
+    /** This node hosts a replica of shards 1..N (until the meta service places shards). */
+    WEFT_SHARD_COUNT: int(1, 4096, 1),
     /** Snapshot the shard and compact its Raft log after this many applied entries. */
     WEFT_SNAPSHOT_ENTRIES: int(1, 1_000_000_000, 10_000),
     /** Entries kept in the log below a snapshot (a follower that close behind needs no snapshot). */

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { NodeAddress } from '@weft/config';
+import { NodeHost, type ShardSpec } from '@weft/nodehost';
 import { createLogger } from '@weft/telemetry';
-import { ShardNode } from './shard-node';
 
 export const NODE_CONFIG = Symbol('NODE_CONFIG');
 
@@ -11,6 +11,7 @@ export interface NodeConfig {
   readonly WEFT_RAFT_PORT: number;
   readonly WEFT_KV_PORT: number;
   readonly WEFT_RAFT_PEERS: readonly NodeAddress[];
+  readonly WEFT_SHARD_COUNT: number;
   readonly WEFT_SNAPSHOT_ENTRIES: number;
   readonly WEFT_SNAPSHOT_MARGIN: number;
   readonly WEFT_STAGED_IDLE_MS: number;
@@ -18,30 +19,44 @@ export interface NodeConfig {
   readonly WEFT_LOG_LEVEL: Parameters<typeof createLogger>[1];
 }
 
-/** Starts the node's data plane (Raft, WAL, shard replica, KV RPC) with the app, stops it with it. */
+/**
+ * The shards this node hosts: 1..WEFT_SHARD_COUNT, each replicated on every node of
+ * WEFT_RAFT_PEERS. A fixed placement until the meta service places shards.
+ */
+export function shardSpecs(c: Pick<NodeConfig, 'WEFT_SHARD_COUNT' | 'WEFT_RAFT_PEERS'>): ShardSpec[] {
+  const voters = c.WEFT_RAFT_PEERS.map((p) => p.nodeId);
+  return Array.from({ length: c.WEFT_SHARD_COUNT }, (_, i) => ({ shardId: i + 1, voters }));
+}
+
+/** Starts the node's data plane (NodeHost: Raft, WAL, shard replicas, KV RPC) with the app, stops it with it. */
 @Injectable()
-export class ShardNodeService implements OnModuleInit, OnApplicationShutdown {
-  private node?: ShardNode;
+export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
+  private node?: NodeHost;
 
   constructor(@Inject(NODE_CONFIG) private readonly config: NodeConfig) {}
 
   async onModuleInit(): Promise<void> {
     const c = this.config;
+    if (!c.WEFT_RAFT_PEERS.some((p) => p.nodeId === c.WEFT_NODE_ID)) {
+      throw new Error(`WEFT_RAFT_PEERS does not list this node (WEFT_NODE_ID=${c.WEFT_NODE_ID}); list every node, this one included`);
+    }
     const logger = createLogger('weft-node', c.WEFT_LOG_LEVEL);
-    this.node = new ShardNode({
+    const started = Date.now();
+    this.node = new NodeHost({
       nodeId: c.WEFT_NODE_ID,
       dataDir: c.WEFT_DATA_DIR,
       bindHost: c.WEFT_BIND_HOST,
       raftPort: c.WEFT_RAFT_PORT,
       kvPort: c.WEFT_KV_PORT,
-      raftPeers: c.WEFT_RAFT_PEERS,
+      peers: c.WEFT_RAFT_PEERS,
+      shards: shardSpecs(c),
       snapshotEveryEntries: c.WEFT_SNAPSHOT_ENTRIES,
       compactionMarginEntries: c.WEFT_SNAPSHOT_MARGIN,
       stagedIdleMs: c.WEFT_STAGED_IDLE_MS,
       logger,
     });
     await this.node.start();
-    logger.info({ kv: this.node.kvAddress, raftPort: c.WEFT_RAFT_PORT, shard: this.node.shardId }, 'shard replica started');
+    logger.info({ kv: this.node.kvAddress, raftPort: c.WEFT_RAFT_PORT, shards: c.WEFT_SHARD_COUNT, startMs: Date.now() - started }, 'shard replicas started');
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -49,10 +64,10 @@ export class ShardNodeService implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
-/** A storage node: hosts shard 1's replica and serves it over the KV RPC. */
+/** A storage node: hosts a replica of shards 1..WEFT_SHARD_COUNT and serves them over the KV RPC. */
 @Module({})
 export class NodeModule {
   static forRoot(config: NodeConfig): DynamicModule {
-    return { module: NodeModule, providers: [{ provide: NODE_CONFIG, useValue: config }, ShardNodeService] };
+    return { module: NodeModule, providers: [{ provide: NODE_CONFIG, useValue: config }, NodeHostService] };
   }
 }

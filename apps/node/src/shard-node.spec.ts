@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RemoteShardKv } from '@weft/kvrpc';
 import type { CommitEntry, Timestamp } from '@weft/logentry';
-import { ShardNode } from './shard-node';
+import { NodeHost } from '@weft/nodehost';
 
-// Three ShardNodes in one process (real WALs, RocksDB, Raft transport and KV RPC on loopback),
+// Three NodeHosts in one process (real WALs, RocksDB, Raft transport and KV RPC on loopback),
 // driven through RemoteShardKv: the node's data plane without process boundaries.
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
@@ -40,21 +40,22 @@ async function until(cond: () => boolean | Promise<boolean>, ms = 15000): Promis
   }
 }
 
-describe('ShardNode: a 3-replica shard behind the KV RPC', () => {
+describe('NodeHost: a 3-replica shard behind the KV RPC', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'weft-shard-node-'));
-  const nodes = new Map<number, ShardNode>();
+  const nodes = new Map<number, NodeHost>();
   let raftPorts: Map<number, number>;
   let kvPorts: Map<number, number>;
   let kv: RemoteShardKv;
 
-  const start = async (id: number): Promise<ShardNode> => {
-    const n = new ShardNode({
+  const start = async (id: number): Promise<NodeHost> => {
+    const n = new NodeHost({
       nodeId: id,
       dataDir: path.join(dir, `n${id}`),
       bindHost: '127.0.0.1',
       raftPort: raftPorts.get(id) as number,
       kvPort: kvPorts.get(id) as number,
-      raftPeers: [...raftPorts].map(([nodeId, port]) => ({ nodeId, host: '127.0.0.1', port })),
+      peers: [...raftPorts].map(([nodeId, port]) => ({ nodeId, host: '127.0.0.1', port })),
+      shards: [{ shardId: 1, voters: [...raftPorts.keys()] }],
       logger: quiet,
       tickMs: 10,
     });
@@ -120,7 +121,7 @@ describe('ShardNode: a 3-replica shard behind the KV RPC', () => {
       if (o.status === 'committed') acked.set(`f${i}`, o.commitTs);
     }
     const leaderId = kv.leaderHint as number;
-    await (nodes.get(leaderId) as ShardNode).stop();
+    await (nodes.get(leaderId) as NodeHost).stop();
     nodes.delete(leaderId);
     const readTs = await kv.now();
     for (const [k, cts] of acked) {

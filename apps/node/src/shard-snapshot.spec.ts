@@ -5,9 +5,9 @@ import path from 'node:path';
 import { RemoteShardKv } from '@weft/kvrpc';
 import { AmbiguousResultError } from '@weft/replica';
 import type { CommitEntry, Timestamp } from '@weft/logentry';
-import { ShardNode } from './shard-node';
+import { NodeHost } from '@weft/nodehost';
 
-// Three ShardNodes in one process with a tiny snapshot threshold: the leader's log is compacted
+// Three NodeHosts in one process with a tiny snapshot threshold: the leader's log is compacted
 // past what a stopped (or wiped) replica has, so that replica can only catch up by receiving a
 // snapshot of the leader's RocksDB state over the Raft transport.
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
@@ -39,21 +39,22 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 
   }
 }
 
-describe('ShardNode snapshots: compaction, and catch-up of a replica the log no longer covers', () => {
+describe('NodeHost snapshots: compaction, and catch-up of a replica the log no longer covers', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'weft-shard-snap-'));
-  const nodes = new Map<number, ShardNode>();
+  const nodes = new Map<number, NodeHost>();
   const raftPorts = new Map<number, number>();
   const kvPorts = new Map<number, number>();
   let kv: RemoteShardKv;
 
-  const start = async (id: number): Promise<ShardNode> => {
-    const n = new ShardNode({
+  const start = async (id: number): Promise<NodeHost> => {
+    const n = new NodeHost({
       nodeId: id,
       dataDir: path.join(dir, `n${id}`),
       bindHost: '127.0.0.1',
       raftPort: raftPorts.get(id) as number,
       kvPort: kvPorts.get(id) as number,
-      raftPeers: [...raftPorts].map(([nodeId, port]) => ({ nodeId, host: '127.0.0.1', port })),
+      peers: [...raftPorts].map(([nodeId, port]) => ({ nodeId, host: '127.0.0.1', port })),
+      shards: [{ shardId: 1, voters: [...raftPorts.keys()] }],
       logger: quiet,
       tickMs: 20,
       snapshotEveryEntries: EVERY,
@@ -101,8 +102,8 @@ describe('ShardNode snapshots: compaction, and catch-up of a replica the log no 
       return st.every((s) => s.appliedIndex === st[0].appliedIndex && s.stateHash.equals(st[0].stateHash));
     });
 
-  const leaderNode = (): ShardNode => {
-    const n = [...nodes.values()].find((x) => x.replica?.isLeader());
+  const leaderNode = (): NodeHost => {
+    const n = [...nodes.values()].find((x) => x.replica(1)?.isLeader());
     if (!n) throw new Error('no leader');
     return n;
   };
@@ -126,25 +127,25 @@ describe('ShardNode snapshots: compaction, and catch-up of a replica the log no 
     await write('a', 120);
     await converged([1, 2, 3]);
     for (const n of nodes.values()) {
-      const s = n.logStatus();
-      expect(n.snapshotStats.taken).toBeGreaterThan(0);
+      const s = n.logStatus(1);
+      expect(n.snapshotStats(1).taken).toBeGreaterThan(0);
       expect(s.firstIndex).toBeGreaterThan(EVERY - MARGIN);
       expect(s.appliedIndex - s.snapshotIndex).toBeLessThan(EVERY + 20);
     }
   }, 30000);
 
   it('a restarted replica whose log was compacted away catches up from a snapshot', async () => {
-    await until('a leader', () => [...nodes.values()].some((n) => n.replica?.isLeader() === true));
-    const victim = [...nodes.keys()].find((id) => !nodes.get(id)?.replica?.isLeader()) as number;
-    const behind = (nodes.get(victim) as ShardNode).logStatus().appliedIndex;
+    await until('a leader', () => [...nodes.values()].some((n) => n.replica(1)?.isLeader() === true));
+    const victim = [...nodes.keys()].find((id) => !nodes.get(id)?.replica(1)?.isLeader()) as number;
+    const behind = (nodes.get(victim) as NodeHost).logStatus(1).appliedIndex;
     await stop(victim);
     const acked = await write('b', 150);
     const leader = leaderNode();
     // The leader's log no longer holds what the victim misses.
-    await until('leader compacted past the victim', () => leader.logStatus().firstIndex > behind + 1);
+    await until('leader compacted past the victim', () => leader.logStatus(1).firstIndex > behind + 1);
 
     const back = await start(victim);
-    await until('snapshot installed', () => back.snapshotStats.installed > 0);
+    await until('snapshot installed', () => back.snapshotStats(1).installed > 0);
     await put('after-restart', 'x');
     await converged([1, 2, 3]);
     // The node now runs on the snapshot's state directory, named by its pointer file.
@@ -154,33 +155,33 @@ describe('ShardNode snapshots: compaction, and catch-up of a replica the log no 
     await until('old state directory removed', () => !existsSync(path.join(dir, `n${victim}`, 'shard-1')));
     // Reads on the caught-up replica (at its closed timestamp, follower-style) return the data.
     const readTs = [...acked.values()].reduce((a, b) => (a > b ? a : b));
-    await until('closed ts on the caught-up replica', () => (back.replica?.closedTs ?? 0n) >= readTs);
+    await until('closed ts on the caught-up replica', () => (back.replica(1)?.closedTs ?? 0n) >= readTs);
     for (const [k, ts] of acked) {
-      const row = await back.replica?.get(Buffer.from(k), readTs);
+      const row = await back.replica(1)?.get(Buffer.from(k), readTs);
       expect([k, row?.value.toString(), row?.ts]).toEqual([k, `v${k.slice(1)}`, ts]);
     }
   }, 40000);
 
   it('a wiped replica (a new replica with an empty data directory) is seeded by a snapshot', async () => {
-    const victim = [...nodes.keys()].find((id) => !nodes.get(id)?.replica?.isLeader()) as number;
+    const victim = [...nodes.keys()].find((id) => !nodes.get(id)?.replica(1)?.isLeader()) as number;
     const before = (await kv.replicaStatus(victim)).appliedIndex;
     await stop(victim);
     rmSync(path.join(dir, `n${victim}`), { recursive: true, force: true });
     await write('c', 60);
     const fresh = await start(victim);
-    await until('snapshot installed', () => fresh.snapshotStats.installed > 0);
+    await until('snapshot installed', () => fresh.snapshotStats(1).installed > 0);
     await put('after-wipe', 'y');
     await converged([1, 2, 3]);
     const st = await kv.replicaStatus(victim);
     expect(st.appliedIndex).toBeGreaterThan(before + 60);
     // It keeps taking its own snapshots from here on like any replica.
     await write('d', EVERY + 10);
-    await until('the new replica compacts its own log', () => fresh.snapshotStats.taken > 0);
+    await until('the new replica compacts its own log', () => fresh.snapshotStats(1).taken > 0);
     await converged([1, 2, 3]);
   }, 40000);
 
   it('refuses to start on a state directory behind its compacted log, saying how to recover', async () => {
-    const victim = [...nodes.keys()].find((id) => !nodes.get(id)?.replica?.isLeader()) as number;
+    const victim = [...nodes.keys()].find((id) => !nodes.get(id)?.replica(1)?.isLeader()) as number;
     const nodeDir = path.join(dir, `n${victim}`);
     await stop(victim);
     // The WAL survives but the RocksDB state is lost (e.g. restored from an old disk image).
@@ -195,7 +196,7 @@ describe('ShardNode snapshots: compaction, and catch-up of a replica the log no 
     // replica breaks that assumption), so the leader streams a snapshot once its log no longer
     // holds that index: after the next compaction.
     await write('e', EVERY + MARGIN + 10);
-    await until('snapshot installed', () => fresh.snapshotStats.installed > 0);
+    await until('snapshot installed', () => fresh.snapshotStats(1).installed > 0);
     await put('after-recovery', 'z');
     await converged([1, 2, 3]);
   }, 40000);

@@ -1,0 +1,12 @@
+// @weft/nodehost: one node process's data plane — WAL, Raft transport, multi-Raft host and
+// every shard replica it hosts, with their snapshot/compaction policy and the KV RPC server.
+export {
+  ELECTION_TICKS,
+  NodeHost,
+  type NodeHostLogger,
+  type NodeHostOptions,
+  type PeerSpec,
+  type ShardLogStatus,
+  type ShardSnapshotStats,
+  type ShardSpec,
+} from './node-host';

@@ -1,0 +1,526 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { randomInt } from 'node:crypto';
+import { KvServer } from '@weft/kvrpc';
+import { Materializer } from '@weft/materialize';
+import { MultiRaftHost, type SnapshotSink, type SnapshotWriter, type Ticker } from '@weft/multiraft';
+import type { Entry, RaftRand, SnapshotMetadata } from '@weft/raft';
+import {
+  ShardReplica,
+  ShardSnapshotSink,
+  ShardSnapshotSource,
+  ShardStateDir,
+  encodeSnapshotRef,
+  syncStore,
+  systemClock,
+  toCommitted,
+  type ReplicaRaft,
+  type ReplicaStoppedError,
+  type ReplicaTimers,
+  type StagedShardState,
+  type WallClock,
+} from '@weft/replica';
+import { MvccStore } from '@weft/storage';
+import { RaftTransport, type TransportLogger } from '@weft/transport';
+import { Wal } from '@weft/wal';
+
+/** Raft address of a node. */
+export interface PeerSpec {
+  readonly nodeId: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A shard this node hosts a replica of, and the voters its group starts with if new. */
+export interface ShardSpec {
+  readonly shardId: number;
+  readonly voters: readonly number[];
+}
+
+export type NodeHostLogger = TransportLogger;
+
+export interface NodeHostOptions {
+  readonly nodeId: number;
+  /** The node's directory: `wal/` (every group's Raft log) and one RocksDB state per shard. */
+  readonly dataDir: string;
+  readonly bindHost: string;
+  /** 0 picks a free port (see `raftAddress`). */
+  readonly raftPort: number;
+  /** 0 picks a free port (see `kvAddress`). */
+  readonly kvPort: number;
+  /** Raft address of every node this one shares a group with, this node included. */
+  readonly peers: readonly PeerSpec[];
+  /**
+   * Shards opened by start() before the KV port opens, so a client never hears "unknown
+   * shard" from a node that is only still starting. More can be added later (`addShard`).
+   */
+  readonly shards?: readonly ShardSpec[];
+  readonly logger: NodeHostLogger;
+  /** Milliseconds per Raft tick (default 50). */
+  readonly tickMs?: number;
+  /** Per shard: snapshot and compact its Raft log once this many entries applied since the last (default 10,000). */
+  readonly snapshotEveryEntries?: number;
+  /**
+   * Per shard: entries kept in the log below the snapshot's index (default 1,000): a follower
+   * only that far behind catches up from the log instead of receiving a whole snapshot.
+   */
+  readonly compactionMarginEntries?: number;
+  /** Abort a staged (large) transaction after this long without progress (default 5 min). */
+  readonly stagedIdleMs?: number;
+  // Injectable for tests and, later, the simulator; the defaults are the real ones.
+  readonly clock?: WallClock;
+  readonly rand?: RaftRand;
+  /** Drives Raft ticks (default: setInterval). */
+  readonly ticker?: Ticker;
+  /** Drives each replica's periodic work (closed timestamps, role refresh, staged sweep). */
+  readonly replicaTimers?: ReplicaTimers;
+}
+
+export interface ShardSnapshotStats {
+  /** Snapshots this replica recorded from its own state. */
+  taken: number;
+  /** Highest index its log was compacted to. */
+  compactedTo: number;
+  /** Snapshots received from a leader and made live. */
+  installed: number;
+  /** Failed compactions and rejected or aborted incoming snapshots. */
+  failures: number;
+}
+
+export interface ShardLogStatus {
+  readonly appliedIndex: number;
+  readonly snapshotIndex: number;
+  readonly firstIndex: number;
+}
+
+/** One hosted replica and what it needs besides the shared Raft host. */
+interface HostedShard {
+  readonly id: number;
+  readonly voters: readonly number[];
+  readonly stateDir: ShardStateDir;
+  store: MvccStore;
+  sm: Materializer;
+  readonly sink: ShardSnapshotSink;
+  readonly replica: ShardReplica;
+  /** Opened and served; joining: waiting for the restart hold-off / addGroup; joined: in the Raft host. */
+  raft: 'opened' | 'joining' | 'joined';
+  /** Raft index of the last snapshot recorded here (taken here or installed from the leader). */
+  snapshotIndex: number;
+  compacting: Promise<void> | undefined;
+  readonly stats: ShardSnapshotStats;
+}
+
+/**
+ * A replica's Raft group in the node's MultiRaftHost. Like @weft/replica's HostGroupRaft, but
+ * "is the group in the host yet" is the node's flag, not a scan of the host's group list: each
+ * replica asks for its status every 50 ms, and a scan made that O(shards²) per node.
+ */
+class ShardGroupRaft implements ReplicaRaft {
+  constructor(
+    private readonly host: MultiRaftHost,
+    private readonly groupId: number,
+    private readonly joined: () => boolean,
+  ) {}
+
+  propose(data: Uint8Array): Promise<number> {
+    return this.host.propose(this.groupId, data);
+  }
+
+  status(): { id: number; leader: number; term: number } {
+    // Before addGroup (a restarting node sits out an election timeout first) nothing is known.
+    if (!this.joined()) return { id: -1, leader: 0, term: 0 };
+    const s = this.host.status(this.groupId);
+    return { id: s.id, leader: s.lead, term: s.term };
+  }
+
+  leaseValid(): boolean {
+    return this.joined() && this.host.leaseValid(this.groupId);
+  }
+
+  readIndex(): Promise<number> {
+    if (!this.joined()) return Promise.reject(new Error(`raft group ${this.groupId} is not started yet`));
+    return this.host.readIndex(this.groupId);
+  }
+}
+
+/**
+ * Raft ticks (50 ms) before a follower campaigns: 1-2 s. Twice the host's default, because a
+ * node applying a bulk load, compacting RocksDB or collecting garbage on a small shared machine
+ * can go quiet for over 500 ms, and a needless election costs more than a slower failover.
+ */
+export const ELECTION_TICKS = 20;
+
+/**
+ * The data plane of one node process: one WAL and one Raft transport shared by every group,
+ * one MultiRaftHost, and any number of shard replicas (each: its own RocksDB state directory,
+ * materializer, ShardReplica and snapshot sink), served by one KV RPC server that routes by
+ * shard id. It also owns each shard's snapshot/compaction policy. Plain TypeScript, no NestJS.
+ */
+export class NodeHost {
+  private wal?: Wal;
+  private transport?: RaftTransport;
+  private host?: MultiRaftHost;
+  private source?: ShardSnapshotSource;
+  private kv?: KvServer;
+  private readonly shards = new Map<number, HostedShard>();
+  /** Shards being opened or waiting to join: stop() waits for them. */
+  private readonly adding = new Set<Promise<unknown>>();
+  private readonly retiring = new Set<Promise<void>>();
+  private readonly peerIds: ReadonlySet<number>;
+  /** While a restarted process keeps its groups out of Raft (see open()); stop() ends it early. */
+  private hold: { readonly over: Promise<void>; readonly end: () => void } | undefined;
+  private stopping = false;
+  private started = false;
+  kvAddress?: { host: string; port: number };
+  raftAddress?: { host: string; port: number };
+
+  constructor(private readonly opts: NodeHostOptions) {
+    if (!opts.peers.some((p) => p.nodeId === opts.nodeId)) {
+      throw new Error(`the peer list does not include this node (node id ${opts.nodeId}); list every node, this one included`);
+    }
+    this.peerIds = new Set(opts.peers.map((p) => p.nodeId));
+  }
+
+  get nodeId(): number {
+    return this.opts.nodeId;
+  }
+
+  private get tickMs(): number {
+    return this.opts.tickMs ?? 50;
+  }
+
+  /**
+   * Opens the WAL, listens for Raft and KV traffic, opens the configured shards and joins
+   * them to Raft. On failure everything opened so far is closed again (ports released).
+   */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('node host already started');
+    this.started = true;
+    try {
+      await this.open();
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  private async open(): Promise<void> {
+    const { opts } = this;
+    const walDir = path.join(opts.dataDir, 'wal');
+    mkdirSync(walDir, { recursive: true });
+    this.wal = await Wal.open(walDir);
+    // A restarted replica forgets that it acknowledged a leader's lease; voting before an
+    // election timeout has passed could elect a new leader while the old one still serves lease
+    // reads. Every group of the process sits out one maximum election timeout, counted once
+    // from process start (not once per shard: 4,096 shards would take hours).
+    const wal = this.wal;
+    const restarted = wal.groups().some((g) => wal.storage(g).initialState().confState.voters.length > 0);
+    if (restarted) {
+      let end = (): void => undefined;
+      const over = new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 2 * ELECTION_TICKS * this.tickMs);
+        end = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.hold = { over, end };
+    }
+
+    this.source = new ShardSnapshotSource((group) => this.shards.get(group)?.sm);
+    // The host takes one sink; each shard has its own (own directory, own install).
+    const sink: SnapshotSink = {
+      begin: (group: number, metadata: SnapshotMetadata): SnapshotWriter => {
+        const s = this.shards.get(group);
+        if (!s) throw new Error(`snapshot for shard ${group}, which node ${opts.nodeId} does not host`);
+        return s.sink.begin(group, metadata);
+      },
+    };
+
+    const hostRef: { current?: MultiRaftHost } = {};
+    const peers = new Map(opts.peers.filter((p) => p.nodeId !== opts.nodeId).map((p) => [p.nodeId, { host: p.host, port: p.port }]));
+    this.transport = new RaftTransport({
+      nodeId: opts.nodeId,
+      host: opts.bindHost,
+      port: opts.raftPort,
+      peers,
+      onMessages: (_from, batch) => {
+        for (const env of batch) hostRef.current?.receive(env.groupId, env.msg);
+      },
+      onUnreachable: (node) => hostRef.current?.reportUnreachable(node),
+      logger: opts.logger,
+    });
+    this.raftAddress = await this.transport.listen();
+
+    const rand = opts.rand ?? { int: (n: number) => randomInt(n) };
+    this.host = new MultiRaftHost({
+      raft: { electionTick: ELECTION_TICKS },
+      nodeId: opts.nodeId,
+      wal: this.wal,
+      sender: this.transport,
+      tickMs: this.tickMs,
+      ticker: opts.ticker,
+      rand,
+      apply: (group: number, entries: readonly Entry[]) => {
+        const s = this.shards.get(group);
+        if (!s) return;
+        s.replica.applyCommitted(toCommitted(entries));
+        this.maybeCompact(s);
+      },
+      snapshotSource: this.source,
+      snapshotSink: sink,
+      applySnapshot: (group, snap) => {
+        const s = this.shards.get(group);
+        if (!s) return;
+        s.snapshotIndex = Math.max(s.snapshotIndex, snap.metadata.index);
+        // The sink installed the state before the core saw the snapshot; this only checks it.
+        s.replica.snapshotInstalled(snap.metadata.index);
+      },
+    });
+    hostRef.current = this.host;
+
+    const initial = opts.shards ?? [];
+    // Opened one after another: opening RocksDB is mostly synchronous work on this thread, so
+    // parallel opens only interleave, and a failure leaves fewer half-opened stores behind.
+    for (const spec of initial) await this.openShard(spec);
+
+    this.kv = new KvServer({
+      nodeId: opts.nodeId,
+      host: opts.bindHost,
+      port: opts.kvPort,
+      // Served from the moment it is opened: before it joins Raft a replica answers "not
+      // leader" (the client tries another node) and serves follower reads at its closed ts.
+      shard: (id) => this.shards.get(id)?.replica,
+      logger: opts.logger,
+    });
+    this.kvAddress = await this.kv.listen();
+
+    await Promise.all(initial.map((spec) => this.joinShard(spec.shardId)));
+  }
+
+  /**
+   * Hosts a replica of `shardId`: opens (or creates) its state, serves it over the KV RPC and
+   * adds its Raft group, bootstrapped with `voters` if the WAL has never seen it (otherwise
+   * recovered from the WAL; `voters` is then ignored). Resolves once the group is in Raft.
+   */
+  async addShard(shardId: number, voters: readonly number[]): Promise<ShardReplica> {
+    if (!this.host || this.stopping) throw new Error('node host is not running');
+    const s = await this.openShard({ shardId, voters });
+    await this.joinShard(shardId);
+    return s.replica;
+  }
+
+  private async openShard(spec: ShardSpec): Promise<HostedShard> {
+    const p = this.openShardState(spec);
+    this.adding.add(p);
+    try {
+      return await p;
+    } finally {
+      this.adding.delete(p);
+    }
+  }
+
+  private async openShardState({ shardId, voters }: ShardSpec): Promise<HostedShard> {
+    const { opts } = this;
+    const host = this.host;
+    const wal = this.wal;
+    if (!host || !wal) throw new Error('node host is not running');
+    if (!Number.isInteger(shardId) || shardId < 1 || shardId > 0xffffffff) throw new RangeError(`shard id ${shardId} is not a positive 32-bit integer`);
+    if (this.shards.has(shardId)) throw new Error(`shard ${shardId} is already hosted on node ${opts.nodeId}`);
+    if (!voters.includes(opts.nodeId)) throw new Error(`shard ${shardId}: voters ${voters.join(',')} do not include this node (${opts.nodeId})`);
+    const unknown = voters.filter((v) => !this.peerIds.has(v));
+    if (unknown.length > 0) throw new Error(`shard ${shardId}: voters ${unknown.join(',')} have no Raft address in the peer list`);
+
+    // The shard's RocksDB state: the live directory (an installed snapshot's, or the first one);
+    // staging directories of interrupted snapshot installs and replaced states are removed.
+    const stateDir = new ShardStateDir(opts.dataDir, shardId);
+    for (const name of stateDir.cleanup()) opts.logger.info({ shard: shardId, dir: name }, 'removed a stale shard state directory');
+    mkdirSync(stateDir.current(), { recursive: true });
+    const store = await MvccStore.open(stateDir.current());
+    let sm: Materializer;
+    try {
+      sm = await Materializer.open(store, shardId);
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+    const snapshotIndex = wal.storage(shardId).snapshot().metadata.index;
+    if (sm.appliedIndex < snapshotIndex) {
+      // The log starts after entries this state never applied: replaying would skip them.
+      await store.close();
+      throw new Error(
+        `shard ${shardId}: state in ${stateDir.current()} is at applied index ${sm.appliedIndex}, but the Raft log was compacted ` +
+          `to a snapshot at index ${snapshotIndex}; remove ${opts.dataDir} so the node rejoins as a new replica and receives a snapshot`,
+      );
+    }
+    if (this.stopping || this.shards.has(shardId)) {
+      await store.close();
+      throw new Error(this.stopping ? 'node host stopped' : `shard ${shardId} is already hosted on node ${opts.nodeId}`);
+    }
+
+    const stats: ShardSnapshotStats = { taken: 0, compactedTo: 0, installed: 0, failures: 0 };
+    const shardRef: { current?: HostedShard } = {};
+    const sink = new ShardSnapshotSink({
+      shardId,
+      dirs: stateDir,
+      appliedIndex: () => shardRef.current?.sm.appliedIndex ?? 0,
+      install: (st) => {
+        if (shardRef.current) this.installState(shardRef.current, st);
+      },
+      onFailed: (err) => {
+        stats.failures++;
+        opts.logger.warn({ shard: shardId, err: err.message }, 'incoming snapshot rejected or aborted; keeping the current state');
+      },
+    });
+    const replica = new ShardReplica({
+      raft: new ShardGroupRaft(host, shardId, () => shardRef.current?.raft === 'joined'),
+      stateMachine: sm,
+      clock: opts.clock ?? systemClock,
+      timers: opts.replicaTimers,
+      stagedSweep: { idleMs: opts.stagedIdleMs },
+      onStopped: (err: ReplicaStoppedError) => opts.logger.error({ shard: shardId, index: err.index, err: err.message }, 'shard replica stopped applying'),
+    });
+    const s: HostedShard = { id: shardId, voters: [...voters], stateDir, store, sm, sink, replica, raft: 'opened', snapshotIndex, compacting: undefined, stats };
+    shardRef.current = s;
+    this.shards.set(shardId, s);
+    return s;
+  }
+
+  /** Adds an opened shard's group to Raft, after the process's restart hold-off if any. */
+  private async joinShard(shardId: number): Promise<void> {
+    const s = this.shards.get(shardId);
+    if (!s || s.raft !== 'opened') throw new Error(`shard ${shardId} is not opened, or already joined, on node ${this.opts.nodeId}`);
+    s.raft = 'joining';
+    const p = (async () => {
+      await this.hold?.over;
+      if (this.stopping || !this.host) return;
+      await this.host.addGroup(shardId, s.voters);
+      s.raft = 'joined';
+    })();
+    this.adding.add(p);
+    try {
+      await p;
+    } finally {
+      this.adding.delete(p);
+    }
+    if (this.stopping) throw new Error('node host stopped');
+  }
+
+  /** The replica of a hosted shard (opened, possibly not yet joined to Raft). */
+  replica(shardId: number): ShardReplica | undefined {
+    return this.shards.get(shardId)?.replica;
+  }
+
+  shardIds(): number[] {
+    return [...this.shards.keys()].sort((a, b) => a - b);
+  }
+
+  /** The Raft host (tests, tooling: quiescence, group status). */
+  get raftHost(): MultiRaftHost | undefined {
+    return this.host;
+  }
+
+  /**
+   * How far a shard's Raft log may be compacted. For now its applied index; once the leader
+   * mirrors the log to Kafka this becomes the last index mirrored there (the log is never
+   * truncated past it, so a lagging mirror can always resume from Raft).
+   */
+  compactionFloor(shardId: number): number {
+    return this.shards.get(shardId)?.sm.appliedIndex ?? 0;
+  }
+
+  /** After an apply: once enough entries applied since the last snapshot, take one (soon, off the apply path). */
+  private maybeCompact(s: HostedShard): void {
+    const every = this.opts.snapshotEveryEntries ?? 10_000;
+    if (s.compacting || this.stopping || s.sm.appliedIndex - s.snapshotIndex < every) return;
+    // After the current Ready cycle: the core's applied index only moves once it is advanced.
+    s.compacting = new Promise<void>((r) => setImmediate(r))
+      .then(() => this.compactShard(s))
+      .catch((e: unknown) => {
+        s.stats.failures++;
+        this.opts.logger.warn({ shard: s.id, err: e instanceof Error ? e.message : String(e) }, 'snapshot/compaction failed; will retry');
+      })
+      .finally(() => {
+        s.compacting = undefined;
+      });
+  }
+
+  /**
+   * Records a snapshot of a shard at its Raft applied index and compacts its log below it,
+   * keeping a margin. Does nothing if nothing applied since the last snapshot.
+   */
+  async compact(shardId: number): Promise<void> {
+    const s = this.shards.get(shardId);
+    if (!s) throw new Error(`shard ${shardId} is not hosted on node ${this.opts.nodeId}`);
+    await this.compactShard(s);
+  }
+
+  /**
+   * The state is made durable first: the materializer writes without fsync because the log is
+   * normally the durable copy, and after compaction it no longer is for those entries.
+   */
+  private async compactShard(s: HostedShard): Promise<void> {
+    if (!this.host || this.stopping || s.raft !== 'joined') return;
+    const applied = this.host.status(s.id).applied;
+    if (applied <= s.snapshotIndex) return;
+    syncStore(s.store.db);
+    const margin = this.opts.compactionMarginEntries ?? 1_000;
+    const compactTo = Math.max(0, Math.min(applied - margin, this.compactionFloor(s.id)));
+    await this.host.compact(s.id, encodeSnapshotRef(applied), compactTo);
+    s.snapshotIndex = Math.max(s.snapshotIndex, applied);
+    s.stats.taken++;
+    s.stats.compactedTo = Math.max(s.stats.compactedTo, compactTo);
+  }
+
+  /** A shard's sink verified a newer state from the leader and made it live on disk: serve it. */
+  private installState(s: HostedShard, st: StagedShardState): void {
+    const old = s.store;
+    const oldDir = old.db.location;
+    s.store = st.store;
+    s.sm = st.materializer;
+    s.replica.replaceStateMachine(st.materializer);
+    s.stats.installed++;
+    this.opts.logger.info({ shard: s.id, appliedIndex: st.materializer.appliedIndex, dir: st.dir }, 'installed a snapshot from the leader');
+    // Streams this node was sending from the old state fail (their leader retries later).
+    this.source?.release(old);
+    const retire = old
+      .close()
+      .then(() => s.stateDir.remove(oldDir))
+      .catch((e: unknown) => this.opts.logger.warn({ shard: s.id, err: e instanceof Error ? e.message : String(e) }, 'could not remove the replaced shard state'));
+    this.retiring.add(retire);
+    void retire.finally(() => this.retiring.delete(retire));
+  }
+
+  /** Applied index of a shard's state, and its Raft log's compaction point (tests, tooling). */
+  logStatus(shardId: number): ShardLogStatus {
+    const s = this.shards.get(shardId);
+    if (!s) return { appliedIndex: 0, snapshotIndex: 0, firstIndex: 0 };
+    const g = this.wal?.storage(shardId);
+    return { appliedIndex: s.sm.appliedIndex, snapshotIndex: s.snapshotIndex, firstIndex: g ? g.firstIndex() : 0 };
+  }
+
+  /** A shard's snapshot counters (live object; zeros for a shard not hosted). */
+  snapshotStats(shardId: number): Readonly<ShardSnapshotStats> {
+    return this.shards.get(shardId)?.stats ?? { taken: 0, compactedTo: 0, installed: 0, failures: 0 };
+  }
+
+  /** Stops serving, stops Raft, waits for background work and closes every store and the WAL. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.hold?.end();
+    for (const s of this.shards.values()) s.replica.close();
+    await this.kv?.close();
+    await Promise.allSettled([...this.adding]);
+    for (const s of this.shards.values()) if (s.compacting) await s.compacting;
+    await this.host?.close();
+    await this.transport?.close();
+    for (const s of this.shards.values()) await s.sink.settled();
+    await Promise.all(this.retiring);
+    await this.wal?.close();
+    for (const s of this.shards.values()) {
+      this.source?.release(s.store);
+      await s.store.close();
+    }
+  }
+}

@@ -9,6 +9,7 @@ describe('docker-compose.yml and the process-based dev cluster', () => {
   interface ComposeService {
     command?: string[];
     environment?: Record<string, string | number>;
+    ports?: string[];
   }
   const compose = parse(readFileSync(path.join(__dirname, '..', 'docker-compose.yml'), 'utf8')) as {
     services: Record<string, ComposeService>;
@@ -18,10 +19,14 @@ describe('docker-compose.yml and the process-based dev cluster', () => {
     pgPort: 5433,
     kafkaBrokers: 'kafka:9092',
     host: '0.0.0.0',
+    shardCount: 4,
     addressOf: (service) => service,
   });
   // Values that legitimately differ between a container and a local process.
   const local = new Set(['WEFT_DATA_DIR']);
+  // Only in containers: a host client reaches the gateway through Docker's network, i.e. from
+  // a non-loopback address, so it needs the password; the demo listens on loopback only.
+  const composeOnly: Record<string, Set<string>> = { gateway: new Set(['WEFT_PASSWORD']) };
 
   it('runs the same Weft services', () => {
     const weftServices = Object.keys(compose.services).filter((s) => s !== 'kafka').sort();
@@ -32,9 +37,20 @@ describe('docker-compose.yml and the process-based dev cluster', () => {
     const svc = compose.services[name];
     expect(svc.command).toEqual(['node', proc.entry]);
     const env = Object.fromEntries(Object.entries(svc.environment ?? {}).map(([k, v]) => [k, String(v)]));
-    expect(Object.keys(env).sort()).toEqual(Object.keys(proc.env).sort());
+    const only = composeOnly[name] ?? new Set<string>();
+    expect(Object.keys(env).filter((k) => !only.has(k)).sort()).toEqual(Object.keys(proc.env).sort());
     for (const [k, v] of Object.entries(proc.env)) {
       if (!local.has(k)) expect([k, env[k]]).toEqual([k, v]);
     }
+  });
+
+  it.each(processes.map((p) => [p.name, p] as const))('%s publishes its ports on the host loopback only', (name, proc) => {
+    const published = (compose.services[name].ports ?? []).map(String).sort();
+    expect(published).toEqual(Object.values(proc.ports).filter((p) => p !== proc.ports.raft && p !== proc.ports.kv).map((p) => `127.0.0.1:${p}:${p}`).sort());
+  });
+
+  it('passes WEFT_SHARD_COUNT to every node and the gateway, and a password to the gateway', () => {
+    for (const p of processes.filter((x) => x.role !== 'meta')) expect([p.name, p.env.WEFT_SHARD_COUNT]).toEqual([p.name, '4']);
+    expect(compose.services.gateway.environment?.WEFT_PASSWORD).toBe('${WEFT_PASSWORD:-weft}');
   });
 });

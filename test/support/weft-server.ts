@@ -1,22 +1,36 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { PORT_SPAN } from '../../apps/cli/src/dev-cluster';
+import { readState, type DemoState } from '../../apps/cli/src/state';
 import { freePort } from './ports';
 import { startPostgres, trackStart, type SqlServer } from './postgres';
 import { spawnNode, type Spawned } from './process';
 
+export type WeftMode = 'gateway' | 'demo';
+
 export interface WeftServerOptions {
   /**
-   * 'gateway' (default): the gateway app alone (dist/apps/gateway/src/main.js) with its own
-   * data directory. 'demo': `weft demo --port --data`, the whole local cluster.
-   * WEFT_TEST_SERVER=demo selects the latter for every test.
+   * 'gateway': the gateway app alone (dist/apps/gateway/src/main.js) over an in-process
+   * LocalShard in its own data directory. 'demo': `weft demo --port --data`, the real cluster
+   * (meta, three node processes replicating the shard with Raft, the gateway).
+   * Default: WEFT_TEST_SERVER if set, else 'gateway' (see startCluster for the real cluster).
    */
-  readonly mode?: 'gateway' | 'demo';
-  /** How long to wait for `SELECT 1` to succeed (default 30 s). */
+  readonly mode?: WeftMode;
+  /** How long to wait for `SELECT 1` to succeed (default 30 s; 60 s for a demo). */
   readonly readyTimeoutMs?: number;
   /** Extra environment for the process (e.g. WEFT_TXN_STAGE_BYTES); `demo` passes it to every service. */
   readonly env?: Readonly<Record<string, string>>;
+}
+
+/** WEFT_TEST_SERVER=gateway|demo overrides every suite's choice (e.g. to compare the two). */
+function envMode(): WeftMode | undefined {
+  const m = process.env.WEFT_TEST_SERVER;
+  if (m === undefined || m === '') return undefined;
+  if (m !== 'gateway' && m !== 'demo') throw new Error(`WEFT_TEST_SERVER: unknown mode ${JSON.stringify(m)} (gateway, demo)`);
+  return m;
 }
 
 /** Answers once `SELECT 1` over the Postgres protocol returns 1, or throws the last error. */
@@ -45,31 +59,128 @@ export async function waitForSql(host: string, port: number, deadlineMs: number,
   throw new Error(`Weft on 127.0.0.1:${port} did not answer SELECT 1: ${why}; last error: ${String(last)}${tail}`);
 }
 
+const isFree = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+
 /**
- * Starts a Weft gateway from dist/ (build first: `node tools/build.js`) on free loopback ports
- * with a fresh data directory, waits until it answers `SELECT 1`, and returns it. stop() sends
- * SIGTERM (SIGKILL after 10 s) and removes the data directory.
+ * A Postgres port P for a demo such that P .. P+PORT_SPAN-1 were all free a moment ago. Picked
+ * below the OS's ephemeral range (32768+ on Linux), where outgoing connections would otherwise
+ * take ports the demo derives from P; random, so concurrent test files rarely pick the same.
+ */
+export async function freeDemoPort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 20_000 + PORT_SPAN * Math.floor(Math.random() * Math.floor(12_000 / PORT_SPAN));
+    let free = true;
+    for (let p = base; free && p < base + PORT_SPAN; p++) free = await isFree(p);
+    if (free) return base;
+  }
+  throw new Error(`no block of ${PORT_SPAN} free ports found between 20000 and 32000`);
+}
+
+export interface Demo {
+  readonly proc: Spawned;
+  readonly dataDir: string;
+  readonly pgPort: number;
+  /** What the demo wrote to DATA/weft-demo.json (pids, ports), or null. */
+  state(): DemoState | null;
+  /** SIGTERM (SIGKILL after 20 s); resolves with the exit code or signal. */
+  stop(): Promise<number | string>;
+}
+
+/**
+ * Runs `weft demo --port P --data DIR` and waits until it answers SQL and has printed its
+ * banner (the gateway can answer a moment before the demo's own health poll sees it).
+ */
+export async function spawnDemo(opts: {
+  dataDir: string;
+  pgPort: number;
+  env?: Readonly<Record<string, string>>;
+  args?: readonly string[];
+  readyTimeoutMs?: number;
+}): Promise<Demo> {
+  const proc = spawnNode('dist/apps/cli/src/main.js', { WEFT_LOG_LEVEL: 'warn', ...opts.env }, [
+    'demo',
+    '--port',
+    String(opts.pgPort),
+    '--data',
+    opts.dataDir,
+    ...(opts.args ?? []),
+  ]);
+  const stop = async (): Promise<number | string> => {
+    if (proc.child.exitCode === null && proc.child.signalCode === null) {
+      proc.child.kill('SIGTERM');
+      const timer = setTimeout(() => proc.child.kill('SIGKILL'), 20_000);
+      const code = await proc.exited;
+      clearTimeout(timer);
+      return code;
+    }
+    return proc.exited;
+  };
+  try {
+    await waitForSql('127.0.0.1', opts.pgPort, opts.readyTimeoutMs ?? 60_000, proc);
+    for (let i = 0; i < 300 && !proc.stdout().includes('Press Ctrl-C to stop.'); i++) await new Promise((r) => setTimeout(r, 100));
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { proc, dataDir: opts.dataDir, pgPort: opts.pgPort, state: () => readState(opts.dataDir), stop };
+}
+
+/**
+ * Starts Weft from dist/ (build first: `npm run build`) on free loopback ports with a fresh
+ * data directory, waits until it answers `SELECT 1`, and returns it. stop() sends SIGTERM
+ * (SIGKILL after a grace period) and removes the data directory.
  */
 export function startWeft(opts: WeftServerOptions = {}): Promise<SqlServer> {
   return trackStart(startWeftUntracked(opts));
 }
 
+/**
+ * The real cluster (`weft demo`: three replicas + gateway) unless WEFT_TEST_SERVER says
+ * otherwise: what the SQL and client suites run against, so they test the path users run.
+ */
+export function startCluster(opts: Omit<WeftServerOptions, 'mode'> = {}): Promise<SqlServer> {
+  return startWeft({ ...opts, mode: envMode() ?? 'demo' });
+}
+
 async function startWeftUntracked(opts: WeftServerOptions): Promise<SqlServer> {
-  const mode = opts.mode ?? (process.env.WEFT_TEST_SERVER === 'demo' ? 'demo' : 'gateway');
+  const mode = opts.mode ?? envMode() ?? 'gateway';
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'weft-test-'));
+  const done = (): void => rmSync(dataDir, { recursive: true, force: true });
+  if (mode === 'demo') {
+    let demo: Demo | undefined;
+    // Another process can take a port between freeDemoPort() and the demo's own check (the
+    // demo then exits 2 naming it): try another block rather than fail the suite.
+    for (let attempt = 1; !demo; attempt++) {
+      try {
+        demo = await spawnDemo({ dataDir, pgPort: await freeDemoPort(), env: opts.env, readyTimeoutMs: opts.readyTimeoutMs });
+      } catch (e) {
+        if (attempt < 3 && /is already in use/.test(String(e))) continue;
+        done();
+        throw e;
+      }
+    }
+    const started = demo;
+    const stop = async (): Promise<void> => {
+      await started.stop();
+      done();
+    };
+    return { kind: 'weft', host: '127.0.0.1', port: started.pgPort, user: 'postgres', database: 'postgres', stop };
+  }
   const pgPort = await freePort();
-  const proc =
-    mode === 'demo'
-      ? spawnNode('dist/apps/cli/src/main.js', { WEFT_LOG_LEVEL: 'warn', ...opts.env }, ['demo', '--port', String(pgPort), '--data', dataDir])
-      : spawnNode('dist/apps/gateway/src/main.js', {
-          WEFT_BIND_HOST: '127.0.0.1',
-          WEFT_PG_PORT: String(pgPort),
-          WEFT_HTTP_PORT: String(await freePort()),
-          WEFT_METRICS_PORT: String(await freePort()),
-          WEFT_DATA_DIR: dataDir,
-          WEFT_LOG_LEVEL: 'warn',
-          ...opts.env,
-        });
+  const proc = spawnNode('dist/apps/gateway/src/main.js', {
+    WEFT_BIND_HOST: '127.0.0.1',
+    WEFT_PG_PORT: String(pgPort),
+    WEFT_HTTP_PORT: String(await freePort()),
+    WEFT_METRICS_PORT: String(await freePort()),
+    WEFT_DATA_DIR: dataDir,
+    WEFT_LOG_LEVEL: 'warn',
+    ...opts.env,
+  });
   const stop = async (): Promise<void> => {
     if (proc.child.exitCode === null && proc.child.signalCode === null) {
       proc.child.kill('SIGTERM');
@@ -77,7 +188,7 @@ async function startWeftUntracked(opts: WeftServerOptions): Promise<SqlServer> {
       await proc.exited;
       clearTimeout(timer);
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    done();
   };
   try {
     await waitForSql('127.0.0.1', pgPort, opts.readyTimeoutMs ?? 30_000, proc);
@@ -104,9 +215,24 @@ export function clientTargets(weftPasses: boolean): ('postgres' | 'weft')[] {
   return raw as ('postgres' | 'weft')[];
 }
 
-/** Starts a fresh server of the given kind. */
-export function startServer(kind: 'postgres' | 'weft'): Promise<SqlServer> {
-  return kind === 'weft' ? startWeft() : startPostgres();
+let sharedCluster: Promise<SqlServer> | undefined;
+
+/**
+ * A server of the given kind: a fresh PostgreSQL 15, or Weft's real cluster shared by the whole
+ * test file (one cluster per file keeps CI time in check; the client suites use distinct table
+ * names). The shared cluster's stop() is a no-op: the file's afterAll(stopStartedServers)
+ * stops it once every describe is done.
+ */
+export async function startServer(kind: 'postgres' | 'weft'): Promise<SqlServer> {
+  if (kind === 'postgres') return startPostgres();
+  sharedCluster ??= startCluster();
+  const cluster = sharedCluster;
+  cluster.catch(() => {
+    // A failed start is retried by the next describe rather than failing it too.
+    if (sharedCluster === cluster) sharedCluster = undefined;
+  });
+  const server = await cluster;
+  return { ...server, stop: async () => undefined };
 }
 
 /** A test-name label: 'PostgreSQL 15' or 'Weft'. */

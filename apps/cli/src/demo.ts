@@ -1,33 +1,137 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
-import { devCluster, type DevService } from './dev-cluster';
+import { devCluster, PORT_SPAN, type DevService } from './dev-cluster';
 import { waitHealthy } from './health';
+import { pidAlive, readState, writeState, type DemoState } from './state';
 
 export interface DemoOptions {
   readonly dataDir: string;
   readonly pgPort: number;
+  readonly shardCount: number;
 }
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 
 /**
- * Starts the local cluster as child processes, waits for each to answer /health, prints what
- * runs, and stops everything on Ctrl-C / SIGTERM (or when any service dies).
+ * Restart policy: a service that exits unexpectedly is restarted after 0.5 s, doubling per
+ * recent crash up to 5 s; the 5th crash within 60 s means it will not recover by itself
+ * (a corrupt data directory, a port taken by someone else), so the demo gives up.
+ */
+export const RESTART_POLICY = { firstDelayMs: 500, maxDelayMs: 5_000, windowMs: 60_000, maxCrashes: 5 } as const;
+
+/** The delay before restarting after the n-th crash (1-based) within the window. */
+export function restartDelayMs(crashesInWindow: number): number {
+  return Math.min(RESTART_POLICY.firstDelayMs * 2 ** Math.max(0, crashesInWindow - 1), RESTART_POLICY.maxDelayMs);
+}
+
+/** How long a service gets to stop on SIGTERM before it is killed. */
+const STOP_GRACE_MS = 15_000;
+/** A service that exits with 2 has a bad configuration: restarting cannot help. */
+const EXIT_BAD_CONFIG = 2;
+
+interface Supervised {
+  readonly svc: DevService;
+  child?: ChildProcess;
+  /** Times of unexpected exits within the last RESTART_POLICY.windowMs. */
+  crashes: number[];
+  restarts: number;
+  timer?: NodeJS.Timeout;
+}
+
+const say = (line: string): void => void process.stdout.write(`weft: ${line}\n`);
+const warn = (line: string): void => void process.stderr.write(`weft: ${line}\n`);
+
+/** Resolves with the first port of `ports` something already listens on, or null. */
+async function firstBusyPort(host: string, ports: readonly number[]): Promise<number | null> {
+  for (const port of ports) {
+    const busy = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(true));
+      srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(false)));
+    });
+    if (busy) return port;
+  }
+  return null;
+}
+
+/**
+ * Starts the local cluster as child processes and supervises them like a service manager: it
+ * waits for each to answer /health, prints what runs, restarts a service that dies (same data
+ * directory, bounded backoff), and stops everything on Ctrl-C / SIGTERM. The pids and ports are
+ * kept in DATA/weft-demo.json for `weft status` (and for whoever wants to kill -9 a node).
  */
 export async function runDemo(opts: DemoOptions): Promise<void> {
   const dataDir = path.resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  const services = devCluster({ dataDir, pgPort: opts.pgPort, kafkaBrokers: '127.0.0.1:9092', host: '127.0.0.1' });
-  const children: ChildProcess[] = [];
+  const host = '127.0.0.1';
+  const services = devCluster({ dataDir, pgPort: opts.pgPort, kafkaBrokers: '127.0.0.1:9092', host, shardCount: opts.shardCount });
+
+  // Two demos on one data directory would corrupt it; refuse before starting anything.
+  const previous = readState(dataDir);
+  if (previous?.running && previous.pid !== process.pid && pidAlive(previous.pid)) {
+    warn(`a demo (pid ${previous.pid}) is already running on ${dataDir}; stop it or choose another --data`);
+    process.exit(2);
+  }
+  const portOwner = new Map(services.flatMap((s) => Object.entries(s.ports).map(([what, p]) => [p, `${s.name} ${what}`] as const)));
+  const busy = await firstBusyPort(host, [...portOwner.keys()]);
+  if (busy !== null) {
+    warn(
+      `port ${busy} (${portOwner.get(busy)}) is already in use; choose another --port ` +
+        `(the demo uses ${opts.pgPort}-${opts.pgPort + PORT_SPAN - 1}, so two demos need ports at least ${PORT_SPAN} apart)`,
+    );
+    process.exit(2);
+  }
+
+  const sup: Supervised[] = services.map((svc) => ({ svc, crashes: [], restarts: 0 }));
   let stopping = false;
+
+  const saveState = (running: boolean): void => {
+    const state: DemoState = {
+      pid: process.pid,
+      running,
+      pgPort: opts.pgPort,
+      shardCount: opts.shardCount,
+      services: sup.map((s) => ({
+        name: s.svc.name,
+        pid: running && s.child && s.child.exitCode === null && s.child.signalCode === null ? (s.child.pid ?? null) : null,
+        httpPort: s.svc.httpPort,
+        ports: s.svc.ports,
+        restarts: s.restarts,
+      })),
+    };
+    try {
+      writeState(dataDir, state);
+    } catch (e) {
+      warn(`could not write the state file in ${dataDir}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
 
   const stopAll = (code: number): void => {
     if (stopping) return;
     stopping = true;
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-    const waitAll = children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r))));
-    void Promise.all(waitAll).then(() => {
+    const live = sup.filter((s) => {
+      clearTimeout(s.timer);
+      return s.child && s.child.exitCode === null && s.child.signalCode === null;
+    });
+    const exits = live.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          const child = s.child as ChildProcess;
+          const kill = setTimeout(() => {
+            warn(`${s.svc.name} did not stop within ${STOP_GRACE_MS / 1000} s; killing it`);
+            child.kill('SIGKILL');
+          }, STOP_GRACE_MS);
+          child.once('exit', () => {
+            clearTimeout(kill);
+            resolve();
+          });
+          child.kill('SIGTERM');
+        }),
+    );
+    void Promise.all(exits).then(() => {
+      saveState(false);
       process.stdout.write('weft: stopped\n');
       process.exit(code);
     });
@@ -35,34 +139,63 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   process.once('SIGINT', () => stopAll(0));
   process.once('SIGTERM', () => stopAll(0));
 
-  const start = (s: DevService): void => {
-    const child = spawn(process.execPath, [path.join(ROOT, s.entry)], {
-      env: { ...process.env, ...s.env },
+  const start = (s: Supervised): void => {
+    const child = spawn(process.execPath, [path.join(ROOT, s.svc.entry)], {
+      env: { ...process.env, ...s.svc.env },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
-    children.push(child);
+    s.child = child;
+    saveState(true);
     child.once('exit', (code, signal) => {
       if (stopping) return;
-      process.stderr.write(`weft: ${s.name} exited (${signal ?? `code ${code}`}); stopping the cluster\n`);
-      stopAll(1);
+      saveState(true);
+      const why = signal ?? `code ${code}`;
+      if (code === EXIT_BAD_CONFIG) {
+        warn(`${s.svc.name} exited with code 2 (bad configuration, see its message above); stopping the cluster`);
+        stopAll(1);
+        return;
+      }
+      const now = Date.now();
+      s.crashes = [...s.crashes.filter((t) => now - t < RESTART_POLICY.windowMs), now];
+      if (s.crashes.length >= RESTART_POLICY.maxCrashes) {
+        warn(
+          `${s.svc.name} exited (${why}) for the ${s.crashes.length}th time within ${RESTART_POLICY.windowMs / 1000} s; ` +
+            'giving up and stopping the cluster',
+        );
+        stopAll(1);
+        return;
+      }
+      const delay = restartDelayMs(s.crashes.length);
+      warn(`${s.svc.name} (pid ${child.pid}) exited unexpectedly (${why}); restarting it in ${delay / 1000} s`);
+      s.timer = setTimeout(() => {
+        if (stopping) return;
+        s.restarts++;
+        start(s);
+        const pid = s.child?.pid;
+        void waitHealthy(host, s.svc.httpPort, 30_000).then((ok) => {
+          if (!stopping && ok && s.child?.pid === pid) say(`${s.svc.name} is back (pid ${pid})`);
+        });
+      }, delay);
     });
   };
-  const healthy = async (group: readonly DevService[]): Promise<boolean> => {
+  const healthy = async (group: readonly Supervised[]): Promise<boolean> => {
     for (const s of group) start(s);
-    const results = await Promise.all(group.map((s) => waitHealthy('127.0.0.1', s.httpPort, 30_000)));
+    const results = await Promise.all(group.map((s) => waitHealthy(host, s.svc.httpPort, 30_000)));
     const bad = group.filter((_, i) => !results[i]);
-    for (const s of bad) process.stderr.write(`weft: ${s.name} did not become healthy on port ${s.httpPort}\n`);
+    for (const s of bad) warn(`${s.svc.name} did not become healthy on port ${s.svc.httpPort}`);
     return bad.length === 0;
   };
 
   // The shard's replicas start together so they can elect a leader; the gateway comes last.
   const tiers = [
-    services.filter((s) => s.name === 'meta'),
-    services.filter((s) => s.name.startsWith('node-')),
-    services.filter((s) => s.name === 'gateway'),
+    sup.filter((s) => s.svc.role === 'meta'),
+    sup.filter((s) => s.svc.role === 'node'),
+    sup.filter((s) => s.svc.role === 'gateway'),
   ];
   for (const tier of tiers) {
-    if (!(await healthy(tier))) {
+    const ok = await healthy(tier);
+    if (stopping) return;
+    if (!ok) {
       stopAll(1);
       return;
     }
@@ -72,9 +205,14 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     [
       '',
       `Weft is running (data: ${dataDir})`,
-      ...services.map((s) => `  ${s.name.padEnd(8)} http://127.0.0.1:${s.httpPort}/health  metrics :${s.env.WEFT_METRICS_PORT}/metrics`),
+      ...sup.map(
+        (s) =>
+          `  ${s.svc.name.padEnd(8)} pid ${String(s.child?.pid ?? '-').padEnd(7)} http://127.0.0.1:${s.svc.httpPort}/health  ` +
+          `metrics :${s.svc.env.WEFT_METRICS_PORT}/metrics`,
+      ),
       '',
       'Shard 1 is replicated by the three node processes (Raft); the gateway speaks the Postgres protocol.',
+      'A service that dies is restarted from its data directory; `weft status --data DIR` shows pids and health.',
       'Connect with:',
       `  psql "host=127.0.0.1 port=${opts.pgPort} user=weft dbname=weft"`,
       '',

@@ -2,18 +2,38 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runDemo } from './demo';
+import { DEFAULT_PG_PORT, DEFAULT_SHARD_COUNT, PORT_SPAN, ROLES, roleEntry, type Role } from './dev-cluster';
 import { runStatus } from './status';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
+const MAX_SHARDS = 1024;
 
 const USAGE = `usage: weft <command> [options]
 
 commands:
-  demo     start a local Weft cluster (meta, node, gateway) and keep it running until Ctrl-C
+  demo     start a local Weft cluster (meta, 3 nodes, gateway), restart any service that dies,
+           and keep it running until Ctrl-C
            --data DIR   data directory (default ./.weft-data)
-           --port N     Postgres port for the gateway (default 5433)
-  status   show the health of the local cluster's services
+           --port N     Postgres port for the gateway (default ${DEFAULT_PG_PORT}); the other services use
+                        N+1 .. N+${PORT_SPAN - 1}
+           --shards N   WEFT_SHARD_COUNT for the nodes and the gateway (default ${DEFAULT_SHARD_COUNT})
+  status   show the health and pids of a demo's services
+           --data DIR   the demo's data directory (its ports are read from DIR/weft-demo.json)
+           --port N     the demo's Postgres port (instead of reading it from DIR)
+  start    run one process of a real deployment, configured by WEFT_* environment variables
+           --role meta|node|gateway
   version  print the Weft version
   help     show this text
 `;
+
+/** Which flags each command takes; any other flag is an error that names what to do instead. */
+const FLAGS: Record<string, readonly string[]> = {
+  demo: ['data', 'port', 'shards'],
+  status: ['data', 'port'],
+  start: ['role'],
+  version: [],
+  help: [],
+};
 
 /** Parses argv strictly: an unknown flag or a bad value is one line on stderr and exit 2. */
 function parse(argv: string[]) {
@@ -22,49 +42,94 @@ function parse(argv: string[]) {
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: { data: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        data: { type: 'string' },
+        port: { type: 'string' },
+        shards: { type: 'string' },
+        role: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (err) {
-    fail(err instanceof Error ? err.message : String(err));
+    // parseArgs appends advice about positionals that start with '-' ("... To specify a
+    // positional argument ..."): irrelevant here, and it would make the line hard to read.
+    fail((err instanceof Error ? err.message : String(err)).split('\n')[0].replace(/\. To specify a positional argument.*$/, ''));
   }
 }
 
 function fail(message: string): never {
-  process.stderr.write(`weft: ${message}\n(run \`weft help\` for usage)\n`);
+  process.stderr.write(`weft: ${message} (see \`weft help\`)\n`);
   process.exit(2);
 }
 
-function parsePort(raw: string | undefined, fallback: number): number {
+function parseIntFlag(flag: string, raw: string | undefined, fallback: number, min: number, max: number, what: string): number {
   if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 65535) fail(`--port ${JSON.stringify(raw)}: expected a TCP port 1-65535`);
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) fail(`--${flag} ${JSON.stringify(raw)}: expected ${what} ${min}-${max}`);
   return Number(raw);
 }
 
+// The demo uses PORT_SPAN ports from --port up, so the highest --port leaves room for them.
+const parsePort = (raw: string | undefined): number | undefined =>
+  raw === undefined ? undefined : parseIntFlag('port', raw, DEFAULT_PG_PORT, 1, 65536 - PORT_SPAN, 'a TCP port');
+
+function parseRole(raw: string | undefined): Role {
+  if (raw === undefined) fail('start needs --role meta, --role node or --role gateway');
+  const role = ROLES.find((r) => r === raw);
+  if (!role) fail(`--role ${JSON.stringify(raw)}: expected meta, node or gateway`);
+  return role;
+}
+
 function readVersion(): string {
-  const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
+}
+
+/**
+ * `weft start --role R`: becomes that service in this process (its entry point reads WEFT_*
+ * variables, exits 2 on a bad one, and stops cleanly on SIGTERM), so a container or a systemd
+ * unit runs exactly what the demo spawns.
+ */
+function startRole(role: Role): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require(path.join(ROOT, roleEntry(role)));
 }
 
 async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv);
   const [command = 'help', ...rest] = positionals;
-  if (rest.length > 0) fail(`unexpected argument ${JSON.stringify(rest[0])}`);
+  const allowed = FLAGS[command];
+  if (allowed === undefined) fail(`unknown command ${JSON.stringify(command)}`);
+  if (rest.length > 0) {
+    fail(command === 'start' ? `unexpected argument ${JSON.stringify(rest[0])}; write --role ${rest[0]}` : `unexpected argument ${JSON.stringify(rest[0])}`);
+  }
   if (values.help || command === 'help') {
     process.stdout.write(USAGE);
     return;
+  }
+  for (const flag of Object.keys(values)) {
+    if (allowed.includes(flag)) continue;
+    if (command === 'start') {
+      fail(`start takes only --role; configure the service with WEFT_* environment variables instead of --${flag}`);
+    }
+    fail(`--${flag} does not apply to \`weft ${command}\`${allowed.length ? ` (it takes ${allowed.map((f) => `--${f}`).join(', ')})` : ''}`);
   }
   switch (command) {
     case 'version':
       process.stdout.write(`weft ${readVersion()}\n`);
       return;
     case 'demo':
-      await runDemo({ dataDir: values.data ?? '.weft-data', pgPort: parsePort(values.port, 5433) });
+      await runDemo({
+        dataDir: values.data ?? '.weft-data',
+        pgPort: parsePort(values.port) ?? DEFAULT_PG_PORT,
+        shardCount: parseIntFlag('shards', values.shards, DEFAULT_SHARD_COUNT, 1, MAX_SHARDS, 'an integer'),
+      });
       return;
     case 'status':
-      process.exitCode = await runStatus();
+      process.exitCode = await runStatus({ dataDir: values.data ?? '.weft-data', pgPort: parsePort(values.port) });
       return;
-    default:
-      fail(`unknown command ${JSON.stringify(command)}`);
+    case 'start':
+      startRole(parseRole(values.role));
+      return;
   }
 }
 

@@ -11,7 +11,7 @@ import {
   type Statement,
 } from './sql-corpus/harness';
 import { startPostgres, type SqlServer, stopStartedServers } from './support/postgres';
-import { startWeft } from './support/weft-server';
+import { startCluster } from './support/weft-server';
 
 // Starting servers can take a while on a loaded machine (the project-level testTimeout does
 // not apply to hooks run this way); the catch-all afterAll stops servers whose start outlived
@@ -128,7 +128,9 @@ describe('differential harness on PostgreSQL 15 (proves the harness and the corp
 });
 
 // Only files Weft passes live directly in test/sql-corpus/. WEFT_DIFF_PENDING=1 also runs the
-// pending files against Weft, to see which are ready to move (not set in CI).
+// pending files against Weft, to see which are ready to move (not set in CI). Weft here is the
+// real cluster (`weft demo`: three node processes replicating the shard, and the gateway), one
+// for the whole file; WEFT_TEST_SERVER=gateway runs the gateway's in-process shard instead.
 const againstWeft = process.env.WEFT_DIFF_PENDING === '1' ? [...passing, ...pending.map((f) => `pending/${f}`)] : passing;
 if (againstWeft.length > 0) {
   describe('Weft vs PostgreSQL 15 on the passing corpus', () => {
@@ -136,7 +138,7 @@ if (againstWeft.length > 0) {
     let weft: SqlServer;
     beforeAll(async () => {
       pg = await startPostgres();
-      weft = await startWeft();
+      weft = await startCluster();
     });
     afterAll(async () => {
       await Promise.all([pg?.stop(), weft?.stop()]);

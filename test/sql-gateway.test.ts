@@ -7,56 +7,31 @@ import { promisify } from 'node:util';
 import { Client, DatabaseError } from 'pg';
 import { freePort } from './support/ports';
 import { libpqEnv, PG_BIN } from './support/postgres';
-import { spawnNode, type Spawned } from './support/process';
-import { waitForSql } from './support/weft-server';
+import { spawnNode } from './support/process';
+import { freeDemoPort, spawnDemo, waitForSql, type Demo } from './support/weft-server';
 
-// The gateway process as a user runs it (dist/apps/gateway, LocalShard in WEFT_DATA_DIR): the
-// catalog and rows survive a restart, psql's COPY and \d work, two sessions see each other's
-// commits and conflicting writers get 40001, a cancelled query answers 57014, and an unknown
-// database is refused with 3D000.
+// The SQL gateway as a user runs it: `weft demo` (meta, three node processes replicating the
+// shard with Raft, the gateway) on a data directory. The catalog and rows survive a restart of
+// the whole cluster, psql's COPY and \d work, two sessions see each other's commits and
+// conflicting writers get 40001, a cancelled query answers 57014, and an unknown database is
+// refused with 3D000. Then the gateway of a real deployment (`weft start --role gateway`)
+// reached from a non-loopback address: WEFT_PASSWORD over SCRAM-SHA-256.
+jest.setTimeout(120_000);
 const exec = promisify(execFile);
-
-interface Gateway {
-  readonly port: number;
-  readonly proc: Spawned;
-  stop(): Promise<void>;
-}
-
-async function startGateway(dataDir: string, port: number): Promise<Gateway> {
-  const proc = spawnNode('dist/apps/gateway/src/main.js', {
-    WEFT_BIND_HOST: '127.0.0.1',
-    WEFT_PG_PORT: String(port),
-    WEFT_HTTP_PORT: String(await freePort()),
-    WEFT_METRICS_PORT: String(await freePort()),
-    WEFT_DATA_DIR: dataDir,
-    WEFT_LOG_LEVEL: 'warn',
-  });
-  await waitForSql('127.0.0.1', port, 30_000, proc);
-  return {
-    port,
-    proc,
-    async stop() {
-      if (proc.child.exitCode === null && proc.child.signalCode === null) {
-        proc.child.kill('SIGTERM');
-        await proc.exited;
-      }
-    },
-  };
-}
 
 describe('weft-gateway serving SQL', () => {
   let dataDir: string;
-  let gw: Gateway;
+  let gw: Demo;
   const clients: Client[] = [];
   const connect = async (database = 'weft'): Promise<Client> => {
-    const c = new Client({ host: '127.0.0.1', port: gw.port, user: 'weft', database });
+    const c = new Client({ host: '127.0.0.1', port: gw.pgPort, user: 'weft', database });
     await c.connect();
     clients.push(c);
     return c;
   };
   const psql = async (args: string[], input?: string): Promise<string> => {
     const child = exec(path.join(PG_BIN, 'psql'), ['-X', '-v', 'ON_ERROR_STOP=1', ...args], {
-      env: { ...process.env, ...libpqEnv({ host: '127.0.0.1', port: gw.port, user: 'weft', database: 'weft' }) },
+      env: { ...process.env, ...libpqEnv({ host: '127.0.0.1', port: gw.pgPort, user: 'weft', database: 'weft' }) },
       timeout: 30_000,
     });
     if (input !== undefined) child.child.stdin?.end(input);
@@ -66,7 +41,7 @@ describe('weft-gateway serving SQL', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'weft-sql-gw-'));
-    gw = await startGateway(dataDir, await freePort());
+    gw = await spawnDemo({ dataDir, pgPort: await freeDemoPort() });
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
@@ -108,7 +83,7 @@ describe('weft-gateway serving SQL', () => {
     // A CancelRequest as psql sends it: a fresh connection carrying the session's key.
     const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
     await new Promise<void>((resolve, reject) => {
-      const s = netConnect(gw.port, '127.0.0.1', () => {
+      const s = netConnect(gw.pgPort, '127.0.0.1', () => {
         const b = Buffer.alloc(16);
         b.writeInt32BE(16, 0);
         b.writeInt32BE(80877102, 4);
@@ -133,9 +108,9 @@ describe('weft-gateway serving SQL', () => {
     await c.query('CREATE TABLE gw_seq (id serial PRIMARY KEY, v text)');
     await c.query("INSERT INTO gw_seq (v) VALUES ('x'), ('y')");
     for (const x of clients.splice(0)) await x.end().catch(() => undefined);
-    const port = gw.port;
-    await gw.stop();
-    gw = await startGateway(dataDir, port);
+    const port = gw.pgPort;
+    expect(await gw.stop()).toBe(0);
+    gw = await spawnDemo({ dataDir, pgPort: port });
     const c2 = await connect();
     expect((await c2.query('SELECT count(*)::int AS n FROM gw_items')).rows).toEqual([{ n: 500 }]);
     expect((await c2.query('SELECT name FROM gw_items WHERE id = 1')).rows).toEqual([{ name: 'a' }]);
@@ -143,5 +118,78 @@ describe('weft-gateway serving SQL', () => {
     // Sequence values are reserved in blocks: after a restart the next value is past every one handed out.
     expect((r.rows[0] as { id: number }).id).toBeGreaterThan(2);
     expect((await c2.query('SELECT v FROM gw_seq ORDER BY id')).rows).toEqual([{ v: 'x' }, { v: 'y' }, { v: 'z' }]);
+  });
+});
+
+describe('weft start --role gateway reached from a non-loopback address', () => {
+  // The address of this machine on its network: a connection to it arrives from a
+  // non-loopback address, as one through Docker's published port does.
+  const external = Object.values(os.networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  let dataDir: string;
+  let port = 0;
+  let stop = async (): Promise<void> => undefined;
+
+  beforeAll(async () => {
+    if (!external) throw new Error('this machine has no non-loopback IPv4 address to test remote logins from');
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'weft-gw-remote-'));
+    port = await freePort();
+    const proc = spawnNode(
+      'dist/apps/cli/src/main.js',
+      {
+        WEFT_BIND_HOST: '0.0.0.0',
+        WEFT_PG_PORT: String(port),
+        WEFT_HTTP_PORT: String(await freePort()),
+        WEFT_METRICS_PORT: String(await freePort()),
+        WEFT_DATA_DIR: dataDir,
+        WEFT_KV_REPLICAS: 'local',
+        WEFT_PASSWORD: 'pa55 word',
+        WEFT_LOG_LEVEL: 'warn',
+      },
+      ['start', '--role', 'gateway'],
+    );
+    stop = async () => {
+      if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGTERM');
+      await proc.exited;
+    };
+    await waitForSql('127.0.0.1', port, 30_000, proc);
+  });
+  afterAll(async () => {
+    await stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const login = async (host: string, user: string, password?: string): Promise<unknown> => {
+    const c = new Client({ host, port, user, password, database: 'weft', connectionTimeoutMillis: 5000 });
+    try {
+      await c.connect();
+      return (await c.query<{ one: number }>('SELECT 1 AS one')).rows[0].one;
+    } catch (e) {
+      return e;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  };
+
+  it('lets weft and postgres in with WEFT_PASSWORD (node-postgres and psql, SCRAM-SHA-256)', async () => {
+    expect(await login(external as string, 'weft', 'pa55 word')).toBe(1);
+    expect(await login(external as string, 'postgres', 'pa55 word')).toBe(1);
+    const { stdout } = await exec(path.join(PG_BIN, 'psql'), ['-X', '-tA', '-c', 'SELECT 40 + 2'], {
+      env: { ...process.env, ...libpqEnv({ host: external as string, port, user: 'weft', database: 'weft' }), PGPASSWORD: 'pa55 word' },
+      timeout: 30_000,
+    });
+    expect(stdout).toBe('42\n');
+  });
+
+  it('refuses a wrong password, a missing one and other users', async () => {
+    expect(((await login(external as string, 'weft', 'wrong')) as DatabaseError).code).toBe('28P01');
+    expect(((await login(external as string, 'alice', 'pa55 word')) as DatabaseError).code).toBe('28P01');
+    expect(String(await login(external as string, 'weft'))).toMatch(/password/i);
+    expect(((await login(external as string, os.userInfo().username === 'weft' ? 'nobody' : os.userInfo().username, 'pa55 word')) as DatabaseError).code).toBe('28P01');
+  });
+
+  it('still trusts loopback without a password', async () => {
+    expect(await login('127.0.0.1', 'weft')).toBe(1);
   });
 });

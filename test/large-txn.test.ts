@@ -61,6 +61,7 @@ describe('large transactions on a 3-replica shard (node processes, kill -9)', ()
       now: () => kv.now(),
       get: (k, ts, o) => kv.get(k, ts, o),
       scan: (s, e, ts, o) => kv.scan(s, e, ts, o),
+      txnStatus: (id) => kv.txnStatus(id),
       propose: async (entry: LogEntry): Promise<ApplyOutcome> => {
         const out = await kv.propose(entry);
         if (entry.type === 'commit' && killed === undefined) {

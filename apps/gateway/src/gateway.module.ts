@@ -1,10 +1,12 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import type { ShardKv } from '@weft/kv';
+import { KvClient, ShardMap } from '@weft/kvclient';
 import { RemoteShardKv, type ReplicaAddress } from '@weft/kvrpc';
 import { LocalShard } from '@weft/materialize';
 import { PgServer } from '@weft/pgwire';
-import { createSqlSessionFactory, type SqlPrepared } from '@weft/sql';
+import { createSqlSessionFactory, SQL_REPLICATED_KEYS, type SqlPrepared } from '@weft/sql';
 import { createLogger } from '@weft/telemetry';
 import { authenticatorFromEnv } from './auth';
 
@@ -15,8 +17,10 @@ export interface GatewayConfig {
   readonly WEFT_BIND_HOST: string;
   /** LocalShard directory when no KV replicas are configured. */
   readonly WEFT_DATA_DIR: string;
-  /** Shard 1's replicas as id@host:kv-port,... ; `local` = an in-process LocalShard. */
+  /** The nodes' KV RPC addresses as id@host:kv-port,... ; `local` = in-process LocalShards. */
   readonly WEFT_KV_REPLICAS: string;
+  /** Shards 1..N, each an equal slice of the hash space, replicated on every listed node. */
+  readonly WEFT_SHARD_COUNT: number;
   readonly WEFT_TXN_STAGE_BYTES: number;
   readonly WEFT_LOG_LEVEL: Parameters<typeof createLogger>[1];
 }
@@ -38,11 +42,12 @@ export function parseReplicas(spec: string): ReplicaAddress[] {
     });
 }
 
-/** The SQL gateway's data plane: Postgres wire server + SQL engine over shard 1. */
+/** The SQL gateway's data plane: Postgres wire server + SQL engine over the cluster's shards. */
 @Injectable()
 export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
   private server?: PgServer<SqlPrepared>;
-  private shard?: ShardKv;
+  private kv?: KvClient;
+  private readonly local: LocalShard[] = [];
 
   constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {}
 
@@ -50,24 +55,33 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
     const c = this.config;
     const logger = createLogger('weft-gateway', c.WEFT_LOG_LEVEL);
     const replicas = parseReplicas(c.WEFT_KV_REPLICAS);
-    if (replicas.length) this.shard = new RemoteShardKv({ shardId: 1, replicas });
-    else {
-      mkdirSync(c.WEFT_DATA_DIR, { recursive: true });
-      this.shard = await LocalShard.open(c.WEFT_DATA_DIR, { shardId: 1 });
+    const map = ShardMap.uniform(c.WEFT_SHARD_COUNT);
+    const shards = new Map<number, ShardKv>();
+    for (const id of map.shardIds()) {
+      if (replicas.length) shards.set(id, new RemoteShardKv({ shardId: id, replicas }));
+      else {
+        const dir = path.join(c.WEFT_DATA_DIR, `shard-${id}`);
+        mkdirSync(dir, { recursive: true });
+        const shard = await LocalShard.open(dir, { shardId: id });
+        this.local.push(shard);
+        shards.set(id, shard);
+      }
     }
-    const sessionFactory = await createSqlSessionFactory({ shard: this.shard, txnStageBytes: c.WEFT_TXN_STAGE_BYTES });
+    this.kv = new KvClient({ map, shards, replicatedKeys: SQL_REPLICATED_KEYS });
+    const sessionFactory = await createSqlSessionFactory({ shard: this.kv, txnStageBytes: c.WEFT_TXN_STAGE_BYTES });
     this.server = new PgServer<SqlPrepared>({
       authenticator: authenticatorFromEnv(),
       sessionFactory,
       onInternalError: (e) => logger.error({ err: e }, 'internal error in a SQL session'),
     });
     const addr = await this.server.listen(c.WEFT_PG_PORT, c.WEFT_BIND_HOST);
-    logger.info({ pg: `${addr.address}:${addr.port}`, shard: replicas.length ? replicas : c.WEFT_DATA_DIR }, 'postgres wire server listening');
+    logger.info({ pg: `${addr.address}:${addr.port}`, shards: map.shardIds().length, nodes: replicas.length ? replicas : c.WEFT_DATA_DIR }, 'postgres wire server listening');
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.server?.close();
-    if (this.shard instanceof LocalShard) await this.shard.close();
+    for (const s of this.local) await s.close();
+    if (this.local.length === 0) this.kv?.close();
   }
 }
 

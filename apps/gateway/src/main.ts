@@ -10,6 +10,8 @@ main({
     WEFT_DATA_DIR: text('.weft/gateway'),
     /** Shard 1's replicas (id@host:kv-port,...); `local` runs an in-process LocalShard in WEFT_DATA_DIR. */
     WEFT_KV_REPLICAS: text('local'),
+    /** Shards 1..N over the hash space (the nodes must host the same count: WEFT_SHARD_COUNT there). */
+    WEFT_SHARD_COUNT: int(1, 4096, 1),
     /** A transaction sends its buffered writes to the shard as intents each time they reach this size. */
     WEFT_TXN_STAGE_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
   },

@@ -1,2 +1,5 @@
-// @weft/kv: the shard interface the transaction and SQL layers are written against.
+// @weft/kv: the shard interface the transaction and SQL layers are written against, and the
+// typed errors of the KV layers with their one SQLSTATE table.
 export type { ShardKv, KvRow, ScanPage, ReadRequestOptions, ScanRequestOptions } from './shard-kv';
+export { KV_SQLSTATE, KvError, WriteIntentError, sqlstateOf } from './errors';
+export type { KvErrorCode, MetIntent, TxnStatus } from './errors';

@@ -1,6 +1,7 @@
 // What the layers above (transactions, SQL) need from one shard, wherever its replicas are:
 // in process (LocalShard, tests and the simulator) or behind the node's KV RPC.
 import type { ApplyOutcome, LogEntry, Timestamp } from '@weft/logentry';
+import type { TxnStatus } from './errors';
 
 export interface KvRow {
   readonly key: Buffer;
@@ -46,4 +47,9 @@ export interface ShardKv {
    * lost mid-flight: the caller must then treat the transaction as ambiguous (SQLSTATE 40003).
    */
   propose(entry: LogEntry): Promise<ApplyOutcome>;
+  /**
+   * What this shard knows of transaction `txnId` (16 bytes): prepared/open here, decided, or
+   * unknown. Asked of a transaction's primary shard by whoever meets one of its intents.
+   */
+  txnStatus(txnId: Buffer): Promise<TxnStatus>;
 }

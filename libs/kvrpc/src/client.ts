@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions, ShardKv } from '@weft/kv';
+import { WriteIntentError, type KvRow, type ReadRequestOptions, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus } from '@weft/kv';
 import { encodeEntry, type ApplyOutcome, type LogEntry, type Timestamp } from '@weft/logentry';
 import { AmbiguousResultError, ReplicaUnavailableError } from '@weft/replica';
 import { FrameReader } from '@weft/transport';
@@ -218,6 +218,11 @@ export class RemoteShardKv implements ShardKv {
     return (r as Extract<Response, { kind: Kind.ProposeOk }>).outcome;
   }
 
+  async txnStatus(txnId: Buffer): Promise<TxnStatus> {
+    const r = await this.call((id) => ({ kind: Kind.TxnStatus, id, shardId: this.shardId, txnId }), false);
+    return (r as Extract<Response, { kind: Kind.TxnStatusOk }>).status;
+  }
+
   /** One node's view of its replica (no redirect): applied index, state hash, leader. */
   async replicaStatus(nodeId: number): Promise<ReplicaStatus> {
     const conn = this.conns.get(nodeId);
@@ -263,6 +268,10 @@ export class RemoteShardKv implements ShardKv {
         this.stats.failovers++;
         target = this.next(target);
         continue;
+      }
+      if (res.kind === Kind.IntentConflict) {
+        this.leader = target;
+        throw new WriteIntentError(this.shardId, res.intents);
       }
       if (res.kind !== Kind.Error) {
         this.leader = target;

@@ -4,11 +4,15 @@
 // Requests and responses share the id; responses may come back in any order (pipelining).
 // Timestamps are u64; keys, values and log entries are u32-length-prefixed bytes; strings are
 // u32-length-prefixed UTF-8. Log entries travel in @weft/logentry's own checksummed encoding.
-import type { KvRow, ScanPage } from '@weft/kv';
+import type { KvRow, MetIntent, ScanPage, TxnStatus } from '@weft/kv';
 import type { ApplyOutcome, Timestamp } from '@weft/logentry';
 
-/** 2: Get and Scan carry the reading transaction's id (empty: none). */
-export const KVRPC_VERSION = 2;
+/**
+ * 2: Get and Scan carry the reading transaction's id (empty: none).
+ * 3: TxnStatus; reads answer IntentConflict with the intents met; outcomes carry a prepare's
+ *    timestamp and the intent behind a conflict.
+ */
+export const KVRPC_VERSION = 3;
 const HEADER_BYTES = 6; // version, kind, request id
 
 export enum Kind {
@@ -17,11 +21,15 @@ export enum Kind {
   Scan = 3,
   Propose = 4,
   Status = 5,
+  TxnStatus = 6,
   NowOk = 0x81,
   GetOk = 0x82,
   ScanOk = 0x83,
   ProposeOk = 0x84,
   StatusOk = 0x85,
+  TxnStatusOk = 0x86,
+  /** A read met other transactions' intents: the client resolves them and reads again. */
+  IntentConflict = 0x87,
   Error = 0xff,
 }
 
@@ -60,7 +68,8 @@ export type Request =
       readonly txnId: Buffer;
     }
   | { readonly kind: Kind.Propose; readonly id: number; readonly shardId: number; readonly entry: Buffer }
-  | { readonly kind: Kind.Status; readonly id: number; readonly shardId: number };
+  | { readonly kind: Kind.Status; readonly id: number; readonly shardId: number }
+  | { readonly kind: Kind.TxnStatus; readonly id: number; readonly shardId: number; readonly txnId: Buffer };
 
 /** Error codes: the replica's (see @weft/replica errors) plus the server's own. */
 export type WireErrorCode =
@@ -99,6 +108,8 @@ export type Response =
   | { readonly kind: Kind.ScanOk; readonly id: number; readonly page: ScanPage }
   | { readonly kind: Kind.ProposeOk; readonly id: number; readonly outcome: ApplyOutcome }
   | { readonly kind: Kind.StatusOk; readonly id: number; readonly status: ReplicaStatus }
+  | { readonly kind: Kind.TxnStatusOk; readonly id: number; readonly status: TxnStatus }
+  | { readonly kind: Kind.IntentConflict; readonly id: number; readonly intents: readonly MetIntent[] }
   | { readonly kind: Kind.Error; readonly id: number; readonly error: WireError };
 
 export class KvRpcDecodeError extends Error {
@@ -202,9 +213,31 @@ export function encodeRequest(r: Request): Buffer {
     case Kind.Propose:
       w.bytes(r.entry);
       break;
+    case Kind.TxnStatus:
+      w.bytes(r.txnId);
+      break;
   }
   return w.frame();
 }
+
+function writeIntent(w: Writer, i: MetIntent): void {
+  w.bytes(i.key);
+  w.str(i.txnId);
+  w.u64(i.ts);
+  if (i.primary !== undefined) {
+    w.u8(1);
+    w.bytes(i.primary);
+  } else w.u8(0);
+}
+
+function readIntent(r: Reader): MetIntent {
+  const key = r.bytes('intent key');
+  const txnId = r.str('intent txn');
+  const ts = r.u64('intent ts');
+  return r.bool('has primary') ? { key, txnId, ts, primary: r.bytes('intent primary') } : { key, txnId, ts };
+}
+
+const TXN_STATUS_KINDS: readonly TxnStatus['kind'][] = ['pending', 'committed', 'aborted', 'unknown'];
 
 function writeRow(w: Writer, row: KvRow): void {
   w.bytes(row.key);
@@ -239,16 +272,35 @@ export function encodeResponse(r: Response): Buffer {
         w.u64(o.commitTs);
       } else if (o.status === 'applied') {
         w.u8(1);
+        if (o.ts !== undefined) {
+          w.u8(1);
+          w.u64(o.ts);
+        } else w.u8(0);
       } else {
         w.u8(2);
         w.str(o.sqlstate);
         w.str(o.message);
-        w.u8((o.detail !== undefined ? 1 : 0) | (o.constraint !== undefined ? 2 : 0));
+        w.u8((o.detail !== undefined ? 1 : 0) | (o.constraint !== undefined ? 2 : 0) | (o.intent !== undefined ? 4 : 0));
         if (o.detail !== undefined) w.str(o.detail);
         if (o.constraint !== undefined) w.str(o.constraint);
+        if (o.intent !== undefined) writeIntent(w, o.intent);
       }
       break;
     }
+    case Kind.TxnStatusOk: {
+      const s = r.status;
+      w.u8(TXN_STATUS_KINDS.indexOf(s.kind));
+      w.u64(s.kind === 'pending' || s.kind === 'committed' ? s.ts : 0n);
+      if (s.kind === 'pending' && s.primary !== undefined) {
+        w.u8(1);
+        w.bytes(s.primary);
+      } else w.u8(0);
+      break;
+    }
+    case Kind.IntentConflict:
+      w.u32(r.intents.length);
+      for (const i of r.intents) writeIntent(w, i);
+      break;
     case Kind.StatusOk: {
       const s = r.status;
       w.u32(s.nodeId);
@@ -364,6 +416,9 @@ export function decodeRequest(payload: Buffer): Request {
     case Kind.Propose:
       req = { kind, id, shardId, entry: r.bytes('entry') };
       break;
+    case Kind.TxnStatus:
+      req = { kind, id, shardId, txnId: r.bytes('txn id') };
+      break;
     default:
       throw new KvRpcDecodeError(`unknown request kind ${kind}`, id);
   }
@@ -399,19 +454,21 @@ export function decodeResponse(payload: Buffer): Response {
       const status = r.u8('outcome');
       let outcome: ApplyOutcome;
       if (status === 0) outcome = { status: 'committed', commitTs: r.u64('commit ts') };
-      else if (status === 1) outcome = { status: 'applied' };
+      else if (status === 1) outcome = r.bool('has ts') ? { status: 'applied', ts: r.u64('ts') } : { status: 'applied' };
       else if (status === 2) {
         const sqlstate = r.str('sqlstate');
         const message = r.str('message');
         const flags = r.u8('flags');
         const detail = flags & 1 ? r.str('detail') : undefined;
         const constraint = flags & 2 ? r.str('constraint') : undefined;
+        const intent = flags & 4 ? readIntent(r) : undefined;
         outcome = {
           status: 'aborted',
           sqlstate,
           message,
           ...(detail !== undefined ? { detail } : {}),
           ...(constraint !== undefined ? { constraint } : {}),
+          ...(intent !== undefined ? { intent } : {}),
         };
       } else throw new KvRpcDecodeError(`unknown outcome ${status}`, id);
       res = { kind, id, outcome };
@@ -431,6 +488,23 @@ export function decodeResponse(payload: Buffer): Response {
         },
       };
       break;
+    case Kind.TxnStatusOk: {
+      const k = TXN_STATUS_KINDS[r.u8('txn status')];
+      if (k === undefined) throw new KvRpcDecodeError('unknown txn status', id);
+      const ts = r.u64('txn ts');
+      const primary = r.bool('has primary') ? r.bytes('primary') : undefined;
+      const status: TxnStatus =
+        k === 'pending' ? (primary === undefined ? { kind: k, ts } : { kind: k, ts, primary }) : k === 'committed' ? { kind: k, ts } : { kind: k };
+      res = { kind, id, status };
+      break;
+    }
+    case Kind.IntentConflict: {
+      const n = r.u32('intent count');
+      const intents: MetIntent[] = [];
+      for (let i = 0; i < n; i++) intents.push(readIntent(r));
+      res = { kind, id, intents };
+      break;
+    }
     case Kind.Error: {
       const c = r.u8('error code');
       const code = ERROR_CODES[c];

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import fc from 'fast-check';
-import type { KvRow, ScanPage } from '@weft/kv';
+import type { KvRow, ScanPage, TxnStatus } from '@weft/kv';
 import type { ApplyOutcome, LogEntry, Timestamp } from '@weft/logentry';
 import { AmbiguousResultError, NotLeaderError } from '@weft/replica';
 import { FrameReader } from '@weft/transport';
@@ -34,6 +34,10 @@ class FakeShard implements ServedShard {
   async scan(): Promise<ScanPage> {
     this.check();
     return { rows: [...this.rows].map(([k, v]) => ({ key: Buffer.from(k), value: Buffer.from(v), ts: 5n })), resumeKey: Buffer.from('z') };
+  }
+  async txnStatus(): Promise<TxnStatus> {
+    this.check();
+    return { kind: 'unknown' };
   }
   async propose(entry: LogEntry): Promise<ApplyOutcome> {
     this.check();

@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { ReadRequestOptions, ShardKv } from '@weft/kv';
+import { WriteIntentError, type ReadRequestOptions, type ShardKv } from '@weft/kv';
 import { decodeEntry, EntryDecodeError } from '@weft/logentry';
 import { FrameDecodeError, FrameReader } from '@weft/transport';
 import {
@@ -142,7 +142,9 @@ export class KvServer {
           return;
         }
         this.stats.requests++;
-        this.handle(req).then(reply, (err: unknown) => reply({ kind: Kind.Error, id: req.id, error: toWireError(err) }));
+        this.handle(req).then(reply, (err: unknown) =>
+          reply(err instanceof WriteIntentError ? { kind: Kind.IntentConflict, id: req.id, intents: err.intents } : { kind: Kind.Error, id: req.id, error: toWireError(err) }),
+        );
       }
     });
     socket.on('error', () => undefined);
@@ -176,6 +178,8 @@ export class KvServer {
       }
       case Kind.Status:
         return { kind: Kind.StatusOk, id: req.id, status: { ...shard.replicaStatus(), nodeId: this.opts.nodeId } };
+      case Kind.TxnStatus:
+        return { kind: Kind.TxnStatusOk, id: req.id, status: await shard.txnStatus(req.txnId) };
     }
   }
 }

@@ -138,6 +138,17 @@ export type LogEntry =
   | StageEntry
   | ResolveStagedEntry;
 
+/** Another transaction's intent, as a read or a validation met it. */
+export interface IntentRef {
+  readonly key: Buffer;
+  /** The owning transaction (hex of its 16-byte id). */
+  readonly txnId: string;
+  /** Its provisional timestamp on this shard: its commit, if any, is at or above it. */
+  readonly ts: Timestamp;
+  /** The key whose shard holds the owner's decision (2PC primary); absent for staged intents. */
+  readonly primary?: Buffer;
+}
+
 /** What applying an entry did, identical on every replica and materializer. */
 export type ApplyOutcome =
   | { readonly status: 'committed'; readonly commitTs: Timestamp }
@@ -154,4 +165,10 @@ export type ApplyOutcome =
       readonly message: string;
       readonly detail?: string;
       readonly constraint?: string;
+      /**
+       * The intent that made the entry conflict (40001), if one did: the proposer resolves it
+       * (finds its owner's fate through its primary) before retrying, so a dead coordinator's
+       * intents do not block writers forever.
+       */
+      readonly intent?: IntentRef;
     };

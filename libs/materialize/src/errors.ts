@@ -1,5 +1,6 @@
 // Errors a replica (or a Kafka-fed materializer) must tell apart: a damaged log stops the
 // replica; an intent met by a read is the transaction layer's to resolve.
+import { WriteIntentError } from '@weft/kv';
 import type { EntryDecodeError } from '@weft/logentry';
 import type { KeyedIntent } from '@weft/storage';
 
@@ -46,12 +47,12 @@ export class MaterializerStoppedError extends Error {
  * A read at `ts` met provisional writes (2PC intents) of other transactions at or below `ts`.
  * The transaction layer decides: wait, push, or resolve via the primary's record.
  */
-export class IntentConflictError extends Error {
+export class IntentConflictError extends WriteIntentError {
   override readonly name = 'IntentConflictError';
-  constructor(
-    readonly shardId: number,
-    readonly intents: readonly KeyedIntent[],
-  ) {
-    super(`shard ${shardId}: read met ${intents.length} intent(s) of other transaction(s) (first: txn ${intents[0]?.txnId ?? '?'})`);
+  constructor(shardId: number, intents: readonly KeyedIntent[]) {
+    super(
+      shardId,
+      intents.map((i) => (i.primary === undefined ? { key: i.key, txnId: i.txnId, ts: i.ts } : { key: i.key, txnId: i.txnId, ts: i.ts, primary: i.primary })),
+    );
   }
 }

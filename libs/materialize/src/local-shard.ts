@@ -2,7 +2,7 @@
 // and applies it at the next index, so the SQL and transaction layers (and their tests) run
 // against exactly the apply semantics the replicated shard has.
 
-import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions, ShardKv } from '@weft/kv';
+import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions, ShardKv, TxnStatus } from '@weft/kv';
 import type { ApplyOutcome, LogEntry, Timestamp } from '@weft/logentry';
 import { encodeEntry } from '@weft/logentry';
 import { MvccStore } from '@weft/storage';
@@ -82,6 +82,11 @@ export class LocalShard implements ShardKv {
     if (outcome === 'already-applied') throw new Error(`shard ${this.shardId}: proposal was not applied at the next index`);
     if (outcome.status === 'committed') this.hlc.observe(outcome.commitTs);
     return outcome;
+  }
+
+  async txnStatus(txnId: Buffer): Promise<TxnStatus> {
+    this.live();
+    return this.materializer.txnStatus(txnId);
   }
 
   async close(): Promise<void> {

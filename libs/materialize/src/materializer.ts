@@ -12,14 +12,14 @@
 // The materializer must be the only writer of its store: anything written around it would be
 // missing from the state hash.
 
-import type { KvRow, ScanPage } from '@weft/kv';
+import type { KvRow, ScanPage, TxnStatus } from '@weft/kv';
 import {
-  ApplyOutcome, CommitEntry, EntryDecodeError, GcEntry, LogEntry, PrepareEntry, ReadSpan, ResolveEntry, ResolveStagedEntry,
+  ApplyOutcome, CommitEntry, EntryDecodeError, GcEntry, IntentRef, LogEntry, PrepareEntry, ReadSpan, ResolveEntry, ResolveStagedEntry,
   SchemaChangeEntry, StageEntry, Timestamp, WriteOp, decodeEntry, encodeEntry,
 } from '@weft/logentry';
 import {
   IntentVerdict, MAX_TIMESTAMP, MvccStore, NS_DATA, afterVersions, RocksBatch, TOMBSTONE, dataLowerBound, dataUpperBound,
-  decodeIntent, decodeVersion, encodeIntent, encodeVersion, intentKey, isIntentSlot, localKey, prefixLength, timestampOf, versionKey,
+  decodeIntent, decodeVersion, encodeIntent, encodeVersion, intentKey, isIntentSlot, localKey, prefixLength, timestampOf, userKeyOf, versionKey,
   versionPrefix,
 } from '@weft/storage';
 import { ApplyOrderError, CorruptEntryError, IntentConflictError, MaterializerStoppedError } from './errors';
@@ -70,6 +70,7 @@ interface PreparedTxn {
   readonly rawKey: Buffer;
   readonly rawValue: Buffer;
   readonly intentTs: Timestamp;
+  readonly primary: Buffer;
   readonly keys: readonly Buffer[];
   readonly reads: readonly ReadSpan[];
 }
@@ -93,7 +94,10 @@ interface Probe {
 
 type Aborted = Extract<ApplyOutcome, { status: 'aborted' }>;
 
-const conflict = (detail: string): Aborted => ({ status: 'aborted', sqlstate: SERIALIZATION_FAILURE, message: CONFLICT_MESSAGE, detail });
+const conflict = (detail: string, intent?: IntentRef): Aborted =>
+  intent === undefined
+    ? { status: 'aborted', sqlstate: SERIALIZATION_FAILURE, message: CONFLICT_MESSAGE, detail }
+    : { status: 'aborted', sqlstate: SERIALIZATION_FAILURE, message: CONFLICT_MESSAGE, detail, intent };
 const APPLIED: ApplyOutcome = { status: 'applied' };
 const hex = (b: Buffer | string): string => (typeof b === 'string' ? b : b.toString('hex'));
 const maxTs = (...ts: Timestamp[]): Timestamp => ts.reduce((a, b) => (a > b ? a : b));
@@ -193,6 +197,26 @@ export class Materializer {
     return [...this.stagedTxns.values()].map((t) => ({ txnId: t.txnId, state: t.state, lastIndex: t.lastIndex, chunks: t.chunks }));
   }
 
+  /**
+   * What this shard knows of a transaction: prepared or staged here and undecided, decided
+   * (from its record or its resolved marker), or unknown. A transaction's primary shard is the
+   * one whose answer is authoritative: its `resolve` entry is the decision.
+   */
+  txnStatus(txnId: Buffer): TxnStatus {
+    const id = hex(txnId);
+    const prep = this.prepared.get(id);
+    if (prep !== undefined) return { kind: 'pending', ts: prep.intentTs, primary: prep.primary };
+    const st = this.stagedTxns.get(id);
+    if (st !== undefined) {
+      if (st.state === 'committed') return { kind: 'committed', ts: st.commitTs };
+      if (st.state === 'aborted') return { kind: 'aborted' };
+      return { kind: 'pending', ts: st.readTs + 1n };
+    }
+    const done = this.store.db.getMany([resolvedKey(txnId)])[0];
+    if (done !== undefined) return done[0] === 1 ? { kind: 'committed', ts: done.readBigUInt64BE(1) } : { kind: 'aborted' };
+    return { kind: 'unknown' };
+  }
+
   /** The incrementally maintained state hash (32 bytes), as persisted with the applied index. */
   stateHash(): Buffer {
     return this.hash.bytes();
@@ -279,10 +303,10 @@ export class Materializer {
           break;
         }
         case 'prepare':
-          outcome = this.applyPrepare(entry, staged);
+          outcome = this.applyPrepare(entry, staged, index);
           break;
         case 'resolve': {
-          const r = this.applyResolve(entry, staged);
+          const r = this.applyResolve(entry, staged, index);
           outcome = r;
           if (r.status === 'committed' && r.commitTs > lastCommit) lastCommit = r.commitTs;
           break;
@@ -375,7 +399,7 @@ export class Materializer {
    */
   private readonly intentVerdict = (txnId: string): IntentVerdict | undefined => {
     const t = this.stagedTxns.get(txnId);
-    if (t === undefined) return undefined;
+    if (t === undefined || t.state === 'prepared') return undefined;
     return t.state === 'committed' ? { committedAt: t.commitTs } : 'ignore';
   };
 
@@ -393,6 +417,7 @@ export class Materializer {
     // A re-proposed commit of a decided staged transaction answers with the decision.
     if (rec?.state === 'committed') return { status: 'committed', commitTs: rec.commitTs };
     if (rec?.state === 'aborted') return conflict(`transaction ${txn} was aborted before its commit arrived`);
+    if (rec?.state === 'prepared') return conflict(`transaction ${txn} is prepared for a multi-shard commit; only its decision can end it`);
     const probes = new Map<string, Probe>();
     const verdict = this.validate(txn, e.readTs, e.reads, e.writes, probes);
     if (verdict !== undefined) {
@@ -460,7 +485,7 @@ export class Materializer {
     const txn = hex(e.txnId);
     const rec = this.stagedTxns.get(txn);
     if (rec === undefined) return APPLIED;
-    if (rec.state === 'pending' && !e.abort) return APPLIED;
+    if ((rec.state === 'pending' && !e.abort) || rec.state === 'prepared') return APPLIED;
     const next: StagedTxn = rec.state === 'pending' ? { ...rec, state: 'aborted', lastIndex: index } : { ...rec };
     const [gte, lt] = chunkRange(e.txnId);
     const it = this.store.db.iterator({ gte, lt });
@@ -521,7 +546,12 @@ export class Materializer {
     }
   }
 
-  private applyPrepare(e: PrepareEntry, staged: Staged): ApplyOutcome {
+  /**
+   * 2PC phase one on this shard: validate, then lay the writes as intents naming the primary.
+   * A transaction that staged chunks here first (a large multi-shard transaction) becomes
+   * 'prepared': its staged intents now wait for the decision like the new ones.
+   */
+  private applyPrepare(e: PrepareEntry, staged: Staged, index: number): ApplyOutcome {
     const txn = hex(e.txnId);
     const existing = this.prepared.get(txn);
     // A re-proposed prepare (retry after an ambiguous failure) is idempotent.
@@ -529,6 +559,8 @@ export class Materializer {
     if (this.store.db.getMany([resolvedKey(e.txnId)])[0] !== undefined) {
       return conflict(`transaction ${txn} was already resolved on shard ${this.shardId}; a late prepare lays no intents`);
     }
+    const rec = this.stagedTxns.get(txn);
+    if (rec !== undefined && rec.state !== 'pending') return conflict(`transaction ${txn} is already ${rec.state} on shard ${this.shardId}`);
     const probes = new Map<string, Probe>();
     const verdict = this.validate(txn, e.readTs, e.reads, e.writes, probes);
     if (verdict !== undefined) return verdict;
@@ -537,22 +569,45 @@ export class Materializer {
     if (intentTs > MAX_TIMESTAMP) return { status: 'aborted', sqlstate: INTERNAL_ERROR, message: `prepare timestamp ${intentTs} is out of range` };
     const writes = lastWriteWins(e.writes);
     const keys: Buffer[] = [];
-    for (const op of writes.values()) {
+    for (const [k, op] of writes) {
       keys.push(op.key);
-      staged.put(intentKey(versionPrefix(op.key)), encodeIntent({ txnId: txn, ts: intentTs, value: op.kind === 'put' ? op.value : null, primary: e.primaryKey }));
+      const p = probes.get(k) as Probe;
+      // A key this transaction staged earlier: the new intent replaces the staged one.
+      const own = p.intentRaw !== undefined && decodeIntent(p.intentRaw).txnId === txn ? p.intentRaw : undefined;
+      staged.put(intentKey(p.prefix), encodeIntent({ txnId: txn, ts: intentTs, value: op.kind === 'put' ? op.value : null, primary: e.primaryKey }), own);
     }
+    if (rec !== undefined) this.putStaged(staged, rec, { ...rec, state: 'prepared', lastIndex: index });
     const rawKey = localKey(Buffer.concat([PREPARED_PREFIX, e.txnId]));
     const rawValue = encodeEntry({
       type: 'prepare', txnId: e.txnId, readTs: e.readTs, minCommitTs: intentTs, primaryKey: e.primaryKey, reads: e.reads,
       writes: keys.map((key) => ({ kind: 'delete', key })),
     });
     staged.put(rawKey, rawValue);
-    this.prepared.set(txn, { rawKey, rawValue, intentTs, keys, reads: e.reads });
+    this.prepared.set(txn, { rawKey, rawValue, intentTs, primary: e.primaryKey, keys, reads: e.reads });
     return { status: 'applied', ts: intentTs };
   }
 
-  private applyResolve(e: ResolveEntry, staged: Staged): ApplyOutcome {
+  /**
+   * 2PC phase two. On the primary's shard the first resolve to apply IS the decision: a late
+   * one (the coordinator's commit after a recoverer's abort, or the other way round) changes
+   * nothing and answers with the decision already taken. A staged record follows the decision
+   * (its chunks are then settled by resolve-staged entries).
+   */
+  private applyResolve(e: ResolveEntry, staged: Staged, index: number): ApplyOutcome {
     const txn = hex(e.txnId);
+    const st = this.stagedTxns.get(txn);
+    if (st !== undefined && (st.state === 'pending' || st.state === 'prepared')) {
+      if (e.decision.kind === 'commit' && st.state === 'pending') {
+        return { status: 'aborted', sqlstate: INTERNAL_ERROR, message: `transaction ${txn} cannot commit on shard ${this.shardId}: it was never prepared here` };
+      }
+      const decided: StagedTxn = e.decision.kind === 'commit'
+        ? { ...st, state: 'committed', commitTs: e.decision.commitTs, lastIndex: index }
+        : { ...st, state: 'aborted', lastIndex: index };
+      this.putStaged(staged, st, decided);
+    } else if (st !== undefined) {
+      // Already decided here: answer with that decision.
+      return st.state === 'committed' ? { status: 'committed', commitTs: st.commitTs } : APPLIED;
+    }
     const rec = this.prepared.get(txn);
     const doneKey = resolvedKey(e.txnId);
     const doneBefore = this.store.db.getMany([doneKey])[0];
@@ -672,7 +727,7 @@ export class Materializer {
       if (v !== undefined) return v;
       for (const [other, rec] of this.prepared) {
         if (other !== txn && rec.reads.some((span) => inSpan(op.key, span))) {
-          return conflict(`key ${k} is in the read set of prepared transaction ${other}`);
+          return conflict(`key ${k} is in the read set of prepared transaction ${other}`, { key: Buffer.from(op.key), txnId: other, ts: rec.intentTs, primary: rec.primary });
         }
       }
     }
@@ -715,7 +770,7 @@ export class Materializer {
       const intent = decodeIntent(p.intentRaw);
       if (intent.txnId !== txn) {
         const v = this.intentConflict(intent.txnId, readTs, write);
-        if (v !== undefined) return conflict(`key ${key.toString('hex')} ${v}`);
+        if (v !== undefined) return conflict(`key ${key.toString('hex')} ${v}`, intentRef(key, intent));
       }
     }
     if (p.newestTs !== undefined && p.newestTs > readTs) {
@@ -758,7 +813,7 @@ export class Materializer {
             const intent = decodeIntent(this.store.db.getMany([k])[0] as Buffer);
             if (intent.txnId !== txn) {
               const v = this.intentConflict(intent.txnId, readTs, false);
-              if (v !== undefined) return conflict(`span read: ${v}`);
+              if (v !== undefined) return conflict(`span read: ${v}`, intentRef(userKeyOf(k), intent));
             }
             continue;
           }
@@ -776,7 +831,7 @@ export class Materializer {
   /** Why another transaction's intent conflicts with a transaction reading at readTs, if it does. */
   private intentConflict(owner: string, readTs: Timestamp, write: boolean): string | undefined {
     const t = this.stagedTxns.get(owner);
-    if (t === undefined) return `has an intent of transaction ${owner}`;
+    if (t === undefined || t.state === 'prepared') return `has an intent of transaction ${owner}`;
     if (t.state === 'committed') return t.commitTs > readTs ? `has a version committed at ${t.commitTs}, after read timestamp ${readTs}` : undefined;
     if (t.state === 'pending' && write) return `has an intent of open transaction ${owner}`;
     return undefined;
@@ -848,7 +903,7 @@ export class Materializer {
           const e = decodeEntry(rows[i + 1]);
           if (e.type !== 'prepare') throw new Error(`shard ${this.shardId}: prepared-transaction record ${rows[i].toString('hex')} is not a prepare`);
           this.prepared.set(hex(e.txnId), {
-            rawKey: Buffer.from(rows[i]), rawValue: Buffer.from(rows[i + 1]), intentTs: e.minCommitTs,
+            rawKey: Buffer.from(rows[i]), rawValue: Buffer.from(rows[i + 1]), intentTs: e.minCommitTs, primary: Buffer.from(e.primaryKey),
             keys: e.writes.map((w) => Buffer.from(w.key)), reads: e.reads,
           });
         }
@@ -858,6 +913,12 @@ export class Materializer {
       it.close();
     }
   }
+}
+
+/** What a conflict reports about the intent behind it (so the proposer can resolve it). */
+function intentRef(key: Buffer, intent: { txnId: string; ts: Timestamp; primary?: Buffer }): IntentRef {
+  const k = Buffer.from(key);
+  return intent.primary === undefined ? { key: k, txnId: intent.txnId, ts: intent.ts } : { key: k, txnId: intent.txnId, ts: intent.ts, primary: Buffer.from(intent.primary) };
 }
 
 /** The resolved-transaction marker's local key (decision + ts; stops late prepares and chunks). */

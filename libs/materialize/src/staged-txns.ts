@@ -7,7 +7,12 @@
 import type { Timestamp } from '@weft/logentry';
 import { localKey } from '@weft/storage';
 
-export type StagedState = 'pending' | 'committed' | 'aborted';
+/**
+ * pending: open, chunks may still arrive; prepared: part of a multi-shard commit, waiting for
+ * the decision recorded on its primary's shard (neither the sweep nor a rollback may end it
+ * here); committed/aborted: decided, chunks being settled.
+ */
+export type StagedState = 'pending' | 'committed' | 'aborted' | 'prepared';
 
 export interface StagedTxn {
   readonly txnId: Buffer;
@@ -24,7 +29,8 @@ export interface StagedTxn {
 }
 
 const META_FORMAT = 1;
-const STATES: readonly StagedState[] = ['pending', 'committed', 'aborted'];
+// Stored as the index in this list: new states go at the end.
+const STATES: readonly StagedState[] = ['pending', 'committed', 'aborted', 'prepared'];
 const META_PREFIX = Buffer.from('h/stg/');
 const CHUNK_PREFIX = Buffer.from('h/stgk/');
 

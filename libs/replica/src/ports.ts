@@ -1,6 +1,6 @@
 // What a replica needs from the pieces around it, as interfaces so the same replica logic runs
 // in the node process (MultiRaftHost, RocksDB materializer) and in the deterministic simulator.
-import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions } from '@weft/kv';
+import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions, TxnStatus } from '@weft/kv';
 import type { ApplyOutcome, Timestamp } from '@weft/logentry';
 import type { StagedTxnView } from './staged-sweep';
 
@@ -20,6 +20,8 @@ export interface ShardStateMachine {
   scan(start: Buffer, end: Buffer, ts: Timestamp, options?: ScanRequestOptions): ScanPage;
   /** Staged transactions not yet settled, for the leader's sweep (absent: nothing to sweep). */
   stagedTransactions?(): readonly StagedTxnView[];
+  /** What the applied state knows of a transaction (prepared, staged, decided, unknown). */
+  txnStatus(txnId: Buffer): TxnStatus;
 }
 
 /** The replica's view of its Raft group. */

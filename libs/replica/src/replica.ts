@@ -1,4 +1,4 @@
-import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions, ShardKv } from '@weft/kv';
+import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions, ShardKv, TxnStatus } from '@weft/kv';
 import { encodeEntry, type ApplyOutcome, type LogEntry, type Timestamp } from '@weft/logentry';
 import {
   AmbiguousResultError,
@@ -241,6 +241,19 @@ export class ShardReplica implements ShardKv {
 
   scan(start: Buffer, end: Buffer, ts: Timestamp, options?: ScanRequestOptions): Promise<ScanPage> {
     return this.read(ts, () => this.sm.scan(start, end, ts, options));
+  }
+
+  /**
+   * The transaction's status in this shard's applied state, from the leader once it has applied
+   * its term's first entry (so every decision an earlier leader acknowledged is in it).
+   */
+  async txnStatus(txnId: Buffer): Promise<TxnStatus> {
+    this.ensureRunning();
+    this.refreshRole();
+    if (!this.leading) throw new NotLeaderError(this.shardId, this.raft.status().leader);
+    await this.whenReady(this.term);
+    this.ensureRunning();
+    return this.sm.txnStatus(txnId);
   }
 
   async propose(entry: LogEntry): Promise<ApplyOutcome> {

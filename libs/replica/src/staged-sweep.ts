@@ -10,7 +10,7 @@ import type { Timestamp } from '@weft/logentry';
 /** What the state machine reports about one staged transaction (Materializer.stagedTransactions). */
 export interface StagedTxnView {
   readonly txnId: Buffer;
-  readonly state: 'pending' | 'committed' | 'aborted';
+  readonly state: 'pending' | 'committed' | 'aborted' | 'prepared';
   readonly lastIndex: number;
   readonly chunks: number;
 }
@@ -54,6 +54,9 @@ export class StagedSweep {
     for (const t of txns) {
       const id = t.txnId.toString('hex');
       live.add(id);
+      // A prepared one waits for the decision on its primary's shard: whoever meets its intents
+      // resolves it from there (an idle abort here could contradict a commit there).
+      if (t.state === 'prepared') continue;
       let s = this.seen.get(id);
       if (s === undefined || s.lastIndex !== t.lastIndex || s.chunks !== t.chunks) {
         s = { lastIndex: t.lastIndex, chunks: t.chunks, sinceMs: nowMs, proposing: s?.proposing ?? false };

@@ -25,7 +25,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions, ShardKv } from '@weft/kv';
+import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions, ShardKv, TxnStatus } from '@weft/kv';
 import type { ApplyOutcome, CommitEntry, LogEntry, Timestamp } from '@weft/logentry';
 import { Materializer } from '@weft/materialize';
 import { PgError } from '@weft/pgwire';
@@ -307,6 +307,10 @@ class LeaderKv implements ShardKv {
 
   propose(entry: LogEntry): Promise<ApplyOutcome> {
     return this.pick().propose(entry);
+  }
+
+  txnStatus(txnId: Buffer): Promise<TxnStatus> {
+    return this.pick().txnStatus(txnId);
   }
 }
 

@@ -1,11 +1,13 @@
-// Gateway-wide engine state shared by all sessions: the shard, the catalog cache (keyed by the
+// Gateway-wide engine state shared by all sessions: the KV client, the catalog cache (keyed by the
 // catalog version stored in the KV), sequence value blocks, and the bootstrap of the catalog.
 import type { ShardKv } from '@weft/kv';
+import { KvClient } from '@weft/kvclient';
 import { PgError } from '@weft/pgwire';
 import { Txn, type TxnOptions } from '@weft/txn';
 import { Catalog } from './catalog/catalog';
 import type { Descriptor, SequenceDesc } from './catalog/descriptors';
-import { allocateId, bumpVersion, decodeInt, encodeInt, loadDescriptors, readCatalogVersion, seqKey, writeDescriptor } from './catalog/store';
+import { allocateId, bumpVersion, decodeInt, encodeInt, loadDescriptors, readCatalogVersion, seqKey, versionKey, writeDescriptor } from './catalog/store';
+import { seqUncalledKey, type SequenceState } from './catalog/sequence-state';
 import { S, sqlError } from './errors';
 
 export interface EngineOptions {
@@ -21,6 +23,14 @@ export interface EngineOptions {
 
 export const DEFAULT_DATABASES = ['weft', 'postgres'];
 
+/**
+ * Keys the SQL layer keeps one copy of per shard (KvClientOptions.replicatedKeys): the catalog
+ * version. Every transaction reads it (to know its descriptors are current) and every DDL writes
+ * it; with a copy on each shard, a data transaction validates that read on the shards it commits
+ * on, so it stays a one-shard (1PC) commit, while DDL writes all copies in one 2PC.
+ */
+export const SQL_REPLICATED_KEYS: readonly Buffer[] = [versionKey()];
+
 export class Engine {
   private cached: Catalog | undefined;
   private readonly seqBlocks = new Map<number, { next: bigint; end: bigint }>();
@@ -28,11 +38,13 @@ export class Engine {
   readonly sequenceCache: number;
   readonly planCacheSize: number;
   private readonly txnOptions: TxnOptions;
+  readonly kv: KvClient;
 
-  constructor(
-    readonly shard: ShardKv,
-    options: EngineOptions = {},
-  ) {
+  constructor(kv: KvClient | ShardKv, options: EngineOptions = {}) {
+    this.kv = kv instanceof KvClient ? kv : KvClient.single(kv, { replicatedKeys: SQL_REPLICATED_KEYS });
+    if (this.kv.map.shardIds().length > 1 && !this.kv.isReplicated(versionKey())) {
+      throw new Error('the KV client must keep the catalog version replicated (replicatedKeys: SQL_REPLICATED_KEYS)');
+    }
     this.maxRetries = options.maxRetries ?? 5;
     this.sequenceCache = options.sequenceCache ?? 32;
     this.planCacheSize = options.planCacheSize ?? 500;
@@ -40,7 +52,7 @@ export class Engine {
   }
 
   newTxn(): Txn {
-    return new Txn(this.shard, this.txnOptions);
+    return new Txn(this.kv, this.txnOptions);
   }
 
   /** The catalog as seen by `txn` (cached when the stored version matches). */
@@ -109,6 +121,7 @@ export class Engine {
       if (inc > 0n && last > max) last = max - ((max - first) % inc);
       if (inc < 0n && last < min) last = min + ((first - min) % -inc);
       txn.put(seqKey(seq.id), encodeInt(last));
+      txn.delete(seqUncalledKey(seq.id));
       await txn.commit();
       return { first, last };
     }, 20);
@@ -124,10 +137,34 @@ export class Engine {
     await this.retry(async () => {
       const txn = this.newTxn();
       txn.put(seqKey(seq.id), encodeInt(isCalled ? value : value - inc));
+      if (isCalled) txn.delete(seqUncalledKey(seq.id));
+      else txn.put(seqUncalledKey(seq.id), encodeInt(value));
       await txn.commit();
     });
     this.seqBlocks.delete(seq.id);
     return value;
+  }
+
+  /**
+   * last_value/is_called as Postgres reports them. The stored value is the end of the newest
+   * reserved block; when this gateway reserved that block, the last value it handed out from it
+   * is the largest value any gateway handed out, so that is reported; otherwise the block end
+   * (an upper bound, as Postgres reports for a sequence with CACHE > 1). Read outside the
+   * caller's transaction (sequences are not transactional).
+   */
+  async sequenceState(seq: SequenceDesc): Promise<SequenceState> {
+    const txn = this.newTxn();
+    try {
+      const stored = decodeInt(await txn.get(seqKey(seq.id)));
+      const uncalled = decodeInt(await txn.get(seqUncalledKey(seq.id)));
+      if (stored === undefined) return { lastValue: BigInt(seq.start), isCalled: false };
+      if (uncalled !== undefined) return { lastValue: uncalled, isCalled: false };
+      const block = this.seqBlocks.get(seq.id);
+      if (block && block.end === stored) return { lastValue: block.next - BigInt(seq.increment), isCalled: true };
+      return { lastValue: stored, isCalled: true };
+    } finally {
+      txn.rollback();
+    }
   }
 
   forgetSequence(id: number): void {

@@ -1,5 +1,6 @@
 // @weft/sql: the SQL engine behind the Postgres wire server.
 import type { ShardKv } from '@weft/kv';
+import type { KvClient } from '@weft/kvclient';
 import { PgError, type SessionFactory } from '@weft/pgwire';
 import './functions';
 import './catalog/system-views';
@@ -10,7 +11,11 @@ import { PlanCache } from './plan-cache';
 import { SqlSession, type SqlPrepared } from './session';
 
 export interface SqlEngineOptions extends EngineOptions {
-  readonly shard: ShardKv;
+  /**
+   * Where the data lives: a KV client over the cluster's shards (built with
+   * `replicatedKeys: SQL_REPLICATED_KEYS`), or one shard holding everything.
+   */
+  readonly shard: KvClient | ShardKv;
 }
 
 export interface SqlSessionFactory extends SessionFactory<SqlPrepared> {
@@ -39,7 +44,7 @@ export async function createSqlSessionFactory(options: SqlEngineOptions): Promis
   return Object.assign(factory, { engine, planCache });
 }
 
-export { Engine } from './engine';
+export { Engine, SQL_REPLICATED_KEYS } from './engine';
 export { SqlSession } from './session';
 export type { SqlPrepared } from './session';
 export { parseSql, initParser } from './parse';

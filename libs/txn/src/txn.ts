@@ -1,15 +1,23 @@
-// One interactive transaction over a ShardKv. Reads happen at a fixed readTs (taken from the
-// shard on first use) and see this transaction's own writes; every key read and every span
-// scanned is recorded so that apply can validate, at commit, that nothing newer was committed
-// to it (serializable). Writes are buffered in memory; a small transaction commits as a single
-// `commit` log entry (1PC). A large one (a bulk COPY, a table rewrite) sends its buffer to the
-// shard as a `stage` entry each time it reaches `stageBytes`, where it is laid as intents that
-// only this transaction sees, then commits with a `commit` entry of the same id and settles the
-// intents with `resolve-staged` entries: no entry and no buffer ever holds the whole write set.
-// Read-only transactions never propose anything.
+// One interactive transaction over the KV client (one or many shards). Reads happen at a fixed
+// readTs (taken on first use) and see this transaction's own writes; every key read and every
+// span scanned is recorded so that apply can validate, at commit, that nothing newer was
+// committed to it (serializable). Writes are buffered in memory. At commit the shards it read or
+// wrote are its participants:
+//  - one participant: a single `commit` log entry (1PC), validated and applied in one step;
+//  - several: two-phase commit. Every participant gets a `prepare` entry (validate, lay intents
+//    naming the primary = the first written key); the decision is the `resolve` entry on the
+//    primary's shard (the first resolve applied there wins, so a reader that finds the
+//    transaction abandoned and aborts it there can never contradict a commit); then the other
+//    participants are resolved.
+// A large transaction (a bulk COPY, a table rewrite) sends its buffer to the shards as `stage`
+// entries each time it reaches `stageBytes`, laid as intents that only this transaction sees;
+// its commit decides them (1PC commit, or prepare + resolve) and `resolve-staged` entries settle
+// them: no entry and no buffer ever holds the whole write set. Read-only transactions never
+// propose anything.
 import { randomBytes } from 'node:crypto';
-import type { ShardKv } from '@weft/kv';
-import type { ReadSpan, Timestamp, WriteOp } from '@weft/logentry';
+import { sqlstateOf, type ShardKv } from '@weft/kv';
+import { KvClient } from '@weft/kvclient';
+import type { ApplyOutcome, IntentRef, ReadSpan, Timestamp, WriteOp } from '@weft/logentry';
 import { PgError } from '@weft/pgwire';
 
 export interface TxnOptions {
@@ -81,8 +89,12 @@ export class Txn {
   private writeBytes = 0;
   /** Bytes sent in stage entries so far. */
   private stagedBytes = 0;
-  /** Stage entries sent (the next one's seq). */
+  /** Stage entries sent, on all shards. */
   private stagedChunks = 0;
+  /** Stage entries sent per shard (the next one's seq there). */
+  private readonly stagedByShard = new Map<number, number>();
+  /** The first key this transaction wrote: its primary (where a 2PC decision is recorded). */
+  private firstWrite: Buffer | undefined;
   /** Stage proposals not yet answered. */
   private inflight = 0;
   /** The last stage proposal (each waits for the one before: chunks apply in order). */
@@ -98,17 +110,21 @@ export class Txn {
   /** 16 random bytes naming the transaction in its entries, intents and CDC. */
   readonly id: Buffer;
 
+  /** The KV client the transaction reads and commits through. */
+  readonly kv: KvClient;
+
   constructor(
-    readonly shard: ShardKv,
+    kv: KvClient | ShardKv,
     private readonly options: TxnOptions = {},
   ) {
+    this.kv = kv instanceof KvClient ? kv : KvClient.single(kv);
     this.id = options.randomId ? options.randomId() : randomBytes(16);
   }
 
   /** The snapshot timestamp; fixed at the first call. */
   async readTs(): Promise<Timestamp> {
     if (this.readTsValue !== undefined) return this.readTsValue;
-    this.readTsPromise ??= this.shard.now().then((ts) => (this.readTsValue = ts));
+    this.readTsPromise ??= this.kv.now().then((ts) => (this.readTsValue = ts));
     return this.readTsPromise;
   }
 
@@ -165,7 +181,7 @@ export class Txn {
     }
     if (own) return own.op.kind === 'put' ? own.op.value : undefined;
     this.notePointRead(key);
-    const row = await this.shard.get(key, await this.readTs(), this.readOptions());
+    const row = await this.kv.get(key, await this.readTs(), this.readOptions());
     return row?.value;
   }
 
@@ -194,7 +210,7 @@ export class Txn {
       for (;;) {
         const limit = first && options.limit !== undefined ? Math.max(1, options.limit) : pageSize;
         first = false;
-        const page = await this.shard.scan(lo, hi, ts, { limit, reverse, ...readOptions });
+        const page = await this.kv.scan(lo, hi, ts, { limit, reverse, ...readOptions });
         for (const row of page.rows) {
           // Emit our own writes that sort before this stored row.
           while (oi < own.length && (reverse ? Buffer.compare(own[oi].key, row.key) > 0 : Buffer.compare(own[oi].key, row.key) < 0)) {
@@ -258,6 +274,7 @@ export class Txn {
     }
     this.writeBytes = bytes;
     this.writes.set(k(key), { key, op });
+    this.firstWrite ??= key;
     this.maybeStage();
   }
 
@@ -265,11 +282,17 @@ export class Txn {
   private maybeStage(): void {
     if (this.done || this.activeScans > 0) return;
     if (this.writeBytes < (this.options.stageBytes ?? DEFAULT_STAGE_BYTES) && this.writes.size < (this.options.stageOps ?? DEFAULT_STAGE_OPS)) return;
-    const writes = [...this.writes.values()].map((w) => w.op);
+    const groups = this.writesByShard([...this.writes.values()].map((w) => w.op));
     this.writes = new Map();
     this.stagedBytes += this.writeBytes;
     this.writeBytes = 0;
-    const seq = this.stagedChunks++;
+    const chunks: { shard: number; seq: number; writes: WriteOp[] }[] = [];
+    for (const [shard, writes] of groups) {
+      const seq = this.stagedByShard.get(shard) ?? 0;
+      this.stagedByShard.set(shard, seq + 1);
+      this.stagedChunks++;
+      chunks.push({ shard, seq, writes });
+    }
     const prev = this.flushing;
     this.inflight++;
     let p: Promise<void> | undefined = undefined;
@@ -278,8 +301,10 @@ export class Txn {
         if (prev !== undefined) await prev;
         if (this.failure !== undefined) return;
         const readTs = await this.readTs();
-        const outcome = await this.shard.propose({ type: 'stage', txnId: this.id, readTs, seq, writes });
-        if (outcome.status === 'aborted') {
+        const outcomes = await Promise.all(chunks.map((c) => this.kv.propose(c.shard, { type: 'stage', txnId: this.id, readTs, seq: c.seq, writes: c.writes })));
+        for (const [i, outcome] of outcomes.entries()) {
+          if (outcome.status !== 'aborted' || this.failure !== undefined) continue;
+          if (outcome.intent !== undefined) await this.resolveBlocker(outcome.intent, chunks[i].shard);
           this.failure = new PgError(outcome.sqlstate, outcome.message, { detail: outcome.detail, constraint: outcome.constraint });
         }
       } catch (e) {
@@ -310,6 +335,47 @@ export class Txn {
     return Object.assign(new Map(this.writes), { stagedChunks: this.stagedChunks });
   }
 
+  /**
+   * Groups writes by shard in order. A replicated key (one copy per shard, e.g. the catalog
+   * version) is written to every shard.
+   */
+  private writesByShard(writes: readonly WriteOp[]): Map<number, WriteOp[]> {
+    const out = new Map<number, WriteOp[]>();
+    const add = (shard: number, op: WriteOp): void => {
+      const list = out.get(shard);
+      if (list === undefined) out.set(shard, [op]);
+      else list.push(op);
+    };
+    for (const op of writes) {
+      if (this.kv.isReplicated(op.key)) for (const id of this.kv.map.shardIds()) add(id, op);
+      else add(this.kv.map.forKey(op.key), op);
+    }
+    return out;
+  }
+
+  /**
+   * The read set per shard. A point read of a replicated key is validated on every
+   * participant (each holds a copy), so it is returned apart and never makes a shard one.
+   */
+  private readsByShard(): { byShard: Map<number, ReadSpan[]>; replicated: ReadSpan[] } {
+    const byShard = new Map<number, ReadSpan[]>();
+    const replicated: ReadSpan[] = [];
+    const add = (shard: number, r: ReadSpan): void => {
+      const list = byShard.get(shard);
+      if (list === undefined) byShard.set(shard, [r]);
+      else list.push(r);
+    };
+    for (const r of this.reads) {
+      if (r.kind === 'point') {
+        if (this.kv.isReplicated(r.key)) replicated.push(r);
+        else add(this.kv.map.forKey(r.key), r);
+      } else {
+        for (const id of this.kv.map.forSpan(r.start, r.end)) add(id, r);
+      }
+    }
+    return { byShard, replicated };
+  }
+
   /** Restores the buffer; refused (0A000) once writes were staged after the savepoint. */
   rollbackTo(sp: TxnSavepoint): void {
     if (sp.stagedChunks !== this.stagedChunks) {
@@ -338,23 +404,27 @@ export class Txn {
     }
     if (!this.hasWrites) return undefined;
     const readTs = await this.readTs();
-    const writes = [...this.writes.values()].map((w) => w.op);
-    let outcome;
+    const writes = this.writesByShard([...this.writes.values()].map((w) => w.op));
+    const { byShard: reads, replicated } = this.readsByShard();
+    const participants = new Set<number>([...writes.keys(), ...this.stagedByShard.keys(), ...reads.keys()]);
+    const readsOf = (shard: number): ReadSpan[] => [...(reads.get(shard) ?? []), ...replicated];
+    if (participants.size > 1) return this.commitTwoPhase([...participants].sort((a, b) => a - b), readTs, writes, readsOf);
+    const [shard] = participants;
+    let outcome: ApplyOutcome;
     try {
-      outcome = await this.shard.propose({
+      outcome = await this.kv.propose(shard, {
         type: 'commit',
         txnId: this.id,
         readTs,
         minCommitTs: readTs + 1n,
-        reads: this.reads,
-        writes,
+        reads: readsOf(shard),
+        writes: writes.get(shard) ?? [],
       });
     } catch (e) {
-      throw new PgError('40003', 'transaction outcome unknown: the shard lost its leader during commit', {
-        detail: e instanceof Error ? e.message : String(e),
-      });
+      throw commitFailure(e);
     }
     if (outcome.status === 'aborted') {
+      if (outcome.intent !== undefined) await this.resolveBlocker(outcome.intent, shard);
       this.abandon();
       throw new PgError(outcome.sqlstate, outcome.message, { detail: outcome.detail, constraint: outcome.constraint });
     }
@@ -362,6 +432,91 @@ export class Txn {
     // keeps later reads cheap. A failure here loses nothing (the leader's sweep finishes it).
     if (this.stagedChunks > 0) await this.resolveStaged(false);
     return outcome.status === 'committed' ? outcome.commitTs : readTs + 1n;
+  }
+
+  /**
+   * Two-phase commit over `shards`. Prepares go out in parallel; once all are laid, the resolve
+   * on the primary's shard decides; the others follow. Any refusal or lost prepare aborts
+   * everywhere (nothing can have committed: only this coordinator ever proposes a commit).
+   */
+  private async commitTwoPhase(
+    shards: readonly number[], readTs: Timestamp, writes: ReadonlyMap<number, WriteOp[]>, readsOf: (shard: number) => ReadSpan[],
+  ): Promise<Timestamp> {
+    const primaryKey = this.firstWrite as Buffer;
+    const primary = this.kv.shardOf(primaryKey);
+    const prepared = await Promise.allSettled(
+      shards.map((shard) =>
+        this.kv.propose(shard, { type: 'prepare', txnId: this.id, readTs, minCommitTs: readTs + 1n, primaryKey, reads: readsOf(shard), writes: writes.get(shard) ?? [] }),
+      ),
+    );
+    let commitTs = readTs + 1n;
+    let refusal: PgError | undefined;
+    for (const [i, r] of prepared.entries()) {
+      if (r.status === 'rejected') {
+        refusal ??= new PgError('40001', 'could not serialize access: a shard did not confirm its part of the commit', {
+          detail: `shard ${shards[i]}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}; the transaction was rolled back`,
+        });
+      } else if (r.value.status === 'aborted') {
+        const o = r.value;
+        if (o.intent !== undefined) await this.resolveBlocker(o.intent, shards[i]);
+        if (refusal === undefined || refusal.code === '40001') refusal = new PgError(o.sqlstate, o.message, { detail: o.detail, constraint: o.constraint });
+      } else if (r.value.status === 'applied' && r.value.ts !== undefined && r.value.ts > commitTs) {
+        commitTs = r.value.ts;
+      }
+    }
+    if (refusal !== undefined) {
+      await this.decide(primary, shards, { kind: 'abort' });
+      this.abandon();
+      throw refusal;
+    }
+    const decided = await this.decide(primary, shards, { kind: 'commit', commitTs });
+    if (!decided) {
+      this.abandon();
+      throw new PgError('40001', 'could not serialize access: the transaction was aborted while it committed', {
+        detail: 'Another transaction found it unfinished for too long and rolled it back.',
+      });
+    }
+    if (this.stagedChunks > 0) await this.resolveStaged(false);
+    return commitTs;
+  }
+
+  /**
+   * Records the decision on the primary's shard (retrying: a resolve is idempotent and the
+   * first one applied wins), then resolves the other participants. Returns whether the
+   * transaction committed. If the primary cannot be reached to record a commit, the outcome
+   * is unknown (40003): a recoverer may yet abort it, or the commit may have applied.
+   */
+  private async decide(primary: number, shards: readonly number[], decision: { kind: 'commit'; commitTs: Timestamp } | { kind: 'abort' }): Promise<boolean> {
+    const entry = { type: 'resolve' as const, txnId: this.id, decision };
+    let outcome: ApplyOutcome | undefined;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 3 && outcome === undefined; attempt++) {
+      try {
+        outcome = await this.kv.propose(primary, entry);
+      } catch (e) {
+        lastError = e;
+      }
+    }
+    if (outcome === undefined) {
+      if (decision.kind === 'abort') return false; // nothing committed; recoverers abort the rest
+      throw new PgError('40003', 'transaction outcome unknown: its decision could not be recorded', {
+        detail: lastError instanceof Error ? lastError.message : String(lastError),
+      });
+    }
+    const committed = outcome.status === 'committed';
+    const final = committed ? { kind: 'commit' as const, commitTs: outcome.status === 'committed' ? outcome.commitTs : 0n } : { kind: 'abort' as const };
+    // Best effort: an intent left behind is resolved by whoever meets it (from the primary).
+    await Promise.all(shards.filter((s) => s !== primary).map((s) => this.kv.propose(s, { type: 'resolve', txnId: this.id, decision: final }).catch(() => undefined)));
+    return committed;
+  }
+
+  /** Settles the intent that made a proposal conflict, so the retry does not meet it again. */
+  private async resolveBlocker(intent: IntentRef, shard: number): Promise<void> {
+    try {
+      await this.kv.resolveIntent(intent, shard);
+    } catch {
+      // The retry will meet it again and try again.
+    }
   }
 
   rollback(): void {
@@ -385,16 +540,35 @@ export class Txn {
     })();
   }
 
-  /** One resolve-staged entry per chunk sent (extra ones are no-ops); stops at the first failure. */
+  /** One resolve-staged entry per chunk sent, per shard (extra ones are no-ops); a shard stops at its first failure. */
   private async resolveStaged(abort: boolean): Promise<void> {
-    try {
-      for (let i = 0; i < this.stagedChunks; i++) await this.shard.propose({ type: 'resolve-staged', txnId: this.id, abort });
-    } catch {
-      // The shard leader's sweep resolves whatever is left.
-    }
+    await Promise.all(
+      [...this.stagedByShard].map(async ([shard, chunks]) => {
+        try {
+          for (let i = 0; i < chunks; i++) await this.kv.propose(shard, { type: 'resolve-staged', txnId: this.id, abort });
+        } catch {
+          // The shard leader's sweep resolves whatever is left.
+        }
+      }),
+    );
   }
 
   private checkOpen(): void {
     if (this.done) throw new PgError('25000', 'transaction is already finished');
   }
+}
+
+/**
+ * The error for a 1PC commit whose proposal failed: 40003 only when the entry may have been
+ * applied (it left and no answer came back); a shard that never took it (no leader within the
+ * deadline) leaves nothing behind, so the transaction can simply be retried (40001).
+ */
+function commitFailure(e: unknown): PgError {
+  const detail = e instanceof Error ? e.message : String(e);
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code === 'ambiguous') return new PgError('40003', 'transaction outcome unknown: the shard lost its leader during commit', { detail });
+  if (code === 'unavailable' || code === 'not-leader') {
+    return new PgError('40001', 'could not commit: the shard had no leader; nothing was written', { detail, hint: 'Retry the transaction.' });
+  }
+  return new PgError(sqlstateOf(e) ?? '40003', `could not commit: ${detail}`, { detail });
 }

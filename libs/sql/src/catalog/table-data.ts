@@ -1,11 +1,12 @@
 // How a table's rows and index entries map to KV keys and values.
-//   row:              /<table id>/<primary index id>/<pk tuple>        -> encodeRow(cells by column id)
-//   secondary index:  /<table id>/<index id>/<index tuple><pk tuple>   -> empty
-//   unique index:     /<table id>/<index id>/<index tuple>             -> pk tuple (ifAbsent on insert)
+//   row:              /<table id>/<primary index id>/<hash>/<pk tuple>        -> encodeRow(cells by column id)
+//   secondary index:  /<table id>/<index id>/<hash>/<index tuple><pk tuple>   -> empty
+//   unique index:     /<table id>/<index id>/<hash>/<index tuple>             -> pk tuple (ifAbsent on insert)
+// <hash> is the shard hash of the index's hash columns (hashColumnsOf); it places rows on shards.
 // A unique index entry whose key contains a NULL never conflicts (NULLs are distinct), so such
 // entries are written in the non-unique layout.
 import {
-  decodeRow, encodeIndexKey, encodeRow, indexSpan, type IndexKeySpec, type KeyType, type KeyValue, type RowValue,
+  HASHED_TABLE_MIN, decodeRow, encodeIndexKey, encodeRow, indexSpan, type IndexKeySpec, type KeyType, type KeyValue, type RowValue,
 } from '@weft/storage';
 import { S, sqlError } from '../errors';
 import type { Row } from '../runtime';
@@ -61,7 +62,17 @@ export function indexSpec(t: TableDesc, idx: IndexDesc, withPk: boolean): IndexK
       dirs.push(t.primary.directions[i]);
     }
   }
-  return { tableId: t.id, indexId: idx.id, types: cols.map((c) => keyType(columnById(t, c).type)), directions: dirs };
+  return { tableId: t.id, indexId: idx.id, types: cols.map((c) => keyType(columnById(t, c).type)), directions: dirs, hashColumns: hashColumnsOf(t, idx) };
+}
+
+/**
+ * How many leading columns of an index decide its shard: the primary key's declared hash part
+ * (`PRIMARY KEY ((a, b) HASH, c)`), else its first column; a secondary index's first column.
+ * System tables (ids below HASHED_TABLE_MIN) are not hashed.
+ */
+export function hashColumnsOf(t: TableDesc, idx: IndexDesc): number | undefined {
+  if (t.id < HASHED_TABLE_MIN) return undefined;
+  return idx.primary ? Math.min(Math.max(t.hashColumns ?? 1, 1), idx.columns.length) : 1;
 }
 
 export function primaryKey(t: TableDesc, row: Row): Buffer {

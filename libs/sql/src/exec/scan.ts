@@ -1,9 +1,9 @@
 // Table access: the KV operations a plan pushes down. A primary-key point get, a PK prefix /
 // range span scan, a secondary-index scan (index span, then a point get per entry), or a full
 // table scan; each with the residual filter and, when nothing above needs all rows, a limit.
-import { prefixEnd } from '@weft/storage';
+import { prefixCoversHash, prefixEnd } from '@weft/storage';
 import type { ColumnDesc, IndexDesc, TableDesc } from '../catalog/descriptors';
-import { decodeTableRow, encodeIndexPrefix, primaryKey, primarySpan, secondarySpan } from '../catalog/table-data';
+import { decodeTableRow, encodeIndexPrefix, indexSpec, primaryKey, primarySpan, secondarySpan } from '../catalog/table-data';
 import type { Env, Row, Runtime } from '../runtime';
 import type { Expr } from '../plan/expr';
 import type { ScopeColumn } from '../plan/scope';
@@ -87,6 +87,14 @@ export class TableScanNode implements PlanNode {
       case 'span': {
         const prefix = await evalAll(a.prefix);
         if (prefix.some((v) => v === null)) return;
+        if (!prefixCoversHash(indexSpec(this.table, this.table.primary, false), prefix.length)) {
+          // Rows are placed by the hash of the leading key columns: without all of them the
+          // range is spread over every hash value, so scan the table (the filter holds the
+          // range conditions too).
+          const all = primarySpan(this.table);
+          yield* txn.scan(all.start, all.end, { limit: hint });
+          return;
+        }
         let { start, end } = primarySpan(this.table, prefix);
         if (a.lower) {
           const [lo] = await evalAll([a.lower.expr]);

@@ -64,7 +64,7 @@ export class StatementSnapshot {
     const own = this.base.get(s);
     if (own) return own.op.kind === 'put' ? own.op.value : undefined;
     this.txn.notePointRead(key);
-    const row = await this.txn.shard.get(key, await this.txn.readTs());
+    const row = await this.txn.kv.get(key, await this.txn.readTs());
     return row?.value;
   }
 

@@ -63,9 +63,10 @@ async function findChildren(ctx: ExecContext, child: TableDesc, fk: ForeignKeyDe
   const leading = (cols: readonly number[]): boolean => fk.columns.every((id, k) => cols[k] === id);
   const out: Row[] = [];
   if (leading(child.primary.columns)) {
+    // (A prefix shorter than the hash columns spans the whole table: filter.)
     const { start, end } = primarySpan(child, values);
     for await (const kv of ctx.txn.scan(start, end)) out.push(decodeTableRow(child, kv.value, missing));
-    return out;
+    return out.filter(matches);
   }
   const sec = child.indexes.find((i) => leading(i.columns));
   if (sec) {

@@ -1,6 +1,6 @@
 // An in-memory ShardKv with the documented apply semantics of a `commit` entry, for unit tests
 // of the transaction and SQL layers that do not need RocksDB. Not for production: O(n) scans.
-import type { KvRow, ScanPage, ScanRequestOptions, ShardKv } from '@weft/kv';
+import type { KvRow, ScanPage, ScanRequestOptions, ShardKv, TxnStatus } from '@weft/kv';
 import type { ApplyOutcome, LogEntry, Timestamp } from '@weft/logentry';
 
 interface Version {
@@ -47,6 +47,11 @@ export class MemoryShard implements ShardKv {
       rows.push({ key: Buffer.from(key, 'latin1'), value: v.value, ts: v.ts });
     }
     return { rows };
+  }
+
+  /** MemoryShard has no 2PC: every transaction is unknown to it. */
+  async txnStatus(): Promise<TxnStatus> {
+    return { kind: 'unknown' };
   }
 
   async propose(entry: LogEntry): Promise<ApplyOutcome> {

@@ -1,0 +1,203 @@
+// The KV client: what transactions talk to instead of one shard (CockroachDB's DistSender role).
+// It routes each key to its shard through the shard map, fans a span out to every shard that may
+// hold part of it and merges their ordered pages, and resolves the intents a read runs into:
+// it looks up the owner's fate on the owner's primary shard, aborts an owner whose coordinator
+// is gone (expired), and settles the intent before reading again. Replica selection, leader
+// following and retries of unanswered requests are each shard's ShardKv's own business
+// (RemoteShardKv over the KV RPC, or an in-process shard).
+import { KvError, WriteIntentError, type KvRow, type MetIntent, type ReadRequestOptions, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus } from '@weft/kv';
+import type { ApplyOutcome, LogEntry, Timestamp } from '@weft/logentry';
+import { ShardMap } from './shard-map';
+
+export interface KvClientClock {
+  /** Wall-clock microseconds since the Unix epoch (intent expiry is judged against it). */
+  now(): Timestamp;
+}
+
+export interface KvClientOptions {
+  readonly map: ShardMap;
+  /** The client of each shard in the map. */
+  readonly shards: ReadonlyMap<number, ShardKv>;
+  readonly clock?: KvClientClock;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * An undecided 2PC transaction whose intent is older than this is presumed abandoned by its
+   * coordinator and is aborted by whoever meets it (default 5 s; a commit takes milliseconds).
+   */
+  readonly txnExpiryUs?: bigint;
+  /** How long a read keeps waiting on intents before giving up with 40001 (default 30 s). */
+  readonly intentWaitMs?: number;
+  /**
+   * Keys kept as one copy per shard: written to every shard, read from the system shard, and
+   * validated on each shard a transaction commits on (the catalog version, so a data
+   * transaction's read of it never makes its commit a multi-shard one).
+   */
+  readonly replicatedKeys?: readonly Buffer[];
+}
+
+const systemClock: KvClientClock = { now: () => BigInt(Date.now()) * 1000n };
+const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const hexId = (id: string): Buffer => Buffer.from(id, 'hex');
+
+export class KvClient {
+  readonly map: ShardMap;
+  private readonly shards: ReadonlyMap<number, ShardKv>;
+  private readonly clock: KvClientClock;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly expiryUs: bigint;
+  private readonly intentWaitMs: number;
+  private readonly replicated: ReadonlySet<string>;
+  /** The newest timestamp this client has seen (reads and commits): now() never goes below it. */
+  private seen: Timestamp = 0n;
+  readonly stats = { intentsResolved: 0, intentWaits: 0, pushes: 0, fanouts: 0 };
+
+  constructor(opts: KvClientOptions) {
+    this.map = opts.map;
+    this.shards = opts.shards;
+    for (const id of opts.map.shardIds()) if (!opts.shards.has(id)) throw new Error(`KvClient: no client for shard ${id} of the shard map`);
+    this.clock = opts.clock ?? systemClock;
+    this.sleep = opts.sleep ?? realSleep;
+    this.expiryUs = opts.txnExpiryUs ?? 5_000_000n;
+    this.intentWaitMs = opts.intentWaitMs ?? 30_000;
+    this.replicated = new Set((opts.replicatedKeys ?? []).map((k) => k.toString('latin1')));
+  }
+
+  /** A client over one shard holding everything (tests, the simulator, a one-shard cluster). */
+  static single(shard: ShardKv, opts: Omit<KvClientOptions, 'map' | 'shards'> = {}): KvClient {
+    return new KvClient({ ...opts, map: ShardMap.single(shard.shardId), shards: new Map([[shard.shardId, shard]]) });
+  }
+
+  shard(id: number): ShardKv {
+    const s = this.shards.get(id);
+    if (s === undefined) throw new KvError('unknown-shard', `shard ${id} is not in shard map v${this.map.version}`, id);
+    return s;
+  }
+
+  /** Whether `key` is kept as one copy per shard (see KvClientOptions.replicatedKeys). */
+  isReplicated(key: Buffer): boolean {
+    return this.replicated.size > 0 && this.replicated.has(key.toString('latin1'));
+  }
+
+  shardOf(key: Buffer): number {
+    return this.isReplicated(key) ? this.map.systemShard : this.map.forKey(key);
+  }
+
+  /** A timestamp at least as new as every commit acknowledged to anyone (the system shard's clock) and to this client. */
+  async now(): Promise<Timestamp> {
+    const ts = await this.shard(this.map.systemShard).now();
+    this.observe(ts);
+    return this.seen;
+  }
+
+  observe(ts: Timestamp): void {
+    if (ts > this.seen) this.seen = ts;
+  }
+
+  async get(key: Buffer, ts: Timestamp, options?: ReadRequestOptions): Promise<KvRow | undefined> {
+    const id = this.shardOf(key);
+    return this.withIntents(id, () => this.shard(id).get(key, ts, options));
+  }
+
+  /**
+   * Rows of [start, end) at ts, in key order (descending with reverse), at most `limit`; the
+   * page's resumeKey continues the scan like a single shard's would.
+   */
+  async scan(start: Buffer, end: Buffer, ts: Timestamp, options: ScanRequestOptions = {}): Promise<ScanPage> {
+    const ids = this.map.forSpan(start, end);
+    if (ids.length === 1) return this.withIntents(ids[0], () => this.shard(ids[0]).scan(start, end, ts, options));
+    this.stats.fanouts++;
+    const pages = await Promise.all(ids.map((id) => this.withIntents(id, () => this.shard(id).scan(start, end, ts, options))));
+    return mergePages(pages, options.reverse ?? false, options.limit);
+  }
+
+  async propose(shardId: number, entry: LogEntry): Promise<ApplyOutcome> {
+    const out = await this.shard(shardId).propose(entry);
+    if (out.status === 'committed') this.observe(out.commitTs);
+    return out;
+  }
+
+  /** Runs a read, resolving the intents it meets and reading again until it gets through. */
+  private async withIntents<T>(shardId: number, read: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.intentWaitMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await read();
+      } catch (e) {
+        if (!(e instanceof WriteIntentError)) throw e;
+        if (Date.now() >= deadline) {
+          throw new KvError('retry', `shard ${shardId}: gave up after ${this.intentWaitMs} ms waiting for transaction ${e.intents[0]?.txnId ?? '?'} to finish`, shardId);
+        }
+        let waited = false;
+        for (const intent of e.intents) if ((await this.resolveIntent(intent, shardId)) === 'pending') waited = true;
+        if (waited) await this.sleep(Math.min(100, 2 ** Math.min(attempt, 6)));
+      }
+    }
+  }
+
+  /**
+   * Settles one intent met on `shardId` if its owner's fate can be known: decided on the
+   * owner's primary shard, or abandoned (older than the expiry, then aborted there first: the
+   * first resolve applied on the primary is the decision, so this cannot contradict a commit).
+   * Returns 'pending' when the owner is alive and undecided (the caller waits and retries).
+   */
+  async resolveIntent(intent: MetIntent, shardId: number): Promise<'resolved' | 'pending'> {
+    const txnId = hexId(intent.txnId);
+    let primary = intent.primary;
+    if (primary === undefined) {
+      // A staged intent: its own shard knows whether it was prepared, and for whom.
+      const local = await this.shard(shardId).txnStatus(txnId);
+      if (local.kind === 'committed' || local.kind === 'aborted') return this.settle(txnId, local, shardId);
+      if (local.kind !== 'pending' || local.primary === undefined) return 'pending';
+      primary = local.primary;
+    }
+    const primaryShard = this.map.forKey(primary);
+    let status: TxnStatus = await this.shard(primaryShard).txnStatus(txnId);
+    if (status.kind === 'pending' || status.kind === 'unknown') {
+      if (this.clock.now() - intent.ts < this.expiryUs) {
+        this.stats.intentWaits++;
+        return 'pending';
+      }
+      this.stats.pushes++;
+      const out = await this.shard(primaryShard).propose({ type: 'resolve', txnId, decision: { kind: 'abort' } });
+      status = out.status === 'committed' ? { kind: 'committed', ts: out.commitTs } : { kind: 'aborted' };
+    }
+    if (shardId === primaryShard) return 'resolved';
+    return this.settle(txnId, status, shardId);
+  }
+
+  private async settle(txnId: Buffer, status: TxnStatus, shardId: number): Promise<'resolved'> {
+    const decision = status.kind === 'committed' ? { kind: 'commit' as const, commitTs: status.ts } : { kind: 'abort' as const };
+    await this.shard(shardId).propose({ type: 'resolve', txnId, decision });
+    this.stats.intentsResolved++;
+    return 'resolved';
+  }
+
+  close(): void {
+    for (const s of this.shards.values()) (s as { close?: () => void }).close?.();
+  }
+}
+
+/**
+ * Merges ordered pages of several shards into one ordered page of at most `limit` rows. A shard
+ * that stopped early (resumeKey) bounds how far the merged page is complete: rows beyond its
+ * resume point are dropped (they come again on the next page) and the merged page resumes there.
+ */
+export function mergePages(pages: readonly ScanPage[], reverse: boolean, limit: number | undefined): ScanPage {
+  const before = (a: Buffer, b: Buffer): boolean => (reverse ? Buffer.compare(a, b) > 0 : Buffer.compare(a, b) < 0);
+  // Forward: resume keys are inclusive starts, so rows below the smallest are complete. Reverse:
+  // resume keys are exclusive ends, so rows at or above the largest are complete.
+  let bound: Buffer | undefined;
+  for (const p of pages) {
+    if (p.resumeKey === undefined) continue;
+    if (bound === undefined || before(p.resumeKey, bound)) bound = p.resumeKey;
+  }
+  const rows: KvRow[] = [];
+  for (const p of pages) for (const r of p.rows) if (bound === undefined || (reverse ? Buffer.compare(r.key, bound) >= 0 : Buffer.compare(r.key, bound) < 0)) rows.push(r);
+  rows.sort((a, b) => (reverse ? Buffer.compare(b.key, a.key) : Buffer.compare(a.key, b.key)));
+  if (limit !== undefined && limit > 0 && rows.length > limit) {
+    const kept = rows.slice(0, limit);
+    const last = kept[kept.length - 1].key;
+    return { rows: kept, resumeKey: reverse ? last : Buffer.concat([last, Buffer.from([0])]) };
+  }
+  return bound === undefined ? { rows } : { rows, resumeKey: bound };
+}

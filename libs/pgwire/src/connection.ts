@@ -13,6 +13,7 @@ import * as be from './backend';
 import type { FieldDescription, FormatCode, TransactionStatus } from './backend';
 import { BufferWriter } from './buffer-writer';
 import { type Authenticator, type Credential, verifyCleartext, verifyMd5Response } from './auth';
+import { canonicalEncodingName, SUPPORTED_CLIENT_ENCODINGS } from './encoding';
 import { queryCanceled, PgError, type PgNotice, ProtocolViolation, SqlState, toPgError } from './errors';
 import { BodyReader, decodeFrontend, decodeStartup, type FrontendMessage, PROTOCOL_3_0 } from './frontend';
 import { writeDataRow, rowEncoder } from './encode-row';
@@ -77,12 +78,6 @@ interface Portal<S> {
   tag: string | ((n: number) => string) | undefined;
 }
 
-const ACCEPTED_ENCODINGS = new Map([
-  ['utf8', 'UTF8'],
-  ['utf-8', 'UTF8'],
-  ['unicode', 'UTF8'],
-  ['sql_ascii', 'SQL_ASCII'],
-]);
 
 class ConnectionClosed extends Error {}
 
@@ -323,10 +318,12 @@ export class PgConnection<S extends PreparedStatement> implements CancelTarget {
       const encoding = s.params.get('client_encoding');
       let clientEncoding = 'UTF8';
       if (encoding !== undefined && encoding.toLowerCase() !== 'auto') {
-        const e = ACCEPTED_ENCODINGS.get(encoding.toLowerCase());
-        if (!e) {
-          throw new PgError(SqlState.INVALID_PARAMETER_VALUE, `invalid value for parameter "client_encoding": "${encoding}"`, {
-            hint: 'Weft supports only UTF8 client encoding.',
+        // Names are normalized as PostgreSQL does ('utf-8' with its quotes, as asyncpg sends it, is UTF8).
+        const e = canonicalEncodingName(encoding);
+        if (!e) throw new PgError(SqlState.INVALID_PARAMETER_VALUE, `invalid value for parameter "client_encoding": "${encoding}"`, {}, 'FATAL');
+        if (!SUPPORTED_CLIENT_ENCODINGS.has(e)) {
+          throw new PgError(SqlState.FEATURE_NOT_SUPPORTED, `conversion between ${e} and UTF8 is not supported`, {
+            hint: 'Weft supports only the UTF8 (and SQL_ASCII) client encodings.',
           }, 'FATAL');
         }
         clientEncoding = e;

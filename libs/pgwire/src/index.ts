@@ -3,6 +3,7 @@ export * from './session';
 export * from './types';
 export * from './auth';
 export * from './scram';
+export { canonicalEncodingName, SUPPORTED_CLIENT_ENCODINGS } from './encoding';
 export { PgServer, DEFAULT_PARAMETERS, type PgServerOptions } from './server';
 export { MessageReader, DEFAULT_LIMITS, type Packet, type ReaderLimits } from './reader';
 export { decodeFrontend, decodeStartup, type FrontendMessage, type StartupPacket } from './frontend';

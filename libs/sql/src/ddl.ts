@@ -103,7 +103,8 @@ export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, pa
       if (!rel) return 'ALTER SEQUENCE';
       const seq = rel as SequenceDesc;
       const opts = seqOptions(a.options ?? [], seq.typeKind);
-      const next: SequenceDesc = { ...seq, ...opts.desc };
+      const next: SequenceDesc = { ...seq, ...retypedBounds(seq, opts.desc.typeKind), ...opts.desc };
+      validateSequence(next, opts.restart === undefined || opts.restart === 'start' ? undefined : BigInt(opts.restart));
       writeDescriptor(ctx.txn, next);
       if (opts.restart !== undefined) await ctx.engine.setval(next, BigInt(opts.restart === 'start' ? next.start : opts.restart), false);
       await ddlDone(ctx);
@@ -228,7 +229,12 @@ function seqOptions(opts: readonly Node[], typeKind: 'int2' | 'int4' | 'int8'): 
     const a = d.arg;
     if (!a) return '';
     if ('Integer' in a) return String(a.Integer.ival ?? 0);
-    if ('Float' in a) return a.Float.fval ?? '0';
+    if ('Float' in a) {
+      // Sequence parameters are bigint: a larger literal is 22003, as in Postgres.
+      const v = a.Float.fval ?? '0';
+      if (!/^[-+]?\d+$/.test(v) || BigInt(v) > INT8_MAX || BigInt(v) < INT8_MIN) throw sqlError(S.NUMERIC_OUT_OF_RANGE, `value "${v}" is out of range for type bigint`);
+      return BigInt(v).toString();
+    }
     return '';
   };
   for (const o of opts) {
@@ -240,9 +246,18 @@ function seqOptions(opts: readonly Node[], typeKind: 'int2' | 'int4' | 'int8'): 
       case 'minvalue': if (d.arg) desc.min = num(d); break;
       case 'maxvalue': if (d.arg) desc.max = num(d); break;
       case 'cycle': desc.cycle = Boolean(d.arg && 'Boolean' in (d.arg) ? (d.arg).Boolean.boolval : true); break;
-      case 'cache': break;
+      case 'cache': {
+        const cache = num(d);
+        if (cache !== '' && BigInt(cache) <= 0n) throw sqlError(S.INVALID_PARAMETER_VALUE, `CACHE (${cache}) must be greater than zero`);
+        break;
+      }
       case 'restart': restart = d.arg ? num(d) : 'start'; break;
-      case 'as': desc.typeKind = typeFromTypeName((d.arg as { TypeName: import('libpg-query').TypeName }).TypeName).kind as 'int2' | 'int4' | 'int8'; break;
+      case 'as': {
+        const k = typeFromTypeName((d.arg as { TypeName: import('libpg-query').TypeName }).TypeName).kind;
+        if (k !== 'int2' && k !== 'int4' && k !== 'int8') throw sqlError(S.INVALID_PARAMETER_VALUE, 'sequence type must be smallint, integer, or bigint');
+        desc.typeKind = k;
+        break;
+      }
       case 'owned_by': ownedBy = ((d.arg as { List: { items?: Node[] } }).List.items ?? []).map(stringOf); break;
       case 'sequence_name': break;
       default: throw sqlError(S.SYNTAX_ERROR, `option "${d.defname}" not recognized`);
@@ -260,7 +275,43 @@ function newSequence(id: number, schemaId: number, name: string, typeKind: 'int2
   const min = opts.min ?? (desc ? (kind === 'int2' ? '-32768' : kind === 'int4' ? '-2147483648' : '-9223372036854775808') : '1');
   const maxV = opts.max ?? (desc ? '-1' : max);
   if (BigInt(inc) === 0n) throw sqlError(S.INVALID_PARAMETER_VALUE, 'INCREMENT must not be zero');
-  return { kind: 'sequence', id, schemaId, name, start: opts.start ?? (desc ? maxV : min), increment: inc, min, max: maxV, cycle: opts.cycle ?? false, ownedBy, typeKind: kind };
+  const seq: SequenceDesc = { kind: 'sequence', id, schemaId, name, start: opts.start ?? (desc ? maxV : min), increment: inc, min, max: maxV, cycle: opts.cycle ?? false, ownedBy, typeKind: kind };
+  validateSequence(seq);
+  return seq;
+}
+
+const INT8_MAX = 9223372036854775807n;
+const INT8_MIN = -9223372036854775808n;
+const SEQ_TYPE_RANGE: Record<SequenceDesc['typeKind'], { min: bigint; max: bigint; name: string }> = {
+  int2: { min: -32768n, max: 32767n, name: 'smallint' },
+  int4: { min: -2147483648n, max: 2147483647n, name: 'integer' },
+  int8: { min: INT8_MIN, max: INT8_MAX, name: 'bigint' },
+};
+
+/** ALTER SEQUENCE ... AS: bounds that were the old type's defaults become the new type's (as Postgres). */
+function retypedBounds(seq: SequenceDesc, to: SequenceDesc['typeKind'] | undefined): Partial<SequenceDesc> {
+  if (!to || to === seq.typeKind) return {};
+  const from = SEQ_TYPE_RANGE[seq.typeKind];
+  const next = SEQ_TYPE_RANGE[to];
+  const out: { max?: string; min?: string } = {};
+  if (BigInt(seq.max) === from.max) out.max = next.max.toString();
+  if (BigInt(seq.min) === from.min) out.min = next.min.toString();
+  return out;
+}
+
+/** Postgres's checks of a sequence's parameters (sequence.c init_params), all 22023. */
+function validateSequence(seq: SequenceDesc, restart?: bigint): void {
+  const type = SEQ_TYPE_RANGE[seq.typeKind];
+  const [min, max, start, inc] = [BigInt(seq.min), BigInt(seq.max), BigInt(seq.start), BigInt(seq.increment)];
+  const bad = (m: string): PgError => sqlError(S.INVALID_PARAMETER_VALUE, m);
+  if (inc === 0n) throw bad('INCREMENT must not be zero');
+  if (max < type.min || max > type.max) throw bad(`MAXVALUE (${max}) is out of range for sequence data type ${type.name}`);
+  if (min < type.min || min > type.max) throw bad(`MINVALUE (${min}) is out of range for sequence data type ${type.name}`);
+  if (min >= max) throw bad(`MINVALUE (${min}) must be less than MAXVALUE (${max})`);
+  if (start < min) throw bad(`START value (${start}) cannot be less than MINVALUE (${min})`);
+  if (start > max) throw bad(`START value (${start}) cannot be greater than MAXVALUE (${max})`);
+  if (restart !== undefined && restart < min) throw bad(`RESTART value (${restart}) cannot be less than MINVALUE (${min})`);
+  if (restart !== undefined && restart > max) throw bad(`RESTART value (${restart}) cannot be greater than MAXVALUE (${max})`);
 }
 
 // ---------------------------------------------------------------------------------------------

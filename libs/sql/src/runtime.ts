@@ -1,6 +1,7 @@
 // What compiled expressions see at run time: parameters, session facts and the results of
 // async "slots" (subqueries, nextval) computed just before an expression is evaluated.
 import type { Txn } from '@weft/txn';
+import type { SequenceState } from './catalog/sequence-state';
 import type { Value } from './types/types';
 
 export type Row = Value[];
@@ -40,6 +41,8 @@ export interface RuntimeServices {
   nextval(sequence: string | number): Promise<bigint>;
   currval(sequence: string | number): bigint;
   setval(sequence: string | number, value: bigint, isCalled: boolean): Promise<bigint>;
+  /** last_value and is_called of a sequence as Postgres reports them (any session's nextval counts). */
+  sequenceState(sequence: string | number): Promise<SequenceState>;
   /** pg_class OID of a relation name (regclass casts), or throws 42P01. */
   regclass(name: string): number;
   /** Relation name for an OID (regclass output). */
@@ -48,6 +51,11 @@ export interface RuntimeServices {
   regName(kind: 'regclass' | 'regtype' | 'regproc' | 'regnamespace' | 'regrole', oid: number): string;
   /** Input of a name cast to a reg* type: the OID it names (42P01/42704 when unknown). */
   regOid(kind: 'regclass' | 'regtype' | 'regproc' | 'regnamespace' | 'regrole', name: string): number;
+  /**
+   * set_config(name, value, is_local): SET (or SET LOCAL when isLocal; a NULL value resets);
+   * returns the setting's new value.
+   */
+  setConfig(name: string, value: string | null, isLocal: boolean): string;
   /** Catalog text functions: pg_get_indexdef, pg_get_constraintdef, pg_get_viewdef, pg_get_serial_sequence. */
   describe(what: 'indexdef' | 'indexcolumn' | 'constraintdef' | 'viewdef' | 'serial_sequence', oid: number, column?: string): string | null;
 }

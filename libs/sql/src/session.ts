@@ -13,11 +13,12 @@ import { systemView, type SystemView } from './catalog/system-views/registry';
 import { compileStatement } from './compile';
 import type { Engine } from './engine';
 import { S, sqlError } from './errors';
+import { kvErrorToPg } from './kv-errors';
 import { parseSql, type ParsedStatement } from './parse';
 import type { PlannerEnv } from './plan/context';
 import { stringOf, typeFromTypeName } from './plan/expr';
 import type { Runtime, RuntimeServices, SessionInfo } from './runtime';
-import { Settings, canonicalSettingName } from './settings';
+import { Settings, canonicalSettingName, type SettingChange, type SettingsSnapshot } from './settings';
 import { STATEMENT_TIMEOUT } from './exec/nodes';
 import { columnInfos, type CompiledStatement, type ExecContext } from './statement';
 import { nowMicros } from './types/datetime';
@@ -51,7 +52,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
   private txn: Txn | undefined;
   private txnCatalog: Catalog | undefined;
   private txnStartUs = 0n;
-  private savepoints: { name: string; snapshot: ReturnType<Txn['savepoint']>; failed: boolean }[] = [];
+  private savepoints: { name: string; snapshot: ReturnType<Txn['savepoint']>; settings: SettingsSnapshot; failed: boolean }[] = [];
   private readonly sqlPrepared = new Map<string, SqlPrepared>();
   private readonly currvals = new Map<number, bigint>();
   readonly settings: Settings;
@@ -91,6 +92,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     this.txn = this.engine.newTxn();
     this.txnStartUs = nowMicros();
     this.state = 'block';
+    this.settings.beginTransaction();
     this.txnReadOnly = this.settings.get('default_transaction_read_only') === 'on';
     let done = false;
     try {
@@ -98,12 +100,12 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
       const txn = this.txn;
       this.endBlock();
       done = true;
-      await txn.commit();
-      if (txn.hasWrites) this.afterCommit();
+      await this.commitWithSettings(txn, ctx);
     } finally {
       if (!done) {
         this.txn?.rollback();
         this.endBlock();
+        this.reportSettings(this.settings.rollbackTransaction(), ctx);
       }
     }
   }
@@ -175,7 +177,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
       }
     } catch (e) {
       this.failBlock();
-      throw withPosition(e, stmt);
+      throw withPosition(kvErrorToPg(e), stmt);
     }
   }
 
@@ -219,14 +221,22 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     for (;;) {
       const txn = this.engine.newTxn();
       this.txnStartUs = nowMicros();
+      // set_config(..., true) in an autocommitted statement lasts until the statement ends.
+      this.settings.beginTransaction();
       try {
         const result = await this.execIn(txn, stmt, params, prepared, ctx, true);
-        if (result.kind === 'copyIn') return this.autocommitCopy(txn, result);
+        if (result.kind === 'copyIn') {
+          this.reportSettings(this.settings.commitTransaction(), ctx);
+          return this.autocommitCopy(txn, result);
+        }
         await txn.commit();
+        this.reportSettings(this.settings.commitTransaction(), ctx);
         if (txn.hasWrites) this.afterCommit();
         return result;
-      } catch (e) {
+      } catch (caught) {
+        const e = kvErrorToPg(caught);
         txn.rollback();
+        this.reportSettings(this.settings.rollbackTransaction(), ctx);
         if (e instanceof PgError && e.code === S.SERIALIZATION_FAILURE && attempt < this.engine.maxRetries && !ctx.signal.aborted) {
           attempt++;
           // A retry would conflict with the failed attempt's staged intents: wait until they are gone.
@@ -255,6 +265,23 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         txn.rollback();
       },
     };
+  }
+
+  /** Commits a transaction block's txn, then keeps (or on failure undoes) its settings. */
+  private async commitWithSettings(txn: Txn | undefined, ctx: QueryContext): Promise<void> {
+    try {
+      if (txn) await txn.commit();
+    } catch (e) {
+      this.reportSettings(this.settings.rollbackTransaction(), ctx);
+      throw e;
+    }
+    this.reportSettings(this.settings.commitTransaction(), ctx);
+    if (txn?.hasWrites) this.afterCommit();
+  }
+
+  /** ParameterStatus for reported settings a transaction's end (or ROLLBACK TO) changed. */
+  private reportSettings(changes: readonly SettingChange[], ctx: QueryContext): void {
+    for (const c of changes) ctx.setParameter(c.name, c.value);
   }
 
   private afterCommit(): void {
@@ -395,6 +422,12 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         if (isCalled) this.currvals.set(s.id, v);
         return v;
       },
+      sequenceState: (name) => this.engine.sequenceState(seq(name)),
+      setConfig: (name, value, isLocal) => {
+        const r = value === null ? this.settings.reset(name, isLocal) : this.settings.set(name, value, isLocal);
+        if (r.report) ctx.setParameter(r.name, r.value);
+        return r.value;
+      },
       regclass: (name) => {
         // [database.]schema.relation, each part optionally double-quoted.
         const parts = splitQualified(name);
@@ -440,45 +473,47 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
           ctx.notice({ severity: 'WARNING', code: '25001', message: 'there is already a transaction in progress' });
           return tag('BEGIN');
         }
-        this.txn = this.engine.newTxn();
-        this.txnStartUs = nowMicros();
-        this.state = 'block';
-        this.savepoints = [];
-        this.txnCatalog = undefined;
-        this.txnCatalogDirty = false;
-        this.txnReadOnly = readOnlyOption(ts.options ?? []) ?? this.settings.get('default_transaction_read_only') === 'on';
+        this.beginBlock(readOnlyOption(ts.options ?? []) ?? this.settings.get('default_transaction_read_only') === 'on');
         return tag(kind === 'TRANS_STMT_BEGIN' ? 'BEGIN' : 'START TRANSACTION');
       }
       case 'TRANS_STMT_COMMIT': {
         if (this.state === 'idle') {
+          // Postgres: a plain COMMIT outside a block warns; COMMIT AND CHAIN is an error.
+          if (ts.chain) throw sqlError(S.NO_ACTIVE_SQL_TXN, 'COMMIT AND CHAIN can only be used in transaction blocks');
           ctx.notice({ severity: 'WARNING', code: '25P01', message: 'there is no transaction in progress' });
           return tag('COMMIT');
         }
         const failed = this.state === 'failed';
+        const readOnly = this.txnReadOnly;
         const txn = this.txn;
         this.endBlock();
         if (failed) {
           txn?.rollback();
+          this.reportSettings(this.settings.rollbackTransaction(), ctx);
+          if (ts.chain) this.beginBlock(readOnly);
           return tag('ROLLBACK');
         }
-        if (txn) {
-          await txn.commit();
-          if (txn.hasWrites) this.afterCommit();
-        }
+        await this.commitWithSettings(txn, ctx);
+        // AND CHAIN: a new transaction with the same characteristics starts at once.
+        if (ts.chain) this.beginBlock(readOnly);
         return tag('COMMIT');
       }
       case 'TRANS_STMT_ROLLBACK': {
         if (this.state === 'idle') {
+          if (ts.chain) throw sqlError(S.NO_ACTIVE_SQL_TXN, 'ROLLBACK AND CHAIN can only be used in transaction blocks');
           ctx.notice({ severity: 'WARNING', code: '25P01', message: 'there is no transaction in progress' });
           return tag('ROLLBACK');
         }
+        const readOnly = this.txnReadOnly;
         this.txn?.rollback();
         this.endBlock();
+        this.reportSettings(this.settings.rollbackTransaction(), ctx);
+        if (ts.chain) this.beginBlock(readOnly);
         return tag('ROLLBACK');
       }
       case 'TRANS_STMT_SAVEPOINT': {
         if (this.state === 'idle' || !this.txn) throw sqlError(S.NO_ACTIVE_SQL_TXN, 'SAVEPOINT can only be used in transaction blocks');
-        this.savepoints.push({ name: ts.savepoint_name ?? '', snapshot: this.txn.savepoint(), failed: false });
+        this.savepoints.push({ name: ts.savepoint_name ?? '', snapshot: this.txn.savepoint(), settings: this.settings.savepoint(), failed: false });
         return tag('SAVEPOINT');
       }
       case 'TRANS_STMT_RELEASE': {
@@ -491,6 +526,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         if (this.state === 'idle' || !this.txn) throw sqlError(S.NO_ACTIVE_SQL_TXN, 'ROLLBACK TO SAVEPOINT can only be used in transaction blocks');
         const i = this.findSavepoint(ts.savepoint_name ?? '');
         this.txn.rollbackTo(this.savepoints[i].snapshot);
+        this.reportSettings(this.settings.rollbackTo(this.savepoints[i].settings), ctx);
         this.savepoints.length = i + 1;
         this.state = 'block';
         if (this.txnCatalogDirty) this.txnCatalog = await this.engine.reloadCatalog(this.txn);
@@ -508,6 +544,18 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
   private findSavepoint(name: string): number {
     for (let i = this.savepoints.length - 1; i >= 0; i--) if (this.savepoints[i].name === name) return i;
     throw sqlError(S.SAVEPOINT_EXCEPTION, `savepoint "${name}" does not exist`);
+  }
+
+  /** BEGIN / START TRANSACTION (and the new transaction of COMMIT/ROLLBACK AND CHAIN). */
+  private beginBlock(readOnly: boolean): void {
+    this.txn = this.engine.newTxn();
+    this.txnStartUs = nowMicros();
+    this.state = 'block';
+    this.savepoints = [];
+    this.txnCatalog = undefined;
+    this.txnCatalogDirty = false;
+    this.txnReadOnly = readOnly;
+    this.settings.beginTransaction();
   }
 
   private endBlock(): void {
@@ -566,17 +614,29 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         throw sqlError(S.FEATURE_NOT_SUPPORTED, `SET ${name} is not supported`);
       }
       if (v.kind === 'VAR_RESET_ALL') {
-        for (const [k] of this.settings.all()) this.settings.reset(k);
+        for (const [k] of this.settings.all()) {
+          const r = this.settings.reset(k);
+          if (r.report) ctx.setParameter(r.name, r.value);
+        }
         return cmdTag('RESET');
       }
+      // SET LOCAL outside a transaction block: Postgres validates it, warns, and it has no effect
+      // (its implicit transaction ends with the statement).
+      const local = v.is_local === true;
+      const key = name === 'time zone' ? 'timezone' : name;
+      if (local && this.state === 'idle') {
+        if (v.kind === 'VAR_SET_VALUE') this.settings.check(key, (v.args ?? []).map(argText).join(', '));
+        ctx.notice({ severity: 'WARNING', code: '25P01', message: 'SET LOCAL can only be used in transaction blocks' });
+        return cmdTag('SET');
+      }
       if (v.kind === 'VAR_RESET' || v.kind === 'VAR_SET_DEFAULT') {
-        const r = this.settings.reset(name);
+        const r = this.settings.reset(key, local);
         if (r.report) ctx.setParameter(r.name, r.value);
         return cmdTag(v.kind === 'VAR_RESET' ? 'RESET' : 'SET');
       }
       if (name === 'transaction_isolation' || name === 'transaction_read_only' || name === 'transaction_deferrable') return cmdTag('SET');
       const value = (v.args ?? []).map(argText).join(', ');
-      const r = this.settings.set(name === 'time zone' ? 'timezone' : name, value);
+      const r = this.settings.set(key, value, local);
       if (r.report) ctx.setParameter(r.name, r.value);
       return cmdTag('SET');
     }
@@ -586,7 +646,8 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         return { kind: 'rows', columns: [{ name: 'name', typeOid: 25 }, { name: 'setting', typeOid: 25 }, { name: 'description', typeOid: 25 }], rows: this.settings.all().map(([k, v]) => [k, v, '']) };
       }
       const key = name === 'time zone' ? 'timezone' : name === 'transaction isolation level' ? 'transaction_isolation' : name;
-      const value = this.settings.get(key);
+      // transaction_read_only is the open transaction's (BEGIN READ ONLY, SET TRANSACTION).
+      const value = key === 'transaction_read_only' && this.state !== 'idle' ? (this.txnReadOnly ? 'on' : 'off') : this.settings.get(key);
       if (value === undefined) throw sqlError(S.UNDEFINED_OBJECT, `unrecognized configuration parameter "${name}"`);
       return { kind: 'rows', columns: [{ name: canonicalSettingName(key), typeOid: 25 }], rows: [[value]], commandTag: 'SHOW' };
     }
@@ -630,6 +691,12 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     }
     if ('ListenStmt' in node) return cmdTag('LISTEN');
     if ('UnlistenStmt' in node) return cmdTag('UNLISTEN');
+    if ('ClosePortalStmt' in node) {
+      // No SQL-level cursors exist (DECLARE is not supported), so CLOSE ALL closes nothing.
+      const cursor = node.ClosePortalStmt.portalname;
+      if (cursor !== undefined) throw sqlError(S.INVALID_CURSOR_NAME, `cursor "${cursor}" does not exist`);
+      return cmdTag('CLOSE CURSOR ALL');
+    }
     if ('NotifyStmt' in node) return cmdTag('NOTIFY');
     return undefined;
   }
@@ -685,7 +752,7 @@ function readOnlyOption(options: readonly Node[]): boolean | undefined {
 }
 
 function isSessionStatement(node: Node): boolean {
-  return ['TransactionStmt', 'VariableSetStmt', 'VariableShowStmt', 'PrepareStmt', 'ExecuteStmt', 'DeallocateStmt', 'DiscardStmt', 'ListenStmt', 'UnlistenStmt', 'NotifyStmt'].some((k) => k in node);
+  return ['TransactionStmt', 'VariableSetStmt', 'VariableShowStmt', 'PrepareStmt', 'ExecuteStmt', 'DeallocateStmt', 'DiscardStmt', 'ListenStmt', 'UnlistenStmt', 'NotifyStmt', 'ClosePortalStmt'].some((k) => k in node);
 }
 
 /** The statement text after `PREPARE name [(types)] AS`. */

@@ -1,5 +1,6 @@
 // Session settings (GUCs): SET/SHOW/RESET and current_setting(). Unknown names are accepted by
 // SET only when they are custom (contain a dot), as in Postgres; the rest are listed here.
+import { canonicalEncodingName, SUPPORTED_CLIENT_ENCODINGS } from '@weft/pgwire';
 import { S, sqlError } from './errors';
 import { normalizeTimeZone } from './types/timezone';
 
@@ -23,10 +24,12 @@ export const SETTINGS: Readonly<Record<string, SettingDef>> = {
   client_encoding: {
     default: 'UTF8',
     report: true,
+    // Encoding names as Postgres reads them: 'utf-8', utf8, UTF_8, unicode all name UTF8.
     normalize: (v) => {
-      const s = v.toUpperCase().replace(/[-_]/g, '');
-      if (s !== 'UTF8' && s !== 'UNICODE' && s !== 'SQLASCII') throw sqlError(S.FEATURE_NOT_SUPPORTED, `conversion to encoding "${v}" is not supported`);
-      return s === 'SQLASCII' ? 'SQL_ASCII' : 'UTF8';
+      const e = canonicalEncodingName(v);
+      if (!e) throw sqlError(S.INVALID_PARAMETER_VALUE, `invalid value for parameter "client_encoding": "${v}"`);
+      if (!SUPPORTED_CLIENT_ENCODINGS.has(e)) throw sqlError(S.FEATURE_NOT_SUPPORTED, `conversion between ${e} and UTF8 is not supported`);
+      return e;
     },
   },
   datestyle: { default: 'ISO, MDY', report: true },
@@ -82,42 +85,143 @@ export const SETTINGS: Readonly<Record<string, SettingDef>> = {
   default_with_oids: { default: 'off' },
 };
 
+/** The settings as they were at BEGIN or at a SAVEPOINT (restored by ROLLBACK [TO]). */
+export interface SettingsSnapshot {
+  readonly values: ReadonlyMap<string, string>;
+  readonly atCommit: ReadonlyMap<string, string>;
+}
+
+/** A reported setting whose value changed (sent to the client as ParameterStatus). */
+export interface SettingChange {
+  readonly name: string;
+  readonly value: string;
+}
+
+/**
+ * The session's settings with PostgreSQL's transactional semantics: inside a transaction `set`
+ * changes the current value and the value kept at COMMIT; `set(..., local)` (SET LOCAL,
+ * set_config(..., true)) changes only the current value, so it ends with the transaction;
+ * ROLLBACK (and ROLLBACK TO a savepoint) restores what the settings were at BEGIN (the savepoint).
+ */
 export class Settings {
-  private readonly values = new Map<string, string>();
+  private values = new Map<string, string>();
+  /** Inside a transaction: the values COMMIT keeps (SET, RESET, not SET LOCAL). */
+  private atCommit: Map<string, string> | undefined;
+  /** Inside a transaction: the values at BEGIN (ROLLBACK restores them). */
+  private atBegin: Map<string, string> | undefined;
+  /**
+   * Custom (dotted) names once set: as Postgres's placeholder variables they stay defined, with
+   * an empty value, after a ROLLBACK, the end of a SET LOCAL or RESET.
+   */
+  private readonly placeholders = new Set<string>();
+
+  /** Startup-packet values: what RESET and RESET ALL return to, as in Postgres. */
+  private readonly resetValues = new Map<string, string>();
 
   constructor(initial: Record<string, string> = {}) {
     for (const [k, v] of Object.entries(initial)) {
       try {
-        this.set(k, v);
+        this.resetValues.set(k.toLowerCase(), this.check(k, v));
+        if (!SETTINGS[k.toLowerCase()]) this.placeholders.add(k.toLowerCase());
       } catch {
         // Startup parameters that fail validation keep their defaults, as Postgres warns and ignores.
       }
     }
   }
 
-  get(name: string): string | undefined {
-    const k = name.toLowerCase();
-    return this.values.get(k) ?? SETTINGS[k]?.default;
+  get inTransaction(): boolean {
+    return this.atCommit !== undefined;
   }
 
-  set(name: string, value: string): { name: string; value: string; report: boolean } {
+  get(name: string): string | undefined {
+    const k = name.toLowerCase();
+    return this.values.get(k) ?? this.resetValues.get(k) ?? SETTINGS[k]?.default ?? (this.placeholders.has(k) ? '' : undefined);
+  }
+
+  /** Validates and normalizes a value without setting it. */
+  check(name: string, value: string): string {
     const k = name.toLowerCase();
     const def = SETTINGS[k];
     if (!def && !k.includes('.')) throw sqlError(S.UNDEFINED_OBJECT, `unrecognized configuration parameter "${name}"`);
-    const v = def?.normalize ? def.normalize(value) : value;
-    this.values.set(k, v);
-    return { name: reportName(k), value: v, report: def?.report ?? false };
+    return def?.normalize ? def.normalize(value) : value;
   }
 
-  reset(name: string): { name: string; value: string; report: boolean } {
+  /** SET (local: SET LOCAL, which lasts until the end of the transaction). */
+  set(name: string, value: string, local = false): { name: string; value: string; report: boolean } {
     const k = name.toLowerCase();
+    const v = this.check(k, value);
+    if (!SETTINGS[k]) this.placeholders.add(k);
+    this.values.set(k, v);
+    if (!local) this.atCommit?.set(k, v);
+    return { name: reportName(k), value: v, report: SETTINGS[k]?.report ?? false };
+  }
+
+  reset(name: string, local = false): { name: string; value: string; report: boolean } {
+    const k = name.toLowerCase();
+    this.check(k, this.get(k) ?? '');
+    if (!SETTINGS[k]) this.placeholders.add(k);
     this.values.delete(k);
+    if (!local) this.atCommit?.delete(k);
     return { name: reportName(k), value: this.get(k) ?? '', report: SETTINGS[k]?.report ?? false };
   }
 
   all(): [string, string][] {
-    const names = new Set([...Object.keys(SETTINGS), ...this.values.keys()]);
+    const names = new Set([...Object.keys(SETTINGS), ...this.resetValues.keys(), ...this.values.keys()]);
     return [...names].sort().map((n) => [n, this.get(n) ?? '']);
+  }
+
+  /** Start of a transaction (explicit block, implicit multi-statement or single statement). */
+  beginTransaction(): void {
+    if (this.atCommit) return;
+    this.atBegin = new Map(this.values);
+    this.atCommit = new Map(this.values);
+  }
+
+  /** COMMIT: SET LOCAL values end, SET values stay. Returns the reported settings that changed. */
+  commitTransaction(): SettingChange[] {
+    if (!this.atCommit) return [];
+    return this.replace(this.atCommit);
+  }
+
+  /** ROLLBACK: every change made in the transaction is undone. */
+  rollbackTransaction(): SettingChange[] {
+    if (!this.atBegin) return [];
+    return this.replace(this.atBegin);
+  }
+
+  savepoint(): SettingsSnapshot {
+    return { values: new Map(this.values), atCommit: new Map(this.atCommit ?? this.values) };
+  }
+
+  /** ROLLBACK TO SAVEPOINT: the settings as they were when the savepoint was taken. */
+  rollbackTo(s: SettingsSnapshot): SettingChange[] {
+    const before = this.reported();
+    this.values = new Map(s.values);
+    if (this.atCommit) this.atCommit = new Map(s.atCommit);
+    return this.changedSince(before);
+  }
+
+  private replace(values: Map<string, string>): SettingChange[] {
+    const before = this.reported();
+    this.values = new Map(values);
+    this.atCommit = undefined;
+    this.atBegin = undefined;
+    return this.changedSince(before);
+  }
+
+  private reported(): Map<string, string> {
+    const m = new Map<string, string>();
+    for (const [k, d] of Object.entries(SETTINGS)) if (d.report) m.set(k, this.get(k) ?? '');
+    return m;
+  }
+
+  private changedSince(before: Map<string, string>): SettingChange[] {
+    const out: SettingChange[] = [];
+    for (const [k, v] of before) {
+      const now = this.get(k) ?? '';
+      if (now !== v) out.push({ name: reportName(k), value: now });
+    }
+    return out;
   }
 
   searchPath(user: string): string[] {

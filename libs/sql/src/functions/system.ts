@@ -26,6 +26,25 @@ const asyncFn = (name: string, args: number, ret: SqlType, run: NonNullable<Func
   async: run,
 });
 
+/** pg_advisory_* : taking a lock is 0A000 (not implemented); unlocking finds nothing held. */
+function advisoryLockFunctions(): FunctionDef[] {
+  const refuse = (name: string) => (): Value => {
+    throw sqlError(S.FEATURE_NOT_SUPPORTED, `${name}: advisory locks are not supported`);
+  };
+  const out: FunctionDef[] = [];
+  for (const kind of ['', '_shared']) {
+    for (const name of [`pg_advisory_lock${kind}`, `pg_advisory_xact_lock${kind}`]) {
+      out.push(fn(name, ['int'], 'void', refuse(name)), fn(name, ['int', 'int'], 'void', refuse(name)));
+    }
+    for (const name of [`pg_try_advisory_lock${kind}`, `pg_try_advisory_xact_lock${kind}`]) {
+      out.push(fn(name, ['int'], 'bool', refuse(name)), fn(name, ['int', 'int'], 'bool', refuse(name)));
+    }
+    out.push(fn(`pg_advisory_unlock${kind}`, ['int'], 'bool', () => false), fn(`pg_advisory_unlock${kind}`, ['int', 'int'], 'bool', () => false));
+  }
+  out.push(fn('pg_advisory_unlock_all', [], 'void', () => ''));
+  return out;
+}
+
 register(
   fn('version', [], 'text', () => VERSION_STRING),
   fn('current_database', [], 'name', (_a, _t, rt) => rt.session.database),
@@ -76,6 +95,14 @@ register(
   fn('pg_indexes_size', ['int'], 'int8', () => 0n),
   fn('pg_database_size', ['*'], 'int8', () => 0n),
   fn('pg_size_pretty', ['int'], 'text', (a) => `${plain(a[0])} bytes`),
+  // set_config(name, value, is_local): a NULL value resets; a NULL is_local means false.
+  fn('set_config', ['str', 'str', 'bool'], 'text', (a, _t, rt) => {
+    if (a[0] === null) throw sqlError(S.NULL_VALUE_NOT_ALLOWED, 'SET requires parameter name');
+    return rt.services.setConfig(str(a[0]), a[1] === null ? null : str(a[1]), a[2] === true);
+  }, { strict: false }),
+  // Advisory locks are not implemented: taking one is refused (0A000) rather than pretended;
+  // since no session can hold one, the unlock functions truthfully release nothing.
+  ...advisoryLockFunctions(),
   fn('current_setting', ['str'], 'text', (a, _t, rt) => {
     const v = rt.session.setting(str(a[0]));
     if (v === undefined) throw sqlError(S.UNDEFINED_OBJECT, `unrecognized configuration parameter "${str(a[0])}"`);

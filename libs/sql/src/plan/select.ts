@@ -5,6 +5,7 @@ import type { Node, SelectStmt, RangeVar, JoinExpr, ResTarget, SortBy, WithClaus
 import { S, sqlError } from '../errors';
 import type { TableDesc } from '../catalog/descriptors';
 import { OID_BASE } from '../catalog/descriptors';
+import type { SequenceState } from '../catalog/sequence-state';
 import type { SystemView } from '../catalog/system-views/registry';
 import {
   AggregateNode, DistinctNode, FilterNode, GeneratorNode, LateralJoinNode, LimitNode, MaterializeNode, NestedLoopJoinNode, ProjectNode, RecursiveUnionNode, SetOpNode, SortNode, ValuesNode, WorkingTableNode,
@@ -354,16 +355,13 @@ export class Planner implements SubqueryPlanner {
         { qualifier: alias, name: 'is_called', type: t('bool') },
       ];
       const seqName = rel.name;
+      const seqOid = rel.id + OID_BASE;
       return {
         kind: 'node',
+        // The sequence's state as every session sees it, not this session's currval.
         node: new GeneratorNode(cols, async function* (_o, rt) {
-          let v: bigint;
-          try {
-            v = rt.services.currval(seqName);
-          } catch {
-            v = BigInt(rel.start);
-          }
-          yield [v, 0n, true];
+          const s = await rt.services.sequenceState(seqOid);
+          yield [s.lastValue, 0n, s.isCalled];
         }, `Seq Scan on ${seqName}`),
       };
     }
@@ -387,7 +385,12 @@ export class Planner implements SubqueryPlanner {
   private viewNode(v: SystemView, alias: string, colnames: string[]): PlanNode {
     const cols: ScopeColumn[] = v.columns.map((c, i) => ({ qualifier: alias, name: colnames[i] ?? c.name, type: c.type, schema: v.schema }));
     const env = this.env;
-    return new GeneratorNode(cols, () => v.rows({ catalog: env.catalog, session: env.session }), `Virtual Scan on ${v.schema}.${v.name}`);
+    if (!v.readsSequenceStates) return new GeneratorNode(cols, () => v.rows({ catalog: env.catalog, session: env.session }), `Virtual Scan on ${v.schema}.${v.name}`);
+    return new GeneratorNode(cols, async function* (_o, rt) {
+      const sequenceStates = new Map<number, SequenceState>();
+      for (const d of env.catalog.byId.values()) if (d.kind === 'sequence') sequenceStates.set(d.id, await rt.services.sequenceState(d.id + OID_BASE));
+      yield* v.rows({ catalog: env.catalog, session: env.session, sequenceStates });
+    }, `Virtual Scan on ${v.schema}.${v.name}`);
   }
 
   private joinExpr(j: JoinExpr, outer: Scope | undefined, params: ParamTypes, ctes: Map<string, CteDef>): FromTree {

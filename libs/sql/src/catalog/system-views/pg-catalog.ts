@@ -233,8 +233,15 @@ defineView({
   schema: 'pg_catalog',
   name: 'pg_sequences',
   columns: cols({ schemaname: name, sequencename: name, sequenceowner: name, data_type: t('regtype'), start_value: t('int8'), min_value: t('int8'), max_value: t('int8'), increment_by: t('int8'), cycle: bool, cache_size: t('int8'), last_value: t('int8') }),
+  readsSequenceStates: true,
   *rows(ctx) {
-    for (const r of tables(ctx)) if (r.kind === 'sequence') yield [ctx.catalog.schemaName(r.schemaId), r.name, ctx.session.user, TYPE_INFO[r.typeKind].name, BigInt(r.start), BigInt(r.min), BigInt(r.max), BigInt(r.increment), r.cycle, 1n, null];
+    for (const r of tables(ctx)) {
+      if (r.kind !== 'sequence') continue;
+      // last_value: NULL until the sequence is used (or after setval(..., false)), as in Postgres.
+      const state = ctx.sequenceStates?.get(r.id);
+      const last = state?.isCalled ? state.lastValue : null;
+      yield [ctx.catalog.schemaName(r.schemaId), r.name, ctx.session.user, TYPE_INFO[r.typeKind].name, BigInt(r.start), BigInt(r.min), BigInt(r.max), BigInt(r.increment), r.cycle, 1n, last];
+    }
   },
 });
 

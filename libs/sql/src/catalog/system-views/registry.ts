@@ -4,10 +4,13 @@
 import type { Row, SessionInfo } from '../../runtime';
 import type { SqlType } from '../../types/types';
 import type { Catalog } from '../catalog';
+import type { SequenceState } from '../sequence-state';
 
 export interface ViewContext {
   readonly catalog: Catalog;
   readonly session: SessionInfo;
+  /** Sequence states by descriptor id; present for views with `readsSequenceStates`. */
+  readonly sequenceStates?: ReadonlyMap<number, SequenceState>;
 }
 
 export interface SystemView {
@@ -17,6 +20,8 @@ export interface SystemView {
   readonly oid: number;
   readonly columns: readonly { readonly name: string; readonly type: SqlType }[];
   rows(ctx: ViewContext): Iterable<Row>;
+  /** The view reports sequence values (pg_sequences): they are read before its rows. */
+  readonly readsSequenceStates?: boolean;
 }
 
 const views = new Map<string, SystemView>();

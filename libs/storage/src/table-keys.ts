@@ -60,16 +60,23 @@ function hashColumnsOf(spec: IndexKeySpec): number {
 }
 
 /**
- * FNV-1a over the bytes, folded to 16 bits. Stable forever: it decides where every row lives,
- * so changing it would strand stored data.
+ * FNV-1a over the bytes, then murmur3's 32-bit finalizer (FNV alone spreads keys that differ
+ * only in their last byte, such as sequential ids, poorly over the high bits that pick a
+ * shard), folded to 16 bits. Stable forever: it decides where every row lives, so changing it
+ * would strand stored data.
  */
 export function shardHash(bytes: Uint8Array): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < bytes.length; i++) {
     h ^= bytes[i];
-    h = Math.imul(h, 0x01000193) >>> 0;
+    h = Math.imul(h, 0x01000193);
   }
-  return (h ^ (h >>> 16)) & 0xffff;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 16) & 0xffff;
 }
 
 /**

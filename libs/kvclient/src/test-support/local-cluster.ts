@@ -3,7 +3,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ShardKv } from '@weft/kv';
 import { LocalShard } from '@weft/materialize';
 import { encodeIndexKey, indexSpan, type IndexKeySpec } from '@weft/storage';
 import { KvClient, type KvClientOptions } from '../kv-client';

@@ -223,6 +223,12 @@ export class RemoteShardKv implements ShardKv {
     return (r as Extract<Response, { kind: Kind.TxnStatusOk }>).status;
   }
 
+  /** The shard's replicas (node ids) and its current leader (asked of the cluster if unknown). */
+  async describe(): Promise<{ readonly replicas: readonly number[]; readonly leaseholder: number | undefined }> {
+    if (this.leader === undefined) await this.now().catch(() => undefined);
+    return { replicas: [...this.order], leaseholder: this.leader };
+  }
+
   /** One node's view of its replica (no redirect): applied index, state hash, leader. */
   async replicaStatus(nodeId: number): Promise<ReplicaStatus> {
     const conn = this.conns.get(nodeId);

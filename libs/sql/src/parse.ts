@@ -3,6 +3,7 @@
 import { loadModule, parseSync, type Node } from 'libpg-query';
 import { PgError } from '@weft/pgwire';
 import { S, sqlError } from './errors';
+import { rewriteShowRanges } from './show-ranges';
 
 let loaded: Promise<void> | undefined;
 
@@ -24,7 +25,7 @@ const ONLY_SPACE_OR_COMMENTS = /^(\s|;|--[^\n]*(\n|$)|\/\*[\s\S]*?\*\/)*$/;
 
 export function parseSql(sql0: string): ParsedStatement[] {
   if (ONLY_SPACE_OR_COMMENTS.test(sql0)) return [];
-  const sql = HASH_PK.test(sql0) ? rewriteHashPrimaryKeys(sql0) : sql0;
+  const sql = HASH_PK.test(sql0) ? rewriteHashPrimaryKeys(sql0) : rewriteShowRanges(sql0);
   let result;
   try {
     result = parseSync(sql);

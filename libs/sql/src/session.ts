@@ -14,6 +14,7 @@ import { compileStatement } from './compile';
 import type { Engine } from './engine';
 import { S, sqlError } from './errors';
 import { kvErrorToPg } from './kv-errors';
+import { SHOW_RANGES_COLUMNS, SHOW_RANGES_PREFIX, showRanges } from './show-ranges';
 import { parseSql, type ParsedStatement } from './parse';
 import type { PlannerEnv } from './plan/context';
 import { stringOf, typeFromTypeName } from './plan/expr';
@@ -582,6 +583,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
   private sessionStatementColumns(node: Node): SqlPrepared['columns'] {
     if ('VariableShowStmt' in node) {
       const name = (node.VariableShowStmt.name ?? '').toLowerCase();
+      if (name.startsWith(SHOW_RANGES_PREFIX)) return [...SHOW_RANGES_COLUMNS];
       if (name === 'all') return [{ name: 'name', typeOid: 25 }, { name: 'setting', typeOid: 25 }, { name: 'description', typeOid: 25 }];
       const key = name === 'time zone' ? 'timezone' : name === 'transaction isolation level' ? 'transaction_isolation' : name;
       return [{ name: canonicalSettingName(key), typeOid: 25 }];
@@ -642,6 +644,12 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     }
     if ('VariableShowStmt' in node) {
       const name = (node.VariableShowStmt.name ?? '').toLowerCase();
+      if (name.startsWith(SHOW_RANGES_PREFIX)) {
+        const parts = (node.VariableShowStmt.name ?? '').slice(SHOW_RANGES_PREFIX.length).split('.');
+        const rel = await this.withReadTxn((exec) => resolveRelation(exec.catalog, this.sessionInfo(exec.catalog), parts.length > 1 ? parts[0] : undefined, parts[parts.length - 1]), ctx);
+        if (!rel || !('kind' in rel) || rel.kind !== 'table') throw sqlError(S.UNDEFINED_TABLE, `relation "${parts.join('.')}" does not exist or is not a table`);
+        return showRanges(this.engine.kv, rel);
+      }
       if (name === 'all') {
         return { kind: 'rows', columns: [{ name: 'name', typeOid: 25 }, { name: 'setting', typeOid: 25 }, { name: 'description', typeOid: 25 }], rows: this.settings.all().map(([k, v]) => [k, v, '']) };
       }

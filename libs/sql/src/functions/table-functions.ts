@@ -5,6 +5,7 @@ import type { Row } from '../runtime';
 import { canonicalJsonb } from '../types/values';
 import { type SqlType, type Value, arrayOf, t } from '../types/types';
 import { addInterval } from '../types/datetime';
+import { decAdd, decCmp, formatDec, parseDec } from '../types/decimal';
 import type { Interval } from '../types/types';
 
 export interface TableFunction {
@@ -22,31 +23,64 @@ export const lookupTableFunction = (name: string): TableFunction | undefined => 
 const parse = (v: Value): unknown => JSON.parse(v as string) as unknown;
 const jsonText = (x: unknown, jsonb: boolean): string => (jsonb ? canonicalJsonb(x) : JSON.stringify(x));
 
+/** generate_series's overload for these argument types: int4, int8, numeric, timestamp[tz] (Postgres's resolution). */
+function seriesType(a: readonly SqlType[]): SqlType | undefined {
+  const kinds = a.slice(0, 2).map((x) => x.kind).filter((k) => k !== 'unknown');
+  const k = kinds[0] ?? 'int4';
+  if (k === 'timestamp' || k === 'timestamptz' || k === 'date') return t(k === 'timestamp' ? 'timestamp' : 'timestamptz');
+  const all = a.map((x) => x.kind);
+  if (all.some((x) => x === 'numeric')) return t('numeric');
+  if (all.some((x) => x === 'int8')) return t('int8');
+  if (all.every((x) => x === 'int4' || x === 'int2' || x === 'unknown')) return t('int4');
+  return all.every((x) => x === 'int4' || x === 'int2' || x === 'int8' || x === 'numeric' || x === 'unknown') ? t('numeric') : undefined;
+}
+
+/** Sign of an interval as Postgres compares it (a month is 30 days, a day 24 hours). */
+const intervalSign = (iv: Interval): number => {
+  const v = (BigInt(iv.months) * 30n + BigInt(iv.days)) * 86_400_000_000n + iv.micros;
+  return v > 0n ? 1 : v < 0n ? -1 : 0;
+};
+
+const zeroStep = (): Error => sqlError(S.INVALID_PARAMETER_VALUE, 'step size cannot equal zero');
+
 registerTableFunction('generate_series', {
   columns: (a, name) => {
     if (a.length < 2 || a.length > 3) return undefined;
-    const k = a[0].kind === 'unknown' ? a[1].kind : a[0].kind;
-    const type = k === 'timestamp' || k === 'timestamptz' ? t(k) : k === 'int8' || a[1].kind === 'int8' ? t('int8') : k === 'numeric' ? t('numeric') : t('int4');
-    return [{ name, type }];
+    const type = seriesType(a);
+    return type ? [{ name, type }] : undefined;
   },
   argTypes: (a) => {
-    const k = a[0].kind === 'unknown' ? a[1].kind : a[0].kind;
-    if (k === 'timestamp' || k === 'timestamptz') return [t(k), t(k), t('interval')];
-    return [t('int8'), t('int8'), t('int8')];
+    const type = seriesType(a) ?? t('int4');
+    if (type.kind === 'timestamp' || type.kind === 'timestamptz') return [type, type, t('interval')];
+    return [type, type, type];
   },
-  *rows(args, types, out) {
-    const k = types[0].kind;
+  *rows(args, _types, out) {
+    const k = out[0].kind;
     if (k === 'timestamp' || k === 'timestamptz') {
       const [start, stop, step] = args as [bigint, bigint, Interval];
-      for (let cur = start; cur <= stop; cur = addInterval(cur, step, 1)) yield [cur];
+      const sign = intervalSign(step);
+      if (sign === 0) throw zeroStep();
+      for (let cur = start; sign > 0 ? cur <= stop : cur >= stop; cur = addInterval(cur, step, 1)) yield [cur];
+      return;
+    }
+    if (k === 'numeric') {
+      // Exact decimals: the first value is start as given, the next ones start + n * step with
+      // the larger of their scales (1.5, 2.0, 2.5 ...), as Postgres's numeric addition gives.
+      if (args.some((v) => v === 'NaN')) throw sqlError(S.INVALID_PARAMETER_VALUE, `${args[0] === 'NaN' ? 'start' : args[1] === 'NaN' ? 'stop' : 'step size'} value cannot be NaN`);
+      const start = parseDec(args[0] as string);
+      const stop = parseDec(args[1] as string);
+      const step = args.length > 2 ? parseDec(args[2] as string) : { u: 1n, s: 0 };
+      const dir = decCmp(step, { u: 0n, s: 0 });
+      if (dir === 0) throw zeroStep();
+      for (let cur = start; dir > 0 ? decCmp(cur, stop) <= 0 : decCmp(cur, stop) >= 0; cur = decAdd(cur, step)) yield [formatDec(cur)];
       return;
     }
     const big = (v: Value): bigint => BigInt(v as number | bigint);
     const start = big(args[0]);
     const stop = big(args[1]);
     const step = args.length > 2 ? big(args[2]) : 1n;
-    if (step === 0n) throw sqlError(S.INVALID_PARAMETER_VALUE, 'step size cannot equal zero');
-    const asInt4 = out[0].kind === 'int4';
+    if (step === 0n) throw zeroStep();
+    const asInt4 = k === 'int4';
     for (let i = start; step > 0n ? i <= stop : i >= stop; i += step) yield [asInt4 ? Number(i) : i];
   },
 });

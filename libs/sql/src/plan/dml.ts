@@ -206,8 +206,12 @@ function compileReturning(list: readonly Node[] | undefined, scope: Scope, plann
     const rt = (n as { ResTarget: ResTarget }).ResTarget;
     const v = rt.val as Node;
     if ('ColumnRef' in v && stringOf((v.ColumnRef.fields ?? []).slice(-1)[0]) === '*') {
+      // rel.* is that relation's columns only (not those of FROM/USING tables).
+      const fields = (v.ColumnRef.fields ?? []).map(stringOf);
+      const qual = fields.length > 1 ? fields[fields.length - 2] : undefined;
+      if (qual !== undefined && !scope.hasQualifier(qual)) throw sqlError(S.UNDEFINED_TABLE, `missing FROM-clause entry for table "${qual}"`);
       scope.columns.forEach((col, i) => {
-        if (col.hidden) return;
+        if (col.hidden || (qual === undefined ? col.mergedAway : col.qualifier !== qual)) return;
         exprs.push({ type: col.type, fn: (env) => env.row[i], slots: [], name: col.name });
         columns.push({ qualifier: undefined, name: col.name, type: col.type, tableOid: col.tableOid, attnum: col.attnum });
       });
@@ -336,10 +340,14 @@ export function planInsert(stmt: InsertStmt, planner: Planner, params: ParamType
   if (!sel) source = { kind: 'defaults' };
   else if (sel.valuesLists && !sel.sortClause && !sel.limitCount && (!sel.op || sel.op === 'SETOP_NONE')) {
     const c = planner.compiler(new Scope([]), params, { noAgg: 'VALUES' });
+    const width = sel.valuesLists.length ? ('List' in sel.valuesLists[0] ? (sel.valuesLists[0].List.items ?? []).length : 0) : 0;
     const rows = sel.valuesLists.map((l) => {
       const items = 'List' in l ? (l.List.items ?? []) : [];
+      if (items.length !== width) throw sqlError(S.SYNTAX_ERROR, 'VALUES lists must all be the same length');
       if (items.length > targets.length) throw sqlError(S.SYNTAX_ERROR, 'INSERT has more expressions than target columns', pos(undefined));
-      if (items.length < targets.length) throw sqlError(S.SYNTAX_ERROR, 'INSERT has more target columns than expressions');
+      // Without a column list, fewer values than columns fill the first ones (the rest get
+      // their defaults), as in Postgres; with a list, every listed column needs a value.
+      if (items.length < targets.length && stmt.cols?.length) throw sqlError(S.SYNTAX_ERROR, 'INSERT has more target columns than expressions');
       return items.map((n, j): Expr | 'default' => {
         if ('SetToDefault' in n) return 'default';
         const col = t0.columns[targets[j]];
@@ -351,7 +359,12 @@ export function planInsert(stmt: InsertStmt, planner: Planner, params: ParamType
   } else {
     const q = planner.planSelect(sel, undefined, params, ctes);
     if (q.columns.length > targets.length) throw sqlError(S.SYNTAX_ERROR, 'INSERT has more expressions than target columns');
-    source = { kind: 'query', node: q.node, types: q.columns.map((c) => c.type) };
+    if (q.columns.length < targets.length && stmt.cols?.length) throw sqlError(S.SYNTAX_ERROR, 'INSERT has more target columns than expressions');
+    // An untyped NULL or literal in the query's select list is coerced to its target column
+    // (INSERT ... SELECT g, NULL, '5' into bigint columns), not first resolved to text.
+    // (A set operation has already resolved its unknown columns to text, as in Postgres.)
+    const simple = !sel.op || sel.op === 'SETOP_NONE';
+    source = { kind: 'query', node: q.node, types: q.columns.map((c) => (c.untyped && simple ? t('unknown') : c.type)) };
   }
   const validator = new RowValidator(t0, planner, params);
   const scope = tableScope(t0, alias, '');

@@ -15,7 +15,7 @@ import { decAdd, decDiv, decMod, decMul, decSub, formatDec, parseDec, decFromBig
 import {
   type Interval, type SqlType, type TypeKind, type Value, arrayOf, isRegKind, isDateTimeKind, isIntKind, isNumericKind, isStringKind, t, typeDisplayName, typeFromName, plain,
 } from '../types/types';
-import { canonicalJsonb, castValue, checkInt, compareValues, fromText, hashKey, toText } from '../types/values';
+import { canonicalJsonb, castValue, checkInt, compareValues, fromText, hashKey } from '../types/values';
 import type { PlanNode } from '../exec/nodes';
 import { WINDOW_FUNCTIONS, type WindowCall } from '../exec/window';
 import type { Scope } from './scope';
@@ -499,7 +499,13 @@ export class ExprCompiler {
         if (e.lexpr && 'RowExpr' in e.lexpr && e.rexpr && 'RowExpr' in e.rexpr) {
           return this.rowCompare(op, this.rowItems(e.lexpr), this.rowItems(e.rexpr), e.location);
         }
-        if (!e.lexpr) return this.unary(op, this.compile(e.rexpr as Node), e.location);
+        if (!e.lexpr) {
+          // Postgres's grammar folds a minus into a numeric literal (-2147483648 is one int4
+          // literal), but not into anything else: -1::int8 is -(1::int8), an int8.
+          const rx = e.rexpr as Node;
+          if (op === '-' && 'A_Const' in rx && (rx.A_Const.ival || rx.A_Const.fval)) return this.constant(negatedLiteral(rx.A_Const));
+          return this.unary(op, this.compile(rx), e.location);
+        }
         const [l, r] = this.pair(e.lexpr, e.rexpr as Node);
         return this.binary(op, l, r, e.location);
       }
@@ -711,11 +717,6 @@ export class ExprCompiler {
   private unary(op: string, a: Expr, loc?: number): Expr {
     const f = a.fn;
     if (op === '-') {
-      if (a.isConst && a.type.kind === 'int8' && a.paramIndex === undefined) {
-        // -2147483648 is one integer literal in Postgres' grammar, so it is int4.
-        const n = -(f(undefined as unknown as Env) as bigint);
-        return n >= -2147483648n && n <= 2147483647n ? konst(t('int4'), Number(n)) : konst(t('int8'), n);
-      }
       const k = a.type.kind === 'unknown' ? 'numeric' : a.type.kind;
       const e = a.type.kind === 'unknown' ? coerce(a, t('numeric')) : a;
       const g = e.fn;
@@ -810,7 +811,12 @@ export class ExprCompiler {
       }
       const lt = l.type;
       const rt = r.type;
-      const str = (v: Value, type: SqlType): string => (type.kind === 'bpchar' ? (v as string).replace(/ +$/, '') : toText(v, type));
+      const stringy = (k: string): boolean => isStringKind(k as TypeKind) || k === 'unknown';
+      if (!stringy(lk) && !stringy(rk)) {
+        throw sqlError(S.UNDEFINED_FUNCTION, `operator does not exist: ${typeDisplayName(l.type)} || ${typeDisplayName(r.type)}`, { ...pos(loc), hint: 'No operator matches the given name and argument types. You might need to add explicit type casts.' });
+      }
+      // text || anynonarray casts the other side to text (a boolean is 'true', not its output 't').
+      const str = (v: Value, type: SqlType): string => castValue(v, type, t('text')) as string;
       return mk(t('text'), (a, b) => str(a, lt) + str(b, rt));
     }
     // JSON operators.
@@ -894,8 +900,11 @@ export class ExprCompiler {
     }
     if (['&', '|', '#', '<<', '>>'].includes(op)) {
       if (!isIntKind(type.kind) || !isIntKind(r.type.kind === 'unknown' ? type.kind : r.type.kind)) throw noOperator();
-      if (op === '<<' || op === '>>') r = coerce(r, t('int4'));
-      else r = coerce(r, type);
+      if (op === '<<' || op === '>>') {
+        // int2/int4/int8 << int4: the result has the left operand's type.
+        r = coerce(r, t('int4'));
+        if (isIntKind(lk)) type = l.type;
+      } else r = coerce(r, type);
       l = coerce(l, type);
       return mk(type, bitwise(op, type.kind));
     }
@@ -1359,15 +1368,27 @@ function arith(op: string, kind: TypeKind): (a: Value, b: Value) => Value {
   throw sqlError(S.UNDEFINED_FUNCTION, `operator does not exist: ${op}`);
 }
 
+/** A numeric literal with the grammar's minus folded in (doNegate in Postgres's gram.y). */
+function negatedLiteral(c: A_Const): A_Const {
+  if (c.ival) return { ival: { ival: 0 - (c.ival.ival ?? 0) } };
+  const text = c.fval?.fval ?? '0';
+  return { fval: { fval: text.startsWith('-') ? text.slice(1) : `-${text}` } };
+}
+
 function bitwise(op: string, kind: TypeKind): (a: Value, b: Value) => Value {
   const big = (x: Value): bigint => BigInt(x as number | bigint);
   const out = (v: bigint): Value => (kind === 'int8' ? BigInt.asIntN(64, v) : Number(BigInt.asIntN(kind === 'int2' ? 16 : 32, v)));
+  // Shifts as Postgres's C code runs them on x86-64: the count is taken modulo the width of
+  // the (promoted) left operand — 64 for int8, 32 for int4 and int2 (promoted to int, then
+  // truncated to 16 bits) — and bits shifted out are lost, the sign bit included.
+  const count = (b: Value): bigint => big(b) & (kind === 'int8' ? 63n : 31n);
+  const promoted = (v: bigint): bigint => (kind === 'int8' ? v : BigInt.asIntN(32, v));
   switch (op) {
     case '&': return (a, b) => out(big(a) & big(b));
     case '|': return (a, b) => out(big(a) | big(b));
     case '#': return (a, b) => out(big(a) ^ big(b));
-    case '<<': return (a, b) => out(big(a) << big(b));
-    default: return (a, b) => out(big(a) >> big(b));
+    case '<<': return (a, b) => out(promoted(big(a) << count(b)));
+    default: return (a, b) => out(big(a) >> count(b));
   }
 }
 

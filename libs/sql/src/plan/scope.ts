@@ -16,6 +16,11 @@ export interface ScopeColumn {
   readonly schema?: string;
   /** Text only because it came from an untyped literal (UNION arms resolve it to the other side's type). */
   readonly untyped?: boolean;
+  /**
+   * A column of a JOIN ... USING/NATURAL that the merged column replaces: `SELECT *` and
+   * unqualified names see the merged column only; `rel.col` and `rel.*` still reach this one.
+   */
+  readonly mergedAway?: boolean;
 }
 
 export interface Resolved {
@@ -64,7 +69,7 @@ export class Scope {
       if (c.name !== name) continue;
       if (qual !== undefined && c.qualifier !== qual) continue;
       if (schema !== undefined && c.schema !== undefined && c.schema !== schema) continue;
-      if (c.hidden && qual === undefined) continue;
+      if ((c.hidden || c.mergedAway) && qual === undefined) continue;
       if (found !== undefined) {
         throw sqlError(S.AMBIGUOUS_COLUMN, `column reference "${name}" is ambiguous`, location !== undefined ? { position: location + 1 } : {});
       }

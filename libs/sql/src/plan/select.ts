@@ -13,7 +13,7 @@ import {
 } from '../exec/nodes';
 import { lookupTableFunction } from '../functions/table-functions';
 import { TableScanNode, type Access, type Bound } from '../exec/scan';
-import type { Row } from '../runtime';
+import type { Env, Row } from '../runtime';
 import { type SqlType, t } from '../types/types';
 import { castValue } from '../types/values';
 import type { PlannerEnv } from './context';
@@ -416,7 +416,7 @@ export class Planner implements SubqueryPlanner {
     if (f.kind === 'table') return f.columns;
     if (f.kind === 'node') return [...f.node.columns];
     if (f.kind === 'lateral') return [...this.treeColumns(f.left), ...f.right.columns];
-    return [...this.treeColumns(f.left), ...this.treeColumns(f.right)];
+    return joinLayout(f, this.treeColumns(f.left), this.treeColumns(f.right)).columns;
   }
 
   private leaves(f: FromTree, out: Leaf[]): void {
@@ -450,13 +450,9 @@ export class Planner implements SubqueryPlanner {
     let cond: Expr | undefined;
     const eqL: Expr[] = [];
     const eqR: Expr[] = [];
-    const usingCols = f.natural ? l.columns.filter((lc) => !lc.hidden && r.columns.some((rc) => rc.name === lc.name)).map((x) => x.name) : (f.using ?? []);
+    const layout = joinLayout(f, l.columns, r.columns);
     const extra: Expr[] = [];
-    for (const name of usingCols) {
-      const li = l.columns.findIndex((x) => x.name === name && !x.hidden);
-      const ri = r.columns.findIndex((x) => x.name === name && !x.hidden);
-      if (li < 0 || ri < 0) throw sqlError(S.UNDEFINED_COLUMN, `column "${name}" specified in USING clause does not exist in ${li < 0 ? 'left' : 'right'} table`);
-      const type = commonType(l.columns[li].type, r.columns[ri].type);
+    for (const { li, ri, type, name } of layout.merged) {
       const nl = l.columns.length;
       eqL.push(coerce({ type: l.columns[li].type, fn: (env) => env.row[li], slots: [], name }, type));
       eqR.push(coerce({ type: r.columns[ri].type, fn: (env) => env.row[nl + ri], slots: [], name }, type));
@@ -511,7 +507,19 @@ export class Planner implements SubqueryPlanner {
     }
     const nl = l.columns.length;
     const hashKeys = eqL.length ? { left: eqL, right: eqR.map((e) => shiftRight(e, nl)) } : undefined;
-    return new NestedLoopJoinNode(l, r, f.jt, cond, hashKeys);
+    const join = new NestedLoopJoinNode(l, r, f.jt, cond, hashKeys);
+    if (layout.merged.length === 0) return join;
+    // USING/NATURAL: the merged columns come first (left's value; right's for RIGHT JOIN;
+    // COALESCE of both for FULL JOIN), then every input column (the merged-away ones reachable
+    // only qualified).
+    const mergedExprs: Expr[] = layout.merged.map(({ li, ri, type, name }) => {
+      const lv = coerce({ type: l.columns[li].type, fn: (env) => env.row[li], slots: [], name }, type).fn;
+      const rv = coerce({ type: r.columns[ri].type, fn: (env) => env.row[nl + ri], slots: [], name }, type).fn;
+      const fn = f.jt === 'right' ? rv : f.jt === 'full' ? (env: Env) => lv(env) ?? rv(env) : lv;
+      return { type, fn, slots: [], name };
+    });
+    const passThrough: Expr[] = join.columns.map((col, i) => ({ type: col.type, fn: (env: Env) => env.row[i], slots: [], name: col.name }));
+    return new ProjectNode(join, [...mergedExprs, ...passThrough], layout.columns);
   }
 
   /** Chooses the access path of a table from conjuncts that only reference it (and outer/consts). */
@@ -653,7 +661,7 @@ export class Planner implements SubqueryPlanner {
         const f = (v.ColumnRef.fields ?? []).map(stringOf);
         if (f[f.length - 1] === '*') {
           const qual = f.length > 1 ? f[f.length - 2] : undefined;
-          const cols = scope.columns.map((c, i) => [c, i] as const).filter(([c]) => !c.hidden && (qual === undefined || c.qualifier === qual));
+          const cols = scope.columns.map((c, i) => [c, i] as const).filter(([c]) => !c.hidden && (qual === undefined ? !c.mergedAway : c.qualifier === qual));
           if (qual !== undefined && cols.length === 0 && !scope.hasQualifier(qual)) throw sqlError(S.UNDEFINED_TABLE, `missing FROM-clause entry for table "${qual}"`, pos(v.ColumnRef.location));
           if (qual === undefined && scope.columns.length === 0) throw sqlError(S.SYNTAX_ERROR, 'SELECT * with no tables specified is not valid', pos(v.ColumnRef.location));
           for (const [c] of cols) items.push({ node: { ColumnRef: { fields: c.qualifier ? [{ String: { sval: c.qualifier } }, { String: { sval: c.name } }] : [{ String: { sval: c.name } }] } }, name: c.name });
@@ -814,6 +822,42 @@ class Renamed implements PlanNode {
 
 function isLateral(n: Node): boolean {
   return ('RangeSubselect' in n && n.RangeSubselect.lateral === true) || ('RangeFunction' in n && n.RangeFunction.lateral === true);
+}
+
+/**
+ * The columns a join exposes. With USING/NATURAL, Postgres merges each named pair into one column
+ * listed first; the pair's own columns stay reachable only qualified (ScopeColumn.mergedAway).
+ */
+function joinLayout(
+  f: Extract<FromTree, { kind: 'join' }>,
+  lcols: readonly ScopeColumn[],
+  rcols: readonly ScopeColumn[],
+): { columns: ScopeColumn[]; merged: { li: number; ri: number; type: SqlType; name: string }[] } {
+  const visible = (c: ScopeColumn): boolean => !c.hidden && !c.mergedAway;
+  const names = f.natural ? lcols.filter((lc) => visible(lc) && rcols.some((rc) => visible(rc) && rc.name === lc.name)).map((x) => x.name) : (f.using ?? []);
+  if (names.length === 0) return { columns: [...lcols, ...rcols], merged: [] };
+  const merged: { li: number; ri: number; type: SqlType; name: string }[] = [];
+  for (const name of names) {
+    const find = (cols: readonly ScopeColumn[], side: string): number => {
+      const hits = cols.map((c, i) => [c, i] as const).filter(([c]) => visible(c) && c.name === name);
+      if (hits.length === 0) throw sqlError(S.UNDEFINED_COLUMN, `column "${name}" specified in USING clause does not exist in ${side} table`);
+      if (hits.length > 1) throw sqlError(S.AMBIGUOUS_COLUMN, `common column name "${name}" appears more than once in ${side} table`);
+      return hits[0][1];
+    };
+    if (merged.some((m) => m.name === name)) throw sqlError(S.DUPLICATE_COLUMN, `column name "${name}" appears more than once in USING clause`);
+    const li = find(lcols, 'left');
+    const ri = find(rcols, 'right');
+    merged.push({ li, ri, type: commonType(lcols[li].type, rcols[ri].type), name });
+  }
+  const away = (cols: readonly ScopeColumn[], idx: Set<number>): ScopeColumn[] => cols.map((c, i) => (idx.has(i) ? { ...c, mergedAway: true } : c));
+  return {
+    columns: [
+      ...merged.map((m) => ({ qualifier: undefined, name: m.name, type: m.type })),
+      ...away(lcols, new Set(merged.map((m) => m.li))),
+      ...away(rcols, new Set(merged.map((m) => m.ri))),
+    ],
+    merged,
+  };
 }
 
 function safeResolve(s: Scope, parts: readonly string[]): boolean {

@@ -304,6 +304,8 @@ export function castValue(v: Value, from: SqlType, to: SqlType, explicit = true)
       return toText(v, from).slice(0, 1);
     case 'varchar':
     case 'bpchar':
+      // boolean's cast to the string types is 'true'/'false' (its output function says 't'/'f').
+      if (from.kind === 'bool') return applyCharTypmod(v ? 'true' : 'false', to, explicit);
       return applyCharTypmod(isStringKind(from.kind) ? (from.kind === 'bpchar' && to.kind === 'varchar' ? (v as string).replace(/ +$/, '') : (v as string)) : toText(v, from), to, explicit);
     case 'int2':
     case 'int4':

@@ -170,6 +170,7 @@ export class NodeHost {
   /** While a restarted process keeps its groups out of Raft (see open()); stop() ends it early. */
   private hold: { readonly over: Promise<void>; readonly end: () => void } | undefined;
   private stopping = false;
+  private stopped: Promise<void> | undefined;
   private started = false;
   kvAddress?: { host: string; port: number };
   raftAddress?: { host: string; port: number };
@@ -209,6 +210,7 @@ export class NodeHost {
     const walDir = path.join(opts.dataDir, 'wal');
     mkdirSync(walDir, { recursive: true });
     this.wal = await Wal.open(walDir);
+    this.checkRunning();
     // A restarted replica forgets that it acknowledged a leader's lease; voting before an
     // election timeout has passed could elect a new leader while the old one still serves lease
     // reads. Every group of the process sits out one maximum election timeout, counted once
@@ -251,6 +253,7 @@ export class NodeHost {
       logger: opts.logger,
     });
     this.raftAddress = await this.transport.listen();
+    this.checkRunning();
 
     const rand = opts.rand ?? { int: (n: number) => randomInt(n) };
     this.host = new MultiRaftHost({
@@ -283,6 +286,7 @@ export class NodeHost {
     // Opened one after another: opening RocksDB is mostly synchronous work on this thread, so
     // parallel opens only interleave, and a failure leaves fewer half-opened stores behind.
     for (const spec of initial) await this.openShard(spec);
+    this.checkRunning();
 
     this.kv = new KvServer({
       nodeId: opts.nodeId,
@@ -504,9 +508,21 @@ export class NodeHost {
     return this.shards.get(shardId)?.stats ?? { taken: 0, compactedTo: 0, installed: 0, failures: 0 };
   }
 
-  /** Stops serving, stops Raft, waits for background work and closes every store and the WAL. */
-  async stop(): Promise<void> {
-    if (this.stopping) return;
+  /** stop() ran while start() was awaiting: what start() would open next would outlive it. */
+  private checkRunning(): void {
+    if (this.stopping) throw new Error('node host stopped while starting');
+  }
+
+  /**
+   * Stops serving, stops Raft, waits for background work and closes every store and the WAL.
+   * Every call returns the same promise (SIGTERM during a failing start may call it twice).
+   */
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<void> {
     this.stopping = true;
     this.hold?.end();
     for (const s of this.shards.values()) s.replica.close();

@@ -481,7 +481,10 @@ function fkFrom(ctx: ExecContext, c: Constraint, cols: string[], defaultName: st
   const refColumns = refIds.length ? refIds : [...ref.primary.columns];
   if (!referencedIndex(ref, refColumns)) throw sqlError('42830', `there is no unique constraint matching given keys for referenced table "${c.pktable?.relname}"`);
   if (cols.length !== refColumns.length) throw sqlError('42830', 'number of referencing and referenced columns for foreign key disagree');
-  return { name: c.conname ?? defaultName, columns: cols.map(columnId), refTableId: ref.id, refColumns, onDelete: c.fk_del_action ?? 'a', onUpdate: c.fk_upd_action ?? 'a' };
+  // MATCH FULL is enforced (checkParents); MATCH PARTIAL is not implemented in Postgres either.
+  if (c.fk_matchtype === 'p') throw sqlError(S.FEATURE_NOT_SUPPORTED, 'MATCH PARTIAL not yet implemented');
+  const full = c.fk_matchtype === 'f' ? { matchType: 'f' as const } : {};
+  return { name: c.conname ?? defaultName, columns: cols.map(columnId), refTableId: ref.id, refColumns, onDelete: c.fk_del_action ?? 'a', onUpdate: c.fk_upd_action ?? 'a', ...full };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -662,8 +665,32 @@ async function deleteAllRows(ctx: ExecContext, rel: TableDesc): Promise<void> {
 }
 
 async function truncate(ctx: ExecContext, s: TruncateStmt): Promise<string> {
-  for (const r of s.relations ?? []) {
-    const rel = findRelation(ctx, (r as { RangeVar: RangeVar }).RangeVar, 'table', false) as TableDesc;
+  const listed = (s.relations ?? []).map((r) => findRelation(ctx, (r as { RangeVar: RangeVar }).RangeVar, 'table', false) as TableDesc);
+  // Foreign keys, as Postgres: a table referenced from a table outside the truncated set is
+  // 0A000 unless CASCADE, which truncates the referencing tables too (transitively).
+  const tables = ctx.catalog.relationsOf(ctx.rt.session.databaseId).filter((q): q is TableDesc => q.kind === 'table');
+  const set = new Map<number, TableDesc>();
+  for (const rel of listed) set.set(rel.id, rel);
+  const cascade = s.behavior === 'DROP_CASCADE';
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const child of tables) {
+      if (set.has(child.id)) continue;
+      const fk = (child.foreignKeys ?? []).find((f) => set.has(f.refTableId));
+      if (!fk) continue;
+      const parent = set.get(fk.refTableId) as TableDesc;
+      if (!cascade) {
+        throw sqlError(S.FEATURE_NOT_SUPPORTED, 'cannot truncate a table referenced in a foreign key constraint', {
+          detail: `Table "${child.name}" references "${parent.name}".`,
+          hint: `Truncate table "${child.name}" at the same time, or use TRUNCATE ... CASCADE.`,
+        });
+      }
+      notice(ctx, `truncate cascades to table "${child.name}"`);
+      set.set(child.id, child);
+      grew = true;
+    }
+  }
+  for (const rel of set.values()) {
     await deleteAllRows(ctx, rel);
     if (s.restart_seqs) {
       for (const q of ctx.catalog.relationsOf(ctx.rt.session.databaseId)) {

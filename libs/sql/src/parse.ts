@@ -94,5 +94,7 @@ function toSyntaxError(e: unknown): PgError {
   const msg = e instanceof Error ? e.message : String(e);
   const details = (e as { sqlDetails?: { cursorPosition?: number } }).sqlDetails;
   const pos = details?.cursorPosition;
-  return sqlError(S.SYNTAX_ERROR, msg, pos !== undefined ? { position: pos + 1 } : {});
+  // The grammar refuses a few constructs as not implemented (0A000 in Postgres), not as syntax.
+  const code = /not (yet )?implemented|not supported/.test(msg) ? S.FEATURE_NOT_SUPPORTED : S.SYNTAX_ERROR;
+  return sqlError(code, msg, pos !== undefined ? { position: pos + 1 } : {});
 }

@@ -61,6 +61,8 @@ export interface ForeignKeyDesc {
   /** pg_constraint confdeltype/confupdtype: a NO ACTION, r RESTRICT, c CASCADE, n SET NULL, d SET DEFAULT. */
   readonly onDelete?: string;
   readonly onUpdate?: string;
+  /** pg_constraint confmatchtype: s MATCH SIMPLE (absent), f MATCH FULL. */
+  readonly matchType?: 's' | 'f';
 }
 
 export interface TableDesc {

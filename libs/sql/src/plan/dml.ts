@@ -11,7 +11,7 @@ import { allSlots, prepareSlots } from '../exec/nodes';
 import type { Env, Row, Runtime } from '../runtime';
 import type { ExecContext, CompiledStatement } from '../statement';
 import { type SqlType, type Value, isNumericKind, isStringKind, t, typeDisplayName } from '../types/types';
-import { castValue, toText } from '../types/values';
+import { castValue, hashKey, toText } from '../types/values';
 import { nowMicros } from '../types/datetime';
 import { coerce, konst, stringOf, type Expr, type ParamTypes } from './expr';
 import { andAll, type CteDef, type Planner } from './select';
@@ -397,6 +397,11 @@ export function planInsert(stmt: InsertStmt, planner: Planner, params: ParamType
         }
         return row;
       };
+      // ON CONFLICT DO UPDATE: rows this statement inserted or updated, by primary key. A
+      // later row conflicting with one of them would update it a second time: 21000, as Postgres.
+      const pkIdx = t0.primary.columns.map((id) => t0.columns.findIndex((c) => c.id === id));
+      const touched = onConflict?.action === 'update' ? new Set<string>() : undefined;
+      const identity = (r: Row): string => pkIdx.map((i) => hashKey(r[i], t0.columns[i].type)).join('\u0000');
       const handle = async (row: Row): Promise<void> => {
         validator.validate(row, rt);
         if (t0.foreignKeys?.length) await checkParents(ctx, t0, row);
@@ -404,15 +409,22 @@ export function planInsert(stmt: InsertStmt, planner: Planner, params: ParamType
           const existing = await onConflict.findConflict(ctx, row);
           if (existing) {
             if (onConflict.action === 'nothing') return;
+            if (touched?.has(identity(existing))) {
+              throw sqlError(S.CARDINALITY_VIOLATION, 'ON CONFLICT DO UPDATE command cannot affect row a second time', {
+                hint: 'Ensure that no rows proposed for insertion within the same command have duplicate constrained values.',
+              });
+            }
             const updated = await onConflict.update(ctx, existing, row);
             if (!updated) return;
             validator.validate(updated, rt);
             await updateWithKeys(ctx, t0, existing, updated);
+            touched?.add(identity(updated));
             count++;
             if (returning) out.push(await returningRow(returning, updated, rt));
             return;
           }
         }
+        touched?.add(identity(row));
         await insertRow(ctx, t0, row);
         count++;
         if (returning) out.push(await returningRow(returning, row, rt));

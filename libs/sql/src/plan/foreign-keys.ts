@@ -1,4 +1,5 @@
-// Foreign keys (MATCH SIMPLE): a child row whose key columns are all non-NULL must find its
+// Foreign keys (MATCH SIMPLE, and MATCH FULL, which also refuses a key that is partly NULL): a
+// child row whose key columns are all non-NULL must find its
 // parent row — a point read of the parent's primary key or unique index, so a concurrent delete
 // of that parent conflicts at commit (40001). Deleting or re-keying a parent looks for children
 // through an index on the child's key columns when there is one (else a scan) and applies the
@@ -29,7 +30,17 @@ export async function checkParents(ctx: ExecContext, child: TableDesc, row: Row,
   for (const fk of child.foreignKeys ?? []) {
     const idx = fk.columns.map((id) => colIndex(child, id));
     const values = idx.map((i) => row[i]);
-    if (values.some((v) => v === null)) continue;
+    if (values.some((v) => v === null)) {
+      // MATCH SIMPLE: any NULL key column exempts the row; MATCH FULL: only all of them.
+      if (fk.matchType === 'f' && values.some((v) => v !== null)) {
+        throw sqlError(S.FOREIGN_KEY_VIOLATION, `insert or update on table "${child.name}" violates foreign key constraint "${fk.name}"`, {
+          detail: 'MATCH FULL does not allow mixing of null and nonnull key values.',
+          constraint: fk.name,
+          table: child.name,
+        });
+      }
+      continue;
+    }
     if (oldRow && idx.every((i) => oldRow[i] !== null && compareValues(oldRow[i], row[i], child.columns[i].type) === 0)) continue;
     const parent = ctx.catalog.byId.get(fk.refTableId);
     if (parent?.kind !== 'table') continue;

@@ -85,7 +85,10 @@ export function constraintDef(catalog: Catalog, oid: number): string | null {
         const ref = catalog.byId.get(fk.refTableId);
         const refName = ref && 'name' in ref ? ref.name : '?';
         const refCols = ref?.kind === 'table' ? fk.refColumns.map((id) => colName(ref, id)).join(', ') : '';
-        return `FOREIGN KEY (${fk.columns.map((id) => (id < 0 ? '?' : colName(d, id))).join(', ')}) REFERENCES ${quoteIdent(refName)}(${refCols})`;
+        // As pg_get_constraintdef: MATCH FULL, then the non-default actions.
+        const action = (a: string | undefined): string => ({ r: 'RESTRICT', c: 'CASCADE', n: 'SET NULL', d: 'SET DEFAULT' })[a ?? 'a'] ?? '';
+        const tail = [fk.matchType === 'f' ? ' MATCH FULL' : '', action(fk.onUpdate) ? ` ON UPDATE ${action(fk.onUpdate)}` : '', action(fk.onDelete) ? ` ON DELETE ${action(fk.onDelete)}` : ''].join('');
+        return `FOREIGN KEY (${fk.columns.map((id) => (id < 0 ? '?' : colName(d, id))).join(', ')}) REFERENCES ${quoteIdent(refName)}(${refCols})${tail}`;
       }
     }
   }

@@ -195,7 +195,7 @@ defineView({
       for (const [i, fk] of (r.foreignKeys ?? []).entries()) {
         const ref = ctx.catalog.byId.get(fk.refTableId);
         const refAttnum = (id: number): number => (ref?.kind === 'table' ? ref.columns.findIndex((c) => c.id === id) + 1 : 0);
-        yield [fkOid(r, i), fk.name, ns, 'f', false, false, true, relOid(r.id), 0, 0, 0, relOid(fk.refTableId), fk.onUpdate ?? 'a', fk.onDelete ?? 'a', 's', true, 0, true, fk.columns.map(attnum), fk.refColumns.map(refAttnum), null];
+        yield [fkOid(r, i), fk.name, ns, 'f', false, false, true, relOid(r.id), 0, 0, 0, relOid(fk.refTableId), fk.onUpdate ?? 'a', fk.onDelete ?? 'a', fk.matchType ?? 's', true, 0, true, fk.columns.map(attnum), fk.refColumns.map(refAttnum), null];
       }
     }
   },

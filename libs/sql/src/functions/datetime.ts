@@ -3,7 +3,7 @@ import { S, sqlError } from '../errors';
 import { currentTimeZone, localToUtc, normalizeTimeZone, offsetSeconds } from '../types/timezone';
 import { toLocal } from '../types/values';
 import { DAY_MICROS, addInterval, makeTimestamp, nowMicros, timestampFields } from '../types/datetime';
-import { type Interval, type SqlType, type Value, isNumericKind, t } from '../types/types';
+import { type Interval, type SqlType, type Value, isNumericKind, isStringKind, t } from '../types/types';
 import { formatDec, divToScale, parseDec } from '../types/decimal';
 import { fn, num, str } from './helpers';
 import { register } from './registry';
@@ -104,8 +104,29 @@ const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
 function toCharTimestamp(us: bigint, fmt: string): string {
-  const x = timestampFields(us);
-  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  return toCharFields(timestampFields(us), fmt);
+}
+
+/** to_char(interval): the interval's own fields (years, months, days, hours past 24 ...), as Postgres. */
+function toCharInterval(iv: Interval, fmt: string): string {
+  const sign = iv.micros < 0n ? -1n : 1n;
+  const abs = iv.micros * sign;
+  const part = (n: bigint): number => Number(n) * Number(sign);
+  return toCharFields({
+    ...timestampFields(0n),
+    y: Math.trunc(iv.months / 12),
+    m: iv.months % 12,
+    d: iv.days,
+    doy: iv.days,
+    h: part(abs / 3_600_000_000n),
+    mi: part((abs / 60_000_000n) % 60n),
+    s: part((abs / 1_000_000n) % 60n),
+    us: part(abs % 1_000_000n),
+  }, fmt);
+}
+
+function toCharFields(x: ReturnType<typeof timestampFields>, fmt: string): string {
+  const p = (n: number, w = 2): string => (n < 0 ? `-${String(-n).padStart(w, '0')}` : String(n).padStart(w, '0'));
   const tokens: [RegExp, () => string][] = [
     [/^YYYY/, () => p(x.y, 4)], [/^YY/, () => p(x.y % 100)], [/^MM/, () => p(x.m)], [/^DD/, () => p(x.d)], [/^DDD/, () => p(x.doy, 3)],
     [/^HH24/, () => p(x.h)], [/^HH12/, () => p(x.h % 12 || 12)], [/^HH/, () => p(x.h % 12 || 12)], [/^MI/, () => p(x.mi)], [/^SS/, () => p(x.s)],
@@ -173,6 +194,8 @@ function parseWithFormat(s: string, fmt: string): bigint {
   return makeTimestamp(fields.YYYY, fields.MM, fields.DD) + BigInt(((fields.HH24 || fields.HH) * 3600 + fields.MI * 60 + fields.SS) * 1_000_000);
 }
 
+/** A text parameter: a string type or an untyped literal. */
+const textArg = (k: SqlType): boolean => isStringKind(k.kind);
 const tsArg = (k: SqlType): boolean => k.kind === 'timestamp' || k.kind === 'timestamptz' || k.kind === 'date' || k.kind === 'unknown';
 
 register(
@@ -193,11 +216,13 @@ register(
   },
   {
     name: 'date_trunc',
-    returns: (a) => (a.length === 2 && tsArg(a[1]) ? (a[1].kind === 'timestamp' ? t('timestamp') : t('timestamptz')) : undefined),
+    args: ['text', 'timestamptz'],
+    returns: (a) => (a.length === 2 && textArg(a[0]) && tsArg(a[1]) ? (a[1].kind === 'timestamp' ? t('timestamp') : t('timestamptz')) : undefined),
     call: (a, types) => (types[1].kind === 'timestamptz' ? localToUtc(dateTrunc(str(a[0]), tsOf(a[1], types[1])), currentTimeZone()) : dateTrunc(str(a[0]), tsOf(a[1], types[1]))),
   },
   {
     name: 'age',
+    args: ['timestamptz', 'timestamptz'],
     returns: (a) => (a.length === 2 && a.every((x) => tsArg(x)) ? t('interval') : a.length === 1 && tsArg(a[0]) ? t('interval') : undefined),
     call: (a, types, rt) => age(tsOf(a[0], types[0]), a.length > 1 ? tsOf(a[1], types[1]) : (rt.txnStartUs / DAY_MICROS) * DAY_MICROS),
   },
@@ -212,13 +237,14 @@ register(
   }),
   {
     name: 'to_char',
-    returns: (a) => (a.length === 2 && (tsArg(a[0]) || a[0].kind === 'interval' || isNumericKind(a[0].kind)) ? t('text') : undefined),
-    call: (a, types) => (isNumericKind(types[0].kind) ? toCharNumber(a[0], str(a[1])) : toCharTimestamp(tsOf(a[0], types[0]), str(a[1]))),
+    returns: (a) => (a.length === 2 && a[0].kind !== 'unknown' && textArg(a[1]) && (tsArg(a[0]) || a[0].kind === 'interval' || isNumericKind(a[0].kind)) ? t('text') : undefined),
+    call: (a, types) => (isNumericKind(types[0].kind) ? toCharNumber(a[0], str(a[1])) : types[0].kind === 'interval' ? toCharInterval(a[0] as Interval, str(a[1])) : toCharTimestamp(tsOf(a[0], types[0]), str(a[1]))),
   },
   // x AT TIME ZONE z: timestamptz -> wall clock in z; timestamp -> the instant of that wall clock in z.
   {
     name: 'timezone',
-    returns: (a) => (a.length === 2 && (a[1].kind === 'timestamptz' || a[1].kind === 'unknown') ? t('timestamp') : a.length === 2 && a[1].kind === 'timestamp' ? t('timestamptz') : undefined),
+    args: ['text', 'timestamptz'],
+    returns: (a) => (a.length !== 2 || !textArg(a[0]) ? undefined : a[1].kind === 'timestamptz' || a[1].kind === 'unknown' ? t('timestamp') : a[1].kind === 'timestamp' ? t('timestamptz') : undefined),
     call: (a, types) => {
       const zone = normalizeTimeZone(str(a[0]));
       if (types[1].kind === 'timestamp') return localToUtc(a[1] as bigint, zone);

@@ -1,10 +1,10 @@
 // JSON functions and the value <-> JSON conversions behind the json/jsonb operators.
 import { S, sqlError } from '../errors';
 import { canonicalJsonb } from '../types/values';
-import { type SqlType, type Value, isIntKind, plain, t } from '../types/types';
+import { type SqlType, type Value, isIntKind, isStringKind, plain, t } from '../types/types';
 import { toText } from '../types/values';
 import { fn, num, str, variadic } from './helpers';
-import { register } from './registry';
+import { register, type FunctionDef } from './registry';
 
 /** A SQL value as a JS value for JSON building. */
 export function toJsonValue(v: Value, type: SqlType): unknown {
@@ -107,6 +107,19 @@ function buildObject(a: readonly Value[], types: readonly SqlType[], jsonb: bool
 
 const typeofJson = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'object' ? 'object' : typeof v);
 
+/**
+ * json(b)_extract_path[_text](from_json, VARIADIC path text[]): the document must be json/jsonb
+ * (an untyped literal is parsed as one, so bad JSON is 22P02) and the path elements text.
+ */
+function extractPath(name: string, doc: 'json' | 'jsonb', ret: 'json' | 'jsonb' | 'text', call: FunctionDef['call']): FunctionDef {
+  const docOk = (x: SqlType): boolean => x.kind === 'json' || x.kind === 'jsonb' || x.kind === 'unknown';
+  return {
+    ...variadic(name, 1, '*', ret, call),
+    args: [doc],
+    returns: (types) => (types.length >= 1 && docOk(types[0]) && types.slice(1).every((x) => isStringKind(x.kind)) ? t(ret) : undefined),
+  };
+}
+
 register(
   fn('to_json', ['*'], 'json', (a, ty) => stringifyJson(toJsonValue(a[0], ty[0]), false)),
   fn('to_jsonb', ['*'], 'jsonb', (a, ty) => stringifyJson(toJsonValue(a[0], ty[0]), true)),
@@ -126,9 +139,9 @@ register(
     if (!Array.isArray(v)) throw sqlError(S.INVALID_PARAMETER_VALUE, 'cannot get array length of a non-array');
     return v.length;
   }),
-  variadic('jsonb_extract_path_text', 1, '*', 'text', (a) => jsonPath(a[0], a.slice(1), true, true)),
-  variadic('json_extract_path_text', 1, '*', 'text', (a) => jsonPath(a[0], a.slice(1), true, false)),
-  variadic('jsonb_extract_path', 1, '*', 'jsonb', (a) => jsonPath(a[0], a.slice(1), false, true)),
+  extractPath('jsonb_extract_path_text', 'jsonb', 'text', (a) => jsonPath(a[0], a.slice(1), true, true)),
+  extractPath('json_extract_path_text', 'json', 'text', (a) => jsonPath(a[0], a.slice(1), true, false)),
+  extractPath('jsonb_extract_path', 'jsonb', 'jsonb', (a) => jsonPath(a[0], a.slice(1), false, true)),
   fn('jsonb_pretty', ['jsonb'], 'text', (a) => JSON.stringify(parse(a[0]), null, 4)),
   fn('jsonb_strip_nulls', ['jsonb'], 'jsonb', (a) => canonicalJsonb(JSON.parse(str(a[0]), (_k, v: unknown) => (v === null ? undefined : v)))),
   fn('jsonb_set', ['jsonb', 'array', 'jsonb'], 'jsonb', (a) => {

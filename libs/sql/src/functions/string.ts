@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { S, sqlError } from '../errors';
 import { toText } from '../types/values';
-import { arrayOf, t, type Value } from '../types/types';
+import { arrayOf, isStringKind, t, type SqlType, type Value } from '../types/types';
 import { fn, num, str, variadic } from './helpers';
 import { register } from './registry';
 
@@ -177,7 +177,11 @@ register(
   fn('quote_ident', ['str'], 'text', (a) => quoteIdent(str(a[0]))),
   fn('quote_literal', ['str'], 'text', (a) => quoteLiteral(str(a[0]))),
   fn('quote_nullable', ['str'], 'text', (a) => (a[0] === null ? 'NULL' : quoteLiteral(str(a[0]))), { strict: false }),
-  variadic('format', 1, '*', 'text', (a, types) => (a[0] === null ? null : format(str(a[0]), a.slice(1), types.slice(1))), { strict: false }),
+  // format(formatstr text, VARIADIC "any"): the format string must be text (format(interval) is 42883).
+  {
+    ...variadic('format', 1, '*', 'text', (a, types) => (a[0] === null ? null : format(str(a[0]), a.slice(1), types.slice(1))), { strict: false }),
+    returns: (types: readonly SqlType[]) => (types.length >= 1 && isStringKind(types[0].kind) ? t('text') : undefined),
+  },
   fn('regexp_replace', ['str', 'str', 'str'], 'text', (a) => str(a[0]).replace(new RegExp(str(a[1]), 'u'), str(a[2]).replace(/\\(\d)/g, '$$$1'))),
   fn('regexp_replace', ['str', 'str', 'str', 'str'], 'text', (a) =>
     str(a[0]).replace(new RegExp(str(a[1]), `u${str(a[3]).replace(/[^gi]/g, '')}`), str(a[2]).replace(/\\(\d)/g, '$$$1')),

@@ -1,7 +1,7 @@
 // Session and system information functions drivers and tools call.
 import { randomUUID } from 'node:crypto';
 import { S, sqlError } from '../errors';
-import { type SqlType, type Value, arrayOf, plain, t, typeByOid, typeDisplayName } from '../types/types';
+import { type SqlType, type Value, arrayOf, isIntKind, plain, t, typeByOid, typeDisplayName } from '../types/types';
 import { castValue, toText } from '../types/values';
 import { fn, num, str } from './helpers';
 import { register, type FunctionDef } from './registry';
@@ -16,6 +16,8 @@ function formatType(oid: Value, typmod: Value): Value {
   const mod = typmod === null ? -1 : num(typmod);
   return typeDisplayName(mod >= 0 ? { ...type, typmod: mod } : type);
 }
+
+const isIntArg = (x: SqlType): boolean => isIntKind(x.kind) || x.kind === 'unknown';
 
 const asyncFn = (name: string, args: number, ret: SqlType, run: NonNullable<FunctionDef['async']>): FunctionDef => ({
   name,
@@ -177,8 +179,9 @@ register(
   }),
   fn('currval', ['*'], 'int8', (a, types, rt) => rt.services.currval(typeof a[0] === 'number' ? a[0] : toText(a[0], types[0]))),
   asyncFn('nextval', 1, t('int8'), (a, types, rt) => rt.services.nextval(regclassName(a[0], types[0], rt))),
-  asyncFn('setval', 2, t('int8'), (a, types, rt) => rt.services.setval(regclassName(a[0], types[0], rt), BigInt(a[1] as number | bigint), true)),
-  asyncFn('setval', 3, t('int8'), (a, types, rt) => rt.services.setval(regclassName(a[0], types[0], rt), BigInt(a[1] as number | bigint), a[2] as boolean)),
+  // setval(regclass, bigint [, boolean]): a literal value is read as bigint ('x' is 22P02).
+  { ...asyncFn('setval', 2, t('int8'), (a, types, rt) => rt.services.setval(regclassName(a[0], types[0], rt), BigInt(a[1] as number | bigint), true)), args: ['*', 'int8'], returns: (a: readonly SqlType[]) => (a.length === 2 && isIntArg(a[1]) ? t('int8') : undefined) },
+  { ...asyncFn('setval', 3, t('int8'), (a, types, rt) => rt.services.setval(regclassName(a[0], types[0], rt), BigInt(a[1] as number | bigint), a[2] as boolean)), args: ['*', 'int8', 'bool'], returns: (a: readonly SqlType[]) => (a.length === 3 && isIntArg(a[1]) && (a[2].kind === 'bool' || a[2].kind === 'unknown') ? t('int8') : undefined) },
 );
 
 /** A sequence argument: an OID (regclass) or a name (text). */

@@ -646,7 +646,7 @@ export class ExprCompiler {
         const arrT = arr.type.kind === 'array' ? arr.type : arrayOf(left.type);
         const elem = arr.type.kind === 'array' ? (arr.type.elem ?? left.type) : left.type;
         const arrE = arr.type.kind === 'unknown' ? coerce(arr, arrT) : arr;
-        const cmp = this.compare(op, { type: left.type, fn: (env) => env.row[0], slots: [], name: '' }, { type: elem, fn: (env) => env.row[1], slots: [], name: '' });
+        const cmp = this.quantified(op, { type: left.type, fn: (env) => env.row[0], slots: [], name: '' }, { type: elem, fn: (env) => env.row[1], slots: [], name: '' }, 'array', e.location);
         const lf = left.fn;
         const af = arrE.fn;
         const cf = cmp.fn;
@@ -743,11 +743,24 @@ export class ExprCompiler {
       if (a.isConst) return konst(a.type, typeof f(undefined as unknown as Env) === 'bigint' ? ~(f(undefined as unknown as Env) as bigint) : ~(f(undefined as unknown as Env) as number));
       return { type: a.type, fn: (env) => { const v = f(env); return v === null ? null : typeof v === 'bigint' ? ~v : ~(v as number); }, slots: a.slots, name: '?column?' };
     }
+    if (op === '@' && !isNumericKind(a.type.kind)) throw sqlError(S.UNDEFINED_FUNCTION, `operator does not exist: @ ${typeDisplayName(a.type)}`, pos(loc));
     if (op === '@') return { type: a.type, fn: (env) => { const v = f(env); return v === null ? null : typeof v === 'bigint' ? (v < 0n ? -v : v) : Math.abs(v as number); }, slots: a.slots, name: '?column?' };
     throw sqlError(S.UNDEFINED_FUNCTION, `operator does not exist: ${op} ${typeDisplayName(a.type)}`, pos(loc));
   }
 
+  /**
+   * `l op r` for op ANY/ALL (array or subquery): a comparison, or any operator that yields a
+   * boolean (LIKE, ILIKE, regex matches ...), else 42809 as in Postgres.
+   */
+  private quantified(op: string, l: Expr, r: Expr, what: 'array' | 'subquery', loc?: number): Expr {
+    if (op in COMPARE_OPS) return this.compare(op, l, r, loc);
+    const e = this.binaryOp(op, l, r, loc);
+    if (e.type.kind !== 'bool') throw sqlError(S.WRONG_OBJECT_TYPE, `op ANY/ALL (${what}) requires operator to yield boolean`, pos(loc));
+    return e;
+  }
+
   compare(op: string, l: Expr, r: Expr, loc?: number): Expr {
+    if (!(op in COMPARE_OPS)) throw sqlError(S.UNDEFINED_FUNCTION, `operator does not exist: ${typeDisplayName(l.type)} ${op} ${typeDisplayName(r.type)}`, pos(loc));
     const type = commonType(l.type, r.type, loc);
     const lf = coerce(l, type).fn;
     const rf = coerce(r, type).fn;
@@ -820,7 +833,11 @@ export class ExprCompiler {
       return mk(t('text'), (a, b) => str(a, lt) + str(b, rt));
     }
     // JSON operators.
-    if (lk === 'json' || lk === 'jsonb' || ((op === '->' || op === '->>') && lk === 'unknown')) {
+    if ((op === '->' || op === '->>') && lk === 'unknown') {
+      // json -> and jsonb -> both apply to an untyped literal: ambiguous, as in Postgres.
+      throw sqlError('42725', `operator is not unique: unknown ${op} ${typeDisplayName(r.type)}`, { ...pos(loc), hint: 'Could not choose a best candidate operator. You might need to add explicit type casts.' });
+    }
+    if (lk === 'json' || lk === 'jsonb') {
       const jsonb = lk !== 'json';
       if (op === '->' || op === '->>') {
         if (rk === 'unknown') r = coerce(r, t('text'));
@@ -899,7 +916,9 @@ export class ExprCompiler {
       throw noOperator();
     }
     if (['&', '|', '#', '<<', '>>'].includes(op)) {
-      if (!isIntKind(type.kind) || !isIntKind(r.type.kind === 'unknown' ? type.kind : r.type.kind)) throw noOperator();
+      // Bitwise operators exist for int2/int4/int8 only (not oid or the reg* types).
+      const bitInt = (k: TypeKind): boolean => k === 'int2' || k === 'int4' || k === 'int8';
+      if (!bitInt(type.kind) || !bitInt(r.type.kind === 'unknown' ? type.kind : r.type.kind) || !bitInt(lk === 'unknown' ? type.kind : lk)) throw noOperator();
       if (op === '<<' || op === '>>') {
         // int2/int4/int8 << int4: the result has the left operand's type.
         r = coerce(r, t('int4'));
@@ -1014,7 +1033,8 @@ export class ExprCompiler {
         hint: 'No function matches the given name and argument types. You might need to add explicit type casts.',
       });
     }
-    const { def, ret } = found;
+    const { def } = found;
+    let { ret } = found;
     // Untyped literals take the type the overload declares at their position (else text);
     // char(n) arguments lose their padding, as bpchar -> text does in Postgres.
     const args = args0.map((a, i) => {
@@ -1022,10 +1042,17 @@ export class ExprCompiler {
       if (a.type.kind !== 'unknown') return a;
       const want = def.args?.[i];
       if (want === 'array') return coerce(a, arrayOf(t('text')));
-      if (want && !['str', 'num', 'int', '*', 'unknown'].includes(want)) return coerce(a, t(want as TypeKind));
+      // A literal for an integer/numeric parameter is read as one ('x' is 22P02, not a JS error),
+      // of the type of the call's other numeric arguments when there are some (gcd('12', 18) is int4).
+      const peer = args0.find((x) => (want === 'int' ? isIntKind(x.type.kind) : isNumericKind(x.type.kind)) && !isRegKind(x.type.kind) && x.type.kind !== 'oid');
+      if (want === 'int') return coerce(a, peer?.type ?? t('int4'));
+      if (want === 'num') return coerce(a, peer?.type ?? t('numeric'));
+      if (want && !['str', '*', 'unknown'].includes(want)) return coerce(a, t(want as TypeKind));
       return coerce(a, t('text'));
     });
     const argTypes = args.map((a) => a.type);
+    // The result type follows the arguments' types once literals have theirs.
+    if (args.some((a, i) => a.type !== args0[i].type)) ret = def.returns(argTypes) ?? ret;
     const fns = args.map((a) => a.fn);
     const strict = def.strict !== false;
     const evalArgs = (env: Env): Value[] | null => {
@@ -1181,7 +1208,7 @@ export class ExprCompiler {
       const listSlot = mkSlot((rows) => rows.map((r) => r[0]));
       const lf = coerce(left, type).fn;
       const colType = cols[0].type;
-      const cmp = this.compare(op, { type, fn: (env) => env.row[0], slots: [], name: '' }, { type, fn: (env) => env.row[1], slots: [], name: '' }).fn;
+      const cmp = this.quantified(op, { type, fn: (env) => env.row[0], slots: [], name: '' }, { type, fn: (env) => env.row[1], slots: [], name: '' }, 'subquery', sl.location).fn;
       const any = kind === 'ANY_SUBLINK';
       // Fast path for uncorrelated `x IN (SELECT ...)`: a hash set of the subquery's values.
       let cachedList: Value[] | undefined;

@@ -125,21 +125,30 @@ describe('weft demo (npm start)', () => {
     await c.connect();
     return c;
   };
-  /** Kills a service with SIGKILL and waits until the demo has restarted it and says it is back. */
-  const killAndAwaitRestart = async (d: Demo, name: string): Promise<{ killedAt: number; respawnedAt: number }> => {
-    const pid = pidOf(d.state(), name);
+  /**
+   * Kills a service with SIGKILL — `times` times in a row, each new process as soon as the demo
+   * has spawned it, so the service stays down through several backoff delays (0.5 + 1 + 2 s for
+   * three) — then waits until the demo says it is back. Returns when it went down and when the
+   * process that stayed up was spawned.
+   */
+  const killAndAwaitRestart = async (d: Demo, name: string, times = 1): Promise<{ killedAt: number; respawnedAt: number }> => {
+    let pid = pidOf(d.state(), name);
     if (pid === undefined) throw new Error(`no pid for ${name} in ${d.dataDir}/weft-demo.json`);
-    process.kill(pid, 'SIGKILL');
     const killedAt = Date.now();
-    await until(`the demo to report ${name} exited`, () =>
-      d.proc.stderr().includes(`weft: ${name} (pid ${pid}) exited unexpectedly (SIGKILL); restarting it in`) ? true : undefined,
-    );
-    const newPid = await until(`a new ${name} process`, () => {
-      const p = pidOf(d.state(), name);
-      return p !== undefined && p !== pid ? p : undefined;
-    });
-    const respawnedAt = Date.now();
-    await until(`${name} to be back`, () => (d.proc.stdout().includes(`weft: ${name} is back (pid ${newPid})`) ? true : undefined), 60_000);
+    let respawnedAt = killedAt;
+    for (let i = 0; i < times; i++) {
+      const victim: number = pid;
+      process.kill(victim, 'SIGKILL');
+      await until(`the demo to report ${name} exited`, () =>
+        d.proc.stderr().includes(`weft: ${name} (pid ${victim}) exited unexpectedly (SIGKILL); restarting it in ${restartDelayMs(i + 1) / 1000} s`) ? true : undefined,
+      );
+      pid = await until(`a new ${name} process`, () => {
+        const p = pidOf(d.state(), name);
+        return p !== undefined && p !== victim ? p : undefined;
+      });
+      respawnedAt = Date.now();
+    }
+    await until(`${name} to be back`, () => (d.proc.stdout().includes(`weft: ${name} is back (pid ${pid})`) ? true : undefined), 60_000);
     return { killedAt, respawnedAt };
   };
 
@@ -210,9 +219,14 @@ describe('weft demo (npm start)', () => {
       const first = await leader();
       const follower = first === 1 ? 2 : 1;
 
-      // A follower dies: the other two replicas are a quorum, so writes go on while it is down.
-      const f = await killAndAwaitRestart(d, `node-${follower}`);
-      expect(writer.acked.filter((a) => a.at > f.killedAt && a.at < f.respawnedAt).length).toBeGreaterThan(0);
+      // A follower dies (and its next two incarnations too, so it stays down ~3.5 s): the other
+      // two replicas are a quorum, so writes go on while it is down.
+      const f = await killAndAwaitRestart(d, `node-${follower}`, 3);
+      const whileDown = writer.acked.filter((a) => a.at > f.killedAt && a.at < f.respawnedAt).length;
+      const timeline = writer.acked.slice(-40).map((a) => a.at - f.killedAt);
+      // On failure, say when the writes were acknowledged (ms after the kill) and what failed.
+      const why = { downMs: f.respawnedAt - f.killedAt, ackedAtMsAfterKill: timeline, lastErrors: writer.errors.slice(-5) };
+      expect([whileDown > 0, why]).toEqual([true, why]);
       await writer.waitAcks(20);
 
       // The leader dies: the others elect a new one; the old one comes back as a follower.

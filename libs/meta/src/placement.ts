@@ -1,0 +1,119 @@
+import type { NodeRecord, ShardRecord } from './types';
+
+/** Replicas per shard. */
+export const REPLICATION_FACTOR = 3;
+
+export class PlacementError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PlacementError';
+  }
+}
+
+export interface PlaceOptions {
+  /** Replicas wanted in total (default 3). */
+  readonly count?: number;
+  /** Replicas that stay (count toward the total and toward zone diversity). */
+  readonly keep?: readonly number[];
+  /** Nodes not to choose (e.g. the shard's current replicas, dead or not). */
+  readonly exclude?: readonly number[];
+  /** Replicas each node already holds: fewer is preferred, so shards spread. */
+  readonly load?: ReadonlyMap<number, number>;
+}
+
+/** Failure domain of a node: its zone when labelled (within its region), else the node itself. */
+function domain(n: NodeRecord): string {
+  return n.zone !== '' ? `${n.region}/${n.zone}` : `node:${n.nodeId}`;
+}
+
+/**
+ * Chooses the nodes for a shard's replicas among live nodes, deterministically (same inputs,
+ * same answer on every meta replica and every run). Greedy: each pick prefers a failure domain
+ * (zone) not used yet, then the least loaded node, then an order rotated by shard id (so equal
+ * nodes take turns across shards), then the lowest id. Distinct zones are guaranteed when at
+ * least `count` zones have live nodes; with fewer zones the replicas still go to distinct nodes,
+ * spread over as many zones as exist. Throws PlacementError when there are not enough live nodes.
+ * Returns the chosen new nodes (not `keep`), ascending.
+ */
+export function placeReplicas(shardId: number, nodes: readonly NodeRecord[], opts: PlaceOptions = {}): number[] {
+  const count = opts.count ?? REPLICATION_FACTOR;
+  const keep = opts.keep ?? [];
+  const excluded = new Set([...(opts.exclude ?? []), ...keep]);
+  const byId = new Map(nodes.map((n) => [n.nodeId, n]));
+  const candidates = nodes.filter((n) => n.state === 'live' && !excluded.has(n.nodeId)).sort((a, b) => a.nodeId - b.nodeId);
+  const need = count - keep.length;
+  if (need <= 0) return [];
+  if (candidates.length < need) {
+    const live = nodes.filter((n) => n.state === 'live').length;
+    throw new PlacementError(`shard ${shardId}: ${count} replicas need ${need} more live node(s) besides its ${keep.length} kept replica(s); ${candidates.length} eligible of ${live} live`);
+  }
+  const used = new Set(keep.map((id) => byId.get(id)).filter((n): n is NodeRecord => n !== undefined).map(domain));
+  const rank = new Map(candidates.map((n, i) => [n.nodeId, (i - (shardId % candidates.length) + candidates.length) % candidates.length]));
+  const load = new Map(opts.load ?? []);
+  const chosen: number[] = [];
+  const pool = [...candidates];
+  for (let k = 0; k < need; k++) {
+    pool.sort((a, b) => {
+      const za = used.has(domain(a)) ? 1 : 0;
+      const zb = used.has(domain(b)) ? 1 : 0;
+      if (za !== zb) return za - zb;
+      const la = load.get(a.nodeId) ?? 0;
+      const lb = load.get(b.nodeId) ?? 0;
+      if (la !== lb) return la - lb;
+      return (rank.get(a.nodeId) as number) - (rank.get(b.nodeId) as number);
+    });
+    const pick = pool.shift() as NodeRecord;
+    chosen.push(pick.nodeId);
+    used.add(domain(pick));
+    load.set(pick.nodeId, (load.get(pick.nodeId) ?? 0) + 1);
+  }
+  return chosen.sort((a, b) => a - b);
+}
+
+/** Replicas per node in a shard map. */
+export function replicaLoad(shards: readonly ShardRecord[]): Map<number, number> {
+  const load = new Map<number, number>();
+  for (const s of shards) for (const r of s.replicas) load.set(r, (load.get(r) ?? 0) + 1);
+  return load;
+}
+
+/** One proposed move: replace a shard's replica on a dead node. */
+export interface RepairStep {
+  readonly shardId: number;
+  /** The shard version the plan was made against (a mover must check it is still current). */
+  readonly version: number;
+  readonly remove: number;
+  /** The replacement, or undefined when no live node qualifies (then `reason` says why). */
+  readonly add: number | undefined;
+  readonly reason?: string;
+}
+
+/**
+ * For every shard with a replica on a dead node, proposes a live replacement (one step per dead
+ * replica), keeping the shard's surviving replicas and spreading replacements by load. Only a
+ * plan: moving replicas (add learner, catch up, promote, remove) is not done here.
+ */
+export function planRepairs(shards: readonly ShardRecord[], nodes: readonly NodeRecord[]): RepairStep[] {
+  const byId = new Map(nodes.map((n) => [n.nodeId, n]));
+  const load = replicaLoad(shards);
+  const steps: RepairStep[] = [];
+  for (const s of [...shards].sort((a, b) => a.shardId - b.shardId)) {
+    const dead = s.replicas.filter((r) => byId.get(r)?.state === 'dead');
+    if (dead.length === 0) continue;
+    const keep = s.replicas.filter((r) => !dead.includes(r));
+    const exclude = [...s.replicas];
+    for (const d of dead) {
+      try {
+        const [add] = placeReplicas(s.shardId, nodes, { count: keep.length + 1, keep, exclude, load });
+        steps.push({ shardId: s.shardId, version: s.version, remove: d, add });
+        keep.push(add);
+        exclude.push(add);
+        load.set(add, (load.get(add) ?? 0) + 1);
+      } catch (e) {
+        if (!(e instanceof PlacementError)) throw e;
+        steps.push({ shardId: s.shardId, version: s.version, remove: d, add: undefined, reason: e.message });
+      }
+    }
+  }
+  return steps;
+}

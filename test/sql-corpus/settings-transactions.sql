@@ -117,3 +117,24 @@ RESET ALL;
 SHOW issue12.x;
 -- @error 34000
 CLOSE no_such_cursor;
+-- DISCARD (pgbouncer's server_reset_query is DISCARD ALL): settings do not leak past it
+CREATE SEQUENCE issue12_dsq;
+SET issue12.x = 'before-discard';
+SET TimeZone = 'Asia/Tokyo';
+PREPARE issue12_p AS SELECT 1 AS one;
+SELECT nextval('issue12_dsq');
+DISCARD PLANS;
+EXECUTE issue12_p;
+DISCARD SEQUENCES;
+-- @error 55000
+SELECT currval('issue12_dsq');
+BEGIN;
+-- @error 25001
+DISCARD ALL;
+ROLLBACK;
+DISCARD ALL;
+SHOW issue12.x;
+SELECT '2024-01-01 00:00:00+00'::timestamptz::text;
+-- @error 26000
+EXECUTE issue12_p;
+DROP SEQUENCE issue12_dsq;

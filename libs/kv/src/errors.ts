@@ -26,6 +26,10 @@ export type KvErrorCode =
   | 'retry'
   /** The statement ran out of time. */
   | 'timeout'
+  /** lock_timeout passed while waiting for a row lock. */
+  | 'lock-timeout'
+  /** Waiting for a row lock would close a cycle of waiting transactions. */
+  | 'deadlock'
   | 'internal';
 
 /** The SQLSTATE each code becomes at the SQL edge. */
@@ -40,6 +44,8 @@ export const KV_SQLSTATE: Readonly<Record<KvErrorCode, string>> = {
   'write-intent': '40001',
   retry: '40001',
   timeout: '57014',
+  'lock-timeout': '55P03',
+  deadlock: '40P01',
   internal: 'XX000',
 };
 

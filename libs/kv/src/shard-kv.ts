@@ -1,6 +1,6 @@
 // What the layers above (transactions, SQL) need from one shard, wherever its replicas are:
 // in process (LocalShard, tests and the simulator) or behind the node's KV RPC.
-import type { ApplyOutcome, LogEntry, Timestamp } from '@weft/logentry';
+import type { ApplyOutcome, IntentRef, LogEntry, ReadSpan, Timestamp } from '@weft/logentry';
 import type { TxnStatus } from './errors';
 
 export interface KvRow {
@@ -52,4 +52,27 @@ export interface ShardKv {
    * unknown. Asked of a transaction's primary shard by whoever meets one of its intents.
    */
   txnStatus(txnId: Buffer): Promise<TxnStatus>;
+  /**
+   * Locking read (UPDATE, DELETE, SELECT ... FOR UPDATE by key): waits up to `waitMs` for the
+   * row's lock in line, then reads the newest committed value at the leaseholder's clock
+   * (`readTs`) and reports the newest version's timestamp (`newestTs`, 0 if none, tombstones
+   * included) so the caller can tell whether its snapshot is still current. Absent where a
+   * shard keeps no locks (the caller then reads without locking).
+   */
+  lockRead?(key: Buffer, txnId: Buffer, waitMs: number, options?: ReadRequestOptions): Promise<LockReadResult>;
+  /** Releases every row lock `txnId` holds or waits for here. */
+  releaseLocks?(txnId: Buffer): Promise<void>;
+  /**
+   * Read refresh: whether nothing in `reads` changed in (fromTs, toTs] (and no other
+   * transaction's intent sits on it), served like a read at toTs. If so, the transaction may
+   * move its read timestamp up to toTs without reading again.
+   */
+  refresh?(txnId: Buffer, reads: readonly ReadSpan[], fromTs: Timestamp, toTs: Timestamp): Promise<RefreshResult>;
 }
+
+export type LockReadResult =
+  | { readonly granted: true; readonly row: KvRow | undefined; readonly readTs: Timestamp; readonly newestTs: Timestamp }
+  /** The wait ran out: `holder` (hex txn id) still holds the lock. */
+  | { readonly granted: false; readonly holder: string };
+
+export type RefreshResult = { readonly ok: true } | { readonly ok: false; readonly detail: string; readonly intent?: IntentRef };

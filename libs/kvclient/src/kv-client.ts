@@ -5,8 +5,11 @@
 // is gone (expired), and settles the intent before reading again. Replica selection, leader
 // following and retries of unanswered requests are each shard's ShardKv's own business
 // (RemoteShardKv over the KV RPC, or an in-process shard).
-import { KvError, WriteIntentError, type KvRow, type MetIntent, type ReadRequestOptions, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus } from '@weft/kv';
-import type { ApplyOutcome, LogEntry, Timestamp } from '@weft/logentry';
+import {
+  KvError, WaitGraph, WriteIntentError, deadlockDetected, lockTimeout, type KvRow, type MetIntent, type ReadRequestOptions, type RefreshResult, type ScanPage,
+  type ScanRequestOptions, type ShardKv, type TxnStatus,
+} from '@weft/kv';
+import type { ApplyOutcome, LogEntry, ReadSpan, Timestamp } from '@weft/logentry';
 import { ShardMap } from './shard-map';
 
 export interface KvClientClock {
@@ -35,6 +38,24 @@ export interface KvClientOptions {
   readonly replicatedKeys?: readonly Buffer[];
 }
 
+/** A granted locking read: the newest committed value, read at readTs; newestTs as in LockReadResult. */
+export interface LockedRow {
+  readonly row: KvRow | undefined;
+  readonly readTs: Timestamp;
+  readonly newestTs: Timestamp;
+}
+
+export interface LockOptions {
+  /** lock_timeout: give up waiting with 55P03 after this long (0 = wait on). */
+  readonly lockTimeoutMs?: number;
+  /** The statement's cancel/timeout signal: stop waiting when it fires. */
+  readonly signal?: AbortSignal;
+  readonly readOptions?: ReadRequestOptions;
+}
+
+/** How long one lock request waits at the leaseholder before the client checks for deadlocks and timeouts. */
+const LOCK_POLL_MS = 250;
+
 const systemClock: KvClientClock = { now: () => BigInt(Date.now()) * 1000n };
 const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const hexId = (id: string): Buffer => Buffer.from(id, 'hex');
@@ -47,6 +68,8 @@ export class KvClient {
   private readonly expiryUs: bigint;
   private readonly intentWaitMs: number;
   private readonly replicated: ReadonlySet<string>;
+  /** Who waits for whom among this gateway's transactions (deadlock detection). */
+  private readonly waits = new WaitGraph();
   /** The newest timestamp this client has seen (reads and commits): now() never goes below it. */
   private seen: Timestamp = 0n;
   readonly stats = { intentsResolved: 0, intentWaits: 0, pushes: 0, fanouts: 0 };
@@ -108,6 +131,47 @@ export class KvClient {
     this.stats.fanouts++;
     const pages = await Promise.all(ids.map((id) => this.withIntents(id, () => this.shard(id).scan(start, end, ts, options))));
     return mergePages(pages, options.reverse ?? false, options.limit);
+  }
+
+  /**
+   * Takes the row lock on `key` for `txnId` (waiting in line at the leaseholder) and reads the
+   * newest committed value. Undefined when the shard keeps no locks (read without locking then).
+   * While waiting, a wait that closes a cycle among this gateway's transactions fails with 40P01,
+   * and lock_timeout with 55P03.
+   */
+  async lockRead(key: Buffer, txnId: Buffer, opts: LockOptions = {}): Promise<LockedRow | undefined> {
+    const id = this.shardOf(key);
+    const shard = this.shard(id);
+    if (shard.lockRead === undefined) return undefined;
+    const txn = txnId.toString('hex');
+    const started = Date.now();
+    try {
+      for (;;) {
+        const r = await this.withIntents(id, () => (shard.lockRead as NonNullable<ShardKv['lockRead']>)(key, txnId, LOCK_POLL_MS, opts.readOptions));
+        if (r.granted) {
+          this.observe(r.readTs);
+          return { row: r.row, readTs: r.readTs, newestTs: r.newestTs };
+        }
+        if (r.holder !== '' && this.waits.wait(txn, r.holder)) throw deadlockDetected(txn, r.holder);
+        const waited = Date.now() - started;
+        if (opts.lockTimeoutMs !== undefined && opts.lockTimeoutMs > 0 && waited >= opts.lockTimeoutMs) throw lockTimeout(waited);
+        if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new KvError('timeout', 'canceling statement while waiting for a row lock');
+      }
+    } finally {
+      this.waits.done(txn);
+    }
+  }
+
+  /** Releases the transaction's row locks on these shards (best effort: locks also lapse). */
+  releaseLocks(shardIds: Iterable<number>, txnId: Buffer): void {
+    for (const id of shardIds) void this.shards.get(id)?.releaseLocks?.(txnId).catch(() => undefined);
+  }
+
+  /** Read refresh on one shard (see ShardKv.refresh); a shard that cannot refresh says no. */
+  async refresh(shardId: number, txnId: Buffer, reads: readonly ReadSpan[], fromTs: Timestamp, toTs: Timestamp): Promise<RefreshResult> {
+    const s = this.shard(shardId);
+    if (s.refresh === undefined) return { ok: false, detail: `shard ${shardId} cannot refresh reads` };
+    return s.refresh(txnId, reads, fromTs, toTs);
   }
 
   async propose(shardId: number, entry: LogEntry): Promise<ApplyOutcome> {

@@ -1,6 +1,8 @@
 import { connect, type Socket } from 'node:net';
-import { WriteIntentError, type KvRow, type ReadRequestOptions, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus } from '@weft/kv';
-import { encodeEntry, type ApplyOutcome, type LogEntry, type Timestamp } from '@weft/logentry';
+import {
+  WriteIntentError, type KvRow, type LockReadResult, type ReadRequestOptions, type RefreshResult, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus,
+} from '@weft/kv';
+import { encodeEntry, type ApplyOutcome, type LogEntry, type ReadSpan, type Timestamp } from '@weft/logentry';
 import { AmbiguousResultError, ReplicaUnavailableError } from '@weft/replica';
 import { FrameReader } from '@weft/transport';
 import { decodeResponse, encodeRequest, Kind, type ReplicaStatus, type Request, type Response, type WireErrorCode } from './codec';
@@ -221,6 +223,22 @@ export class RemoteShardKv implements ShardKv {
   async txnStatus(txnId: Buffer): Promise<TxnStatus> {
     const r = await this.call((id) => ({ kind: Kind.TxnStatus, id, shardId: this.shardId, txnId }), false);
     return (r as Extract<Response, { kind: Kind.TxnStatusOk }>).status;
+  }
+
+  async lockRead(key: Buffer, txnId: Buffer, waitMs: number, options?: ReadRequestOptions): Promise<LockReadResult> {
+    const readerTxn = options?.txnId ?? NO_TXN;
+    // The server may hold the request for waitMs: allow for it on top of the usual timeout.
+    const r = await this.call((id) => ({ kind: Kind.LockRead, id, shardId: this.shardId, key, txnId, waitMs, readerTxn }), false, waitMs);
+    return (r as Extract<Response, { kind: Kind.LockReadOk }>).result;
+  }
+
+  async releaseLocks(txnId: Buffer): Promise<void> {
+    await this.call((id) => ({ kind: Kind.ReleaseLocks, id, shardId: this.shardId, txnId }), false);
+  }
+
+  async refresh(txnId: Buffer, reads: readonly ReadSpan[], fromTs: Timestamp, toTs: Timestamp): Promise<RefreshResult> {
+    const r = await this.call((id) => ({ kind: Kind.Refresh, id, shardId: this.shardId, txnId, fromTs, toTs, reads }), false);
+    return (r as Extract<Response, { kind: Kind.RefreshOk }>).result;
   }
 
   /** The shard's replicas (node ids) and its current leader (asked of the cluster if unknown). */

@@ -4,15 +4,15 @@
 // Requests and responses share the id; responses may come back in any order (pipelining).
 // Timestamps are u64; keys, values and log entries are u32-length-prefixed bytes; strings are
 // u32-length-prefixed UTF-8. Log entries travel in @weft/logentry's own checksummed encoding.
-import type { KvRow, MetIntent, ScanPage, TxnStatus } from '@weft/kv';
-import type { ApplyOutcome, Timestamp } from '@weft/logentry';
+import type { KvRow, LockReadResult, MetIntent, RefreshResult, ScanPage, TxnStatus } from '@weft/kv';
+import type { ApplyOutcome, ReadSpan, Timestamp } from '@weft/logentry';
 
 /**
  * 2: Get and Scan carry the reading transaction's id (empty: none).
- * 3: TxnStatus; reads answer IntentConflict with the intents met; outcomes carry a prepare's
- *    timestamp and the intent behind a conflict.
+ * 4: TxnStatus; reads answer IntentConflict with the intents met; outcomes carry a prepare's
+ *    timestamp and the intent behind a conflict; LockRead, ReleaseLocks, Refresh.
  */
-export const KVRPC_VERSION = 3;
+export const KVRPC_VERSION = 4;
 const HEADER_BYTES = 6; // version, kind, request id
 
 export enum Kind {
@@ -22,12 +22,18 @@ export enum Kind {
   Propose = 4,
   Status = 5,
   TxnStatus = 6,
+  LockRead = 7,
+  ReleaseLocks = 8,
+  Refresh = 9,
   NowOk = 0x81,
   GetOk = 0x82,
   ScanOk = 0x83,
   ProposeOk = 0x84,
   StatusOk = 0x85,
   TxnStatusOk = 0x86,
+  LockReadOk = 0x88,
+  ReleaseLocksOk = 0x89,
+  RefreshOk = 0x8a,
   /** A read met other transactions' intents: the client resolves them and reads again. */
   IntentConflict = 0x87,
   Error = 0xff,
@@ -69,7 +75,18 @@ export type Request =
     }
   | { readonly kind: Kind.Propose; readonly id: number; readonly shardId: number; readonly entry: Buffer }
   | { readonly kind: Kind.Status; readonly id: number; readonly shardId: number }
-  | { readonly kind: Kind.TxnStatus; readonly id: number; readonly shardId: number; readonly txnId: Buffer };
+  | { readonly kind: Kind.TxnStatus; readonly id: number; readonly shardId: number; readonly txnId: Buffer }
+  | { readonly kind: Kind.LockRead; readonly id: number; readonly shardId: number; readonly key: Buffer; readonly txnId: Buffer; readonly waitMs: number; readonly readerTxn: Buffer }
+  | { readonly kind: Kind.ReleaseLocks; readonly id: number; readonly shardId: number; readonly txnId: Buffer }
+  | {
+      readonly kind: Kind.Refresh;
+      readonly id: number;
+      readonly shardId: number;
+      readonly txnId: Buffer;
+      readonly fromTs: Timestamp;
+      readonly toTs: Timestamp;
+      readonly reads: readonly ReadSpan[];
+    };
 
 /** Error codes: the replica's (see @weft/replica errors) plus the server's own. */
 export type WireErrorCode =
@@ -109,6 +126,9 @@ export type Response =
   | { readonly kind: Kind.ProposeOk; readonly id: number; readonly outcome: ApplyOutcome }
   | { readonly kind: Kind.StatusOk; readonly id: number; readonly status: ReplicaStatus }
   | { readonly kind: Kind.TxnStatusOk; readonly id: number; readonly status: TxnStatus }
+  | { readonly kind: Kind.LockReadOk; readonly id: number; readonly result: LockReadResult }
+  | { readonly kind: Kind.ReleaseLocksOk; readonly id: number }
+  | { readonly kind: Kind.RefreshOk; readonly id: number; readonly result: RefreshResult }
   | { readonly kind: Kind.IntentConflict; readonly id: number; readonly intents: readonly MetIntent[] }
   | { readonly kind: Kind.Error; readonly id: number; readonly error: WireError };
 
@@ -214,7 +234,30 @@ export function encodeRequest(r: Request): Buffer {
       w.bytes(r.entry);
       break;
     case Kind.TxnStatus:
+    case Kind.ReleaseLocks:
       w.bytes(r.txnId);
+      break;
+    case Kind.LockRead:
+      w.bytes(r.key);
+      w.bytes(r.txnId);
+      w.u32(r.waitMs);
+      w.bytes(r.readerTxn);
+      break;
+    case Kind.Refresh:
+      w.bytes(r.txnId);
+      w.u64(r.fromTs);
+      w.u64(r.toTs);
+      w.u32(r.reads.length);
+      for (const s of r.reads) {
+        if (s.kind === 'point') {
+          w.u8(0);
+          w.bytes(s.key);
+        } else {
+          w.u8(1);
+          w.bytes(s.start);
+          w.bytes(s.end);
+        }
+      }
       break;
   }
   return w.frame();
@@ -301,6 +344,37 @@ export function encodeResponse(r: Response): Buffer {
       w.u32(r.intents.length);
       for (const i of r.intents) writeIntent(w, i);
       break;
+    case Kind.LockReadOk: {
+      const x = r.result;
+      if (x.granted) {
+        w.u8(1);
+        w.u64(x.readTs);
+        w.u64(x.newestTs);
+        if (x.row) {
+          w.u8(1);
+          writeRow(w, x.row);
+        } else w.u8(0);
+      } else {
+        w.u8(0);
+        w.str(x.holder);
+      }
+      break;
+    }
+    case Kind.ReleaseLocksOk:
+      break;
+    case Kind.RefreshOk: {
+      const x = r.result;
+      if (x.ok) w.u8(1);
+      else {
+        w.u8(0);
+        w.str(x.detail);
+        if (x.intent !== undefined) {
+          w.u8(1);
+          writeIntent(w, x.intent);
+        } else w.u8(0);
+      }
+      break;
+    }
     case Kind.StatusOk: {
       const s = r.status;
       w.u32(s.nodeId);
@@ -419,6 +493,27 @@ export function decodeRequest(payload: Buffer): Request {
     case Kind.TxnStatus:
       req = { kind, id, shardId, txnId: r.bytes('txn id') };
       break;
+    case Kind.ReleaseLocks:
+      req = { kind, id, shardId, txnId: r.bytes('txn id') };
+      break;
+    case Kind.LockRead:
+      req = { kind, id, shardId, key: r.bytes('key'), txnId: r.bytes('txn id'), waitMs: r.u32('wait ms'), readerTxn: r.bytes('reader txn') };
+      break;
+    case Kind.Refresh: {
+      const txnId = r.bytes('txn id');
+      const fromTs = r.u64('from ts');
+      const toTs = r.u64('to ts');
+      const n = r.u32('read count');
+      const reads: ReadSpan[] = [];
+      for (let i = 0; i < n; i++) {
+        const k = r.u8('read kind');
+        if (k === 0) reads.push({ kind: 'point', key: r.bytes('read key') });
+        else if (k === 1) reads.push({ kind: 'span', start: r.bytes('span start'), end: r.bytes('span end') });
+        else throw new KvRpcDecodeError(`unknown read kind ${k}`, id);
+      }
+      req = { kind, id, shardId, txnId, fromTs, toTs, reads };
+      break;
+    }
     default:
       throw new KvRpcDecodeError(`unknown request kind ${kind}`, id);
   }
@@ -496,6 +591,26 @@ export function decodeResponse(payload: Buffer): Response {
       const status: TxnStatus =
         k === 'pending' ? (primary === undefined ? { kind: k, ts } : { kind: k, ts, primary }) : k === 'committed' ? { kind: k, ts } : { kind: k };
       res = { kind, id, status };
+      break;
+    }
+    case Kind.LockReadOk: {
+      if (r.bool('granted')) {
+        const readTs = r.u64('read ts');
+        const newestTs = r.u64('newest ts');
+        const row = r.bool('found') ? readRow(r) : undefined;
+        res = { kind, id, result: { granted: true, row, readTs, newestTs } };
+      } else res = { kind, id, result: { granted: false, holder: r.str('holder') } };
+      break;
+    }
+    case Kind.ReleaseLocksOk:
+      res = { kind, id };
+      break;
+    case Kind.RefreshOk: {
+      if (r.bool('ok')) res = { kind, id, result: { ok: true } };
+      else {
+        const detail = r.str('detail');
+        res = { kind, id, result: r.bool('has intent') ? { ok: false, detail, intent: readIntent(r) } : { ok: false, detail } };
+      }
       break;
     }
     case Kind.IntentConflict: {

@@ -180,6 +180,17 @@ export class KvServer {
         return { kind: Kind.StatusOk, id: req.id, status: { ...shard.replicaStatus(), nodeId: this.opts.nodeId } };
       case Kind.TxnStatus:
         return { kind: Kind.TxnStatusOk, id: req.id, status: await shard.txnStatus(req.txnId) };
+      case Kind.LockRead: {
+        if (!shard.lockRead) return errorResponse(req.id, 'bad-request', '0A000', `shard ${req.shardId} keeps no row locks`);
+        return { kind: Kind.LockReadOk, id: req.id, result: await shard.lockRead(req.key, req.txnId, req.waitMs, readOptions(req.readerTxn)) };
+      }
+      case Kind.ReleaseLocks:
+        await shard.releaseLocks?.(req.txnId);
+        return { kind: Kind.ReleaseLocksOk, id: req.id };
+      case Kind.Refresh: {
+        if (!shard.refresh) return errorResponse(req.id, 'bad-request', '0A000', `shard ${req.shardId} cannot refresh reads`);
+        return { kind: Kind.RefreshOk, id: req.id, result: await shard.refresh(req.txnId, req.reads, req.fromTs, req.toTs) };
+      }
     }
   }
 }

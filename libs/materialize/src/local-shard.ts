@@ -2,8 +2,8 @@
 // and applies it at the next index, so the SQL and transaction layers (and their tests) run
 // against exactly the apply semantics the replicated shard has.
 
-import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions, ShardKv, TxnStatus } from '@weft/kv';
-import type { ApplyOutcome, LogEntry, Timestamp } from '@weft/logentry';
+import { LockTable, type KvRow, type LockReadResult, type ReadRequestOptions, type RefreshResult, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus } from '@weft/kv';
+import type { ApplyOutcome, LogEntry, ReadSpan, Timestamp } from '@weft/logentry';
 import { encodeEntry } from '@weft/logentry';
 import { MvccStore } from '@weft/storage';
 import { Clock, Hlc, systemClock } from './clock';
@@ -24,6 +24,7 @@ export class LocalShard implements ShardKv {
   /** Largest timestamp a read was served at: later commits must land above it. */
   private maxReadTs = 0n;
   private closing = false;
+  private readonly locks = new LockTable();
 
   private constructor(
     readonly materializer: Materializer,
@@ -82,6 +83,26 @@ export class LocalShard implements ShardKv {
     if (outcome === 'already-applied') throw new Error(`shard ${this.shardId}: proposal was not applied at the next index`);
     if (outcome.status === 'committed') this.hlc.observe(outcome.commitTs);
     return outcome;
+  }
+
+  async lockRead(key: Buffer, txnId: Buffer, waitMs: number, options: ReadRequestOptions = {}): Promise<LockReadResult> {
+    this.live();
+    const attempt = await this.locks.acquire(key, txnId.toString('hex'), waitMs);
+    if (!attempt.granted) return attempt;
+    const ts = this.hlc.next();
+    this.noteRead(ts);
+    return { granted: true, row: this.materializer.read(key, ts, options), readTs: ts, newestTs: this.materializer.newestVersionTs(key) };
+  }
+
+  async releaseLocks(txnId: Buffer): Promise<void> {
+    this.locks.release(txnId.toString('hex'));
+  }
+
+  async refresh(txnId: Buffer, reads: readonly ReadSpan[], fromTs: Timestamp, toTs: Timestamp): Promise<RefreshResult> {
+    this.live();
+    this.noteRead(toTs);
+    const c = this.materializer.checkReads(txnId, fromTs, reads);
+    return c === undefined ? { ok: true } : { ok: false, ...c };
   }
 
   async txnStatus(txnId: Buffer): Promise<TxnStatus> {

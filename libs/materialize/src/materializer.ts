@@ -217,6 +217,21 @@ export class Materializer {
     return { kind: 'unknown' };
   }
 
+  /**
+   * Read refresh check: the conflict that stops a transaction that read `reads` at `fromTs` from
+   * moving its read timestamp up (a newer committed version, another transaction's intent), or
+   * undefined. The caller serves it like a read at the new timestamp.
+   */
+  checkReads(txnId: Buffer, fromTs: Timestamp, reads: readonly ReadSpan[]): { readonly detail: string; readonly intent?: IntentRef } | undefined {
+    const v = this.validate(hex(txnId), fromTs, reads, [], new Map());
+    return v === undefined ? undefined : { detail: v.detail ?? v.message, ...(v.intent === undefined ? {} : { intent: v.intent }) };
+  }
+
+  /** Timestamp of the newest committed version of `key` (a tombstone counts), 0 if none. */
+  newestVersionTs(key: Buffer): Timestamp {
+    return this.probe(key).newestTs ?? 0n;
+  }
+
   /** The incrementally maintained state hash (32 bytes), as persisted with the applied index. */
   stateHash(): Buffer {
     return this.hash.bytes();

@@ -1,7 +1,7 @@
 // What a replica needs from the pieces around it, as interfaces so the same replica logic runs
 // in the node process (MultiRaftHost, RocksDB materializer) and in the deterministic simulator.
 import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions, TxnStatus } from '@weft/kv';
-import type { ApplyOutcome, Timestamp } from '@weft/logentry';
+import type { ApplyOutcome, IntentRef, ReadSpan, Timestamp } from '@weft/logentry';
 import type { StagedTxnView } from './staged-sweep';
 
 /**
@@ -22,6 +22,10 @@ export interface ShardStateMachine {
   stagedTransactions?(): readonly StagedTxnView[];
   /** What the applied state knows of a transaction (prepared, staged, decided, unknown). */
   txnStatus(txnId: Buffer): TxnStatus;
+  /** Read refresh check (see Materializer.checkReads). */
+  checkReads(txnId: Buffer, fromTs: Timestamp, reads: readonly ReadSpan[]): { readonly detail: string; readonly intent?: IntentRef } | undefined;
+  /** Timestamp of the newest committed version of a key (tombstones count), 0 if none. */
+  newestVersionTs(key: Buffer): Timestamp;
 }
 
 /** The replica's view of its Raft group. */

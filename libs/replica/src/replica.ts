@@ -1,5 +1,5 @@
-import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions, ShardKv, TxnStatus } from '@weft/kv';
-import { encodeEntry, type ApplyOutcome, type LogEntry, type Timestamp } from '@weft/logentry';
+import { LockTable, type KvRow, type LockReadResult, type ReadRequestOptions, type RefreshResult, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus } from '@weft/kv';
+import { encodeEntry, type ApplyOutcome, type LogEntry, type ReadSpan, type Timestamp } from '@weft/logentry';
 import {
   AmbiguousResultError,
   NotLeaderError,
@@ -94,6 +94,8 @@ export class ShardReplica implements ShardKv {
 
   private stopped: ReplicaStoppedError | undefined;
   private closed = false;
+  /** Row locks of the current term (leader only, unreplicated: see LockTable). */
+  private locks = new LockTable();
   readonly stats = { proposals: 0, leaseReads: 0, readIndexReads: 0, barrierReads: 0, closedReads: 0, closedTsProposals: 0 };
 
   constructor(private readonly opts: ShardReplicaOptions) {
@@ -254,6 +256,29 @@ export class ShardReplica implements ShardKv {
     await this.whenReady(this.term);
     this.ensureRunning();
     return this.sm.txnStatus(txnId);
+  }
+
+  /** Waits for the row lock in line, then reads the newest committed value at this leader's clock. */
+  async lockRead(key: Buffer, txnId: Buffer, waitMs: number, options?: ReadRequestOptions): Promise<LockReadResult> {
+    this.ensureRunning();
+    this.refreshRole();
+    if (!this.leading) throw new NotLeaderError(this.shardId, this.raft.status().leader);
+    const attempt = await this.locks.acquire(key, txnId.toString('hex'), waitMs);
+    if (!attempt.granted) return attempt;
+    const ts = this.hlc.now();
+    return this.read(ts, () => ({ granted: true, row: this.sm.read(key, ts, options), readTs: ts, newestTs: this.sm.newestVersionTs(key) }));
+  }
+
+  async releaseLocks(txnId: Buffer): Promise<void> {
+    this.locks.release(txnId.toString('hex'));
+  }
+
+  /** Read refresh: served like a read at toTs (so nothing can commit at or below it here afterwards). */
+  refresh(txnId: Buffer, reads: readonly ReadSpan[], fromTs: Timestamp, toTs: Timestamp): Promise<RefreshResult> {
+    return this.read(toTs, (): RefreshResult => {
+      const c = this.sm.checkReads(txnId, fromTs, reads);
+      return c === undefined ? { ok: true } : { ok: false, ...c };
+    });
   }
 
   async propose(entry: LogEntry): Promise<ApplyOutcome> {
@@ -420,12 +445,15 @@ export class ShardReplica implements ShardKv {
       this.becameLeader(st.term);
     } else if (!leading && this.leading) {
       this.leading = false;
+      this.locks.clear();
       this.failReadyWaiters(new NotLeaderError(this.shardId, st.leader));
     }
   }
 
   private becameLeader(term: number): void {
     this.readyTerm = 0;
+    this.locks.clear();
+    this.locks = new LockTable();
     this.failReadyWaiters(new NotLeaderError(this.shardId, 0));
     // A previous leader may have served reads up to its clock + max offset, which is at most
     // our clock + 2 × max offset: our commits start above that.

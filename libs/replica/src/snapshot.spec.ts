@@ -329,7 +329,7 @@ describe('ShardReplica with snapshots', () => {
   const sm = (shardId: number, appliedIndex: number) => ({
     shardId, appliedIndex, lastCommitTs: 5_000_000_000_000_000n, closedTs: 0n,
     stateHash: () => Buffer.alloc(32), apply: () => 'already-applied' as const, applyEmpty: () => undefined,
-    read: () => undefined, scan: () => ({ rows: [] }), txnStatus: () => ({ kind: 'unknown' as const }),
+    read: () => undefined, scan: () => ({ rows: [] }), txnStatus: () => ({ kind: 'unknown' as const }), checkReads: () => undefined, newestVersionTs: () => 0n,
   });
   const replica = (state: ReturnType<typeof sm>): ShardReplica =>
     new ShardReplica({

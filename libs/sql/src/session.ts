@@ -14,6 +14,7 @@ import { compileStatement } from './compile';
 import type { Engine } from './engine';
 import { S, sqlError } from './errors';
 import { kvErrorToPg } from './kv-errors';
+import { parseTimeoutMs } from './timeouts';
 import { SHOW_RANGES_COLUMNS, SHOW_RANGES_PREFIX, showRanges } from './show-ranges';
 import { parseSql, type ParsedStatement } from './parse';
 import type { PlannerEnv } from './plan/context';
@@ -694,8 +695,20 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
       return cmdTag(name === undefined ? 'DEALLOCATE ALL' : 'DEALLOCATE');
     }
     if ('DiscardStmt' in node) {
-      this.sqlPrepared.clear();
-      return cmdTag(`DISCARD ${node.DiscardStmt.target === 'DISCARD_ALL' ? 'ALL' : node.DiscardStmt.target === 'DISCARD_PLANS' ? 'PLANS' : node.DiscardStmt.target === 'DISCARD_SEQUENCES' ? 'SEQUENCES' : 'TEMP'}`);
+      // As Postgres: PLANS only drops cached plans (prepared statements stay), SEQUENCES forgets
+      // currval state, ALL (pgbouncer's server_reset_query) is all of that plus DEALLOCATE ALL and
+      // RESET ALL, and is refused inside a transaction block.
+      const target = node.DiscardStmt.target;
+      if (target === 'DISCARD_ALL') {
+        if (this.state !== 'idle') throw sqlError(S.ACTIVE_SQL_TXN, 'DISCARD ALL cannot run inside a transaction block');
+        this.sqlPrepared.clear();
+        for (const [k] of this.settings.all()) {
+          const r = this.settings.reset(k);
+          if (r.report) ctx.setParameter(r.name, r.value);
+        }
+      }
+      if (target === 'DISCARD_ALL' || target === 'DISCARD_SEQUENCES') this.currvals.clear();
+      return cmdTag(`DISCARD ${target === 'DISCARD_ALL' ? 'ALL' : target === 'DISCARD_PLANS' ? 'PLANS' : target === 'DISCARD_SEQUENCES' ? 'SEQUENCES' : 'TEMP'}`);
     }
     if ('ListenStmt' in node) return cmdTag('LISTEN');
     if ('UnlistenStmt' in node) return cmdTag('UNLISTEN');
@@ -739,13 +752,6 @@ export function splitQualified(name: string): string[] {
   return out;
 }
 
-/** statement_timeout: milliseconds, or with a unit (ms, s, min, h). */
-function parseTimeoutMs(v: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)?\s*$/i.exec(v);
-  if (!m) return 0;
-  const unit: Record<string, number> = { ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
-  return Number(m[1]) * unit[(m[2] ?? 'ms').toLowerCase()];
-}
 
 /** READ ONLY / READ WRITE among BEGIN or SET TRANSACTION options (undefined when absent). */
 function readOnlyOption(options: readonly Node[]): boolean | undefined {

@@ -176,6 +176,57 @@ describe('Txn over 4 shards', () => {
     noLeftovers();
   });
 
+  it('writers of a hot row queue on its lock instead of failing (no 40001), and the count is exact', async () => {
+    const seed = new Txn(c.kv);
+    seed.put(rowKey(1), b('0'));
+    const other = onOtherShard(1);
+    seed.put(rowKey(other), b('0'));
+    await seed.commit();
+    // Each also writes a row on another shard: the hot row's lock is held across a 2PC.
+    const results = await Promise.allSettled(
+      [...Array(12).keys()].map(async (i) => {
+        const t = new Txn(c.kv);
+        await t.get(rowKey(1000 + i)); // an earlier read that the refresh must validate
+        const v = num(await t.getForUpdate(rowKey(1)));
+        t.put(rowKey(1), b(String(v + 1)));
+        t.put(rowKey(other), b(String(i)));
+        await t.commit();
+        return t.refreshes;
+      }),
+    );
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(await read(1)).toBe('12');
+    expect(results.some((r) => r.status === 'fulfilled' && r.value > 0)).toBe(true);
+    noLeftovers();
+  });
+
+  it('a lock wait that closes a cycle is a deadlock (40P01); lock_timeout gives 55P03', async () => {
+    const x = 20;
+    const y = onOtherShard(x);
+    const t1 = new Txn(c.kv);
+    const t2 = new Txn(c.kv);
+    await t1.getForUpdate(rowKey(x));
+    await t2.getForUpdate(rowKey(y));
+    const r = await Promise.allSettled([t1.getForUpdate(rowKey(y)), t2.getForUpdate(rowKey(x))]);
+    const failed = r.filter((p): p is PromiseRejectedResult => p.status === 'rejected');
+    expect(failed).toHaveLength(1);
+    expect(failed[0].reason).toMatchObject({ code: 'deadlock', sqlstate: '40P01' });
+    // The victim rolls back; the survivor got its lock and commits.
+    const [victim, survivor] = r[0].status === 'rejected' ? [t1, t2] : [t2, t1];
+    victim.rollback();
+    survivor.put(rowKey(x), b('w'));
+    await survivor.commit();
+
+    const holder = new Txn(c.kv);
+    await holder.getForUpdate(rowKey(x));
+    const waiter = new Txn(c.kv);
+    const started = Date.now();
+    await expect(waiter.getForUpdate(rowKey(x), { lockTimeoutMs: 300 })).rejects.toMatchObject({ sqlstate: '55P03' });
+    expect(Date.now() - started).toBeLessThan(2000);
+    waiter.rollback();
+    holder.rollback();
+  });
+
   it('a committed 2PC transaction whose coordinator died before resolving the other shards is finished by its readers', async () => {
     // Drop the resolves that follow the decision on the primary: the coordinator "died".
     const primaryShard = shardOf(1);

@@ -16,7 +16,7 @@
 // propose anything.
 import { randomBytes } from 'node:crypto';
 import { sqlstateOf, type ShardKv } from '@weft/kv';
-import { KvClient } from '@weft/kvclient';
+import { KvClient, type LockOptions } from '@weft/kvclient';
 import type { ApplyOutcome, IntentRef, ReadSpan, Timestamp, WriteOp } from '@weft/logentry';
 import { PgError } from '@weft/pgwire';
 
@@ -103,6 +103,12 @@ export class Txn {
   private failure: PgError | undefined;
   /** Scans in progress: staging waits for them (a scan must not meet writes made during it). */
   private activeScans = 0;
+  /** Spans of the scans in progress (a read refresh must cover what they have yet to read). */
+  private readonly scanning = new Set<Extract<ReadSpan, { kind: 'span' }>>();
+  /** Shards where this transaction asked for row locks (released when it ends). */
+  private readonly lockShards = new Set<number>();
+  /** Read refreshes that moved readTs forward (tests, stats). */
+  refreshes = 0;
   private cleanup: Promise<void> | undefined;
   private readonly reads: ReadSpan[] = [];
   private readonly readPoints = new Set<string>();
@@ -206,6 +212,8 @@ export class Txn {
     let exhausted = false;
     let first = true;
     this.activeScans++;
+    const active: Extract<ReadSpan, { kind: 'span' }> = { kind: 'span', start, end };
+    this.scanning.add(active);
     try {
       for (;;) {
         const limit = first && options.limit !== undefined ? Math.max(1, options.limit) : pageSize;
@@ -237,10 +245,65 @@ export class Txn {
       }
       exhausted = true;
     } finally {
+      this.scanning.delete(active);
       this.recordSpan(start, end, reverse, exhausted ? undefined : consumedTo);
       this.activeScans--;
       this.maybeStage();
     }
+  }
+
+  /**
+   * Locking read (UPDATE, DELETE, SELECT ... FOR UPDATE by key): waits for the row's lock
+   * instead of conflicting at commit, then reads the newest committed value. If that value is
+   * newer than the snapshot, the transaction moves its read timestamp up to the lock read's
+   * (a read refresh: allowed only if nothing it read so far changed in between, else 40001).
+   */
+  async getForUpdate(key: Buffer, opts: Omit<LockOptions, 'readOptions'> = {}): Promise<Buffer | undefined> {
+    const own = this.writes.get(k(key));
+    if (own !== undefined || this.flushing !== undefined) return this.get(key);
+    const readTs = await this.readTs();
+    this.lockShards.add(this.kv.shardOf(key));
+    let locked;
+    try {
+      locked = await this.kv.lockRead(key, this.id, { ...opts, readOptions: this.readOptions() });
+    } catch (e) {
+      // A deadlock victim or a lock timeout can only roll back: let the others through now,
+      // not when the client gets round to ROLLBACK.
+      this.releaseLocks();
+      throw e;
+    }
+    if (locked === undefined) return this.get(key);
+    if (locked.newestTs > readTs && !(await this.refreshTo(locked.readTs))) {
+      throw new PgError('40001', 'could not serialize access due to concurrent update', {
+        detail: 'The row was changed after this transaction began, and so was something the transaction had already read.',
+        hint: 'Retry the transaction.',
+      });
+    }
+    this.notePointRead(key);
+    // Either the snapshot moved up to the lock read, or the newest version is at or below the
+    // snapshot: both ways the value read under the lock is the one the snapshot sees.
+    return locked.row?.value;
+  }
+
+  /**
+   * Moves readTs up to `to` if everything read so far (and what running scans have yet to read)
+   * is unchanged in (readTs, to] on every shard: the snapshot is then equally valid at `to`.
+   */
+  private async refreshTo(to: Timestamp): Promise<boolean> {
+    const from = await this.readTs();
+    if (to <= from) return true;
+    const { byShard, replicated } = this.readsByShard();
+    for (const s of this.scanning) for (const id of this.kv.map.forSpan(s.start, s.end)) byShard.set(id, [...(byShard.get(id) ?? []), s]);
+    if (replicated.length > 0) byShard.set(this.kv.map.systemShard, [...(byShard.get(this.kv.map.systemShard) ?? []), ...replicated]);
+    const results = await Promise.all([...byShard].map(([shard, reads]) => this.kv.refresh(shard, this.id, reads, from, to)));
+    for (const [i, r] of results.entries()) {
+      if (r.ok) continue;
+      if (r.intent !== undefined) await this.resolveBlocker(r.intent, [...byShard.keys()][i]);
+      return false;
+    }
+    this.readTsValue = to;
+    this.refreshes++;
+    return true;
   }
 
   private recordSpan(start: Buffer, end: Buffer, reverse: boolean, consumedTo: Buffer | undefined): void {
@@ -397,6 +460,21 @@ export class Txn {
     this.checkOpen();
     this.done = true;
     try {
+      return await this.commitInner();
+    } finally {
+      this.releaseLocks();
+    }
+  }
+
+  /** Lets the next waiter have this transaction's row locks (fire and forget). */
+  private releaseLocks(): void {
+    if (this.lockShards.size === 0) return;
+    this.kv.releaseLocks(this.lockShards, this.id);
+    this.lockShards.clear();
+  }
+
+  private async commitInner(): Promise<Timestamp | undefined> {
+    try {
       await this.settle();
     } catch (e) {
       this.abandon();
@@ -521,6 +599,7 @@ export class Txn {
 
   rollback(): void {
     this.done = true;
+    this.releaseLocks();
     this.writes.clear();
     this.writeBytes = 0;
     this.abandon();

@@ -5,6 +5,7 @@ import { prefixCoversHash, prefixEnd } from '@weft/storage';
 import type { ColumnDesc, IndexDesc, TableDesc } from '../catalog/descriptors';
 import { decodeTableRow, encodeIndexPrefix, indexSpec, primaryKey, primarySpan, secondarySpan } from '../catalog/table-data';
 import type { Env, Row, Runtime } from '../runtime';
+import { parseTimeoutMs } from '../timeouts';
 import type { Expr } from '../plan/expr';
 import type { ScopeColumn } from '../plan/scope';
 import type { Value } from '../types/types';
@@ -29,6 +30,11 @@ export interface ScannedRow {
 export class TableScanNode implements PlanNode {
   /** Set by the planner when a LIMIT can be pushed (no sort/aggregate/join above). */
   limit: number | undefined;
+  /**
+   * Set by the planner for the rows UPDATE/DELETE change and SELECT ... FOR UPDATE/SHARE reads:
+   * a point get then takes the row lock (writers queue instead of failing at commit).
+   */
+  locking = false;
 
   constructor(
     readonly table: TableDesc,
@@ -80,7 +86,9 @@ export class TableScanNode implements PlanNode {
           return i >= 0 ? vals[i] : null;
         });
         const key = primaryKey(this.table, row);
-        const value = await txn.get(key);
+        const value = this.locking && txn.getForUpdate
+          ? await txn.getForUpdate(key, { lockTimeoutMs: parseTimeoutMs(rt.session.setting('lock_timeout') ?? '0'), signal: rt.signal })
+          : await txn.get(key);
         if (value) yield { key, value };
         return;
       }

@@ -527,7 +527,9 @@ function compileAssignments(list: readonly Node[], t0: TableDesc, c: ReturnType<
 
 export function planUpdate(stmt: UpdateStmt, planner: Planner, params: ParamTypes, ctes: Map<string, CteDef>): DmlPlan {
   const t0 = resolveTable(planner, stmt.relation);
-  const { node, scope } = planner.planFromWhere([{ RangeVar: targetRangeVar(planner, t0, stmt.relation, ctes) }, ...(stmt.fromClause ?? [])], stmt.whereClause, undefined, params, ctes);
+  const { node, scope, single } = planner.planFromWhere([{ RangeVar: targetRangeVar(planner, t0, stmt.relation, ctes) }, ...(stmt.fromClause ?? [])], stmt.whereClause, undefined, params, ctes);
+  // The rows it changes are locked as they are read: concurrent writers queue.
+  if (single) single.locking = true;
   const c = planner.compiler(scope, params, { noAgg: 'UPDATE' });
   const sets = compileAssignments(stmt.targetList ?? [], t0, c);
   const defaults = compileDefaults(t0, planner, params);
@@ -579,7 +581,8 @@ export function planUpdate(stmt: UpdateStmt, planner: Planner, params: ParamType
 
 export function planDelete(stmt: DeleteStmt, planner: Planner, params: ParamTypes, ctes: Map<string, CteDef>): DmlPlan {
   const t0 = resolveTable(planner, stmt.relation);
-  const { node, scope } = planner.planFromWhere([{ RangeVar: targetRangeVar(planner, t0, stmt.relation, ctes) }, ...(stmt.usingClause ?? [])], stmt.whereClause, undefined, params, ctes);
+  const { node, scope, single } = planner.planFromWhere([{ RangeVar: targetRangeVar(planner, t0, stmt.relation, ctes) }, ...(stmt.usingClause ?? [])], stmt.whereClause, undefined, params, ctes);
+  if (single) single.locking = true;
   const returning = compileReturning(stmt.returningClause?.exprs, scope, planner, params);
   const n = t0.columns.length;
   return {

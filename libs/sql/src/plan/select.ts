@@ -643,11 +643,11 @@ export class Planner implements SubqueryPlanner {
 
   private planSimple(stmt: SelectStmt, outer: Scope | undefined, params: ParamTypes, ctes: Map<string, CteDef>): PlannedQuery {
     if (stmt.intoClause) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'SELECT INTO is not supported');
-    if (stmt.lockingClause?.length) {
-      // FOR UPDATE/SHARE: serializable validation at commit already protects what was read.
-    }
     stmt = this.srfToFrom(stmt);
     const { node: input, scope, single } = this.planFromWhere(stmt.fromClause ?? [], stmt.whereClause, outer, params, ctes);
+    // FOR UPDATE/SHARE: serializable validation at commit already protects what was read; on a
+    // single table, rows fetched by key are also locked so concurrent writers queue.
+    if (stmt.lockingClause?.length && single) single.locking = true;
     const targets = (stmt.targetList ?? []).map((n) => (n as { ResTarget: ResTarget }).ResTarget);
     const sorts = (stmt.sortClause ?? []).map((s) => (s as { SortBy: SortBy }).SortBy);
     const isAgg = (stmt.groupClause ?? []).length > 0 || hasAggregate(targets, this.isAggregate) || hasAggregate(stmt.havingClause, this.isAggregate) || hasAggregate(sorts, this.isAggregate);

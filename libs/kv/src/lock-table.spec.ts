@@ -1,0 +1,66 @@
+import { LockTable, WaitGraph } from './lock-table';
+
+const k = (s: string): Buffer => Buffer.from(s);
+
+describe('LockTable', () => {
+  it('grants in FIFO order on release and re-grants the holder at once', async () => {
+    const t = new LockTable();
+    expect(await t.acquire(k('a'), 'T1', 10)).toEqual({ granted: true });
+    expect(await t.acquire(k('a'), 'T1', 10)).toEqual({ granted: true });
+    const w2 = t.acquire(k('a'), 'T2', 1000);
+    const w3 = t.acquire(k('a'), 'T3', 1000);
+    t.release('T1');
+    expect(await w2).toEqual({ granted: true });
+    expect(t.holder(k('a'))).toBe('T2');
+    t.release('T2');
+    expect(await w3).toEqual({ granted: true });
+    t.release('T3');
+    expect(t.size).toBe(0);
+  });
+
+  it('answers who holds the lock when the wait runs out, and keeps the place in line', async () => {
+    const t = new LockTable();
+    await t.acquire(k('a'), 'T1', 10);
+    expect(await t.acquire(k('a'), 'T2', 20)).toEqual({ granted: false, holder: 'T1' });
+    const again = t.acquire(k('a'), 'T2', 1000);
+    t.release('T1');
+    expect(await again).toEqual({ granted: true });
+  });
+
+  it('a released transaction leaves every queue, so no lock is handed to it afterwards', async () => {
+    const t = new LockTable();
+    await t.acquire(k('a'), 'T1', 10);
+    expect(await t.acquire(k('a'), 'T2', 20)).toMatchObject({ granted: false });
+    t.release('T2'); // gave up (deadlock victim)
+    t.release('T1');
+    expect(t.holder(k('a'))).toBeUndefined();
+  });
+
+  it('hands a lock whose holder went quiet past its lease to the head of the line', async () => {
+    let now = 0;
+    const t = new LockTable({ leaseMs: 1000, now: () => now });
+    await t.acquire(k('a'), 'T1', 10);
+    now = 5000;
+    expect(await t.acquire(k('a'), 'T2', 10)).toEqual({ granted: true });
+    expect(t.holder(k('a'))).toBe('T2');
+  });
+
+  it('clear() lets every waiter through (leadership lost)', async () => {
+    const t = new LockTable();
+    await t.acquire(k('a'), 'T1', 10);
+    const w = t.acquire(k('a'), 'T2', 10_000);
+    t.clear();
+    expect(await w).toEqual({ granted: true });
+  });
+});
+
+describe('WaitGraph', () => {
+  it('reports the edge that closes a cycle', () => {
+    const g = new WaitGraph();
+    expect(g.wait('A', 'B')).toBe(false);
+    expect(g.wait('B', 'C')).toBe(false);
+    expect(g.wait('C', 'A')).toBe(true);
+    g.done('C');
+    expect(g.wait('C', 'D')).toBe(false);
+  });
+});

@@ -80,7 +80,7 @@ describe('tables', () => {
     const up = await c.query('update acct set balance = balance + 5 where id >= 2 returning id, balance');
     expect(up.rowCount).toBe(2);
     // RETURNING comes in storage order (hash order here), which PostgreSQL does not promise either.
-    expect([...up.rows].sort((a: { id: number }, b: { id: number }) => a.id - b.id)).toEqual([{ id: 2, balance: '25.00' }, { id: 3, balance: '35.00' }]);
+    expect([...(up.rows as { id: number }[])].sort((a: { id: number }, b: { id: number }) => a.id - b.id)).toEqual([{ id: 2, balance: '25.00' }, { id: 3, balance: '35.00' }]);
     const del = await c.query('delete from acct where id = 3');
     expect(del.rowCount).toBe(1);
     expect((await c.query('select id from acct order by id')).rows).toEqual([{ id: 1 }, { id: 2 }]);

@@ -344,7 +344,7 @@ describe('two demos on one machine', () => {
 
   it('run side by side with different --port and --data, each answering SQL and found by `weft status`', async () => {
     // One after the other: two cluster start-ups at once would only compete for the CPU.
-    for (const dataDir of dirs) demos.push(await spawnDemo({ dataDir, pgPort: await freeDemoPort(), args: ['--shards', '2'] }));
+    for (const dataDir of dirs) demos.push(await spawnDemo({ dataDir, pgPort: await freeDemoPort(), args: ['--shards', '2'], detached: true }));
     const [a, b] = demos;
     expect(Math.abs(a.pgPort - b.pgPort)).toBeGreaterThanOrEqual(PORT_SPAN);
     for (const [i, d] of demos.entries()) {
@@ -370,6 +370,17 @@ describe('two demos on one machine', () => {
       } finally {
         await c.end();
       }
+    }
+  });
+
+  it('stop on Ctrl-C in their terminal: the whole process group gets SIGINT, nothing is restarted', async () => {
+    for (const d of demos) {
+      const pids = (d.state() as DemoState).services.map((s) => s.pid as number);
+      process.kill(-(d.proc.child.pid as number), 'SIGINT');
+      expect(await d.proc.exited).toBe(0);
+      expect(d.proc.stdout()).toContain('weft: stopped');
+      expect(d.proc.stderr()).not.toContain('exited unexpectedly');
+      expect(pids.filter(alive)).toEqual([]);
     }
   });
 });

@@ -11,12 +11,17 @@ export interface Spawned {
   readonly exited: Promise<number | string>;
 }
 
-/** Starts `node <entry>` from the repository root with extra environment, capturing output. */
-export function spawnNode(entry: string, env: Record<string, string>, args: string[] = []): Spawned {
+/**
+ * Starts `node <entry>` from the repository root with extra environment, capturing output.
+ * `detached` puts it in its own process group, so a test can signal the group as a terminal's
+ * Ctrl-C does (process.kill(-pid, 'SIGINT')) without hitting Jest.
+ */
+export function spawnNode(entry: string, env: Record<string, string>, args: string[] = [], opts: { detached?: boolean } = {}): Spawned {
   const child = spawn(process.execPath, [path.join(ROOT, entry), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached ?? false,
   });
   let out = '';
   let err = '';

@@ -101,6 +101,8 @@ export async function spawnDemo(opts: {
   env?: Readonly<Record<string, string>>;
   args?: readonly string[];
   readyTimeoutMs?: number;
+  /** Own process group (see spawnNode), for tests that send Ctrl-C to the group. */
+  detached?: boolean;
 }): Promise<Demo> {
   const proc = spawnNode('dist/apps/cli/src/main.js', { WEFT_LOG_LEVEL: 'warn', ...opts.env }, [
     'demo',
@@ -109,7 +111,7 @@ export async function spawnDemo(opts: {
     '--data',
     opts.dataDir,
     ...(opts.args ?? []),
-  ]);
+  ], { detached: opts.detached });
   const stop = async (): Promise<number | string> => {
     if (proc.child.exitCode === null && proc.child.signalCode === null) {
       proc.child.kill('SIGTERM');

@@ -138,11 +138,17 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   };
   process.once('SIGINT', () => stopAll(0));
   process.once('SIGTERM', () => stopAll(0));
+  // A closed terminal: stop the services rather than leave them running without a supervisor.
+  process.once('SIGHUP', () => stopAll(0));
 
   const start = (s: Supervised): void => {
     const child = spawn(process.execPath, [path.join(ROOT, s.svc.entry)], {
       env: { ...process.env, ...s.svc.env },
       stdio: ['ignore', 'inherit', 'inherit'],
+      // Own process group: Ctrl-C in a terminal signals the whole foreground group, and a
+      // service that saw SIGINT before the demo did would exit and be "restarted". Only the
+      // demo gets the terminal's signals; it stops the services itself.
+      detached: true,
     });
     s.child = child;
     saveState(true);

@@ -373,14 +373,28 @@ describe('two demos on one machine', () => {
     }
   });
 
-  it('stop on Ctrl-C in their terminal: the whole process group gets SIGINT, nothing is restarted', async () => {
-    for (const d of demos) {
-      const pids = (d.state() as DemoState).services.map((s) => s.pid as number);
-      process.kill(-(d.proc.child.pid as number), 'SIGINT');
-      expect(await d.proc.exited).toBe(0);
-      expect(d.proc.stdout()).toContain('weft: stopped');
-      expect(d.proc.stderr()).not.toContain('exited unexpectedly');
-      expect(pids.filter(alive)).toEqual([]);
+  it('stops on Ctrl-C in its terminal: the whole process group gets SIGINT, nothing is restarted', async () => {
+    const d = demos[0];
+    const pids = (d.state() as DemoState).services.map((s) => s.pid as number);
+    process.kill(-(d.proc.child.pid as number), 'SIGINT');
+    expect(await d.proc.exited).toBe(0);
+    expect(d.proc.stdout()).toContain('weft: stopped');
+    expect(d.proc.stderr()).not.toContain('exited unexpectedly');
+    expect(pids.filter(alive)).toEqual([]);
+  });
+
+  it('after the demo itself is killed with kill -9, a new demo on its data names the services left running', async () => {
+    const d = demos[1];
+    const pids = (d.state() as DemoState).services.map((s) => s.pid as number);
+    process.kill(d.proc.child.pid as number, 'SIGKILL');
+    await d.proc.exited;
+    try {
+      const r = await weft(['demo', '--port', String(d.pgPort), '--data', d.dataDir]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^weft: port \\d+ \\(meta http\\) is held by services a previous demo on ${d.dataDir} left running \\(pids ${pids.join(', ')}\\); stop them first\n$`));
+    } finally {
+      for (const pid of pids.filter(alive)) process.kill(pid, 'SIGTERM');
+      await until('the orphaned services to stop', () => (pids.some(alive) ? undefined : true));
     }
   });
 });

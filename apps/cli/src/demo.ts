@@ -77,9 +77,13 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const portOwner = new Map(services.flatMap((s) => Object.entries(s.ports).map(([what, p]) => [p, `${s.name} ${what}`] as const)));
   const busy = await firstBusyPort(host, [...portOwner.keys()]);
   if (busy !== null) {
+    // A demo killed with SIGKILL cannot stop its services: say so if that is what holds the port.
+    const orphans = (previous?.services ?? []).map((s) => s.pid).filter((pid): pid is number => pid !== null && pidAlive(pid));
     warn(
-      `port ${busy} (${portOwner.get(busy)}) is already in use; choose another --port ` +
-        `(the demo uses ${opts.pgPort}-${opts.pgPort + PORT_SPAN - 1}, so two demos need ports at least ${PORT_SPAN} apart)`,
+      orphans.length > 0
+        ? `port ${busy} (${portOwner.get(busy)}) is held by services a previous demo on ${dataDir} left running (pids ${orphans.join(', ')}); stop them first`
+        : `port ${busy} (${portOwner.get(busy)}) is already in use; choose another --port ` +
+            `(the demo uses ${opts.pgPort}-${opts.pgPort + PORT_SPAN - 1}, so two demos need ports at least ${PORT_SPAN} apart)`,
     );
     process.exit(2);
   }

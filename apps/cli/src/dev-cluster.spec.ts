@@ -1,0 +1,43 @@
+import { restartDelayMs, RESTART_POLICY } from './demo';
+import { DEFAULT_SHARD_COUNT, devCluster, devPorts, PORT_SPAN } from './dev-cluster';
+
+describe('dev cluster layout', () => {
+  const ports = (pgPort: number): number[] =>
+    devCluster({ dataDir: '/d', pgPort, kafkaBrokers: 'k:9092', host: '127.0.0.1' }).flatMap((s) => Object.values(s.ports));
+
+  it('derives every port from --port, distinct and within P .. P+PORT_SPAN-1', () => {
+    for (const p of [5433, 20000, 65536 - PORT_SPAN]) {
+      const all = ports(p);
+      expect(new Set(all).size).toBe(all.length);
+      expect(Math.min(...all)).toBe(p);
+      expect(Math.max(...all)).toBe(p + PORT_SPAN - 1);
+    }
+  });
+
+  it('two demos PORT_SPAN apart share no port', () => {
+    const a = new Set(ports(5433));
+    expect(ports(5433 + PORT_SPAN).filter((p) => a.has(p))).toEqual([]);
+  });
+
+  it('wires the gateway to every node and passes WEFT_SHARD_COUNT to nodes and gateway', () => {
+    const services = devCluster({ dataDir: '/d', pgPort: 6000, kafkaBrokers: 'k:9092', host: '127.0.0.1', shardCount: 7 });
+    const p = devPorts(6000);
+    const gateway = services.find((s) => s.name === 'gateway');
+    expect(gateway?.env.WEFT_KV_REPLICAS).toBe(`1@127.0.0.1:${p.kv(1)},2@127.0.0.1:${p.kv(2)},3@127.0.0.1:${p.kv(3)}`);
+    expect(services.map((s) => [s.name, s.env.WEFT_SHARD_COUNT])).toEqual([
+      ['meta', undefined],
+      ['node-1', '7'],
+      ['node-2', '7'],
+      ['node-3', '7'],
+      ['gateway', '7'],
+    ]);
+    expect(devCluster({ dataDir: '/d', pgPort: 6000, kafkaBrokers: 'k', host: 'h' })[1].env.WEFT_SHARD_COUNT).toBe(String(DEFAULT_SHARD_COUNT));
+  });
+});
+
+describe('demo restart policy', () => {
+  it('waits 0.5 s after a first crash, doubling per recent crash, at most 5 s', () => {
+    expect([1, 2, 3, 4, 5, 9].map(restartDelayMs)).toEqual([500, 1000, 2000, 4000, 5000, 5000]);
+    expect(RESTART_POLICY).toEqual({ firstDelayMs: 500, maxDelayMs: 5000, windowMs: 60_000, maxCrashes: 5 });
+  });
+});

@@ -222,6 +222,10 @@ describe('meta service: 3 replicas', () => {
     expect((err as KvError).sqlstate).toBe('57P03');
     expect(Date.now() - t0).toBeLessThan(8000);
     // The isolated replica itself refuses too (no stale timestamp from a lone leader).
-    await expect(l.tsoRange(1)).rejects.toMatchObject({ code: expect.stringMatching(/unavailable|not-leader/) });
+    const direct = await l.tsoRange(1).then(
+      () => 'answered',
+      (e: unknown) => (e instanceof KvError ? e.code : String(e)),
+    );
+    expect(['unavailable', 'not-leader']).toContain(direct);
   });
 });

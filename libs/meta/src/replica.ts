@@ -253,6 +253,8 @@ export class MetaReplica {
         await this.maybeCompact();
       }
     } catch (e) {
+      // The failed batch's changes were taken: rewrite everything next time, or they would be lost.
+      this.sm.requireFullRewrite();
       this.opts.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'meta catalog persist failed; will retry');
       setTimeout(() => this.schedulePersist(), 500).unref();
     } finally {

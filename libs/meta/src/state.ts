@@ -139,6 +139,14 @@ export class MetaStateMachine {
     return { appliedIndex: this.applied, tsoHighUs: this.tsoHigh, nodes, shards, replaceAll };
   }
 
+  /**
+   * The next takeChanges() rewrites every row: a persist of taken changes failed, and they must
+   * not be lost behind a later batch's applied index.
+   */
+  requireFullRewrite(): void {
+    this.replaced = true;
+  }
+
   /** The whole state (Raft snapshots: meta's state is small, so it travels inline). */
   encodeSnapshot(): Uint8Array {
     const s: SnapshotJson = { v: 1, appliedIndex: this.applied, tsoHighUs: this.tsoHigh.toString(), nodes: this.nodes(), shards: this.shards() };

@@ -198,6 +198,34 @@ describe('meta service: 3 replicas', () => {
     expect({ ...a, appliedIndex: 0 }).toEqual({ ...b, appliedIndex: 0 });
   });
 
+  it('catches up a replica whose entries were compacted away with a snapshot of the state', async () => {
+    const l = leader() as MetaReplica;
+    const lagging = IDS.find((id) => id !== l.metaId) as number;
+    const appliedAtStop = (replicas.get(lagging) as MetaReplica).status().appliedIndex;
+    await stop(lagging);
+    // Each address change is one log entry; enough to pass the compaction margin (100).
+    for (let i = 0; i < 220; i++) await client.heartbeat({ ...nodeInfo(1, 'a'), address: `10.9.0.${i % 2}` });
+    await l.flushed();
+    await until('leader compacted', async () => {
+      await l.flushed();
+      return l.stats.snapshots > 0;
+    });
+    // The entries the stopped replica lacks are gone from the leader's log: only a snapshot helps.
+    expect(l.logStatus().firstIndex).toBeGreaterThan(appliedAtStop + 1);
+    const back = await start(lagging);
+    expect(back.status().appliedIndex).toBe(appliedAtStop);
+    await until('snapshot installed and caught up', () => back.status().appliedIndex >= l.status().appliedIndex);
+    await back.flushed();
+    await l.flushed();
+    const a = await back.catalogContents();
+    const b = await l.catalogContents();
+    expect(a.nodes).toEqual(b.nodes);
+    expect(a.shards).toEqual(b.shards);
+    expect(a.tsoHighUs).toBe(b.tsoHighUs);
+    expect(a.nodes.find((n) => n.nodeId === 1)?.address).toBe('10.9.0.1');
+    expect(back.logStatus().snapshotIndex).toBeGreaterThan(appliedAtStop);
+  });
+
   it('fails TSO with a clear unavailable error, within a bounded time, once quorum is lost', async () => {
     const l = leader() as MetaReplica;
     const others = IDS.filter((id) => id !== l.metaId);

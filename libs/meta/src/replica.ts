@@ -281,6 +281,11 @@ export class MetaReplica {
     this.stats.snapshots++;
   }
 
+  /** The meta log's compaction state (tests, tooling). */
+  logStatus(): { appliedIndex: number; snapshotIndex: number; firstIndex: number } {
+    return { appliedIndex: this.sm.appliedIndex, snapshotIndex: this.snapshotIndex, firstIndex: this.wal?.storage(META_GROUP).firstIndex() ?? 0 };
+  }
+
   /** Catalog contents (tests, tooling). */
   async catalogContents(): Promise<Awaited<ReturnType<MetaCatalog['load']>>> {
     if (!this.catalog) throw new Error('meta replica not started');

@@ -565,6 +565,12 @@ export class MetaReplica {
         this.inflightLiveness.add(c.nodeId);
         this.opts.logger.warn({ nodeId: c.nodeId, state: c.state, silentMs: now - this.heardMs(this.sm.node(c.nodeId) as NodeRecord) }, 'node liveness changed');
         void this.proposeBounded({ t: 'liveness', nodeId: c.nodeId, state: c.state, atMs: now }, deadline)
+          .then(async () => {
+            // A heartbeat that raced with this downgrade (it saw the node still live) must not
+            // leave it marked down: heard since the decision means live again.
+            const heard = this.heard.get(c.nodeId) ?? 0;
+            if (heard >= now && this.readyTerm === term) await this.proposeBounded({ t: 'liveness', nodeId: c.nodeId, state: 'live', atMs: heard }, Date.now() + this.requestTimeoutMs);
+          })
           .catch((e: unknown) => this.opts.logger.warn({ nodeId: c.nodeId, err: e instanceof Error ? e.message : String(e) }, 'could not record a liveness change'))
           .finally(() => this.inflightLiveness.delete(c.nodeId));
       }

@@ -16,6 +16,12 @@ export interface ReadRequestOptions {
    * visible to it. Omitted, a read sees committed data only.
    */
   readonly txnId?: Buffer;
+  /**
+   * Follower read: the timestamp is old enough that any replica whose closed timestamp covers
+   * it may answer (the nearest, not necessarily the leaseholder). A replica that cannot (its
+   * closed timestamp is below) refuses, and the client goes to the leaseholder.
+   */
+  readonly follower?: boolean;
 }
 
 export interface ScanRequestOptions extends ReadRequestOptions {

@@ -27,6 +27,8 @@ export interface RemoteShardKvOptions {
   readonly proposeTimeoutMs?: number;
   /** Connection attempt limit (default 1000 ms). */
   readonly connectTimeoutMs?: number;
+  /** The replica follower reads try first (the one in this gateway's zone); default: round-robin. */
+  readonly nearestNodeId?: number;
 }
 
 /** An error a replica reported that retrying elsewhere will not fix; carries its SQLSTATE. */
@@ -174,7 +176,9 @@ export class RemoteShardKv implements ShardKv {
   private readonly requestTimeoutMs: number;
   private readonly deadlineMs: number;
   private readonly proposeTimeoutMs: number;
-  readonly stats = { requests: 0, redirects: 0, failovers: 0 };
+  readonly stats = { requests: 0, redirects: 0, failovers: 0, followerReads: 0 };
+  private rr = 0;
+  private readonly nearest: number | undefined;
 
   constructor(opts: RemoteShardKvOptions) {
     if (opts.replicas.length === 0) throw new Error(`shard ${opts.shardId}: RemoteShardKv needs at least one replica address`);
@@ -184,6 +188,7 @@ export class RemoteShardKv implements ShardKv {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
     this.deadlineMs = opts.deadlineMs ?? 10_000;
     this.proposeTimeoutMs = opts.proposeTimeoutMs ?? 30_000;
+    this.nearest = opts.nearestNodeId;
   }
 
   /** The node currently believed to lead (undefined until a request succeeded). */
@@ -198,7 +203,7 @@ export class RemoteShardKv implements ShardKv {
 
   async get(key: Buffer, ts: Timestamp, options?: ReadRequestOptions): Promise<KvRow | undefined> {
     const txnId = options?.txnId ?? NO_TXN;
-    const r = await this.call((id) => ({ kind: Kind.Get, id, shardId: this.shardId, ts, key, txnId }), false);
+    const r = await this.call((id) => ({ kind: Kind.Get, id, shardId: this.shardId, ts, key, txnId }), false, 0, options?.follower === true);
     return (r as Extract<Response, { kind: Kind.GetOk }>).row;
   }
 
@@ -207,7 +212,7 @@ export class RemoteShardKv implements ShardKv {
     if (!Number.isInteger(limit) || limit < 0 || limit > 0xffffffff) throw new RangeError(`scan limit must be an integer 0..2^32-1, got ${limit}`);
     const reverse = options?.reverse ?? false;
     const txnId = options?.txnId ?? NO_TXN;
-    const r = await this.call((id) => ({ kind: Kind.Scan, id, shardId: this.shardId, ts, start, end, limit, reverse, txnId }), false);
+    const r = await this.call((id) => ({ kind: Kind.Scan, id, shardId: this.shardId, ts, start, end, limit, reverse, txnId }), false, 0, options?.follower === true);
     return (r as Extract<Response, { kind: Kind.ScanOk }>).page;
   }
 
@@ -265,11 +270,23 @@ export class RemoteShardKv implements ShardKv {
     return this.order[(i + 1) % this.order.length];
   }
 
-  /** `extraMs` lengthens both the per-request timeout and the overall deadline (big proposals). */
-  private async call(make: (id: number) => Request, mutating: boolean, extraMs = 0): Promise<Response> {
+  /** The replica follower reads go to first (round-robin over the others than the leader, or the configured nearest). */
+  private followerTarget(): number {
+    if (this.nearest !== undefined && this.conns.has(this.nearest)) return this.nearest;
+    const others = this.order.filter((n) => n !== this.leader);
+    const pick = others.length > 0 ? others : this.order;
+    this.rr = (this.rr + 1) % pick.length;
+    return pick[this.rr];
+  }
+
+  /**
+   * `extraMs` lengthens both the per-request timeout and the overall deadline (big proposals).
+   * `follower`: start at a follower (a follower read); a refusal sends it on to the leader.
+   */
+  private async call(make: (id: number) => Request, mutating: boolean, extraMs = 0, follower = false): Promise<Response> {
     const timeoutMs = this.requestTimeoutMs + extraMs;
     const deadline = Date.now() + this.deadlineMs + extraMs;
-    let target = this.leader ?? this.order[0];
+    let target = follower ? this.followerTarget() : (this.leader ?? this.order[0]);
     let attempt = 0;
     let lastReason = 'no replica tried';
     for (;;) {
@@ -298,7 +315,8 @@ export class RemoteShardKv implements ShardKv {
         throw new WriteIntentError(this.shardId, res.intents);
       }
       if (res.kind !== Kind.Error) {
-        this.leader = target;
+        if (!follower) this.leader = target;
+        else if (target !== this.leader) this.stats.followerReads++;
         return res;
       }
       const err = res.error;

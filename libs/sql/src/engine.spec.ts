@@ -5,7 +5,7 @@ import { sqlstate, startSqlServer, type SqlTestServer } from './test-support/ser
 let srv: SqlTestServer;
 let c: Client;
 beforeAll(async () => {
-  srv = await startSqlServer();
+  srv = await startSqlServer({ shards: 4 }); // four shards: multi-shard commits, fan-out scans
   c = await srv.client();
 });
 afterAll(async () => {

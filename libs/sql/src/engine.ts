@@ -51,8 +51,8 @@ export class Engine {
     this.txnOptions = options.txnStageBytes === undefined ? {} : { stageBytes: options.txnStageBytes };
   }
 
-  newTxn(): Txn {
-    return new Txn(this.kv, this.txnOptions);
+  newTxn(extra: Pick<TxnOptions, 'asOf'> = {}): Txn {
+    return new Txn(this.kv, { ...this.txnOptions, ...extra });
   }
 
   /** The catalog as seen by `txn` (cached when the stored version matches). */

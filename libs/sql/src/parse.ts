@@ -3,6 +3,7 @@
 import { loadModule, parseSync, type Node } from 'libpg-query';
 import { PgError } from '@weft/pgwire';
 import { S, sqlError } from './errors';
+import { liftAsOf } from './as-of';
 import { rewriteShowRanges } from './show-ranges';
 
 let loaded: Promise<void> | undefined;
@@ -19,13 +20,20 @@ export interface ParsedStatement {
   readonly text: string;
   /** 0-based offset of the statement in the original string. */
   readonly offset: number;
+  /** The expression of an AS OF SYSTEM TIME clause lifted out of the statement (see as-of.ts). */
+  readonly asOf?: string;
 }
 
 const ONLY_SPACE_OR_COMMENTS = /^(\s|;|--[^\n]*(\n|$)|\/\*[\s\S]*?\*\/)*$/;
 
 export function parseSql(sql0: string): ParsedStatement[] {
   if (ONLY_SPACE_OR_COMMENTS.test(sql0)) return [];
-  const sql = HASH_PK.test(sql0) ? rewriteHashPrimaryKeys(sql0) : rewriteShowRanges(sql0);
+  let sql = HASH_PK.test(sql0) ? rewriteHashPrimaryKeys(sql0) : rewriteShowRanges(sql0);
+  const clauses: { at: number; expr: string }[] = [];
+  for (let lifted = liftAsOf(sql); lifted.asOf !== undefined; lifted = liftAsOf(sql)) {
+    clauses.push({ at: firstDifference(sql, lifted.sql), expr: lifted.asOf });
+    sql = lifted.sql;
+  }
   let result;
   try {
     result = parseSync(sql);
@@ -36,8 +44,16 @@ export function parseSql(sql0: string): ParsedStatement[] {
     if (!s.stmt) return [];
     const offset = s.stmt_location ?? 0;
     const text = s.stmt_len ? sql.slice(offset, offset + s.stmt_len) : sql.slice(offset);
-    return [{ node: s.stmt, text, offset }];
+    const end = s.stmt_len ? offset + s.stmt_len : sql.length;
+    const asOf = clauses.find((c) => c.at >= offset && c.at <= end)?.expr;
+    return [asOf === undefined ? { node: s.stmt, text, offset } : { node: s.stmt, text, offset, asOf }];
   });
+}
+
+function firstDifference(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
 }
 
 const HASH_PK = /PRIMARY\s+KEY\s*\(\s*\(/i;

@@ -13,6 +13,7 @@ import { systemView, type SystemView } from './catalog/system-views/registry';
 import { compileStatement } from './compile';
 import type { Engine } from './engine';
 import { S, sqlError } from './errors';
+import { parseDurationUs, resolveAsOf } from './as-of';
 import { kvErrorToPg } from './kv-errors';
 import { parseTimeoutMs } from './timeouts';
 import { SHOW_RANGES_COLUMNS, SHOW_RANGES_PREFIX, showRanges } from './show-ranges';
@@ -186,6 +187,11 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
   /** Runs a data/DDL statement in the open block, or in an implicit transaction with retries. */
   private async runData(stmt: ParsedStatement, params: readonly PgValue[], prepared: SqlPrepared | undefined, ctx: QueryContext): Promise<StatementResult> {
     if (this.state === 'block' && this.txn) {
+      if (stmt.asOf !== undefined) {
+        throw sqlError(S.FEATURE_NOT_SUPPORTED, 'AS OF SYSTEM TIME is not supported inside a transaction block', {
+          hint: 'Run the statement on its own, outside BEGIN ... COMMIT.',
+        });
+      }
       // A chunk of this statement's writes refused by the shard (duplicate key, conflict) fails
       // this statement, not a later one: wait for the chunks it sent before reporting success.
       const txn = this.txn;
@@ -220,8 +226,9 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     const isDb = 'CreatedbStmt' in stmt.node || 'DropdbStmt' in stmt.node;
     void isDb;
     let attempt = 0;
+    const asOf = this.readAsOf(stmt);
     for (;;) {
-      const txn = this.engine.newTxn();
+      const txn = this.engine.newTxn(asOf === undefined ? {} : { asOf });
       this.txnStartUs = nowMicros();
       // set_config(..., true) in an autocommitted statement lasts until the statement ends.
       this.settings.beginTransaction();
@@ -251,6 +258,19 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         this.txnCatalog = undefined;
       }
     }
+  }
+
+  /**
+   * The past timestamp a statement outside a block reads at: its AS OF SYSTEM TIME clause, or,
+   * for a plain SELECT under weft.max_staleness, that far back. Undefined: a strong read.
+   */
+  private readAsOf(stmt: ParsedStatement): bigint | undefined {
+    const nowUs = BigInt(Date.now()) * 1000n;
+    if (stmt.asOf !== undefined) return resolveAsOf(stmt.asOf, nowUs);
+    const staleness = this.settings.get('weft.max_staleness') ?? '0';
+    if (staleness === '0' || !('SelectStmt' in stmt.node) || (stmt.node.SelectStmt.lockingClause ?? []).length > 0 || stmt.node.SelectStmt.intoClause) return undefined;
+    const us = parseDurationUs(staleness);
+    return us === undefined || us === 0n ? undefined : nowUs - us;
   }
 
   private autocommitCopy(txn: Txn, r: Extract<StatementResult, { kind: 'copyIn' }>): StatementResult {

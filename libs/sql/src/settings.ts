@@ -3,6 +3,7 @@
 import { canonicalEncodingName, SUPPORTED_CLIENT_ENCODINGS } from '@weft/pgwire';
 import { S, sqlError } from './errors';
 import { normalizeTimeZone } from './types/timezone';
+import { parseDurationUs } from './as-of';
 
 export interface SettingDef {
   readonly default: string;
@@ -52,6 +53,16 @@ export const SETTINGS: Readonly<Record<string, SettingDef>> = {
   default_transaction_read_only: { default: 'off', normalize: onOff },
   statement_timeout: { default: '0' },
   lock_timeout: { default: '0' },
+  // Bounded staleness: plain SELECTs outside a transaction block read this far back, from the
+  // nearest replica whose closed timestamp covers it ('0' = strong reads at the leaseholder).
+  'weft.max_staleness': {
+    default: '0',
+    normalize: (v) => {
+      if (v.trim() === '0' || v.trim() === '') return '0';
+      if (parseDurationUs(v) === undefined) throw sqlError(S.INVALID_PARAMETER_VALUE, `invalid value for parameter "weft.max_staleness": "${v}"`, { hint: "Use a duration such as '5s' or '500ms', or 0 for strong reads." });
+      return v.trim();
+    },
+  },
   idle_in_transaction_session_timeout: { default: '0' },
   extra_float_digits: { default: '1' },
   client_min_messages: { default: 'notice' },

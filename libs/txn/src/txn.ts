@@ -31,6 +31,12 @@ export interface TxnOptions {
   readonly stageBytes?: number;
   /** Buffered writes at which the buffer is staged, whatever their size (default DEFAULT_STAGE_OPS). */
   readonly stageOps?: number;
+  /**
+   * A read-only transaction at a fixed past timestamp (AS OF SYSTEM TIME, bounded staleness):
+   * it reads at `asOf`, from any replica whose closed timestamp covers it (follower reads), and
+   * refuses writes (25006).
+   */
+  readonly asOf?: Timestamp;
 }
 
 /**
@@ -130,6 +136,7 @@ export class Txn {
   /** The snapshot timestamp; fixed at the first call. */
   async readTs(): Promise<Timestamp> {
     if (this.readTsValue !== undefined) return this.readTsValue;
+    if (this.options.asOf !== undefined) return (this.readTsValue = this.options.asOf);
     this.readTsPromise ??= this.kv.now().then((ts) => (this.readTsValue = ts));
     return this.readTsPromise;
   }
@@ -144,7 +151,8 @@ export class Txn {
   }
 
   /** Own intents exist on the shard only once something was staged: then reads name the txn. */
-  private readOptions(): { txnId?: Buffer } {
+  private readOptions(): { txnId?: Buffer; follower?: boolean } {
+    if (this.options.asOf !== undefined) return { follower: true };
     return this.stagedChunks > 0 ? { txnId: this.id } : {};
   }
 
@@ -318,7 +326,7 @@ export class Txn {
 
   /** Buffers a write. `ifAbsent` makes apply reject the commit with 23505 if the key exists. */
   put(key: Buffer, value: Buffer, ifAbsent?: { constraint: string; detail?: string }): void {
-    this.checkOpen();
+    this.checkWritable();
     const prev = this.writes.get(k(key));
     // Re-inserting a key this txn deleted: the committed version is expected to exist.
     const cond = prev?.op.kind === 'delete' ? undefined : ifAbsent;
@@ -384,7 +392,7 @@ export class Txn {
   }
 
   delete(key: Buffer): void {
-    this.checkOpen();
+    this.checkWritable();
     this.buffer(key, { kind: 'delete', key }, this.writes.get(k(key)));
   }
 
@@ -634,6 +642,15 @@ export class Txn {
 
   private checkOpen(): void {
     if (this.done) throw new PgError('25000', 'transaction is already finished');
+  }
+
+  private checkWritable(): void {
+    this.checkOpen();
+    if (this.options.asOf !== undefined) {
+      throw new PgError('25006', 'cannot write in a transaction that reads AS OF SYSTEM TIME', {
+        hint: 'Historical and follower reads are read-only; run the write without AS OF SYSTEM TIME.',
+      });
+    }
   }
 }
 

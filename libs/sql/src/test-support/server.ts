@@ -1,14 +1,16 @@
-// Test harness: a PgServer over the SQL engine and a LocalShard in a temp directory (or an
-// in-memory shard), plus node-postgres clients connected to it.
+// Test harness: a PgServer over the SQL engine and LocalShards in a temp directory (one, or
+// `shards` of them behind a KV client, as a multi-shard cluster without Raft; or an in-memory
+// shard), plus node-postgres clients connected to it.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, DatabaseError } from 'pg';
 import type { ShardKv } from '@weft/kv';
+import { KvClient, ShardMap } from '@weft/kvclient';
 import { LocalShard } from '@weft/materialize';
 import { PgServer, StaticAuthenticator } from '@weft/pgwire';
 import { MemoryShard } from '@weft/txn';
-import { createSqlSessionFactory, type SqlSessionFactory } from '../index';
+import { createSqlSessionFactory, SQL_REPLICATED_KEYS, type SqlSessionFactory } from '../index';
 import type { SqlPrepared } from '../session';
 
 export interface SqlTestServer {
@@ -19,13 +21,21 @@ export interface SqlTestServer {
   close(): Promise<void>;
 }
 
-export async function startSqlServer(opts: { memory?: boolean } = {}): Promise<SqlTestServer> {
-  let shard: ShardKv;
+export async function startSqlServer(opts: { memory?: boolean; shards?: number } = {}): Promise<SqlTestServer> {
+  let shard: ShardKv | KvClient;
   let dir: string | undefined;
+  const local: LocalShard[] = [];
   if (opts.memory) shard = new MemoryShard();
   else {
     dir = mkdtempSync(join(tmpdir(), 'weft-sql-'));
-    shard = await LocalShard.open(dir, { shardId: 1 });
+    const map = ShardMap.uniform(opts.shards ?? 1);
+    const shards = new Map<number, ShardKv>();
+    for (const id of map.shardIds()) {
+      const s = await LocalShard.open(join(dir, `shard-${id}`), { shardId: id });
+      local.push(s);
+      shards.set(id, s);
+    }
+    shard = new KvClient({ map, shards, replicatedKeys: SQL_REPLICATED_KEYS });
   }
   const factory = await createSqlSessionFactory({ shard });
   const internalErrors: unknown[] = [];
@@ -49,7 +59,7 @@ export async function startSqlServer(opts: { memory?: boolean } = {}): Promise<S
     async close() {
       await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
       await server.close();
-      if (shard instanceof LocalShard) await shard.close();
+      for (const s of local) await s.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -70,7 +70,13 @@ class Conn {
           return;
         }
         for (const p of payloads) {
-          const f = decodeFrame(p);
+          let f: ReturnType<typeof decodeFrame>;
+          try {
+            f = decodeFrame(p);
+          } catch (e) {
+            this.fail(new AttemptError(`meta ${this.ep.metaId}: bad answer: ${e instanceof Error ? e.message : String(e)}`, 'connection', 0));
+            return;
+          }
           const w = this.pending.get(f.id);
           if (!w) continue;
           this.pending.delete(f.id);

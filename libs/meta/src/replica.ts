@@ -92,6 +92,8 @@ export class MetaReplica {
   private failure?: Error;
   private readonly timers: { stop(): void }[] = [];
   private holdTimer?: NodeJS.Timeout;
+  /** Ends the restart hold-off early (stop() during start()). */
+  private endHold?: () => void;
 
   /** Term of the leadership being set up / whose barrier applied (0: not leading). */
   private leaderTerm = 0;
@@ -212,6 +214,7 @@ export class MetaReplica {
       // the TSO trusts leases; voting before an election timeout passed could elect a leader
       // while the old one still hands out timestamps under its lease.
       await new Promise<void>((resolve) => {
+        this.endHold = resolve;
         this.holdTimer = setTimeout(resolve, 2 * this.electionTicks * this.tickMs);
       });
       if (this.stopping) return;
@@ -334,8 +337,9 @@ export class MetaReplica {
         void this.maintain();
       },
       () => {
-        // Lost leadership before the barrier committed: the next refreshRole sees it.
-        if (this.leaderTerm === term) this.leaderTerm = 0;
+        // Lost leadership before the barrier committed: callers waiting for it learn now; if
+        // this replica still leads, the next refreshRole proposes a new barrier.
+        if (this.leaderTerm === term) this.stepDown(this.notLeader());
       },
     );
   }
@@ -683,6 +687,7 @@ export class MetaReplica {
   private async shutdown(): Promise<void> {
     this.stopping = true;
     if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.endHold?.();
     for (const t of this.timers) t.stop();
     this.stepDown(metaUnavailable(`meta replica ${this.metaId} stopped`));
     await this.host?.close();

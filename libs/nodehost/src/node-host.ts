@@ -214,7 +214,8 @@ export class NodeHost {
     // A restarted replica forgets that it acknowledged a leader's lease; voting before an
     // election timeout has passed could elect a new leader while the old one still serves lease
     // reads. Every group of the process sits out one maximum election timeout, counted once
-    // from process start (not once per shard: 4,096 shards would take hours).
+    // from here (not once per shard: 4,096 shards would take over two hours); the shards'
+    // stores are opened meanwhile.
     const wal = this.wal;
     const restarted = wal.groups().some((g) => wal.storage(g).initialState().confState.voters.length > 0);
     if (restarted) {

@@ -100,6 +100,10 @@ describe('meta service: 3 replicas', () => {
     const direct = new MetaClient({ endpoints: [{ metaId: follower, host: '127.0.0.1', port: rpcPorts.get(follower) as number }], deadlineMs: 1000 });
     await expect(direct.tso()).rejects.toMatchObject({ code: 'unavailable' }); // only the follower: it redirects, nobody else to ask
     direct.close();
+    await expect(client.tso(0)).rejects.toMatchObject({ code: 'bad-request' }); // refused at once, not retried
+    const statuses = await Promise.all(IDS.map((id) => client.status(id)));
+    expect(statuses.filter((st) => st.role === 'leader')).toHaveLength(1);
+    expect(new Set(statuses.map((st) => st.leader)).size).toBe(1);
 
     for (const [id, zone] of [[1, 'a'], [2, 'b'], [3, 'c'], [4, 'a']] as const) await client.heartbeat(nodeInfo(id, zone, id === 2 ? [1, 2] : []));
     await until('4 shards placed', async () => (await client.shardMap()).every((s) => s.replicas.length === 3));

@@ -17,10 +17,10 @@ COPY --from=build /weft/node_modules ./node_modules
 COPY --from=build /weft/dist ./dist
 COPY --from=build /weft/bin ./bin
 COPY package.json ./
-# docker-compose.yml mounts a named volume per node at /data/node-N: a new volume takes the
+# docker-compose.yml mounts a named volume per node at /data/node-N (and /data/meta): a new volume takes the
 # owner of the image's directory, so create them owned by the unprivileged user the services
 # run as (otherwise a node cannot write its WAL).
-RUN mkdir -p /data/node-1 /data/node-2 /data/node-3 && chown -R node:node /data
+RUN mkdir -p /data/meta /data/node-1 /data/node-2 /data/node-3 && chown -R node:node /data
 USER node
 # `weft start --role meta|node|gateway` runs one service configured by WEFT_* variables
 # (docker-compose.yml starts the same entry points directly).

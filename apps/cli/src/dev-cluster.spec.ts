@@ -19,13 +19,13 @@ describe('dev cluster layout', () => {
     expect(ports(5433 + PORT_SPAN).filter((p) => a.has(p))).toEqual([]);
   });
 
-  it('wires the gateway to every node and passes WEFT_SHARD_COUNT to nodes and gateway', () => {
+  it('wires the gateway to every node and passes WEFT_SHARD_COUNT to meta, nodes and gateway', () => {
     const services = devCluster({ dataDir: '/d', pgPort: 6000, kafkaBrokers: 'k:9092', host: '127.0.0.1', shardCount: 7 });
     const p = devPorts(6000);
     const gateway = services.find((s) => s.name === 'gateway');
     expect(gateway?.env.WEFT_KV_REPLICAS).toBe(`1@127.0.0.1:${p.kv(1)},2@127.0.0.1:${p.kv(2)},3@127.0.0.1:${p.kv(3)}`);
     expect(services.map((s) => [s.name, s.env.WEFT_SHARD_COUNT])).toEqual([
-      ['meta', undefined],
+      ['meta', '7'],
       ['node-1', '7'],
       ['node-2', '7'],
       ['node-3', '7'],

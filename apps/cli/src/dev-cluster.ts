@@ -45,8 +45,8 @@ export const DEFAULT_SHARD_COUNT = 4;
 /**
  * Every port of the cluster is an offset from the Postgres port P, so `--port` moves all of
  * them together and two demos with ports at least PORT_SPAN apart never collide:
- * P pg, P+1/P+2 gateway http/metrics, P+3/P+4 meta http/metrics, and for node i (1-3)
- * P+10i raft, P+10i+1 kv, P+10i+2 http, P+10i+3 metrics.
+ * P pg, P+1/P+2 gateway http/metrics, P+3/P+4 meta http/metrics, P+5 meta raft, P+6 meta
+ * RPC, and for node i (1-3) P+10i raft, P+10i+1 kv, P+10i+2 http, P+10i+3 metrics.
  */
 export function devPorts(pgPort: number) {
   return {
@@ -55,6 +55,8 @@ export function devPorts(pgPort: number) {
     gatewayMetrics: pgPort + 2,
     metaHttp: pgPort + 3,
     metaMetrics: pgPort + 4,
+    metaRaft: pgPort + 5,
+    metaRpc: pgPort + 6,
     raft: (id: number) => pgPort + 10 * id,
     kv: (id: number) => pgPort + 10 * id + 1,
     http: (id: number) => pgPort + 10 * id + 2,
@@ -99,8 +101,20 @@ export function devCluster(opts: DevClusterOptions): DevService[] {
       role: 'meta',
       entry: roleEntry('meta'),
       httpPort: p.metaHttp,
-      ports: { http: p.metaHttp, metrics: p.metaMetrics },
-      env: { ...common, WEFT_HTTP_PORT: String(p.metaHttp), WEFT_METRICS_PORT: String(p.metaMetrics), WEFT_KAFKA_BROKERS: opts.kafkaBrokers },
+      ports: { http: p.metaHttp, metrics: p.metaMetrics, raft: p.metaRaft, rpc: p.metaRpc },
+      env: {
+        ...common,
+        WEFT_HTTP_PORT: String(p.metaHttp),
+        WEFT_METRICS_PORT: String(p.metaMetrics),
+        WEFT_KAFKA_BROKERS: opts.kafkaBrokers,
+        // One meta replica; its Raft log and catalog live in the cluster's data directory.
+        WEFT_META_ID: '1',
+        WEFT_META_PEERS: `1@${addr('meta')}:${p.metaRaft}`,
+        WEFT_META_RPC_PORT: String(p.metaRpc),
+        WEFT_DATA_DIR: path.join(opts.dataDir, 'meta'),
+        // Meta bootstraps the shard map with this many shards: the same count as the nodes'.
+        WEFT_SHARD_COUNT: shards,
+      },
     },
     ...nodes,
     {

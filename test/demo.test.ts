@@ -201,7 +201,7 @@ describe('weft demo (npm start)', () => {
     }
   });
 
-  it('restarts a node killed with kill -9 (a follower, then the leader) while the shard stays available; no acknowledged row is lost', async () => {
+  it('restarts a node killed with kill -9 (a follower, then the leader) while the shard stays available, then the gateway and meta; no acknowledged row is lost', async () => {
     const d = demo as Demo;
     const p = devPorts(pgPort);
     const kv = new RemoteShardKv({ shardId: 1, replicas: [1, 2, 3].map((id) => ({ nodeId: id, host: '127.0.0.1', port: p.kv(id) })) });
@@ -239,8 +239,10 @@ describe('weft demo (npm start)', () => {
       kv.close();
     }
 
-    // The gateway is stateless: killed, restarted, clients reconnect.
+    // The gateway is stateless: killed, restarted, clients reconnect. Meta restarts from its
+    // own data directory.
     await killAndAwaitRestart(d, 'gateway');
+    await killAndAwaitRestart(d, 'meta');
     const c = await connect('weft');
     try {
       const r = await c.query<{ id: number }>('SELECT id FROM kill_rows');
@@ -254,7 +256,7 @@ describe('weft demo (npm start)', () => {
     expect(d.state()?.services.map((s) => [s.name, s.restarts])).toEqual(
       expect.arrayContaining([
         ['gateway', 1],
-        ['meta', 0],
+        ['meta', 1],
       ]),
     );
     expect((await weft(['status', '--data', dataDir])).code).toBe(0);

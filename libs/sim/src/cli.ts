@@ -1,8 +1,11 @@
 /**
  * `npm run sim -- --seeds N [--start S] [--steps M]` runs seeds S..S+N-1;
  * `npm run sim -- --seed S [--steps M] [--trace]` replays one seed exactly (same trace hash).
+ * `--workload bank` runs the multi-shard bank (multi-shard-bank.ts) instead of the Raft cluster,
+ * with the same --seed/--seeds/--start/--keep-going/--trace (and --duration MS, --shards N).
  * Exit code 0 when every seed passed, 1 on a failure, 2 on bad arguments.
  */
+import { runBankSim, type BankSimResult } from './multi-shard-bank';
 import { runClusterSim } from './raft-cluster';
 import { DEFAULT_STEPS, formatFailure, runSeeds } from './runner';
 
@@ -15,15 +18,20 @@ interface Args {
   unsafeVoteTwice: boolean;
   lease: boolean;
   keepGoing: boolean;
+  workload: 'raft' | 'bank';
+  duration?: number;
+  shards?: number;
+  noLocking: boolean;
 }
 
 const USAGE =
   'usage: npm run sim -- --seeds N [--start S] [--steps M] [--keep-going]\n' +
   '       npm run sim -- --seed S [--steps M] [--trace]\n' +
-  '       (either form also takes --lease for lease-based reads, --unsafe-vote-twice to run a broken Raft)';
+  '       (either form also takes --lease for lease-based reads, --unsafe-vote-twice to run a broken Raft)\n' +
+  '       npm run sim -- --workload bank (--seeds N [--start S] [--keep-going] | --seed S [--trace]) [--duration MS] [--shards N] [--no-locking]';
 
 function parse(argv: readonly string[]): Args {
-  const a: Args = { start: 1, steps: DEFAULT_STEPS, trace: false, unsafeVoteTwice: false, lease: false, keepGoing: false };
+  const a: Args = { start: 1, steps: DEFAULT_STEPS, trace: false, unsafeVoteTwice: false, lease: false, keepGoing: false, workload: 'raft', noLocking: false };
   const num = (flag: string, v: string | undefined): number => {
     const n = Number(v);
     if (v === undefined || !Number.isSafeInteger(n) || n < 0) throw new Error(`${flag} needs a non-negative integer, got ${v ?? 'nothing'}`);
@@ -56,6 +64,21 @@ function parse(argv: readonly string[]): Args {
       case '--keep-going':
         a.keepGoing = true;
         break;
+      case '--workload': {
+        const w = argv[++i];
+        if (w !== 'raft' && w !== 'bank') throw new Error(`--workload must be raft or bank, got ${w ?? 'nothing'}`);
+        a.workload = w;
+        break;
+      }
+      case '--duration':
+        a.duration = num(f, argv[++i]);
+        break;
+      case '--shards':
+        a.shards = num(f, argv[++i]);
+        break;
+      case '--no-locking':
+        a.noLocking = true;
+        break;
       case '-h':
       case '--help':
         process.stdout.write(USAGE + '\n');
@@ -69,6 +92,50 @@ function parse(argv: readonly string[]): Args {
   return a;
 }
 
+function bankReplay(r: BankSimResult, args: Args): string {
+  return `npm run sim -- --workload bank --seed ${r.seed}${args.duration !== undefined ? ` --duration ${args.duration}` : ''}${args.shards !== undefined ? ` --shards ${args.shards}` : ''}${args.noLocking ? ' --no-locking' : ''}`;
+}
+
+/** The multi-shard bank workload: one seed (replay) or a sweep. */
+async function mainBank(args: Args): Promise<number> {
+  const opts = { durationMs: args.duration, shards: args.shards, locking: !args.noLocking };
+  if (args.seed !== undefined) {
+    const r = await runBankSim({ ...opts, seed: args.seed, trace: args.trace ? (l) => process.stdout.write(l + '\n') : undefined });
+    if (!r.ok) {
+      process.stderr.write(`sim: bank seed ${r.seed} failed: ${r.reason}\n  replay: ${bankReplay(r, args)} [--trace]\n  trace hash ${r.signature}\n`);
+      return 1;
+    }
+    process.stdout.write(`sim: bank seed ${r.seed} ok: ${r.virtualMs} virtual ms, trace hash ${r.signature}, ${JSON.stringify(r.stats)}\n`);
+    return 0;
+  }
+  const count = args.seeds ?? 0;
+  const started = Date.now();
+  let failures = 0;
+  let run = 0;
+  const totals = { transfers: 0, committed: 0, unknown: 0, abandoned: 0, audits: 0, crashes: 0, pushes: 0, preparedAfterScan: 0, staleLockReads: 0 };
+  for (let seed = args.start; seed < args.start + count; seed++) {
+    const r = await runBankSim({ ...opts, seed });
+    run++;
+    totals.transfers += r.stats.transfers;
+    totals.committed += r.stats.committed;
+    totals.unknown += r.stats.unknown;
+    totals.abandoned += Object.values(r.stats.abandoned).reduce((a, b) => a + b, 0);
+    totals.audits += r.stats.audits;
+    totals.crashes += r.stats.crashes;
+    totals.pushes += r.stats.pushes;
+    totals.preparedAfterScan += r.stats.preparedAfterScan;
+    totals.staleLockReads += r.stats.staleLockReads;
+    if (!r.ok) {
+      failures++;
+      process.stderr.write(`sim: bank seed ${r.seed} failed: ${r.reason}\n  replay: ${bankReplay(r, args)} [--trace]\n`);
+      if (!args.keepGoing) break;
+    } else if (run % 100 === 0) process.stdout.write(`sim: ${run} bank seeds run so far (last ${seed})\n`);
+  }
+  const wall = (Date.now() - started) / 1000;
+  process.stdout.write(`sim: bank ${run - failures}/${run} seeds passed (${args.start}..${args.start + run - 1}) in ${wall.toFixed(1)} s; totals ${JSON.stringify(totals)}\n`);
+  return failures === 0 ? 0 : 1;
+}
+
 function main(argv: readonly string[]): number {
   let args: Args;
   try {
@@ -76,6 +143,16 @@ function main(argv: readonly string[]): number {
   } catch (e) {
     process.stderr.write(`sim: ${(e as Error).message}\n${USAGE}\n`);
     return 2;
+  }
+  if (args.workload === 'bank') {
+    mainBank(args).then(
+      (code) => (process.exitCode = code),
+      (e: unknown) => {
+        process.stderr.write(`sim: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+        process.exitCode = 1;
+      },
+    );
+    return 0;
   }
   const readOnlyOption = args.lease ? 'lease-based' : 'safe';
   if (args.seed !== undefined) {

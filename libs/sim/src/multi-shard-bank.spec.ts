@@ -1,0 +1,49 @@
+import { runBankSim, type BankSimResult } from './multi-shard-bank';
+
+// The multi-shard bank in CI (~1 s per seed). BANK_SIM_SEEDS / BANK_SIM_FIRST widen the sweep
+// locally; BANK_SIM_NO_LOCKING=1 runs it without getForUpdate (see the README's findings).
+const SEEDS = Number(process.env.BANK_SIM_SEEDS ?? 24);
+const FIRST = Number(process.env.BANK_SIM_FIRST ?? 1);
+const LOCKING = process.env.BANK_SIM_NO_LOCKING !== '1';
+
+const replay = (seed: number): string => `npm run sim -- --workload bank --seed ${seed}${LOCKING ? '' : ' --no-locking'}`;
+
+describe('multi-shard bank under the deterministic simulator', () => {
+  const results: BankSimResult[] = [];
+
+  it('the same seed replays to the same outcomes and final state', async () => {
+    const a = await runBankSim({ seed: 3 });
+    const b = await runBankSim({ seed: 3 });
+    expect(b.signature).toBe(a.signature);
+    expect(b.stats).toEqual(a.stats);
+    expect(a.stats.committed).toBeGreaterThan(20);
+  });
+
+  it(`${SEEDS} seeds: totals preserved in every audit and at the end, transfers all-or-nothing, nothing left prepared, replicas equal`, async () => {
+    for (let seed = FIRST; seed < FIRST + SEEDS; seed++) results.push(await runBankSim({ seed, locking: LOCKING }));
+    const unexplained = results.filter((r) => !r.ok && !/below the snapshot/.test(r.reason ?? '')).map((r) => `seed ${r.seed}: ${r.reason} (replay: ${replay(r.seed)})`);
+    expect(unexplained).toEqual([]);
+    const sum = (f: (r: BankSimResult) => number): number => results.reduce((s, r) => s + f(r), 0);
+    // The runs did real work: cross-shard commits, audits, crashes, and every kind of abandoned
+    // transaction, whose intents other transactions then had to push and resolve.
+    expect(sum((r) => r.stats.committed)).toBeGreaterThan(SEEDS * 30);
+    expect(sum((r) => r.stats.crossShard)).toBeGreaterThan(sum((r) => r.stats.transfers) * 0.7);
+    expect(sum((r) => r.stats.audits)).toBeGreaterThan(SEEDS * 5);
+    expect(sum((r) => r.stats.crashes)).toBeGreaterThan(SEEDS / 2);
+    expect(sum((r) => r.stats.abandoned.midPrepare)).toBeGreaterThan(0);
+    expect(sum((r) => r.stats.abandoned.afterPrepare)).toBeGreaterThan(0);
+    expect(sum((r) => r.stats.abandoned.afterPrimaryCommit)).toBeGreaterThan(0);
+    expect(sum((r) => r.stats.pushes)).toBeGreaterThan(0);
+    expect(sum((r) => r.stats.intentsResolved)).toBeGreaterThan(0);
+  }, 300_000);
+
+  // Open bug (libs/txn Txn.getForUpdate; README findings): a lock read served below the
+  // transaction's snapshot returns the row as of the lock read, and nothing validates the key
+  // between the two, so a commit landing there is overwritten (a lost update: the bank total
+  // changes). Failures above are accepted only when they name such a lock read; this test fails
+  // once the bug is fixed: then drop `.failing` and the filter above.
+  (LOCKING ? it.failing : it.skip)('no seed loses an update through a stale lock read', () => {
+    const lost = results.filter((r) => !r.ok).map((r) => `seed ${r.seed}: ${r.reason} (replay: ${replay(r.seed)})`);
+    expect(lost).toEqual([]);
+  });
+});

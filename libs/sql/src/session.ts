@@ -306,9 +306,17 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     for (const c of changes) ctx.setParameter(c.name, c.value);
   }
 
+  /**
+   * The gateway's catalog cache is keyed by the catalog version every transaction reads, and
+   * every DDL bumps that version: a data write never makes it stale, so nothing is dropped
+   * here (dropping it after every write made the next transaction re-read every descriptor).
+   */
   private afterCommit(): void {
-    this.engine.invalidateCatalog();
+    this.commits++;
   }
+
+  /** Transactions with writes this session committed. */
+  commits = 0;
 
   private plannerEnv(catalog: Catalog): PlannerEnv {
     const session = this.sessionInfo(catalog);

@@ -115,7 +115,8 @@ class Writer {
 }
 
 describe('weft demo (npm start)', () => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'weft-demo-test-'));
+  // Made in beforeAll, not at collection time: a run filtered with -t would leave it behind.
+  let dataDir = '';
   let pgPort = 0;
   let demo: Demo | undefined;
 
@@ -153,11 +154,12 @@ describe('weft demo (npm start)', () => {
   };
 
   beforeAll(async () => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'weft-demo-test-'));
     pgPort = await freeDemoPort();
   });
   afterAll(async () => {
     if (demo) await demo.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('serves SQL on --port over the replicated shard, prints how to connect, records pids and ports', async () => {
@@ -337,8 +339,11 @@ describe('weft demo (npm start)', () => {
 });
 
 describe('two demos on one machine', () => {
-  const dirs = [0, 1].map(() => mkdtempSync(path.join(os.tmpdir(), 'weft-demo-pair-')));
+  const dirs: string[] = [];
   const demos: Demo[] = [];
+  beforeAll(() => {
+    for (let i = 0; i < 2; i++) dirs.push(mkdtempSync(path.join(os.tmpdir(), 'weft-demo-pair-')));
+  });
   afterAll(async () => {
     await Promise.all(demos.map((d) => d.stop()));
     for (const d of dirs) rmSync(d, { recursive: true, force: true });

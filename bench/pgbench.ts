@@ -1,20 +1,22 @@
 // SQL benchmark: the real pgbench (PostgreSQL 15) against Weft and against PostgreSQL 15 on the
-// same machine in the same run: built-in select-only and TPC-B-like scripts, simple and prepared
-// protocol, fixed duration each. TPS comes from pgbench's summary; p50/p99 from its
-// per-transaction log (--log: one line per transaction with its latency in µs, including
-// retries of serialization failures). Not part of CI.
+// same machine in the same run: built-in select-only and TPC-B-like scripts (simple and prepared
+// protocol), a single-row write (one autocommit UPDATE of a random account) and a cross-shard
+// transfer (BEGIN; two UPDATEs of random accounts, which on Weft usually live on different
+// shards: a two-phase commit; END), at each client count, fixed duration each. TPS comes from
+// pgbench's summary; p50/p95/p99 from its per-transaction log (--log: one line per transaction
+// with its latency in µs, including retries of serialization failures). Not part of CI.
 //
 // Run: npm run build && node dist/bench/pgbench.js
-// Env: BENCH_SECONDS (default 20 per run), BENCH_SCALE (default 10), BENCH_CLIENTS (default 8),
+// Env: BENCH_SECONDS (default 20 per run), BENCH_SCALE (default 10), BENCH_CLIENTS (default
+//      "8,32"), BENCH_SHARDS (default 8: shards of the Weft demo), BENCH_WORKLOADS (default all),
 //      BENCH_TARGETS (default "postgres,weft"), PG_BIN (default /usr/lib/postgresql/15/bin).
-// BENCH_WEFT selects what "weft" is: "demo" (default) runs `weft demo` (gateway over a 3-replica
-// Raft shard: meta, three node processes, fsync'd quorum commits; it uses the dev cluster's fixed
-// HTTP/Raft/KV ports, so nothing else may hold them), "gateway" runs the gateway app alone over a
-// LocalShard in its data directory (no replication).
+// BENCH_WEFT selects what "weft" is: "demo" (default) runs `weft demo --shards BENCH_SHARDS`
+// (meta, three node processes each holding a replica of every shard, fsync'd quorum commits, and
+// the gateway), "gateway" runs the gateway app alone over local shards (no replication).
 // A target that cannot start or initialize is reported with its error; the others still run.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,10 +28,11 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const SCALE = Number(process.env.BENCH_SCALE ?? 10);
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
+const CLIENT_COUNTS = (process.env.BENCH_CLIENTS ?? '8,32').split(',').map((s) => Number(s.trim()));
+const SHARDS = Number(process.env.BENCH_SHARDS ?? 8);
 const TARGETS = (process.env.BENCH_TARGETS ?? 'postgres,weft').split(',').map((s) => s.trim());
 const WEFT_MODE = process.env.BENCH_WEFT ?? 'demo';
-const WEFT_LABEL = WEFT_MODE === 'demo' ? 'Weft (3 replicas)' : 'Weft (gateway + local shard)';
+const WEFT_LABEL = WEFT_MODE === 'demo' ? `Weft (3 replicas, ${SHARDS} shards)` : `Weft (gateway + ${SHARDS} local shards)`;
 
 type Kind = 'postgres' | 'weft';
 interface Server {
@@ -40,16 +43,46 @@ interface Server {
 interface RunResult {
   readonly tps: number;
   readonly p50ms: number;
+  readonly p95ms: number;
   readonly p99ms: number;
   readonly transactions: number;
   readonly failed: number;
   readonly retried: number;
 }
-const WORKLOADS = [
-  { name: 'select-only', args: ['-S'] },
-  { name: 'tpcb-like', args: ['-b', 'tpcb-like'] },
-] as const;
-const MODES = ['simple', 'prepared'] as const;
+interface Workload {
+  readonly name: string;
+  /** pgbench arguments selecting the script. */
+  readonly args: readonly string[];
+  /** Protocols to run it in (the custom scripts only prepared, to bound the run time). */
+  readonly modes: readonly ('simple' | 'prepared')[];
+}
+const SCRIPT_DIR = mkdtempSync(path.join(tmpdir(), 'weft-bench-scripts-'));
+function script(name: string, text: string): string {
+  const file = path.join(SCRIPT_DIR, `${name}.sql`);
+  writeFileSync(file, text);
+  return file;
+}
+const ALL_WORKLOADS: readonly Workload[] = [
+  { name: 'select-only', args: ['-S'], modes: ['simple', 'prepared'] },
+  { name: 'tpcb-like', args: ['-b', 'tpcb-like'], modes: ['simple', 'prepared'] },
+  {
+    name: 'single-row-write',
+    args: ['-f', script('single-row-write', `\\set aid random(1, 100000 * ${SCALE})\nUPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;\n`)],
+    modes: ['prepared'],
+  },
+  {
+    name: 'cross-shard-transfer',
+    args: [
+      '-f',
+      script(
+        'cross-shard-transfer',
+        `\\set a random(1, 100000 * ${SCALE})\n\\set b random(1, 100000 * ${SCALE})\n\\set delta random(1, 100)\nBEGIN;\nUPDATE pgbench_accounts SET abalance = abalance - :delta WHERE aid = :a;\nUPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :b;\nEND;\n`,
+      ),
+    ],
+    modes: ['prepared'],
+  },
+];
+const WORKLOADS = process.env.BENCH_WORKLOADS ? ALL_WORKLOADS.filter((w) => (process.env.BENCH_WORKLOADS ?? '').split(',').includes(w.name)) : ALL_WORKLOADS;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -99,7 +132,7 @@ async function startWeft(): Promise<Server> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'weft-bench-pgbench-'));
   const child =
     WEFT_MODE === 'demo'
-      ? spawn(process.execPath, [path.join(ROOT, 'dist/apps/cli/src/main.js'), 'demo', '--port', String(port), '--data', dataDir], {
+      ? spawn(process.execPath, [path.join(ROOT, 'dist/apps/cli/src/main.js'), 'demo', '--port', String(port), '--data', dataDir, '--shards', String(SHARDS)], {
           env: { ...process.env, WEFT_LOG_LEVEL: 'warn' },
           stdio: ['ignore', 'ignore', 'pipe'],
         })
@@ -111,6 +144,7 @@ async function startWeft(): Promise<Server> {
             WEFT_HTTP_PORT: String(await freePort()),
             WEFT_METRICS_PORT: String(await freePort()),
             WEFT_DATA_DIR: dataDir,
+            WEFT_SHARD_COUNT: String(SHARDS),
             WEFT_LOG_LEVEL: 'warn',
           },
           stdio: ['ignore', 'ignore', 'pipe'],
@@ -171,12 +205,12 @@ function logLatencies(dir: string): Float64Array {
   return Float64Array.from(values).sort();
 }
 
-async function measure(server: Server, workload: (typeof WORKLOADS)[number], mode: string): Promise<RunResult> {
+async function measure(server: Server, workload: Workload, mode: string, clients: number): Promise<RunResult> {
   const logDir = mkdtempSync(path.join(tmpdir(), 'weft-bench-pgbench-log-'));
   try {
     const out = await pgbench(
       server.port,
-      ['-n', '-M', mode, '-c', String(CLIENTS), '-j', '2', '-T', String(SECONDS), '--max-tries', '10', '-l', `--log-prefix=${path.join(logDir, 'tx')}`, ...workload.args],
+      ['-n', '-M', mode, '-c', String(clients), '-j', '2', '-T', String(SECONDS), '-s', String(SCALE), '--max-tries', '10', '-l', `--log-prefix=${path.join(logDir, 'tx')}`, ...workload.args],
       (SECONDS + 60) * 1000,
     );
     const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
@@ -185,6 +219,7 @@ async function measure(server: Server, workload: (typeof WORKLOADS)[number], mod
     return {
       tps: num(/tps = ([\d.]+) \(without initial connection time\)/),
       p50ms: at(0.5),
+      p95ms: at(0.95),
       p99ms: at(0.99),
       transactions: num(/number of transactions actually processed: (\d+)/),
       failed: num(/number of failed transactions: (\d+)/),
@@ -200,7 +235,10 @@ const f = (n: number, d = 2): string => (Number.isFinite(n) ? n.toLocaleString('
 async function main(): Promise<void> {
   const results = new Map<string, RunResult>();
   const problems: string[] = [];
-  const key = (k: Kind, w: string, m: string): string => `${k}/${w}/${m}`;
+  const key = (k: Kind, w: string, m: string, c: number): string => `${k}/${w}/${m}/${c}`;
+  const runs: { w: Workload; m: 'simple' | 'prepared'; c: number }[] = [];
+  for (const c of CLIENT_COUNTS) for (const w of WORKLOADS) for (const m of w.modes) if (m === 'prepared' || c === CLIENT_COUNTS[0]) runs.push({ w, m, c });
+  const inits = new Map<Kind, number>();
   for (const kind of TARGETS) {
     if (kind !== 'postgres' && kind !== 'weft') throw new Error(`BENCH_TARGETS: unknown target ${kind}`);
     let server: Server | undefined;
@@ -208,16 +246,15 @@ async function main(): Promise<void> {
       server = kind === 'postgres' ? await startPostgres() : await startWeft();
       const t0 = Date.now();
       await initialize(server.port);
+      inits.set(kind, (Date.now() - t0) / 1000);
       process.stdout.write(`${kind === 'weft' ? WEFT_LABEL : kind}: pgbench -i -s ${SCALE} took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-      for (const w of WORKLOADS) {
-        for (const m of MODES) {
-          try {
-            const r = await measure(server, w, m);
-            results.set(key(kind, w.name, m), r);
-            process.stdout.write(`${kind} ${w.name} ${m}: ${f(r.tps, 0)} tps, p50 ${f(r.p50ms)} ms, p99 ${f(r.p99ms)} ms, failed ${r.failed}, retried ${r.retried}\n`);
-          } catch (e) {
-            problems.push(`${kind} ${w.name} ${m}: ${(e as Error).message}`);
-          }
+      for (const { w, m, c } of runs) {
+        try {
+          const r = await measure(server, w, m, c);
+          results.set(key(kind, w.name, m, c), r);
+          process.stdout.write(`${kind} ${w.name} ${m} c=${c}: ${f(r.tps, 0)} tps, p50 ${f(r.p50ms)} p95 ${f(r.p95ms)} p99 ${f(r.p99ms)} ms, failed ${r.failed}, retried ${r.retried}\n`);
+        } catch (e) {
+          problems.push(`${kind} ${w.name} ${m} c=${c}: ${(e as Error).message}`);
         }
       }
     } catch (e) {
@@ -227,31 +264,20 @@ async function main(): Promise<void> {
     }
   }
 
-  process.stdout.write(`\npgbench scale ${SCALE}, ${CLIENTS} clients, 2 threads, ${SECONDS} s per run\n\n`);
-  process.stdout.write('| system | script | protocol | TPS | p50 ms | p99 ms | failed | retried |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n');
-  for (const w of WORKLOADS) {
-    for (const m of MODES) {
-      for (const kind of ['weft', 'postgres'] as const) {
-        const r = results.get(key(kind, w.name, m));
-        if (r) {
-          const sys = kind === 'weft' ? WEFT_LABEL : 'PostgreSQL 15';
-          process.stdout.write(`| ${sys} | ${w.name} | ${m} | ${f(r.tps, 0)} | ${f(r.p50ms)} | ${f(r.p99ms)} | ${r.failed} | ${r.retried} |\n`);
-        }
-      }
-    }
-  }
-  const ratios: string[] = [];
-  for (const w of WORKLOADS) {
-    for (const m of MODES) {
-      const a = results.get(key('weft', w.name, m));
-      const b = results.get(key('postgres', w.name, m));
-      if (a && b) ratios.push(`| ${w.name} | ${m} | ${f(a.tps / b.tps)}× | ${f(a.p99ms / b.p99ms)}× |`);
-    }
-  }
-  if (ratios.length) {
-    process.stdout.write('\n| script | protocol | Weft/PG TPS | Weft/PG p99 |\n| --- | --- | --- | --- |\n' + ratios.join('\n') + '\n');
+  process.stdout.write(`\npgbench scale ${SCALE}, 2 threads, ${SECONDS} s per run; Weft: ${WEFT_LABEL}\n\n`);
+  const wi = inits.get('weft');
+  const pi = inits.get('postgres');
+  if (wi !== undefined && pi !== undefined) process.stdout.write(`pgbench -i -s ${SCALE}: Weft ${f(wi, 1)} s, PostgreSQL ${f(pi, 1)} s (${f(wi / pi, 1)}× slower)\n\n`);
+  process.stdout.write('| script | protocol | clients | Weft TPS (p50 / p95 / p99 ms) | PostgreSQL TPS (p50 / p95 / p99 ms) | Weft/PG TPS | Weft/PG p99 | Weft failed / retried |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n');
+  for (const { w, m, c } of runs) {
+    const a = results.get(key('weft', w.name, m, c));
+    const b = results.get(key('postgres', w.name, m, c));
+    const cell = (r: RunResult | undefined): string => (r ? `${f(r.tps, 0)} (${f(r.p50ms)} / ${f(r.p95ms)} / ${f(r.p99ms)})` : 'n/a');
+    const ratio = (x: number | undefined, y: number | undefined): string => (x !== undefined && y !== undefined ? `${f(x / y)}×` : 'n/a');
+    process.stdout.write(`| ${w.name} | ${m} | ${c} | ${cell(a)} | ${cell(b)} | ${ratio(a?.tps, b?.tps)} | ${ratio(a?.p99ms, b?.p99ms)} | ${a ? `${a.failed} / ${a.retried}` : 'n/a'} |\n`);
   }
   if (problems.length) process.stdout.write(`\nnot measured:\n${problems.map((p) => `- ${p}`).join('\n')}\n`);
+  rmSync(SCRIPT_DIR, { recursive: true, force: true });
   process.exitCode = results.size > 0 ? 0 : 1;
 }
 

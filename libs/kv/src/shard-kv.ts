@@ -74,6 +74,8 @@ export interface ShardKv {
    * move its read timestamp up to toTs without reading again.
    */
   refresh?(txnId: Buffer, reads: readonly ReadSpan[], fromTs: Timestamp, toTs: Timestamp): Promise<RefreshResult>;
+  /** Moves the shard's lease (Raft leadership) to node `to`; resolves once it leads. */
+  transferLease?(to: number): Promise<void>;
 }
 
 export type LockReadResult =

@@ -237,6 +237,13 @@ export class RemoteShardKv implements ShardKv {
     return (r as Extract<Response, { kind: Kind.LockReadOk }>).result;
   }
 
+  /** Moves the shard's lease to node `to` (asked of the leader; resolves once `to` leads). */
+  async transferLease(to: number): Promise<void> {
+    if (!this.conns.has(to)) throw new KvRpcError(this.shardId, 'bad-request', '22023', `node ${to} holds no replica of shard ${this.shardId}`);
+    await this.call((id) => ({ kind: Kind.TransferLease, id, shardId: this.shardId, target: to }), false, 5000);
+    this.leader = to;
+  }
+
   async releaseLocks(txnId: Buffer): Promise<void> {
     await this.call((id) => ({ kind: Kind.ReleaseLocks, id, shardId: this.shardId, txnId }), false);
   }

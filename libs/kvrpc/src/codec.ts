@@ -25,6 +25,7 @@ export enum Kind {
   LockRead = 7,
   ReleaseLocks = 8,
   Refresh = 9,
+  TransferLease = 10,
   NowOk = 0x81,
   GetOk = 0x82,
   ScanOk = 0x83,
@@ -34,6 +35,7 @@ export enum Kind {
   LockReadOk = 0x88,
   ReleaseLocksOk = 0x89,
   RefreshOk = 0x8a,
+  TransferLeaseOk = 0x8b,
   /** A read met other transactions' intents: the client resolves them and reads again. */
   IntentConflict = 0x87,
   Error = 0xff,
@@ -78,6 +80,7 @@ export type Request =
   | { readonly kind: Kind.TxnStatus; readonly id: number; readonly shardId: number; readonly txnId: Buffer }
   | { readonly kind: Kind.LockRead; readonly id: number; readonly shardId: number; readonly key: Buffer; readonly txnId: Buffer; readonly waitMs: number; readonly readerTxn: Buffer }
   | { readonly kind: Kind.ReleaseLocks; readonly id: number; readonly shardId: number; readonly txnId: Buffer }
+  | { readonly kind: Kind.TransferLease; readonly id: number; readonly shardId: number; readonly target: number }
   | {
       readonly kind: Kind.Refresh;
       readonly id: number;
@@ -128,6 +131,7 @@ export type Response =
   | { readonly kind: Kind.TxnStatusOk; readonly id: number; readonly status: TxnStatus }
   | { readonly kind: Kind.LockReadOk; readonly id: number; readonly result: LockReadResult }
   | { readonly kind: Kind.ReleaseLocksOk; readonly id: number }
+  | { readonly kind: Kind.TransferLeaseOk; readonly id: number }
   | { readonly kind: Kind.RefreshOk; readonly id: number; readonly result: RefreshResult }
   | { readonly kind: Kind.IntentConflict; readonly id: number; readonly intents: readonly MetIntent[] }
   | { readonly kind: Kind.Error; readonly id: number; readonly error: WireError };
@@ -236,6 +240,9 @@ export function encodeRequest(r: Request): Buffer {
     case Kind.TxnStatus:
     case Kind.ReleaseLocks:
       w.bytes(r.txnId);
+      break;
+    case Kind.TransferLease:
+      w.u32(r.target);
       break;
     case Kind.LockRead:
       w.bytes(r.key);
@@ -361,6 +368,7 @@ export function encodeResponse(r: Response): Buffer {
       break;
     }
     case Kind.ReleaseLocksOk:
+    case Kind.TransferLeaseOk:
       break;
     case Kind.RefreshOk: {
       const x = r.result;
@@ -496,6 +504,9 @@ export function decodeRequest(payload: Buffer): Request {
     case Kind.ReleaseLocks:
       req = { kind, id, shardId, txnId: r.bytes('txn id') };
       break;
+    case Kind.TransferLease:
+      req = { kind, id, shardId, target: r.u32('target node') };
+      break;
     case Kind.LockRead:
       req = { kind, id, shardId, key: r.bytes('key'), txnId: r.bytes('txn id'), waitMs: r.u32('wait ms'), readerTxn: r.bytes('reader txn') };
       break;
@@ -603,6 +614,9 @@ export function decodeResponse(payload: Buffer): Response {
       break;
     }
     case Kind.ReleaseLocksOk:
+      res = { kind, id };
+      break;
+    case Kind.TransferLeaseOk:
       res = { kind, id };
       break;
     case Kind.RefreshOk: {

@@ -184,6 +184,10 @@ export class KvServer {
         if (!shard.lockRead) return errorResponse(req.id, 'bad-request', '0A000', `shard ${req.shardId} keeps no row locks`);
         return { kind: Kind.LockReadOk, id: req.id, result: await shard.lockRead(req.key, req.txnId, req.waitMs, readOptions(req.readerTxn)) };
       }
+      case Kind.TransferLease:
+        if (!shard.transferLease) return errorResponse(req.id, 'bad-request', '0A000', `shard ${req.shardId} cannot move its lease`);
+        await shard.transferLease(req.target);
+        return { kind: Kind.TransferLeaseOk, id: req.id };
       case Kind.ReleaseLocks:
         await shard.releaseLocks?.(req.txnId);
         return { kind: Kind.ReleaseLocksOk, id: req.id };

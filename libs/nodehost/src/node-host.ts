@@ -141,6 +141,10 @@ class ShardGroupRaft implements ReplicaRaft {
     if (!this.joined()) return Promise.reject(new Error(`raft group ${this.groupId} is not started yet`));
     return this.host.readIndex(this.groupId);
   }
+
+  transferLeader(to: number): void {
+    if (this.joined()) this.host.transferLeader(this.groupId, to);
+  }
 }
 
 /**

@@ -29,6 +29,10 @@ export class HostGroupRaft implements ReplicaRaft {
     if (!this.host.groupIds().includes(this.groupId)) return Promise.reject(new Error(`raft group ${this.groupId} is not started yet`));
     return this.host.readIndex(this.groupId);
   }
+
+  transferLeader(to: number): void {
+    this.host.transferLeader(this.groupId, to);
+  }
 }
 
 /** The host's committed entries in the shape the replica applies. */

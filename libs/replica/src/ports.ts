@@ -47,6 +47,8 @@ export interface ReplicaRaft {
    * loses leadership first, and when no quorum answers in time.
    */
   readIndex(): Promise<number>;
+  /** Asks the group to hand leadership to replica `to` (Raft leadership transfer); absent where unsupported. */
+  transferLeader?(to: number): void;
 }
 
 /** Periodic timers, injected so the simulator runs them in virtual time. */

@@ -269,6 +269,26 @@ export class ShardReplica implements ShardKv {
     return this.read(ts, () => ({ granted: true, row: this.sm.read(key, ts, options), readTs: ts, newestTs: this.sm.newestVersionTs(key) }));
   }
 
+  /**
+   * Hands leadership (and with it the lease) to replica `to`, waiting up to `waitMs` until it
+   * leads. Asked of another replica, answers NotLeader so the client finds the leader.
+   */
+  async transferLease(to: number, waitMs = 5000): Promise<void> {
+    this.ensureRunning();
+    this.refreshRole();
+    const st = this.raft.status();
+    if (st.leader === to) return;
+    if (!this.leading) throw new NotLeaderError(this.shardId, st.leader);
+    if (this.raft.transferLeader === undefined) throw new ReplicaUnavailableError(this.shardId, 'leadership transfer is not supported here');
+    this.raft.transferLeader(to);
+    const until = Date.now() + waitMs;
+    while (Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (this.raft.status().leader === to) return;
+    }
+    throw new ReplicaUnavailableError(this.shardId, `node ${to} did not take over the lease within ${waitMs} ms`);
+  }
+
   async releaseLocks(txnId: Buffer): Promise<void> {
     this.locks.release(txnId.toString('hex'));
   }

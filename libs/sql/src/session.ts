@@ -16,7 +16,7 @@ import { S, sqlError } from './errors';
 import { parseDurationUs, resolveAsOf } from './as-of';
 import { kvErrorToPg } from './kv-errors';
 import { parseTimeoutMs } from './timeouts';
-import { SHOW_RANGES_COLUMNS, SHOW_RANGES_PREFIX, showRanges } from './show-ranges';
+import { RELOCATE_LEASE_PREFIX, SHOW_RANGES_COLUMNS, SHOW_RANGES_PREFIX, relocateLease, showRanges } from './show-ranges';
 import { parseSql, type ParsedStatement } from './parse';
 import type { PlannerEnv } from './plan/context';
 import { stringOf, typeFromTypeName } from './plan/expr';
@@ -613,6 +613,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     if ('VariableShowStmt' in node) {
       const name = (node.VariableShowStmt.name ?? '').toLowerCase();
       if (name.startsWith(SHOW_RANGES_PREFIX)) return [...SHOW_RANGES_COLUMNS];
+      if (name.startsWith(RELOCATE_LEASE_PREFIX)) return null;
       if (name === 'all') return [{ name: 'name', typeOid: 25 }, { name: 'setting', typeOid: 25 }, { name: 'description', typeOid: 25 }];
       const key = name === 'time zone' ? 'timezone' : name === 'transaction isolation level' ? 'transaction_isolation' : name;
       return [{ name: canonicalSettingName(key), typeOid: 25 }];
@@ -673,6 +674,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     }
     if ('VariableShowStmt' in node) {
       const name = (node.VariableShowStmt.name ?? '').toLowerCase();
+      if (name.startsWith(RELOCATE_LEASE_PREFIX)) return relocateLease(this.engine.kv, name);
       if (name.startsWith(SHOW_RANGES_PREFIX)) {
         const parts = (node.VariableShowStmt.name ?? '').slice(SHOW_RANGES_PREFIX.length).split('.');
         const rel = await this.withReadTxn((exec) => resolveRelation(exec.catalog, this.sessionInfo(exec.catalog), parts.length > 1 ? parts[0] : undefined, parts[parts.length - 1]), ctx);

@@ -45,6 +45,23 @@ describe('LockTable', () => {
     expect(t.holder(k('a'))).toBe('T2');
   });
 
+  it('a waiter that stopped asking (its gateway died) does not keep a dead holder\'s lock from being taken over', async () => {
+    let now = 0;
+    const t = new LockTable({ leaseMs: 1000, waiterTtlMs: 500, now: () => now });
+    await t.acquire(k('a'), 'A', 10); // A's gateway then dies
+    expect(await t.acquire(k('a'), 'B', 5)).toMatchObject({ granted: false }); // B waits once, then dies too
+    now = 5000;
+    expect(await t.acquire(k('a'), 'C', 5)).toEqual({ granted: true });
+    expect(t.holder(k('a'))).toBe('C');
+    // And a release skips waiters that went away.
+    expect(await t.acquire(k('a'), 'D', 5)).toMatchObject({ granted: false });
+    now = 6000;
+    const e = t.acquire(k('a'), 'E', 1000);
+    t.release('C');
+    expect(await e).toEqual({ granted: true });
+    expect(t.holder(k('a'))).toBe('E');
+  });
+
   it('clear() lets every waiter through (leadership lost)', async () => {
     const t = new LockTable();
     await t.acquire(k('a'), 'T1', 10);

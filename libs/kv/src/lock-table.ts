@@ -9,6 +9,8 @@ import { KvError } from './errors';
 export interface LockTableOptions {
   /** A lock held this long without its holder touching the table may be taken over (default 10 s). */
   readonly leaseMs?: number;
+  /** A waiter that has not asked again for this long has gone away and loses its place (default 2 s). */
+  readonly waiterTtlMs?: number;
   readonly now?: () => number;
 }
 
@@ -18,6 +20,10 @@ export type LockAttempt = { readonly granted: true } | { readonly granted: false
 interface Waiter {
   readonly txn: string;
   readonly grant: () => void;
+  /** When it last asked (a waiter that stopped asking — its gateway died — loses its place). */
+  readonly askedAt: number;
+  /** Whether its request is still being held open. */
+  waiting: boolean;
 }
 
 interface Lock {
@@ -30,11 +36,22 @@ export class LockTable {
   private readonly locks = new Map<string, Lock>();
   private readonly byTxn = new Map<string, Set<string>>();
   private readonly leaseMs: number;
+  private readonly waiterTtlMs: number;
   private readonly now: () => number;
 
   constructor(opts: LockTableOptions = {}) {
     this.leaseMs = opts.leaseMs ?? 10_000;
+    this.waiterTtlMs = opts.waiterTtlMs ?? 2_000;
     this.now = opts.now ?? Date.now;
+  }
+
+  /** Drops waiters that stopped asking (their client is gone): they must not block the line. */
+  private prune(lock: Lock): void {
+    const now = this.now();
+    for (let i = lock.queue.length - 1; i >= 0; i--) {
+      const w = lock.queue[i];
+      if (!w.waiting && now - w.askedAt >= this.waiterTtlMs) lock.queue.splice(i, 1);
+    }
   }
 
   get size(): number {
@@ -61,7 +78,9 @@ export class LockTable {
       lock.since = this.now();
       return { granted: true };
     }
-    if (this.now() - lock.since >= this.leaseMs && lock.queue.length === 0) {
+    this.prune(lock);
+    if (this.now() - lock.since >= this.leaseMs && (lock.queue.length === 0 || lock.queue[0].txn === txn)) {
+      if (lock.queue[0]?.txn === txn) lock.queue.shift();
       this.take(k, lock, txn);
       return { granted: true };
     }
@@ -69,9 +88,12 @@ export class LockTable {
       let done = false;
       const waiter: Waiter = {
         txn,
+        askedAt: this.now(),
+        waiting: true,
         grant: () => {
           if (done) return;
           done = true;
+          waiter.waiting = false;
           clearTimeout(timer);
           resolve({ granted: true });
         },
@@ -81,7 +103,9 @@ export class LockTable {
       else lock.queue.push(waiter);
       const timer = setTimeout(() => {
         if (done) return;
+        waiter.waiting = false;
         const current = this.locks.get(k);
+        if (current !== undefined) this.prune(current);
         // The holder went quiet past its lease: the head of the line takes over.
         if (current !== undefined && this.now() - current.since >= this.leaseMs && current.queue[0]?.txn === txn) {
           current.queue.shift();
@@ -110,6 +134,7 @@ export class LockTable {
     for (const k of keys) {
       const lock = this.locks.get(k);
       if (lock === undefined || lock.holder !== txn) continue;
+      this.prune(lock);
       const next = lock.queue.shift();
       if (next === undefined) {
         this.locks.delete(k);

@@ -60,12 +60,13 @@ export interface ShardKv {
   txnStatus(txnId: Buffer): Promise<TxnStatus>;
   /**
    * Locking read (UPDATE, DELETE, SELECT ... FOR UPDATE by key): waits up to `waitMs` for the
-   * row's lock in line, then reads the newest committed value at the leaseholder's clock
-   * (`readTs`) and reports the newest version's timestamp (`newestTs`, 0 if none, tombstones
-   * included) so the caller can tell whether its snapshot is still current. Absent where a
-   * shard keeps no locks (the caller then reads without locking).
+   * row's lock in line, then reads the newest committed value at the leaseholder's clock, but
+   * never below `minTs` (the transaction's snapshot: the read must cover it, so that nothing can
+   * commit to the key at or below the snapshot afterwards), reporting that timestamp
+   * (`readTs`) and the newest version's (`newestTs`, 0 if none, tombstones included). Absent
+   * where a shard keeps no locks (the caller then reads without locking).
    */
-  lockRead?(key: Buffer, txnId: Buffer, waitMs: number, options?: ReadRequestOptions): Promise<LockReadResult>;
+  lockRead?(key: Buffer, txnId: Buffer, waitMs: number, minTs: Timestamp, options?: ReadRequestOptions): Promise<LockReadResult>;
   /** Releases every row lock `txnId` holds or waits for here. */
   releaseLocks?(txnId: Buffer): Promise<void>;
   /**

@@ -46,6 +46,8 @@ export interface LockedRow {
 }
 
 export interface LockOptions {
+  /** The transaction's snapshot: the lock read is served at or above it. */
+  readonly minTs?: Timestamp;
   /** lock_timeout: give up waiting with 55P03 after this long (0 = wait on). */
   readonly lockTimeoutMs?: number;
   /** The statement's cancel/timeout signal: stop waiting when it fires. */
@@ -112,6 +114,11 @@ export class KvClient {
     return this.seen;
   }
 
+  /** Milliseconds on the injected clock (deadlines follow it, so the simulator controls them). */
+  private nowMs(): number {
+    return Number(this.clock.now() / 1000n);
+  }
+
   observe(ts: Timestamp): void {
     if (ts > this.seen) this.seen = ts;
   }
@@ -144,16 +151,16 @@ export class KvClient {
     const shard = this.shard(id);
     if (shard.lockRead === undefined) return undefined;
     const txn = txnId.toString('hex');
-    const started = Date.now();
+    const started = this.nowMs();
     try {
       for (;;) {
-        const r = await this.withIntents(id, () => (shard.lockRead as NonNullable<ShardKv['lockRead']>)(key, txnId, LOCK_POLL_MS, opts.readOptions));
+        const r = await this.withIntents(id, () => (shard.lockRead as NonNullable<ShardKv['lockRead']>)(key, txnId, LOCK_POLL_MS, opts.minTs ?? 0n, opts.readOptions));
         if (r.granted) {
           this.observe(r.readTs);
           return { row: r.row, readTs: r.readTs, newestTs: r.newestTs };
         }
         if (r.holder !== '' && this.waits.wait(txn, r.holder)) throw deadlockDetected(txn, r.holder);
-        const waited = Date.now() - started;
+        const waited = this.nowMs() - started;
         if (opts.lockTimeoutMs !== undefined && opts.lockTimeoutMs > 0 && waited >= opts.lockTimeoutMs) throw lockTimeout(waited);
         if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new KvError('timeout', 'canceling statement while waiting for a row lock');
       }
@@ -180,15 +187,25 @@ export class KvClient {
     return out;
   }
 
-  /** Runs a read, resolving the intents it meets and reading again until it gets through. */
+  /**
+   * Runs a read, resolving the intents it meets and reading again until it gets through. A read
+   * timestamp ahead of the replica's clock (a new leader starts its commits up to twice the max
+   * clock offset ahead, and the system shard's clock follows them) is waited out briefly: the
+   * replica's clock catches up within the offset.
+   */
   private async withIntents<T>(shardId: number, read: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.intentWaitMs;
+    const deadline = this.nowMs() + this.intentWaitMs;
+    const aheadDeadline = this.nowMs() + 2_000;
     for (let attempt = 0; ; attempt++) {
       try {
         return await read();
       } catch (e) {
+        if ((e as { code?: unknown } | null)?.code === 'read-ts-too-far' && this.nowMs() < aheadDeadline) {
+          await this.sleep(25);
+          continue;
+        }
         if (!(e instanceof WriteIntentError)) throw e;
-        if (Date.now() >= deadline) {
+        if (this.nowMs() >= deadline) {
           throw new KvError('retry', `shard ${shardId}: gave up after ${this.intentWaitMs} ms waiting for transaction ${e.intents[0]?.txnId ?? '?'} to finish`, shardId);
         }
         let waited = false;

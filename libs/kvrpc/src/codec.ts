@@ -78,7 +78,16 @@ export type Request =
   | { readonly kind: Kind.Propose; readonly id: number; readonly shardId: number; readonly entry: Buffer }
   | { readonly kind: Kind.Status; readonly id: number; readonly shardId: number }
   | { readonly kind: Kind.TxnStatus; readonly id: number; readonly shardId: number; readonly txnId: Buffer }
-  | { readonly kind: Kind.LockRead; readonly id: number; readonly shardId: number; readonly key: Buffer; readonly txnId: Buffer; readonly waitMs: number; readonly readerTxn: Buffer }
+  | {
+      readonly kind: Kind.LockRead;
+      readonly id: number;
+      readonly shardId: number;
+      readonly key: Buffer;
+      readonly txnId: Buffer;
+      readonly waitMs: number;
+      readonly minTs: Timestamp;
+      readonly readerTxn: Buffer;
+    }
   | { readonly kind: Kind.ReleaseLocks; readonly id: number; readonly shardId: number; readonly txnId: Buffer }
   | { readonly kind: Kind.TransferLease; readonly id: number; readonly shardId: number; readonly target: number }
   | {
@@ -248,6 +257,7 @@ export function encodeRequest(r: Request): Buffer {
       w.bytes(r.key);
       w.bytes(r.txnId);
       w.u32(r.waitMs);
+      w.u64(r.minTs);
       w.bytes(r.readerTxn);
       break;
     case Kind.Refresh:
@@ -508,7 +518,7 @@ export function decodeRequest(payload: Buffer): Request {
       req = { kind, id, shardId, target: r.u32('target node') };
       break;
     case Kind.LockRead:
-      req = { kind, id, shardId, key: r.bytes('key'), txnId: r.bytes('txn id'), waitMs: r.u32('wait ms'), readerTxn: r.bytes('reader txn') };
+      req = { kind, id, shardId, key: r.bytes('key'), txnId: r.bytes('txn id'), waitMs: r.u32('wait ms'), minTs: r.u64('min ts'), readerTxn: r.bytes('reader txn') };
       break;
     case Kind.Refresh: {
       const txnId = r.bytes('txn id');

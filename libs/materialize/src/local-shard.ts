@@ -85,11 +85,12 @@ export class LocalShard implements ShardKv {
     return outcome;
   }
 
-  async lockRead(key: Buffer, txnId: Buffer, waitMs: number, options: ReadRequestOptions = {}): Promise<LockReadResult> {
+  async lockRead(key: Buffer, txnId: Buffer, waitMs: number, minTs: Timestamp, options: ReadRequestOptions = {}): Promise<LockReadResult> {
     this.live();
     const attempt = await this.locks.acquire(key, txnId.toString('hex'), waitMs);
     if (!attempt.granted) return attempt;
-    const ts = this.hlc.next();
+    const next = this.hlc.next();
+    const ts = next > minTs ? next : minTs;
     this.noteRead(ts);
     return { granted: true, row: this.materializer.read(key, ts, options), readTs: ts, newestTs: this.materializer.newestVersionTs(key) };
   }

@@ -632,9 +632,11 @@ export class Materializer {
     if (rec === undefined) {
       // Nothing prepared here (the prepare aborted, or this is a re-delivered resolve).
       if (doneBefore === undefined) staged.put(doneKey, marker);
-      return e.decision.kind === 'commit' && doneBefore !== undefined && doneBefore[0] === 1
-        ? { status: 'committed', commitTs: doneBefore.readBigUInt64BE(1) }
-        : APPLIED;
+      // Already decided here: answer with THAT decision, whatever this resolve asked for. A
+      // recoverer pushing an abort onto a transaction that committed must learn it committed
+      // (answering "applied" made it resolve the other shards as aborted: money vanished in
+      // the multi-shard simulator, seed 283).
+      return doneBefore !== undefined && doneBefore[0] === 1 ? { status: 'committed', commitTs: doneBefore.readBigUInt64BE(1) } : APPLIED;
     }
     if (e.decision.kind === 'commit' && e.decision.commitTs < rec.intentTs) {
       return {

@@ -259,13 +259,14 @@ export class ShardReplica implements ShardKv {
   }
 
   /** Waits for the row lock in line, then reads the newest committed value at this leader's clock. */
-  async lockRead(key: Buffer, txnId: Buffer, waitMs: number, options?: ReadRequestOptions): Promise<LockReadResult> {
+  async lockRead(key: Buffer, txnId: Buffer, waitMs: number, minTs: Timestamp, options?: ReadRequestOptions): Promise<LockReadResult> {
     this.ensureRunning();
     this.refreshRole();
     if (!this.leading) throw new NotLeaderError(this.shardId, this.raft.status().leader);
     const attempt = await this.locks.acquire(key, txnId.toString('hex'), waitMs);
     if (!attempt.granted) return attempt;
-    const ts = this.hlc.now();
+    const now = this.hlc.now();
+    const ts = now > minTs ? now : minTs;
     return this.read(ts, () => ({ granted: true, row: this.sm.read(key, ts, options), readTs: ts, newestTs: this.sm.newestVersionTs(key) }));
   }
 

@@ -6,6 +6,7 @@ import './functions';
 import './catalog/system-views';
 import { Engine, type EngineOptions } from './engine';
 import { S } from './errors';
+import { kvErrorToPg } from './kv-errors';
 import { initParser } from './parse';
 import { PlanCache } from './plan-cache';
 import { SqlSession, type SqlPrepared } from './session';
@@ -33,7 +34,9 @@ export async function createSqlSessionFactory(options: SqlEngineOptions): Promis
   await engine.bootstrap();
   const planCache = new PlanCache(engine.planCacheSize);
   const factory = async (info: Parameters<SessionFactory<SqlPrepared>>[0]) => {
-    const catalog = await engine.catalogFor(engine.newTxn());
+    const catalog = await engine.catalogFor(engine.newTxn()).catch((e: unknown) => {
+      throw kvErrorToPg(e);
+    });
     const db = catalog.databases.get(info.database);
     if (!db) throw new PgError(S.UNDEFINED_DATABASE, `database "${info.database}" does not exist`, {}, 'FATAL');
     const startup: Record<string, string> = {};

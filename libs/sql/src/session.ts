@@ -348,9 +348,14 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
   }
 
   private async withReadTxn<T>(fn: (exec: { env: PlannerEnv; catalog: Catalog }) => Promise<T> | T, _ctx: QueryContext): Promise<T> {
-    const txn = this.txn ?? this.engine.newTxn();
-    const catalog = this.txnCatalog ?? (await this.engine.catalogFor(txn));
-    return fn({ env: this.plannerEnv(catalog), catalog });
+    try {
+      const txn = this.txn ?? this.engine.newTxn();
+      const catalog = this.txnCatalog ?? (await this.engine.catalogFor(txn));
+      return await fn({ env: this.plannerEnv(catalog), catalog });
+    } catch (e) {
+      // Parse/Describe and session statements reach the KV layers here too (not only run()).
+      throw kvErrorToPg(e);
+    }
   }
 
   private async execIn(txn: Txn, stmt: ParsedStatement, params: readonly PgValue[], prepared: SqlPrepared | undefined, ctx: QueryContext, implicit: boolean): Promise<StatementResult> {

@@ -273,7 +273,7 @@ export class Txn {
     this.lockShards.add(this.kv.shardOf(key));
     let locked;
     try {
-      locked = await this.kv.lockRead(key, this.id, { ...opts, readOptions: this.readOptions() });
+      locked = await this.kv.lockRead(key, this.id, { ...opts, minTs: readTs, readOptions: this.readOptions() });
     } catch (e) {
       // A deadlock victim or a lock timeout can only roll back: let the others through now,
       // not when the client gets round to ROLLBACK.
@@ -281,16 +281,24 @@ export class Txn {
       throw e;
     }
     if (locked === undefined) return this.get(key);
-    if (locked.newestTs > readTs && !(await this.refreshTo(locked.readTs))) {
+    // The value must be the one the transaction's (possibly moved) snapshot sees. The lock read
+    // was served at R >= the snapshot S (so nothing can commit to the key at or below R any
+    // more), and the row's newest version N may be above R (a commit applied while the lock
+    // read waited for earlier proposals). Move the snapshot up to T = max(R, N), refreshing
+    // everything read so far over (S, T] (else 40001), and read the row at T unless the lock
+    // read already did. (A lock read served below the snapshot once let a commit land between
+    // the two unseen: a lost update the multi-shard simulator found.)
+    const { readTs: R, newestTs: N } = locked;
+    const T = [readTs, R, N].reduce((a, b) => (a > b ? a : b));
+    if (!(await this.refreshTo(T))) {
       throw new PgError('40001', 'could not serialize access due to concurrent update', {
         detail: 'The row was changed after this transaction began, and so was something the transaction had already read.',
         hint: 'Retry the transaction.',
       });
     }
     this.notePointRead(key);
-    // Either the snapshot moved up to the lock read, or the newest version is at or below the
-    // snapshot: both ways the value read under the lock is the one the snapshot sees.
-    return locked.row?.value;
+    if (T === R && N <= R) return locked.row?.value;
+    return (await this.kv.get(key, T, this.readOptions()))?.value;
   }
 
   /**

@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { sqlstateOf, type ShardKv } from '@weft/kv';
 import { KvClient, type LockOptions } from '@weft/kvclient';
-import type { ApplyOutcome, IntentRef, ReadSpan, Timestamp, WriteOp } from '@weft/logentry';
+import type { ApplyOutcome, IntentRef, LogEntry, ReadSpan, Timestamp, WriteOp } from '@weft/logentry';
 import { PgError } from '@weft/pgwire';
 
 export interface TxnOptions {
@@ -380,7 +380,7 @@ export class Txn {
         if (prev !== undefined) await prev;
         if (this.failure !== undefined) return;
         const readTs = await this.readTs();
-        const outcomes = await Promise.all(chunks.map((c) => this.kv.propose(c.shard, { type: 'stage', txnId: this.id, readTs, seq: c.seq, writes: c.writes })));
+        const outcomes = await Promise.all(chunks.map((c) => this.proposeIdempotent(c.shard, { type: 'stage', txnId: this.id, readTs, seq: c.seq, writes: c.writes })));
         for (const [i, outcome] of outcomes.entries()) {
           if (outcome.status !== 'aborted' || this.failure !== undefined) continue;
           if (outcome.intent !== undefined) await this.resolveBlocker(outcome.intent, chunks[i].shard);
@@ -540,7 +540,7 @@ export class Txn {
     const primary = this.kv.shardOf(primaryKey);
     const prepared = await Promise.allSettled(
       shards.map((shard) =>
-        this.kv.propose(shard, { type: 'prepare', txnId: this.id, readTs, minCommitTs: readTs + 1n, primaryKey, reads: readsOf(shard), writes: writes.get(shard) ?? [] }),
+        this.proposeIdempotent(shard, { type: 'prepare', txnId: this.id, readTs, minCommitTs: readTs + 1n, primaryKey, reads: readsOf(shard), writes: writes.get(shard) ?? [] }),
       ),
     );
     let commitTs = readTs + 1n;
@@ -602,6 +602,25 @@ export class Txn {
     // Best effort: an intent left behind is resolved by whoever meets it (from the primary).
     await Promise.all(shards.filter((s) => s !== primary).map((s) => this.kv.propose(s, { type: 'resolve', txnId: this.id, decision: final }).catch(() => undefined)));
     return committed;
+  }
+
+  /**
+   * Proposes an entry that applying twice is the same as applying once (a stage chunk: a
+   * re-delivered seq is a no-op; a prepare: a second one answers with the first's timestamp, or
+   * is refused once the transaction was resolved), retrying when the shard lost its leader or
+   * the outcome is unknown. A bulk load on a busy machine can cost a shard its leader; without
+   * this a 1M-row COPY failed at the end on one lost prepare.
+   */
+  private async proposeIdempotent(shard: number, entry: LogEntry): Promise<ApplyOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.kv.propose(shard, entry);
+      } catch (e) {
+        const code = (e as { code?: unknown } | null)?.code;
+        if (attempt >= 5 || (code !== 'ambiguous' && code !== 'unavailable' && code !== 'not-leader')) throw e;
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      }
+    }
   }
 
   /** Settles the intent that made a proposal conflict, so the retry does not meet it again. */

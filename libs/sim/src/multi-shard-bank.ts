@@ -38,13 +38,14 @@ import { KvClient, ShardMap } from '@weft/kvclient';
 import type { ApplyOutcome, LogEntry, ReadSpan, Timestamp } from '@weft/logentry';
 import { Materializer } from '@weft/materialize';
 import { PgError } from '@weft/pgwire';
-import { EntryType, MemoryStorage, ProposalDroppedError, RawNode, type Message } from '@weft/raft';
-import { NotLeaderError, ReplicaUnavailableError, ShardReplica, type ReplicaRaft, type ReplicaTimers } from '@weft/replica';
+import { MemoryStorage, RawNode, type Message } from '@weft/raft';
+import { NotLeaderError, ReplicaUnavailableError, ShardReplica, type CommittedEntry, type ReplicaTimers } from '@weft/replica';
 import { encodeIndexKey, indexSpan, MvccStore, type IndexKeySpec } from '@weft/storage';
 import { Txn } from '@weft/txn';
 import { EventQueue } from './event-queue';
 import { SimNetwork } from './network';
 import { hashString, Prng } from './prng';
+import { SimRaftPort } from './raft-port';
 
 export interface BankSimOptions {
   readonly seed: number;
@@ -143,17 +144,6 @@ const logKey = (id: number): Buffer => encodeIndexKey(TRANSFER_LOG_TABLE, [{ typ
 type Ev = { k: 'tick'; node: number } | { k: 'wake'; fn: () => void } | { k: 'fault' } | { k: 'restart'; node: number };
 type Envelope = { readonly shard: number; readonly msg: Message };
 
-interface Pending {
-  readonly term: number;
-  readonly resolve: (i: number) => void;
-  readonly reject: (e: Error) => void;
-}
-
-interface PendingRead extends Pending {
-  index: number | undefined;
-  ticks: number;
-}
-
 /** One simulated machine: a replica of every shard, one wall clock (with its offset). */
 class SimNode {
   up = true;
@@ -165,14 +155,10 @@ class SimNode {
 }
 
 /** One replica of one shard on one node (as shard-cluster.ts's SimReplica, shard-aware). */
-class BankReplica implements ReplicaRaft {
+class BankReplica extends SimRaftPort {
   rawNode!: RawNode;
   replica!: ShardReplica;
   sm!: Materializer;
-  up = false;
-  private pending = new Map<number, Pending>();
-  private reads = new Map<string, PendingRead>();
-  private readSeq = 0;
 
   constructor(
     readonly node: SimNode,
@@ -180,7 +166,29 @@ class BankReplica implements ReplicaRaft {
     readonly storage: MemoryStorage,
     readonly store: MvccStore,
     private readonly sim: BankSim,
-  ) {}
+  ) {
+    super();
+  }
+
+  protected get core(): RawNode {
+    return this.rawNode;
+  }
+
+  protected get raftId(): number {
+    return this.node.id;
+  }
+
+  protected leaseReadsOn(): boolean {
+    return this.sim.leaseReads;
+  }
+
+  protected send(m: Message): void {
+    this.sim.send(this.node.id, this.shard, m);
+  }
+
+  protected apply(entries: CommittedEntry[]): void {
+    this.replica.applyCommitted(entries);
+  }
 
   async boot(): Promise<void> {
     this.sm = await Materializer.open(this.store, this.shard);
@@ -198,8 +206,7 @@ class BankReplica implements ReplicaRaft {
       leaseMarginTicks: 2,
       applied: this.storage.snapshot().metadata.index,
     });
-    this.pending = new Map();
-    this.reads = new Map();
+    this.resetRequests();
     this.replica = new ShardReplica({
       raft: this,
       stateMachine: this.sm,
@@ -216,103 +223,17 @@ class BankReplica implements ReplicaRaft {
   crash(): void {
     this.up = false;
     this.replica.close();
-    const err = new Error('replica crashed');
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
-    for (const r of this.reads.values()) r.reject(err);
-    this.reads.clear();
+    this.failRequests(new Error('replica crashed'));
   }
 
   get leading(): boolean {
     return this.up && this.rawNode.raft.state === 'leader';
   }
 
-  propose(data: Uint8Array): Promise<number> {
-    if (!this.leading) return Promise.reject(new Error('not leader'));
-    try {
-      this.rawNode.propose(data);
-    } catch (e) {
-      if (e instanceof ProposalDroppedError) return Promise.reject(e);
-      throw e;
-    }
-    const index = this.rawNode.raft.raftLog.lastIndex();
-    const term = this.rawNode.raft.term;
-    return new Promise((resolve, reject) => this.pending.set(index, { term, resolve, reject }));
-  }
-
-  status(): { id: number; leader: number; term: number } {
-    return { id: this.node.id, leader: this.rawNode.raft.lead, term: this.rawNode.raft.term };
-  }
-
-  leaseValid(): boolean {
-    return this.sim.leaseReads && this.rawNode.raft.leaseValid();
-  }
-
-  readIndex(): Promise<number> {
-    if (!this.leading) return Promise.reject(new Error('not leader'));
-    const ctx = Buffer.alloc(8);
-    ctx.writeUInt32BE(this.node.id, 0);
-    ctx.writeUInt32BE(++this.readSeq, 4);
-    const term = this.rawNode.raft.term;
-    return new Promise((resolve, reject) => {
-      this.reads.set(ctx.toString('hex'), { term, resolve, reject, index: undefined, ticks: 0 });
-      this.rawNode.readIndex(ctx);
-    });
-  }
-
   tick(): void {
     if (!this.up) return;
     this.rawNode.tick();
-    for (const [k, r] of this.reads) {
-      if (r.index !== undefined || ++r.ticks < 2 * ELECTION_TICKS) continue;
-      this.reads.delete(k);
-      r.reject(new Error('read index timed out'));
-    }
-  }
-
-  private settleReads(): void {
-    const st = this.rawNode.raft;
-    for (const [k, r] of this.reads) {
-      if (r.index === undefined) {
-        if (st.state === 'leader' && st.term === r.term) continue;
-        this.reads.delete(k);
-        r.reject(new Error('leadership lost'));
-      } else if (r.index <= st.raftLog.applied) {
-        this.reads.delete(k);
-        r.resolve(r.index);
-      }
-    }
-  }
-
-  handleReady(): boolean {
-    if (!this.up || !this.rawNode.hasReady()) return false;
-    const rd = this.rawNode.ready();
-    if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
-    if (rd.entries.length > 0) this.storage.append(rd.entries);
-    if (rd.hardState) this.storage.setHardState(rd.hardState);
-    for (const m of rd.messages) this.sim.send(this.node.id, this.shard, m);
-    if (rd.committedEntries.length > 0) {
-      for (const e of rd.committedEntries) if (e.type === EntryType.ConfChange) throw new Error('no conf changes in this sim');
-      this.replica.applyCommitted(rd.committedEntries.map((e) => ({ index: e.index, term: e.term, data: e.data })));
-      for (const e of rd.committedEntries) {
-        const p = this.pending.get(e.index);
-        if (!p) continue;
-        this.pending.delete(e.index);
-        if (p.term === e.term) p.resolve(e.index);
-        else p.reject(new Error('entry replaced'));
-      }
-    }
-    if (this.pending.size > 0 && this.rawNode.raft.state !== 'leader') {
-      for (const p of this.pending.values()) p.reject(new Error('leadership lost'));
-      this.pending.clear();
-    }
-    for (const rs of rd.readStates) {
-      const r = this.reads.get(Buffer.from(rs.ctx).toString('hex'));
-      if (r) r.index = rs.index;
-    }
-    this.rawNode.advance(rd);
-    if (this.reads.size > 0) this.settleReads();
-    return true;
+    this.expireReads(2 * ELECTION_TICKS);
   }
 }
 

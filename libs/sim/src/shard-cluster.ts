@@ -29,13 +29,14 @@ import type { KvRow, ReadRequestOptions, ScanPage, ScanRequestOptions, ShardKv, 
 import type { ApplyOutcome, CommitEntry, LogEntry, Timestamp } from '@weft/logentry';
 import { Materializer } from '@weft/materialize';
 import { PgError } from '@weft/pgwire';
-import { EntryType, MemoryStorage, ProposalDroppedError, RawNode, type Message } from '@weft/raft';
-import { AmbiguousResultError, ShardReplica, type ReplicaRaft, type ReplicaTimers } from '@weft/replica';
+import { MemoryStorage, RawNode, type Message } from '@weft/raft';
+import { AmbiguousResultError, ShardReplica, type CommittedEntry, type ReplicaTimers } from '@weft/replica';
 import { MvccStore } from '@weft/storage';
 import { Txn } from '@weft/txn';
 import { EventQueue } from './event-queue';
 import { SimNetwork } from './network';
 import { hashString, Prng } from './prng';
+import { SimRaftPort } from './raft-port';
 
 export interface ShardSimOptions {
   readonly seed: number;
@@ -96,28 +97,11 @@ const STAGED_GRACE_MS = 200;
 
 type Ev = { k: 'tick'; node: number } | { k: 'wake'; fn: () => void } | { k: 'fault' } | { k: 'restart'; node: number };
 
-interface Pending {
-  readonly term: number;
-  readonly resolve: (i: number) => void;
-  readonly reject: (e: Error) => void;
-}
-
-/** A ReadIndex request in the core: answered (index set), then resolved once applied here. */
-interface PendingRead extends Pending {
-  index: number | undefined;
-  ticks: number;
-}
-
 /** One replica process: RawNode + replica; rebuilt from its "disk" (storage + RocksDB) on restart. */
-class SimReplica implements ReplicaRaft {
+class SimReplica extends SimRaftPort {
   node!: RawNode;
   replica!: ShardReplica;
   sm!: Materializer;
-  up = false;
-  private pending = new Map<number, Pending>();
-  /** ReadIndex requests by their context (hex). */
-  private reads = new Map<string, PendingRead>();
-  private readSeq = 0;
 
   constructor(
     readonly id: number,
@@ -125,7 +109,29 @@ class SimReplica implements ReplicaRaft {
     readonly store: MvccStore,
     private readonly sim: ShardSim,
     readonly clockOffsetUs: bigint,
-  ) {}
+  ) {
+    super();
+  }
+
+  protected get core(): RawNode {
+    return this.node;
+  }
+
+  protected get raftId(): number {
+    return this.id;
+  }
+
+  protected leaseReadsOn(): boolean {
+    return this.sim.leaseReads;
+  }
+
+  protected send(m: Message): void {
+    this.sim.send(this.id, m);
+  }
+
+  protected apply(entries: CommittedEntry[]): void {
+    this.replica.applyCommitted(entries);
+  }
 
   async boot(): Promise<void> {
     this.sm = await Materializer.open(this.store, 1);
@@ -143,8 +149,7 @@ class SimReplica implements ReplicaRaft {
       leaseMarginTicks: 2,
       applied: this.storage.snapshot().metadata.index,
     });
-    this.pending = new Map();
-    this.reads = new Map();
+    this.resetRequests();
     this.replica = new ShardReplica({
       raft: this,
       stateMachine: this.sm,
@@ -163,101 +168,12 @@ class SimReplica implements ReplicaRaft {
     this.up = false;
     this.sim.countReads(this.replica.stats);
     this.replica.close();
-    const err = new Error('replica crashed');
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
-    for (const r of this.reads.values()) r.reject(err);
-    this.reads.clear();
-  }
-
-  propose(data: Uint8Array): Promise<number> {
-    if (!this.up || this.node.raft.state !== 'leader') return Promise.reject(new Error('not leader'));
-    try {
-      this.node.propose(data);
-    } catch (e) {
-      if (e instanceof ProposalDroppedError) return Promise.reject(e);
-      throw e;
-    }
-    const index = this.node.raft.raftLog.lastIndex();
-    const term = this.node.raft.term;
-    return new Promise((resolve, reject) => this.pending.set(index, { term, resolve, reject }));
-  }
-
-  status(): { id: number; leader: number; term: number } {
-    return { id: this.id, leader: this.node.raft.lead, term: this.node.raft.term };
-  }
-
-  leaseValid(): boolean {
-    return this.sim.leaseReads && this.node.raft.leaseValid();
-  }
-
-  /** ReadIndex through the core, resolved like MultiRaftHost.readIndex (see settleReads). */
-  readIndex(): Promise<number> {
-    if (!this.up || this.node.raft.state !== 'leader') return Promise.reject(new Error('not leader'));
-    const ctx = Buffer.alloc(8);
-    ctx.writeUInt32BE(this.id, 0);
-    ctx.writeUInt32BE(++this.readSeq, 4);
-    const term = this.node.raft.term;
-    return new Promise((resolve, reject) => {
-      this.reads.set(ctx.toString('hex'), { term, resolve, reject, index: undefined, ticks: 0 });
-      this.node.readIndex(ctx);
-    });
+    this.failRequests(new Error('replica crashed'));
   }
 
   /** Called on every Raft tick: unanswered ReadIndex requests time out. */
   onTick(): void {
-    for (const [k, r] of this.reads) {
-      if (r.index !== undefined || ++r.ticks < READ_INDEX_TIMEOUT_TICKS) continue;
-      this.reads.delete(k);
-      r.reject(new Error('read index timed out'));
-    }
-  }
-
-  private settleReads(): void {
-    const st = this.node.raft;
-    for (const [k, r] of this.reads) {
-      if (r.index === undefined) {
-        // A core that stopped leading (or leads in a later term) dropped the request.
-        if (st.state === 'leader' && st.term === r.term) continue;
-        this.reads.delete(k);
-        r.reject(new Error('leadership lost'));
-      } else if (r.index <= st.raftLog.applied) {
-        this.reads.delete(k);
-        r.resolve(r.index);
-      }
-    }
-  }
-
-  /** Persist → send → apply → advance, synchronously (a host that fsyncs every Ready). */
-  handleReady(): boolean {
-    if (!this.up || !this.node.hasReady()) return false;
-    const rd = this.node.ready();
-    if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
-    if (rd.entries.length > 0) this.storage.append(rd.entries);
-    if (rd.hardState) this.storage.setHardState(rd.hardState);
-    for (const m of rd.messages) this.sim.send(this.id, m);
-    if (rd.committedEntries.length > 0) {
-      for (const e of rd.committedEntries) if (e.type === EntryType.ConfChange) throw new Error('no conf changes in this sim');
-      this.replica.applyCommitted(rd.committedEntries.map((e) => ({ index: e.index, term: e.term, data: e.data })));
-      for (const e of rd.committedEntries) {
-        const p = this.pending.get(e.index);
-        if (!p) continue;
-        this.pending.delete(e.index);
-        if (p.term === e.term) p.resolve(e.index);
-        else p.reject(new Error('entry replaced'));
-      }
-    }
-    if (this.pending.size > 0 && this.node.raft.state !== 'leader') {
-      for (const p of this.pending.values()) p.reject(new Error('leadership lost'));
-      this.pending.clear();
-    }
-    for (const rs of rd.readStates) {
-      const r = this.reads.get(Buffer.from(rs.ctx).toString('hex'));
-      if (r) r.index = rs.index;
-    }
-    this.node.advance(rd);
-    if (this.reads.size > 0) this.settleReads();
-    return true;
+    this.expireReads(READ_INDEX_TIMEOUT_TICKS);
   }
 }
 

@@ -44,7 +44,7 @@ export const SHOW_RANGES_COLUMNS = [
   { name: 'shard_id', typeOid: 20 },
   { name: 'start_key', typeOid: 25 },
   { name: 'end_key', typeOid: 25 },
-  { name: 'replicas', typeOid: 1016 },
+  { name: 'replicas', typeOid: 1007 },
   { name: 'lease_holder', typeOid: 20 },
 ] as const;
 

@@ -120,10 +120,13 @@ describe('KvClient over 4 shards', () => {
     const [a, bKey] = twoKeysOnDifferentShards();
     const id = txnId(1);
     const { primary } = await prepareAbandoned(id, a, bKey);
-    // Not expired yet: the read keeps waiting and finally gives up with a retryable error.
-    await expect(c.kv.get(bKey, await c.kv.now())).rejects.toMatchObject({ code: 'retry' });
+    // Read well above the intent's timestamp (each in-process shard has its own clock, and a
+    // read below an intent rightly reads past it). Not expired yet: the read keeps waiting and
+    // finally gives up with a retryable error.
+    const above = async (): Promise<bigint> => (await c.kv.now()) + 2_000_000n;
+    await expect(c.kv.get(bKey, await above())).rejects.toMatchObject({ code: 'retry' });
     offsetUs = 10_000_000n;
-    expect(await c.kv.get(bKey, await c.kv.now())).toBeUndefined();
+    expect(await c.kv.get(bKey, await above())).toBeUndefined();
     expect(c.kv.stats.pushes).toBe(1);
     // The decision on the primary is final: the coordinator's late commit changes nothing.
     const late = await c.kv.propose(primary, { type: 'resolve', txnId: id, decision: { kind: 'commit', commitTs: await c.kv.now() } });

@@ -26,33 +26,38 @@ describe('resolveAsOf', () => {
 describe('AS OF SYSTEM TIME and weft.max_staleness', () => {
   let srv: SqlTestServer;
   let c: Client;
+  /** A wall-clock time (ms) well after the insert and well before the update. */
+  let between = 0;
+  const iso = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
   beforeAll(async () => {
     srv = await startSqlServer({ shards: 4 });
     c = await srv.client();
     await c.query('create table aost (id int primary key, v text)');
     await c.query("insert into aost values (1, 'old')");
-    await new Promise((r) => setTimeout(r, 400));
+    await new Promise((r) => setTimeout(r, 300));
+    between = Date.now();
+    await new Promise((r) => setTimeout(r, 300));
     await c.query("update aost set v = 'new' where id = 1");
   });
   afterAll(async () => srv.close());
 
   it('reads the past version at a past timestamp and the present one without', async () => {
-    expect((await c.query("select v from aost as of system time '-200ms' where id = 1")).rows).toEqual([{ v: 'old' }]);
+    expect((await c.query(`select v from aost as of system time '${iso(between)}' where id = 1`)).rows).toEqual([{ v: 'old' }]);
     expect((await c.query('select v from aost where id = 1')).rows).toEqual([{ v: 'new' }]);
     // The catalog is read at that timestamp too: a minute ago the table did not exist.
     expect(await sqlstate(c.query("select count(*) from aost as of system time '-60s'"))).toBe('42P01');
   });
 
   it('is read-only, outside blocks, and not in the future', async () => {
-    expect(await sqlstate(c.query("insert into aost select 2, 'x' from aost as of system time '-100ms'"))).toBe('25006');
+    expect(await sqlstate(c.query(`insert into aost select 2, 'x' from aost as of system time '${iso(between)}'`))).toBe('25006');
     await c.query('begin');
-    expect(await sqlstate(c.query("select v from aost as of system time '-100ms'"))).toBe('0A000');
+    expect(await sqlstate(c.query(`select v from aost as of system time '${iso(between)}'`))).toBe('0A000');
     await c.query('rollback');
     expect(await sqlstate(c.query("select v from aost as of system time '2999-01-01'"))).toBe('22023');
   });
 
   it('weft.max_staleness makes plain SELECTs bounded-stale; writes and locking reads stay strong', async () => {
-    await c.query("set weft.max_staleness = '200ms'");
+    await c.query(`set weft.max_staleness = '${Date.now() - between}ms'`);
     expect((await c.query('select v from aost where id = 1')).rows).toEqual([{ v: 'old' }]);
     expect((await c.query('select v from aost where id = 1 for update')).rows).toEqual([{ v: 'new' }]);
     await c.query('set weft.max_staleness = 0');

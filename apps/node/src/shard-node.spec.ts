@@ -1,34 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RemoteShardKv } from '@weft/kvrpc';
 import type { CommitEntry, Timestamp } from '@weft/logentry';
 import { NodeHost } from '@weft/nodehost';
+import { freePort } from '../../../test/support/ports';
 
 // Three NodeHosts in one process (real WALs, RocksDB, Raft transport and KV RPC on loopback),
 // driven through RemoteShardKv: the node's data plane without process boundaries.
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
-/**
- * A port that is free now, picked below the OS's ephemeral range (32768+): a port the OS hands
- * out for `listen(0)` can be taken again by any test's outgoing connection before the node
- * binds it (EADDRINUSE in CI with suites running in parallel).
- */
-function freePort(): Promise<number> {
-  const tryPort = (port: number): Promise<boolean> =>
-    new Promise((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-  return (async () => {
-    for (;;) {
-      const port = 20000 + Math.floor(Math.random() * 12000);
-      if (await tryPort(port)) return port;
-    }
-  })();
-}
 
 const key = (s: string): Buffer => Buffer.from(s);
 function commit(k: string, v: string, readTs: Timestamp, ifAbsent = false): CommitEntry {

@@ -1,11 +1,11 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RemoteShardKv } from '@weft/kvrpc';
 import { AmbiguousResultError } from '@weft/replica';
 import type { CommitEntry, Timestamp } from '@weft/logentry';
 import { NodeHost } from '@weft/nodehost';
+import { freePort } from '../../../test/support/ports';
 
 // Three NodeHosts in one process with a tiny snapshot threshold: the leader's log is compacted
 // past what a stopped (or wiped) replica has, so that replica can only catch up by receiving a
@@ -14,25 +14,6 @@ const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {}
 const EVERY = 40;
 const MARGIN = 5;
 
-/**
- * A port that is free now, picked below the OS's ephemeral range (32768+): a port the OS hands
- * out for `listen(0)` can be taken again by any test's outgoing connection before the node
- * binds it (EADDRINUSE in CI with suites running in parallel).
- */
-function freePort(): Promise<number> {
-  const tryPort = (port: number): Promise<boolean> =>
-    new Promise((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-  return (async () => {
-    for (;;) {
-      const port = 20000 + Math.floor(Math.random() * 12000);
-      if (await tryPort(port)) return port;
-    }
-  })();
-}
 
 let seq = 0;
 function commit(k: string, v: string, readTs: Timestamp): CommitEntry {

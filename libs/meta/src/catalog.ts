@@ -66,7 +66,7 @@ export class MetaCatalog {
       (n): NodeRecord => ({ nodeId: n.id, address: n.address, kvPort: n.kvPort, raftPort: n.raftPort, region: n.region, zone: n.zone, lastHeartbeatMs: n.lastHeartbeatMs, state: n.state }),
     );
     const shards = (await m.find(Shard, { order: { id: 'ASC' } })).map(
-      (s): ShardRecord => ({ shardId: s.id, hashLo: s.hashLo, hashHi: s.hashHi, replicas: s.replicas, leaseholder: s.leaseholder, version: s.version }),
+      (s): ShardRecord => ({ shardId: s.id, hashLo: s.hashLo, hashHi: s.hashHi, replicas: s.replicas, leaseholder: s.leaseholder, version: s.version, bootstrapVoters: s.bootstrapVoters ?? [] }),
     );
     return { appliedIndex: st?.appliedIndex ?? 0, tsoHighUs: BigInt(tso?.highUs ?? '0'), nodes, shards };
   }
@@ -88,7 +88,7 @@ export class MetaCatalog {
       if (ch.shards.length > 0) {
         await m.save(
           Shard,
-          ch.shards.map((s) => m.create(Shard, { id: s.shardId, hashLo: s.hashLo, hashHi: s.hashHi, replicas: [...s.replicas], leaseholder: s.leaseholder, version: s.version })),
+          ch.shards.map((s) => m.create(Shard, { id: s.shardId, hashLo: s.hashLo, hashHi: s.hashHi, replicas: [...s.replicas], leaseholder: s.leaseholder, version: s.version, bootstrapVoters: [...s.bootstrapVoters] })),
         );
       }
       await m.save(TsoState, m.create(TsoState, { id: 1, highUs: ch.tsoHighUs.toString() }));

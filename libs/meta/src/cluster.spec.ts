@@ -6,7 +6,7 @@ import { freePort } from '../../../test/support/ports';
 import { MetaClient } from './client';
 import { MetaReplica } from './replica';
 import { MetaServer } from './server';
-import { systemMetaClock, type MetaClock, type NodeInfo } from './types';
+import { systemMetaClock, type MetaClock, type NodeInfo, type ShardRecord } from './types';
 
 // Three meta replicas in one process (real WALs, Raft transport, TypeORM catalogs on disk and
 // the meta RPC on loopback), driven through MetaClient like gateways and nodes will be.
@@ -125,7 +125,9 @@ describe('meta service: 3 replicas', () => {
     ]);
   });
 
-  it('marks a silent node suspect, then dead after WEFT_META_DEAD_AFTER_MS, and plans its replacement', async () => {
+  it('marks a silent node suspect, then dead after WEFT_META_DEAD_AFTER_MS, and re-places its replicas on live nodes', async () => {
+    const shardsBefore = await client.shardMap();
+    expect(shardsBefore.every((s) => s.bootstrapVoters.join() === s.replicas.join())).toBe(true);
     const beatOthers = async (): Promise<void> => {
       for (const [id, zone] of [[1, 'a'], [2, 'b'], [3, 'c']] as const) await client.heartbeat(nodeInfo(id, zone));
     };
@@ -146,11 +148,23 @@ describe('meta service: 3 replicas', () => {
       }
       return true;
     });
-    const plan = await client.repairPlan();
-    const onDead = (await client.shardMap()).filter((s) => s.replicas.includes(4));
-    expect(plan.map((p) => p.shardId)).toEqual(onDead.map((s) => s.shardId));
-    // Only zone-a replacement left for a zone-a node is node 1 — unless the shard already has it.
-    for (const p of plan) expect(p.remove).toBe(4);
+    // The leader re-places what lived on node 4 by itself: the only other zone-a node, 1, takes
+    // over each of its replicas; the survivors stay, and the moved shards no longer bootstrap.
+    const before = new Map(shardsBefore.map((s) => [s.shardId, s]));
+    await until('node 4 replaced', async () => (await client.shardMap()).every((s) => !s.replicas.includes(4)));
+    const after = await client.shardMap();
+    for (const s of after) {
+      const was = before.get(s.shardId) as ShardRecord;
+      if (!was.replicas.includes(4)) {
+        expect(s.replicas).toEqual(was.replicas);
+        continue;
+      }
+      expect(s.replicas).toEqual(was.replicas.map((r) => (r === 4 ? 1 : r)).sort((a, b) => a - b));
+      expect(s.version).toBe(was.version + 1);
+      expect(s.bootstrapVoters).toEqual([]);
+    }
+    expect(shardsBefore.some((s) => s.replicas.includes(4))).toBe(true);
+    expect(await client.repairPlan()).toEqual([]);
     // A heartbeat brings it back.
     await client.heartbeat(nodeInfo(4, 'a'));
     expect((await client.nodes()).find((n) => n.nodeId === 4)?.state).toBe('live');

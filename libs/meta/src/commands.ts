@@ -20,8 +20,11 @@ export type MetaCommand =
   | { readonly t: 'liveness'; readonly nodeId: number; readonly state: NodeLiveness; readonly atMs: number }
   /** Create the shard map: `count` uniform ranges of the 16-bit hash space, no replicas yet. */
   | { readonly t: 'init-shards'; readonly count: number }
-  /** Set a shard's replicas (placement); bumps its version. */
-  | { readonly t: 'replicas'; readonly shardId: number; readonly replicas: readonly number[] }
+  /**
+   * Set a shard's replicas (placement); bumps its version. With `ifVersion`, only if the shard is
+   * still at that version (a repair planned by a leader that was since replaced is dropped).
+   */
+  | { readonly t: 'replicas'; readonly shardId: number; readonly replicas: readonly number[]; readonly ifVersion?: number }
   /** Leaseholder hints reported by nodes (no version bump: a hint, not placement). */
   | { readonly t: 'leaseholders'; readonly hints: readonly (readonly [number, number])[] };
 
@@ -92,8 +95,8 @@ export function decodeCommand(data: Uint8Array): MetaCommand {
       if (!isInt(o.count) || o.count < 1 || o.count > 65536) break;
       return { t: 'init-shards', count: o.count };
     case 'replicas':
-      if (!isInt(o.shardId) || !Array.isArray(o.replicas) || !o.replicas.every(isInt)) break;
-      return { t: 'replicas', shardId: o.shardId, replicas: o.replicas };
+      if (!isInt(o.shardId) || !Array.isArray(o.replicas) || !o.replicas.every(isInt) || (o.ifVersion !== undefined && !isInt(o.ifVersion))) break;
+      return o.ifVersion === undefined ? { t: 'replicas', shardId: o.shardId, replicas: o.replicas } : { t: 'replicas', shardId: o.shardId, replicas: o.replicas, ifVersion: o.ifVersion };
     case 'leaseholders':
       return { t: 'leaseholders', hints: pairs(o.hints, 'leaseholders') };
     default:
@@ -109,7 +112,7 @@ export const HASH_SPACE = 65536;
 export function uniformRanges(count: number): ShardRecord[] {
   const out: ShardRecord[] = [];
   for (let i = 0; i < count; i++) {
-    out.push({ shardId: i + 1, hashLo: Math.floor((i * HASH_SPACE) / count), hashHi: Math.floor(((i + 1) * HASH_SPACE) / count), replicas: [], leaseholder: 0, version: 1 });
+    out.push({ shardId: i + 1, hashLo: Math.floor((i * HASH_SPACE) / count), hashHi: Math.floor(((i + 1) * HASH_SPACE) / count), replicas: [], leaseholder: 0, version: 1, bootstrapVoters: [] });
   }
   return out;
 }

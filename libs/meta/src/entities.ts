@@ -55,6 +55,10 @@ export class Shard {
 
   @Column({ type: 'integer' })
   version!: number;
+
+  /** See ShardRecord.bootstrapVoters. */
+  @Column({ type: 'simple-json', default: '[]' })
+  bootstrapVoters!: number[];
 }
 
 /** The timestamp oracle's persisted high-water mark (one row, id 1). */

@@ -45,8 +45,8 @@ describe('placement', () => {
   it('plans a live replacement in a new zone for each replica on a dead node', () => {
     const nodes = [n(1, 'a'), n(2, 'b', 'dead'), n(3, 'c'), n(4, 'b'), n(5, 'a')];
     const shards: ShardRecord[] = [
-      { shardId: 1, hashLo: 0, hashHi: 100, replicas: [1, 2, 3], leaseholder: 1, version: 3 },
-      { shardId: 2, hashLo: 100, hashHi: 200, replicas: [1, 3, 5], leaseholder: 0, version: 1 },
+      { shardId: 1, hashLo: 0, hashHi: 100, replicas: [1, 2, 3], leaseholder: 1, version: 3, bootstrapVoters: [] },
+      { shardId: 2, hashLo: 100, hashHi: 200, replicas: [1, 3, 5], leaseholder: 0, version: 1, bootstrapVoters: [] },
     ];
     expect(planRepairs(shards, nodes)).toEqual([{ shardId: 1, version: 3, remove: 2, add: 4 }]);
     const noSpare = planRepairs(shards, nodes.slice(0, 3));

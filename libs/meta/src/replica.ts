@@ -591,6 +591,7 @@ export class MetaReplica {
       this.leaseHints.clear();
       if (hints.length > 0) await this.proposeBounded({ t: 'leaseholders', hints }, deadline);
       await this.placeShards(deadline);
+      await this.repairShards(deadline);
       if (this.tsoDemand && this.readyTerm === term) {
         this.tsoDemand = false;
         const windowUs = BigInt(this.opts.tsoWindowMs ?? 1000) * 1000n;
@@ -623,6 +624,27 @@ export class MetaReplica {
       }
       for (const r of replicas) load.set(r, (load.get(r) ?? 0) + 1);
       await this.proposeBounded({ t: 'replicas', shardId: s.shardId, replicas }, deadline);
+    }
+  }
+
+  /**
+   * Re-places the replicas of dead nodes (dead = silent for deadAfterMs): each shard's placement
+   * swaps the dead node for a live one (planRepairs). The shard's Raft leader sees the new
+   * placement and moves the group (learner, snapshot, promotion, removal: nodehost's
+   * nextMembershipStep); meta only decides where replicas should be.
+   */
+  private async repairShards(deadline: number): Promise<void> {
+    const byShard = new Map<number, RepairStep[]>();
+    for (const step of planRepairs(this.sm.shards(), this.sm.nodes())) {
+      if (step.add === undefined) continue; // no eligible node: the plan's reason says why
+      byShard.set(step.shardId, [...(byShard.get(step.shardId) ?? []), step]);
+    }
+    for (const [shardId, steps] of byShard) {
+      const s = this.sm.shards().find((x) => x.shardId === shardId);
+      if (!s || s.version !== steps[0].version) continue;
+      const replicas = s.replicas.map((r) => steps.find((st) => st.remove === r)?.add ?? r);
+      this.opts.logger.warn({ shardId, from: s.replicas, to: replicas }, 'replacing the replicas of a dead node');
+      await this.proposeBounded({ t: 'replicas', shardId, replicas, ifVersion: s.version }, deadline);
     }
   }
 

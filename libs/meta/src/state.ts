@@ -104,9 +104,11 @@ export class MetaStateMachine {
         return;
       case 'replicas': {
         const s = this.shardMap.get(cmd.shardId);
-        if (!s) return;
+        if (!s || (cmd.ifVersion !== undefined && cmd.ifVersion !== s.version)) return;
         const replicas = [...new Set(cmd.replicas)].sort((a, b) => a - b);
-        this.setShard({ ...s, replicas, version: s.version + 1 });
+        // Only the first placement (of a shard that never had replicas) bootstraps a group.
+        const bootstrapVoters = s.replicas.length === 0 && s.version === 1 ? replicas : [];
+        this.setShard({ ...s, replicas, version: s.version + 1, bootstrapVoters });
         return;
       }
       case 'leaseholders':
@@ -171,7 +173,7 @@ export class MetaStateMachine {
     this.nodeMap.clear();
     this.shardMap.clear();
     for (const n of nodes) this.nodeMap.set(n.nodeId, { ...n });
-    for (const s of shards) this.shardMap.set(s.shardId, { ...s, replicas: [...s.replicas] });
+    for (const s of shards) this.shardMap.set(s.shardId, { ...s, replicas: [...s.replicas], bootstrapVoters: [...(s.bootstrapVoters ?? [])] });
     this.dirtyNodes.clear();
     this.dirtyShards.clear();
     this.replaced = false;

@@ -39,6 +39,14 @@ export interface ShardRecord {
   readonly leaseholder: number;
   /** Bumped on every change of the shard's range or replicas. */
   readonly version: number;
+  /**
+   * The replicas a new group starts with: set by the first placement, cleared by any later
+   * change of the replicas. A node in it whose WAL has never seen the group bootstraps the group
+   * with exactly these voters; any other new replica joins empty and waits for the leader to add
+   * it (as a learner) and send it a snapshot. Clearing it after the first move keeps a node that
+   * comes back empty from bootstrapping a second, divergent group.
+   */
+  readonly bootstrapVoters: readonly number[];
 }
 
 /** Time source of the meta service, injected so tests can move time by hand. */

@@ -436,6 +436,24 @@ export class MultiRaftHost {
     this.schedule();
   }
 
+  /**
+   * Stops hosting a group (its replica was moved off this node): it no longer ticks, votes or
+   * answers, and its waiting proposals and reads are rejected. Its WAL records stay (the caller
+   * compacts the log first so they pin no segment); addGroup brings it back from them.
+   */
+  async removeGroup(groupId: number): Promise<void> {
+    const g = this.groups.get(groupId);
+    if (!g) return;
+    // Let a Ready cycle that already collected this group finish with it first.
+    await this.cycle;
+    if (this.groups.get(groupId) !== g) return;
+    this.groups.delete(groupId);
+    this.ticking.delete(g);
+    const err = new Error(`raft group ${groupId} was removed from node ${this.opts.nodeId}`);
+    this.rejectAll(g, err);
+    this.rejectReads(g, err);
+  }
+
   groupIds(): number[] {
     return [...this.groups.keys()];
   }

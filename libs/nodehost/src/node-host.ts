@@ -4,7 +4,7 @@ import { randomInt } from 'node:crypto';
 import { KvServer } from '@weft/kvrpc';
 import { Materializer } from '@weft/materialize';
 import { MultiRaftHost, type SnapshotSink, type SnapshotWriter, type Ticker } from '@weft/multiraft';
-import type { Entry, RaftRand, SnapshotMetadata } from '@weft/raft';
+import type { ConfChange, Entry, RaftRand, SnapshotMetadata, Status } from '@weft/raft';
 import {
   ShardReplica,
   ShardSnapshotSink,
@@ -170,7 +170,7 @@ export class NodeHost {
   /** Shards being opened or waiting to join: stop() waits for them. */
   private readonly adding = new Set<Promise<unknown>>();
   private readonly retiring = new Set<Promise<void>>();
-  private readonly peerIds: ReadonlySet<number>;
+  private readonly peerIds: Set<number>;
   /** While a restarted process keeps its groups out of Raft (see open()); stop() ends it early. */
   private hold: { readonly over: Promise<void>; readonly end: () => void } | undefined;
   private stopping = false;
@@ -311,6 +311,8 @@ export class NodeHost {
    * Hosts a replica of `shardId`: opens (or creates) its state, serves it over the KV RPC and
    * adds its Raft group, bootstrapped with `voters` if the WAL has never seen it (otherwise
    * recovered from the WAL; `voters` is then ignored). Resolves once the group is in Raft.
+   * Empty `voters`: a new member of an existing group — it starts with no configuration and no
+   * state, refuses appends, and the leader that added it sends it a snapshot.
    */
   async addShard(shardId: number, voters: readonly number[]): Promise<ShardReplica> {
     if (!this.host || this.stopping) throw new Error('node host is not running');
@@ -336,7 +338,7 @@ export class NodeHost {
     if (!host || !wal) throw new Error('node host is not running');
     if (!Number.isInteger(shardId) || shardId < 1 || shardId > 0xffffffff) throw new RangeError(`shard id ${shardId} is not a positive 32-bit integer`);
     if (this.shards.has(shardId)) throw new Error(`shard ${shardId} is already hosted on node ${opts.nodeId}`);
-    if (!voters.includes(opts.nodeId)) throw new Error(`shard ${shardId}: voters ${voters.join(',')} do not include this node (${opts.nodeId})`);
+    if (voters.length > 0 && !voters.includes(opts.nodeId)) throw new Error(`shard ${shardId}: voters ${voters.join(',')} do not include this node (${opts.nodeId})`);
     const unknown = voters.filter((v) => !this.peerIds.has(v));
     if (unknown.length > 0) throw new Error(`shard ${shardId}: voters ${unknown.join(',')} have no Raft address in the peer list`);
 
@@ -413,6 +415,57 @@ export class NodeHost {
       this.adding.delete(p);
     }
     if (this.stopping) throw new Error('node host stopped');
+  }
+
+  /**
+   * Stops hosting a shard whose replica moved to another node: it leaves Raft (no more votes or
+   * ticks), stops serving, and its store closes. Its log is compacted first so the removed
+   * group pins no WAL segment. The state directory stays on disk: addShard reopens it if the
+   * shard comes back here (the leader then catches it up from the log or with a snapshot).
+   */
+  async removeShard(shardId: number): Promise<void> {
+    const s = this.shards.get(shardId);
+    if (!s || !this.host) return;
+    if (s.compacting) await s.compacting;
+    if (s.raft === 'joined') {
+      s.raft = 'opened';
+      try {
+        const applied = this.host.status(shardId).applied;
+        if (applied > 0) {
+          syncStore(s.store.db);
+          await this.host.compact(shardId, encodeSnapshotRef(applied), Math.min(applied, this.compactionFloor(shardId)));
+        }
+      } catch (e) {
+        this.opts.logger.warn({ shard: shardId, err: e instanceof Error ? e.message : String(e) }, 'could not compact a removed shard\'s log');
+      }
+      await this.host.removeGroup(shardId);
+    }
+    this.shards.delete(shardId);
+    s.replica.close();
+    await s.sink.settled();
+    this.source?.release(s.store);
+    await s.store.close();
+    this.opts.logger.info({ shard: shardId }, 'stopped hosting a shard replica (moved to another node)');
+  }
+
+  /** Raft status of a hosted, joined shard (with every replica's progress on the leader). */
+  groupStatus(shardId: number): Status | undefined {
+    const s = this.shards.get(shardId);
+    if (!s || s.raft !== 'joined' || !this.host) return undefined;
+    return this.host.status(shardId);
+  }
+
+  /** Proposes a membership change of a shard's group (this node must lead it). */
+  proposeConfChange(shardId: number, cc: ConfChange): Promise<number> {
+    if (!this.host) return Promise.reject(new Error('node host is not running'));
+    return this.host.proposeConfChange(shardId, cc);
+  }
+
+  /** Adds or updates a node's Raft address (a node that joined the cluster after this one started). */
+  setPeer(peer: PeerSpec): void {
+    if (peer.nodeId === this.opts.nodeId) return;
+    this.peerIds.add(peer.nodeId);
+    this.transport?.setPeer(peer.nodeId, { host: peer.host, port: peer.port });
   }
 
   /** The replica of a hosted shard (opened, possibly not yet joined to Raft). */

@@ -1,4 +1,4 @@
-import { int, nodeAddresses, port, text } from '@weft/config';
+import { int, nodeAddresses, optionalNodeAddresses, port, text } from '@weft/config';
 import { main } from '@weft/service';
 import { NodeModule } from './node.module';
 
@@ -13,8 +13,19 @@ main({
     WEFT_KV_PORT: port(7200),
     /** Every node as id@host:raft-port, this one included (default: a lone node). Each hosted shard is replicated on all of them. */
     WEFT_RAFT_PEERS: nodeAddresses('1@127.0.0.1:7100'),
-    /** This node hosts a replica of shards 1..N (until the meta service places shards). */
+    /** Without meta: this node hosts a replica of shards 1..N, replicated on every WEFT_RAFT_PEERS node. */
     WEFT_SHARD_COUNT: int(1, 4096, 1),
+    /**
+     * The meta service's replicas (id@host:rpc-port,...). When set, meta places shards: the node
+     * hosts what meta's shard map puts on it, learns the other nodes' addresses from meta, and
+     * WEFT_RAFT_PEERS / WEFT_SHARD_COUNT are not used. Empty: the fixed placement above.
+     */
+    WEFT_META_ADDRS: optionalNodeAddresses(),
+    /** Host other processes reach this node at (default: WEFT_BIND_HOST, or the host name when binding 0.0.0.0). */
+    WEFT_ADVERTISE_HOST: text(' '),
+    /** Placement labels (meta spreads a shard's replicas over distinct zones when it can). */
+    WEFT_REGION: text(' '),
+    WEFT_ZONE: text(' '),
     /** Snapshot the shard and compact its Raft log after this many applied entries. */
     WEFT_SNAPSHOT_ENTRIES: int(1, 1_000_000_000, 10_000),
     /** Entries kept in the log below a snapshot (a follower that close behind needs no snapshot). */

@@ -1,6 +1,8 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { hostname } from 'node:os';
 import type { NodeAddress } from '@weft/config';
-import { NodeHost, type ShardSpec } from '@weft/nodehost';
+import { MetaClient } from '@weft/meta';
+import { MetaAgent, NodeHost, type PeerSpec, type ShardSpec } from '@weft/nodehost';
 import { createLogger } from '@weft/telemetry';
 
 export const NODE_CONFIG = Symbol('NODE_CONFIG');
@@ -15,6 +17,10 @@ export interface NodeConfig {
   readonly WEFT_SNAPSHOT_ENTRIES: number;
   readonly WEFT_SNAPSHOT_MARGIN: number;
   readonly WEFT_STAGED_IDLE_MS: number;
+  readonly WEFT_META_ADDRS: readonly NodeAddress[];
+  readonly WEFT_ADVERTISE_HOST: string;
+  readonly WEFT_REGION: string;
+  readonly WEFT_ZONE: string;
   readonly WEFT_BIND_HOST: string;
   readonly WEFT_LOG_LEVEL: Parameters<typeof createLogger>[1];
 }
@@ -32,12 +38,18 @@ export function shardSpecs(c: Pick<NodeConfig, 'WEFT_SHARD_COUNT' | 'WEFT_RAFT_P
 @Injectable()
 export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
   private node?: NodeHost;
+  private agent?: MetaAgent;
+  private meta?: MetaClient;
 
   constructor(@Inject(NODE_CONFIG) private readonly config: NodeConfig) {}
 
   async onModuleInit(): Promise<void> {
     const c = this.config;
-    if (!c.WEFT_RAFT_PEERS.some((p) => p.nodeId === c.WEFT_NODE_ID)) {
+    const placedByMeta = c.WEFT_META_ADDRS.length > 0;
+    const advertise = c.WEFT_ADVERTISE_HOST.trim() || (c.WEFT_BIND_HOST === '0.0.0.0' || c.WEFT_BIND_HOST === '::' ? hostname() : c.WEFT_BIND_HOST);
+    // With meta, the node starts knowing only itself; meta tells it the others and its shards.
+    const peers: readonly PeerSpec[] = placedByMeta ? [{ nodeId: c.WEFT_NODE_ID, host: advertise, port: c.WEFT_RAFT_PORT }] : c.WEFT_RAFT_PEERS;
+    if (!placedByMeta && !c.WEFT_RAFT_PEERS.some((p) => p.nodeId === c.WEFT_NODE_ID)) {
       throw new Error(`WEFT_RAFT_PEERS does not list this node (WEFT_NODE_ID=${c.WEFT_NODE_ID}); list every node, this one included`);
     }
     const logger = createLogger('weft-node', c.WEFT_LOG_LEVEL);
@@ -48,18 +60,32 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
       bindHost: c.WEFT_BIND_HOST,
       raftPort: c.WEFT_RAFT_PORT,
       kvPort: c.WEFT_KV_PORT,
-      peers: c.WEFT_RAFT_PEERS,
-      shards: shardSpecs(c),
+      peers,
+      shards: placedByMeta ? [] : shardSpecs(c),
       snapshotEveryEntries: c.WEFT_SNAPSHOT_ENTRIES,
       compactionMarginEntries: c.WEFT_SNAPSHOT_MARGIN,
       stagedIdleMs: c.WEFT_STAGED_IDLE_MS,
       logger,
     });
     await this.node.start();
+    if (placedByMeta) {
+      this.meta = new MetaClient({ endpoints: c.WEFT_META_ADDRS.map((m) => ({ metaId: m.nodeId, host: m.host, port: m.port })) });
+      this.agent = new MetaAgent({
+        host: this.node,
+        meta: this.meta,
+        self: { nodeId: c.WEFT_NODE_ID, address: advertise, kvPort: this.node.kvAddress?.port ?? c.WEFT_KV_PORT, raftPort: this.node.raftAddress?.port ?? c.WEFT_RAFT_PORT, region: c.WEFT_REGION.trim(), zone: c.WEFT_ZONE.trim() },
+        logger,
+      });
+      this.agent.start();
+      logger.info({ kv: this.node.kvAddress, raftPort: c.WEFT_RAFT_PORT, meta: c.WEFT_META_ADDRS, startMs: Date.now() - started }, 'node started; shards are placed by meta');
+      return;
+    }
     logger.info({ kv: this.node.kvAddress, raftPort: c.WEFT_RAFT_PORT, shards: c.WEFT_SHARD_COUNT, startMs: Date.now() - started }, 'shard replicas started');
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.agent?.stop();
+    this.meta?.close();
     await this.node?.stop();
   }
 }

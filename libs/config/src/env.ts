@@ -89,13 +89,23 @@ export interface NodeAddress {
  * peers of a shard: `1@127.0.0.1:7100,2@127.0.0.1:7101,3@127.0.0.1:7102`.
  */
 export function nodeAddresses(defaultValue?: string): EnvVar<NodeAddress[]> {
+  return nodeAddressList(defaultValue, 1);
+}
+
+/** Like nodeAddresses, but empty (the default) means "not configured": an empty list. */
+export function optionalNodeAddresses(): EnvVar<NodeAddress[]> {
+  const v = nodeAddressList(' ', 0);
+  return { ...v, expected: `${v.expected}, or empty` };
+}
+
+function nodeAddressList(defaultValue: string | undefined, min: number): EnvVar<NodeAddress[]> {
   const item = /^(\d{1,5})@([A-Za-z0-9.\-_]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/;
   return {
     expected: 'a comma-separated list of id@host:port with distinct node ids 1-65535 and ports 1-65535',
     schema: z
       .string()
       .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p.length > 0))
-      .pipe(z.array(z.string().regex(item)).min(1))
+      .pipe(z.array(z.string().regex(item)).min(min))
       .transform((items) =>
         items.map((p) => {
           const m = item.exec(p) as RegExpExecArray;

@@ -1,4 +1,4 @@
-import { ConfigError, loadEnv, nodeAddresses } from './env';
+import { ConfigError, loadEnv, nodeAddresses, optionalNodeAddresses } from './env';
 
 describe('nodeAddresses (id@host:port lists, e.g. WEFT_RAFT_PEERS)', () => {
   const spec = { WEFT_RAFT_PEERS: nodeAddresses('1@127.0.0.1:7100') };
@@ -17,5 +17,18 @@ describe('nodeAddresses (id@host:port lists, e.g. WEFT_RAFT_PEERS)', () => {
     expect(() => loadEnv(spec, { WEFT_RAFT_PEERS: bad })).toThrow(
       `WEFT_RAFT_PEERS=${JSON.stringify(bad)} is invalid: expected a comma-separated list of id@host:port with distinct node ids 1-65535 and ports 1-65535`,
     );
+  });
+});
+
+describe('optionalNodeAddresses (e.g. WEFT_META_ADDRS)', () => {
+  const spec = { WEFT_META_ADDRS: optionalNodeAddresses() };
+  it('is empty when unset or empty, a list when set, and refuses a malformed list', () => {
+    expect(loadEnv(spec, {}).WEFT_META_ADDRS).toEqual([]);
+    expect(loadEnv(spec, { WEFT_META_ADDRS: '' }).WEFT_META_ADDRS).toEqual([]);
+    expect(loadEnv(spec, { WEFT_META_ADDRS: '1@m1:7400,2@m2:7400' }).WEFT_META_ADDRS).toEqual([
+      { nodeId: 1, host: 'm1', port: 7400 },
+      { nodeId: 2, host: 'm2', port: 7400 },
+    ]);
+    expect(() => loadEnv(spec, { WEFT_META_ADDRS: 'm1:7400' })).toThrow('WEFT_META_ADDRS="m1:7400" is invalid');
   });
 });

@@ -296,6 +296,8 @@ export class RemoteShardKv implements ShardKv {
     let target = follower ? this.followerTarget() : (this.leader ?? this.order[0]);
     let attempt = 0;
     let lastReason = 'no replica tried';
+    /** Nodes that answered "no replica of this shard here", and how often, in this call. */
+    const notHosted = new Map<number, number>();
     for (;;) {
       if (attempt > 0) {
         if (Date.now() >= deadline) throw new ReplicaUnavailableError(this.shardId, `no leader answered within ${this.deadlineMs} ms; last: ${lastReason}`);
@@ -327,7 +329,13 @@ export class RemoteShardKv implements ShardKv {
         return res;
       }
       const err = res.error;
-      if (err.code === 'not-leader' || err.code === 'unavailable') {
+      // 'unknown-shard': this node holds no replica (meta moved it, or is only placing it there);
+      // another listed node may. Twice from every node: no node hosts it at all.
+      if (err.code === 'unknown-shard') {
+        notHosted.set(target, (notHosted.get(target) ?? 0) + 1);
+        if (this.order.every((n) => (notHosted.get(n) ?? 0) >= 2)) throw new KvRpcError(this.shardId, err.code, err.sqlstate, err.message);
+      }
+      if (err.code === 'not-leader' || err.code === 'unavailable' || err.code === 'unknown-shard') {
         lastReason = err.message;
         if (this.leader === target) this.leader = undefined;
         this.stats.redirects++;

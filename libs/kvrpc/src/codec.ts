@@ -12,7 +12,7 @@ import type { ApplyOutcome, ReadSpan, Timestamp } from '@weft/logentry';
  * 4: TxnStatus; reads answer IntentConflict with the intents met; outcomes carry a prepare's
  *    timestamp and the intent behind a conflict; LockRead, ReleaseLocks, Refresh.
  */
-export const KVRPC_VERSION = 4;
+export const KVRPC_VERSION = 5;
 const HEADER_BYTES = 6; // version, kind, request id
 
 export enum Kind {
@@ -49,6 +49,8 @@ export interface ReplicaStatus {
   readonly appliedIndex: number;
   readonly closedTs: Timestamp;
   readonly stateHash: Buffer;
+  /** The group's voters as this replica knows them (empty: not known yet, e.g. a new replica). */
+  readonly voters: readonly number[];
 }
 
 export type Request =
@@ -401,6 +403,8 @@ export function encodeResponse(r: Response): Buffer {
       w.n64(s.appliedIndex);
       w.u64(s.closedTs);
       w.bytes(s.stateHash);
+      w.u32(s.voters.length);
+      for (const v of s.voters) w.u32(v);
       break;
     }
     case Kind.Error:
@@ -484,6 +488,15 @@ function readHeader(payload: Buffer): { kind: Kind; id: number } {
 }
 
 /** Decodes one request payload (no length prefix). Throws KvRpcDecodeError. */
+/** A voter list: u32 count, then that many u32 node ids (a group has a handful; more is garbage). */
+function readVoters(r: Reader, id: number): number[] {
+  const n = r.u32('voter count');
+  if (n > 1024) throw new KvRpcDecodeError(`voter count ${n} is not plausible`, id);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(r.u32('voter'));
+  return out;
+}
+
 export function decodeRequest(payload: Buffer): Request {
   const { kind, id } = readHeader(payload);
   const r = new Reader(payload, id);
@@ -590,7 +603,7 @@ export function decodeResponse(payload: Buffer): Response {
       res = { kind, id, outcome };
       break;
     }
-    case Kind.StatusOk:
+    case Kind.StatusOk: {
       res = {
         kind,
         id,
@@ -601,9 +614,11 @@ export function decodeResponse(payload: Buffer): Response {
           appliedIndex: r.n64('applied index'),
           closedTs: r.u64('closed ts'),
           stateHash: r.bytes('state hash'),
+          voters: readVoters(r, id),
         },
       };
       break;
+    }
     case Kind.TxnStatusOk: {
       const k = TXN_STATUS_KINDS[r.u8('txn status')];
       if (k === undefined) throw new KvRpcDecodeError('unknown txn status', id);

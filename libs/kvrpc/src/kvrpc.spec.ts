@@ -47,7 +47,7 @@ class FakeShard implements ServedShard {
     return { status: 'committed', commitTs: 42n };
   }
   replicaStatus() {
-    return { leader: this.leading ? this.nodeId : this.leaderHint, term: 3, appliedIndex: 9, closedTs: 7n, stateHash: Buffer.alloc(32, this.nodeId) };
+    return { leader: this.leading ? this.nodeId : this.leaderHint, term: 3, appliedIndex: 9, closedTs: 7n, stateHash: Buffer.alloc(32, this.nodeId), voters: [1, 2, 3] };
   }
 }
 
@@ -152,6 +152,7 @@ describe('KV RPC over loopback', () => {
       expect(page.resumeKey?.toString()).toBe('z');
       expect(await kv.now()).toBe(1000n);
       expect((await kv.replicaStatus(3)).stateHash).toEqual(Buffer.alloc(32, 3));
+      expect((await kv.replicaStatus(3)).voters).toEqual([1, 2, 3]);
     } finally {
       kv.close();
     }

@@ -10,3 +10,5 @@ export {
   type ShardSnapshotStats,
   type ShardSpec,
 } from './node-host';
+export { MetaAgent, type MetaAgentOptions, type MetaAgentStats, type PlacementSource } from './meta-agent';
+export { nextMembershipStep, CATCH_UP_ENTRIES, type MembershipStep } from './membership-step';

@@ -126,11 +126,11 @@ class ShardGroupRaft implements ReplicaRaft {
     return this.host.propose(this.groupId, data);
   }
 
-  status(): { id: number; leader: number; term: number } {
+  status(): { id: number; leader: number; term: number; voters: readonly number[] } {
     // Before addGroup (a restarting node sits out an election timeout first) nothing is known.
-    if (!this.joined()) return { id: -1, leader: 0, term: 0 };
+    if (!this.joined()) return { id: -1, leader: 0, term: 0, voters: [] };
     const s = this.host.status(this.groupId);
-    return { id: s.id, leader: s.lead, term: s.term };
+    return { id: s.id, leader: s.lead, term: s.term, voters: s.confState.voters };
   }
 
   leaseValid(): boolean {
@@ -518,16 +518,33 @@ export class NodeHost {
   }
 
   /**
+   * Lets the leader seed a replica that was just added to the group. A new replica knows no
+   * membership (the bootstrap membership is a snapshot, not log entries), so it refuses appends
+   * and must receive a snapshot; the leader sends one only for entries it no longer has. This
+   * records a snapshot at the applied index (after the member was added, so the snapshot's
+   * configuration includes it) and compacts at least the log's first entry. Idempotent.
+   */
+  async seedNewReplicas(shardId: number): Promise<void> {
+    const s = this.shards.get(shardId);
+    if (!s) throw new Error(`shard ${shardId} is not hosted on node ${this.opts.nodeId}`);
+    if (s.compacting) await s.compacting;
+    const g = this.wal?.storage(shardId);
+    if (g && g.firstIndex() > 1 && s.snapshotIndex > 0) return;
+    await this.compactShard(s, 1);
+  }
+
+  /**
    * The state is made durable first: the materializer writes without fsync because the log is
    * normally the durable copy, and after compaction it no longer is for those entries.
+   * `minCompactTo`: compact at least this far even inside the usual margin (seedNewReplicas).
    */
-  private async compactShard(s: HostedShard): Promise<void> {
+  private async compactShard(s: HostedShard, minCompactTo = 0): Promise<void> {
     if (!this.host || this.stopping || s.raft !== 'joined') return;
     const applied = this.host.status(s.id).applied;
-    if (applied <= s.snapshotIndex) return;
+    if (applied <= s.snapshotIndex && minCompactTo === 0) return;
     syncStore(s.store.db);
     const margin = this.opts.compactionMarginEntries ?? 1_000;
-    const compactTo = Math.max(0, Math.min(applied - margin, this.compactionFloor(s.id)));
+    const compactTo = Math.min(applied, this.compactionFloor(s.id), Math.max(minCompactTo, applied - margin));
     await this.host.compact(s.id, encodeSnapshotRef(applied), compactTo);
     s.snapshotIndex = Math.max(s.snapshotIndex, applied);
     s.stats.taken++;

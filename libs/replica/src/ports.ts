@@ -37,7 +37,7 @@ export interface ReplicaRaft {
    */
   propose(data: Uint8Array): Promise<number>;
   /** Leader and term as this replica currently knows them (leader 0 = unknown). */
-  status(): { readonly id: number; readonly leader: number; readonly term: number };
+  status(): { readonly id: number; readonly leader: number; readonly term: number; readonly voters?: readonly number[] };
   /** True while a quorum has acknowledged this leader within the lease window. */
   leaseValid(): boolean;
   /**

@@ -149,9 +149,9 @@ export class ShardReplica implements ShardKv {
   }
 
   /** What this replica knows about itself and its group (KV RPC status, tests, tooling). */
-  replicaStatus(): { leader: number; term: number; appliedIndex: number; closedTs: Timestamp; stateHash: Buffer } {
+  replicaStatus(): { leader: number; term: number; appliedIndex: number; closedTs: Timestamp; stateHash: Buffer; voters: readonly number[] } {
     const st = this.raft.status();
-    return { leader: st.leader, term: st.term, appliedIndex: this.sm.appliedIndex, closedTs: this.sm.closedTs, stateHash: this.sm.stateHash() };
+    return { leader: st.leader, term: st.term, appliedIndex: this.sm.appliedIndex, closedTs: this.sm.closedTs, stateHash: this.sm.stateHash(), voters: st.voters ?? [] };
   }
 
   /** Why the replica stopped applying, if it did. */

@@ -30,7 +30,7 @@ async function until<T>(what: string, ms: number, fn: () => Promise<T | undefine
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
 }
 
 describe('meta places shards and replaces the replicas of a dead node', () => {

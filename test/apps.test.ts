@@ -57,6 +57,6 @@ describe('weft CLI', () => {
   it('rejects a bad --port value', async () => {
     const p = spawnNode('bin/weft.js', {}, ['demo', '--port', 'x']);
     expect(await p.exited).toBe(2);
-    expect(p.stderr()).toContain('--port "x": expected a TCP port 1-65502');
+    expect(p.stderr()).toContain('--port "x": expected a TCP port 1-65484');
   });
 });

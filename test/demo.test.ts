@@ -12,7 +12,7 @@ import type { DemoState } from '../apps/cli/src/state';
 import { ROOT, spawnNode } from './support/process';
 import { freeDemoPort, spawnDemo, type Demo } from './support/weft-server';
 
-// `npm start` is `weft demo`: three node processes replicating shard 1 plus meta and the
+// `npm start` is `weft demo`: three meta replicas placing the shards on three node processes, and the
 // gateway, supervised like a service manager. A newcomer's first experience, so it is tested as
 // they would use it: SQL on the printed port, `weft status`, a node (and the gateway) killed
 // with kill -9 and restarted while the shard stays available, a clean stop on SIGTERM, the
@@ -173,7 +173,9 @@ describe('weft demo (npm start)', () => {
     const p = devPorts(pgPort);
     expect(state).toMatchObject({ pid: demo.proc.child.pid, running: true, pgPort, shardCount: 4 });
     expect(state.services.map((s) => [s.name, s.httpPort])).toEqual([
-      ['meta', p.metaHttp],
+      ['meta-1', p.metaHttp(1)],
+      ['meta-2', p.metaHttp(2)],
+      ['meta-3', p.metaHttp(3)],
       ['node-1', p.http(1)],
       ['node-2', p.http(2)],
       ['node-3', p.http(3)],
@@ -244,7 +246,7 @@ describe('weft demo (npm start)', () => {
     // The gateway is stateless: killed, restarted, clients reconnect. Meta restarts from its
     // own data directory.
     await killAndAwaitRestart(d, 'gateway');
-    await killAndAwaitRestart(d, 'meta');
+    await killAndAwaitRestart(d, 'meta-1');
     const c = await connect('weft');
     try {
       const r = await c.query<{ id: number }>('SELECT id FROM kill_rows');
@@ -258,7 +260,7 @@ describe('weft demo (npm start)', () => {
     expect(d.state()?.services.map((s) => [s.name, s.restarts])).toEqual(
       expect.arrayContaining([
         ['gateway', 1],
-        ['meta', 1],
+        ['meta-1', 1],
       ]),
     );
     expect((await weft(['status', '--data', dataDir])).code).toBe(0);
@@ -297,12 +299,13 @@ describe('weft demo (npm start)', () => {
 
     const other = mkdtempSync(path.join(os.tmpdir(), 'weft-demo-other-'));
     try {
-      // Ports overlap: the other demo's node-1 raft port is this demo's gateway http port.
-      const r = await weft(['demo', '--port', String(pgPort + 1 - 10), '--data', other]);
+      // Ports overlap: the other demo's meta-1 http port (its first service) is this demo's gateway http port.
+      const otherPg = pgPort + 1 - devPorts(0).metaHttp(1);
+      const r = await weft(['demo', '--port', String(otherPg), '--data', other]);
       expect(r.code).toBe(2);
       expect(r.stderr).toBe(
-        `weft: port ${pgPort + 1} (node-1 raft) is already in use; choose another --port ` +
-          `(the demo uses ${pgPort - 9}-${pgPort - 9 + PORT_SPAN - 1}, so two demos need ports at least ${PORT_SPAN} apart)\n`,
+        `weft: port ${pgPort + 1} (meta-1 http) is already in use; choose another --port ` +
+          `(the demo uses ${otherPg}-${otherPg + PORT_SPAN - 1}, so two demos need ports at least ${PORT_SPAN} apart)\n`,
       );
     } finally {
       rmSync(other, { recursive: true, force: true });
@@ -334,7 +337,7 @@ describe('weft demo (npm start)', () => {
     for (const n of [1, 2, 3, 4]) expect(err).toContain(`restarting it in ${restartDelayMs(n) / 1000} s`);
     expect(err).toContain('weft: gateway exited (SIGKILL) for the 5th time within 60 s; giving up and stopping the cluster');
     expect(d.proc.stdout()).toContain('weft: stopped');
-    expect((d.state() as DemoState).services.map((s) => s.pid)).toEqual([null, null, null, null, null]);
+    expect((d.state() as DemoState).services.map((s) => s.pid)).toEqual([null, null, null, null, null, null, null]);
   });
 });
 
@@ -398,7 +401,7 @@ describe('two demos on one machine', () => {
     try {
       const r = await weft(['demo', '--port', String(d.pgPort), '--data', d.dataDir]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(new RegExp(`^weft: port \\d+ \\(meta http\\) is held by services a previous demo on ${d.dataDir} left running \\(pids ${pids.join(', ')}\\); stop them first\n$`));
+      expect(r.stderr).toMatch(new RegExp(`^weft: port \\d+ \\(meta-1 http\\) is held by services a previous demo on ${d.dataDir} left running \\(pids ${pids.join(', ')}\\); stop them first\n$`));
     } finally {
       for (const pid of pids.filter(alive)) process.kill(pid, 'SIGTERM');
       await until('the orphaned services to stop', () => (pids.some(alive) ? undefined : true));

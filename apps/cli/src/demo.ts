@@ -221,7 +221,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
           `metrics :${s.svc.env.WEFT_METRICS_PORT}/metrics`,
       ),
       '',
-      `${opts.shardCount} shard${opts.shardCount === 1 ? '' : 's'}, each replicated by the three node processes (Raft); the gateway speaks the Postgres protocol.`,
+      `${opts.shardCount} shard${opts.shardCount === 1 ? '' : 's'}, each replicated on 3 node processes (Raft) where the 3-replica meta service placed it; the gateway speaks the Postgres protocol.`,
       'A service that dies is restarted from its data directory; `weft status --data DIR` shows pids and health.',
       'Connect with:',
       `  psql "host=127.0.0.1 port=${opts.pgPort} user=weft dbname=weft"`,

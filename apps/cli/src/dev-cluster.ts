@@ -2,7 +2,7 @@ import path from 'node:path';
 
 /** One process of the local development cluster: which app and with what environment. */
 export interface DevService {
-  /** Process / compose service name: meta, node-1..node-3, gateway. */
+  /** Process / compose service name: meta-1..meta-3, node-1..node-3, gateway. */
   readonly name: string;
   readonly role: Role;
   /** Compiled entry point, relative to the repository root. */
@@ -36,8 +36,10 @@ export interface DevClusterOptions {
   readonly addressOf?: (service: string) => string;
 }
 
-/** Replicas of shard 1: one per node process, so a 3-node cluster is a 3-replica shard. */
+/** Storage nodes: meta places each shard's 3 replicas on them. */
 export const DEV_NODES = [1, 2, 3] as const;
+/** Meta replicas: a 3-replica Raft group, so the demo survives losing any one of them. */
+export const DEV_META = [1, 2, 3] as const;
 
 export const DEFAULT_PG_PORT = 5433;
 export const DEFAULT_SHARD_COUNT = 4;
@@ -45,18 +47,19 @@ export const DEFAULT_SHARD_COUNT = 4;
 /**
  * Every port of the cluster is an offset from the Postgres port P, so `--port` moves all of
  * them together and two demos with ports at least PORT_SPAN apart never collide:
- * P pg, P+1/P+2 gateway http/metrics, P+3/P+4 meta http/metrics, P+5 meta raft, P+6 meta
- * RPC, and for node i (1-3) P+10i raft, P+10i+1 kv, P+10i+2 http, P+10i+3 metrics.
+ * P pg, P+1/P+2 gateway http/metrics; for node i (1-3) P+10i raft, P+10i+1 kv, P+10i+2 http,
+ * P+10i+3 metrics; for meta replica i (1-3) P+36+4i http, +1 metrics, +2 raft, +3 RPC.
  */
 export function devPorts(pgPort: number) {
+  const meta = (id: number): number => pgPort + 36 + 4 * id;
   return {
     pg: pgPort,
     gatewayHttp: pgPort + 1,
     gatewayMetrics: pgPort + 2,
-    metaHttp: pgPort + 3,
-    metaMetrics: pgPort + 4,
-    metaRaft: pgPort + 5,
-    metaRpc: pgPort + 6,
+    metaHttp: (id: number) => meta(id),
+    metaMetrics: (id: number) => meta(id) + 1,
+    metaRaft: (id: number) => meta(id) + 2,
+    metaRpc: (id: number) => meta(id) + 3,
     raft: (id: number) => pgPort + 10 * id,
     kv: (id: number) => pgPort + 10 * id + 1,
     http: (id: number) => pgPort + 10 * id + 2,
@@ -65,7 +68,7 @@ export function devPorts(pgPort: number) {
 }
 
 /** How many consecutive ports from P the cluster uses (P .. P+PORT_SPAN-1). */
-export const PORT_SPAN = 10 * DEV_NODES.length + 4;
+export const PORT_SPAN = 36 + 4 * (DEV_META.length + 1);
 
 /**
  * The process-based dev cluster. docker-compose.yml describes the same services with the same
@@ -77,6 +80,7 @@ export function devCluster(opts: DevClusterOptions): DevService[] {
   const shards = String(opts.shardCount ?? DEFAULT_SHARD_COUNT);
   const common = { WEFT_BIND_HOST: opts.host, WEFT_LOG_LEVEL: 'info' };
   const list = (port: (id: number) => number) => DEV_NODES.map((id) => `${id}@${addr(`node-${id}`)}:${port(id)}`).join(',');
+  const metaList = (port: (id: number) => number) => DEV_META.map((id) => `${id}@${addr(`meta-${id}`)}:${port(id)}`).join(',');
   const nodes: DevService[] = DEV_NODES.map((id) => ({
     name: `node-${id}`,
     role: 'node',
@@ -91,31 +95,32 @@ export function devCluster(opts: DevClusterOptions): DevService[] {
       WEFT_DATA_DIR: path.join(opts.dataDir, `node-${id}`),
       WEFT_RAFT_PORT: String(p.raft(id)),
       WEFT_KV_PORT: String(p.kv(id)),
-      WEFT_RAFT_PEERS: list(p.raft),
+      // Meta places the shards on the nodes and tells each node where the others are.
+      WEFT_META_ADDRS: metaList(p.metaRpc),
+      WEFT_ADVERTISE_HOST: addr(`node-${id}`),
+    },
+  }));
+  const metas: DevService[] = DEV_META.map((id) => ({
+    name: `meta-${id}`,
+    role: 'meta',
+    entry: roleEntry('meta'),
+    httpPort: p.metaHttp(id),
+    ports: { http: p.metaHttp(id), metrics: p.metaMetrics(id), raft: p.metaRaft(id), rpc: p.metaRpc(id) },
+    env: {
+      ...common,
+      WEFT_HTTP_PORT: String(p.metaHttp(id)),
+      WEFT_METRICS_PORT: String(p.metaMetrics(id)),
+      WEFT_KAFKA_BROKERS: opts.kafkaBrokers,
+      WEFT_META_ID: String(id),
+      WEFT_META_PEERS: metaList(p.metaRaft),
+      WEFT_META_RPC_PORT: String(p.metaRpc(id)),
+      WEFT_DATA_DIR: path.join(opts.dataDir, `meta-${id}`),
+      // Meta bootstraps the shard map with this many uniform shards: the gateway's count.
       WEFT_SHARD_COUNT: shards,
     },
   }));
   return [
-    {
-      name: 'meta',
-      role: 'meta',
-      entry: roleEntry('meta'),
-      httpPort: p.metaHttp,
-      ports: { http: p.metaHttp, metrics: p.metaMetrics, raft: p.metaRaft, rpc: p.metaRpc },
-      env: {
-        ...common,
-        WEFT_HTTP_PORT: String(p.metaHttp),
-        WEFT_METRICS_PORT: String(p.metaMetrics),
-        WEFT_KAFKA_BROKERS: opts.kafkaBrokers,
-        // One meta replica; its Raft log and catalog live in the cluster's data directory.
-        WEFT_META_ID: '1',
-        WEFT_META_PEERS: `1@${addr('meta')}:${p.metaRaft}`,
-        WEFT_META_RPC_PORT: String(p.metaRpc),
-        WEFT_DATA_DIR: path.join(opts.dataDir, 'meta'),
-        // Meta bootstraps the shard map with this many shards: the same count as the nodes'.
-        WEFT_SHARD_COUNT: shards,
-      },
-    },
+    ...metas,
     ...nodes,
     {
       name: 'gateway',

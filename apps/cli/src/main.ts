@@ -11,12 +11,12 @@ const MAX_SHARDS = 1024;
 const USAGE = `usage: weft <command> [options]
 
 commands:
-  demo     start a local Weft cluster (meta, 3 nodes, gateway), restart any service that dies,
+  demo     start a local Weft cluster (3 meta replicas, 3 nodes, gateway), restart any service that dies,
            and keep it running until Ctrl-C
            --data DIR   data directory (default ./.weft-data)
            --port N     Postgres port for the gateway (default ${DEFAULT_PG_PORT}); the other services use
                         N+1 .. N+${PORT_SPAN - 1}
-           --shards N   WEFT_SHARD_COUNT for the nodes and the gateway (default ${DEFAULT_SHARD_COUNT})
+           --shards N   shards meta creates and the gateway routes over (default ${DEFAULT_SHARD_COUNT})
   status   show the health and pids of a demo's services
            --data DIR   the demo's data directory (its ports are read from DIR/weft-demo.json)
            --port N     the demo's Postgres port (instead of reading it from DIR)

@@ -97,8 +97,8 @@ describe('meta places shards and replaces the replicas of a dead node', () => {
       WEFT_HTTP_PORT: String(await freePort()),
       WEFT_METRICS_PORT: String(await freePort()),
       WEFT_DATA_DIR: path.join(dir, 'gateway'),
-      WEFT_KV_REPLICAS: replicas.map((r) => `${r.nodeId}@127.0.0.1:${r.port}`).join(','),
-      WEFT_SHARD_COUNT: String(SHARDS),
+      // Routes by meta's map: it must find the spare node through meta once replicas move there.
+      WEFT_META_ADDRS: `1@127.0.0.1:${metaRpc}`,
       WEFT_LOG_LEVEL: 'warn',
     });
     procs.set('gateway', gw);

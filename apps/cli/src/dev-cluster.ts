@@ -79,7 +79,6 @@ export function devCluster(opts: DevClusterOptions): DevService[] {
   const p = devPorts(opts.pgPort);
   const shards = String(opts.shardCount ?? DEFAULT_SHARD_COUNT);
   const common = { WEFT_BIND_HOST: opts.host, WEFT_LOG_LEVEL: 'info' };
-  const list = (port: (id: number) => number) => DEV_NODES.map((id) => `${id}@${addr(`node-${id}`)}:${port(id)}`).join(',');
   const metaList = (port: (id: number) => number) => DEV_META.map((id) => `${id}@${addr(`meta-${id}`)}:${port(id)}`).join(',');
   const nodes: DevService[] = DEV_NODES.map((id) => ({
     name: `node-${id}`,
@@ -133,9 +132,8 @@ export function devCluster(opts: DevClusterOptions): DevService[] {
         WEFT_HTTP_PORT: String(p.gatewayHttp),
         WEFT_METRICS_PORT: String(p.gatewayMetrics),
         WEFT_PG_PORT: String(p.pg),
-        // The KV RPC addresses of shard 1's replicas; the gateway finds the leader itself.
-        WEFT_KV_REPLICAS: list(p.kv),
-        WEFT_SHARD_COUNT: shards,
+        // Meta's shard map says which nodes hold each shard; the gateway finds the leader itself.
+        WEFT_META_ADDRS: metaList(p.metaRpc),
       },
     },
   ];

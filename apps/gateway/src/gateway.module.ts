@@ -1,14 +1,17 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import type { NodeAddress } from '@weft/config';
 import type { ShardKv } from '@weft/kv';
 import { KvClient, ShardMap } from '@weft/kvclient';
 import { RemoteShardKv, type ReplicaAddress } from '@weft/kvrpc';
 import { LocalShard } from '@weft/materialize';
+import { MetaClient } from '@weft/meta';
 import { PgServer } from '@weft/pgwire';
 import { createSqlSessionFactory, SQL_REPLICATED_KEYS, type SqlPrepared } from '@weft/sql';
 import { createLogger } from '@weft/telemetry';
 import { authenticatorFromEnv } from './auth';
+import { MetaRouting } from './meta-routing';
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
 
@@ -22,6 +25,8 @@ export interface GatewayConfig {
   /** Shards 1..N, each an equal slice of the hash space, replicated on every listed node. */
   readonly WEFT_SHARD_COUNT: number;
   readonly WEFT_TXN_STAGE_BYTES: number;
+  /** The meta service (id@host:rpc-port,...): shard map and replica addresses come from it. Empty: WEFT_KV_REPLICAS and WEFT_SHARD_COUNT. */
+  readonly WEFT_META_ADDRS: readonly NodeAddress[];
   readonly WEFT_LOG_LEVEL: Parameters<typeof createLogger>[1];
 }
 
@@ -48,6 +53,8 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
   private server?: PgServer<SqlPrepared>;
   private kv?: KvClient;
   private readonly local: LocalShard[] = [];
+  private meta?: MetaClient;
+  private routing?: MetaRouting;
 
   constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {}
 
@@ -55,9 +62,15 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
     const c = this.config;
     const logger = createLogger('weft-gateway', c.WEFT_LOG_LEVEL);
     const replicas = parseReplicas(c.WEFT_KV_REPLICAS);
-    const map = ShardMap.uniform(c.WEFT_SHARD_COUNT);
+    let map = ShardMap.uniform(c.WEFT_SHARD_COUNT);
     const shards = new Map<number, ShardKv>();
-    for (const id of map.shardIds()) {
+    if (c.WEFT_META_ADDRS.length > 0) {
+      this.meta = new MetaClient({ endpoints: c.WEFT_META_ADDRS.map((m) => ({ metaId: m.nodeId, host: m.host, port: m.port })) });
+      this.routing = await MetaRouting.load(this.meta, logger);
+      map = this.routing.map;
+      for (const [id, kv] of this.routing.shards) shards.set(id, kv);
+    }
+    for (const id of shards.size > 0 ? [] : map.shardIds()) {
       if (replicas.length) shards.set(id, new RemoteShardKv({ shardId: id, replicas }));
       else {
         const dir = path.join(c.WEFT_DATA_DIR, `shard-${id}`);
@@ -75,13 +88,16 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
       onInternalError: (e) => logger.error({ err: e }, 'internal error in a SQL session'),
     });
     const addr = await this.server.listen(c.WEFT_PG_PORT, c.WEFT_BIND_HOST);
-    logger.info({ pg: `${addr.address}:${addr.port}`, shards: map.shardIds().length, nodes: replicas.length ? replicas : c.WEFT_DATA_DIR }, 'postgres wire server listening');
+    const nodes = this.routing ? 'placed by meta' : replicas.length ? replicas : c.WEFT_DATA_DIR;
+    logger.info({ pg: `${addr.address}:${addr.port}`, shards: map.shardIds().length, nodes }, 'postgres wire server listening');
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.server?.close();
     for (const s of this.local) await s.close();
     if (this.local.length === 0) this.kv?.close();
+    this.routing?.close();
+    this.meta?.close();
   }
 }
 

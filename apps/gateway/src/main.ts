@@ -1,4 +1,4 @@
-import { int, port, text } from '@weft/config';
+import { int, optionalNodeAddresses, port, text } from '@weft/config';
 import { main } from '@weft/service';
 import { GatewayModule } from './gateway.module';
 
@@ -8,9 +8,14 @@ main({
   env: {
     WEFT_PG_PORT: port(5433),
     WEFT_DATA_DIR: text('.weft/gateway'),
-    /** Shard 1's replicas (id@host:kv-port,...); `local` runs an in-process LocalShard in WEFT_DATA_DIR. */
+    /**
+     * The meta service (id@host:rpc-port,...): the gateway routes by meta's shard map and finds
+     * each shard's replicas through it. When set, WEFT_KV_REPLICAS and WEFT_SHARD_COUNT are not used.
+     */
+    WEFT_META_ADDRS: optionalNodeAddresses(),
+    /** Without meta: every node's KV address (id@host:kv-port,...), each hosting every shard; `local` runs in-process LocalShards in WEFT_DATA_DIR. */
     WEFT_KV_REPLICAS: text('local'),
-    /** Shards 1..N over the hash space (the nodes must host the same count: WEFT_SHARD_COUNT there). */
+    /** Without meta: shards 1..N over the hash space (the nodes must host the same count: WEFT_SHARD_COUNT there). */
     WEFT_SHARD_COUNT: int(1, 4096, 1),
     /** A transaction sends its buffered writes to the shard as intents each time they reach this size. */
     WEFT_TXN_STAGE_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),

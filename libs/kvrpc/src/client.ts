@@ -171,8 +171,11 @@ const NO_TXN = Buffer.alloc(0);
 export class RemoteShardKv implements ShardKv {
   readonly shardId: number;
   private readonly conns = new Map<number, KvConnection>();
-  private readonly order: number[];
+  private order: number[];
+  /** The shard's replicas as last placed (describe); `order` may also hold former ones. */
+  private placed: number[];
   private leader: number | undefined;
+  private readonly connectTimeoutMs: number;
   private readonly requestTimeoutMs: number;
   private readonly deadlineMs: number;
   private readonly proposeTimeoutMs: number;
@@ -185,10 +188,31 @@ export class RemoteShardKv implements ShardKv {
     this.shardId = opts.shardId;
     for (const r of opts.replicas) this.conns.set(r.nodeId, new KvConnection(r, opts.connectTimeoutMs ?? 1000));
     this.order = opts.replicas.map((r) => r.nodeId);
+    this.placed = [...this.order];
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 1000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
     this.deadlineMs = opts.deadlineMs ?? 10_000;
     this.proposeTimeoutMs = opts.proposeTimeoutMs ?? 30_000;
     this.nearest = opts.nearestNodeId;
+  }
+
+  /**
+   * Points the client at the shard's current replicas (meta placed or moved them): new nodes get
+   * a connection and are tried first, a node whose address changed is reconnected. Nodes no
+   * longer listed stay known, tried last: a stale placement costs a redirect, never a failure.
+   * `leaseholder`, if known, becomes the first guess for the leader.
+   */
+  setReplicas(replicas: readonly ReplicaAddress[], leaseholder = 0): void {
+    for (const r of replicas) {
+      const c = this.conns.get(r.nodeId);
+      if (c && c.addr.host === r.host && c.addr.port === r.port) continue;
+      c?.close();
+      this.conns.set(r.nodeId, new KvConnection(r, this.connectTimeoutMs));
+    }
+    const placed = replicas.map((r) => r.nodeId);
+    this.placed = placed;
+    this.order = [...placed, ...this.order.filter((n) => !placed.includes(n))];
+    if (this.leader === undefined && leaseholder > 0 && placed.includes(leaseholder)) this.leader = leaseholder;
   }
 
   /** The node currently believed to lead (undefined until a request succeeded). */
@@ -256,7 +280,7 @@ export class RemoteShardKv implements ShardKv {
   /** The shard's replicas (node ids) and its current leader (asked of the cluster if unknown). */
   async describe(): Promise<{ readonly replicas: readonly number[]; readonly leaseholder: number | undefined }> {
     if (this.leader === undefined) await this.now().catch(() => undefined);
-    return { replicas: [...this.order], leaseholder: this.leader };
+    return { replicas: [...this.placed].sort((a, b) => a - b), leaseholder: this.leader };
   }
 
   /** One node's view of its replica (no redirect): applied index, state hash, leader. */

@@ -32,7 +32,7 @@ export class MetaRouting {
   /** Waits (up to `deadlineMs`) until meta has placed every shard, then builds the clients. */
   static async load(meta: RoutingSource, logger: RoutingLogger, deadlineMs = 60_000, refreshMs = 2_000): Promise<MetaRouting> {
     const end = Date.now() + deadlineMs;
-    let last = 'no answer yet';
+    let last: string;
     for (;;) {
       try {
         const [records, nodes] = [await meta.shardMap(), await meta.nodes()];

@@ -2,7 +2,7 @@ import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutd
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { NodeAddress } from '@weft/config';
-import type { ShardKv } from '@weft/kv';
+import { KvError, type ShardKv } from '@weft/kv';
 import { KvClient, ShardMap } from '@weft/kvclient';
 import { RemoteShardKv, type ReplicaAddress } from '@weft/kvrpc';
 import { LocalShard } from '@weft/materialize';
@@ -47,6 +47,19 @@ export function parseReplicas(spec: string): ReplicaAddress[] {
     });
 }
 
+/**
+ * Schema changes need the control plane: a DDL statement commits only after meta answered with
+ * a quorum (one TSO timestamp: the leader proves its lease or a ReadIndex round). Without one the
+ * statement fails with 57P03 and changes nothing; data statements never ask meta.
+ */
+async function metaQuorumGate(meta: MetaClient): Promise<void> {
+  try {
+    await meta.tso(1);
+  } catch (e) {
+    throw new KvError('unavailable', `schema changes are refused while the meta service has no quorum: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 /** The SQL gateway's data plane: Postgres wire server + SQL engine over the cluster's shards. */
 @Injectable()
 export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
@@ -65,7 +78,8 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
     let map = ShardMap.uniform(c.WEFT_SHARD_COUNT);
     const shards = new Map<number, ShardKv>();
     if (c.WEFT_META_ADDRS.length > 0) {
-      this.meta = new MetaClient({ endpoints: c.WEFT_META_ADDRS.map((m) => ({ metaId: m.nodeId, host: m.host, port: m.port })) });
+      // 5 s: a DDL waiting on a meta without quorum fails in bounded time (57P03).
+      this.meta = new MetaClient({ endpoints: c.WEFT_META_ADDRS.map((m) => ({ metaId: m.nodeId, host: m.host, port: m.port })), deadlineMs: 5000 });
       this.routing = await MetaRouting.load(this.meta, logger);
       map = this.routing.map;
       for (const [id, kv] of this.routing.shards) shards.set(id, kv);
@@ -81,7 +95,12 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
       }
     }
     this.kv = new KvClient({ map, shards, replicatedKeys: SQL_REPLICATED_KEYS });
-    const sessionFactory = await createSqlSessionFactory({ shard: this.kv, txnStageBytes: c.WEFT_TXN_STAGE_BYTES });
+    const meta = this.meta;
+    const sessionFactory = await createSqlSessionFactory({
+      shard: this.kv,
+      txnStageBytes: c.WEFT_TXN_STAGE_BYTES,
+      schemaChangeGate: meta ? () => metaQuorumGate(meta) : undefined,
+    });
     this.server = new PgServer<SqlPrepared>({
       authenticator: authenticatorFromEnv(),
       sessionFactory,

@@ -135,6 +135,7 @@ export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, pa
 }
 
 async function ddlDone(ctx: ExecContext): Promise<void> {
+  await ctx.engine.schemaChangeGate?.();
   await bumpVersion(ctx.txn);
   ctx.catalogChanged();
 }

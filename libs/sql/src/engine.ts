@@ -19,6 +19,12 @@ export interface EngineOptions {
   readonly planCacheSize?: number;
   /** Bytes of buffered writes at which a transaction stages them to the shard (Txn stageBytes). */
   readonly txnStageBytes?: number;
+  /**
+   * Runs before a schema change commits; a throw fails the statement. With a meta service the
+   * gateway checks there that the control plane has a quorum (it refuses DDL without one,
+   * rather than change schemas meta could not record); KvError 'unavailable' maps to 57P03.
+   */
+  readonly schemaChangeGate?: () => Promise<void>;
 }
 
 export const DEFAULT_DATABASES = ['weft', 'postgres'];
@@ -36,6 +42,7 @@ export class Engine {
   private readonly seqBlocks = new Map<number, { next: bigint; end: bigint }>();
   readonly maxRetries: number;
   readonly sequenceCache: number;
+  readonly schemaChangeGate: (() => Promise<void>) | undefined;
   readonly planCacheSize: number;
   private readonly txnOptions: TxnOptions;
   readonly kv: KvClient;
@@ -46,6 +53,7 @@ export class Engine {
       throw new Error('the KV client must keep the catalog version replicated (replicatedKeys: SQL_REPLICATED_KEYS)');
     }
     this.maxRetries = options.maxRetries ?? 5;
+    this.schemaChangeGate = options.schemaChangeGate;
     this.sequenceCache = options.sequenceCache ?? 32;
     this.planCacheSize = options.planCacheSize ?? 500;
     this.txnOptions = options.txnStageBytes === undefined ? {} : { stageBytes: options.txnStageBytes };

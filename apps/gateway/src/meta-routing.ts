@@ -13,7 +13,7 @@ export interface RoutingLogger {
 }
 
 /**
- * The gateway's view of where shards live, taken from meta (decision 0026): the shard map's
+ * The gateway's view of where shards live, taken from meta (decision 0033): the shard map's
  * ranges and, per shard, the KV addresses of the nodes meta placed it on. Refreshed in the
  * background so replicas moved off a dead node are found without a restart; meta being down
  * only freezes the view (data requests go to the nodes directly and follow their redirects).

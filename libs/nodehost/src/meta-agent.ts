@@ -31,7 +31,7 @@ export interface MetaAgentStats {
 }
 
 /**
- * Makes a node host what meta places on it (decision 0026). Every interval it heartbeats (with
+ * Makes a node host what meta places on it (decision 0033). Every interval it heartbeats (with
  * the shards it leads, meta's leaseholder hints), learns the other nodes' Raft addresses, opens
  * the shards placed on it, stops hosting the shards moved away from it, and — for each shard it
  * leads — takes one step toward the placement (nextMembershipStep: learner, snapshot, joint

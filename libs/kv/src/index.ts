@@ -3,5 +3,5 @@
 export type { ShardKv, KvRow, ScanPage, ReadRequestOptions, ScanRequestOptions, LockReadResult, RefreshResult } from './shard-kv';
 export { KV_SQLSTATE, KvError, WriteIntentError, sqlstateOf } from './errors';
 export type { KvErrorCode, MetIntent, TxnStatus } from './errors';
-export { LockTable, WaitGraph, deadlockDetected, lockTimeout } from './lock-table';
-export type { LockAttempt, LockTableOptions } from './lock-table';
+export { LockTable, WaitGraph, deadlockDetected, findDeadlockVictim, lockTimeout } from './lock-table';
+export type { LockAttempt, LockTableOptions, LockWaitEdge } from './lock-table';

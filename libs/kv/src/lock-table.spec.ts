@@ -1,4 +1,4 @@
-import { LockTable, WaitGraph } from './lock-table';
+import { LockTable, WaitGraph, findDeadlockVictim } from './lock-table';
 
 const k = (s: string): Buffer => Buffer.from(s);
 
@@ -79,5 +79,30 @@ describe('WaitGraph', () => {
     expect(g.wait('C', 'A')).toBe(true);
     g.done('C');
     expect(g.wait('C', 'D')).toBe(false);
+  });
+});
+
+describe('waitEdges and findDeadlockVictim (deadlocks across gateways)', () => {
+  it('lists who waits for whom, and drops waiters that stopped asking', async () => {
+    let now = 0;
+    const t = new LockTable({ now: () => now, waiterTtlMs: 2000 });
+    await t.acquire(k('a'), 'T1', 5);
+    await t.acquire(k('b'), 'T2', 5);
+    expect(await t.acquire(k('a'), 'T2', 5)).toMatchObject({ granted: false });
+    expect(await t.acquire(k('b'), 'T1', 5)).toMatchObject({ granted: false });
+    expect(t.waitEdges().sort()).toEqual([
+      ['T1', 'T2'],
+      ['T2', 'T1'],
+    ]);
+    now = 5000;
+    expect(t.waitEdges()).toEqual([]);
+  });
+
+  it('names the largest id of a cycle through the transaction, and nothing without one', () => {
+    const edges = [['t3', 't7'], ['t7', 't5'], ['t5', 't3'], ['t9', 't3']] as const;
+    for (const member of ['t3', 't5', 't7']) expect(findDeadlockVictim(member, edges)).toBe('t7');
+    // t9 waits on the cycle but is not in it: not its business.
+    expect(findDeadlockVictim('t9', edges)).toBeUndefined();
+    expect(findDeadlockVictim('t1', [['t1', 't2'], ['t2', 't3']])).toBeUndefined();
   });
 });

@@ -6,6 +6,9 @@
 // handed to the next waiter; at worst one of the two then fails validation with 40001.
 import { KvError } from './errors';
 
+/** [waiting transaction, transaction holding the lock it waits for], both as hex ids. */
+export type LockWaitEdge = readonly [waiter: string, holder: string];
+
 export interface LockTableOptions {
   /** A lock held this long without its holder touching the table may be taken over (default 10 s). */
   readonly leaseMs?: number;
@@ -145,6 +148,20 @@ export class LockTable {
     }
   }
 
+  /**
+   * Who waits for whom here: one [waiter, holder] pair per transaction still in a line (waiters
+   * that stopped asking are pruned first). Gateways merge these from every shard to find
+   * deadlocks that span gateways (KvClient.lockRead).
+   */
+  waitEdges(): LockWaitEdge[] {
+    const out: LockWaitEdge[] = [];
+    for (const lock of this.locks.values()) {
+      this.prune(lock);
+      for (const w of lock.queue) out.push([w.txn, lock.holder]);
+    }
+    return out;
+  }
+
   /** Forgets every lock and lets every waiter through (leadership lost: the new leader starts empty). */
   clear(): void {
     const waiters = [...this.locks.values()].flatMap((l) => l.queue);
@@ -175,8 +192,8 @@ export class LockTable {
 /**
  * Waits-for edges of the transactions of one gateway: a lock request that has waited on a
  * holder records the edge; a new edge that closes a cycle is a deadlock (40P01). Complete for
- * the transactions of one gateway; a cycle through transactions of several gateways is broken
- * by the lock lease instead (see LockTable).
+ * the transactions of one gateway; cycles through several gateways are found from the shards'
+ * own edges (findDeadlockVictim over LockTable.waitEdges of every shard).
  */
 export class WaitGraph {
   private readonly waitsFor = new Map<string, string>();
@@ -206,4 +223,22 @@ export function lockTimeout(ms: number): KvError {
 /** 40P01: waiting for the lock would close a cycle of waiting transactions. */
 export function deadlockDetected(txn: string, holder: string): KvError {
   return new KvError('deadlock', `deadlock detected: transaction ${txn} waits for a row lock held by ${holder}, which waits for it`);
+}
+
+/**
+ * The transaction to abort if `txn` is in a waits-for cycle of `edges` (each waiter waits for
+ * one holder at a time): the cycle's largest id, so every member that looks decides the same
+ * and exactly one gives way. Undefined when `txn` is in no cycle.
+ */
+export function findDeadlockVictim(txn: string, edges: Iterable<LockWaitEdge>): string | undefined {
+  const next = new Map<string, string>(edges);
+  const path: string[] = [txn];
+  const seen = new Set<string>(path);
+  for (let at = next.get(txn); at !== undefined; at = next.get(at)) {
+    if (at === txn) return path.reduce((a, b) => (a > b ? a : b));
+    if (seen.has(at)) return undefined; // a cycle that does not pass through txn
+    seen.add(at);
+    path.push(at);
+  }
+  return undefined;
 }

@@ -2,6 +2,7 @@
 // in process (LocalShard, tests and the simulator) or behind the node's KV RPC.
 import type { ApplyOutcome, IntentRef, LogEntry, ReadSpan, Timestamp } from '@weft/logentry';
 import type { TxnStatus } from './errors';
+import type { LockWaitEdge } from './lock-table';
 
 export interface KvRow {
   readonly key: Buffer;
@@ -69,6 +70,8 @@ export interface ShardKv {
   lockRead?(key: Buffer, txnId: Buffer, waitMs: number, minTs: Timestamp, options?: ReadRequestOptions): Promise<LockReadResult>;
   /** Releases every row lock `txnId` holds or waits for here. */
   releaseLocks?(txnId: Buffer): Promise<void>;
+  /** Who waits for whom in this shard's lock table (at the leaseholder; empty elsewhere). */
+  lockWaits?(): Promise<readonly LockWaitEdge[]>;
   /**
    * Read refresh: whether nothing in `reads` changed in (fromTs, toTs] (and no other
    * transaction's intent sits on it), served like a read at toTs. If so, the transaction may

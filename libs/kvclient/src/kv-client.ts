@@ -6,7 +6,7 @@
 // following and retries of unanswered requests are each shard's ShardKv's own business
 // (RemoteShardKv over the KV RPC, or an in-process shard).
 import {
-  KvError, WaitGraph, WriteIntentError, deadlockDetected, lockTimeout, type KvRow, type MetIntent, type ReadRequestOptions, type RefreshResult, type ScanPage,
+  KvError, WaitGraph, WriteIntentError, deadlockDetected, findDeadlockVictim, lockTimeout, type LockWaitEdge, type KvRow, type MetIntent, type ReadRequestOptions, type RefreshResult, type ScanPage,
   type ScanRequestOptions, type ShardKv, type TxnStatus,
 } from '@weft/kv';
 import type { ApplyOutcome, LogEntry, ReadSpan, Timestamp } from '@weft/logentry';
@@ -54,6 +54,13 @@ export interface LockOptions {
   readonly signal?: AbortSignal;
   readonly readOptions?: ReadRequestOptions;
 }
+
+/**
+ * After this long in a lock's line (and then this often) a waiter also looks for a deadlock
+ * through other gateways' transactions: each shard's leaseholder lists its waits-for edges.
+ * Not sooner: most waits end quickly, and the look asks every shard.
+ */
+const GLOBAL_DEADLOCK_CHECK_MS = 1000;
 
 /** How long one lock request waits at the leaseholder before the client checks for deadlocks and timeouts. */
 const LOCK_POLL_MS = 250;
@@ -143,8 +150,10 @@ export class KvClient {
   /**
    * Takes the row lock on `key` for `txnId` (waiting in line at the leaseholder) and reads the
    * newest committed value. Undefined when the shard keeps no locks (read without locking then).
-   * While waiting, a wait that closes a cycle among this gateway's transactions fails with 40P01,
-   * and lock_timeout with 55P03.
+   * While waiting, a wait that closes a cycle among this gateway's transactions fails with 40P01;
+   * after GLOBAL_DEADLOCK_CHECK_MS the shards' waits-for edges are merged to find cycles through
+   * other gateways too (the cycle's largest transaction id gives way, so exactly one fails);
+   * lock_timeout fails with 55P03.
    */
   async lockRead(key: Buffer, txnId: Buffer, opts: LockOptions = {}): Promise<LockedRow | undefined> {
     const id = this.shardOf(key);
@@ -152,6 +161,7 @@ export class KvClient {
     if (shard.lockRead === undefined) return undefined;
     const txn = txnId.toString('hex');
     const started = this.nowMs();
+    let globalCheckAt = started + GLOBAL_DEADLOCK_CHECK_MS;
     try {
       for (;;) {
         const r = await this.withIntents(id, () => (shard.lockRead as NonNullable<ShardKv['lockRead']>)(key, txnId, LOCK_POLL_MS, opts.minTs ?? 0n, opts.readOptions));
@@ -160,6 +170,10 @@ export class KvClient {
           return { row: r.row, readTs: r.readTs, newestTs: r.newestTs };
         }
         if (r.holder !== '' && this.waits.wait(txn, r.holder)) throw deadlockDetected(txn, r.holder);
+        if (r.holder !== '' && this.nowMs() >= globalCheckAt) {
+          globalCheckAt = this.nowMs() + GLOBAL_DEADLOCK_CHECK_MS;
+          if ((await this.deadlockVictim(txn)) === txn) throw deadlockDetected(txn, r.holder);
+        }
         const waited = this.nowMs() - started;
         if (opts.lockTimeoutMs !== undefined && opts.lockTimeoutMs > 0 && waited >= opts.lockTimeoutMs) throw lockTimeout(waited);
         if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new KvError('timeout', 'canceling statement while waiting for a row lock');
@@ -167,6 +181,18 @@ export class KvClient {
     } finally {
       this.waits.done(txn);
     }
+  }
+
+  /**
+   * The victim of a waits-for cycle through `txn`, from every shard's lock table (and this
+   * gateway's own waits). A shard that does not answer is left out: a cycle through it is
+   * found on a later look, or broken by the lock lease.
+   */
+  private async deadlockVictim(txn: string): Promise<string | undefined> {
+    const lists = await Promise.all(
+      [...this.shards.values()].map((s) => (s.lockWaits ? s.lockWaits().catch((): readonly LockWaitEdge[] => []) : Promise.resolve<readonly LockWaitEdge[]>([]))),
+    );
+    return findDeadlockVictim(txn, lists.flat());
   }
 
   /** Releases the transaction's row locks on these shards (best effort: locks also lapse). */

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import {
-  WriteIntentError, type KvRow, type LockReadResult, type ReadRequestOptions, type RefreshResult, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus,
+  WriteIntentError, type KvRow, type LockReadResult, type LockWaitEdge, type ReadRequestOptions, type RefreshResult, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus,
 } from '@weft/kv';
 import { encodeEntry, type ApplyOutcome, type LogEntry, type ReadSpan, type Timestamp } from '@weft/logentry';
 import { AmbiguousResultError, ReplicaUnavailableError } from '@weft/replica';
@@ -270,6 +270,12 @@ export class RemoteShardKv implements ShardKv {
 
   async releaseLocks(txnId: Buffer): Promise<void> {
     await this.call((id) => ({ kind: Kind.ReleaseLocks, id, shardId: this.shardId, txnId }), false);
+  }
+
+  /** The leaseholder's waits-for edges (deadlock detection across gateways). */
+  async lockWaits(): Promise<readonly LockWaitEdge[]> {
+    const r = await this.call((id) => ({ kind: Kind.LockWaits, id, shardId: this.shardId }), false);
+    return (r as Extract<Response, { kind: Kind.LockWaitsOk }>).edges;
   }
 
   async refresh(txnId: Buffer, reads: readonly ReadSpan[], fromTs: Timestamp, toTs: Timestamp): Promise<RefreshResult> {

@@ -4,13 +4,14 @@
 // Requests and responses share the id; responses may come back in any order (pipelining).
 // Timestamps are u64; keys, values and log entries are u32-length-prefixed bytes; strings are
 // u32-length-prefixed UTF-8. Log entries travel in @weft/logentry's own checksummed encoding.
-import type { KvRow, LockReadResult, MetIntent, RefreshResult, ScanPage, TxnStatus } from '@weft/kv';
+import type { KvRow, LockReadResult, LockWaitEdge, MetIntent, RefreshResult, ScanPage, TxnStatus } from '@weft/kv';
 import type { ApplyOutcome, ReadSpan, Timestamp } from '@weft/logentry';
 
 /**
  * 2: Get and Scan carry the reading transaction's id (empty: none).
  * 4: TxnStatus; reads answer IntentConflict with the intents met; outcomes carry a prepare's
  *    timestamp and the intent behind a conflict; LockRead, ReleaseLocks, Refresh.
+ * 5: Status carries the group's voters; LockWaits (a shard's waits-for edges).
  */
 export const KVRPC_VERSION = 5;
 const HEADER_BYTES = 6; // version, kind, request id
@@ -26,6 +27,7 @@ export enum Kind {
   ReleaseLocks = 8,
   Refresh = 9,
   TransferLease = 10,
+  LockWaits = 11,
   NowOk = 0x81,
   GetOk = 0x82,
   ScanOk = 0x83,
@@ -36,6 +38,7 @@ export enum Kind {
   ReleaseLocksOk = 0x89,
   RefreshOk = 0x8a,
   TransferLeaseOk = 0x8b,
+  LockWaitsOk = 0x8c,
   /** A read met other transactions' intents: the client resolves them and reads again. */
   IntentConflict = 0x87,
   Error = 0xff,
@@ -91,6 +94,7 @@ export type Request =
       readonly readerTxn: Buffer;
     }
   | { readonly kind: Kind.ReleaseLocks; readonly id: number; readonly shardId: number; readonly txnId: Buffer }
+  | { readonly kind: Kind.LockWaits; readonly id: number; readonly shardId: number }
   | { readonly kind: Kind.TransferLease; readonly id: number; readonly shardId: number; readonly target: number }
   | {
       readonly kind: Kind.Refresh;
@@ -142,6 +146,7 @@ export type Response =
   | { readonly kind: Kind.TxnStatusOk; readonly id: number; readonly status: TxnStatus }
   | { readonly kind: Kind.LockReadOk; readonly id: number; readonly result: LockReadResult }
   | { readonly kind: Kind.ReleaseLocksOk; readonly id: number }
+  | { readonly kind: Kind.LockWaitsOk; readonly id: number; readonly edges: readonly LockWaitEdge[] }
   | { readonly kind: Kind.TransferLeaseOk; readonly id: number }
   | { readonly kind: Kind.RefreshOk; readonly id: number; readonly result: RefreshResult }
   | { readonly kind: Kind.IntentConflict; readonly id: number; readonly intents: readonly MetIntent[] }
@@ -254,6 +259,8 @@ export function encodeRequest(r: Request): Buffer {
       break;
     case Kind.TransferLease:
       w.u32(r.target);
+      break;
+    case Kind.LockWaits:
       break;
     case Kind.LockRead:
       w.bytes(r.key);
@@ -381,6 +388,13 @@ export function encodeResponse(r: Response): Buffer {
     }
     case Kind.ReleaseLocksOk:
     case Kind.TransferLeaseOk:
+      break;
+    case Kind.LockWaitsOk:
+      w.u32(r.edges.length);
+      for (const [waiter, holder] of r.edges) {
+        w.str(waiter);
+        w.str(holder);
+      }
       break;
     case Kind.RefreshOk: {
       const x = r.result;
@@ -530,6 +544,9 @@ export function decodeRequest(payload: Buffer): Request {
     case Kind.TransferLease:
       req = { kind, id, shardId, target: r.u32('target node') };
       break;
+    case Kind.LockWaits:
+      req = { kind, id, shardId };
+      break;
     case Kind.LockRead:
       req = { kind, id, shardId, key: r.bytes('key'), txnId: r.bytes('txn id'), waitMs: r.u32('wait ms'), minTs: r.u64('min ts'), readerTxn: r.bytes('reader txn') };
       break;
@@ -644,6 +661,14 @@ export function decodeResponse(payload: Buffer): Response {
     case Kind.TransferLeaseOk:
       res = { kind, id };
       break;
+    case Kind.LockWaitsOk: {
+      const n = r.u32('edge count');
+      if (n > 1_000_000) throw new KvRpcDecodeError(`edge count ${n} is not plausible`, id);
+      const edges: LockWaitEdge[] = [];
+      for (let i = 0; i < n; i++) edges.push([r.str('waiter'), r.str('holder')]);
+      res = { kind, id, edges };
+      break;
+    }
     case Kind.RefreshOk: {
       if (r.bool('ok')) res = { kind, id, result: { ok: true } };
       else {

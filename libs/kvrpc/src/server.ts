@@ -188,6 +188,8 @@ export class KvServer {
         if (!shard.transferLease) return errorResponse(req.id, 'bad-request', '0A000', `shard ${req.shardId} cannot move its lease`);
         await shard.transferLease(req.target);
         return { kind: Kind.TransferLeaseOk, id: req.id };
+      case Kind.LockWaits:
+        return { kind: Kind.LockWaitsOk, id: req.id, edges: shard.lockWaits ? await shard.lockWaits() : [] };
       case Kind.ReleaseLocks:
         await shard.releaseLocks?.(req.txnId);
         return { kind: Kind.ReleaseLocksOk, id: req.id };

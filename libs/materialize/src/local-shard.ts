@@ -2,7 +2,7 @@
 // and applies it at the next index, so the SQL and transaction layers (and their tests) run
 // against exactly the apply semantics the replicated shard has.
 
-import { LockTable, type KvRow, type LockReadResult, type ReadRequestOptions, type RefreshResult, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus } from '@weft/kv';
+import { LockTable, type KvRow, type LockReadResult, type LockWaitEdge, type ReadRequestOptions, type RefreshResult, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus } from '@weft/kv';
 import type { ApplyOutcome, LogEntry, ReadSpan, Timestamp } from '@weft/logentry';
 import { encodeEntry } from '@weft/logentry';
 import { MvccStore } from '@weft/storage';
@@ -97,6 +97,10 @@ export class LocalShard implements ShardKv {
 
   async releaseLocks(txnId: Buffer): Promise<void> {
     this.locks.release(txnId.toString('hex'));
+  }
+
+  async lockWaits(): Promise<readonly LockWaitEdge[]> {
+    return this.locks.waitEdges();
   }
 
   async refresh(txnId: Buffer, reads: readonly ReadSpan[], fromTs: Timestamp, toTs: Timestamp): Promise<RefreshResult> {

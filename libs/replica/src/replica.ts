@@ -1,4 +1,4 @@
-import { LockTable, type KvRow, type LockReadResult, type ReadRequestOptions, type RefreshResult, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus } from '@weft/kv';
+import { LockTable, type KvRow, type LockReadResult, type LockWaitEdge, type ReadRequestOptions, type RefreshResult, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus } from '@weft/kv';
 import { encodeEntry, type ApplyOutcome, type LogEntry, type ReadSpan, type Timestamp } from '@weft/logentry';
 import {
   AmbiguousResultError,
@@ -292,6 +292,12 @@ export class ShardReplica implements ShardKv {
 
   async releaseLocks(txnId: Buffer): Promise<void> {
     this.locks.release(txnId.toString('hex'));
+  }
+
+  /** This shard's waits-for edges; locks live at the leader, so a follower has none. */
+  async lockWaits(): Promise<readonly LockWaitEdge[]> {
+    this.refreshRole();
+    return this.leading ? this.locks.waitEdges() : [];
   }
 
   /** Read refresh: served like a read at toTs (so nothing can commit at or below it here afterwards). */

@@ -227,6 +227,31 @@ describe('Txn over 4 shards', () => {
     holder.rollback();
   });
 
+  it('a deadlock between transactions of two gateways is found from the shards\' lock tables: one gets 40P01', async () => {
+    // A second gateway: its own KvClient (own waits-for graph) over the same shards.
+    const other = new KvClient({ map: c.kv.map, shards: c.shards });
+    const x = 30;
+    const y = onOtherShard(x);
+    const t1 = new Txn(c.kv);
+    const t2 = new Txn(other);
+    await t1.getForUpdate(rowKey(x));
+    await t2.getForUpdate(rowKey(y));
+    const started = Date.now();
+    const r = await Promise.allSettled([t1.getForUpdate(rowKey(y)), t2.getForUpdate(rowKey(x))]);
+    const failed = r.filter((p): p is PromiseRejectedResult => p.status === 'rejected');
+    expect(failed).toHaveLength(1);
+    expect(failed[0].reason).toMatchObject({ code: 'deadlock', sqlstate: '40P01' });
+    // Found after the first cross-gateway look (1 s), not by a lock lease running out (10 s).
+    expect(Date.now() - started).toBeLessThan(5000);
+    const [victim, survivor] = r[0].status === 'rejected' ? [t1, t2] : [t2, t1];
+    victim.rollback();
+    survivor.put(rowKey(x), b('w2'));
+    await survivor.commit();
+    expect(await read(x)).toBe('w2');
+    // The victim is the cycle's larger transaction id: both gateways agree on it.
+    expect(victim.id.toString('hex') > survivor.id.toString('hex')).toBe(true);
+  });
+
   it('a committed 2PC transaction whose coordinator died before resolving the other shards is finished by its readers', async () => {
     // Drop the resolves that follow the decision on the primary: the coordinator "died".
     const primaryShard = shardOf(1);

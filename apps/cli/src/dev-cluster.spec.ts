@@ -19,19 +19,21 @@ describe('dev cluster layout', () => {
     expect(ports(5433 + PORT_SPAN).filter((p) => a.has(p))).toEqual([]);
   });
 
-  it('wires the gateway to every node and passes WEFT_SHARD_COUNT to meta, nodes and gateway', () => {
+  it('wires nodes and the gateway to the 3 meta replicas, and gives meta WEFT_SHARD_COUNT', () => {
     const services = devCluster({ dataDir: '/d', pgPort: 6000, kafkaBrokers: 'k:9092', host: '127.0.0.1', shardCount: 7 });
     const p = devPorts(6000);
-    const gateway = services.find((s) => s.name === 'gateway');
-    expect(gateway?.env.WEFT_KV_REPLICAS).toBe(`1@127.0.0.1:${p.kv(1)},2@127.0.0.1:${p.kv(2)},3@127.0.0.1:${p.kv(3)}`);
-    expect(services.map((s) => [s.name, s.env.WEFT_SHARD_COUNT])).toEqual([
-      ['meta', '7'],
-      ['node-1', '7'],
-      ['node-2', '7'],
-      ['node-3', '7'],
-      ['gateway', '7'],
+    const metas = `1@127.0.0.1:${p.metaRpc(1)},2@127.0.0.1:${p.metaRpc(2)},3@127.0.0.1:${p.metaRpc(3)}`;
+    expect(services.map((s) => [s.name, s.env.WEFT_META_ADDRS ?? s.env.WEFT_META_PEERS])).toEqual([
+      ['meta-1', `1@127.0.0.1:${p.metaRaft(1)},2@127.0.0.1:${p.metaRaft(2)},3@127.0.0.1:${p.metaRaft(3)}`],
+      ['meta-2', `1@127.0.0.1:${p.metaRaft(1)},2@127.0.0.1:${p.metaRaft(2)},3@127.0.0.1:${p.metaRaft(3)}`],
+      ['meta-3', `1@127.0.0.1:${p.metaRaft(1)},2@127.0.0.1:${p.metaRaft(2)},3@127.0.0.1:${p.metaRaft(3)}`],
+      ['node-1', metas],
+      ['node-2', metas],
+      ['node-3', metas],
+      ['gateway', metas],
     ]);
-    expect(devCluster({ dataDir: '/d', pgPort: 6000, kafkaBrokers: 'k', host: 'h' })[1].env.WEFT_SHARD_COUNT).toBe(String(DEFAULT_SHARD_COUNT));
+    expect(services.filter((s) => s.role === 'meta').map((s) => s.env.WEFT_SHARD_COUNT)).toEqual(['7', '7', '7']);
+    expect(devCluster({ dataDir: '/d', pgPort: 6000, kafkaBrokers: 'k', host: 'h' })[0].env.WEFT_SHARD_COUNT).toBe(String(DEFAULT_SHARD_COUNT));
   });
 });
 

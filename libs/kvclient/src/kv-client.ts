@@ -73,7 +73,8 @@ export class KvClient {
   readonly map: ShardMap;
   private readonly shards: ReadonlyMap<number, ShardKv>;
   private readonly clock: KvClientClock;
-  private readonly sleep: (ms: number) => Promise<void>;
+  /** Waits on the client's time (virtual in the simulator): backoffs of callers use it too. */
+  readonly sleep: (ms: number) => Promise<void>;
   private readonly expiryUs: bigint;
   private readonly intentWaitMs: number;
   private readonly replicated: ReadonlySet<string>;
@@ -133,6 +134,24 @@ export class KvClient {
   async get(key: Buffer, ts: Timestamp, options?: ReadRequestOptions): Promise<KvRow | undefined> {
     const id = this.shardOf(key);
     return this.withIntents(id, () => this.shard(id).get(key, ts, options));
+  }
+
+  /**
+   * A transaction's first read, which also picks its snapshot: at the key's leaseholder's clock,
+   * raised to every timestamp this client has seen — the same timestamp `now()` would give, but
+   * in the read's own round trip. A replicated key (the catalog version) is read on the system
+   * shard, whose clock `now()` uses.
+   */
+  async getNow(key: Buffer, options?: ReadRequestOptions): Promise<{ row: KvRow | undefined; ts: Timestamp }> {
+    const id = this.shardOf(key);
+    const shard = this.shard(id);
+    if (shard.getNow === undefined) {
+      const ts = await this.now();
+      return { row: await this.get(key, ts, options), ts };
+    }
+    const r = await this.withIntents(id, () => (shard.getNow as NonNullable<ShardKv['getNow']>)(key, this.seen, options));
+    this.observe(r.ts);
+    return r;
   }
 
   /**

@@ -231,6 +231,14 @@ export class RemoteShardKv implements ShardKv {
     return (r as Extract<Response, { kind: Kind.GetOk }>).row;
   }
 
+  /** A first read at the leaseholder's clock (at least minTs); never a follower read. */
+  async getNow(key: Buffer, minTs: Timestamp, options?: ReadRequestOptions): Promise<{ row: KvRow | undefined; ts: Timestamp }> {
+    const txnId = options?.txnId ?? NO_TXN;
+    const r = await this.call((id) => ({ kind: Kind.GetNow, id, shardId: this.shardId, minTs, key, txnId }), false);
+    const ok = r as Extract<Response, { kind: Kind.GetNowOk }>;
+    return { row: ok.row, ts: ok.ts };
+  }
+
   async scan(start: Buffer, end: Buffer, ts: Timestamp, options?: ScanRequestOptions): Promise<ScanPage> {
     const limit = options?.limit ?? 0;
     if (!Number.isInteger(limit) || limit < 0 || limit > 0xffffffff) throw new RangeError(`scan limit must be an integer 0..2^32-1, got ${limit}`);

@@ -11,7 +11,8 @@ import type { ApplyOutcome, ReadSpan, Timestamp } from '@weft/logentry';
  * 2: Get and Scan carry the reading transaction's id (empty: none).
  * 4: TxnStatus; reads answer IntentConflict with the intents met; outcomes carry a prepare's
  *    timestamp and the intent behind a conflict; LockRead, ReleaseLocks, Refresh.
- * 5: Status carries the group's voters; LockWaits (a shard's waits-for edges).
+ * 5: Status carries the group's voters; LockWaits (a shard's waits-for edges); GetNow (a first
+ *    read at the leaseholder's clock, answering the timestamp it used).
  */
 export const KVRPC_VERSION = 5;
 const HEADER_BYTES = 6; // version, kind, request id
@@ -28,6 +29,7 @@ export enum Kind {
   Refresh = 9,
   TransferLease = 10,
   LockWaits = 11,
+  GetNow = 12,
   NowOk = 0x81,
   GetOk = 0x82,
   ScanOk = 0x83,
@@ -39,6 +41,7 @@ export enum Kind {
   RefreshOk = 0x8a,
   TransferLeaseOk = 0x8b,
   LockWaitsOk = 0x8c,
+  GetNowOk = 0x8d,
   /** A read met other transactions' intents: the client resolves them and reads again. */
   IntentConflict = 0x87,
   Error = 0xff,
@@ -95,6 +98,7 @@ export type Request =
     }
   | { readonly kind: Kind.ReleaseLocks; readonly id: number; readonly shardId: number; readonly txnId: Buffer }
   | { readonly kind: Kind.LockWaits; readonly id: number; readonly shardId: number }
+  | { readonly kind: Kind.GetNow; readonly id: number; readonly shardId: number; readonly minTs: Timestamp; readonly key: Buffer; readonly txnId: Buffer }
   | { readonly kind: Kind.TransferLease; readonly id: number; readonly shardId: number; readonly target: number }
   | {
       readonly kind: Kind.Refresh;
@@ -147,6 +151,7 @@ export type Response =
   | { readonly kind: Kind.LockReadOk; readonly id: number; readonly result: LockReadResult }
   | { readonly kind: Kind.ReleaseLocksOk; readonly id: number }
   | { readonly kind: Kind.LockWaitsOk; readonly id: number; readonly edges: readonly LockWaitEdge[] }
+  | { readonly kind: Kind.GetNowOk; readonly id: number; readonly ts: Timestamp; readonly row: KvRow | undefined }
   | { readonly kind: Kind.TransferLeaseOk; readonly id: number }
   | { readonly kind: Kind.RefreshOk; readonly id: number; readonly result: RefreshResult }
   | { readonly kind: Kind.IntentConflict; readonly id: number; readonly intents: readonly MetIntent[] }
@@ -262,6 +267,11 @@ export function encodeRequest(r: Request): Buffer {
       break;
     case Kind.LockWaits:
       break;
+    case Kind.GetNow:
+      w.u64(r.minTs);
+      w.bytes(r.key);
+      w.bytes(r.txnId);
+      break;
     case Kind.LockRead:
       w.bytes(r.key);
       w.bytes(r.txnId);
@@ -321,6 +331,13 @@ export function encodeResponse(r: Response): Buffer {
       w.u64(r.ts);
       break;
     case Kind.GetOk:
+      if (r.row) {
+        w.u8(1);
+        writeRow(w, r.row);
+      } else w.u8(0);
+      break;
+    case Kind.GetNowOk:
+      w.u64(r.ts);
       if (r.row) {
         w.u8(1);
         writeRow(w, r.row);
@@ -547,6 +564,9 @@ export function decodeRequest(payload: Buffer): Request {
     case Kind.LockWaits:
       req = { kind, id, shardId };
       break;
+    case Kind.GetNow:
+      req = { kind, id, shardId, minTs: r.u64('min ts'), key: r.bytes('key'), txnId: r.bytes('txn id') };
+      break;
     case Kind.LockRead:
       req = { kind, id, shardId, key: r.bytes('key'), txnId: r.bytes('txn id'), waitMs: r.u32('wait ms'), minTs: r.u64('min ts'), readerTxn: r.bytes('reader txn') };
       break;
@@ -588,6 +608,11 @@ export function decodeResponse(payload: Buffer): Response {
     case Kind.GetOk:
       res = { kind, id, row: r.bool('found') ? readRow(r) : undefined };
       break;
+    case Kind.GetNowOk: {
+      const ts = r.u64('ts');
+      res = { kind, id, ts, row: r.bool('found') ? readRow(r) : undefined };
+      break;
+    }
     case Kind.ScanOk: {
       const n = r.u32('row count');
       const rows: KvRow[] = [];

@@ -188,6 +188,16 @@ export class KvServer {
         if (!shard.transferLease) return errorResponse(req.id, 'bad-request', '0A000', `shard ${req.shardId} cannot move its lease`);
         await shard.transferLease(req.target);
         return { kind: Kind.TransferLeaseOk, id: req.id };
+      case Kind.GetNow: {
+        const opts = readOptions(req.txnId);
+        if (shard.getNow) {
+          const r = await shard.getNow(req.key, req.minTs, opts);
+          return { kind: Kind.GetNowOk, id: req.id, ts: r.ts, row: r.row };
+        }
+        const now = await shard.now();
+        const ts = now > req.minTs ? now : req.minTs;
+        return { kind: Kind.GetNowOk, id: req.id, ts, row: await shard.get(req.key, ts, opts) };
+      }
       case Kind.LockWaits:
         return { kind: Kind.LockWaitsOk, id: req.id, edges: shard.lockWaits ? await shard.lockWaits() : [] };
       case Kind.ReleaseLocks:

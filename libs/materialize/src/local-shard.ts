@@ -59,6 +59,14 @@ export class LocalShard implements ShardKv {
     return this.materializer.read(key, ts, options);
   }
 
+  async getNow(key: Buffer, minTs: Timestamp, options: ReadRequestOptions = {}): Promise<{ row: KvRow | undefined; ts: Timestamp }> {
+    this.live();
+    const now = this.hlc.next();
+    const ts = now > minTs ? now : minTs;
+    this.noteRead(ts);
+    return { row: this.materializer.read(key, ts, options), ts };
+  }
+
   async scan(start: Buffer, end: Buffer, ts: Timestamp, options: ScanRequestOptions = {}): Promise<ScanPage> {
     this.live();
     this.noteRead(ts);

@@ -245,6 +245,16 @@ export class ShardReplica implements ShardKv {
     return this.read(ts, () => this.sm.scan(start, end, ts, options));
   }
 
+  /** A first read at this leader's `now()` (at least `minTs`): one round trip instead of two. */
+  async getNow(key: Buffer, minTs: Timestamp, options?: ReadRequestOptions): Promise<{ row: KvRow | undefined; ts: Timestamp }> {
+    this.ensureRunning();
+    this.refreshRole();
+    if (!this.leading) throw new NotLeaderError(this.shardId, this.raft.status().leader);
+    const now = await this.now();
+    const ts = now > minTs ? now : minTs;
+    return { row: await this.read(ts, () => this.sm.read(key, ts, options)), ts };
+  }
+
   /**
    * The transaction's status in this shard's applied state, from the leader once it has applied
    * its term's first entry (so every decision an earlier leader acknowledged is in it).

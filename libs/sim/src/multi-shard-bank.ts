@@ -278,6 +278,11 @@ class LeaderKv implements ShardKv {
     return this.call((r) => r.scan(start, end, ts, options), true, () => `scan @${ts}`);
   }
 
+  /** A transaction's first read, picking its snapshot at the leader (as over the KV RPC). */
+  getNow(key: Buffer, minTs: Timestamp, options?: ReadRequestOptions): Promise<{ row: KvRow | undefined; ts: Timestamp }> {
+    return this.call((r) => r.getNow(key, minTs, options), true, () => `get-now ${this.sim.keyName(key)} >=${minTs}`);
+  }
+
   propose(entry: LogEntry): Promise<ApplyOutcome> {
     return this.call((r) => r.propose(entry), false, () => this.sim.describeEntry(entry));
   }
@@ -345,6 +350,7 @@ class CrashingGateway {
       shardId: inner.shardId,
       now: () => alive(() => inner.now()),
       get: (key, ts, options) => alive(() => inner.get(key, ts, options)),
+      getNow: (key, minTs, options) => alive(() => inner.getNow(key, minTs, options)),
       scan: (start, end, ts, options) => alive(() => inner.scan(start, end, ts, options)),
       txnStatus: (txnId) => alive(() => inner.txnStatus(txnId)),
       propose: (entry) => alive(() => this.propose(inner, entry)),

@@ -195,6 +195,14 @@ export class Txn {
     }
     if (own) return own.op.kind === 'put' ? own.op.value : undefined;
     this.notePointRead(key);
+    if (this.readTsValue === undefined && this.readTsPromise === undefined && this.options.asOf === undefined) {
+      // The first read fixes the snapshot at the leaseholder in the same round trip.
+      const first = this.kv.getNow(key, this.readOptions());
+      this.readTsPromise = first.then((r) => (this.readTsValue = r.ts));
+      // Whoever awaits readTs() sees a failure; unawaited, it must not crash the process.
+      this.readTsPromise.catch(() => undefined);
+      return (await first).row?.value;
+    }
     const row = await this.kv.get(key, await this.readTs(), this.readOptions());
     return row?.value;
   }
@@ -618,7 +626,7 @@ export class Txn {
       } catch (e) {
         const code = (e as { code?: unknown } | null)?.code;
         if (attempt >= 5 || (code !== 'ambiguous' && code !== 'unavailable' && code !== 'not-leader')) throw e;
-        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        await this.kv.sleep(100 * 2 ** attempt);
       }
     }
   }

@@ -32,6 +32,13 @@ main({
     WEFT_SNAPSHOT_MARGIN: int(0, 1_000_000_000, 1_000),
     /** A large (staged) transaction idle this long is presumed abandoned and aborted by the leader. */
     WEFT_STAGED_IDLE_MS: int(1_000, 86_400_000, 300_000),
+    /** /health/ready turns not-ready when a replica's state is more than this far behind (closed timestamp). */
+    WEFT_READY_MAX_LAG_MS: int(100, 3_600_000, 10_000),
+    /**
+     * Testing only (health tests): `node:shard` — on the node with that id, the replica of that
+     * shard is handed a corrupt entry on its next apply and stops. Empty = off.
+     */
+    WEFT_TESTING_CORRUPT_APPLY: text(''),
   },
-  module: (config) => NodeModule.forRoot(config),
+  module: (config, runtime) => NodeModule.forRoot(config, runtime),
 });

@@ -3,6 +3,7 @@ import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger as NestPinoLogger, LoggerModule } from 'nestjs-pino';
 import { ConfigError, loadEnv, oneOf, optionalUrl, port, text, type EnvSpec, type EnvValues } from '@weft/config';
+import type { Meter } from '@opentelemetry/api';
 import { createLogger, startTelemetry } from '@weft/telemetry';
 import { HealthController, SERVICE_NAME } from './health.controller';
 
@@ -25,8 +26,17 @@ export interface ServiceDefinition<S extends EnvSpec> {
   readonly defaults: { httpPort: number; metricsPort: number };
   /** App-specific variables, validated together with the common ones before anything starts. */
   readonly env: S;
-  /** The app's root module, given the validated configuration. */
-  readonly module: (config: CommonEnv & EnvValues<S>) => Type<unknown> | DynamicModule;
+  /**
+   * The app's root module, given the validated configuration and the meter its metrics are
+   * created on (exported at /metrics). To feed /health/ready it provides and exports
+   * READINESS_PROBE.
+   */
+  readonly module: (config: CommonEnv & EnvValues<S>, runtime: ServiceRuntime) => Type<unknown> | DynamicModule;
+}
+
+/** What the boot sequence hands an app's module besides its configuration. */
+export interface ServiceRuntime {
+  readonly meter: Meter;
 }
 
 /**
@@ -56,7 +66,7 @@ export async function runService<S extends EnvSpec>(def: ServiceDefinition<S>): 
   });
 
   @Module({
-    imports: [LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false } }), def.module(config)],
+    imports: [LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false } }), def.module(config, { meter: telemetry.meter })],
     controllers: [HealthController],
     providers: [{ provide: SERVICE_NAME, useValue: serviceName }],
   })

@@ -1,2 +1,4 @@
 export * from './telemetry';
 export * from './logger';
+export * from './instruments';
+export * from './recent-errors';

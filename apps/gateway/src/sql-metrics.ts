@@ -210,7 +210,7 @@ class InstrumentedSession<S extends PreparedStatement> implements SessionHandler
         before = after;
       }
     } catch (e) {
-      this.failed(before, statementType(sql), e);
+      this.failed(before, statementType(sql), e, t);
       throw e;
     }
     // Several statements ran as one implicit transaction: it committed after the last result.
@@ -241,7 +241,7 @@ class InstrumentedSession<S extends PreparedStatement> implements SessionHandler
       this.transition(before, this.inner.transactionStatus(), type);
       return r;
     } catch (e) {
-      this.failed(before, type, e);
+      this.failed(before, type, e, t);
       throw e;
     }
   }
@@ -273,8 +273,10 @@ class InstrumentedSession<S extends PreparedStatement> implements SessionHandler
     }
   }
 
-  private failed(before: TransactionStatus, type: StatementType, e: unknown): void {
+  /** A statement failed: its latency and tenant count like any other's, plus its error and the abort. */
+  private failed(before: TransactionStatus, type: StatementType, e: unknown, startedAt: number): void {
     const code = codeOf(e);
+    this.m.statement(type, (performance.now() - startedAt) / 1000, this.tenant());
     this.m.failed(type, code);
     // A statement in an already failed block (25P02) ends nothing new.
     if (before !== 'E') this.m.aborted(abortReason(code));

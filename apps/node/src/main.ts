@@ -1,6 +1,10 @@
-import { int, nodeAddresses, optionalNodeAddresses, port, text } from '@weft/config';
+import { z } from 'zod';
+import { int, nodeAddresses, optionalNodeAddresses, port, text, type EnvVar } from '@weft/config';
 import { main } from '@weft/service';
 import { NodeModule } from './node.module';
+
+/** `node:shard` or empty (see WEFT_TESTING_CORRUPT_APPLY below). */
+const corruptApplyVar: EnvVar<string> = { expected: 'node:shard (testing only) or empty', schema: z.union([z.literal(''), z.string().regex(/^\d+:\d+$/)]), default: '' };
 
 main({
   name: 'node',
@@ -38,7 +42,7 @@ main({
      * Testing only (health tests): `node:shard` — on the node with that id, the replica of that
      * shard is handed a corrupt entry on its next apply and stops. Empty = off.
      */
-    WEFT_TESTING_CORRUPT_APPLY: text(''),
+    WEFT_TESTING_CORRUPT_APPLY: corruptApplyVar,
   },
   module: (config, runtime) => NodeModule.forRoot(config, runtime),
 });

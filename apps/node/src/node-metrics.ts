@@ -1,3 +1,4 @@
+import { statfsSync } from 'node:fs';
 import type { Attributes, Meter } from '@opentelemetry/api';
 import type { NodeHost, NodeHostObserver, ShardHealth } from '@weft/nodehost';
 import { secondsHistogram } from '@weft/telemetry';
@@ -32,7 +33,13 @@ export class NodeMetrics {
   /** performance.now() when this node last saw a shard lose its leader (failover time). */
   private readonly leaderlessSince = new Map<number, number>();
 
-  constructor(meter: Meter, private readonly nodeId: number, host: () => NodeHost | undefined) {
+  constructor(
+    meter: Meter,
+    private readonly nodeId: number,
+    host: () => NodeHost | undefined,
+    /** The node's data directory: its file system's free space is exported (disk-full alerts). */
+    dataDir?: string,
+  ) {
     this.nodeAttrs = { node: String(nodeId) };
     const commit = secondsHistogram(meter, 'weft_raft_commit_latency_seconds', 'Proposal to commit and apply on the leader (quorum fsync included), per shard');
     const fsync = secondsHistogram(meter, 'weft_wal_fsync_duration_seconds', 'Duration of each WAL fdatasync (group commit of every shard of the node)', FSYNC_BUCKETS_SECONDS);
@@ -78,6 +85,8 @@ export class NodeMetrics {
     const entries = c('weft_raft_entries_applied', 'Log entries applied');
     const kvRequests = c('weft_kvrpc_server_requests', 'KV RPC requests served');
     const kvConnections = c('weft_kvrpc_server_connections', 'KV RPC connections accepted');
+    const diskFree = g('weft_node_disk_free_bytes', "Bytes available to the node on its data directory's file system", 'By');
+    const diskSize = g('weft_node_disk_size_bytes', "Size of the node's data directory's file system", 'By');
 
     meter.addBatchObservableCallback(
       (obs) => {
@@ -111,13 +120,22 @@ export class NodeMetrics {
           obs.observe(messages, r.messagesSent, this.nodeAttrs);
           obs.observe(entries, r.entriesApplied, this.nodeAttrs);
         }
+        if (dataDir) {
+          try {
+            const fs = statfsSync(dataDir);
+            obs.observe(diskFree, fs.bavail * fs.bsize, this.nodeAttrs);
+            obs.observe(diskSize, fs.blocks * fs.bsize, this.nodeAttrs);
+          } catch {
+            // The directory is gone or unreadable: the node reports that through its own errors.
+          }
+        }
         const k = h.kvServerStats();
         if (k) {
           obs.observe(kvRequests, k.requests, this.nodeAttrs);
           obs.observe(kvConnections, k.connections, this.nodeAttrs);
         }
       },
-      [isLeader, leader, term, commitIndex, applied, pending, stopped, lag, followerLag, queue, walAppends, walBytes, cycles, messages, entries, kvRequests, kvConnections],
+      [isLeader, leader, term, commitIndex, applied, pending, stopped, lag, followerLag, queue, walAppends, walBytes, cycles, messages, entries, kvRequests, kvConnections, diskFree, diskSize],
     );
   }
 

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { Client } from 'pg';
 import type { DemoState } from '../apps/cli/src/state';
 import { ROOT } from './support/process';
+import { OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver';
 import { samples, scrape, total, type Sample } from './support/prom';
 import { freeDemoPort, spawnDemo, type Demo } from './support/weft-server';
 
@@ -202,7 +203,8 @@ describe('metrics of a running cluster', () => {
 describe('health that tells the truth', () => {
   let demo: Demo;
   let dir: string;
-  // Node 2's replica of shard 4 is handed a corrupt entry (a testing knob) and stops applying.
+  // Node 2's replica of shard 4 is handed a corrupt entry (a testing knob) on its next apply as
+  // a follower, and stops applying.
   beforeAll(async () => ({ demo, dir } = await startDemo({ WEFT_TESTING_CORRUPT_APPLY: '2:4' })));
   afterAll(async () => {
     await demo?.stop();
@@ -211,6 +213,19 @@ describe('health that tells the truth', () => {
 
   it('a node whose replica stopped applying is live but not ready, and `weft status` shows it', async () => {
     const node2 = service(demo.state(), 'node-2');
+    // If node 2 leads shard 4 the knob waits: move the lease away (the SQL way an operator would).
+    const leaderOf4 = async (): Promise<number> => {
+      const st = (await (await fetch(`http://127.0.0.1:${node2.httpPort}/status`)).json()) as { details: { shards: { shard: number; leader: number }[] } };
+      return st.details.shards.find((s) => s.shard === 4)?.leader ?? 0;
+    };
+    if ((await leaderOf4()) === 2) {
+      const c = await connect(demo.pgPort);
+      try {
+        await c.query('ALTER RANGE 4 RELOCATE LEASE TO 1');
+      } finally {
+        await c.end();
+      }
+    }
     const notReady = await until('node-2 not ready for shard 4', async () => {
       const r = await ready(node2.httpPort);
       return r.code === 503 && r.body.reasons?.some((x) => x.startsWith('shard 4: replica stopped applying')) ? r.body : undefined;
@@ -246,5 +261,47 @@ describe('health that tells the truth', () => {
       for (const pid of frozen) process.kill(pid, 'SIGCONT');
     }
     await until('gateway ready again', async () => ((await ready(gw)).code === 200 ? true : undefined), 60_000);
+  });
+});
+
+describe('traces', () => {
+  let demo: Demo;
+  let dir: string;
+  let receiver: OtlpReceiver;
+  beforeAll(async () => {
+    receiver = await OtlpReceiver.start();
+    ({ demo, dir } = await startDemo({ WEFT_OTLP_TRACES_URL: receiver.url, WEFT_TRACE_SAMPLE_RATIO: '1' }));
+  });
+  afterAll(async () => {
+    await demo?.stop();
+    await receiver?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("one INSERT's trace goes from the gateway's statement span through the KV RPC to the replica's commit and apply", async () => {
+    const c = await connect(demo.pgPort);
+    try {
+      await c.query('CREATE TABLE traced (id int PRIMARY KEY, note text)');
+      await c.query("INSERT INTO traced VALUES (42, 'the traced one')");
+    } finally {
+      await c.end();
+    }
+    const byParent = (parent: ReceivedSpan, name: string) => receiver.spans.find((s) => s.traceId === parent.traceId && s.parentSpanId === parent.spanId && s.name === name);
+    // Exported in batches (every few seconds): wait until the whole chain has arrived.
+    const chain = await until('the INSERT trace', () => {
+      for (const sql of receiver.spans.filter((s) => s.name === 'sql insert' && s.service === 'weft-gateway')) {
+        const kv = byParent(sql, 'kv.propose');
+        const apply = kv && byParent(kv, 'replica.apply');
+        const commit = kv && byParent(kv, 'raft.commit');
+        if (kv && apply && commit) return Promise.resolve({ sql, kv, apply, commit });
+      }
+      return Promise.resolve(undefined);
+    });
+    expect(chain.sql.attributes['weft.tenant']).toBe('weft');
+    expect(chain.kv.service).toBe('weft-node');
+    // The node that served the proposal is the shard's leader, and it applied the entry itself.
+    expect(chain.apply.service).toBe('weft-node');
+    expect(chain.apply.attributes['weft.shard']).toBe(chain.kv.attributes['weft.shard']);
+    expect(chain.apply.attributes['weft.index']).toBe(chain.commit.attributes['weft.index']);
   });
 });

@@ -10,7 +10,7 @@ import { MetaClient } from '@weft/meta';
 import { PgServer } from '@weft/pgwire';
 import { createSqlSessionFactory, SQL_REPLICATED_KEYS, type SqlPrepared } from '@weft/sql';
 import { READINESS_PROBE, type ServiceRuntime } from '@weft/service';
-import { createLogger } from '@weft/telemetry';
+import { createLogger, traceparentOf } from '@weft/telemetry';
 import { authenticatorFromEnv } from './auth';
 import { MetaRouting } from './meta-routing';
 import { GatewayReadiness } from './gateway-health';
@@ -103,7 +103,7 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
     }
     for (const id of shards.size > 0 ? [] : map.shardIds()) {
       if (replicas.length) {
-        const kv = new RemoteShardKv({ shardId: id, replicas });
+        const kv = new RemoteShardKv({ shardId: id, replicas, traceparent: () => traceparentOf() });
         remote.set(id, kv);
         shards.set(id, kv);
       } else {

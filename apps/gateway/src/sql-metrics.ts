@@ -1,4 +1,4 @@
-import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Counter, type Histogram, type Meter, type Span } from '@opentelemetry/api';
 import {
   PgError,
   type ExecuteRequest,
@@ -184,6 +184,7 @@ interface WithSettings {
  */
 class InstrumentedSession<S extends PreparedStatement> implements SessionHandler<S> {
   private readonly texts = new WeakMap<S, StatementType>();
+  private readonly tracer = trace.getTracer('weft-gateway');
 
   constructor(
     private readonly inner: SessionHandler<S>,
@@ -192,10 +193,16 @@ class InstrumentedSession<S extends PreparedStatement> implements SessionHandler
   ) {}
 
   async *simpleQuery(sql: string, ctx: QueryContext): AsyncIterable<StatementResult> {
+    const { span, active } = this.startSpan(statementType(sql));
     let before = this.inner.transactionStatus();
     let t = performance.now();
     try {
-      for await (const r of this.inner.simpleQuery(sql, ctx)) {
+      const it = iteratorOf(this.inner.simpleQuery(sql, ctx));
+      for (;;) {
+        // The engine runs inside the statement's span, so the KV calls it makes carry its trace.
+        const n: IteratorResult<StatementResult> = await context.with(active, () => it.next());
+        if (n.done) break;
+        const r = n.value;
         const after = this.inner.transactionStatus();
         // Rows stream while we are suspended in yield: the time until the client asks for the
         // next result includes sending them.
@@ -211,8 +218,10 @@ class InstrumentedSession<S extends PreparedStatement> implements SessionHandler
       }
     } catch (e) {
       this.failed(before, statementType(sql), e, t);
+      endSpan(span, e);
       throw e;
     }
+    endSpan(span);
     // Several statements ran as one implicit transaction: it committed after the last result.
     const end = this.inner.transactionStatus();
     if (before === 'T' && end === 'I') this.m.committed();
@@ -234,14 +243,17 @@ class InstrumentedSession<S extends PreparedStatement> implements SessionHandler
   async execute(req: ExecuteRequest<S>, ctx: QueryContext): Promise<StatementResult> {
     const before = this.inner.transactionStatus();
     const type = this.texts.get(req.statement) ?? 'other';
+    const { span, active } = this.startSpan(type);
     const t = performance.now();
     try {
-      const r = await this.inner.execute(req, ctx);
+      const r = await context.with(active, () => this.inner.execute(req, ctx));
       this.m.statement(type, (performance.now() - t) / 1000, this.tenant());
       this.transition(before, this.inner.transactionStatus(), type);
+      endSpan(span);
       return r;
     } catch (e) {
       this.failed(before, type, e, t);
+      endSpan(span, e);
       throw e;
     }
   }
@@ -257,6 +269,15 @@ class InstrumentedSession<S extends PreparedStatement> implements SessionHandler
   async close(): Promise<void> {
     this.m.sessionClosed();
     await this.inner.close?.();
+  }
+
+  /**
+   * A span for one statement (one simple-query string), named by its type. The SQL text is not
+   * recorded: it may carry personal data, and traces often leave the database's trust boundary.
+   */
+  private startSpan(type: StatementType): { span: Span; active: Context } {
+    const span = this.tracer.startSpan(`sql ${type}`, { kind: SpanKind.SERVER, attributes: { 'db.system': 'weft', 'db.operation.name': type, 'weft.tenant': this.tenant() } });
+    return { span, active: trace.setSpan(context.active(), span) };
   }
 
   private tenant(): string {
@@ -281,6 +302,18 @@ class InstrumentedSession<S extends PreparedStatement> implements SessionHandler
     // A statement in an already failed block (25P02) ends nothing new.
     if (before !== 'E') this.m.aborted(abortReason(code));
   }
+}
+
+function iteratorOf<T>(x: Iterable<T> | AsyncIterable<T>): AsyncIterator<T> | Iterator<T> {
+  return Symbol.asyncIterator in x ? x[Symbol.asyncIterator]() : x[Symbol.iterator]();
+}
+
+function endSpan(span: Span, err?: unknown): void {
+  if (err !== undefined) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : 'failed' });
+    if (err instanceof PgError) span.setAttribute('db.response.status_code', err.code);
+  }
+  span.end();
 }
 
 /** A result's statement type: its command tag when it names one, else the SQL text's keyword. */

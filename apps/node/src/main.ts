@@ -40,7 +40,7 @@ main({
     WEFT_READY_MAX_LAG_MS: int(100, 3_600_000, 10_000),
     /**
      * Testing only (health tests): `node:shard` — on the node with that id, the replica of that
-     * shard is handed a corrupt entry on its next apply and stops. Empty = off.
+     * shard is handed a corrupt entry on its next apply as a follower, and stops. Empty = off.
      */
     WEFT_TESTING_CORRUPT_APPLY: corruptApplyVar,
   },

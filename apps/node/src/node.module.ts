@@ -7,6 +7,7 @@ import { READINESS_PROBE, type ServiceRuntime } from '@weft/service';
 import { createLogger } from '@weft/telemetry';
 import { NodeReadiness } from './node-health';
 import { NodeMetrics } from './node-metrics';
+import { NodeTracing } from './node-tracing';
 
 export const NODE_CONFIG = Symbol('NODE_CONFIG');
 export const NODE_RUNTIME = Symbol('NODE_RUNTIME');
@@ -56,6 +57,7 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
   private agent?: MetaAgent;
   private meta?: MetaClient;
   private readonly metrics: NodeMetrics;
+  private readonly tracing: NodeTracing;
   readonly readiness: NodeReadiness;
 
   constructor(
@@ -63,6 +65,7 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
     @Inject(NODE_RUNTIME) runtime: ServiceRuntime,
   ) {
     this.metrics = new NodeMetrics(runtime.meter, config.WEFT_NODE_ID, () => this.node, config.WEFT_DATA_DIR);
+    this.tracing = new NodeTracing(config.WEFT_NODE_ID);
     this.readiness = new NodeReadiness(config.WEFT_NODE_ID, () => this.node, config.WEFT_READY_MAX_LAG_MS);
   }
 
@@ -89,7 +92,7 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
       compactionMarginEntries: c.WEFT_SNAPSHOT_MARGIN,
       stagedIdleMs: c.WEFT_STAGED_IDLE_MS,
       logger,
-      observer: this.metrics.observer,
+      observer: { ...this.metrics.observer, ...this.tracing.observer },
       ...corruptApplyKnob(c),
     });
     await this.node.start();

@@ -90,6 +90,11 @@ export interface HostOptions {
    * milliseconds from propose() to its resolution (metrics; must be cheap, it runs per entry).
    */
   readonly onProposalCommitted?: (groupId: number, ms: number) => void;
+  /**
+   * Called synchronously inside propose() with the index the proposal got, i.e. still in the
+   * caller's async context (tracing ties the entry to the request that proposed it).
+   */
+  readonly onProposed?: (groupId: number, index: number) => void;
   /** Observes this node's view of a group's leader changing (0: none known), e.g. to count elections. */
   readonly onLeaderChange?: (groupId: number, leader: number, term: number) => void;
 }
@@ -332,6 +337,7 @@ export class MultiRaftHost {
     // The leader appends a proposal to its log synchronously, so its index is known now.
     const index = st.raftLog.lastIndex();
     const term = st.term;
+    this.opts.onProposed?.(groupId, index);
     this.schedule();
     const at = performance.now();
     return new Promise((resolve, reject) => g.pending.set(index, { term, at, resolve, reject }));

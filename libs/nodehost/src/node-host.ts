@@ -77,8 +77,9 @@ export interface NodeHostOptions {
   /** Hot-path observations for metrics (each callback must be cheap). */
   readonly observer?: NodeHostObserver;
   /**
-   * Testing only: the replica of this shard is handed a corrupt entry on its next apply, so it
-   * stops applying as it would on a real bad entry (health and status tests). Never in production.
+   * Testing only: the replica of this shard is handed a corrupt entry on its next apply as a
+   * follower, so it stops applying as it would on a real bad entry while the shard stays
+   * available (health and status tests). Never in production.
    */
   readonly corruptNextApplyOfShard?: number;
 }
@@ -91,6 +92,12 @@ export interface NodeHostObserver {
   readonly onLeaderChange?: (shardId: number, leader: number, term: number) => void;
   /** One WAL fdatasync: its duration and how much it made durable. */
   readonly onWalSync?: (info: { readonly ms: number; readonly records: number; readonly bytes: number }) => void;
+  /** A proposal of a shard got log index `index`; called synchronously in the proposer's async context (tracing). */
+  readonly onPropose?: (shardId: number, index: number) => void;
+  /** A shard is about to apply entries first..last; the returned function, if any, is called once they are applied (tracing). */
+  readonly onApply?: (shardId: number, firstIndex: number, lastIndex: number) => (() => void) | undefined;
+  /** Wraps the KV server's handling of each proposal with the caller's trace context (see KvServerOptions.traceProposal). */
+  readonly traceProposal?: <T>(shardId: number, traceparent: string | undefined, run: () => Promise<T>) => Promise<T>;
 }
 
 /** One hosted replica's health as this node sees it (metrics, readiness, `weft status`). */
@@ -311,10 +318,13 @@ export class NodeHost {
       rand,
       onProposalCommitted: opts.observer?.onCommit,
       onLeaderChange: opts.observer?.onLeaderChange,
+      onProposed: opts.observer?.onPropose,
       apply: (group: number, entries: readonly Entry[]) => {
         const s = this.shards.get(group);
         if (!s) return;
+        const applied = entries.length > 0 ? opts.observer?.onApply?.(group, entries[0].index, entries[entries.length - 1].index) : undefined;
         s.replica.applyCommitted(this.corruptForTesting(group, toCommitted(entries)));
+        applied?.();
         this.maybeCompact(s);
       },
       snapshotSource: this.source,
@@ -343,6 +353,7 @@ export class NodeHost {
       // leader" (the client tries another node) and serves follower reads at its closed ts.
       shard: (id) => this.shards.get(id)?.replica,
       logger: opts.logger,
+      traceProposal: opts.observer?.traceProposal,
     });
     this.kvAddress = await this.kv.listen();
 
@@ -664,7 +675,7 @@ export class NodeHost {
 
   /** The testing knob corruptNextApplyOfShard: the first data entry of that shard gets bytes no decoder accepts. */
   private corruptForTesting<T extends { data: Uint8Array }>(group: number, entries: T[]): T[] {
-    if (this.opts.corruptNextApplyOfShard !== group || this.corrupted) return entries;
+    if (this.opts.corruptNextApplyOfShard !== group || this.corrupted || this.host?.status(group).state === 'leader') return entries;
     const i = entries.findIndex((e) => e.data.length > 0);
     if (i < 0) return entries;
     this.corrupted = true;

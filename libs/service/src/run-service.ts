@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger as NestPinoLogger, LoggerModule } from 'nestjs-pino';
-import { ConfigError, loadEnv, oneOf, optionalUrl, port, text, type EnvSpec, type EnvValues } from '@weft/config';
+import { ConfigError, fraction, loadEnv, oneOf, optionalUrl, port, text, type EnvSpec, type EnvValues } from '@weft/config';
 import type { Meter } from '@opentelemetry/api';
 import { createLogger, startTelemetry } from '@weft/telemetry';
 import { HealthController, SERVICE_NAME } from './health.controller';
@@ -15,6 +15,8 @@ export function commonEnv(defaults: { httpPort: number; metricsPort: number }) {
     WEFT_METRICS_PORT: port(defaults.metricsPort),
     WEFT_LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
     WEFT_OTLP_TRACES_URL: optionalUrl(),
+    /** Share of requests traced when WEFT_OTLP_TRACES_URL is set (0..1). */
+    WEFT_TRACE_SAMPLE_RATIO: fraction(0.01),
   };
 }
 
@@ -63,6 +65,7 @@ export async function runService<S extends EnvSpec>(def: ServiceDefinition<S>): 
     metricsHost: config.WEFT_BIND_HOST,
     metricsPort: config.WEFT_METRICS_PORT,
     otlpTracesUrl: config.WEFT_OTLP_TRACES_URL || undefined,
+    traceSampleRatio: config.WEFT_TRACE_SAMPLE_RATIO,
   });
 
   @Module({

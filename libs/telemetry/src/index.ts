@@ -2,3 +2,4 @@ export * from './telemetry';
 export * from './logger';
 export * from './instruments';
 export * from './recent-errors';
+export * from './tracing';

@@ -24,9 +24,8 @@ export class NodeReadiness implements ReadinessProbe {
       else if (s.leader === 0) reasons.push(`shard ${s.shardId}: no leader known (election in progress, or no quorum)`);
       else {
         const lag = replicationLagSeconds(s);
-        if (lag * 1000 > this.maxLagMs) {
-          reasons.push(`shard ${s.shardId}: replica is ${Number.isFinite(lag) ? `${lag.toFixed(1)} s` : 'not yet caught up and'} behind (limit ${this.maxLagMs / 1000} s)`);
-        }
+        if (!Number.isFinite(lag)) reasons.push(`shard ${s.shardId}: replica has no closed timestamp yet (catching up)`);
+        else if (lag * 1000 > this.maxLagMs) reasons.push(`shard ${s.shardId}: replica is ${lag.toFixed(1)} s behind (limit ${this.maxLagMs / 1000} s)`);
       }
     }
     return { ready: reasons.length === 0, reasons };

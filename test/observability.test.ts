@@ -18,6 +18,7 @@ jest.setTimeout(180_000);
 const exec = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SHARDS = ['1', '2', '3', '4'];
+const SERVICES = ['meta-1', 'meta-2', 'meta-3', 'node-1', 'node-2', 'node-3', 'gateway'];
 
 async function startDemo(env: Record<string, string> = {}): Promise<{ demo: Demo; dir: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'weft-obs-'));
@@ -179,9 +180,9 @@ describe('metrics of a running cluster', () => {
       expect(followerLag.length).toBe(SHARDS.length * 2);
       for (const f of followerLag) expect(f.value).toBeLessThan(100);
 
-      const meta = await scrape(service(demo.state(), 'meta').ports.metrics);
-      expect(total(meta, 'weft_meta_is_leader')).toBe(1);
-      expect(total(meta, 'weft_meta_shards')).toBe(SHARDS.length);
+      const metas = await Promise.all(['meta-1', 'meta-2', 'meta-3'].map((n) => scrape(service(demo.state(), n).ports.metrics)));
+      expect(metas.map((m) => total(m, 'weft_meta_is_leader')).reduce((x, y) => x + y, 0)).toBe(1);
+      for (const m of metas) expect(total(m, 'weft_meta_shards')).toBe(SHARDS.length);
     } finally {
       await a.end();
       await b.end();
@@ -189,13 +190,13 @@ describe('metrics of a running cluster', () => {
   });
 
   it('every service is ready, and `weft status` shows each shard with its leader and every replica applied', async () => {
-    for (const name of ['meta', 'node-1', 'node-2', 'node-3', 'gateway']) {
+    for (const name of SERVICES) {
       const port = service(demo.state(), name).httpPort;
       await until(`${name} ready`, async () => ((await ready(port)).code === 200 ? true : undefined));
     }
     const s = await weftStatus(dir);
     expect(s.code).toBe(0);
-    for (const name of ['meta', 'node-1', 'node-2', 'node-3', 'gateway']) expect(s.stdout).toMatch(new RegExp(`^${name}\\s+up\\s+ready\\s+pid \\d+`, 'm'));
+    for (const name of SERVICES) expect(s.stdout).toMatch(new RegExp(`^${name}\\s+up\\s+ready\\s+pid \\d+`, 'm'));
     for (const shard of SHARDS) expect(s.stdout).toMatch(new RegExp(`^${shard}\\s+node-[123]\\s+applied \\d+ lag [\\d.]+s\\s+applied \\d+ lag [\\d.]+s\\s+applied \\d+ lag [\\d.]+s$`, 'm'));
   });
 });

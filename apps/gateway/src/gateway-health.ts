@@ -16,7 +16,7 @@ export interface ShardReach {
 }
 
 /**
- * The gateway's readiness: every `intervalMs` it asks each replica of every shard for its
+ * The gateway's readiness: every `intervalMs` it asks each replica of every shard (as last placed) for its
  * status (the KV RPC's status call, answered locally by each node) and is ready only while it
  * reaches a quorum of every shard and that quorum knows a leader. Also exports the result as
  * weft_gateway_shard_reachable_replicas / weft_gateway_shard_quorum, and the KV client's
@@ -30,8 +30,6 @@ export class GatewayReadiness implements ReadinessProbe {
 
   constructor(
     private readonly shards: ReadonlyMap<number, RemoteShardKv>,
-    /** Node ids holding a replica of every shard (the gateway's WEFT_KV_REPLICAS). */
-    private readonly replicas: readonly number[],
     meter: Meter,
     private readonly intervalMs = 2000,
   ) {
@@ -77,7 +75,7 @@ export class GatewayReadiness implements ReadinessProbe {
     if (this.running) return;
     this.running = true;
     try {
-      const results = await Promise.all([...this.shards].map(([id, kv]) => probeShard(id, kv, this.replicas)));
+      const results = await Promise.all([...this.shards].map(([id, kv]) => probeShard(id, kv, kv.replicaIds)));
       this.last = new Map(results.map((r) => [r.shard, r]));
       this.probed = true;
     } finally {

@@ -94,7 +94,7 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
     if (c.WEFT_META_ADDRS.length > 0) {
       // 5 s: a DDL waiting on a meta without quorum fails in bounded time (57P03).
       this.meta = new MetaClient({ endpoints: c.WEFT_META_ADDRS.map((m) => ({ metaId: m.nodeId, host: m.host, port: m.port })), deadlineMs: 5000 });
-      this.routing = await MetaRouting.load(this.meta, logger);
+      this.routing = await MetaRouting.load(this.meta, logger, undefined, undefined, () => traceparentOf());
       map = this.routing.map;
       for (const [id, kv] of this.routing.shards) {
         shards.set(id, kv);
@@ -128,7 +128,7 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
       .addCallback((o) => o.observe(this.server?.connectionCount ?? 0));
     meter.createObservableCounter('weft_sql_plan_cache_hits', { description: 'Simple-query plans reused from the plan cache' }).addCallback((o) => o.observe(sessionFactory.planCache.hits));
     meter.createObservableCounter('weft_sql_plan_cache_misses', { description: 'Simple-query plans compiled (not in the plan cache, or stale)' }).addCallback((o) => o.observe(sessionFactory.planCache.misses));
-    this.health = new GatewayReadiness(remote, replicas.map((r) => r.nodeId), meter);
+    this.health = new GatewayReadiness(remote, meter);
     this.health.start();
     this.server = new PgServer<SqlPrepared>({
       authenticator: authenticatorFromEnv(),

@@ -219,6 +219,11 @@ export class RemoteShardKv implements ShardKv {
     if (this.leader === undefined && leaseholder > 0 && placed.includes(leaseholder)) this.leader = leaseholder;
   }
 
+  /** The shard's replicas as last placed (node ids), without asking anyone (health probes). */
+  get replicaIds(): readonly number[] {
+    return this.placed;
+  }
+
   /** The node currently believed to lead (undefined until a request succeeded). */
   get leaderHint(): number | undefined {
     return this.leader;

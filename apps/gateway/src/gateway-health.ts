@@ -13,6 +13,8 @@ export interface ShardReach {
   readonly quorum: boolean;
   /** Why the unreachable replicas did not answer (node id → error). */
   readonly errors: Readonly<Record<number, string>>;
+  /** Each replica that answered: its applied index and lag (now − closed timestamp, seconds; null before the first). */
+  readonly replicaStatus: readonly { node: number; leader: number; appliedIndex: number; lagSeconds: number | null }[];
 }
 
 /**
@@ -107,12 +109,15 @@ export class GatewayReadiness implements ReadinessProbe {
 async function probeShard(id: number, kv: RemoteShardKv, replicas: readonly number[]): Promise<ShardReach> {
   const errors: Record<number, string> = {};
   const leaders = new Map<number, number>();
+  const replicaStatus: { node: number; leader: number; appliedIndex: number; lagSeconds: number | null }[] = [];
   let reachable = 0;
   await Promise.all(
     replicas.map(async (n) => {
       try {
         const s = await kv.replicaStatus(n);
         reachable++;
+        const lagSeconds = s.closedTs === 0n ? null : Math.max(0, Math.round((Date.now() * 1000 - Number(s.closedTs)) / 1e5) / 10);
+        replicaStatus.push({ node: n, leader: s.leader, appliedIndex: s.appliedIndex, lagSeconds });
         if (s.leader !== 0) leaders.set(s.leader, (leaders.get(s.leader) ?? 0) + 1);
       } catch (e) {
         errors[n] = e instanceof Error ? e.message : String(e);
@@ -122,5 +127,6 @@ async function probeShard(id: number, kv: RemoteShardKv, replicas: readonly numb
   // The leader most answering replicas name (during an election they may disagree briefly).
   const leader = [...leaders].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 0;
   const quorum = replicas.length > 0 && reachable * 2 > replicas.length && leader !== 0;
-  return { shard: id, replicas: replicas.length, reachable, leader, quorum, errors };
+  replicaStatus.sort((a, b) => a.node - b.node);
+  return { shard: id, replicas: replicas.length, reachable, leader, quorum, errors, replicaStatus };
 }

@@ -13,6 +13,8 @@ import { READINESS_PROBE, type ServiceRuntime } from '@weft/service';
 import { createLogger, traceparentOf } from '@weft/telemetry';
 import { authenticatorFromEnv } from './auth';
 import { MetaRouting } from './meta-routing';
+import { ConsoleController, ConsoleSource } from './console/console.controller';
+import { ConsoleFeed } from './console/console-feed';
 import { GatewayReadiness } from './gateway-health';
 import { SqlMetrics } from './sql-metrics';
 
@@ -66,13 +68,14 @@ async function metaQuorumGate(meta: MetaClient): Promise<void> {
 
 /** The SQL gateway's data plane: Postgres wire server + SQL engine over the cluster's shards. */
 @Injectable()
-export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
+export class PgGatewayService implements OnModuleInit, OnApplicationShutdown, ConsoleSource {
   private server?: PgServer<SqlPrepared>;
   private kv?: KvClient;
   private readonly local: LocalShard[] = [];
   private meta?: MetaClient;
   private routing?: MetaRouting;
   private health?: GatewayReadiness;
+  private readonly consoleFeed = new ConsoleFeed();
   /** /health/ready and /status: quorum reachability of every shard (ready at once without remote shards). */
   readonly readiness = {
     readiness: () => this.health?.readiness() ?? { ready: false, reasons: ['gateway is starting'] },
@@ -122,7 +125,7 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
       schemaChangeGate: meta ? () => metaQuorumGate(meta) : undefined,
     });
     const meter = this.runtime.meter;
-    const sqlMetrics = new SqlMetrics(meter);
+    const sqlMetrics = new SqlMetrics(meter, this.consoleFeed);
     meter
       .createObservableGauge('weft_pgwire_connections', { description: 'Client connections open now (authenticated or not)' })
       .addCallback((o) => o.observe(this.server?.connectionCount ?? 0));
@@ -138,6 +141,16 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
     const addr = await this.server.listen(c.WEFT_PG_PORT, c.WEFT_BIND_HOST);
     const nodes = this.routing ? 'placed by meta' : replicas.length ? replicas : c.WEFT_DATA_DIR;
     logger.info({ pg: `${addr.address}:${addr.port}`, shards: map.shardIds().length, nodes }, 'postgres wire server listening');
+  }
+
+  /** The web console's data (GET /console/api/snapshot). */
+  consoleSnapshot(): Record<string, unknown> {
+    return { time: new Date().toISOString(), cluster: this.health?.details() ?? {}, sql: this.consoleFeed.snapshot() };
+  }
+
+  /** Cancels a session's running statement (the console's Cancel button). */
+  cancelBackend(pid: number): boolean {
+    return this.server?.cancelBackend(pid) ?? false;
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -160,8 +173,10 @@ export class GatewayModule {
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: GATEWAY_RUNTIME, useValue: runtime },
         PgGatewayService,
+        { provide: ConsoleSource, useExisting: PgGatewayService },
         { provide: READINESS_PROBE, useFactory: (s: PgGatewayService) => s.readiness, inject: [PgGatewayService] },
       ],
+      controllers: [ConsoleController],
       exports: [READINESS_PROBE],
     };
   }

@@ -10,6 +10,7 @@ import {
   type TransactionStatus,
 } from '@weft/pgwire';
 import { BoundedLabel, secondsHistogram } from '@weft/telemetry';
+import type { ConsoleFeed } from './console/console-feed';
 
 /** Statement types, the `type` label: a fixed set so the series count stays bounded. */
 export type StatementType = 'select' | 'insert' | 'update' | 'delete' | 'begin' | 'commit' | 'rollback' | 'ddl' | 'copy' | 'utility' | 'other';
@@ -107,7 +108,11 @@ export class SqlMetrics {
   private readonly reasonAttrs = new Map<AbortReason, Attributes>();
   private active = 0;
 
-  constructor(meter: Meter) {
+  constructor(
+    meter: Meter,
+    /** The web console's feed (sessions, recent latencies, slowest statements), if served. */
+    readonly feed?: ConsoleFeed,
+  ) {
     this.latency = secondsHistogram(meter, 'weft_sql_statement_duration_seconds', 'Time the gateway spends on a statement, by statement type (extended protocol: until Execute returns)');
     this.queries = meter.createCounter('weft_sql_queries', { description: 'Statements run, by tenant (weft.tenant setting, else the role)' });
     this.errors = meter.createCounter('weft_sql_statement_errors', { description: 'Statements that failed, by type and SQLSTATE' });
@@ -124,12 +129,14 @@ export class SqlMetrics {
       const made = await factory(info);
       this.opened.add(1);
       this.active++;
-      return { ...made, handler: new InstrumentedSession(made.handler, this, info.user) };
+      this.feed?.opened(info.pid, info.user, info.applicationName, info.remoteAddress);
+      return { ...made, handler: new InstrumentedSession(made.handler, this, info.user, info.pid) };
     };
   }
 
-  statement(type: StatementType, seconds: number, tenant: string): void {
+  statement(type: StatementType, seconds: number, tenant: string, pid: number): void {
     this.latency.record(seconds, this.forType(type));
+    this.feed?.ended(pid, type, seconds * 1000, tenant);
     let a = this.tenantAttrs.get(tenant);
     if (!a) {
       a = { tenant: this.tenants.value(tenant) };
@@ -144,6 +151,7 @@ export class SqlMetrics {
 
   committed(): void {
     this.commits.add(1);
+    if (this.feed) this.feed.commits++;
   }
 
   aborted(reason: AbortReason): void {
@@ -153,10 +161,12 @@ export class SqlMetrics {
       this.reasonAttrs.set(reason, a);
     }
     this.aborts.add(1, a);
+    if (this.feed) this.feed.aborts++;
   }
 
-  sessionClosed(): void {
+  sessionClosed(pid: number): void {
     this.active--;
+    this.feed?.closed(pid);
   }
 
   private forType(type: StatementType): Attributes {
@@ -183,13 +193,14 @@ interface WithSettings {
  * (or a ROLLBACK, reason rollback), and an error outside a failed block aborts the transaction.
  */
 class InstrumentedSession<S extends PreparedStatement> implements SessionHandler<S> {
-  private readonly texts = new WeakMap<S, StatementType>();
+  private readonly texts = new WeakMap<S, { type: StatementType; text: string }>();
   private readonly tracer = trace.getTracer('weft-gateway');
 
   constructor(
     private readonly inner: SessionHandler<S>,
     private readonly m: SqlMetrics,
     private readonly user: string,
+    private readonly pid: number,
   ) {}
 
   async *simpleQuery(sql: string, ctx: QueryContext): AsyncIterable<StatementResult> {
@@ -199,6 +210,7 @@ class InstrumentedSession<S extends PreparedStatement> implements SessionHandler
     try {
       const it = iteratorOf(this.inner.simpleQuery(sql, ctx));
       for (;;) {
+        this.m.feed?.started(this.pid, sql);
         // The engine runs inside the statement's span, so the KV calls it makes carry its trace.
         const n: IteratorResult<StatementResult> = await context.with(active, () => it.next());
         if (n.done) break;
@@ -210,7 +222,7 @@ class InstrumentedSession<S extends PreparedStatement> implements SessionHandler
         if (r.kind !== 'empty') {
           const type = resultType(r, sql);
           const now = performance.now();
-          this.m.statement(type, (now - t) / 1000, this.tenant());
+          this.m.statement(type, (now - t) / 1000, this.tenant(), this.pid);
           this.transition(before, after, type);
           t = now;
         }
@@ -231,7 +243,7 @@ class InstrumentedSession<S extends PreparedStatement> implements SessionHandler
     const before = this.inner.transactionStatus();
     try {
       const s = await this.inner.prepare(sql, paramTypes, ctx);
-      this.texts.set(s, statementType(sql));
+      this.texts.set(s, { type: statementType(sql), text: sql });
       return s;
     } catch (e) {
       // A parse error inside a block fails the transaction; outside one there is none.
@@ -242,12 +254,14 @@ class InstrumentedSession<S extends PreparedStatement> implements SessionHandler
 
   async execute(req: ExecuteRequest<S>, ctx: QueryContext): Promise<StatementResult> {
     const before = this.inner.transactionStatus();
-    const type = this.texts.get(req.statement) ?? 'other';
+    const prepared = this.texts.get(req.statement);
+    const type = prepared?.type ?? 'other';
+    this.m.feed?.started(this.pid, prepared?.text ?? '');
     const { span, active } = this.startSpan(type);
     const t = performance.now();
     try {
       const r = await context.with(active, () => this.inner.execute(req, ctx));
-      this.m.statement(type, (performance.now() - t) / 1000, this.tenant());
+      this.m.statement(type, (performance.now() - t) / 1000, this.tenant(), this.pid);
       this.transition(before, this.inner.transactionStatus(), type);
       endSpan(span);
       return r;
@@ -267,7 +281,7 @@ class InstrumentedSession<S extends PreparedStatement> implements SessionHandler
   }
 
   async close(): Promise<void> {
-    this.m.sessionClosed();
+    this.m.sessionClosed(this.pid);
     await this.inner.close?.();
   }
 
@@ -297,7 +311,7 @@ class InstrumentedSession<S extends PreparedStatement> implements SessionHandler
   /** A statement failed: its latency and tenant count like any other's, plus its error and the abort. */
   private failed(before: TransactionStatus, type: StatementType, e: unknown, startedAt: number): void {
     const code = codeOf(e);
-    this.m.statement(type, (performance.now() - startedAt) / 1000, this.tenant());
+    this.m.statement(type, (performance.now() - startedAt) / 1000, this.tenant(), this.pid);
     this.m.failed(type, code);
     // A statement in an already failed block (25P02) ends nothing new.
     if (before !== 'E') this.m.aborted(abortReason(code));

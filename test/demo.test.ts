@@ -190,7 +190,7 @@ describe('weft demo (npm start)', () => {
     const status = await weft(['status', '--data', dataDir]);
     expect(status.code).toBe(0);
     expect(status.stdout).toContain(`Postgres port ${pgPort}`);
-    for (const s of state.services) expect(status.stdout).toMatch(new RegExp(`^${s.name}\\s+up\\s+pid ${s.pid}\\s+http://127.0.0.1:${s.httpPort}/health$`, 'm'));
+    for (const s of state.services) expect(status.stdout).toMatch(new RegExp(`^${s.name}\\s+up\\s+(?:not-)?ready\\s+pid ${s.pid}\\s+http://127.0.0.1:${s.httpPort}/health$`, 'm'));
 
     const c = await connect('weft');
     try {

@@ -225,6 +225,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       'A service that dies is restarted from its data directory; `weft status --data DIR` shows pids and health.',
       'Connect with:',
       `  psql "host=127.0.0.1 port=${opts.pgPort} user=weft dbname=weft"`,
+      `Console: http://127.0.0.1:${sup.find((s) => s.svc.name === 'gateway')?.svc.httpPort}/console`,
       '',
       'Press Ctrl-C to stop.',
       '',

@@ -12,6 +12,26 @@ export function checkHealth(host: string, port: number, timeoutMs = 1000): Promi
   });
 }
 
+/** GETs a JSON document (any status code); undefined if the service does not answer in time. */
+export function getJson(host: string, port: number, path: string, timeoutMs = 2000): Promise<unknown> {
+  return new Promise((resolve) => {
+    const req = http.get({ host, port, path, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as unknown);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+  });
+}
+
 /** Polls /health until it answers or the deadline passes. */
 export async function waitHealthy(host: string, port: number, deadlineMs: number): Promise<boolean> {
   const until = Date.now() + deadlineMs;

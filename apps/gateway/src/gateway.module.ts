@@ -9,11 +9,17 @@ import { LocalShard } from '@weft/materialize';
 import { MetaClient } from '@weft/meta';
 import { PgServer } from '@weft/pgwire';
 import { createSqlSessionFactory, SQL_REPLICATED_KEYS, type SqlPrepared } from '@weft/sql';
-import { createLogger } from '@weft/telemetry';
+import { READINESS_PROBE, type ServiceRuntime } from '@weft/service';
+import { createLogger, traceparentOf } from '@weft/telemetry';
 import { authenticatorFromEnv } from './auth';
 import { MetaRouting } from './meta-routing';
+import { ConsoleController, ConsoleSource } from './console/console.controller';
+import { ConsoleFeed } from './console/console-feed';
+import { GatewayReadiness } from './gateway-health';
+import { SqlMetrics } from './sql-metrics';
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
+export const GATEWAY_RUNTIME = Symbol('GATEWAY_RUNTIME');
 
 export interface GatewayConfig {
   readonly WEFT_PG_PORT: number;
@@ -62,14 +68,24 @@ async function metaQuorumGate(meta: MetaClient): Promise<void> {
 
 /** The SQL gateway's data plane: Postgres wire server + SQL engine over the cluster's shards. */
 @Injectable()
-export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
+export class PgGatewayService implements OnModuleInit, OnApplicationShutdown, ConsoleSource {
   private server?: PgServer<SqlPrepared>;
   private kv?: KvClient;
   private readonly local: LocalShard[] = [];
   private meta?: MetaClient;
   private routing?: MetaRouting;
+  private health?: GatewayReadiness;
+  private readonly consoleFeed = new ConsoleFeed();
+  /** /health/ready and /status: quorum reachability of every shard (ready at once without remote shards). */
+  readonly readiness = {
+    readiness: () => this.health?.readiness() ?? { ready: false, reasons: ['gateway is starting'] },
+    details: () => this.health?.details() ?? {},
+  };
 
-  constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {}
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(GATEWAY_RUNTIME) private readonly runtime: ServiceRuntime,
+  ) {}
 
   async onModuleInit(): Promise<void> {
     const c = this.config;
@@ -77,16 +93,23 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
     const replicas = parseReplicas(c.WEFT_KV_REPLICAS);
     let map = ShardMap.uniform(c.WEFT_SHARD_COUNT);
     const shards = new Map<number, ShardKv>();
+    const remote = new Map<number, RemoteShardKv>();
     if (c.WEFT_META_ADDRS.length > 0) {
       // 5 s: a DDL waiting on a meta without quorum fails in bounded time (57P03).
       this.meta = new MetaClient({ endpoints: c.WEFT_META_ADDRS.map((m) => ({ metaId: m.nodeId, host: m.host, port: m.port })), deadlineMs: 5000 });
-      this.routing = await MetaRouting.load(this.meta, logger);
+      this.routing = await MetaRouting.load(this.meta, logger, undefined, undefined, () => traceparentOf());
       map = this.routing.map;
-      for (const [id, kv] of this.routing.shards) shards.set(id, kv);
+      for (const [id, kv] of this.routing.shards) {
+        shards.set(id, kv);
+        remote.set(id, kv);
+      }
     }
     for (const id of shards.size > 0 ? [] : map.shardIds()) {
-      if (replicas.length) shards.set(id, new RemoteShardKv({ shardId: id, replicas }));
-      else {
+      if (replicas.length) {
+        const kv = new RemoteShardKv({ shardId: id, replicas, traceparent: () => traceparentOf() });
+        remote.set(id, kv);
+        shards.set(id, kv);
+      } else {
         const dir = path.join(c.WEFT_DATA_DIR, `shard-${id}`);
         mkdirSync(dir, { recursive: true });
         const shard = await LocalShard.open(dir, { shardId: id });
@@ -101,9 +124,18 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
       txnStageBytes: c.WEFT_TXN_STAGE_BYTES,
       schemaChangeGate: meta ? () => metaQuorumGate(meta) : undefined,
     });
+    const meter = this.runtime.meter;
+    const sqlMetrics = new SqlMetrics(meter, this.consoleFeed);
+    meter
+      .createObservableGauge('weft_pgwire_connections', { description: 'Client connections open now (authenticated or not)' })
+      .addCallback((o) => o.observe(this.server?.connectionCount ?? 0));
+    meter.createObservableCounter('weft_sql_plan_cache_hits', { description: 'Simple-query plans reused from the plan cache' }).addCallback((o) => o.observe(sessionFactory.planCache.hits));
+    meter.createObservableCounter('weft_sql_plan_cache_misses', { description: 'Simple-query plans compiled (not in the plan cache, or stale)' }).addCallback((o) => o.observe(sessionFactory.planCache.misses));
+    this.health = new GatewayReadiness(remote, meter);
+    this.health.start();
     this.server = new PgServer<SqlPrepared>({
       authenticator: authenticatorFromEnv(),
-      sessionFactory,
+      sessionFactory: sqlMetrics.instrument(sessionFactory),
       onInternalError: (e) => logger.error({ err: e }, 'internal error in a SQL session'),
     });
     const addr = await this.server.listen(c.WEFT_PG_PORT, c.WEFT_BIND_HOST);
@@ -111,7 +143,18 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
     logger.info({ pg: `${addr.address}:${addr.port}`, shards: map.shardIds().length, nodes }, 'postgres wire server listening');
   }
 
+  /** The web console's data (GET /console/api/snapshot). */
+  consoleSnapshot(): Record<string, unknown> {
+    return { time: new Date().toISOString(), cluster: this.health?.details() ?? {}, sql: this.consoleFeed.snapshot() };
+  }
+
+  /** Cancels a session's running statement (the console's Cancel button). */
+  cancelBackend(pid: number): boolean {
+    return this.server?.cancelBackend(pid) ?? false;
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    this.health?.stop();
     await this.server?.close();
     for (const s of this.local) await s.close();
     if (this.local.length === 0) this.kv?.close();
@@ -123,7 +166,18 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown {
 /** The SQL gateway: Postgres wire protocol in front of the SQL engine. */
 @Module({})
 export class GatewayModule {
-  static forRoot(config: GatewayConfig): DynamicModule {
-    return { module: GatewayModule, providers: [{ provide: GATEWAY_CONFIG, useValue: config }, PgGatewayService] };
+  static forRoot(config: GatewayConfig, runtime: ServiceRuntime): DynamicModule {
+    return {
+      module: GatewayModule,
+      providers: [
+        { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: GATEWAY_RUNTIME, useValue: runtime },
+        PgGatewayService,
+        { provide: ConsoleSource, useExisting: PgGatewayService },
+        { provide: READINESS_PROBE, useFactory: (s: PgGatewayService) => s.readiness, inject: [PgGatewayService] },
+      ],
+      controllers: [ConsoleController],
+      exports: [READINESS_PROBE],
+    };
   }
 }

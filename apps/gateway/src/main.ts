@@ -20,5 +20,5 @@ main({
     /** A transaction sends its buffered writes to the shard as intents each time they reach this size. */
     WEFT_TXN_STAGE_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
   },
-  module: (config) => GatewayModule.forRoot(config),
+  module: (config, runtime) => GatewayModule.forRoot(config, runtime),
 });

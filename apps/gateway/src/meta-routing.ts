@@ -30,7 +30,14 @@ export class MetaRouting {
   ) {}
 
   /** Waits (up to `deadlineMs`) until meta has placed every shard, then builds the clients. */
-  static async load(meta: RoutingSource, logger: RoutingLogger, deadlineMs = 60_000, refreshMs = 2_000): Promise<MetaRouting> {
+  static async load(
+    meta: RoutingSource,
+    logger: RoutingLogger,
+    deadlineMs = 60_000,
+    refreshMs = 2_000,
+    /** Sent with each proposal so a write's trace continues on the node (see RemoteShardKvOptions). */
+    traceparent?: () => string | undefined,
+  ): Promise<MetaRouting> {
     const end = Date.now() + deadlineMs;
     let last: string;
     for (;;) {
@@ -41,7 +48,7 @@ export class MetaRouting {
           const byId = new Map(nodes.map((n) => [n.nodeId, n]));
           const shards = new Map<number, RemoteShardKv>();
           for (const s of records) {
-            const kv = new RemoteShardKv({ shardId: s.shardId, replicas: addresses(s, byId) });
+            const kv = new RemoteShardKv({ shardId: s.shardId, replicas: addresses(s, byId), ...(traceparent ? { traceparent } : {}) });
             kv.setReplicas(addresses(s, byId), s.leaseholder);
             shards.set(s.shardId, kv);
           }

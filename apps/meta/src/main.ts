@@ -22,5 +22,5 @@ main({
     /** An empty shard map is bootstrapped with this many uniform shards (as the nodes' WEFT_SHARD_COUNT). */
     WEFT_SHARD_COUNT: int(1, 4096, 1),
   },
-  module: (config) => MetaModule.forRoot(config),
+  module: (config, runtime) => MetaModule.forRoot(config, runtime),
 });

@@ -1,9 +1,12 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { NodeAddress } from '@weft/config';
 import { MetaReplica, MetaServer } from '@weft/meta';
+import { READINESS_PROBE, type ServiceRuntime } from '@weft/service';
 import { createLogger } from '@weft/telemetry';
+import { MetaReadiness, registerMetaMetrics } from './meta-metrics';
 
 export const META_CONFIG = Symbol('META_CONFIG');
+export const META_RUNTIME = Symbol('META_RUNTIME');
 
 export interface MetaConfig {
   readonly WEFT_KAFKA_BROKERS: string[];
@@ -23,8 +26,14 @@ export interface MetaConfig {
 export class MetaReplicaService implements OnModuleInit, OnApplicationShutdown {
   private replica?: MetaReplica;
   private server?: MetaServer;
+  readonly readiness = new MetaReadiness(() => this.replica);
 
-  constructor(@Inject(META_CONFIG) private readonly config: MetaConfig) {}
+  constructor(
+    @Inject(META_CONFIG) private readonly config: MetaConfig,
+    @Inject(META_RUNTIME) runtime: ServiceRuntime,
+  ) {
+    registerMetaMetrics(runtime.meter, () => this.replica);
+  }
 
   async onModuleInit(): Promise<void> {
     const c = this.config;
@@ -60,7 +69,16 @@ export class MetaReplicaService implements OnModuleInit, OnApplicationShutdown {
 /** The control plane: one replica of the meta group (catalog, shard map, TSO, node liveness). */
 @Module({})
 export class MetaModule {
-  static forRoot(config: MetaConfig): DynamicModule {
-    return { module: MetaModule, providers: [{ provide: META_CONFIG, useValue: config }, MetaReplicaService] };
+  static forRoot(config: MetaConfig, runtime: ServiceRuntime): DynamicModule {
+    return {
+      module: MetaModule,
+      providers: [
+        { provide: META_CONFIG, useValue: config },
+        { provide: META_RUNTIME, useValue: runtime },
+        MetaReplicaService,
+        { provide: READINESS_PROBE, useFactory: (s: MetaReplicaService) => s.readiness, inject: [MetaReplicaService] },
+      ],
+      exports: [READINESS_PROBE],
+    };
   }
 }

@@ -1,6 +1,10 @@
-import { int, nodeAddresses, optionalNodeAddresses, port, text } from '@weft/config';
+import { z } from 'zod';
+import { int, nodeAddresses, optionalNodeAddresses, port, text, type EnvVar } from '@weft/config';
 import { main } from '@weft/service';
 import { NodeModule } from './node.module';
+
+/** `node:shard` or empty (see WEFT_TESTING_CORRUPT_APPLY below). */
+const corruptApplyVar: EnvVar<string> = { expected: 'node:shard (testing only) or empty', schema: z.union([z.literal(''), z.string().regex(/^\d+:\d+$/)]), default: '' };
 
 main({
   name: 'node',
@@ -32,6 +36,13 @@ main({
     WEFT_SNAPSHOT_MARGIN: int(0, 1_000_000_000, 1_000),
     /** A large (staged) transaction idle this long is presumed abandoned and aborted by the leader. */
     WEFT_STAGED_IDLE_MS: int(1_000, 86_400_000, 300_000),
+    /** /health/ready turns not-ready when a replica's state is more than this far behind (closed timestamp). */
+    WEFT_READY_MAX_LAG_MS: int(100, 3_600_000, 10_000),
+    /**
+     * Testing only (health tests): `node:shard` — on the node with that id, the replica of that
+     * shard is handed a corrupt entry on its next apply as a follower, and stops. Empty = off.
+     */
+    WEFT_TESTING_CORRUPT_APPLY: corruptApplyVar,
   },
-  module: (config) => NodeModule.forRoot(config),
+  module: (config, runtime) => NodeModule.forRoot(config, runtime),
 });

@@ -3,9 +3,14 @@ import { hostname } from 'node:os';
 import type { NodeAddress } from '@weft/config';
 import { MetaClient } from '@weft/meta';
 import { MetaAgent, NodeHost, type PeerSpec, type ShardSpec } from '@weft/nodehost';
+import { READINESS_PROBE, type ServiceRuntime } from '@weft/service';
 import { createLogger } from '@weft/telemetry';
+import { NodeReadiness } from './node-health';
+import { NodeMetrics } from './node-metrics';
+import { NodeTracing } from './node-tracing';
 
 export const NODE_CONFIG = Symbol('NODE_CONFIG');
+export const NODE_RUNTIME = Symbol('NODE_RUNTIME');
 
 export interface NodeConfig {
   readonly WEFT_NODE_ID: number;
@@ -21,6 +26,8 @@ export interface NodeConfig {
   readonly WEFT_ADVERTISE_HOST: string;
   readonly WEFT_REGION: string;
   readonly WEFT_ZONE: string;
+  readonly WEFT_READY_MAX_LAG_MS: number;
+  readonly WEFT_TESTING_CORRUPT_APPLY: string;
   readonly WEFT_BIND_HOST: string;
   readonly WEFT_LOG_LEVEL: Parameters<typeof createLogger>[1];
 }
@@ -34,14 +41,33 @@ export function shardSpecs(c: Pick<NodeConfig, 'WEFT_SHARD_COUNT' | 'WEFT_RAFT_P
   return Array.from({ length: c.WEFT_SHARD_COUNT }, (_, i) => ({ shardId: i + 1, voters }));
 }
 
+/** The WEFT_TESTING_CORRUPT_APPLY knob (`node:shard`) as a NodeHost option, if it names this node. */
+export function corruptApplyKnob(c: Pick<NodeConfig, 'WEFT_TESTING_CORRUPT_APPLY' | 'WEFT_NODE_ID'>): { corruptNextApplyOfShard?: number } {
+  const v = c.WEFT_TESTING_CORRUPT_APPLY.trim();
+  if (v === '') return {};
+  const m = /^(\d+):(\d+)$/.exec(v);
+  if (!m) throw new Error(`WEFT_TESTING_CORRUPT_APPLY: expected node:shard, got "${v}"`);
+  return Number(m[1]) === c.WEFT_NODE_ID ? { corruptNextApplyOfShard: Number(m[2]) } : {};
+}
+
 /** Starts the node's data plane (NodeHost: Raft, WAL, shard replicas, KV RPC) with the app, stops it with it. */
 @Injectable()
 export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
   private node?: NodeHost;
   private agent?: MetaAgent;
   private meta?: MetaClient;
+  private readonly metrics: NodeMetrics;
+  private readonly tracing: NodeTracing;
+  readonly readiness: NodeReadiness;
 
-  constructor(@Inject(NODE_CONFIG) private readonly config: NodeConfig) {}
+  constructor(
+    @Inject(NODE_CONFIG) private readonly config: NodeConfig,
+    @Inject(NODE_RUNTIME) runtime: ServiceRuntime,
+  ) {
+    this.metrics = new NodeMetrics(runtime.meter, config.WEFT_NODE_ID, () => this.node, config.WEFT_DATA_DIR);
+    this.tracing = new NodeTracing(config.WEFT_NODE_ID);
+    this.readiness = new NodeReadiness(config.WEFT_NODE_ID, () => this.node, config.WEFT_READY_MAX_LAG_MS);
+  }
 
   async onModuleInit(): Promise<void> {
     const c = this.config;
@@ -66,6 +92,8 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
       compactionMarginEntries: c.WEFT_SNAPSHOT_MARGIN,
       stagedIdleMs: c.WEFT_STAGED_IDLE_MS,
       logger,
+      observer: { ...this.metrics.observer, ...this.tracing.observer },
+      ...corruptApplyKnob(c),
     });
     await this.node.start();
     if (placedByMeta) {
@@ -93,7 +121,16 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
 /** A storage node: hosts a replica of shards 1..WEFT_SHARD_COUNT and serves them over the KV RPC. */
 @Module({})
 export class NodeModule {
-  static forRoot(config: NodeConfig): DynamicModule {
-    return { module: NodeModule, providers: [{ provide: NODE_CONFIG, useValue: config }, NodeHostService] };
+  static forRoot(config: NodeConfig, runtime: ServiceRuntime): DynamicModule {
+    return {
+      module: NodeModule,
+      providers: [
+        { provide: NODE_CONFIG, useValue: config },
+        { provide: NODE_RUNTIME, useValue: runtime },
+        NodeHostService,
+        { provide: READINESS_PROBE, useFactory: (s: NodeHostService) => s.readiness, inject: [NodeHostService] },
+      ],
+      exports: [READINESS_PROBE],
+    };
   }
 }

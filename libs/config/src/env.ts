@@ -54,6 +54,15 @@ export function int(min: number, max: number, defaultValue?: number): EnvVar<num
   };
 }
 
+/** A fraction 0..1, e.g. a sampling ratio ("0.01", "1"). */
+export function fraction(defaultValue?: number): EnvVar<number> {
+  return {
+    expected: 'a number from 0 to 1',
+    schema: z.string().regex(/^(?:0|1|0?\.\d+|1\.0*)$/).transform(Number).pipe(z.number().min(0).max(1)),
+    default: defaultValue === undefined ? undefined : String(defaultValue),
+  };
+}
+
 /** One of a fixed set of words. */
 export function oneOf<T extends string>(values: readonly [T, ...T[]], defaultValue?: T): EnvVar<T> {
   return { expected: `one of ${values.join(', ')}`, schema: z.enum(values), default: defaultValue };

@@ -29,6 +29,8 @@ export interface RemoteShardKvOptions {
   readonly connectTimeoutMs?: number;
   /** The replica follower reads try first (the one in this gateway's zone); default: round-robin. */
   readonly nearestNodeId?: number;
+  /** The caller's current W3C trace context (`traceparent`), sent with each proposal; default none. */
+  readonly traceparent?: () => string | undefined;
 }
 
 /** An error a replica reported that retrying elsewhere will not fix; carries its SQLSTATE. */
@@ -182,6 +184,7 @@ export class RemoteShardKv implements ShardKv {
   readonly stats = { requests: 0, redirects: 0, failovers: 0, followerReads: 0 };
   private rr = 0;
   private readonly nearest: number | undefined;
+  private readonly traceparent: (() => string | undefined) | undefined;
 
   constructor(opts: RemoteShardKvOptions) {
     if (opts.replicas.length === 0) throw new Error(`shard ${opts.shardId}: RemoteShardKv needs at least one replica address`);
@@ -194,6 +197,7 @@ export class RemoteShardKv implements ShardKv {
     this.deadlineMs = opts.deadlineMs ?? 10_000;
     this.proposeTimeoutMs = opts.proposeTimeoutMs ?? 30_000;
     this.nearest = opts.nearestNodeId;
+    this.traceparent = opts.traceparent;
   }
 
   /**
@@ -213,6 +217,11 @@ export class RemoteShardKv implements ShardKv {
     this.placed = placed;
     this.order = [...placed, ...this.order.filter((n) => !placed.includes(n))];
     if (this.leader === undefined && leaseholder > 0 && placed.includes(leaseholder)) this.leader = leaseholder;
+  }
+
+  /** The shard's replicas as last placed (node ids), without asking anyone (health probes). */
+  get replicaIds(): readonly number[] {
+    return this.placed;
   }
 
   /** The node currently believed to lead (undefined until a request succeeded). */
@@ -253,7 +262,8 @@ export class RemoteShardKv implements ShardKv {
     // A big entry (a bulk load, an index backfill) takes longer to replicate, fsync and apply:
     // allow one extra second per MiB rather than calling a slow success ambiguous.
     const extraMs = Math.max(0, this.proposeTimeoutMs - this.requestTimeoutMs) + Math.ceil(bytes.length / (1 << 20)) * 1000;
-    const r = await this.call((id) => ({ kind: Kind.Propose, id, shardId: this.shardId, entry: bytes }), true, extraMs);
+    const traceparent = this.traceparent?.();
+    const r = await this.call((id) => ({ kind: Kind.Propose, id, shardId: this.shardId, entry: bytes, ...(traceparent ? { traceparent } : {}) }), true, extraMs);
     return (r as Extract<Response, { kind: Kind.ProposeOk }>).outcome;
   }
 

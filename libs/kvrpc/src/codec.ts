@@ -11,10 +11,12 @@ import type { ApplyOutcome, ReadSpan, Timestamp } from '@weft/logentry';
  * 2: Get and Scan carry the reading transaction's id (empty: none).
  * 4: TxnStatus; reads answer IntentConflict with the intents met; outcomes carry a prepare's
  *    timestamp and the intent behind a conflict; LockRead, ReleaseLocks, Refresh.
- * 5: Status carries the group's voters; LockWaits (a shard's waits-for edges); GetNow (a first
- *    read at the leaseholder's clock, answering the timestamp it used).
+ * 5: Status carries the group's voters; LockWaits (a shard's waits-for edges).
+ * 6: Propose carries the caller's W3C trace context (`traceparent`, empty: none), so a write's
+ *    trace continues on the node (decision 0030); GetNow (a first read at the leaseholder's clock,
+ *    answering the timestamp it used).
  */
-export const KVRPC_VERSION = 5;
+export const KVRPC_VERSION = 6;
 const HEADER_BYTES = 6; // version, kind, request id
 
 export enum Kind {
@@ -83,7 +85,7 @@ export type Request =
       /** As for Get. */
       readonly txnId: Buffer;
     }
-  | { readonly kind: Kind.Propose; readonly id: number; readonly shardId: number; readonly entry: Buffer }
+  | { readonly kind: Kind.Propose; readonly id: number; readonly shardId: number; readonly entry: Buffer; readonly traceparent?: string }
   | { readonly kind: Kind.Status; readonly id: number; readonly shardId: number }
   | { readonly kind: Kind.TxnStatus; readonly id: number; readonly shardId: number; readonly txnId: Buffer }
   | {
@@ -257,6 +259,7 @@ export function encodeRequest(r: Request): Buffer {
       break;
     case Kind.Propose:
       w.bytes(r.entry);
+      w.str(r.traceparent ?? '');
       break;
     case Kind.TxnStatus:
     case Kind.ReleaseLocks:
@@ -549,9 +552,12 @@ export function decodeRequest(payload: Buffer): Request {
         txnId: r.bytes('txn id'),
       };
       break;
-    case Kind.Propose:
-      req = { kind, id, shardId, entry: r.bytes('entry') };
+    case Kind.Propose: {
+      const entry = r.bytes('entry');
+      const traceparent = r.str('traceparent');
+      req = traceparent ? { kind, id, shardId, entry, traceparent } : { kind, id, shardId, entry };
       break;
+    }
     case Kind.TxnStatus:
       req = { kind, id, shardId, txnId: r.bytes('txn id') };
       break;

@@ -72,6 +72,7 @@ const requestArb: fc.Arbitrary<Request> = fc.oneof(
   fc.record({ kind: fc.constant(Kind.Propose as const), id, shardId: shard, entry: bytes }),
   fc.record({ kind: fc.constant(Kind.LockWaits as const), id, shardId: shard }),
   fc.record({ kind: fc.constant(Kind.GetNow as const), id, shardId: shard, minTs: u64, key: bytes, txnId: bytes }),
+  fc.record({ kind: fc.constant(Kind.Propose as const), id, shardId: shard, entry: bytes, traceparent: fc.constantFrom("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01") }),
 );
 const row = fc.record({ key: bytes, value: bytes, ts: u64 });
 const responseArb: fc.Arbitrary<Response> = fc.oneof(

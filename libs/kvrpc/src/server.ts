@@ -32,6 +32,12 @@ export interface KvServerOptions {
   readonly logger?: KvServerLogger;
   /** Largest request frame accepted (default 64 MiB). */
   readonly maxFrameBytes?: number;
+  /**
+   * Runs each proposal's handling (default: directly), given the caller's W3C trace context if
+   * it sent one: the node continues the caller's trace there (a server span, the context active
+   * while the replica proposes).
+   */
+  readonly traceProposal?: <T>(shardId: number, traceparent: string | undefined, run: () => Promise<T>) => Promise<T>;
 }
 
 const REPLICA_CODES: ReadonlySet<string> = new Set(['not-leader', 'ambiguous', 'read-ts-too-far', 'stopped', 'unavailable']);
@@ -174,7 +180,9 @@ export class KvServer {
           if (e instanceof EntryDecodeError) return errorResponse(req.id, 'bad-request', '08P01', `log entry rejected: ${e.message}`);
           throw e;
         }
-        return { kind: Kind.ProposeOk, id: req.id, outcome: await shard.propose(entry) };
+        const trace = this.opts.traceProposal;
+        const outcome = trace ? await trace(req.shardId, req.traceparent, () => shard.propose(entry)) : await shard.propose(entry);
+        return { kind: Kind.ProposeOk, id: req.id, outcome };
       }
       case Kind.Status:
         return { kind: Kind.StatusOk, id: req.id, status: { ...shard.replicaStatus(), nodeId: this.opts.nodeId } };

@@ -85,6 +85,18 @@ export interface HostOptions {
    * its quorum has stepped down under CheckQuorum and the read fails with NotLeaderError).
    */
   readonly readIndexTimeoutTicks?: number;
+  /**
+   * Observes each proposal made through this host once it is committed and applied here:
+   * milliseconds from propose() to its resolution (metrics; must be cheap, it runs per entry).
+   */
+  readonly onProposalCommitted?: (groupId: number, ms: number) => void;
+  /**
+   * Called synchronously inside propose() with the index the proposal got, i.e. still in the
+   * caller's async context (tracing ties the entry to the request that proposed it).
+   */
+  readonly onProposed?: (groupId: number, index: number) => void;
+  /** Observes this node's view of a group's leader changing (0: none known), e.g. to count elections. */
+  readonly onLeaderChange?: (groupId: number, leader: number, term: number) => void;
 }
 
 /** Committed bytes in one cycle above which the host flushes its messages before applying. */
@@ -117,6 +129,8 @@ interface ReadBatch {
 /** A proposal waiting for its entry to commit and be applied here. */
 interface Pending {
   readonly term: number;
+  /** performance.now() at propose (commit-latency metric). */
+  readonly at: number;
   readonly resolve: (index: number) => void;
   readonly reject: (e: Error) => void;
 }
@@ -323,8 +337,10 @@ export class MultiRaftHost {
     // The leader appends a proposal to its log synchronously, so its index is known now.
     const index = st.raftLog.lastIndex();
     const term = st.term;
+    this.opts.onProposed?.(groupId, index);
     this.schedule();
-    return new Promise((resolve, reject) => g.pending.set(index, { term, resolve, reject }));
+    const at = performance.now();
+    return new Promise((resolve, reject) => g.pending.set(index, { term, at, resolve, reject }));
   }
 
   /**
@@ -347,7 +363,8 @@ export class MultiRaftHost {
     const index = st.raftLog.lastIndex();
     const term = st.term;
     this.schedule();
-    return new Promise((resolve, reject) => g.pending.set(index, { term, resolve, reject }));
+    const at = performance.now();
+    return new Promise((resolve, reject) => g.pending.set(index, { term, at, resolve, reject }));
   }
 
   /**
@@ -415,6 +432,11 @@ export class MultiRaftHost {
       return false;
     }
     return g.node.raft.leaseValid();
+  }
+
+  /** Proposals made through this host for a group that have not committed yet (metrics). */
+  pendingProposals(groupId: number): number {
+    return this.group(groupId).pending.size;
   }
 
   /** Whether a group is quiesced on this node (for tests and metrics). */
@@ -583,6 +605,7 @@ export class MultiRaftHost {
     const records: WalRecord[] = [];
     let mustSync = false;
     for (const [g, rd] of readies) {
+      if (rd.softState && this.opts.onLeaderChange) this.opts.onLeaderChange(g.id, rd.softState.lead, g.node.raft.term);
       if (rd.snapshot) records.push({ type: 'snapshot', group: g.id, snapshot: rd.snapshot });
       if (rd.entries.length > 0) records.push({ type: 'entries', group: g.id, entries: rd.entries });
       if (rd.hardState) records.push({ type: 'hardState', group: g.id, hardState: rd.hardState });
@@ -755,8 +778,10 @@ export class MultiRaftHost {
       if (!p) continue;
       g.pending.delete(e.index);
       // A different term at our index means another leader's entry replaced our proposal.
-      if (p.term === e.term) p.resolve(e.index);
-      else p.reject(new NotLeaderError(g.id, g.node.raft.lead));
+      if (p.term === e.term) {
+        this.opts.onProposalCommitted?.(g.id, performance.now() - p.at);
+        p.resolve(e.index);
+      } else p.reject(new NotLeaderError(g.id, g.node.raft.lead));
     }
   }
 

@@ -74,6 +74,50 @@ export interface NodeHostOptions {
   readonly ticker?: Ticker;
   /** Drives each replica's periodic work (closed timestamps, role refresh, staged sweep). */
   readonly replicaTimers?: ReplicaTimers;
+  /** Hot-path observations for metrics (each callback must be cheap). */
+  readonly observer?: NodeHostObserver;
+  /**
+   * Testing only: the replica of this shard is handed a corrupt entry on its next apply as a
+   * follower, so it stops applying as it would on a real bad entry while the shard stays
+   * available (health and status tests). Never in production.
+   */
+  readonly corruptNextApplyOfShard?: number;
+}
+
+/** What NodeHost reports as it happens (apps/node turns these into metrics). */
+export interface NodeHostObserver {
+  /** A proposal made on this node committed and applied: propose-to-apply milliseconds. */
+  readonly onCommit?: (shardId: number, ms: number) => void;
+  /** This node's view of a shard's leader changed (0: none known). */
+  readonly onLeaderChange?: (shardId: number, leader: number, term: number) => void;
+  /** One WAL fdatasync: its duration and how much it made durable. */
+  readonly onWalSync?: (info: { readonly ms: number; readonly records: number; readonly bytes: number }) => void;
+  /** A proposal of a shard got log index `index`; called synchronously in the proposer's async context (tracing). */
+  readonly onPropose?: (shardId: number, index: number) => void;
+  /** A shard is about to apply entries first..last; the returned function, if any, is called once they are applied (tracing). */
+  readonly onApply?: (shardId: number, firstIndex: number, lastIndex: number) => (() => void) | undefined;
+  /** Wraps the KV server's handling of each proposal with the caller's trace context (see KvServerOptions.traceProposal). */
+  readonly traceProposal?: <T>(shardId: number, traceparent: string | undefined, run: () => Promise<T>) => Promise<T>;
+}
+
+/** One hosted replica's health as this node sees it (metrics, readiness, `weft status`). */
+export interface ShardHealth {
+  readonly shardId: number;
+  /** opened: serving follower reads but not in Raft yet; joined: a Raft member. */
+  readonly raft: 'opened' | 'joining' | 'joined';
+  readonly leader: number;
+  readonly term: number;
+  readonly isLeader: boolean;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  /** Closed timestamp (microseconds since the Unix epoch; 0 before the first one applied). */
+  readonly closedTs: bigint;
+  /** Proposals waiting for commit on this node. */
+  readonly pendingProposals: number;
+  /** Why the replica stopped applying, if it did. */
+  readonly stopped: string | undefined;
+  /** On the leader: each follower's match index (how far its log is known to agree). */
+  readonly followerMatch: Readonly<Record<number, number>> | undefined;
 }
 
 export interface ShardSnapshotStats {
@@ -176,6 +220,8 @@ export class NodeHost {
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private started = false;
+  /** corruptNextApplyOfShard has fired. */
+  private corrupted = false;
   kvAddress?: { host: string; port: number };
   raftAddress?: { host: string; port: number };
 
@@ -213,7 +259,8 @@ export class NodeHost {
     const { opts } = this;
     const walDir = path.join(opts.dataDir, 'wal');
     mkdirSync(walDir, { recursive: true });
-    this.wal = await Wal.open(walDir);
+    const onSync = opts.observer?.onWalSync;
+    this.wal = await Wal.open(walDir, onSync ? { onSync } : {});
     this.checkRunning();
     // A restarted replica forgets that it acknowledged a leader's lease; voting before an
     // election timeout has passed could elect a new leader while the old one still serves lease
@@ -269,10 +316,15 @@ export class NodeHost {
       tickMs: this.tickMs,
       ticker: opts.ticker,
       rand,
+      onProposalCommitted: opts.observer?.onCommit,
+      onLeaderChange: opts.observer?.onLeaderChange,
+      onProposed: opts.observer?.onPropose,
       apply: (group: number, entries: readonly Entry[]) => {
         const s = this.shards.get(group);
         if (!s) return;
-        s.replica.applyCommitted(toCommitted(entries));
+        const applied = entries.length > 0 ? opts.observer?.onApply?.(group, entries[0].index, entries[entries.length - 1].index) : undefined;
+        s.replica.applyCommitted(this.corruptForTesting(group, toCommitted(entries)));
+        applied?.();
         this.maybeCompact(s);
       },
       snapshotSource: this.source,
@@ -301,6 +353,7 @@ export class NodeHost {
       // leader" (the client tries another node) and serves follower reads at its closed ts.
       shard: (id) => this.shards.get(id)?.replica,
       logger: opts.logger,
+      traceProposal: opts.observer?.traceProposal,
     });
     this.kvAddress = await this.kv.listen();
 
@@ -581,6 +634,54 @@ export class NodeHost {
   /** A shard's snapshot counters (live object; zeros for a shard not hosted). */
   snapshotStats(shardId: number): Readonly<ShardSnapshotStats> {
     return this.shards.get(shardId)?.stats ?? { taken: 0, compactedTo: 0, installed: 0, failures: 0 };
+  }
+
+  /** Every hosted replica's health, by shard id (see ShardHealth). */
+  shardHealth(): ShardHealth[] {
+    const out: ShardHealth[] = [];
+    for (const s of [...this.shards.values()].sort((a, b) => a.id - b.id)) {
+      const st = s.raft === 'joined' && this.host ? this.host.status(s.id) : undefined;
+      let followerMatch: Record<number, number> | undefined;
+      if (st?.progress) {
+        followerMatch = {};
+        for (const [id, pr] of Object.entries(st.progress)) if (Number(id) !== this.opts.nodeId) followerMatch[Number(id)] = pr.match;
+      }
+      out.push({
+        shardId: s.id,
+        raft: s.raft,
+        leader: st?.lead ?? 0,
+        term: st?.term ?? 0,
+        isLeader: st?.state === 'leader',
+        commitIndex: st?.commit ?? 0,
+        appliedIndex: s.sm.appliedIndex,
+        closedTs: s.sm.closedTs,
+        pendingProposals: this.host && s.raft === 'joined' ? this.host.pendingProposals(s.id) : 0,
+        stopped: s.replica.stoppedError()?.message,
+        followerMatch,
+      });
+    }
+    return out;
+  }
+
+  /** The KV RPC server's counters (requests, bad frames, connections accepted), or undefined before it listens. */
+  kvServerStats(): Readonly<{ requests: number; badFrames: number; connections: number }> | undefined {
+    return this.kv?.stats;
+  }
+
+  /** The shared WAL's counters (appends, syncs, queued appends), or undefined before start. */
+  walStats(): ReturnType<Wal['stats']> | undefined {
+    return this.wal?.stats();
+  }
+
+  /** The testing knob corruptNextApplyOfShard: the first data entry of that shard gets bytes no decoder accepts. */
+  private corruptForTesting<T extends { data: Uint8Array }>(group: number, entries: T[]): T[] {
+    if (this.opts.corruptNextApplyOfShard !== group || this.corrupted || this.host?.status(group).state === 'leader') return entries;
+    const i = entries.findIndex((e) => e.data.length > 0);
+    if (i < 0) return entries;
+    this.corrupted = true;
+    const bad = entries.slice();
+    bad[i] = { ...entries[i], data: new Uint8Array([0xff, 0xff, 0xff, 0xff]) };
+    return bad;
   }
 
   /** stop() ran while start() was awaiting: what start() would open next would outlive it. */

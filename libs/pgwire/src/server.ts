@@ -59,6 +59,12 @@ class Registry implements CancelRegistry {
   has(pid: number): boolean {
     return this.byPid.has(pid);
   }
+  /** Cancels a backend's running statement without its secret (an administrator's cancel). */
+  cancelByPid(pid: number): boolean {
+    const t = this.byPid.get(pid);
+    t?.cancel();
+    return t !== undefined;
+  }
 }
 
 export class PgServer<S extends PreparedStatement = PreparedStatement> {
@@ -134,6 +140,14 @@ export class PgServer<S extends PreparedStatement = PreparedStatement> {
       if (!this.registry.has(pid)) return pid;
     }
     throw new Error('no free backend pid');
+  }
+
+  /**
+   * Cancels the statement backend `pid` is running, as pg_cancel_backend does (an operator's
+   * console; a client's CancelRequest must carry the secret instead). False if no such backend.
+   */
+  cancelBackend(pid: number): boolean {
+    return this.registry.cancelByPid(pid);
   }
 
   /** Stop listening, tell every session the server is shutting down (57P01), close sockets. */

@@ -1,2 +1,3 @@
 export * from './run-service';
 export * from './health.controller';
+export * from './readiness';

@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger as NestPinoLogger, LoggerModule } from 'nestjs-pino';
-import { ConfigError, loadEnv, oneOf, optionalUrl, port, text, type EnvSpec, type EnvValues } from '@weft/config';
+import { ConfigError, fraction, loadEnv, oneOf, optionalUrl, port, text, type EnvSpec, type EnvValues } from '@weft/config';
+import type { Meter } from '@opentelemetry/api';
 import { createLogger, startTelemetry } from '@weft/telemetry';
 import { HealthController, SERVICE_NAME } from './health.controller';
 
@@ -14,6 +15,8 @@ export function commonEnv(defaults: { httpPort: number; metricsPort: number }) {
     WEFT_METRICS_PORT: port(defaults.metricsPort),
     WEFT_LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
     WEFT_OTLP_TRACES_URL: optionalUrl(),
+    /** Share of requests traced when WEFT_OTLP_TRACES_URL is set (0..1). */
+    WEFT_TRACE_SAMPLE_RATIO: fraction(0.01),
   };
 }
 
@@ -25,8 +28,17 @@ export interface ServiceDefinition<S extends EnvSpec> {
   readonly defaults: { httpPort: number; metricsPort: number };
   /** App-specific variables, validated together with the common ones before anything starts. */
   readonly env: S;
-  /** The app's root module, given the validated configuration. */
-  readonly module: (config: CommonEnv & EnvValues<S>) => Type<unknown> | DynamicModule;
+  /**
+   * The app's root module, given the validated configuration and the meter its metrics are
+   * created on (exported at /metrics). To feed /health/ready it provides and exports
+   * READINESS_PROBE.
+   */
+  readonly module: (config: CommonEnv & EnvValues<S>, runtime: ServiceRuntime) => Type<unknown> | DynamicModule;
+}
+
+/** What the boot sequence hands an app's module besides its configuration. */
+export interface ServiceRuntime {
+  readonly meter: Meter;
 }
 
 /**
@@ -53,10 +65,11 @@ export async function runService<S extends EnvSpec>(def: ServiceDefinition<S>): 
     metricsHost: config.WEFT_BIND_HOST,
     metricsPort: config.WEFT_METRICS_PORT,
     otlpTracesUrl: config.WEFT_OTLP_TRACES_URL || undefined,
+    traceSampleRatio: config.WEFT_TRACE_SAMPLE_RATIO,
   });
 
   @Module({
-    imports: [LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false } }), def.module(config)],
+    imports: [LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false } }), def.module(config, { meter: telemetry.meter })],
     controllers: [HealthController],
     providers: [{ provide: SERVICE_NAME, useValue: serviceName }],
   })

@@ -4,7 +4,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 export interface TelemetryOptions {
   /** service.name on every metric and span, e.g. "weft-gateway". */
@@ -15,6 +15,12 @@ export interface TelemetryOptions {
   /** OTLP/HTTP collector URL for traces; without it spans are still created (trace ids reach
    * the logs) but not exported. */
   readonly otlpTracesUrl?: string;
+  /**
+   * Share of traces recorded and exported when `otlpTracesUrl` is set (0..1, default 0.01);
+   * a request that arrives with a sampled parent is always recorded. Without a collector
+   * nothing is recorded (spans only carry ids for the logs).
+   */
+  readonly traceSampleRatio?: number;
 }
 
 export interface Telemetry {
@@ -43,6 +49,7 @@ export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry>
     autoDetectResources: false,
     metricReaders: [exporter],
     spanProcessors,
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(opts.otlpTracesUrl ? (opts.traceSampleRatio ?? 0.01) : 0) }),
     instrumentations: [new HttpInstrumentation()],
   });
   sdk.start();

@@ -15,6 +15,19 @@ afterEach(() => {
   expect(srv.internalErrors.splice(0)).toEqual([]);
 });
 
+describe('round trips', () => {
+  it('an autocommit point SELECT makes two shard calls: the catalog version, which also picks the snapshot, then the row', async () => {
+    await c.query('create table rt_accounts (id int primary key, balance int)');
+    await c.query('insert into rt_accounts values (1, 10), (2, 20)');
+    await c.query('select balance from rt_accounts where id = 1'); // plan cached, catalog loaded
+    srv.shardCalls.length = 0;
+    const r = await c.query('select balance from rt_accounts where id = 2');
+    expect(r.rows).toEqual([{ balance: 20 }]);
+    expect(srv.shardCalls.map((x) => x.split(' ')[0])).toEqual(['getNow', 'get']);
+    expect(srv.shardCalls[0]).toBe('getNow s1'); // the system shard holds the version's copy read first
+  });
+});
+
 describe('expressions', () => {
   it('evaluates literals, arithmetic, casts and functions', async () => {
     const r = await c.query("select 1 + 2 as a, 7 / 2 as b, 7.0 / 2 as c, 'x' || 'y' as d, '42'::int8 as e, 2::float8 ^ 10 as f, upper('abc') as g, coalesce(null, 5) as h");

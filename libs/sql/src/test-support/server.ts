@@ -17,6 +17,8 @@ export interface SqlTestServer {
   readonly port: number;
   readonly factory: SqlSessionFactory;
   readonly internalErrors: unknown[];
+  /** Shard calls made so far, as `<method> s<shard>` (multi-shard servers only; tests clear it). */
+  readonly shardCalls: string[];
   client(database?: string): Promise<Client>;
   close(): Promise<void>;
 }
@@ -25,6 +27,7 @@ export async function startSqlServer(opts: { memory?: boolean; shards?: number }
   let shard: ShardKv | KvClient;
   let dir: string | undefined;
   const local: LocalShard[] = [];
+  const shardCalls: string[] = [];
   if (opts.memory) shard = new MemoryShard();
   else {
     dir = mkdtempSync(join(tmpdir(), 'weft-sql-'));
@@ -33,7 +36,7 @@ export async function startSqlServer(opts: { memory?: boolean; shards?: number }
     for (const id of map.shardIds()) {
       const s = await LocalShard.open(join(dir, `shard-${id}`), { shardId: id });
       local.push(s);
-      shards.set(id, s);
+      shards.set(id, countingShard(s, id, shardCalls));
     }
     shard = new KvClient({ map, shards, replicatedKeys: SQL_REPLICATED_KEYS });
   }
@@ -50,6 +53,7 @@ export async function startSqlServer(opts: { memory?: boolean; shards?: number }
     port: addr.port,
     factory,
     internalErrors,
+    shardCalls,
     async client(database = 'weft') {
       const c = new Client({ host: '127.0.0.1', port: addr.port, user: 'weft', database });
       await c.connect();
@@ -63,6 +67,23 @@ export async function startSqlServer(opts: { memory?: boolean; shards?: number }
       if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The shard with its KV calls recorded (round trips a gateway would make to it). */
+function countingShard(s: LocalShard, id: number, calls: string[]): ShardKv {
+  const counted = new Set<string | symbol>(['now', 'get', 'getNow', 'scan', 'propose', 'lockRead', 'refresh', 'txnStatus']);
+  return new Proxy(s, {
+    get(target, prop) {
+      const v: unknown = Reflect.get(target, prop, target);
+      if (typeof v !== 'function') return v;
+      const bound = (v as (...a: unknown[]) => unknown).bind(target);
+      if (!counted.has(prop)) return bound;
+      return (...a: unknown[]) => {
+        calls.push(`${String(prop)} s${id}`);
+        return bound(...a);
+      };
+    },
+  });
 }
 
 /** The SQLSTATE a statement fails with, or undefined if it succeeds (other errors are rethrown). */

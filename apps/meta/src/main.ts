@@ -17,6 +17,8 @@ main({
     WEFT_DATA_DIR: text('.weft/meta-1'),
     /** A node not heard from this long is marked dead. */
     WEFT_META_DEAD_AFTER_MS: int(1_000, 3_600_000, 10_000),
+    /** At most one replica moves to a less loaded node this often, while all nodes are live (0: never). */
+    WEFT_META_REBALANCE_INTERVAL_MS: int(0, 3_600_000, 10_000),
     /** How far ahead of the clock the TSO high-water mark is persisted. */
     WEFT_META_TSO_WINDOW_MS: int(10, 60_000, 1_000),
     /** An empty shard map is bootstrapped with this many uniform shards (as the nodes' WEFT_SHARD_COUNT). */

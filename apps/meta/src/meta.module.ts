@@ -15,6 +15,7 @@ export interface MetaConfig {
   readonly WEFT_META_RPC_PORT: number;
   readonly WEFT_DATA_DIR: string;
   readonly WEFT_META_DEAD_AFTER_MS: number;
+  readonly WEFT_META_REBALANCE_INTERVAL_MS: number;
   readonly WEFT_META_TSO_WINDOW_MS: number;
   readonly WEFT_SHARD_COUNT: number;
   readonly WEFT_BIND_HOST: string;
@@ -49,6 +50,7 @@ export class MetaReplicaService implements OnModuleInit, OnApplicationShutdown {
       peers: c.WEFT_META_PEERS,
       logger,
       deadAfterMs: c.WEFT_META_DEAD_AFTER_MS,
+      rebalanceIntervalMs: c.WEFT_META_REBALANCE_INTERVAL_MS,
       tsoWindowMs: c.WEFT_META_TSO_WINDOW_MS,
       shardCount: c.WEFT_SHARD_COUNT,
     });

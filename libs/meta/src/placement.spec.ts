@@ -1,5 +1,5 @@
 import { livenessChanges } from './liveness';
-import { PlacementError, placeReplicas, planRepairs } from './placement';
+import { PlacementError, placeReplicas, planRebalance, planRepairs } from './placement';
 import { TsoAllocator } from './tso';
 import type { NodeRecord, ShardRecord } from './types';
 
@@ -83,5 +83,35 @@ describe('TSO allocation rule', () => {
     expect(t.take(1, 900n)).toBe(1054n); // clock stepped back
     expect(t.take(100, 1060n)).toBeUndefined(); // would pass the mark (1101)
     expect(t.lastIssued).toBe(1054n);
+  });
+});
+
+describe('planRebalance', () => {
+  const shard = (shardId: number, replicas: number[], version = 2): ShardRecord => ({ shardId, hashLo: shardId, hashHi: shardId + 1, replicas, leaseholder: 0, version, bootstrapVoters: [] });
+
+  it('moves one replica at a time from the most loaded node to a node that joined later, until balanced', () => {
+    const nodes = [n(1), n(2), n(3), n(4)];
+    let shards = [1, 2, 3, 4].map((id) => shard(id, [1, 2, 3]));
+    const moves: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const step = planRebalance(shards, nodes);
+      if (!step) break;
+      moves.push(`${step.shardId}:${step.from}->${step.to}`);
+      shards = shards.map((s) => (s.shardId === step.shardId ? shard(s.shardId, s.replicas.map((r) => (r === step.from ? step.to : r)).sort(), s.version + 1) : s));
+    }
+    expect(moves).toHaveLength(3);
+    expect(moves.every((m) => m.endsWith('->4'))).toBe(true);
+    const load = [1, 2, 3, 4].map((id) => shards.filter((s) => s.replicas.includes(id)).length);
+    expect(load).toEqual([3, 3, 3, 3]);
+  });
+
+  it('does nothing while a node is not live, when spread by at most one, or when zones forbid it', () => {
+    expect(planRebalance([shard(1, [1, 2, 3]), shard(2, [1, 2, 3])], [n(1), n(2), n(3), n(4, '', 'suspect')])).toBeUndefined();
+    expect(planRebalance([shard(1, [1, 2, 3]), shard(2, [1, 2, 4])], [n(1), n(2), n(3), n(4)])).toBeUndefined();
+    // Node 4 is in zone a with node 1 and the shards already span a, b, c: moving a replica of
+    // node 2 (zone b) or 3 (zone c) to it would put two replicas in zone a.
+    const zoned = [n(1, 'a'), n(2, 'b'), n(3, 'c'), n(4, 'a')];
+    const moves = planRebalance([1, 2, 3].map((id) => shard(id, [1, 2, 3])), zoned);
+    expect(moves).toMatchObject({ from: 1, to: 4 });
   });
 });

@@ -117,3 +117,42 @@ export function planRepairs(shards: readonly ShardRecord[], nodes: readonly Node
   }
   return steps;
 }
+
+/** One rebalancing move: a replica of `shardId` goes from the most loaded node to a lighter one. */
+export interface RebalanceStep {
+  readonly shardId: number;
+  readonly version: number;
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * At most one move that narrows the spread of replicas per live node, when the most and least
+ * loaded live nodes differ by two or more (a node that joined later starts empty). Only when
+ * every known node is live: moving replicas while a node is suspect or dead would compete with
+ * repairs. The move keeps the shard's zones apart (placeReplicas picks the target). Pure and
+ * deterministic; one move at a time keeps the extra snapshot traffic small.
+ */
+export function planRebalance(shards: readonly ShardRecord[], nodes: readonly NodeRecord[]): RebalanceStep | undefined {
+  if (nodes.length === 0 || nodes.some((n) => n.state !== 'live')) return undefined;
+  if (shards.some((s) => s.replicas.length === 0)) return undefined;
+  const load = replicaLoad(shards);
+  for (const n of nodes) if (!load.has(n.nodeId)) load.set(n.nodeId, 0);
+  const byLoad = nodes.map((n) => n.nodeId).sort((a, b) => (load.get(b) as number) - (load.get(a) as number) || a - b);
+  const most = byLoad[0];
+  const least = Math.min(...byLoad.map((id) => load.get(id) as number));
+  if ((load.get(most) as number) - least < 2) return undefined;
+  for (const s of [...shards].sort((a, b) => a.shardId - b.shardId)) {
+    if (!s.replicas.includes(most)) continue;
+    const keep = s.replicas.filter((r) => r !== most);
+    let to: number;
+    try {
+      [to] = placeReplicas(s.shardId, nodes, { count: s.replicas.length, keep, exclude: s.replicas, load });
+    } catch (e) {
+      if (e instanceof PlacementError) continue;
+      throw e;
+    }
+    if ((load.get(to) as number) + 1 < (load.get(most) as number)) return { shardId: s.shardId, version: s.version, from: most, to };
+  }
+  return undefined;
+}

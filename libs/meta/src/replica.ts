@@ -10,7 +10,7 @@ import { MetaCatalog } from './catalog';
 import { encodeCommand, type MetaCommand } from './commands';
 import { MetaNotLeaderError, metaUnavailable } from './errors';
 import { livenessChanges } from './liveness';
-import { PlacementError, placeReplicas, planRepairs, replicaLoad, type RepairStep } from './placement';
+import { PlacementError, placeReplicas, planRebalance, planRepairs, replicaLoad, type RepairStep } from './placement';
 import { MetaStateMachine } from './state';
 import { TsoAllocator } from './tso';
 import { systemMetaClock, type MetaClock, type MetaStatus, type NodeInfo, type NodeLiveness, type NodeRecord, type ShardRecord, type TsoRange } from './types';
@@ -49,6 +49,11 @@ export interface MetaReplicaOptions {
   readonly tsoWindowMs?: number;
   /** A node silent this long is marked dead (WEFT_META_DEAD_AFTER_MS, default 10 s). */
   readonly deadAfterMs?: number;
+  /**
+   * At most one rebalancing move (planRebalance) this often, while every node is live (default
+   * 10 s; 0 turns rebalancing off). Each move costs the new replica a snapshot.
+   */
+  readonly rebalanceIntervalMs?: number;
   /** The leader checks liveness, flushes heartbeats and places new shards this often (default 500 ms). */
   readonly maintenanceMs?: number;
   /** Heartbeat times are written to the log at most this often (default 2000 ms). */
@@ -110,6 +115,7 @@ export class MetaReplica {
   private readonly heard = new Map<number, number>();
   private beatsDirty = false;
   private lastBeatFlushMs = 0;
+  private lastRebalanceMs = 0;
   private readonly leaseHints = new Map<number, number>();
   private readonly inflightLiveness = new Set<number>();
   private maintaining = false;
@@ -592,6 +598,7 @@ export class MetaReplica {
       if (hints.length > 0) await this.proposeBounded({ t: 'leaseholders', hints }, deadline);
       await this.placeShards(deadline);
       await this.repairShards(deadline);
+      await this.rebalance(now, deadline);
       if (this.tsoDemand && this.readyTerm === term) {
         this.tsoDemand = false;
         const windowUs = BigInt(this.opts.tsoWindowMs ?? 1000) * 1000n;
@@ -646,6 +653,20 @@ export class MetaReplica {
       this.opts.logger.warn({ shardId, from: s.replicas, to: replicas }, 'replacing the replicas of a dead node');
       await this.proposeBounded({ t: 'replicas', shardId, replicas, ifVersion: s.version }, deadline);
     }
+  }
+
+  /** One rebalancing move per rebalanceIntervalMs, once every node is live (a node joined, say). */
+  private async rebalance(now: number, deadline: number): Promise<void> {
+    const every = this.opts.rebalanceIntervalMs ?? 10_000;
+    if (every <= 0 || now - this.lastRebalanceMs < every) return;
+    const step = planRebalance(this.sm.shards(), this.sm.nodes());
+    if (!step) return;
+    const s = this.sm.shards().find((x) => x.shardId === step.shardId);
+    if (!s) return;
+    this.lastRebalanceMs = now;
+    const replicas = s.replicas.map((r) => (r === step.from ? step.to : r));
+    this.opts.logger.info({ shardId: step.shardId, from: step.from, to: step.to }, 'rebalancing: moving a replica to a less loaded node');
+    await this.proposeBounded({ t: 'replicas', shardId: step.shardId, replicas, ifVersion: step.version }, deadline);
   }
 
   // ------------------------------------------------------------------ reads

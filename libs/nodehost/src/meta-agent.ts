@@ -18,6 +18,14 @@ export interface MetaAgentOptions {
   readonly logger: NodeHostLogger;
   /** Heartbeat and placement sync period (default 1000 ms). */
   readonly intervalMs?: number;
+  /**
+   * A replica no longer placed here, whose group still lists this node, keeps serving this long
+   * (default 30 s) so the group keeps its redundancy while the leader moves it; past that (the
+   * node was replaced while it was down and never heard of its removal) it stops anyway.
+   */
+  readonly removeGraceMs?: number;
+  /** Milliseconds now (injectable for tests). */
+  readonly nowMs?: () => number;
 }
 
 export interface MetaAgentStats {
@@ -46,6 +54,8 @@ export class MetaAgent {
   /** Shards with a membership change or an add/remove in flight: one at a time each. */
   private readonly busy = new Set<number>();
   private readonly work = new Set<Promise<unknown>>();
+  /** When each hosted shard was first seen no longer placed here. */
+  private readonly unplacedSince = new Map<number, number>();
 
   constructor(private readonly opts: MetaAgentOptions) {}
 
@@ -112,10 +122,18 @@ export class MetaAgent {
         continue;
       }
       const st = host.groupStatus(s.shardId);
+      if (placed) this.unplacedSince.delete(s.shardId);
       if (!placed && hosted.has(s.shardId)) {
-        // Moved away. A leader first hands leadership to a replica that stays (below); a
-        // follower simply stops: to the group that is the same as this node being down.
-        if (st?.state !== 'leader') {
+        // Moved away. A leader first hands leadership to a replica that stays (below). A
+        // follower stops once its group no longer lists it, or after the grace period; to the
+        // group, stopping is the same as this node being down, so either is safe.
+        const now = (this.opts.nowMs ?? Date.now)();
+        const since = this.unplacedSince.get(s.shardId) ?? now;
+        this.unplacedSince.set(s.shardId, since);
+        const listed = st !== undefined && [...st.confState.voters, ...st.confState.votersOutgoing, ...st.confState.learners].includes(me);
+        const graceOver = now - since >= (this.opts.removeGraceMs ?? 30_000);
+        if (st?.state !== 'leader' && (!listed || graceOver)) {
+          this.unplacedSince.delete(s.shardId);
           this.track(s.shardId, 'remove', async () => {
             await host.removeShard(s.shardId);
             this.stats.shardsRemoved++;

@@ -58,6 +58,8 @@ describe('meta service: 3 replicas', () => {
       electionTicks: ELECTION_TICKS,
       clock,
       deadAfterMs: DEAD_AFTER_MS,
+      // Rebalancing is covered by placement.spec and test/meta-placement; here placement stays put.
+      rebalanceIntervalMs: 0,
       maintenanceMs: 50,
       beatFlushMs: 200,
       shardCount: 4,

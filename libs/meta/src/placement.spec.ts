@@ -113,5 +113,8 @@ describe('planRebalance', () => {
     const zoned = [n(1, 'a'), n(2, 'b'), n(3, 'c'), n(4, 'a')];
     const moves = planRebalance([1, 2, 3].map((id) => shard(id, [1, 2, 3])), zoned);
     expect(moves).toMatchObject({ from: 1, to: 4 });
+    // Once node 1's load is down, the most loaded is node 2 (zone b): its only candidate, node 4,
+    // is in zone a with node 1 on every shard, so nothing moves.
+    expect(planRebalance([shard(1, [2, 3, 4]), shard(2, [1, 2, 3]), shard(3, [1, 2, 3]), shard(4, [2, 3, 4]), shard(5, [1, 2, 3])], zoned)).toBeUndefined();
   });
 });

@@ -152,6 +152,10 @@ export function planRebalance(shards: readonly ShardRecord[], nodes: readonly No
       if (e instanceof PlacementError) continue;
       throw e;
     }
+    // Never at the cost of zone spread: the shard keeps at least as many failure domains.
+    const byId = new Map(nodes.map((n) => [n.nodeId, n]));
+    const domains = (ids: readonly number[]): number => new Set(ids.map((id) => byId.get(id)).filter((n): n is NodeRecord => n !== undefined).map(domain)).size;
+    if (domains([...keep, to]) < domains(s.replicas)) continue;
     if ((load.get(to) as number) + 1 < (load.get(most) as number)) return { shardId: s.shardId, version: s.version, from: most, to };
   }
   return undefined;

@@ -11,6 +11,7 @@
  * then re-encoded in binary), Date for date/timestamp(tz), number/bigint for numeric, and
  * objects for json/jsonb (JSON.stringify).
  */
+import { arrayCodec } from './array-codec';
 import { BufferWriter } from './buffer-writer';
 import { PgError, SqlState } from './errors';
 
@@ -677,6 +678,33 @@ for (const c of [
   timestampCodec(true),
 ]) {
   codecs.set(c.oid, c);
+}
+
+/** Array type OID -> element type OID, for the element types above (pg_type.typarray). */
+export const ARRAY_ELEMENT_OIDS: ReadonlyMap<number, number> = new Map([
+  [1000, Oid.bool],
+  [1001, Oid.bytea],
+  [1003, Oid.name],
+  [1005, Oid.int2],
+  [1007, Oid.int4],
+  [1016, Oid.int8],
+  [1009, Oid.text],
+  [1028, Oid.oid],
+  [199, Oid.json],
+  [1021, Oid.float4],
+  [1022, Oid.float8],
+  [1014, Oid.bpchar],
+  [1015, Oid.varchar],
+  [1182, Oid.date],
+  [1115, Oid.timestamp],
+  [1185, Oid.timestamptz],
+  [1231, Oid.numeric],
+  [2951, Oid.uuid],
+  [3807, Oid.jsonb],
+]);
+for (const [arrayOid, elemOid] of ARRAY_ELEMENT_OIDS) {
+  const elem = codecs.get(elemOid);
+  if (elem) codecs.set(arrayOid, arrayCodec(arrayOid, elem));
 }
 
 /** Types without a codec travel as text; binary for them is the raw UTF-8 / bytes. */

@@ -270,7 +270,19 @@ export function fromPg(v: PgValue, type: SqlType): Value {
   if (typeof v === 'boolean') return v;
   if (Buffer.isBuffer(v)) return v;
   if (v instanceof Date) return fromText(v.toISOString(), type);
+  if (Array.isArray(v)) return fromPgArray(v, type);
   return JSON.stringify(v);
+}
+
+/** A binary-format array parameter, decoded by pgwire into its elements (nested per dimension). */
+function fromPgArray(v: readonly unknown[], type: SqlType): Value {
+  if (type.kind === 'json' || type.kind === 'jsonb') return JSON.stringify(v);
+  if (type.kind !== 'array') throw sqlError(S.DATATYPE_MISMATCH, `an array value cannot be used as type ${typeDisplayName(type)}`);
+  const elem = type.elem ?? t('text');
+  return v.map((e): Value => {
+    if (Array.isArray(e)) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'multidimensional arrays are not supported', { hint: 'Pass a one-dimensional array.' });
+    return fromPg(e as PgValue, elem);
+  });
 }
 
 function toNumber(v: Value, from: SqlType): number {

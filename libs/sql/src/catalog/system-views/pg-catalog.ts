@@ -275,6 +275,15 @@ defineView({
 
 defineView({
   schema: 'pg_catalog',
+  name: 'pg_cursors',
+  columns: cols({ name: text, statement: text, is_holdable: bool, is_binary: bool, is_scrollable: bool, creation_time: t('timestamptz') }),
+  *rows(ctx) {
+    for (const c of ctx.session.cursors?.() ?? []) yield [c.name, c.statement, c.isHoldable, c.isBinary, c.isScrollable, c.creationTimeUs];
+  },
+});
+
+defineView({
+  schema: 'pg_catalog',
   name: 'pg_roles',
   oid: 1260,
   columns: cols({ oid, rolname: name, rolsuper: bool, rolinherit: bool, rolcreaterole: bool, rolcreatedb: bool, rolcanlogin: bool, rolreplication: bool, rolconnlimit: int4, rolpassword: text, rolvaliduntil: t('timestamptz'), rolbypassrls: bool, rolconfig: arrayOf(text) }),

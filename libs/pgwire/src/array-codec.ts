@@ -28,14 +28,16 @@ const malformed = (s: string, detail: string): PgError =>
     detail,
   });
 
-export function arrayCodec(oid: number, elem: TypeCodec): TypeCodec {
-  const name = `${elem.name}[]`;
+export function arrayCodec(oid: number, elem: TypeCodec, vectorName?: string): TypeCodec {
+  const name = vectorName ?? `${elem.name}[]`;
+  // int2vector / oidvector: array_send's binary layout, but space-separated text ("1 3").
+  const parseText = (s: string): Nested => (vectorName ? { items: s.trim() === '' ? [] : s.trim().split(/\s+/) } : parseArrayText(s));
   return {
     oid,
     name,
     size: -1,
-    toText: (v) => (typeof v === 'string' ? v : formatArrayText(v, elem)),
-    writeBinary: (w, v) => writeArrayBinary(w, typeof v === 'string' ? parseArrayText(v) : v, elem),
+    toText: (v) => (typeof v === 'string' ? v : vectorName ? (v as readonly unknown[]).map((e) => elem.toText(e as Exclude<PgValue, null>)).join(' ') : formatArrayText(v, elem)),
+    writeBinary: (w, v) => writeArrayBinary(w, typeof v === 'string' ? parseText(v) : v, elem),
     // Text input is handed to the SQL layer as is: it owns the element types' input rules.
     fromText: (s) => s,
     fromBinary: (b) => readArrayBinary(b, elem),
@@ -73,7 +75,7 @@ function readArrayBinary(b: Buffer, elem: TypeCodec): readonly unknown[] {
     const len = b.readInt32BE(at);
     at += 4;
     if (len === -1) {
-      if (flags === 0) throw badBinary('null array element where not supported');
+      // As array_recv: a NULL element is accepted whatever the has-nulls flag says.
       flat.push(null);
       continue;
     }

@@ -668,6 +668,8 @@ for (const c of [
   textCodec(Oid.varchar, 'character varying'),
   textCodec(Oid.bpchar, 'character'),
   textCodec(Oid.name, 'name', 64),
+  // "char" (pg_class.relkind, pg_type.typtype): one byte; catalog values are ASCII.
+  textCodec(Oid.char, '"char"', 1),
   textCodec(Oid.unknown, 'unknown', -2),
   jsonCodec,
   jsonbCodec,
@@ -684,6 +686,7 @@ for (const c of [
 export const ARRAY_ELEMENT_OIDS: ReadonlyMap<number, number> = new Map([
   [1000, Oid.bool],
   [1001, Oid.bytea],
+  [1002, Oid.char],
   [1003, Oid.name],
   [1005, Oid.int2],
   [1007, Oid.int4],
@@ -706,6 +709,8 @@ for (const [arrayOid, elemOid] of ARRAY_ELEMENT_OIDS) {
   const elem = codecs.get(elemOid);
   if (elem) codecs.set(arrayOid, arrayCodec(arrayOid, elem));
 }
+codecs.set(22, arrayCodec(22, intCodec(Oid.int2, 'smallint', 2, -32768, 32767), 'int2vector'));
+codecs.set(30, arrayCodec(30, intCodec(Oid.oid, 'oid', 4, 0, 4294967295, true), 'oidvector'));
 
 /** Types without a codec travel as text; binary for them is the raw UTF-8 / bytes. */
 const fallbackCodec: TypeCodec = { ...textCodec(0, 'unknown'), fromText: (s) => s, fromBinary: (b) => Buffer.from(b) };

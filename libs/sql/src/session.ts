@@ -164,6 +164,10 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
 
   closeStatement(): void {}
 
+  describeCursor(name: string): SqlPrepared['columns'] | undefined {
+    return this.cursors.has(name) ? [...this.cursors.get(name).columns] : undefined;
+  }
+
   close(): void {
     this.txn?.rollback();
     this.txn = undefined;

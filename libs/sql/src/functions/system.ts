@@ -1,5 +1,6 @@
 // Session and system information functions drivers and tools call.
 import { randomUUID } from 'node:crypto';
+import { PgError } from '@weft/pgwire';
 import { S, sqlError } from '../errors';
 import { type SqlType, type Value, arrayOf, isIntKind, plain, t, typeByOid, typeDisplayName } from '../types/types';
 import { castValue, toText } from '../types/values';
@@ -86,6 +87,12 @@ register(
   fn('pg_table_is_visible', ['int'], 'bool', () => true),
   fn('pg_type_is_visible', ['int'], 'bool', () => true),
   fn('pg_function_is_visible', ['int'], 'bool', () => true),
+  // Weft's collations, operators, operator classes and conversions all live in pg_catalog,
+  // which is always on the search path: every one is visible.
+  fn('pg_collation_is_visible', ['int'], 'bool', () => true),
+  fn('pg_operator_is_visible', ['int'], 'bool', () => true),
+  fn('pg_opclass_is_visible', ['int'], 'bool', () => true),
+  fn('pg_conversion_is_visible', ['int'], 'bool', () => true),
   fn('has_table_privilege', ['*', '*'], 'bool', () => true),
   fn('has_table_privilege', ['*', '*', '*'], 'bool', () => true),
   fn('has_schema_privilege', ['*', '*'], 'bool', () => true),
@@ -186,6 +193,17 @@ register(
       return null;
     }
   }),
+  // to_regtype('name') etc.: the OID a name denotes, or NULL when nothing has that name.
+  ...(['regtype', 'regproc', 'regnamespace', 'regrole'] as const).map((kind) =>
+    fn(`to_${kind}`, ['str'], kind, (a, _t, rt) => {
+      try {
+        return rt.services.regOid(kind, str(a[0]));
+      } catch (e) {
+        if (e instanceof PgError && ['42704', '42883', '3F000', '42P01'].includes(e.code)) return null;
+        throw e;
+      }
+    }),
+  ),
   fn('currval', ['*'], 'int8', (a, types, rt) => rt.services.currval(typeof a[0] === 'number' ? a[0] : toText(a[0], types[0]))),
   asyncFn('nextval', 1, t('int8'), (a, types, rt) => rt.services.nextval(regclassName(a[0], types[0], rt))),
   // setval(regclass, bigint [, boolean]): a literal value is read as bigint ('x' is 22P02).

@@ -93,6 +93,20 @@ registerTableFunction('unnest', {
   },
 });
 
+// generate_subscripts(array, dim [, reverse]): the subscripts of dimension `dim`. Weft's
+// arrays are one-dimensional with lower bound 1, so dimension 1 is 1..n and any other is empty.
+registerTableFunction('generate_subscripts', {
+  columns: (a, name) => (a.length >= 2 && a.length <= 3 && (a[0].kind === 'array' || a[0].kind === 'unknown') ? [{ name, type: t('int4') }] : undefined),
+  argTypes: (a) => [a[0].kind === 'array' ? a[0] : arrayOf(t('text')), t('int4'), t('bool')],
+  *rows(args) {
+    const arr = args[0] as Value[] | null;
+    if (arr === null || args[1] === null || Number(args[1]) !== 1) return;
+    const n = arr.length;
+    if (args[2] === true) for (let i = n; i >= 1; i--) yield [i];
+    else for (let i = 1; i <= n; i++) yield [i];
+  },
+});
+
 for (const jsonb of [true, false]) {
   const p = jsonb ? 'jsonb' : 'json';
   const jt = t(p);

@@ -158,7 +158,7 @@ export function commonType(a: SqlType, b: SqlType, loc?: number): SqlType {
 /** Implicit conversion of `e` to `to` (constants are converted at compile time). */
 export function coerce(e: Expr, to: SqlType, explicit = false): Expr {
   if (e.type.kind === to.kind && (to.typmod === -1 || e.type.typmod === to.typmod) && to.kind !== 'array') return e;
-  if (e.type.kind === 'array' && to.kind === 'array' && e.type.elem?.kind === to.elem?.kind) return e;
+  if (e.type.kind === 'array' && to.kind === 'array' && e.type.elem?.kind === to.elem?.kind) return e.type.vector === to.vector ? e : { ...e, type: to };
   const from = e.type;
   if (e.isConst && e.slots.length === 0) {
     const v = castValue(e.fn(undefined as unknown as Env), from, to, explicit);
@@ -1248,18 +1248,42 @@ export class ExprCompiler {
     let e = this.compile(arg);
     for (const i of ind) {
       if ('A_Indices' in i) {
+        if (e.type.kind === 'jsonb') {
+          e = this.jsonbSubscript(e, i.A_Indices);
+          continue;
+        }
         if (e.type.kind !== 'array') throw sqlError(S.DATATYPE_MISMATCH, `cannot subscript type ${typeDisplayName(e.type)} because it does not support subscripting`);
-        const idx = coerce(this.compile(i.A_Indices.uidx as Node, t('int4')), t('int4'));
         const base = e;
         const bf = base.fn;
+        // int2vector / oidvector subscripts start at 0, arrays at 1.
+        const lower = base.type.vector ? 0 : 1;
+        if (i.A_Indices.is_slice) {
+          // arr[lo:hi], either bound optional: the elements in range, as an array (empty if none).
+          const lo = i.A_Indices.lidx ? coerce(this.compile(i.A_Indices.lidx, t('int4')), t('int4')) : undefined;
+          const hi = i.A_Indices.uidx ? coerce(this.compile(i.A_Indices.uidx, t('int4')), t('int4')) : undefined;
+          e = {
+            type: base.type.vector ? arrayOf(base.type.elem ?? t('int2')) : base.type,
+            fn: (env) => {
+              const arr = bf(env) as Value[] | null;
+              const l = lo ? (lo.fn(env) as number | null) : lower;
+              const h = hi ? (hi.fn(env) as number | null) : lower + (arr?.length ?? 0) - 1;
+              if (arr === null || l === null || h === null) return null;
+              return arr.slice(Math.max(l, lower) - lower, Math.max(h - lower + 1, 0));
+            },
+            slots: mergeSlots(base, ...(lo ? [lo] : []), ...(hi ? [hi] : [])),
+            name: base.name,
+          };
+          continue;
+        }
+        const idx = coerce(this.compile(i.A_Indices.uidx as Node, t('int4')), t('int4'));
         const xf = idx.fn;
         e = {
           type: base.type.elem ?? t('text'),
           fn: (env) => {
             const arr = bf(env) as Value[] | null;
             const x = xf(env) as number | null;
-            if (arr === null || x === null) return null;
-            return arr[x - 1] ?? null;
+            if (arr === null || x === null || x < lower) return null;
+            return arr[x - lower] ?? null;
           },
           slots: mergeSlots(base, idx),
           name: base.name,
@@ -1270,6 +1294,20 @@ export class ExprCompiler {
       }
     }
     return e;
+  }
+
+  /** jsonb subscripting (PostgreSQL 14+): j['key'] is j -> 'key', j[n] is j -> n; a slice is an error. */
+  private jsonbSubscript(base: Expr, ind: import('libpg-query').A_Indices): Expr {
+    if (ind.is_slice) throw sqlError(S.DATATYPE_MISMATCH, 'jsonb subscript does not support slices');
+    let key = this.compile(ind.uidx as Node);
+    if (key.type.kind === 'unknown') key = coerce(key, t('text'));
+    if (!isIntKind(key.type.kind) && key.type.kind !== 'text' && key.type.kind !== 'varchar' && key.type.kind !== 'name') {
+      throw sqlError(S.DATATYPE_MISMATCH, `subscript type ${typeDisplayName(key.type)} is not supported`, { hint: 'jsonb subscript must be coercible to either integer or text.' });
+    }
+    const kt = key.type;
+    const bf = base.fn;
+    const kf = key.fn;
+    return { type: t('jsonb'), fn: (env) => jsonGet(bf(env), kf(env), kt, false, true), slots: mergeSlots(base, key), name: base.name };
   }
 
   private sqlValueFunction(op: string): Expr {

@@ -149,6 +149,7 @@ export function fromText(s: string, type: SqlType): Value {
     case 'jsonb':
       return parseJson(s, type.kind);
     case 'array':
+      if (type.vector) return s.trim() === '' ? [] : s.trim().split(/\s+/).map((x) => fromText(x, type.elem ?? t('int2')));
       return parseArrayText(s, type.elem ?? t('text'));
     default:
       throw sqlError(S.FEATURE_NOT_SUPPORTED, `input of type ${typeDisplayName(type)} is not supported`);
@@ -227,6 +228,7 @@ export function toText(v: Value, type: SqlType): string {
     case 'interval':
       return formatInterval(v as Interval);
     case 'array':
+      if (type.vector) return (v as Value[]).map((e) => plain(e)).join(' ');
       return `{${(v as Value[]).map((e) => arrayElemText(e, type.elem ?? t('text'))).join(',')}}`;
     default:
       return plain(v);

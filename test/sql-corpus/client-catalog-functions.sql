@@ -1,0 +1,34 @@
+-- Catalog functions ORMs and drivers call on connect and for reflection (issue 12): SQLAlchemy
+-- 2 on psycopg (to_regtype, pg_collation_is_visible, generate_subscripts), asyncpg's type
+-- introspection (pg_range's columns).
+SELECT to_regtype('integer'), to_regtype('int4[]')::oid, to_regtype('no_such_type') IS NULL;
+SELECT to_regtype('hstore') IS NULL AS no_hstore;
+SELECT to_regnamespace('pg_catalog')::oid, to_regnamespace('nope') IS NULL;
+SELECT pg_collation_is_visible(100);
+SELECT generate_subscripts(ARRAY[10, 20, 30], 1) AS s;
+SELECT generate_subscripts(ARRAY[10, 20, 30], 1, true) AS s;
+SELECT count(*) FROM generate_subscripts(ARRAY['a', 'b'], 2);
+SELECT x.s, (ARRAY['a', 'b', 'c'])[x.s] FROM generate_subscripts(ARRAY['a', 'b', 'c'], 1) AS x(s) ORDER BY x.s;
+SELECT rngtypid, rngsubtype, rngmultitypid, rngcollation, rngsubopc FROM pg_range WHERE false;
+SHOW default_table_access_method;
+SELECT current_setting('max_index_keys'), current_setting('max_identifier_length');
+SELECT setting FROM pg_settings WHERE name = 'max_index_keys';
+-- jsonb subscripting (PostgreSQL 14+)
+SELECT ('{"a": {"b": [10, 20, 30]}, "n": null}'::jsonb)['a']['b'][1] AS v, ('{"a": 1}'::jsonb)['zz'] IS NULL AS missing;
+SELECT ('{"n": null}'::jsonb)['n'] AS json_null, ('[1, 2, 3]'::jsonb)[-1] AS last_elem, ('"s"'::jsonb)['a'] IS NULL AS scalar;
+CREATE TABLE ccf_j (id int PRIMARY KEY, j jsonb);
+INSERT INTO ccf_j VALUES (1, '{"tags": ["x", "y"], "k": "v"}'), (2, '{"k": "w"}');
+SELECT id, j['k'] AS k, j['tags'][0] AS first_tag FROM ccf_j ORDER BY id;
+SELECT id FROM ccf_j WHERE j['k'] = '"w"' ORDER BY id;
+-- @error 42804
+SELECT ('{"a": 1}'::json)['a'];
+DROP TABLE ccf_j;
+-- array slices (a slice used to return one element)
+SELECT (ARRAY[1, 2, 3, 4])[2:3] AS mid, (ARRAY[1, 2, 3, 4])[:2] AS head, (ARRAY[1, 2, 3, 4])[3:] AS tail, (ARRAY[1, 2, 3])[5:6] AS none;
+-- int2vector / oidvector catalog columns print as PostgreSQL prints them, subscripts from 0
+CREATE TABLE ccf_ix (a int, b int, c int, PRIMARY KEY (a));
+CREATE INDEX ccf_ix_cb ON ccf_ix (c, b DESC);
+SELECT i.indkey, i.indoption, pg_typeof(i.indkey) AS t, i.indkey[0] AS k0, i.indkey[1] AS k1, i.indnatts FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'ccf_ix_cb';
+SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE c.relname = 'ccf_ix_cb' ORDER BY a.attname;
+SELECT pg_typeof(i.indkey::int2[]) AS as_array FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'ccf_ix_pkey';
+DROP TABLE ccf_ix;

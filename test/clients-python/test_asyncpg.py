@@ -111,3 +111,51 @@ def test_binary_results_of_common_types():
             await conn.close()
 
     run(main())
+
+
+def test_binary_copy_in_and_out():
+    import datetime
+    import decimal
+    import io
+    import uuid
+
+    async def main():
+        conn = await asyncpg.connect(DSN)
+        try:
+            for t in ("py_apg_copy", "py_apg_copy2"):
+                await conn.execute(f"DROP TABLE IF EXISTS {t}")
+                await conn.execute(
+                    f"CREATE TABLE {t} (id int8 PRIMARY KEY, name text, amount numeric(10, 2), at timestamptz,"
+                    " tags text[], ok bool, ref uuid, blob bytea, note text DEFAULT 'dflt')"
+                )
+            at = datetime.datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=datetime.timezone.utc)
+            records = [
+                (i, f"név {i}", decimal.Decimal(f"{i}.25"), at + datetime.timedelta(days=i), [f"t{i}", None], i % 2 == 0,
+                 uuid.UUID(int=i), bytes([i % 256, 0, 255]))
+                for i in range(1, 301)
+            ]
+            records.append((1000, None, None, None, None, None, None, None))
+            columns = ["id", "name", "amount", "at", "tags", "ok", "ref", "blob"]
+            res = await conn.copy_records_to_table("py_apg_copy", records=records, columns=columns)
+            assert res == "COPY 301"
+            got = await conn.fetch(f"SELECT {', '.join(columns)}, note FROM py_apg_copy ORDER BY id")
+            assert [tuple(r)[:8] for r in got] == records
+            assert {r["note"] for r in got} == {"dflt"}
+            # binary COPY TO, then that stream back in with binary COPY FROM
+            buf = io.BytesIO()
+            assert await conn.copy_from_table("py_apg_copy", output=buf, format="binary") == "COPY 301"
+            buf.seek(0)
+            assert await conn.copy_to_table("py_apg_copy2", source=buf, format="binary") == "COPY 301"
+            a = await conn.fetch("SELECT * FROM py_apg_copy ORDER BY id")
+            b = await conn.fetch("SELECT * FROM py_apg_copy2 ORDER BY id")
+            assert [tuple(r) for r in a] == [tuple(r) for r in b]
+            # a duplicate key in the stream fails the whole COPY
+            with pytest.raises(asyncpg.exceptions.UniqueViolationError):
+                await conn.copy_records_to_table("py_apg_copy", records=[(5000,), (1,)], columns=["id"])
+            assert await conn.fetchval("SELECT count(*) FROM py_apg_copy WHERE id = 5000") == 0
+        finally:
+            await conn.execute("DROP TABLE IF EXISTS py_apg_copy")
+            await conn.execute("DROP TABLE IF EXISTS py_apg_copy2")
+            await conn.close()
+
+    run(main())

@@ -159,3 +159,22 @@ def test_binary_copy_in_and_out():
             await conn.close()
 
     run(main())
+
+
+def test_time_and_interval_in_binary():
+    import datetime
+
+    async def main():
+        conn = await asyncpg.connect(DSN)
+        try:
+            row = await conn.fetchrow("SELECT '1 day 02:03:04.5'::interval AS a, '-1 days +02:00:00'::interval AS b, '13:14:15.25'::time AS c")
+            assert row["a"] == datetime.timedelta(days=1, hours=2, minutes=3, seconds=4, microseconds=500000)
+            assert row["b"] == datetime.timedelta(days=-1, hours=2)
+            assert row["c"] == datetime.time(13, 14, 15, 250000)
+            got = await conn.fetchval("SELECT $1::interval + interval '1 hour'", datetime.timedelta(minutes=90))
+            assert got == datetime.timedelta(minutes=150)
+            assert await conn.fetchval("SELECT $1::time", datetime.time(1, 2, 3)) == datetime.time(1, 2, 3)
+        finally:
+            await conn.close()
+
+    run(main())

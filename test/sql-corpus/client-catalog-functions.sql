@@ -32,3 +32,20 @@ SELECT i.indkey, i.indoption, pg_typeof(i.indkey) AS t, i.indkey[0] AS k0, i.ind
 SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE c.relname = 'ccf_ix_cb' ORDER BY a.attname;
 SELECT pg_typeof(i.indkey::int2[]) AS as_array FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'ccf_ix_pkey';
 DROP TABLE ccf_ix;
+-- information_schema._pg_expandarray (pgjdbc's DatabaseMetaData): records and their fields
+SELECT information_schema._pg_expandarray(ARRAY[10, 20]) AS r;
+SELECT (information_schema._pg_expandarray(ARRAY['a', 'b c'])).x AS x, (information_schema._pg_expandarray(ARRAY['a', 'b c'])).n AS n;
+SELECT s.k, (s.r).x, (s.r).n FROM (SELECT 'k' AS k, information_schema._pg_expandarray(ARRAY[5, 6, 7]) AS r) s WHERE (s.r).n > 1 ORDER BY (s.r).n;
+SELECT * FROM information_schema._pg_expandarray(ARRAY[true, false]) ORDER BY n;
+-- comma joins over catalog tables (pgjdbc getImportedKeys): the foreign key's conindid is the referenced key's index
+CREATE TABLE ccf_o (id bigint PRIMARY KEY);
+CREATE TABLE ccf_i (id bigint PRIMARY KEY, o bigint REFERENCES ccf_o (id));
+SELECT pkc.relname AS pk_table, pka.attname AS pk_col, fkc.relname AS fk_table, fka.attname AS fk_col, pos.n AS key_seq, pkic.relname AS pk_name
+FROM pg_catalog.pg_namespace pkn, pg_catalog.pg_class pkc, pg_catalog.pg_attribute pka, pg_catalog.pg_namespace fkn, pg_catalog.pg_class fkc,
+     pg_catalog.pg_attribute fka, pg_catalog.pg_constraint con, pg_catalog.generate_series(1, 32) pos(n), pg_catalog.pg_class pkic
+WHERE pkn.oid = pkc.relnamespace AND pkc.oid = pka.attrelid AND pka.attnum = con.confkey[pos.n] AND con.confrelid = pkc.oid
+  AND fkn.oid = fkc.relnamespace AND fkc.oid = fka.attrelid AND fka.attnum = con.conkey[pos.n] AND con.conrelid = fkc.oid
+  AND con.contype = 'f' AND (pkic.relkind = 'i' OR pkic.relkind = 'I') AND pkic.oid = con.conindid AND fkn.nspname = 'public' AND fkc.relname = 'ccf_i'
+ORDER BY pkc.relname, key_seq;
+DROP TABLE ccf_i;
+DROP TABLE ccf_o;

@@ -285,6 +285,23 @@ export class ExprCompiler {
 
   /** A select-list item: like compile(), but a top-level set-returning call yields a set. */
   compileTarget(node: Node): Expr {
+    // (srf(...)).field: the field of each row of a multi-column set-returning call.
+    if ('A_Indirection' in node && 'FuncCall' in (node.A_Indirection.arg as Node)) {
+      const set = this.compileTarget(node.A_Indirection.arg as Node);
+      if (set.set && set.type.kind === 'record') {
+        const ind = node.A_Indirection.indirection ?? [];
+        const picks = ind.map((i) => this.recordField(set.type, i));
+        const last = picks[picks.length - 1];
+        const sf = set.fn;
+        return {
+          type: last.type,
+          fn: (env) => (sf(env) as Value[]).map((row) => picks.reduce<Value>((v, p) => (v === null ? null : (v as Value[])[p.index] ?? null), row)),
+          slots: set.slots,
+          name: last.name,
+          set: true,
+        };
+      }
+    }
     if ('FuncCall' in node && !node.FuncCall.over) {
       const fc = node.FuncCall;
       const name = stringOf((fc.funcname ?? []).slice(-1)[0]);
@@ -293,18 +310,20 @@ export class ExprCompiler {
         let args = (fc.args ?? []).map((a) => this.compile(a));
         const declared = args.map((a) => a.type);
         const out = tf.columns(declared, name);
-        if (!out || out.length !== 1) throw sqlError(S.FEATURE_NOT_SUPPORTED, `${name} in a select list must return one column`, pos(fc.location));
+        if (!out) throw sqlError(S.UNDEFINED_FUNCTION, `function ${name}(${declared.map(typeDisplayName).join(', ')}) does not exist`, pos(fc.location));
         const wanted = tf.argTypes?.(declared) ?? [];
         args = args.map((a, i) => (a.type.kind === 'unknown' || (wanted[i] && wanted[i]?.kind !== a.type.kind && a.type.kind !== 'array') ? coerce(a, wanted[i] ?? t('text')) : a));
         const types = args.map((a) => a.type);
         const outTypes = out.map((o) => o.type);
         const fns = args.map((a) => a.fn);
+        // Several output columns: each row is a record (its fields selectable with (f(...)).x).
+        const record: SqlType | undefined = out.length > 1 ? { kind: 'record', typmod: -1, fields: out } : undefined;
         return {
-          type: out[0].type,
+          type: record ?? out[0].type,
           fn: (env) => {
             const vals = fns.map((f) => f(env));
             if (vals.some((v) => v === null)) return [];
-            return [...tf.rows(vals, types, outTypes)].map((r) => r[0]);
+            return [...tf.rows(vals, types, outTypes)].map((r) => (record ? [...r] : r[0]));
           },
           slots: mergeSlots(...args),
           name,
@@ -1289,11 +1308,23 @@ export class ExprCompiler {
           name: base.name,
         };
       } else {
-        const field = stringOf(i);
-        throw sqlError(S.FEATURE_NOT_SUPPORTED, `field selection .${field} is not supported`);
+        const pick = this.recordField(e.type, i);
+        const bf = e.fn;
+        e = { type: pick.type, fn: (env) => { const v = bf(env) as Value[] | null; return v === null ? null : v[pick.index] ?? null; }, slots: e.slots, name: pick.name };
       }
     }
     return e;
+  }
+
+  /** `.field` of a record with known fields (a multi-column set-returning function's row). */
+  private recordField(type: SqlType, ind: Node): { index: number; type: SqlType; name: string } {
+    const field = stringOf(ind);
+    if (!('String' in ind) || type.kind !== 'record' || !type.fields) {
+      throw sqlError(S.FEATURE_NOT_SUPPORTED, `field selection .${field} is not supported on type ${typeDisplayName(type)}`);
+    }
+    const index = type.fields.findIndex((f) => f.name === field);
+    if (index < 0) throw sqlError(S.UNDEFINED_COLUMN, `could not identify column "${field}" in record data type`);
+    return { index, type: type.fields[index].type, name: field };
   }
 
   /** jsonb subscripting (PostgreSQL 14+): j['key'] is j -> 'key', j[n] is j -> n; a slice is an error. */

@@ -25,6 +25,8 @@ export interface SqlType {
    * array of int2 / oid that PostgreSQL prints space-separated ("1 3") under its own type OID.
    */
   readonly vector?: 'int2vector' | 'oidvector';
+  /** A record's fields (a multi-column set-returning function's row); the value is Value[]. */
+  readonly fields?: readonly { readonly name: string; readonly type: SqlType }[];
 }
 
 export interface Interval {

@@ -227,12 +227,19 @@ export function toText(v: Value, type: SqlType): string {
       return formatTimestamp(v as bigint, true);
     case 'interval':
       return formatInterval(v as Interval);
+    case 'record':
+      if (!Array.isArray(v)) return plain(v);
+      return `(${(v as Value[]).map((e, i) => (e === null ? '' : recordFieldText(toText(e, type.fields?.[i]?.type ?? t('text'))))).join(',')})`;
     case 'array':
       if (type.vector) return (v as Value[]).map((e) => plain(e)).join(' ');
       return `{${(v as Value[]).map((e) => arrayElemText(e, type.elem ?? t('text'))).join(',')}}`;
     default:
       return plain(v);
   }
+}
+
+function recordFieldText(s: string): string {
+  return s === '' || /[(),"\\\s]/.test(s) ? `"${s.replace(/(["\\])/g, '$1$1')}"` : s;
 }
 
 function arrayElemText(e: Value, elem: SqlType): string {

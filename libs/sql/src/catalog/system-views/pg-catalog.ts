@@ -198,7 +198,10 @@ defineView({
       for (const [i, fk] of (r.foreignKeys ?? []).entries()) {
         const ref = ctx.catalog.byId.get(fk.refTableId);
         const refAttnum = (id: number): number => (ref?.kind === 'table' ? ref.columns.findIndex((c) => c.id === id) + 1 : 0);
-        yield [fkOid(r, i), fk.name, ns, 'f', false, false, true, relOid(r.id), 0, 0, 0, relOid(fk.refTableId), fk.onUpdate ?? 'a', fk.onDelete ?? 'a', fk.matchType ?? 's', true, 0, true, fk.columns.map(attnum), fk.refColumns.map(refAttnum), null];
+        // conindid: the referenced table's unique index over the referenced columns (what pgjdbc and pg_dump join on).
+        const refIndex = ref?.kind === 'table' ? [ref.primary, ...ref.indexes].find((x) => x.unique && x.columns.length === fk.refColumns.length && x.columns.every((c) => fk.refColumns.includes(c))) : undefined;
+        const conindid = ref?.kind === 'table' && refIndex ? indexOid(ref, refIndex) : 0;
+        yield [fkOid(r, i), fk.name, ns, 'f', false, false, true, relOid(r.id), 0, conindid, 0, relOid(fk.refTableId), fk.onUpdate ?? 'a', fk.onDelete ?? 'a', fk.matchType ?? 's', true, 0, true, fk.columns.map(attnum), fk.refColumns.map(refAttnum), null];
       }
     }
   },

@@ -49,3 +49,9 @@ WHERE pkn.oid = pkc.relnamespace AND pkc.oid = pka.attrelid AND pka.attnum = con
 ORDER BY pkc.relname, key_seq;
 DROP TABLE ccf_i;
 DROP TABLE ccf_o;
+-- pg_statio_all_tables (Sequelize's describeTable joins it to pg_description for comments)
+CREATE TABLE ccf_sio (id int PRIMARY KEY);
+SELECT relid = 'ccf_sio'::regclass AS same_oid, schemaname, relname FROM pg_statio_all_tables WHERE relname = 'ccf_sio';
+SELECT count(*) FROM pg_statio_user_tables WHERE relname = 'ccf_sio';
+SELECT pgd.description FROM pg_catalog.pg_statio_all_tables AS st INNER JOIN pg_catalog.pg_description pgd ON (pgd.objoid = st.relid) WHERE st.relname = 'ccf_sio';
+DROP TABLE ccf_sio;

@@ -279,6 +279,22 @@ defineView({
   },
 });
 
+// pg_statio_all_tables / pg_statio_user_tables: the tables, with block I/O counters NULL (Weft has
+// no shared buffer cache to count hits and reads in). Sequelize's describeTable joins it to
+// pg_description for column comments.
+for (const viewName of ['pg_statio_all_tables', 'pg_statio_user_tables']) {
+  defineView({
+    schema: 'pg_catalog',
+    name: viewName,
+    columns: cols({ relid: oid, schemaname: name, relname: name, heap_blks_read: t('int8'), heap_blks_hit: t('int8'), idx_blks_read: t('int8'), idx_blks_hit: t('int8'), toast_blks_read: t('int8'), toast_blks_hit: t('int8'), tidx_blks_read: t('int8'), tidx_blks_hit: t('int8') }),
+    *rows(ctx) {
+      for (const r of tables(ctx)) {
+        if (r.kind === 'table') yield [relOid(r.id), ctx.catalog.schemaName(r.schemaId), r.name, null, null, null, null, null, null, null, null];
+      }
+    },
+  });
+}
+
 defineView({
   schema: 'pg_catalog',
   name: 'pg_cursors',

@@ -83,3 +83,10 @@ EXECUTE get_v(1);
 DEALLOCATE ALL;
 SELECT sum(v) FROM tx_t;
 DROP TABLE tx_t;
+-- An error while planning (constant folding at Parse under the extended protocol) aborts the block too.
+BEGIN;
+-- @error 22012
+SELECT 1 / 0;
+-- @error 25P02
+SELECT 1;
+ROLLBACK;

@@ -1,6 +1,7 @@
 import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Counter, type Histogram, type Meter, type Span } from '@opentelemetry/api';
 import {
   PgError,
+  type ColumnInfo,
   type ExecuteRequest,
   type PreparedStatement,
   type QueryContext,
@@ -274,6 +275,11 @@ class InstrumentedSession<S extends PreparedStatement> implements SessionHandler
 
   closeStatement(statement: S): void {
     this.inner.closeStatement?.(statement);
+  }
+
+  /** Describe of a DECLAREd cursor (psycopg's named cursors): the engine's answer, unchanged. */
+  describeCursor(name: string): readonly ColumnInfo[] | null | undefined {
+    return this.inner.describeCursor?.(name);
   }
 
   transactionStatus(): TransactionStatus {

@@ -694,6 +694,12 @@ export class PgConnection<S extends PreparedStatement> implements CancelTarget {
           if (cols) be.rowDescription(this.out, this.describeColumns(cols, []));
           else be.noData(this.out);
         } else {
+          const cursorCols = this.portals.has(m.name) ? undefined : this.h.describeCursor?.(m.name);
+          if (cursorCols !== undefined) {
+            if (cursorCols) be.rowDescription(this.out, this.describeColumns(cursorCols, []));
+            else be.noData(this.out);
+            return;
+          }
           const p = this.portal(m.name);
           const cols = p.statement.stmt.columns;
           if (cols) be.rowDescription(this.out, this.describeColumns(cols, expandFormats(p.resultFormats, cols.length)));

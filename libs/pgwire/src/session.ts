@@ -119,6 +119,13 @@ export interface SessionHandler<S extends PreparedStatement = PreparedStatement>
   /** First Execute of a portal. Later Executes of a suspended portal continue its row stream. */
   execute(req: ExecuteRequest<S>, ctx: QueryContext): StatementResult | Promise<StatementResult>;
 
+  /**
+   * Describe of a portal pgwire does not know: an SQL-level cursor (DECLARE), which PostgreSQL
+   * keeps in the same namespace as protocol portals (psycopg describes its named cursors so).
+   * Its result columns, null if it returns none, undefined if no such cursor exists.
+   */
+  describeCursor?(name: string): readonly ColumnInfo[] | null | undefined;
+
   /** A statement was closed (Close, Parse over the unnamed one, or session end). */
   closeStatement?(statement: S): void;
 

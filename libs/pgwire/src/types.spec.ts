@@ -138,3 +138,19 @@ describe('type codecs', () => {
     );
   });
 });
+
+describe('time and interval codecs', () => {
+  it('write PostgreSQL text output as binary and read binary back as that text', () => {
+    const iv = codecFor(Oid.interval);
+    for (const s of ['00:00:00', '1 day', '1 year 2 mons 3 days 04:05:06.5', '-1 days +02:00:00', '-00:00:01', '3 mons -4 days -05:06:07.000001', '-1 years -2 mons']) {
+      expect(iv.fromBinary(binary(Oid.interval, s))).toBe(s);
+    }
+    const b = binary(Oid.interval, '1 year 2 mons 3 days 04:05:06.5');
+    expect([b.readBigInt64BE(0), b.readInt32BE(8), b.readInt32BE(12)]).toEqual([14_706_500_000n, 3, 14]);
+    const tm = codecFor(Oid.time);
+    expect(binary(Oid.time, '13:14:15.25').readBigInt64BE(0)).toBe(47_655_250_000n);
+    expect(tm.fromBinary(binary(Oid.time, '00:00:00'))).toBe('00:00:00');
+    expect(tm.fromBinary(binary(Oid.time, '23:59:59.999999'))).toBe('23:59:59.999999');
+    expect(() => binary(Oid.interval, '2 fortnights')).toThrow(expect.objectContaining({ code: '22P02' }) as PgError);
+  });
+});

@@ -11,6 +11,7 @@
  * then re-encoded in binary), Date for date/timestamp(tz), number/bigint for numeric, and
  * objects for json/jsonb (JSON.stringify).
  */
+import { arrayCodec } from './array-codec';
 import { BufferWriter } from './buffer-writer';
 import { PgError, SqlState } from './errors';
 
@@ -651,6 +652,119 @@ function timestampCodec(withTz: boolean): TypeCodec {
 }
 
 // ---------------------------------------------------------------------------------------------
+// time and interval: binary is int64 microseconds (of the day / of the interval's time part),
+// interval adds int32 days and int32 months. Text is PostgreSQL's output (IntervalStyle
+// postgres): what the SQL layer hands over, parsed here to write binary.
+
+const TIME_RE = /^\s*([+-])?(\d+):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,6})\d*)?)?\s*$/;
+
+function clockMicros(sign: string | undefined, h: string, m: string, s: string | undefined, frac: string | undefined): bigint {
+  const us = ((BigInt(h) * 60n + BigInt(m)) * 60n + BigInt(s ?? '0')) * 1_000_000n + BigInt((frac ?? '').padEnd(6, '0') || '0');
+  return sign === '-' ? -us : us;
+}
+
+function formatClock(us: bigint): string {
+  const neg = us < 0n;
+  const a = neg ? -us : us;
+  const secs = a / 1_000_000n;
+  const frac = a % 1_000_000n;
+  const hms = `${pad(Number(secs / 3600n), 2)}:${pad(Number((secs / 60n) % 60n), 2)}:${pad(Number(secs % 60n), 2)}`;
+  return `${neg ? '-' : ''}${hms}${frac ? '.' + frac.toString().padStart(6, '0').replace(/0+$/, '') : ''}`;
+}
+
+const timeCodec: TypeCodec = {
+  oid: Oid.time,
+  name: 'time without time zone',
+  size: 8,
+  toText: (v) => (typeof v === 'string' ? v : formatClock(toTimeMicros(v))),
+  writeBinary: (w, v) => void w.int64(toTimeMicros(v)),
+  fromText: (s) => s,
+  fromBinary(b) {
+    fixedLen(b, 8, 'time without time zone');
+    return formatClock(b.readBigInt64BE(0));
+  },
+};
+
+function toTimeMicros(v: Exclude<PgValue, null>): bigint {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'string') {
+    const m = TIME_RE.exec(v);
+    if (!m || m[1]) throw invalidText('time without time zone', v);
+    return clockMicros(undefined, m[2], m[3], m[4], m[5]);
+  }
+  throw badValue('time without time zone', v);
+}
+
+interface IntervalParts {
+  months: number;
+  days: number;
+  micros: bigint;
+}
+
+/** Reads PostgreSQL's interval output ("1 year 2 mons -3 days +04:05:06.5", "00:00:00"). */
+function parseIntervalOutput(s: string): IntervalParts {
+  const out: IntervalParts = { months: 0, days: 0, micros: 0n };
+  let rest = s.trim();
+  for (;;) {
+    const m = /^([+-]?\d+)\s+(years?|mons?|days?)\b\s*/.exec(rest);
+    if (!m) break;
+    const n = Number(m[1]);
+    if (m[2].startsWith('year')) out.months += n * 12;
+    else if (m[2].startsWith('mon')) out.months += n;
+    else out.days += n;
+    rest = rest.slice(m[0].length);
+  }
+  if (rest !== '') {
+    const t = TIME_RE.exec(rest);
+    if (!t) throw invalidText('interval', s);
+    out.micros = clockMicros(t[1], t[2], t[3], t[4], t[5]);
+  }
+  return out;
+}
+
+function formatIntervalParts(iv: IntervalParts): string {
+  const parts: string[] = [];
+  const y = Math.trunc(iv.months / 12);
+  const mo = iv.months % 12;
+  // As PostgreSQL: after a negative field, positive ones carry a '+'; only exactly 1 is singular.
+  let before = false;
+  const field = (n: number, unit: string): void => {
+    parts.push(`${before && n > 0 ? '+' : ''}${n} ${unit}${n === 1 ? '' : 's'}`);
+    before = before || n < 0;
+  };
+  if (y) field(y, 'year');
+  if (mo) field(mo, 'mon');
+  if (iv.days) field(iv.days, 'day');
+  if (iv.micros !== 0n || parts.length === 0) {
+    const neg = iv.micros < 0n;
+    const clock = formatClock(neg ? -iv.micros : iv.micros);
+    parts.push(`${neg ? '-' : before ? '+' : ''}${clock}`);
+  }
+  return parts.join(' ');
+}
+
+const intervalCodec: TypeCodec = {
+  oid: Oid.interval,
+  name: 'interval',
+  size: 16,
+  toText: (v) => (typeof v === 'string' ? v : formatIntervalParts(toIntervalParts(v))),
+  writeBinary(w, v) {
+    const iv = toIntervalParts(v);
+    w.int64(iv.micros).int32(iv.days).int32(iv.months);
+  },
+  fromText: (s) => s,
+  fromBinary(b) {
+    fixedLen(b, 16, 'interval');
+    return formatIntervalParts({ micros: b.readBigInt64BE(0), days: b.readInt32BE(8), months: b.readInt32BE(12) });
+  },
+};
+
+function toIntervalParts(v: Exclude<PgValue, null>): IntervalParts {
+  if (typeof v === 'string') return parseIntervalOutput(v);
+  throw badValue('interval', v);
+}
+
+// ---------------------------------------------------------------------------------------------
 // registry
 
 const codecs = new Map<number, TypeCodec>();
@@ -667,6 +781,8 @@ for (const c of [
   textCodec(Oid.varchar, 'character varying'),
   textCodec(Oid.bpchar, 'character'),
   textCodec(Oid.name, 'name', 64),
+  // "char" (pg_class.relkind, pg_type.typtype): one byte; catalog values are ASCII.
+  textCodec(Oid.char, '"char"', 1),
   textCodec(Oid.unknown, 'unknown', -2),
   jsonCodec,
   jsonbCodec,
@@ -675,9 +791,43 @@ for (const c of [
   dateCodec(),
   timestampCodec(false),
   timestampCodec(true),
+  timeCodec,
+  intervalCodec,
 ]) {
   codecs.set(c.oid, c);
 }
+
+/** Array type OID -> element type OID, for the element types above (pg_type.typarray). */
+export const ARRAY_ELEMENT_OIDS: ReadonlyMap<number, number> = new Map([
+  [1000, Oid.bool],
+  [1001, Oid.bytea],
+  [1002, Oid.char],
+  [1003, Oid.name],
+  [1005, Oid.int2],
+  [1007, Oid.int4],
+  [1016, Oid.int8],
+  [1009, Oid.text],
+  [1028, Oid.oid],
+  [199, Oid.json],
+  [1021, Oid.float4],
+  [1022, Oid.float8],
+  [1014, Oid.bpchar],
+  [1015, Oid.varchar],
+  [1182, Oid.date],
+  [1115, Oid.timestamp],
+  [1183, Oid.time],
+  [1187, Oid.interval],
+  [1185, Oid.timestamptz],
+  [1231, Oid.numeric],
+  [2951, Oid.uuid],
+  [3807, Oid.jsonb],
+]);
+for (const [arrayOid, elemOid] of ARRAY_ELEMENT_OIDS) {
+  const elem = codecs.get(elemOid);
+  if (elem) codecs.set(arrayOid, arrayCodec(arrayOid, elem));
+}
+codecs.set(22, arrayCodec(22, intCodec(Oid.int2, 'smallint', 2, -32768, 32767), 'int2vector'));
+codecs.set(30, arrayCodec(30, intCodec(Oid.oid, 'oid', 4, 0, 4294967295, true), 'oidvector'));
 
 /** Types without a codec travel as text; binary for them is the raw UTF-8 / bytes. */
 const fallbackCodec: TypeCodec = { ...textCodec(0, 'unknown'), fromText: (s) => s, fromBinary: (b) => Buffer.from(b) };

@@ -10,6 +10,7 @@ import { compileDml, hasDmlCte, planTopLevelWith } from './plan/with-dml';
 import type { Row, Runtime } from './runtime';
 import type { CompiledStatement } from './statement';
 import { compileUtility } from './ddl';
+import { compileCreateTableAs } from './create-table-as';
 import { type SqlType, isRegKind, t } from './types/types';
 import { toPg } from './types/values';
 import type { PgValue } from '@weft/pgwire';
@@ -25,6 +26,18 @@ function finalParamTypes(p: ParamTypes): SqlType[] {
 export function compileStatement(node: Node, env: PlannerEnv, declared: readonly (SqlType | undefined)[], sqlText: string): CompiledStatement {
   const params: ParamTypes = { types: [...declared] };
   const planner = newPlanner(env);
+  if ('CreateTableAsStmt' in node) {
+    const c = node.CreateTableAsStmt;
+    if (c.objtype !== 'OBJECT_TABLE') throw sqlError(S.FEATURE_NOT_SUPPORTED, 'materialized views are not supported', { hint: 'Use CREATE TABLE ... AS, or a view.' });
+    const query = c.query as Node;
+    if (!('SelectStmt' in query) || !c.into) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'CREATE TABLE AS supports a SELECT or VALUES query');
+    return { ...compileCreateTableAs(query.SelectStmt, c.into, c.if_not_exists === true, planner, params), paramTypes: finalParamTypes(params) };
+  }
+  if ('SelectStmt' in node && node.SelectStmt.intoClause) {
+    // SELECT ... INTO t is CREATE TABLE t AS SELECT ...
+    const stmt = node.SelectStmt;
+    return { ...compileCreateTableAs({ ...stmt, intoClause: undefined }, stmt.intoClause as NonNullable<typeof stmt.intoClause>, false, planner, params), paramTypes: finalParamTypes(params) };
+  }
   if ('SelectStmt' in node) {
     const stmt = node.SelectStmt;
     if (hasDmlCte(stmt.withClause)) {

@@ -1,6 +1,7 @@
-// COPY FROM STDIN / TO STDOUT in text and CSV formats. pgwire moves the bytes; this module
-// frames rows: it splits lines (CSV quotes may span lines), decodes fields and inserts rows
-// through the same path as INSERT (defaults, constraints, indexes).
+// COPY FROM STDIN / TO STDOUT in text, CSV and binary formats. pgwire moves the bytes; this
+// module frames rows: it splits lines (CSV quotes may span lines) or binary tuples
+// (copy-binary.ts), decodes fields and inserts rows through the same path as INSERT (defaults,
+// constraints, indexes).
 import type { CopyStmt, Node, SelectStmt } from 'libpg-query';
 import type { CopyInResult, CopyOutResult } from '@weft/pgwire';
 import { S, sqlError } from './errors';
@@ -15,9 +16,11 @@ import type { TableDesc } from './catalog/descriptors';
 import { decodeTableRow, primarySpan } from './catalog/table-data';
 import { type SqlType, type Value } from './types/types';
 import { castValue, fromText, toText } from './types/values';
+import { BinaryCopyReader, binaryCopyHeader, binaryCopyRow, binaryCopyTrailer, checkBinaryTypes } from './copy-binary';
 
 interface CopyOptions {
   readonly csv: boolean;
+  readonly binary: boolean;
   readonly delimiter: string;
   readonly nullString: string;
   readonly header: boolean;
@@ -27,6 +30,8 @@ interface CopyOptions {
 
 function options(list: readonly Node[]): CopyOptions {
   let csv = false;
+  let binary = false;
+  const textOnly: string[] = [];
   let delimiter: string | undefined;
   let nullString: string | undefined;
   let header = false;
@@ -39,13 +44,13 @@ function options(list: readonly Node[]): CopyOptions {
     const sval = arg ? stringOf(arg) || ('Boolean' in arg ? String(arg.Boolean.boolval ?? false) : 'Integer' in arg ? String(arg.Integer.ival ?? 0) : '') : '';
     switch (d.defname) {
       case 'format':
-        if (sval === 'binary') throw sqlError(S.FEATURE_NOT_SUPPORTED, 'COPY BINARY is not supported');
-        if (sval !== 'csv' && sval !== 'text') throw sqlError(S.INVALID_PARAMETER_VALUE, `COPY format "${sval}" not recognized`);
+        if (sval !== 'csv' && sval !== 'text' && sval !== 'binary') throw sqlError(S.INVALID_PARAMETER_VALUE, `COPY format "${sval}" not recognized`);
         csv = sval === 'csv';
+        binary = sval === 'binary';
         break;
-      case 'delimiter': delimiter = sval; break;
-      case 'null': nullString = sval; break;
-      case 'header': header = !arg || sval === 'true' || sval === '1' || sval === 'on' || sval === 'match'; break;
+      case 'delimiter': delimiter = sval; textOnly.push('DELIMITER'); break;
+      case 'null': nullString = sval; textOnly.push('NULL'); break;
+      case 'header': header = !arg || sval === 'true' || sval === '1' || sval === 'on' || sval === 'match'; if (header) textOnly.push('HEADER'); break;
       case 'quote': quote = sval; break;
       case 'escape': escape = sval; break;
       case 'freeze':
@@ -57,9 +62,10 @@ function options(list: readonly Node[]): CopyOptions {
       default: throw sqlError(S.SYNTAX_ERROR, `option "${d.defname}" not recognized`);
     }
   }
+  if (binary && textOnly.length > 0) throw sqlError(S.SYNTAX_ERROR, `cannot specify ${textOnly[0]} in BINARY mode`);
   const delim = delimiter ?? (csv ? ',' : '\t');
   if (delim.length !== 1) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'COPY delimiter must be a single one-byte character');
-  return { csv, delimiter: delim, nullString: nullString ?? (csv ? '' : '\\N'), header, quote, escape: escape ?? quote };
+  return { csv, binary, delimiter: delim, nullString: nullString ?? (csv ? '' : '\\N'), header, quote, escape: escape ?? quote };
 }
 
 const TEXT_ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
@@ -203,6 +209,7 @@ export function compileCopy(s: CopyStmt, planner: Planner, params: ParamTypes): 
     readOnly: true,
     cacheable: false,
     async execute(ctx) {
+      if (o.binary) return copyOutBinary(ctx, source);
       // Materialized inside the transaction so the data is read at its snapshot.
       const lines: string[] = [];
       if (o.header) lines.push(`${source.columns.map((c) => formatField(c.name, { kind: 'text', typmod: -1 }, o)).join(o.delimiter)}\n`);
@@ -215,6 +222,19 @@ export function compileCopy(s: CopyStmt, planner: Planner, params: ParamTypes): 
       return out;
     },
   };
+}
+
+async function copyOutBinary(ctx: ExecContext, source: { columns: { name: string; type: SqlType }[]; rows: (ctx: ExecContext) => AsyncIterable<Row> }): Promise<CopyOutResult> {
+  const types = source.columns.map((c) => c.type);
+  checkBinaryTypes(types);
+  const chunks: Buffer[] = [binaryCopyHeader()];
+  let n = 0;
+  for await (const r of source.rows(ctx)) {
+    chunks.push(binaryCopyRow(r.slice(0, types.length), types));
+    n++;
+  }
+  chunks.push(binaryCopyTrailer());
+  return { kind: 'copyOut', format: 1, columnCount: types.length, data: chunks, commandTag: `COPY ${n}` };
 }
 
 async function* tableRows(ctx: ExecContext, t0: TableDesc, cols: number[]): AsyncGenerator<Row> {
@@ -252,17 +272,23 @@ function copyIn(
         where: `COPY ${t0.name}, line ${lineNo}`,
       });
     }
-    const row: Value[] = new Array<Value>(t0.columns.length).fill(null);
-    const given = new Set(targets);
+    const values: Value[] = [];
     for (let j = 0; j < targets.length; j++) {
       const f = fields[j];
       try {
-        row[targets[j]] = f === null ? null : fromText(f, textTypes[j]);
+        values.push(f === null ? null : fromText(f, textTypes[j]));
       } catch (e) {
         if (e instanceof Error && 'fields' in e) (e as { fields: { where?: string } }).fields.where = `COPY ${t0.name}, line ${lineNo}, column ${t0.columns[targets[j]].name}: "${f}"`;
         throw e;
       }
     }
+    await insertValues(values);
+  };
+  /** One row's target-column values, in `targets` order: defaults, checks, insert. */
+  const insertValues = async (values: readonly Value[]): Promise<void> => {
+    const row: Value[] = new Array<Value>(t0.columns.length).fill(null);
+    const given = new Set(targets);
+    for (let j = 0; j < targets.length; j++) row[targets[j]] = values[j];
     if (given.size < t0.columns.length) {
       if (defaultSlots.length) await prepareSlots(defaultSlots, emptyEnv);
       for (let i = 0; i < t0.columns.length; i++) if (!given.has(i)) row[i] = castValue(defaults[i].fn(emptyEnv), defaults[i].type, t0.columns[i].type, false);
@@ -300,6 +326,37 @@ function copyIn(
       nl = pending.indexOf('\n');
     }
   };
+  if (o.binary) {
+    checkBinaryTypes(textTypes);
+    const reader = new BinaryCopyReader(textTypes);
+    const drain = async (): Promise<void> => {
+      for (const values of reader.rows()) {
+        lineNo++;
+        try {
+          await insertValues(values);
+        } catch (e) {
+          if (e instanceof Error && 'fields' in e) (e as { fields: { where?: string } }).fields.where = `COPY ${t0.name}, line ${lineNo}`;
+          throw e;
+        }
+      }
+    };
+    return {
+      kind: 'copyIn',
+      format: 1,
+      columnCount: targets.length,
+      async write(chunk) {
+        if (reader.finished) return;
+        reader.push(chunk);
+        await drain();
+      },
+      async end() {
+        await drain();
+        reader.finish();
+        return `COPY ${count}`;
+      },
+      abort() {},
+    };
+  }
   const decoder = new TextDecoder('utf-8', { fatal: true });
   return {
     kind: 'copyIn',

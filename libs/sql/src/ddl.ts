@@ -318,7 +318,7 @@ function validateSequence(seq: SequenceDesc, restart?: bigint): void {
 // ---------------------------------------------------------------------------------------------
 // CREATE TABLE
 
-async function createTable(ctx: ExecContext, s: CreateStmt): Promise<string> {
+export async function createTable(ctx: ExecContext, s: CreateStmt): Promise<string> {
   if (s.inhRelations?.length) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'table inheritance is not supported');
   if (s.partspec) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'declarative partitioning is not supported (Weft shards by primary key hash)');
   const schema = schemaFor(ctx, s.relation);

@@ -1,5 +1,6 @@
 // Gateway-wide engine state shared by all sessions: the KV client, the catalog cache (keyed by the
 // catalog version stored in the KV), sequence value blocks, and the bootstrap of the catalog.
+import { AdvisoryLockTable } from './advisory-locks';
 import type { ShardKv } from '@weft/kv';
 import { KvClient } from '@weft/kvclient';
 import { PgError } from '@weft/pgwire';
@@ -46,6 +47,8 @@ export class Engine {
   readonly planCacheSize: number;
   private readonly txnOptions: TxnOptions;
   readonly kv: KvClient;
+  /** Advisory locks of this gateway's sessions (gateway-local: see advisory-locks.ts). */
+  readonly advisoryLocks = new AdvisoryLockTable();
 
   constructor(kv: KvClient | ShardKv, options: EngineOptions = {}) {
     this.kv = kv instanceof KvClient ? kv : KvClient.single(kv, { replicatedKeys: SQL_REPLICATED_KEYS });

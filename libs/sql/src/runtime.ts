@@ -19,6 +19,8 @@ export interface SessionInfo {
   readonly pid: number;
   readonly searchPath: readonly string[];
   setting(name: string): string | undefined;
+  /** The session's open SQL cursors (pg_cursors). */
+  cursors?(): readonly import('./cursors').CursorInfo[];
 }
 
 export interface Runtime {
@@ -57,6 +59,12 @@ export interface RuntimeServices {
    */
   setConfig(name: string, value: string | null, isLocal: boolean): string;
   /** Catalog text functions: pg_get_indexdef, pg_get_constraintdef, pg_get_viewdef, pg_get_serial_sequence. */
+  /** pg_[try_]advisory[_xact]_lock[_shared]: true when granted (waits when `wait`). See advisory-locks.ts. */
+  advisoryLock(key: string, mode: 'exclusive' | 'shared', scope: 'session' | 'xact', wait: boolean): Promise<boolean>;
+  /** pg_advisory_unlock[_shared]: false (with a WARNING) when the session holds no such lock. */
+  advisoryUnlock(key: string, mode: 'exclusive' | 'shared'): boolean;
+  /** pg_advisory_unlock_all. */
+  advisoryUnlockAll(): void;
   describe(what: 'indexdef' | 'indexcolumn' | 'constraintdef' | 'viewdef' | 'serial_sequence', oid: number, column?: string): string | null;
 }
 

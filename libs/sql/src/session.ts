@@ -29,6 +29,8 @@ import { type SqlType, type Value, t, typeByOid, typeOid } from './types/types';
 import { fromPg, fromText } from './types/values';
 import { PlanCache } from './plan-cache';
 import { withTimeZone } from './types/timezone';
+import { advisoryUnlockWarning } from './advisory-locks';
+import { CURSOR_OPT, CursorSet, SqlCursor } from './cursors';
 import { describeObject, regName, regOid } from './catalog/system-views/describe';
 
 export interface SqlPrepared extends PreparedStatement {
@@ -59,6 +61,10 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
   private readonly sqlPrepared = new Map<string, SqlPrepared>();
   private readonly currvals = new Map<number, bigint>();
   readonly settings: Settings;
+  /** DECLAREd cursors (cursors.ts). */
+  private readonly cursors = new CursorSet();
+  /** Counts transaction blocks, so ROLLBACK closes only the cursors its block declared. */
+  private blockGeneration = 0;
 
   constructor(
     private readonly engine: Engine,
@@ -95,6 +101,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     this.txn = this.engine.newTxn();
     this.txnStartUs = nowMicros();
     this.state = 'block';
+    this.blockGeneration++;
     this.settings.beginTransaction();
     this.txnReadOnly = this.settings.get('default_transaction_read_only') === 'on';
     let done = false;
@@ -109,17 +116,35 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         this.txn?.rollback();
         this.endBlock();
         this.reportSettings(this.settings.rollbackTransaction(), ctx);
+        this.cursors.rollback(this.blockGeneration);
       }
+      this.engine.advisoryLocks.releaseAll(this.id.pid, 'xact');
     }
   }
 
   async prepare(sql: string, paramTypes: readonly number[], ctx: QueryContext): Promise<SqlPrepared> {
+    try {
+      return await this.prepareOne(sql, paramTypes, ctx);
+    } catch (e) {
+      // As in PostgreSQL, any error (a Parse that fails to plan too) aborts the transaction block.
+      if (!(e instanceof PgError && e.code === S.IN_FAILED_TXN)) this.failBlock();
+      throw e;
+    }
+  }
+
+  private async prepareOne(sql: string, paramTypes: readonly number[], ctx: QueryContext): Promise<SqlPrepared> {
     const stmts = parseSql(sql);
     if (stmts.length > 1) throw sqlError(S.SYNTAX_ERROR, 'cannot insert multiple commands into a prepared statement');
     const declared = paramTypes.map((oid) => (oid === 0 ? undefined : (typeByOid(oid) ?? t('text'))));
     const p: SqlPrepared = { parsed: stmts[0], declared, compiled: undefined, catalogVersion: undefined, paramTypes: [], columns: null };
     if (!stmts[0]) return { ...p, paramTypes: paramTypes.map((x) => x || 25) };
     if (this.state === 'failed' && !this.isTxnEnd(stmts[0].node)) throw this.abortedError();
+    if ('DeclareCursorStmt' in stmts[0].node) {
+      // DECLARE's parameters are its query's ($1 in `DECLARE c CURSOR FOR SELECT ... $1`).
+      const inner: ParsedStatement = { node: stmts[0].node.DeclareCursorStmt.query as Node, text: declaredQueryText(stmts[0].text), offset: 0 };
+      const compiled = await this.withReadTxn(async (exec) => withTimeZone(this.timeZone(), () => this.compile(inner, declared, exec.env, exec.catalog)), ctx);
+      return { ...p, paramTypes: compiled.c.paramTypes.map((x) => typeOidOf(x)), columns: null };
+    }
     if (isSessionStatement(stmts[0].node)) return { ...p, paramTypes: [...paramTypes], columns: this.sessionStatementColumns(stmts[0].node) };
     const compiled = await this.withReadTxn(async (exec) => withTimeZone(this.timeZone(), () => this.compile(stmts[0], declared, exec.env, exec.catalog)), ctx);
     p.compiled = compiled.c;
@@ -139,9 +164,16 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
 
   closeStatement(): void {}
 
+  describeCursor(name: string): SqlPrepared['columns'] | undefined {
+    return this.cursors.has(name) ? [...this.cursors.get(name).columns] : undefined;
+  }
+
   close(): void {
     this.txn?.rollback();
     this.txn = undefined;
+    this.cursors.closeAll();
+    this.engine.advisoryLocks.releaseAll(this.id.pid, 'xact');
+    this.engine.advisoryLocks.releaseAll(this.id.pid, 'session');
   }
 
   // -------------------------------------------------------------------------------------------
@@ -181,6 +213,9 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     } catch (e) {
       this.failBlock();
       throw withPosition(kvErrorToPg(e), stmt);
+    } finally {
+      // Transaction-level advisory locks end with the transaction (autocommit: the statement).
+      if (this.state === 'idle') this.engine.advisoryLocks.releaseAll(this.id.pid, 'xact');
     }
   }
 
@@ -292,9 +327,12 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
   /** Commits a transaction block's txn, then keeps (or on failure undoes) its settings. */
   private async commitWithSettings(txn: Txn | undefined, ctx: QueryContext): Promise<void> {
     try {
+      // WITH HOLD cursors read their remaining rows in the transaction that declared them.
+      await this.cursors.commit();
       if (txn) await txn.commit();
     } catch (e) {
       this.reportSettings(this.settings.rollbackTransaction(), ctx);
+      this.cursors.rollback(this.blockGeneration);
       throw e;
     }
     this.reportSettings(this.settings.commitTransaction(), ctx);
@@ -340,6 +378,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
       pid: this.id.pid,
       searchPath: path,
       setting: (n) => settings.get(n),
+      cursors: () => this.cursors.list(),
     };
   }
 
@@ -472,6 +511,13 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         return 'rows' in rel ? rel.oid : rel.id + OID_BASE;
       },
       describe: (what, oid, column) => describeObject(catalog, session, what, oid, column),
+      advisoryLock: (key, mode, scope, wait) => this.engine.advisoryLocks.acquire(this.id.pid, key, mode, scope, wait, ctx.signal),
+      advisoryUnlock: (key, mode) => {
+        const released = this.engine.advisoryLocks.release(this.id.pid, key, mode);
+        if (!released) ctx.notice(advisoryUnlockWarning(mode));
+        return released;
+      },
+      advisoryUnlockAll: () => this.engine.advisoryLocks.releaseAll(this.id.pid, 'session'),
       regName: (kind, oid) => regName(catalog, kind, oid),
       regOid: (kind, name) => {
         if (kind === 'regclass') return services.regclass(name);
@@ -525,6 +571,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         if (failed) {
           txn?.rollback();
           this.reportSettings(this.settings.rollbackTransaction(), ctx);
+          this.cursors.rollback(this.blockGeneration);
           if (ts.chain) this.beginBlock(readOnly);
           return tag('ROLLBACK');
         }
@@ -543,6 +590,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         this.txn?.rollback();
         this.endBlock();
         this.reportSettings(this.settings.rollbackTransaction(), ctx);
+        this.cursors.rollback(this.blockGeneration);
         if (ts.chain) this.beginBlock(readOnly);
         return tag('ROLLBACK');
       }
@@ -583,6 +631,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
 
   /** BEGIN / START TRANSACTION (and the new transaction of COMMIT/ROLLBACK AND CHAIN). */
   private beginBlock(readOnly: boolean): void {
+    this.blockGeneration++;
     this.txn = this.engine.newTxn();
     this.txnStartUs = nowMicros();
     this.state = 'block';
@@ -626,6 +675,10 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     if ('ExecuteStmt' in node) {
       const p = this.sqlPrepared.get(node.ExecuteStmt.name ?? '');
       return p?.compiled?.columns ? columnInfos(p.compiled.columns) : null;
+    }
+    if ('FetchStmt' in node && !node.FetchStmt.ismove) {
+      const name = node.FetchStmt.portalname ?? '';
+      return this.cursors.has(name) ? [...this.cursors.get(name).columns] : null;
     }
     return null;
   }
@@ -737,6 +790,8 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
       if (target === 'DISCARD_ALL') {
         if (this.state !== 'idle') throw sqlError(S.ACTIVE_SQL_TXN, 'DISCARD ALL cannot run inside a transaction block');
         this.sqlPrepared.clear();
+        this.cursors.closeAll();
+        this.engine.advisoryLocks.releaseAll(this.id.pid, 'session');
         for (const [k] of this.settings.all()) {
           const r = this.settings.reset(k);
           if (r.report) ctx.setParameter(r.name, r.value);
@@ -747,15 +802,55 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     }
     if ('ListenStmt' in node) return cmdTag('LISTEN');
     if ('UnlistenStmt' in node) return cmdTag('UNLISTEN');
+    if ('DeclareCursorStmt' in node) return this.declareCursor(node.DeclareCursorStmt, stmt, params, ctx);
+    if ('FetchStmt' in node) {
+      const f = node.FetchStmt;
+      const cursor = this.cursors.get(f.portalname ?? '');
+      // The parser omits a zero count (FETCH RELATIVE 0).
+      const rows = await cursor.fetch(f.direction ?? 'FETCH_FORWARD', Number(f.howMany ?? 0));
+      if (f.ismove) return cmdTag(`MOVE ${rows.length}`);
+      return { kind: 'rows', columns: cursor.columns, rows, commandTag: `FETCH ${rows.length}` };
+    }
     if ('ClosePortalStmt' in node) {
-      // No SQL-level cursors exist (DECLARE is not supported), so CLOSE ALL closes nothing.
       const cursor = node.ClosePortalStmt.portalname;
-      if (cursor !== undefined) throw sqlError(S.INVALID_CURSOR_NAME, `cursor "${cursor}" does not exist`);
-      return cmdTag('CLOSE CURSOR ALL');
+      if (cursor === undefined) {
+        this.cursors.closeAll();
+        return cmdTag('CLOSE CURSOR ALL');
+      }
+      this.cursors.close(cursor);
+      return cmdTag('CLOSE CURSOR');
     }
     if ('NotifyStmt' in node) return cmdTag('NOTIFY');
     return undefined;
   }
+
+  /** DECLARE name [BINARY] [SCROLL] CURSOR [WITH HOLD] FOR query: runs the query, keeps its rows' stream. */
+  private async declareCursor(d: import('libpg-query').DeclareCursorStmt, stmt: ParsedStatement, params: readonly PgValue[], ctx: QueryContext): Promise<StatementResult> {
+    const name = d.portalname ?? '';
+    const options = d.options ?? 0;
+    const hold = (options & CURSOR_OPT.hold) !== 0;
+    if (!hold && this.state === 'idle') throw sqlError(S.NO_ACTIVE_SQL_TXN, 'DECLARE CURSOR can only be used in transaction blocks');
+    if (this.cursors.has(name)) throw sqlError(S.DUPLICATE_CURSOR, `cursor "${name}" already exists`);
+    const query = d.query as Node;
+    if (!('SelectStmt' in query)) throw sqlError(S.INVALID_CURSOR_DEFINITION, 'cannot open a statement other than SELECT or VALUES as a cursor');
+    if ((query.SelectStmt.lockingClause ?? []).length > 0 && hold) {
+      throw sqlError(S.FEATURE_NOT_SUPPORTED, 'DECLARE CURSOR WITH HOLD ... FOR UPDATE/SHARE is not supported', { detail: 'Holdable cursors must be READ ONLY.' });
+    }
+    const text = declaredQueryText(stmt.text);
+    const r = await this.runData({ node: query, text, offset: 0 }, params, undefined, ctx);
+    if (r.kind !== 'rows') throw sqlError(S.INVALID_CURSOR_DEFINITION, 'cursor query does not return rows');
+    const cursor = new SqlCursor(name, stmt.text, r.columns, r.rows, r.batches, hold, (options & CURSOR_OPT.binary) !== 0, (options & CURSOR_OPT.scroll) !== 0, nowMicros(), this.state === 'idle' ? -1 : this.blockGeneration);
+    this.cursors.add(cursor);
+    // Outside a block (WITH HOLD only) the implicit transaction already ended: keep the rows.
+    if (this.state === 'idle') await cursor.materialize();
+    return { kind: 'command', commandTag: 'DECLARE CURSOR' };
+  }
+}
+
+/** The query of `DECLARE ... CURSOR [WITH[OUT] HOLD] FOR query`. */
+function declaredQueryText(text: string): string {
+  const m = /\bCURSOR\s+(?:WITH(?:OUT)?\s+HOLD\s+)?FOR\b([\s\S]*)$/i.exec(text);
+  return m ? m[1].trim() : text;
 }
 
 /** Splits a possibly qualified, possibly quoted name: `"a"."b.c"` -> ['a', 'b.c']; unquoted parts fold to lower case. */
@@ -801,7 +896,7 @@ function readOnlyOption(options: readonly Node[]): boolean | undefined {
 }
 
 function isSessionStatement(node: Node): boolean {
-  return ['TransactionStmt', 'VariableSetStmt', 'VariableShowStmt', 'PrepareStmt', 'ExecuteStmt', 'DeallocateStmt', 'DiscardStmt', 'ListenStmt', 'UnlistenStmt', 'NotifyStmt', 'ClosePortalStmt'].some((k) => k in node);
+  return ['TransactionStmt', 'VariableSetStmt', 'VariableShowStmt', 'PrepareStmt', 'ExecuteStmt', 'DeallocateStmt', 'DiscardStmt', 'ListenStmt', 'UnlistenStmt', 'NotifyStmt', 'ClosePortalStmt', 'DeclareCursorStmt', 'FetchStmt'].some((k) => k in node);
 }
 
 /** The statement text after `PREPARE name [(types)] AS`. */

@@ -94,6 +94,14 @@ export const SETTINGS: Readonly<Record<string, SettingDef>> = {
   session_authorization: { default: '' },
   role: { default: 'none' },
   default_with_oids: { default: 'off' },
+  // Read by ORMs and drivers: SQLAlchemy's reflection (default_table_access_method), pgjdbc's
+  // DatabaseMetaData (max_index_keys), pg_dump (server limits).
+  default_table_access_method: { default: 'heap' },
+  max_index_keys: { default: '32' },
+  max_function_args: { default: '100' },
+  segment_size: { default: '131072' },
+  wal_block_size: { default: '8192' },
+  data_checksums: { default: 'off' },
 };
 
 /** The settings as they were at BEGIN or at a SAVEPOINT (restored by ROLLBACK [TO]). */

@@ -1,8 +1,11 @@
 // Session and system information functions drivers and tools call.
 import { randomUUID } from 'node:crypto';
+import { PgError } from '@weft/pgwire';
 import { S, sqlError } from '../errors';
 import { type SqlType, type Value, arrayOf, isIntKind, plain, t, typeByOid, typeDisplayName } from '../types/types';
 import { castValue, toText } from '../types/values';
+import { advisoryKey } from '../advisory-locks';
+import type { Runtime } from '../runtime';
 import { fn, num, str } from './helpers';
 import { register, type FunctionDef } from './registry';
 
@@ -28,22 +31,31 @@ const asyncFn = (name: string, args: number, ret: SqlType, run: NonNullable<Func
   async: run,
 });
 
-/** pg_advisory_* : taking a lock is 0A000 (not implemented); unlocking finds nothing held. */
+/**
+ * pg_advisory_* over the gateway's lock table (advisory-locks.ts): bigint or (int4, int4) keys,
+ * exclusive or shared, session or transaction scope, waiting or try.
+ */
 function advisoryLockFunctions(): FunctionDef[] {
-  const refuse = (name: string) => (): Value => {
-    throw sqlError(S.FEATURE_NOT_SUPPORTED, `${name}: advisory locks are not supported`);
-  };
+  const keyOf = (a: readonly Value[]): string => advisoryKey(a.map((x) => (typeof x === 'bigint' ? x : BigInt(num(x)))));
+  const both = (name: string, ret: SqlType, run: (a: readonly Value[], rt: Runtime) => Promise<Value> | Value): FunctionDef[] => [
+    { ...asyncFn(name, 1, ret, async (a, _t, rt) => run(a, rt)), args: ['int'], returns: (x: readonly SqlType[]) => (x.length === 1 && isIntArg(x[0]) ? ret : undefined) },
+    { ...asyncFn(name, 2, ret, async (a, _t, rt) => run(a, rt)), args: ['int', 'int'], returns: (x: readonly SqlType[]) => (x.length === 2 && isIntArg(x[0]) && isIntArg(x[1]) ? ret : undefined) },
+  ];
   const out: FunctionDef[] = [];
-  for (const kind of ['', '_shared']) {
-    for (const name of [`pg_advisory_lock${kind}`, `pg_advisory_xact_lock${kind}`]) {
-      out.push(fn(name, ['int'], 'void', refuse(name)), fn(name, ['int', 'int'], 'void', refuse(name)));
+  for (const [suffix, mode] of [['', 'exclusive'], ['_shared', 'shared']] as const) {
+    for (const [scope, infix] of [['session', ''], ['xact', '_xact']] as const) {
+      out.push(...both(`pg_advisory${infix}_lock${suffix}`, t('void'), async (a, rt) => {
+        await rt.services.advisoryLock(keyOf(a), mode, scope, true);
+        return '';
+      }));
+      out.push(...both(`pg_try_advisory${infix}_lock${suffix}`, t('bool'), (a, rt) => rt.services.advisoryLock(keyOf(a), mode, scope, false)));
     }
-    for (const name of [`pg_try_advisory_lock${kind}`, `pg_try_advisory_xact_lock${kind}`]) {
-      out.push(fn(name, ['int'], 'bool', refuse(name)), fn(name, ['int', 'int'], 'bool', refuse(name)));
-    }
-    out.push(fn(`pg_advisory_unlock${kind}`, ['int'], 'bool', () => false), fn(`pg_advisory_unlock${kind}`, ['int', 'int'], 'bool', () => false));
+    out.push(...both(`pg_advisory_unlock${suffix}`, t('bool'), (a, rt) => rt.services.advisoryUnlock(keyOf(a), mode)));
   }
-  out.push(fn('pg_advisory_unlock_all', [], 'void', () => ''));
+  out.push(asyncFn('pg_advisory_unlock_all', 0, t('void'), async (_a, _t, rt) => {
+    rt.services.advisoryUnlockAll();
+    return '';
+  }));
   return out;
 }
 
@@ -75,6 +87,12 @@ register(
   fn('pg_table_is_visible', ['int'], 'bool', () => true),
   fn('pg_type_is_visible', ['int'], 'bool', () => true),
   fn('pg_function_is_visible', ['int'], 'bool', () => true),
+  // Weft's collations, operators, operator classes and conversions all live in pg_catalog,
+  // which is always on the search path: every one is visible.
+  fn('pg_collation_is_visible', ['int'], 'bool', () => true),
+  fn('pg_operator_is_visible', ['int'], 'bool', () => true),
+  fn('pg_opclass_is_visible', ['int'], 'bool', () => true),
+  fn('pg_conversion_is_visible', ['int'], 'bool', () => true),
   fn('has_table_privilege', ['*', '*'], 'bool', () => true),
   fn('has_table_privilege', ['*', '*', '*'], 'bool', () => true),
   fn('has_schema_privilege', ['*', '*'], 'bool', () => true),
@@ -102,8 +120,6 @@ register(
     if (a[0] === null) throw sqlError(S.NULL_VALUE_NOT_ALLOWED, 'SET requires parameter name');
     return rt.services.setConfig(str(a[0]), a[1] === null ? null : str(a[1]), a[2] === true);
   }, { strict: false }),
-  // Advisory locks are not implemented: taking one is refused (0A000) rather than pretended;
-  // since no session can hold one, the unlock functions truthfully release nothing.
   ...advisoryLockFunctions(),
   fn('current_setting', ['str'], 'text', (a, _t, rt) => {
     const v = rt.session.setting(str(a[0]));
@@ -177,6 +193,17 @@ register(
       return null;
     }
   }),
+  // to_regtype('name') etc.: the OID a name denotes, or NULL when nothing has that name.
+  ...(['regtype', 'regproc', 'regnamespace', 'regrole'] as const).map((kind) =>
+    fn(`to_${kind}`, ['str'], kind, (a, _t, rt) => {
+      try {
+        return rt.services.regOid(kind, str(a[0]));
+      } catch (e) {
+        if (e instanceof PgError && ['42704', '42883', '3F000', '42P01'].includes(e.code)) return null;
+        throw e;
+      }
+    }),
+  ),
   fn('currval', ['*'], 'int8', (a, types, rt) => rt.services.currval(typeof a[0] === 'number' ? a[0] : toText(a[0], types[0]))),
   asyncFn('nextval', 1, t('int8'), (a, types, rt) => rt.services.nextval(regclassName(a[0], types[0], rt))),
   // setval(regclass, bigint [, boolean]): a literal value is read as bigint ('x' is 22P02).

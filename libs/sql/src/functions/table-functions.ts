@@ -14,6 +14,8 @@ export interface TableFunction {
   /** Types the untyped (literal) arguments are converted to. */
   argTypes?(args: readonly SqlType[]): readonly (SqlType | undefined)[];
   rows(args: readonly Value[], types: readonly SqlType[], out: readonly SqlType[]): Iterable<Row>;
+  /** Returns several columns: in a select list each row is one record value. */
+  readonly multiColumn?: boolean;
 }
 
 const registry = new Map<string, TableFunction>();
@@ -93,10 +95,36 @@ registerTableFunction('unnest', {
   },
 });
 
+// information_schema._pg_expandarray(array): each element with its 1-based position, as
+// (x, n) (pgjdbc's DatabaseMetaData reads index and key columns with it).
+registerTableFunction('_pg_expandarray', {
+  multiColumn: true,
+  columns: (a) => (a.length === 1 && a[0].kind === 'array' ? [{ name: 'x', type: a[0].elem ?? t('text') }, { name: 'n', type: t('int4') }] : undefined),
+  *rows(args) {
+    const arr = (args[0] as Value[] | null) ?? [];
+    for (let i = 0; i < arr.length; i++) yield [arr[i], i + 1];
+  },
+});
+
+// generate_subscripts(array, dim [, reverse]): the subscripts of dimension `dim`. Weft's
+// arrays are one-dimensional with lower bound 1, so dimension 1 is 1..n and any other is empty.
+registerTableFunction('generate_subscripts', {
+  columns: (a, name) => (a.length >= 2 && a.length <= 3 && (a[0].kind === 'array' || a[0].kind === 'unknown') ? [{ name, type: t('int4') }] : undefined),
+  argTypes: (a) => [a[0].kind === 'array' ? a[0] : arrayOf(t('text')), t('int4'), t('bool')],
+  *rows(args) {
+    const arr = args[0] as Value[] | null;
+    if (arr === null || args[1] === null || Number(args[1]) !== 1) return;
+    const n = arr.length;
+    if (args[2] === true) for (let i = n; i >= 1; i--) yield [i];
+    else for (let i = 1; i <= n; i++) yield [i];
+  },
+});
+
 for (const jsonb of [true, false]) {
   const p = jsonb ? 'jsonb' : 'json';
   const jt = t(p);
   registerTableFunction(`${p}_each`, {
+    multiColumn: true,
     columns: (a) => (a.length === 1 ? [{ name: 'key', type: t('text') }, { name: 'value', type: jt }] : undefined),
     argTypes: () => [jt],
     *rows(args) {
@@ -106,6 +134,7 @@ for (const jsonb of [true, false]) {
     },
   });
   registerTableFunction(`${p}_each_text`, {
+    multiColumn: true,
     columns: (a) => (a.length === 1 ? [{ name: 'key', type: t('text') }, { name: 'value', type: t('text') }] : undefined),
     argTypes: () => [jt],
     *rows(args) {

@@ -158,7 +158,7 @@ export function commonType(a: SqlType, b: SqlType, loc?: number): SqlType {
 /** Implicit conversion of `e` to `to` (constants are converted at compile time). */
 export function coerce(e: Expr, to: SqlType, explicit = false): Expr {
   if (e.type.kind === to.kind && (to.typmod === -1 || e.type.typmod === to.typmod) && to.kind !== 'array') return e;
-  if (e.type.kind === 'array' && to.kind === 'array' && e.type.elem?.kind === to.elem?.kind) return e;
+  if (e.type.kind === 'array' && to.kind === 'array' && e.type.elem?.kind === to.elem?.kind) return e.type.vector === to.vector ? e : { ...e, type: to };
   const from = e.type;
   if (e.isConst && e.slots.length === 0) {
     const v = castValue(e.fn(undefined as unknown as Env), from, to, explicit);
@@ -285,6 +285,23 @@ export class ExprCompiler {
 
   /** A select-list item: like compile(), but a top-level set-returning call yields a set. */
   compileTarget(node: Node): Expr {
+    // (srf(...)).field: the field of each row of a multi-column set-returning call.
+    if ('A_Indirection' in node && 'FuncCall' in (node.A_Indirection.arg as Node)) {
+      const set = this.compileTarget(node.A_Indirection.arg as Node);
+      if (set.set && set.type.kind === 'record') {
+        const ind = node.A_Indirection.indirection ?? [];
+        const picks = ind.map((i) => this.recordField(set.type, i));
+        const last = picks[picks.length - 1];
+        const sf = set.fn;
+        return {
+          type: last.type,
+          fn: (env) => (sf(env) as Value[]).map((row) => picks.reduce<Value>((v, p) => (v === null ? null : (v as Value[])[p.index] ?? null), row)),
+          slots: set.slots,
+          name: last.name,
+          set: true,
+        };
+      }
+    }
     if ('FuncCall' in node && !node.FuncCall.over) {
       const fc = node.FuncCall;
       const name = stringOf((fc.funcname ?? []).slice(-1)[0]);
@@ -293,18 +310,20 @@ export class ExprCompiler {
         let args = (fc.args ?? []).map((a) => this.compile(a));
         const declared = args.map((a) => a.type);
         const out = tf.columns(declared, name);
-        if (!out || out.length !== 1) throw sqlError(S.FEATURE_NOT_SUPPORTED, `${name} in a select list must return one column`, pos(fc.location));
+        if (!out) throw sqlError(S.UNDEFINED_FUNCTION, `function ${name}(${declared.map(typeDisplayName).join(', ')}) does not exist`, pos(fc.location));
         const wanted = tf.argTypes?.(declared) ?? [];
         args = args.map((a, i) => (a.type.kind === 'unknown' || (wanted[i] && wanted[i]?.kind !== a.type.kind && a.type.kind !== 'array') ? coerce(a, wanted[i] ?? t('text')) : a));
         const types = args.map((a) => a.type);
         const outTypes = out.map((o) => o.type);
         const fns = args.map((a) => a.fn);
+        // Several output columns: each row is a record (its fields selectable with (f(...)).x).
+        const record: SqlType | undefined = out.length > 1 ? { kind: 'record', typmod: -1, fields: out } : undefined;
         return {
-          type: out[0].type,
+          type: record ?? out[0].type,
           fn: (env) => {
             const vals = fns.map((f) => f(env));
             if (vals.some((v) => v === null)) return [];
-            return [...tf.rows(vals, types, outTypes)].map((r) => r[0]);
+            return [...tf.rows(vals, types, outTypes)].map((r) => (record ? [...r] : r[0]));
           },
           slots: mergeSlots(...args),
           name,
@@ -1248,28 +1267,78 @@ export class ExprCompiler {
     let e = this.compile(arg);
     for (const i of ind) {
       if ('A_Indices' in i) {
+        if (e.type.kind === 'jsonb') {
+          e = this.jsonbSubscript(e, i.A_Indices);
+          continue;
+        }
         if (e.type.kind !== 'array') throw sqlError(S.DATATYPE_MISMATCH, `cannot subscript type ${typeDisplayName(e.type)} because it does not support subscripting`);
-        const idx = coerce(this.compile(i.A_Indices.uidx as Node, t('int4')), t('int4'));
         const base = e;
         const bf = base.fn;
+        // int2vector / oidvector subscripts start at 0, arrays at 1.
+        const lower = base.type.vector ? 0 : 1;
+        if (i.A_Indices.is_slice) {
+          // arr[lo:hi], either bound optional: the elements in range, as an array (empty if none).
+          const lo = i.A_Indices.lidx ? coerce(this.compile(i.A_Indices.lidx, t('int4')), t('int4')) : undefined;
+          const hi = i.A_Indices.uidx ? coerce(this.compile(i.A_Indices.uidx, t('int4')), t('int4')) : undefined;
+          e = {
+            type: base.type.vector ? arrayOf(base.type.elem ?? t('int2')) : base.type,
+            fn: (env) => {
+              const arr = bf(env) as Value[] | null;
+              const l = lo ? (lo.fn(env) as number | null) : lower;
+              const h = hi ? (hi.fn(env) as number | null) : lower + (arr?.length ?? 0) - 1;
+              if (arr === null || l === null || h === null) return null;
+              return arr.slice(Math.max(l, lower) - lower, Math.max(h - lower + 1, 0));
+            },
+            slots: mergeSlots(base, ...(lo ? [lo] : []), ...(hi ? [hi] : [])),
+            name: base.name,
+          };
+          continue;
+        }
+        const idx = coerce(this.compile(i.A_Indices.uidx as Node, t('int4')), t('int4'));
         const xf = idx.fn;
         e = {
           type: base.type.elem ?? t('text'),
           fn: (env) => {
             const arr = bf(env) as Value[] | null;
             const x = xf(env) as number | null;
-            if (arr === null || x === null) return null;
-            return arr[x - 1] ?? null;
+            if (arr === null || x === null || x < lower) return null;
+            return arr[x - lower] ?? null;
           },
           slots: mergeSlots(base, idx),
           name: base.name,
         };
       } else {
-        const field = stringOf(i);
-        throw sqlError(S.FEATURE_NOT_SUPPORTED, `field selection .${field} is not supported`);
+        const pick = this.recordField(e.type, i);
+        const bf = e.fn;
+        e = { type: pick.type, fn: (env) => { const v = bf(env) as Value[] | null; return v === null ? null : v[pick.index] ?? null; }, slots: e.slots, name: pick.name };
       }
     }
     return e;
+  }
+
+  /** `.field` of a record with known fields (a multi-column set-returning function's row). */
+  private recordField(type: SqlType, ind: Node): { index: number; type: SqlType; name: string } {
+    const field = stringOf(ind);
+    if (!('String' in ind) || type.kind !== 'record' || !type.fields) {
+      throw sqlError(S.FEATURE_NOT_SUPPORTED, `field selection .${field} is not supported on type ${typeDisplayName(type)}`);
+    }
+    const index = type.fields.findIndex((f) => f.name === field);
+    if (index < 0) throw sqlError(S.UNDEFINED_COLUMN, `could not identify column "${field}" in record data type`);
+    return { index, type: type.fields[index].type, name: field };
+  }
+
+  /** jsonb subscripting (PostgreSQL 14+): j['key'] is j -> 'key', j[n] is j -> n; a slice is an error. */
+  private jsonbSubscript(base: Expr, ind: import('libpg-query').A_Indices): Expr {
+    if (ind.is_slice) throw sqlError(S.DATATYPE_MISMATCH, 'jsonb subscript does not support slices');
+    let key = this.compile(ind.uidx as Node);
+    if (key.type.kind === 'unknown') key = coerce(key, t('text'));
+    if (!isIntKind(key.type.kind) && key.type.kind !== 'text' && key.type.kind !== 'varchar' && key.type.kind !== 'name') {
+      throw sqlError(S.DATATYPE_MISMATCH, `subscript type ${typeDisplayName(key.type)} is not supported`, { hint: 'jsonb subscript must be coercible to either integer or text.' });
+    }
+    const kt = key.type;
+    const bf = base.fn;
+    const kf = key.fn;
+    return { type: t('jsonb'), fn: (env) => jsonGet(bf(env), kf(env), kt, false, true), slots: mergeSlots(base, key), name: base.name };
   }
 
   private sqlValueFunction(op: string): Expr {

@@ -617,6 +617,14 @@ export class Planner implements SubqueryPlanner {
         pushed.set(target, list);
       } else rest.push(q);
     }
+    if (tree && rest.length) {
+      // WHERE conditions between comma-joined items become join conditions of the lowest inner
+      // join that sees all their columns, so equalities plan as hash joins instead of a filter
+      // over the cross product (catalog queries of pgjdbc, Sequelize, pg_dump join 5-9 tables so).
+      const placed = this.pushIntoInnerJoins(tree, rest, scope);
+      tree = placed.tree;
+      rest.splice(0, rest.length, ...placed.rest);
+    }
     let node: PlanNode = tree ? this.buildTree(tree, params, pushed, outer) : new ValuesNode([], [[]]);
     if (rest.length) {
       const c = this.compiler(scope, params, { noAgg: 'WHERE' });
@@ -624,6 +632,47 @@ export class Planner implements SubqueryPlanner {
     }
     const single = tree?.kind === 'table' ? tree.node : undefined;
     return { node, scope, single };
+  }
+
+  /**
+   * Attaches each condition (no subqueries, every column reference resolving to exactly one
+   * column of the FROM list) to the lowest inner/cross join whose two sides it spans; returns
+   * the new tree and the conditions left for the filter above it. Outer joins are opaque.
+   */
+  private pushIntoInnerJoins(tree: FromTree, conds: readonly Node[], scope: Scope): { tree: FromTree; rest: Node[] } {
+    const local = new Scope(scope.columns);
+    const movable: { q: Node; refs: string[][] }[] = [];
+    const rest: Node[] = [];
+    for (const q of conds) {
+      const refs: string[][] = [];
+      columnRefs(q, refs);
+      if (refs.length > 0 && refs.every((r) => r[0] !== '\u0000sublink' && resolvesUniquely(local, r))) movable.push({ q, refs });
+      else rest.push(q);
+    }
+    const taken = new Set<Node>();
+    const visit = (f: FromTree): FromTree => {
+      if (f.kind !== 'join' || (f.jt !== 'inner' && f.jt !== 'cross') || f.using || f.natural) return f;
+      const left = visit(f.left);
+      const right = visit(f.right);
+      const ls = new Scope(this.treeColumns(left));
+      const rs = new Scope(this.treeColumns(right));
+      const mine: Node[] = [];
+      for (const m of movable) {
+        if (taken.has(m.q)) continue;
+        const inL = m.refs.map((r) => resolvesUniquely(ls, r));
+        const inR = m.refs.map((r) => resolvesUniquely(rs, r));
+        if (inL.every((x, i) => x || inR[i]) && inL.some((x) => x) && inR.some((x) => x)) {
+          mine.push(m.q);
+          taken.add(m.q);
+        }
+      }
+      if (mine.length === 0 && left === f.left && right === f.right) return f;
+      const quals = [...(f.quals ? [f.quals] : []), ...mine];
+      const joined: Node | undefined = quals.length === 0 ? undefined : quals.length === 1 ? quals[0] : { BoolExpr: { boolop: 'AND_EXPR', args: quals } };
+      return { ...f, left, right, jt: quals.length > 0 ? 'inner' : f.jt, quals: joined };
+    };
+    const out = visit(tree);
+    return { tree: out, rest: [...rest, ...movable.filter((m) => !taken.has(m.q)).map((m) => m.q)] };
   }
 
   private soleLeaf(refs: string[][], leaves: Leaf[], scope: Scope): Leaf | undefined {
@@ -709,6 +758,8 @@ export class Planner implements SubqueryPlanner {
     if (srfs.length === 0) return stmt;
     // With FROM (or several), the select list expands per row (ProjectNode); alone, it becomes FROM.
     if ((stmt.fromClause ?? []).length > 0 || srfs.length > 1) return stmt;
+    // A multi-column function's select-list form is a record per row: keep it in the select list.
+    if (lookupTableFunction(stringOf(((srfs[0].val as { FuncCall: import('libpg-query').FuncCall }).FuncCall.funcname ?? []).slice(-1)[0]))?.multiColumn) return stmt;
     const fc = (srfs[0].val as { FuncCall: import('libpg-query').FuncCall }).FuncCall;
     const fname = stringOf((fc.funcname ?? []).slice(-1)[0]);
     const alias = '__srf';
@@ -858,6 +909,16 @@ function joinLayout(
     ],
     merged,
   };
+}
+
+/** The reference names exactly one column of `s` (not ambiguous, not an outer reference). */
+function resolvesUniquely(s: Scope, parts: readonly string[]): boolean {
+  try {
+    const r = s.resolve(parts);
+    return r !== undefined && r.depth === 0;
+  } catch {
+    return false;
+  }
 }
 
 function safeResolve(s: Scope, parts: readonly string[]): boolean {

@@ -204,15 +204,21 @@ export function formatInterval(iv: Interval): string {
   const parts: string[] = [];
   const y = Math.trunc(iv.months / 12);
   const mo = iv.months % 12;
-  if (y) parts.push(`${y} year${Math.abs(y) === 1 ? '' : 's'}`);
-  if (mo) parts.push(`${mo} mon${Math.abs(mo) === 1 ? '' : 's'}`);
-  if (iv.days) parts.push(`${iv.days} day${Math.abs(iv.days) === 1 ? '' : 's'}`);
+  // As PostgreSQL: after a negative field, positive ones carry a '+'; only exactly 1 is singular.
+  let before = false;
+  const field = (n: number, unit: string): void => {
+    parts.push(`${before && n > 0 ? '+' : ''}${n} ${unit}${n === 1 ? '' : 's'}`);
+    before = before || n < 0;
+  };
+  if (y) field(y, 'year');
+  if (mo) field(mo, 'mon');
+  if (iv.days) field(iv.days, 'day');
   if (iv.micros !== 0n || parts.length === 0) {
     const neg = iv.micros < 0n;
     const t = formatTime(neg ? -iv.micros : iv.micros);
     const hoursOver = (neg ? -iv.micros : iv.micros) / 3_600_000_000n;
     const fixed = hoursOver >= 24n ? `${hoursOver}${t.slice(2)}` : t;
-    if (iv.micros !== 0n || parts.length === 0) parts.push(`${neg ? '-' : ''}${fixed}`);
+    if (iv.micros !== 0n || parts.length === 0) parts.push(`${neg ? '-' : before ? '+' : ''}${fixed}`);
   }
   return parts.join(' ');
 }

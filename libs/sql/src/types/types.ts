@@ -20,6 +20,13 @@ export interface SqlType {
   /** atttypmod: varchar(n) -> n + 4, numeric(p,s) -> ((p << 16) | s) + 4, else -1. */
   readonly typmod: number;
   readonly elem?: SqlType;
+  /**
+   * int2vector / oidvector (pg_index.indkey, indclass, pg_proc.proargtypes): a one-dimensional
+   * array of int2 / oid that PostgreSQL prints space-separated ("1 3") under its own type OID.
+   */
+  readonly vector?: 'int2vector' | 'oidvector';
+  /** A record's fields (a multi-column set-returning function's row); the value is Value[]. */
+  readonly fields?: readonly { readonly name: string; readonly type: SqlType }[];
 }
 
 export interface Interval {
@@ -78,8 +85,12 @@ export function t(kind: TypeKind): SqlType {
   return v;
 }
 export const arrayOf = (elem: SqlType): SqlType => ({ kind: 'array', typmod: -1, elem });
+export const INT2VECTOR: SqlType = { kind: 'array', typmod: -1, elem: t('int2'), vector: 'int2vector' };
+export const OIDVECTOR: SqlType = { kind: 'array', typmod: -1, elem: t('oid'), vector: 'oidvector' };
+const VECTOR_OIDS = { int2vector: 22, oidvector: 30 } as const;
 
 export function typeOid(type: SqlType): number {
+  if (type.vector) return VECTOR_OIDS[type.vector];
   if (type.kind === 'array') return type.elem ? TYPE_INFO[type.elem.kind as Exclude<TypeKind, 'array'>]?.arrayOid ?? 0 : 0;
   return TYPE_INFO[type.kind].oid;
 }
@@ -89,6 +100,8 @@ export function typeLen(type: SqlType): number {
 }
 
 export function typeByOid(oid: number): SqlType | undefined {
+  if (oid === VECTOR_OIDS.int2vector) return INT2VECTOR;
+  if (oid === VECTOR_OIDS.oidvector) return OIDVECTOR;
   for (const [kind, info] of Object.entries(TYPE_INFO) as [Exclude<TypeKind, 'array'>, TypeInfo][]) {
     if (info.oid === oid) return t(kind);
     if (info.arrayOid === oid && oid !== 0) return arrayOf(t(kind));
@@ -98,6 +111,7 @@ export function typeByOid(oid: number): SqlType | undefined {
 
 /** format_type() style name, e.g. "character varying(20)", "integer[]". */
 export function typeDisplayName(type: SqlType): string {
+  if (type.vector) return type.vector;
   if (type.kind === 'array') return `${typeDisplayName(type.elem ?? t('text'))}[]`;
   const base = TYPE_INFO[type.kind].name;
   if (type.typmod >= 0) {

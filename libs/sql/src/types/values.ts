@@ -149,6 +149,7 @@ export function fromText(s: string, type: SqlType): Value {
     case 'jsonb':
       return parseJson(s, type.kind);
     case 'array':
+      if (type.vector) return s.trim() === '' ? [] : s.trim().split(/\s+/).map((x) => fromText(x, type.elem ?? t('int2')));
       return parseArrayText(s, type.elem ?? t('text'));
     default:
       throw sqlError(S.FEATURE_NOT_SUPPORTED, `input of type ${typeDisplayName(type)} is not supported`);
@@ -226,11 +227,19 @@ export function toText(v: Value, type: SqlType): string {
       return formatTimestamp(v as bigint, true);
     case 'interval':
       return formatInterval(v as Interval);
+    case 'record':
+      if (!Array.isArray(v)) return plain(v);
+      return `(${(v as Value[]).map((e, i) => (e === null ? '' : recordFieldText(toText(e, type.fields?.[i]?.type ?? t('text'))))).join(',')})`;
     case 'array':
+      if (type.vector) return (v as Value[]).map((e) => plain(e)).join(' ');
       return `{${(v as Value[]).map((e) => arrayElemText(e, type.elem ?? t('text'))).join(',')}}`;
     default:
       return plain(v);
   }
+}
+
+function recordFieldText(s: string): string {
+  return s === '' || /[(),"\\\s]/.test(s) ? `"${s.replace(/(["\\])/g, '$1$1')}"` : s;
 }
 
 function arrayElemText(e: Value, elem: SqlType): string {
@@ -270,7 +279,19 @@ export function fromPg(v: PgValue, type: SqlType): Value {
   if (typeof v === 'boolean') return v;
   if (Buffer.isBuffer(v)) return v;
   if (v instanceof Date) return fromText(v.toISOString(), type);
+  if (Array.isArray(v)) return fromPgArray(v, type);
   return JSON.stringify(v);
+}
+
+/** A binary-format array parameter, decoded by pgwire into its elements (nested per dimension). */
+function fromPgArray(v: readonly unknown[], type: SqlType): Value {
+  if (type.kind === 'json' || type.kind === 'jsonb') return JSON.stringify(v);
+  if (type.kind !== 'array') throw sqlError(S.DATATYPE_MISMATCH, `an array value cannot be used as type ${typeDisplayName(type)}`);
+  const elem = type.elem ?? t('text');
+  return v.map((e): Value => {
+    if (Array.isArray(e)) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'multidimensional arrays are not supported', { hint: 'Pass a one-dimensional array.' });
+    return fromPg(e as PgValue, elem);
+  });
 }
 
 function toNumber(v: Value, from: SqlType): number {

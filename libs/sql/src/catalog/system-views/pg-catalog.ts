@@ -3,7 +3,7 @@ import { FIRST_USER_ID } from '../store';
 import { INFORMATION_SCHEMA_ID, PG_CATALOG_ID } from '../catalog';
 import type { Row } from '../../runtime';
 import { SETTINGS } from '../../settings';
-import { TYPE_INFO, type TypeKind, arrayOf, t, typeOid, typeLen } from '../../types/types';
+import { INT2VECTOR, OIDVECTOR, TYPE_INFO, type TypeKind, arrayOf, t, typeOid, typeLen } from '../../types/types';
 import { functionNames } from '../../functions/registry';
 import type { SqlType } from '../../types/types';
 import { checkOid, columnDefault, fkOid, indexDef, indexOid, relOid, schemaOid } from './describe';
@@ -53,6 +53,9 @@ const typeRows = (): Row[] => {
     out.push([info.oid, typname, PG_CATALOG_ID, BOOTSTRAP_USER_OID, info.len, internal, info.category === 'P' ? 'p' : 'b', info.category, false, true, ',', 0, 0, info.arrayOid, 0, 'i', 'p', false, 0, -1, 0, null]);
     if (info.arrayOid) out.push([info.arrayOid, `_${typname}`, PG_CATALOG_ID, BOOTSTRAP_USER_OID, -1, false, 'b', 'A', false, true, ',', 0, info.oid, 0, 0, 'i', 'x', false, 0, -1, 0, null]);
   }
+  // int2vector and oidvector (pg_index.indkey, pg_proc.proargtypes), arrays with an element type.
+  out.push([typeOid(INT2VECTOR), 'int2vector', PG_CATALOG_ID, BOOTSTRAP_USER_OID, -1, false, 'b', 'A', false, true, ',', 0, TYPE_INFO.int2.oid, 1006, 0, 'i', 'p', false, 0, -1, 0, null]);
+  out.push([typeOid(OIDVECTOR), 'oidvector', PG_CATALOG_ID, BOOTSTRAP_USER_OID, -1, false, 'b', 'A', false, true, ',', 0, TYPE_INFO.oid.oid, 1013, 0, 'i', 'p', false, 0, -1, 0, null]);
   return out;
 };
 defineView({
@@ -145,7 +148,7 @@ defineView({
   oid: 2610,
   columns: cols({
     indexrelid: oid, indrelid: oid, indnatts: int2, indnkeyatts: int2, indisunique: bool, indnullsnotdistinct: bool, indisprimary: bool, indisexclusion: bool, indimmediate: bool,
-    indisclustered: bool, indisvalid: bool, indcheckxmin: bool, indisready: bool, indislive: bool, indisreplident: bool, indkey: arrayOf(int2), indcollation: text, indclass: text, indoption: arrayOf(int2), indexprs: text, indpred: text,
+    indisclustered: bool, indisvalid: bool, indcheckxmin: bool, indisready: bool, indislive: bool, indisreplident: bool, indkey: INT2VECTOR, indcollation: OIDVECTOR, indclass: OIDVECTOR, indoption: INT2VECTOR, indexprs: text, indpred: text,
   }),
   *rows(ctx) {
     for (const r of tables(ctx)) {
@@ -153,7 +156,7 @@ defineView({
       for (const idx of [r.primary, ...r.indexes]) {
         if (idx.primary && r.columns.some((c) => c.hidden)) continue;
         const attnums = idx.columns.map((id) => r.columns.findIndex((c) => c.id === id) + 1);
-        yield [indexOid(r, idx), relOid(r.id), attnums.length, attnums.length, idx.unique, false, idx.primary, false, true, false, true, false, true, true, false, attnums, '0', '0', idx.directions.map((d) => (d === 'desc' ? 3 : 0)), null, null];
+        yield [indexOid(r, idx), relOid(r.id), attnums.length, attnums.length, idx.unique, false, idx.primary, false, true, false, true, false, true, true, false, attnums, attnums.map(() => 0), attnums.map(() => 0), idx.directions.map((d) => (d === 'desc' ? 3 : 0)), null, null];
       }
     }
   },
@@ -195,7 +198,10 @@ defineView({
       for (const [i, fk] of (r.foreignKeys ?? []).entries()) {
         const ref = ctx.catalog.byId.get(fk.refTableId);
         const refAttnum = (id: number): number => (ref?.kind === 'table' ? ref.columns.findIndex((c) => c.id === id) + 1 : 0);
-        yield [fkOid(r, i), fk.name, ns, 'f', false, false, true, relOid(r.id), 0, 0, 0, relOid(fk.refTableId), fk.onUpdate ?? 'a', fk.onDelete ?? 'a', fk.matchType ?? 's', true, 0, true, fk.columns.map(attnum), fk.refColumns.map(refAttnum), null];
+        // conindid: the referenced table's unique index over the referenced columns (what pgjdbc and pg_dump join on).
+        const refIndex = ref?.kind === 'table' ? [ref.primary, ...ref.indexes].find((x) => x.unique && x.columns.length === fk.refColumns.length && x.columns.every((c) => fk.refColumns.includes(c))) : undefined;
+        const conindid = ref?.kind === 'table' && refIndex ? indexOid(ref, refIndex) : 0;
+        yield [fkOid(r, i), fk.name, ns, 'f', false, false, true, relOid(r.id), 0, conindid, 0, relOid(fk.refTableId), fk.onUpdate ?? 'a', fk.onDelete ?? 'a', fk.matchType ?? 's', true, 0, true, fk.columns.map(attnum), fk.refColumns.map(refAttnum), null];
       }
     }
   },
@@ -273,6 +279,31 @@ defineView({
   },
 });
 
+// pg_statio_all_tables / pg_statio_user_tables: the tables, with block I/O counters NULL (Weft has
+// no shared buffer cache to count hits and reads in). Sequelize's describeTable joins it to
+// pg_description for column comments.
+for (const viewName of ['pg_statio_all_tables', 'pg_statio_user_tables']) {
+  defineView({
+    schema: 'pg_catalog',
+    name: viewName,
+    columns: cols({ relid: oid, schemaname: name, relname: name, heap_blks_read: t('int8'), heap_blks_hit: t('int8'), idx_blks_read: t('int8'), idx_blks_hit: t('int8'), toast_blks_read: t('int8'), toast_blks_hit: t('int8'), tidx_blks_read: t('int8'), tidx_blks_hit: t('int8') }),
+    *rows(ctx) {
+      for (const r of tables(ctx)) {
+        if (r.kind === 'table') yield [relOid(r.id), ctx.catalog.schemaName(r.schemaId), r.name, null, null, null, null, null, null, null, null];
+      }
+    },
+  });
+}
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_cursors',
+  columns: cols({ name: text, statement: text, is_holdable: bool, is_binary: bool, is_scrollable: bool, creation_time: t('timestamptz') }),
+  *rows(ctx) {
+    for (const c of ctx.session.cursors?.() ?? []) yield [c.name, c.statement, c.isHoldable, c.isBinary, c.isScrollable, c.creationTimeUs];
+  },
+});
+
 defineView({
   schema: 'pg_catalog',
   name: 'pg_roles',
@@ -311,10 +342,10 @@ defineView({
   schema: 'pg_catalog',
   name: 'pg_proc',
   oid: 1255,
-  columns: cols({ oid, proname: name, pronamespace: oid, proowner: oid, prolang: oid, prokind: char, prorettype: oid, pronargs: int2, proargtypes: text, proretset: bool, prosrc: text }),
+  columns: cols({ oid, proname: name, pronamespace: oid, proowner: oid, prolang: oid, prokind: char, prorettype: oid, pronargs: int2, proargtypes: OIDVECTOR, proretset: bool, prosrc: text }),
   *rows() {
     let i = 0;
-    for (const n of functionNames().sort()) yield [5000 + i++, n, PG_CATALOG_ID, BOOTSTRAP_USER_OID, 12, 'f', 25, 0, '', false, n];
+    for (const n of functionNames().sort()) yield [5000 + i++, n, PG_CATALOG_ID, BOOTSTRAP_USER_OID, 12, 'f', 25, 0, [], false, n];
   },
 });
 
@@ -373,7 +404,7 @@ for (const [n, o, spec] of [
   ['pg_publication_rel', 6106, { oid, prpubid: oid, prrelid: oid, prqual: text, prattrs: arrayOf(int2) }],
   ['pg_subscription', 6100, { oid, subname: name }],
   ['pg_enum', 3501, { oid, enumtypid: oid, enumsortorder: t('float4'), enumlabel: name }],
-  ['pg_range', 3541, { rngtypid: oid, rngsubtype: oid }],
+  ['pg_range', 3541, { rngtypid: oid, rngsubtype: oid, rngmultitypid: oid, rngcollation: oid, rngsubopc: oid, rngcanonical: t('regproc'), rngsubdiff: t('regproc') }],
   ['pg_event_trigger', 3466, { oid, evtname: name }],
   ['pg_auth_members', 1261, { oid, roleid: oid, member: oid, grantor: oid }],
   ['pg_opclass', 2616, { oid, opcmethod: oid, opcname: name, opcnamespace: oid, opcdefault: bool }],

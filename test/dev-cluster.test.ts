@@ -18,6 +18,8 @@ describe('docker-compose.yml and the process-based dev cluster', () => {
     dataDir: '/data',
     pgPort: 5433,
     kafkaBrokers: 'kafka:9092',
+    // Compose runs a broker, so its nodes mirror their logs to it (`weft demo --kafka`).
+    mirror: true,
     host: '0.0.0.0',
     shardCount: 4,
     addressOf: (service) => service,

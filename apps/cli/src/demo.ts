@@ -10,6 +10,8 @@ export interface DemoOptions {
   readonly dataDir: string;
   readonly pgPort: number;
   readonly shardCount: number;
+  /** Kafka bootstrap brokers: the nodes mirror every shard's log there (`--kafka`). */
+  readonly kafka?: string;
 }
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
@@ -66,7 +68,14 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const dataDir = path.resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const host = '127.0.0.1';
-  const services = devCluster({ dataDir, pgPort: opts.pgPort, kafkaBrokers: '127.0.0.1:9092', host, shardCount: opts.shardCount });
+  const services = devCluster({
+    dataDir,
+    pgPort: opts.pgPort,
+    kafkaBrokers: opts.kafka ?? '127.0.0.1:9092',
+    mirror: opts.kafka !== undefined,
+    host,
+    shardCount: opts.shardCount,
+  });
 
   // Two demos on one data directory would corrupt it; refuse before starting anything.
   const previous = readState(dataDir);

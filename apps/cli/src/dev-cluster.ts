@@ -25,6 +25,8 @@ export interface DevClusterOptions {
   /** The gateway's Postgres port; every other port of the cluster is derived from it. */
   readonly pgPort: number;
   readonly kafkaBrokers: string;
+  /** Nodes mirror their shards' logs to kafkaBrokers (WEFT_KAFKA_BROKERS on the nodes). */
+  readonly mirror?: boolean;
   /** Address the services bind to (127.0.0.1 locally, 0.0.0.0 in containers). */
   readonly host: string;
   /** WEFT_SHARD_COUNT for the nodes and the gateway (default DEFAULT_SHARD_COUNT). */
@@ -116,6 +118,7 @@ export function devCluster(opts: DevClusterOptions): DevService[] {
       WEFT_DATA_DIR: path.join(opts.dataDir, `meta-${id}`),
       // Meta bootstraps the shard map with this many uniform shards: the gateway's count.
       WEFT_SHARD_COUNT: shards,
+      ...(opts.mirror ? { WEFT_KAFKA_BROKERS: opts.kafkaBrokers } : {}),
     },
   }));
   return [

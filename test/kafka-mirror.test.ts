@@ -5,11 +5,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
+import { RemoteShardKv } from '@weft/kvrpc';
 import { devPorts } from '../apps/cli/src/dev-cluster';
 import { TEST_KAFKA_BROKER, testKafka } from './support/kafka';
 import { caughtUp, compareWithReplicas, indexProblems, mirrorStats, readLogs } from './support/kafka-log';
 import { freePort } from './support/ports';
-import { ROOT } from './support/process';
+import { ROOT, spawnNode, waitForHttp } from './support/process';
 import { freeDemoPort, spawnDemo } from './support/weft-server';
 
 // The Kafka mirror (issue 11, libs/mirror) on the real cluster (`weft demo --kafka`) and a real
@@ -50,6 +51,7 @@ async function startMirroredDemo(brokers: string, prefix: string, opts: { shards
     dataDir,
     pgPort,
     http: NODES.map((id) => p.http(id)),
+    materializerHttp: p.materializerHttp,
     kv: NODES.map((id) => ({ nodeId: id, port: p.kv(id) })),
     shards: Array.from({ length: opts.shards ?? 4 }, (_, i) => i + 1),
     async stop(): Promise<void> {
@@ -78,8 +80,52 @@ async function verifyTopics(kafka: Kafka, prefix: string, d: MirroredDemo): Prom
     expect([shard, recs.length]).toEqual([shard, last]);
     expect(recs.every((r) => r.shardId === shard)).toBe(true);
   }
-  await compareWithReplicas(logs, d.kv);
+  await compareWithReplicas(kafka, prefix, d.shards, d.kv);
   return targets;
+}
+
+interface FeedView {
+  shardId: number;
+  state: string;
+  appliedIndex: number;
+  stateHash: string;
+  lagEntries: number;
+  lagMs: number;
+  outcomeMismatches: number;
+  error?: string;
+}
+const materializerStatus = async (port: number): Promise<FeedView[]> => {
+  const res = await fetch(`http://127.0.0.1:${port}/materializer`);
+  return ((await res.json()) as { shards: FeedView[] }).shards;
+};
+
+/**
+ * Waits until a materializer (GET /materializer on `port`) and a replica of every shard are at
+ * the same applied index, and expects the same state hash there.
+ */
+async function materializerMatchesReplicas(port: number, d: MirroredDemo): Promise<void> {
+  const targets = await until('every shard mirrored up to its applied index', () => caughtUp(d.http, d.shards), 90_000);
+  const kv = d.kv;
+  for (const shard of d.shards) {
+    const client = new RemoteShardKv({ shardId: shard, replicas: kv.map((k) => ({ nodeId: k.nodeId, host: '127.0.0.1', port: k.port })), requestTimeoutMs: 3000 });
+    try {
+      await until(`materializer and a replica of shard ${shard} at one index (topic at ${targets.get(shard)})`, async () => {
+        const feed = (await materializerStatus(port)).find((f) => f.shardId === shard);
+        if (feed === undefined || feed.error !== undefined) throw new Error(`materializer shard ${shard}: ${feed?.error ?? 'missing'}`);
+        expect(feed.outcomeMismatches).toBe(0);
+        for (const k of kv) {
+          const st = await client.replicaStatus(k.nodeId).catch(() => undefined);
+          if (st !== undefined && st.appliedIndex === feed.appliedIndex) {
+            expect([shard, feed.appliedIndex, feed.stateHash]).toEqual([shard, st.appliedIndex, st.stateHash.toString('hex')]);
+            return true;
+          }
+        }
+        return undefined;
+      }, 90_000);
+    } finally {
+      client.close();
+    }
+  }
 }
 
 /** Inserts rows one autocommit statement at a time until stopped; reconnects after errors. */
@@ -180,6 +226,35 @@ describe('Kafka mirror of every shard log (weft demo --kafka, shared broker)', (
     }
   });
 
+  it('the demo\'s materializer applies the topics to the replicas\' state hash; one rebuilt from offset 0 too', async () => {
+    await materializerMatchesReplicas(d.materializerHttp, d);
+    const feeds = await materializerStatus(d.materializerHttp);
+    expect(feeds.map((f) => f.shardId)).toEqual(d.shards);
+    for (const f of feeds) expect(f).toMatchObject({ state: 'caught-up', lagEntries: 0, lagMs: 0 });
+
+    // A second materializer with an empty data directory rebuilds every shard from offset 0.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'weft-rebuild-'));
+    const http = await freePort();
+    const proc = spawnNode('dist/apps/materializer/src/main.js', {
+      WEFT_HTTP_PORT: String(http),
+      WEFT_METRICS_PORT: String(await freePort()),
+      WEFT_KAFKA_BROKERS: TEST_KAFKA_BROKER,
+      WEFT_KAFKA_TOPIC_PREFIX: prefix,
+      WEFT_DATA_DIR: dir,
+      WEFT_SHARD_COUNT: String(d.shards.length),
+      WEFT_MATERIALIZER_ID: 'rebuild',
+      WEFT_LOG_LEVEL: 'warn',
+    });
+    try {
+      await waitForHttp(`http://127.0.0.1:${http}/health`);
+      await materializerMatchesReplicas(http, d);
+    } finally {
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('kill -9 of a shard leader while a writer runs: no gap and no duplicate index in any log topic', async () => {
     const c = await connect(d.pgPort);
     await c.query('CREATE TABLE kills (id int PRIMARY KEY, v text)');
@@ -213,6 +288,7 @@ describe('Kafka mirror of every shard log (weft demo --kafka, shared broker)', (
       await writer.stop();
     }
     await verifyTopics(kafka, prefix, d);
+    await materializerMatchesReplicas(d.materializerHttp, d);
   });
 });
 
@@ -300,8 +376,13 @@ describe('Kafka mirror while Kafka is away (dedicated broker, stopped and restar
 
     await broker('start');
     await verifyTopics(kafka, prefix, dm);
-    const after = await Promise.all(dm.http.map((p) => mirrorStats(p)));
-    for (const v of after) expect(v.shards?.[0]).toMatchObject({ backlogEntries: 0, gaps: 0 });
+    // The backlog drained on every node (a closed-timestamp entry or two may be in flight).
+    await until('the backlog drained on every node', async () => {
+      const views = await Promise.all(dm.http.map((p) => mirrorStats(p)));
+      return views.every((v) => (v.shards?.[0].backlogEntries ?? 99) <= 2) ? true : undefined;
+    });
+    for (const v of await Promise.all(dm.http.map((p) => mirrorStats(p)))) expect(v.shards?.[0]).toMatchObject({ gaps: 0, overflowed: false });
+    await materializerMatchesReplicas(dm.materializerHttp, dm);
   });
 
   it(`past ${MAX_BACKLOG} unmirrored entries the log is compacted anyway and the topic gets one gap record, then continues`, async () => {
@@ -327,6 +408,12 @@ describe('Kafka mirror while Kafka is away (dedicated broker, stopped and restar
     // Entries after the gap are there, one each, up to the end.
     expect(recs.at(-1)?.index).toBe(targets.get(1));
     expect((await leaderView()).gaps).toBe(1);
+    // The demo's materializer does not paper over it: the shard stops and says why.
+    const feed = await until('the materializer to stop at the gap', async () => {
+      const f = (await materializerStatus(dm.materializerHttp)).find((x) => x.shardId === 1);
+      return f?.state === 'stopped' ? f : undefined;
+    });
+    expect(feed.error).toMatch(/gap.*rebuild this shard from a snapshot/);
     // Writes during all of this were never refused: every row is there.
     const c = await connect(dm.pgPort);
     try {

@@ -140,30 +140,41 @@ export class ScratchMaterializer {
 }
 
 /**
- * Applies each shard's records in a scratch materializer and compares its state hash with a
- * replica's at the same applied index. Returns the index compared per shard.
+ * Replays each shard's topic in a scratch materializer and compares its state hash with a
+ * replica's at the same applied index (the replicas keep applying closed-timestamp entries, so
+ * it chases the slowest replica's index, reading further into the topic as needed). Returns the
+ * index compared per shard.
  */
-export async function compareWithReplicas(records: ReadonlyMap<number, readonly LogRecord[]>, kvPorts: readonly { nodeId: number; port: number }[]): Promise<Map<number, number>> {
+export async function compareWithReplicas(
+  kafka: Kafka,
+  prefix: string,
+  shardIds: readonly number[],
+  kvPorts: readonly { nodeId: number; port: number }[],
+  timeoutMs = 60_000,
+): Promise<Map<number, number>> {
   const compared = new Map<number, number>();
-  for (const [shardId, recs] of records) {
+  for (const shardId of shardIds) {
     const kv = new RemoteShardKv({ shardId, replicas: kvPorts.map((p) => ({ nodeId: p.nodeId, host: '127.0.0.1', port: p.port })), requestTimeoutMs: 3000 });
     const m = await ScratchMaterializer.open(shardId);
+    const statuses = async () => (await Promise.all(kvPorts.map((p) => kv.replicaStatus(p.nodeId).catch(() => undefined)))).filter((s) => s !== undefined);
     try {
-      const last = recs.at(-1)?.index ?? 0;
-      let done = false;
-      for (const p of kvPorts) {
-        const st = await kv.replicaStatus(p.nodeId).catch(() => undefined);
-        if (st === undefined || st.appliedIndex > last || st.appliedIndex < m.sm.appliedIndex) continue;
-        m.applyUpTo(recs, st.appliedIndex);
-        if (m.sm.appliedIndex !== st.appliedIndex) continue;
-        if (!m.sm.stateHash().equals(st.stateHash)) {
-          throw new Error(`shard ${shardId} at index ${st.appliedIndex}: state hash from Kafka ${m.sm.stateHash().toString('hex')} != node ${p.nodeId}'s ${st.stateHash.toString('hex')}`);
+      let recs: LogRecord[] = [];
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        if (Date.now() > end) throw new Error(`shard ${shardId}: never caught a replica at an index the replay reached (replay at ${m.sm.appliedIndex})`);
+        const ahead = (await statuses()).filter((s) => s.appliedIndex >= m.sm.appliedIndex);
+        if (ahead.length === 0) continue;
+        const target = Math.min(...ahead.map((s) => s.appliedIndex));
+        if ((recs.at(-1)?.index ?? 0) < target) recs = (await readLogs(kafka, prefix, new Map([[shardId, target]]))).get(shardId) ?? [];
+        m.applyUpTo(recs, target);
+        const there = (await statuses()).find((s) => s.appliedIndex === target);
+        if (there === undefined || m.sm.appliedIndex !== target) continue;
+        if (!m.sm.stateHash().equals(there.stateHash)) {
+          throw new Error(`shard ${shardId} at index ${target}: state hash from Kafka ${m.sm.stateHash().toString('hex')} != node ${there.nodeId}'s ${there.stateHash.toString('hex')}`);
         }
-        compared.set(shardId, st.appliedIndex);
-        done = true;
+        compared.set(shardId, target);
         break;
       }
-      if (!done) throw new Error(`shard ${shardId}: no replica at an index the topic covers (topic ends at ${last})`);
     } finally {
       kv.close();
       await m.close();

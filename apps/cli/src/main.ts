@@ -18,12 +18,13 @@ commands:
                         N+1 .. N+${PORT_SPAN - 1}
            --shards N   shards meta creates and the gateway routes over (default ${DEFAULT_SHARD_COUNT})
            --kafka H:P  Kafka bootstrap brokers (host:port[,host:port]): mirror every shard's log to
-                        topics weft.log.<shard> (\`npm run kafka:start\` runs a local broker)
+                        topics weft.log.<shard> and run a materializer fed by them
+                        (\`npm run kafka:start\` runs a local broker)
   status   show the health and pids of a demo's services
            --data DIR   the demo's data directory (its ports are read from DIR/weft-demo.json)
            --port N     the demo's Postgres port (instead of reading it from DIR)
   start    run one process of a real deployment, configured by WEFT_* environment variables
-           --role meta|node|gateway
+           --role meta|node|gateway|materializer
   version  print the Weft version
   help     show this text
 `;
@@ -83,9 +84,9 @@ function parseBrokers(raw: string | undefined): string | undefined {
 }
 
 function parseRole(raw: string | undefined): Role {
-  if (raw === undefined) fail('start needs --role meta, --role node or --role gateway');
+  if (raw === undefined) fail('start needs --role meta, --role node, --role gateway or --role materializer');
   const role = ROLES.find((r) => r === raw);
-  if (!role) fail(`--role ${JSON.stringify(raw)}: expected meta, node or gateway`);
+  if (!role) fail(`--role ${JSON.stringify(raw)}: expected meta, node, gateway or materializer`);
   return role;
 }
 

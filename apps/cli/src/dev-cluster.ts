@@ -105,6 +105,7 @@ export function devCluster(opts: DevClusterOptions): DevService[] {
       // Meta places the shards on the nodes and tells each node where the others are.
       WEFT_META_ADDRS: metaList(p.metaRpc),
       WEFT_ADVERTISE_HOST: addr(`node-${id}`),
+      ...(opts.mirror ? { WEFT_KAFKA_BROKERS: opts.kafkaBrokers } : {}),
     },
   }));
   const metas: DevService[] = DEV_META.map((id) => ({
@@ -124,7 +125,6 @@ export function devCluster(opts: DevClusterOptions): DevService[] {
       WEFT_DATA_DIR: path.join(opts.dataDir, `meta-${id}`),
       // Meta bootstraps the shard map with this many uniform shards: the gateway's count.
       WEFT_SHARD_COUNT: shards,
-      ...(opts.mirror ? { WEFT_KAFKA_BROKERS: opts.kafkaBrokers } : {}),
     },
   }));
   return [

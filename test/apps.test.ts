@@ -1,3 +1,4 @@
+import { TEST_KAFKA_BROKER } from './support/kafka';
 import { freePort } from './support/ports';
 import { spawnNode, waitForHttp } from './support/process';
 
@@ -6,6 +7,11 @@ const APPS: { name: string; entry: string; env: Record<string, string> }[] = [
   { name: 'gateway', entry: 'dist/apps/gateway/src/main.js', env: {} },
   { name: 'node', entry: 'dist/apps/node/src/main.js', env: { WEFT_DATA_DIR: '/tmp/weft-apps-test-node' } },
   { name: 'meta', entry: 'dist/apps/meta/src/main.js', env: {} },
+  {
+    name: 'materializer',
+    entry: 'dist/apps/materializer/src/main.js',
+    env: { WEFT_DATA_DIR: '/tmp/weft-apps-test-materializer', WEFT_KAFKA_BROKERS: TEST_KAFKA_BROKER, WEFT_KAFKA_TOPIC_PREFIX: `weft-apps-test-${process.pid}` },
+  },
 ];
 
 describe.each(APPS)('weft-$name', ({ name, entry, env }) => {

@@ -412,8 +412,8 @@ describe('two demos on one machine', () => {
 describe('weft command line', () => {
   // Every bad flag is one line on stderr that says what to fix, and exit code 2.
   it.each([
-    [['start'], 'weft: start needs --role meta, --role node or --role gateway (see `weft help`)'],
-    [['start', '--role', 'db'], 'weft: --role "db": expected meta, node or gateway (see `weft help`)'],
+    [['start'], 'weft: start needs --role meta, --role node, --role gateway or --role materializer (see `weft help`)'],
+    [['start', '--role', 'db'], 'weft: --role "db": expected meta, node, gateway or materializer (see `weft help`)'],
     [['start', '--role'], "weft: Option '--role <value>' argument missing (see `weft help`)"],
     [['start', '--role', 'node', '--port', '7000'], 'weft: start takes only --role; configure the service with WEFT_* environment variables instead of --port (see `weft help`)'],
     [['start', '--role', 'node', '--data', '/tmp/x'], 'weft: start takes only --role; configure the service with WEFT_* environment variables instead of --data (see `weft help`)'],
@@ -422,7 +422,8 @@ describe('weft command line', () => {
     [['demo', '--port', '70000'], `weft: --port "70000": expected a TCP port 1-${65536 - PORT_SPAN} (see \`weft help\`)`],
     [['demo', '--port', 'x'], `weft: --port "x": expected a TCP port 1-${65536 - PORT_SPAN} (see \`weft help\`)`],
     [['demo', '--shards', '0'], 'weft: --shards "0": expected an integer 1-1024 (see `weft help`)'],
-    [['demo', '--role', 'node'], 'weft: --role does not apply to `weft demo` (it takes --data, --port, --shards) (see `weft help`)'],
+    [['demo', '--kafka', 'localhost'], 'weft: --kafka "localhost": expected host:port[,host:port...], e.g. 127.0.0.1:9092 (see `weft help`)'],
+    [['demo', '--role', 'node'], 'weft: --role does not apply to `weft demo` (it takes --data, --port, --shards, --kafka) (see `weft help`)'],
     [['status', '--shards', '2'], 'weft: --shards does not apply to `weft status` (it takes --data, --port) (see `weft help`)'],
     [['version', '--port', '1'], 'weft: --port does not apply to `weft version` (see `weft help`)'],
     [['launch'], 'weft: unknown command "launch" (see `weft help`)'],

@@ -18,6 +18,8 @@ describe('docker-compose.yml and the process-based dev cluster', () => {
     dataDir: '/data',
     pgPort: 5433,
     kafkaBrokers: 'kafka:9092',
+    // Compose runs a broker, so its nodes mirror their logs to it (`weft demo --kafka`).
+    mirror: true,
     host: '0.0.0.0',
     shardCount: 4,
     addressOf: (service) => service,
@@ -54,7 +56,8 @@ describe('docker-compose.yml and the process-based dev cluster', () => {
 
   it('passes WEFT_SHARD_COUNT to every meta replica, the meta addresses to every node and the gateway, and a password to the gateway', () => {
     for (const p of processes.filter((x) => x.role === 'meta')) expect([p.name, p.env.WEFT_SHARD_COUNT]).toEqual([p.name, '4']);
-    for (const p of processes.filter((x) => x.role !== 'meta')) expect([p.name, p.env.WEFT_META_ADDRS]).toEqual([p.name, '1@meta-1:5476,2@meta-2:5480,3@meta-3:5484']);
+    // (The materializer reads Kafka only: it needs no meta.)
+    for (const p of processes.filter((x) => x.role !== 'meta' && x.role !== 'materializer')) expect([p.name, p.env.WEFT_META_ADDRS]).toEqual([p.name, '1@meta-1:5476,2@meta-2:5480,3@meta-3:5484']);
     expect(compose.services.gateway.environment?.WEFT_PASSWORD).toBe('${WEFT_PASSWORD:-weft}');
   });
 });

@@ -10,6 +10,8 @@ export interface DemoOptions {
   readonly dataDir: string;
   readonly pgPort: number;
   readonly shardCount: number;
+  /** Kafka bootstrap brokers: the nodes mirror every shard's log there (`--kafka`). */
+  readonly kafka?: string;
 }
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
@@ -66,7 +68,14 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const dataDir = path.resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const host = '127.0.0.1';
-  const services = devCluster({ dataDir, pgPort: opts.pgPort, kafkaBrokers: '127.0.0.1:9092', host, shardCount: opts.shardCount });
+  const services = devCluster({
+    dataDir,
+    pgPort: opts.pgPort,
+    kafkaBrokers: opts.kafka ?? '127.0.0.1:9092',
+    mirror: opts.kafka !== undefined,
+    host,
+    shardCount: opts.shardCount,
+  });
 
   // Two demos on one data directory would corrupt it; refuse before starting anything.
   const previous = readState(dataDir);
@@ -196,12 +205,14 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     return bad.length === 0;
   };
 
-  // The shard's replicas start together so they can elect a leader; the gateway comes last.
+  // The shard's replicas start together so they can elect a leader; the gateway comes next, and
+  // the materializer (with --kafka) last.
   const tiers = [
     sup.filter((s) => s.svc.role === 'meta'),
     sup.filter((s) => s.svc.role === 'node'),
     sup.filter((s) => s.svc.role === 'gateway'),
-  ];
+    sup.filter((s) => s.svc.role === 'materializer'),
+  ].filter((t) => t.length > 0);
   for (const tier of tiers) {
     const ok = await healthy(tier);
     if (stopping) return;
@@ -217,12 +228,18 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       `Weft is running (data: ${dataDir})`,
       ...sup.map(
         (s) =>
-          `  ${s.svc.name.padEnd(8)} pid ${String(s.child?.pid ?? '-').padEnd(7)} http://127.0.0.1:${s.svc.httpPort}/health  ` +
+          `  ${s.svc.name.padEnd(12)} pid ${String(s.child?.pid ?? '-').padEnd(7)} http://127.0.0.1:${s.svc.httpPort}/health  ` +
           `metrics :${s.svc.env.WEFT_METRICS_PORT}/metrics`,
       ),
       '',
       `${opts.shardCount} shard${opts.shardCount === 1 ? '' : 's'}, each replicated on 3 node processes (Raft) where the 3-replica meta service placed it; the gateway speaks the Postgres protocol.`,
       'A service that dies is restarted from its data directory; `weft status --data DIR` shows pids and health.',
+      ...(opts.kafka === undefined
+        ? []
+        : [
+            `Every shard's log is mirrored to Kafka (${opts.kafka}), topics ${process.env.WEFT_KAFKA_TOPIC_PREFIX || 'weft'}.log.<shard>; ` +
+              'the materializer applies them (GET /materializer on its http port).',
+          ]),
       'Connect with:',
       `  psql "host=127.0.0.1 port=${opts.pgPort} user=weft dbname=weft"`,
       `Console: http://127.0.0.1:${sup.find((s) => s.svc.name === 'gateway')?.svc.httpPort}/console`,

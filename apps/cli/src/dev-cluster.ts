@@ -13,8 +13,8 @@ export interface DevService {
   readonly ports: Readonly<Record<string, number>>;
 }
 
-/** The three kinds of Weft process; `weft start --role` runs one of them. */
-export const ROLES = ['meta', 'node', 'gateway'] as const;
+/** The kinds of Weft process; `weft start --role` runs one of them. */
+export const ROLES = ['meta', 'node', 'gateway', 'materializer'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Compiled entry point of a role, relative to the repository root. */
@@ -25,6 +25,11 @@ export interface DevClusterOptions {
   /** The gateway's Postgres port; every other port of the cluster is derived from it. */
   readonly pgPort: number;
   readonly kafkaBrokers: string;
+  /**
+   * Nodes mirror their shards' logs to kafkaBrokers (WEFT_KAFKA_BROKERS on the nodes), and a
+   * materializer applies them from there.
+   */
+  readonly mirror?: boolean;
   /** Address the services bind to (127.0.0.1 locally, 0.0.0.0 in containers). */
   readonly host: string;
   /** WEFT_SHARD_COUNT for the nodes and the gateway (default DEFAULT_SHARD_COUNT). */
@@ -47,8 +52,9 @@ export const DEFAULT_SHARD_COUNT = 4;
 /**
  * Every port of the cluster is an offset from the Postgres port P, so `--port` moves all of
  * them together and two demos with ports at least PORT_SPAN apart never collide:
- * P pg, P+1/P+2 gateway http/metrics; for node i (1-3) P+10i raft, P+10i+1 kv, P+10i+2 http,
- * P+10i+3 metrics; for meta replica i (1-3) P+36+4i http, +1 metrics, +2 raft, +3 RPC.
+ * P pg, P+1/P+2 gateway http/metrics, P+3/P+4 materializer http/metrics (with --kafka); for
+ * node i (1-3) P+10i raft, P+10i+1 kv, P+10i+2 http, P+10i+3 metrics; for meta replica i (1-3)
+ * P+36+4i http, +1 metrics, +2 raft, +3 RPC.
  */
 export function devPorts(pgPort: number) {
   const meta = (id: number): number => pgPort + 36 + 4 * id;
@@ -60,6 +66,8 @@ export function devPorts(pgPort: number) {
     metaMetrics: (id: number) => meta(id) + 1,
     metaRaft: (id: number) => meta(id) + 2,
     metaRpc: (id: number) => meta(id) + 3,
+    materializerHttp: pgPort + 3,
+    materializerMetrics: pgPort + 4,
     raft: (id: number) => pgPort + 10 * id,
     kv: (id: number) => pgPort + 10 * id + 1,
     http: (id: number) => pgPort + 10 * id + 2,
@@ -97,6 +105,7 @@ export function devCluster(opts: DevClusterOptions): DevService[] {
       // Meta places the shards on the nodes and tells each node where the others are.
       WEFT_META_ADDRS: metaList(p.metaRpc),
       WEFT_ADVERTISE_HOST: addr(`node-${id}`),
+      ...(opts.mirror ? { WEFT_KAFKA_BROKERS: opts.kafkaBrokers } : {}),
     },
   }));
   const metas: DevService[] = DEV_META.map((id) => ({
@@ -136,5 +145,26 @@ export function devCluster(opts: DevClusterOptions): DevService[] {
         WEFT_META_ADDRS: metaList(p.metaRpc),
       },
     },
+    ...(opts.mirror ? [materializer(opts, p, shards)] : []),
   ];
+}
+
+/** The Kafka-fed replica of every shard (with the mirror on). */
+function materializer(opts: DevClusterOptions, p: ReturnType<typeof devPorts>, shards: string): DevService {
+  return {
+    name: 'materializer',
+    role: 'materializer',
+    entry: roleEntry('materializer'),
+    httpPort: p.materializerHttp,
+    ports: { http: p.materializerHttp, metrics: p.materializerMetrics },
+    env: {
+      WEFT_BIND_HOST: opts.host,
+      WEFT_LOG_LEVEL: 'info',
+      WEFT_HTTP_PORT: String(p.materializerHttp),
+      WEFT_METRICS_PORT: String(p.materializerMetrics),
+      WEFT_KAFKA_BROKERS: opts.kafkaBrokers,
+      WEFT_DATA_DIR: path.join(opts.dataDir, 'materializer'),
+      WEFT_SHARD_COUNT: shards,
+    },
+  };
 }

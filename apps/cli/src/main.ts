@@ -17,18 +17,21 @@ commands:
            --port N     Postgres port for the gateway (default ${DEFAULT_PG_PORT}); the other services use
                         N+1 .. N+${PORT_SPAN - 1}
            --shards N   shards meta creates and the gateway routes over (default ${DEFAULT_SHARD_COUNT})
+           --kafka H:P  Kafka bootstrap brokers (host:port[,host:port]): mirror every shard's log to
+                        topics weft.log.<shard> and run a materializer fed by them
+                        (\`npm run kafka:start\` runs a local broker)
   status   show the health and pids of a demo's services
            --data DIR   the demo's data directory (its ports are read from DIR/weft-demo.json)
            --port N     the demo's Postgres port (instead of reading it from DIR)
   start    run one process of a real deployment, configured by WEFT_* environment variables
-           --role meta|node|gateway
+           --role meta|node|gateway|materializer
   version  print the Weft version
   help     show this text
 `;
 
 /** Which flags each command takes; any other flag is an error that names what to do instead. */
 const FLAGS: Record<string, readonly string[]> = {
-  demo: ['data', 'port', 'shards'],
+  demo: ['data', 'port', 'shards', 'kafka'],
   status: ['data', 'port'],
   start: ['role'],
   version: [],
@@ -46,6 +49,7 @@ function parse(argv: string[]) {
         data: { type: 'string' },
         port: { type: 'string' },
         shards: { type: 'string' },
+        kafka: { type: 'string' },
         role: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -72,10 +76,17 @@ function parseIntFlag(flag: string, raw: string | undefined, fallback: number, m
 const parsePort = (raw: string | undefined): number | undefined =>
   raw === undefined ? undefined : parseIntFlag('port', raw, DEFAULT_PG_PORT, 1, 65536 - PORT_SPAN, 'a TCP port');
 
+function parseBrokers(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const list = raw.split(',').map((b) => b.trim());
+  if (list.some((b) => !/^[A-Za-z0-9.\-_]+:\d{1,5}$/.test(b))) fail(`--kafka ${JSON.stringify(raw)}: expected host:port[,host:port...], e.g. 127.0.0.1:9092`);
+  return list.join(',');
+}
+
 function parseRole(raw: string | undefined): Role {
-  if (raw === undefined) fail('start needs --role meta, --role node or --role gateway');
+  if (raw === undefined) fail('start needs --role meta, --role node, --role gateway or --role materializer');
   const role = ROLES.find((r) => r === raw);
-  if (!role) fail(`--role ${JSON.stringify(raw)}: expected meta, node or gateway`);
+  if (!role) fail(`--role ${JSON.stringify(raw)}: expected meta, node, gateway or materializer`);
   return role;
 }
 
@@ -122,6 +133,7 @@ async function run(argv: string[]): Promise<void> {
         dataDir: values.data ?? '.weft-data',
         pgPort: parsePort(values.port) ?? DEFAULT_PG_PORT,
         shardCount: parseIntFlag('shards', values.shards, DEFAULT_SHARD_COUNT, 1, MAX_SHARDS, 'an integer'),
+        kafka: parseBrokers(values.kafka),
       });
       return;
     case 'status':

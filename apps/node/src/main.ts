@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { int, nodeAddresses, optionalNodeAddresses, port, text, type EnvVar } from '@weft/config';
+import { kafkaEnv } from '@weft/mirror';
 import { main } from '@weft/service';
 import { NodeModule } from './node.module';
 
@@ -43,6 +44,10 @@ main({
      * shard is handed a corrupt entry on its next apply as a follower, and stops. Empty = off.
      */
     WEFT_TESTING_CORRUPT_APPLY: corruptApplyVar,
+    /** Kafka (WEFT_KAFKA_BROKERS, TLS/SASL, topic prefix): set brokers to mirror every led shard's log. */
+    ...kafkaEnv(),
+    /** Unmirrored entries per shard past which its Raft log is compacted anyway (the topic then records a gap). */
+    WEFT_MIRROR_MAX_BACKLOG: int(1, 1_000_000_000, 500_000),
   },
   module: (config, runtime) => NodeModule.forRoot(config, runtime),
 });

@@ -1,7 +1,8 @@
-import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Controller, Get, Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { hostname } from 'node:os';
 import type { NodeAddress } from '@weft/config';
 import { MetaClient } from '@weft/meta';
+import { NodeMirror, kafkaSettings, nodeHostSource, type KafkaEnv, type NodeMirrorStats } from '@weft/mirror';
 import { MetaAgent, NodeHost, type PeerSpec, type ShardSpec } from '@weft/nodehost';
 import { READINESS_PROBE, type ServiceRuntime } from '@weft/service';
 import { createLogger } from '@weft/telemetry';
@@ -12,7 +13,7 @@ import { NodeTracing } from './node-tracing';
 export const NODE_CONFIG = Symbol('NODE_CONFIG');
 export const NODE_RUNTIME = Symbol('NODE_RUNTIME');
 
-export interface NodeConfig {
+export interface NodeConfig extends KafkaEnv {
   readonly WEFT_NODE_ID: number;
   readonly WEFT_DATA_DIR: string;
   readonly WEFT_RAFT_PORT: number;
@@ -28,6 +29,7 @@ export interface NodeConfig {
   readonly WEFT_ZONE: string;
   readonly WEFT_READY_MAX_LAG_MS: number;
   readonly WEFT_TESTING_CORRUPT_APPLY: string;
+  readonly WEFT_MIRROR_MAX_BACKLOG: number;
   readonly WEFT_BIND_HOST: string;
   readonly WEFT_LOG_LEVEL: Parameters<typeof createLogger>[1];
 }
@@ -59,6 +61,8 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
   private readonly metrics: NodeMetrics;
   private readonly tracing: NodeTracing;
   readonly readiness: NodeReadiness;
+  /** The Kafka mirror, when WEFT_KAFKA_BROKERS is set. */
+  mirror?: NodeMirror;
 
   constructor(
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,
@@ -80,6 +84,9 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
     }
     const logger = createLogger('weft-node', c.WEFT_LOG_LEVEL);
     const started = Date.now();
+    const kafka = kafkaSettings(c);
+    const mirror = kafka === undefined ? undefined : new NodeMirror({ kafka, nodeId: c.WEFT_NODE_ID, logger, maxBacklogEntries: c.WEFT_MIRROR_MAX_BACKLOG });
+    this.mirror = mirror;
     this.node = new NodeHost({
       nodeId: c.WEFT_NODE_ID,
       dataDir: c.WEFT_DATA_DIR,
@@ -94,8 +101,14 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
       logger,
       observer: { ...this.metrics.observer, ...this.tracing.observer },
       ...corruptApplyKnob(c),
+      ...(mirror === undefined ? {} : { compactionFloor: mirror.compactionFloor, onApplied: mirror.onApplied }),
     });
     await this.node.start();
+    if (mirror !== undefined) {
+      // Shards meta places here later join the mirror when they first apply (NodeMirror.onApplied).
+      mirror.start(nodeHostSource(this.node), this.node.shardIds());
+      logger.info({ brokers: c.WEFT_KAFKA_BROKERS, topicPrefix: c.WEFT_KAFKA_TOPIC_PREFIX }, 'mirroring shard logs to Kafka');
+    }
     if (placedByMeta) {
       this.meta = new MetaClient({ endpoints: c.WEFT_META_ADDRS.map((m) => ({ metaId: m.nodeId, host: m.host, port: m.port })) });
       this.agent = new MetaAgent({
@@ -114,7 +127,20 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.agent?.stop();
     this.meta?.close();
+    await this.mirror?.stop();
     await this.node?.stop();
+  }
+}
+
+/** `GET /mirror`: the Kafka mirror's per-shard progress, backlog size and age (`enabled: false` without Kafka). */
+@Controller()
+export class MirrorController {
+  constructor(private readonly host: NodeHostService) {}
+
+  @Get('mirror')
+  mirror(): { enabled: boolean } & Partial<NodeMirrorStats> {
+    const m = this.host.mirror;
+    return m === undefined ? { enabled: false } : { enabled: true, ...m.stats() };
   }
 }
 
@@ -124,6 +150,7 @@ export class NodeModule {
   static forRoot(config: NodeConfig, runtime: ServiceRuntime): DynamicModule {
     return {
       module: NodeModule,
+      controllers: [MirrorController],
       providers: [
         { provide: NODE_CONFIG, useValue: config },
         { provide: NODE_RUNTIME, useValue: runtime },

@@ -8,3 +8,5 @@ export { LocalShard } from './local-shard';
 export type { LocalShardOptions } from './local-shard';
 export { Hlc, systemClock } from './clock';
 export type { Clock } from './clock';
+export type { OutcomeSummary } from './outcome-journal';
+export { isOutcomeKey } from './outcome-journal';

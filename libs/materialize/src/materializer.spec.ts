@@ -61,6 +61,33 @@ describe('Materializer', () => {
     });
   });
 
+  it('journals each applied outcome (survives reopen, not in the state hash) until pruned', async () => {
+    let m = await open();
+    run(m, commit(0n, [insert('a', '1')], [], 100n)); // 1: committed at 100
+    run(m, commit(200n, [insert('a', '2')])); // 2: duplicate key
+    m.applyEmpty(3);
+    run(m, { type: 'closed-timestamp', closedTs: 5n }); // 4: applied
+    const other = await open('b');
+    run(other, commit(0n, [insert('a', '1')], [], 100n));
+    run(other, commit(200n, [insert('a', '2')]));
+    other.applyEmpty(3);
+    run(other, { type: 'closed-timestamp', closedTs: 5n });
+    expect(other.pruneOutcomes(2)).toBe(2);
+    // Pruned or not, the replicated state is the same.
+    expect(other.stateHash()).toEqual(m.stateHash());
+    expect(m.verifyStateHash().ok).toBe(true);
+
+    m = await reopen(m);
+    expect(m.outcomeAt(1)).toEqual({ status: 'committed', commitTs: 100n });
+    expect(m.outcomeAt(2)).toEqual({ status: 'aborted', sqlstate: '23505' });
+    expect(m.outcomeAt(3)).toBeUndefined();
+    expect(m.outcomeAt(4)).toEqual({ status: 'applied' });
+    expect(m.outcomeAt(5)).toBeUndefined();
+    expect(m.pruneOutcomes(3)).toBe(2);
+    expect([m.outcomeAt(1), m.outcomeAt(2), m.outcomeAt(4)]).toEqual([undefined, undefined, { status: 'applied' }]);
+    expect(other.outcomeAt(4)).toEqual({ status: 'applied' });
+  });
+
   it('aborts with 40001 when a written or read key has a version newer than readTs', async () => {
     const m = await open();
     run(m, commit(0n, [put('a', '1'), put('s/2', 'x')], [], 100n)); // commitTs 100

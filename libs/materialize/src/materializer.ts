@@ -24,6 +24,7 @@ import {
 } from '@weft/storage';
 import { ApplyOrderError, CorruptEntryError, IntentConflictError, MaterializerStoppedError } from './errors';
 import { STATE_HASH_BYTES, StateHash } from './state-hash';
+import { OutcomeSummary, decodeOutcome, encodeOutcome, outcomeKey, outcomeRange } from './outcome-journal';
 import {
   StagedState, StagedTxn, chunkKey, chunkRange, decodeChunk, decodeMeta, encodeChunk, encodeMeta, metaKey, metaRange, txnIdOfMetaKey,
 } from './staged-txns';
@@ -232,6 +233,37 @@ export class Materializer {
     return this.probe(key).newestTs ?? 0n;
   }
 
+  /**
+   * The outcome of the entry applied at `index`, from the outcome journal; undefined for Raft
+   * no-op/conf-change entries, entries applied before the journal existed, and pruned ones.
+   */
+  outcomeAt(index: number): OutcomeSummary | undefined {
+    const raw = this.store.db.getMany([outcomeKey(index)])[0];
+    return raw === undefined ? undefined : decodeOutcome(raw);
+  }
+
+  /**
+   * Drops journaled outcomes at or below `upTo` (called when the Raft log is compacted there:
+   * an entry no longer in the log cannot be mirrored, so neither is its outcome needed).
+   * Returns how many were dropped.
+   */
+  pruneOutcomes(upTo: number): number {
+    const it = this.store.db.iterator({ ...outcomeRange(upTo), fillCache: false });
+    const batch = new RocksBatch();
+    try {
+      for (;;) {
+        const { rows, finished } = it.next(1024);
+        for (let i = 0; i < rows.length; i += 2) batch.del(rows[i]);
+        if (finished || rows.length === 0) break;
+      }
+    } finally {
+      it.close();
+    }
+    const n = batch.count;
+    if (n > 0) this.store.db.write(batch, false);
+    return n;
+  }
+
   /** The incrementally maintained state hash (32 bytes), as persisted with the applied index. */
   stateHash(): Buffer {
     return this.hash.bytes();
@@ -347,6 +379,8 @@ export class Materializer {
           outcome = this.applyResolveStaged(entry, staged, index);
           break;
       }
+      // The outcome journal (outcome-journal.ts): unhashed, in the same batch as the effects.
+      staged.batch.put(outcomeKey(index), encodeOutcome(outcome));
       this.persist(index, staged, lastCommit, closed);
       // (Set by the apply methods above; TypeScript cannot see that through the calls.)
       const change = this.stagedChange as Materializer['stagedChange'];

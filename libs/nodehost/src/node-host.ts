@@ -82,6 +82,14 @@ export interface NodeHostOptions {
    * available (health and status tests). Never in production.
    */
   readonly corruptNextApplyOfShard?: number;
+  /**
+   * How far a shard's Raft log may be compacted for an outside reader of the log (the Kafka
+   * mirror: entries after the last mirrored index stay until mirrored). Compaction never passes
+   * min(applied, this); undefined holds nothing back.
+   */
+  readonly compactionFloor?: (shardId: number) => number | undefined;
+  /** Told after each batch of entries a shard applied (the mirror wakes up and ages its backlog). */
+  readonly onApplied?: (shardId: number, appliedIndex: number) => void;
 }
 
 /** What NodeHost reports as it happens (apps/node turns these into metrics). */
@@ -325,6 +333,7 @@ export class NodeHost {
         const applied = entries.length > 0 ? opts.observer?.onApply?.(group, entries[0].index, entries[entries.length - 1].index) : undefined;
         s.replica.applyCommitted(this.corruptForTesting(group, toCommitted(entries)));
         applied?.();
+        this.opts.onApplied?.(group, s.sm.appliedIndex);
         this.maybeCompact(s);
       },
       snapshotSource: this.source,
@@ -536,12 +545,26 @@ export class NodeHost {
   }
 
   /**
-   * How far a shard's Raft log may be compacted. For now its applied index; once the leader
-   * mirrors the log to Kafka this becomes the last index mirrored there (the log is never
-   * truncated past it, so a lagging mirror can always resume from Raft).
+   * How far a shard's Raft log may be compacted: its applied index, or less if the
+   * `compactionFloor` option (the Kafka mirror: the last index mirrored there) says so — the log
+   * is never truncated past it, so a lagging mirror can always resume from Raft.
    */
   compactionFloor(shardId: number): number {
-    return this.shards.get(shardId)?.sm.appliedIndex ?? 0;
+    const applied = this.shards.get(shardId)?.sm.appliedIndex ?? 0;
+    const floor = this.opts.compactionFloor?.(shardId);
+    return floor === undefined ? applied : Math.max(0, Math.min(applied, floor));
+  }
+
+  /** Entries [lo, hi) of a shard's Raft log, at most about maxBytes (the Kafka mirror reads them). */
+  logEntries(shardId: number, lo: number, hi: number, maxBytes: number): Entry[] {
+    const g = this.wal?.storage(shardId);
+    if (!g || !this.shards.has(shardId)) throw new Error(`shard ${shardId} is not hosted on node ${this.opts.nodeId}`);
+    return g.entries(lo, hi, maxBytes);
+  }
+
+  /** The current state machine of a hosted shard (replaced when a snapshot is installed). */
+  materializer(shardId: number): Materializer | undefined {
+    return this.shards.get(shardId)?.sm;
   }
 
   /** After an apply: once enough entries applied since the last snapshot, take one (soon, off the apply path). */
@@ -599,6 +622,8 @@ export class NodeHost {
     const margin = this.opts.compactionMarginEntries ?? 1_000;
     const compactTo = Math.min(applied, this.compactionFloor(s.id), Math.max(minCompactTo, applied - margin));
     await this.host.compact(s.id, encodeSnapshotRef(applied), compactTo);
+    // Outcomes are kept for the mirror only while their entries are in the log.
+    s.sm.pruneOutcomes(compactTo);
     s.snapshotIndex = Math.max(s.snapshotIndex, applied);
     s.stats.taken++;
     s.stats.compactedTo = Math.max(s.stats.compactedTo, compactTo);

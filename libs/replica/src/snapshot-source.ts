@@ -17,7 +17,7 @@
 // reflects only committed entries, and the receiving replica skips entries it already reflects.
 
 import type { Snapshot } from '@weft/raft';
-import type { Materializer } from '@weft/materialize';
+import { isOutcomeKey, type Materializer } from '@weft/materialize';
 import { NS_DATA, NS_LOCAL, RocksBatch, localKey, type MvccStore, type RocksDb, type RocksIterator } from '@weft/storage';
 import type { SnapshotSource } from '@weft/multiraft';
 import { encodeHeader, encodeRecords, encodeTrailer } from './snapshot-format';
@@ -67,6 +67,9 @@ export async function* streamShardState(m: Materializer, opts: StreamShardStateO
     for (;;) {
       const { rows: got, finished } = it.next(256);
       for (let i = 0; i < got.length; i += 2) {
+        // The outcome journal is this replica's bookkeeping for the Kafka mirror, unhashed and
+        // unverifiable: the receiver's log starts after the snapshot, so it needs none of it.
+        if (isOutcomeKey(got[i])) continue;
         rows.push(got[i], got[i + 1]);
         bytes += got[i].length + got[i + 1].length + 8;
         if (bytes >= frameBytes) {

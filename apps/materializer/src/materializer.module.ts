@@ -1,0 +1,62 @@
+import { Controller, Get, Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { createKafka, kafkaSettings, type KafkaEnv } from '@weft/mirror';
+import { createLogger } from '@weft/telemetry';
+import { LogMaterializer, type ShardFeedStatus } from './log-materializer';
+
+export const MATERIALIZER_CONFIG = Symbol('MATERIALIZER_CONFIG');
+
+export interface MaterializerConfig extends KafkaEnv {
+  readonly WEFT_DATA_DIR: string;
+  readonly WEFT_SHARD_COUNT: number;
+  readonly WEFT_MATERIALIZER_ID: string;
+  readonly WEFT_LOG_LEVEL: Parameters<typeof createLogger>[1];
+}
+
+/** Consumes shards 1..WEFT_SHARD_COUNT's log topics into RocksDB stores under WEFT_DATA_DIR. */
+@Injectable()
+export class MaterializerService implements OnModuleInit, OnApplicationShutdown {
+  private m?: LogMaterializer;
+
+  constructor(@Inject(MATERIALIZER_CONFIG) private readonly c: MaterializerConfig) {}
+
+  async onModuleInit(): Promise<void> {
+    const settings = kafkaSettings(this.c);
+    if (settings === undefined) throw new Error('WEFT_KAFKA_BROKERS is required: the materializer reads the shard logs from Kafka');
+    const logger = createLogger('weft-materializer', this.c.WEFT_LOG_LEVEL);
+    this.m = new LogMaterializer({
+      kafka: createKafka(settings, `weft-materializer-${this.c.WEFT_MATERIALIZER_ID}`),
+      topicPrefix: settings.topicPrefix,
+      shardIds: Array.from({ length: this.c.WEFT_SHARD_COUNT }, (_, i) => i + 1),
+      dataDir: this.c.WEFT_DATA_DIR,
+      groupId: `${settings.topicPrefix}.materializer.${this.c.WEFT_MATERIALIZER_ID}`,
+      logger,
+    });
+    await this.m.open();
+  }
+
+  status(): ShardFeedStatus[] {
+    return this.m?.status() ?? [];
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.m?.close();
+  }
+}
+
+/** `GET /materializer`: per shard applied index, state hash, lag (entries, repl.lag_ms). */
+@Controller()
+export class MaterializerController {
+  constructor(private readonly svc: MaterializerService) {}
+
+  @Get('materializer')
+  status(): { shards: ShardFeedStatus[] } {
+    return { shards: this.svc.status() };
+  }
+}
+
+@Module({})
+export class MaterializerModule {
+  static forRoot(config: MaterializerConfig): DynamicModule {
+    return { module: MaterializerModule, controllers: [MaterializerController], providers: [{ provide: MATERIALIZER_CONFIG, useValue: config }, MaterializerService] };
+  }
+}

@@ -1,0 +1,13 @@
+// @weft/mirror: every shard's committed Raft log, mirrored to Kafka by its leader (node side),
+// and the record format consumers read back.
+export { NodeMirror } from './node-mirror';
+export type { NodeMirrorOptions, NodeMirrorStats, NodeMirrorLogger } from './node-mirror';
+export { ShardMirror } from './shard-mirror';
+export type { ShardMirrorStats, ShardMirrorState, MirrorKafka } from './shard-mirror';
+export { nodeHostSource, isEmptyEntry } from './source';
+export type { ShardLogSource } from './source';
+export { HEADER, LogRecordError, fromMessage, toMessage } from './log-record';
+export type { LogRecord, MirroredOutcome } from './log-record';
+export { kafkaEnv, kafkaSettings, createKafka, KafkaSettingsError } from './kafka-config';
+export type { KafkaEnv, KafkaSettings } from './kafka-config';
+export { DEFAULT_TOPIC_PREFIX, logTopic, shardOfLogTopic, mirrorProgressGroup, mirrorTransactionalId } from './topics';

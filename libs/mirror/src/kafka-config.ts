@@ -1,0 +1,121 @@
+// Kafka connection settings from the environment, shared by every Weft role that talks to
+// Kafka (node mirror, materializer, cdc). WEFT_KAFKA_BROKERS empty = Kafka off.
+
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { int, oneOf, type EnvVar, type EnvValues } from '@weft/config';
+import { z } from 'zod';
+import { DEFAULT_TOPIC_PREFIX } from './topics';
+
+const hostPort = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
+
+/** A comma-separated host:port list, or empty (Kafka off). */
+function optionalBrokers(): EnvVar<string[]> {
+  return {
+    expected: 'a comma-separated list of host:port, or empty to run without Kafka',
+    schema: z
+      .string()
+      .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p.length > 0))
+      .pipe(z.array(z.string().regex(hostPort))),
+    default: '',
+  };
+}
+
+function optionalText(expected = 'a string (empty: not set)'): EnvVar<string> {
+  return { expected, schema: z.string(), default: '' };
+}
+
+function topicPrefix(): EnvVar<string> {
+  return {
+    expected: 'a Kafka topic name prefix: letters, digits, ".", "_", "-" (at most 100)',
+    schema: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
+    default: DEFAULT_TOPIC_PREFIX,
+  };
+}
+
+/** The variables; apps spread this into their env spec. */
+export function kafkaEnv() {
+  return {
+    /** Bootstrap brokers, e.g. `127.0.0.1:9092`; empty runs without Kafka. */
+    WEFT_KAFKA_BROKERS: optionalBrokers(),
+    /** Topic names start with this (`<prefix>.log.<shard>`). */
+    WEFT_KAFKA_TOPIC_PREFIX: topicPrefix(),
+    /** Replication factor of the topics Weft creates (1 for a single dev broker, 3 in production). */
+    WEFT_KAFKA_REPLICATION_FACTOR: int(1, 32, 1),
+    /** TLS to the brokers; the file settings below imply it. */
+    WEFT_KAFKA_SSL: oneOf(['true', 'false'] as const, 'false'),
+    WEFT_KAFKA_SSL_CA_FILE: optionalText('a PEM file path or empty'),
+    WEFT_KAFKA_SSL_CERT_FILE: optionalText('a PEM file path or empty'),
+    WEFT_KAFKA_SSL_KEY_FILE: optionalText('a PEM file path or empty'),
+    WEFT_KAFKA_SASL_MECHANISM: oneOf(['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const, 'none'),
+    WEFT_KAFKA_SASL_USERNAME: optionalText(),
+    WEFT_KAFKA_SASL_PASSWORD: optionalText(),
+  };
+}
+
+export type KafkaEnv = EnvValues<ReturnType<typeof kafkaEnv>>;
+
+/** How to reach Kafka; `undefined` from kafkaSettings() means Kafka is off. */
+export interface KafkaSettings {
+  readonly brokers: readonly string[];
+  readonly topicPrefix: string;
+  readonly replicationFactor: number;
+  readonly ssl?: ConnectionOptions | true;
+  readonly sasl?: SASLOptions;
+}
+
+export class KafkaSettingsError extends Error {
+  override readonly name = 'KafkaSettingsError';
+}
+
+/** Turns validated env values into settings (reads the TLS files); undefined when no brokers are set. */
+export function kafkaSettings(env: KafkaEnv): KafkaSettings | undefined {
+  if (env.WEFT_KAFKA_BROKERS.length === 0) return undefined;
+  const read = (name: string, file: string): Buffer | undefined => {
+    if (file === '') return undefined;
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new KafkaSettingsError(`${name}=${file}: cannot read it (${e instanceof Error ? e.message : String(e)})`);
+    }
+  };
+  const ca = read('WEFT_KAFKA_SSL_CA_FILE', env.WEFT_KAFKA_SSL_CA_FILE);
+  const cert = read('WEFT_KAFKA_SSL_CERT_FILE', env.WEFT_KAFKA_SSL_CERT_FILE);
+  const key = read('WEFT_KAFKA_SSL_KEY_FILE', env.WEFT_KAFKA_SSL_KEY_FILE);
+  const files = ca !== undefined || cert !== undefined || key !== undefined;
+  const ssl: ConnectionOptions | true | undefined = files ? { ca, cert, key } : env.WEFT_KAFKA_SSL === 'true' ? true : undefined;
+  let sasl: SASLOptions | undefined;
+  if (env.WEFT_KAFKA_SASL_MECHANISM !== 'none') {
+    if (env.WEFT_KAFKA_SASL_USERNAME === '' || env.WEFT_KAFKA_SASL_PASSWORD === '') {
+      throw new KafkaSettingsError(`WEFT_KAFKA_SASL_MECHANISM=${env.WEFT_KAFKA_SASL_MECHANISM} needs WEFT_KAFKA_SASL_USERNAME and WEFT_KAFKA_SASL_PASSWORD`);
+    }
+    sasl = { mechanism: env.WEFT_KAFKA_SASL_MECHANISM, username: env.WEFT_KAFKA_SASL_USERNAME, password: env.WEFT_KAFKA_SASL_PASSWORD };
+  }
+  return {
+    brokers: env.WEFT_KAFKA_BROKERS,
+    topicPrefix: env.WEFT_KAFKA_TOPIC_PREFIX,
+    replicationFactor: env.WEFT_KAFKA_REPLICATION_FACTOR,
+    ...(ssl === undefined ? {} : { ssl }),
+    ...(sasl === undefined ? {} : { sasl }),
+  };
+}
+
+/**
+ * A kafkajs client with short timeouts and few retries: Weft's own loops retry (with backoff)
+ * and must notice an unreachable broker within seconds, not after kafkajs' 30 s default.
+ * kafkajs' own logging is off; callers log what they see.
+ */
+export function createKafka(s: KafkaSettings, clientId: string): Kafka {
+  const config: KafkaConfig = {
+    clientId,
+    brokers: [...s.brokers],
+    connectionTimeout: 3000,
+    requestTimeout: 10000,
+    retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+    logLevel: logLevel.NOTHING,
+    ...(s.ssl === undefined ? {} : { ssl: s.ssl }),
+    ...(s.sasl === undefined ? {} : { sasl: s.sasl }),
+  };
+  return new Kafka(config);
+}

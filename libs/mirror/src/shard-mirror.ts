@@ -40,6 +40,8 @@ export interface ShardMirrorOptions {
   readonly maxBatchEntries: number;
   readonly maxBatchBytes: number;
   readonly now: () => number;
+  /** [0, 1) for backoff jitter (default Math.random). */
+  readonly random?: () => number;
   readonly log: (level: 'info' | 'warn', msg: string, fields: Record<string, unknown>) => void;
 }
 
@@ -68,11 +70,17 @@ export interface ShardMirrorStats {
   readonly lastError: string | undefined;
 }
 
+/**
+ * 0.25-5 s, doubling per consecutive failure, with jitter: two nodes that both believe they lead
+ * (one deposed, not knowing yet) fence each other on every takeover; equal delays would keep
+ * them colliding.
+ */
 class Backoff {
   private ms = 0;
+  constructor(private readonly random: () => number) {}
   next(): number {
     this.ms = this.ms === 0 ? 250 : Math.min(5000, this.ms * 2);
-    return this.ms;
+    return Math.round(this.ms * (0.5 + this.random()));
   }
   reset(): void {
     this.ms = 0;
@@ -92,11 +100,12 @@ export class ShardMirror {
   private wake: (() => void) | undefined;
   private stopping = false;
   private loop: Promise<void> | undefined;
-  private readonly backoff = new Backoff();
+  private readonly backoff: Backoff;
   private readonly counters = { entriesProduced: 0, bytesProduced: 0, transactions: 0, gaps: 0, errors: 0 };
   private lastError: string | undefined;
 
   constructor(private readonly o: ShardMirrorOptions) {
+    this.backoff = new Backoff(o.random ?? Math.random);
     this.mirrored = Math.max(0, o.source.firstIndex(o.shardId) - 1);
   }
 

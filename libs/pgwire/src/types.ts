@@ -695,7 +695,7 @@ function toTimeMicros(v: Exclude<PgValue, null>): bigint {
   throw badValue('time without time zone', v);
 }
 
-interface IntervalParts {
+export interface IntervalParts {
   months: number;
   days: number;
   micros: bigint;
@@ -722,7 +722,8 @@ function parseIntervalOutput(s: string): IntervalParts {
   return out;
 }
 
-function formatIntervalParts(iv: IntervalParts): string {
+/** PostgreSQL's text output of an interval (IntervalStyle postgres). */
+export function formatIntervalParts(iv: IntervalParts): string {
   const parts: string[] = [];
   const y = Math.trunc(iv.months / 12);
   const mo = iv.months % 12;

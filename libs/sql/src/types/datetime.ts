@@ -1,6 +1,7 @@
 // Date/time text in and out, Postgres ISO style with TimeZone UTC (the only zone sessions use).
 // date = days since 2000-01-01; time = microseconds of day; timestamp(tz) = microseconds since
 // 2000-01-01 00:00 UTC; intervals keep months, days and microseconds apart like Postgres.
+import { formatIntervalParts } from '@weft/pgwire';
 import { S, sqlError } from '../errors';
 import type { Interval } from './types';
 import { currentTimeZone, formatOffset, localToUtc, offsetSeconds } from './timezone';
@@ -200,27 +201,9 @@ export function parseInterval(text: string): Interval {
   return ago ? { months: -months, days: -days, micros: -micros } : { months, days, micros };
 }
 
+/** The wire text of an interval: one formatter for the engine and pgwire (text and binary). */
 export function formatInterval(iv: Interval): string {
-  const parts: string[] = [];
-  const y = Math.trunc(iv.months / 12);
-  const mo = iv.months % 12;
-  // As PostgreSQL: after a negative field, positive ones carry a '+'; only exactly 1 is singular.
-  let before = false;
-  const field = (n: number, unit: string): void => {
-    parts.push(`${before && n > 0 ? '+' : ''}${n} ${unit}${n === 1 ? '' : 's'}`);
-    before = before || n < 0;
-  };
-  if (y) field(y, 'year');
-  if (mo) field(mo, 'mon');
-  if (iv.days) field(iv.days, 'day');
-  if (iv.micros !== 0n || parts.length === 0) {
-    const neg = iv.micros < 0n;
-    const t = formatTime(neg ? -iv.micros : iv.micros);
-    const hoursOver = (neg ? -iv.micros : iv.micros) / 3_600_000_000n;
-    const fixed = hoursOver >= 24n ? `${hoursOver}${t.slice(2)}` : t;
-    if (iv.micros !== 0n || parts.length === 0) parts.push(`${neg ? '-' : before ? '+' : ''}${fixed}`);
-  }
-  return parts.join(' ');
+  return formatIntervalParts(iv);
 }
 
 export const nowMicros = (): bigint => BigInt(Date.now() - EPOCH_MS) * 1000n;

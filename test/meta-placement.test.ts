@@ -49,25 +49,23 @@ class PlacementCluster {
   constructor(private readonly metaEnv: Readonly<Record<string, string>>) {}
 
   async start(nodes: readonly number[]): Promise<void> {
-    const metaRaft = await freePort();
-    this.metaRpc = await freePort();
-    const metaHttp = await freePort();
-    this.procs.set(
-      'meta',
-      spawnNode('dist/apps/meta/src/main.js', {
+    let metaRaft = 0;
+    await this.startHealthy('meta', async (port) => {
+      metaRaft = await port();
+      this.metaRpc = await port();
+      return spawnNode('dist/apps/meta/src/main.js', {
         WEFT_META_ID: '1',
         WEFT_META_PEERS: `1@127.0.0.1:${metaRaft}`,
         WEFT_META_RPC_PORT: String(this.metaRpc),
-        WEFT_HTTP_PORT: String(metaHttp),
-        WEFT_METRICS_PORT: String(await freePort()),
+        WEFT_HTTP_PORT: String(await port('http')),
+        WEFT_METRICS_PORT: String(await port()),
         WEFT_DATA_DIR: path.join(this.dir, 'meta'),
         WEFT_SHARD_COUNT: String(SHARDS),
         WEFT_META_DEAD_AFTER_MS: String(DEAD_AFTER_MS),
         WEFT_LOG_LEVEL: 'warn',
         ...this.metaEnv,
-      }),
-    );
-    await waitForHttp(`http://127.0.0.1:${metaHttp}/health`);
+      });
+    });
     this.meta = new MetaClient({ endpoints: [{ metaId: 1, host: '127.0.0.1', port: this.metaRpc }] });
     for (const id of nodes) await this.startNode(id);
     const pgPort = await freePort();
@@ -88,25 +86,45 @@ class PlacementCluster {
   }
 
   async startNode(id: number): Promise<void> {
-    const http = await freePort();
-    const kv = await freePort();
-    this.kvPorts.set(id, kv);
-    this.procs.set(
-      `node-${id}`,
-      spawnNode('dist/apps/node/src/main.js', {
+    await this.startHealthy(`node-${id}`, async (port) => {
+      const kv = await port();
+      this.kvPorts.set(id, kv);
+      return spawnNode('dist/apps/node/src/main.js', {
         WEFT_NODE_ID: String(id),
         WEFT_DATA_DIR: path.join(this.dir, `node-${id}`),
-        WEFT_HTTP_PORT: String(http),
-        WEFT_METRICS_PORT: String(await freePort()),
-        WEFT_RAFT_PORT: String(await freePort()),
+        WEFT_HTTP_PORT: String(await port('http')),
+        WEFT_METRICS_PORT: String(await port()),
+        WEFT_RAFT_PORT: String(await port()),
         WEFT_KV_PORT: String(kv),
         WEFT_META_ADDRS: `1@127.0.0.1:${this.metaRpc}`,
         WEFT_LOG_LEVEL: process.env.WEFT_TEST_DUMP ? 'info' : 'warn',
-      }),
-    );
-    await waitForHttp(`http://127.0.0.1:${http}/health`);
+      });
+    });
     for (const kvc of this.shardKv.values()) kvc.close();
     this.shardKv.clear();
+  }
+
+  /**
+   * Starts a process on fresh free ports and waits for its /health. A process that exits first
+   * (another suite took one of its ports between freePort and its bind) is started again on
+   * other ports; one that neither answers nor exits fails with its output.
+   */
+  private async startHealthy(name: string, spawn: (port: (purpose?: 'http') => Promise<number>) => Promise<Spawned>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let http = 0;
+      const proc = await spawn(async (purpose) => {
+        const p = await freePort();
+        if (purpose === 'http') http = p;
+        return p;
+      });
+      this.procs.set(name, proc);
+      const exited = proc.exited.then((code) => ({ exited: code }));
+      const healthy = waitForHttp(`http://127.0.0.1:${http}/health`, 60_000).then(() => ({ exited: undefined }));
+      const r = await Promise.race([healthy, exited]).catch((e: unknown) => ({ exited: undefined, error: e }));
+      if (r.exited === undefined && !('error' in r)) return;
+      if (r.exited !== undefined && attempt < 3) continue;
+      throw new Error(`${name} did not become healthy (${r.exited !== undefined ? `exited ${String(r.exited)}` : 'no answer'}):\n${proc.stderr().slice(-3000)}\n${proc.stdout().slice(-3000)}`);
+    }
   }
 
   async kill(name: string): Promise<void> {

@@ -47,11 +47,12 @@ export interface ShardKv {
   now(): Promise<Timestamp>;
   get(key: Buffer, ts: Timestamp, options?: ReadRequestOptions): Promise<KvRow | undefined>;
   /**
-   * A transaction's first read: reads `key` at this shard's `now()` (raised to `minTs`) and says
-   * which timestamp that was, so the snapshot is fixed without a separate `now` round trip.
-   * Absent where not supported (the caller asks `now()` first).
+   * A transaction's first read: reads `keys` (one or more, all on this shard) at this shard's
+   * `now()` (raised to `minTs`) and says which timestamp that was, so the snapshot is fixed
+   * without a separate `now` round trip. `rows[i]` answers `keys[i]`. Absent where not
+   * supported (the caller asks `now()` first).
    */
-  getNow?(key: Buffer, minTs: Timestamp, options?: ReadRequestOptions): Promise<{ readonly row: KvRow | undefined; readonly ts: Timestamp }>;
+  getNow?(keys: readonly Buffer[], minTs: Timestamp, options?: ReadRequestOptions): Promise<{ readonly rows: readonly (KvRow | undefined)[]; readonly ts: Timestamp }>;
   /** Keys in [start, end) visible at ts, ascending (descending with reverse). */
   scan(start: Buffer, end: Buffer, ts: Timestamp, options?: ScanRequestOptions): Promise<ScanPage>;
   /**

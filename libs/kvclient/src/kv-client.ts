@@ -137,19 +137,24 @@ export class KvClient {
   }
 
   /**
-   * A transaction's first read, which also picks its snapshot: at the key's leaseholder's clock,
+   * A transaction's first read, which also picks its snapshot: at the leaseholder's clock,
    * raised to every timestamp this client has seen — the same timestamp `now()` would give, but
-   * in the read's own round trip. A replicated key (the catalog version) is read on the system
-   * shard, whose clock `now()` uses.
+   * in the read's own round trip. `keys[0]` picks the shard (a replicated key alone is read on
+   * the system shard, whose clock `now()` uses); any further key must live on that shard too or
+   * be a replicated key, whose copy there is read (the catalog version a gateway assumed rides
+   * along with the row this way). `rows[i]` answers `keys[i]`.
    */
-  async getNow(key: Buffer, options?: ReadRequestOptions): Promise<{ row: KvRow | undefined; ts: Timestamp }> {
-    const id = this.shardOf(key);
+  async getNow(keys: readonly Buffer[], options?: ReadRequestOptions): Promise<{ rows: readonly (KvRow | undefined)[]; ts: Timestamp }> {
+    const id = this.shardOf(keys[0]);
+    for (const key of keys.slice(1)) {
+      if (!this.isReplicated(key) && this.map.forKey(key) !== id) throw new RangeError(`getNow: a key of shard ${this.map.forKey(key)} cannot ride along a read of shard ${id}`);
+    }
     const shard = this.shard(id);
     if (shard.getNow === undefined) {
       const ts = await this.now();
-      return { row: await this.get(key, ts, options), ts };
+      return { rows: await this.withIntents(id, () => Promise.all(keys.map((key) => shard.get(key, ts, options)))), ts };
     }
-    const r = await this.withIntents(id, () => (shard.getNow as NonNullable<ShardKv['getNow']>)(key, this.seen, options));
+    const r = await this.withIntents(id, () => (shard.getNow as NonNullable<ShardKv['getNow']>)(keys, this.seen, options));
     this.observe(r.ts);
     return r;
   }
@@ -183,7 +188,7 @@ export class KvClient {
     let globalCheckAt = started + GLOBAL_DEADLOCK_CHECK_MS;
     try {
       for (;;) {
-        const r = await this.withIntents(id, () => (shard.lockRead as NonNullable<ShardKv['lockRead']>)(key, txnId, LOCK_POLL_MS, opts.minTs ?? 0n, opts.readOptions));
+        const r = await this.withIntents(id, () => (shard.lockRead as NonNullable<ShardKv['lockRead']>)(key, txnId, LOCK_POLL_MS, opts.minTs !== undefined && opts.minTs > this.seen ? opts.minTs : this.seen, opts.readOptions));
         if (r.granted) {
           this.observe(r.readTs);
           return { row: r.row, readTs: r.readTs, newestTs: r.newestTs };

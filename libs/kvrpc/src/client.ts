@@ -241,11 +241,11 @@ export class RemoteShardKv implements ShardKv {
   }
 
   /** A first read at the leaseholder's clock (at least minTs); never a follower read. */
-  async getNow(key: Buffer, minTs: Timestamp, options?: ReadRequestOptions): Promise<{ row: KvRow | undefined; ts: Timestamp }> {
+  async getNow(keys: readonly Buffer[], minTs: Timestamp, options?: ReadRequestOptions): Promise<{ rows: readonly (KvRow | undefined)[]; ts: Timestamp }> {
     const txnId = options?.txnId ?? NO_TXN;
-    const r = await this.call((id) => ({ kind: Kind.GetNow, id, shardId: this.shardId, minTs, key, txnId }), false);
+    const r = await this.call((id) => ({ kind: Kind.GetNow, id, shardId: this.shardId, minTs, keys, txnId }), false);
     const ok = r as Extract<Response, { kind: Kind.GetNowOk }>;
-    return { row: ok.row, ts: ok.ts };
+    return { rows: ok.rows, ts: ok.ts };
   }
 
   async scan(start: Buffer, end: Buffer, ts: Timestamp, options?: ScanRequestOptions): Promise<ScanPage> {

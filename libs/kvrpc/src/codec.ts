@@ -15,9 +15,13 @@ import type { ApplyOutcome, ReadSpan, Timestamp } from '@weft/logentry';
  * 6: Propose carries the caller's W3C trace context (`traceparent`, empty: none), so a write's
  *    trace continues on the node (decision 0030); GetNow (a first read at the leaseholder's clock,
  *    answering the timestamp it used).
+ * 7: GetNow reads several keys at the one timestamp (a first read and the catalog version the
+ *    gateway assumed, in one round trip).
  */
-export const KVRPC_VERSION = 6;
+export const KVRPC_VERSION = 7;
 const HEADER_BYTES = 6; // version, kind, request id
+/** Keys one GetNow may read (a first read plus what the transaction assumed): a bound on bad input. */
+export const MAX_GET_NOW_KEYS = 64;
 
 export enum Kind {
   Now = 1,
@@ -100,7 +104,7 @@ export type Request =
     }
   | { readonly kind: Kind.ReleaseLocks; readonly id: number; readonly shardId: number; readonly txnId: Buffer }
   | { readonly kind: Kind.LockWaits; readonly id: number; readonly shardId: number }
-  | { readonly kind: Kind.GetNow; readonly id: number; readonly shardId: number; readonly minTs: Timestamp; readonly key: Buffer; readonly txnId: Buffer }
+  | { readonly kind: Kind.GetNow; readonly id: number; readonly shardId: number; readonly minTs: Timestamp; readonly keys: readonly Buffer[]; readonly txnId: Buffer }
   | { readonly kind: Kind.TransferLease; readonly id: number; readonly shardId: number; readonly target: number }
   | {
       readonly kind: Kind.Refresh;
@@ -153,7 +157,7 @@ export type Response =
   | { readonly kind: Kind.LockReadOk; readonly id: number; readonly result: LockReadResult }
   | { readonly kind: Kind.ReleaseLocksOk; readonly id: number }
   | { readonly kind: Kind.LockWaitsOk; readonly id: number; readonly edges: readonly LockWaitEdge[] }
-  | { readonly kind: Kind.GetNowOk; readonly id: number; readonly ts: Timestamp; readonly row: KvRow | undefined }
+  | { readonly kind: Kind.GetNowOk; readonly id: number; readonly ts: Timestamp; readonly rows: readonly (KvRow | undefined)[] }
   | { readonly kind: Kind.TransferLeaseOk; readonly id: number }
   | { readonly kind: Kind.RefreshOk; readonly id: number; readonly result: RefreshResult }
   | { readonly kind: Kind.IntentConflict; readonly id: number; readonly intents: readonly MetIntent[] }
@@ -272,7 +276,8 @@ export function encodeRequest(r: Request): Buffer {
       break;
     case Kind.GetNow:
       w.u64(r.minTs);
-      w.bytes(r.key);
+      w.u32(r.keys.length);
+      for (const key of r.keys) w.bytes(key);
       w.bytes(r.txnId);
       break;
     case Kind.LockRead:
@@ -341,10 +346,13 @@ export function encodeResponse(r: Response): Buffer {
       break;
     case Kind.GetNowOk:
       w.u64(r.ts);
-      if (r.row) {
-        w.u8(1);
-        writeRow(w, r.row);
-      } else w.u8(0);
+      w.u32(r.rows.length);
+      for (const row of r.rows) {
+        if (row) {
+          w.u8(1);
+          writeRow(w, row);
+        } else w.u8(0);
+      }
       break;
     case Kind.ScanOk:
       w.u32(r.page.rows.length);
@@ -570,9 +578,15 @@ export function decodeRequest(payload: Buffer): Request {
     case Kind.LockWaits:
       req = { kind, id, shardId };
       break;
-    case Kind.GetNow:
-      req = { kind, id, shardId, minTs: r.u64('min ts'), key: r.bytes('key'), txnId: r.bytes('txn id') };
+    case Kind.GetNow: {
+      const minTs = r.u64('min ts');
+      const n = r.u32('key count');
+      if (n === 0 || n > MAX_GET_NOW_KEYS) throw new KvRpcDecodeError(`GetNow reads 1..${MAX_GET_NOW_KEYS} keys, got ${n}`, id);
+      const keys: Buffer[] = [];
+      for (let i = 0; i < n; i++) keys.push(r.bytes('key'));
+      req = { kind, id, shardId, minTs, keys, txnId: r.bytes('txn id') };
       break;
+    }
     case Kind.LockRead:
       req = { kind, id, shardId, key: r.bytes('key'), txnId: r.bytes('txn id'), waitMs: r.u32('wait ms'), minTs: r.u64('min ts'), readerTxn: r.bytes('reader txn') };
       break;
@@ -616,7 +630,10 @@ export function decodeResponse(payload: Buffer): Response {
       break;
     case Kind.GetNowOk: {
       const ts = r.u64('ts');
-      res = { kind, id, ts, row: r.bool('found') ? readRow(r) : undefined };
+      const n = r.u32('row count');
+      const rows: (KvRow | undefined)[] = [];
+      for (let i = 0; i < n; i++) rows.push(r.bool('found') ? readRow(r) : undefined);
+      res = { kind, id, ts, rows };
       break;
     }
     case Kind.ScanOk: {

@@ -199,12 +199,12 @@ export class KvServer {
       case Kind.GetNow: {
         const opts = readOptions(req.txnId);
         if (shard.getNow) {
-          const r = await shard.getNow(req.key, req.minTs, opts);
-          return { kind: Kind.GetNowOk, id: req.id, ts: r.ts, row: r.row };
+          const r = await shard.getNow(req.keys, req.minTs, opts);
+          return { kind: Kind.GetNowOk, id: req.id, ts: r.ts, rows: r.rows };
         }
         const now = await shard.now();
         const ts = now > req.minTs ? now : req.minTs;
-        return { kind: Kind.GetNowOk, id: req.id, ts, row: await shard.get(req.key, ts, opts) };
+        return { kind: Kind.GetNowOk, id: req.id, ts, rows: await Promise.all(req.keys.map((key) => shard.get(key, ts, opts))) };
       }
       case Kind.LockWaits:
         return { kind: Kind.LockWaitsOk, id: req.id, edges: shard.lockWaits ? await shard.lockWaits() : [] };

@@ -59,12 +59,12 @@ export class LocalShard implements ShardKv {
     return this.materializer.read(key, ts, options);
   }
 
-  async getNow(key: Buffer, minTs: Timestamp, options: ReadRequestOptions = {}): Promise<{ row: KvRow | undefined; ts: Timestamp }> {
+  async getNow(keys: readonly Buffer[], minTs: Timestamp, options: ReadRequestOptions = {}): Promise<{ rows: (KvRow | undefined)[]; ts: Timestamp }> {
     this.live();
     const now = this.hlc.next();
     const ts = now > minTs ? now : minTs;
     this.noteRead(ts);
-    return { row: this.materializer.read(key, ts, options), ts };
+    return { rows: keys.map((key) => this.materializer.read(key, ts, options)), ts };
   }
 
   async scan(start: Buffer, end: Buffer, ts: Timestamp, options: ScanRequestOptions = {}): Promise<ScanPage> {

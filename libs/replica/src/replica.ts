@@ -246,13 +246,13 @@ export class ShardReplica implements ShardKv {
   }
 
   /** A first read at this leader's `now()` (at least `minTs`): one round trip instead of two. */
-  async getNow(key: Buffer, minTs: Timestamp, options?: ReadRequestOptions): Promise<{ row: KvRow | undefined; ts: Timestamp }> {
+  async getNow(keys: readonly Buffer[], minTs: Timestamp, options?: ReadRequestOptions): Promise<{ rows: (KvRow | undefined)[]; ts: Timestamp }> {
     this.ensureRunning();
     this.refreshRole();
     if (!this.leading) throw new NotLeaderError(this.shardId, this.raft.status().leader);
     const now = await this.now();
     const ts = now > minTs ? now : minTs;
-    return { row: await this.read(ts, () => this.sm.read(key, ts, options)), ts };
+    return { rows: await this.read(ts, () => keys.map((key) => this.sm.read(key, ts, options))), ts };
   }
 
   /**

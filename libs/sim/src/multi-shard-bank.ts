@@ -279,8 +279,8 @@ class LeaderKv implements ShardKv {
   }
 
   /** A transaction's first read, picking its snapshot at the leader (as over the KV RPC). */
-  getNow(key: Buffer, minTs: Timestamp, options?: ReadRequestOptions): Promise<{ row: KvRow | undefined; ts: Timestamp }> {
-    return this.call((r) => r.getNow(key, minTs, options), true, () => `get-now ${this.sim.keyName(key)} >=${minTs}`);
+  getNow(keys: readonly Buffer[], minTs: Timestamp, options?: ReadRequestOptions): Promise<{ rows: readonly (KvRow | undefined)[]; ts: Timestamp }> {
+    return this.call((r) => r.getNow(keys, minTs, options), true, () => `get-now ${keys.map((k) => this.sim.keyName(k)).join(',')} >=${minTs}`);
   }
 
   propose(entry: LogEntry): Promise<ApplyOutcome> {
@@ -350,7 +350,7 @@ class CrashingGateway {
       shardId: inner.shardId,
       now: () => alive(() => inner.now()),
       get: (key, ts, options) => alive(() => inner.get(key, ts, options)),
-      getNow: (key, minTs, options) => alive(() => inner.getNow(key, minTs, options)),
+      getNow: (keys, minTs, options) => alive(() => inner.getNow(keys, minTs, options)),
       scan: (start, end, ts, options) => alive(() => inner.scan(start, end, ts, options)),
       txnStatus: (txnId) => alive(() => inner.txnStatus(txnId)),
       propose: (entry) => alive(() => this.propose(inner, entry)),

@@ -71,8 +71,34 @@ export class Engine {
     const version = await readCatalogVersion(txn);
     if (this.cached && this.cached.version === version) return this.cached;
     const cat = new Catalog(version, await loadDescriptors(txn));
-    if (!txn.hasWrites) this.cached = cat;
+    if (!txn.hasWrites) this.cache(cat);
     return cat;
+  }
+
+  /**
+   * The cached catalog for a transaction that has not read anything yet, without a round trip:
+   * `txn` assumes the version the cache was loaded at, and its first read checks that (the
+   * version's copy on the row's shard comes back with the row), so an autocommit point read is
+   * one round trip. Undefined when nothing is cached or `txn` has already read.
+   * On AssumptionFailedError the caller asks catalogAfterFailedAssumption and plans again.
+   */
+  assumeCachedCatalog(txn: Txn): Catalog | undefined {
+    const cat = this.cached;
+    if (cat === undefined || !txn.fresh) return undefined;
+    txn.assume(versionKey(), (v) => (decodeInt(v) ?? 0n) === cat.version);
+    return cat;
+  }
+
+  /** The catalog at `txn`'s snapshot after its assumed version proved stale (cached if newer). */
+  async catalogAfterFailedAssumption(txn: Txn): Promise<Catalog> {
+    const cat = await this.reloadCatalog(txn);
+    if (!txn.hasWrites) this.cache(cat);
+    return cat;
+  }
+
+  /** Keeps `cat` unless a newer version is cached (a follower read may load an older one). */
+  private cache(cat: Catalog): void {
+    if (this.cached === undefined || cat.version > this.cached.version) this.cached = cat;
   }
 
   /** Re-reads the catalog through `txn` (which may hold uncommitted DDL). */

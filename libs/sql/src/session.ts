@@ -5,7 +5,7 @@ import type { Node } from 'libpg-query';
 import {
   PgError, type ExecuteRequest, type PgValue, type PreparedStatement, type QueryContext, type SessionHandler, type StatementResult, type TransactionStatus,
 } from '@weft/pgwire';
-import type { Txn } from '@weft/txn';
+import { AssumptionFailedError, type Txn } from '@weft/txn';
 import { INFORMATION_SCHEMA_ID, PG_CATALOG_ID, type Catalog, type Relation } from './catalog/catalog';
 import type { ColumnDesc, SequenceDesc } from './catalog/descriptors';
 import { OID_BASE } from './catalog/descriptors';
@@ -397,8 +397,41 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     }
   }
 
+  /**
+   * Runs one statement in `txn`. The first statement of a transaction plans with the gateway's
+   * cached catalog and only assumes its version (Engine.assumeCachedCatalog): the check rides
+   * along the statement's first read, and is made explicitly before the statement returns, so
+   * no result leaves unchecked. If the version moved on (DDL through another gateway), or the
+   * statement failed while the check was still pending (the error may come from the stale
+   * catalog itself: a table created since), its buffered writes are rolled back and it runs
+   * again, once, with the catalog of the transaction's snapshot.
+   */
   private async execIn(txn: Txn, stmt: ParsedStatement, params: readonly PgValue[], prepared: SqlPrepared | undefined, ctx: QueryContext, implicit: boolean): Promise<StatementResult> {
-    let catalog = this.txnCatalog ?? (await this.engine.catalogFor(txn));
+    const assumed = this.txnCatalog === undefined ? this.engine.assumeCachedCatalog(txn) : undefined;
+    if (assumed === undefined) return this.execWith(txn, this.txnCatalog ?? (await this.engine.catalogFor(txn)), stmt, params, prepared, ctx, implicit);
+    const before = txn.savepoint();
+    try {
+      const result = await this.execWith(txn, assumed, stmt, params, prepared, ctx, implicit);
+      await txn.checkAssumption();
+      return result;
+    } catch (e) {
+      if (!(e instanceof AssumptionFailedError)) {
+        if (!txn.assumptionPending) throw e;
+        const stale = await txn.checkAssumption().then(() => false, (c: unknown) => {
+          if (c instanceof AssumptionFailedError) return true;
+          throw e;
+        });
+        if (!stale) throw e;
+      }
+      txn.rollbackTo(before);
+      this.txnCatalog = undefined;
+      const fresh = await this.engine.catalogAfterFailedAssumption(txn);
+      return this.execWith(txn, fresh, stmt, params, prepared, ctx, implicit);
+    }
+  }
+
+  private async execWith(txn: Txn, planCatalog: Catalog, stmt: ParsedStatement, params: readonly PgValue[], prepared: SqlPrepared | undefined, ctx: QueryContext, implicit: boolean): Promise<StatementResult> {
+    let catalog = planCatalog;
     if (txn.hasWrites || !implicit) this.txnCatalog = catalog;
     const env = this.plannerEnv(catalog);
     let compiled: CompiledStatement;
@@ -447,6 +480,8 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     }
     const result = await withTimeZone(this.timeZone(), () => compiled.execute(exec));
     if (changed) {
+      // This gateway's cache is stale once the DDL commits: reload rather than fail a check.
+      this.engine.invalidateCatalog();
       catalog = await this.engine.reloadCatalog(txn);
       this.txnCatalog = catalog;
       this.txnCatalogDirty = true;

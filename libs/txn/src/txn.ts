@@ -76,6 +76,32 @@ export interface ScanOptions {
 type Buffered = { readonly op: WriteOp; readonly key: Buffer };
 
 /**
+ * What a transaction assumes a key holds at its snapshot without having read it (see
+ * Txn.assume): the catalog version the gateway's cached descriptors were loaded at.
+ */
+interface Assumption {
+  readonly key: Buffer;
+  readonly holds: (value: Buffer | undefined) => boolean;
+  /** The check under way or done (rejects with AssumptionFailedError). */
+  check: Promise<void> | undefined;
+  checked: boolean;
+}
+
+/**
+ * The value a transaction assumed (Txn.assume) is not what its snapshot holds: whatever it
+ * planned from the assumption is stale. Retryable: the caller rolls back to a savepoint taken
+ * before the assumption and runs the statement again with what the snapshot really holds.
+ * A 40001 if it ever escapes, so an implicit transaction retries it like any conflict.
+ */
+export class AssumptionFailedError extends PgError {
+  constructor(readonly key: Buffer) {
+    super('40001', 'could not serialize access: the schema changed while the statement was being planned', {
+      hint: 'Retry the transaction.',
+    });
+  }
+}
+
+/**
  * What ROLLBACK TO SAVEPOINT restores: the write buffer (keyed by the key's latin1 string),
  * valid while nothing was staged since.
  */
@@ -117,6 +143,7 @@ export class Txn {
   refreshes = 0;
   private cleanup: Promise<void> | undefined;
   private readonly reads: ReadSpan[] = [];
+  private assumption: Assumption | undefined;
   private readonly readPoints = new Set<string>();
   private done = false;
   /** 16 random bytes naming the transaction in its entries, intents and CDC. */
@@ -178,6 +205,68 @@ export class Txn {
     return this.done;
   }
 
+  /**
+   * Assumes `key` holds, at this transaction's snapshot, a value `holds` accepts, without reading
+   * it first: a gateway plans with its cached catalog and assumes the catalog version the cache
+   * was loaded at. The assumption is checked with the first read, in the same round trip (the
+   * key's copy on the row's shard rides along in GetNow), or by checkAssumption(); every scan,
+   * locking read and commit checks it first, and nothing is staged before it is checked. So a
+   * failed check (AssumptionFailedError) finds at most buffered writes, which the caller rolls
+   * back to a savepoint taken before it ran. The key joins the read set (validated at commit).
+   */
+  assume(key: Buffer, holds: (value: Buffer | undefined) => boolean): void {
+    if (!this.fresh) throw new Error('Txn.assume must come before the transaction reads or writes anything');
+    this.assumption = { key, holds, check: undefined, checked: false };
+    this.notePointRead(key);
+  }
+
+  /** Nothing read, written or timestamped yet. */
+  get fresh(): boolean {
+    return this.readTsValue === undefined && this.readTsPromise === undefined && this.reads.length === 0 && !this.hasWrites;
+  }
+
+  /** An assumption that no read has checked yet. */
+  get assumptionPending(): boolean {
+    return this.assumption !== undefined && !this.assumption.checked;
+  }
+
+  /** Checks the assumption (if any, once); throws AssumptionFailedError when it does not hold. */
+  async checkAssumption(): Promise<void> {
+    const a = this.assumption;
+    if (a === undefined || a.checked) return;
+    if (a.check === undefined) {
+      if (this.readTsValue === undefined && this.readTsPromise === undefined && this.options.asOf === undefined) {
+        const first = this.kv.getNow([a.key], this.readOptions());
+        this.readTsPromise = first.then((r) => (this.readTsValue = r.ts));
+        this.readTsPromise.catch(() => undefined);
+        this.settleAssumption(a, first.then((r) => r.rows[0]));
+      } else {
+        const ts = await this.readTs();
+        this.settleAssumption(a, this.kv.get(a.key, ts, this.readOptions()));
+      }
+    }
+    await a.check;
+  }
+
+  /**
+   * Sets `a.check` to judge the value `row` brings. A copy read on a shard other than the system
+   * shard may be missing (a shard that did not exist when the version was last written): only
+   * the system shard's copy is then authoritative.
+   */
+  private settleAssumption(a: Assumption, row: Promise<{ value: Buffer } | undefined>): void {
+    a.check = (async () => {
+      let value = (await row)?.value;
+      if (value === undefined && !a.holds(undefined)) value = (await this.kv.get(a.key, await this.readTs(), this.readOptions()))?.value;
+      if (!a.holds(value)) {
+        this.assumption = undefined;
+        throw new AssumptionFailedError(a.key);
+      }
+      a.checked = true;
+    })();
+    // Awaited by every reader; unawaited (a failed first read), it must not crash the process.
+    a.check.catch(() => undefined);
+  }
+
   /** Records a point read without reading (e.g. a catalog version the txn depends on). */
   notePointRead(key: Buffer): void {
     const s = k(key);
@@ -195,13 +284,24 @@ export class Txn {
     }
     if (own) return own.op.kind === 'put' ? own.op.value : undefined;
     this.notePointRead(key);
+    const a = this.assumption;
     if (this.readTsValue === undefined && this.readTsPromise === undefined && this.options.asOf === undefined) {
-      // The first read fixes the snapshot at the leaseholder in the same round trip.
-      const first = this.kv.getNow(key, this.readOptions());
+      // The first read fixes the snapshot at the leaseholder in the same round trip, and reads
+      // the assumed key's copy there too.
+      const keys = a !== undefined && a.check === undefined ? [key, a.key] : [key];
+      const first = this.kv.getNow(keys, this.readOptions());
       this.readTsPromise = first.then((r) => (this.readTsValue = r.ts));
       // Whoever awaits readTs() sees a failure; unawaited, it must not crash the process.
       this.readTsPromise.catch(() => undefined);
-      return (await first).row?.value;
+      if (a !== undefined && keys.length > 1) this.settleAssumption(a, first.then((r) => r.rows[1]));
+      const { rows } = await first;
+      // A row read under a failed assumption is never handed out.
+      if (a !== undefined) await this.checkAssumption();
+      return rows[0]?.value;
+    }
+    if (a !== undefined && !a.checked) {
+      const [row] = await Promise.all([this.readTs().then((ts) => this.kv.get(key, ts, this.readOptions())), this.checkAssumption()]);
+      return row?.value;
     }
     const row = await this.kv.get(key, await this.readTs(), this.readOptions());
     return row?.value;
@@ -215,6 +315,7 @@ export class Txn {
   async *scan(start: Buffer, end: Buffer, options: ScanOptions = {}): AsyncGenerator<TxnRow> {
     const reverse = options.reverse ?? false;
     const pageSize = this.options.scanPageSize ?? 256;
+    await this.checkAssumption();
     if (this.flushing !== undefined) await this.settle();
     const ts = await this.readTs();
     const readOptions = this.readOptions();
@@ -277,6 +378,8 @@ export class Txn {
   async getForUpdate(key: Buffer, opts: Omit<LockOptions, 'readOptions'> = {}): Promise<Buffer | undefined> {
     const own = this.writes.get(k(key));
     if (own !== undefined || this.flushing !== undefined) return this.get(key);
+    if (this.readTsValue === undefined && this.readTsPromise === undefined && this.options.asOf === undefined) return this.firstLockRead(key, opts);
+    await this.checkAssumption();
     const readTs = await this.readTs();
     this.lockShards.add(this.kv.shardOf(key));
     let locked;
@@ -307,6 +410,31 @@ export class Txn {
     this.notePointRead(key);
     if (T === R && N <= R) return locked.row?.value;
     return (await this.kv.get(key, T, this.readOptions()))?.value;
+  }
+
+  /**
+   * A locking read that is the transaction's first read (an autocommit UPDATE by key): the lock
+   * read's own timestamp becomes the snapshot, so there is nothing to refresh and no separate
+   * snapshot round trip. The assumed catalog version is then checked at that snapshot.
+   */
+  private async firstLockRead(key: Buffer, opts: Omit<LockOptions, 'readOptions'>): Promise<Buffer | undefined> {
+    this.lockShards.add(this.kv.shardOf(key));
+    const locking = this.kv.lockRead(key, this.id, { ...opts, readOptions: this.readOptions() });
+    // Concurrent readers of this transaction wait for the snapshot the lock read picks.
+    this.readTsPromise = locking.then(async (locked) => (this.readTsValue = locked === undefined ? await this.kv.now() : [locked.readTs, locked.newestTs].reduce((x, y) => (x > y ? x : y))));
+    this.readTsPromise.catch(() => undefined);
+    let locked;
+    try {
+      locked = await locking;
+    } catch (e) {
+      this.releaseLocks();
+      throw e;
+    }
+    const T = await this.readTs();
+    this.notePointRead(key);
+    const row = locked !== undefined && T === locked.readTs && locked.newestTs <= T ? locked.row : await this.kv.get(key, T, this.readOptions());
+    await this.checkAssumption();
+    return row?.value;
   }
 
   /**
@@ -367,7 +495,7 @@ export class Txn {
 
   /** Stages the buffer once it is big enough and no scan is running. */
   private maybeStage(): void {
-    if (this.done || this.activeScans > 0) return;
+    if (this.done || this.activeScans > 0 || this.assumptionPending) return;
     if (this.writeBytes < (this.options.stageBytes ?? DEFAULT_STAGE_BYTES) && this.writes.size < (this.options.stageOps ?? DEFAULT_STAGE_OPS)) return;
     const groups = this.writesByShard([...this.writes.values()].map((w) => w.op));
     this.writes = new Map();
@@ -505,6 +633,12 @@ export class Txn {
       throw e;
     }
     if (!this.hasWrites) return undefined;
+    try {
+      await this.checkAssumption();
+    } catch (e) {
+      this.abandon();
+      throw e;
+    }
     const readTs = await this.readTs();
     const writes = this.writesByShard([...this.writes.values()].map((w) => w.op));
     const { byShard: reads, replicated } = this.readsByShard();

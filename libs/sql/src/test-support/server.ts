@@ -19,17 +19,24 @@ export interface SqlTestServer {
   readonly internalErrors: unknown[];
   /** Shard calls made so far, as `<method> s<shard>` (multi-shard servers only; tests clear it). */
   readonly shardCalls: string[];
-  client(database?: string): Promise<Client>;
+  /** A client of gateway `gateway` (0-based; see `gateways`). */
+  client(database?: string, gateway?: number): Promise<Client>;
   close(): Promise<void>;
 }
 
-export async function startSqlServer(opts: { memory?: boolean; shards?: number } = {}): Promise<SqlTestServer> {
-  let shard: ShardKv | KvClient;
+/**
+ * `gateways` > 1 starts that many PgServers, each with its own engine (catalog cache, plan
+ * cache) over the same shards, as separate gateway processes would be.
+ */
+export async function startSqlServer(opts: { memory?: boolean; shards?: number; gateways?: number } = {}): Promise<SqlTestServer> {
+  let shard: () => ShardKv | KvClient;
   let dir: string | undefined;
   const local: LocalShard[] = [];
   const shardCalls: string[] = [];
-  if (opts.memory) shard = new MemoryShard();
-  else {
+  if (opts.memory) {
+    const memory = new MemoryShard();
+    shard = () => memory;
+  } else {
     dir = mkdtempSync(join(tmpdir(), 'weft-sql-'));
     const map = ShardMap.uniform(opts.shards ?? 1);
     const shards = new Map<number, ShardKv>();
@@ -38,31 +45,34 @@ export async function startSqlServer(opts: { memory?: boolean; shards?: number }
       local.push(s);
       shards.set(id, countingShard(s, id, shardCalls));
     }
-    shard = new KvClient({ map, shards, replicatedKeys: SQL_REPLICATED_KEYS });
+    shard = () => new KvClient({ map, shards, replicatedKeys: SQL_REPLICATED_KEYS });
   }
-  const factory = await createSqlSessionFactory({ shard });
   const internalErrors: unknown[] = [];
-  const server = new PgServer<SqlPrepared>({
-    authenticator: new StaticAuthenticator({ weft: { method: 'trust', superuser: true } }),
-    sessionFactory: factory,
-    onInternalError: (e) => internalErrors.push(e),
-  });
-  const addr = await server.listen(0, '127.0.0.1');
+  const gateways: { factory: SqlSessionFactory; server: PgServer<SqlPrepared>; port: number }[] = [];
+  for (let g = 0; g < (opts.gateways ?? 1); g++) {
+    const factory = await createSqlSessionFactory({ shard: shard() });
+    const server = new PgServer<SqlPrepared>({
+      authenticator: new StaticAuthenticator({ weft: { method: 'trust', superuser: true } }),
+      sessionFactory: factory,
+      onInternalError: (e) => internalErrors.push(e),
+    });
+    gateways.push({ factory, server, port: (await server.listen(0, '127.0.0.1')).port });
+  }
   const clients: Client[] = [];
   return {
-    port: addr.port,
-    factory,
+    port: gateways[0].port,
+    factory: gateways[0].factory,
     internalErrors,
     shardCalls,
-    async client(database = 'weft') {
-      const c = new Client({ host: '127.0.0.1', port: addr.port, user: 'weft', database });
+    async client(database = 'weft', gateway = 0) {
+      const c = new Client({ host: '127.0.0.1', port: gateways[gateway].port, user: 'weft', database });
       await c.connect();
       clients.push(c);
       return c;
     },
     async close() {
       await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
-      await server.close();
+      for (const g of gateways) await g.server.close();
       for (const s of local) await s.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
     },

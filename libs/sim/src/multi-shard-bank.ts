@@ -41,7 +41,7 @@ import { PgError } from '@weft/pgwire';
 import { MemoryStorage, RawNode, type Message } from '@weft/raft';
 import { NotLeaderError, ReplicaUnavailableError, ShardReplica, type CommittedEntry, type ReplicaTimers } from '@weft/replica';
 import { encodeIndexKey, indexSpan, MvccStore, type IndexKeySpec } from '@weft/storage';
-import { Txn } from '@weft/txn';
+import { AssumptionFailedError, Txn } from '@weft/txn';
 import { EventQueue } from './event-queue';
 import { SimNetwork } from './network';
 import { hashString, Prng } from './prng';
@@ -98,6 +98,9 @@ export interface BankSimStats {
    * (newestTs > readTs): the value returned is not the newest (see the README's findings).
    */
   staleLockReads: number;
+  /** Schema bumps committed, and transfers whose assumed schema version had moved on. */
+  schemaChanges: number;
+  schemaMisses: number;
   /**
    * Lock reads served at a timestamp below the transaction's snapshot (moved up earlier by a
    * read refresh on another shard): nothing validates the key between the two (the lost-update
@@ -140,6 +143,13 @@ export const ACCOUNTS_TABLE: IndexKeySpec = { tableId: 100, indexId: 1, types: [
 export const TRANSFER_LOG_TABLE: IndexKeySpec = { tableId: 101, indexId: 1, types: ['int8'], directions: ['asc'], hashColumns: 1 };
 const accountKey = (i: number): Buffer => encodeIndexKey(ACCOUNTS_TABLE, [{ type: 'int8', value: BigInt(i) }]);
 const logKey = (id: number): Buffer => encodeIndexKey(TRANSFER_LOG_TABLE, [{ type: 'int8', value: BigInt(id) }]);
+/**
+ * A schema version kept as one copy per shard (as the SQL catalog version is). Transfers assume
+ * the version their client cached, unread (Txn.assume: checked with the first read, as a
+ * gateway checks its cached catalog); now and then a client bumps it, a write to every shard.
+ */
+const SCHEMA_KEY = encodeIndexKey({ tableId: 1, indexId: 2, types: ['text'], directions: ['asc'] }, [{ type: 'text', value: 'version' }]);
+const schemaVersion = (v: Buffer | undefined): number => (v === undefined ? 0 : Number(v.toString()));
 
 type Ev = { k: 'tick'; node: number } | { k: 'wake'; fn: () => void } | { k: 'fault' } | { k: 'restart'; node: number };
 type Envelope = { readonly shard: number; readonly msg: Message };
@@ -444,7 +454,7 @@ export class BankSim {
     this.stats = {
       shards, accounts: this.accounts, transfers: 0, crossShard: 0, committed: 0, aborted: 0, unknown: 0, insufficient: 0, locked: 0, readOnlyParticipants: 0,
       abandoned: { midPrepare: 0, afterPrepare: 0, afterPrimaryCommit: 0, afterPrimaryAbort: 0, afterPrimaryUnknown: 0 },
-      audits: 0, auditErrors: 0, crashes: 0, clockJumps: 0, intentsResolved: 0, pushes: 0, preparedAfterScan: 0, staleLockReads: 0, lockReadsBelowSnapshot: 0, appliedIndex: 0,
+      audits: 0, auditErrors: 0, crashes: 0, clockJumps: 0, intentsResolved: 0, pushes: 0, preparedAfterScan: 0, staleLockReads: 0, schemaChanges: 0, schemaMisses: 0, lockReadsBelowSnapshot: 0, appliedIndex: 0,
     };
   }
 
@@ -460,6 +470,7 @@ export class BankSim {
   keyName(key: Buffer): string {
     for (let i = 0; i < this.accounts; i++) if (accountKey(i).equals(key)) return `acct${i}`;
     for (let i = 1; i <= this.transferSeq; i++) if (logKey(i).equals(key)) return `log${i}`;
+    if (key.equals(SCHEMA_KEY)) return 'schema';
     return key.toString('hex');
   }
 
@@ -535,6 +546,7 @@ export class BankSim {
       sleep: (ms) => this.sleep(ms),
       txnExpiryUs: BigInt(this.expiryMs) * 1000n,
       intentWaitMs: INTENT_WAIT_REAL_MS,
+      replicatedKeys: [SCHEMA_KEY],
     });
   }
 
@@ -741,10 +753,12 @@ export class BankSim {
     const kv = this.newGateway();
     this.gateways.push(kv);
     await this.sleep(rng.range(5, 50));
+    const schema = { version: 0 };
     while (this.clientsOn && this.failure === undefined) {
       await this.sleep(rng.range(2, 30));
       if (rng.int(10) === 0) await this.audit(kv, rng, `audit c${c}`);
-      else await this.transfer(kv, rng, c);
+      else if (rng.int(12) === 0) await this.bumpSchema(kv, rng, c);
+      else await this.transfer(kv, rng, c, schema);
     }
     this.busy.delete(c);
   }
@@ -756,7 +770,31 @@ export class BankSim {
     return candidates.length > 0 ? rng.pick(candidates) : undefined;
   }
 
-  private async transfer(kv: KvClient, rng: Prng, c: number): Promise<void> {
+  /**
+   * A "DDL": the schema version + 1 on every shard (one 2PC over all of them). It conflicts with
+   * every prepared transfer (their read sets hold the version), so it retries as DDL would.
+   */
+  private async bumpSchema(kv: KvClient, rng: Prng, c: number): Promise<void> {
+    for (let attempt = 0; attempt < 5 && this.clientsOn; attempt++) {
+      const t = new Txn(kv, { randomId: () => this.txnId(rng) });
+      try {
+        const v = schemaVersion(await t.get(SCHEMA_KEY));
+        t.put(SCHEMA_KEY, Buffer.from(String(v + 1)));
+        await t.commit();
+        this.stats.schemaChanges++;
+        this.trace(`client ${c} schema -> ${v + 1}`);
+        return;
+      } catch (e) {
+        if (!t.finished) t.rollback();
+        this.trace(`client ${c} schema change failed: ${e instanceof Error ? e.message : String(e)}`);
+        if (!(e instanceof PgError) && !isKvError(e)) return this.fail(`client ${c} schema change: unexpected ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+        if (e instanceof PgError && e.code === '40003') return;
+        await this.sleep(rng.range(1, 20));
+      }
+    }
+  }
+
+  private async transfer(kv: KvClient, rng: Prng, c: number, schema: { version: number }): Promise<void> {
     const id = ++this.transferSeq;
     const from = rng.int(this.accounts);
     const cross = rng.chance(0.85);
@@ -774,6 +812,8 @@ export class BankSim {
     if (extra !== undefined) this.stats.readOnlyParticipants++;
     const gateway = crash === undefined ? kv : this.newGateway(crash);
     const t = new Txn(gateway, { randomId: () => this.txnId(rng) });
+    const assumed = schema.version;
+    t.assume(SCHEMA_KEY, (v) => schemaVersion(v) === assumed);
     if (crash !== undefined) crash.txnId = t.id;
     const tag = `transfer ${id} ${from}->${to} ${amount}${locking ? ' locking' : ''}${extra !== undefined ? ` +read ${extra}` : ''}${crash ? ` crash ${crash.point}` : ''} txn ${t.id.toString('hex').slice(0, 8)}`;
     const phase = (p: string): void => void this.busy.set(c, `client ${c} ${tag}: ${p} since ${this.now}`);
@@ -849,6 +889,14 @@ export class BankSim {
       }
     } catch (e) {
       if (!t.finished) t.rollback();
+      if (e instanceof AssumptionFailedError) {
+        // As a gateway would: learn the version (here in a transaction of its own) and go on.
+        this.stats.schemaMisses++;
+        const r = new Txn(kv, { randomId: () => this.txnId(rng) });
+        schema.version = await r.get(SCHEMA_KEY).then(schemaVersion, () => schema.version);
+        this.stats.aborted++;
+        return settle('aborted', `schema moved on from ${assumed}`);
+      }
       const code = e instanceof PgError ? e.code : undefined;
       const msg = `${code ?? (e instanceof Error ? e.name : 'error')}: ${e instanceof Error ? e.message : String(e)}`;
       if (code === '40003') {

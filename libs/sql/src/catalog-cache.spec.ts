@@ -95,3 +95,36 @@ it('a transaction that read under one catalog version cannot write after DDL cha
   expect((await b.query('commit')).command).toBe('ROLLBACK');
   expect((await a.query('select v, w from cc_ser')).rows).toEqual([{ v: 1, w: null }]);
 });
+
+describe('the extended protocol (Parse plans with the cache, Execute checks it)', () => {
+  it('a parameterized point read is one shard call', async () => {
+    await a.query('create table cc_ext (id int primary key, v text)');
+    await a.query("insert into cc_ext values (1, 'x'), (2, 'y')");
+    await b.query('select v from cc_ext where id = $1', [1]);
+    srv.shardCalls.length = 0;
+    expect((await b.query('select v from cc_ext where id = $1', [2])).rows).toEqual([{ v: 'y' }]);
+    expect(srv.shardCalls).toHaveLength(1);
+  });
+
+  it('Parse of a table created through another gateway succeeds (the cache is checked before "does not exist")', async () => {
+    await warm('cc_ext');
+    await a.query('create table cc_ext_new (id int primary key, v int)');
+    await b.query('insert into cc_ext_new values ($1, $2)', [1, 5]);
+    expect((await b.query('select v from cc_ext_new where id = $1', [1])).rows).toEqual([{ v: 5 }]);
+  });
+
+  it('a prepared statement whose result shape changed fails with 0A000 instead of sending rows of another shape', async () => {
+    await a.query('create table cc_shape2 (id int primary key, v int)');
+    await a.query('insert into cc_shape2 values (1, 1)');
+    const q = { name: 'cc_shape2_q', text: 'select * from cc_shape2 where id = $1', values: [1] };
+    expect((await b.query(q)).rows).toEqual([{ id: 1, v: 1 }]);
+    await a.query('alter table cc_shape2 add column w int default 3');
+    const e = await b.query(q).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: '0A000', message: 'cached plan must not change result type' });
+    // A statement whose shape did not change keeps working.
+    const same = { name: 'cc_shape2_v', text: 'select v from cc_shape2 where id = $1', values: [1] };
+    expect((await b.query(same)).rows).toEqual([{ v: 1 }]);
+    await a.query('create index cc_shape2_v on cc_shape2 (v)');
+    expect((await b.query(same)).rows).toEqual([{ v: 1 }]);
+  });
+});

@@ -101,6 +101,16 @@ export class Engine {
     if (this.cached === undefined || cat.version > this.cached.version) this.cached = cat;
   }
 
+  /** The cached catalog, unchecked: for planning only; execution checks its version first. */
+  get cachedCatalog(): Catalog | undefined {
+    return this.cached;
+  }
+
+  /** Whether `cat` is the newest catalog (one read of the version, in a transaction of its own). */
+  async isCurrent(cat: Catalog): Promise<boolean> {
+    return (await readCatalogVersion(this.newTxn())) === cat.version;
+  }
+
   /** Re-reads the catalog through `txn` (which may hold uncommitted DDL). */
   async reloadCatalog(txn: Txn): Promise<Catalog> {
     return new Catalog(await readCatalogVersion(txn), await loadDescriptors(txn));

@@ -386,10 +386,26 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     return { c: compileStatement(stmt.node, env, declared, stmt.text), version: catalog.version };
   }
 
+  /**
+   * Plans (Parse, Describe, session statements) with the transaction's catalog, else with the
+   * gateway's cached one without a round trip: Execute checks the version before it runs
+   * anything (execIn), and a plan whose result shape changed by then fails with 0A000, as a
+   * PostgreSQL cached plan does. An error planned from the cache (a table created since
+   * through another gateway) is only reported once the cache proves current.
+   */
   private async withReadTxn<T>(fn: (exec: { env: PlannerEnv; catalog: Catalog }) => Promise<T> | T, _ctx: QueryContext): Promise<T> {
     try {
+      if (this.txnCatalog !== undefined) return await fn({ env: this.plannerEnv(this.txnCatalog), catalog: this.txnCatalog });
+      const cached = this.engine.cachedCatalog;
+      if (cached !== undefined) {
+        try {
+          return await fn({ env: this.plannerEnv(cached), catalog: cached });
+        } catch (e) {
+          if (await this.engine.isCurrent(cached)) throw e;
+        }
+      }
       const txn = this.txn ?? this.engine.newTxn();
-      const catalog = this.txnCatalog ?? (await this.engine.catalogFor(txn));
+      const catalog = await this.engine.catalogFor(txn);
       return await fn({ env: this.plannerEnv(catalog), catalog });
     } catch (e) {
       // Parse/Describe and session statements reach the KV layers here too (not only run()).
@@ -441,7 +457,12 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     if (prepared?.compiled && prepared.catalogVersion === catalog.version && prepared.zone === zone && !this.txnCatalogDirty) {
       compiled = prepared.compiled;
     } else if (prepared) {
-      compiled = compile(prepared.declared);
+      // Planned again under a newer catalog: the parameter types the client was told at Parse
+      // stay, and the result shape it was told must not change (PostgreSQL: 0A000).
+      compiled = compile(prepared.compiled ? prepared.paramTypes.map((oid) => typeByOid(oid) ?? t('text')) : prepared.declared);
+      if (prepared.columns && !sameShape(prepared.columns, compiled.columns ? columnInfos(compiled.columns) : [])) {
+        throw sqlError(S.FEATURE_NOT_SUPPORTED, 'cached plan must not change result type', { hint: 'Prepare the statement again.' });
+      }
       if (compiled.cacheable && !this.txnCatalogDirty) {
         prepared.compiled = compiled;
         prepared.catalogVersion = catalog.version;
@@ -985,3 +1006,8 @@ export function resolveRelation(catalog: Catalog, session: SessionInfo, schema: 
 }
 
 export { PG_CATALOG_ID, INFORMATION_SCHEMA_ID };
+
+/** Same column count, names and types: what a client was told in RowDescription still holds. */
+function sameShape(a: readonly { name: string; typeOid: number }[], b: readonly { name: string; typeOid: number }[]): boolean {
+  return a.length === b.length && a.every((c, i) => c.name === b[i].name && c.typeOid === b[i].typeOid);
+}

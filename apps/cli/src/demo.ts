@@ -155,7 +155,10 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   process.once('SIGHUP', () => stopAll(0));
 
   const start = (s: Supervised): void => {
-    const child = spawn(process.execPath, [path.join(ROOT, s.svc.entry)], {
+    // WEFT_DEMO_NODE_ARGS: extra node flags for every service (e.g. `--cpu-prof` to profile a
+    // run; NODE_OPTIONS refuses profiling flags).
+    const nodeArgs = (process.env.WEFT_DEMO_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, s.svc.entry)], {
       env: { ...process.env, ...s.svc.env },
       stdio: ['ignore', 'inherit', 'inherit'],
       // Own process group: Ctrl-C in a terminal signals the whole foreground group, and a

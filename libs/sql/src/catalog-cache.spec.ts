@@ -128,3 +128,13 @@ describe('the extended protocol (Parse plans with the cache, Execute checks it)'
     expect((await b.query(same)).rows).toEqual([{ v: 1 }]);
   });
 });
+
+it('INSERT ... RETURNING * and a multi-statement query after DDL elsewhere return the new shape', async () => {
+  await a.query('create table cc_ret (id int primary key, v int)');
+  await b.query('insert into cc_ret values (1, 1) returning *');
+  await a.query('alter table cc_ret add column w text default $$w$$');
+  expect((await b.query('insert into cc_ret values (2, 2) returning *')).rows).toEqual([{ id: 2, v: 2, w: 'w' }]);
+  await a.query('alter table cc_ret drop column v');
+  const multi = await b.query('insert into cc_ret (id) values (3); select * from cc_ret order by id');
+  expect((multi as unknown as { rows: unknown[] }[])[1].rows).toEqual([{ id: 1, w: 'w' }, { id: 2, w: 'w' }, { id: 3, w: 'w' }]);
+});

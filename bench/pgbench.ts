@@ -14,9 +14,14 @@
 // (meta, three node processes each holding a replica of every shard, fsync'd quorum commits, and
 // the gateway), "gateway" runs the gateway app alone over local shards (no replication).
 // A target that cannot start or initialize is reported with its error; the others still run.
+// BENCH_OBS (default "1" with BENCH_WEFT=demo; "0" skips): the cost of observability. After the
+// main runs the demo is restarted on the same data three times — defaults, WEFT_METRICS=off,
+// and every statement traced (WEFT_TRACE_SAMPLE_RATIO=1, exported over OTLP/HTTP to a sink in
+// this process) — and select-only and TPC-B-like (prepared, first client count) run on each.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -126,14 +131,18 @@ async function waitForSql(port: number, child: ChildProcess, deadlineMs: number)
   throw new Error(child.exitCode !== null ? `gateway exited (${child.exitCode})` : `no answer to SELECT 1: ${String(last)}`);
 }
 
-async function startWeft(): Promise<Server> {
+/**
+ * Starts Weft on a new data directory, or on `reuse.dataDir` (kept when it stops) with extra
+ * environment for every service.
+ */
+async function startWeft(reuse?: { dataDir: string; env: Record<string, string> }): Promise<Server & { dataDir: string }> {
   if (WEFT_MODE !== 'demo' && WEFT_MODE !== 'gateway') throw new Error(`BENCH_WEFT=${WEFT_MODE}: expected demo or gateway`);
   const port = await freePort();
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'weft-bench-pgbench-'));
+  const dataDir = reuse?.dataDir ?? mkdtempSync(path.join(tmpdir(), 'weft-bench-pgbench-'));
   const child =
     WEFT_MODE === 'demo'
       ? spawn(process.execPath, [path.join(ROOT, 'dist/apps/cli/src/main.js'), 'demo', '--port', String(port), '--data', dataDir, '--shards', String(SHARDS)], {
-          env: { ...process.env, WEFT_LOG_LEVEL: 'warn' },
+          env: { ...process.env, WEFT_LOG_LEVEL: 'warn', ...reuse?.env },
           stdio: ['ignore', 'ignore', 'pipe'],
         })
       : spawn(process.execPath, [path.join(ROOT, 'dist/apps/gateway/src/main.js')], {
@@ -159,7 +168,7 @@ async function startWeft(): Promise<Server> {
       await exited;
       clearTimeout(t);
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    if (reuse === undefined) rmSync(dataDir, { recursive: true, force: true });
   };
   try {
     await waitForSql(port, child, 60_000);
@@ -167,7 +176,63 @@ async function startWeft(): Promise<Server> {
     await stop();
     throw new Error(`${(e as Error).message}${stderr ? `; stderr: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`, { cause: e });
   }
-  return { kind: 'weft', port, stop };
+  return { kind: 'weft', port, stop, dataDir };
+}
+
+/** An OTLP/HTTP endpoint that accepts and counts trace exports (what a collector would get). */
+async function startTraceSink(): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      requests++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address() as net.AddressInfo;
+  return { url: `http://127.0.0.1:${addr.port}/v1/traces`, requests: () => requests, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+interface ObsVariant {
+  readonly name: string;
+  readonly env: (sinkUrl: string) => Record<string, string>;
+}
+const OBS_VARIANTS: readonly ObsVariant[] = [
+  { name: 'defaults (metrics on, tracing unexported)', env: () => ({}) },
+  { name: 'metrics off (WEFT_METRICS=off)', env: () => ({ WEFT_METRICS: 'off' }) },
+  { name: 'every statement traced and exported', env: (url) => ({ WEFT_OTLP_TRACES_URL: url, WEFT_TRACE_SAMPLE_RATIO: '1' }) },
+];
+
+/** The observability variants on the data `dataDir` holds (see BENCH_OBS). */
+async function measureObservability(dataDir: string, problems: string[]): Promise<string[]> {
+  const sink = await startTraceSink();
+  const lines: string[] = [];
+  const clients = CLIENT_COUNTS[0];
+  const workloads = ALL_WORKLOADS.filter((w) => w.name === 'select-only' || w.name === 'tpcb-like');
+  try {
+    for (const v of OBS_VARIANTS) {
+      let server: Server | undefined;
+      try {
+        server = await startWeft({ dataDir, env: v.env(sink.url) });
+        const before = sink.requests();
+        const cells: string[] = [];
+        for (const w of workloads) {
+          const r = await measure(server, w, 'prepared', clients);
+          process.stdout.write(`weft [${v.name}] ${w.name} prepared c=${clients}: ${f(r.tps, 0)} tps, p50 ${f(r.p50ms)} p95 ${f(r.p95ms)} p99 ${f(r.p99ms)} ms\n`);
+          cells.push(`${f(r.tps, 0)} (${f(r.p50ms)} / ${f(r.p95ms)} / ${f(r.p99ms)})`);
+        }
+        lines.push(`| ${v.name} | ${cells.join(' | ')} | ${sink.requests() - before} |`);
+      } catch (e) {
+        problems.push(`observability variant "${v.name}": ${(e as Error).message}`);
+      } finally {
+        await server?.stop().catch(() => undefined);
+      }
+    }
+  } finally {
+    await sink.close();
+  }
+  return lines;
 }
 
 async function pgbench(port: number, args: string[], timeoutMs: number): Promise<string> {
@@ -239,11 +304,13 @@ async function main(): Promise<void> {
   const runs: { w: Workload; m: 'simple' | 'prepared'; c: number }[] = [];
   for (const c of CLIENT_COUNTS) for (const w of WORKLOADS) for (const m of w.modes) if (m === 'prepared' || c === CLIENT_COUNTS[0]) runs.push({ w, m, c });
   const inits = new Map<Kind, number>();
+  const obsOn = (process.env.BENCH_OBS ?? (WEFT_MODE === 'demo' ? '1' : '0')) === '1';
+  let obsLines: string[] = [];
   for (const kind of TARGETS) {
     if (kind !== 'postgres' && kind !== 'weft') throw new Error(`BENCH_TARGETS: unknown target ${kind}`);
-    let server: Server | undefined;
+    let server: (Server & { dataDir?: string }) | undefined;
     try {
-      server = kind === 'postgres' ? await startPostgres() : await startWeft();
+      server = kind === 'postgres' ? await startPostgres() : await startWeft(obsOn ? { dataDir: mkdtempSync(path.join(tmpdir(), 'weft-bench-pgbench-')), env: {} } : undefined);
       const t0 = Date.now();
       await initialize(server.port);
       inits.set(kind, (Date.now() - t0) / 1000);
@@ -262,6 +329,10 @@ async function main(): Promise<void> {
     } finally {
       await server?.stop().catch((e: Error) => problems.push(`${kind} stop: ${e.message}`));
     }
+    if (kind === 'weft' && obsOn && server?.dataDir !== undefined) {
+      obsLines = await measureObservability(server.dataDir, problems);
+      rmSync(server.dataDir, { recursive: true, force: true });
+    }
   }
 
   process.stdout.write(`\npgbench scale ${SCALE}, 2 threads, ${SECONDS} s per run; Weft: ${WEFT_LABEL}\n\n`);
@@ -275,6 +346,9 @@ async function main(): Promise<void> {
     const cell = (r: RunResult | undefined): string => (r ? `${f(r.tps, 0)} (${f(r.p50ms)} / ${f(r.p95ms)} / ${f(r.p99ms)})` : 'n/a');
     const ratio = (x: number | undefined, y: number | undefined): string => (x !== undefined && y !== undefined ? `${f(x / y)}×` : 'n/a');
     process.stdout.write(`| ${w.name} | ${m} | ${c} | ${cell(a)} | ${cell(b)} | ${ratio(a?.tps, b?.tps)} | ${ratio(a?.p99ms, b?.p99ms)} | ${a ? `${a.failed} / ${a.retried}` : 'n/a'} |\n`);
+  }
+  if (obsLines.length > 0) {
+    process.stdout.write(`\nObservability cost (Weft, prepared, ${CLIENT_COUNTS[0]} clients, TPS (p50 / p95 / p99 ms)):\n\n| variant | select-only | tpcb-like | OTLP exports received |\n| --- | --- | --- | --- |\n${obsLines.join('\n')}\n`);
   }
   if (problems.length) process.stdout.write(`\nnot measured:\n${problems.map((p) => `- ${p}`).join('\n')}\n`);
   rmSync(SCRIPT_DIR, { recursive: true, force: true });

@@ -13,6 +13,8 @@ export function commonEnv(defaults: { httpPort: number; metricsPort: number }) {
     WEFT_BIND_HOST: text('127.0.0.1'),
     WEFT_HTTP_PORT: port(defaults.httpPort),
     WEFT_METRICS_PORT: port(defaults.metricsPort),
+    /** off: record no metrics and serve no /metrics (to measure what metrics cost). */
+    WEFT_METRICS: oneOf(['on', 'off'] as const, 'on'),
     WEFT_LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
     WEFT_OTLP_TRACES_URL: optionalUrl(),
     /** Share of requests traced when WEFT_OTLP_TRACES_URL is set (0..1). */
@@ -64,6 +66,7 @@ export async function runService<S extends EnvSpec>(def: ServiceDefinition<S>): 
     serviceName,
     metricsHost: config.WEFT_BIND_HOST,
     metricsPort: config.WEFT_METRICS_PORT,
+    metrics: config.WEFT_METRICS === 'on',
     otlpTracesUrl: config.WEFT_OTLP_TRACES_URL || undefined,
     traceSampleRatio: config.WEFT_TRACE_SAMPLE_RATIO,
   });
@@ -79,7 +82,7 @@ export async function runService<S extends EnvSpec>(def: ServiceDefinition<S>): 
   app.useLogger(app.get(NestPinoLogger));
   await app.listen(config.WEFT_HTTP_PORT, config.WEFT_BIND_HOST);
   logger.info(
-    { http: `${config.WEFT_BIND_HOST}:${config.WEFT_HTTP_PORT}`, metrics: `${config.WEFT_BIND_HOST}:${telemetry.metricsPort}/metrics` },
+    { http: `${config.WEFT_BIND_HOST}:${config.WEFT_HTTP_PORT}`, metrics: config.WEFT_METRICS === 'on' ? `${config.WEFT_BIND_HOST}:${telemetry.metricsPort}/metrics` : 'off' },
     `${serviceName} started`,
   );
 

@@ -1,4 +1,4 @@
-import { metrics, trace, type Meter } from '@opentelemetry/api';
+import { createNoopMeter, metrics, trace, type Meter } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
@@ -12,6 +12,8 @@ export interface TelemetryOptions {
   /** Port of the Prometheus scrape endpoint (`/metrics`), separate from the app's own port. */
   readonly metricsPort: number;
   readonly metricsHost: string;
+  /** false: a no-op meter and no /metrics endpoint (default true). */
+  readonly metrics?: boolean;
   /** OTLP/HTTP collector URL for traces; without it spans are still created (trace ids reach
    * the logs) but not exported. */
   readonly otlpTracesUrl?: string;
@@ -35,30 +37,28 @@ export interface Telemetry {
  * creates its HTTP server so the http instrumentation can patch it.
  */
 export async function startTelemetry(opts: TelemetryOptions): Promise<Telemetry> {
-  const exporter = new PrometheusExporter({
-    host: opts.metricsHost,
-    port: opts.metricsPort,
-    endpoint: '/metrics',
-    preventServerStart: true,
-  });
+  const metricsOn = opts.metrics ?? true;
+  const exporter = metricsOn
+    ? new PrometheusExporter({ host: opts.metricsHost, port: opts.metricsPort, endpoint: '/metrics', preventServerStart: true })
+    : undefined;
   const spanProcessors: SpanProcessor[] = opts.otlpTracesUrl
     ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: opts.otlpTracesUrl }))]
     : [];
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({ 'service.name': opts.serviceName }),
     autoDetectResources: false,
-    metricReaders: [exporter],
+    metricReaders: exporter ? [exporter] : [],
     spanProcessors,
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(opts.otlpTracesUrl ? (opts.traceSampleRatio ?? 0.01) : 0) }),
     instrumentations: [new HttpInstrumentation()],
   });
   sdk.start();
-  await exporter.startServer();
+  await exporter?.startServer();
   return {
-    meter: metrics.getMeter(opts.serviceName),
+    meter: metricsOn ? metrics.getMeter(opts.serviceName) : createNoopMeter(),
     metricsPort: opts.metricsPort,
     shutdown: async () => {
-      await exporter.stopServer();
+      await exporter?.stopServer();
       await sdk.shutdown();
     },
   };

@@ -158,8 +158,14 @@ export class CdcFeed {
     await p?.disconnect().catch(() => undefined);
   }
 
+  /** Whether the replica is open and consuming (not being rebuilt): others may read the catalog from it. */
+  get serving(): boolean {
+    return this.state === 'applying' || this.state === 'caught-up';
+  }
+
   private async takeOver(): Promise<void> {
     const o = this.o;
+    this.state = 'starting';
     const producer = o.kafka.producer({ transactionalId: cdcTransactionalId(o.prefix, o.instanceId, o.shardId), idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 });
     this.producer = producer;
     await producer.connect();
@@ -173,6 +179,7 @@ export class CdcFeed {
       rmSync(this.dir, { recursive: true, force: true });
       await this.open();
     }
+    if (this.stopping) throw new Error('stopping');
     const consumer = o.kafka.consumer({ groupId: positionGroup(o.prefix, o.instanceId, o.shardId), readUncommitted: false, retry: { retries: 10 } });
     this.consumer = consumer;
     await consumer.connect();
@@ -241,7 +248,7 @@ export class CdcFeed {
     this.counters.undecodable += undecodable;
     if (undecodable > 0) this.o.logger.error({ shard: this.o.shardId, index: rec.index, undecodable }, 'cdc: rows of a table unknown to the catalog at their commit');
     if (messages.length === 0) return;
-    this.pending.push(...messages);
+    for (const m of messages) this.pending.push(m);
     this.counters.changeEvents += messages.length - 2;
     this.counters.transactions++;
   }

@@ -64,6 +64,7 @@ export class ChangeCapture {
    * prepared transaction that might still resolve below it (a new one would prepare above).
    */
   private catalogSettled(ts: Timestamp): boolean {
+    if (!this.system.serving) return false;
     const sm = this.system.sm;
     return sm.closedTs >= ts || (sm.lastCommitTs >= ts && sm.preparedTxns.length === 0);
   }

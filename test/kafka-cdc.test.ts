@@ -364,7 +364,7 @@ describe('CDC topics from a demo started with --kafka (shared broker)', () => {
       // Exactly once: no id twice; every acknowledged one there (an insert whose answer was lost may be there too, once).
       expect(ids.length - new Set(ids).size).toBe(0);
       expect([...want].filter((id) => !ids.includes(id))).toEqual([]);
-      expect(reader.got.every((m) => m.value.op === 'c' && m.value.after?.v === `row ${m.key.id}`)).toBe(true);
+      expect(reader.got.every((m) => m.value.op === 'c' && m.value.after?.v === `row ${String(m.key.id)}`)).toBe(true);
     } finally {
       await reader.stop();
     }

@@ -184,8 +184,9 @@ export class CdcFeed {
     this.consumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topics: [logTopic(o.prefix, o.shardId)], fromBeginning: true });
-    await consumer.run({ eachBatchAutoResolve: false, autoCommitInterval: 1000, eachBatch: (p) => this.onBatch(p) });
+    // Serving from here on (set before run: the first batch may already report caught-up).
     this.state = 'applying';
+    await consumer.run({ eachBatchAutoResolve: false, autoCommitInterval: 1000, eachBatch: (p) => this.onBatch(p) });
     if (this.sm.appliedIndex === 0) consumer.seek({ topic: logTopic(o.prefix, o.shardId), partition: 0, offset: '0' });
   }
 

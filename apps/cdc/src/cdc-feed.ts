@@ -44,7 +44,8 @@ export interface CdcFeedOptions {
   readonly logger: CdcLogger;
 }
 
-export type CdcFeedState = 'starting' | 'applying' | 'caught-up' | 'stopped';
+/** waiting-for-catalog: a change is held until the system shard's replica has the catalog as of its commit. */
+export type CdcFeedState = 'starting' | 'applying' | 'caught-up' | 'waiting-for-catalog' | 'stopped';
 
 export interface CdcFeedStatus {
   readonly shardId: number;
@@ -158,9 +159,12 @@ export class CdcFeed {
     await p?.disconnect().catch(() => undefined);
   }
 
-  /** Whether the replica is open and consuming (not being rebuilt): others may read the catalog from it. */
+  /**
+   * Whether others may read the catalog from this replica: open and not being rebuilt. (A
+   * stopped feed still serves what it applied; readers' settledness check bounds what they use.)
+   */
   get serving(): boolean {
-    return this.state === 'applying' || this.state === 'caught-up';
+    return this.state !== 'starting';
   }
 
   private async takeOver(): Promise<void> {
@@ -242,9 +246,11 @@ export class CdcFeed {
     let waited = 0;
     while (!this.o.catalogSettled(ts)) {
       if (this.stopping || !p.isRunning()) throw new Error('stopping');
+      if (this.state === 'applying' || this.state === 'caught-up') this.state = 'waiting-for-catalog';
       await sleep(20);
       if ((waited += 20) % 2000 === 0) await p.heartbeat();
     }
+    if (this.state === 'waiting-for-catalog') this.state = 'applying';
     const { messages, undecodable } = transactionMessages({ prefix: this.o.prefix, shard: this.o.shardId, catalog: this.o.catalog, nowMs: Date.now() }, got.committed);
     this.counters.undecodable += undecodable;
     if (undecodable > 0) this.o.logger.error({ shard: this.o.shardId, index: rec.index, undecodable }, 'cdc: rows of a table unknown to the catalog at their commit');

@@ -12,6 +12,11 @@ const APPS: { name: string; entry: string; env: Record<string, string> }[] = [
     entry: 'dist/apps/materializer/src/main.js',
     env: { WEFT_DATA_DIR: '/tmp/weft-apps-test-materializer', WEFT_KAFKA_BROKERS: TEST_KAFKA_BROKER, WEFT_KAFKA_TOPIC_PREFIX: `weft-apps-test-${process.pid}` },
   },
+  {
+    name: 'cdc',
+    entry: 'dist/apps/cdc/src/main.js',
+    env: { WEFT_DATA_DIR: '/tmp/weft-apps-test-cdc', WEFT_KAFKA_BROKERS: TEST_KAFKA_BROKER, WEFT_KAFKA_TOPIC_PREFIX: `weft-apps-test-${process.pid}` },
+  },
 ];
 
 describe.each(APPS)('weft-$name', ({ name, entry, env }) => {

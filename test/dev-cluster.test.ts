@@ -56,8 +56,8 @@ describe('docker-compose.yml and the process-based dev cluster', () => {
 
   it('passes WEFT_SHARD_COUNT to every meta replica, the meta addresses to every node and the gateway, and a password to the gateway', () => {
     for (const p of processes.filter((x) => x.role === 'meta')) expect([p.name, p.env.WEFT_SHARD_COUNT]).toEqual([p.name, '4']);
-    // (The materializer reads Kafka only: it needs no meta.)
-    for (const p of processes.filter((x) => x.role !== 'meta' && x.role !== 'materializer')) expect([p.name, p.env.WEFT_META_ADDRS]).toEqual([p.name, '1@meta-1:5476,2@meta-2:5480,3@meta-3:5484']);
+    // (The materializer and the CDC service read Kafka only: they need no meta.)
+    for (const p of processes.filter((x) => x.role !== 'meta' && x.role !== 'materializer' && x.role !== 'cdc')) expect([p.name, p.env.WEFT_META_ADDRS]).toEqual([p.name, '1@meta-1:5476,2@meta-2:5480,3@meta-3:5484']);
     expect(compose.services.gateway.environment?.WEFT_PASSWORD).toBe('${WEFT_PASSWORD:-weft}');
   });
 });

@@ -209,12 +209,12 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   };
 
   // The shard's replicas start together so they can elect a leader; the gateway comes next, and
-  // the materializer (with --kafka) last.
+  // the materializer and the CDC service (with --kafka) last.
   const tiers = [
     sup.filter((s) => s.svc.role === 'meta'),
     sup.filter((s) => s.svc.role === 'node'),
     sup.filter((s) => s.svc.role === 'gateway'),
-    sup.filter((s) => s.svc.role === 'materializer'),
+    sup.filter((s) => s.svc.role === 'materializer' || s.svc.role === 'cdc'),
   ].filter((t) => t.length > 0);
   for (const tier of tiers) {
     const ok = await healthy(tier);
@@ -241,7 +241,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         ? []
         : [
             `Every shard's log is mirrored to Kafka (${opts.kafka}), topics ${process.env.WEFT_KAFKA_TOPIC_PREFIX || 'weft'}.log.<shard>; ` +
-              'the materializer applies them (GET /materializer on its http port).',
+              'the materializer applies them (GET /materializer on its http port); the cdc service publishes row changes to ' +
+              `${process.env.WEFT_KAFKA_TOPIC_PREFIX || 'weft'}.cdc.<db>.<schema>.<table> (GET /cdc on its http port).`,
           ]),
       'Connect with:',
       `  psql "host=127.0.0.1 port=${opts.pgPort} user=weft dbname=weft"`,

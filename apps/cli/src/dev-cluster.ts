@@ -14,7 +14,7 @@ export interface DevService {
 }
 
 /** The kinds of Weft process; `weft start --role` runs one of them. */
-export const ROLES = ['meta', 'node', 'gateway', 'materializer'] as const;
+export const ROLES = ['meta', 'node', 'gateway', 'materializer', 'cdc'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Compiled entry point of a role, relative to the repository root. */
@@ -26,8 +26,8 @@ export interface DevClusterOptions {
   readonly pgPort: number;
   readonly kafkaBrokers: string;
   /**
-   * Nodes mirror their shards' logs to kafkaBrokers (WEFT_KAFKA_BROKERS on the nodes), and a
-   * materializer applies them from there.
+   * Nodes mirror their shards' logs to kafkaBrokers (WEFT_KAFKA_BROKERS on the nodes), a
+   * materializer applies them from there and the CDC service turns them into change topics.
    */
   readonly mirror?: boolean;
   /** Address the services bind to (127.0.0.1 locally, 0.0.0.0 in containers). */
@@ -52,7 +52,8 @@ export const DEFAULT_SHARD_COUNT = 4;
 /**
  * Every port of the cluster is an offset from the Postgres port P, so `--port` moves all of
  * them together and two demos with ports at least PORT_SPAN apart never collide:
- * P pg, P+1/P+2 gateway http/metrics, P+3/P+4 materializer http/metrics (with --kafka); for
+ * P pg, P+1/P+2 gateway http/metrics, P+3/P+4 materializer http/metrics and P+5/P+6 CDC
+ * http/metrics (both with --kafka); for
  * node i (1-3) P+10i raft, P+10i+1 kv, P+10i+2 http, P+10i+3 metrics; for meta replica i (1-3)
  * P+36+4i http, +1 metrics, +2 raft, +3 RPC.
  */
@@ -68,6 +69,8 @@ export function devPorts(pgPort: number) {
     metaRpc: (id: number) => meta(id) + 3,
     materializerHttp: pgPort + 3,
     materializerMetrics: pgPort + 4,
+    cdcHttp: pgPort + 5,
+    cdcMetrics: pgPort + 6,
     raft: (id: number) => pgPort + 10 * id,
     kv: (id: number) => pgPort + 10 * id + 1,
     http: (id: number) => pgPort + 10 * id + 2,
@@ -145,7 +148,7 @@ export function devCluster(opts: DevClusterOptions): DevService[] {
         WEFT_META_ADDRS: metaList(p.metaRpc),
       },
     },
-    ...(opts.mirror ? [materializer(opts, p, shards)] : []),
+    ...(opts.mirror ? [materializer(opts, p, shards), cdc(opts, p, shards)] : []),
   ];
 }
 
@@ -164,6 +167,26 @@ function materializer(opts: DevClusterOptions, p: ReturnType<typeof devPorts>, s
       WEFT_METRICS_PORT: String(p.materializerMetrics),
       WEFT_KAFKA_BROKERS: opts.kafkaBrokers,
       WEFT_DATA_DIR: path.join(opts.dataDir, 'materializer'),
+      WEFT_SHARD_COUNT: shards,
+    },
+  };
+}
+
+/** Per-table change topics (Debezium envelopes) from the log topics (with the mirror on). */
+function cdc(opts: DevClusterOptions, p: ReturnType<typeof devPorts>, shards: string): DevService {
+  return {
+    name: 'cdc',
+    role: 'cdc',
+    entry: roleEntry('cdc'),
+    httpPort: p.cdcHttp,
+    ports: { http: p.cdcHttp, metrics: p.cdcMetrics },
+    env: {
+      WEFT_BIND_HOST: opts.host,
+      WEFT_LOG_LEVEL: 'info',
+      WEFT_HTTP_PORT: String(p.cdcHttp),
+      WEFT_METRICS_PORT: String(p.cdcMetrics),
+      WEFT_KAFKA_BROKERS: opts.kafkaBrokers,
+      WEFT_DATA_DIR: path.join(opts.dataDir, 'cdc'),
       WEFT_SHARD_COUNT: shards,
     },
   };

@@ -18,13 +18,14 @@ commands:
                         N+1 .. N+${PORT_SPAN - 1}
            --shards N   shards meta creates and the gateway routes over (default ${DEFAULT_SHARD_COUNT})
            --kafka H:P  Kafka bootstrap brokers (host:port[,host:port]): mirror every shard's log to
-                        topics weft.log.<shard> and run a materializer fed by them
+                        topics weft.log.<shard>, run a materializer fed by them and the CDC
+                        service (change topics weft.cdc.<db>.<schema>.<table>)
                         (\`npm run kafka:start\` runs a local broker)
   status   show the health and pids of a demo's services
            --data DIR   the demo's data directory (its ports are read from DIR/weft-demo.json)
            --port N     the demo's Postgres port (instead of reading it from DIR)
   start    run one process of a real deployment, configured by WEFT_* environment variables
-           --role meta|node|gateway|materializer
+           --role meta|node|gateway|materializer|cdc
   version  print the Weft version
   help     show this text
 `;
@@ -84,9 +85,9 @@ function parseBrokers(raw: string | undefined): string | undefined {
 }
 
 function parseRole(raw: string | undefined): Role {
-  if (raw === undefined) fail('start needs --role meta, --role node, --role gateway or --role materializer');
+  if (raw === undefined) fail('start needs --role meta, --role node, --role gateway, --role materializer or --role cdc');
   const role = ROLES.find((r) => r === raw);
-  if (!role) fail(`--role ${JSON.stringify(raw)}: expected meta, node, gateway or materializer`);
+  if (!role) fail(`--role ${JSON.stringify(raw)}: expected meta, node, gateway, materializer or cdc`);
   return role;
 }
 

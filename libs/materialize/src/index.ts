@@ -10,3 +10,4 @@ export { Hlc, systemClock } from './clock';
 export type { Clock } from './clock';
 export type { OutcomeSummary } from './outcome-journal';
 export { isOutcomeKey } from './outcome-journal';
+export type { StagedState } from './staged-txns';

@@ -26,7 +26,7 @@ import { ApplyOrderError, CorruptEntryError, IntentConflictError, MaterializerSt
 import { STATE_HASH_BYTES, StateHash } from './state-hash';
 import { OutcomeSummary, decodeOutcome, encodeOutcome, outcomeKey, outcomeRange } from './outcome-journal';
 import {
-  StagedState, StagedTxn, chunkKey, chunkRange, decodeChunk, decodeMeta, encodeChunk, encodeMeta, metaKey, metaRange, txnIdOfMetaKey,
+  type StagedState, StagedTxn, chunkKey, chunkRange, decodeChunk, decodeMeta, encodeChunk, encodeMeta, metaKey, metaRange, txnIdOfMetaKey,
 } from './staged-txns';
 
 /** Local key of the apply state (not hashed: it is the bookkeeping of the hash itself). */
@@ -226,6 +226,32 @@ export class Materializer {
   checkReads(txnId: Buffer, fromTs: Timestamp, reads: readonly ReadSpan[]): { readonly detail: string; readonly intent?: IntentRef } | undefined {
     const v = this.validate(hex(txnId), fromTs, reads, [], new Map());
     return v === undefined ? undefined : { detail: v.detail ?? v.message, ...(v.intent === undefined ? {} : { intent: v.intent }) };
+  }
+
+  /**
+   * The keys a transaction has written on this shard and not settled yet: its 2PC intents (while
+   * prepared here) and its staged chunks. Change capture (apps/cdc) reads them before the entry
+   * that decides the transaction applies, because apply forgets the prepared key list.
+   */
+  pendingTxnKeys(txnId: Buffer): { readonly prepared: boolean; readonly staged: StagedState | undefined; readonly keys: readonly Buffer[] } {
+    const id = hex(txnId);
+    const prep = this.prepared.get(id);
+    const keys: Buffer[] = prep === undefined ? [] : prep.keys.map((k) => Buffer.from(k));
+    const staged = this.stagedTxns.get(id)?.state;
+    if (staged !== undefined) {
+      const [gte, lt] = chunkRange(txnId);
+      const it = this.store.db.iterator({ gte, lt });
+      try {
+        for (;;) {
+          const { rows, finished } = it.next(64);
+          for (let i = 1; i < rows.length; i += 2) keys.push(...decodeChunk(rows[i]));
+          if (finished || rows.length === 0) break;
+        }
+      } finally {
+        it.close();
+      }
+    }
+    return { prepared: prep !== undefined, staged, keys };
   }
 
   /** Timestamp of the newest committed version of `key` (a tombstone counts), 0 if none. */

@@ -1,0 +1,98 @@
+// Kafka administration of the CDC service: it creates its change topics itself (brokers may have
+// auto-create off), waits for the log topics the nodes create, and reads its progress.
+import type { Admin, Kafka } from 'kafkajs';
+
+export interface TopicSettings {
+  /** Partitions of a table's change topic (events of one key always go to one partition). */
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  /** retention.ms of the change topics (-1: keep forever). */
+  readonly retentionMs: number;
+}
+
+export class TopicRegistry {
+  private admin: Admin | undefined;
+  private readonly known = new Set<string>();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly s: TopicSettings,
+  ) {}
+
+  private async withAdmin<T>(f: (a: Admin) => Promise<T>): Promise<T> {
+    let admin = this.admin;
+    if (admin === undefined) {
+      admin = this.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+    }
+    try {
+      return await f(admin);
+    } catch (e) {
+      if (this.admin === admin) this.admin = undefined;
+      await admin.disconnect().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Creates the topics not seen yet: transaction topics get one partition (one ordered stream per database). */
+  async ensure(topics: readonly string[]): Promise<void> {
+    const missing = [...new Set(topics)].filter((t) => !this.known.has(t));
+    if (missing.length === 0) return;
+    await this.withAdmin(async (admin) => {
+      const have = new Set(await admin.listTopics());
+      const create = missing.filter((t) => !have.has(t));
+      if (create.length > 0) {
+        try {
+          await admin.createTopics({
+            waitForLeaders: true,
+            topics: create.map((topic) => ({
+              topic,
+              numPartitions: topic.endsWith('.transactions') ? 1 : this.s.partitions,
+              replicationFactor: this.s.replicationFactor,
+              configEntries: [
+                { name: 'retention.ms', value: String(this.s.retentionMs) },
+                { name: 'cleanup.policy', value: 'delete' },
+              ],
+            })),
+          });
+        } catch (e) {
+          if (!/already exists/i.test(e instanceof Error ? e.message : String(e))) throw e;
+        }
+      }
+    });
+    for (const t of missing) this.known.add(t);
+  }
+
+  /** Waits until `topic` exists (the node leading the shard creates its log topic). */
+  async waitFor(topic: string, stopping: () => boolean): Promise<void> {
+    for (;;) {
+      if (stopping()) throw new Error('stopping');
+      const ok = await this.withAdmin(async (a) => (await a.listTopics()).includes(topic)).catch(() => false);
+      if (ok) return;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  /** The group's committed offset on partition 0 of `topic` (here: a Raft index), 0 if none. */
+  async readProgress(groupId: string, topic: string): Promise<number> {
+    return this.withAdmin(async (admin) => {
+      const [got] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const v = Number(got?.partitions.find((x) => x.partition === 0)?.offset ?? -1);
+      return v > 0 ? v : 0;
+    });
+  }
+
+  /** Offsets of `groupId` on each topic's partition 0 (the mirror's progress, for the lag). */
+  async offsets(groupId: string, topics: readonly string[]): Promise<Map<string, number>> {
+    return this.withAdmin(async (admin) => {
+      const got = await admin.fetchOffsets({ groupId, topics: [...topics] });
+      return new Map(got.map((t) => [t.topic, Number(t.partitions.find((x) => x.partition === 0)?.offset ?? -1)]));
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.admin?.disconnect().catch(() => undefined);
+    this.admin = undefined;
+  }
+}

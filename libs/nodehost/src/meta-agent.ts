@@ -134,8 +134,11 @@ export class MetaAgent {
         const graceOver = now - since >= (this.opts.removeGraceMs ?? 30_000);
         if (st?.state !== 'leader' && (!listed || graceOver)) {
           this.unplacedSince.delete(s.shardId);
+          // Its state is deleted only when the group's applied configuration excludes it;
+          // after the grace period alone it is kept (the group may still count on it).
+          const destroyState = st !== undefined && !listed;
           this.track(s.shardId, 'remove', async () => {
-            await host.removeShard(s.shardId);
+            await host.removeShard(s.shardId, { destroyState });
             this.stats.shardsRemoved++;
           });
           continue;

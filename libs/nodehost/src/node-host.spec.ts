@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { KvRpcError, RemoteShardKv } from '@weft/kvrpc';
@@ -213,5 +213,20 @@ describe('NodeHost: many shards per node process', () => {
     const h1 = await converged(1, NODES);
     expect(h5).not.toBe(h1);
     for (const n of nodes.values()) expect(n.shardIds()).toEqual([...SHARDS, 5]);
+  }, 60000);
+
+  it('removing a replica keeps its state unless asked to delete it (a replica its group no longer lists)', async () => {
+    const n3 = nodes.get(3) as NodeHost;
+    const stateOf = (): string[] => readdirSync(path.join(dir, 'n3')).filter((f) => /^shard-5(\.|$)/.test(f));
+    await n3.removeShard(5);
+    expect(n3.shardIds()).not.toContain(5);
+    expect(stateOf()).not.toEqual([]);
+    await write(5, 'five-without-3', 5); // two of three replicas still commit
+    await n3.addShard(5, NODES); // the kept state rejoins like a restarted replica
+    await converged(5, NODES);
+    await n3.removeShard(5, { destroyState: true });
+    expect(stateOf()).toEqual([]);
+    await write(5, 'five-after', 5);
+    await converged(5, [1, 2]);
   }, 60000);
 });

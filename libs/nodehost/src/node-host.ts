@@ -485,7 +485,12 @@ export class NodeHost {
    * group pins no WAL segment. The state directory stays on disk: addShard reopens it if the
    * shard comes back here (the leader then catches it up from the log or with a snapshot).
    */
-  async removeShard(shardId: number): Promise<void> {
+  /**
+   * Stops hosting a shard replica. `destroyState` also deletes its state directories: only for
+   * a replica its group's applied configuration no longer lists (it can never be asked for that
+   * state again; if placed here again it joins empty and gets a snapshot).
+   */
+  async removeShard(shardId: number, opts: { destroyState?: boolean } = {}): Promise<void> {
     const s = this.shards.get(shardId);
     if (!s || !this.host) return;
     if (s.compacting) await s.compacting;
@@ -507,6 +512,11 @@ export class NodeHost {
     await s.sink.settled();
     this.source?.release(s.store);
     await s.store.close();
+    if (opts.destroyState) {
+      const removed = new ShardStateDir(this.opts.dataDir, shardId).destroy();
+      this.opts.logger.info({ shard: shardId, removed }, 'stopped hosting a shard replica (moved to another node) and deleted its state');
+      return;
+    }
     this.opts.logger.info({ shard: shardId }, 'stopped hosting a shard replica (moved to another node)');
   }
 

@@ -43,6 +43,23 @@ export class ShardStateDir {
     return dir;
   }
 
+  /**
+   * Deletes every state directory of this shard and its pointer (a replica removed from the
+   * shard's group; call after closing its store). The pointer goes first: a crash part-way
+   * leaves either an older directory (opened as before, behind the group, which then sends a
+   * snapshot) or nothing (a new empty replica), never a pointer naming a missing directory.
+   */
+  destroy(): string[] {
+    rmSync(this.pointer, { force: true });
+    const removed: string[] = [];
+    for (const name of readdirSync(this.root)) {
+      if (!this.nameRe.test(name)) continue;
+      rmSync(path.join(this.root, name), { recursive: true, force: true });
+      removed.push(name);
+    }
+    return removed;
+  }
+
   /** Removes staged and superseded state directories of this shard (call before opening). */
   cleanup(): string[] {
     const live = path.basename(this.current());

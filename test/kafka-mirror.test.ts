@@ -52,6 +52,7 @@ async function startMirroredDemo(brokers: string, prefix: string, opts: { shards
     pgPort,
     http: NODES.map((id) => p.http(id)),
     materializerHttp: p.materializerHttp,
+    materializerKv: p.materializerKv,
     kv: NODES.map((id) => ({ nodeId: id, port: p.kv(id) })),
     shards: Array.from({ length: opts.shards ?? 4 }, (_, i) => i + 1),
     async stop(): Promise<void> {
@@ -253,6 +254,68 @@ describe('Kafka mirror of every shard log (weft demo --kafka, shared broker)', (
       await proc.exited;
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('the materializer serves reads at or below its closed timestamp: the replicas\' answers at the same timestamps', async () => {
+    const c = await connect(d.pgPort);
+    try {
+      await c.query('CREATE TABLE staleness (id int PRIMARY KEY, v int NOT NULL)');
+      await c.query('INSERT INTO staleness SELECT g, 0 FROM generate_series(1, 20) g');
+      for (let round = 1; round <= 6; round++) {
+        await c.query('UPDATE staleness SET v = $1 WHERE id % 3 = $2', [round, round % 3]);
+        await c.query('DELETE FROM staleness WHERE id = $1', [round]);
+      }
+    } finally {
+      await c.end();
+    }
+    await materializerMatchesReplicas(d.materializerHttp, d);
+    const everything = { start: Buffer.from([0]), end: Buffer.alloc(16, 0xff) };
+    /** Every row of the shard at ts (key, value, version ts), as `kv` answers. */
+    const rowsAt = async (kv: RemoteShardKv, ts: bigint, follower: boolean): Promise<string[]> => {
+      const out: string[] = [];
+      let start: Buffer = everything.start;
+      for (;;) {
+        const page = await kv.scan(start, everything.end, ts, { limit: 500, follower });
+        for (const r of page.rows) {
+          // Never a version newer than the read.
+          expect(r.ts <= ts).toBe(true);
+          out.push(`${r.key.toString('hex')}=${r.value.toString('hex')}@${r.ts}`);
+        }
+        if (page.resumeKey === undefined) return out;
+        start = page.resumeKey;
+      }
+    };
+    let compared = 0;
+    for (const shard of d.shards) {
+      const replicas = new RemoteShardKv({ shardId: shard, replicas: d.kv.map((k) => ({ nodeId: k.nodeId, host: '127.0.0.1', port: k.port })), requestTimeoutMs: 3000 });
+      const served = new RemoteShardKv({ shardId: shard, replicas: [{ nodeId: 0, host: '127.0.0.1', port: d.materializerKv }], requestTimeoutMs: 3000, deadlineMs: 3000 });
+      try {
+        const closed = (await served.replicaStatus(0)).closedTs;
+        // Every version timestamp the shard holds up to the closed timestamp, and just below each.
+        const versions = [...new Set((await rowsAt(replicas, closed, false)).map((r) => BigInt(r.split('@')[1])))];
+        const probes = [...new Set([closed, ...versions.flatMap((t) => [t, t - 1n])])].filter((t) => t > 0n && t <= closed).slice(0, 40);
+        for (const ts of probes) {
+          expect(await rowsAt(served, ts, true)).toEqual(await rowsAt(replicas, ts, false));
+          compared++;
+        }
+        // Above the closed timestamp, and for anything but reads, it answers not-leader: a
+        // client whose only replica it is gives up after its deadline; one that also lists the
+        // Raft replicas goes to them.
+        await expect(served.get(everything.start, closed + 10_000_000n, { follower: true })).rejects.toMatchObject({ code: 'unavailable' });
+        await expect(served.now()).rejects.toMatchObject({ code: 'unavailable' });
+        const both = new RemoteShardKv({ shardId: shard, replicas: [{ nodeId: 0, host: '127.0.0.1', port: d.materializerKv }, ...d.kv.map((k) => ({ nodeId: k.nodeId, host: '127.0.0.1', port: k.port }))], requestTimeoutMs: 3000 });
+        try {
+          const now = await both.now();
+          expect(await rowsAt(both, now, false)).toEqual(await rowsAt(replicas, now, false));
+        } finally {
+          both.close();
+        }
+      } finally {
+        replicas.close();
+        served.close();
+      }
+    }
+    expect(compared).toBeGreaterThan(d.shards.length);
   });
 
   it('kill -9 of a shard leader while a writer runs: no gap and no duplicate index in any log topic', async () => {

@@ -52,8 +52,8 @@ export const DEFAULT_SHARD_COUNT = 4;
 /**
  * Every port of the cluster is an offset from the Postgres port P, so `--port` moves all of
  * them together and two demos with ports at least PORT_SPAN apart never collide:
- * P pg, P+1/P+2 gateway http/metrics, P+3/P+4 materializer http/metrics and P+5/P+6 CDC
- * http/metrics (both with --kafka); for
+ * P pg, P+1/P+2 gateway http/metrics, P+3/P+4 materializer http/metrics, P+5/P+6 CDC
+ * http/metrics and P+7 the materializer's KV reads (all with --kafka); for
  * node i (1-3) P+10i raft, P+10i+1 kv, P+10i+2 http, P+10i+3 metrics; for meta replica i (1-3)
  * P+36+4i http, +1 metrics, +2 raft, +3 RPC.
  */
@@ -69,6 +69,7 @@ export function devPorts(pgPort: number) {
     metaRpc: (id: number) => meta(id) + 3,
     materializerHttp: pgPort + 3,
     materializerMetrics: pgPort + 4,
+    materializerKv: pgPort + 7,
     cdcHttp: pgPort + 5,
     cdcMetrics: pgPort + 6,
     raft: (id: number) => pgPort + 10 * id,
@@ -159,7 +160,7 @@ function materializer(opts: DevClusterOptions, p: ReturnType<typeof devPorts>, s
     role: 'materializer',
     entry: roleEntry('materializer'),
     httpPort: p.materializerHttp,
-    ports: { http: p.materializerHttp, metrics: p.materializerMetrics },
+    ports: { http: p.materializerHttp, metrics: p.materializerMetrics, kv: p.materializerKv },
     env: {
       WEFT_BIND_HOST: opts.host,
       WEFT_LOG_LEVEL: 'info',
@@ -168,6 +169,7 @@ function materializer(opts: DevClusterOptions, p: ReturnType<typeof devPorts>, s
       WEFT_KAFKA_BROKERS: opts.kafkaBrokers,
       WEFT_DATA_DIR: path.join(opts.dataDir, 'materializer'),
       WEFT_SHARD_COUNT: shards,
+      WEFT_KV_PORT: String(p.materializerKv),
     },
   };
 }

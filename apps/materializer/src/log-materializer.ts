@@ -15,6 +15,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { Materializer } from '@weft/materialize';
 import { fromMessage, logTopic, mirrorProgressGroup, shardOfLogTopic, type LogRecord } from '@weft/mirror';
 import { MvccStore } from '@weft/storage';
+import type { MaterializedFeed } from './materialized-shard';
 
 export interface LogMaterializerLogger {
   info(fields: Record<string, unknown>, msg: string): void;
@@ -91,6 +92,13 @@ export class LogMaterializer {
       this.feeds.set(id, new ShardFeed(id, store, sm));
     }
     this.starting = this.consume();
+  }
+
+  /** Shard `shardId`'s state and whether its feed stopped (what MaterializedShard serves). */
+  feed(shardId: number): MaterializedFeed | undefined {
+    const f = this.feeds.get(shardId);
+    if (f === undefined) return undefined;
+    return { sm: f.sm, stoppedReason: () => (f.state === 'stopped' ? (f.error ?? 'stopped') : undefined) };
   }
 
   status(): ShardFeedStatus[] {

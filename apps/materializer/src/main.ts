@@ -14,6 +14,8 @@ main({
     WEFT_SHARD_COUNT: int(1, 4096, 1),
     /** Names this materializer's consumer group (<prefix>.materializer.<id>): its position in the topics. */
     WEFT_MATERIALIZER_ID: text('1'),
+    /** Serve reads at or below each shard's closed timestamp over the KV RPC on this port (0: off). */
+    WEFT_KV_PORT: int(0, 65535, 0),
   },
   module: (config) => MaterializerModule.forRoot(config),
 });

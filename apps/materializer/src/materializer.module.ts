@@ -1,7 +1,9 @@
 import { Controller, Get, Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { KvServer } from '@weft/kvrpc';
 import { createKafka, kafkaSettings, type KafkaEnv } from '@weft/mirror';
 import { createLogger } from '@weft/telemetry';
 import { LogMaterializer, type ShardFeedStatus } from './log-materializer';
+import { MaterializedShard } from './materialized-shard';
 
 export const MATERIALIZER_CONFIG = Symbol('MATERIALIZER_CONFIG');
 
@@ -10,12 +12,16 @@ export interface MaterializerConfig extends KafkaEnv {
   readonly WEFT_SHARD_COUNT: number;
   readonly WEFT_MATERIALIZER_ID: string;
   readonly WEFT_LOG_LEVEL: Parameters<typeof createLogger>[1];
+  readonly WEFT_BIND_HOST: string;
+  /** KV RPC port serving reads at or below each shard's closed timestamp (0: none). */
+  readonly WEFT_KV_PORT: number;
 }
 
 /** Consumes shards 1..WEFT_SHARD_COUNT's log topics into RocksDB stores under WEFT_DATA_DIR. */
 @Injectable()
 export class MaterializerService implements OnModuleInit, OnApplicationShutdown {
   private m?: LogMaterializer;
+  private kv?: KvServer;
 
   constructor(@Inject(MATERIALIZER_CONFIG) private readonly c: MaterializerConfig) {}
 
@@ -32,6 +38,17 @@ export class MaterializerService implements OnModuleInit, OnApplicationShutdown 
       logger,
     });
     await this.m.open();
+    if (this.c.WEFT_KV_PORT > 0) {
+      const m = this.m;
+      const shards = new Map<number, MaterializedShard>();
+      for (let id = 1; id <= this.c.WEFT_SHARD_COUNT; id++) {
+        const feed = m.feed(id);
+        if (feed !== undefined) shards.set(id, new MaterializedShard(id, feed));
+      }
+      this.kv = new KvServer({ nodeId: 0, host: this.c.WEFT_BIND_HOST, port: this.c.WEFT_KV_PORT, shard: (id) => shards.get(id), logger });
+      const addr = await this.kv.listen();
+      logger.info({ kv: `${addr.host}:${addr.port}` }, 'materializer: serving reads at or below each shard\'s closed timestamp');
+    }
   }
 
   status(): ShardFeedStatus[] {
@@ -39,6 +56,7 @@ export class MaterializerService implements OnModuleInit, OnApplicationShutdown 
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.kv?.close();
     await this.m?.close();
   }
 }

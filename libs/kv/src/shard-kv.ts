@@ -74,7 +74,7 @@ export interface ShardKv {
    * (`readTs`) and the newest version's (`newestTs`, 0 if none, tombstones included). Absent
    * where a shard keeps no locks (the caller then reads without locking).
    */
-  lockRead?(key: Buffer, txnId: Buffer, waitMs: number, minTs: Timestamp, options?: ReadRequestOptions): Promise<LockReadResult>;
+  lockRead?(key: Buffer, txnId: Buffer, waitMs: number, minTs: Timestamp, options?: ReadRequestOptions, also?: readonly Buffer[]): Promise<LockReadResult>;
   /** Releases every row lock `txnId` holds or waits for here. */
   releaseLocks?(txnId: Buffer): Promise<void>;
   /** Who waits for whom in this shard's lock table (at the leaseholder; empty elsewhere). */
@@ -90,7 +90,14 @@ export interface ShardKv {
 }
 
 export type LockReadResult =
-  | { readonly granted: true; readonly row: KvRow | undefined; readonly readTs: Timestamp; readonly newestTs: Timestamp }
+  | {
+      readonly granted: true;
+      readonly row: KvRow | undefined;
+      readonly readTs: Timestamp;
+      readonly newestTs: Timestamp;
+      /** The `also` keys (other keys of this shard, e.g. a replicated key's copy) read at readTs. */
+      readonly also?: readonly (KvRow | undefined)[];
+    }
   /** The wait ran out: `holder` (hex txn id) still holds the lock. */
   | { readonly granted: false; readonly holder: string };
 

@@ -43,6 +43,8 @@ export interface LockedRow {
   readonly row: KvRow | undefined;
   readonly readTs: Timestamp;
   readonly newestTs: Timestamp;
+  /** LockOptions.also, read at readTs (undefined when the shard did not read them). */
+  readonly also?: readonly (KvRow | undefined)[];
 }
 
 export interface LockOptions {
@@ -53,6 +55,8 @@ export interface LockOptions {
   /** The statement's cancel/timeout signal: stop waiting when it fires. */
   readonly signal?: AbortSignal;
   readonly readOptions?: ReadRequestOptions;
+  /** Other keys to read at the lock read's timestamp: replicated keys (their copy on this shard) or keys of the same shard. */
+  readonly also?: readonly Buffer[];
 }
 
 /**
@@ -188,10 +192,10 @@ export class KvClient {
     let globalCheckAt = started + GLOBAL_DEADLOCK_CHECK_MS;
     try {
       for (;;) {
-        const r = await this.withIntents(id, () => (shard.lockRead as NonNullable<ShardKv['lockRead']>)(key, txnId, LOCK_POLL_MS, opts.minTs !== undefined && opts.minTs > this.seen ? opts.minTs : this.seen, opts.readOptions));
+        const r = await this.withIntents(id, () => (shard.lockRead as NonNullable<ShardKv['lockRead']>)(key, txnId, LOCK_POLL_MS, opts.minTs !== undefined && opts.minTs > this.seen ? opts.minTs : this.seen, opts.readOptions, opts.also));
         if (r.granted) {
           this.observe(r.readTs);
-          return { row: r.row, readTs: r.readTs, newestTs: r.newestTs };
+          return r.also === undefined ? { row: r.row, readTs: r.readTs, newestTs: r.newestTs } : { row: r.row, readTs: r.readTs, newestTs: r.newestTs, also: r.also };
         }
         if (r.holder !== '' && this.waits.wait(txn, r.holder)) throw deadlockDetected(txn, r.holder);
         if (r.holder !== '' && this.nowMs() >= globalCheckAt) {

@@ -294,10 +294,10 @@ export class RemoteShardKv implements ShardKv {
     return (r as Extract<Response, { kind: Kind.TxnStatusOk }>).status;
   }
 
-  async lockRead(key: Buffer, txnId: Buffer, waitMs: number, minTs: Timestamp, options?: ReadRequestOptions): Promise<LockReadResult> {
+  async lockRead(key: Buffer, txnId: Buffer, waitMs: number, minTs: Timestamp, options?: ReadRequestOptions, also: readonly Buffer[] = []): Promise<LockReadResult> {
     const readerTxn = options?.txnId ?? NO_TXN;
     // The server may hold the request for waitMs: allow for it on top of the usual timeout.
-    const r = await this.call((id) => ({ kind: Kind.LockRead, id, shardId: this.shardId, key, txnId, waitMs, minTs, readerTxn }), false, waitMs);
+    const r = await this.call((id) => ({ kind: Kind.LockRead, id, shardId: this.shardId, key, txnId, waitMs, minTs, readerTxn, also }), false, waitMs);
     return (r as Extract<Response, { kind: Kind.LockReadOk }>).result;
   }
 

@@ -16,7 +16,7 @@ import type { ApplyOutcome, ReadSpan, Timestamp } from '@weft/logentry';
  *    trace continues on the node (decision 0030); GetNow (a first read at the leaseholder's clock,
  *    answering the timestamp it used).
  * 7: GetNow reads several keys at the one timestamp (a first read and the catalog version the
- *    gateway assumed, in one round trip).
+ *    gateway assumed, in one round trip); LockRead too (`also`, read at the lock read's ts).
  */
 export const KVRPC_VERSION = 7;
 const HEADER_BYTES = 6; // version, kind, request id
@@ -101,6 +101,8 @@ export type Request =
       readonly waitMs: number;
       readonly minTs: Timestamp;
       readonly readerTxn: Buffer;
+      /** Other keys of the shard read at the lock read's timestamp (GetNow's extra keys, for a first locking read). */
+      readonly also: readonly Buffer[];
     }
   | { readonly kind: Kind.ReleaseLocks; readonly id: number; readonly shardId: number; readonly txnId: Buffer }
   | { readonly kind: Kind.LockWaits; readonly id: number; readonly shardId: number }
@@ -286,6 +288,8 @@ export function encodeRequest(r: Request): Buffer {
       w.u32(r.waitMs);
       w.u64(r.minTs);
       w.bytes(r.readerTxn);
+      w.u32(r.also.length);
+      for (const k of r.also) w.bytes(k);
       break;
     case Kind.Refresh:
       w.bytes(r.txnId);
@@ -408,6 +412,14 @@ export function encodeResponse(r: Response): Buffer {
           w.u8(1);
           writeRow(w, x.row);
         } else w.u8(0);
+        const also = x.also ?? [];
+        w.u32(also.length);
+        for (const row of also) {
+          if (row) {
+            w.u8(1);
+            writeRow(w, row);
+          } else w.u8(0);
+        }
       } else {
         w.u8(0);
         w.str(x.holder);
@@ -587,9 +599,19 @@ export function decodeRequest(payload: Buffer): Request {
       req = { kind, id, shardId, minTs, keys, txnId: r.bytes('txn id') };
       break;
     }
-    case Kind.LockRead:
-      req = { kind, id, shardId, key: r.bytes('key'), txnId: r.bytes('txn id'), waitMs: r.u32('wait ms'), minTs: r.u64('min ts'), readerTxn: r.bytes('reader txn') };
+    case Kind.LockRead: {
+      const key = r.bytes('key');
+      const txnId = r.bytes('txn id');
+      const waitMs = r.u32('wait ms');
+      const minTs = r.u64('min ts');
+      const readerTxn = r.bytes('reader txn');
+      const n = r.u32('also count');
+      if (n > MAX_GET_NOW_KEYS) throw new KvRpcDecodeError(`LockRead reads at most ${MAX_GET_NOW_KEYS} more keys, got ${n}`, id);
+      const also: Buffer[] = [];
+      for (let i = 0; i < n; i++) also.push(r.bytes('also key'));
+      req = { kind, id, shardId, key, txnId, waitMs, minTs, readerTxn, also };
       break;
+    }
     case Kind.Refresh: {
       const txnId = r.bytes('txn id');
       const fromTs = r.u64('from ts');
@@ -699,7 +721,10 @@ export function decodeResponse(payload: Buffer): Response {
         const readTs = r.u64('read ts');
         const newestTs = r.u64('newest ts');
         const row = r.bool('found') ? readRow(r) : undefined;
-        res = { kind, id, result: { granted: true, row, readTs, newestTs } };
+        const n = r.u32('also count');
+        const also: (KvRow | undefined)[] = [];
+        for (let i = 0; i < n; i++) also.push(r.bool('found') ? readRow(r) : undefined);
+        res = { kind, id, result: n > 0 ? { granted: true, row, readTs, newestTs, also } : { granted: true, row, readTs, newestTs } };
       } else res = { kind, id, result: { granted: false, holder: r.str('holder') } };
       break;
     }

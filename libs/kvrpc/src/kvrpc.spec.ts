@@ -72,6 +72,7 @@ const requestArb: fc.Arbitrary<Request> = fc.oneof(
   fc.record({ kind: fc.constant(Kind.Propose as const), id, shardId: shard, entry: bytes }),
   fc.record({ kind: fc.constant(Kind.LockWaits as const), id, shardId: shard }),
   fc.record({ kind: fc.constant(Kind.GetNow as const), id, shardId: shard, minTs: u64, keys: fc.array(bytes, { minLength: 1, maxLength: 4 }), txnId: bytes }),
+  fc.record({ kind: fc.constant(Kind.LockRead as const), id, shardId: shard, key: bytes, txnId: bytes, waitMs: id, minTs: u64, readerTxn: bytes, also: fc.array(bytes, { maxLength: 3 }) }),
   fc.record({ kind: fc.constant(Kind.Propose as const), id, shardId: shard, entry: bytes, traceparent: fc.constantFrom("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01") }),
 );
 const row = fc.record({ key: bytes, value: bytes, ts: u64 });
@@ -89,6 +90,9 @@ const responseArb: fc.Arbitrary<Response> = fc.oneof(
     ),
   }),
   fc.record({ kind: fc.constant(Kind.GetNowOk as const), id, ts: u64, rows: fc.array(fc.option(row, { nil: undefined }), { maxLength: 4 }) }),
+  fc.record({ kind: fc.constant(Kind.LockReadOk as const), id, result: fc.record({ granted: fc.constant(true as const), row: fc.option(row, { nil: undefined }), readTs: u64, newestTs: u64, also: fc.array(fc.option(row, { nil: undefined }), { minLength: 1, maxLength: 3 }) }) }),
+  fc.record({ kind: fc.constant(Kind.LockReadOk as const), id, result: fc.record({ granted: fc.constant(true as const), row: fc.option(row, { nil: undefined }), readTs: u64, newestTs: u64 }) }),
+  fc.record({ kind: fc.constant(Kind.LockReadOk as const), id, result: fc.record({ granted: fc.constant(false as const), holder: fc.string() }) }),
   fc.record({ kind: fc.constant(Kind.LockWaitsOk as const), id, edges: fc.array(fc.tuple(fc.string(), fc.string()), { maxLength: 4 }) }),
   fc.record({ kind: fc.constant(Kind.Error as const), id, error: fc.record({ code: fc.constantFrom('not-leader' as const, 'internal' as const), sqlstate: fc.string(), message: fc.string(), leaderHint: shard }) }),
 );

@@ -190,7 +190,7 @@ export class KvServer {
         return { kind: Kind.TxnStatusOk, id: req.id, status: await shard.txnStatus(req.txnId) };
       case Kind.LockRead: {
         if (!shard.lockRead) return errorResponse(req.id, 'bad-request', '0A000', `shard ${req.shardId} keeps no row locks`);
-        return { kind: Kind.LockReadOk, id: req.id, result: await shard.lockRead(req.key, req.txnId, req.waitMs, req.minTs, readOptions(req.readerTxn)) };
+        return { kind: Kind.LockReadOk, id: req.id, result: await shard.lockRead(req.key, req.txnId, req.waitMs, req.minTs, readOptions(req.readerTxn), req.also) };
       }
       case Kind.TransferLease:
         if (!shard.transferLease) return errorResponse(req.id, 'bad-request', '0A000', `shard ${req.shardId} cannot move its lease`);

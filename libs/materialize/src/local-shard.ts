@@ -93,14 +93,16 @@ export class LocalShard implements ShardKv {
     return outcome;
   }
 
-  async lockRead(key: Buffer, txnId: Buffer, waitMs: number, minTs: Timestamp, options: ReadRequestOptions = {}): Promise<LockReadResult> {
+  async lockRead(key: Buffer, txnId: Buffer, waitMs: number, minTs: Timestamp, options: ReadRequestOptions = {}, also: readonly Buffer[] = []): Promise<LockReadResult> {
     this.live();
     const attempt = await this.locks.acquire(key, txnId.toString('hex'), waitMs);
     if (!attempt.granted) return attempt;
     const next = this.hlc.next();
     const ts = next > minTs ? next : minTs;
     this.noteRead(ts);
-    return { granted: true, row: this.materializer.read(key, ts, options), readTs: ts, newestTs: this.materializer.newestVersionTs(key) };
+    const row = this.materializer.read(key, ts, options);
+    const alsoRows = also.map((k) => this.materializer.read(k, ts, options));
+    return { granted: true, row, readTs: ts, newestTs: this.materializer.newestVersionTs(key), ...(also.length > 0 ? { also: alsoRows } : {}) };
   }
 
   async releaseLocks(txnId: Buffer): Promise<void> {

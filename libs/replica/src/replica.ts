@@ -269,7 +269,7 @@ export class ShardReplica implements ShardKv {
   }
 
   /** Waits for the row lock in line, then reads the newest committed value at this leader's clock. */
-  async lockRead(key: Buffer, txnId: Buffer, waitMs: number, minTs: Timestamp, options?: ReadRequestOptions): Promise<LockReadResult> {
+  async lockRead(key: Buffer, txnId: Buffer, waitMs: number, minTs: Timestamp, options?: ReadRequestOptions, also: readonly Buffer[] = []): Promise<LockReadResult> {
     this.ensureRunning();
     this.refreshRole();
     if (!this.leading) throw new NotLeaderError(this.shardId, this.raft.status().leader);
@@ -277,7 +277,13 @@ export class ShardReplica implements ShardKv {
     if (!attempt.granted) return attempt;
     const now = this.hlc.now();
     const ts = now > minTs ? now : minTs;
-    return this.read(ts, () => ({ granted: true, row: this.sm.read(key, ts, options), readTs: ts, newestTs: this.sm.newestVersionTs(key) }));
+    return this.read(ts, () => ({
+      granted: true,
+      row: this.sm.read(key, ts, options),
+      readTs: ts,
+      newestTs: this.sm.newestVersionTs(key),
+      ...(also.length > 0 ? { also: also.map((k) => this.sm.read(k, ts, options)) } : {}),
+    }));
   }
 
   /**

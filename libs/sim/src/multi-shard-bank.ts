@@ -307,10 +307,10 @@ class LeaderKv implements ShardKv {
    * request keeps its place in line and the client's next poll finds it granted. The holder is
    * not reported (deadlock detection is off; lockers take locks in one global order).
    */
-  lockRead(key: Buffer, txnId: Buffer, waitMs: number, minTs: Timestamp, options?: ReadRequestOptions): Promise<LockReadResult> {
+  lockRead(key: Buffer, txnId: Buffer, waitMs: number, minTs: Timestamp, options?: ReadRequestOptions, also?: readonly Buffer[]): Promise<LockReadResult> {
     return this.call(async (r) => {
       const timedOut = this.sim.sleep(waitMs).then((): LockReadResult => ({ granted: false, holder: '' }));
-      const out = await Promise.race([r.lockRead(key, txnId, PARKED_LOCK_MS, minTs, options), timedOut]);
+      const out = await Promise.race([r.lockRead(key, txnId, PARKED_LOCK_MS, minTs, options, also), timedOut]);
       if (out.granted && out.newestTs > out.readTs) this.sim.staleLockRead(this.shardId, key, out.readTs, out.newestTs);
       if (out.granted) this.sim.lockReadTs.set(txnId.toString('hex'), out.readTs);
       return out;

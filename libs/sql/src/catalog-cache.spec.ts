@@ -138,3 +138,16 @@ it('INSERT ... RETURNING * and a multi-statement query after DDL elsewhere retur
   const multi = await b.query('insert into cc_ret (id) values (3); select * from cc_ret order by id');
   expect((multi as unknown as { rows: unknown[] }[])[1].rows).toEqual([{ id: 1, w: 'w' }, { id: 2, w: 'w' }, { id: 3, w: 'w' }]);
 });
+
+it('an UPDATE by key planned with a stale catalog (its lock read carries the version check) runs again with the new one', async () => {
+  await a.query('create table cc_upd (id int primary key, v int)');
+  await a.query('insert into cc_upd values (1, 1)');
+  await b.query('update cc_upd set v = v + 1 where id = 1');
+  await a.query('alter table cc_upd add column w int not null default 5');
+  srv.shardCalls.length = 0;
+  expect((await b.query('update cc_upd set v = v + 1 where id = 1 returning *')).rows).toEqual([{ id: 1, v: 3, w: 5 }]);
+  expect(srv.shardCalls.length).toBeGreaterThan(2); // the failed check, the catalog at the snapshot, then the update
+  srv.shardCalls.length = 0;
+  expect((await b.query('update cc_upd set v = v + 1 where id = 1 returning v')).rows).toEqual([{ v: 4 }]);
+  expect(srv.shardCalls.map((x) => x.split(' ')[0])).toEqual(['lockRead', 'propose']);
+});

@@ -432,11 +432,14 @@ export class Txn {
   /**
    * A locking read that is the transaction's first read (an autocommit UPDATE by key): the lock
    * read's own timestamp becomes the snapshot, so there is nothing to refresh and no separate
-   * snapshot round trip. The assumed catalog version is then checked at that snapshot.
+   * snapshot round trip. The assumed key's copy on the row's shard is read at that snapshot in
+   * the same call: lock, check and row in one round trip.
    */
-  private async firstLockRead(key: Buffer, opts: Omit<LockOptions, 'readOptions'>): Promise<Buffer | undefined> {
+  private async firstLockRead(key: Buffer, opts: Omit<LockOptions, 'readOptions' | 'also'>): Promise<Buffer | undefined> {
     this.lockShards.add(this.kv.shardOf(key));
-    const locking = this.kv.lockRead(key, this.id, { ...opts, readOptions: this.readOptions() });
+    const a = this.assumption;
+    const carry = a !== undefined && a.check === undefined && this.kv.isReplicated(a.key);
+    const locking = this.kv.lockRead(key, this.id, { ...opts, readOptions: this.readOptions(), ...(carry ? { also: [a.key] } : {}) });
     // Concurrent readers of this transaction wait for the snapshot the lock read picks.
     this.readTsPromise = locking.then(async (locked) => (this.readTsValue = locked === undefined ? await this.kv.now() : [locked.readTs, locked.newestTs].reduce((x, y) => (x > y ? x : y))));
     this.readTsPromise.catch(() => undefined);
@@ -449,8 +452,12 @@ export class Txn {
     }
     const T = await this.readTs();
     this.notePointRead(key);
-    const row = locked !== undefined && T === locked.readTs && locked.newestTs <= T ? locked.row : await this.kv.get(key, T, this.readOptions());
-    await this.checkAssumption();
+    // The copy was read at the lock read's timestamp; it stands for the snapshot only if that is T.
+    if (carry && a.check === undefined && locked?.also !== undefined && T === locked.readTs) this.settleAssumption(a, Promise.resolve(locked.also[0]));
+    const [row] = await Promise.all([
+      locked !== undefined && T === locked.readTs && locked.newestTs <= T ? locked.row : this.kv.get(key, T, this.readOptions()),
+      this.checkAssumption(),
+    ]);
     return row?.value;
   }
 

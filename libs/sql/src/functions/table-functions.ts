@@ -95,6 +95,22 @@ registerTableFunction('unnest', {
   },
 });
 
+// pg_options_to_table(options text[]): each 'name=value' option as (option_name, option_value);
+// pg_dump reads FDW, server and column options with it (Weft has none, but the arrays may exist).
+registerTableFunction('pg_options_to_table', {
+  multiColumn: true,
+  columns: (a) => (a.length === 1 ? [{ name: 'option_name', type: t('text') }, { name: 'option_value', type: t('text') }] : undefined),
+  argTypes: () => [arrayOf(t('text'))],
+  *rows(args) {
+    for (const o of (args[0] as Value[] | null) ?? []) {
+      if (o === null) continue;
+      const s = String(o);
+      const eq = s.indexOf('=');
+      yield eq < 0 ? [s, null] : [s.slice(0, eq), s.slice(eq + 1)];
+    }
+  },
+});
+
 // information_schema._pg_expandarray(array): each element with its 1-based position, as
 // (x, n) (pgjdbc's DatabaseMetaData reads index and key columns with it).
 registerTableFunction('_pg_expandarray', {

@@ -111,7 +111,7 @@ register(
   // spells them (pg_dump compares an object's ACL against it to decide what to GRANT/REVOKE).
   // aclitem[] is represented as text[]; the one role is the session user (owner OID 10).
   fn('acldefault', ['*', 'int'], arrayOf(t('text')), (a, _t, rt) => {
-    const owner = rt.session.user;
+    const owner = num(a[1]) === 6171 ? 'pg_database_owner' : rt.session.user;
     const own = (privs: string): string => `${owner}=${privs}/${owner}`;
     const pub = (privs: string): string => `=${privs}/${owner}`;
     switch (str(a[0])) {

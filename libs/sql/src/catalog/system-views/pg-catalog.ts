@@ -6,7 +6,7 @@ import { SETTINGS } from '../../settings';
 import { INT2VECTOR, OIDVECTOR, TYPE_INFO, type TypeKind, arrayOf, t, typeOid, typeLen } from '../../types/types';
 import { functionNames } from '../../functions/registry';
 import type { SqlType } from '../../types/types';
-import { checkOid, columnDefault, fkOid, indexDef, indexOid, relOid, schemaOid } from './describe';
+import { checkOid, columnDefault, fkOid, findRelation, indexDef, indexOid, nextvalTargets, relationNamer, relOid, schemaOid, viewDefinition, viewDependencies } from './describe';
 import { allSystemViews, defineView, type ViewContext } from './registry';
 
 const oid = t('oid');
@@ -22,6 +22,13 @@ const acl = arrayOf(text);
 const cols = (spec: Record<string, SqlType>): { name: string; type: SqlType }[] => Object.entries(spec).map(([n, type]) => ({ name: n, type }));
 const BOOTSTRAP_USER_OID = 10;
 
+/** pg_attrdef OID of a table's column default (column index i), also used in pg_depend. */
+const attrdefOid = (tableId: number, i: number): number => 4_000_000 + tableId * 64 + i;
+/** PostgreSQL 15's owner of the public schema, the pseudo-role pg_database_owner. */
+const PG_DATABASE_OWNER_OID = 6171;
+/** The public schema's ACL as initdb creates it in PostgreSQL 15 (also its pg_init_privs row). */
+const PUBLIC_SCHEMA_ACL = ['pg_database_owner=UC/pg_database_owner', '=U/pg_database_owner'];
+
 function* tables(ctx: ViewContext) {
   for (const r of ctx.catalog.relationsOf(ctx.session.databaseId)) yield r;
 }
@@ -34,7 +41,12 @@ defineView({
   *rows(ctx) {
     yield [PG_CATALOG_ID, 'pg_catalog', BOOTSTRAP_USER_OID, null];
     yield [INFORMATION_SCHEMA_ID, 'information_schema', BOOTSTRAP_USER_OID, null];
-    for (const s of ctx.catalog.schemasOf(ctx.session.databaseId)) yield [schemaOid(s.id), s.name, BOOTSTRAP_USER_OID, null];
+    // public is owned by pg_database_owner with initdb's ACL, as in PostgreSQL 15, so pg_dump
+    // treats it as the built-in schema (no CREATE SCHEMA, no GRANT/REVOKE) as it does there.
+    for (const s of ctx.catalog.schemasOf(ctx.session.databaseId)) {
+      const isPublic = s.name === 'public';
+      yield [schemaOid(s.id), s.name, isPublic ? PG_DATABASE_OWNER_OID : BOOTSTRAP_USER_OID, isPublic ? PUBLIC_SCHEMA_ACL : null];
+    }
   },
 });
 
@@ -82,14 +94,21 @@ defineView({
     relhassubclass: bool, relrowsecurity: bool, relforcerowsecurity: bool, relispopulated: bool, relreplident: char, relispartition: bool, reloptions: arrayOf(text), relacl: arrayOf(text), relpartbound: text, reloftype: oid, reltoastrelid: oid, relrewrite: oid, relfrozenxid: oid, relminmxid: oid, relallvisible: int4,
   }),
   *rows(ctx) {
-    const base = (o: number, n: string, ns: number, kind: string, natts: number, hasIndex: boolean, checks: number, am = 0): Row => [
-      o, n, ns, 0, BOOTSTRAP_USER_OID, am, o, 0, 0, -1, hasIndex, false, 'p', kind, natts, checks, false, false, false, false, false, true, 'd', false, null, null, null, 0, 0, 0, 0, 0, 0,
+    const base = (o: number, n: string, ns: number, kind: string, natts: number, hasIndex: boolean, checks: number, am = 0, triggers = false): Row => [
+      o, n, ns, 0, BOOTSTRAP_USER_OID, am, o, 0, 0, -1, hasIndex, false, 'p', kind, natts, checks, false, triggers, false, false, false, true, 'd', false, null, null, null, 0, 0, 0, 0, 0, 0,
     ];
+    // Foreign keys are triggers in PostgreSQL: both tables of one have relhastriggers, and
+    // pg_dump reads a table's foreign keys only when it is set.
+    const fkTables = new Set<number>();
+    for (const r of tables(ctx)) {
+      if (r.kind !== 'table') continue;
+      for (const fk of r.foreignKeys ?? []) fkTables.add(r.id).add(fk.refTableId);
+    }
     for (const v of allSystemViews()) yield base(v.oid, v.name, v.schema === 'pg_catalog' ? PG_CATALOG_ID : INFORMATION_SCHEMA_ID, 'v', v.columns.length, false, 0);
     for (const r of tables(ctx)) {
       const ns = schemaOid(r.schemaId);
       if (r.kind === 'table') {
-        yield base(relOid(r.id), r.name, ns, 'r', r.columns.filter((c) => !c.hidden).length, r.indexes.length > 0 || !r.columns.some((c) => c.hidden), r.checks.length, 2);
+        yield base(relOid(r.id), r.name, ns, 'r', r.columns.filter((c) => !c.hidden).length, r.indexes.length > 0 || !r.columns.some((c) => c.hidden), r.checks.length, 2, fkTables.has(r.id));
         for (const idx of [r.primary, ...r.indexes]) {
           if (idx.primary && r.columns.some((c) => c.hidden)) continue;
           yield base(indexOid(r, idx), idx.name, ns, 'i', idx.columns.length, false, 0, 403);
@@ -140,7 +159,7 @@ defineView({
   *rows(ctx) {
     for (const r of tables(ctx)) {
       if (r.kind !== 'table') continue;
-      for (const [i, c] of r.columns.entries()) if (c.defaultExpr) yield [4_000_000 + r.id * 64 + i, relOid(r.id), i + 1, columnDefault(c.defaultExpr)];
+      for (const [i, c] of r.columns.entries()) if (c.defaultExpr) yield [attrdefOid(r.id, i), relOid(r.id), i + 1, columnDefault(c.defaultExpr, relationNamer(ctx.catalog, ctx.session))];
     }
   },
 });
@@ -224,7 +243,7 @@ defineView({
   name: 'pg_views',
   columns: cols({ schemaname: name, viewname: name, viewowner: name, definition: text }),
   *rows(ctx) {
-    for (const r of tables(ctx)) if (r.kind === 'view') yield [ctx.catalog.schemaName(r.schemaId), r.name, ctx.session.user, r.sql];
+    for (const r of tables(ctx)) if (r.kind === 'view') yield [ctx.catalog.schemaName(r.schemaId), r.name, ctx.session.user, viewDefinition(ctx.catalog, ctx.session, r)];
   },
 });
 
@@ -260,7 +279,23 @@ defineView({
   oid: 2608,
   columns: cols({ classid: oid, objid: oid, objsubid: int4, refclassid: oid, refobjid: oid, refobjsubid: int4, deptype: char }),
   *rows(ctx) {
+    // What pg_dump orders its output by: a view after the relations it reads, a column default
+    // after the sequence it calls nextval() on (and, with the sequence owned by the column,
+    // that loop is what makes pg_dump emit the default as a separate ALTER TABLE, as for PostgreSQL).
     for (const r of tables(ctx)) {
+      if (r.kind === 'view') {
+        for (const dep of viewDependencies(ctx.catalog, ctx.session, r)) yield [1259, relOid(r.id), 0, 1259, relOid(dep.id), 0, 'n'];
+      }
+      if (r.kind === 'table') {
+        for (const [i, c] of r.columns.entries()) {
+          if (!c.defaultExpr) continue;
+          for (const target of new Set(nextvalTargets(c.defaultExpr))) {
+            const parts = target.split('.').map((p) => p.replace(/^"(.*)"$/, '$1'));
+            const seq = findRelation(ctx.catalog, ctx.session, parts.length > 1 ? parts[0] : undefined, parts[parts.length - 1]);
+            if (seq?.kind === 'sequence') yield [2604, attrdefOid(r.id, i), 0, 1259, relOid(seq.id), 0, 'n'];
+          }
+        }
+      }
       if (r.kind === 'sequence' && r.ownedBy) {
         const owner = ctx.catalog.byId.get(r.ownedBy.tableId);
         const attnum = owner?.kind === 'table' ? owner.columns.findIndex((c) => c.id === r.ownedBy?.columnId) + 1 : 0;
@@ -314,6 +349,7 @@ defineView({
   columns: cols({ oid, rolname: name, rolsuper: bool, rolinherit: bool, rolcreaterole: bool, rolcreatedb: bool, rolcanlogin: bool, rolreplication: bool, rolconnlimit: int4, rolpassword: text, rolvaliduntil: t('timestamptz'), rolbypassrls: bool, rolconfig: arrayOf(text) }),
   *rows(ctx) {
     yield [BOOTSTRAP_USER_OID, ctx.session.user, true, true, true, true, true, false, -1, '********', null, true, null];
+    yield [PG_DATABASE_OWNER_OID, 'pg_database_owner', false, true, false, false, false, false, -1, null, null, false, null];
   },
 });
 defineView({
@@ -385,9 +421,39 @@ defineView({
   rows: () => [[100, 'default', PG_CATALOG_ID, BOOTSTRAP_USER_OID, 'd', true, -1, '', '', null, null], [950, 'C', PG_CATALOG_ID, BOOTSTRAP_USER_OID, 'c', true, -1, 'C', 'C', null, null]],
 });
 
+/** The public schema of the session's database (for its comment and initial privileges). */
+const publicSchemaOid = (ctx: ViewContext): number | undefined => {
+  const s = ctx.catalog.schema(ctx.session.databaseId, 'public');
+  return s ? schemaOid(s.id) : undefined;
+};
+
+// Comments: Weft stores none of its own yet; the public schema has initdb's comment, as in
+// PostgreSQL (pg_dump leaves an unchanged comment out of the dump).
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_description',
+  oid: 2609,
+  columns: cols({ objoid: oid, classoid: oid, objsubid: int4, description: text }),
+  *rows(ctx) {
+    const pub = publicSchemaOid(ctx);
+    if (pub !== undefined) yield [pub, 2615, 0, 'standard public schema'];
+  },
+});
+
+// Initial privileges: the public schema's, as initdb records them in PostgreSQL 15.
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_init_privs',
+  oid: 3394,
+  columns: cols({ objoid: oid, classoid: oid, objsubid: int4, privtype: char, initprivs: acl }),
+  *rows(ctx) {
+    const pub = publicSchemaOid(ctx);
+    if (pub !== undefined) yield [pub, 2615, 0, 'i', PUBLIC_SCHEMA_ACL];
+  },
+});
+
 // Relations that exist in Postgres and that tools join against; Weft has no rows for them.
 for (const [n, o, spec] of [
-  ['pg_description', 2609, { objoid: oid, classoid: oid, objsubid: int4, description: text }],
   ['pg_shdescription', 2396, { objoid: oid, classoid: oid, description: text }],
   ['pg_inherits', 2611, { inhrelid: oid, inhparent: oid, inhseqno: int4, inhdetachpending: bool }],
   ['pg_foreign_data_wrapper', 2328, { oid, fdwname: name, fdwowner: oid, fdwhandler: regproc, fdwvalidator: regproc, fdwacl: acl, fdwoptions: arrayOf(text) }],
@@ -429,7 +495,6 @@ for (const [n, o, spec] of [
   ['pg_prepared_xacts', 12101, { transaction: text, gid: text, prepared: t('timestamptz'), owner: name, database: name }],
   ['pg_matviews', 12102, { schemaname: name, matviewname: name, matviewowner: name, definition: text }],
   ['pg_stat_user_tables', 12103, { relid: oid, schemaname: name, relname: name, n_live_tup: t('int8') }],
-  ['pg_init_privs', 3394, { objoid: oid, classoid: oid, objsubid: int4, privtype: char, initprivs: acl }],
 ] as const) {
   defineView({ schema: 'pg_catalog', name: n, oid: o, columns: cols(spec), rows: () => [] });
 }

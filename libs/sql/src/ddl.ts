@@ -788,6 +788,17 @@ async function alterTable(ctx: ExecContext, s: AlterTableStmt): Promise<string> 
   if (s.objtype === 'OBJECT_INDEX' || s.objtype === 'OBJECT_SEQUENCE' || s.objtype === 'OBJECT_VIEW') {
     return s.objtype === 'OBJECT_INDEX' ? 'ALTER INDEX' : s.objtype === 'OBJECT_VIEW' ? 'ALTER VIEW' : 'ALTER SEQUENCE';
   }
+  // ALTER TABLE ... OWNER TO applies to any relation in PostgreSQL (pg_dump emits it for views
+  // and sequences too); Weft has one role, so it checks the relation exists and does nothing.
+  const cmds = (s.cmds ?? []).map((c) => (c as { AlterTableCmd: AlterTableCmd }).AlterTableCmd);
+  if (cmds.length > 0 && cmds.every((c) => c.subtype === 'AT_ChangeOwner')) {
+    const rel = ctx.env.resolveRelation(s.relation?.schemaname, s.relation?.relname ?? '');
+    if (!rel || 'rows' in rel) {
+      if (!s.missing_ok) throw sqlError(S.UNDEFINED_TABLE, `relation "${s.relation?.relname}" does not exist`);
+      notice(ctx, `relation "${s.relation?.relname}" does not exist, skipping`);
+    }
+    return 'ALTER TABLE';
+  }
   let table = findRelation(ctx, s.relation, 'table', s.missing_ok ?? false) as TableDesc | undefined;
   if (!table) {
     notice(ctx, `relation "${s.relation?.relname}" does not exist, skipping`);

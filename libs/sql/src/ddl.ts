@@ -103,7 +103,8 @@ export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, pa
       if (!rel) return 'ALTER SEQUENCE';
       const seq = rel as SequenceDesc;
       const opts = seqOptions(a.options ?? [], seq.typeKind);
-      const next: SequenceDesc = { ...seq, ...retypedBounds(seq, opts.desc.typeKind), ...opts.desc };
+      const owner = opts.ownedBy === undefined ? {} : { ownedBy: sequenceOwner(ctx, seq.schemaId, opts.ownedBy) };
+      const next: SequenceDesc = { ...seq, ...retypedBounds(seq, opts.desc.typeKind), ...opts.desc, ...owner };
       validateSequence(next, opts.restart === undefined || opts.restart === 'start' ? undefined : BigInt(opts.restart));
       writeDescriptor(ctx.txn, next);
       if (opts.restart !== undefined) await ctx.engine.setval(next, BigInt(opts.restart === 'start' ? next.start : opts.restart), false);
@@ -266,6 +267,26 @@ function seqOptions(opts: readonly Node[], typeKind: 'int2' | 'int4' | 'int8'): 
   }
   void typeKind;
   return { desc, restart, ownedBy };
+}
+
+/**
+ * OWNED BY table.column (or NONE): the column whose table's DROP drops the sequence, which
+ * pg_get_serial_sequence reports and pg_dump restores serial columns with. As in PostgreSQL the
+ * table must be in the sequence's schema.
+ */
+function sequenceOwner(ctx: ExecContext, seqSchemaId: number, names: readonly string[]): SequenceDesc['ownedBy'] {
+  if (names.length === 1 && names[0].toLowerCase() === 'none') return undefined;
+  if (names.length < 2) throw sqlError(S.SYNTAX_ERROR, 'invalid OWNED BY option', { hint: 'Specify OWNED BY table.column or OWNED BY NONE.' });
+  const column = names[names.length - 1];
+  const tableName = names[names.length - 2];
+  const schemaName = names.length > 2 ? names[names.length - 3] : undefined;
+  const rel = ctx.env.resolveRelation(schemaName, tableName);
+  if (!rel || 'rows' in rel) throw sqlError(S.UNDEFINED_TABLE, `relation "${schemaName ? `${schemaName}.` : ''}${tableName}" does not exist`);
+  if (rel.kind !== 'table') throw sqlError(S.WRONG_OBJECT_TYPE, `sequence cannot be owned by relation "${tableName}"`);
+  if (rel.schemaId !== seqSchemaId) throw sqlError('55000', 'sequence must be in same schema as table it is linked to');
+  const col = rel.columns.find((c) => c.name === column && !c.hidden);
+  if (!col) throw sqlError(S.UNDEFINED_COLUMN, `column "${column}" of relation "${tableName}" does not exist`);
+  return { tableId: rel.id, columnId: col.id };
 }
 
 function newSequence(id: number, schemaId: number, name: string, typeKind: 'int2' | 'int4' | 'int8', opts: Partial<SequenceDesc> = {}, ownedBy?: SequenceDesc['ownedBy']): SequenceDesc {
@@ -716,7 +737,8 @@ async function createSequence(ctx: ExecContext, s: CreateSeqStmt): Promise<strin
     throw sqlError(S.DUPLICATE_TABLE, `relation "${name}" already exists`);
   }
   const opts = seqOptions(s.options ?? [], 'int8');
-  writeDescriptor(ctx.txn, newSequence(await allocateId(ctx.txn), schema.id, name, 'int8', opts.desc));
+  const ownedBy = opts.ownedBy === undefined ? undefined : sequenceOwner(ctx, schema.id, opts.ownedBy);
+  writeDescriptor(ctx.txn, newSequence(await allocateId(ctx.txn), schema.id, name, 'int8', opts.desc, ownedBy));
   await ddlDone(ctx);
   return 'CREATE SEQUENCE';
 }

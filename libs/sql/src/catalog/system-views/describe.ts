@@ -307,7 +307,8 @@ export function regName(catalog: Catalog, kind: string, oid: number): string {
       return d?.kind === 'schema' ? d.name : String(oid);
     }
     case 'regrole':
-      return oid === 10 ? 'weft' : String(oid);
+      // 6171: pg_database_owner, the public schema's owner (as in PostgreSQL 15).
+      return oid === 10 ? 'weft' : oid === 6171 ? 'pg_database_owner' : String(oid);
     default:
       return oid === 0 ? '-' : String(oid);
   }
@@ -328,7 +329,7 @@ export function regOid(catalog: Catalog, session: SessionInfo, kind: string, nam
       return s.id + OID_BASE;
     }
     case 'regrole':
-      return 10;
+      return name.replace(/"/g, '') === 'pg_database_owner' ? 6171 : 10;
     default:
       return 0;
   }

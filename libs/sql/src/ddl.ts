@@ -980,6 +980,32 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
       }
       throw sqlError(S.UNDEFINED_OBJECT, `constraint "${name}" of relation "${table.name}" does not exist`);
     }
+    case 'AT_AddIdentity': {
+      // ALTER COLUMN c ADD GENERATED { ALWAYS | BY DEFAULT } AS IDENTITY [(SEQUENCE NAME s, ...)]:
+      // how pg_dump restores an identity column (its CREATE TABLE has the bare NOT NULL column).
+      const col = colByName(c.name);
+      const def = (c.def as { Constraint: Constraint }).Constraint;
+      // The checks in PostgreSQL's order: the type (at parse analysis), then the column's state.
+      const k = col.type.kind;
+      if (k !== 'int2' && k !== 'int4' && k !== 'int8') throw sqlError(S.INVALID_PARAMETER_VALUE, `identity column type must be smallint, integer, or bigint`);
+      if (col.identity) throw sqlError('55000', `column "${col.name}" of relation "${table.name}" is already an identity column`);
+      if (col.defaultExpr) throw sqlError('55000', `column "${col.name}" of relation "${table.name}" already has a default value`);
+      if (!col.notNull) throw sqlError('55000', `column "${col.name}" of relation "${table.name}" must be declared NOT NULL before identity can be added`);
+      const options = def.options ?? [];
+      const named = options.map((o) => ('DefElem' in o ? o.DefElem : undefined)).find((d) => d?.defname === 'sequence_name');
+      const parts = named ? ((named.arg as { List: { items?: Node[] } }).List.items ?? []).map(stringOf) : [];
+      const schemaId = parts.length > 1 ? (ctx.catalog.schema(ctx.rt.session.databaseId, parts[parts.length - 2])?.id ?? -1) : table.schemaId;
+      if (schemaId !== table.schemaId) throw sqlError('55000', 'sequence must be in same schema as table it is linked to');
+      const seqName = parts.length ? parts[parts.length - 1] : uniqueName(`${table.name}_${col.name}_seq`, (n) => relationNameTaken(ctx, table.schemaId, n));
+      if (relationNameTaken(ctx, table.schemaId, seqName)) throw sqlError(S.DUPLICATE_TABLE, `relation "${seqName}" already exists`);
+      writeDescriptor(ctx.txn, newSequence(await allocateId(ctx.txn), table.schemaId, seqName, k, seqOptions(options, k).desc, { tableId: table.id, columnId: col.id }));
+      const schemaName = ctx.catalog.schemaName(table.schemaId);
+      return replaceCol(col, { ...col, identity: def.generated_when === 'a' ? 'a' : 'd', defaultExpr: nextvalDefault(schemaName === 'public' ? seqName : `${schemaName}.${seqName}`) });
+    }
+    // Storage and compression are TOAST settings; Weft has no TOAST, so a dump that sets them
+    // restores with them ignored.
+    case 'AT_SetStorage':
+    case 'AT_SetCompression':
     case 'AT_ChangeOwner':
     case 'AT_SetRelOptions':
     case 'AT_ResetRelOptions':

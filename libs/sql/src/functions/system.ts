@@ -17,7 +17,10 @@ function formatType(oid: Value, typmod: Value): Value {
   const type = typeByOid(num(oid));
   if (!type) return '???';
   const mod = typmod === null ? -1 : num(typmod);
-  return typeDisplayName(mod >= 0 ? { ...type, typmod: mod } : type);
+  if (mod < 0) return typeDisplayName(type);
+  // An array column's typmod is its element's (varchar(10)[] has atttypmod 14, as in PostgreSQL).
+  if (type.kind === 'array' && type.elem) return typeDisplayName({ ...type, elem: { ...type.elem, typmod: mod } });
+  return typeDisplayName({ ...type, typmod: mod });
 }
 
 const isIntArg = (x: SqlType): boolean => isIntKind(x.kind) || x.kind === 'unknown';

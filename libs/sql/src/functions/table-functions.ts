@@ -95,6 +95,17 @@ registerTableFunction('unnest', {
   },
 });
 
+// pg_partition_ancestors(regclass): a partition's ancestors. Weft has no partitioned tables, and
+// PostgreSQL returns no rows for a relation that is neither a partition nor partitioned (psql's
+// \d reads "Referenced by" through it for every table with foreign keys).
+registerTableFunction('pg_partition_ancestors', {
+  columns: (a) => (a.length === 1 ? [{ name: 'relid', type: t('regclass') }] : undefined),
+  argTypes: () => [t('text')],
+  *rows() {
+    // no partitions: nothing to list
+  },
+});
+
 // pg_options_to_table(options text[]): each 'name=value' option as (option_name, option_value);
 // pg_dump reads FDW, server and column options with it (Weft has none, but the arrays may exist).
 registerTableFunction('pg_options_to_table', {

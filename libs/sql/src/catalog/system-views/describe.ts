@@ -282,11 +282,12 @@ export function describeObject(catalog: Catalog, session: SessionInfo, what: 'in
 }
 
 /** reg* output: the name an OID stands for (the number itself when unknown, as Postgres prints). */
-export function regName(catalog: Catalog, kind: string, oid: number): string {
+export function regName(catalog: Catalog, kind: string, oid: number, session?: SessionInfo): string {
   switch (kind) {
     case 'regclass': {
       const d = catalog.byId.get(oid - OID_BASE);
-      if (d && 'name' in d && d.kind !== 'database' && d.kind !== 'schema') return d.name;
+      // Qualified when its schema is not on the search path, as PostgreSQL prints a regclass.
+      if (d && 'name' in d && d.kind !== 'database' && d.kind !== 'schema') return session ? qualifiedName(catalog, session, d) : d.name;
       const view = allSystemViews().find((v) => v.oid === oid);
       if (view) return view.name;
       for (const t of catalog.byId.values()) {

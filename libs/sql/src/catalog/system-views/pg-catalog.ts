@@ -134,7 +134,7 @@ defineView({
       for (const c of r.columns) {
         n++;
         if (c.hidden) continue;
-        yield [relOid(r.id), c.name, typeOid(c.type), -1, typeLen(c.type), n, c.type.kind === 'array' ? 1 : 0, -1, c.type.typmod, false, 'i', 'p', c.notNull, c.defaultExpr !== undefined, c.missingValue !== undefined, c.identity ?? '', '', false, true, 0, 0, null, null, null, null, ''];
+        yield [relOid(r.id), c.name, typeOid(c.type), -1, typeLen(c.type), n, c.type.kind === 'array' ? 1 : 0, -1, c.type.kind === 'array' ? (c.type.elem?.typmod ?? -1) : c.type.typmod, false, 'i', c.type.kind === 'array' ? 'x' : 'p', c.notNull, c.defaultExpr !== undefined && !c.identity, c.missingValue !== undefined, c.identity ?? '', '', false, true, 0, 0, null, null, null, null, ''];
       }
       for (const idx of [r.primary, ...r.indexes]) {
         if (idx.primary && r.columns.some((c) => c.hidden)) continue;
@@ -159,7 +159,8 @@ defineView({
   *rows(ctx) {
     for (const r of tables(ctx)) {
       if (r.kind !== 'table') continue;
-      for (const [i, c] of r.columns.entries()) if (c.defaultExpr) yield [attrdefOid(r.id, i), relOid(r.id), i + 1, columnDefault(c.defaultExpr, relationNamer(ctx.catalog, ctx.session))];
+      // An identity column's nextval is not a default in PostgreSQL (pg_dump restores it with ADD GENERATED).
+      for (const [i, c] of r.columns.entries()) if (c.defaultExpr && !c.identity) yield [attrdefOid(r.id, i), relOid(r.id), i + 1, columnDefault(c.defaultExpr, relationNamer(ctx.catalog, ctx.session))];
     }
   },
 });
@@ -288,7 +289,7 @@ defineView({
       }
       if (r.kind === 'table') {
         for (const [i, c] of r.columns.entries()) {
-          if (!c.defaultExpr) continue;
+          if (!c.defaultExpr || c.identity) continue;
           for (const target of new Set(nextvalTargets(c.defaultExpr))) {
             const parts = target.split('.').map((p) => p.replace(/^"(.*)"$/, '$1'));
             const seq = findRelation(ctx.catalog, ctx.session, parts.length > 1 ? parts[0] : undefined, parts[parts.length - 1]);
@@ -299,7 +300,9 @@ defineView({
       if (r.kind === 'sequence' && r.ownedBy) {
         const owner = ctx.catalog.byId.get(r.ownedBy.tableId);
         const attnum = owner?.kind === 'table' ? owner.columns.findIndex((c) => c.id === r.ownedBy?.columnId) + 1 : 0;
-        yield [1259, relOid(r.id), 0, 1259, relOid(r.ownedBy.tableId), attnum, 'a'];
+        // 'i' (internal) for an identity column's sequence, 'a' (auto) for serial / OWNED BY.
+        const identity = owner?.kind === 'table' && owner.columns.find((c) => c.id === r.ownedBy?.columnId)?.identity !== undefined;
+        yield [1259, relOid(r.id), 0, 1259, relOid(r.ownedBy.tableId), attnum, identity ? 'i' : 'a'];
       }
     }
   },

@@ -11,7 +11,7 @@ beforeAll(async () => {
   c = await srv.client();
   await c.query('CREATE TABLE pdv_orders (id int PRIMARY KEY, amount numeric(10,2), customer int)');
   await c.query('CREATE TABLE pdv_customers (id int PRIMARY KEY, email text)');
-  await c.query(`CREATE VIEW pdv_big (id, email) AS WITH pdv_orders_cte AS (SELECT * FROM pdv_orders) SELECT o.id, c.email FROM pdv_orders_cte o JOIN pdv_customers c ON c.id = o.customer WHERE o.amount > 100 AND c.email <> 'x AS y';`);
+  await c.query(`CREATE VIEW pdv_big AS WITH pdv_orders_cte AS (SELECT * FROM pdv_orders) SELECT o.id, c.email FROM pdv_orders_cte o JOIN pdv_customers c ON c.id = o.customer WHERE o.amount > 100 AND c.email <> 'x AS y';`);
 });
 afterAll(async () => {
   await srv.close();
@@ -39,6 +39,14 @@ describe('pg_get_viewdef', () => {
     } finally {
       await c.query('RESET search_path');
     }
+  });
+
+  it('keeps the column names of CREATE VIEW v (a, b) in the definition, so a restored view has them', async () => {
+    await c.query('CREATE VIEW pdv_named (order_id, cents) AS SELECT id, amount * 100 FROM pdv_orders');
+    expect(await one("SELECT pg_get_viewdef('pdv_named'::regclass)")).toBe(' SELECT * FROM (SELECT id, amount * 100 FROM pdv_orders) pdv_named(order_id, cents);');
+    await c.query(`CREATE VIEW pdv_named_copy AS ${String(await one("SELECT pg_get_viewdef('pdv_named'::regclass)")).replace(/;$/, '')}`);
+    const r = await c.query('SELECT * FROM pdv_named_copy');
+    expect(r.fields.map((f) => f.name)).toEqual(['order_id', 'cents']);
   });
 
   it('records in pg_depend that the view reads its tables, so pg_dump creates them first', async () => {

@@ -225,7 +225,7 @@ export function viewDefinition(catalog: Catalog, session: SessionInfo, v: ViewDe
   } catch {
     return v.sql;
   }
-  const view = (stmt as { ViewStmt?: { query?: unknown } } | undefined)?.ViewStmt;
+  const view = (stmt as { ViewStmt?: { query?: unknown; aliases?: Node[] } } | undefined)?.ViewStmt;
   if (!view || asEnd < 0) return v.sql;
   const { ranges, ctes } = viewRangeVars(view.query);
   const edits: { at: number; insert: string }[] = [];
@@ -245,6 +245,10 @@ export function viewDefinition(catalog: Catalog, session: SessionInfo, v: ViewDe
   }
   parts.push(text.subarray(last));
   const body = Buffer.concat(parts).toString('utf8').trim().replace(/;\s*$/, '');
+  // CREATE VIEW v (a, b) AS ...: the column names are part of the definition (PostgreSQL's
+  // deparser writes them as output aliases); a subquery with a column alias list keeps them.
+  const aliases = (view.aliases ?? []).map((a) => ('String' in a ? quoteIdent(a.String.sval ?? '') : ''));
+  if (aliases.length > 0) return ` SELECT * FROM (${body}) ${quoteIdent(v.name)}(${aliases.join(', ')});`;
   return ` ${body};`;
 }
 

@@ -17,6 +17,7 @@ const version = {
   'postgres.js': `postgres ${dep('postgres')}`,
   TypeORM: `typeorm ${dep('typeorm')}`,
   Knex: `knex ${dep('knex')}`,
+  Kysely: `kysely ${dep('kysely')}`,
   psql: 'psql 15 (Debian)',
   pgbench: 'pgbench 15 (Debian)',
   'Python clients': `asyncpg ${pip('asyncpg')}, psycopg ${pip('psycopg')}, psycopg2 ${pip('psycopg2-binary')}, SQLAlchemy ${pip('SQLAlchemy')}`,

@@ -115,7 +115,7 @@ registerTableFunction('pg_options_to_table', {
   *rows(args) {
     for (const o of (args[0] as Value[] | null) ?? []) {
       if (o === null) continue;
-      const s = String(o);
+      const s = o as string; // the argument is coerced to text[]
       const eq = s.indexOf('=');
       yield eq < 0 ? [s, null] : [s.slice(0, eq), s.slice(eq + 1)];
     }

@@ -216,7 +216,7 @@ export function viewDependencies(catalog: Catalog, session: SessionInfo, v: View
 export function viewDefinition(catalog: Catalog, session: SessionInfo, v: ViewDesc): string {
   const text = Buffer.from(v.sql, 'utf8');
   let stmt: unknown;
-  let asEnd = -1;
+  let asEnd: number;
   try {
     stmt = parseSync(v.sql).stmts?.[0]?.stmt;
     // The first AS keyword ends the CREATE VIEW header (a column list or WITH options have none).

@@ -4,8 +4,9 @@ import { stopStartedServers, type SqlServer } from './support/postgres';
 import { clientTargets, startServer, targetLabel } from './support/weft-server';
 
 // Python clients as applications use them: asyncpg (binary protocol, arrays, pool reset,
-// cursors, advisory locks), psycopg 3 (text and binary parameters, named cursors) and
-// SQLAlchemy 2 on psycopg (Core, ORM, yield_per, reflection). The test bodies are pytest files
+// cursors, advisory locks), psycopg 3 (text and binary parameters, named cursors), psycopg2
+// (client-side parameters, executemany/execute_values, copy_expert, named cursors, type
+// adapters) and SQLAlchemy 2 on psycopg (Core, ORM, yield_per, reflection). The test bodies are pytest files
 // in test/clients-python/, run once per server; the venv (pinned requirements.txt from PyPI)
 // is made by tools/python/venv.sh, which .ci/run calls first (a no-op when up to date).
 jest.setTimeout(300_000);
@@ -13,7 +14,7 @@ afterAll(() => stopStartedServers());
 
 const ROOT = path.join(__dirname, '..');
 const PYTHON = path.join(ROOT, '.cache/venv/bin/python');
-const SUITES = ['test_asyncpg.py', 'test_psycopg.py'];
+const SUITES = ['test_asyncpg.py', 'test_psycopg.py', 'test_psycopg2.py'];
 
 beforeAll(() => {
   execFileSync('bash', [path.join(ROOT, 'tools/python/venv.sh')], { stdio: 'inherit' });

@@ -17,9 +17,11 @@ const version = {
   'postgres.js': `postgres ${dep('postgres')}`,
   TypeORM: `typeorm ${dep('typeorm')}`,
   Knex: `knex ${dep('knex')}`,
+  Kysely: `kysely ${dep('kysely')}`,
   psql: 'psql 15 (Debian)',
   pgbench: 'pgbench 15 (Debian)',
-  'Python clients': `asyncpg ${pip('asyncpg')}, psycopg ${pip('psycopg')}, SQLAlchemy ${pip('SQLAlchemy')}`,
+  'Python clients': `asyncpg ${pip('asyncpg')}, psycopg ${pip('psycopg')}, psycopg2 ${pip('psycopg2-binary')}, SQLAlchemy ${pip('SQLAlchemy')}`,
+  pg_dump: 'pg_dump 15 (Debian)',
   pgjdbc: `org.postgresql:postgresql ${(/PGJDBC_VERSION=(\S+)/.exec(read('tools/java/jdbc.sh')) ?? [])[1] ?? '?'}`,
   'Go pgx': `github.com/jackc/pgx/v5 ${(/jackc\/pgx\/v5 (\S+)/.exec(read('test/clients-go/go.mod')) ?? [])[1] ?? '?'}`,
 };

@@ -103,7 +103,8 @@ export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, pa
       if (!rel) return 'ALTER SEQUENCE';
       const seq = rel as SequenceDesc;
       const opts = seqOptions(a.options ?? [], seq.typeKind);
-      const next: SequenceDesc = { ...seq, ...retypedBounds(seq, opts.desc.typeKind), ...opts.desc };
+      const owner = opts.ownedBy === undefined ? {} : { ownedBy: sequenceOwner(ctx, seq.schemaId, opts.ownedBy) };
+      const next: SequenceDesc = { ...seq, ...retypedBounds(seq, opts.desc.typeKind), ...opts.desc, ...owner };
       validateSequence(next, opts.restart === undefined || opts.restart === 'start' ? undefined : BigInt(opts.restart));
       writeDescriptor(ctx.txn, next);
       if (opts.restart !== undefined) await ctx.engine.setval(next, BigInt(opts.restart === 'start' ? next.start : opts.restart), false);
@@ -266,6 +267,26 @@ function seqOptions(opts: readonly Node[], typeKind: 'int2' | 'int4' | 'int8'): 
   }
   void typeKind;
   return { desc, restart, ownedBy };
+}
+
+/**
+ * OWNED BY table.column (or NONE): the column whose table's DROP drops the sequence, which
+ * pg_get_serial_sequence reports and pg_dump restores serial columns with. As in PostgreSQL the
+ * table must be in the sequence's schema.
+ */
+function sequenceOwner(ctx: ExecContext, seqSchemaId: number, names: readonly string[]): SequenceDesc['ownedBy'] {
+  if (names.length === 1 && names[0].toLowerCase() === 'none') return undefined;
+  if (names.length < 2) throw sqlError(S.SYNTAX_ERROR, 'invalid OWNED BY option', { hint: 'Specify OWNED BY table.column or OWNED BY NONE.' });
+  const column = names[names.length - 1];
+  const tableName = names[names.length - 2];
+  const schemaName = names.length > 2 ? names[names.length - 3] : undefined;
+  const rel = ctx.env.resolveRelation(schemaName, tableName);
+  if (!rel || 'rows' in rel) throw sqlError(S.UNDEFINED_TABLE, `relation "${schemaName ? `${schemaName}.` : ''}${tableName}" does not exist`);
+  if (rel.kind !== 'table') throw sqlError(S.WRONG_OBJECT_TYPE, `sequence cannot be owned by relation "${tableName}"`);
+  if (rel.schemaId !== seqSchemaId) throw sqlError('55000', 'sequence must be in same schema as table it is linked to');
+  const col = rel.columns.find((c) => c.name === column && !c.hidden);
+  if (!col) throw sqlError(S.UNDEFINED_COLUMN, `column "${column}" of relation "${tableName}" does not exist`);
+  return { tableId: rel.id, columnId: col.id };
 }
 
 function newSequence(id: number, schemaId: number, name: string, typeKind: 'int2' | 'int4' | 'int8', opts: Partial<SequenceDesc> = {}, ownedBy?: SequenceDesc['ownedBy']): SequenceDesc {
@@ -716,7 +737,8 @@ async function createSequence(ctx: ExecContext, s: CreateSeqStmt): Promise<strin
     throw sqlError(S.DUPLICATE_TABLE, `relation "${name}" already exists`);
   }
   const opts = seqOptions(s.options ?? [], 'int8');
-  writeDescriptor(ctx.txn, newSequence(await allocateId(ctx.txn), schema.id, name, 'int8', opts.desc));
+  const ownedBy = opts.ownedBy === undefined ? undefined : sequenceOwner(ctx, schema.id, opts.ownedBy);
+  writeDescriptor(ctx.txn, newSequence(await allocateId(ctx.txn), schema.id, name, 'int8', opts.desc, ownedBy));
   await ddlDone(ctx);
   return 'CREATE SEQUENCE';
 }
@@ -787,6 +809,17 @@ async function allRows(ctx: ExecContext, table: TableDesc): Promise<Row[]> {
 async function alterTable(ctx: ExecContext, s: AlterTableStmt): Promise<string> {
   if (s.objtype === 'OBJECT_INDEX' || s.objtype === 'OBJECT_SEQUENCE' || s.objtype === 'OBJECT_VIEW') {
     return s.objtype === 'OBJECT_INDEX' ? 'ALTER INDEX' : s.objtype === 'OBJECT_VIEW' ? 'ALTER VIEW' : 'ALTER SEQUENCE';
+  }
+  // ALTER TABLE ... OWNER TO applies to any relation in PostgreSQL (pg_dump emits it for views
+  // and sequences too); Weft has one role, so it checks the relation exists and does nothing.
+  const cmds = (s.cmds ?? []).map((c) => (c as { AlterTableCmd: AlterTableCmd }).AlterTableCmd);
+  if (cmds.length > 0 && cmds.every((c) => c.subtype === 'AT_ChangeOwner')) {
+    const rel = ctx.env.resolveRelation(s.relation?.schemaname, s.relation?.relname ?? '');
+    if (!rel || 'rows' in rel) {
+      if (!s.missing_ok) throw sqlError(S.UNDEFINED_TABLE, `relation "${s.relation?.relname}" does not exist`);
+      notice(ctx, `relation "${s.relation?.relname}" does not exist, skipping`);
+    }
+    return 'ALTER TABLE';
   }
   let table = findRelation(ctx, s.relation, 'table', s.missing_ok ?? false) as TableDesc | undefined;
   if (!table) {
@@ -947,6 +980,32 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
       }
       throw sqlError(S.UNDEFINED_OBJECT, `constraint "${name}" of relation "${table.name}" does not exist`);
     }
+    case 'AT_AddIdentity': {
+      // ALTER COLUMN c ADD GENERATED { ALWAYS | BY DEFAULT } AS IDENTITY [(SEQUENCE NAME s, ...)]:
+      // how pg_dump restores an identity column (its CREATE TABLE has the bare NOT NULL column).
+      const col = colByName(c.name);
+      const def = (c.def as { Constraint: Constraint }).Constraint;
+      // The checks in PostgreSQL's order: the type (at parse analysis), then the column's state.
+      const k = col.type.kind;
+      if (k !== 'int2' && k !== 'int4' && k !== 'int8') throw sqlError(S.INVALID_PARAMETER_VALUE, `identity column type must be smallint, integer, or bigint`);
+      if (col.identity) throw sqlError('55000', `column "${col.name}" of relation "${table.name}" is already an identity column`);
+      if (col.defaultExpr) throw sqlError('55000', `column "${col.name}" of relation "${table.name}" already has a default value`);
+      if (!col.notNull) throw sqlError('55000', `column "${col.name}" of relation "${table.name}" must be declared NOT NULL before identity can be added`);
+      const options = def.options ?? [];
+      const named = options.map((o) => ('DefElem' in o ? o.DefElem : undefined)).find((d) => d?.defname === 'sequence_name');
+      const parts = named ? ((named.arg as { List: { items?: Node[] } }).List.items ?? []).map(stringOf) : [];
+      const schemaId = parts.length > 1 ? (ctx.catalog.schema(ctx.rt.session.databaseId, parts[parts.length - 2])?.id ?? -1) : table.schemaId;
+      if (schemaId !== table.schemaId) throw sqlError('55000', 'sequence must be in same schema as table it is linked to');
+      const seqName = parts.length ? parts[parts.length - 1] : uniqueName(`${table.name}_${col.name}_seq`, (n) => relationNameTaken(ctx, table.schemaId, n));
+      if (relationNameTaken(ctx, table.schemaId, seqName)) throw sqlError(S.DUPLICATE_TABLE, `relation "${seqName}" already exists`);
+      writeDescriptor(ctx.txn, newSequence(await allocateId(ctx.txn), table.schemaId, seqName, k, seqOptions(options, k).desc, { tableId: table.id, columnId: col.id }));
+      const schemaName = ctx.catalog.schemaName(table.schemaId);
+      return replaceCol(col, { ...col, identity: def.generated_when === 'a' ? 'a' : 'd', defaultExpr: nextvalDefault(schemaName === 'public' ? seqName : `${schemaName}.${seqName}`) });
+    }
+    // Storage and compression are TOAST settings; Weft has no TOAST, so a dump that sets them
+    // restores with them ignored.
+    case 'AT_SetStorage':
+    case 'AT_SetCompression':
     case 'AT_ChangeOwner':
     case 'AT_SetRelOptions':
     case 'AT_ResetRelOptions':

@@ -574,8 +574,11 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         return released;
       },
       advisoryUnlockAll: () => this.engine.advisoryLocks.releaseAll(this.id.pid, 'session'),
-      regName: (kind, oid) => regName(catalog, kind, oid),
+      regName: (kind, oid) => regName(catalog, kind, oid, session),
       regOid: (kind, name) => {
+        // Every reg* type reads a bare number as the OID itself, as PostgreSQL's input does
+        // (psql's \d casts '16500'::regclass).
+        if (/^\s*\d+\s*$/.test(name)) return Number(name);
         if (kind === 'regclass') return services.regclass(name);
         return regOid(catalog, session, kind, name);
       },

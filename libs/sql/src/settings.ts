@@ -102,6 +102,14 @@ export const SETTINGS: Readonly<Record<string, SettingDef>> = {
   segment_size: { default: '131072' },
   wal_block_size: { default: '8192' },
   data_checksums: { default: 'off' },
+  // pg_dump turns these off/on for its session; Weft has no synchronized scans or identifier
+  // quoting choice, but the settings exist so pg_dump (and restores of its output) run.
+  synchronize_seqscans: { default: 'on', normalize: onOff },
+  quote_all_identifiers: { default: 'off', normalize: onOff },
+  lo_compat_privileges: { default: 'off', normalize: onOff },
+  default_toast_compression: { default: 'pglz' },
+  transaction_deferrable: { default: 'off', normalize: onOff },
+  default_transaction_deferrable: { default: 'off', normalize: onOff },
 };
 
 /** The settings as they were at BEGIN or at a SAVEPOINT (restored by ROLLBACK [TO]). */

@@ -17,7 +17,10 @@ function formatType(oid: Value, typmod: Value): Value {
   const type = typeByOid(num(oid));
   if (!type) return '???';
   const mod = typmod === null ? -1 : num(typmod);
-  return typeDisplayName(mod >= 0 ? { ...type, typmod: mod } : type);
+  if (mod < 0) return typeDisplayName(type);
+  // An array column's typmod is its element's (varchar(10)[] has atttypmod 14, as in PostgreSQL).
+  if (type.kind === 'array' && type.elem) return typeDisplayName({ ...type, elem: { ...type.elem, typmod: mod } });
+  return typeDisplayName({ ...type, typmod: mod });
 }
 
 const isIntArg = (x: SqlType): boolean => isIntKind(x.kind) || x.kind === 'unknown';
@@ -107,6 +110,28 @@ register(
   fn('pg_char_to_encoding', ['str'], 'int4', () => 6),
   fn('getdatabaseencoding', [], 'name', () => 'UTF8'),
   fn('pg_client_encoding', [], 'name', () => 'UTF8'),
+  // acldefault(objtype, owner): the privileges an object has while its ACL is NULL, as PostgreSQL
+  // spells them (pg_dump compares an object's ACL against it to decide what to GRANT/REVOKE).
+  // aclitem[] is represented as text[]; the one role is the session user (owner OID 10).
+  fn('acldefault', ['*', 'int'], arrayOf(t('text')), (a, _t, rt) => {
+    const owner = num(a[1]) === 6171 ? 'pg_database_owner' : rt.session.user;
+    const own = (privs: string): string => `${owner}=${privs}/${owner}`;
+    const pub = (privs: string): string => `=${privs}/${owner}`;
+    switch (str(a[0])) {
+      case 'c': return [];
+      case 'r': return [own('arwdDxt')];
+      case 's': return [own('rwU')];
+      case 'd': return [pub('Tc'), own('CTc')];
+      case 'f': return [pub('X'), own('X')];
+      case 'l': return [pub('U'), own('U')];
+      case 'L': return [own('rw')];
+      case 'n': return [own('UC')];
+      case 't': return [own('C')];
+      case 'F': case 'S': return [own('U')];
+      case 'T': return [pub('U'), own('U')];
+      default: throw sqlError(S.INVALID_PARAMETER_VALUE, `unrecognized object type abbreviation: ${str(a[0])}`);
+    }
+  }),
   fn('pg_get_expr', ['str', 'int'], 'text', (a) => a[0]),
   fn('pg_get_expr', ['str', 'int', 'bool'], 'text', (a) => a[0]),
   fn('pg_relation_size', ['int'], 'int8', () => 0n),
@@ -157,6 +182,7 @@ register(
   fn('pg_get_statisticsobjdef_columns', ['int'], 'text', () => null, { strict: false }),
   fn('pg_get_partkeydef', ['int'], 'text', () => null, { strict: false }),
   fn('pg_get_triggerdef', ['int'], 'text', () => null, { strict: false }),
+  fn('pg_get_triggerdef', ['int', 'bool'], 'text', () => null, { strict: false }),
   fn('pg_get_function_result', ['int'], 'text', () => null, { strict: false }),
   fn('pg_get_function_arguments', ['int'], 'text', () => null, { strict: false }),
   fn('array_to_string', ['array', 'str'], 'text', (a, ty) => (a[0] as Value[]).filter((v) => v !== null).map((v) => toText(v, ty[0].elem ?? t('text'))).join(str(a[1]))),
@@ -177,6 +203,17 @@ register(
     strict: false,
     returns: (a) => (a.length === 2 && a[0].kind === 'array' ? a[0] : undefined),
     call: (a, ty) => [...((a[0] as Value[] | null) ?? []), castValue(a[1], ty[1], ty[0].elem ?? t('text'))],
+  },
+  {
+    // array_remove(arr, x): arr without the elements equal to x (x NULL removes the NULLs).
+    name: 'array_remove',
+    strict: false,
+    returns: (a) => (a.length === 2 && a[0].kind === 'array' ? a[0] : undefined),
+    call: (a, ty) => {
+      if (a[0] === null) return null;
+      const x = a[1] === null ? null : plain(castValue(a[1], ty[1], ty[0].elem ?? t('text')));
+      return (a[0] as Value[]).filter((v) => (x === null ? v !== null : v === null || plain(v) !== x));
+    },
   },
   fn('gen_random_uuid', [], 'uuid', () => randomUUID()),
   fn('uuid_generate_v4', [], 'uuid', () => randomUUID()),

@@ -95,6 +95,33 @@ registerTableFunction('unnest', {
   },
 });
 
+// pg_partition_ancestors(regclass): a partition's ancestors. Weft has no partitioned tables, and
+// PostgreSQL returns no rows for a relation that is neither a partition nor partitioned (psql's
+// \d reads "Referenced by" through it for every table with foreign keys).
+registerTableFunction('pg_partition_ancestors', {
+  columns: (a) => (a.length === 1 ? [{ name: 'relid', type: t('regclass') }] : undefined),
+  argTypes: () => [t('text')],
+  *rows() {
+    // no partitions: nothing to list
+  },
+});
+
+// pg_options_to_table(options text[]): each 'name=value' option as (option_name, option_value);
+// pg_dump reads FDW, server and column options with it (Weft has none, but the arrays may exist).
+registerTableFunction('pg_options_to_table', {
+  multiColumn: true,
+  columns: (a) => (a.length === 1 ? [{ name: 'option_name', type: t('text') }, { name: 'option_value', type: t('text') }] : undefined),
+  argTypes: () => [arrayOf(t('text'))],
+  *rows(args) {
+    for (const o of (args[0] as Value[] | null) ?? []) {
+      if (o === null) continue;
+      const s = o as string; // the argument is coerced to text[]
+      const eq = s.indexOf('=');
+      yield eq < 0 ? [s, null] : [s.slice(0, eq), s.slice(eq + 1)];
+    }
+  },
+});
+
 // information_schema._pg_expandarray(array): each element with its 1-based position, as
 // (x, n) (pgjdbc's DatabaseMetaData reads index and key columns with it).
 registerTableFunction('_pg_expandarray', {

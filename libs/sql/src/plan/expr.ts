@@ -1263,12 +1263,37 @@ export class ExprCompiler {
     throw sqlError(S.FEATURE_NOT_SUPPORTED, `subquery type ${kind} is not supported`, pos(sl.location));
   }
 
+  private nameSubscript(base: Expr, index: Node): Expr {
+    const idx = coerce(this.compile(index, t('int4')), t('int4'));
+    const bf = base.fn;
+    const xf = idx.fn;
+    return {
+      type: t('char'),
+      fn: (env) => {
+        const v = bf(env) as string | null;
+        const x = xf(env) as number | null;
+        if (v === null || x === null) return null;
+        const bytes = Buffer.from(v, 'utf8');
+        // Past the end of the name PostgreSQL reads the zero padding: an empty "char".
+        return x < 0 || x >= 64 ? null : x < bytes.length ? bytes.subarray(x, x + 1).toString('latin1') : '';
+      },
+      slots: mergeSlots(base, idx),
+      name: base.name,
+    };
+  }
+
   private indirection(arg: Node, ind: readonly Node[]): Expr {
     let e = this.compile(arg);
     for (const i of ind) {
       if ('A_Indices' in i) {
         if (e.type.kind === 'jsonb') {
           e = this.jsonbSubscript(e, i.A_Indices);
+          continue;
+        }
+        if (e.type.kind === 'name' && !i.A_Indices.is_slice) {
+          // name is a fixed-length char array in PostgreSQL: name[i] is its i-th byte (from 0) as
+          // "char" (pg_dump tests typname[0] = '_' for array types).
+          e = this.nameSubscript(e, i.A_Indices.uidx as Node);
           continue;
         }
         if (e.type.kind !== 'array') throw sqlError(S.DATATYPE_MISMATCH, `cannot subscript type ${typeDisplayName(e.type)} because it does not support subscripting`);

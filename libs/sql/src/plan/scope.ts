@@ -21,6 +21,11 @@ export interface ScopeColumn {
    * unqualified names see the merged column only; `rel.col` and `rel.*` still reach this one.
    */
   readonly mergedAway?: boolean;
+  /**
+   * A system column (`tableoid` of a catalog relation): not part of `SELECT *` (so it is also
+   * `hidden`), but resolvable by its bare name as in PostgreSQL, where pg_dump reads it so.
+   */
+  readonly system?: boolean;
 }
 
 export interface Resolved {
@@ -69,7 +74,9 @@ export class Scope {
       if (c.name !== name) continue;
       if (qual !== undefined && c.qualifier !== qual) continue;
       if (schema !== undefined && c.schema !== undefined && c.schema !== schema) continue;
-      if ((c.hidden || c.mergedAway) && qual === undefined) continue;
+      if ((c.hidden && !c.system) || c.mergedAway) {
+        if (qual === undefined) continue;
+      }
       if (found !== undefined) {
         throw sqlError(S.AMBIGUOUS_COLUMN, `column reference "${name}" is ambiguous`, location !== undefined ? { position: location + 1 } : {});
       }

@@ -383,13 +383,22 @@ export class Planner implements SubqueryPlanner {
   }
 
   private viewNode(v: SystemView, alias: string, colnames: string[]): PlanNode {
-    const cols: ScopeColumn[] = v.columns.map((c, i) => ({ qualifier: alias, name: colnames[i] ?? c.name, type: c.type, schema: v.schema }));
+    // Every row also carries the system column tableoid (the view's pg_class OID), which pg_dump
+    // selects from each catalog it reads to key the objects it finds.
+    const cols: ScopeColumn[] = [
+      ...v.columns.map((c, i) => ({ qualifier: alias, name: colnames[i] ?? c.name, type: c.type, schema: v.schema })),
+      { qualifier: alias, name: 'tableoid', type: t('oid'), schema: v.schema, hidden: true, system: true },
+    ];
     const env = this.env;
-    if (!v.readsSequenceStates) return new GeneratorNode(cols, () => v.rows({ catalog: env.catalog, session: env.session }), `Virtual Scan on ${v.schema}.${v.name}`);
+    const tableOid = v.oid;
+    const withOid = function* (rows: Iterable<Row>): Iterable<Row> {
+      for (const r of rows) yield [...r, tableOid];
+    };
+    if (!v.readsSequenceStates) return new GeneratorNode(cols, () => withOid(v.rows({ catalog: env.catalog, session: env.session })), `Virtual Scan on ${v.schema}.${v.name}`);
     return new GeneratorNode(cols, async function* (_o, rt) {
       const sequenceStates = new Map<number, SequenceState>();
       for (const d of env.catalog.byId.values()) if (d.kind === 'sequence') sequenceStates.set(d.id, await rt.services.sequenceState(d.id + OID_BASE));
-      yield* v.rows({ catalog: env.catalog, session: env.session, sequenceStates });
+      yield* withOid(v.rows({ catalog: env.catalog, session: env.session, sequenceStates }));
     }, `Virtual Scan on ${v.schema}.${v.name}`);
   }
 

@@ -1,8 +1,8 @@
 // OIDs of catalog objects as clients see them, and the DDL text functions
 // (pg_get_indexdef, pg_get_constraintdef, pg_get_viewdef) built from descriptors.
-import type { Node } from 'libpg-query';
-import type { Catalog } from '../catalog';
-import { OID_BASE, type IndexDesc, type TableDesc } from '../descriptors';
+import { parseSync, scanSync, type Node } from 'libpg-query';
+import type { Catalog, Relation } from '../catalog';
+import { OID_BASE, type IndexDesc, type TableDesc, type ViewDesc } from '../descriptors';
 import { typeByOid, typeDisplayName, typeFromName, typeOid } from '../../types/types';
 import { allSystemViews } from './registry';
 import { S, sqlError } from '../../errors';
@@ -32,9 +32,75 @@ export function indexDef(catalog: Catalog, t: TableDesc, idx: IndexDesc): string
   return `CREATE ${idx.unique ? 'UNIQUE ' : ''}INDEX ${quoteIdent(idx.name)} ON ${quoteIdent(schema)}.${quoteIdent(t.name)} USING btree (${cols})`;
 }
 
+/**
+ * Renders a relation name as PostgreSQL's deparser does: schema-qualified unless its schema is
+ * on the session's search_path (pg_dump sets search_path to '' so its output names every
+ * object fully, and a restore resolves them without a search path).
+ */
+export type RelationNamer = (name: string) => string;
+
+export function relationNamer(catalog: Catalog, session: SessionInfo): RelationNamer {
+  return (name) => {
+    const parts = name.split('.').map((p) => p.replace(/^"(.*)"$/, '$1'));
+    if (parts.length > 1) return parts.map(quoteIdent).join('.');
+    const rel = findRelation(catalog, session, undefined, parts[0]);
+    if (!rel) return quoteIdent(parts[0]);
+    const schema = catalog.schemaName(rel.schemaId);
+    return session.searchPath.includes(schema) ? quoteIdent(rel.name) : `${quoteIdent(schema)}.${quoteIdent(rel.name)}`;
+  };
+}
+
+/**
+ * The relation an unqualified name stands for in a stored definition (a view's FROM, a
+ * default's nextval): the session's search_path first, then the database's other schemas in
+ * id order, so a definition still names its relation under pg_dump's empty search_path.
+ */
+export function findRelation(catalog: Catalog, session: SessionInfo, schemaName: string | undefined, name: string): Relation | undefined {
+  if (schemaName !== undefined) {
+    const s = catalog.schema(session.databaseId, schemaName);
+    return s ? catalog.relation(s.id, name) : undefined;
+  }
+  const schemas = catalog.schemasOf(session.databaseId).sort((a, b) => a.id - b.id);
+  const ordered = [...session.searchPath.map((n) => schemas.find((s) => s.name === n)).filter((s) => s !== undefined), ...schemas];
+  for (const s of ordered) {
+    const r = catalog.relation(s.id, name);
+    if (r) return r;
+  }
+  return undefined;
+}
+
+/** The sequences a default expression calls nextval() on (by name, as written). */
+export function nextvalTargets(n: unknown, out: string[] = []): string[] {
+  if (Array.isArray(n)) {
+    for (const x of n) nextvalTargets(x, out);
+    return out;
+  }
+  if (n === null || typeof n !== 'object') return out;
+  const fc = (n as { FuncCall?: { funcname?: Node[]; args?: Node[] } }).FuncCall;
+  if (fc) {
+    const fname = (fc.funcname ?? []).map((x) => ('String' in x ? x.String.sval : '')).pop();
+    const arg = seqNameArg(fc.args?.[0]);
+    if (fname === 'nextval' && arg !== undefined) out.push(arg);
+  }
+  for (const v of Object.values(n)) nextvalTargets(v, out);
+  return out;
+}
+
+/** The string constant (optionally cast to regclass) a sequence function names its sequence by. */
+function seqNameArg(a: Node | undefined): string | undefined {
+  if (!a) return undefined;
+  if ('A_Const' in a) return a.A_Const.sval?.sval;
+  if ('TypeCast' in a) {
+    const names = (a.TypeCast.typeName?.names ?? []).map((x) => ('String' in x ? x.String.sval : ''));
+    if (names[names.length - 1] === 'regclass') return seqNameArg(a.TypeCast.arg);
+  }
+  return undefined;
+}
+
 /** A readable SQL rendering of a stored expression tree (defaults, checks). */
-export function deparse(n: Node | undefined): string {
+export function deparse(n: Node | undefined, namer?: RelationNamer): string {
   if (!n) return '';
+  const deparse1 = (x: Node | undefined): string => deparse(x, namer);
   if ('A_Const' in n) {
     const c = n.A_Const;
     if (c.isnull) return 'NULL';
@@ -47,23 +113,29 @@ export function deparse(n: Node | undefined): string {
   if ('ColumnRef' in n) return (n.ColumnRef.fields ?? []).map((f) => ('String' in f ? f.String.sval : '*')).join('.');
   if ('TypeCast' in n) {
     const names = (n.TypeCast.typeName?.names ?? []).map((x) => ('String' in x ? x.String.sval : '')).filter((x) => x !== 'pg_catalog');
-    return `${deparse(n.TypeCast.arg)}::${names.join('.')}`;
+    return `${deparse1(n.TypeCast.arg)}::${names.join('.')}`;
   }
   if ('FuncCall' in n) {
     const name = (n.FuncCall.funcname ?? []).map((x) => ('String' in x ? x.String.sval : '')).join('.');
-    return `${name}(${n.FuncCall.agg_star ? '*' : (n.FuncCall.args ?? []).map(deparse).join(', ')})`;
+    // A sequence function's argument is a regclass: PostgreSQL prints it as a (qualified) cast.
+    const seqArg = ['nextval', 'currval', 'setval'].includes(name) ? seqNameArg(n.FuncCall.args?.[0]) : undefined;
+    if (seqArg !== undefined && namer) {
+      const rest = (n.FuncCall.args ?? []).slice(1).map(deparse1);
+      return `${name}(${[`'${namer(seqArg).replace(/'/g, "''")}'::regclass`, ...rest].join(', ')})`;
+    }
+    return `${name}(${n.FuncCall.agg_star ? '*' : (n.FuncCall.args ?? []).map(deparse1).join(', ')})`;
   }
   if ('A_Expr' in n) {
     const op = (n.A_Expr.name ?? []).map((x) => ('String' in x ? x.String.sval : '')).join('');
-    if (n.A_Expr.kind === 'AEXPR_IN') return `(${deparse(n.A_Expr.lexpr)} IN (${('List' in (n.A_Expr.rexpr ?? {}) ? ((n.A_Expr.rexpr as { List: { items?: Node[] } }).List.items ?? []) : []).map(deparse).join(', ')}))`;
-    return n.A_Expr.lexpr ? `(${deparse(n.A_Expr.lexpr)} ${op} ${deparse(n.A_Expr.rexpr)})` : `(${op}${deparse(n.A_Expr.rexpr)})`;
+    if (n.A_Expr.kind === 'AEXPR_IN') return `(${deparse1(n.A_Expr.lexpr)} IN (${('List' in (n.A_Expr.rexpr ?? {}) ? ((n.A_Expr.rexpr as { List: { items?: Node[] } }).List.items ?? []) : []).map(deparse1).join(', ')}))`;
+    return n.A_Expr.lexpr ? `(${deparse1(n.A_Expr.lexpr)} ${op} ${deparse1(n.A_Expr.rexpr)})` : `(${op}${deparse1(n.A_Expr.rexpr)})`;
   }
   if ('BoolExpr' in n) {
-    const args = (n.BoolExpr.args ?? []).map(deparse);
+    const args = (n.BoolExpr.args ?? []).map(deparse1);
     if (n.BoolExpr.boolop === 'NOT_EXPR') return `(NOT ${args[0]})`;
     return `(${args.join(n.BoolExpr.boolop === 'AND_EXPR' ? ' AND ' : ' OR ')})`;
   }
-  if ('NullTest' in n) return `(${deparse(n.NullTest.arg)} IS ${n.NullTest.nulltesttype === 'IS_NULL' ? '' : 'NOT '}NULL)`;
+  if ('NullTest' in n) return `(${deparse1(n.NullTest.arg)} IS ${n.NullTest.nulltesttype === 'IS_NULL' ? '' : 'NOT '}NULL)`;
   if ('SQLValueFunction' in n) {
     const map: Record<string, string> = { SVFOP_CURRENT_TIMESTAMP: 'CURRENT_TIMESTAMP', SVFOP_CURRENT_DATE: 'CURRENT_DATE', SVFOP_CURRENT_USER: 'CURRENT_USER', SVFOP_LOCALTIMESTAMP: 'LOCALTIMESTAMP' };
     return map[n.SQLValueFunction.op ?? ''] ?? 'CURRENT_TIMESTAMP';
@@ -71,7 +143,7 @@ export function deparse(n: Node | undefined): string {
   return '?';
 }
 
-export function constraintDef(catalog: Catalog, oid: number): string | null {
+export function constraintDef(catalog: Catalog, oid: number, session?: SessionInfo): string | null {
   const found = findIndexByOid(catalog, oid);
   if (found) {
     const { table, index } = found;
@@ -79,24 +151,105 @@ export function constraintDef(catalog: Catalog, oid: number): string | null {
   }
   for (const d of catalog.byId.values()) {
     if (d.kind !== 'table') continue;
-    for (const [i, ch] of d.checks.entries()) if (checkOid(d, i) === oid) return `CHECK (${deparse(ch.expr)})`;
+    for (const [i, ch] of d.checks.entries()) if (checkOid(d, i) === oid) return `CHECK (${deparse(ch.expr, session && relationNamer(catalog, session))})`;
     for (const [i, fk] of (d.foreignKeys ?? []).entries()) {
       if (fkOid(d, i) === oid) {
         const ref = catalog.byId.get(fk.refTableId);
-        const refName = ref && 'name' in ref ? ref.name : '?';
+        const refName = ref?.kind === 'table' ? qualifiedName(catalog, session, ref) : '?';
         const refCols = ref?.kind === 'table' ? fk.refColumns.map((id) => colName(ref, id)).join(', ') : '';
         // As pg_get_constraintdef: MATCH FULL, then the non-default actions.
         const action = (a: string | undefined): string => ({ r: 'RESTRICT', c: 'CASCADE', n: 'SET NULL', d: 'SET DEFAULT' })[a ?? 'a'] ?? '';
         const tail = [fk.matchType === 'f' ? ' MATCH FULL' : '', action(fk.onUpdate) ? ` ON UPDATE ${action(fk.onUpdate)}` : '', action(fk.onDelete) ? ` ON DELETE ${action(fk.onDelete)}` : ''].join('');
-        return `FOREIGN KEY (${fk.columns.map((id) => (id < 0 ? '?' : colName(d, id))).join(', ')}) REFERENCES ${quoteIdent(refName)}(${refCols})${tail}`;
+        return `FOREIGN KEY (${fk.columns.map((id) => (id < 0 ? '?' : colName(d, id))).join(', ')}) REFERENCES ${refName}(${refCols})${tail}`;
       }
     }
   }
   return null;
 }
 
-export function columnDefault(n: Node | undefined): string | null {
-  return n ? deparse(n) : null;
+export function columnDefault(n: Node | undefined, namer?: RelationNamer): string | null {
+  return n ? deparse(n, namer) : null;
+}
+
+/** A relation's name as the deparser prints it for this session (see relationNamer). */
+function qualifiedName(catalog: Catalog, session: SessionInfo | undefined, rel: Relation): string {
+  const schema = catalog.schemaName(rel.schemaId);
+  return !session || session.searchPath.includes(schema) ? quoteIdent(rel.name) : `${quoteIdent(schema)}.${quoteIdent(rel.name)}`;
+}
+
+/** The RangeVars of a view's query, with the CTE names it defines (those are not relations). */
+function viewRangeVars(query: unknown): { ranges: { schemaname?: string; relname: string; location: number }[]; ctes: Set<string> } {
+  const ranges: { schemaname?: string; relname: string; location: number }[] = [];
+  const ctes = new Set<string>();
+  const walk = (n: unknown): void => {
+    if (Array.isArray(n)) return n.forEach(walk);
+    if (n === null || typeof n !== 'object') return;
+    const o = n as Record<string, unknown>;
+    const rv = o.RangeVar as { schemaname?: string; relname?: string; location?: number } | undefined;
+    if (rv?.relname !== undefined) ranges.push({ schemaname: rv.schemaname, relname: rv.relname, location: rv.location ?? -1 });
+    const cte = o.CommonTableExpr as { ctename?: string } | undefined;
+    if (cte?.ctename) ctes.add(cte.ctename);
+    for (const v of Object.values(o)) walk(v);
+  };
+  walk(query);
+  return { ranges, ctes };
+}
+
+/** The relations a view reads (pg_depend rows, so pg_dump creates them before the view). */
+export function viewDependencies(catalog: Catalog, session: SessionInfo, v: ViewDesc): Relation[] {
+  const { ranges, ctes } = viewRangeVars(v.query);
+  const out = new Map<number, Relation>();
+  for (const r of ranges) {
+    if (r.schemaname === undefined && ctes.has(r.relname)) continue;
+    const rel = findRelation(catalog, session, r.schemaname, r.relname);
+    if (rel && rel.id !== v.id) out.set(rel.id, rel);
+  }
+  return [...out.values()];
+}
+
+/**
+ * pg_get_viewdef: the view's query as written (after CREATE VIEW ... AS), its relation names
+ * qualified as the session needs them, ending in ';' as PostgreSQL's does (pg_dump strips it).
+ * The text is edited at the parser's byte locations of each relation reference, so the rest
+ * of the query stays exactly as the user wrote it.
+ */
+export function viewDefinition(catalog: Catalog, session: SessionInfo, v: ViewDesc): string {
+  const text = Buffer.from(v.sql, 'utf8');
+  let stmt: unknown;
+  let asEnd: number;
+  try {
+    stmt = parseSync(v.sql).stmts?.[0]?.stmt;
+    // The first AS keyword ends the CREATE VIEW header (a column list or WITH options have none).
+    const as = scanSync(v.sql).tokens.find((tk) => tk.text.toUpperCase() === 'AS' && tk.keywordKind > 0);
+    asEnd = as ? as.end : -1;
+  } catch {
+    return v.sql;
+  }
+  const view = (stmt as { ViewStmt?: { query?: unknown; aliases?: Node[] } } | undefined)?.ViewStmt;
+  if (!view || asEnd < 0) return v.sql;
+  const { ranges, ctes } = viewRangeVars(view.query);
+  const edits: { at: number; insert: string }[] = [];
+  for (const r of ranges) {
+    if (r.schemaname !== undefined || r.location < asEnd || ctes.has(r.relname)) continue;
+    const rel = findRelation(catalog, session, undefined, r.relname);
+    if (!rel) continue;
+    const schema = catalog.schemaName(rel.schemaId);
+    if (!session.searchPath.includes(schema)) edits.push({ at: r.location, insert: `${quoteIdent(schema)}.` });
+  }
+  edits.sort((a, b) => a.at - b.at);
+  const parts: Buffer[] = [];
+  let last = asEnd;
+  for (const e of edits) {
+    parts.push(text.subarray(last, e.at), Buffer.from(e.insert, 'utf8'));
+    last = e.at;
+  }
+  parts.push(text.subarray(last));
+  const body = Buffer.concat(parts).toString('utf8').trim().replace(/;\s*$/, '');
+  // CREATE VIEW v (a, b) AS ...: the column names are part of the definition (PostgreSQL's
+  // deparser writes them as output aliases); a subquery with a column alias list keeps them.
+  const aliases = (view.aliases ?? []).map((a) => ('String' in a ? quoteIdent(a.String.sval ?? '') : ''));
+  if (aliases.length > 0) return ` SELECT * FROM (${body}) ${quoteIdent(v.name)}(${aliases.join(', ')});`;
+  return ` ${body};`;
 }
 
 export { typeDisplayName };
@@ -114,10 +267,10 @@ export function describeObject(catalog: Catalog, session: SessionInfo, what: 'in
       return f ? indexDef(catalog, f.table, f.index) : null;
     }
     case 'constraintdef':
-      return constraintDef(catalog, oid);
+      return constraintDef(catalog, oid, session);
     case 'viewdef': {
       const v = catalog.byId.get(oid - OID_BASE);
-      return v?.kind === 'view' ? v.sql : null;
+      return v?.kind === 'view' ? viewDefinition(catalog, session, v) : null;
     }
     case 'serial_sequence': {
       const tbl = catalog.byId.get(oid - OID_BASE);
@@ -133,11 +286,12 @@ export function describeObject(catalog: Catalog, session: SessionInfo, what: 'in
 }
 
 /** reg* output: the name an OID stands for (the number itself when unknown, as Postgres prints). */
-export function regName(catalog: Catalog, kind: string, oid: number): string {
+export function regName(catalog: Catalog, kind: string, oid: number, session?: SessionInfo): string {
   switch (kind) {
     case 'regclass': {
       const d = catalog.byId.get(oid - OID_BASE);
-      if (d && 'name' in d && d.kind !== 'database' && d.kind !== 'schema') return d.name;
+      // Qualified when its schema is not on the search path, as PostgreSQL prints a regclass.
+      if (d && 'name' in d && d.kind !== 'database' && d.kind !== 'schema') return session ? qualifiedName(catalog, session, d) : d.name;
       const view = allSystemViews().find((v) => v.oid === oid);
       if (view) return view.name;
       for (const t of catalog.byId.values()) {
@@ -158,7 +312,8 @@ export function regName(catalog: Catalog, kind: string, oid: number): string {
       return d?.kind === 'schema' ? d.name : String(oid);
     }
     case 'regrole':
-      return oid === 10 ? 'weft' : String(oid);
+      // 6171: pg_database_owner, the public schema's owner (as in PostgreSQL 15).
+      return oid === 10 ? 'weft' : oid === 6171 ? 'pg_database_owner' : String(oid);
     default:
       return oid === 0 ? '-' : String(oid);
   }
@@ -179,7 +334,7 @@ export function regOid(catalog: Catalog, session: SessionInfo, kind: string, nam
       return s.id + OID_BASE;
     }
     case 'regrole':
-      return 10;
+      return name.replace(/"/g, '') === 'pg_database_owner' ? 6171 : 10;
     default:
       return 0;
   }

@@ -300,4 +300,25 @@ describe('traces', () => {
     expect(chain.apply.attributes['weft.shard']).toBe(chain.kv.attributes['weft.shard']);
     expect(chain.apply.attributes['weft.index']).toBe(chain.commit.attributes['weft.index']);
   });
+
+  it("a point SELECT's and an UPDATE's traces reach the node's read spans (kv.get_now, kv.lock_read)", async () => {
+    const c = await connect(demo.pgPort);
+    try {
+      await c.query('CREATE TABLE traced_reads (id int PRIMARY KEY, n int)');
+      await c.query('INSERT INTO traced_reads VALUES (7, 0)');
+      await c.query('SELECT n FROM traced_reads WHERE id = 7');
+      await c.query('UPDATE traced_reads SET n = n + 1 WHERE id = 7');
+    } finally {
+      await c.end();
+    }
+    const childOf = (parent: ReceivedSpan, name: string) => receiver.spans.find((s) => s.traceId === parent.traceId && s.parentSpanId === parent.spanId && s.name === name);
+    const found = await until('the read spans', () => {
+      const select = receiver.spans.filter((s) => s.name === 'sql select' && s.service === 'weft-gateway').map((s) => childOf(s, 'kv.get_now')).find((s) => s !== undefined);
+      const update = receiver.spans.filter((s) => s.name === 'sql update' && s.service === 'weft-gateway').map((s) => childOf(s, 'kv.lock_read')).find((s) => s !== undefined);
+      return Promise.resolve(select && update ? { select, update } : undefined);
+    });
+    expect(found.select.service).toBe('weft-node');
+    expect(found.update.service).toBe('weft-node');
+    expect(found.select.attributes['weft.shard']).toBeGreaterThan(0);
+  });
 });

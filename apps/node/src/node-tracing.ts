@@ -1,4 +1,5 @@
 import { context, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import type { TracedRead } from '@weft/kvrpc';
 import type { NodeHostObserver } from '@weft/nodehost';
 import { contextFromTraceparent } from '@weft/telemetry';
 
@@ -24,24 +25,30 @@ export class NodeTracing {
 
   constructor(private readonly nodeId: number) {}
 
-  readonly observer: Pick<NodeHostObserver, 'traceProposal' | 'onPropose' | 'onApply'> = {
-    traceProposal: <T>(shardId: number, traceparent: string | undefined, run: () => Promise<T>): Promise<T> => {
-      if (!traceparent) return run();
-      const parent = contextFromTraceparent(traceparent);
-      const span = this.tracer.startSpan('kv.propose', { kind: SpanKind.SERVER, attributes: { 'weft.shard': shardId, 'weft.node': this.nodeId } }, parent);
-      if (!span.isRecording()) return run();
-      return context.with(trace.setSpan(parent, span), run).then(
-        (v) => {
-          span.end();
-          return v;
-        },
-        (e: unknown) => {
-          span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : 'failed' });
-          span.end();
-          throw e;
-        },
-      );
-    },
+  /** Runs `run` in a server span named `name` whose parent is the caller's traceparent. */
+  private serverSpan<T>(name: string, shardId: number, traceparent: string, run: () => Promise<T>): Promise<T> {
+    const parent = contextFromTraceparent(traceparent);
+    const span = this.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes: { 'weft.shard': shardId, 'weft.node': this.nodeId } }, parent);
+    if (!span.isRecording()) return run();
+    return context.with(trace.setSpan(parent, span), run).then(
+      (v) => {
+        span.end();
+        return v;
+      },
+      (e: unknown) => {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : 'failed' });
+        span.end();
+        throw e;
+      },
+    );
+  }
+
+  readonly observer: Pick<NodeHostObserver, 'traceProposal' | 'traceRead' | 'onPropose' | 'onApply'> = {
+    traceProposal: <T>(shardId: number, traceparent: string | undefined, run: () => Promise<T>): Promise<T> =>
+      traceparent ? this.serverSpan('kv.propose', shardId, traceparent, run) : run(),
+    // A read's span (`kv.get`, `kv.scan`, `kv.get_now`, `kv.lock_read`) covers waiting for the
+    // read's timestamp to be safe (lease, ReadIndex, a lock in line) and the MVCC read.
+    traceRead: <T>(kind: TracedRead, shardId: number, traceparent: string, run: () => Promise<T>): Promise<T> => this.serverSpan(`kv.${kind}`, shardId, traceparent, run),
     onPropose: (shardId, index) => {
       const span = trace.getActiveSpan();
       if (!span?.isRecording()) return;

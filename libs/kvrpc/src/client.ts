@@ -29,7 +29,7 @@ export interface RemoteShardKvOptions {
   readonly connectTimeoutMs?: number;
   /** The replica follower reads try first (the one in this gateway's zone); default: round-robin. */
   readonly nearestNodeId?: number;
-  /** The caller's current W3C trace context (`traceparent`), sent with each proposal; default none. */
+  /** The caller's current W3C trace context (`traceparent`), sent with each proposal and read; default none. */
   readonly traceparent?: () => string | undefined;
 }
 
@@ -258,14 +258,16 @@ export class RemoteShardKv implements ShardKv {
 
   async get(key: Buffer, ts: Timestamp, options?: ReadRequestOptions): Promise<KvRow | undefined> {
     const txnId = options?.txnId ?? NO_TXN;
-    const r = await this.call((id) => ({ kind: Kind.Get, id, shardId: this.shardId, ts, key, txnId }), false, 0, options?.follower === true);
+    const traceparent = this.traceparent?.();
+    const r = await this.call((id) => ({ kind: Kind.Get, id, shardId: this.shardId, ts, key, txnId, ...(traceparent ? { traceparent } : {}) }), false, 0, options?.follower === true);
     return (r as Extract<Response, { kind: Kind.GetOk }>).row;
   }
 
   /** A first read at the leaseholder's clock (at least minTs); never a follower read. */
   async getNow(keys: readonly Buffer[], minTs: Timestamp, options?: ReadRequestOptions): Promise<{ rows: readonly (KvRow | undefined)[]; ts: Timestamp }> {
     const txnId = options?.txnId ?? NO_TXN;
-    const r = await this.call((id) => ({ kind: Kind.GetNow, id, shardId: this.shardId, minTs, keys, txnId }), false);
+    const traceparent = this.traceparent?.();
+    const r = await this.call((id) => ({ kind: Kind.GetNow, id, shardId: this.shardId, minTs, keys, txnId, ...(traceparent ? { traceparent } : {}) }), false);
     const ok = r as Extract<Response, { kind: Kind.GetNowOk }>;
     return { rows: ok.rows, ts: ok.ts };
   }
@@ -275,7 +277,8 @@ export class RemoteShardKv implements ShardKv {
     if (!Number.isInteger(limit) || limit < 0 || limit > 0xffffffff) throw new RangeError(`scan limit must be an integer 0..2^32-1, got ${limit}`);
     const reverse = options?.reverse ?? false;
     const txnId = options?.txnId ?? NO_TXN;
-    const r = await this.call((id) => ({ kind: Kind.Scan, id, shardId: this.shardId, ts, start, end, limit, reverse, txnId }), false, 0, options?.follower === true);
+    const traceparent = this.traceparent?.();
+    const r = await this.call((id) => ({ kind: Kind.Scan, id, shardId: this.shardId, ts, start, end, limit, reverse, txnId, ...(traceparent ? { traceparent } : {}) }), false, 0, options?.follower === true);
     return (r as Extract<Response, { kind: Kind.ScanOk }>).page;
   }
 
@@ -297,7 +300,8 @@ export class RemoteShardKv implements ShardKv {
   async lockRead(key: Buffer, txnId: Buffer, waitMs: number, minTs: Timestamp, options?: ReadRequestOptions, also: readonly Buffer[] = []): Promise<LockReadResult> {
     const readerTxn = options?.txnId ?? NO_TXN;
     // The server may hold the request for waitMs: allow for it on top of the usual timeout.
-    const r = await this.call((id) => ({ kind: Kind.LockRead, id, shardId: this.shardId, key, txnId, waitMs, minTs, readerTxn, also }), false, waitMs);
+    const traceparent = this.traceparent?.();
+    const r = await this.call((id) => ({ kind: Kind.LockRead, id, shardId: this.shardId, key, txnId, waitMs, minTs, readerTxn, also, ...(traceparent ? { traceparent } : {}) }), false, waitMs);
     return (r as Extract<Response, { kind: Kind.LockReadOk }>).result;
   }
 

@@ -17,6 +17,7 @@ import type { ApplyOutcome, ReadSpan, Timestamp } from '@weft/logentry';
  *    answering the timestamp it used).
  * 7: GetNow reads several keys at the one timestamp (a first read and the catalog version the
  *    gateway assumed, in one round trip); LockRead too (`also`, read at the lock read's ts).
+ *    Get, Scan, GetNow and LockRead carry the caller's trace context like Propose.
  */
 export const KVRPC_VERSION = 7;
 const HEADER_BYTES = 6; // version, kind, request id
@@ -75,6 +76,8 @@ export type Request =
       readonly key: Buffer;
       /** The reading transaction (sees its own staged intents); empty for none. */
       readonly txnId: Buffer;
+      /** The caller's W3C trace context (sampled traces only), as in Propose. */
+      readonly traceparent?: string;
     }
   | {
       readonly kind: Kind.Scan;
@@ -88,6 +91,8 @@ export type Request =
       readonly reverse: boolean;
       /** As for Get. */
       readonly txnId: Buffer;
+      /** The caller's W3C trace context (sampled traces only), as in Propose. */
+      readonly traceparent?: string;
     }
   | { readonly kind: Kind.Propose; readonly id: number; readonly shardId: number; readonly entry: Buffer; readonly traceparent?: string }
   | { readonly kind: Kind.Status; readonly id: number; readonly shardId: number }
@@ -103,10 +108,11 @@ export type Request =
       readonly readerTxn: Buffer;
       /** Other keys of the shard read at the lock read's timestamp (GetNow's extra keys, for a first locking read). */
       readonly also: readonly Buffer[];
+      readonly traceparent?: string;
     }
   | { readonly kind: Kind.ReleaseLocks; readonly id: number; readonly shardId: number; readonly txnId: Buffer }
   | { readonly kind: Kind.LockWaits; readonly id: number; readonly shardId: number }
-  | { readonly kind: Kind.GetNow; readonly id: number; readonly shardId: number; readonly minTs: Timestamp; readonly keys: readonly Buffer[]; readonly txnId: Buffer }
+  | { readonly kind: Kind.GetNow; readonly id: number; readonly shardId: number; readonly minTs: Timestamp; readonly keys: readonly Buffer[]; readonly txnId: Buffer; readonly traceparent?: string }
   | { readonly kind: Kind.TransferLease; readonly id: number; readonly shardId: number; readonly target: number }
   | {
       readonly kind: Kind.Refresh;
@@ -254,6 +260,7 @@ export function encodeRequest(r: Request): Buffer {
       w.u64(r.ts);
       w.bytes(r.key);
       w.bytes(r.txnId);
+      w.str(r.traceparent ?? '');
       break;
     case Kind.Scan:
       w.u64(r.ts);
@@ -262,6 +269,7 @@ export function encodeRequest(r: Request): Buffer {
       w.u32(r.limit);
       w.u8(r.reverse ? 1 : 0);
       w.bytes(r.txnId);
+      w.str(r.traceparent ?? '');
       break;
     case Kind.Propose:
       w.bytes(r.entry);
@@ -281,6 +289,7 @@ export function encodeRequest(r: Request): Buffer {
       w.u32(r.keys.length);
       for (const key of r.keys) w.bytes(key);
       w.bytes(r.txnId);
+      w.str(r.traceparent ?? '');
       break;
     case Kind.LockRead:
       w.bytes(r.key);
@@ -290,6 +299,7 @@ export function encodeRequest(r: Request): Buffer {
       w.bytes(r.readerTxn);
       w.u32(r.also.length);
       for (const k of r.also) w.bytes(k);
+      w.str(r.traceparent ?? '');
       break;
     case Kind.Refresh:
       w.bytes(r.txnId);
@@ -563,15 +573,19 @@ export function decodeRequest(payload: Buffer): Request {
     case Kind.Status:
       req = { kind, id, shardId };
       break;
-    case Kind.Get:
-      req = { kind, id, shardId, ts: r.u64('ts'), key: r.bytes('key'), txnId: r.bytes('txn id') };
+    case Kind.Get: {
+      const base = { kind, id, shardId, ts: r.u64('ts'), key: r.bytes('key'), txnId: r.bytes('txn id') };
+      req = withTrace(base, r.str('traceparent'));
       break;
-    case Kind.Scan:
-      req = {
+    }
+    case Kind.Scan: {
+      const base = {
         kind, id, shardId, ts: r.u64('ts'), start: r.bytes('start'), end: r.bytes('end'), limit: r.u32('limit'), reverse: r.bool('reverse'),
         txnId: r.bytes('txn id'),
       };
+      req = withTrace(base, r.str('traceparent'));
       break;
+    }
     case Kind.Propose: {
       const entry = r.bytes('entry');
       const traceparent = r.str('traceparent');
@@ -596,7 +610,8 @@ export function decodeRequest(payload: Buffer): Request {
       if (n === 0 || n > MAX_GET_NOW_KEYS) throw new KvRpcDecodeError(`GetNow reads 1..${MAX_GET_NOW_KEYS} keys, got ${n}`, id);
       const keys: Buffer[] = [];
       for (let i = 0; i < n; i++) keys.push(r.bytes('key'));
-      req = { kind, id, shardId, minTs, keys, txnId: r.bytes('txn id') };
+      const txnId = r.bytes('txn id');
+      req = withTrace({ kind, id, shardId, minTs, keys, txnId }, r.str('traceparent'));
       break;
     }
     case Kind.LockRead: {
@@ -609,7 +624,7 @@ export function decodeRequest(payload: Buffer): Request {
       if (n > MAX_GET_NOW_KEYS) throw new KvRpcDecodeError(`LockRead reads at most ${MAX_GET_NOW_KEYS} more keys, got ${n}`, id);
       const also: Buffer[] = [];
       for (let i = 0; i < n; i++) also.push(r.bytes('also key'));
-      req = { kind, id, shardId, key, txnId, waitMs, minTs, readerTxn, also };
+      req = withTrace({ kind, id, shardId, key, txnId, waitMs, minTs, readerTxn, also }, r.str('traceparent'));
       break;
     }
     case Kind.Refresh: {
@@ -632,6 +647,11 @@ export function decodeRequest(payload: Buffer): Request {
   }
   r.end();
   return req;
+}
+
+/** A request with its trace context, if it carried one (empty on the wire: none). */
+function withTrace<T extends Request>(req: T, traceparent: string): T {
+  return traceparent ? { ...req, traceparent } : req;
 }
 
 function readRow(r: Reader): KvRow {

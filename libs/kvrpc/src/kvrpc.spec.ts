@@ -72,6 +72,9 @@ const requestArb: fc.Arbitrary<Request> = fc.oneof(
   fc.record({ kind: fc.constant(Kind.Propose as const), id, shardId: shard, entry: bytes }),
   fc.record({ kind: fc.constant(Kind.LockWaits as const), id, shardId: shard }),
   fc.record({ kind: fc.constant(Kind.GetNow as const), id, shardId: shard, minTs: u64, keys: fc.array(bytes, { minLength: 1, maxLength: 4 }), txnId: bytes }),
+  fc.record({ kind: fc.constant(Kind.Get as const), id, shardId: shard, ts: u64, key: bytes, txnId: bytes, traceparent: fc.constantFrom('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01') }),
+  fc.record({ kind: fc.constant(Kind.GetNow as const), id, shardId: shard, minTs: u64, keys: fc.array(bytes, { minLength: 1, maxLength: 2 }), txnId: bytes, traceparent: fc.constantFrom('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01') }),
+  fc.record({ kind: fc.constant(Kind.LockRead as const), id, shardId: shard, key: bytes, txnId: bytes, waitMs: id, minTs: u64, readerTxn: bytes, also: fc.array(bytes, { maxLength: 2 }), traceparent: fc.constantFrom('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01') }),
   fc.record({ kind: fc.constant(Kind.LockRead as const), id, shardId: shard, key: bytes, txnId: bytes, waitMs: id, minTs: u64, readerTxn: bytes, also: fc.array(bytes, { maxLength: 3 }) }),
   fc.record({ kind: fc.constant(Kind.Propose as const), id, shardId: shard, entry: bytes, traceparent: fc.constantFrom("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01") }),
 );

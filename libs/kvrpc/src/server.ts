@@ -38,7 +38,13 @@ export interface KvServerOptions {
    * while the replica proposes).
    */
   readonly traceProposal?: <T>(shardId: number, traceparent: string | undefined, run: () => Promise<T>) => Promise<T>;
+  /** The same for reads (Get, Scan, GetNow, LockRead), called only for requests that carry a trace context. */
+  readonly traceRead?: <T>(kind: TracedRead, shardId: number, traceparent: string, run: () => Promise<T>) => Promise<T>;
 }
+
+/** The read requests that carry a trace context, as span names give them. */
+export type TracedRead = 'get' | 'scan' | 'get_now' | 'lock_read';
+const TRACED_READS: Partial<Record<Kind, TracedRead>> = { [Kind.Get]: 'get', [Kind.Scan]: 'scan', [Kind.GetNow]: 'get_now', [Kind.LockRead]: 'lock_read' };
 
 const REPLICA_CODES: ReadonlySet<string> = new Set(['not-leader', 'ambiguous', 'read-ts-too-far', 'stopped', 'unavailable']);
 
@@ -160,7 +166,14 @@ export class KvServer {
     });
   }
 
-  private async handle(req: Request): Promise<Response> {
+  private handle(req: Request): Promise<Response> {
+    const traced = TRACED_READS[req.kind];
+    const traceRead = this.opts.traceRead;
+    if (traced !== undefined && traceRead !== undefined && 'traceparent' in req && req.traceparent) return traceRead(traced, req.shardId, req.traceparent, () => this.serve(req));
+    return this.serve(req);
+  }
+
+  private async serve(req: Request): Promise<Response> {
     const shard = this.opts.shard(req.shardId);
     if (!shard) return errorResponse(req.id, 'unknown-shard', 'XX000', `node ${this.opts.nodeId} hosts no replica of shard ${req.shardId}`);
     switch (req.kind) {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
-import { KvServer } from '@weft/kvrpc';
+import { KvServer, type TracedRead } from '@weft/kvrpc';
 import { Materializer } from '@weft/materialize';
 import { MultiRaftHost, type SnapshotSink, type SnapshotWriter, type Ticker } from '@weft/multiraft';
 import type { ConfChange, Entry, RaftRand, SnapshotMetadata, Status } from '@weft/raft';
@@ -106,6 +106,8 @@ export interface NodeHostObserver {
   readonly onApply?: (shardId: number, firstIndex: number, lastIndex: number) => (() => void) | undefined;
   /** Wraps the KV server's handling of each proposal with the caller's trace context (see KvServerOptions.traceProposal). */
   readonly traceProposal?: <T>(shardId: number, traceparent: string | undefined, run: () => Promise<T>) => Promise<T>;
+  /** The same for reads (see KvServerOptions.traceRead). */
+  readonly traceRead?: <T>(kind: TracedRead, shardId: number, traceparent: string, run: () => Promise<T>) => Promise<T>;
 }
 
 /** One hosted replica's health as this node sees it (metrics, readiness, `weft status`). */
@@ -363,6 +365,7 @@ export class NodeHost {
       shard: (id) => this.shards.get(id)?.replica,
       logger: opts.logger,
       traceProposal: opts.observer?.traceProposal,
+      traceRead: opts.observer?.traceRead,
     });
     this.kvAddress = await this.kv.listen();
 

@@ -412,8 +412,8 @@ describe('two demos on one machine', () => {
 describe('weft command line', () => {
   // Every bad flag is one line on stderr that says what to fix, and exit code 2.
   it.each([
-    [['start'], 'weft: start needs --role meta, --role node, --role gateway or --role materializer (see `weft help`)'],
-    [['start', '--role', 'db'], 'weft: --role "db": expected meta, node, gateway or materializer (see `weft help`)'],
+    [['start'], 'weft: start needs --role meta, --role node, --role gateway, --role materializer or --role cdc (see `weft help`)'],
+    [['start', '--role', 'db'], 'weft: --role "db": expected meta, node, gateway, materializer or cdc (see `weft help`)'],
     [['start', '--role'], "weft: Option '--role <value>' argument missing (see `weft help`)"],
     [['start', '--role', 'node', '--port', '7000'], 'weft: start takes only --role; configure the service with WEFT_* environment variables instead of --port (see `weft help`)'],
     [['start', '--role', 'node', '--data', '/tmp/x'], 'weft: start takes only --role; configure the service with WEFT_* environment variables instead of --data (see `weft help`)'],

@@ -1,6 +1,7 @@
 // Kafka administration of the CDC service: it creates its change topics itself (brokers may have
 // auto-create off), waits for the log topics the nodes create, and reads its progress.
-import type { Admin, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
+import { KafkaAdminSession } from '@weft/mirror';
 
 export interface TopicSettings {
   /** Partitions of a table's change topic (events of one key always go to one partition). */
@@ -11,35 +12,21 @@ export interface TopicSettings {
 }
 
 export class TopicRegistry {
-  private admin: Admin | undefined;
+  private readonly admin: KafkaAdminSession;
   private readonly known = new Set<string>();
 
   constructor(
-    private readonly kafka: Kafka,
+    kafka: Kafka,
     private readonly s: TopicSettings,
-  ) {}
-
-  private async withAdmin<T>(f: (a: Admin) => Promise<T>): Promise<T> {
-    let admin = this.admin;
-    if (admin === undefined) {
-      admin = this.kafka.admin();
-      await admin.connect();
-      this.admin = admin;
-    }
-    try {
-      return await f(admin);
-    } catch (e) {
-      if (this.admin === admin) this.admin = undefined;
-      await admin.disconnect().catch(() => undefined);
-      throw e;
-    }
+  ) {
+    this.admin = new KafkaAdminSession(kafka);
   }
 
   /** Creates the topics not seen yet: transaction topics get one partition (one ordered stream per database). */
   async ensure(topics: readonly string[]): Promise<void> {
     const missing = [...new Set(topics)].filter((t) => !this.known.has(t));
     if (missing.length === 0) return;
-    await this.withAdmin(async (admin) => {
+    await this.admin.run(async (admin) => {
       const have = new Set(await admin.listTopics());
       const create = missing.filter((t) => !have.has(t));
       if (create.length > 0) {
@@ -68,7 +55,7 @@ export class TopicRegistry {
   async waitFor(topic: string, stopping: () => boolean): Promise<void> {
     for (;;) {
       if (stopping()) throw new Error('stopping');
-      const ok = await this.withAdmin(async (a) => (await a.listTopics()).includes(topic)).catch(() => false);
+      const ok = await this.admin.run(async (a) => (await a.listTopics()).includes(topic)).catch(() => false);
       if (ok) return;
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -76,7 +63,7 @@ export class TopicRegistry {
 
   /** The group's committed offset on partition 0 of `topic` (here: a Raft index), 0 if none. */
   async readProgress(groupId: string, topic: string): Promise<number> {
-    return this.withAdmin(async (admin) => {
+    return this.admin.run(async (admin) => {
       const [got] = await admin.fetchOffsets({ groupId, topics: [topic] });
       const v = Number(got?.partitions.find((x) => x.partition === 0)?.offset ?? -1);
       return v > 0 ? v : 0;
@@ -85,14 +72,13 @@ export class TopicRegistry {
 
   /** Offsets of `groupId` on each topic's partition 0 (the mirror's progress, for the lag). */
   async offsets(groupId: string, topics: readonly string[]): Promise<Map<string, number>> {
-    return this.withAdmin(async (admin) => {
+    return this.admin.run(async (admin) => {
       const got = await admin.fetchOffsets({ groupId, topics: [...topics] });
       return new Map(got.map((t) => [t.topic, Number(t.partitions.find((x) => x.partition === 0)?.offset ?? -1)]));
     });
   }
 
   async close(): Promise<void> {
-    await this.admin?.disconnect().catch(() => undefined);
-    this.admin = undefined;
+    await this.admin.close();
   }
 }

@@ -1,5 +1,6 @@
 // @weft/mirror: every shard's committed Raft log, mirrored to Kafka by its leader (node side),
 // and the record format consumers read back.
+export { KafkaAdminSession } from './admin-session';
 export { NodeMirror } from './node-mirror';
 export type { NodeMirrorOptions, NodeMirrorStats, NodeMirrorLogger } from './node-mirror';
 export { ShardMirror } from './shard-mirror';

@@ -2,7 +2,8 @@
 // share, topic creation, and the progress poll through which followers learn how far each
 // shard's topic got (their Raft logs are held back until then). See README.md.
 
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
+import { KafkaAdminSession } from './admin-session';
 import { createKafka, type KafkaSettings } from './kafka-config';
 import { ShardMirror, type MirrorKafka, type ShardMirrorStats } from './shard-mirror';
 import type { ShardLogSource } from './source';
@@ -34,7 +35,7 @@ export interface NodeMirrorStats {
 
 export class NodeMirror {
   private readonly kafka: Kafka;
-  private admin: Admin | undefined;
+  private readonly admin: KafkaAdminSession;
   private readonly mirrors = new Map<number, ShardMirror>();
   private readonly topics = new Set<string>();
   private source: ShardLogSource | undefined;
@@ -46,6 +47,7 @@ export class NodeMirror {
 
   constructor(private readonly o: NodeMirrorOptions) {
     this.kafka = createKafka(o.kafka, `weft-node-${o.nodeId}`);
+    this.admin = new KafkaAdminSession(this.kafka);
     this.prefix = o.kafka.topicPrefix;
     this.shardKafka = {
       topic: (shardId) => logTopic(this.prefix, shardId),
@@ -102,35 +104,8 @@ export class NodeMirror {
     this.stopped = true;
     if (this.poll !== undefined) clearInterval(this.poll);
     await Promise.all([...this.mirrors.values()].map((m) => m.stop()));
-    await this.admin?.disconnect().catch(() => undefined);
-    this.admin = undefined;
+    await this.admin.close();
   }
-
-  private async connectedAdmin(): Promise<Admin> {
-    if (this.admin !== undefined) return this.admin;
-    const admin = this.kafka.admin();
-    try {
-      await admin.connect();
-    } catch (e) {
-      await admin.disconnect().catch(() => undefined);
-      throw e;
-    }
-    this.admin = admin;
-    return admin;
-  }
-
-  /** Runs an admin call; a failure drops the admin client so the next call reconnects. */
-  private async withAdmin<T>(f: (a: Admin) => Promise<T>): Promise<T> {
-    const admin = await this.connectedAdmin();
-    try {
-      return await f(admin);
-    } catch (e) {
-      if (this.admin === admin) this.admin = undefined;
-      await admin.disconnect().catch(() => undefined);
-      throw e;
-    }
-  }
-
 
   private async fencedProducer(shardId: number): Promise<Producer> {
     const producer = this.kafka.producer({
@@ -154,7 +129,7 @@ export class NodeMirror {
 
   private async ensureTopic(topic: string): Promise<void> {
     if (this.topics.has(topic)) return;
-    await this.withAdmin(async (admin) => {
+    await this.admin.run(async (admin) => {
       try {
         await admin.createTopics({
           waitForLeaders: true,
@@ -182,7 +157,7 @@ export class NodeMirror {
 
   private async readProgress(shardId: number): Promise<number | 'empty'> {
     const topic = logTopic(this.prefix, shardId);
-    return this.withAdmin(async (admin) => {
+    return this.admin.run(async (admin) => {
       const [got] = await admin.fetchOffsets({ groupId: mirrorProgressGroup(this.prefix), topics: [topic] });
       const p = got?.partitions.find((x) => x.partition === 0);
       const progress = p === undefined ? -1 : Number(p.offset);
@@ -203,7 +178,7 @@ export class NodeMirror {
     this.polling = true;
     try {
       const byTopic = new Map(idle.map((m) => [logTopic(this.prefix, m.shardId), m]));
-      const got = await this.withAdmin((admin) => admin.fetchOffsets({ groupId: mirrorProgressGroup(this.prefix), topics: [...byTopic.keys()] }));
+      const got = await this.admin.run((admin) => admin.fetchOffsets({ groupId: mirrorProgressGroup(this.prefix), topics: [...byTopic.keys()] }));
       for (const t of got) {
         const m = byTopic.get(t.topic);
         const p = t.partitions.find((x) => x.partition === 0);

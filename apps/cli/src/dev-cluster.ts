@@ -147,6 +147,8 @@ export function devCluster(opts: DevClusterOptions): DevService[] {
         WEFT_PG_PORT: String(p.pg),
         // Meta's shard map says which nodes hold each shard; the gateway finds the leader itself.
         WEFT_META_ADDRS: metaList(p.metaRpc),
+        // With Kafka: stale reads (AS OF SYSTEM TIME, weft.max_staleness) try the materializer first.
+        ...(opts.mirror ? { WEFT_READ_REPLICAS: `${addr('materializer')}:${p.materializerKv}` } : {}),
       },
     },
     ...(opts.mirror ? [materializer(opts, p, shards), cdc(opts, p, shards)] : []),

@@ -33,11 +33,19 @@ export interface GatewayConfig {
   readonly WEFT_TXN_STAGE_BYTES: number;
   /** The meta service (id@host:rpc-port,...): shard map and replica addresses come from it. Empty: WEFT_KV_REPLICAS and WEFT_SHARD_COUNT. */
   readonly WEFT_META_ADDRS: readonly NodeAddress[];
+  /** host:port of read replicas (materializers) for follower reads; empty: none. */
+  readonly WEFT_READ_REPLICAS: readonly string[];
   readonly WEFT_LOG_LEVEL: Parameters<typeof createLogger>[1];
 }
 
 // Who may connect (loopback trust, WEFT_PASSWORD from elsewhere) lives in ./auth.
 export { LoopbackTrustAuthenticator } from './auth';
+
+/** `host:port` (validated by the config schema) as an address; IPv6 hosts in brackets. */
+function parseHostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) };
+}
 
 export function parseReplicas(spec: string): ReplicaAddress[] {
   const item = /^(\d{1,5})@([A-Za-z0-9.\-_]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/;
@@ -91,13 +99,14 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown, Co
     const c = this.config;
     const logger = createLogger('weft-gateway', c.WEFT_LOG_LEVEL);
     const replicas = parseReplicas(c.WEFT_KV_REPLICAS);
+    const readReplicas = c.WEFT_READ_REPLICAS.map(parseHostPort);
     let map = ShardMap.uniform(c.WEFT_SHARD_COUNT);
     const shards = new Map<number, ShardKv>();
     const remote = new Map<number, RemoteShardKv>();
     if (c.WEFT_META_ADDRS.length > 0) {
       // 5 s: a DDL waiting on a meta without quorum fails in bounded time (57P03).
       this.meta = new MetaClient({ endpoints: c.WEFT_META_ADDRS.map((m) => ({ metaId: m.nodeId, host: m.host, port: m.port })), deadlineMs: 5000 });
-      this.routing = await MetaRouting.load(this.meta, logger, undefined, undefined, () => traceparentOf());
+      this.routing = await MetaRouting.load(this.meta, logger, { traceparent: () => traceparentOf(), readReplicas });
       map = this.routing.map;
       for (const [id, kv] of this.routing.shards) {
         shards.set(id, kv);
@@ -106,7 +115,7 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown, Co
     }
     for (const id of shards.size > 0 ? [] : map.shardIds()) {
       if (replicas.length) {
-        const kv = new RemoteShardKv({ shardId: id, replicas, traceparent: () => traceparentOf() });
+        const kv = new RemoteShardKv({ shardId: id, replicas, traceparent: () => traceparentOf(), readReplicas });
         remote.set(id, kv);
         shards.set(id, kv);
       } else {

@@ -1,4 +1,4 @@
-import { int, optionalNodeAddresses, port, text } from '@weft/config';
+import { int, optionalHostPorts, optionalNodeAddresses, port, text } from '@weft/config';
 import { main } from '@weft/service';
 import { GatewayModule } from './gateway.module';
 
@@ -19,6 +19,11 @@ main({
     WEFT_SHARD_COUNT: int(1, 4096, 1),
     /** A transaction sends its buffered writes to the shard as intents each time they reach this size. */
     WEFT_TXN_STAGE_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
+    /**
+     * Read replicas (host:kv-port,...): Kafka-fed materializers serving reads at or below their
+     * closed timestamps. AS OF SYSTEM TIME and bounded-staleness reads try them first.
+     */
+    WEFT_READ_REPLICAS: optionalHostPorts(),
   },
   module: (config, runtime) => GatewayModule.forRoot(config, runtime),
 });

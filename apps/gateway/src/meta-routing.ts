@@ -18,6 +18,17 @@ export interface RoutingLogger {
  * background so replicas moved off a dead node are found without a restart; meta being down
  * only freezes the view (data requests go to the nodes directly and follow their redirects).
  */
+export interface MetaRoutingOptions {
+  /** How long load() waits for meta to place every shard (default 60 s). */
+  readonly deadlineMs?: number;
+  /** How often the shard map is refreshed (default 2 s). */
+  readonly refreshMs?: number;
+  /** Sent with each request so a trace continues on the node (see RemoteShardKvOptions). */
+  readonly traceparent?: () => string | undefined;
+  /** Read replicas (materializers) that follower reads try first (see RemoteShardKvOptions). */
+  readonly readReplicas?: readonly Omit<ReplicaAddress, 'nodeId'>[];
+}
+
 export class MetaRouting {
   private timer?: NodeJS.Timeout;
   private refreshing = false;
@@ -30,14 +41,8 @@ export class MetaRouting {
   ) {}
 
   /** Waits (up to `deadlineMs`) until meta has placed every shard, then builds the clients. */
-  static async load(
-    meta: RoutingSource,
-    logger: RoutingLogger,
-    deadlineMs = 60_000,
-    refreshMs = 2_000,
-    /** Sent with each proposal so a write's trace continues on the node (see RemoteShardKvOptions). */
-    traceparent?: () => string | undefined,
-  ): Promise<MetaRouting> {
+  static async load(meta: RoutingSource, logger: RoutingLogger, opts: MetaRoutingOptions = {}): Promise<MetaRouting> {
+    const { deadlineMs = 60_000, refreshMs = 2_000, traceparent, readReplicas } = opts;
     const end = Date.now() + deadlineMs;
     let last: string;
     for (;;) {
@@ -48,7 +53,7 @@ export class MetaRouting {
           const byId = new Map(nodes.map((n) => [n.nodeId, n]));
           const shards = new Map<number, RemoteShardKv>();
           for (const s of records) {
-            const kv = new RemoteShardKv({ shardId: s.shardId, replicas: addresses(s, byId), ...(traceparent ? { traceparent } : {}) });
+            const kv = new RemoteShardKv({ shardId: s.shardId, replicas: addresses(s, byId), ...(traceparent ? { traceparent } : {}), ...(readReplicas ? { readReplicas } : {}) });
             kv.setReplicas(addresses(s, byId), s.leaseholder);
             shards.set(s.shardId, kv);
           }

@@ -39,6 +39,9 @@ export interface MaterializedFeed {
 }
 
 export class MaterializedShard implements ServedShard {
+  /** Reads answered, and requests refused with not-leader (a newer read, a write, ...). */
+  readonly stats = { reads: 0, refused: 0 };
+
   constructor(
     readonly shardId: number,
     private readonly feed: MaterializedFeed,
@@ -48,7 +51,11 @@ export class MaterializedShard implements ServedShard {
     const stopped = this.feed.stoppedReason();
     if (stopped !== undefined) throw new MaterializerFeedStopped(this.shardId, stopped);
     const sm = this.feed.sm;
-    if (ts > sm.closedTs) throw new NotServedByMaterializer(this.shardId, `read at ${ts}, closed timestamp ${sm.closedTs} at log index ${sm.appliedIndex}`);
+    if (ts > sm.closedTs) {
+      this.stats.refused++;
+      throw new NotServedByMaterializer(this.shardId, `read at ${ts}, closed timestamp ${sm.closedTs} at log index ${sm.appliedIndex}`);
+    }
+    this.stats.reads++;
     return sm;
   }
 
@@ -61,10 +68,12 @@ export class MaterializedShard implements ServedShard {
   }
 
   async now(): Promise<Timestamp> {
+    this.stats.refused++;
     throw new NotServedByMaterializer(this.shardId, 'a fresh timestamp comes from the leaseholder');
   }
 
   async propose(): Promise<ApplyOutcome> {
+    this.stats.refused++;
     throw new NotServedByMaterializer(this.shardId, 'writes go through the shard\'s Raft group');
   }
 

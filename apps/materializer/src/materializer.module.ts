@@ -22,6 +22,7 @@ export interface MaterializerConfig extends KafkaEnv {
 export class MaterializerService implements OnModuleInit, OnApplicationShutdown {
   private m?: LogMaterializer;
   private kv?: KvServer;
+  private readonly served = new Map<number, MaterializedShard>();
 
   constructor(@Inject(MATERIALIZER_CONFIG) private readonly c: MaterializerConfig) {}
 
@@ -40,7 +41,7 @@ export class MaterializerService implements OnModuleInit, OnApplicationShutdown 
     await this.m.open();
     if (this.c.WEFT_KV_PORT > 0) {
       const m = this.m;
-      const shards = new Map<number, MaterializedShard>();
+      const shards = this.served;
       for (let id = 1; id <= this.c.WEFT_SHARD_COUNT; id++) {
         const feed = m.feed(id);
         if (feed !== undefined) shards.set(id, new MaterializedShard(id, feed));
@@ -51,8 +52,9 @@ export class MaterializerService implements OnModuleInit, OnApplicationShutdown 
     }
   }
 
-  status(): ShardFeedStatus[] {
-    return this.m?.status() ?? [];
+  /** Each feed's status, with the reads its KV port served and refused (0 without WEFT_KV_PORT). */
+  status(): (ShardFeedStatus & { readsServed: number; readsRefused: number })[] {
+    return (this.m?.status() ?? []).map((s) => ({ ...s, readsServed: this.served.get(s.shardId)?.stats.reads ?? 0, readsRefused: this.served.get(s.shardId)?.stats.refused ?? 0 }));
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -67,7 +69,7 @@ export class MaterializerController {
   constructor(private readonly svc: MaterializerService) {}
 
   @Get('materializer')
-  status(): { shards: ShardFeedStatus[] } {
+  status(): { shards: ReturnType<MaterializerService['status']> } {
     return { shards: this.svc.status() };
   }
 }

@@ -73,16 +73,29 @@ export function text(defaultValue?: string): EnvVar<string> {
   return { expected: 'a non-empty string', schema: z.string().min(1), default: defaultValue };
 }
 
+const HOST_PORT = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
+
 /** A comma-separated list of host:port pairs, e.g. Kafka bootstrap brokers. */
 export function hostPorts(defaultValue?: string): EnvVar<string[]> {
-  const hostPort = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
   return {
     expected: 'a comma-separated list of host:port',
     schema: z
       .string()
       .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p.length > 0))
-      .pipe(z.array(z.string().regex(hostPort)).min(1)),
+      .pipe(z.array(z.string().regex(HOST_PORT)).min(1)),
     default: defaultValue,
+  };
+}
+
+/** Like hostPorts, but empty (the default) means "not configured": an empty list. */
+export function optionalHostPorts(expected = 'a comma-separated list of host:port, or empty'): EnvVar<string[]> {
+  return {
+    expected,
+    schema: z
+      .string()
+      .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p.length > 0))
+      .pipe(z.array(z.string().regex(HOST_PORT))),
+    default: '',
   };
 }
 

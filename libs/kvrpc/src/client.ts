@@ -31,7 +31,17 @@ export interface RemoteShardKvOptions {
   readonly nearestNodeId?: number;
   /** The caller's current W3C trace context (`traceparent`), sent with each proposal and read; default none. */
   readonly traceparent?: () => string | undefined;
+  /**
+   * Read-only replicas (Kafka-fed materializers, `apps/materializer` with WEFT_KV_PORT) that
+   * follower reads try first, in order: one serves a read at or below its closed timestamp and
+   * refuses anything else, which then goes to the Raft replicas as usual. Never used for
+   * anything but follower reads.
+   */
+  readonly readReplicas?: readonly Omit<ReplicaAddress, 'nodeId'>[];
 }
+
+/** Connection ids of read replicas: far above any node id, so the two never collide. */
+const READ_REPLICA_ID_BASE = 1 << 30;
 
 /** An error a replica reported that retrying elsewhere will not fix; carries its SQLSTATE. */
 export class KvRpcError extends Error {
@@ -203,7 +213,9 @@ export class RemoteShardKv implements ShardKv {
   private readonly requestTimeoutMs: number;
   private readonly deadlineMs: number;
   private readonly proposeTimeoutMs: number;
-  readonly stats = { requests: 0, redirects: 0, failovers: 0, followerReads: 0 };
+  readonly stats = { requests: 0, redirects: 0, failovers: 0, followerReads: 0, readReplicaReads: 0, readReplicaRefusals: 0 };
+  /** Connection ids of the read replicas, in the order follower reads try them. */
+  private readonly readReplicas: number[] = [];
   private rr = 0;
   private readonly nearest: number | undefined;
   private readonly traceparent: (() => string | undefined) | undefined;
@@ -220,6 +232,33 @@ export class RemoteShardKv implements ShardKv {
     this.proposeTimeoutMs = opts.proposeTimeoutMs ?? 30_000;
     this.nearest = opts.nearestNodeId;
     this.traceparent = opts.traceparent;
+    for (const [i, r] of (opts.readReplicas ?? []).entries()) {
+      const id = READ_REPLICA_ID_BASE + i;
+      this.conns.set(id, new KvConnection({ ...r, nodeId: id }, this.connectTimeoutMs));
+      this.readReplicas.push(id);
+    }
+  }
+
+  /**
+   * A follower read from the read replicas, first to answer; undefined when none could (a read
+   * above their closed timestamps, or none reachable): the caller goes to the Raft replicas.
+   */
+  private async fromReadReplica(make: (id: number) => Request): Promise<Response | undefined> {
+    for (const id of this.readReplicas) {
+      let res: Response;
+      try {
+        res = await (this.conns.get(id) as KvConnection).request(make, this.requestTimeoutMs);
+      } catch {
+        continue;
+      }
+      if (res.kind === Kind.IntentConflict) throw new WriteIntentError(this.shardId, res.intents);
+      if (res.kind !== Kind.Error) {
+        this.stats.readReplicaReads++;
+        return res;
+      }
+      this.stats.readReplicaRefusals++;
+    }
+    return undefined;
   }
 
   /**
@@ -365,6 +404,10 @@ export class RemoteShardKv implements ShardKv {
    * `follower`: start at a follower (a follower read); a refusal sends it on to the leader.
    */
   private async call(make: (id: number) => Request, mutating: boolean, extraMs = 0, follower = false): Promise<Response> {
+    if (follower && this.readReplicas.length > 0) {
+      const served = await this.fromReadReplica(make);
+      if (served !== undefined) return served;
+    }
     const timeoutMs = this.requestTimeoutMs + extraMs;
     const deadline = Date.now() + this.deadlineMs + extraMs;
     let target = follower ? this.followerTarget() : (this.leader ?? this.order[0]);

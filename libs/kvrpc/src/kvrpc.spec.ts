@@ -170,6 +170,39 @@ describe('KV RPC over loopback', () => {
     }
   });
 
+  it('follower reads try the read replicas first; what they refuse, and everything else, goes to the Raft replicas', async () => {
+    // A read replica that serves reads at or below ts 100 only (its closed timestamp).
+    const closed = new FakeShard(0);
+    closed.rows.set('k', 'from the read replica');
+    const readOnly: ServedShard = {
+      shardId: 1,
+      now: () => Promise.reject(new NotLeaderError(1, 0)),
+      get: (key, ts) => (ts <= 100n ? closed.get(key, ts) : Promise.reject(new NotLeaderError(1, 0))),
+      scan: () => Promise.reject(new NotLeaderError(1, 0)),
+      txnStatus: () => Promise.reject(new NotLeaderError(1, 0)),
+      propose: () => Promise.reject(new NotLeaderError(1, 0)),
+      replicaStatus: () => closed.replicaStatus(),
+    };
+    const server = new KvServer({ nodeId: 0, host: '127.0.0.1', port: 0, shard: (id) => (id === 1 ? readOnly : undefined) });
+    const a = await server.listen();
+    shards.get(2)?.rows.set('k', 'from the raft leader');
+    const kv = new RemoteShardKv({ shardId: 1, replicas: addrs, readReplicas: [{ host: a.host, port: a.port }] });
+    try {
+      expect((await kv.get(Buffer.from('k'), 50n, { follower: true }))?.value.toString()).toBe('from the read replica');
+      expect(kv.stats.readReplicaReads).toBe(1);
+      // Above its closed timestamp: refused there, answered by a Raft replica.
+      expect((await kv.get(Buffer.from('k'), 500n, { follower: true }))?.value.toString()).toBe('from the raft leader');
+      expect(kv.stats.readReplicaRefusals).toBe(1);
+      // Strong reads and writes never go to a read replica.
+      expect((await kv.get(Buffer.from('k'), 50n))?.value.toString()).toBe('from the raft leader');
+      expect((await kv.propose(entry('w', '1'))).status).toBe('committed');
+      expect(kv.stats.readReplicaReads).toBe(1);
+    } finally {
+      kv.close();
+      await server.close();
+    }
+  });
+
   it('fails over past a dead node, and gives up with a clear error when nobody leads', async () => {
     const dead = { nodeId: 9, host: '127.0.0.1', port: 1 };
     const kv = new RemoteShardKv({ shardId: 1, replicas: [dead, ...addrs], deadlineMs: 500 });

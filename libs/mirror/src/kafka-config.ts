@@ -4,22 +4,13 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
-import { int, oneOf, type EnvVar, type EnvValues } from '@weft/config';
+import { int, oneOf, optionalHostPorts, type EnvVar, type EnvValues } from '@weft/config';
 import { z } from 'zod';
 import { DEFAULT_TOPIC_PREFIX } from './topics';
 
-const hostPort = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
-
 /** A comma-separated host:port list, or empty (Kafka off). */
 function optionalBrokers(): EnvVar<string[]> {
-  return {
-    expected: 'a comma-separated list of host:port, or empty to run without Kafka',
-    schema: z
-      .string()
-      .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p.length > 0))
-      .pipe(z.array(z.string().regex(hostPort))),
-    default: '',
-  };
+  return optionalHostPorts('a comma-separated list of host:port, or empty to run without Kafka');
 }
 
 function optionalText(expected = 'a string (empty: not set)'): EnvVar<string> {

@@ -86,6 +86,19 @@ export function hostPorts(defaultValue?: string): EnvVar<string[]> {
   };
 }
 
+/** Like hostPorts, but empty (the default) means "none configured". */
+export function optionalHostPorts(): EnvVar<string[]> {
+  const hostPort = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
+  return {
+    expected: 'a comma-separated list of host:port, or empty',
+    schema: z
+      .string()
+      .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p.length > 0))
+      .pipe(z.array(z.string().regex(hostPort))),
+    default: '',
+  };
+}
+
 /** One cluster member's address as written in `id@host:port` lists. */
 export interface NodeAddress {
   readonly nodeId: number;

@@ -48,6 +48,8 @@ export interface SnapshotBootstrap {
   readonly sources: readonly string[];
   /** Wait between rounds over the sources when none served a snapshot. */
   readonly retryMs?: number;
+  /** Clock-skew margin when finding the start offset by time (start-offset.ts). */
+  readonly startMarginMs?: number;
 }
 
 export type ShardFeedState = 'waiting-for-topic' | 'bootstrapping' | 'applying' | 'caught-up' | 'stopped';
@@ -318,7 +320,7 @@ export class LogMaterializer {
           return undefined;
         }
         this.install(f, got.state);
-        const startOffset = await startOffsetAfter(this.admin as Admin, topic, f.sm);
+        const startOffset = await startOffsetAfter(this.admin as Admin, topic, f.sm, b.startMarginMs);
         f.snapshotStart = { index: f.sm.appliedIndex, source: got.source, startOffset, reason, installedAt: new Date().toISOString() };
         f.bootstrapError = undefined;
         // A fresh chance to fall back to offset 0 if the offset was guessed too late.

@@ -24,6 +24,8 @@ main({
     WEFT_MATERIALIZER_BOOTSTRAP: oneOf(['log', 'snapshot'] as const, 'log'),
     /** With bootstrap=snapshot: the nodes' HTTP addresses (host:port, comma-separated) serving snapshots. */
     WEFT_MATERIALIZER_SNAPSHOT_FROM: optionalHostPorts(),
+    /** After a snapshot, the log is read from records produced this long before its newest timestamp (clock-skew margin). */
+    WEFT_MATERIALIZER_START_MARGIN_MS: int(0, 3_600_000, 5_000),
   },
   module: (config) => MaterializerModule.forRoot(config),
 });

@@ -17,6 +17,7 @@ export interface MaterializerConfig extends KafkaEnv {
   readonly WEFT_KV_PORT: number;
   readonly WEFT_MATERIALIZER_BOOTSTRAP: 'log' | 'snapshot';
   readonly WEFT_MATERIALIZER_SNAPSHOT_FROM: readonly string[];
+  readonly WEFT_MATERIALIZER_START_MARGIN_MS: number;
 }
 
 /** How empty shards start and gaps are handled, as GET /materializer shows it. */
@@ -59,7 +60,7 @@ export class MaterializerService implements OnModuleInit, OnApplicationShutdown 
       dataDir: this.c.WEFT_DATA_DIR,
       groupId: `${settings.topicPrefix}.materializer.${this.c.WEFT_MATERIALIZER_ID}`,
       logger,
-      ...(this.bootstrap.mode === 'snapshot' ? { bootstrap: { sources: this.bootstrap.sources } } : {}),
+      ...(this.bootstrap.mode === 'snapshot' ? { bootstrap: { sources: this.bootstrap.sources, startMarginMs: this.c.WEFT_MATERIALIZER_START_MARGIN_MS } } : {}),
     });
     await this.m.open();
     if (this.c.WEFT_KV_PORT > 0) {

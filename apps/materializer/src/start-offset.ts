@@ -1,14 +1,16 @@
 // Where in a log topic to start after installing a snapshot at index I: at or before the record
 // of index I+1. Kafka offsets are not indexes (a gap record stands for many), so it is found by
 // time: the record of any index after I was produced after I was applied, which is no earlier
-// than the state's closed and last commit timestamps (HLC, µs). A margin covers clock skew
-// between the node that applied I and the one that produced later records. Starting early only
+// than the state's closed and last commit timestamps (HLC, µs) less the clock skew the cluster
+// tolerates: commit timestamps may run up to twice the replicas' max clock offset (250 ms) ahead
+// of the wall clock, and the node that produced later records may lag the one that applied I.
+// The margin covers both with room to spare. Starting early only
 // costs skipping records at or below I (apply is idempotent by index); starting late is caught
 // by the consumer (a first record past I+1), which then re-reads the topic from offset 0.
 
 import type { Admin } from 'kafkajs';
 
-export const START_OFFSET_SKEW_MARGIN_MS = 30_000;
+export const START_OFFSET_SKEW_MARGIN_MS = 5_000;
 
 export interface SnapshotPosition {
   readonly closedTs: bigint;

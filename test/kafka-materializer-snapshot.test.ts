@@ -67,7 +67,13 @@ describe('materializer bootstrap from snapshot + offset (dedicated broker)', () 
       },
     };
     running.add(m);
-    await waitForHttp(`http://127.0.0.1:${http}/health`);
+    const exited = proc.exited.then((code) => Promise.reject(new Error(`materializer ${id} exited (${code})`)));
+    try {
+      await Promise.race([waitForHttp(`http://127.0.0.1:${http}/health`, 60_000), exited]);
+    } catch (e) {
+      throw new Error(`${e instanceof Error ? e.message : String(e)}\n${proc.stderr().slice(-2000)}\n${proc.stdout().slice(-3000)}`, { cause: e });
+    }
+    exited.catch(() => undefined);
     return m;
   };
   const snapshotEnv = (): Record<string, string> => ({

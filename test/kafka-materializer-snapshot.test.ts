@@ -192,12 +192,16 @@ describe('materializer bootstrap from snapshot + offset (dedicated broker)', () 
     for (const f of stopped) expect(f.error).toMatch(/gap.*rebuild this shard from a snapshot \(WEFT_MATERIALIZER_BOOTSTRAP=snapshot\)/);
 
     // The snapshot-started one installed a snapshot past each gap while running.
-    await materializerMatchesReplicas(snap.http, dm);
-    for (const f of await feeds(snap)) {
+    const past = await until('the snapshot-started materializer past every gap', async () => {
+      const f = await feeds(snap);
+      return f.every((x) => x.snapshotStart?.reason !== 'empty store' && x.state !== 'bootstrapping') ? f : undefined;
+    }, 120_000);
+    for (const f of past) {
       expect(f.snapshotsInstalled).toBe(2);
       expect(f.snapshotStart?.reason).toMatch(/^the log has a gap \(indexes \d+\.\.\d+ were never published\)$/);
       expect(f.outcomeMismatches).toBe(0);
     }
+    await materializerMatchesReplicas(snap.http, dm);
 
     // The stopped one, restarted on the same data directory with a snapshot source, recovers.
     await log.stop();

@@ -310,27 +310,36 @@ export class LogMaterializer {
   private async bootstrap(f: ShardFeed, b: SnapshotBootstrap, mustExceed: number, reason: string): Promise<string | undefined> {
     f.state = 'bootstrapping';
     const topic = logTopic(this.o.topicPrefix, f.shardId);
-    for (;;) {
+    const retry = async (what: string, e: unknown): Promise<void> => {
+      f.bootstrapError = `${what}: ${e instanceof Error ? e.message : String(e)}`;
+      this.o.logger.warn({ shard: f.shardId, err: f.bootstrapError }, 'materializer: bootstrap from a snapshot not done yet; retrying');
+      await new Promise((r) => setTimeout(r, b.retryMs ?? 2000));
+    };
+    let source: string | undefined;
+    while (source === undefined) {
       if (this.stopping) return undefined;
       try {
         const got = await fetchShardSnapshot({ sources: b.sources, shardId: f.shardId, dirs: f.dirs, mustExceed });
-        if (this.stopping) {
-          // Live on disk already: the next start opens it.
-          await got.state.store.close();
-          return undefined;
-        }
         this.install(f, got.state);
+        source = got.source;
+      } catch (e) {
+        await retry('fetching a snapshot', e);
+      }
+    }
+    // Installed (live on disk too): from here only the offset to continue from is missing, and a
+    // restart would simply continue from the group's position or re-read from offset 0.
+    for (;;) {
+      if (this.stopping) return undefined;
+      try {
         const startOffset = await startOffsetAfter(this.admin as Admin, topic, f.sm, b.startMarginMs);
-        f.snapshotStart = { index: f.sm.appliedIndex, source: got.source, startOffset, reason, installedAt: new Date().toISOString() };
+        f.snapshotStart = { index: f.sm.appliedIndex, source, startOffset, reason, installedAt: new Date().toISOString() };
         f.bootstrapError = undefined;
         // A fresh chance to fall back to offset 0 if the offset was guessed too late.
         f.reread = false;
         this.o.logger.info({ shard: f.shardId, ...f.snapshotStart }, 'materializer: started the shard from a snapshot');
         return startOffset;
       } catch (e) {
-        f.bootstrapError = e instanceof Error ? e.message : String(e);
-        this.o.logger.warn({ shard: f.shardId, err: f.bootstrapError }, 'materializer: no snapshot yet; retrying');
-        await new Promise((r) => setTimeout(r, b.retryMs ?? 2000));
+        await retry('finding the offset after the snapshot', e);
       }
     }
   }

@@ -320,6 +320,11 @@ export class LogMaterializer {
       if (this.stopping) return undefined;
       try {
         const got = await fetchShardSnapshot({ sources: b.sources, shardId: f.shardId, dirs: f.dirs, mustExceed });
+        if (this.stopping) {
+          // Closing: the state is live on disk already, so the next start opens it.
+          await got.state.store.close();
+          return undefined;
+        }
         this.install(f, got.state);
         source = got.source;
       } catch (e) {

@@ -95,6 +95,22 @@ describe('materializer bootstrap from snapshot + offset (dedicated broker)', () 
       return same ? { a: fa, b: fb } : undefined;
     }, 90_000);
 
+  /**
+   * Once every shard of `m` has finished a snapshot start whose reason matches `reason` (the
+   * state is installed before the start offset is looked up, so wait for both).
+   */
+  const snapshotStarted = async (m: RunningMaterializer, reason: RegExp): Promise<FeedView[]> => {
+    const errors = new Set<string>();
+    const got = await until(`every shard started from a snapshot (${reason.source})`, async () => {
+      const f = await feeds(m);
+      for (const x of f) if (x.bootstrapError !== undefined) errors.add(x.bootstrapError);
+      return f.length === demo().shards.length && f.every((x) => x.snapshotStart !== undefined && reason.test(x.snapshotStart.reason) && x.state !== 'bootstrapping') ? f : undefined;
+    }, 120_000);
+    // Transient failures while fetching or looking up the offset are retried; show them.
+    if (errors.size > 0) console.log(`bootstrap retries: ${[...errors].join(' | ')}`);
+    return got;
+  };
+
   beforeAll(async () => {
     brokerPort = await freePort();
     controllerPort = await freePort();
@@ -129,11 +145,7 @@ describe('materializer bootstrap from snapshot + offset (dedicated broker)', () 
       fromSnapshot = await startMaterializer('snap', tmp('snap'), snapshotEnv());
       logDir = tmp('log');
       fromLog = await startMaterializer('log', logDir, {});
-      const snap = fromSnapshot;
-      await until('every shard started from a snapshot', async () => {
-        const f = await feeds(snap);
-        return f.length === demo().shards.length && f.every((x) => x.snapshotStart !== undefined && x.state !== 'bootstrapping') ? true : undefined;
-      });
+      await snapshotStarted(fromSnapshot, /^empty store$/);
       const acked = writer.acked.length;
       await until('more writes after the snapshot start', () => (writer.acked.length >= acked + 60 ? true : undefined), 90_000);
     } finally {
@@ -192,10 +204,7 @@ describe('materializer bootstrap from snapshot + offset (dedicated broker)', () 
     for (const f of stopped) expect(f.error).toMatch(/gap.*rebuild this shard from a snapshot \(WEFT_MATERIALIZER_BOOTSTRAP=snapshot\)/);
 
     // The snapshot-started one installed a snapshot past each gap while running.
-    const past = await until('the snapshot-started materializer past every gap', async () => {
-      const f = await feeds(snap);
-      return f.every((x) => x.snapshotStart?.reason !== 'empty store' && x.state !== 'bootstrapping') ? f : undefined;
-    }, 120_000);
+    const past = await snapshotStarted(snap, /gap/);
     for (const f of past) {
       expect(f.snapshotsInstalled).toBe(2);
       expect(f.snapshotStart?.reason).toMatch(/^the log has a gap \(indexes \d+\.\.\d+ were never published\)$/);
@@ -206,8 +215,9 @@ describe('materializer bootstrap from snapshot + offset (dedicated broker)', () 
     // The stopped one, restarted on the same data directory with a snapshot source, recovers.
     await log.stop();
     fromLog = await startMaterializer('log', logDir, snapshotEnv());
+    const restarted = await snapshotStarted(fromLog, /gap/);
     await materializerMatchesReplicas(fromLog.http, dm);
-    for (const f of await feeds(fromLog)) {
+    for (const f of restarted) {
       expect(f.snapshotsInstalled).toBe(1);
       expect(f.snapshotStart?.reason).toMatch(/gap/);
       expect(f.error).toBeUndefined();

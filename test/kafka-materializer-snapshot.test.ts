@@ -108,6 +108,7 @@ describe('materializer bootstrap from snapshot + offset (dedicated broker)', () 
     }, 120_000);
     // Transient failures while fetching or looking up the offset are retried; show them.
     if (errors.size > 0) console.log(`bootstrap retries: ${[...errors].join(' | ')}`);
+    console.log(`snapshot starts: ${JSON.stringify(got.map((x) => x.snapshotStart))}`);
     return got;
   };
 

@@ -64,6 +64,8 @@ export interface ShardSnapshotStart {
   /** Why: an empty store, or a gap record (the indexes it stood for). */
   readonly reason: string;
   readonly installedAt: string;
+  /** From the installed snapshot to the offset found (the Kafka lookup, with its retries). */
+  readonly offsetLookupMs: number;
 }
 
 export interface ShardFeedStatus {
@@ -333,11 +335,12 @@ export class LogMaterializer {
     }
     // Installed (live on disk too): from here only the offset to continue from is missing, and a
     // restart would simply continue from the group's position or re-read from offset 0.
+    const installedAt = new Date();
     for (;;) {
       if (this.stopping) return undefined;
       try {
         const startOffset = await startOffsetAfter(this.admin as Admin, topic, f.sm, b.startMarginMs);
-        f.snapshotStart = { index: f.sm.appliedIndex, source, startOffset, reason, installedAt: new Date().toISOString() };
+        f.snapshotStart = { index: f.sm.appliedIndex, source, startOffset, reason, installedAt: installedAt.toISOString(), offsetLookupMs: Date.now() - installedAt.getTime() };
         f.bootstrapError = undefined;
         // A fresh chance to fall back to offset 0 if the offset was guessed too late.
         f.reread = false;

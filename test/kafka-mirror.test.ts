@@ -4,14 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
-import { Client } from 'pg';
 import { RemoteShardKv } from '@weft/kvrpc';
-import { devPorts } from '../apps/cli/src/dev-cluster';
 import { TEST_KAFKA_BROKER, testKafka } from './support/kafka';
 import { caughtUp, compareWithReplicas, indexProblems, mirrorStats, readLogs } from './support/kafka-log';
+import { NODES, Writer, connect, materializerMatchesReplicas, materializerStatus, sleep, startMirroredDemo, uniquePrefix, until, type MirroredDemo } from './support/mirrored-demo';
 import { freePort } from './support/ports';
 import { ROOT, spawnNode, waitForHttp } from './support/process';
-import { freeDemoPort, spawnDemo } from './support/weft-server';
 
 // The Kafka mirror (issue 11, libs/mirror) on the real cluster (`weft demo --kafka`) and a real
 // broker: the leader of each shard publishes its committed entries to <prefix>.log.<shard>;
@@ -19,56 +17,6 @@ import { freeDemoPort, spawnDemo } from './support/weft-server';
 jest.setTimeout(300_000);
 
 const exec = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const NODES = [1, 2, 3] as const;
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
-}
-
-const uniquePrefix = (tag: string): string => `wt${tag}${process.pid}${Date.now().toString(36)}`;
-
-/** A started demo with the mirror on and the ports tests need. */
-async function startMirroredDemo(brokers: string, prefix: string, opts: { shards?: number; env?: Record<string, string> } = {}) {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'weft-mirror-'));
-  const pgPort = await freeDemoPort();
-  const args = ['--kafka', brokers, ...(opts.shards ? ['--shards', String(opts.shards)] : [])];
-  const demo = await spawnDemo({ dataDir, pgPort, args, env: { WEFT_KAFKA_TOPIC_PREFIX: prefix, ...opts.env }, readyTimeoutMs: 90_000 });
-  const p = devPorts(pgPort);
-  return {
-    demo,
-    dataDir,
-    pgPort,
-    http: NODES.map((id) => p.http(id)),
-    materializerHttp: p.materializerHttp,
-    materializerKv: p.materializerKv,
-    kv: NODES.map((id) => ({ nodeId: id, port: p.kv(id) })),
-    shards: Array.from({ length: opts.shards ?? 4 }, (_, i) => i + 1),
-    async stop(): Promise<void> {
-      await demo.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-type MirroredDemo = Awaited<ReturnType<typeof startMirroredDemo>>;
-
-async function connect(port: number): Promise<Client> {
-  const c = new Client({ host: '127.0.0.1', port, user: 'weft', database: 'weft', connectionTimeoutMillis: 5000 });
-  c.on('error', () => undefined);
-  await c.connect();
-  return c;
-}
 
 /** Waits for the mirror to catch up, reads every log topic back and checks it against the replicas. */
 async function verifyTopics(kafka: Kafka, prefix: string, d: MirroredDemo): Promise<Map<number, number>> {
@@ -83,90 +31,6 @@ async function verifyTopics(kafka: Kafka, prefix: string, d: MirroredDemo): Prom
   }
   await compareWithReplicas(kafka, prefix, d.shards, d.kv);
   return targets;
-}
-
-interface FeedView {
-  shardId: number;
-  state: string;
-  appliedIndex: number;
-  stateHash: string;
-  lagEntries: number;
-  lagMs: number;
-  outcomeMismatches: number;
-  error?: string;
-  readsServed?: number;
-}
-const materializerStatus = async (port: number): Promise<FeedView[]> => {
-  const res = await fetch(`http://127.0.0.1:${port}/materializer`);
-  return ((await res.json()) as { shards: FeedView[] }).shards;
-};
-
-/**
- * Waits until a materializer (GET /materializer on `port`) and a replica of every shard are at
- * the same applied index, and expects the same state hash there.
- */
-async function materializerMatchesReplicas(port: number, d: MirroredDemo): Promise<void> {
-  const targets = await until('every shard mirrored up to its applied index', () => caughtUp(d.http, d.shards), 90_000);
-  const kv = d.kv;
-  for (const shard of d.shards) {
-    const client = new RemoteShardKv({ shardId: shard, replicas: kv.map((k) => ({ nodeId: k.nodeId, host: '127.0.0.1', port: k.port })), requestTimeoutMs: 3000 });
-    try {
-      await until(`materializer and a replica of shard ${shard} at one index (topic at ${targets.get(shard)})`, async () => {
-        const feed = (await materializerStatus(port)).find((f) => f.shardId === shard);
-        if (feed === undefined || feed.error !== undefined) throw new Error(`materializer shard ${shard}: ${feed?.error ?? 'missing'}`);
-        expect(feed.outcomeMismatches).toBe(0);
-        for (const k of kv) {
-          const st = await client.replicaStatus(k.nodeId).catch(() => undefined);
-          if (st !== undefined && st.appliedIndex === feed.appliedIndex) {
-            expect([shard, feed.appliedIndex, feed.stateHash]).toEqual([shard, st.appliedIndex, st.stateHash.toString('hex')]);
-            return true;
-          }
-        }
-        return undefined;
-      }, 90_000);
-    } finally {
-      client.close();
-    }
-  }
-}
-
-/** Inserts rows one autocommit statement at a time until stopped; reconnects after errors. */
-class Writer {
-  readonly acked: number[] = [];
-  readonly errors: string[] = [];
-  private running = true;
-  private readonly done: Promise<void>;
-
-  constructor(
-    private readonly port: number,
-    private readonly table: string,
-    private nextId: number,
-  ) {
-    this.done = this.loop();
-  }
-
-  private async loop(): Promise<void> {
-    let c: Client | undefined;
-    while (this.running) {
-      try {
-        c ??= await connect(this.port);
-        const id = this.nextId++;
-        await c.query(`INSERT INTO ${this.table} (id, v) VALUES ($1, $2)`, [id, `row ${id}`]);
-        this.acked.push(id);
-      } catch (e) {
-        this.errors.push(String(e));
-        await c?.end().catch(() => undefined);
-        c = undefined;
-        await sleep(100);
-      }
-    }
-    await c?.end().catch(() => undefined);
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.done;
-  }
 }
 
 describe('Kafka mirror of every shard log (weft demo --kafka, shared broker)', () => {

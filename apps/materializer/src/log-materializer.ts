@@ -5,17 +5,24 @@
 // Position: the consumer group's committed offsets, committed only after the records were
 // applied; applying is idempotent by index ('already-applied'), so a redelivery is harmless. A
 // shard whose store is empty starts from offset 0 (that is also how to rebuild: an empty data
-// directory). A record past the next index (the group's offsets are ahead of this store, e.g.
-// the store was replaced) re-reads the topic from 0. A gap record stops the shard: it needs a
-// rebuild from a snapshot, which is not built yet.
+// directory), unless it bootstraps from a snapshot. A record past the next index (the group's
+// offsets are ahead of this store, e.g. the store was replaced, or a snapshot start guessed its
+// offset too late) re-reads the topic from 0.
+//
+// Bootstrap from snapshot + offset (decision 0036, `bootstrap` option): an empty store, and a
+// shard that meets a gap record, install a snapshot of the shard fetched from a node (the Raft
+// replicas' own format and verification) and consume from the record after its index. Without
+// it a gap record stops the shard.
 
 import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { Materializer } from '@weft/materialize';
 import { fromMessage, logTopic, mirrorProgressGroup, shardOfLogTopic, type LogRecord } from '@weft/mirror';
+import { ShardStateDir, type StagedShardState } from '@weft/replica';
 import { MvccStore } from '@weft/storage';
 import type { MaterializedFeed } from './materialized-shard';
+import { fetchShardSnapshot } from './snapshot-fetch';
+import { startOffsetAfter } from './start-offset';
 
 export interface LogMaterializerLogger {
   info(fields: Record<string, unknown>, msg: string): void;
@@ -32,9 +39,34 @@ export interface LogMaterializerOptions {
   readonly groupId: string;
   readonly logger: LogMaterializerLogger;
   readonly now?: () => number;
+  /** Start empty shards, and get past gap records, from node snapshots (undefined: offset 0, stop at gaps). */
+  readonly bootstrap?: SnapshotBootstrap;
 }
 
-export type ShardFeedState = 'waiting-for-topic' | 'applying' | 'caught-up' | 'stopped';
+export interface SnapshotBootstrap {
+  /** Nodes' HTTP addresses (host:port) serving GET /shards/<id>/snapshot, tried in order. */
+  readonly sources: readonly string[];
+  /** Wait between rounds over the sources when none served a snapshot. */
+  readonly retryMs?: number;
+  /** Clock-skew margin when finding the start offset by time (start-offset.ts). */
+  readonly startMarginMs?: number;
+}
+
+export type ShardFeedState = 'waiting-for-topic' | 'bootstrapping' | 'applying' | 'caught-up' | 'stopped';
+
+/** The last snapshot this shard's state was started from. */
+export interface ShardSnapshotStart {
+  /** Applied index of the snapshot: the log was consumed from the record after it. */
+  readonly index: number;
+  readonly source: string;
+  /** Kafka offset consumption (re)started from. */
+  readonly startOffset: string;
+  /** Why: an empty store, or a gap record (the indexes it stood for). */
+  readonly reason: string;
+  readonly installedAt: string;
+  /** From the installed snapshot to the offset found (the Kafka lookup, with its retries). */
+  readonly offsetLookupMs: number;
+}
 
 export interface ShardFeedStatus {
   readonly shardId: number;
@@ -53,6 +85,11 @@ export interface ShardFeedStatus {
   /** Records whose outcome header differs from what applying them here gave (must stay 0). */
   readonly outcomeMismatches: number;
   readonly error: string | undefined;
+  /** Snapshots installed since this process started. */
+  readonly snapshotsInstalled: number;
+  readonly snapshotStart: ShardSnapshotStart | undefined;
+  /** The last failed attempt to fetch a snapshot, while bootstrapping. */
+  readonly bootstrapError: string | undefined;
 }
 
 class ShardFeed {
@@ -64,10 +101,17 @@ class ShardFeed {
   recordsApplied = 0;
   outcomeMismatches = 0;
   error: string | undefined;
+  snapshotsInstalled = 0;
+  snapshotStart: ShardSnapshotStart | undefined;
+  bootstrapError: string | undefined;
+  /** Where to seek once the consumer runs, after a snapshot installed before it did. */
+  pendingSeek: string | undefined;
   constructor(
     readonly shardId: number,
-    readonly store: MvccStore,
-    readonly sm: Materializer,
+    readonly dirs: ShardStateDir,
+    /** Replaced when a snapshot is installed. */
+    public store: MvccStore,
+    public sm: Materializer,
   ) {}
 }
 
@@ -84,12 +128,17 @@ export class LogMaterializer {
 
   /** Opens every shard's store, then (in the background) waits for the topics and consumes. */
   async open(): Promise<void> {
+    mkdirSync(this.o.dataDir, { recursive: true });
     for (const id of this.o.shardIds) {
-      const dir = path.join(this.o.dataDir, `shard-${id}`);
+      // The replicas' layout: shard-<id>/ until a snapshot is installed, then the directory
+      // shard-<id>.current names; leftovers of an interrupted install are removed here.
+      const dirs = new ShardStateDir(this.o.dataDir, id);
+      dirs.cleanup();
+      const dir = dirs.current();
       mkdirSync(dir, { recursive: true });
       const store = await MvccStore.open(dir);
       const sm = await Materializer.open(store, id);
-      this.feeds.set(id, new ShardFeed(id, store, sm));
+      this.feeds.set(id, new ShardFeed(id, dirs, store, sm));
     }
     this.starting = this.consume();
   }
@@ -98,7 +147,7 @@ export class LogMaterializer {
   feed(shardId: number): MaterializedFeed | undefined {
     const f = this.feeds.get(shardId);
     if (f === undefined) return undefined;
-    return { sm: f.sm, stoppedReason: () => (f.state === 'stopped' ? (f.error ?? 'stopped') : undefined) };
+    return { get sm() { return f.sm; }, stoppedReason: () => (f.state === 'stopped' ? (f.error ?? 'stopped') : undefined) };
   }
 
   status(): ShardFeedStatus[] {
@@ -115,6 +164,9 @@ export class LogMaterializer {
       recordsApplied: f.recordsApplied,
       outcomeMismatches: f.outcomeMismatches,
       error: f.error,
+      snapshotsInstalled: f.snapshotsInstalled,
+      snapshotStart: f.snapshotStart,
+      bootstrapError: f.bootstrapError,
     }));
   }
 
@@ -152,7 +204,7 @@ export class LogMaterializer {
           const p = Number(t.partitions.find((x) => x.partition === 0)?.offset ?? -1);
           if (f !== undefined && p > f.topicIndex) f.topicIndex = p;
         }
-        for (const f of this.feeds.values()) if (f.state !== 'stopped' && f.state !== 'waiting-for-topic') f.state = f.topicIndex > f.sm.appliedIndex ? 'applying' : 'caught-up';
+        for (const f of this.feeds.values()) if (f.state === 'applying' || f.state === 'caught-up') f.state = f.topicIndex > f.sm.appliedIndex ? 'applying' : 'caught-up';
       } catch {
         // Kafka away: the lag keeps its last value and lagMs grows.
       }
@@ -160,15 +212,28 @@ export class LogMaterializer {
     this.poll = setInterval(() => void pollProgress(), 1000);
     void pollProgress();
 
+    // Snapshot start of empty stores, before consuming: each then reads from after its snapshot.
+    if (this.o.bootstrap !== undefined) {
+      for (const f of this.feeds.values()) {
+        if (f.sm.appliedIndex > 0) continue;
+        const offset = await this.bootstrap(f, this.o.bootstrap, 0, 'empty store');
+        if (offset === undefined) return;
+        f.pendingSeek = offset;
+      }
+    }
+
     const consumer = this.o.kafka.consumer({ groupId: this.o.groupId, readUncommitted: false, retry: { retries: 10 } });
     this.consumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run({ eachBatchAutoResolve: false, autoCommitInterval: 1000, eachBatch: (p) => this.onBatch(p) });
     // An empty store (first start, or a rebuild) reads its topic from the start, whatever the group committed.
+    // A snapshot-started one reads from after its snapshot.
     for (const f of this.feeds.values()) {
       f.state = 'applying';
-      if (f.sm.appliedIndex === 0) consumer.seek({ topic: logTopic(this.o.topicPrefix, f.shardId), partition: 0, offset: '0' });
+      const offset = f.pendingSeek ?? (f.sm.appliedIndex === 0 ? '0' : undefined);
+      f.pendingSeek = undefined;
+      if (offset !== undefined) consumer.seek({ topic: logTopic(this.o.topicPrefix, f.shardId), partition: 0, offset });
     }
   }
 
@@ -176,7 +241,7 @@ export class LogMaterializer {
     const { batch } = p;
     const shardId = shardOfLogTopic(this.o.topicPrefix, batch.topic);
     const f = shardId === undefined ? undefined : this.feeds.get(shardId);
-    if (f === undefined || f.state === 'stopped') return;
+    if (f === undefined || f.state === 'stopped' || f.state === 'bootstrapping') return;
     for (const m of batch.messages) {
       if (!p.isRunning() || p.isStale()) return;
       let rec: LogRecord;
@@ -188,10 +253,18 @@ export class LogMaterializer {
       }
       const next = f.sm.appliedIndex + 1;
       if (rec.outcome.status === 'gap' && rec.outcome.gapFrom <= next && rec.index >= next) {
-        this.stop(f, `the log has a gap (indexes ${rec.outcome.gapFrom}..${rec.index} were never published); rebuild this shard from a snapshot`);
+        const why = `the log has a gap (indexes ${rec.outcome.gapFrom}..${rec.index} were never published)`;
+        if (this.o.bootstrap === undefined) {
+          this.stop(f, `${why}; rebuild this shard from a snapshot (WEFT_MATERIALIZER_BOOTSTRAP=snapshot)`);
+        } else {
+          // The way past a gap: a snapshot at or after its last index, then the records after it.
+          this.rebootstrap(f, this.o.bootstrap, batch.topic, rec.index - 1, why);
+        }
         return;
       }
-      if (rec.index > next && rec.outcome.status !== 'gap') {
+      // The first index a record stands for (a gap record: its first missing one).
+      const first = rec.outcome.status === 'gap' ? rec.outcome.gapFrom : rec.index;
+      if (first > next) {
         if (f.reread) {
           this.stop(f, `index ${rec.index} follows ${f.sm.appliedIndex} in the topic itself: entries are missing`);
           return;
@@ -229,6 +302,80 @@ export class LogMaterializer {
       }
     }
     f.recordsApplied++;
+  }
+
+  /**
+   * Installs a snapshot past `mustExceed` into `f` and returns the offset to consume from,
+   * retrying every retryMs while no source serves one (the state stays as it was meanwhile);
+   * undefined once the materializer is closing.
+   */
+  private async bootstrap(f: ShardFeed, b: SnapshotBootstrap, mustExceed: number, reason: string): Promise<string | undefined> {
+    f.state = 'bootstrapping';
+    const topic = logTopic(this.o.topicPrefix, f.shardId);
+    const retry = async (what: string, e: unknown): Promise<void> => {
+      f.bootstrapError = `${what}: ${e instanceof Error ? e.message : String(e)}`;
+      this.o.logger.warn({ shard: f.shardId, err: f.bootstrapError }, 'materializer: bootstrap from a snapshot not done yet; retrying');
+      await new Promise((r) => setTimeout(r, b.retryMs ?? 2000));
+    };
+    let source: string | undefined;
+    while (source === undefined) {
+      if (this.stopping) return undefined;
+      try {
+        const got = await fetchShardSnapshot({ sources: b.sources, shardId: f.shardId, dirs: f.dirs, mustExceed });
+        if (this.stopping) {
+          // Closing: the state is live on disk already, so the next start opens it.
+          await got.state.store.close();
+          return undefined;
+        }
+        this.install(f, got.state);
+        source = got.source;
+      } catch (e) {
+        await retry('fetching a snapshot', e);
+      }
+    }
+    // Installed (live on disk too): from here only the offset to continue from is missing, and a
+    // restart would simply continue from the group's position or re-read from offset 0.
+    const installedAt = new Date();
+    for (;;) {
+      if (this.stopping) return undefined;
+      try {
+        const startOffset = await startOffsetAfter(this.admin as Admin, topic, f.sm, b.startMarginMs);
+        f.snapshotStart = { index: f.sm.appliedIndex, source, startOffset, reason, installedAt: installedAt.toISOString(), offsetLookupMs: Date.now() - installedAt.getTime() };
+        f.bootstrapError = undefined;
+        // A fresh chance to fall back to offset 0 if the offset was guessed too late.
+        f.reread = false;
+        this.o.logger.info({ shard: f.shardId, ...f.snapshotStart }, 'materializer: started the shard from a snapshot');
+        return startOffset;
+      } catch (e) {
+        await retry('finding the offset after the snapshot', e);
+      }
+    }
+  }
+
+  /** A running shard met a gap: pause its topic, install a snapshot past it, resume after it. */
+  private rebootstrap(f: ShardFeed, b: SnapshotBootstrap, topic: string, mustExceed: number, why: string): void {
+    const consumer = this.consumer as Consumer;
+    consumer.pause([{ topic }]);
+    this.o.logger.warn({ shard: f.shardId, applied: f.sm.appliedIndex, err: why }, 'materializer: gap in the log; bootstrapping the shard from a snapshot');
+    void this.bootstrap(f, b, mustExceed, why).then((offset) => {
+      if (offset === undefined) return;
+      f.state = 'applying';
+      consumer.seek({ topic, partition: 0, offset });
+      consumer.resume([{ topic }]);
+    });
+  }
+
+  /** Serves a verified snapshot state from now on (already live on disk); retires the old store. */
+  private install(f: ShardFeed, st: StagedShardState): void {
+    const old = f.store;
+    const oldDir = old.db.location;
+    f.store = st.store;
+    f.sm = st.materializer;
+    f.snapshotsInstalled++;
+    void old
+      .close()
+      .then(() => f.dirs.remove(oldDir))
+      .catch((e: unknown) => this.o.logger.warn({ shard: f.shardId, err: e instanceof Error ? e.message : String(e) }, 'materializer: could not remove the replaced shard state'));
   }
 
   private stop(f: ShardFeed, why: string): void {

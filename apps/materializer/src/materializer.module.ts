@@ -15,6 +15,28 @@ export interface MaterializerConfig extends KafkaEnv {
   readonly WEFT_BIND_HOST: string;
   /** KV RPC port serving reads at or below each shard's closed timestamp (0: none). */
   readonly WEFT_KV_PORT: number;
+  readonly WEFT_MATERIALIZER_BOOTSTRAP: 'log' | 'snapshot';
+  readonly WEFT_MATERIALIZER_SNAPSHOT_FROM: readonly string[];
+  readonly WEFT_MATERIALIZER_START_MARGIN_MS: number;
+}
+
+/** How empty shards start and gaps are handled, as GET /materializer shows it. */
+export interface BootstrapView {
+  readonly mode: 'log' | 'snapshot';
+  /** Nodes' HTTP addresses snapshots are fetched from (mode snapshot). */
+  readonly sources: readonly string[];
+}
+
+/** The bootstrap settings, or a precise error for a combination that cannot work. */
+export function bootstrapView(c: Pick<MaterializerConfig, 'WEFT_MATERIALIZER_BOOTSTRAP' | 'WEFT_MATERIALIZER_SNAPSHOT_FROM'>): BootstrapView {
+  const sources = c.WEFT_MATERIALIZER_SNAPSHOT_FROM;
+  if (c.WEFT_MATERIALIZER_BOOTSTRAP === 'snapshot' && sources.length === 0) {
+    throw new Error('WEFT_MATERIALIZER_BOOTSTRAP=snapshot needs WEFT_MATERIALIZER_SNAPSHOT_FROM: the HTTP host:port of one or more nodes (they serve GET /shards/<id>/snapshot)');
+  }
+  if (c.WEFT_MATERIALIZER_BOOTSTRAP === 'log' && sources.length > 0) {
+    throw new Error('WEFT_MATERIALIZER_SNAPSHOT_FROM is set but WEFT_MATERIALIZER_BOOTSTRAP=log never fetches a snapshot; set WEFT_MATERIALIZER_BOOTSTRAP=snapshot or unset it');
+  }
+  return { mode: c.WEFT_MATERIALIZER_BOOTSTRAP, sources };
 }
 
 /** Consumes shards 1..WEFT_SHARD_COUNT's log topics into RocksDB stores under WEFT_DATA_DIR. */
@@ -23,12 +45,14 @@ export class MaterializerService implements OnModuleInit, OnApplicationShutdown 
   private m?: LogMaterializer;
   private kv?: KvServer;
   private readonly served = new Map<number, MaterializedShard>();
+  bootstrap: BootstrapView = { mode: 'log', sources: [] };
 
   constructor(@Inject(MATERIALIZER_CONFIG) private readonly c: MaterializerConfig) {}
 
   async onModuleInit(): Promise<void> {
     const settings = kafkaSettings(this.c);
     if (settings === undefined) throw new Error('WEFT_KAFKA_BROKERS is required: the materializer reads the shard logs from Kafka');
+    this.bootstrap = bootstrapView(this.c);
     const logger = createLogger('weft-materializer', this.c.WEFT_LOG_LEVEL);
     this.m = new LogMaterializer({
       kafka: createKafka(settings, `weft-materializer-${this.c.WEFT_MATERIALIZER_ID}`),
@@ -37,6 +61,7 @@ export class MaterializerService implements OnModuleInit, OnApplicationShutdown 
       dataDir: this.c.WEFT_DATA_DIR,
       groupId: `${settings.topicPrefix}.materializer.${this.c.WEFT_MATERIALIZER_ID}`,
       logger,
+      ...(this.bootstrap.mode === 'snapshot' ? { bootstrap: { sources: this.bootstrap.sources, startMarginMs: this.c.WEFT_MATERIALIZER_START_MARGIN_MS } } : {}),
     });
     await this.m.open();
     if (this.c.WEFT_KV_PORT > 0) {
@@ -69,8 +94,8 @@ export class MaterializerController {
   constructor(private readonly svc: MaterializerService) {}
 
   @Get('materializer')
-  status(): { shards: ReturnType<MaterializerService['status']> } {
-    return { shards: this.svc.status() };
+  status(): { bootstrap: BootstrapView; shards: ReturnType<MaterializerService['status']> } {
+    return { bootstrap: this.svc.bootstrap, shards: this.svc.status() };
   }
 }
 

@@ -1,4 +1,5 @@
-import { Controller, Get, Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Injectable, Module, NotFoundException, Param, ParseIntPipe, StreamableFile, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Readable } from 'node:stream';
 import { hostname } from 'node:os';
 import type { NodeAddress } from '@weft/config';
 import { MetaClient } from '@weft/meta';
@@ -124,6 +125,11 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
     logger.info({ kv: this.node.kvAddress, raftPort: c.WEFT_RAFT_PORT, shards: c.WEFT_SHARD_COUNT, startMs: Date.now() - started }, 'shard replicas started');
   }
 
+  /** The data plane, once started (undefined before onModuleInit). */
+  get nodeHost(): NodeHost | undefined {
+    return this.node;
+  }
+
   async onApplicationShutdown(): Promise<void> {
     await this.agent?.stop();
     this.meta?.close();
@@ -144,13 +150,32 @@ export class MirrorController {
   }
 }
 
+/**
+ * `GET /shards/:id/snapshot`: the node's replica state of a shard as a snapshot stream (the
+ * format Raft replicas send each other, libs/replica snapshot-format), for a materializer
+ * bootstrapping from snapshot + offset (decision 0036). Any replica serves: its state is a
+ * committed prefix of the log at the index the stream's trailer names.
+ */
+@Controller()
+export class ShardSnapshotController {
+  constructor(private readonly host: NodeHostService) {}
+
+  @Get('shards/:id/snapshot')
+  @Header('Content-Type', 'application/octet-stream')
+  snapshot(@Param('id', ParseIntPipe) id: number): StreamableFile {
+    const node = this.host.nodeHost;
+    if (node === undefined || node.materializer(id) === undefined) throw new NotFoundException(`shard ${id} is not hosted on this node`);
+    return new StreamableFile(Readable.from(node.snapshotStream(id)));
+  }
+}
+
 /** A storage node: hosts a replica of shards 1..WEFT_SHARD_COUNT and serves them over the KV RPC. */
 @Module({})
 export class NodeModule {
   static forRoot(config: NodeConfig, runtime: ServiceRuntime): DynamicModule {
     return {
       module: NodeModule,
-      controllers: [MirrorController],
+      controllers: [MirrorController, ShardSnapshotController],
       providers: [
         { provide: NODE_CONFIG, useValue: config },
         { provide: NODE_RUNTIME, useValue: runtime },

@@ -575,6 +575,15 @@ export class NodeHost {
     return g.entries(lo, hi, maxBytes);
   }
 
+  /**
+   * A snapshot stream (libs/replica snapshot-format) of a hosted shard's current state, for
+   * consumers outside Raft (a materializer bootstrapping from snapshot + offset).
+   */
+  snapshotStream(shardId: number): AsyncIterable<Uint8Array> {
+    if (this.source === undefined || !this.shards.has(shardId)) throw new Error(`shard ${shardId} is not hosted on node ${this.opts.nodeId}`);
+    return this.source.current(shardId);
+  }
+
   /** The current state machine of a hosted shard (replaced when a snapshot is installed). */
   materializer(shardId: number): Materializer | undefined {
     return this.shards.get(shardId)?.sm;

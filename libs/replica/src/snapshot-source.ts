@@ -125,6 +125,15 @@ export class ShardSnapshotSource implements SnapshotSource {
     return this.stream(groupId, snapshot.metadata.index);
   }
 
+  /**
+   * The group's current state, in the same format, outside Raft (a Kafka-fed materializer
+   * bootstrapping from it): whatever index the replica has applied when the first chunk is
+   * asked for. Tracked like a Raft stream, so a state replaced mid-stream fails it cleanly.
+   */
+  current(groupId: number): AsyncIterable<Uint8Array> {
+    return this.stream(groupId, 0);
+  }
+
   private async *stream(groupId: number, snapshotIndex: number): AsyncGenerator<Buffer> {
     // Looked up when the first chunk is asked for, in the same turn the iterator is created, so
     // a state replaced since the Raft core asked for the snapshot is never read.

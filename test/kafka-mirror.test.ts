@@ -195,8 +195,8 @@ describe('Kafka mirror of every shard log (weft demo --kafka, shared broker)', (
       await c.query('INSERT INTO stale_routed VALUES (31, 100)');
       const servedBefore = (await materializerStatus(d.materializerHttp)).reduce((n, f) => n + (f.readsServed ?? 0), 0);
       // Once the materializer's closed timestamps pass `between`, the read is served there.
-      const past = await until('a stale read served', async () => {
-        const r = await c.query(`SELECT count(*)::int AS n, sum(v)::int AS total FROM stale_routed AS OF SYSTEM TIME '${between}'`);
+      const past = await until<{ n: number; total: number }>('a stale read served', async () => {
+        const r = await c.query<{ n: number; total: number }>(`SELECT count(*)::int AS n, sum(v)::int AS total FROM stale_routed AS OF SYSTEM TIME '${between}'`);
         const served = (await materializerStatus(d.materializerHttp)).reduce((n, f) => n + (f.readsServed ?? 0), 0);
         return served > servedBefore ? r.rows[0] : undefined;
       }, 60_000);

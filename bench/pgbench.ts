@@ -18,6 +18,8 @@
 // main runs the demo is restarted on the same data three times — defaults, WEFT_METRICS=off,
 // and every statement traced (WEFT_TRACE_SAMPLE_RATIO=1, exported over OTLP/HTTP to a sink in
 // this process) — and select-only and TPC-B-like (prepared, first client count) run on each.
+// BENCH_OBS_ROUNDS (default 1): repeat the variants that many times, each round starting one
+// variant later, so no variant always runs first (right after the load, or the main runs).
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -211,7 +213,9 @@ async function measureObservability(dataDir: string, problems: string[]): Promis
   const clients = CLIENT_COUNTS[0];
   const workloads = ALL_WORKLOADS.filter((w) => w.name === 'select-only' || w.name === 'tpcb-like');
   try {
-    for (const v of OBS_VARIANTS) {
+    const rounds = Number(process.env.BENCH_OBS_ROUNDS ?? 1);
+    const order = Array.from({ length: rounds * OBS_VARIANTS.length }, (_, i) => OBS_VARIANTS[(i + Math.floor(i / OBS_VARIANTS.length)) % OBS_VARIANTS.length]);
+    for (const v of order) {
       let server: Server | undefined;
       try {
         server = await startWeft({ dataDir, env: v.env(sink.url) });

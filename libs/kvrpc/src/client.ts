@@ -117,10 +117,14 @@ class KvConnection {
     setImmediate(() => {
       const queued = this.outbox;
       this.outbox = [];
-      // Frames for a socket that closed meanwhile are dropped: closing failed their requests.
-      for (const target of new Set(queued.map((q) => q.socket))) {
-        const frames = queued.filter((q) => q.socket === target).map((q) => q.frame);
-        if (!target.destroyed) target.write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
+      // One write per run of frames for the same socket (a reconnect mid-turn starts a new
+      // run). Frames for a socket that closed meanwhile are dropped: closing failed their requests.
+      for (let i = 0; i < queued.length; ) {
+        const target = queued[i].socket;
+        let j = i + 1;
+        while (j < queued.length && queued[j].socket === target) j++;
+        if (!target.destroyed) target.write(j - i === 1 ? queued[i].frame : Buffer.concat(queued.slice(i, j).map((q) => q.frame)));
+        i = j;
       }
     });
   }

@@ -8,7 +8,7 @@ import { RemoteShardKv, type ReplicaAddress } from '@weft/kvrpc';
 import { LocalShard } from '@weft/materialize';
 import { MetaClient } from '@weft/meta';
 import { PgServer } from '@weft/pgwire';
-import { createSqlSessionFactory, SQL_REPLICATED_KEYS, type SqlPrepared } from '@weft/sql';
+import { compileScanFilter, createSqlSessionFactory, SQL_REPLICATED_KEYS, type SqlPrepared } from '@weft/sql';
 import { READINESS_PROBE, type ServiceRuntime } from '@weft/service';
 import { createLogger, traceparentOf } from '@weft/telemetry';
 import { authenticatorFromEnv } from './auth';
@@ -121,7 +121,7 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown, Co
       } else {
         const dir = path.join(c.WEFT_DATA_DIR, `shard-${id}`);
         mkdirSync(dir, { recursive: true });
-        const shard = await LocalShard.open(dir, { shardId: id });
+        const shard = await LocalShard.open(dir, { shardId: id, scanFilters: compileScanFilter });
         this.local.push(shard);
         shards.set(id, shard);
       }

@@ -6,6 +6,7 @@ import { MetaClient } from '@weft/meta';
 import { NodeMirror, kafkaSettings, nodeHostSource, type KafkaEnv, type NodeMirrorStats } from '@weft/mirror';
 import { MetaAgent, NodeHost, type PeerSpec, type ShardSpec } from '@weft/nodehost';
 import { READINESS_PROBE, type ServiceRuntime } from '@weft/service';
+import { compileScanFilter } from '@weft/sql';
 import { createLogger } from '@weft/telemetry';
 import { NodeReadiness } from './node-health';
 import { NodeMetrics } from './node-metrics';
@@ -97,6 +98,7 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
       peers,
       shards: placedByMeta ? [] : shardSpecs(c),
       snapshotEveryEntries: c.WEFT_SNAPSHOT_ENTRIES,
+      scanFilters: compileScanFilter,
       compactionMarginEntries: c.WEFT_SNAPSHOT_MARGIN,
       stagedIdleMs: c.WEFT_STAGED_IDLE_MS,
       logger,

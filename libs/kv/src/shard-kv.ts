@@ -26,14 +26,44 @@ export interface ReadRequestOptions {
 }
 
 export interface ScanRequestOptions extends ReadRequestOptions {
+  /** At most this many rows (after `filter`). */
   readonly limit?: number;
   readonly reverse?: boolean;
+  /** A row filter for the shard to evaluate (decision 0037). */
+  readonly filter?: ScanFilter;
 }
+
+/**
+ * A row filter pushed down to the shard (decision 0037). Opaque to KV: the SQL layer encodes it
+ * and the shard's `ScanFilterCompiler` (given by the node) compiles it. A shard that cannot
+ * compile it returns every row (and no `count`): the caller always applies the filter itself
+ * too, so a filter is an optimisation, never a change of result.
+ */
+export interface ScanFilter {
+  /** What to evaluate. Equal programs compile once per shard (it is the cache key). */
+  readonly program: Buffer;
+  /** Values the program refers to (statement parameters). */
+  readonly args: Buffer;
+  /** Count the kept rows instead of returning them (ScanPage.count). Forward scans only. */
+  readonly countOnly?: boolean;
+}
+
+/** A compiled ScanFilter: keeps a visible row's value or steps over it. */
+export interface RowFilter {
+  keep(value: Buffer): boolean;
+  /** Runs a scan in the filter's evaluation context (e.g. the statement's time zone). */
+  around<T>(scan: () => T): T;
+}
+
+/** Compiles pushed-down filters; undefined when the program cannot be evaluated here. */
+export type ScanFilterCompiler = (filter: ScanFilter) => RowFilter | undefined;
 
 export interface ScanPage {
   readonly rows: readonly KvRow[];
   /** Set when `limit` cut the scan: continue from here (as start forward, end reverse). */
   readonly resumeKey?: Buffer;
+  /** Set when the shard counted the rows its filter kept (ScanFilter.countOnly); rows is empty. */
+  readonly count?: number;
 }
 
 /**

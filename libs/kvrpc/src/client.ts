@@ -321,7 +321,8 @@ export class RemoteShardKv implements ShardKv {
     const reverse = options?.reverse ?? false;
     const txnId = options?.txnId ?? NO_TXN;
     const traceparent = this.traceparent?.();
-    const r = await this.call((id) => ({ kind: Kind.Scan, id, shardId: this.shardId, ts, start, end, limit, reverse, txnId, ...(traceparent ? { traceparent } : {}) }), false, 0, options?.follower === true);
+    const filter = options?.filter;
+    const r = await this.call((id) => ({ kind: Kind.Scan, id, shardId: this.shardId, ts, start, end, limit, reverse, txnId, ...(traceparent ? { traceparent } : {}), ...(filter ? { filter } : {}) }), false, 0, options?.follower === true);
     return (r as Extract<Response, { kind: Kind.ScanOk }>).page;
   }
 

@@ -4,7 +4,7 @@
 // Requests and responses share the id; responses may come back in any order (pipelining).
 // Timestamps are u64; keys, values and log entries are u32-length-prefixed bytes; strings are
 // u32-length-prefixed UTF-8. Log entries travel in @weft/logentry's own checksummed encoding.
-import type { KvRow, LockReadResult, LockWaitEdge, MetIntent, RefreshResult, ScanPage, TxnStatus } from '@weft/kv';
+import type { KvRow, LockReadResult, LockWaitEdge, MetIntent, RefreshResult, ScanFilter, ScanPage, TxnStatus } from '@weft/kv';
 import type { ApplyOutcome, ReadSpan, Timestamp } from '@weft/logentry';
 
 /**
@@ -18,8 +18,10 @@ import type { ApplyOutcome, ReadSpan, Timestamp } from '@weft/logentry';
  * 7: GetNow reads several keys at the one timestamp (a first read and the catalog version the
  *    gateway assumed, in one round trip); LockRead too (`also`, read at the lock read's ts).
  *    Get, Scan, GetNow and LockRead carry the caller's trace context like Propose.
+ * 8: Scan carries a pushed-down row filter (program, args, count-only; decision 0037) and ScanOk
+ *    the count of a count-only scan.
  */
-export const KVRPC_VERSION = 7;
+export const KVRPC_VERSION = 8;
 const HEADER_BYTES = 6; // version, kind, request id
 /** Keys one GetNow may read (a first read plus what the transaction assumed): a bound on bad input. */
 export const MAX_GET_NOW_KEYS = 64;
@@ -93,6 +95,8 @@ export type Request =
       readonly txnId: Buffer;
       /** The caller's W3C trace context (sampled traces only), as in Propose. */
       readonly traceparent?: string;
+      /** A row filter for the shard (decision 0037). */
+      readonly filter?: ScanFilter;
     }
   | { readonly kind: Kind.Propose; readonly id: number; readonly shardId: number; readonly entry: Buffer; readonly traceparent?: string }
   | { readonly kind: Kind.Status; readonly id: number; readonly shardId: number }
@@ -270,6 +274,12 @@ export function encodeRequest(r: Request): Buffer {
       w.u8(r.reverse ? 1 : 0);
       w.bytes(r.txnId);
       w.str(r.traceparent ?? '');
+      if (r.filter === undefined) w.u8(0);
+      else {
+        w.u8(r.filter.countOnly ? 2 : 1);
+        w.bytes(r.filter.program);
+        w.bytes(r.filter.args);
+      }
       break;
     case Kind.Propose:
       w.bytes(r.entry);
@@ -375,6 +385,11 @@ export function encodeResponse(r: Response): Buffer {
         w.u8(1);
         w.bytes(r.page.resumeKey);
       } else w.u8(0);
+      if (r.page.count === undefined) w.u8(0);
+      else {
+        w.u8(1);
+        w.u32(r.page.count);
+      }
       break;
     case Kind.ProposeOk: {
       const o = r.outcome;
@@ -583,7 +598,10 @@ export function decodeRequest(payload: Buffer): Request {
         kind, id, shardId, ts: r.u64('ts'), start: r.bytes('start'), end: r.bytes('end'), limit: r.u32('limit'), reverse: r.bool('reverse'),
         txnId: r.bytes('txn id'),
       };
-      req = withTrace(base, r.str('traceparent'));
+      const traced = withTrace(base, r.str('traceparent'));
+      const filterKind = r.u8('filter');
+      if (filterKind > 2) throw new KvRpcDecodeError(`unknown scan filter kind ${filterKind}`, id);
+      req = filterKind === 0 ? traced : { ...traced, filter: { program: r.bytes('filter program'), args: r.bytes('filter args'), countOnly: filterKind === 2 } };
       break;
     }
     case Kind.Propose: {
@@ -683,7 +701,9 @@ export function decodeResponse(payload: Buffer): Response {
       const rows: KvRow[] = [];
       for (let i = 0; i < n; i++) rows.push(readRow(r));
       const resumeKey = r.bool('has resume key') ? r.bytes('resume key') : undefined;
-      res = { kind, id, page: resumeKey ? { rows, resumeKey } : { rows } };
+      const count = r.bool('has count') ? r.u32('count') : undefined;
+      const page: ScanPage = count === undefined ? { rows } : { rows, count };
+      res = { kind, id, page: resumeKey ? { ...page, resumeKey } : page };
       break;
     }
     case Kind.ProposeOk: {

@@ -70,6 +70,10 @@ const requestArb: fc.Arbitrary<Request> = fc.oneof(
   fc.record({ kind: fc.constant(Kind.Get as const), id, shardId: shard, ts: u64, key: bytes, txnId: bytes }),
   fc.record({ kind: fc.constant(Kind.Scan as const), id, shardId: shard, ts: u64, start: bytes, end: bytes, limit: id, reverse: fc.boolean(), txnId: bytes }),
   fc.record({ kind: fc.constant(Kind.Propose as const), id, shardId: shard, entry: bytes }),
+  fc.record({
+    kind: fc.constant(Kind.Scan as const), id, shardId: shard, ts: u64, start: bytes, end: bytes, limit: id, reverse: fc.boolean(), txnId: bytes,
+    filter: fc.record({ program: bytes, args: bytes, countOnly: fc.boolean() }),
+  }),
   fc.record({ kind: fc.constant(Kind.LockWaits as const), id, shardId: shard }),
   fc.record({ kind: fc.constant(Kind.GetNow as const), id, shardId: shard, minTs: u64, keys: fc.array(bytes, { minLength: 1, maxLength: 4 }), txnId: bytes }),
   fc.record({ kind: fc.constant(Kind.Get as const), id, shardId: shard, ts: u64, key: bytes, txnId: bytes, traceparent: fc.constantFrom('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01') }),
@@ -83,6 +87,7 @@ const responseArb: fc.Arbitrary<Response> = fc.oneof(
   fc.record({ kind: fc.constant(Kind.NowOk as const), id, ts: u64 }),
   fc.record({ kind: fc.constant(Kind.GetOk as const), id, row: fc.option(row, { nil: undefined }) }),
   fc.record({ kind: fc.constant(Kind.ScanOk as const), id, page: fc.record({ rows: fc.array(row, { maxLength: 5 }), resumeKey: bytes }) }),
+  fc.record({ kind: fc.constant(Kind.ScanOk as const), id, page: fc.record({ rows: fc.constant([]), count: id, resumeKey: bytes }) }),
   fc.record({
     kind: fc.constant(Kind.ProposeOk as const),
     id,

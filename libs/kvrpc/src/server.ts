@@ -182,7 +182,7 @@ export class KvServer {
       case Kind.Get:
         return { kind: Kind.GetOk, id: req.id, row: await shard.get(req.key, req.ts, readOptions(req.txnId)) };
       case Kind.Scan: {
-        const page = await shard.scan(req.start, req.end, req.ts, { limit: req.limit === 0 ? undefined : req.limit, reverse: req.reverse, ...readOptions(req.txnId) });
+        const page = await shard.scan(req.start, req.end, req.ts, { limit: req.limit === 0 ? undefined : req.limit, reverse: req.reverse, ...readOptions(req.txnId), ...(req.filter ? { filter: req.filter } : {}) });
         return { kind: Kind.ScanOk, id: req.id, page };
       }
       case Kind.Propose: {

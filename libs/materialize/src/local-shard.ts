@@ -2,7 +2,7 @@
 // and applies it at the next index, so the SQL and transaction layers (and their tests) run
 // against exactly the apply semantics the replicated shard has.
 
-import { LockTable, type KvRow, type LockReadResult, type LockWaitEdge, type ReadRequestOptions, type RefreshResult, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus } from '@weft/kv';
+import { LockTable, type KvRow, type LockReadResult, type LockWaitEdge, type ReadRequestOptions, type RefreshResult, type ScanPage, type ScanFilterCompiler, type ScanRequestOptions, type ShardKv, type TxnStatus } from '@weft/kv';
 import type { ApplyOutcome, LogEntry, ReadSpan, Timestamp } from '@weft/logentry';
 import { encodeEntry } from '@weft/logentry';
 import { MvccStore } from '@weft/storage';
@@ -17,6 +17,8 @@ export interface LocalShardOptions {
   readonly sync?: boolean;
   /** RocksDB block cache in bytes. */
   readonly cacheSize?: number;
+  /** Compiles row filters pushed down with scans (decision 0037). */
+  readonly scanFilters?: ScanFilterCompiler;
 }
 
 export class LocalShard implements ShardKv {
@@ -37,7 +39,7 @@ export class LocalShard implements ShardKv {
   static async open(dir: string, options: LocalShardOptions): Promise<LocalShard> {
     const store = await MvccStore.open(dir, options.cacheSize === undefined ? {} : { cacheSize: options.cacheSize });
     try {
-      const m = await Materializer.open(store, options.shardId, { sync: options.sync ?? false });
+      const m = await Materializer.open(store, options.shardId, { sync: options.sync ?? false, ...(options.scanFilters ? { scanFilters: options.scanFilters } : {}) });
       return new LocalShard(m, options.clock ?? systemClock);
     } catch (err) {
       await store.close();

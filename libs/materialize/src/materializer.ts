@@ -12,7 +12,7 @@
 // The materializer must be the only writer of its store: anything written around it would be
 // missing from the state hash.
 
-import type { KvRow, ScanPage, TxnStatus } from '@weft/kv';
+import type { KvRow, ScanFilter, ScanFilterCompiler, ScanPage, TxnStatus } from '@weft/kv';
 import {
   ApplyOutcome, CommitEntry, EntryDecodeError, GcEntry, IntentRef, LogEntry, PrepareEntry, ReadSpan, ResolveEntry, ResolveStagedEntry,
   SchemaChangeEntry, StageEntry, Timestamp, WriteOp, decodeEntry, encodeEntry,
@@ -49,6 +49,11 @@ const SPAN_SEEK_AFTER = 8;
 
 export interface MaterializerOptions {
   /**
+   * Compiles row filters pushed down with scans (decision 0037; the node gives the SQL layer's).
+   * Without it every scan returns all its rows and the reader filters them.
+   */
+  readonly scanFilters?: ScanFilterCompiler;
+  /**
    * fsync RocksDB's WAL on every apply. Off by default: the Raft log is the durable copy and a
    * replica re-applies from its applied index after a crash; LocalShard (no Raft) turns it on
    * when asked to be durable against power loss.
@@ -64,6 +69,8 @@ export interface ReadRequestOptions {
 export interface ScanRequest extends ReadRequestOptions {
   readonly limit?: number;
   readonly reverse?: boolean;
+  /** Evaluated here when `MaterializerOptions.scanFilters` can compile it; else ignored. */
+  readonly filter?: ScanFilter;
 }
 
 /** A prepared (2PC) transaction: its intents on this shard and its read set, which stays locked. */
@@ -455,9 +462,17 @@ export class Materializer {
 
   /** Keys in [start, end) visible at ts; throws IntentConflictError listing the intents met. */
   scan(start: Buffer, end: Buffer, ts: Timestamp, options: ScanRequest = {}): ScanPage {
-    const r = this.store.scan(start, end, ts, { limit: options.limit, reverse: options.reverse, ...this.readOptions(options) });
-    if (r.kind === 'intent-conflict') throw new IntentConflictError(this.shardId, r.intents);
-    return r.resumeKey === undefined ? { rows: r.rows } : { rows: r.rows, resumeKey: r.resumeKey };
+    const filter = options.filter === undefined ? undefined : this.options.scanFilters?.(options.filter);
+    // A filter this shard cannot evaluate is ignored (the reader filters anyway), and then it
+    // must not count either: the reader counts the rows it gets.
+    const countOnly = filter !== undefined && options.filter?.countOnly === true && options.reverse !== true;
+    const scan = (): ScanPage => {
+      const r = this.store.scan(start, end, ts, { limit: options.limit, reverse: options.reverse, keep: filter && ((v: Buffer) => filter.keep(v)), countOnly, ...this.readOptions(options) });
+      if (r.kind === 'intent-conflict') throw new IntentConflictError(this.shardId, r.intents);
+      const page: ScanPage = r.count === undefined ? { rows: r.rows } : { rows: r.rows, count: r.count };
+      return r.resumeKey === undefined ? page : { ...page, resumeKey: r.resumeKey };
+    };
+    return filter === undefined ? scan() : filter.around(scan);
   }
 
   private readOptions(options: ReadRequestOptions): { txnId?: string; intentStatus?: (txnId: string) => IntentVerdict | undefined } {

@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
 import { KvServer, type TracedRead } from '@weft/kvrpc';
-import { Materializer } from '@weft/materialize';
+import type { ScanFilterCompiler } from '@weft/kv';
+import { Materializer, type MaterializerOptions } from '@weft/materialize';
 import { MultiRaftHost, type SnapshotSink, type SnapshotWriter, type Ticker } from '@weft/multiraft';
 import type { ConfChange, Entry, RaftRand, SnapshotMetadata, Status } from '@weft/raft';
 import {
@@ -90,6 +91,8 @@ export interface NodeHostOptions {
   readonly compactionFloor?: (shardId: number) => number | undefined;
   /** Told after each batch of entries a shard applied (the mirror wakes up and ages its backlog). */
   readonly onApplied?: (shardId: number, appliedIndex: number) => void;
+  /** Compiles row filters pushed down with scans (decision 0037); without it scans return every row. */
+  readonly scanFilters?: ScanFilterCompiler;
 }
 
 /** What NodeHost reports as it happens (apps/node turns these into metrics). */
@@ -221,6 +224,10 @@ export class NodeHost {
   private source?: ShardSnapshotSource;
   private kv?: KvServer;
   private readonly shards = new Map<number, HostedShard>();
+  /** How every hosted shard's materializer is opened (at start and after a snapshot install). */
+  private get materializerOptions(): MaterializerOptions {
+    return this.opts.scanFilters === undefined ? {} : { scanFilters: this.opts.scanFilters };
+  }
   /** Shards being opened or waiting to join: stop() waits for them. */
   private readonly adding = new Set<Promise<unknown>>();
   private readonly retiring = new Set<Promise<void>>();
@@ -415,7 +422,7 @@ export class NodeHost {
     const store = await MvccStore.open(stateDir.current());
     let sm: Materializer;
     try {
-      sm = await Materializer.open(store, shardId);
+      sm = await Materializer.open(store, shardId, this.materializerOptions);
     } catch (e) {
       await store.close();
       throw e;
@@ -438,6 +445,7 @@ export class NodeHost {
     const shardRef: { current?: HostedShard } = {};
     const sink = new ShardSnapshotSink({
       shardId,
+      materializer: this.materializerOptions,
       dirs: stateDir,
       appliedIndex: () => shardRef.current?.sm.appliedIndex ?? 0,
       install: (st) => {

@@ -14,7 +14,7 @@
 // the snapshot in its WAL, so a crash can never leave a log that starts after the state.
 
 import type { SnapshotMetadata } from '@weft/raft';
-import { Materializer } from '@weft/materialize';
+import { Materializer, type MaterializerOptions } from '@weft/materialize';
 import { MvccStore, RocksBatch } from '@weft/storage';
 import type { SnapshotSink, SnapshotWriter } from '@weft/multiraft';
 import { SnapshotDecoder, SnapshotFormatError, encodeSnapshotRef, type SnapshotTrailer } from './snapshot-format';
@@ -45,6 +45,8 @@ export interface ShardSnapshotSinkOptions {
   readonly install: (state: StagedShardState) => void;
   /** Told about every stream that was rejected or aborted (logging). */
   readonly onFailed?: (err: Error) => void;
+  /** How the installed state's materializer is opened (as the replica's own). */
+  readonly materializer?: MaterializerOptions;
 }
 
 export interface ShardSnapshotSinkStats {
@@ -150,7 +152,7 @@ class StagedWriter implements SnapshotWriter {
       const t = this.trailer as SnapshotTrailer;
       if (t.records !== this.records) throw new SnapshotRejectedError(`trailer counts ${t.records} records, ${this.records} arrived`);
       syncStore(store.db);
-      m = await Materializer.open(store, this.opts.shardId).catch((e: unknown) => {
+      m = await Materializer.open(store, this.opts.shardId, this.opts.materializer).catch((e: unknown) => {
         throw new SnapshotRejectedError(`staged state is not a store of shard ${this.opts.shardId}: ${e instanceof Error ? e.message : String(e)}`);
       });
       // The host may have aborted the stream (timeout, host closing) while we awaited.

@@ -48,6 +48,7 @@ export async function createSqlSessionFactory(options: SqlEngineOptions): Promis
 }
 
 export { Engine, SQL_REPLICATED_KEYS } from './engine';
+export { compileScanFilter } from './pushdown/compile-scan-filter';
 export { SqlSession } from './session';
 export type { SqlPrepared } from './session';
 export { parseSql, initParser } from './parse';

@@ -47,6 +47,8 @@ export type ScanResult =
        * possibly with fewer rows): continue from here (as `start` forward, `end` reverse).
        */
       readonly resumeKey?: Buffer;
+      /** With `countOnly`: how many visible rows the scan kept (`rows` is then empty). */
+      readonly count?: number;
     }
   | IntentConflict;
 
@@ -75,8 +77,37 @@ function judgeIntent(intent: Intent, readTs: Timestamp, verdict: IntentVerdict |
 }
 
 export interface ScanOptions extends ReadOptions {
+  /** At most this many kept rows (counted after `keep`). */
   readonly limit?: number;
   readonly reverse?: boolean;
+  /**
+   * A row filter evaluated here, on each visible row's value: rows it rejects are stepped over
+   * (they still count toward the per-call work budget). A filter pushed down by the SQL layer.
+   */
+  readonly keep?: (value: Buffer) => boolean;
+  /** Count the kept rows instead of returning them (ScanResult.count). */
+  readonly countOnly?: boolean;
+}
+
+/** Collects a scan's visible rows through its filter, as rows or as a count. */
+class ScanCollector {
+  readonly rows: ScanRow[] = [];
+  kept = 0;
+
+  constructor(private readonly options: ScanOptions) {}
+
+  /** A visible row stored under raw version key `raw` (`prefixLen` as userKeyOf takes it). */
+  add(raw: Buffer, prefixLen: number | undefined, value: Buffer, ts: Timestamp): void {
+    const keep = this.options.keep;
+    if (keep !== undefined && !keep(value)) return;
+    this.kept++;
+    if (!this.options.countOnly) this.rows.push({ key: userKeyOf(raw, prefixLen), value, ts });
+  }
+
+  result(resumeKey: Buffer | undefined): ScanResult {
+    const base = this.options.countOnly ? { kind: 'rows' as const, rows: this.rows, count: this.kept } : { kind: 'rows' as const, rows: this.rows };
+    return resumeKey === undefined ? base : { ...base, resumeKey };
+  }
 }
 
 export interface WriteOptions {
@@ -328,9 +359,9 @@ export class MvccStore {
     }
   }
 
-  private scanForward(it: RocksIterator, readTs: Timestamp, limit: number, options: ReadOptions): ScanResult {
+  private scanForward(it: RocksIterator, readTs: Timestamp, limit: number, options: ScanOptions): ScanResult {
     const { txnId, intentStatus } = options;
-    const rows: ScanRow[] = [];
+    const out = new ScanCollector(options);
     const intents: KeyedIntent[] = [];
     let cur: Buffer | undefined; // version prefix of the key being processed
     let done = false; // the current key's visible version (or verdict) is known
@@ -340,7 +371,7 @@ export class MvccStore {
     let keys = 0;
     let finished = false;
     while (!finished) {
-      const want = Math.min(1024, Math.max(16, limit === Infinity ? 1024 : limit - rows.length + 1));
+      const want = Math.min(1024, Math.max(16, limit === Infinity ? 1024 : limit - out.kept + 1));
       const batch = it.next(want);
       finished = batch.finished;
       const raw = batch.rows;
@@ -348,8 +379,8 @@ export class MvccStore {
         const k = raw[i];
         const plen = prefixLength(k);
         if (cur === undefined || cur.length !== plen || k.compare(cur, 0, plen, 0, plen) !== 0) {
-          if (rows.length >= limit || keys >= SCAN_KEY_BUDGET) {
-            return intents.length > 0 ? { kind: 'intent-conflict', intents } : { kind: 'rows', rows, resumeKey: userKeyOf(k) };
+          if (out.kept >= limit || keys >= SCAN_KEY_BUDGET) {
+            return intents.length > 0 ? { kind: 'intent-conflict', intents } : out.result(userKeyOf(k));
           }
           keys++;
           cur = k.subarray(0, plen);
@@ -367,7 +398,7 @@ export class MvccStore {
           const intent = decodeIntent(raw[i + 1]);
           if (txnId !== undefined && intent.txnId === txnId) {
             done = true;
-            if (intent.value !== null) rows.push({ key: userKeyOf(k), value: intent.value, ts: intent.ts });
+            if (intent.value !== null) out.add(k, undefined, intent.value, intent.ts);
           } else {
             const judged = judgeIntent(intent, readTs, intentStatus?.(intent.txnId));
             if (judged === 'conflict') {
@@ -375,7 +406,7 @@ export class MvccStore {
               intents.push({ ...intent, key: userKeyOf(k) });
             } else if (judged !== 'skip') {
               done = true;
-              if (judged.value !== null) rows.push({ key: userKeyOf(k), value: judged.value, ts: judged.ts });
+              if (judged.value !== null) out.add(k, undefined, judged.value, judged.ts);
             }
           }
           continue;
@@ -392,16 +423,16 @@ export class MvccStore {
         }
         done = true;
         const value = decodeVersion(raw[i + 1]);
-        if (value !== null) rows.push({ key: userKeyOf(k), value, ts: timestampOf(k) });
+        if (value !== null) out.add(k, undefined, value, timestampOf(k));
       }
     }
-    return intents.length > 0 ? { kind: 'intent-conflict', intents } : { kind: 'rows', rows };
+    return intents.length > 0 ? { kind: 'intent-conflict', intents } : out.result(undefined);
   }
 
   /** Reverse: a key's entries arrive oldest first and its intent last; decide at the key's end. */
-  private scanReverse(it: RocksIterator, readTs: Timestamp, limit: number, options: ReadOptions): ScanResult {
+  private scanReverse(it: RocksIterator, readTs: Timestamp, limit: number, options: ScanOptions): ScanResult {
     const { txnId, intentStatus } = options;
-    const rows: ScanRow[] = [];
+    const out = new ScanCollector(options);
     const intents: KeyedIntent[] = [];
     let cur: Buffer | undefined;
     let candKey: Buffer | undefined; // newest version <= readTs seen so far for `cur`
@@ -411,21 +442,21 @@ export class MvccStore {
       if (cur === undefined) return;
       const judged = intent === undefined || (txnId !== undefined && intent.txnId === txnId) ? undefined : judgeIntent(intent, readTs, intentStatus?.(intent.txnId));
       if (intent !== undefined && judged === undefined) {
-        if (intent.value !== null) rows.push({ key: userKeyOf(cur, cur.length), value: intent.value, ts: intent.ts });
+        if (intent.value !== null) out.add(cur, cur.length, intent.value, intent.ts);
       } else if (intent !== undefined && judged === 'conflict') {
         intents.push({ ...intent, key: userKeyOf(cur, cur.length) });
       } else if (judged !== undefined && judged !== 'skip' && judged !== 'conflict') {
-        if (judged.value !== null) rows.push({ key: userKeyOf(cur, cur.length), value: judged.value, ts: judged.ts });
+        if (judged.value !== null) out.add(cur, cur.length, judged.value, judged.ts);
       } else if (candKey !== undefined && candVal !== undefined) {
         const value = decodeVersion(candVal);
-        if (value !== null) rows.push({ key: userKeyOf(candKey), value, ts: timestampOf(candKey) });
+        if (value !== null) out.add(candKey, undefined, value, timestampOf(candKey));
       }
     };
     const readTsKey = versionKey(EMPTY_PREFIX, readTs);
     let keys = 0;
     let finished = false;
     while (!finished) {
-      const batch = it.next(limit === Infinity ? 1024 : Math.min(1024, Math.max(16, limit - rows.length + 1)));
+      const batch = it.next(limit === Infinity ? 1024 : Math.min(1024, Math.max(16, limit - out.kept + 1)));
       finished = batch.finished;
       const raw = batch.rows;
       for (let i = 0; i < raw.length; i += 2) {
@@ -433,9 +464,9 @@ export class MvccStore {
         const plen = prefixLength(k);
         if (cur === undefined || cur.length !== plen || k.compare(cur, 0, plen, 0, plen) !== 0) {
           finishKey();
-          if ((rows.length >= limit || keys >= SCAN_KEY_BUDGET) && cur !== undefined) {
+          if ((out.kept >= limit || keys >= SCAN_KEY_BUDGET) && cur !== undefined) {
             // Keys below `cur` are left: it is the exclusive end to resume with.
-            return intents.length > 0 ? { kind: 'intent-conflict', intents } : { kind: 'rows', rows, resumeKey: userKeyOf(cur, cur.length) };
+            return intents.length > 0 ? { kind: 'intent-conflict', intents } : out.result(userKeyOf(cur, cur.length));
           }
           keys++;
           cur = k.subarray(0, plen);
@@ -449,7 +480,7 @@ export class MvccStore {
       }
     }
     finishKey();
-    return intents.length > 0 ? { kind: 'intent-conflict', intents } : { kind: 'rows', rows };
+    return intents.length > 0 ? { kind: 'intent-conflict', intents } : out.result(undefined);
   }
 
   /**

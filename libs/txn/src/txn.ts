@@ -15,7 +15,7 @@
 // them: no entry and no buffer ever holds the whole write set. Read-only transactions never
 // propose anything.
 import { randomFillSync } from 'node:crypto';
-import { sqlstateOf, type ShardKv } from '@weft/kv';
+import { sqlstateOf, type ScanFilter, type ShardKv } from '@weft/kv';
 import { KvClient, type LockOptions } from '@weft/kvclient';
 import type { ApplyOutcome, IntentRef, LogEntry, ReadSpan, Timestamp, WriteOp } from '@weft/logentry';
 import { PgError } from '@weft/pgwire';
@@ -71,6 +71,11 @@ export interface ScanOptions {
   readonly reverse?: boolean;
   /** Hint: how many rows the caller expects to consume (first page size). */
   readonly limit?: number;
+  /**
+   * A row filter the shards apply to their rows (decision 0037); this transaction's own
+   * buffered writes are not filtered, so the caller still applies it to every row.
+   */
+  readonly filter?: ScanFilter;
 }
 
 type Buffered = { readonly op: WriteOp; readonly key: Buffer };
@@ -352,7 +357,7 @@ export class Txn {
       for (;;) {
         const limit = first && options.limit !== undefined ? Math.max(1, options.limit) : pageSize;
         first = false;
-        const page = await this.kv.scan(lo, hi, ts, { limit, reverse, ...readOptions });
+        const page = await this.kv.scan(lo, hi, ts, options.filter === undefined ? { limit, reverse, ...readOptions } : { limit, reverse, ...readOptions, filter: options.filter });
         for (const row of page.rows) {
           // Emit our own writes that sort before this stored row.
           while (oi < own.length && (reverse ? Buffer.compare(own[oi].key, row.key) > 0 : Buffer.compare(own[oi].key, row.key) < 0)) {

@@ -107,6 +107,16 @@ export function indexEntry(t: TableDesc, idx: IndexDesc, row: Row): { key: Buffe
   return { key: encodeIndexKey(indexSpec(t, idx, true), [...idxVals, ...pkVals]), value: primaryKey(t, row), unique };
 }
 
+/** A value of column `c`'s type as a stored cell. */
+export function cellOf(v: Value, c: ColumnDesc): RowValue {
+  return toCell(v, c);
+}
+
+/** The value a stored cell of column `c` holds. */
+export function valueOfCell(cell: RowValue, c: ColumnDesc): Value {
+  return fromCell(cell, c);
+}
+
 function toCell(v: Value, c: ColumnDesc): RowValue {
   if (v === null) return { type: 'null' };
   switch (c.type.kind) {
@@ -149,7 +159,7 @@ export function encodeTableRow(t: TableDesc, row: Row): Buffer {
 }
 
 /** Decodes a stored row into column order; absent cells (ADD COLUMN) take `missing(column)`. */
-export function decodeTableRow(t: TableDesc, buf: Buffer, missing: (c: ColumnDesc) => Value): Row {
+export function decodeTableRow(t: Pick<TableDesc, 'columns'>, buf: Buffer, missing: (c: ColumnDesc) => Value): Row {
   const cells = decodeRow(buf);
   return t.columns.map((c) => {
     const cell = cells.get(c.id);

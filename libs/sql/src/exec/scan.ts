@@ -9,6 +9,7 @@ import { parseTimeoutMs } from '../timeouts';
 import type { Expr } from '../plan/expr';
 import type { ScopeColumn } from '../plan/scope';
 import type { Value } from '../types/types';
+import type { FilterPushdown } from '../pushdown/filter-pushdown';
 import { allSlots, breathe, prepareSlots, type ExplainNode, type PlanNode } from './nodes';
 
 export interface Bound {
@@ -43,6 +44,10 @@ export class TableScanNode implements PlanNode {
     readonly filter: Expr | undefined,
     private readonly missing: (c: ColumnDesc) => Value,
     readonly alias: string,
+    /** The conjuncts of `filter` the shards evaluate (full and span scans; decision 0037). */
+    readonly pushdown?: FilterPushdown,
+    /** Every conjunct is pushed: the shards' rows all pass, so a LIMIT can go to them too. */
+    private readonly pushedAll = false,
   ) {}
 
   async *rows(outer: Env | undefined, rt: Runtime): AsyncGenerator<Row> {
@@ -76,7 +81,9 @@ export class TableScanNode implements PlanNode {
       return es.map((e) => e.fn(env));
     };
     const txn = rt.txn;
-    const hint = this.filter ? undefined : this.limit;
+    const filter = this.pushdown !== undefined && rt.session.setting('weft.filter_pushdown') !== 'off' ? this.pushdown.filterFor(rt) : undefined;
+    const hint = this.filter === undefined || (this.pushedAll && filter !== undefined) ? this.limit : undefined;
+    const scanOptions = filter === undefined ? { limit: hint } : { limit: hint, filter };
     switch (a.kind) {
       case 'point': {
         const vals = await evalAll(a.values);
@@ -100,7 +107,7 @@ export class TableScanNode implements PlanNode {
           // range is spread over every hash value, so scan the table (the filter holds the
           // range conditions too).
           const all = primarySpan(this.table);
-          yield* txn.scan(all.start, all.end, { limit: hint });
+          yield* txn.scan(all.start, all.end, scanOptions);
           return;
         }
         let { start, end } = primarySpan(this.table, prefix);
@@ -117,7 +124,7 @@ export class TableScanNode implements PlanNode {
           end = a.upper.inclusive ? k.end : k.start;
         }
         if (Buffer.compare(start, end) >= 0) return;
-        yield* txn.scan(start, end, { limit: hint });
+        yield* txn.scan(start, end, scanOptions);
         return;
       }
       case 'index': {
@@ -135,7 +142,7 @@ export class TableScanNode implements PlanNode {
       }
       case 'full': {
         const { start, end } = primarySpan(this.table);
-        yield* txn.scan(start, end, { limit: hint });
+        yield* txn.scan(start, end, scanOptions);
       }
     }
   }
@@ -165,7 +172,7 @@ export class TableScanNode implements PlanNode {
       default:
         label = `Full Scan on ${this.table.name}${this.alias !== this.table.name ? ` ${this.alias}` : ''}`;
     }
-    if (this.filter) details.push(`Filter: pushed to scan`);
+    if (this.filter) details.push(this.pushdown === undefined ? 'Filter: at the gateway' : this.pushedAll ? 'Filter: evaluated on the shards' : `Filter: ${this.pushdown.conds.length} conjunct(s) evaluated on the shards`);
     if (this.limit !== undefined) details.push(`Limit: ${this.limit} (pushed to scan)`);
     return { label, details };
   }

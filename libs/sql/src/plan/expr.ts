@@ -83,6 +83,8 @@ export interface CompileContext {
   readonly noAgg?: string;
   readonly slotIds: { next: number };
   readonly runSlot: (env: Env, slot: Slot) => Value;
+  /** Told the index of every parameter compiled before its type was known (filter pushdown). */
+  readonly untypedParams?: Set<number>;
 }
 
 export function fingerprint(node: Node | undefined): string {
@@ -425,6 +427,7 @@ export class ExprCompiler {
     while (types.length < n) types.push(undefined);
     const i = n - 1;
     const known = type;
+    if (known === undefined) this.ctx.untypedParams?.add(i);
     return { type: known ?? t('unknown'), fn: (env) => env.rt.params[i] ?? null, slots: [], name: '?column?', paramIndex: i };
   }
 

@@ -19,6 +19,7 @@ import { castValue } from '../types/values';
 import type { PlannerEnv } from './context';
 import { coerce, commonType, ExprCompiler, fingerprint, stringOf, type AggContext, type Expr, type ParamTypes, type SubqueryPlanner, type WindowContext } from './expr';
 import { WindowNode } from '../exec/window';
+import { FilterPushdown } from '../pushdown/filter-pushdown';
 import { Scope, type ScopeColumn } from './scope';
 
 export interface CteDef {
@@ -594,7 +595,9 @@ export class Planner implements SubqueryPlanner {
       if (best) access = { kind: 'index', index: best.index, prefix: best.prefix };
     }
     const filter = filterParts.length === 0 ? undefined : andAll(filterParts);
-    return new TableScanNode(t0, leaf.columns, access, filter, (col) => this.env.missingValue(col), leaf.alias);
+    // Full and primary-span scans carry the conjuncts their shards can evaluate (decision 0037).
+    const pushdown = access.kind === 'full' || access.kind === 'span' ? FilterPushdown.plan(t0, leaf.columns, conds, c, params) : undefined;
+    return new TableScanNode(t0, leaf.columns, access, filter, (col) => this.env.missingValue(col), leaf.alias, pushdown, pushdown?.conds.length === conds.length);
   }
 
   // -------------------------------------------------------------------------------------------

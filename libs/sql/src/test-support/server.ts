@@ -5,12 +5,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, DatabaseError } from 'pg';
-import type { ShardKv } from '@weft/kv';
+import type { ScanPage, ShardKv } from '@weft/kv';
 import { KvClient, ShardMap } from '@weft/kvclient';
 import { LocalShard } from '@weft/materialize';
+import { HASHED_TABLE_MIN, keyRoute } from '@weft/storage';
 import { PgServer, StaticAuthenticator } from '@weft/pgwire';
 import { MemoryShard } from '@weft/txn';
-import { createSqlSessionFactory, SQL_REPLICATED_KEYS, type SqlSessionFactory } from '../index';
+import { compileScanFilter, createSqlSessionFactory, SQL_REPLICATED_KEYS, type SqlSessionFactory } from '../index';
 import type { SqlPrepared } from '../session';
 
 export interface SqlTestServer {
@@ -19,6 +20,8 @@ export interface SqlTestServer {
   readonly internalErrors: unknown[];
   /** Shard calls made so far, as `<method> s<shard>` (multi-shard servers only; tests clear it). */
   readonly shardCalls: string[];
+  /** Rows the shards' scans of user tables returned (and rows they counted for count-only scans). */
+  readonly shardRows: { returned: number; counted: number };
   /** A client of gateway `gateway` (0-based; see `gateways`). */
   client(database?: string, gateway?: number): Promise<Client>;
   close(): Promise<void>;
@@ -33,6 +36,7 @@ export async function startSqlServer(opts: { memory?: boolean; shards?: number; 
   let dir: string | undefined;
   const local: LocalShard[] = [];
   const shardCalls: string[] = [];
+  const shardRows = { returned: 0, counted: 0 };
   if (opts.memory) {
     const memory = new MemoryShard();
     shard = () => memory;
@@ -41,9 +45,9 @@ export async function startSqlServer(opts: { memory?: boolean; shards?: number; 
     const map = ShardMap.uniform(opts.shards ?? 1);
     const shards = new Map<number, ShardKv>();
     for (const id of map.shardIds()) {
-      const s = await LocalShard.open(join(dir, `shard-${id}`), { shardId: id });
+      const s = await LocalShard.open(join(dir, `shard-${id}`), { shardId: id, scanFilters: compileScanFilter });
       local.push(s);
-      shards.set(id, countingShard(s, id, shardCalls));
+      shards.set(id, countingShard(s, id, shardCalls, shardRows));
     }
     shard = () => new KvClient({ map, shards, replicatedKeys: SQL_REPLICATED_KEYS });
   }
@@ -64,6 +68,7 @@ export async function startSqlServer(opts: { memory?: boolean; shards?: number; 
     factory: gateways[0].factory,
     internalErrors,
     shardCalls,
+    shardRows,
     async client(database = 'weft', gateway = 0) {
       const c = new Client({ host: '127.0.0.1', port: gateways[gateway].port, user: 'weft', database });
       await c.connect();
@@ -80,7 +85,7 @@ export async function startSqlServer(opts: { memory?: boolean; shards?: number; 
 }
 
 /** The shard with its KV calls recorded (round trips a gateway would make to it). */
-function countingShard(s: LocalShard, id: number, calls: string[]): ShardKv {
+function countingShard(s: LocalShard, id: number, calls: string[], rows: { returned: number; counted: number }): ShardKv {
   const counted = new Set<string | symbol>(['now', 'get', 'getNow', 'scan', 'propose', 'lockRead', 'refresh', 'txnStatus']);
   return new Proxy(s, {
     get(target, prop) {
@@ -90,7 +95,15 @@ function countingShard(s: LocalShard, id: number, calls: string[]): ShardKv {
       if (!counted.has(prop)) return bound;
       return (...a: unknown[]) => {
         calls.push(`${String(prop)} s${id}`);
-        return bound(...a);
+        const r = bound(...a);
+        const route = prop === 'scan' ? keyRoute(a[0] as Buffer) : undefined;
+        if (route !== undefined && route.tableId >= HASHED_TABLE_MIN) {
+          void (r as Promise<ScanPage>).then((p) => {
+            rows.returned += p.rows.length;
+            rows.counted += p.count ?? 0;
+          }, () => undefined);
+        }
+        return r;
       };
     },
   });

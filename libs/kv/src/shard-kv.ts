@@ -50,7 +50,13 @@ export interface ScanFilter {
 
 /** A compiled ScanFilter: keeps a visible row's value or steps over it. */
 export interface RowFilter {
+  /** False only when the row certainly fails the filter; a row it cannot evaluate is kept. */
   keep(value: Buffer): boolean;
+  /**
+   * Rows kept only because evaluating them failed. A count that includes them would hide the
+   * error the reader must raise, so a count-only scan that met one answers without a count.
+   */
+  unevaluated(): number;
   /** Runs a scan in the filter's evaluation context (e.g. the statement's time zone). */
   around<T>(scan: () => T): T;
 }

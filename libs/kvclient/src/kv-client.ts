@@ -6,7 +6,7 @@
 // following and retries of unanswered requests are each shard's ShardKv's own business
 // (RemoteShardKv over the KV RPC, or an in-process shard).
 import {
-  KvError, WaitGraph, WriteIntentError, deadlockDetected, findDeadlockVictim, lockTimeout, type LockWaitEdge, type KvRow, type MetIntent, type ReadRequestOptions, type RefreshResult, type ScanPage,
+  KvError, WaitGraph, WriteIntentError, deadlockDetected, findDeadlockVictim, lockTimeout, type LockWaitEdge, type KvRow, type MetIntent, type ReadRequestOptions, type RefreshResult, type ScanFilter, type ScanPage,
   type ScanRequestOptions, type ShardKv, type TxnStatus,
 } from '@weft/kv';
 import type { ApplyOutcome, LogEntry, ReadSpan, Timestamp } from '@weft/logentry';
@@ -173,6 +173,27 @@ export class KvClient {
     this.stats.fanouts++;
     const pages = await Promise.all(ids.map((id) => this.withIntents(id, () => this.shard(id).scan(start, end, ts, options))));
     return mergePages(pages, options.reverse ?? false, options.limit);
+  }
+
+  /**
+   * How many rows in [start, end) at `ts` pass `filter` (an empty program counts every row),
+   * counted on the shards in parallel, each paging through its part. Undefined when a shard
+   * cannot evaluate the filter (it then answers with rows instead of a count).
+   */
+  async count(start: Buffer, end: Buffer, ts: Timestamp, filter: ScanFilter, options: ReadRequestOptions = {}): Promise<number | undefined> {
+    const counted = { ...filter, countOnly: true };
+    const perShard = await Promise.all(this.map.forSpan(start, end).map(async (id) => {
+      let n = 0;
+      let lo = start;
+      for (;;) {
+        const page = await this.withIntents(id, () => this.shard(id).scan(lo, end, ts, { ...options, filter: counted }));
+        if (page.count === undefined) return undefined;
+        n += page.count;
+        if (page.resumeKey === undefined) return n;
+        lo = page.resumeKey;
+      }
+    }));
+    return perShard.some((n) => n === undefined) ? undefined : perShard.reduce<number>((a, n) => a + (n ?? 0), 0);
   }
 
   /**

@@ -12,7 +12,7 @@
 // The materializer must be the only writer of its store: anything written around it would be
 // missing from the state hash.
 
-import type { KvRow, ScanFilter, ScanFilterCompiler, ScanPage, TxnStatus } from '@weft/kv';
+import type { KvRow, RowFilter, ScanFilter, ScanFilterCompiler, ScanPage, TxnStatus } from '@weft/kv';
 import {
   ApplyOutcome, CommitEntry, EntryDecodeError, GcEntry, IntentRef, LogEntry, PrepareEntry, ReadSpan, ResolveEntry, ResolveStagedEntry,
   SchemaChangeEntry, StageEntry, Timestamp, WriteOp, decodeEntry, encodeEntry,
@@ -65,6 +65,9 @@ export interface ReadRequestOptions {
   /** The reading transaction (16-byte id or its hex): its own intents are visible to it. */
   readonly txnId?: Buffer | string;
 }
+
+/** The filter of an empty program: every row (what counting all rows sends). */
+const KEEP_ALL: RowFilter = { keep: () => true, unevaluated: () => 0, around: (scan) => scan() };
 
 export interface ScanRequest extends ReadRequestOptions {
   readonly limit?: number;
@@ -462,13 +465,16 @@ export class Materializer {
 
   /** Keys in [start, end) visible at ts; throws IntentConflictError listing the intents met. */
   scan(start: Buffer, end: Buffer, ts: Timestamp, options: ScanRequest = {}): ScanPage {
-    const filter = options.filter === undefined ? undefined : this.options.scanFilters?.(options.filter);
+    const filter = options.filter === undefined ? undefined : options.filter.program.length === 0 ? KEEP_ALL : this.options.scanFilters?.(options.filter);
     // A filter this shard cannot evaluate is ignored (the reader filters anyway), and then it
     // must not count either: the reader counts the rows it gets.
     const countOnly = filter !== undefined && options.filter?.countOnly === true && options.reverse !== true;
     const scan = (): ScanPage => {
-      const r = this.store.scan(start, end, ts, { limit: options.limit, reverse: options.reverse, keep: filter && ((v: Buffer) => filter.keep(v)), countOnly, ...this.readOptions(options) });
+      const keep = filter === undefined || filter === KEEP_ALL ? undefined : (v: Buffer): boolean => filter.keep(v);
+      const r = this.store.scan(start, end, ts, { limit: options.limit, reverse: options.reverse, keep, countOnly, ...this.readOptions(options) });
       if (r.kind === 'intent-conflict') throw new IntentConflictError(this.shardId, r.intents);
+      // A row whose filter failed to evaluate must reach the reader, which raises the error.
+      if (countOnly && filter.unevaluated() > 0) return { rows: [] };
       const page: ScanPage = r.count === undefined ? { rows: r.rows } : { rows: r.rows, count: r.count };
       return r.resumeKey === undefined ? page : { ...page, resumeKey: r.resumeKey };
     };

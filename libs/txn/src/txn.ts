@@ -392,6 +392,33 @@ export class Txn {
   }
 
   /**
+   * How many rows in [start, end) pass `filter` (decision 0037; an empty program counts every
+   * row), counted by the shards without sending the rows. The whole span is recorded for
+   * validation, as a scan read to its end. Undefined when the count cannot be taken there: this
+   * transaction wrote in the span (its writes are not on the shards), or a shard cannot
+   * evaluate the filter; the caller then scans.
+   */
+  async count(start: Buffer, end: Buffer, filter: ScanFilter): Promise<number | undefined> {
+    for (const w of this.writes.values()) if (Buffer.compare(w.key, start) >= 0 && Buffer.compare(w.key, end) < 0) return undefined;
+    await this.checkAssumption();
+    if (this.flushing !== undefined) await this.settle();
+    const ts = await this.readTs();
+    this.activeScans++;
+    const active: Extract<ReadSpan, { kind: 'span' }> = { kind: 'span', start, end };
+    this.scanning.add(active);
+    let n: number | undefined;
+    try {
+      n = await this.kv.count(start, end, ts, filter, this.readOptions());
+      return n;
+    } finally {
+      this.scanning.delete(active);
+      if (n !== undefined) this.recordSpan(start, end, false, undefined);
+      this.activeScans--;
+      this.maybeStage();
+    }
+  }
+
+  /**
    * Locking read (UPDATE, DELETE, SELECT ... FOR UPDATE by key): waits for the row's lock
    * instead of conflicting at commit, then reads the newest committed value. If that value is
    * newer than the snapshot, the transaction moves its read timestamp up to the lock read's

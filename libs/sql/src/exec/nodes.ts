@@ -326,6 +326,13 @@ export class NestedLoopJoinNode implements PlanNode {
 }
 
 /** GROUP BY / aggregates: output rows are [group keys..., aggregate results...]. */
+/** An input that can count its rows without producing them (a table scan, decision 0037). */
+interface CountableNode extends PlanNode {
+  countRows(outer: Env | undefined, rt: Runtime): Promise<number | undefined>;
+}
+
+const isCountable = (n: PlanNode): n is CountableNode => typeof (n as Partial<CountableNode>).countRows === 'function';
+
 export class AggregateNode implements PlanNode {
   constructor(
     private readonly child: PlanNode,
@@ -333,7 +340,24 @@ export class AggregateNode implements PlanNode {
     private readonly calls: readonly AggCall[],
     readonly columns: readonly ScopeColumn[],
   ) {}
+
+  /** `SELECT count(*) FROM t [WHERE …]`: the shards count, no row travels. */
+  private get onlyCountsRows(): boolean {
+    return this.groupExprs.length === 0 && this.calls.length > 0 && this.calls.every((c) => c.def.name === 'count' && c.star && !c.filter && !c.distinct && c.orderBy.length === 0);
+  }
+
   async *rows(outer: Env | undefined, rt: Runtime): AsyncGenerator<Row> {
+    if (this.onlyCountsRows && isCountable(this.child)) {
+      const n = await this.child.countRows(outer, rt);
+      if (n !== undefined) {
+        yield this.calls.map(() => BigInt(n));
+        return;
+      }
+    }
+    yield* this.aggregate(outer, rt);
+  }
+
+  private async *aggregate(outer: Env | undefined, rt: Runtime): AsyncGenerator<Row> {
     interface Group {
       keys: Value[];
       accs: Accumulator[];
@@ -391,7 +415,9 @@ export class AggregateNode implements PlanNode {
     }
   }
   explain(): ExplainNode {
-    return { label: this.groupExprs.length ? 'HashAggregate' : 'Aggregate', details: this.groupExprs.length ? [`Group Key: ${this.groupExprs.map((e) => e.name).join(', ')}`] : [], children: [this.child.explain()] };
+    const details = this.groupExprs.length ? [`Group Key: ${this.groupExprs.map((e) => e.name).join(', ')}`] : [];
+    if (this.onlyCountsRows && (this.child as { countable?: boolean }).countable === true) details.push('Count: on the shards');
+    return { label: this.groupExprs.length ? 'HashAggregate' : 'Aggregate', details, children: [this.child.explain()] };
   }
 }
 

@@ -100,31 +100,8 @@ export class TableScanNode implements PlanNode {
         return;
       }
       case 'span': {
-        const prefix = await evalAll(a.prefix);
-        if (prefix.some((v) => v === null)) return;
-        if (!prefixCoversHash(indexSpec(this.table, this.table.primary, false), prefix.length)) {
-          // Rows are placed by the hash of the leading key columns: without all of them the
-          // range is spread over every hash value, so scan the table (the filter holds the
-          // range conditions too).
-          const all = primarySpan(this.table);
-          yield* txn.scan(all.start, all.end, scanOptions);
-          return;
-        }
-        let { start, end } = primarySpan(this.table, prefix);
-        if (a.lower) {
-          const [lo] = await evalAll([a.lower.expr]);
-          if (lo === null) return;
-          const k = primarySpan(this.table, [...prefix, lo]);
-          start = a.lower.inclusive ? k.start : k.end;
-        }
-        if (a.upper) {
-          const [hi] = await evalAll([a.upper.expr]);
-          if (hi === null) return;
-          const k = primarySpan(this.table, [...prefix, hi]);
-          end = a.upper.inclusive ? k.end : k.start;
-        }
-        if (Buffer.compare(start, end) >= 0) return;
-        yield* txn.scan(start, end, scanOptions);
+        const span = await this.primarySpanOf(a, env);
+        if (span !== undefined) yield* txn.scan(span.start, span.end, scanOptions);
         return;
       }
       case 'index': {
@@ -145,6 +122,61 @@ export class TableScanNode implements PlanNode {
         yield* txn.scan(start, end, scanOptions);
       }
     }
+  }
+
+  /**
+   * The primary-index span a span access reads, or undefined when it reads nothing (a NULL
+   * bound, an empty range).
+   */
+  private async primarySpanOf(a: Extract<Access, { kind: 'span' }>, env: Env): Promise<{ start: Buffer; end: Buffer } | undefined> {
+    const evalOne = async (e: Expr): Promise<Value> => {
+      await prepareSlots(allSlots([e]), env);
+      return e.fn(env);
+    };
+    const prefix: Value[] = [];
+    for (const e of a.prefix) prefix.push(await evalOne(e));
+    if (prefix.some((v) => v === null)) return undefined;
+    // Rows are placed by the hash of the leading key columns: without all of them the range is
+    // spread over every hash value, so scan the table (the filter holds the range conditions too).
+    if (!prefixCoversHash(indexSpec(this.table, this.table.primary, false), prefix.length)) return primarySpan(this.table);
+    let { start, end } = primarySpan(this.table, prefix);
+    if (a.lower) {
+      const lo = await evalOne(a.lower.expr);
+      if (lo === null) return undefined;
+      const k = primarySpan(this.table, [...prefix, lo]);
+      start = a.lower.inclusive ? k.start : k.end;
+    }
+    if (a.upper) {
+      const hi = await evalOne(a.upper.expr);
+      if (hi === null) return undefined;
+      const k = primarySpan(this.table, [...prefix, hi]);
+      end = a.upper.inclusive ? k.end : k.start;
+    }
+    return Buffer.compare(start, end) >= 0 ? undefined : { start, end };
+  }
+
+  /**
+   * How many rows this scan yields, counted on the shards (count(*) pushdown, decision 0037),
+   * or undefined when it cannot be counted there: an index or point access, a filter with
+   * conjuncts the shards cannot evaluate, a limit, a locking read, a reader without counts
+   * (a statement snapshot), pushdown turned off, or the transaction wrote in the span.
+   */
+  async countRows(outer: Env | undefined, rt: Runtime): Promise<number | undefined> {
+    const a = this.access;
+    const count = rt.txn.count;
+    if (!this.countable || count === undefined || (a.kind !== 'full' && a.kind !== 'span')) return undefined;
+    if (rt.session.setting('weft.filter_pushdown') === 'off') return undefined;
+    const filter = this.pushdown === undefined ? { program: Buffer.alloc(0), args: Buffer.alloc(0) } : this.pushdown.filterFor(rt);
+    if (filter === undefined) return undefined;
+    const span = a.kind === 'full' ? primarySpan(this.table) : await this.primarySpanOf(a, { row: [], outer, rt });
+    if (span === undefined) return 0;
+    return count.call(rt.txn, span.start, span.end, filter);
+  }
+
+  /** What the plan alone says about countRows: a full or span access the shards can filter. */
+  get countable(): boolean {
+    const a = this.access;
+    return (a.kind === 'full' || a.kind === 'span') && this.limit === undefined && !this.locking && (this.filter === undefined || (this.pushedAll && this.pushdown !== undefined));
   }
 
   explain(): ExplainNode {

@@ -87,15 +87,18 @@ export const compileScanFilter: ScanFilterCompiler = (f: ScanFilter): RowFilter 
   const missing = (col: ColumnDesc): Value => (col.missingValue === undefined ? null : fromText(col.missingValue, col.type));
   const table = { columns: program.columns };
   const fn = filter.fn;
+  let failed = 0;
   return {
     keep(value: Buffer): boolean {
       try {
         const env: Env = { row: decodeTableRow(table, value, missing), outer: undefined, rt };
         return fn(env) === true;
       } catch {
+        failed++;
         return true;
       }
     },
+    unevaluated: () => failed,
     around: <T>(scan: () => T): T => withTimeZone(program.timeZone, scan),
   };
 };

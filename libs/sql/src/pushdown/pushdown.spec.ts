@@ -167,3 +167,74 @@ it('EXPLAIN says where the filter runs', async () => {
 it('weft.filter_pushdown takes only Boolean values', async () => {
   expect(await sqlstate(c.query("set weft.filter_pushdown = 'sometimes'"))).toBe('22023');
 });
+
+describe('count(*) on the shards', () => {
+  async function counted(sql: string, params: unknown[] = []): Promise<{ on: unknown[]; off: unknown[]; returned: number; counted: number }> {
+    const r0 = srv.shardRows.returned;
+    const c0 = srv.shardRows.counted;
+    const on = (await c.query(sql, params)).rows;
+    const returned = srv.shardRows.returned - r0;
+    const countedRows = srv.shardRows.counted - c0;
+    await c.query('set weft.filter_pushdown = off');
+    const off = (await c.query(sql, params)).rows;
+    await c.query('set weft.filter_pushdown = on');
+    return { on, off, returned, counted: countedRows };
+  }
+
+  it.each([
+    ['select count(*) from pd', []],
+    ['select count(*) as n, count(*) * 2 as twice from pd where v > $1', [20]],
+    ["select count(*) from pd where name like 'Alpha%' and flag", []],
+    ['select count(*) from pd where id between 10 and 30', []],
+  ] as [string, unknown[]][])('%s: the same count, and no row is sent', async (sql, params) => {
+    const r = await counted(sql, params);
+    expect(r.on).toEqual(r.off);
+    expect(r.returned).toBe(0);
+    expect(r.counted).toBeGreaterThan(0);
+  });
+
+  it('falls back to scanning when a conjunct cannot be pushed, and counts right', async () => {
+    const r = await counted('select count(*) from pd where v > 3 and random() >= 0');
+    expect(r.on).toEqual(r.off);
+    expect(r.counted).toBe(0);
+  });
+
+  it('a row whose filter raises an error is not counted silently: the error is raised', async () => {
+    expect(await sqlstate(c.query('select count(*) from pd where 100 / (v - 5) > 1'))).toBe('22012');
+  });
+
+  it('inside a transaction that wrote to the table, counts include its own writes', async () => {
+    await c.query('begin');
+    try {
+      const before = Number((await c.query<{ n: string }>('select count(*) as n from pd')).rows[0].n);
+      await c.query('insert into pd (id, v) values (100001, 1), (100002, 2)');
+      await c.query('delete from pd where id = 3');
+      expect(Number((await c.query<{ n: string }>('select count(*) as n from pd')).rows[0].n)).toBe(before + 1);
+    } finally {
+      await c.query('rollback');
+    }
+  });
+
+  it('EXPLAIN shows where the count is taken', async () => {
+    const plan = (await c.query('explain select count(*) from pd where v > 3')).rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
+    expect(plan).toContain('Count: on the shards');
+  });
+
+  it('count of an empty span is zero without asking', async () => {
+    expect((await c.query('select count(*)::int as n from pd where id > 5 and id < 5')).rows).toEqual([{ n: 0 }]);
+  });
+});
+
+it('a count taken on the shards is in the read set: a concurrent insert makes the counting writer retry (40001)', async () => {
+  await c.query('create table pd_oncall (id int primary key, on_call boolean)');
+  await c.query('insert into pd_oncall values (1, true), (2, true)');
+  const other = await srv.client();
+  await c.query('begin');
+  expect((await c.query('select count(*)::int as n from pd_oncall where on_call')).rows).toEqual([{ n: 2 }]);
+  await other.query('insert into pd_oncall values (3, true)');
+  // The UPDATE's locking read refreshes the snapshot and finds the insert, or the commit does.
+  const failed = (await sqlstate(c.query('update pd_oncall set on_call = false where id = 1'))) ?? (await sqlstate(c.query('commit')));
+  expect(failed).toBe('40001');
+  await c.query('rollback');
+  expect((await c.query('select id from pd_oncall where on_call order by id')).rows).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
+});

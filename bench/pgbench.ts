@@ -8,7 +8,9 @@
 //
 // Run: npm run build && node dist/bench/pgbench.js
 // Env: BENCH_SECONDS (default 20 per run), BENCH_SCALE (default 10), BENCH_CLIENTS (default
-//      "8,32"), BENCH_SHARDS (default 8: shards of the Weft demo), BENCH_WORKLOADS (default all),
+//      "8,32"), BENCH_SHARDS (default 8: shards of the Weft demo), BENCH_WORKLOADS (default all
+//      OLTP workloads; the scans — count-all, filtered-scan and their "(pushdown off)" twins — run
+//      only when named),
 //      BENCH_TARGETS (default "postgres,weft"), PG_BIN (default /usr/lib/postgresql/15/bin).
 // BENCH_WEFT selects what "weft" is: "demo" (default) runs `weft demo --shards BENCH_SHARDS`
 // (meta, three node processes each holding a replica of every shard, fsync'd quorum commits, and
@@ -62,6 +64,8 @@ interface Workload {
   readonly args: readonly string[];
   /** Protocols to run it in (the custom scripts only prepared, to bound the run time). */
   readonly modes: readonly ('simple' | 'prepared')[];
+  /** Runs only when named in BENCH_WORKLOADS (the scans: long statements, not OLTP). */
+  readonly optIn?: boolean;
 }
 const SCRIPT_DIR = mkdtempSync(path.join(tmpdir(), 'weft-bench-scripts-'));
 function script(name: string, text: string): string {
@@ -88,8 +92,26 @@ const ALL_WORKLOADS: readonly Workload[] = [
     ],
     modes: ['prepared'],
   },
+  // Scans of the whole accounts table (decision 0038): a count and a selective filter the shards
+  // evaluate, each also with pushdown off (SET weft.filter_pushdown is a custom setting
+  // PostgreSQL accepts and ignores), so one run shows what pushdown buys.
+  ...(['on', 'off'] as const).flatMap((pushdown): Workload[] => {
+    const set = `SET weft.filter_pushdown = ${pushdown};\n`;
+    const suffix = pushdown === 'on' ? '' : ' (pushdown off)';
+    return [
+      { name: `count-all${suffix}`, args: ['-f', script(`count-all-${pushdown}`, `${set}SELECT count(*) FROM pgbench_accounts;\n`)], modes: ['prepared'], optIn: true },
+      {
+        name: `filtered-scan${suffix}`,
+        args: ['-f', script(`filtered-scan-${pushdown}`, `${set}SELECT aid, abalance FROM pgbench_accounts WHERE aid % 10000 = 0;\n`)],
+        modes: ['prepared'],
+        optIn: true,
+      },
+    ];
+  }),
 ];
-const WORKLOADS = process.env.BENCH_WORKLOADS ? ALL_WORKLOADS.filter((w) => (process.env.BENCH_WORKLOADS ?? '').split(',').includes(w.name)) : ALL_WORKLOADS;
+const WORKLOADS = process.env.BENCH_WORKLOADS
+  ? ALL_WORKLOADS.filter((w) => (process.env.BENCH_WORKLOADS ?? '').split(',').includes(w.name))
+  : ALL_WORKLOADS.filter((w) => w.optIn !== true);
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -29,12 +29,12 @@ export interface ScanRequestOptions extends ReadRequestOptions {
   /** At most this many rows (after `filter`). */
   readonly limit?: number;
   readonly reverse?: boolean;
-  /** A row filter for the shard to evaluate (decision 0037). */
+  /** A row filter for the shard to evaluate (decision 0038). */
   readonly filter?: ScanFilter;
 }
 
 /**
- * A row filter pushed down to the shard (decision 0037). Opaque to KV: the SQL layer encodes it
+ * A row filter pushed down to the shard (decision 0038). Opaque to KV: the SQL layer encodes it
  * and the shard's `ScanFilterCompiler` (given by the node) compiles it. A shard that cannot
  * compile it returns every row (and no `count`): the caller always applies the filter itself
  * too, so a filter is an optimisation, never a change of result.

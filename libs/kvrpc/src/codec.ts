@@ -18,7 +18,7 @@ import type { ApplyOutcome, ReadSpan, Timestamp } from '@weft/logentry';
  * 7: GetNow reads several keys at the one timestamp (a first read and the catalog version the
  *    gateway assumed, in one round trip); LockRead too (`also`, read at the lock read's ts).
  *    Get, Scan, GetNow and LockRead carry the caller's trace context like Propose.
- * 8: Scan carries a pushed-down row filter (program, args, count-only; decision 0037) and ScanOk
+ * 8: Scan carries a pushed-down row filter (program, args, count-only; decision 0038) and ScanOk
  *    the count of a count-only scan.
  */
 export const KVRPC_VERSION = 8;
@@ -95,7 +95,7 @@ export type Request =
       readonly txnId: Buffer;
       /** The caller's W3C trace context (sampled traces only), as in Propose. */
       readonly traceparent?: string;
-      /** A row filter for the shard (decision 0037). */
+      /** A row filter for the shard (decision 0038). */
       readonly filter?: ScanFilter;
     }
   | { readonly kind: Kind.Propose; readonly id: number; readonly shardId: number; readonly entry: Buffer; readonly traceparent?: string }

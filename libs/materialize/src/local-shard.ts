@@ -17,7 +17,7 @@ export interface LocalShardOptions {
   readonly sync?: boolean;
   /** RocksDB block cache in bytes. */
   readonly cacheSize?: number;
-  /** Compiles row filters pushed down with scans (decision 0037). */
+  /** Compiles row filters pushed down with scans (decision 0038). */
   readonly scanFilters?: ScanFilterCompiler;
 }
 

@@ -49,7 +49,7 @@ const SPAN_SEEK_AFTER = 8;
 
 export interface MaterializerOptions {
   /**
-   * Compiles row filters pushed down with scans (decision 0037; the node gives the SQL layer's).
+   * Compiles row filters pushed down with scans (decision 0038; the node gives the SQL layer's).
    * Without it every scan returns all its rows and the reader filters them.
    */
   readonly scanFilters?: ScanFilterCompiler;

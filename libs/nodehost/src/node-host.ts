@@ -91,7 +91,7 @@ export interface NodeHostOptions {
   readonly compactionFloor?: (shardId: number) => number | undefined;
   /** Told after each batch of entries a shard applied (the mirror wakes up and ages its backlog). */
   readonly onApplied?: (shardId: number, appliedIndex: number) => void;
-  /** Compiles row filters pushed down with scans (decision 0037); without it scans return every row. */
+  /** Compiles row filters pushed down with scans (decision 0038); without it scans return every row. */
   readonly scanFilters?: ScanFilterCompiler;
 }
 

@@ -63,7 +63,7 @@ export const SETTINGS: Readonly<Record<string, SettingDef>> = {
       return v.trim();
     },
   },
-  // Full and span scans send the WHERE conjuncts the shards can evaluate along (decision 0037);
+  // Full and span scans send the WHERE conjuncts the shards can evaluate along (decision 0038);
   // 'off' filters every row at the gateway (for comparisons and diagnosis).
   'weft.filter_pushdown': { default: 'on', normalize: onOff },
   idle_in_transaction_session_timeout: { default: '0' },

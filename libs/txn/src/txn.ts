@@ -72,7 +72,7 @@ export interface ScanOptions {
   /** Hint: how many rows the caller expects to consume (first page size). */
   readonly limit?: number;
   /**
-   * A row filter the shards apply to their rows (decision 0037); this transaction's own
+   * A row filter the shards apply to their rows (decision 0038); this transaction's own
    * buffered writes are not filtered, so the caller still applies it to every row.
    */
   readonly filter?: ScanFilter;
@@ -392,7 +392,7 @@ export class Txn {
   }
 
   /**
-   * How many rows in [start, end) pass `filter` (decision 0037; an empty program counts every
+   * How many rows in [start, end) pass `filter` (decision 0038; an empty program counts every
    * row), counted by the shards without sending the rows. The whole span is recorded for
    * validation, as a scan read to its end. Undefined when the count cannot be taken there: this
    * transaction wrote in the span (its writes are not on the shards), or a shard cannot

@@ -326,7 +326,7 @@ export class NestedLoopJoinNode implements PlanNode {
 }
 
 /** GROUP BY / aggregates: output rows are [group keys..., aggregate results...]. */
-/** An input that can count its rows without producing them (a table scan, decision 0037). */
+/** An input that can count its rows without producing them (a table scan, decision 0038). */
 interface CountableNode extends PlanNode {
   countRows(outer: Env | undefined, rt: Runtime): Promise<number | undefined>;
 }

@@ -44,7 +44,7 @@ export class TableScanNode implements PlanNode {
     readonly filter: Expr | undefined,
     private readonly missing: (c: ColumnDesc) => Value,
     readonly alias: string,
-    /** The conjuncts of `filter` the shards evaluate (full and span scans; decision 0037). */
+    /** The conjuncts of `filter` the shards evaluate (full and span scans; decision 0038). */
     readonly pushdown?: FilterPushdown,
     /** Every conjunct is pushed: the shards' rows all pass, so a LIMIT can go to them too. */
     private readonly pushedAll = false,
@@ -156,7 +156,7 @@ export class TableScanNode implements PlanNode {
   }
 
   /**
-   * How many rows this scan yields, counted on the shards (count(*) pushdown, decision 0037),
+   * How many rows this scan yields, counted on the shards (count(*) pushdown, decision 0038),
    * or undefined when it cannot be counted there: an index or point access, a filter with
    * conjuncts the shards cannot evaluate, a limit, a locking read, a reader without counts
    * (a statement snapshot), pushdown turned off, or the transaction wrote in the span.

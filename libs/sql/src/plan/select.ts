@@ -595,7 +595,7 @@ export class Planner implements SubqueryPlanner {
       if (best) access = { kind: 'index', index: best.index, prefix: best.prefix };
     }
     const filter = filterParts.length === 0 ? undefined : andAll(filterParts);
-    // Full and primary-span scans carry the conjuncts their shards can evaluate (decision 0037).
+    // Full and primary-span scans carry the conjuncts their shards can evaluate (decision 0038).
     const pushdown = access.kind === 'full' || access.kind === 'span' ? FilterPushdown.plan(t0, leaf.columns, conds, c, params) : undefined;
     return new TableScanNode(t0, leaf.columns, access, filter, (col) => this.env.missingValue(col), leaf.alias, pushdown, pushdown?.conds.length === conds.length);
   }

@@ -1,4 +1,4 @@
-// The shard side of filter pushdown (decision 0037): compiles a FilterProgram with the same
+// The shard side of filter pushdown (decision 0038): compiles a FilterProgram with the same
 // expression compiler the gateway used, so a row is stepped over on the shard only when the
 // gateway would have rejected it too. The node gives `compileScanFilter` to its materializers.
 import type { RowFilter, ScanFilter, ScanFilterCompiler } from '@weft/kv';

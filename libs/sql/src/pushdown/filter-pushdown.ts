@@ -1,4 +1,4 @@
-// The gateway side of filter pushdown (decision 0037): the WHERE conjuncts of one table scan
+// The gateway side of filter pushdown (decision 0038): the WHERE conjuncts of one table scan
 // that its shards can evaluate, and the ScanFilter that carries them with each execution.
 import type { Node } from 'libpg-query';
 import type { ScanFilter } from '@weft/kv';

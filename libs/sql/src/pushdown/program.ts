@@ -1,4 +1,4 @@
-// The encoding of a pushed-down row filter (decision 0037): the program (what the shard
+// The encoding of a pushed-down row filter (decision 0038): the program (what the shard
 // compiles once and caches) and its args (the statement's parameter values, per execution).
 // The program is JSON: the table's columns as the scan decodes them, the scope the conjuncts
 // resolve names in, the conjuncts' parse trees, the parameters' types and the time zone.

@@ -1,4 +1,4 @@
-// Filter pushdown (decision 0037): full and span scans send the WHERE conjuncts their shards can
+// Filter pushdown (decision 0038): full and span scans send the WHERE conjuncts their shards can
 // evaluate. Every query here runs with pushdown on and off over four shards: the answers must be
 // the same (a shard must never drop a row the gateway would keep), and with it on the shards
 // must send back only the rows that match.

@@ -1,4 +1,4 @@
-// Which WHERE conjuncts a shard may evaluate (decision 0037). A shard compiles the conjunct's
+// Which WHERE conjuncts a shard may evaluate (decision 0038). A shard compiles the conjunct's
 // parse tree with the gateway's own expression compiler, so the answer is the same as the
 // gateway's only if the conjunct depends on nothing but the row, constants and the statement's
 // parameters (and the time zone, which travels with it): no subqueries, no volatile or

@@ -266,7 +266,9 @@ export class CdcFeed {
         this.resnapshot(batch.topic, rec.index - 1, why);
         return;
       }
-      if (rec.index > next && rec.outcome.status !== 'gap') {
+      // The first index a record stands for (a gap record: its first missing one).
+      const first = rec.outcome.status === 'gap' ? rec.outcome.gapFrom : rec.index;
+      if (first > next) {
         if (this.reread) return this.stop(`index ${rec.index} follows ${this.sm.appliedIndex} in the topic itself: entries are missing`);
         // The position group is ahead of this replica (it was rebuilt): read the log again from 0.
         this.reread = true;

@@ -103,6 +103,8 @@ export class CdcFeed {
   private oldestPendingAt = 0;
   private stopping = false;
   private reread = false;
+  /** Last index whose changes are all in `pending` or published. */
+  private captured = 0;
   private error: string | undefined;
   private readonly counters = { changeEvents: 0, transactions: 0, kafkaTransactions: 0, undecodable: 0, snapshots: 0 };
   private snapshotInfo: ShardSnapshotInfo | undefined;
@@ -185,6 +187,19 @@ export class CdcFeed {
 
   async close(): Promise<void> {
     this.stopping = true;
+    // A clean stop publishes what it applied: otherwise the replica is ahead of the progress and
+    // the restart rebuilds it from the start of the log topic (decision 0034 §5), which a topic
+    // that lost its history (0037) cannot serve. Only when every applied entry's messages are
+    // pending: an entry interrupted while waiting for the catalog has none yet.
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    await consumer?.disconnect().catch(() => undefined);
+    if (this.smRef !== undefined && this.state !== 'stopped' && this.captured === this.sm.appliedIndex && this.captured > this.published) {
+      await this.commitTransaction(this.pending, this.captured).then(
+        () => (this.published = this.captured),
+        (e: unknown) => this.o.logger.warn({ shard: this.o.shardId, err: errText(e) }, 'cdc: could not publish the last changes at shutdown'),
+      );
+    }
     await this.dropKafka();
     await this.store?.close();
   }
@@ -231,6 +246,7 @@ export class CdcFeed {
       await this.wipe();
     }
     if (this.stopping) throw new Error('stopping');
+    this.captured = this.published;
     const consumer = o.kafka.consumer({ groupId: positionGroup(o.prefix, o.instanceId, o.shardId), readUncommitted: false, retry: { retries: 10 } });
     this.consumer = consumer;
     await consumer.connect();
@@ -279,6 +295,7 @@ export class CdcFeed {
         if (this.oldestPendingAt === 0) this.oldestPendingAt = Number(m.timestamp);
         try {
           await this.apply(rec, p);
+          this.captured = rec.index;
         } catch (e) {
           return this.stop(`index ${rec.index}: ${errText(e)}`);
         }
@@ -355,6 +372,7 @@ export class CdcFeed {
       const counts = await this.retrying(() => this.publishSnapshot(at, replaced), () => this.stopping);
       if (counts === undefined) return undefined;
       this.published = at.index;
+      this.captured = at.index;
       this.counters.kafkaTransactions++;
       this.counters.snapshots++;
       const startOffset = await this.retrying(() => o.topics.startOffsetAfter(logTopic(o.prefix, o.shardId), this.sm, settings.startMarginMs), () => this.stopping);

@@ -5,7 +5,7 @@
 //
 // Only the fields CDC uses are declared here (structural subsets of libs/sql's descriptors):
 // the SQL engine stays out of this service.
-import { encodeIndexKey, type IndexKeySpec, type MvccStore, type Timestamp } from '@weft/storage';
+import { encodeIndexKey, HASHED_TABLE_MIN, indexSpan, type IndexKeySpec, type MvccStore, type Timestamp } from '@weft/storage';
 
 export interface ColumnDescView {
   readonly id: number;
@@ -52,8 +52,13 @@ function parse(raw: Buffer): unknown {
   return JSON.parse(raw.toString('utf8'));
 }
 
+/** What the initial snapshot needs of the catalog (an interface so tests can hand one in). */
+export interface SnapshotCatalog {
+  tables(ts: Timestamp): ResolvedTable[];
+}
+
 /** Reads descriptors from the system shard's store as of a timestamp. */
-export class CatalogView {
+export class CatalogView implements SnapshotCatalog {
   constructor(private readonly store: () => MvccStore) {}
 
   private descriptor(id: number, ts: Timestamp): unknown {
@@ -61,6 +66,27 @@ export class CatalogView {
     // (the caller waits until the system shard is settled up to `ts`, see cdc-feed.ts).
     const r = this.store().get(descKey(id), ts, { intentStatus: () => 'ignore' });
     return r.kind === 'found' ? parse(r.value) : undefined;
+  }
+
+  /**
+   * Every user table as of `ts`, by id (the initial snapshot's list of what to read). Pages
+   * through the descriptor index: a catalog of any size is read in bounded steps.
+   */
+  tables(ts: Timestamp): ResolvedTable[] {
+    const ids: number[] = [];
+    const span = indexSpan(DESC);
+    let start = span.start;
+    for (;;) {
+      const page = this.store().scan(start, span.end, ts, { limit: 256, intentStatus: () => 'ignore' });
+      if (page.kind !== 'rows') break;
+      for (const r of page.rows) {
+        const d = parse(r.value) as { kind?: string; id?: number };
+        if (d.kind === 'table' && typeof d.id === 'number' && d.id >= HASHED_TABLE_MIN) ids.push(d.id);
+      }
+      if (page.resumeKey === undefined) break;
+      start = page.resumeKey;
+    }
+    return ids.map((id) => this.table(id, ts)).filter((t): t is ResolvedTable => t !== undefined);
   }
 
   /** The table `tableId` as of `ts`, with its database and schema names; undefined if it did not exist then. */

@@ -13,15 +13,22 @@
 //    applying and committing): the replica is rebuilt from the start of the topic, because the
 //    before-images of (E, A] are no longer the replica's current state.
 //  - A failed transaction is retried with the same messages until it commits or the feed stops.
-import { mkdirSync, rmSync } from 'node:fs';
-import path from 'node:path';
-import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+//  - Snapshot modes (decision 0037, snapshot-start.ts): with `initial` or `when_needed` a shard
+//    with no published progress starts from a node's snapshot at index I, publishes it as `r`
+//    events in one Kafka transaction with progress = I, and streams from I+1; with
+//    `when_needed` a gap record is got past the same way (plus `d` events for rows gone in it).
+import { mkdirSync } from 'node:fs';
+import type { Consumer, EachBatchPayload, Kafka, Producer, Transaction } from 'kafkajs';
 import { Materializer } from '@weft/materialize';
 import { fromMessage, logTopic, type LogRecord } from '@weft/mirror';
+import { ShardStateDir } from '@weft/replica';
 import { MvccStore, type Timestamp } from '@weft/storage';
 import { applyAndCapture } from './capture';
 import type { CatalogView } from './catalog-view';
 import { transactionMessages, type OutMessage } from './events';
+import type { CdcSnapshotSettings } from './settings';
+import { takeSnapshot, type ShardSnapshotInfo } from './snapshot-start';
+import { snapshotMessages, snapshotPoint, type SnapshotCounts, type SnapshotPoint } from './snapshot-events';
 import type { TopicRegistry } from './topics';
 
 export interface CdcLogger {
@@ -32,7 +39,10 @@ export interface CdcLogger {
 
 export interface CdcFeedOptions {
   readonly kafka: Kafka;
+  /** Log topics, groups and transactional ids (WEFT_KAFKA_TOPIC_PREFIX). */
   readonly prefix: string;
+  /** Change and transaction topics, source.name (WEFT_CDC_TOPIC_PREFIX, default: prefix). */
+  readonly changePrefix: string;
   /** Names this CDC instance's groups and transactional ids. */
   readonly instanceId: string;
   readonly shardId: number;
@@ -42,10 +52,12 @@ export interface CdcFeedOptions {
   /** Whether the catalog (system shard) is complete up to `ts` here; always true for the system shard itself. */
   readonly catalogSettled: (ts: Timestamp) => boolean;
   readonly logger: CdcLogger;
+  /** Snapshot starts (mode initial / when_needed); undefined: mode never. */
+  readonly snapshot?: CdcSnapshotSettings;
 }
 
 /** waiting-for-catalog: a change is held until the system shard's replica has the catalog as of its commit. */
-export type CdcFeedState = 'starting' | 'applying' | 'caught-up' | 'waiting-for-catalog' | 'stopped';
+export type CdcFeedState = 'starting' | 'snapshotting' | 'applying' | 'caught-up' | 'waiting-for-catalog' | 'stopped';
 
 export interface CdcFeedStatus {
   readonly shardId: number;
@@ -64,6 +76,12 @@ export interface CdcFeedStatus {
   /** Rows whose table the catalog did not know at their commit (must stay 0). */
   readonly undecodable: number;
   readonly error: string | undefined;
+  /** Snapshots published since this process started. */
+  readonly snapshots: number;
+  /** The last snapshot this shard's stream was started from (this process). */
+  readonly snapshot: ShardSnapshotInfo | undefined;
+  /** The last failed attempt while snapshotting (retried). */
+  readonly snapshotError: string | undefined;
 }
 
 const MAX_MESSAGES_PER_SEND = 500;
@@ -85,11 +103,20 @@ export class CdcFeed {
   private oldestPendingAt = 0;
   private stopping = false;
   private reread = false;
+  /** Last index whose changes are all in `pending` or published. */
+  private captured = 0;
   private error: string | undefined;
-  private readonly counters = { changeEvents: 0, transactions: 0, kafkaTransactions: 0, undecodable: 0 };
+  private readonly counters = { changeEvents: 0, transactions: 0, kafkaTransactions: 0, undecodable: 0, snapshots: 0 };
+  private snapshotInfo: ShardSnapshotInfo | undefined;
+  private snapshotError: string | undefined;
+  /** Where to seek once the consumer runs (after a snapshot). */
+  private pendingSeek: string | undefined;
+  private readonly dirs: ShardStateDir;
   topicIndex = 0;
 
-  constructor(private readonly o: CdcFeedOptions) {}
+  constructor(private readonly o: CdcFeedOptions) {
+    this.dirs = new ShardStateDir(o.dataDir, o.shardId);
+  }
 
   get sm(): Materializer {
     if (this.smRef === undefined) throw new Error(`cdc shard ${this.o.shardId}: not open`);
@@ -101,14 +128,26 @@ export class CdcFeed {
     return this.store;
   }
 
-  private get dir(): string {
-    return path.join(this.o.dataDir, `shard-${this.o.shardId}`);
+  /**
+   * The replicas' layout (ShardStateDir): shard-<id>/ until a snapshot is installed, then the
+   * directory shard-<id>.current names; leftovers of an interrupted install are removed here.
+   */
+  async open(): Promise<void> {
+    mkdirSync(this.o.dataDir, { recursive: true });
+    this.dirs.cleanup();
+    const dir = this.dirs.current();
+    mkdirSync(dir, { recursive: true });
+    this.store = await MvccStore.open(dir);
+    this.smRef = await Materializer.open(this.store, this.o.shardId);
   }
 
-  async open(): Promise<void> {
-    mkdirSync(this.dir, { recursive: true });
-    this.store = await MvccStore.open(this.dir);
-    this.smRef = await Materializer.open(this.store, this.o.shardId);
+  /** Closes and deletes this shard's replica, then opens an empty one. */
+  private async wipe(): Promise<void> {
+    await this.store?.close();
+    this.store = undefined;
+    this.smRef = undefined;
+    this.dirs.destroy();
+    await this.open();
   }
 
   status(now: number): CdcFeedStatus {
@@ -124,6 +163,8 @@ export class CdcFeed {
       lagMs: top > this.published && this.oldestPendingAt > 0 ? Math.max(0, now - this.oldestPendingAt) : 0,
       ...this.counters,
       error: this.error,
+      snapshot: this.snapshotInfo,
+      snapshotError: this.snapshotError,
     };
   }
 
@@ -146,6 +187,19 @@ export class CdcFeed {
 
   async close(): Promise<void> {
     this.stopping = true;
+    // A clean stop publishes what it applied: otherwise the replica is ahead of the progress and
+    // the restart rebuilds it from the start of the log topic (decision 0034 §5), which a topic
+    // that lost its history (0037) cannot serve. Only when every applied entry's messages are
+    // pending: an entry interrupted while waiting for the catalog has none yet.
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    await consumer?.disconnect().catch(() => undefined);
+    if (this.smRef !== undefined && this.state !== 'stopped' && this.captured === this.sm.appliedIndex && this.captured > this.published) {
+      await this.commitTransaction(this.pending, this.captured).then(
+        () => (this.published = this.captured),
+        (e: unknown) => this.o.logger.warn({ shard: this.o.shardId, err: errText(e) }, 'cdc: could not publish the last changes at shutdown'),
+      );
+    }
     await this.dropKafka();
     await this.store?.close();
   }
@@ -177,13 +231,22 @@ export class CdcFeed {
     await (await producer.transaction()).abort();
     await o.topics.waitFor(logTopic(o.prefix, o.shardId), () => this.stopping);
     this.published = await o.topics.readProgress(progressGroup(o.prefix, o.instanceId), logTopic(o.prefix, o.shardId));
-    if (this.sm.appliedIndex > this.published) {
+    if (this.published === 0 && o.snapshot !== undefined) {
+      // Nothing published yet (or a snapshot that never committed): start from a snapshot. A
+      // replica left by a run that did not commit is discarded, so the snapshot restarts whole.
+      if (this.sm.appliedIndex > 0) {
+        o.logger.warn({ shard: o.shardId, applied: this.sm.appliedIndex }, 'cdc: no published progress; discarding the replica and starting from a snapshot');
+        await this.wipe();
+      }
+      const offset = await this.snapshotAndPublish(0, 'no published progress', false);
+      if (offset === undefined) throw new Error('stopping');
+      this.pendingSeek = offset;
+    } else if (this.sm.appliedIndex > this.published) {
       o.logger.warn({ shard: o.shardId, applied: this.sm.appliedIndex, published: this.published }, 'cdc: replica ahead of the published changes; rebuilding it from the start of the log');
-      await this.store?.close();
-      rmSync(this.dir, { recursive: true, force: true });
-      await this.open();
+      await this.wipe();
     }
     if (this.stopping) throw new Error('stopping');
+    this.captured = this.published;
     const consumer = o.kafka.consumer({ groupId: positionGroup(o.prefix, o.instanceId, o.shardId), readUncommitted: false, retry: { retries: 10 } });
     this.consumer = consumer;
     await consumer.connect();
@@ -191,11 +254,14 @@ export class CdcFeed {
     // Serving from here on (set before run: the first batch may already report caught-up).
     this.state = 'applying';
     await consumer.run({ eachBatchAutoResolve: false, autoCommitInterval: 1000, eachBatch: (p) => this.onBatch(p) });
-    if (this.sm.appliedIndex === 0) consumer.seek({ topic: logTopic(o.prefix, o.shardId), partition: 0, offset: '0' });
+    // An empty replica reads the topic from its start; a snapshot-started one from after its index.
+    const seekTo = this.pendingSeek ?? (this.sm.appliedIndex === 0 ? '0' : undefined);
+    this.pendingSeek = undefined;
+    if (seekTo !== undefined) consumer.seek({ topic: logTopic(o.prefix, o.shardId), partition: 0, offset: seekTo });
   }
 
   private async onBatch(p: EachBatchPayload): Promise<void> {
-    if (this.state === 'stopped') return;
+    if (this.state === 'stopped' || this.state === 'snapshotting') return;
     const { batch } = p;
     for (const m of batch.messages) {
       if (!p.isRunning() || p.isStale()) return;
@@ -207,9 +273,18 @@ export class CdcFeed {
       }
       const next = this.sm.appliedIndex + 1;
       if (rec.outcome.status === 'gap' && rec.outcome.gapFrom <= next && rec.index >= next) {
-        return this.stop(`the log has a gap (indexes ${rec.outcome.gapFrom}..${rec.index} were never published): changes in it are lost; rebuild from a snapshot`);
+        const why = `the log has a gap (indexes ${rec.outcome.gapFrom}..${rec.index} were never published)`;
+        if (this.o.snapshot?.mode !== 'when_needed') {
+          return this.stop(`${why}: its changes are lost; WEFT_CDC_SNAPSHOT_MODE=when_needed gets past it with a new snapshot of the shard (r events, d for rows deleted in it)`);
+        }
+        // Publish what precedes the gap, then a snapshot at or past its last index replaces it.
+        if (this.sm.appliedIndex > this.published) await this.flush(p);
+        this.resnapshot(batch.topic, rec.index - 1, why);
+        return;
       }
-      if (rec.index > next && rec.outcome.status !== 'gap') {
+      // The first index a record stands for (a gap record: its first missing one).
+      const first = rec.outcome.status === 'gap' ? rec.outcome.gapFrom : rec.index;
+      if (first > next) {
         if (this.reread) return this.stop(`index ${rec.index} follows ${this.sm.appliedIndex} in the topic itself: entries are missing`);
         // The position group is ahead of this replica (it was rebuilt): read the log again from 0.
         this.reread = true;
@@ -220,6 +295,7 @@ export class CdcFeed {
         if (this.oldestPendingAt === 0) this.oldestPendingAt = Number(m.timestamp);
         try {
           await this.apply(rec, p);
+          this.captured = rec.index;
         } catch (e) {
           return this.stop(`index ${rec.index}: ${errText(e)}`);
         }
@@ -251,13 +327,136 @@ export class CdcFeed {
       if ((waited += 20) % 2000 === 0) await p.heartbeat();
     }
     if (this.state === 'waiting-for-catalog') this.state = 'applying';
-    const { messages, undecodable } = transactionMessages({ prefix: this.o.prefix, shard: this.o.shardId, catalog: this.o.catalog, nowMs: Date.now() }, got.committed);
+    const { messages, undecodable } = transactionMessages({ prefix: this.o.changePrefix, shard: this.o.shardId, catalog: this.o.catalog, nowMs: Date.now() }, got.committed);
     this.counters.undecodable += undecodable;
     if (undecodable > 0) this.o.logger.error({ shard: this.o.shardId, index: rec.index, undecodable }, 'cdc: rows of a table unknown to the catalog at their commit');
     if (messages.length === 0) return;
     for (const m of messages) this.pending.push(m);
     this.counters.changeEvents += messages.length - 2;
     this.counters.transactions++;
+  }
+
+  /**
+   * Installs a node's snapshot past `mustExceed` as this shard's replica and publishes it (r
+   * events; with `keepReplaced`, d events for rows of the replaced state gone in it) together
+   * with progress = its index in one Kafka transaction; returns the offset to stream from.
+   * Retries fetching and publishing until done; undefined once closing. A crash before the
+   * transaction commits leaves progress as it was: the snapshot is taken again at the restart
+   * (decision 0037).
+   */
+  private async snapshotAndPublish(mustExceed: number, reason: string, keepReplaced: boolean): Promise<string | undefined> {
+    const o = this.o;
+    const settings = o.snapshot as CdcSnapshotSettings;
+    this.state = 'snapshotting';
+    const began = Date.now();
+    const got = await takeSnapshot({
+      settings, shardId: o.shardId, dirs: this.dirs, mustExceed,
+      stopping: () => this.stopping,
+      onRetry: (why) => {
+        this.snapshotError = why;
+        o.logger.warn({ shard: o.shardId, err: why }, 'cdc: snapshot not taken yet; retrying');
+      },
+    });
+    if (got === undefined) return undefined;
+    const replaced = keepReplaced ? { sm: this.sm, at: snapshotPoint(this.sm) } : undefined;
+    const oldStore = this.store;
+    this.store = got.state.store;
+    this.smRef = got.state.materializer;
+    const at = snapshotPoint(this.sm);
+    try {
+      // Rows are decoded with the descriptors as of the snapshot timestamp.
+      while (!o.catalogSettled(at.ts)) {
+        if (this.stopping) return undefined;
+        await sleep(50);
+      }
+      const counts = await this.retrying(() => this.publishSnapshot(at, replaced), () => this.stopping);
+      if (counts === undefined) return undefined;
+      this.published = at.index;
+      this.captured = at.index;
+      this.counters.kafkaTransactions++;
+      this.counters.snapshots++;
+      const startOffset = await this.retrying(() => o.topics.startOffsetAfter(logTopic(o.prefix, o.shardId), this.sm, settings.startMarginMs), () => this.stopping);
+      if (startOffset === undefined) return undefined;
+      this.reread = false;
+      this.snapshotError = undefined;
+      this.snapshotInfo = {
+        index: at.index, ts: at.ts.toString(), source: got.source, reason, startOffset,
+        reads: counts.reads, deletes: counts.deletes, tables: counts.tables, ms: Date.now() - began, at: new Date().toISOString(),
+      };
+      o.logger.info({ shard: o.shardId, ...this.snapshotInfo }, 'cdc: snapshot published; streaming from the entry after it');
+      return startOffset;
+    } finally {
+      // The replaced state is not live any more (the pointer names the snapshot's directory).
+      if (oldStore !== undefined && oldStore !== this.store) {
+        const oldDir = oldStore.db.location;
+        void oldStore.close().then(() => this.dirs.remove(oldDir)).catch((e: unknown) => o.logger.warn({ shard: o.shardId, err: errText(e) }, 'cdc: could not remove the replaced replica'));
+      }
+    }
+  }
+
+  /** A running shard met a gap (mode when_needed): pause its topic, re-snapshot, resume after it. */
+  private resnapshot(topic: string, mustExceed: number, why: string): void {
+    const consumer = this.consumer;
+    if (consumer === undefined) return;
+    consumer.pause([{ topic }]);
+    this.o.logger.warn({ shard: this.o.shardId, applied: this.sm.appliedIndex, err: why }, 'cdc: gap in the log; re-snapshotting the shard');
+    void this.snapshotAndPublish(mustExceed, why, true).then(
+      (offset) => {
+        if (offset === undefined || this.consumer !== consumer) return;
+        this.state = 'applying';
+        consumer.seek({ topic, partition: 0, offset });
+        consumer.resume([{ topic }]);
+      },
+      (e: unknown) => this.stop(`re-snapshot after the gap: ${errText(e)}`),
+    );
+  }
+
+  /** The snapshot's events and progress = its index, in one Kafka transaction. */
+  private async publishSnapshot(at: SnapshotPoint, replaced: { sm: Materializer; at: SnapshotPoint } | undefined): Promise<SnapshotCounts> {
+    const producer = this.producer;
+    if (producer === undefined) throw new Error('no producer');
+    const gen = snapshotMessages({ prefix: this.o.changePrefix, shard: this.o.shardId, catalog: this.o.catalog, nowMs: Date.now() }, this.sm, at, replaced);
+    const tx = await producer.transaction();
+    try {
+      let buf: OutMessage[] = [];
+      let r = gen.next();
+      while (r.done !== true) {
+        buf.push(r.value);
+        if (buf.length >= MAX_MESSAGES_PER_SEND) {
+          await this.send(tx, buf);
+          buf = [];
+        }
+        r = gen.next();
+      }
+      await this.send(tx, buf);
+      await this.sendProgress(tx, at.index);
+      await tx.commit();
+      return r.value;
+    } catch (e) {
+      await tx.abort().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Runs `op` until it succeeds, renewing the producer between tries; undefined once `give` says so. */
+  private async retrying<T>(op: () => Promise<T>, give: () => boolean): Promise<T | undefined> {
+    let backoff = 250;
+    for (;;) {
+      if (give()) return undefined;
+      try {
+        return await op();
+      } catch (e) {
+        if (/fenced|ProducerFenced|INVALID_PRODUCER_EPOCH/i.test(errText(e))) {
+          this.stop(`another CDC instance took over shard ${this.o.shardId}: ${errText(e)}`);
+          throw e;
+        }
+        this.snapshotError = errText(e);
+        this.o.logger.warn({ shard: this.o.shardId, err: errText(e) }, 'cdc: snapshot step failed; retrying');
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 5000);
+        await this.renewProducer().catch(() => undefined);
+      }
+    }
   }
 
   /** Publishes the pending messages and the progress (= applied index) in one Kafka transaction, retrying until it commits. */
@@ -300,28 +499,36 @@ export class CdcFeed {
   private async commitTransaction(msgs: readonly OutMessage[], upTo: number): Promise<void> {
     const producer = this.producer;
     if (producer === undefined) throw new Error('no producer');
-    await this.o.topics.ensure(msgs.map((m) => m.topic));
     const tx = await producer.transaction();
     try {
-      for (let i = 0; i < msgs.length; i += MAX_MESSAGES_PER_SEND) {
-        // Grouped by topic per send, in order within a topic (one key's events stay ordered).
-        const byTopic = new Map<string, { key: string; value: string }[]>();
-        for (const m of msgs.slice(i, i + MAX_MESSAGES_PER_SEND)) {
-          const list = byTopic.get(m.topic) ?? [];
-          list.push({ key: m.key, value: m.value });
-          byTopic.set(m.topic, list);
-        }
-        await tx.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
-      }
-      await tx.sendOffsets({
-        consumerGroupId: progressGroup(this.o.prefix, this.o.instanceId),
-        topics: [{ topic: logTopic(this.o.prefix, this.o.shardId), partitions: [{ partition: 0, offset: String(upTo) }] }],
-      });
+      for (let i = 0; i < msgs.length; i += MAX_MESSAGES_PER_SEND) await this.send(tx, msgs.slice(i, i + MAX_MESSAGES_PER_SEND));
+      await this.sendProgress(tx, upTo);
       await tx.commit();
     } catch (e) {
       await tx.abort().catch(() => undefined);
       throw e;
     }
+  }
+
+  /** One send of up to MAX_MESSAGES_PER_SEND messages, grouped by topic, in order within a topic (one key's events stay ordered). */
+  private async send(tx: Transaction, msgs: readonly OutMessage[]): Promise<void> {
+    if (msgs.length === 0) return;
+    await this.o.topics.ensure(msgs.map((m) => m.topic));
+    const byTopic = new Map<string, { key: string; value: string }[]>();
+    for (const m of msgs) {
+      const list = byTopic.get(m.topic) ?? [];
+      list.push({ key: m.key, value: m.value });
+      byTopic.set(m.topic, list);
+    }
+    await tx.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+  }
+
+  /** Progress = the last Raft index whose changes the transaction completes. */
+  private async sendProgress(tx: Transaction, upTo: number): Promise<void> {
+    await tx.sendOffsets({
+      consumerGroupId: progressGroup(this.o.prefix, this.o.instanceId),
+      topics: [{ topic: logTopic(this.o.prefix, this.o.shardId), partitions: [{ partition: 0, offset: String(upTo) }] }],
+    });
   }
 
   private stop(why: string): void {

@@ -3,10 +3,12 @@ import { createKafka, kafkaSettings, type KafkaEnv } from '@weft/mirror';
 import { createLogger } from '@weft/telemetry';
 import type { CdcFeedStatus } from './cdc-feed';
 import { ChangeCapture } from './change-capture';
+import { snapshotSettings, type SnapshotEnv } from './settings';
 
 export const CDC_CONFIG = Symbol('CDC_CONFIG');
 
-export interface CdcConfig extends KafkaEnv {
+export interface CdcConfig extends KafkaEnv, SnapshotEnv {
+  readonly WEFT_CDC_TOPIC_PREFIX: string;
   readonly WEFT_DATA_DIR: string;
   readonly WEFT_SHARD_COUNT: number;
   readonly WEFT_CDC_ID: string;
@@ -19,15 +21,20 @@ export interface CdcConfig extends KafkaEnv {
 @Injectable()
 export class CdcService implements OnModuleInit, OnApplicationShutdown {
   private capture?: ChangeCapture;
+  snapshotMode = 'never';
 
   constructor(@Inject(CDC_CONFIG) private readonly c: CdcConfig) {}
 
   async onModuleInit(): Promise<void> {
     const settings = kafkaSettings(this.c);
     if (settings === undefined) throw new Error('WEFT_KAFKA_BROKERS is required: the CDC service reads the shard logs from Kafka');
+    const snapshot = snapshotSettings(this.c);
+    this.snapshotMode = this.c.WEFT_CDC_SNAPSHOT_MODE;
     this.capture = new ChangeCapture({
       kafka: createKafka(settings, `weft-cdc-${this.c.WEFT_CDC_ID}`),
       topicPrefix: settings.topicPrefix,
+      changeTopicPrefix: this.c.WEFT_CDC_TOPIC_PREFIX === '' ? settings.topicPrefix : this.c.WEFT_CDC_TOPIC_PREFIX,
+      snapshot,
       shardIds: Array.from({ length: this.c.WEFT_SHARD_COUNT }, (_, i) => i + 1),
       dataDir: this.c.WEFT_DATA_DIR,
       instanceId: this.c.WEFT_CDC_ID,
@@ -52,8 +59,8 @@ export class CdcController {
   constructor(private readonly svc: CdcService) {}
 
   @Get('cdc')
-  status(): { shards: CdcFeedStatus[] } {
-    return { shards: this.svc.status() };
+  status(): { snapshotMode: string; shards: CdcFeedStatus[] } {
+    return { snapshotMode: this.svc.snapshotMode, shards: this.svc.status() };
   }
 }
 

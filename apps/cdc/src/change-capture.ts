@@ -6,6 +6,7 @@ import { logTopic, mirrorProgressGroup, shardOfLogTopic } from '@weft/mirror';
 import type { Timestamp } from '@weft/storage';
 import { CatalogView } from './catalog-view';
 import { CdcFeed, type CdcFeedStatus, type CdcLogger } from './cdc-feed';
+import type { CdcSnapshotSettings } from './settings';
 import { TopicRegistry, type TopicSettings } from './topics';
 
 /** The shard holding the SQL catalog (system tables are not hashed; kvclient routes them here). */
@@ -14,11 +15,15 @@ export const SYSTEM_SHARD = 1;
 export interface ChangeCaptureOptions {
   readonly kafka: Kafka;
   readonly topicPrefix: string;
+  /** Prefix of the change and transaction topics (default: topicPrefix). */
+  readonly changeTopicPrefix?: string;
   readonly shardIds: readonly number[];
   readonly dataDir: string;
   readonly instanceId: string;
   readonly topics: TopicSettings;
   readonly logger: CdcLogger;
+  /** Snapshot starts (decision 0037); undefined: mode never. */
+  readonly snapshot?: CdcSnapshotSettings;
 }
 
 export class ChangeCapture {
@@ -39,6 +44,7 @@ export class ChangeCapture {
       const feed = new CdcFeed({
         kafka: this.o.kafka,
         prefix: this.o.topicPrefix,
+        changePrefix: this.o.changeTopicPrefix ?? this.o.topicPrefix,
         instanceId: this.o.instanceId,
         shardId,
         dataDir: this.o.dataDir,
@@ -46,6 +52,7 @@ export class ChangeCapture {
         catalog,
         catalogSettled: shardId === SYSTEM_SHARD ? () => true : (ts) => this.catalogSettled(ts),
         logger: this.o.logger,
+        snapshot: this.o.snapshot,
       });
       await feed.open();
       this.feeds.set(shardId, feed);

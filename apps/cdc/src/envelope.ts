@@ -4,6 +4,7 @@
 import type { RowJson } from './row-json';
 
 export type Op = 'c' | 'u' | 'd' | 'r';
+export type SnapshotMarker = 'false' | 'true' | 'last';
 
 export interface ChangeSource {
   readonly db: string;
@@ -26,7 +27,8 @@ export interface ChangeEvent {
     readonly connector: 'weft';
     readonly name: string;
     readonly ts_ms: number;
-    readonly snapshot: 'false' | 'true';
+    /** 'true' for an initial-snapshot event, 'last' for the last one of a shard's snapshot (as Debezium). */
+    readonly snapshot: SnapshotMarker;
     readonly db: string;
     readonly schema: string;
     readonly table: string;
@@ -73,6 +75,7 @@ export function dataCollection(s: Pick<ChangeSource, 'db' | 'schema' | 'table'>)
 export function changeEvent(
   name: string, src: ChangeSource, before: RowJson | null, after: RowJson | null, op: Op, nowMs: number,
   order?: { readonly totalOrder: number; readonly collectionOrder: number },
+  snapshot: SnapshotMarker = op === 'r' ? 'true' : 'false',
 ): ChangeEvent {
   return {
     before,
@@ -82,7 +85,7 @@ export function changeEvent(
       connector: 'weft',
       name,
       ts_ms: Number(src.commitTs / 1000n),
-      snapshot: op === 'r' ? 'true' : 'false',
+      snapshot,
       db: src.db,
       schema: src.schema,
       table: src.table,

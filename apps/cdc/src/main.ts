@@ -1,7 +1,8 @@
-import { int, text } from '@weft/config';
+import { int, oneOf, optionalHostPorts, text } from '@weft/config';
 import { kafkaEnv } from '@weft/mirror';
 import { main } from '@weft/service';
 import { CdcModule } from './cdc.module';
+import { optionalTopicPrefix, SNAPSHOT_MODES } from './settings';
 
 main({
   name: 'cdc',
@@ -18,6 +19,18 @@ main({
     WEFT_CDC_PARTITIONS: int(1, 1000, 4),
     /** retention.ms of the change topics (default 7 days; -1 keeps them forever). */
     WEFT_CDC_RETENTION_MS: int(-1, 2 ** 31 * 1000, 7 * 24 * 3600 * 1000),
+    /** Change topics are <prefix>.cdc.<db>.<schema>.<table> (empty: WEFT_KAFKA_TOPIC_PREFIX), as Debezium's topic.prefix. */
+    WEFT_CDC_TOPIC_PREFIX: optionalTopicPrefix(),
+    /**
+     * A shard with no published progress: `never` replays its log topic from offset 0; `initial`
+     * starts from a node's snapshot (r events) and streams from after it; `when_needed` also
+     * re-snapshots past a gap record instead of stopping the shard (decision 0037).
+     */
+    WEFT_CDC_SNAPSHOT_MODE: oneOf(SNAPSHOT_MODES, 'never'),
+    /** With initial / when_needed: the nodes' HTTP addresses (host:port, comma-separated) serving snapshots. */
+    WEFT_CDC_SNAPSHOT_FROM: optionalHostPorts(),
+    /** After a snapshot, the log is read from records produced this long before its newest timestamp (clock-skew margin). */
+    WEFT_CDC_SNAPSHOT_START_MARGIN_MS: int(0, 3_600_000, 5_000),
   },
   module: (config) => CdcModule.forRoot(config),
 });

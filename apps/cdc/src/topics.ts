@@ -1,7 +1,7 @@
 // Kafka administration of the CDC service: it creates its change topics itself (brokers may have
 // auto-create off), waits for the log topics the nodes create, and reads its progress.
 import type { Kafka } from 'kafkajs';
-import { KafkaAdminSession } from '@weft/mirror';
+import { KafkaAdminSession, startOffsetAfter, type SnapshotPosition } from '@weft/mirror';
 
 export interface TopicSettings {
   /** Partitions of a table's change topic (events of one key always go to one partition). */
@@ -68,6 +68,11 @@ export class TopicRegistry {
       const v = Number(got?.partitions.find((x) => x.partition === 0)?.offset ?? -1);
       return v > 0 ? v : 0;
     });
+  }
+
+  /** Where to read `topic` from after a snapshot at `state` (found by time, libs/mirror start-offset.ts). */
+  async startOffsetAfter(topic: string, state: SnapshotPosition, marginMs: number): Promise<string> {
+    return this.admin.run((admin) => startOffsetAfter(admin, topic, state, marginMs));
   }
 
   /** Offsets of `groupId` on each topic's partition 0 (the mirror's progress, for the lag). */

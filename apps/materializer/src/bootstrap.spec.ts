@@ -1,7 +1,6 @@
 import type { Admin } from 'kafkajs';
 import { bootstrapView } from './materializer.module';
-import { snapshotUrl } from './snapshot-fetch';
-import { startOffsetAfter } from './start-offset';
+import { snapshotUrl, startOffsetAfter } from '@weft/mirror';
 
 describe('materializer bootstrap settings', () => {
   it('needs snapshot sources with bootstrap=snapshot and refuses them with bootstrap=log', () => {

@@ -17,12 +17,10 @@
 import { mkdirSync } from 'node:fs';
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { Materializer } from '@weft/materialize';
-import { fromMessage, logTopic, mirrorProgressGroup, shardOfLogTopic, type LogRecord } from '@weft/mirror';
+import { fetchShardSnapshot, fromMessage, logTopic, mirrorProgressGroup, shardOfLogTopic, startOffsetAfter, type LogRecord } from '@weft/mirror';
 import { ShardStateDir, type StagedShardState } from '@weft/replica';
 import { MvccStore } from '@weft/storage';
 import type { MaterializedFeed } from './materialized-shard';
-import { fetchShardSnapshot } from './snapshot-fetch';
-import { startOffsetAfter } from './start-offset';
 
 export interface LogMaterializerLogger {
   info(fields: Record<string, unknown>, msg: string): void;
@@ -48,7 +46,7 @@ export interface SnapshotBootstrap {
   readonly sources: readonly string[];
   /** Wait between rounds over the sources when none served a snapshot. */
   readonly retryMs?: number;
-  /** Clock-skew margin when finding the start offset by time (start-offset.ts). */
+  /** Clock-skew margin when finding the start offset by time (@weft/mirror start-offset.ts). */
   readonly startMarginMs?: number;
 }
 

@@ -499,6 +499,18 @@ export class Materializer {
     return t.state === 'committed' ? { committedAt: t.commitTs } : 'ignore';
   };
 
+  /**
+   * How an intent reads in the committed state as applied so far (a consistent copy of the shard
+   * at appliedIndex, e.g. CDC's initial snapshot): a staged transaction committed here reads as a
+   * version at its commit timestamp; any other intent — open, prepared (2PC) or aborted — is not
+   * committed at this index and is read past. Unlike reads served to transactions, a prepared
+   * intent is not a conflict here: whatever its fate, it is decided by a later entry.
+   */
+  readonly committedIntentVerdict = (txnId: string): IntentVerdict => {
+    const t = this.stagedTxns.get(txnId);
+    return t !== undefined && t.state === 'committed' ? { committedAt: t.commitTs } : 'ignore';
+  };
+
   // -------------------------------------------------------------------------------------------
   // Entry types
 

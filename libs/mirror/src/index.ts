@@ -12,3 +12,9 @@ export type { LogRecord, MirroredOutcome } from './log-record';
 export { kafkaEnv, kafkaSettings, createKafka, KafkaSettingsError } from './kafka-config';
 export type { KafkaEnv, KafkaSettings } from './kafka-config';
 export { DEFAULT_TOPIC_PREFIX, logTopic, shardOfLogTopic, mirrorProgressGroup, mirrorTransactionalId } from './topics';
+// Consumer side: starting a log consumer from a node's shard snapshot (decision 0036; used by
+// apps/materializer and apps/cdc).
+export { fetchShardSnapshot, snapshotUrl, SnapshotFetchError } from './snapshot-fetch';
+export type { FetchShardSnapshotOptions, FetchedSnapshot } from './snapshot-fetch';
+export { startOffsetAfter, START_OFFSET_SKEW_MARGIN_MS } from './start-offset';
+export type { SnapshotPosition } from './start-offset';

@@ -176,6 +176,53 @@ export class KvClient {
   }
 
   /**
+   * Every page of [start, end) at ts, in key order (descending with reverse): the first at most
+   * `firstLimit` rows per shard, then `pageSize`. Within one hashed index each shard holds one
+   * contiguous hash range, so the span is the shards' parts one after another: every part's
+   * first page is asked for at once (in parallel) and kept, then each part is read to its end
+   * before the next is yielded. Merging a page of every shard per round and dropping the rows
+   * past the smallest resume key would read a full scan's rows about (S+1)/2 times on S shards.
+   * Other spans (system tables, several indexes) page through scan()'s merge.
+   */
+  async *scanPages(start: Buffer, end: Buffer, ts: Timestamp, options: ScanRequestOptions, pageSize: number): AsyncGenerator<ScanPage> {
+    const reverse = options.reverse ?? false;
+    const firstLimit = options.limit ?? pageSize;
+    const parts = this.map.partsOfIndexSpan(start, end);
+    if (parts === undefined || parts.length === 1) {
+      let lo = start;
+      let hi = end;
+      for (let limit = firstLimit; ; limit = pageSize) {
+        const page = await this.scan(lo, hi, ts, { ...options, limit });
+        yield page;
+        if (page.resumeKey === undefined) return;
+        if (reverse) hi = page.resumeKey;
+        else lo = page.resumeKey;
+      }
+    }
+    const ordered = reverse ? [...parts].reverse() : parts;
+    this.stats.fanouts++;
+    const read = (id: number, lo: Buffer, hi: Buffer, limit: number): Promise<ScanPage> => this.withIntents(id, () => this.shard(id).scan(lo, hi, ts, { ...options, limit }));
+    const firsts = ordered.map((id) => {
+      const p = read(id, start, end, firstLimit);
+      // Read later, or never if the caller stops early: a failure must not go unhandled.
+      p.catch(() => undefined);
+      return p;
+    });
+    for (let i = 0; i < ordered.length; i++) {
+      let page = await firsts[i];
+      let lo = start;
+      let hi = end;
+      for (;;) {
+        yield page;
+        if (page.resumeKey === undefined) break;
+        if (reverse) hi = page.resumeKey;
+        else lo = page.resumeKey;
+        page = await read(ordered[i], lo, hi, pageSize);
+      }
+    }
+  }
+
+  /**
    * How many rows in [start, end) at `ts` pass `filter` (an empty program counts every row),
    * counted on the shards in parallel, each paging through its part. Undefined when a shard
    * cannot evaluate the filter (it then answers with rows instead of a count).

@@ -78,6 +78,29 @@ export class ShardMap {
   }
 
   /**
+   * For a span inside one hashed index: the shards holding its parts, in key order (each holds
+   * one contiguous hash range, and keys sort by hash within an index). Undefined for other spans,
+   * or when a shard holds several ranges the span touches (its part would not be contiguous).
+   */
+  partsOfIndexSpan(start: Buffer, end: Buffer): readonly number[] | undefined {
+    const a = keyRoute(start);
+    const b = end.length === 0 ? undefined : keyRoute(end);
+    if (a === undefined || b === undefined || a.tableId < HASHED_TABLE_MIN || a.tableId !== b.tableId || a.indexId === undefined || b.indexId === undefined) return undefined;
+    // The end of a whole index is the next index's prefix (no hash): the rest of the index.
+    const toIndexEnd = b.indexId === a.indexId + 1 && b.hash === undefined;
+    if (b.indexId !== a.indexId && !toIndexEnd) return undefined;
+    const lo = a.hash ?? 0;
+    const hi = toIndexEnd ? HASH_SPACE - 1 : (b.hash ?? HASH_SPACE - 1);
+    const out: number[] = [];
+    for (const r of this.ranges) {
+      if (r.hashHi <= lo || r.hashLo > hi) continue;
+      if (out.includes(r.shardId)) return undefined;
+      out.push(r.shardId);
+    }
+    return out;
+  }
+
+  /**
    * The shards that may hold keys in [start, end), ascending. Exact for spans inside one index
    * whose bounds carry hashes; otherwise a superset (asking a shard that holds nothing in the
    * span costs a round trip, never a wrong answer).

@@ -345,19 +345,15 @@ export class Txn {
       .filter((w) => Buffer.compare(w.key, start) >= 0 && Buffer.compare(w.key, end) < 0)
       .sort((a, b) => (reverse ? -1 : 1) * Buffer.compare(a.key, b.key));
     let oi = 0;
-    let lo = start;
-    let hi = end;
     let consumedTo: Buffer | undefined;
     let exhausted = false;
-    let first = true;
     this.activeScans++;
     const active: Extract<ReadSpan, { kind: 'span' }> = { kind: 'span', start, end };
     this.scanning.add(active);
     try {
-      for (;;) {
-        const limit = first && options.limit !== undefined ? Math.max(1, options.limit) : pageSize;
-        first = false;
-        const page = await this.kv.scan(lo, hi, ts, options.filter === undefined ? { limit, reverse, ...readOptions } : { limit, reverse, ...readOptions, filter: options.filter });
+      const limit = options.limit !== undefined ? Math.max(1, options.limit) : pageSize;
+      const request = options.filter === undefined ? { limit, reverse, ...readOptions } : { limit, reverse, ...readOptions, filter: options.filter };
+      for await (const page of this.kv.scanPages(start, end, ts, request, pageSize)) {
         for (const row of page.rows) {
           // Emit our own writes that sort before this stored row.
           while (oi < own.length && (reverse ? Buffer.compare(own[oi].key, row.key) > 0 : Buffer.compare(own[oi].key, row.key) < 0)) {
@@ -373,9 +369,6 @@ export class Txn {
           }
           yield { key: row.key, value: row.value };
         }
-        if (page.resumeKey === undefined) break;
-        if (reverse) hi = page.resumeKey;
-        else lo = page.resumeKey;
       }
       while (oi < own.length) {
         const w = own[oi++];

@@ -64,6 +64,15 @@ export class Scope {
     return undefined;
   }
 
+  /** The index of `parts` among this level's own columns, without errors or outer lookups. */
+  ownIndex(parts: readonly string[]): number | undefined {
+    try {
+      return this.find(parts);
+    } catch {
+      return undefined; // ambiguous: compiling the reference reports it
+    }
+  }
+
   private find(parts: readonly string[], location?: number): number | undefined {
     const name = parts[parts.length - 1];
     const qual = parts.length >= 2 ? parts[parts.length - 2] : undefined;

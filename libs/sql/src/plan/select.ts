@@ -17,7 +17,7 @@ import type { Env, Row } from '../runtime';
 import { type SqlType, t } from '../types/types';
 import { castValue } from '../types/values';
 import type { PlannerEnv } from './context';
-import { coerce, commonType, ExprCompiler, fingerprint, stringOf, type AggContext, type Expr, type ParamTypes, type SubqueryPlanner, type WindowContext } from './expr';
+import { coerce, commonType, ExprCompiler, groupFingerprint, stringOf, type AggContext, type Expr, type ParamTypes, type SubqueryPlanner, type WindowContext } from './expr';
 import { WindowNode } from '../exec/window';
 import { Scope, type ScopeColumn } from './scope';
 
@@ -733,7 +733,7 @@ export class Planner implements SubqueryPlanner {
       const groupNodes = (stmt.groupClause ?? []).map((g) => this.resolveGroupRef(g, items));
       const gc = this.compiler(scope, params, { noAgg: 'GROUP BY' });
       const groupExprs = groupNodes.map((g) => gc.compile(g));
-      agg = { inputScope: scope, groupKeys: groupNodes.map((g, i) => ({ fingerprint: fingerprint(g), type: groupExprs[i].type })), calls: [] };
+      agg = { inputScope: scope, groupKeys: groupNodes.map((g, i) => ({ fingerprint: groupFingerprint(g, scope), type: groupExprs[i].type })), calls: [] };
       exprScopeCompiler = this.compiler(scope, params, { agg });
       // Compile select list, HAVING and ORDER BY first to collect aggregate calls.
       const outExprs = items.map((it) => exprScopeCompiler.compile(it.node));

@@ -1,0 +1,55 @@
+// Issue 12, ORM clients (Sequelize, Drizzle): what their generated SQL exposed in the engine.
+// Each case is a wrong answer or a spurious error found by test/clients-sequelize.test.ts or
+// test/clients-drizzle.test.ts, reduced to the statement shape that caused it.
+import type { Client } from 'pg';
+import { sqlstate, startSqlServer, type SqlTestServer } from './test-support/server';
+
+let srv: SqlTestServer;
+let c: Client;
+beforeAll(async () => {
+  srv = await startSqlServer({ memory: true });
+  c = await srv.client();
+});
+afterAll(async () => {
+  await c.end();
+  await srv.close();
+});
+
+const rows = async (sql: string, params?: unknown[]): Promise<unknown[]> => (await c.query<Record<string, unknown>>(sql, params)).rows;
+
+describe('INSERT runs only the defaults of the columns it leaves out', () => {
+  it('does not draw a sequence value for a serial column given explicitly (Sequelize upsert by id)', async () => {
+    await c.query('CREATE TABLE o_seq (id serial PRIMARY KEY, email text UNIQUE, note text)');
+    await c.query("INSERT INTO o_seq (email) VALUES ('a')");
+    // `note` is left out, so defaults run, but only note's: id's nextval must not.
+    await c.query("INSERT INTO o_seq (id, email) VALUES (1, 'a2') ON CONFLICT (id) DO UPDATE SET email = excluded.email");
+    await c.query("INSERT INTO o_seq (id, email) VALUES (10, 'b')");
+    expect(await rows("INSERT INTO o_seq (email) VALUES ('c') RETURNING id")).toEqual([{ id: 2 }]);
+    expect(await rows('SELECT id, email FROM o_seq ORDER BY id')).toEqual([
+      { id: 1, email: 'a2' },
+      { id: 2, email: 'c' },
+      { id: 10, email: 'b' },
+    ]);
+  });
+});
+
+describe('GROUP BY keys match references by the column they name, not by spelling', () => {
+  beforeAll(async () => {
+    await c.query('CREATE TABLE o_grp ("userId" int, id int, score int)');
+    await c.query('INSERT INTO o_grp VALUES (1, 1, 5), (1, 2, 1), (2, 3, 3)');
+  });
+
+  it('accepts a qualified reference to an unqualified key and the reverse (Sequelize ORDER BY "Model"."col")', async () => {
+    expect(await rows('SELECT "userId", sum(score)::int AS s FROM o_grp AS "Post" GROUP BY "userId" ORDER BY "Post"."userId"')).toEqual([
+      { userId: 1, s: 6 },
+      { userId: 2, s: 3 },
+    ]);
+    expect(await rows('SELECT "userId" FROM o_grp AS p GROUP BY p."userId" ORDER BY "userId" DESC')).toEqual([{ userId: 2 }, { userId: 1 }]);
+    expect(await rows('SELECT p."userId" + 1 AS k FROM o_grp p GROUP BY "userId" + 1 ORDER BY "userId" + 1')).toEqual([{ k: 2 }, { k: 3 }]);
+  });
+
+  it('still refuses a column that is not a key, with 42803', async () => {
+    expect(await sqlstate(c.query('SELECT p.score FROM o_grp p GROUP BY "userId"'))).toBe('42803');
+    expect(await sqlstate(c.query('SELECT o_grp.id FROM o_grp GROUP BY score'))).toBe('42803');
+  });
+});

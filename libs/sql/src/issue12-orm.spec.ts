@@ -53,3 +53,31 @@ describe('GROUP BY keys match references by the column they name, not by spellin
     expect(await sqlstate(c.query('SELECT o_grp.id FROM o_grp GROUP BY score'))).toBe('42803');
   });
 });
+
+describe('GROUP BY a primary key makes the rest of its table functionally dependent', () => {
+  beforeAll(async () => {
+    await c.query('CREATE TABLE o_fa (id int PRIMARY KEY, name text)');
+    await c.query('CREATE TABLE o_fb (id int PRIMARY KEY, a_id int, v int)');
+    await c.query('CREATE TABLE o_fk2 (a int, b int, note text, PRIMARY KEY (a, b))');
+    await c.query('CREATE TABLE o_nokey (x int, y int)');
+    await c.query("INSERT INTO o_fa VALUES (1, 'a'), (2, 'b')");
+    await c.query('INSERT INTO o_fb VALUES (1, 1, 10), (2, 1, 20), (3, 2, 5)');
+    await c.query("INSERT INTO o_fk2 VALUES (1, 1, 'x'), (1, 2, 'y')");
+  });
+
+  it("selects the grouped table's other columns and * (Drizzle groupBy(table.id))", async () => {
+    expect(await rows('SELECT o_fa.name, sum(o_fb.v)::int AS s FROM o_fa LEFT JOIN o_fb ON o_fb.a_id = o_fa.id GROUP BY o_fa.id ORDER BY o_fa.id')).toEqual([
+      { name: 'a', s: 30 },
+      { name: 'b', s: 5 },
+    ]);
+    expect(await rows('SELECT a.*, count(b.id)::int AS n FROM o_fa a JOIN o_fb b ON b.a_id = a.id GROUP BY a.id HAVING count(*) > 1')).toEqual([{ id: 1, name: 'a', n: 2 }]);
+    expect(await rows('SELECT note FROM o_fk2 GROUP BY b, a ORDER BY note')).toEqual([{ note: 'x' }, { note: 'y' }]);
+  });
+
+  it('refuses columns not covered by a whole declared key: other aliases, part of a key, subqueries, keyless tables (42803)', async () => {
+    expect(await sqlstate(c.query('SELECT y.name FROM o_fa x JOIN o_fa y ON true GROUP BY x.id'))).toBe('42803');
+    expect(await sqlstate(c.query('SELECT note FROM o_fk2 GROUP BY a'))).toBe('42803');
+    expect(await sqlstate(c.query('SELECT s.name FROM (SELECT * FROM o_fa) s GROUP BY s.id'))).toBe('42803');
+    expect(await sqlstate(c.query('SELECT y FROM o_nokey GROUP BY x'))).toBe('42803');
+  });
+});

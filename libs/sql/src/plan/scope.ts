@@ -26,6 +26,12 @@ export interface ScopeColumn {
    * `hidden`), but resolvable by its bare name as in PostgreSQL, where pg_dump reads it so.
    */
   readonly system?: boolean;
+  /**
+   * Set on the columns of a base table with a declared primary key, as read in this FROM (not
+   * through a subquery or view): the primary key's attnums. Grouping by all of them makes the
+   * table's other columns functionally dependent, so they may appear ungrouped (PostgreSQL 9.1+).
+   */
+  readonly primaryKeyAttnums?: readonly number[];
 }
 
 export interface Resolved {

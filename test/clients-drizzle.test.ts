@@ -22,6 +22,8 @@ const authors = pgTable('dz_authors', {
   email: text('email').notNull().unique(),
   active: boolean('active').notNull().default(true),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  // Milliseconds, as a JavaScript Date holds: a value read back compares equal to the stored one.
+  seenAt: timestamp('seen_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
 });
 
 const books = pgTable('dz_books', {
@@ -65,6 +67,7 @@ const MIGRATIONS: { tag: string; sql: string[] }[] = [
 \t"email" text NOT NULL,
 \t"active" boolean DEFAULT true NOT NULL,
 \t"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+\t"seen_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 \tCONSTRAINT "dz_authors_email_unique" UNIQUE("email")
 );`,
       `CREATE TABLE "dz_books" (
@@ -192,6 +195,11 @@ describe.each(clientTargets(true))('Drizzle ORM against %s', (kind) => {
       { bookId: 1, stars: 3, body: null },
       { bookId: 3, stars: 4, body: 'fine' },
     ]);
+    // The row found again by the timestamp the app read back (timestamp(3) rounds now()).
+    const [{ seenAt }] = await db.select({ seenAt: authors.seenAt }).from(authors).where(eq(authors.id, 3));
+    expect(await db.select({ id: authors.id }).from(authors).where(and(eq(authors.id, 3), eq(authors.seenAt, seenAt)))).toEqual([{ id: 3 }]);
+    const precision = await db.execute<{ p: number }>(sql`SELECT datetime_precision AS p FROM information_schema.columns WHERE table_name = 'dz_authors' AND column_name = 'seen_at'`);
+    expect(precision.rows).toEqual([{ p: 3 }]);
     const upserted = await db
       .insert(authors)
       .values({ name: 'Ann B.', email: 'ann@example.com' })

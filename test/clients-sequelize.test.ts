@@ -146,6 +146,37 @@ describe.each(clientTargets(true))('Sequelize against %s', (kind) => {
     expect(refs.map((r) => [r.columnName, r.referencedTableName, r.referencedColumnName])).toEqual([['userId', 'sq_users', 'id']]);
   });
 
+  it(`alters a table in place with sync({ alter: true }) as a changed model asks on ${label}`, async () => {
+    const attrs = {
+      id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
+      code: { type: DataTypes.STRING(10), allowNull: false, unique: true },
+      price: { type: DataTypes.DECIMAL(10, 2), allowNull: true },
+    };
+    const V1 = sequelize.define('Item1', attrs, { tableName: 'sq_items', timestamps: false });
+    await V1.sync({ force: true });
+    await V1.bulkCreate([{ code: 'a1', price: '12.55' }, { code: 'b2', price: '7.04' }]);
+    // Every column's type is restated (same type), a varchar widened, numeric scale cut, a column added.
+    const V2 = sequelize.define(
+      'Item2',
+      { ...attrs, code: { type: DataTypes.STRING(40), allowNull: false, unique: true }, price: { type: DataTypes.DECIMAL(10, 1) }, stock: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 5 } },
+      { tableName: 'sq_items', timestamps: false },
+    );
+    await V2.sync({ alter: true });
+    const cols = await sequelize.getQueryInterface().describeTable('sq_items');
+    expect(Object.entries(cols).map(([c, d]) => [c, d.type, d.allowNull])).toEqual([
+      ['id', 'INTEGER', false],
+      ['code', 'CHARACTER VARYING(40)', false],
+      ['price', 'NUMERIC', true],
+      ['stock', 'INTEGER', false],
+    ]);
+    const rows = await V2.findAll({ order: [['id', 'ASC']], raw: true });
+    expect(rows).toEqual([
+      { id: 1, code: 'a1', price: '12.6', stock: 5 },
+      { id: 2, code: 'b2', price: '7.0', stock: 5 },
+    ]);
+    await sequelize.getQueryInterface().dropTable('sq_items');
+  });
+
   it(`runs migration-style queryInterface calls on ${label}`, async () => {
     const qi = sequelize.getQueryInterface();
     await qi.createTable('sq_audit', {

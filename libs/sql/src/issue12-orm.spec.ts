@@ -81,3 +81,42 @@ describe('GROUP BY a primary key makes the rest of its table functionally depend
     expect(await sqlstate(c.query('SELECT y FROM o_nokey GROUP BY x'))).toBe('42803');
   });
 });
+
+describe('time and timestamp precision (typmod) round stored and cast values', () => {
+  it('rounds on cast, on insert and on update, and reports the precision in the catalog (Drizzle timestamp({ precision: 3 }))', async () => {
+    expect(await rows("SELECT '2024-01-01 10:00:00.789+00'::timestamptz(0)::text AS a, '2024-01-01 10:00:00.75'::timestamp(1)::text AS b, '10:00:00.789'::time(0)::text AS c")).toEqual([
+      { a: '2024-01-01 10:00:01+00', b: '2024-01-01 10:00:00.8', c: '10:00:01' },
+    ]);
+    await c.query('CREATE TABLE o_ts (id int PRIMARY KEY, t timestamptz(3), u timestamp(0) without time zone)');
+    await c.query("INSERT INTO o_ts VALUES (1, '2024-01-01 10:00:00.78951+00', '2024-01-01 10:00:00.5')");
+    expect(await rows('SELECT t::text, u::text FROM o_ts')).toEqual([{ t: '2024-01-01 10:00:00.79+00', u: '2024-01-01 10:00:01' }]);
+    // A value read back as a JavaScript Date (milliseconds) finds its row again.
+    await c.query('UPDATE o_ts SET t = now()');
+    const [{ t }] = (await c.query<{ t: Date }>('SELECT t FROM o_ts')).rows;
+    expect(await rows('SELECT id FROM o_ts WHERE t = $1', [t])).toEqual([{ id: 1 }]);
+    expect(await rows("SELECT format_type(atttypid, atttypmod) AS f FROM pg_attribute WHERE attrelid = 'o_ts'::regclass AND attnum > 1 ORDER BY attnum")).toEqual([
+      { f: 'timestamp(3) with time zone' },
+      { f: 'timestamp(0) without time zone' },
+    ]);
+    expect(await rows("SELECT datetime_precision AS p FROM information_schema.columns WHERE table_name = 'o_ts' AND column_name <> 'id' ORDER BY ordinal_position")).toEqual([{ p: 3 }, { p: 0 }]);
+  });
+});
+
+describe('ALTER COLUMN TYPE within one storage converts the stored values', () => {
+  it('rounds numeric and timestamp values, keeps indexes in step, refuses a too-long value (Sequelize sync({ alter: true }))', async () => {
+    await c.query('CREATE TABLE o_alt (id int PRIMARY KEY, p numeric(10,2), v varchar(10) UNIQUE, ts timestamptz)');
+    await c.query("CREATE INDEX o_alt_p ON o_alt (p)");
+    await c.query("INSERT INTO o_alt VALUES (1, 12.55, 'abc', '2024-01-01 10:00:00.789+00'), (2, 7.04, 'abcdefgh', NULL)");
+    await c.query('ALTER TABLE o_alt ALTER COLUMN p TYPE numeric(10,1)');
+    await c.query('ALTER TABLE o_alt ALTER COLUMN ts TYPE timestamptz(0)');
+    await c.query('ALTER TABLE o_alt ALTER COLUMN v TYPE varchar(10)'); // unchanged, on a unique column
+    await c.query('ALTER TABLE o_alt ALTER COLUMN id TYPE int'); // unchanged primary key
+    expect(await rows('SELECT id, p::text, ts::text FROM o_alt ORDER BY id')).toEqual([
+      { id: 1, p: '12.6', ts: '2024-01-01 10:00:01+00' },
+      { id: 2, p: '7.0', ts: null },
+    ]);
+    expect(await rows('SELECT id FROM o_alt WHERE p = 12.6')).toEqual([{ id: 1 }]); // through the rewritten index entry
+    expect(await sqlstate(c.query('ALTER TABLE o_alt ALTER COLUMN v TYPE varchar(5)'))).toBe('22001');
+    expect(await sqlstate(c.query('ALTER TABLE o_alt ALTER COLUMN p TYPE int'))).toBe('0A000');
+  });
+});

@@ -148,7 +148,7 @@ export function typeFromTypeName(tn: TypeName): SqlType {
   const mods = (tn.typmods ?? []).map((m) => ('A_Const' in m ? Number(m.A_Const.ival?.ival ?? 0) : 0));
   if (name === 'timestamptz' || name === 'timetz') name = name === 'timetz' ? 'time' : 'timestamptz';
   if (name === 'interval') return t('interval');
-  return typeFromName(name, name === 'timestamp' || name === 'timestamptz' || name === 'time' ? [] : mods, (tn.arrayBounds ?? []).length);
+  return typeFromName(name, mods, (tn.arrayBounds ?? []).length);
 }
 
 // ---------------------------------------------------------------------------------------------

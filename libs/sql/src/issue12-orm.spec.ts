@@ -120,3 +120,13 @@ describe('ALTER COLUMN TYPE within one storage converts the stored values', () =
     expect(await sqlstate(c.query('ALTER TABLE o_alt ALTER COLUMN p TYPE int'))).toBe('0A000');
   });
 });
+
+describe('enum types are refused with a message naming them', () => {
+  it('answers CREATE TYPE ... AS ENUM with 0A000', async () => {
+    const err = await c.query("CREATE TYPE o_mood AS ENUM ('sad', 'ok')").then(
+      () => undefined,
+      (e: { code?: string; message?: string }) => e,
+    );
+    expect([err?.code, err?.message]).toEqual(['0A000', 'enum types (CREATE TYPE ... AS ENUM) are not supported']);
+  });
+});

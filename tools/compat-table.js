@@ -18,6 +18,8 @@ const version = {
   TypeORM: `typeorm ${dep('typeorm')}`,
   Knex: `knex ${dep('knex')}`,
   Kysely: `kysely ${dep('kysely')}`,
+  Sequelize: `sequelize ${dep('sequelize')} (pg ${dep('pg')})`,
+  'Drizzle ORM': `drizzle-orm ${dep('drizzle-orm')} (pg ${dep('pg')})`,
   psql: 'psql 15 (Debian)',
   pgbench: 'pgbench 15 (Debian)',
   'Python clients': `asyncpg ${pip('asyncpg')}, psycopg ${pip('psycopg')}, psycopg2 ${pip('psycopg2-binary')}, SQLAlchemy ${pip('SQLAlchemy')}`,

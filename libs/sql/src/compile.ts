@@ -51,6 +51,8 @@ export function compileStatement(node: Node, env: PlannerEnv, declared: readonly
   if ('InsertStmt' in node || 'UpdateStmt' in node || 'DeleteStmt' in node) return compileDml(node, planner, params, finalParamTypes);
   const u = compileUtility(node, env, planner, params, sqlText);
   if (u) return { ...u, paramTypes: finalParamTypes(params) };
+  // ORMs emit these for enum columns (Sequelize DataTypes.ENUM, Drizzle pgEnum): say what is missing.
+  if ('CreateEnumStmt' in node || 'AlterEnumStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'enum types (CREATE TYPE ... AS ENUM) are not supported');
   throw sqlError(S.FEATURE_NOT_SUPPORTED, `statement ${Object.keys(node)[0]} is not supported`);
 }
 

@@ -13,7 +13,7 @@ import type { ExecContext, CompiledStatement } from '../statement';
 import { type SqlType, type Value, isNumericKind, isStringKind, t, typeDisplayName } from '../types/types';
 import { castValue, hashKey, toText } from '../types/values';
 import { nowMicros } from '../types/datetime';
-import { coerce, konst, stringOf, type Expr, type ParamTypes } from './expr';
+import { coerce, konst, stringOf, type Expr, type ParamTypes, type Slot } from './expr';
 import { andAll, type CteDef, type Planner } from './select';
 import { Scope, type ScopeColumn } from './scope';
 import { toRow } from '../compile';
@@ -372,6 +372,14 @@ export function planInsert(stmt: InsertStmt, planner: Planner, params: ParamType
   const onConflict = stmt.onConflictClause ? compileOnConflict(stmt.onConflictClause, t0, alias, planner, params) : undefined;
   const allSourceSlots = source.kind === 'values' ? allSlots(source.rows.flat().filter((e): e is Expr => e !== 'default')) : [];
   const defaultSlots = allSlots(defaults);
+  // The async parts (nextval, subqueries) of the defaults of a set of left-out columns, by set.
+  const slotsByMissing = new Map<string, Slot[]>();
+  const missingSlots = (missing: readonly number[]): Slot[] => {
+    const key = missing.join(',');
+    let slots = slotsByMissing.get(key);
+    if (!slots) slotsByMissing.set(key, (slots = allSlots(missing.map((i) => defaults[i]))));
+    return slots;
+  };
   return {
     kind: 'INSERT',
     returning: returning ? returning.columns : null,
@@ -392,8 +400,13 @@ export function planInsert(stmt: InsertStmt, planner: Planner, params: ParamType
           given.add(i);
         }
         if (given.size < t0.columns.length) {
-          if (defaultSlots.length) await prepareSlots(defaultSlots, emptyEnv);
-          for (let i = 0; i < t0.columns.length; i++) if (!given.has(i)) row[i] = castValue(defaults[i].fn(emptyEnv), defaults[i].type, t0.columns[i].type, false);
+          // Only the defaults of the columns left out run (as in Postgres): a serial column
+          // given explicitly must not draw a nextval, nor may any other default's side effect run.
+          const missing: number[] = [];
+          for (let i = 0; i < t0.columns.length; i++) if (!given.has(i)) missing.push(i);
+          const slots = defaultSlots.length ? missingSlots(missing) : [];
+          if (slots.length) await prepareSlots(slots, emptyEnv);
+          for (const i of missing) row[i] = castValue(defaults[i].fn(emptyEnv), defaults[i].type, t0.columns[i].type, false);
         }
         return row;
       };

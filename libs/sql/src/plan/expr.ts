@@ -91,6 +91,26 @@ export function fingerprint(node: Node | undefined): string {
   return JSON.stringify(node, (k, v: unknown) => (k === 'location' ? undefined : v));
 }
 
+/**
+ * The fingerprint that matches an expression against GROUP BY keys: column references are
+ * replaced by the input column they resolve to, so `"t"."a"`, `a` and `public.t.a` are one
+ * key (PostgreSQL matches after name resolution, not by spelling). Subqueries keep their
+ * spelling: their column names resolve against their own FROM first.
+ */
+export function groupFingerprint(node: Node | undefined, scope: Scope): string {
+  return JSON.stringify(node, (k, v: unknown) => {
+    if (k === 'location') return undefined;
+    if (k === 'SubLink') return fingerprint(v as Node);
+    if (v !== null && typeof v === 'object' && 'ColumnRef' in v) {
+      const fields = (v as { ColumnRef: { fields?: Node[] } }).ColumnRef.fields ?? [];
+      const parts = fields.map((f) => ('String' in f ? (f.String.sval ?? '') : '*'));
+      const index = parts[parts.length - 1] === '*' ? undefined : scope.ownIndex(parts);
+      if (index !== undefined) return { $column: index };
+    }
+    return v;
+  });
+}
+
 const pos = (loc: number | undefined): { position?: number } => (loc !== undefined && loc >= 0 ? { position: loc + 1 } : {});
 
 const konst = (type: SqlType, v: Value, name = '?column?'): Expr => ({ type, fn: () => v, slots: [], name, isConst: true });
@@ -130,7 +150,7 @@ export function typeFromTypeName(tn: TypeName): SqlType {
   const mods = (tn.typmods ?? []).map((m) => ('A_Const' in m ? Number(m.A_Const.ival?.ival ?? 0) : 0));
   if (name === 'timestamptz' || name === 'timetz') name = name === 'timetz' ? 'time' : 'timestamptz';
   if (name === 'interval') return t('interval');
-  return typeFromName(name, name === 'timestamp' || name === 'timestamptz' || name === 'time' ? [] : mods, (tn.arrayBounds ?? []).length);
+  return typeFromName(name, mods, (tn.arrayBounds ?? []).length);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,7 +205,7 @@ export class ExprCompiler {
 
   compile(node: Node, hint?: SqlType): Expr {
     if (this.ctx.agg) {
-      const fp = fingerprint(node);
+      const fp = groupFingerprint(node, this.ctx.agg.inputScope);
       const gi = this.ctx.agg.groupKeys.findIndex((g) => g.fingerprint === fp);
       if (gi >= 0 && !('A_Const' in node)) {
         const type = this.ctx.agg.groupKeys[gi].type;

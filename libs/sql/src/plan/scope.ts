@@ -26,6 +26,12 @@ export interface ScopeColumn {
    * `hidden`), but resolvable by its bare name as in PostgreSQL, where pg_dump reads it so.
    */
   readonly system?: boolean;
+  /**
+   * Set on the columns of a base table with a declared primary key, as read in this FROM (not
+   * through a subquery or view): the primary key's attnums. Grouping by all of them makes the
+   * table's other columns functionally dependent, so they may appear ungrouped (PostgreSQL 9.1+).
+   */
+  readonly primaryKeyAttnums?: readonly number[];
 }
 
 export interface Resolved {
@@ -62,6 +68,15 @@ export class Scope {
       scope = scope.outer;
     }
     return undefined;
+  }
+
+  /** The index of `parts` among this level's own columns, without errors or outer lookups. */
+  ownIndex(parts: readonly string[]): number | undefined {
+    try {
+      return this.find(parts);
+    } catch {
+      return undefined; // ambiguous: compiling the reference reports it
+    }
   }
 
   private find(parts: readonly string[], location?: number): number | undefined {

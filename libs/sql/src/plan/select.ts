@@ -17,7 +17,7 @@ import type { Env, Row } from '../runtime';
 import { type SqlType, t } from '../types/types';
 import { castValue } from '../types/values';
 import type { PlannerEnv } from './context';
-import { coerce, commonType, ExprCompiler, fingerprint, stringOf, type AggContext, type Expr, type ParamTypes, type SubqueryPlanner, type WindowContext } from './expr';
+import { coerce, commonType, ExprCompiler, groupFingerprint, stringOf, type AggContext, type Expr, type ParamTypes, type SubqueryPlanner, type WindowContext } from './expr';
 import { WindowNode } from '../exec/window';
 import { FilterPushdown } from '../pushdown/filter-pushdown';
 import { Scope, type ScopeColumn } from './scope';
@@ -371,7 +371,11 @@ export class Planner implements SubqueryPlanner {
       return { kind: 'node', node: new Renamed(q.node, q.columns.map((c) => ({ ...c, qualifier: alias }))) };
     }
     const schema = this.env.catalog.schemaName(rel.schemaId);
+    const pkIds = rel.primary.columns;
+    const declaredKey = !rel.columns.some((c) => c.hidden && pkIds.includes(c.id));
+    const primaryKeyAttnums = declaredKey ? pkIds.map((id) => rel.columns.findIndex((c) => c.id === id) + 1) : undefined;
     const columns: ScopeColumn[] = rel.columns.map((c, i) => ({
+      primaryKeyAttnums,
       qualifier: alias,
       name: c.hidden ? c.name : (colnames[i] ?? c.name),
       type: c.type,
@@ -736,7 +740,15 @@ export class Planner implements SubqueryPlanner {
       const groupNodes = (stmt.groupClause ?? []).map((g) => this.resolveGroupRef(g, items));
       const gc = this.compiler(scope, params, { noAgg: 'GROUP BY' });
       const groupExprs = groupNodes.map((g) => gc.compile(g));
-      agg = { inputScope: scope, groupKeys: groupNodes.map((g, i) => ({ fingerprint: fingerprint(g), type: groupExprs[i].type })), calls: [] };
+      const groupKeys = groupNodes.map((g, i) => ({ fingerprint: groupFingerprint(g, scope), type: groupExprs[i].type }));
+      // Columns functionally dependent on a grouped primary key become extra (invisible)
+      // group keys: they cannot split a group, and references to them then compile as keys.
+      for (const i of dependentColumns(scope, groupKeys.map((k) => k.fingerprint))) {
+        const col = scope.columns[i];
+        groupExprs.push({ type: col.type, fn: (env) => env.row[i], slots: [], name: col.name });
+        groupKeys.push({ fingerprint: JSON.stringify({ $column: i }), type: col.type });
+      }
+      agg = { inputScope: scope, groupKeys, calls: [] };
       exprScopeCompiler = this.compiler(scope, params, { agg });
       // Compile select list, HAVING and ORDER BY first to collect aggregate calls.
       const outExprs = items.map((it) => exprScopeCompiler.compile(it.node));
@@ -986,4 +998,32 @@ function simpleComparison(q: Node): { column: string[]; op: string; value: Node 
   if ('ColumnRef' in l) return { column: (l.ColumnRef.fields ?? []).map(stringOf), op, value: r };
   if ('ColumnRef' in r) return { column: (r.ColumnRef.fields ?? []).map(stringOf), op: flip[op], value: l };
   return undefined;
+}
+
+/**
+ * The input columns made functionally dependent by the GROUP BY keys (given as group
+ * fingerprints): every column of a base-table reference whose whole declared primary key is
+ * grouped by plain column references, minus the columns already grouped.
+ */
+function dependentColumns(scope: Scope, keyFingerprints: readonly string[]): number[] {
+  const grouped = new Set<number>();
+  for (const fp of keyFingerprints) {
+    const m = /^\{"\$column":(\d+)\}$/.exec(fp);
+    if (m) grouped.add(Number(m[1]));
+  }
+  if (!grouped.size) return [];
+  // One table reference: the columns sharing its alias and relation.
+  const refs = new Map<string, number[]>();
+  scope.columns.forEach((c, i) => {
+    if (!c.primaryKeyAttnums || c.mergedAway) return;
+    const ref = `${c.qualifier ?? ''}\u0000${c.tableOid ?? ''}`;
+    refs.set(ref, [...(refs.get(ref) ?? []), i]);
+  });
+  const out: number[] = [];
+  for (const cols of refs.values()) {
+    const key = scope.columns[cols[0]].primaryKeyAttnums ?? [];
+    const covered = key.length > 0 && key.every((attnum) => cols.some((i) => scope.columns[i].attnum === attnum && grouped.has(i)));
+    if (covered) for (const i of cols) if (!grouped.has(i)) out.push(i);
+  }
+  return out;
 }

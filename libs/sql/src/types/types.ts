@@ -121,6 +121,7 @@ export function typeDisplayName(type: SqlType): string {
       return `numeric(${(m >> 16) & 0xffff},${m & 0xffff})`;
     }
   }
+  if (type.typmod >= 0 && isPrecisionTimeKind(type.kind)) return base.replace(/^(timestamp|time)/, `$1(${type.typmod})`);
   return base;
 }
 
@@ -153,6 +154,8 @@ export function typeFromName(name: string, mods: readonly number[] = [], arrayDi
   if (mods.length > 0) {
     if (kind === 'varchar' || kind === 'bpchar') typmod = mods[0] + 4;
     else if (kind === 'numeric') typmod = ((mods[0] << 16) | (mods[1] ?? 0)) + 4;
+    // Fractional-second precision; PostgreSQL caps it at 6 (with a warning).
+    else if (isPrecisionTimeKind(kind)) typmod = Math.max(0, Math.min(6, mods[0]));
   } else if (kind === 'bpchar' && name !== 'bpchar') {
     typmod = 5; // char without length is char(1)
   }
@@ -161,6 +164,8 @@ export function typeFromName(name: string, mods: readonly number[] = [], arrayDi
   return type;
 }
 
+/** The kinds whose typmod is a fractional-second precision (0-6): time(p), timestamp(p) [with time zone]. */
+export const isPrecisionTimeKind = (k: TypeKind): boolean => k === 'time' || k === 'timestamp' || k === 'timestamptz';
 export const isStringKind = (k: TypeKind): boolean => k === 'text' || k === 'varchar' || k === 'bpchar' || k === 'name' || k === 'char' || k === 'unknown';
 export const isRegKind = (k: TypeKind): boolean => k === 'regclass' || k === 'regtype' || k === 'regproc' || k === 'regnamespace' || k === 'regrole';
 export const isIntKind = (k: TypeKind): boolean => k === 'int2' || k === 'int4' || k === 'int8' || k === 'oid' || isRegKind(k);

@@ -7,7 +7,7 @@ import {
   DAY_MICROS, formatDate, formatInterval, formatTime, formatTimestamp, nowMicros, parseDate, parseInterval, parseTime, parseTimestamp,
 } from './datetime';
 import { currentTimeZone, localToUtc, offsetSeconds } from './timezone';
-import { type Interval, type SqlType, type TypeKind, type Value, isIntKind, isStringKind, plain, t, typeDisplayName } from './types';
+import { type Interval, type SqlType, type TypeKind, type Value, isIntKind, isPrecisionTimeKind, isStringKind, plain, t, typeDisplayName } from './types';
 
 const INT_RE = /^\s*[+-]?\d+\s*$/;
 const INT64_MIN = -(1n << 63n);
@@ -312,6 +312,22 @@ function roundHalfEven(n: number): number {
 
 /** CAST(v AS to). `explicit` allows truncation for varchar/char as Postgres does. */
 export function castValue(v: Value, from: SqlType, to: SqlType, explicit = true): Value {
+  const out = castToKind(v, from, to, explicit);
+  // time(p) / timestamp(p): round to p fractional digits, as PostgreSQL does on every
+  // cast and assignment to the type (a column's stored value included).
+  if (out !== null && to.typmod >= 0 && to.typmod < 6 && isPrecisionTimeKind(to.kind)) return roundMicros(out as bigint, to.typmod);
+  return out;
+}
+
+/** Rounds microseconds to `p` fractional-second digits, halves away from zero (as PostgreSQL's AdjustTimestampForTypmod). */
+function roundMicros(us: bigint, p: number): bigint {
+  const unit = 10n ** BigInt(6 - p);
+  const half = unit / 2n;
+  const q = us >= 0n ? (us + half) / unit : -((-us + half) / unit);
+  return q * unit;
+}
+
+function castToKind(v: Value, from: SqlType, to: SqlType, explicit: boolean): Value {
   if (v === null) return null;
   if (from.kind === to.kind && to.kind !== 'varchar' && to.kind !== 'bpchar' && to.kind !== 'numeric' && to.kind !== 'array') return v;
   if (isStringKind(from.kind) && !isStringKind(to.kind)) return fromText(v as string, to);

@@ -68,7 +68,7 @@ defineView({
         const udt = k === 'array' ? `_${c.type.elem?.kind ?? 'text'}` : k;
         const row: Row = [
           ctx.session.database, ctx.catalog.schemaName(r.schemaId), r.name, c.name, pos, c.identity ? null : columnDefault(c.defaultExpr, relationNamer(ctx.catalog, ctx.session)), yn(!c.notNull), dataType(c.type),
-          charLen, charLen !== null ? charLen * 4 : k === 'text' ? 1073741824 : null, numPrec, radix, numScale, ['timestamp', 'timestamptz', 'time', 'date'].includes(k) ? (k === 'date' ? 0 : 6) : null,
+          charLen, charLen !== null ? charLen * 4 : k === 'text' ? 1073741824 : null, numPrec, radix, numScale, ['timestamp', 'timestamptz', 'time', 'date'].includes(k) ? (k === 'date' ? 0 : c.type.typmod >= 0 ? c.type.typmod : 6) : null,
           null, null, null, null, null, null, null, null,
           null, null, null, ctx.session.database, 'pg_catalog', udt, null, null, null,
           null, String(pos), 'NO', yn(c.identity !== undefined), c.identity === 'a' ? 'ALWAYS' : c.identity === 'd' ? 'BY DEFAULT' : null, null, null,

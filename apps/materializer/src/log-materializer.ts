@@ -16,7 +16,8 @@
 
 import { mkdirSync } from 'node:fs';
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import { Materializer } from '@weft/materialize';
+import type { ScanFilterCompiler } from '@weft/kv';
+import { Materializer, type MaterializerOptions } from '@weft/materialize';
 import { fetchShardSnapshot, fromMessage, logTopic, mirrorProgressGroup, shardOfLogTopic, startOffsetAfter, type LogRecord } from '@weft/mirror';
 import { ShardStateDir, type StagedShardState } from '@weft/replica';
 import { MvccStore } from '@weft/storage';
@@ -39,6 +40,8 @@ export interface LogMaterializerOptions {
   readonly now?: () => number;
   /** Start empty shards, and get past gap records, from node snapshots (undefined: offset 0, stop at gaps). */
   readonly bootstrap?: SnapshotBootstrap;
+  /** Compiles row filters pushed down with the scans this materializer serves (decision 0038). */
+  readonly scanFilters?: ScanFilterCompiler;
 }
 
 export interface SnapshotBootstrap {
@@ -124,6 +127,10 @@ export class LogMaterializer {
 
   constructor(private readonly o: LogMaterializerOptions) {}
 
+  private get materializerOptions(): MaterializerOptions {
+    return this.o.scanFilters === undefined ? {} : { scanFilters: this.o.scanFilters };
+  }
+
   /** Opens every shard's store, then (in the background) waits for the topics and consumes. */
   async open(): Promise<void> {
     mkdirSync(this.o.dataDir, { recursive: true });
@@ -135,7 +142,7 @@ export class LogMaterializer {
       const dir = dirs.current();
       mkdirSync(dir, { recursive: true });
       const store = await MvccStore.open(dir);
-      const sm = await Materializer.open(store, id);
+      const sm = await Materializer.open(store, id, this.materializerOptions);
       this.feeds.set(id, new ShardFeed(id, dirs, store, sm));
     }
     this.starting = this.consume();
@@ -319,7 +326,7 @@ export class LogMaterializer {
     while (source === undefined) {
       if (this.stopping) return undefined;
       try {
-        const got = await fetchShardSnapshot({ sources: b.sources, shardId: f.shardId, dirs: f.dirs, mustExceed });
+        const got = await fetchShardSnapshot({ sources: b.sources, shardId: f.shardId, dirs: f.dirs, mustExceed, materializer: this.materializerOptions });
         if (this.stopping) {
           // Closing: the state is live on disk already, so the next start opens it.
           await got.state.store.close();

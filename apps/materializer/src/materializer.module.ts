@@ -4,6 +4,7 @@ import { createKafka, kafkaSettings, type KafkaEnv } from '@weft/mirror';
 import { createLogger } from '@weft/telemetry';
 import { LogMaterializer, type ShardFeedStatus } from './log-materializer';
 import { MaterializedShard } from './materialized-shard';
+import { compileScanFilter } from '@weft/sql';
 
 export const MATERIALIZER_CONFIG = Symbol('MATERIALIZER_CONFIG');
 
@@ -61,6 +62,7 @@ export class MaterializerService implements OnModuleInit, OnApplicationShutdown 
       dataDir: this.c.WEFT_DATA_DIR,
       groupId: `${settings.topicPrefix}.materializer.${this.c.WEFT_MATERIALIZER_ID}`,
       logger,
+      scanFilters: compileScanFilter,
       ...(this.bootstrap.mode === 'snapshot' ? { bootstrap: { sources: this.bootstrap.sources, startMarginMs: this.c.WEFT_MATERIALIZER_START_MARGIN_MS } } : {}),
     });
     await this.m.open();

@@ -4,6 +4,7 @@
 // data and compared with the trailer's, then made live by the pointer file (ShardStateDir). So a
 // materializer trusts a snapshot exactly as much as a Raft follower does.
 
+import type { MaterializerOptions } from '@weft/materialize';
 import type { SnapshotMetadata } from '@weft/raft';
 import { ShardSnapshotSink, type ShardStateDir, type StagedShardState } from '@weft/replica';
 
@@ -16,6 +17,8 @@ export interface FetchShardSnapshotOptions {
   readonly mustExceed: number;
   /** Per source: connecting plus the whole transfer. */
   readonly timeoutMs?: number;
+  /** How the installed state's materializer is opened (e.g. with the scan filter compiler). */
+  readonly materializer?: MaterializerOptions;
 }
 
 export interface FetchedSnapshot {
@@ -46,7 +49,7 @@ export async function fetchShardSnapshot(o: FetchShardSnapshotOptions): Promise<
   const failures: string[] = [];
   for (const source of o.sources) {
     let installed: StagedShardState | undefined;
-    const sink = new ShardSnapshotSink({ shardId: o.shardId, dirs: o.dirs, appliedIndex: () => o.mustExceed, install: (st) => (installed = st) });
+    const sink = new ShardSnapshotSink({ shardId: o.shardId, dirs: o.dirs, appliedIndex: () => o.mustExceed, install: (st) => (installed = st), ...(o.materializer ? { materializer: o.materializer } : {}) });
     const writer = sink.begin(o.shardId, NO_RAFT_METADATA);
     try {
       const res = await fetch(snapshotUrl(source, o.shardId), { signal: AbortSignal.timeout(o.timeoutMs ?? 120_000) });

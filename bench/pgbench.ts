@@ -31,6 +31,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
+import { cpuDelta, cpuMsByRole, postmasterPid } from './proc-cpu';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -47,6 +48,8 @@ type Kind = 'postgres' | 'weft';
 interface Server {
   readonly kind: Kind;
   readonly port: number;
+  /** Root of the server's process tree (CPU accounting), when known. */
+  readonly pid: () => number | undefined;
   stop(): Promise<void>;
 }
 interface RunResult {
@@ -57,6 +60,8 @@ interface RunResult {
   readonly transactions: number;
   readonly failed: number;
   readonly retried: number;
+  /** CPU time per transaction by process role (µs), from /proc, when the tree is known. */
+  readonly cpuUsPerTxn?: ReadonlyMap<string, number>;
 }
 interface Workload {
   readonly name: string;
@@ -133,7 +138,8 @@ async function startPostgres(): Promise<Server> {
   const script = path.join(ROOT, 'tools/postgres/pg.sh');
   const env = { ...process.env, PG_PORT: String(port), PG_BIN, PG_FRESH: '1' };
   await run('bash', [script, 'start'], { env });
-  return { kind: 'postgres', port, stop: async () => void (await run('bash', [script, 'destroy'], { env })) };
+  const dataDir = path.join(ROOT, '.cache/postgres', String(port), 'data');
+  return { kind: 'postgres', port, pid: () => postmasterPid(dataDir), stop: async () => void (await run('bash', [script, 'destroy'], { env })) };
 }
 
 async function waitForSql(port: number, child: ChildProcess, deadlineMs: number): Promise<void> {
@@ -200,7 +206,7 @@ async function startWeft(reuse?: { dataDir: string; env: Record<string, string> 
     await stop();
     throw new Error(`${(e as Error).message}${stderr ? `; stderr: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`, { cause: e });
   }
-  return { kind: 'weft', port, stop, dataDir };
+  return { kind: 'weft', port, pid: () => child.pid, stop, dataDir };
 }
 
 /** An OTLP/HTTP endpoint that accepts and counts trace exports (what a collector would get). */
@@ -298,6 +304,8 @@ function logLatencies(dir: string): Float64Array {
 
 async function measure(server: Server, workload: Workload, mode: string, clients: number): Promise<RunResult> {
   const logDir = mkdtempSync(path.join(tmpdir(), 'weft-bench-pgbench-log-'));
+  const root = server.pid();
+  const cpuBefore = root === undefined ? undefined : cpuMsByRole(root);
   try {
     const out = await pgbench(
       server.port,
@@ -307,7 +315,11 @@ async function measure(server: Server, workload: Workload, mode: string, clients
     const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
     const lat = logLatencies(logDir);
     const at = (q: number): number => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] : NaN);
+    const transactions = num(/number of transactions actually processed: (\d+)/);
+    const cpu = root === undefined || cpuBefore === undefined ? undefined : cpuDelta(cpuBefore, cpuMsByRole(root));
+    const cpuUsPerTxn = cpu === undefined || !(transactions > 0) ? undefined : new Map([...cpu].map(([role, ms]) => [role, (ms * 1000) / transactions]));
     return {
+      ...(cpuUsPerTxn ? { cpuUsPerTxn } : {}),
       tps: num(/tps = ([\d.]+) \(without initial connection time\)/),
       p50ms: at(0.5),
       p95ms: at(0.95),
@@ -319,6 +331,12 @@ async function measure(server: Server, workload: Workload, mode: string, clients
   } finally {
     rmSync(logDir, { recursive: true, force: true });
   }
+}
+
+/** ", CPU µs/txn: gateway 120, node 80, …" for the progress line. */
+function cpuText(r: RunResult): string {
+  if (!r.cpuUsPerTxn) return '';
+  return `, CPU µs/txn: ${[...r.cpuUsPerTxn].filter(([, us]) => us >= 0.5).map(([role, us]) => `${role} ${Math.round(us)}`).join(', ')}`;
 }
 
 const f = (n: number, d = 2): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : 'n/a');
@@ -345,7 +363,7 @@ async function main(): Promise<void> {
         try {
           const r = await measure(server, w, m, c);
           results.set(key(kind, w.name, m, c), r);
-          process.stdout.write(`${kind} ${w.name} ${m} c=${c}: ${f(r.tps, 0)} tps, p50 ${f(r.p50ms)} p95 ${f(r.p95ms)} p99 ${f(r.p99ms)} ms, failed ${r.failed}, retried ${r.retried}\n`);
+          process.stdout.write(`${kind} ${w.name} ${m} c=${c}: ${f(r.tps, 0)} tps, p50 ${f(r.p50ms)} p95 ${f(r.p95ms)} p99 ${f(r.p99ms)} ms, failed ${r.failed}, retried ${r.retried}${cpuText(r)}\n`);
         } catch (e) {
           problems.push(`${kind} ${w.name} ${m} c=${c}: ${(e as Error).message}`);
         }
@@ -372,6 +390,14 @@ async function main(): Promise<void> {
     const cell = (r: RunResult | undefined): string => (r ? `${f(r.tps, 0)} (${f(r.p50ms)} / ${f(r.p95ms)} / ${f(r.p99ms)})` : 'n/a');
     const ratio = (x: number | undefined, y: number | undefined): string => (x !== undefined && y !== undefined ? `${f(x / y)}×` : 'n/a');
     process.stdout.write(`| ${w.name} | ${m} | ${c} | ${cell(a)} | ${cell(b)} | ${ratio(a?.tps, b?.tps)} | ${ratio(a?.p99ms, b?.p99ms)} | ${a ? `${a.failed} / ${a.retried}` : 'n/a'} |\n`);
+  }
+  process.stdout.write('\nCPU per transaction (µs, from /proc: each process\'s own time plus its reaped children\'s, during the run):\n\n| script | protocol | clients | Weft by process | Weft total | PostgreSQL total |\n| --- | --- | --- | --- | --- | --- |\n');
+  for (const { w, m, c } of runs) {
+    const a = results.get(key('weft', w.name, m, c))?.cpuUsPerTxn;
+    const b = results.get(key('postgres', w.name, m, c))?.cpuUsPerTxn;
+    const total = (x: ReadonlyMap<string, number> | undefined): string => (x ? f([...x.values()].reduce((s, v) => s + v, 0), 0) : 'n/a');
+    const parts = a ? [...a].filter(([, us]) => us >= 0.5).map(([role, us]) => `${role} ${f(us, 0)}`).join(', ') : 'n/a';
+    process.stdout.write(`| ${w.name} | ${m} | ${c} | ${parts} | ${total(a)} | ${total(b)} |\n`);
   }
   if (obsLines.length > 0) {
     process.stdout.write(`\nObservability cost (Weft, prepared, ${CLIENT_COUNTS[0]} clients, TPS (p50 / p95 / p99 ms)):\n\n| variant | select-only | tpcb-like | OTLP exports received |\n| --- | --- | --- | --- |\n${obsLines.join('\n')}\n`);

@@ -59,6 +59,11 @@ export interface RowFilter {
   unevaluated(): number;
   /** Runs a scan in the filter's evaluation context (e.g. the statement's time zone). */
   around<T>(scan: () => T): T;
+  /**
+   * For an aggregating program: what the rows it was given add up to (opaque to KV; its keep()
+   * then takes every row in and returns false). Undefined for a plain filter.
+   */
+  partial?(): Buffer;
 }
 
 /** Compiles pushed-down filters; undefined when the program cannot be evaluated here. */
@@ -70,6 +75,8 @@ export interface ScanPage {
   readonly resumeKey?: Buffer;
   /** Set when the shard counted the rows its filter kept (ScanFilter.countOnly); rows is empty. */
   readonly count?: number;
+  /** Set when the filter's program aggregates (RowFilter.partial): this page's part; rows is empty. */
+  readonly partial?: Buffer;
 }
 
 /**

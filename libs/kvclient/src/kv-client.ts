@@ -244,6 +244,26 @@ export class KvClient {
   }
 
   /**
+   * The partial aggregates of [start, end) at `ts` under an aggregating `filter` program: one
+   * per page, from every shard in parallel. Undefined when a shard answers without one (it
+   * cannot evaluate the program, or a row's evaluation failed): the caller then scans.
+   */
+  async partials(start: Buffer, end: Buffer, ts: Timestamp, filter: ScanFilter, options: ReadRequestOptions = {}): Promise<Buffer[] | undefined> {
+    const perShard = await Promise.all(this.map.forSpan(start, end).map(async (id) => {
+      const out: Buffer[] = [];
+      let lo = start;
+      for (;;) {
+        const page = await this.withIntents(id, () => this.shard(id).scan(lo, end, ts, { ...options, filter }));
+        if (page.partial === undefined) return undefined;
+        out.push(page.partial);
+        if (page.resumeKey === undefined) return out;
+        lo = page.resumeKey;
+      }
+    }));
+    return perShard.some((p) => p === undefined) ? undefined : perShard.flatMap((p) => p ?? []);
+  }
+
+  /**
    * Takes the row lock on `key` for `txnId` (waiting in line at the leaseholder) and reads the
    * newest committed value. Undefined when the shard keeps no locks (read without locking then).
    * While waiting, a wait that closes a cycle among this gateway's transactions fails with 40P01;

@@ -19,7 +19,7 @@ import type { ApplyOutcome, ReadSpan, Timestamp } from '@weft/logentry';
  *    gateway assumed, in one round trip); LockRead too (`also`, read at the lock read's ts).
  *    Get, Scan, GetNow and LockRead carry the caller's trace context like Propose.
  * 8: Scan carries a pushed-down row filter (program, args, count-only; decision 0038) and ScanOk
- *    the count of a count-only scan.
+ *    the count of a count-only scan and the partial aggregate of an aggregating one.
  */
 export const KVRPC_VERSION = 8;
 const HEADER_BYTES = 6; // version, kind, request id
@@ -390,6 +390,11 @@ export function encodeResponse(r: Response): Buffer {
         w.u8(1);
         w.u32(r.page.count);
       }
+      if (r.page.partial === undefined) w.u8(0);
+      else {
+        w.u8(1);
+        w.bytes(r.page.partial);
+      }
       break;
     case Kind.ProposeOk: {
       const o = r.outcome;
@@ -702,7 +707,9 @@ export function decodeResponse(payload: Buffer): Response {
       for (let i = 0; i < n; i++) rows.push(readRow(r));
       const resumeKey = r.bool('has resume key') ? r.bytes('resume key') : undefined;
       const count = r.bool('has count') ? r.u32('count') : undefined;
-      const page: ScanPage = count === undefined ? { rows } : { rows, count };
+      const partial = r.bool('has partial') ? r.bytes('partial') : undefined;
+      const counted: ScanPage = count === undefined ? { rows } : { rows, count };
+      const page: ScanPage = partial === undefined ? counted : { ...counted, partial };
       res = { kind, id, page: resumeKey ? { ...page, resumeKey } : page };
       break;
     }

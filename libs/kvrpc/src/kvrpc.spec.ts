@@ -88,6 +88,7 @@ const responseArb: fc.Arbitrary<Response> = fc.oneof(
   fc.record({ kind: fc.constant(Kind.GetOk as const), id, row: fc.option(row, { nil: undefined }) }),
   fc.record({ kind: fc.constant(Kind.ScanOk as const), id, page: fc.record({ rows: fc.array(row, { maxLength: 5 }), resumeKey: bytes }) }),
   fc.record({ kind: fc.constant(Kind.ScanOk as const), id, page: fc.record({ rows: fc.constant([]), count: id, resumeKey: bytes }) }),
+  fc.record({ kind: fc.constant(Kind.ScanOk as const), id, page: fc.record({ rows: fc.constant([]), partial: bytes }) }),
   fc.record({
     kind: fc.constant(Kind.ProposeOk as const),
     id,

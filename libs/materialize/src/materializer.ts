@@ -473,9 +473,12 @@ export class Materializer {
       const keep = filter === undefined || filter === KEEP_ALL ? undefined : (v: Buffer): boolean => filter.keep(v);
       const r = this.store.scan(start, end, ts, { limit: options.limit, reverse: options.reverse, keep, countOnly, ...this.readOptions(options) });
       if (r.kind === 'intent-conflict') throw new IntentConflictError(this.shardId, r.intents);
-      // A row whose filter failed to evaluate must reach the reader, which raises the error.
-      if (countOnly && filter.unevaluated() > 0) return { rows: [] };
-      const page: ScanPage = r.count === undefined ? { rows: r.rows } : { rows: r.rows, count: r.count };
+      // A row whose filter failed to evaluate must reach the reader, which raises the error:
+      // without a count or partial aggregate, the reader scans the rows itself.
+      const aggregates = filter?.partial !== undefined;
+      if ((countOnly || aggregates) && filter.unevaluated() > 0) return { rows: [] };
+      const partial = aggregates ? filter.partial?.() : undefined;
+      const page: ScanPage = partial !== undefined ? { rows: [], partial } : r.count === undefined ? { rows: r.rows } : { rows: r.rows, count: r.count };
       return r.resumeKey === undefined ? page : { ...page, resumeKey: r.resumeKey };
     };
     return filter === undefined ? scan() : filter.around(scan);

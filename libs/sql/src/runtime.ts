@@ -10,7 +10,7 @@ export type Row = Value[];
  * What a plan reads through: the transaction itself, or a statement snapshot of it (a statement
  * with data-modifying CTEs reads the data as it was when the statement started).
  */
-export type TxnReader = Pick<Txn, 'get' | 'scan'> & Partial<Pick<Txn, 'getForUpdate' | 'count'>>;
+export type TxnReader = Pick<Txn, 'get' | 'scan'> & Partial<Pick<Txn, 'getForUpdate' | 'count' | 'partials'>>;
 
 export interface SessionInfo {
   readonly user: string;

@@ -392,6 +392,19 @@ export class Txn {
    * evaluate the filter; the caller then scans.
    */
   async count(start: Buffer, end: Buffer, filter: ScanFilter): Promise<number | undefined> {
+    return this.readWholeSpan(start, end, (ts) => this.kv.count(start, end, ts, filter, this.readOptions()));
+  }
+
+  /**
+   * The partial aggregates the shards compute for an aggregating `filter` program over
+   * [start, end) (decision 0038), recorded like count(); undefined under the same conditions.
+   */
+  async partials(start: Buffer, end: Buffer, filter: ScanFilter): Promise<Buffer[] | undefined> {
+    return this.readWholeSpan(start, end, (ts) => this.kv.partials(start, end, ts, filter, this.readOptions()));
+  }
+
+  /** A read of all of [start, end) done by the shards (count, partials): recorded once it answers. */
+  private async readWholeSpan<T>(start: Buffer, end: Buffer, read: (ts: Timestamp) => Promise<T | undefined>): Promise<T | undefined> {
     for (const w of this.writes.values()) if (Buffer.compare(w.key, start) >= 0 && Buffer.compare(w.key, end) < 0) return undefined;
     await this.checkAssumption();
     if (this.flushing !== undefined) await this.settle();
@@ -399,13 +412,13 @@ export class Txn {
     this.activeScans++;
     const active: Extract<ReadSpan, { kind: 'span' }> = { kind: 'span', start, end };
     this.scanning.add(active);
-    let n: number | undefined;
+    let result: T | undefined;
     try {
-      n = await this.kv.count(start, end, ts, filter, this.readOptions());
-      return n;
+      result = await read(ts);
+      return result;
     } finally {
       this.scanning.delete(active);
-      if (n !== undefined) this.recordSpan(start, end, false, undefined);
+      if (result !== undefined) this.recordSpan(start, end, false, undefined);
       this.activeScans--;
       this.maybeStage();
     }

@@ -5,6 +5,8 @@ import type { Env, Row, Runtime } from '../runtime';
 import type { Accumulator } from '../functions/aggregates';
 import type { AggCall, Expr, Slot } from '../plan/expr';
 import type { ScopeColumn } from '../plan/scope';
+import type { AggregatePushdown } from '../pushdown/aggregate-pushdown';
+import type { FilterPushdown } from '../pushdown/filter-pushdown';
 import { type SqlType, type Value } from '../types/types';
 import { compareValues, hashKey } from '../types/values';
 import { S, sqlError } from '../errors';
@@ -326,9 +328,16 @@ export class NestedLoopJoinNode implements PlanNode {
 }
 
 /** GROUP BY / aggregates: output rows are [group keys..., aggregate results...]. */
-/** An input that can count its rows without producing them (a table scan, decision 0038). */
+/** An input that can count or aggregate its rows without producing them (a table scan, decision 0038). */
 interface CountableNode extends PlanNode {
   countRows(outer: Env | undefined, rt: Runtime): Promise<number | undefined>;
+  aggregateOnShards(outer: Env | undefined, rt: Runtime, filter: FilterPushdown, agg: AggregatePushdown): Promise<Value[][] | undefined>;
+}
+
+/** Aggregation the shards can do for an AggregateNode over a table scan (decision 0038). */
+export interface ShardAggregation {
+  readonly filter: FilterPushdown;
+  readonly agg: AggregatePushdown;
 }
 
 const isCountable = (n: PlanNode): n is CountableNode => typeof (n as Partial<CountableNode>).countRows === 'function';
@@ -339,6 +348,8 @@ export class AggregateNode implements PlanNode {
     private readonly groupExprs: readonly Expr[],
     private readonly calls: readonly AggCall[],
     readonly columns: readonly ScopeColumn[],
+    /** Set by the planner when the shards can aggregate the child scan's rows. */
+    private readonly onShards?: ShardAggregation,
   ) {}
 
   /** `SELECT count(*) FROM t [WHERE …]`: the shards count, no row travels. */
@@ -351,6 +362,12 @@ export class AggregateNode implements PlanNode {
       const n = await this.child.countRows(outer, rt);
       if (n !== undefined) {
         yield this.calls.map(() => BigInt(n));
+        return;
+      }
+    } else if (this.onShards !== undefined && isCountable(this.child)) {
+      const rows = await this.child.aggregateOnShards(outer, rt, this.onShards.filter, this.onShards.agg);
+      if (rows !== undefined) {
+        yield* rows;
         return;
       }
     }
@@ -417,6 +434,7 @@ export class AggregateNode implements PlanNode {
   explain(): ExplainNode {
     const details = this.groupExprs.length ? [`Group Key: ${this.groupExprs.map((e) => e.name).join(', ')}`] : [];
     if (this.onlyCountsRows && (this.child as { countable?: boolean }).countable === true) details.push('Count: on the shards');
+    else if (this.onShards !== undefined) details.push('Partial aggregates: on the shards');
     return { label: this.groupExprs.length ? 'HashAggregate' : 'Aggregate', details, children: [this.child.explain()] };
   }
 }

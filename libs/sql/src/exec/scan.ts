@@ -9,6 +9,7 @@ import { parseTimeoutMs } from '../timeouts';
 import type { Expr } from '../plan/expr';
 import type { ScopeColumn } from '../plan/scope';
 import type { Value } from '../types/types';
+import type { AggregatePushdown } from '../pushdown/aggregate-pushdown';
 import type { FilterPushdown } from '../pushdown/filter-pushdown';
 import { allSlots, breathe, prepareSlots, type ExplainNode, type PlanNode } from './nodes';
 
@@ -171,6 +172,24 @@ export class TableScanNode implements PlanNode {
     const span = a.kind === 'full' ? primarySpan(this.table) : await this.primarySpanOf(a, { row: [], outer, rt });
     if (span === undefined) return 0;
     return count.call(rt.txn, span.start, span.end, filter);
+  }
+
+  /**
+   * The aggregate's output rows computed from the shards' partial aggregates (decision 0038),
+   * or undefined when they cannot be taken there (as for countRows, or a shard answered without
+   * a partial): the caller aggregates the rows itself.
+   */
+  async aggregateOnShards(outer: Env | undefined, rt: Runtime, filter: FilterPushdown, agg: AggregatePushdown): Promise<Value[][] | undefined> {
+    const a = this.access;
+    const partials = rt.txn.partials;
+    if (!this.countable || partials === undefined || (a.kind !== 'full' && a.kind !== 'span')) return undefined;
+    if (rt.session.setting('weft.filter_pushdown') === 'off') return undefined;
+    const f = filter.filterFor(rt, false, agg.program);
+    if (f === undefined) return undefined;
+    const span = a.kind === 'full' ? primarySpan(this.table) : await this.primarySpanOf(a, { row: [], outer, rt });
+    if (span === undefined) return agg.merge([]);
+    const parts = await partials.call(rt.txn, span.start, span.end, f);
+    return parts === undefined ? undefined : agg.merge(parts);
   }
 
   /** What the plan alone says about countRows: a full or span access the shards can filter. */

@@ -49,6 +49,8 @@ export interface AggCall {
   readonly filter: Expr | undefined;
   readonly star: boolean;
   readonly orderBy: readonly { expr: Expr; desc: boolean }[];
+  /** The arguments' parse trees (aggregates computed on the shards, decision 0038). */
+  readonly argNodes: readonly Node[];
 }
 
 /** Collects aggregates and maps group-by expressions while compiling post-aggregation expressions. */
@@ -1177,7 +1179,7 @@ export class ExprCompiler {
       return { expr: inner.compile(sb.node), desc: sb.sortby_dir === 'SORTBY_DESC' };
     });
     const index = agg.groupKeys.length + agg.calls.length;
-    agg.calls.push({ def, args: typed, argTypes: typed.map((a) => a.type), distinct: fc.agg_distinct ?? false, filter, star: fc.agg_star ?? false, orderBy });
+    agg.calls.push({ def, args: typed, argTypes: typed.map((a) => a.type), distinct: fc.agg_distinct ?? false, filter, star: fc.agg_star ?? false, orderBy, argNodes: fc.agg_star ? [] : (fc.args ?? []) });
     return { type: ret, fn: (env) => env.row[index], slots: [], name };
   }
 

@@ -9,7 +9,7 @@ import type { SequenceState } from '../catalog/sequence-state';
 import type { SystemView } from '../catalog/system-views/registry';
 import {
   AggregateNode, DistinctNode, FilterNode, GeneratorNode, LateralJoinNode, LimitNode, MaterializeNode, NestedLoopJoinNode, ProjectNode, RecursiveUnionNode, SetOpNode, SortNode, ValuesNode, WorkingTableNode,
-  prepareSlots, runSlot, type JoinKind, type PlanNode, type SortKey,
+  prepareSlots, runSlot, type JoinKind, type PlanNode, type ShardAggregation, type SortKey,
 } from '../exec/nodes';
 import { lookupTableFunction } from '../functions/table-functions';
 import { TableScanNode, type Access, type Bound } from '../exec/scan';
@@ -17,8 +17,9 @@ import type { Env, Row } from '../runtime';
 import { type SqlType, t } from '../types/types';
 import { castValue } from '../types/values';
 import type { PlannerEnv } from './context';
-import { coerce, commonType, ExprCompiler, groupFingerprint, stringOf, type AggContext, type Expr, type ParamTypes, type SubqueryPlanner, type WindowContext } from './expr';
+import { coerce, commonType, ExprCompiler, groupFingerprint, stringOf, type AggCall, type AggContext, type Expr, type ParamTypes, type SubqueryPlanner, type WindowContext } from './expr';
 import { WindowNode } from '../exec/window';
+import { AggregatePushdown } from '../pushdown/aggregate-pushdown';
 import { FilterPushdown } from '../pushdown/filter-pushdown';
 import { Scope, type ScopeColumn } from './scope';
 
@@ -536,6 +537,17 @@ export class Planner implements SubqueryPlanner {
     return new ProjectNode(join, [...mergedExprs, ...passThrough], layout.columns);
   }
 
+  /**
+   * What the shards can aggregate for an aggregate directly over one table scan (decision
+   * 0038): every call, group key and WHERE conjunct must run there exactly as here.
+   */
+  private shardAggregation(input: PlanNode, scope: Scope, groups: readonly { node: Node; type: SqlType }[], calls: readonly AggCall[], params: ParamTypes): ShardAggregation | undefined {
+    if (!(input instanceof TableScanNode) || !input.countable || scope.columns.length !== input.columns.length || calls.length === 0) return undefined;
+    const filter = input.pushdown ?? FilterPushdown.none(input.table, input.columns, params);
+    const agg = AggregatePushdown.plan(groups, calls, filter, this.compiler(scope, params, { noAgg: 'GROUP BY' }));
+    return agg === undefined ? undefined : { filter, agg };
+  }
+
   /** Chooses the access path of a table from conjuncts that only reference it (and outer/consts). */
   private tableScan(leaf: Leaf, conds: Node[], params: ParamTypes): TableScanNode {
     const t0 = leaf.table;
@@ -743,10 +755,12 @@ export class Planner implements SubqueryPlanner {
       const groupKeys = groupNodes.map((g, i) => ({ fingerprint: groupFingerprint(g, scope), type: groupExprs[i].type }));
       // Columns functionally dependent on a grouped primary key become extra (invisible)
       // group keys: they cannot split a group, and references to them then compile as keys.
+      const groupTrees: Node[] = [...groupNodes];
       for (const i of dependentColumns(scope, groupKeys.map((k) => k.fingerprint))) {
         const col = scope.columns[i];
         groupExprs.push({ type: col.type, fn: (env) => env.row[i], slots: [], name: col.name });
         groupKeys.push({ fingerprint: JSON.stringify({ $column: i }), type: col.type });
+        groupTrees.push({ ColumnRef: { fields: [...(col.qualifier === undefined ? [] : [{ String: { sval: col.qualifier } }]), { String: { sval: col.name } }] } });
       }
       agg = { inputScope: scope, groupKeys, calls: [] };
       exprScopeCompiler = this.compiler(scope, params, { agg });
@@ -755,7 +769,7 @@ export class Planner implements SubqueryPlanner {
       const having = stmt.havingClause ? exprScopeCompiler.asBool(exprScopeCompiler.compile(stmt.havingClause, t('bool')), 'argument of HAVING') : undefined;
       const aggCols: ScopeColumn[] = [...groupExprs.map((e) => ({ qualifier: undefined, name: e.name, type: e.type })), ...agg.calls.map((cl) => ({ qualifier: undefined, name: cl.def.name, type: t('text') }))];
       const sortExprs = sorts.map((s) => this.sortKey(s, (n) => this.outputAlias(n, items, outExprs) ?? exprScopeCompiler.compile(n)));
-      node = new AggregateNode(input, groupExprs, agg.calls, aggCols);
+      node = new AggregateNode(input, groupExprs, agg.calls, aggCols, this.shardAggregation(input, scope, groupTrees.map((g, i) => ({ node: g, type: groupExprs[i].type })), agg.calls, params));
       if (having) node = new FilterNode(node, having, 'Filter (HAVING)');
       return this.project(node, items, outExprs, sortExprs, stmt, params, outer, scope);
     }

@@ -9,7 +9,7 @@ import type { Runtime } from '../runtime';
 import { currentTimeZone } from '../types/timezone';
 import { t, type SqlType } from '../types/types';
 import { isShippable } from './shippable';
-import { encodeArgs, encodeProgram, FILTER_PROGRAM_VERSION } from './program';
+import { encodeArgs, encodeProgram, FILTER_PROGRAM_VERSION, type AggProgram } from './program';
 
 /** Conjuncts that reference parameters by number: $n → n - 1. */
 function paramsOf(node: Node, out: Set<number>): Set<number> {
@@ -21,7 +21,7 @@ function paramsOf(node: Node, out: Set<number>): Set<number> {
 }
 
 export class FilterPushdown {
-  /** Encoded programs by time zone (the only session input a program has). */
+  /** Encoded programs by time zone (the only session input a program has) and aggregation. */
   private readonly programs = new Map<string, Buffer>();
 
   private constructor(
@@ -29,8 +29,24 @@ export class FilterPushdown {
     private readonly scope: readonly ScopeColumn[],
     readonly conds: readonly Node[],
     private readonly params: ParamTypes,
-    private readonly used: ReadonlySet<number>,
+    private readonly used: Set<number>,
   ) {}
+
+  /** No conjunct: the base of an aggregating program over a scan without a WHERE clause. */
+  static none(table: TableDesc, scope: readonly ScopeColumn[], params: ParamTypes): FilterPushdown {
+    return new FilterPushdown(table, scope, [], params, new Set());
+  }
+
+  /**
+   * Whether a shard compiles `node` (an expression in the scan's scope) exactly as `compiler`
+   * does: a shippable parse tree that compiles without outer columns, slots or untyped
+   * parameters. Records the parameters it uses.
+   */
+  ships(node: Node, compiler: ExprCompiler): boolean {
+    if (!shipsIn(node, this.scope, compiler)) return false;
+    paramsOf(node, this.used);
+    return true;
+  }
 
   /**
    * The conjuncts of `conds` a shard can evaluate exactly as `compiler` does: shippable parse
@@ -42,22 +58,18 @@ export class FilterPushdown {
     const shipped: Node[] = [];
     const used = new Set<number>();
     for (const q of conds) {
-      if (!isShippable(q)) continue;
-      const untyped = new Set<number>();
-      try {
-        const e = compiler.with({ scope: new Scope([...scope], undefined), untypedParams: untyped }).compile(q, t('bool'));
-        if (e.slots.length > 0 || untyped.size > 0) continue;
-      } catch {
-        continue;
-      }
+      if (!shipsIn(q, scope, compiler, t('bool'))) continue;
       shipped.push(q);
       paramsOf(q, used);
     }
     return shipped.length === 0 ? undefined : new FilterPushdown(table, scope, shipped, params, used);
   }
 
-  /** The filter for one execution, or undefined when a parameter's value cannot be encoded. */
-  filterFor(rt: Runtime, countOnly = false): ScanFilter | undefined {
+  /**
+   * The filter for one execution (aggregating with `agg`), or undefined when a parameter's
+   * value cannot be encoded.
+   */
+  filterFor(rt: Runtime, countOnly = false, agg?: AggProgram): ScanFilter | undefined {
     const types = this.paramTypes();
     if (types === undefined) return undefined;
     let args: Buffer;
@@ -66,7 +78,7 @@ export class FilterPushdown {
     } catch {
       return undefined;
     }
-    const program = this.program(types);
+    const program = this.program(types, agg);
     return countOnly ? { program, args, countOnly } : { program, args };
   }
 
@@ -83,14 +95,26 @@ export class FilterPushdown {
     return types;
   }
 
-  private program(paramTypes: readonly (SqlType | null)[]): Buffer {
+  private program(paramTypes: readonly (SqlType | null)[], agg: AggProgram | undefined): Buffer {
     const timeZone = currentTimeZone();
-    let p = this.programs.get(timeZone);
+    const key = agg === undefined ? timeZone : `${timeZone}\u0000agg`;
+    let p = this.programs.get(key);
     if (p === undefined) {
       const columns = this.table.columns.map((c) => ({ id: c.id, name: c.name, type: c.type, notNull: c.notNull, ...(c.missingValue === undefined ? {} : { missingValue: c.missingValue }) }));
-      p = encodeProgram({ v: FILTER_PROGRAM_VERSION, columns, scope: this.scope, conds: this.conds, paramTypes, timeZone });
-      this.programs.set(timeZone, p);
+      p = encodeProgram({ v: FILTER_PROGRAM_VERSION, columns, scope: this.scope, conds: this.conds, paramTypes, timeZone, ...(agg === undefined ? {} : { agg }) });
+      this.programs.set(key, p);
     }
     return p;
+  }
+}
+
+function shipsIn(node: Node, scope: readonly ScopeColumn[], compiler: ExprCompiler, hint?: SqlType): boolean {
+  if (!isShippable(node)) return false;
+  const untyped = new Set<number>();
+  try {
+    const e = compiler.with({ scope: new Scope([...scope], undefined), untypedParams: untyped }).compile(node, hint);
+    return e.slots.length === 0 && untyped.size === 0;
+  } catch {
+    return false;
   }
 }

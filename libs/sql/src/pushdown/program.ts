@@ -23,6 +23,19 @@ export interface FilterProgram {
   readonly paramTypes: readonly (SqlType | null)[];
   /** The session's TimeZone (casts and date arithmetic depend on it). */
   readonly timeZone: string;
+  /** Aggregate the kept rows instead of returning them: one partial row per group. */
+  readonly agg?: AggProgram;
+}
+
+/** Aggregates a shard can take partially and the gateway can finish (count, sum, min, max). */
+export type PartialAggregate = 'count' | 'sum' | 'min' | 'max';
+
+export interface AggProgram {
+  /** GROUP BY expressions (parse trees, in the scan's scope) and their types at the gateway. */
+  readonly groups: readonly Node[];
+  readonly groupTypes: readonly SqlType[];
+  /** Each call: the aggregate, its argument (null: count(*)) and the argument's type at the gateway. */
+  readonly calls: readonly { readonly fn: PartialAggregate; readonly arg: Node | null; readonly argType: SqlType | null }[];
 }
 
 export function encodeProgram(p: FilterProgram): Buffer {
@@ -36,6 +49,32 @@ export function decodeProgram(b: Buffer): FilterProgram {
 }
 
 const paramColumn = (i: number, type: SqlType): ColumnDesc => ({ id: i + 1, name: `$${i + 1}`, type, notNull: false });
+
+/** Partial rows (group keys, then each aggregate's partial value) as length-prefixed encoded rows. */
+export function encodePartials(types: readonly SqlType[], rows: readonly (readonly Value[])[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const row of rows) {
+    const body = encodeRow(types.map((type, i) => [i + 1, cellOf(row[i] ?? null, paramColumn(i, type))] as const));
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(body.length);
+    parts.push(len, body);
+  }
+  return Buffer.concat(parts);
+}
+
+export function decodePartials(types: readonly SqlType[], b: Buffer): Value[][] {
+  const rows: Value[][] = [];
+  for (let at = 0; at < b.length; ) {
+    const len = b.readUInt32BE(at);
+    const cells = decodeRow(b.subarray(at + 4, at + 4 + len));
+    rows.push(types.map((type, i) => {
+      const cell = cells.get(i + 1);
+      return cell === undefined ? null : valueOfCell(cell, paramColumn(i, type));
+    }));
+    at += 4 + len;
+  }
+  return rows;
+}
 
 /** Parameter values in the row encoding (lossless for every column type); unused ones are skipped. */
 export function encodeArgs(types: readonly (SqlType | null)[], values: readonly Value[]): Buffer {

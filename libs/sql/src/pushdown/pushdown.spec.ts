@@ -239,3 +239,56 @@ it('a count taken on the shards is in the read set: a concurrent insert makes th
   await c.query('rollback');
   expect((await c.query('select id from pd_oncall where on_call order by id')).rows).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
 });
+
+describe('partial aggregates on the shards', () => {
+  async function aggregated(sql: string, params: unknown[] = []): Promise<{ on: unknown[]; off: unknown[]; returned: number }> {
+    await c.query('set weft.filter_pushdown = on');
+    const r0 = srv.shardRows.returned;
+    const on = (await c.query(sql, params)).rows;
+    const returned = srv.shardRows.returned - r0;
+    await c.query('set weft.filter_pushdown = off');
+    const off = (await c.query(sql, params)).rows;
+    await c.query('set weft.filter_pushdown = on');
+    return { on, off, returned };
+  }
+
+  it.each([
+    ['select v % 5 as k, count(*), count(name), sum(v), sum(big), sum(price), min(name), max(at), min(price) from pd group by 1 order by 1', []],
+    ['select flag, count(*) as n, max(v) from pd where v > $1 group by flag order by flag', [10]],
+    ["select name is null as anon, sum(v) from pd where name like 'beta%' or name is null group by 1 order by 1", []],
+    ['select count(v), sum(v), min(v), max(v) from pd', []],
+    ['select count(*), sum(v), min(name) from pd where v > 1000', []],
+    ['select v, count(*) from pd where v > 45 group by v having count(*) > 5 order by v', []],
+    ['select date_trunc(\'day\', at) as day, count(*) from pd group by 1 order by 1 limit 3', []],
+  ] as [string, unknown[]][])('%s: the same rows, and no row is sent', async (sql, params) => {
+    const r = await aggregated(sql, params);
+    expect(r.on).toEqual(r.off);
+    expect(r.on.length).toBeGreaterThan(0);
+    if (!sql.includes('date_trunc')) expect(r.returned).toBe(0);
+  });
+
+  it('aggregates the shards cannot take (avg, DISTINCT, sum of floats) still come out right', async () => {
+    const r = await aggregated('select v % 3 as k, avg(v), count(distinct name), sum(price::float8) from pd group by 1 order by 1');
+    expect(r.on).toEqual(r.off);
+    expect(r.returned).toBeGreaterThan(0);
+  });
+
+  it('a row whose argument raises an error makes the statement fail, not drop the row', async () => {
+    expect(await sqlstate(c.query('select v, sum(100 / (v - 5)) from pd group by v'))).toBe('22012');
+  });
+
+  it('EXPLAIN shows partial aggregates on the shards', async () => {
+    const plan = (await c.query('explain select v, count(*) from pd group by v')).rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
+    expect(plan).toContain('Partial aggregates: on the shards');
+  });
+
+  it('inside a transaction that wrote to the table, aggregates include its own writes', async () => {
+    await c.query('begin');
+    try {
+      await c.query('insert into pd (id, v) values (100003, 7777)');
+      expect((await c.query('select max(v) as m from pd')).rows).toEqual([{ m: 7777 }]);
+    } finally {
+      await c.query('rollback');
+    }
+  });
+});

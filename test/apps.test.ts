@@ -58,6 +58,29 @@ describe.each(APPS)('weft-$name', ({ name, entry, env }) => {
   });
 });
 
+// The CDC service's snapshot settings (decision 0037): a value the config loader refuses exits 2
+// naming the variable and its form; a combination that cannot work exits 1 naming the fix.
+describe('weft-cdc snapshot settings', () => {
+  const cdc = APPS.find((a) => a.name === 'cdc') as (typeof APPS)[number];
+  it.each([
+    [{ WEFT_CDC_SNAPSHOT_MODE: 'always' }, 2, 'weft-cdc: WEFT_CDC_SNAPSHOT_MODE="always" is invalid: expected one of never, initial, when_needed'],
+    [{ WEFT_CDC_SNAPSHOT_MODE: 'initial', WEFT_CDC_SNAPSHOT_FROM: 'nohostport' }, 2, 'weft-cdc: WEFT_CDC_SNAPSHOT_FROM="nohostport" is invalid: expected a comma-separated list of host:port, or empty'],
+    [{ WEFT_CDC_SNAPSHOT_START_MARGIN_MS: '-1' }, 2, 'weft-cdc: WEFT_CDC_SNAPSHOT_START_MARGIN_MS="-1" is invalid: expected an integer 0-3600000'],
+    [
+      { WEFT_CDC_SNAPSHOT_MODE: 'when_needed' }, 1,
+      'weft-cdc: failed to start: WEFT_CDC_SNAPSHOT_MODE=when_needed needs WEFT_CDC_SNAPSHOT_FROM: the HTTP host:port of one or more nodes (they serve GET /shards/<id>/snapshot)',
+    ],
+    [
+      { WEFT_CDC_SNAPSHOT_FROM: '127.0.0.1:1' }, 1,
+      'weft-cdc: failed to start: WEFT_CDC_SNAPSHOT_FROM is set but WEFT_CDC_SNAPSHOT_MODE=never never takes a snapshot; set WEFT_CDC_SNAPSHOT_MODE=initial or when_needed, or unset WEFT_CDC_SNAPSHOT_FROM',
+    ],
+  ])('%j exits %i with one line naming the fix', async (bad, code, line) => {
+    const p = spawnNode(cdc.entry, { ...cdc.env, WEFT_HTTP_PORT: String(await freePort()), WEFT_METRICS_PORT: String(await freePort()), ...bad });
+    expect(await p.exited).toBe(code);
+    expect(p.stderr().trim()).toBe(line);
+  });
+});
+
 describe('weft CLI', () => {
   it('rejects an unknown flag with exit 2 and says what is wrong', async () => {
     const p = spawnNode('bin/weft.js', {}, ['demo', '--frobnicate']);

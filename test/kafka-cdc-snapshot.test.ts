@@ -11,10 +11,13 @@ import { spawnNode, waitForHttp, type Spawned } from './support/process';
 // The CDC initial snapshot (issue 11, decision 0037) on the real cluster (`weft demo --kafka`)
 // and a real broker: rows written and their history partly deleted from the log topics, then a
 // fresh CDC service with WEFT_CDC_SNAPSHOT_MODE=initial starts while writes, updates and
-// deletes run, is killed (SIGKILL) right after it starts — most likely mid-snapshot — and
-// stopped (SIGTERM) while streaming. A plain kafkajs consumer (read_committed) reads its change topic: every row that
-// existed before arrives once as `r`, every later change once as c/u/d whose before-image is
-// exactly what the consumer holds for the key, and replaying the events gives the table.
+// deletes run, is killed (SIGKILL) right after it starts — most likely mid-snapshot —, killed
+// again (SIGKILL) while streaming at a moment its replica is ahead of the published changes (the
+// restart republishes them from its key journal, decision 0039: the topics lost their history,
+// so a rebuild from offset 0 is impossible), and stopped (SIGTERM) while streaming. A plain
+// kafkajs consumer (read_committed) reads its change topic: every row that existed before
+// arrives once as `r`, every later change once as c/u/d whose before-image is exactly what the
+// consumer holds for the key, and replaying the events gives the table.
 jest.setTimeout(300_000);
 
 type Row = { id: number; v: string };
@@ -28,7 +31,10 @@ interface Change {
 interface FeedStatus {
   shardId: number;
   state: string;
+  appliedIndex: number;
   publishedIndex: number;
+  recoveries: number;
+  recovery?: { from: number; to: number; how: string; transactions: number; changeEvents: number; ms: number };
   error?: string;
   undecodable: number;
   snapshots: number;
@@ -160,9 +166,34 @@ describe('CDC initial snapshot (WEFT_CDC_SNAPSHOT_MODE=initial)', () => {
       }, 120_000);
       console.log(`after restart: ${JSON.stringify(started.map((s) => ({ shard: s.shardId, snapshots: s.snapshots, snapshot: s.snapshot })))}`);
       await until('more writes after the snapshot', () => (acked.length >= 150 ? true : undefined), 90_000);
+      // SIGKILLed while streaming, the moment a shard has applied entries it has not published
+      // (polled; the commit may still win the race, then it is tried again). The restart
+      // republishes (published, applied] from the key journal: no rebuild from offset 0, which
+      // the truncated topics could not serve.
+      const recovered: NonNullable<FeedStatus['recovery']>[] = [];
+      for (let attempt = 1; recovered.length === 0; attempt++) {
+        if (attempt > 10) throw new Error('no SIGKILL landed between apply and commit in 10 attempts');
+        const ahead = await until('a shard applied past its published index', async () => {
+          const s = await status();
+          return s.some((f) => f.appliedIndex > f.publishedIndex && f.state !== 'starting') ? s : undefined;
+        }, 30_000);
+        await killCdc();
+        await startCdc();
+        const s = await until('every shard streaming again', async () => {
+          const st = await status();
+          for (const f of st) if (f.error !== undefined) throw new Error(`shard ${f.shardId}: ${f.error}`);
+          return st.length === 2 && st.every((f) => ['applying', 'caught-up', 'waiting-for-catalog'].includes(f.state)) ? st : undefined;
+        }, 60_000);
+        console.log(`SIGKILL ${attempt} at ${JSON.stringify(ahead.map((f) => [f.shardId, f.appliedIndex, f.publishedIndex]))}; restart: ${JSON.stringify(s.map((f) => [f.shardId, f.recovery]))}`);
+        for (const f of s) {
+          if (f.recovery === undefined) continue;
+          expect(f.recovery.how).toBe('journal');
+          recovered.push(f.recovery);
+        }
+      }
+      expect(recovered.some((r) => r.to >= r.from)).toBe(true);
       // Stopped while streaming (SIGTERM: it publishes what it applied), the restart continues
-      // from the published index. (A SIGKILL here can leave the replica ahead of the published
-      // index, which rebuilds from the start of the log topic — deleted above; decision 0037.)
+      // from the published index.
       await killCdc('SIGTERM');
       const n = acked.length;
       await until('writes while the CDC service is down', () => (acked.length >= n + 30 ? true : undefined), 60_000);
@@ -224,6 +255,15 @@ describe('CDC initial snapshot (WEFT_CDC_SNAPSHOT_MODE=initial)', () => {
       if (e.op !== 'r' && e.source.snapshot !== 'false') problems.push(`streamed event marked snapshot ${e.source.snapshot}`);
     }
     expect(problems.slice(0, 10)).toEqual([]);
+    // Exactly once: no (shard, index, key) carries two events (a republished change would).
+    const seen = new Set<string>();
+    const dups = got.filter(({ key, value: e }) => {
+      const k = `${e.source.shard}/${e.source.index}/${key.id}`;
+      const dup = seen.has(k);
+      seen.add(k);
+      return dup;
+    });
+    expect(dups.slice(0, 5)).toEqual([]);
     // Each pre-existing row that nothing touched later: exactly one event, its r, with its value.
     for (let id = 71; id <= 190; id++) {
       const evs = got.filter((m) => m.key.id === id).map((m) => m.value);

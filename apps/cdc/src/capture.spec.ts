@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { encodeEntry, type LogEntry, type WriteOp } from '@weft/logentry';
 import { Materializer } from '@weft/materialize';
 import { encodeIndexKey, MvccStore } from '@weft/storage';
-import { applyAndCapture, type CommittedChanges } from './capture';
+import { applyAndCapture, applyEntryAndCapture, imagesAt, type CommittedChanges } from './capture';
+import { ChangeJournal } from './change-journal';
 
 const TABLE = 120;
 const row = (id: number): Buffer => encodeIndexKey({ tableId: TABLE, indexId: 1, types: ['int4'], directions: ['asc'], hashColumns: 1 }, [{ type: 'int4', value: id }]);
@@ -84,6 +85,51 @@ describe('applyAndCapture', () => {
     run({ type: 'stage', txnId: txn(3), readTs: t2, seq: 0, writes: [put(row(1), 'never')] });
     expect(run({ type: 'resolve-staged', txnId: txn(3), abort: true }).committed).toBeUndefined();
     expect(images(run(commit(4, now(), [put(row(1), 'v4')])).committed)).toEqual([['r1', 's1', 'v4']]);
+  });
+
+  it('after later entries, the journal + outcome journal + MVCC history give back every entry\'s changes as captured (crash recovery, decision 0039)', () => {
+    const journal = new ChangeJournal(store.db);
+    journal.cover(sm.appliedIndex);
+    const captured = new Map<number, CommittedChanges>();
+    const step = (e: LogEntry): void => {
+      const index = sm.appliedIndex + 1;
+      const got = applyEntryAndCapture(sm, index, e, (txnId, keys) => journal.record(index, { txnId, keys }, 0));
+      if (got.committed !== undefined) captured.set(index, got.committed);
+    };
+    step(commit(1, 0n, [put(row(1), 'v1'), put(row(2), 'w1')]));
+    step(commit(2, now(), [put(row(1), 'v2')]));
+    step(commit(3, 0n, [put(row(1), 'conflict')]));
+    // 2PC whose keys the resolve does not list.
+    const prep: LogEntry = { type: 'prepare', txnId: txn(4), readTs: now(), minCommitTs: 0n, primaryKey: row(1), reads: [], writes: [put(row(1), 'p4'), del(row(2))] };
+    step(prep);
+    const ts4 = sm.lastCommitTs + 10n;
+    step({ type: 'resolve', txnId: txn(4), decision: { kind: 'commit', commitTs: ts4 } });
+    // A staged transaction, its chunks resolved (the chunk records are gone) and its rows overwritten later.
+    const readTs = now();
+    step({ type: 'stage', txnId: txn(5), readTs, seq: 0, writes: [put(row(2), 's2')] });
+    step({ type: 'stage', txnId: txn(5), readTs, seq: 1, writes: [put(row(3), 's3')] });
+    step(commit(5, readTs, [put(row(4), 's4')]));
+    step({ type: 'resolve-staged', txnId: txn(5), abort: false });
+    step(commit(6, now(), [put(row(3), 'v6'), del(row(4))]));
+    for (let i = 0; i < 2; i++) step({ type: 'resolve-staged', txnId: txn(5), abort: false });
+    step(commit(7, now(), [put(row(2), 'v7'), put(row(1), 'v7')]));
+    expect([...captured.keys()]).toEqual([1, 2, 5, 8, 10, 13]);
+
+    // Re-derived at the final state, as recover() does.
+    const again = new Map<number, CommittedChanges>();
+    for (const index of journal.recordedAfter(0)) {
+      const outcome = sm.outcomeAt(index);
+      const rec = journal.read(index);
+      if (outcome?.status !== 'committed' || rec === undefined) continue;
+      again.set(index, imagesAt(sm, index, rec.txnId, outcome.commitTs, rec.keys));
+    }
+    expect(again).toEqual(captured);
+    // Records at or below the published index go with the next record's write or a prune.
+    journal.record(14, { txnId: txn(9), keys: [] }, 10);
+    expect(journal.recordedAfter(0)).toEqual([13, 14]);
+    journal.prune(14);
+    expect(journal.recordedAfter(0)).toEqual([]);
+    expect(journal.coveredFrom()).toBe(1);
   });
 
   it('answers already-applied for an index at or below the applied one', () => {

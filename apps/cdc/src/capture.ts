@@ -63,15 +63,38 @@ function candidateKeys(sm: Materializer, entry: LogEntry): { txnId: Buffer; keys
  */
 export function applyAndCapture(sm: Materializer, index: number, data: Uint8Array): { outcome: ApplyOutcome | 'already-applied'; committed?: CommittedChanges } {
   if (index <= sm.appliedIndex) return { outcome: 'already-applied' };
-  const entry = decodeEntry(data);
+  return applyEntryAndCapture(sm, index, decodeEntry(data));
+}
+
+/**
+ * applyAndCapture for a decoded entry; `beforeApply` is told the transaction and the keys the
+ * entry would commit (only for an entry that may commit rows) before it is applied — the CDC
+ * feed journals them there (change-journal.ts).
+ */
+export function applyEntryAndCapture(
+  sm: Materializer, index: number, entry: LogEntry, beforeApply?: (txnId: Buffer, keys: readonly Buffer[]) => void,
+): { outcome: ApplyOutcome | 'already-applied'; committed?: CommittedChanges } {
+  if (index <= sm.appliedIndex) return { outcome: 'already-applied' };
   const cand = candidateKeys(sm, entry);
+  if (cand !== undefined) beforeApply?.(cand.txnId, cand.keys);
   const outcome = sm.applyDecoded(index, entry);
   if (cand === undefined || outcome.status !== 'committed') return { outcome };
-  const txn = cand.txnId.toString('hex');
-  const commitTs = outcome.commitTs;
+  return { outcome, committed: imagesAt(sm, index, cand.txnId, outcome.commitTs, cand.keys) };
+}
+
+/**
+ * The committed rows of a transaction that committed `keys` at `commitTs`, read from the
+ * replica's MVCC history — right after the entry applied, or later as long as nothing since
+ * removed versions at or below `commitTs` (a gc entry; the CDC feed publishes before applying
+ * one): later entries only add versions above it on those keys (a key with another
+ * transaction's intent or newer version could not have committed below it), so the newest
+ * version below `commitTs` and the version at it are what they were at the commit.
+ */
+export function imagesAt(sm: Materializer, index: number, txnId: Buffer, commitTs: Timestamp, keys: readonly Buffer[]): CommittedChanges {
+  const txn = txnId.toString('hex');
   const seen = new Set<string>();
   const changes: RawChange[] = [];
-  for (const key of cand.keys) {
+  for (const key of keys) {
     const tableId = rowTable(key);
     if (tableId === undefined) continue;
     const k = key.toString('hex');
@@ -86,5 +109,5 @@ export function applyAndCapture(sm: Materializer, index: number, data: Uint8Arra
       after: after.kind === 'found' && after.ts === commitTs ? after.value : undefined,
     });
   }
-  return { outcome, committed: { index, txId: txn, commitTs, changes } };
+  return { index, txId: txn, commitTs, changes };
 }

@@ -10,8 +10,15 @@
 //    first; the fenced one stops (its open transaction is aborted by the broker).
 //  - On start: replica applied index A, published index E. A ≤ E: entries up to E are applied
 //    without publishing (a lost or older replica catches up). A > E (the process died between
-//    applying and committing): the replica is rebuilt from the start of the topic, because the
-//    before-images of (E, A] are no longer the replica's current state.
+//    applying and committing): the changes of (E, A] are derived again from the key journal
+//    (change-journal.ts: the keys each unpublished entry would commit, written before it
+//    applied), the outcome journal and the replica's MVCC history, and published with progress
+//    A in one transaction (decision 0039) — no log record needed, so this works on a topic that
+//    lost its history. Only a replica the journal does not cover (written before it existed, or
+//    a re-snapshot that crashed before its transaction committed) is rebuilt from the start of
+//    the topic (decision 0034 §5).
+//  - A gc entry is applied only once everything before it is published: it may remove versions
+//    that the images of earlier unpublished entries would be read from again after a crash.
 //  - A failed transaction is retried with the same messages until it commits or the feed stops.
 //  - Snapshot modes (decision 0037, snapshot-start.ts): with `initial` or `when_needed` a shard
 //    with no published progress starts from a node's snapshot at index I, publishes it as `r`
@@ -20,10 +27,12 @@
 import { mkdirSync } from 'node:fs';
 import type { Consumer, EachBatchPayload, Kafka, Producer, Transaction } from 'kafkajs';
 import { Materializer } from '@weft/materialize';
+import { decodeEntry } from '@weft/logentry';
 import { fromMessage, logTopic, type LogRecord } from '@weft/mirror';
 import { ShardStateDir } from '@weft/replica';
 import { MvccStore, type Timestamp } from '@weft/storage';
-import { applyAndCapture } from './capture';
+import { applyEntryAndCapture, imagesAt } from './capture';
+import { ChangeJournal } from './change-journal';
 import type { CatalogView } from './catalog-view';
 import { transactionMessages, type OutMessage } from './events';
 import type { CdcSnapshotSettings } from './settings';
@@ -82,6 +91,23 @@ export interface CdcFeedStatus {
   readonly snapshot: ShardSnapshotInfo | undefined;
   /** The last failed attempt while snapshotting (retried). */
   readonly snapshotError: string | undefined;
+  /** Crash recoveries (replica ahead of the published changes) since this process started. */
+  readonly recoveries: number;
+  /** The last one: the unpublished entries whose changes were derived again from the journal. */
+  readonly recovery: RecoveryInfo | undefined;
+}
+
+/** A start that found the replica ahead of the published changes (decision 0039). */
+export interface RecoveryInfo {
+  /** First and last index of the entries applied but not published before the crash. */
+  readonly from: number;
+  readonly to: number;
+  /** journal: republished from the key journal; rebuild: the replica was rebuilt from the topic's start. */
+  readonly how: 'journal' | 'rebuild';
+  readonly transactions: number;
+  readonly changeEvents: number;
+  readonly ms: number;
+  readonly at: string;
 }
 
 const MAX_MESSAGES_PER_SEND = 500;
@@ -106,7 +132,9 @@ export class CdcFeed {
   /** Last index whose changes are all in `pending` or published. */
   private captured = 0;
   private error: string | undefined;
-  private readonly counters = { changeEvents: 0, transactions: 0, kafkaTransactions: 0, undecodable: 0, snapshots: 0 };
+  private readonly counters = { changeEvents: 0, transactions: 0, kafkaTransactions: 0, undecodable: 0, snapshots: 0, recoveries: 0 };
+  private recoveryInfo: RecoveryInfo | undefined;
+  private journalRef: ChangeJournal | undefined;
   private snapshotInfo: ShardSnapshotInfo | undefined;
   private snapshotError: string | undefined;
   /** Where to seek once the consumer runs (after a snapshot). */
@@ -121,6 +149,11 @@ export class CdcFeed {
   get sm(): Materializer {
     if (this.smRef === undefined) throw new Error(`cdc shard ${this.o.shardId}: not open`);
     return this.smRef;
+  }
+
+  private get journal(): ChangeJournal {
+    if (this.journalRef === undefined) throw new Error(`cdc shard ${this.o.shardId}: not open`);
+    return this.journalRef;
   }
 
   get mvcc(): MvccStore {
@@ -139,6 +172,8 @@ export class CdcFeed {
     mkdirSync(dir, { recursive: true });
     this.store = await MvccStore.open(dir);
     this.smRef = await Materializer.open(this.store, this.o.shardId);
+    this.journalRef = new ChangeJournal(this.store.db);
+    this.journal.cover(this.sm.appliedIndex);
   }
 
   /** Closes and deletes this shard's replica, then opens an empty one. */
@@ -146,6 +181,7 @@ export class CdcFeed {
     await this.store?.close();
     this.store = undefined;
     this.smRef = undefined;
+    this.journalRef = undefined;
     this.dirs.destroy();
     await this.open();
   }
@@ -165,6 +201,7 @@ export class CdcFeed {
       error: this.error,
       snapshot: this.snapshotInfo,
       snapshotError: this.snapshotError,
+      recovery: this.recoveryInfo,
     };
   }
 
@@ -242,8 +279,9 @@ export class CdcFeed {
       if (offset === undefined) throw new Error('stopping');
       this.pendingSeek = offset;
     } else if (this.sm.appliedIndex > this.published) {
-      o.logger.warn({ shard: o.shardId, applied: this.sm.appliedIndex, published: this.published }, 'cdc: replica ahead of the published changes; rebuilding it from the start of the log');
-      await this.wipe();
+      await this.recover();
+    } else {
+      this.journal.prune(this.published);
     }
     if (this.stopping) throw new Error('stopping');
     this.captured = this.published;
@@ -313,7 +351,13 @@ export class CdcFeed {
       this.sm.applyEmpty(rec.index);
       return;
     }
-    const got = applyAndCapture(this.sm, rec.index, rec.data);
+    const entry = decodeEntry(rec.data);
+    // A gc entry may remove versions the unpublished entries' images would be read from again
+    // after a crash (recover()): publish them first.
+    if (entry.type === 'gc' && this.sm.appliedIndex > this.published && rec.index > this.published) await this.flush(p);
+    // Above the published index: journal the keys before applying (a crash after apply needs them).
+    const journal = rec.index > this.published ? this.journal : undefined;
+    const got = applyEntryAndCapture(this.sm, rec.index, entry, journal && ((txnId, keys) => journal.record(rec.index, { txnId, keys }, this.published)));
     // Up to the published index the changes are in the topics already (a replica catching up).
     if (got.committed === undefined || got.committed.changes.length === 0 || rec.index <= this.published) return;
     const ts = got.committed.commitTs;
@@ -362,6 +406,10 @@ export class CdcFeed {
     const oldStore = this.store;
     this.store = got.state.store;
     this.smRef = got.state.materializer;
+    // Covered from the entry after the snapshot: a crash before its transaction commits leaves
+    // the replica ahead of the progress but not covered, so the restart snapshots or rebuilds.
+    this.journalRef = new ChangeJournal(this.store.db);
+    this.journal.cover(this.sm.appliedIndex);
     const at = snapshotPoint(this.sm);
     try {
       // Rows are decoded with the descriptors as of the snapshot timestamp.
@@ -392,6 +440,67 @@ export class CdcFeed {
         void oldStore.close().then(() => this.dirs.remove(oldDir)).catch((e: unknown) => o.logger.warn({ shard: o.shardId, err: errText(e) }, 'cdc: could not remove the replaced replica'));
       }
     }
+  }
+
+  /**
+   * The process died between applying entries and committing their changes (replica index A >
+   * published index E; decision 0039): the changes of (E, A] are derived again — which entries
+   * committed and at what timestamp from the outcome journal, which keys from the key journal,
+   * the images from the MVCC history at those timestamps (capture.ts imagesAt) — and published
+   * with progress A in one Kafka transaction, before anything else is consumed. The events of
+   * the interrupted transaction were never visible (the broker aborted it when this instance
+   * fenced the old one), so each change is published once. A replica the journal does not cover
+   * is rebuilt from the start of the log topic instead (decision 0034 §5).
+   */
+  private async recover(): Promise<void> {
+    const o = this.o;
+    const began = Date.now();
+    const from = this.published + 1;
+    const to = this.sm.appliedIndex;
+    const covered = this.journal.coveredFrom();
+    if (covered === undefined || covered > from) {
+      o.logger.warn({ shard: o.shardId, applied: to, published: this.published, journalFrom: covered }, 'cdc: replica ahead of the published changes and not covered by the key journal; rebuilding it from the start of the log');
+      this.recoveryInfo = { from, to, how: 'rebuild', transactions: 0, changeEvents: 0, ms: 0, at: new Date().toISOString() };
+      this.counters.recoveries++;
+      await this.wipe();
+      return;
+    }
+    const msgs: OutMessage[] = [];
+    let transactions = 0;
+    let changeEvents = 0;
+    for (const index of this.journal.recordedAfter(this.published)) {
+      // A record is written before its entry applies: one past A was never applied.
+      if (index > to) continue;
+      const outcome = this.sm.outcomeAt(index);
+      if (outcome === undefined) throw new Error(`cdc shard ${o.shardId}: entry ${index} is journaled but has no outcome`);
+      if (outcome.status !== 'committed') continue;
+      const rec = this.journal.read(index);
+      if (rec === undefined) continue;
+      const committed = imagesAt(this.sm, index, rec.txnId, outcome.commitTs, rec.keys);
+      if (committed.changes.length === 0) continue;
+      // Decoded with the catalog as of the commit, as when the entry was first captured.
+      while (!o.catalogSettled(committed.commitTs)) {
+        if (this.stopping) throw new Error('stopping');
+        await sleep(20);
+      }
+      const { messages, undecodable } = transactionMessages({ prefix: o.changePrefix, shard: o.shardId, catalog: o.catalog, nowMs: Date.now() }, committed);
+      this.counters.undecodable += undecodable;
+      if (undecodable > 0) o.logger.error({ shard: o.shardId, index, undecodable }, 'cdc: rows of a table unknown to the catalog at their commit');
+      if (messages.length === 0) continue;
+      msgs.push(...messages);
+      transactions++;
+      changeEvents += messages.length - 2;
+    }
+    // A failure here fails the takeover, which is retried: the same changes, never half of them.
+    await this.commitTransaction(msgs, to);
+    this.published = to;
+    this.counters.kafkaTransactions++;
+    this.counters.transactions += transactions;
+    this.counters.changeEvents += changeEvents;
+    this.counters.recoveries++;
+    this.journal.prune(to);
+    this.recoveryInfo = { from, to, how: 'journal', transactions, changeEvents, ms: Date.now() - began, at: new Date().toISOString() };
+    o.logger.warn({ shard: o.shardId, ...this.recoveryInfo }, 'cdc: replica was ahead of the published changes; published them from the key journal');
   }
 
   /** A running shard met a gap (mode when_needed): pause its topic, re-snapshot, resume after it. */

@@ -9,7 +9,7 @@
 // Run: npm run build && node dist/bench/pgbench.js
 // Env: BENCH_SECONDS (default 20 per run), BENCH_SCALE (default 10), BENCH_CLIENTS (default
 //      "8,32"), BENCH_SHARDS (default 8: shards of the Weft demo), BENCH_WORKLOADS (default all
-//      OLTP workloads; the scans — count-all, filtered-scan and their "(pushdown off)" twins — run
+//      OLTP workloads; the scans — count-all, filtered-scan, group-by and their "(pushdown off)" twins — run
 //      only when named),
 //      BENCH_TARGETS (default "postgres,weft"), PG_BIN (default /usr/lib/postgresql/15/bin).
 // BENCH_WEFT selects what "weft" is: "demo" (default) runs `weft demo --shards BENCH_SHARDS`
@@ -97,7 +97,7 @@ const ALL_WORKLOADS: readonly Workload[] = [
     ],
     modes: ['prepared'],
   },
-  // Scans of the whole accounts table (decision 0038): a count and a selective filter the shards
+  // Scans of the whole accounts table (decision 0038): a count, a selective filter and a GROUP BY the shards
   // evaluate, each also with pushdown off (SET weft.filter_pushdown is a custom setting
   // PostgreSQL accepts and ignores), so one run shows what pushdown buys.
   ...(['on', 'off'] as const).flatMap((pushdown): Workload[] => {
@@ -108,6 +108,12 @@ const ALL_WORKLOADS: readonly Workload[] = [
       {
         name: `filtered-scan${suffix}`,
         args: ['-f', script(`filtered-scan-${pushdown}`, `${set}SELECT aid, abalance FROM pgbench_accounts WHERE aid % 10000 = 0;\n`)],
+        modes: ['prepared'],
+        optIn: true,
+      },
+      {
+        name: `group-by${suffix}`,
+        args: ['-f', script(`group-by-${pushdown}`, `${set}SELECT bid, count(*), sum(abalance), min(aid), max(aid) FROM pgbench_accounts GROUP BY bid;\n`)],
         modes: ['prepared'],
         optIn: true,
       },

@@ -48,6 +48,7 @@ main({
     ...kafkaEnv(),
     /** Unmirrored entries per shard past which its Raft log is compacted anyway (the topic then records a gap). */
     WEFT_MIRROR_MAX_BACKLOG: int(1, 1_000_000_000, 500_000),
+    WEFT_MIRROR_LINGER_MS: int(0, 5_000, 100),
   },
   module: (config, runtime) => NodeModule.forRoot(config, runtime),
 });

@@ -32,6 +32,7 @@ export interface NodeConfig extends KafkaEnv {
   readonly WEFT_READY_MAX_LAG_MS: number;
   readonly WEFT_TESTING_CORRUPT_APPLY: string;
   readonly WEFT_MIRROR_MAX_BACKLOG: number;
+  readonly WEFT_MIRROR_LINGER_MS: number;
   readonly WEFT_BIND_HOST: string;
   readonly WEFT_LOG_LEVEL: Parameters<typeof createLogger>[1];
 }
@@ -87,7 +88,7 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
     const logger = createLogger('weft-node', c.WEFT_LOG_LEVEL);
     const started = Date.now();
     const kafka = kafkaSettings(c);
-    const mirror = kafka === undefined ? undefined : new NodeMirror({ kafka, nodeId: c.WEFT_NODE_ID, logger, maxBacklogEntries: c.WEFT_MIRROR_MAX_BACKLOG });
+    const mirror = kafka === undefined ? undefined : new NodeMirror({ kafka, nodeId: c.WEFT_NODE_ID, logger, maxBacklogEntries: c.WEFT_MIRROR_MAX_BACKLOG, lingerMs: c.WEFT_MIRROR_LINGER_MS });
     this.mirror = mirror;
     this.node = new NodeHost({
       nodeId: c.WEFT_NODE_ID,

@@ -22,6 +22,8 @@ export interface NodeMirrorOptions {
   readonly maxBacklogEntries?: number;
   /** Entries per Kafka transaction (default 2,000) and about how many bytes (default 4 MiB). */
   readonly maxBatchEntries?: number;
+  /** Wait between Kafka transactions that did not fill a batch (default 0; the node sets WEFT_MIRROR_LINGER_MS). */
+  readonly lingerMs?: number;
   readonly maxBatchBytes?: number;
   /** How often followers read every hosted shard's progress from Kafka (default 1 s). */
   readonly progressPollMs?: number;
@@ -88,6 +90,7 @@ export class NodeMirror {
       kafka: this.shardKafka,
       maxBacklogEntries: this.o.maxBacklogEntries ?? 500_000,
       maxBatchEntries: this.o.maxBatchEntries ?? 2_000,
+      lingerMs: this.o.lingerMs ?? 0,
       maxBatchBytes: this.o.maxBatchBytes ?? 4 << 20,
       now: this.o.now ?? Date.now,
       log: (level, msg, fields) => this.o.logger[level](fields, msg),

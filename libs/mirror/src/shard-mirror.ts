@@ -39,6 +39,12 @@ export interface ShardMirrorOptions {
   readonly maxBacklogEntries: number;
   readonly maxBatchEntries: number;
   readonly maxBatchBytes: number;
+  /**
+   * After a Kafka transaction that did not fill a batch, wait this long before the next one so
+   * entries gather (default 0). Each transaction costs several broker round trips and markers
+   * whatever it carries; one per entry or two under load took most of the machine's CPU.
+   */
+  readonly lingerMs?: number;
   readonly now: () => number;
   /** [0, 1) for backoff jitter (default Math.random). */
   readonly random?: () => number;
@@ -98,6 +104,8 @@ export class ShardMirror {
   /** (last index applied, when) samples, oldest first, for the backlog's age. */
   private readonly applied: { index: number; at: number }[] = [];
   private wake: (() => void) | undefined;
+  /** Ends a linger early when the mirror stops. */
+  private stopCheck: (() => void) | undefined;
   private stopping = false;
   private loop: Promise<void> | undefined;
   private readonly backoff: Backoff;
@@ -120,6 +128,7 @@ export class ShardMirror {
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
+    this.stopCheck?.();
     await this.loop;
     await this.dropProducer();
     this.state = 'stopped';
@@ -207,7 +216,8 @@ export class ShardMirror {
         if (this.producer === undefined) await this.takeOver(term);
         const produced = await this.produceNext();
         this.backoff.reset();
-        if (!produced) await this.sleep(200);
+        if (produced === 'none') await this.sleep(200);
+        else if (produced === 'partial' && (this.o.lingerMs ?? 0) > 0) await this.linger(this.o.lingerMs ?? 0);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         this.counters.errors++;
@@ -244,15 +254,28 @@ export class ShardMirror {
     if (p !== undefined) await p.disconnect().catch(() => undefined);
   }
 
-  /** Produces the next batch; false if there was nothing to produce. */
-  private async produceNext(): Promise<boolean> {
+  /** Waits `ms` without being woken by applied entries (stop still ends it). */
+  private linger(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        if (this.stopCheck === done) this.stopCheck = undefined;
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.stopCheck = done;
+    });
+  }
+
+  /** Produces the next batch: 'none' if there was nothing, 'partial' if it did not fill a batch. */
+  private async produceNext(): Promise<'none' | 'partial' | 'full'> {
     const id = this.o.shardId;
     const src = this.o.source;
     const applied = src.appliedIndex(id);
     const next = this.mirrored + 1;
     if (next > applied) {
       this.state = 'mirroring';
-      return false;
+      return 'none';
     }
     const first = src.firstIndex(id);
     if (next < first) {
@@ -270,13 +293,14 @@ export class ShardMirror {
         gapFrom: next,
         gapTo: first - 1,
       });
-      return true;
+      return 'full';
     }
     const hi = Math.min(applied, next + this.o.maxBatchEntries - 1);
     const entries = src.entries(id, next, hi + 1, this.o.maxBatchBytes);
     await this.commit(entries.map((e) => this.record(e)));
     this.freshTopic = false;
-    return true;
+    // More applied entries than this batch took: go on at once; else let the next ones gather.
+    return next + entries.length - 1 < applied ? 'full' : 'partial';
   }
 
   private record(e: Entry): LogRecord {

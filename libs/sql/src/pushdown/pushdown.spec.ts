@@ -31,17 +31,23 @@ afterEach(() => {
   expect(srv.internalErrors.splice(0)).toEqual([]);
 });
 
-async function both(sql: string, params: unknown[] = []): Promise<{ on: unknown[]; off: unknown[]; shippedOn: number; shippedOff: number }> {
+/**
+ * Runs `sql` with pushdown on, then off: the rows of each, and with it on and off the rows the
+ * shards' scans returned (`shippedOn`, `shippedOff`) and the rows they counted (`counted`, on).
+ */
+async function both(sql: string, params: unknown[] = []): Promise<{ on: unknown[]; off: unknown[]; shippedOn: number; shippedOff: number; counted: number }> {
   await c.query('set weft.filter_pushdown = on');
   let before = srv.shardRows.returned;
+  const counted0 = srv.shardRows.counted;
   const on = (await c.query(sql, params)).rows;
   const shippedOn = srv.shardRows.returned - before;
+  const counted = srv.shardRows.counted - counted0;
   await c.query('set weft.filter_pushdown = off');
   before = srv.shardRows.returned;
   const off = (await c.query(sql, params)).rows;
   const shippedOff = srv.shardRows.returned - before;
   await c.query('set weft.filter_pushdown = on');
-  return { on, off, shippedOn, shippedOff };
+  return { on, off, shippedOn, shippedOff, counted };
 }
 
 const PREDICATES: readonly [string, unknown[]][] = [
@@ -170,32 +176,20 @@ it('weft.filter_pushdown takes only Boolean values', async () => {
 });
 
 describe('count(*) on the shards', () => {
-  async function counted(sql: string, params: unknown[] = []): Promise<{ on: unknown[]; off: unknown[]; returned: number; counted: number }> {
-    const r0 = srv.shardRows.returned;
-    const c0 = srv.shardRows.counted;
-    const on = (await c.query(sql, params)).rows;
-    const returned = srv.shardRows.returned - r0;
-    const countedRows = srv.shardRows.counted - c0;
-    await c.query('set weft.filter_pushdown = off');
-    const off = (await c.query(sql, params)).rows;
-    await c.query('set weft.filter_pushdown = on');
-    return { on, off, returned, counted: countedRows };
-  }
-
   it.each([
     ['select count(*) from pd', []],
     ['select count(*) as n, count(*) * 2 as twice from pd where v > $1', [20]],
     ["select count(*) from pd where name like 'Alpha%' and flag", []],
     ['select count(*) from pd where id between 10 and 30', []],
   ] as [string, unknown[]][])('%s: the same count, and no row is sent', async (sql, params) => {
-    const r = await counted(sql, params);
+    const r = await both(sql, params);
     expect(r.on).toEqual(r.off);
-    expect(r.returned).toBe(0);
+    expect(r.shippedOn).toBe(0);
     expect(r.counted).toBeGreaterThan(0);
   });
 
   it('falls back to scanning when a conjunct cannot be pushed, and counts right', async () => {
-    const r = await counted('select count(*) from pd where v > 3 and random() >= 0');
+    const r = await both('select count(*) from pd where v > 3 and random() >= 0');
     expect(r.on).toEqual(r.off);
     expect(r.counted).toBe(0);
   });
@@ -241,17 +235,6 @@ it('a count taken on the shards is in the read set: a concurrent insert makes th
 });
 
 describe('partial aggregates on the shards', () => {
-  async function aggregated(sql: string, params: unknown[] = []): Promise<{ on: unknown[]; off: unknown[]; returned: number }> {
-    await c.query('set weft.filter_pushdown = on');
-    const r0 = srv.shardRows.returned;
-    const on = (await c.query(sql, params)).rows;
-    const returned = srv.shardRows.returned - r0;
-    await c.query('set weft.filter_pushdown = off');
-    const off = (await c.query(sql, params)).rows;
-    await c.query('set weft.filter_pushdown = on');
-    return { on, off, returned };
-  }
-
   it.each([
     ['select v % 5 as k, count(*), count(name), sum(v), sum(big), sum(price), min(name), max(at), min(price) from pd group by 1 order by 1', []],
     ['select flag, count(*) as n, max(v) from pd where v > $1 group by flag order by flag', [10]],
@@ -261,16 +244,16 @@ describe('partial aggregates on the shards', () => {
     ['select v, count(*) from pd where v > 45 group by v having count(*) > 5 order by v', []],
     ['select date_trunc(\'day\', at) as day, count(*) from pd group by 1 order by 1 limit 3', []],
   ] as [string, unknown[]][])('%s: the same rows, and no row is sent', async (sql, params) => {
-    const r = await aggregated(sql, params);
+    const r = await both(sql, params);
     expect(r.on).toEqual(r.off);
     expect(r.on.length).toBeGreaterThan(0);
-    if (!sql.includes('date_trunc')) expect(r.returned).toBe(0);
+    if (!sql.includes('date_trunc')) expect(r.shippedOn).toBe(0);
   });
 
   it('aggregates the shards cannot take (avg, DISTINCT, sum of floats) still come out right', async () => {
-    const r = await aggregated('select v % 3 as k, avg(v), count(distinct name), sum(price::float8) from pd group by 1 order by 1');
+    const r = await both('select v % 3 as k, avg(v), count(distinct name), sum(price::float8) from pd group by 1 order by 1');
     expect(r.on).toEqual(r.off);
-    expect(r.returned).toBeGreaterThan(0);
+    expect(r.shippedOn).toBeGreaterThan(0);
   });
 
   it('a row whose argument raises an error makes the statement fail, not drop the row', async () => {

@@ -4,8 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { readTopicToEnd } from './support/kafka';
 import { caughtUp, mirrorStats } from './support/kafka-log';
-import { connect, sleep, startMirroredDemo, uniquePrefix, until, type MirroredDemo } from './support/mirrored-demo';
+import { connect, startMirroredDemo, uniquePrefix, until, type MirroredDemo } from './support/mirrored-demo';
 import { freePort } from './support/ports';
 import { ROOT, spawnNode, waitForHttp, type Spawned } from './support/process';
 
@@ -172,19 +173,8 @@ describe('CDC re-snapshot past a gap (WEFT_CDC_SNAPSHOT_MODE=when_needed, dedica
     await c.end();
 
     // The change topic from the beginning, read_committed.
-    const got: { key: { id: number }; value: Change }[] = [];
     consumer = new Kafka({ clientId: 'weft-cdcgap-reader', brokers: [brokers()], logLevel: logLevel.WARN }).consumer({ groupId: `cdcgap-test-${Math.random().toString(36).slice(2)}` });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [changeTopic('need')], fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void got.push({ key: JSON.parse(String(message.key)) as { id: number }, value: JSON.parse(String(message.value)) as Change }) });
-    let last = -1;
-    await until('the change topic read to its end', async () => {
-      const n = got.length;
-      const stable = n > 0 && n === last;
-      last = n;
-      await sleep(1500);
-      return stable ? true : undefined;
-    }, 120_000);
+    const got = await readTopicToEnd<{ id: number }, Change>(consumer, changeTopic('need'));
 
     // Replay per key: r is an upsert (initial snapshot, and live rows after a gap), c/u/d must
     // find what the consumer holds (before-image = held value).

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Consumer } from 'kafkajs';
-import { TEST_KAFKA_BROKER, testKafka } from './support/kafka';
+import { readTopicToEnd, TEST_KAFKA_BROKER, testKafka } from './support/kafka';
 import { caughtUp } from './support/kafka-log';
 import { connect, sleep, startMirroredDemo, uniquePrefix, until, type MirroredDemo } from './support/mirrored-demo';
 import { freePort } from './support/ports';
@@ -216,19 +216,8 @@ describe('CDC initial snapshot (WEFT_CDC_SNAPSHOT_MODE=initial)', () => {
     for (const f of final) expect(f.undecodable).toBe(0);
 
     // Read the change topic from the beginning, read_committed (kafkajs' default).
-    const got: { partition: number; key: { id: number }; value: Change }[] = [];
     consumer = testKafka('weft-cdcsnap-reader').consumer({ groupId: `cdcsnap-test-${Math.random().toString(36).slice(2)}` });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message, partition }) => void got.push({ partition, key: JSON.parse(String(message.key)) as { id: number }, value: JSON.parse(String(message.value)) as Change }) });
-    let last = -1;
-    await until('the change topic read to its end', async () => {
-      const n = got.length;
-      const stable = n > 0 && n === last;
-      last = n;
-      await sleep(1500);
-      return stable ? true : undefined;
-    }, 120_000);
+    const got = await readTopicToEnd<{ id: number }, Change>(consumer, topic);
 
     // Replay per key, checking every event against what a consumer holds for the key.
     const state = new Map<number, string>();

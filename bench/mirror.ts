@@ -1,6 +1,7 @@
 // Kafka mirror benchmark: the same insert load on `weft demo` three times in one run — without
 // Kafka, with the nodes mirroring every shard's log to Kafka (WEFT_KAFKA_BROKERS on the nodes),
-// and with `--kafka` (mirror + the materializer applying the topics) — so the write throughput
+// and with `--kafka` (mirror + the materializer and the CDC service applying the topics; the mode
+// is named "mirror+materializer") — so the write throughput
 // with the mirror on vs off is the cost of going public. With the mirror on it also reports
 // the mirror's own throughput (entries/s, MB/s of entry bytes, from the nodes' GET /mirror), the
 // largest backlog seen during the load, and how long the mirror took to drain it afterwards.

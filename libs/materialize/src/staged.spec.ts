@@ -159,4 +159,26 @@ describe('Materializer: staged transactions', () => {
     }
     expect(a.verifyStateHash().ok).toBe(true);
   });
+
+  it('judges every key of a write set on its own when absent keys, versions, intents and rolled-back runs interleave', async () => {
+    const m = await open();
+    baseline(m); // a=a0, b=b0 at 10
+    // A rolled-back load leaves deleted intents on c0..c9 (between b and d).
+    const load = Array.from({ length: 10 }, (_v, i) => put(`c${i}`, 'x'));
+    expect(run(m, stage(5, 10n, 0, load))).toMatchObject({ status: 'applied' });
+    expect(run(m, resolve(5, true))).toEqual({ status: 'applied' });
+    // An open staged transaction holds an intent on d.
+    expect(run(m, stage(6, 10n, 0, [put('d', 'd6')]))).toMatchObject({ status: 'applied' });
+    // Unique inserts: a and b exist, c5 and e do not (c5's intent was rolled back).
+    const dup = run(m, commit(7, 20n, [insert('e', '1'), insert('c5', '1'), insert('b', '1')]));
+    expect(dup).toMatchObject({ status: 'aborted', sqlstate: '23505' });
+    expect(run(m, commit(7, 20n, [insert('e', '1'), insert('c5', '1'), put('b', 'b7')]))).toMatchObject({ status: 'committed' });
+    // Writing d conflicts with the open intent; a stale read of b conflicts with b7.
+    expect(run(m, commit(8, 100n, [put('c2', '2'), put('d', '2')]))).toMatchObject({ status: 'aborted', sqlstate: '40001' });
+    expect(run(m, commit(8, 15n, [put('c3', '2')], [{ kind: 'point', key: k('b') }, { kind: 'point', key: k('c4') }]))).toMatchObject({ status: 'aborted', sqlstate: '40001' });
+    const ok = run(m, commit(8, 100n, [put('c3', '3'), put('a', 'a8')], [{ kind: 'point', key: k('c4') }, { kind: 'point', key: k('e') }]));
+    expect(ok.status).toBe('committed');
+    expect(scan(m, 1000n)).toEqual(['a=a8', 'b=b7', 'c3=3', 'c5=1', 'e=1']);
+    expect(m.verifyStateHash().ok).toBe(true);
+  });
 });

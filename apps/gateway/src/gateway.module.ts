@@ -8,7 +8,7 @@ import { RemoteShardKv, type ReplicaAddress } from '@weft/kvrpc';
 import { LocalShard } from '@weft/materialize';
 import { MetaClient } from '@weft/meta';
 import { PgServer } from '@weft/pgwire';
-import { compileScanFilter, createSqlSessionFactory, SQL_REPLICATED_KEYS, type SqlPrepared } from '@weft/sql';
+import { compileScanFilter, createSqlSessionFactory, SQL_REPLICATED_KEYS, SQL_REPLICATED_PREFIXES, type SqlPrepared } from '@weft/sql';
 import { READINESS_PROBE, type ServiceRuntime } from '@weft/service';
 import { createLogger, traceparentOf } from '@weft/telemetry';
 import { authenticatorFromEnv } from './auth';
@@ -126,7 +126,7 @@ export class PgGatewayService implements OnModuleInit, OnApplicationShutdown, Co
         shards.set(id, shard);
       }
     }
-    this.kv = new KvClient({ map, shards, replicatedKeys: SQL_REPLICATED_KEYS });
+    this.kv = new KvClient({ map, shards, replicatedKeys: SQL_REPLICATED_KEYS, replicatedPrefixes: SQL_REPLICATED_PREFIXES });
     const meta = this.meta;
     const sessionFactory = await createSqlSessionFactory({
       shard: this.kv,

@@ -37,6 +37,13 @@ main({
     WEFT_SNAPSHOT_MARGIN: int(0, 1_000_000_000, 1_000),
     /** A large (staged) transaction idle this long is presumed abandoned and aborted by the leader. */
     WEFT_STAGED_IDLE_MS: int(1_000, 86_400_000, 300_000),
+    /**
+     * MVCC garbage collection: versions stay readable (AS OF SYSTEM TIME, long transactions) this
+     * long, and dropped tables' data is deleted this long after the drop (default 4 h).
+     */
+    WEFT_GC_TTL_S: int(1, 30 * 86_400, 4 * 3600),
+    /** Minimum time between two gc passes over a shard (0: ttl / 8, between 1 s and 30 min). */
+    WEFT_GC_INTERVAL_MS: int(0, 86_400_000, 0),
     /** /health/ready turns not-ready when a replica's state is more than this far behind (closed timestamp). */
     WEFT_READY_MAX_LAG_MS: int(100, 3_600_000, 10_000),
     /**

@@ -25,6 +25,8 @@ export interface NodeConfig extends KafkaEnv {
   readonly WEFT_SNAPSHOT_ENTRIES: number;
   readonly WEFT_SNAPSHOT_MARGIN: number;
   readonly WEFT_STAGED_IDLE_MS: number;
+  readonly WEFT_GC_TTL_S: number;
+  readonly WEFT_GC_INTERVAL_MS: number;
   readonly WEFT_META_ADDRS: readonly NodeAddress[];
   readonly WEFT_ADVERTISE_HOST: string;
   readonly WEFT_REGION: string;
@@ -102,6 +104,7 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
       scanFilters: compileScanFilter,
       compactionMarginEntries: c.WEFT_SNAPSHOT_MARGIN,
       stagedIdleMs: c.WEFT_STAGED_IDLE_MS,
+      gc: { ttlUs: BigInt(c.WEFT_GC_TTL_S) * 1_000_000n, ...(c.WEFT_GC_INTERVAL_MS > 0 ? { intervalMs: c.WEFT_GC_INTERVAL_MS } : {}) },
       logger,
       observer: { ...this.metrics.observer, ...this.tracing.observer },
       ...corruptApplyKnob(c),

@@ -36,6 +36,8 @@ export interface KvClientOptions {
    * transaction's read of it never makes its commit a multi-shard one).
    */
   readonly replicatedKeys?: readonly Buffer[];
+  /** Every key under one of these prefixes is kept as one copy per shard too (dropped-data markers). */
+  readonly replicatedPrefixes?: readonly Buffer[];
 }
 
 /** A granted locking read: the newest committed value, read at readTs; newestTs as in LockReadResult. */
@@ -82,6 +84,7 @@ export class KvClient {
   private readonly expiryUs: bigint;
   private readonly intentWaitMs: number;
   private readonly replicated: ReadonlySet<string>;
+  private readonly replicatedPrefixes: readonly Buffer[];
   /** Who waits for whom among this gateway's transactions (deadlock detection). */
   private readonly waits = new WaitGraph();
   /** The newest timestamp this client has seen (reads and commits): now() never goes below it. */
@@ -97,6 +100,7 @@ export class KvClient {
     this.expiryUs = opts.txnExpiryUs ?? 5_000_000n;
     this.intentWaitMs = opts.intentWaitMs ?? 30_000;
     this.replicated = new Set((opts.replicatedKeys ?? []).map((k) => k.toString('latin1')));
+    this.replicatedPrefixes = opts.replicatedPrefixes ?? [];
   }
 
   /** A client over one shard holding everything (tests, the simulator, a one-shard cluster). */
@@ -112,6 +116,7 @@ export class KvClient {
 
   /** Whether `key` is kept as one copy per shard (see KvClientOptions.replicatedKeys). */
   isReplicated(key: Buffer): boolean {
+    for (const p of this.replicatedPrefixes) if (key.length >= p.length && key.compare(p, 0, p.length, 0, p.length) === 0) return true;
     return this.replicated.size > 0 && this.replicated.has(key.toString('latin1'));
   }
 

@@ -35,6 +35,7 @@ export const entryArb: fc.Arbitrary<LogEntry> = fc.oneof(
   fc.record({ type: fc.constant('split' as const), splitKey: bytes(), newShardId: id }),
   fc.record({ type: fc.constant('merge' as const), rightShardId: id }),
   fc.record({ type: fc.constant('gc' as const), threshold: ts }),
+  fc.record({ type: fc.constant('gc' as const), threshold: ts, span: fc.record({ start: bytes(), end: bytes() }) }),
   fc.record({ type: fc.constant('stage' as const), txnId, readTs: ts, seq: id, writes: fc.array(write, { maxLength: 4 }) }),
   fc.record({ type: fc.constant('resolve-staged' as const), txnId, abort: fc.boolean() }),
 );

@@ -229,6 +229,11 @@ export function encodeEntry(e: LogEntry): Buffer {
       break;
     case 'gc':
       w.ts(e.threshold, 'threshold');
+      // A span is optional and trails the threshold: a gc entry without one covers the shard.
+      if (e.span !== undefined) {
+        w.bytes(e.span.start, 'span start');
+        w.bytes(e.span.end, 'span end');
+      }
       break;
     case 'stage':
       w.bytes(e.txnId, 'txnId');
@@ -401,8 +406,11 @@ function decodePayload(r: Reader): LogEntry {
       return { type: 'split', splitKey: r.bytes('splitKey'), newShardId: r.uvarint('newShardId') };
     case TAG.merge:
       return { type: 'merge', rightShardId: r.uvarint('rightShardId') };
-    case TAG.gc:
-      return { type: 'gc', threshold: r.ts('threshold') };
+    case TAG.gc: {
+      const threshold = r.ts('threshold');
+      if (r.remaining === 0) return { type: 'gc', threshold };
+      return { type: 'gc', threshold, span: { start: r.bytes('span start'), end: r.bytes('span end') } };
+    }
     case TAG.stage:
       return { type: 'stage', txnId: r.bytes('txnId'), readTs: r.ts('readTs'), seq: r.uvarint('seq'), writes: readWrites(r) };
     case TAG['resolve-staged']: {

@@ -124,6 +124,13 @@ export interface MergeEntry {
 export interface GcEntry {
   readonly type: 'gc';
   readonly threshold: Timestamp;
+  /**
+   * The user keys [start, end) this entry collects (an empty end: to the end of the keyspace);
+   * absent: the whole shard. The leader walks its shard in spans so that no single apply has
+   * to visit every key. Whatever the span, the entry raises the shard's gc threshold: reads
+   * and commits below it are refused from then on.
+   */
+  readonly span?: { readonly start: Buffer; readonly end: Buffer };
 }
 
 export type LogEntry =

@@ -56,3 +56,19 @@ export class IntentConflictError extends WriteIntentError {
     );
   }
 }
+
+/**
+ * A read below the shard's gc threshold: gc entries may have removed versions it would see, so
+ * it is refused rather than answered wrongly (SQLSTATE 72000, PostgreSQL's "snapshot too old").
+ */
+export class BelowGcThresholdError extends Error {
+  override readonly name = 'BelowGcThresholdError';
+  readonly sqlstate = '72000';
+  constructor(
+    readonly shardId: number,
+    readonly ts: bigint,
+    readonly threshold: bigint,
+  ) {
+    super(`snapshot too old: read timestamp ${ts} is below the gc threshold ${threshold} of shard ${shardId}`);
+  }
+}

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplyOutcome, LogEntry, ReadSpan, WriteOp, encodeEntry } from '@weft/logentry';
-import { MvccStore, RocksBatch, localKey } from '@weft/storage';
+import { MvccStore, NS_DATA, RocksBatch, localKey } from '@weft/storage';
 import { CorruptEntryError, IntentConflictError, MaterializerStoppedError } from './errors';
 import { Materializer } from './materializer';
 import { entryStream } from './testing/entries';
@@ -280,11 +280,29 @@ describe('Materializer', () => {
     run(m, commit(0n, [put('a', '1'), put('b', '1')], [], 10n));
     run(m, commit(10n, [put('a', '2'), del('b')], [], 20n));
     run(m, commit(20n, [put('a', '3')], [], 30n));
+    const versions = (): number => {
+      const it = m.store.db.iterator({ gte: Buffer.from([NS_DATA]), lt: Buffer.from([NS_DATA + 1]) });
+      try {
+        return it.next(100).rows.length / 2;
+      } finally {
+        it.close();
+      }
+    };
+    expect(versions()).toBe(5);
     expect(run(m, { type: 'gc', threshold: 25n })).toEqual({ status: 'applied' });
     expect(valueAt(m, 'a', 25n)).toBe('2'); // the version a read at the threshold sees stays
-    expect(valueAt(m, 'a', 15n)).toBeUndefined(); // older ones are gone
     expect(valueAt(m, 'a', 30n)).toBe('3');
-    expect(m.read(k('b'), 15n)).toBeUndefined(); // tombstone at 20 and everything under it went
+    expect(m.read(k('b'), 25n)).toBeUndefined();
+    // a@10, and b's tombstone at 20 with everything under it, went.
+    expect(versions()).toBe(2);
+    // Below the threshold a read would miss collected versions: refused, not answered wrongly.
+    expect(() => m.read(k('a'), 15n)).toThrow(expect.objectContaining({ sqlstate: '72000' }) as Error);
+    expect(() => m.scan(k('a'), k('z'), 24n)).toThrow(/snapshot too old/);
+    // A commit that read below it cannot be validated any more: it restarts.
+    expect(run(m, commit(24n, [put('c', '1')]))).toMatchObject({ status: 'aborted', sqlstate: '40001' });
+    // The threshold is never lowered, and survives a reopen.
+    expect(run(m, { type: 'gc', threshold: 5n })).toEqual({ status: 'applied' });
+    expect(m.gcThreshold).toBe(25n);
     expect(m.verifyStateHash().ok).toBe(true);
   });
 

@@ -18,11 +18,11 @@ import {
   SchemaChangeEntry, StageEntry, Timestamp, WriteOp, decodeEntry, encodeEntry,
 } from '@weft/logentry';
 import {
-  IntentVerdict, MAX_TIMESTAMP, MvccStore, NS_DATA, afterVersions, RocksBatch, TOMBSTONE, dataLowerBound, dataUpperBound,
+  DROPPED_MARKER_SPAN, IntentVerdict, MAX_TIMESTAMP, MvccStore, NS_DATA, afterVersions, droppedSpanOf, RocksBatch, TOMBSTONE, dataLowerBound, dataUpperBound,
   decodeIntent, decodeVersion, encodeIntent, encodeVersion, intentKey, isIntentSlot, localKey, prefixLength, timestampOf, userKeyOf, versionKey,
   versionPrefix,
 } from '@weft/storage';
-import { ApplyOrderError, CorruptEntryError, IntentConflictError, MaterializerStoppedError } from './errors';
+import { ApplyOrderError, BelowGcThresholdError, CorruptEntryError, IntentConflictError, MaterializerStoppedError } from './errors';
 import { STATE_HASH_BYTES, StateHash } from './state-hash';
 import { OutcomeSummary, decodeOutcome, encodeOutcome, outcomeKey, outcomeRange } from './outcome-journal';
 import {
@@ -38,6 +38,8 @@ const HASHED_PREFIX = 'h/';
 const PREPARED_PREFIX = Buffer.from('h/txn/');
 const RESOLVED_PREFIX = Buffer.from('h/done/');
 const SCHEMA_PREFIX = Buffer.from('h/schema/');
+/** The shard's gc threshold: replicated state (hashed, and carried by snapshots). */
+const GC_THRESHOLD_KEY = localKey('h/gc/threshold');
 
 export const SERIALIZATION_FAILURE = '40001';
 export const UNIQUE_VIOLATION = '23505';
@@ -95,6 +97,13 @@ export interface StagedTxnInfo {
   readonly chunks: number;
 }
 
+/** A dropped table's or index's data as raw store bounds, and its marker's version prefix. */
+interface RawSpan {
+  readonly lo: Buffer;
+  readonly hi: Buffer;
+  readonly marker: Buffer;
+}
+
 /** What a probe of one user key found: its intent and newest committed version. */
 interface Probe {
   readonly prefix: Buffer;
@@ -139,6 +148,10 @@ export class Materializer {
   private lastCommit: Timestamp;
   private closed: Timestamp;
   private hash: StateHash;
+  /** Reads and commits below this are refused: gc may have removed the versions they need. */
+  private gcFloor: Timestamp = 0n;
+  /** The gc threshold the entry being applied raises, taken in once it is written. */
+  private gcChange: Timestamp | undefined;
   private readonly prepared = new Map<string, PreparedTxn>();
   /** Staged transactions by hex id (mirrors their h/stg/ records). */
   private readonly stagedTxns = new Map<string, StagedTxn>();
@@ -178,6 +191,8 @@ export class Materializer {
       };
     }
     const m = new Materializer(store, shardId, options, meta);
+    const gc = store.db.getMany([GC_THRESHOLD_KEY])[0];
+    if (gc !== undefined && gc !== null) m.gcFloor = gc.readBigUInt64BE(0);
     m.loadPrepared();
     m.loadStaged();
     return m;
@@ -196,6 +211,37 @@ export class Materializer {
   /** No later entry commits at or below this (follower reads at or below it are complete). */
   get closedTs(): Timestamp {
     return this.closed;
+  }
+
+  /**
+   * Where the leader's next gc span should end: the user key about `maxEntries` stored entries
+   * after `from` (empty: the start of the data), at a key boundary so one key's versions are
+   * never split over two gc entries; undefined when fewer entries remain (the span runs to the
+   * end).
+   */
+  gcBoundary(from: Buffer, maxEntries: number): Buffer | undefined {
+    const it = this.store.db.iterator({ gte: from.length === 0 ? Buffer.from([NS_DATA]) : dataLowerBound(from), lt: Buffer.from([NS_DATA + 1]), values: false, fillCache: false });
+    try {
+      let seen = 0;
+      for (;;) {
+        const { rows, finished } = it.next(Math.min(1024, Math.max(1, maxEntries - seen + 1)));
+        for (let i = 0; i < rows.length; i += 2) {
+          if (++seen <= maxEntries) continue;
+          const k = rows[i];
+          const userKey = userKeyOf(k, prefixLength(k));
+          // Never return `from` itself (a key with more versions than maxEntries): move past it.
+          return userKey.equals(from) ? this.gcBoundary(Buffer.concat([from, Buffer.from([0])]), maxEntries) : userKey;
+        }
+        if (finished || rows.length === 0) return undefined;
+      }
+    } finally {
+      it.close();
+    }
+  }
+
+  /** Reads below this timestamp are refused (72000): gc entries have collected what they need. */
+  get gcThreshold(): Timestamp {
+    return this.gcFloor;
   }
 
   /** Transactions prepared on this shard and not yet resolved (hex ids). */
@@ -375,6 +421,7 @@ export class Materializer {
     let lastCommit = this.lastCommit;
     let closed = this.closed;
     this.stagedChange = undefined;
+    this.gcChange = undefined;
     const preparedBefore = entry.type === 'prepare' || entry.type === 'resolve' ? new Map(this.prepared) : undefined;
     let outcome: ApplyOutcome;
     try {
@@ -419,6 +466,8 @@ export class Materializer {
       staged.batch.put(outcomeKey(index), encodeOutcome(outcome));
       this.persist(index, staged, lastCommit, closed);
       // (Set by the apply methods above; TypeScript cannot see that through the calls.)
+      const gcChange = this.gcChange as Timestamp | undefined;
+      if (gcChange !== undefined) this.gcFloor = gcChange;
       const change = this.stagedChange as Materializer['stagedChange'];
       if (change !== undefined) {
         if (change.txn === undefined) this.stagedTxns.delete(change.id);
@@ -458,6 +507,7 @@ export class Materializer {
 
   /** The visible version of `key` at `ts`; throws IntentConflictError on another txn's intent. */
   read(key: Buffer, ts: Timestamp, options: ReadRequestOptions = {}): KvRow | undefined {
+    if (ts < this.gcFloor) throw new BelowGcThresholdError(this.shardId, ts, this.gcFloor);
     const r = this.store.get(key, ts, this.readOptions(options));
     if (r.kind === 'intent-conflict') throw new IntentConflictError(this.shardId, r.intents);
     return r.kind === 'found' ? { key, value: r.value, ts: r.ts } : undefined;
@@ -465,6 +515,7 @@ export class Materializer {
 
   /** Keys in [start, end) visible at ts; throws IntentConflictError listing the intents met. */
   scan(start: Buffer, end: Buffer, ts: Timestamp, options: ScanRequest = {}): ScanPage {
+    if (ts < this.gcFloor) throw new BelowGcThresholdError(this.shardId, ts, this.gcFloor);
     const filter = options.filter === undefined ? undefined : options.filter.program.length === 0 ? KEEP_ALL : this.options.scanFilters?.(options.filter);
     // A filter this shard cannot evaluate is ignored (the reader filters anyway), and then it
     // must not count either: the reader counts the rows it gets.
@@ -765,15 +816,26 @@ export class Materializer {
 
   /**
    * Per key, versions at or below the threshold go except the newest of them (what a read at the
-   * threshold sees), which goes too if it is a tombstone. Intents stay. Resolved-transaction
-   * markers at or below the threshold go as well.
+   * threshold sees), which goes too if it is a tombstone. Intents stay. Data of tables and
+   * indexes dropped at or below the threshold goes entirely (versions; intents stay), and so do
+   * their markers once nothing of the data is left here. Resolved-transaction markers at or
+   * below the threshold go as well. The entry's span bounds the data visited; the threshold
+   * becomes the shard's gc threshold (never lowered).
    */
   private applyGc(e: GcEntry, staged: Staged): ApplyOutcome {
-    const threshold = e.threshold;
-    const it = this.store.db.iterator({ gte: Buffer.from([NS_DATA]), lt: Buffer.from([NS_DATA + 1]), fillCache: false });
+    const threshold = e.threshold > this.gcFloor ? e.threshold : this.gcFloor;
+    const dropped = this.droppedSpans(threshold);
+    const lo = e.span === undefined ? Buffer.from([NS_DATA]) : dataLowerBound(e.span.start);
+    const hi = e.span === undefined || e.span.end.length === 0 ? Buffer.from([NS_DATA + 1]) : dataLowerBound(e.span.end);
+    // Markers are left to dropEmptiedMarkers (which removes all of a marker's versions).
+    const markersLo = dataLowerBound(DROPPED_MARKER_SPAN.start);
+    const markersHi = dataLowerBound(DROPPED_MARKER_SPAN.end);
+    const it = this.store.db.iterator({ gte: lo, lt: hi, fillCache: false });
     try {
       let cur: Buffer | undefined;
       let seenVisible = false;
+      let drop: RawSpan | undefined;
+      let marker = false;
       for (;;) {
         const { rows, finished } = it.next(1024);
         for (let i = 0; i < rows.length; i += 2) {
@@ -782,11 +844,16 @@ export class Materializer {
           if (cur === undefined || cur.length !== plen || k.compare(cur, 0, plen, 0, plen) !== 0) {
             cur = k.subarray(0, plen);
             seenVisible = false;
+            drop = dropped.find((d) => k.compare(d.lo) >= 0 && k.compare(d.hi) < 0);
+            marker = k.compare(markersLo) >= 0 && k.compare(markersHi) < 0;
           }
-          if (isIntentSlot(k) || timestampOf(k) > threshold) continue;
-          if (!seenVisible) {
-            seenVisible = true;
-            if (decodeVersion(rows[i + 1]) !== null) continue;
+          if (marker || isIntentSlot(k)) continue;
+          if (drop === undefined) {
+            if (timestampOf(k) > threshold) continue;
+            if (!seenVisible) {
+              seenVisible = true;
+              if (decodeVersion(rows[i + 1]) !== null) continue;
+            }
           }
           staged.del(k, rows[i + 1]);
         }
@@ -795,6 +862,7 @@ export class Materializer {
     } finally {
       it.close();
     }
+    this.dropEmptiedMarkers(dropped, lo, hi, staged);
     const doneLo = localKey(RESOLVED_PREFIX);
     const doneHi = localKey(Buffer.concat([RESOLVED_PREFIX.subarray(0, -1), Buffer.from([RESOLVED_PREFIX[RESOLVED_PREFIX.length - 1] + 1])]));
     const dit = this.store.db.iterator({ gte: doneLo, lt: doneHi, fillCache: false });
@@ -809,7 +877,83 @@ export class Materializer {
     } finally {
       dit.close();
     }
+    if (threshold > this.gcFloor) {
+      const raw = Buffer.allocUnsafe(8);
+      raw.writeBigUInt64BE(threshold, 0);
+      const prior = this.store.db.getMany([GC_THRESHOLD_KEY])[0];
+      staged.put(GC_THRESHOLD_KEY, raw, prior ?? undefined);
+      this.gcChange = threshold;
+    }
     return APPLIED;
+  }
+
+  /**
+   * Dropped tables and indexes whose data gc may delete: markers committed at or below the
+   * threshold (a marker that is still an intent, or newer, waits). Bounds are raw store keys.
+   */
+  private droppedSpans(threshold: Timestamp): RawSpan[] {
+    const out: RawSpan[] = [];
+    const it = this.store.db.iterator({ gte: dataLowerBound(DROPPED_MARKER_SPAN.start), lt: dataLowerBound(DROPPED_MARKER_SPAN.end), fillCache: false });
+    // (Few: one per dropped table or index not yet collected here.)
+    try {
+      let cur: Buffer | undefined;
+      for (;;) {
+        const { rows, finished } = it.next(256);
+        for (let i = 0; i < rows.length; i += 2) {
+          const k = rows[i];
+          const plen = prefixLength(k);
+          if (isIntentSlot(k)) continue;
+          if (cur !== undefined && cur.length === plen && k.compare(cur, 0, plen, 0, plen) === 0) continue; // an older version
+          cur = Buffer.from(k.subarray(0, plen));
+          if (timestampOf(k) > threshold || decodeVersion(rows[i + 1]) === null) continue;
+          const span = droppedSpanOf(userKeyOf(k, plen));
+          out.push({ lo: dataLowerBound(span.start), hi: dataLowerBound(span.end), marker: cur });
+        }
+        if (finished || rows.length === 0) break;
+      }
+    } finally {
+      it.close();
+    }
+    return out;
+  }
+
+  /**
+   * A marker goes when the entry covers it and its dropped data is gone from this shard (what
+   * lies in the entry's own span counts as gone: the entry deletes it). Markers sort before
+   * user tables, so in the leader's key-order walk the pass that deletes a table's data meets
+   * its marker first and keeps it; a later pass removes it. An intent left in the span keeps
+   * the marker too: the intent is resolved later, then collected.
+   */
+  private dropEmptiedMarkers(dropped: readonly RawSpan[], lo: Buffer, hi: Buffer, staged: Staged): void {
+    for (const d of dropped) {
+      if (d.marker.compare(lo) < 0 || d.marker.compare(hi) >= 0) continue;
+      const it = this.store.db.iterator({ gte: d.lo, lt: d.hi, values: false, fillCache: false });
+      let left = false;
+      try {
+        for (;;) {
+          const { rows, finished } = it.next(256);
+          for (let i = 0; i < rows.length && !left; i += 2) {
+            const k = rows[i];
+            // What lies inside this entry's span was deleted by it, except intents.
+            left = isIntentSlot(k) || k.compare(lo) < 0 || k.compare(hi) >= 0;
+          }
+          if (left || finished || rows.length === 0) break;
+        }
+      } finally {
+        it.close();
+      }
+      if (left) continue;
+      const mit = this.store.db.iterator({ gte: d.marker, lt: afterVersions(d.marker, d.marker.length), fillCache: false });
+      try {
+        for (;;) {
+          const { rows, finished } = mit.next(64);
+          for (let i = 0; i < rows.length; i += 2) if (!isIntentSlot(rows[i])) staged.del(rows[i], rows[i + 1]);
+          if (finished || rows.length === 0) break;
+        }
+      } finally {
+        mit.close();
+      }
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -825,6 +969,9 @@ export class Materializer {
   private validate(
     txn: string, readTs: Timestamp, reads: readonly ReadSpan[], writes: readonly WriteOp[], probes: Map<string, Probe>,
   ): Aborted | undefined {
+    // Below the gc threshold a conflicting version may be gone (a collected tombstone): the
+    // transaction cannot be validated, so it restarts with a new read timestamp.
+    if (readTs < this.gcFloor) return conflict(`read timestamp ${readTs} is below the gc threshold ${this.gcFloor} of shard ${this.shardId}`);
     const pointKeys: Buffer[] = [];
     for (const r of reads) if (r.kind === 'point') pointKeys.push(r.key);
     for (const op of writes) pointKeys.push(op.key);

@@ -15,6 +15,7 @@ import {
   syncStore,
   systemClock,
   toCommitted,
+  type GcSweepOptions,
   type ReplicaRaft,
   type ReplicaStoppedError,
   type ReplicaTimers,
@@ -68,6 +69,8 @@ export interface NodeHostOptions {
   readonly compactionMarginEntries?: number;
   /** Abort a staged (large) transaction after this long without progress (default 5 min). */
   readonly stagedIdleMs?: number;
+  /** MVCC garbage collection by each shard's leader (see @weft/replica gc-sweep.ts); null: off. */
+  readonly gc?: GcSweepOptions | null;
   // Injectable for tests and, later, the simulator; the defaults are the real ones.
   readonly clock?: WallClock;
   readonly rand?: RaftRand;
@@ -462,6 +465,7 @@ export class NodeHost {
       clock: opts.clock ?? systemClock,
       timers: opts.replicaTimers,
       stagedSweep: { idleMs: opts.stagedIdleMs },
+      ...(opts.gc === undefined ? {} : { gc: opts.gc }),
       onStopped: (err: ReplicaStoppedError) => opts.logger.error({ shard: shardId, index: err.index, err: err.message }, 'shard replica stopped applying'),
     });
     const s: HostedShard = { id: shardId, voters: [...voters], stateDir, store, sm, sink, replica, raft: 'opened', snapshotIndex, compacting: undefined, stats };

@@ -25,3 +25,4 @@ export { ShardSnapshotSource, STORE_RANGE, streamShardState, syncStore } from '.
 export { ShardSnapshotSink, SnapshotRejectedError, type ShardSnapshotSinkOptions, type ShardSnapshotSinkStats, type StagedShardState } from './snapshot-sink';
 export { ShardStateDir, ShardStateDirError } from './snapshot-dirs';
 export { StagedSweep, type StagedSweepOptions, type StagedTxnView } from './staged-sweep';
+export { GcSweep, DEFAULT_GC_TTL_US, type GcSweepOptions } from './gc-sweep';

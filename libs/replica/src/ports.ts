@@ -20,6 +20,11 @@ export interface ShardStateMachine {
   scan(start: Buffer, end: Buffer, ts: Timestamp, options?: ScanRequestOptions): ScanPage;
   /** Staged transactions not yet settled, for the leader's sweep (absent: nothing to sweep). */
   stagedTransactions?(): readonly StagedTxnView[];
+  /**
+   * For the leader's gc walk (absent: no gc): the user key `maxEntries` stored entries after
+   * `from` (empty: the start), where the next gc span should end; undefined when fewer remain.
+   */
+  gcBoundary?(from: Buffer, maxEntries: number): Buffer | undefined;
   /** What the applied state knows of a transaction (prepared, staged, decided, unknown). */
   txnStatus(txnId: Buffer): TxnStatus;
   /** Read refresh check (see Materializer.checkReads). */

@@ -11,6 +11,7 @@ import {
 import { HybridClock, type WallClock } from './hlc';
 import { realTimers, type CommittedEntry, type ReplicaRaft, type ReplicaTimers, type ShardStateMachine } from './ports';
 import { StagedSweep, type StagedSweepOptions } from './staged-sweep';
+import { GcSweep, type GcSweepOptions } from './gc-sweep';
 
 export interface ShardReplicaOptions {
   readonly raft: ReplicaRaft;
@@ -33,6 +34,8 @@ export interface ShardReplicaOptions {
   readonly stagedSweepMs?: number;
   /** The sweep's limits (idle open transactions, unresolved decided ones). */
   readonly stagedSweep?: StagedSweepOptions;
+  /** MVCC garbage collection by the leader (gc-sweep.ts); absent: defaults; null: never. */
+  readonly gc?: GcSweepOptions | null;
 }
 
 interface Waiter {
@@ -119,6 +122,22 @@ export class ShardReplica implements ShardKv {
           const staged = this.sm.stagedTransactions?.() ?? [];
           if (staged.length === 0) return;
           sweep.tick(this.isLeader(), staged, opts.clock.now(), (txnId, abort) => this.propose({ type: 'resolve-staged', txnId, abort }));
+        }),
+      );
+    }
+    const boundary = this.sm.gcBoundary?.bind(this.sm);
+    if (opts.gc !== null && boundary !== undefined) {
+      const gc = new GcSweep(opts.gc);
+      const ports = {
+        boundary,
+        propose: (threshold: Timestamp, start: Buffer, end: Buffer) => this.propose({ type: 'gc', threshold, span: { start, end } }),
+        lastCommitTs: () => this.sm.lastCommitTs,
+      };
+      this.timers.push(
+        timers.every(Math.min(gc.intervalMs, 1000), () => {
+          if (this.stopped || this.closed) return;
+          const now = opts.clock.now();
+          gc.tick(this.isLeader(), now, Number(now / 1000n), ports);
         }),
       );
     }

@@ -5,6 +5,7 @@ import type {
   Node, CreateStmt, ColumnDef, Constraint, IndexStmt, DropStmt, AlterTableStmt, AlterTableCmd, CreateSeqStmt, DefElem, TruncateStmt, ViewStmt, RangeVar, RenameStmt,
 } from 'libpg-query';
 import { PgError, type StatementResult } from '@weft/pgwire';
+import { droppedDataMarker } from '@weft/storage';
 import { INFORMATION_SCHEMA_ID, PG_CATALOG_ID, type Relation } from './catalog/catalog';
 import type { CheckDesc, ColumnDesc, DatabaseDesc, ForeignKeyDesc, IndexDesc, SchemaDesc, SequenceDesc, TableDesc, ViewDesc } from './catalog/descriptors';
 import { allocateId, bumpVersion, deleteDescriptor, writeDescriptor } from './catalog/store';
@@ -601,7 +602,7 @@ async function drop(ctx: ExecContext, s: DropStmt): Promise<string> {
       }
       for (const r of rels) {
         deleteDescriptor(ctx.txn, r.id);
-        if (r.kind === 'table') await deleteAllRows(ctx, r);
+        if (r.kind === 'table') dropData(ctx, r.id);
       }
       deleteDescriptor(ctx.txn, sc.id);
       continue;
@@ -616,7 +617,7 @@ async function drop(ctx: ExecContext, s: DropStmt): Promise<string> {
       if (found.index.primary || found.index.constraint) {
         throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop index ${name} because constraint ${name} on table ${found.table.name} requires it`, { hint: `You can drop constraint ${name} on table ${found.table.name} instead.` });
       }
-      await dropIndexData(ctx, found.table, found.index);
+      dropIndexData(ctx, found.table, found.index);
       writeDescriptor(ctx.txn, { ...found.table, indexes: found.table.indexes.filter((i) => i !== found.index) });
       continue;
     }
@@ -644,7 +645,7 @@ async function drop(ctx: ExecContext, s: DropStmt): Promise<string> {
     }
     deleteDescriptor(ctx.txn, rel.id);
     if (rel.kind === 'table') {
-      await deleteAllRows(ctx, rel);
+      dropData(ctx, rel.id);
       // Owned sequences go with the table.
       for (const r of ctx.catalog.relationsOf(ctx.rt.session.databaseId)) {
         if (r.kind === 'sequence' && r.ownedBy?.tableId === rel.id) deleteDescriptor(ctx.txn, r.id);
@@ -656,20 +657,28 @@ async function drop(ctx: ExecContext, s: DropStmt): Promise<string> {
   return tag[kind];
 }
 
-async function dropIndexData(ctx: ExecContext, table: TableDesc, idx: IndexDesc): Promise<void> {
-  const { start, end } = primarySpan(table);
-  for await (const kv of ctx.txn.scan(start, end)) {
-    const row = decodeTableRow(table, kv.value, (c) => ctx.env.missingValue(c));
-    ctx.txn.delete(indexEntry(table, idx, row).key);
-  }
+function dropIndexData(ctx: ExecContext, table: TableDesc, idx: IndexDesc): void {
+  dropData(ctx, table.id, idx.id);
 }
+
+/**
+ * Drops a table's (or one index's) stored data without touching its rows: one marker, kept on
+ * every shard, that each shard's gc acts on once the drop is older than the gc ttl (see
+ * @weft/storage dropped-data.ts). Index and table ids are never reused, so nothing new can land
+ * in the dropped span, and no descriptor leads a read there any more.
+ */
+function dropData(ctx: ExecContext, tableId: number, indexId?: number): void {
+  ctx.txn.put(droppedDataMarker(tableId, indexId), DROPPED_MARKER_VALUE);
+}
+
+const DROPPED_MARKER_VALUE = Buffer.from([1]);
 
 // ---------------------------------------------------------------------------------------------
 // TRUNCATE
 
 /**
- * Deletes every row of `rel` with its index entries (TRUNCATE, and DROP TABLE so that dropped
- * data does not stay on disk). Keys are collected before deleting: writes wait for the scan
+ * Deletes every row of `rel` with its index entries (TRUNCATE: each deletion is a change CDC
+ * consumers see; DROP uses dropData instead). Keys are collected before deleting: writes wait for the scan
  * to end (see Txn staging), and a big table's deletes are then staged as they go.
  */
 async function deleteAllRows(ctx: ExecContext, rel: TableDesc): Promise<void> {
@@ -899,7 +908,7 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
       }
       if (table.primary.columns.includes(col.id)) throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop column ${col.name} of table ${table.name} because the primary key depends on it`);
       const dropped = table.indexes.filter((i) => i.columns.includes(col.id));
-      for (const i of dropped) await dropIndexData(ctx, table, i);
+      for (const i of dropped) dropIndexData(ctx, table, i);
       return { ...table, columns: table.columns.filter((x) => x !== col), indexes: table.indexes.filter((i) => !dropped.includes(i)) };
     }
     case 'AT_ColumnDefault': {
@@ -983,7 +992,7 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
       if ((table.foreignKeys ?? []).some((x) => x.name === name)) return { ...table, foreignKeys: (table.foreignKeys ?? []).filter((x) => x.name !== name) };
       const idx = table.indexes.find((i) => i.name === name && i.constraint);
       if (idx) {
-        await dropIndexData(ctx, table, idx);
+        dropIndexData(ctx, table, idx);
         return { ...table, indexes: table.indexes.filter((i) => i !== idx) };
       }
       if (table.primary.name === name) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'dropping the primary key is not supported');

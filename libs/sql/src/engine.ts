@@ -7,7 +7,8 @@ import { PgError } from '@weft/pgwire';
 import { Txn, type TxnOptions } from '@weft/txn';
 import { Catalog } from './catalog/catalog';
 import type { Descriptor, SequenceDesc } from './catalog/descriptors';
-import { allocateId, bumpVersion, decodeInt, encodeInt, loadDescriptors, readCatalogVersion, seqKey, versionKey, writeDescriptor } from './catalog/store';
+import { DROPPED_DATA_PREFIX, droppedDataMarker } from '@weft/storage';
+import { FIRST_USER_ID, allocateId, bumpVersion, decodeInt, encodeInt, loadDescriptors, readCatalogVersion, seqKey, versionKey, writeDescriptor } from './catalog/store';
 import { seqUncalledKey, type SequenceState } from './catalog/sequence-state';
 import { S, sqlError } from './errors';
 
@@ -38,6 +39,12 @@ export const DEFAULT_DATABASES = ['weft', 'postgres'];
  */
 export const SQL_REPLICATED_KEYS: readonly Buffer[] = [versionKey()];
 
+/**
+ * Key prefixes the SQL layer keeps one copy of per shard (KvClientOptions.replicatedPrefixes):
+ * markers of dropped tables and indexes, which each shard's gc reads to delete their data.
+ */
+export const SQL_REPLICATED_PREFIXES: readonly Buffer[] = [DROPPED_DATA_PREFIX];
+
 export class Engine {
   private cached: Catalog | undefined;
   private readonly seqBlocks = new Map<number, { next: bigint; end: bigint }>();
@@ -51,9 +58,9 @@ export class Engine {
   readonly advisoryLocks = new AdvisoryLockTable();
 
   constructor(kv: KvClient | ShardKv, options: EngineOptions = {}) {
-    this.kv = kv instanceof KvClient ? kv : KvClient.single(kv, { replicatedKeys: SQL_REPLICATED_KEYS });
-    if (this.kv.map.shardIds().length > 1 && !this.kv.isReplicated(versionKey())) {
-      throw new Error('the KV client must keep the catalog version replicated (replicatedKeys: SQL_REPLICATED_KEYS)');
+    this.kv = kv instanceof KvClient ? kv : KvClient.single(kv, { replicatedKeys: SQL_REPLICATED_KEYS, replicatedPrefixes: SQL_REPLICATED_PREFIXES });
+    if (this.kv.map.shardIds().length > 1 && (!this.kv.isReplicated(versionKey()) || !this.kv.isReplicated(droppedDataMarker(FIRST_USER_ID)))) {
+      throw new Error('the KV client must keep the catalog version and dropped-data markers replicated (replicatedKeys: SQL_REPLICATED_KEYS, replicatedPrefixes: SQL_REPLICATED_PREFIXES)');
     }
     this.maxRetries = options.maxRetries ?? 5;
     this.schemaChangeGate = options.schemaChangeGate;

@@ -47,7 +47,7 @@ export async function createSqlSessionFactory(options: SqlEngineOptions): Promis
   return Object.assign(factory, { engine, planCache });
 }
 
-export { Engine, SQL_REPLICATED_KEYS } from './engine';
+export { Engine, SQL_REPLICATED_KEYS, SQL_REPLICATED_PREFIXES } from './engine';
 export { compileScanFilter } from './pushdown/compile-scan-filter';
 export { SqlSession } from './session';
 export type { SqlPrepared } from './session';

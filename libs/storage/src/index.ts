@@ -6,6 +6,7 @@ export { canonicalNumeric, InvalidNumericError } from './numeric';
 export { encodeIndexKey, decodeIndexKey, indexSpan, keyRoute, prefixCoversHash, shardHash, HASHED_TABLE_MIN, HASH_SPACE } from './table-keys';
 export type { IndexKeySpec, KeyRoute } from './table-keys';
 export { CorruptEncodingError, prefixEnd } from './bytes';
+export { DROPPED_DATA_PREFIX, DROPPED_MARKER_SPAN, droppedDataMarker, droppedSpanOf } from './dropped-data';
 export { ROW_FORMAT_V1, encodeRow, decodeRow, readColumn } from './rows';
 export type { RowValue, RowType } from './rows';
 export { MAX_TIMESTAMP, InvalidTimestampError } from './mvcc-keys';

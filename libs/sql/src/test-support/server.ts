@@ -11,7 +11,7 @@ import { LocalShard } from '@weft/materialize';
 import { HASHED_TABLE_MIN, keyRoute } from '@weft/storage';
 import { PgServer, StaticAuthenticator } from '@weft/pgwire';
 import { MemoryShard } from '@weft/txn';
-import { compileScanFilter, createSqlSessionFactory, SQL_REPLICATED_KEYS, type SqlSessionFactory } from '../index';
+import { compileScanFilter, createSqlSessionFactory, SQL_REPLICATED_KEYS, SQL_REPLICATED_PREFIXES, type SqlSessionFactory } from '../index';
 import type { SqlPrepared } from '../session';
 
 export interface SqlTestServer {
@@ -49,7 +49,7 @@ export async function startSqlServer(opts: { memory?: boolean; shards?: number; 
       local.push(s);
       shards.set(id, countingShard(s, id, shardCalls, shardRows));
     }
-    shard = () => new KvClient({ map, shards, replicatedKeys: SQL_REPLICATED_KEYS });
+    shard = () => new KvClient({ map, shards, replicatedKeys: SQL_REPLICATED_KEYS, replicatedPrefixes: SQL_REPLICATED_PREFIXES });
   }
   const internalErrors: unknown[] = [];
   const gateways: { factory: SqlSessionFactory; server: PgServer<SqlPrepared>; port: number }[] = [];

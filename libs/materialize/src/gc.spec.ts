@@ -131,7 +131,7 @@ describe('Materializer: gc', () => {
     run(m, commit(10n, keys.slice(0, 10).map((k) => put(k, '2')), 20n));
     run(m, commit(20n, keys.slice(0, 10).map((k) => put(k, '3')), 30n));
     const spans: [Buffer, Buffer][] = [];
-    let from = Buffer.alloc(0);
+    let from: Buffer = Buffer.alloc(0);
     for (;;) {
       const end = m.gcBoundary(from, 7);
       spans.push([from, end ?? Buffer.alloc(0)]);

@@ -5,9 +5,15 @@
 import { sqlstateOf } from '@weft/kv';
 import { PgError } from '@weft/pgwire';
 
-export function kvErrorToPg(e: unknown): unknown {
+export function kvErrorToPg(e: unknown, opts: { userTimestamp?: boolean } = {}): unknown {
   if (e instanceof PgError || !(e instanceof Error)) return e;
-  const code = sqlstateOf(e);
+  let code = sqlstateOf(e);
   if (code === undefined) return e;
+  // A read below a shard's gc threshold (72000, "snapshot too old") is the user's to fix only
+  // when they chose the timestamp (AS OF SYSTEM TIME, weft.max_staleness). A snapshot Weft
+  // chose just grew older than the gc ttl: restarting the transaction with a new one fixes it.
+  if (code === SNAPSHOT_TOO_OLD && opts.userTimestamp !== true) code = '40001';
   return new PgError(code, e.message, code === '40001' ? { hint: 'Retry the transaction.' } : {});
 }
+
+const SNAPSHOT_TOO_OLD = '72000';

@@ -193,6 +193,8 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
   private async run(stmt: ParsedStatement, params: readonly PgValue[], prepared: SqlPrepared | undefined, ctx: QueryContext): Promise<StatementResult> {
     const node = stmt.node;
     if (this.state === 'failed' && !this.isTxnEnd(node)) throw this.abortedError();
+    // A statement outside a block may read at a time the user chose (see kvErrorToPg).
+    const userTimestamp = this.state !== 'block' && stmt.asOf !== undefined;
     try {
       if ('TransactionStmt' in node) return await this.transaction(node.TransactionStmt, ctx);
       const session = await this.sessionStatement(node, stmt, params, ctx);
@@ -212,7 +214,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
       }
     } catch (e) {
       this.failBlock();
-      throw withPosition(kvErrorToPg(e), stmt);
+      throw withPosition(kvErrorToPg(e, { userTimestamp }), stmt);
     } finally {
       // Transaction-level advisory locks end with the transaction (autocommit: the statement).
       if (this.state === 'idle') this.engine.advisoryLocks.releaseAll(this.id.pid, 'xact');
@@ -278,7 +280,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         if (txn.hasWrites) this.afterCommit();
         return result;
       } catch (caught) {
-        const e = kvErrorToPg(caught);
+        const e = kvErrorToPg(caught, { userTimestamp: asOf !== undefined });
         txn.rollback();
         this.reportSettings(this.settings.rollbackTransaction(), ctx);
         if (e instanceof PgError && e.code === S.SERIALIZATION_FAILURE && attempt < this.engine.maxRetries && !ctx.signal.aborted) {

@@ -259,6 +259,17 @@ describe('Materializer', () => {
       expect(m.read(k('a'), 1000n)).toBeUndefined();
     });
 
+    it('keeps the decision of a committed transaction through gc: a late abort push still learns it committed', async () => {
+      const m = await open();
+      run(m, prepare(T1, 10n, [put('a', '1')]));
+      expect(run(m, { type: 'resolve', txnId: T1, decision: { kind: 'commit', commitTs: 20n } })).toEqual({ status: 'committed', commitTs: 20n });
+      // A participant elsewhere may still hold T1's intent long after the gc ttl (its node was
+      // down); whoever recovers it pushes an abort here, and must be told "committed".
+      expect(run(m, { type: 'gc', threshold: 500n })).toEqual({ status: 'applied' });
+      expect(run(m, { type: 'resolve', txnId: T1, decision: { kind: 'abort' } })).toEqual({ status: 'committed', commitTs: 20n });
+      expect(m.verifyStateHash().ok).toBe(true);
+    });
+
     it('locks a prepared transaction\'s reads and rejects a resolve below its prepare timestamp', async () => {
       const m = await open();
       run(m, commit(0n, [put('x', '1')], [], 50n));

@@ -818,8 +818,8 @@ export class Materializer {
    * Per key, versions at or below the threshold go except the newest of them (what a read at the
    * threshold sees), which goes too if it is a tombstone. Intents stay. Data of tables and
    * indexes dropped at or below the threshold goes entirely (versions; intents stay), and so do
-   * their markers once nothing of the data is left here. Resolved-transaction markers at or
-   * below the threshold go as well. The entry's span bounds the data visited; the threshold
+   * their markers once nothing of the data is left here. Abort markers of resolved transactions
+   * at or below the threshold go as well (commit markers stay: see below). The entry's span bounds the data visited; the threshold
    * becomes the shard's gc threshold (never lowered).
    */
   private applyGc(e: GcEntry, staged: Staged): ApplyOutcome {
@@ -870,7 +870,12 @@ export class Materializer {
       for (;;) {
         const { rows, finished } = dit.next(1024);
         for (let i = 0; i < rows.length; i += 2) {
-          if (rows[i + 1].readBigUInt64BE(1) <= threshold) staged.del(rows[i], rows[i + 1]);
+          // Only abort markers go. A commit marker is how a recoverer that finds a participant's
+          // intent learns the transaction committed; without it the primary's shard would take
+          // an abort for it and the other participants would drop their half (money vanished
+          // in bank-faults with a 5 s ttl). It stays until participants can acknowledge their
+          // resolution; an abort marker's absence answers the same as the marker.
+          if (rows[i + 1][0] !== 1 && rows[i + 1].readBigUInt64BE(1) <= threshold) staged.del(rows[i], rows[i + 1]);
         }
         if (finished || rows.length === 0) break;
       }

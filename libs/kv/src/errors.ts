@@ -30,6 +30,8 @@ export type KvErrorCode =
   | 'lock-timeout'
   /** Waiting for a row lock would close a cycle of waiting transactions. */
   | 'deadlock'
+  /** The read timestamp is below the shard's gc threshold: the versions it needs may be gone. */
+  | 'snapshot-too-old'
   | 'internal';
 
 /** The SQLSTATE each code becomes at the SQL edge. */
@@ -46,6 +48,7 @@ export const KV_SQLSTATE: Readonly<Record<KvErrorCode, string>> = {
   timeout: '57014',
   'lock-timeout': '55P03',
   deadlock: '40P01',
+  'snapshot-too-old': '72000',
   internal: 'XX000',
 };
 

@@ -1,6 +1,6 @@
 // Errors a replica (or a Kafka-fed materializer) must tell apart: a damaged log stops the
 // replica; an intent met by a read is the transaction layer's to resolve.
-import { WriteIntentError } from '@weft/kv';
+import { KvError, WriteIntentError } from '@weft/kv';
 import type { EntryDecodeError } from '@weft/logentry';
 import type { KeyedIntent } from '@weft/storage';
 
@@ -61,14 +61,13 @@ export class IntentConflictError extends WriteIntentError {
  * A read below the shard's gc threshold: gc entries may have removed versions it would see, so
  * it is refused rather than answered wrongly (SQLSTATE 72000, PostgreSQL's "snapshot too old").
  */
-export class BelowGcThresholdError extends Error {
+export class BelowGcThresholdError extends KvError {
   override readonly name = 'BelowGcThresholdError';
-  readonly sqlstate = '72000';
   constructor(
-    readonly shardId: number,
+    shardId: number,
     readonly ts: bigint,
     readonly threshold: bigint,
   ) {
-    super(`snapshot too old: read timestamp ${ts} is below the gc threshold ${threshold} of shard ${shardId}`);
+    super('snapshot-too-old', `snapshot too old: read timestamp ${ts} is below the gc threshold ${threshold} of shard ${shardId}`, shardId);
   }
 }

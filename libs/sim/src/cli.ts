@@ -22,13 +22,14 @@ interface Args {
   duration?: number;
   shards?: number;
   noLocking: boolean;
+  gc?: boolean;
 }
 
 const USAGE =
   'usage: npm run sim -- --seeds N [--start S] [--steps M] [--keep-going]\n' +
   '       npm run sim -- --seed S [--steps M] [--trace]\n' +
   '       (either form also takes --lease for lease-based reads, --unsafe-vote-twice to run a broken Raft)\n' +
-  '       npm run sim -- --workload bank (--seeds N [--start S] [--keep-going] | --seed S [--trace]) [--duration MS] [--shards N] [--no-locking]';
+  '       npm run sim -- --workload bank (--seeds N [--start S] [--keep-going] | --seed S [--trace]) [--duration MS] [--shards N] [--no-locking] [--gc]';
 
 function parse(argv: readonly string[]): Args {
   const a: Args = { start: 1, steps: DEFAULT_STEPS, trace: false, unsafeVoteTwice: false, lease: false, keepGoing: false, workload: 'raft', noLocking: false };
@@ -79,6 +80,9 @@ function parse(argv: readonly string[]): Args {
       case '--no-locking':
         a.noLocking = true;
         break;
+      case '--gc':
+        a.gc = true;
+        break;
       case '-h':
       case '--help':
         process.stdout.write(USAGE + '\n');
@@ -93,12 +97,12 @@ function parse(argv: readonly string[]): Args {
 }
 
 function bankReplay(r: BankSimResult, args: Args): string {
-  return `npm run sim -- --workload bank --seed ${r.seed}${args.duration !== undefined ? ` --duration ${args.duration}` : ''}${args.shards !== undefined ? ` --shards ${args.shards}` : ''}${args.noLocking ? ' --no-locking' : ''}`;
+  return `npm run sim -- --workload bank --seed ${r.seed}${args.duration !== undefined ? ` --duration ${args.duration}` : ''}${args.shards !== undefined ? ` --shards ${args.shards}` : ''}${args.noLocking ? ' --no-locking' : ''}${args.gc ? ' --gc' : ''}`;
 }
 
 /** The multi-shard bank workload: one seed (replay) or a sweep. */
 async function mainBank(args: Args): Promise<number> {
-  const opts = { durationMs: args.duration, shards: args.shards, locking: !args.noLocking };
+  const opts = { durationMs: args.duration, shards: args.shards, locking: !args.noLocking, gc: args.gc === true };
   if (args.seed !== undefined) {
     const r = await runBankSim({ ...opts, seed: args.seed, trace: args.trace ? (l) => process.stdout.write(l + '\n') : undefined });
     if (!r.ok) {

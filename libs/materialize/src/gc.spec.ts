@@ -1,10 +1,8 @@
 // MVCC gc through the log: spans, the gc threshold, and dropped tables' data.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ApplyOutcome, LogEntry, WriteOp, encodeEntry } from '@weft/logentry';
-import { MvccStore, NS_DATA, droppedDataMarker, encodeIndexKey } from '@weft/storage';
-import { Materializer } from './materializer';
+import type { ApplyOutcome, LogEntry, WriteOp } from '@weft/logentry';
+import { NS_DATA, droppedDataMarker, encodeIndexKey } from '@weft/storage';
+import type { Materializer } from './materializer';
+import { applyNext, tempMaterializers } from './testing/stores';
 
 const row = (table: number, index: number, id: number): Buffer =>
   encodeIndexKey({ tableId: table, indexId: index, types: ['int8'], directions: ['asc'], hashColumns: 1 }, [{ type: 'int8', value: BigInt(id) }]);
@@ -15,25 +13,8 @@ const commit = (readTs: bigint, writes: WriteOp[], minCommitTs = 0n): LogEntry =
 });
 
 describe('Materializer: gc', () => {
-  let dir: string;
-  const stores: MvccStore[] = [];
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'weft-gc-'));
-  });
-  afterEach(async () => {
-    for (const s of stores.splice(0)) await s.close().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const open = async (name = 'a'): Promise<Materializer> => {
-    const store = await MvccStore.open(join(dir, name));
-    stores.push(store);
-    return Materializer.open(store, 1);
-  };
-  const run = (m: Materializer, e: LogEntry): ApplyOutcome => {
-    const r = m.apply(m.appliedIndex + 1, encodeEntry(e));
-    if (r === 'already-applied') throw new Error('unexpected already-applied');
-    return r;
-  };
+  const { open, reopen } = tempMaterializers('weft-gc-');
+  const run = applyNext;
   /** Raw entries in the data namespace (versions, intents, markers). */
   const stored = (m: Materializer): number => {
     const it = m.store.db.iterator({ gte: Buffer.from([NS_DATA]), lt: Buffer.from([NS_DATA + 1]), values: false });
@@ -60,9 +41,7 @@ describe('Materializer: gc', () => {
     expect(run(m, { type: 'gc', threshold: 25n, span: { start: Buffer.alloc(0), end: sorted[10] } })).toEqual({ status: 'applied' });
     expect(stored(m)).toBe(30);
     expect(m.gcThreshold).toBe(25n);
-    await stores[0].close();
-    stores.length = 0;
-    const again = await open();
+    const again = await reopen(m);
     expect(again.gcThreshold).toBe(25n);
     expect(() => again.read(keys[0], 24n)).toThrow(/snapshot too old/);
     expect(again.read(keys[0], 25n)?.value.toString()).toBe('2');

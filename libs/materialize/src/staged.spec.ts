@@ -1,10 +1,7 @@
 // Staged (large) transactions: chunks laid as intents, a commit decision, chunked resolution.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ApplyOutcome, LogEntry, ReadSpan, WriteOp, encodeEntry } from '@weft/logentry';
-import { MvccStore } from '@weft/storage';
-import { Materializer } from './materializer';
+import type { LogEntry, ReadSpan, WriteOp } from '@weft/logentry';
+import type { Materializer } from './materializer';
+import { applyNext, tempMaterializers } from './testing/stores';
 
 const k = (s: string): Buffer => Buffer.from(s);
 const put = (key: string, value: string): WriteOp => ({ kind: 'put', key: k(key), value: k(value) });
@@ -18,25 +15,8 @@ const commit = (txn: number, readTs: bigint, writes: WriteOp[] = [], reads: Read
 const resolve = (txn: number, abort = false): LogEntry => ({ type: 'resolve-staged', txnId: id(txn), abort });
 
 describe('Materializer: staged transactions', () => {
-  let dir: string;
-  const stores: MvccStore[] = [];
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'weft-staged-'));
-  });
-  afterEach(async () => {
-    for (const s of stores.splice(0)) await s.close().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const open = async (name = 'a'): Promise<Materializer> => {
-    const store = await MvccStore.open(join(dir, name));
-    stores.push(store);
-    return Materializer.open(store, 3);
-  };
-  const run = (m: Materializer, e: LogEntry): ApplyOutcome => {
-    const r = m.apply(m.appliedIndex + 1, encodeEntry(e));
-    if (r === 'already-applied') throw new Error('unexpected already-applied');
-    return r;
-  };
+  const { open, reopen } = tempMaterializers('weft-staged-', 3);
+  const run = applyNext;
   const at = (m: Materializer, key: string, ts: bigint, txn?: number): string | undefined =>
     m.read(k(key), ts, txn === undefined ? {} : { txnId: id(txn) })?.value.toString();
   const scan = (m: Materializer, ts: bigint, reverse = false): string[] =>
@@ -122,9 +102,7 @@ describe('Materializer: staged transactions', () => {
     expect(run(m0, stage(6, 10n, 0, [put('a', 'a6')]))).toMatchObject({ status: 'applied' }); // re-delivered chunk
     expect(run(m0, stage(6, 10n, 1, [put('b', 'b6')])).status).toBe('applied');
     // Reopen: the staged state comes back from the store.
-    await m0.store.close();
-    stores.splice(0);
-    const m = await open();
+    const m = await reopen(m0);
     expect(m.stagedTransactions()).toEqual([expect.objectContaining({ state: 'pending', chunks: 2 })]);
     expect(at(m, 'b', 1000n, 6)).toBe('b6');
     expect(run(m, resolve(6))).toEqual({ status: 'applied' }); // no decision yet: nothing to do

@@ -330,7 +330,7 @@ describe(`bank under faults (weft demo, ${SHARDS} shards, seed ${SEED})`, () => 
         try {
           pgPort = await freeDemoPort();
           // MVCC gc runs all along (a 5 s ttl instead of 4 h): its passes, the gc threshold and
-          // dropped-data markers then meet every fault the nemesis throws (decision 0044).
+          // dropped-data markers then meet every fault the nemesis throws (decision 0048).
           procs = new DemoProcesses(await spawnDemo({ dataDir, pgPort, args: ['--shards', String(SHARDS)], env: GC_ENV, detached: true, readyTimeoutMs: 90_000 }));
         } catch (e) {
           if (attempt < 3 && /is already in use/.test(String(e))) continue;

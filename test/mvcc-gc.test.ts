@@ -6,7 +6,7 @@ import { prefixEnd } from '@weft/storage';
 import { DemoProcesses, ShardProbe, sleep } from './support/nemesis';
 import { freeDemoPort, spawnDemo, type Demo } from './support/weft-server';
 
-// MVCC garbage collection on the real cluster (3 nodes, 4 shards, decision 0040): each shard's
+// MVCC garbage collection on the real cluster (3 nodes, 4 shards, decision 0048): each shard's
 // leader walks its shard and proposes gc entries through the log. With a 2 s ttl this test sees
 // what a user would after the ttl: a DROP TABLE's rows disappear from every shard's store (the
 // drop itself wrote one marker per shard, not a deletion per row), reads older than the ttl

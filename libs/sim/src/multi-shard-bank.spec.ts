@@ -22,7 +22,7 @@ describe('multi-shard bank under the deterministic simulator', () => {
     expect(a.stats.committed).toBeGreaterThan(20);
   });
 
-  // MVCC gc with a 300 ms virtual ttl (decision 0044). Without keeping commit markers through gc,
+  // MVCC gc with a 300 ms virtual ttl (decision 0048). Without keeping commit markers through gc,
   // 6 of seeds 1..40 lost or made money (seed 4: total 1561 of 1600), as bank-faults did.
   it(`${GC_SEEDS} seeds with MVCC gc running: the same invariants, and gc ran on the shards`, async () => {
     const gc: BankSimResult[] = [];

@@ -237,7 +237,7 @@ class BankReplica extends SimRaftPort {
       stagedSweepMs: STAGED_SWEEP_MS,
       stagedSweep: { idleMs: STAGED_IDLE_MS, graceMs: STAGED_GRACE_MS },
       // With `gc`: MVCC gc with a ttl far shorter than partitions and crashes last, so its
-      // passes, the gc threshold and the markers it must keep meet every fault (decision 0044).
+      // passes, the gc threshold and the markers it must keep meet every fault (decision 0048).
       gc: this.sim.gcOn ? { ttlUs: GC_TTL_US, intervalMs: GC_INTERVAL_MS, spanEntries: 64 } : null,
     });
     this.up = true;

@@ -24,20 +24,22 @@
 //    with no published progress starts from a node's snapshot at index I, publishes it as `r`
 //    events in one Kafka transaction with progress = I, and streams from I+1; with
 //    `when_needed` a gap record is got past the same way (plus `d` events for rows gone in it).
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import type { Consumer, EachBatchPayload, Kafka, Producer, Transaction } from 'kafkajs';
 import { Materializer } from '@weft/materialize';
 import { decodeEntry } from '@weft/logentry';
 import { fromMessage, logTopic, type LogRecord } from '@weft/mirror';
-import { ShardStateDir } from '@weft/replica';
+import { ShardStateDir, type StagedShardState } from '@weft/replica';
 import { MvccStore, type Timestamp } from '@weft/storage';
 import { applyEntryAndCapture, imagesAt } from './capture';
 import { ChangeJournal } from './change-journal';
-import type { CatalogView } from './catalog-view';
+import { CatalogView } from './catalog-view';
 import { transactionMessages, type OutMessage } from './events';
-import type { CdcSnapshotSettings } from './settings';
+import type { CdcFailpoint, CdcSnapshotSettings } from './settings';
 import { takeSnapshot, type ShardSnapshotInfo } from './snapshot-start';
 import { snapshotMessages, snapshotPoint, type SnapshotCounts, type SnapshotPoint } from './snapshot-events';
+import { StagedSnapshotFile, type StagedSnapshotMarker } from './staged-snapshot';
 import type { TopicRegistry } from './topics';
 
 export interface CdcLogger {
@@ -58,11 +60,18 @@ export interface CdcFeedOptions {
   readonly dataDir: string;
   readonly topics: TopicRegistry;
   readonly catalog: CatalogView;
+  /**
+   * This shard holds the catalog (the system shard): its own snapshots list the tables from the
+   * snapshot's state, not from the live replica it is about to replace.
+   */
+  readonly holdsCatalog?: boolean;
   /** Whether the catalog (system shard) is complete up to `ts` here; always true for the system shard itself. */
   readonly catalogSettled: (ts: Timestamp) => boolean;
   readonly logger: CdcLogger;
   /** Snapshot starts (mode initial / when_needed); undefined: mode never. */
   readonly snapshot?: CdcSnapshotSettings;
+  /** Test only (WEFT_CDC_FAILPOINT): wait forever at this point, so a test can kill -9 the process there. */
+  readonly failpoint?: CdcFailpoint;
 }
 
 /** waiting-for-catalog: a change is held until the system shard's replica has the catalog as of its commit. */
@@ -95,6 +104,26 @@ export interface CdcFeedStatus {
   readonly recoveries: number;
   /** The last one: the unpublished entries whose changes were derived again from the journal. */
   readonly recovery: RecoveryInfo | undefined;
+  /** Index of a snapshot staged (state installed, marker written) but not live yet: its transaction is being published. */
+  readonly stagedIndex: number | undefined;
+  /** A snapshot found staged at a start (decision 0041): made live (its transaction had committed) or discarded. */
+  readonly stagedSettled: StagedSettledInfo | undefined;
+  /** Outcome journal records of published entries deleted (since start; decision 0041). */
+  readonly outcomesPruned: number;
+  /** Test only: the failpoint this feed is waiting at. */
+  readonly failpoint: string | undefined;
+  /** Why the last takeover (start, or restart after an error) failed; retried with backoff. */
+  readonly takeoverError: string | undefined;
+}
+
+/** What a start did with a snapshot a previous run had staged but not made live (decision 0041). */
+export interface StagedSettledInfo {
+  readonly index: number;
+  /** completed: its Kafka transaction had committed, so it was made live; discarded: it had not. */
+  readonly how: 'completed' | 'discarded';
+  /** The published index that decided it. */
+  readonly published: number;
+  readonly at: string;
 }
 
 /** A start that found the replica ahead of the published changes (decision 0039). */
@@ -132,7 +161,14 @@ export class CdcFeed {
   /** Last index whose changes are all in `pending` or published. */
   private captured = 0;
   private error: string | undefined;
-  private readonly counters = { changeEvents: 0, transactions: 0, kafkaTransactions: 0, undecodable: 0, snapshots: 0, recoveries: 0 };
+  private readonly counters = { changeEvents: 0, transactions: 0, kafkaTransactions: 0, undecodable: 0, snapshots: 0, recoveries: 0, outcomesPruned: 0 };
+  /** Outcome journal records at or below this index are deleted (this store). */
+  private outcomesPrunedTo = 0;
+  private stagedSettledInfo: StagedSettledInfo | undefined;
+  private failpointAt: string | undefined;
+  private stagedIndex: number | undefined;
+  private takeoverError: string | undefined;
+  private readonly staged: StagedSnapshotFile;
   private recoveryInfo: RecoveryInfo | undefined;
   private journalRef: ChangeJournal | undefined;
   private snapshotInfo: ShardSnapshotInfo | undefined;
@@ -144,6 +180,7 @@ export class CdcFeed {
 
   constructor(private readonly o: CdcFeedOptions) {
     this.dirs = new ShardStateDir(o.dataDir, o.shardId);
+    this.staged = new StagedSnapshotFile(o.dataDir, o.shardId);
   }
 
   get sm(): Materializer {
@@ -163,17 +200,21 @@ export class CdcFeed {
 
   /**
    * The replicas' layout (ShardStateDir): shard-<id>/ until a snapshot is installed, then the
-   * directory shard-<id>.current names; leftovers of an interrupted install are removed here.
+   * directory shard-<id>.current names; leftovers of an interrupted install are removed here,
+   * except a snapshot staged by a run that died before making it live: takeOver() settles it
+   * once it knows the published progress.
    */
   async open(): Promise<void> {
     mkdirSync(this.o.dataDir, { recursive: true });
-    this.dirs.cleanup();
+    const staged = this.staged.read();
+    this.dirs.cleanup(staged === undefined ? [] : [staged.dir]);
     const dir = this.dirs.current();
     mkdirSync(dir, { recursive: true });
     this.store = await MvccStore.open(dir);
     this.smRef = await Materializer.open(this.store, this.o.shardId);
     this.journalRef = new ChangeJournal(this.store.db);
     this.journal.cover(this.sm.appliedIndex);
+    this.outcomesPrunedTo = 0;
   }
 
   /** Closes and deletes this shard's replica, then opens an empty one. */
@@ -182,6 +223,7 @@ export class CdcFeed {
     this.store = undefined;
     this.smRef = undefined;
     this.journalRef = undefined;
+    this.staged.clear();
     this.dirs.destroy();
     await this.open();
   }
@@ -202,6 +244,10 @@ export class CdcFeed {
       snapshot: this.snapshotInfo,
       snapshotError: this.snapshotError,
       recovery: this.recoveryInfo,
+      stagedIndex: this.stagedIndex,
+      stagedSettled: this.stagedSettledInfo,
+      failpoint: this.failpointAt,
+      takeoverError: this.takeoverError,
     };
   }
 
@@ -211,9 +257,11 @@ export class CdcFeed {
     while (!this.stopping && this.state !== 'stopped') {
       try {
         await this.takeOver();
+        this.takeoverError = undefined;
         return;
       } catch (e) {
         if (this.stopping) return;
+        this.takeoverError = errText(e);
         this.o.logger.warn({ shard: this.o.shardId, err: errText(e) }, 'cdc: takeover failed; retrying');
         await this.dropKafka();
         await sleep(backoff);
@@ -268,6 +316,7 @@ export class CdcFeed {
     await (await producer.transaction()).abort();
     await o.topics.waitFor(logTopic(o.prefix, o.shardId), () => this.stopping);
     this.published = await o.topics.readProgress(progressGroup(o.prefix, o.instanceId), logTopic(o.prefix, o.shardId));
+    await this.settleStaged();
     if (this.published === 0 && o.snapshot !== undefined) {
       // Nothing published yet (or a snapshot that never committed): start from a snapshot. A
       // replica left by a run that did not commit is discarded, so the snapshot restarts whole.
@@ -282,6 +331,7 @@ export class CdcFeed {
       await this.recover();
     } else {
       this.journal.prune(this.published);
+      this.pruneOutcomes();
     }
     if (this.stopping) throw new Error('stopping');
     this.captured = this.published;
@@ -381,12 +431,18 @@ export class CdcFeed {
   }
 
   /**
-   * Installs a node's snapshot past `mustExceed` as this shard's replica and publishes it (r
-   * events; with `keepReplaced`, d events for rows of the replaced state gone in it) together
-   * with progress = its index in one Kafka transaction; returns the offset to stream from.
-   * Retries fetching and publishing until done; undefined once closing. A crash before the
-   * transaction commits leaves progress as it was: the snapshot is taken again at the restart
-   * (decision 0037).
+   * Takes a node's snapshot past `mustExceed` and publishes it (r events; with `keepReplaced`,
+   * d events for rows of the replaced state gone in it) together with progress = its index in
+   * one Kafka transaction; returns the offset to stream from. Retries fetching and publishing
+   * until done; undefined once closing.
+   *
+   * Staged, then switched (decision 0041): the snapshot's state is installed into a directory of
+   * its own without becoming live, a marker file names it, and the replaced state stays live and
+   * untouched until the transaction has committed; only then is the pointer switched. A crash
+   * before the commit leaves nothing visible and the replaced state live (the restart discards
+   * the staged one and, at a gap, re-snapshots against the same replaced state); a crash after
+   * it leaves progress = the snapshot's index, and the restart completes the switch
+   * (settleStaged). Neither needs the log topic's history.
    */
   private async snapshotAndPublish(mustExceed: number, reason: string, keepReplaced: boolean): Promise<string | undefined> {
     const o = this.o;
@@ -402,27 +458,41 @@ export class CdcFeed {
       },
     });
     if (got === undefined) return undefined;
-    const replaced = keepReplaced ? { sm: this.sm, at: snapshotPoint(this.sm) } : undefined;
-    const oldStore = this.store;
-    this.store = got.state.store;
-    this.smRef = got.state.materializer;
-    // Covered from the entry after the snapshot: a crash before its transaction commits leaves
-    // the replica ahead of the progress but not covered, so the restart snapshots or rebuilds.
-    this.journalRef = new ChangeJournal(this.store.db);
-    this.journal.cover(this.sm.appliedIndex);
-    const at = snapshotPoint(this.sm);
+    const staged = got.state;
+    const marker: StagedSnapshotMarker = { dir: path.basename(staged.dir), index: staged.materializer.appliedIndex };
+    let live = false;
     try {
+      // The key journal covers the staged state from the entry after the snapshot (0039).
+      new ChangeJournal(staged.store.db).cover(marker.index);
+      this.staged.write(marker);
+      this.stagedIndex = marker.index;
+      await this.failpoint('snapshot-staged');
+      const at = snapshotPoint(staged.materializer);
       // Rows are decoded with the descriptors as of the snapshot timestamp.
       while (!o.catalogSettled(at.ts)) {
         if (this.stopping) return undefined;
         await sleep(50);
       }
-      const counts = await this.retrying(() => this.publishSnapshot(at, replaced), () => this.stopping);
-      if (counts === undefined) return undefined;
-      this.published = at.index;
-      this.captured = at.index;
+      const replaced = keepReplaced ? { sm: this.sm, at: snapshotPoint(this.sm) } : undefined;
+      // The tables as of the snapshot: the system shard's own snapshot holds them (its live
+      // replica is the state being replaced, without the catalog changes the snapshot brings).
+      const catalog = o.holdsCatalog === true ? new CatalogView(() => staged.store) : o.catalog;
+      let counts: SnapshotCounts | undefined;
+      let attempts = 0;
+      const done = await this.retrying(async () => {
+        // A commit that failed ambiguously may have landed: never publish the snapshot twice.
+        if (attempts++ > 0 && counts !== undefined && (await this.readPublished()) >= at.index) return true;
+        await this.publishSnapshot(staged.materializer, catalog, at, replaced, (c) => (counts = c));
+        return true;
+      }, () => this.stopping);
+      if (done === undefined || counts === undefined) return undefined;
       this.counters.kafkaTransactions++;
       this.counters.snapshots++;
+      await this.failpoint('snapshot-committed');
+      this.makeLive(staged, marker);
+      live = true;
+      this.published = at.index;
+      this.captured = at.index;
       const startOffset = await this.retrying(() => o.topics.startOffsetAfter(logTopic(o.prefix, o.shardId), this.sm, settings.startMarginMs), () => this.stopping);
       if (startOffset === undefined) return undefined;
       this.reread = false;
@@ -434,12 +504,96 @@ export class CdcFeed {
       o.logger.info({ shard: o.shardId, ...this.snapshotInfo }, 'cdc: snapshot published; streaming from the entry after it');
       return startOffset;
     } finally {
-      // The replaced state is not live any more (the pointer names the snapshot's directory).
-      if (oldStore !== undefined && oldStore !== this.store) {
-        const oldDir = oldStore.db.location;
-        void oldStore.close().then(() => this.dirs.remove(oldDir)).catch((e: unknown) => o.logger.warn({ shard: o.shardId, err: errText(e) }, 'cdc: could not remove the replaced replica'));
-      }
+      // Not made live (closing, or a step failed): the marker and directory stay for the next
+      // takeover to settle from the published progress.
+      this.stagedIndex = undefined;
+      if (!live) await staged.store.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * Makes a staged snapshot the live replica: the pointer file first (durable), then the
+   * in-memory state, then the marker goes; the replaced state is closed and deleted.
+   * Synchronous up to the retirement of the old store, so nothing reads a half-switched feed.
+   */
+  private makeLive(state: StagedShardState, marker: StagedSnapshotMarker): void {
+    const old = this.store;
+    this.dirs.switchTo(state.dir);
+    this.store = state.store;
+    this.smRef = state.materializer;
+    this.journalRef = new ChangeJournal(state.store.db);
+    this.journal.cover(marker.index);
+    this.outcomesPrunedTo = 0;
+    this.staged.clear();
+    if (old !== undefined && old !== state.store) {
+      const oldDir = old.db.location;
+      void old.close().then(() => this.dirs.remove(oldDir)).catch((e: unknown) => this.o.logger.warn({ shard: this.o.shardId, err: errText(e) }, 'cdc: could not remove the replaced replica'));
+    }
+  }
+
+  /**
+   * A snapshot staged by an earlier run that died before making it live (decision 0041): its
+   * Kafka transaction is the decision. Committed (published >= its index): make it live and
+   * stream from after it. Not committed: drop it; the live state is the replaced one, untouched,
+   * and the stream resumes from it (at a gap it re-snapshots).
+   */
+  private async settleStaged(): Promise<void> {
+    const m = this.staged.read();
+    if (m === undefined) return;
+    const o = this.o;
+    const dir = this.staged.dirOf(m);
+    const liveIsStaged = path.resolve(this.dirs.current()) === path.resolve(dir);
+    if (this.published < m.index) {
+      if (liveIsStaged) throw new Error(`cdc shard ${o.shardId}: the live replica ${m.dir} is a snapshot at index ${m.index} whose transaction is not committed (published index ${this.published}); was the progress group reset?`);
+      this.staged.clear();
+      await this.dirs.remove(dir);
+      this.stagedSettledInfo = { index: m.index, how: 'discarded', published: this.published, at: new Date().toISOString() };
+      o.logger.warn({ shard: o.shardId, ...this.stagedSettledInfo }, 'cdc: a staged snapshot whose transaction never committed was discarded; continuing from the state it was to replace');
+      return;
+    }
+    if (!liveIsStaged) {
+      if (!existsSync(dir)) throw new Error(`cdc shard ${o.shardId}: the snapshot at index ${m.index} was published but its staged state ${m.dir} is gone`);
+      const store = await MvccStore.open(dir);
+      const sm = await Materializer.open(store, o.shardId).catch(async (e: unknown) => {
+        await store.close();
+        throw e;
+      });
+      if (sm.appliedIndex !== m.index) {
+        await store.close();
+        throw new Error(`cdc shard ${o.shardId}: staged state ${m.dir} is at index ${sm.appliedIndex}, its marker says ${m.index}`);
+      }
+      this.makeLive({ dir, store, materializer: sm }, m);
+    } else {
+      this.staged.clear();
+    }
+    const settings = o.snapshot;
+    this.pendingSeek = await o.topics.startOffsetAfter(logTopic(o.prefix, o.shardId), this.sm, settings?.startMarginMs ?? 5000);
+    this.stagedSettledInfo = { index: m.index, how: 'completed', published: this.published, at: new Date().toISOString() };
+    o.logger.warn({ shard: o.shardId, ...this.stagedSettledInfo }, 'cdc: a staged snapshot whose transaction had committed was made live');
+  }
+
+  private async readPublished(): Promise<number> {
+    return this.o.topics.readProgress(progressGroup(this.o.prefix, this.o.instanceId), logTopic(this.o.prefix, this.o.shardId));
+  }
+
+  /** Test only (WEFT_CDC_FAILPOINT): waits at `name` until the process is killed or closed. */
+  private async failpoint(name: CdcFailpoint): Promise<void> {
+    if (this.o.failpoint !== name) return;
+    this.failpointAt = name;
+    this.o.logger.warn({ shard: this.o.shardId, failpoint: name }, 'cdc: waiting at a failpoint (WEFT_CDC_FAILPOINT)');
+    while (!this.stopping) await sleep(100);
+    throw new Error('stopping');
+  }
+
+  /**
+   * Deletes the outcome journal records of published entries (decision 0041): the only reader
+   * of the CDC replica's outcomes is recover(), which needs those in (published, applied]; the
+   * published index is durable in Kafka, so nothing at or below it is read again.
+   */
+  private pruneOutcomes(): void {
+    if (this.published <= this.outcomesPrunedTo || this.smRef === undefined) return;
+    this.counters.outcomesPruned += this.sm.pruneOutcomes(this.published, this.outcomesPrunedTo + 1);
+    this.outcomesPrunedTo = this.published;
   }
 
   /**
@@ -499,6 +653,7 @@ export class CdcFeed {
     this.counters.changeEvents += changeEvents;
     this.counters.recoveries++;
     this.journal.prune(to);
+    this.pruneOutcomes();
     this.recoveryInfo = { from, to, how: 'journal', transactions, changeEvents, ms: Date.now() - began, at: new Date().toISOString() };
     o.logger.warn({ shard: o.shardId, ...this.recoveryInfo }, 'cdc: replica was ahead of the published changes; published them from the key journal');
   }
@@ -520,11 +675,11 @@ export class CdcFeed {
     );
   }
 
-  /** The snapshot's events and progress = its index, in one Kafka transaction. */
-  private async publishSnapshot(at: SnapshotPoint, replaced: { sm: Materializer; at: SnapshotPoint } | undefined): Promise<SnapshotCounts> {
+  /** The snapshot's events (of `state`) and progress = its index, in one Kafka transaction; `counted` hears the counts before the commit. */
+  private async publishSnapshot(state: Materializer, catalog: CatalogView, at: SnapshotPoint, replaced: { sm: Materializer; at: SnapshotPoint } | undefined, counted: (c: SnapshotCounts) => void): Promise<void> {
     const producer = this.producer;
     if (producer === undefined) throw new Error('no producer');
-    const gen = snapshotMessages({ prefix: this.o.changePrefix, shard: this.o.shardId, catalog: this.o.catalog, nowMs: Date.now() }, this.sm, at, replaced);
+    const gen = snapshotMessages({ prefix: this.o.changePrefix, shard: this.o.shardId, catalog, nowMs: Date.now() }, state, at, replaced);
     const tx = await producer.transaction();
     try {
       let buf: OutMessage[] = [];
@@ -539,8 +694,8 @@ export class CdcFeed {
       }
       await this.send(tx, buf);
       await this.sendProgress(tx, at.index);
+      counted(r.value);
       await tx.commit();
-      return r.value;
     } catch (e) {
       await tx.abort().catch(() => undefined);
       throw e;
@@ -594,6 +749,7 @@ export class CdcFeed {
     this.published = upTo;
     this.oldestPendingAt = 0;
     this.counters.kafkaTransactions++;
+    this.pruneOutcomes();
   }
 
   private async renewProducer(): Promise<void> {

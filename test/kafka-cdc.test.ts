@@ -230,13 +230,17 @@ describe('CDC topics from a demo started with --kafka (shared broker)', () => {
     expect(updated.after).toEqual({ id: 10, owner: 'ten', balance: 1, note: 'after alter' });
   });
 
-  it('a COPY of 3,000 rows (a staged transaction) appears once, whole, in one transaction', async () => {
+  it('a COPY of 20,000 rows (a staged transaction) appears once, whole, in one transaction, before later changes of its rows', async () => {
     await c.query('CREATE TABLE bulk (id int PRIMARY KEY, filler text)');
-    const N = 3000;
+    const N = 20_000;
     const w = await sql.unsafe('COPY bulk FROM STDIN').writable();
     for (let i = 0; i < N; i++) w.write(`${i}\t${'x'.repeat(100)}\n`);
     w.end();
     await finished(w);
+    const copied = Date.now();
+    // Later changes of some copied rows: per key, c then u / d, in commit order.
+    await c.query("UPDATE bulk SET filler = 'after' WHERE id % 1000 = 7");
+    await c.query('DELETE FROM bulk WHERE id % 1000 = 9');
     // And one rolled back COPY: never visible.
     const reserved = await sql.reserve();
     try {
@@ -261,9 +265,14 @@ describe('CDC topics from a demo started with --kafka (shared broker)', () => {
       }
     });
     await changes.start();
-    await until(`${N} bulk events`, () => (events('bulk').length >= N ? true : undefined), 120_000);
+    await until(`${N} bulk events and the later changes`, () => (events('bulk').length >= N + 40 ? true : undefined), 120_000);
+    console.log(`${N}-row COPY: every event at the consumer ${Date.now() - copied} ms after the COPY was acknowledged`);
     await sleep(2000);
-    const bulk = events('bulk');
+    const later = events('bulk').filter((m) => m.value.op !== 'c');
+    expect(later).toHaveLength(40);
+    for (const id of [7, 9, 19_007, 19_009]) expect([id, byKey('bulk', id).map((e) => e.op)]).toEqual([id, ['c', id % 1000 === 7 ? 'u' : 'd']]);
+    expect(later.every((m) => m.value.before?.filler === 'x'.repeat(100))).toBe(true);
+    const bulk = events('bulk').filter((m) => m.value.op === 'c');
     expect(bulk).toHaveLength(N);
     expect(new Set(bulk.map((m) => m.key.id)).size).toBe(N);
     expect(bulk.every((m) => m.value.op === 'c' && m.value.before === null && m.value.after?.filler === 'x'.repeat(100))).toBe(true);

@@ -14,9 +14,8 @@
 //    (change-journal.ts: the keys each unpublished entry would commit, written before it
 //    applied), the outcome journal and the replica's MVCC history, and published with progress
 //    A in one transaction (decision 0039) — no log record needed, so this works on a topic that
-//    lost its history. Only a replica the journal does not cover (written before it existed, or
-//    a re-snapshot that crashed before its transaction committed) is rebuilt from the start of
-//    the topic (decision 0034 §5).
+//    lost its history. Only a replica the journal does not cover (written before it existed) is
+//    rebuilt from the start of the topic (decision 0034 §5).
 //  - A gc entry is applied only once everything before it is published: it may remove versions
 //    that the images of earlier unpublished entries would be read from again after a crash.
 //  - A failed transaction is retried with the same messages until it commits or the feed stops.
@@ -24,6 +23,11 @@
 //    with no published progress starts from a node's snapshot at index I, publishes it as `r`
 //    events in one Kafka transaction with progress = I, and streams from I+1; with
 //    `when_needed` a gap record is got past the same way (plus `d` events for rows gone in it).
+//    A snapshot is staged beside the live replica and made live only once its transaction has
+//    committed; a start that finds one staged settles it from the published progress (decision
+//    0041), so a crash inside a snapshot needs no log history either.
+//  - Outcome journal records at or below the published index are deleted after each commit:
+//    only recover() reads outcomes, and only above it.
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Consumer, EachBatchPayload, Kafka, Producer, Transaction } from 'kafkajs';

@@ -19,14 +19,15 @@ import { ROOT, spawnNode, waitForHttp, type Spawned } from './support/process';
 // `r` for every live row, then the later changes, and its replay equals the table. A CDC
 // service with `initial` stops each shard at the gap with an error naming `when_needed`.
 //
-// A third when_needed service is killed (SIGKILL) twice inside its re-snapshot (decision 0041),
-// held there by WEFT_CDC_FAILPOINT: once with every shard's snapshot staged and its Kafka
-// transaction not committed — then the log topics lose everything before their gap records —,
-// once with the system shard's transaction committed and its replica not switched yet (the other
-// shards staged, waiting for the catalog that the system shard's switch brings). Each restart
-// settles the staged snapshots from the published progress (discarded, or made live when
-// committed): the consumer gets each `d` and each re-snapshot `r` exactly once and replays to
-// the table.
+// A third when_needed service, publishing snapshots in chunks of 100 events (decision 0043), is
+// killed (SIGKILL) three times inside its re-snapshots (decision 0041), held there by
+// WEFT_CDC_FAILPOINT: with every shard's snapshot staged and nothing committed — then the log
+// topics lose everything before their gap records —; with the system shard's first chunk
+// committed; with the system shard's last chunk committed and its replica not switched yet (the
+// other shards staged each time, waiting for the catalog that the system shard's switch brings).
+// Each restart settles the staged snapshots from the published progress (discarded, resumed
+// after the committed chunks, or made live): the consumer gets each `d` and each re-snapshot `r`
+// exactly once and replays to the table.
 jest.setTimeout(600_000);
 
 const exec = promisify(execFile);
@@ -47,7 +48,8 @@ interface FeedStatus {
   snapshots: number;
   snapshot?: { index: number; reason: string; reads: number; deletes: number };
   stagedIndex?: number;
-  stagedSettled?: { index: number; how: 'completed' | 'discarded'; published: number };
+  stagedDone?: number;
+  stagedSettled?: { index: number; how: 'completed' | 'resumed' | 'discarded'; published: number };
   failpoint?: string;
   outcomesPruned: number;
 }
@@ -168,7 +170,8 @@ describe('CDC re-snapshot past a gap (WEFT_CDC_SNAPSHOT_MODE=when_needed, dedica
     }
     await startCdc('need', 'when_needed');
     await startCdc('init', 'initial');
-    await startCdc('crash', 'when_needed');
+    const CHUNKS = { WEFT_CDC_SNAPSHOT_CHUNK_EVENTS: '100' };
+    await startCdc('crash', 'when_needed', CHUNKS);
     // Streaming changes before the outage (after each service's initial snapshot).
     await caughtUpCdc('need');
     await caughtUpCdc('init');
@@ -209,23 +212,30 @@ describe('CDC re-snapshot past a gap (WEFT_CDC_SNAPSHOT_MODE=when_needed, dedica
     console.log(`re-snapshots: ${JSON.stringify(resnapped.map((f) => [f.shardId, f.snapshot]))}`);
 
     // The crash service: SIGKILL with the re-snapshot staged and uncommitted on every shard.
-    await startCdc('crash', 'when_needed', { WEFT_CDC_FAILPOINT: 'snapshot-staged' });
+    await startCdc('crash', 'when_needed', { ...CHUNKS, WEFT_CDC_FAILPOINT: 'snapshot-staged' });
     await atFailpoint('crash', 'snapshot-staged');
     await stopCdc('crash', 'SIGKILL');
     // The log topics lose everything before their gap records: the old fallback (rebuild the
     // replica from the topic's start) cannot work any more.
     await truncateBeforeGaps();
-    // Restarted: the staged snapshots are discarded (their transactions never committed), the
-    // replaced states stream on, meet the gaps and re-snapshot; SIGKILL once the system shard's
-    // transaction has committed and before its replica is switched (the other shards' snapshots
-    // are staged and wait for the catalog of their timestamp, which that switch brings).
-    await startCdc('crash', 'when_needed', { WEFT_CDC_FAILPOINT: 'snapshot-committed' });
+    // Restarted: the staged snapshots are discarded (nothing of them committed), the replaced
+    // states stream on, meet the gaps and re-snapshot; SIGKILL once the system shard's first
+    // chunk has committed (the other shards' snapshots are staged and wait for the catalog of
+    // their timestamp, which the system shard's switch brings).
+    await startCdc('crash', 'when_needed', { ...CHUNKS, WEFT_CDC_FAILPOINT: 'snapshot-chunk' });
+    const chunked = await atFailpoint('crash', 'snapshot-chunk', (shard) => shard === 1);
+    for (const f of chunked) expect([f.shardId, f.stagedSettled?.how]).toEqual([f.shardId, 'discarded']);
+    expect(chunked.find((f) => f.shardId === 1)?.stagedDone).toBe(100);
+    await stopCdc('crash', 'SIGKILL');
+    // Restarted: the system shard resumes its snapshot after the 100 committed events; SIGKILL
+    // once its last chunk has committed and before its replica is switched.
+    await startCdc('crash', 'when_needed', { ...CHUNKS, WEFT_CDC_FAILPOINT: 'snapshot-committed' });
     const committed = await atFailpoint('crash', 'snapshot-committed', (shard) => shard === 1);
-    for (const f of committed) expect([f.shardId, f.stagedSettled?.how]).toEqual([f.shardId, 'discarded']);
+    for (const f of committed) expect([f.shardId, f.stagedSettled?.how]).toEqual([f.shardId, f.shardId === 1 ? 'resumed' : 'discarded']);
     await stopCdc('crash', 'SIGKILL');
     // Restarted without a failpoint: the system shard's committed snapshot is made live, the
     // others' uncommitted ones are discarded and taken again; the streams go on.
-    await startCdc('crash', 'when_needed');
+    await startCdc('crash', 'when_needed', CHUNKS);
     const settled = await until('CDC crash settled its staged snapshots', async () => {
       const s = await status('crash');
       for (const f of s) if (f.error !== undefined) throw new Error(`shard ${f.shardId}: ${f.error}`);

@@ -30,7 +30,7 @@
 //    only recover() reads outcomes, and only above it.
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Consumer, EachBatchPayload, Kafka, Producer, Transaction } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, PartitionOffset, Producer, Transaction } from 'kafkajs';
 import { Materializer } from '@weft/materialize';
 import { decodeEntry } from '@weft/logentry';
 import { fromMessage, logTopic, type LogRecord } from '@weft/mirror';
@@ -43,6 +43,7 @@ import { transactionMessages, type OutMessage } from './events';
 import type { CdcFailpoint, CdcSnapshotSettings } from './settings';
 import { takeSnapshot, type ShardSnapshotInfo } from './snapshot-start';
 import { snapshotMessages, snapshotPoint, type SnapshotCounts, type SnapshotPoint } from './snapshot-events';
+import { decodeSnapshotProgress, encodeSnapshotProgress, type SnapshotInFlight } from './snapshot-progress';
 import { StagedSnapshotFile, type StagedSnapshotMarker } from './staged-snapshot';
 import type { TopicRegistry } from './topics';
 
@@ -76,7 +77,11 @@ export interface CdcFeedOptions {
   readonly snapshot?: CdcSnapshotSettings;
   /** Test only (WEFT_CDC_FAILPOINT): wait forever at this point, so a test can kill -9 the process there. */
   readonly failpoint?: CdcFailpoint;
+  /** Most events per Kafka transaction of a snapshot (WEFT_CDC_SNAPSHOT_CHUNK_EVENTS, decision 0043). */
+  readonly snapshotChunkEvents?: number;
 }
+
+export const DEFAULT_SNAPSHOT_CHUNK_EVENTS = 20_000;
 
 /** waiting-for-catalog: a change is held until the system shard's replica has the catalog as of its commit. */
 export type CdcFeedState = 'starting' | 'snapshotting' | 'applying' | 'caught-up' | 'waiting-for-catalog' | 'stopped';
@@ -108,8 +113,10 @@ export interface CdcFeedStatus {
   readonly recoveries: number;
   /** The last one: the unpublished entries whose changes were derived again from the journal. */
   readonly recovery: RecoveryInfo | undefined;
-  /** Index of a snapshot staged (state installed, marker written) but not live yet: its transaction is being published. */
+  /** Index of a snapshot staged (state installed, marker written) but not live yet: its events are being published. */
   readonly stagedIndex: number | undefined;
+  /** How many of that snapshot's events are committed (it is published in chunks, decision 0043). */
+  readonly stagedDone: number | undefined;
   /** A snapshot found staged at a start (decision 0041): made live (its transaction had committed) or discarded. */
   readonly stagedSettled: StagedSettledInfo | undefined;
   /** Outcome journal records of published entries deleted (since start; decision 0041). */
@@ -123,8 +130,11 @@ export interface CdcFeedStatus {
 /** What a start did with a snapshot a previous run had staged but not made live (decision 0041). */
 export interface StagedSettledInfo {
   readonly index: number;
-  /** completed: its Kafka transaction had committed, so it was made live; discarded: it had not. */
-  readonly how: 'completed' | 'discarded';
+  /**
+   * completed: its last Kafka transaction had committed, so it was made live; resumed: some of
+   * its chunks had, so the rest was published from it (decision 0043); discarded: none had.
+   */
+  readonly how: 'completed' | 'resumed' | 'discarded';
   /** The published index that decided it. */
   readonly published: number;
   readonly at: string;
@@ -171,6 +181,7 @@ export class CdcFeed {
   private stagedSettledInfo: StagedSettledInfo | undefined;
   private failpointAt: string | undefined;
   private stagedIndex: number | undefined;
+  private stagedDone: number | undefined;
   private takeoverError: string | undefined;
   private readonly staged: StagedSnapshotFile;
   private recoveryInfo: RecoveryInfo | undefined;
@@ -249,6 +260,7 @@ export class CdcFeed {
       snapshotError: this.snapshotError,
       recovery: this.recoveryInfo,
       stagedIndex: this.stagedIndex,
+      stagedDone: this.stagedDone,
       stagedSettled: this.stagedSettledInfo,
       failpoint: this.failpointAt,
       takeoverError: this.takeoverError,
@@ -319,16 +331,21 @@ export class CdcFeed {
     // kafkajs registers the transactional id lazily; an empty transaction fences older instances now.
     await (await producer.transaction()).abort();
     await o.topics.waitFor(logTopic(o.prefix, o.shardId), () => this.stopping);
-    this.published = await o.topics.readProgress(progressGroup(o.prefix, o.instanceId), logTopic(o.prefix, o.shardId));
-    await this.settleStaged();
-    if (this.published === 0 && o.snapshot !== undefined) {
+    const progress = await this.readProgressState();
+    this.published = progress.index;
+    const resume = await this.settleStaged(decodeSnapshotProgress(progress.metadata));
+    if (resume !== undefined) {
+      const offset = await this.resumeSnapshot(resume.marker, resume.done);
+      if (offset === undefined) throw new Error('stopping');
+      this.pendingSeek = offset;
+    } else if (this.published === 0 && o.snapshot !== undefined) {
       // Nothing published yet (or a snapshot that never committed): start from a snapshot. A
       // replica left by a run that did not commit is discarded, so the snapshot restarts whole.
       if (this.sm.appliedIndex > 0) {
         o.logger.warn({ shard: o.shardId, applied: this.sm.appliedIndex }, 'cdc: no published progress; discarding the replica and starting from a snapshot');
         await this.wipe();
       }
-      const offset = await this.snapshotAndPublish(0, 'no published progress', false);
+      const offset = await this.snapshotAndPublish(0, 'no published progress');
       if (offset === undefined) throw new Error('stopping');
       this.pendingSeek = offset;
     } else if (this.sm.appliedIndex > this.published) {
@@ -435,20 +452,21 @@ export class CdcFeed {
   }
 
   /**
-   * Takes a node's snapshot past `mustExceed` and publishes it (r events; with `keepReplaced`,
-   * d events for rows of the replaced state gone in it) together with progress = its index in
-   * one Kafka transaction; returns the offset to stream from. Retries fetching and publishing
-   * until done; undefined once closing.
+   * Takes a node's snapshot past `mustExceed` and publishes it — `d` events for rows of the
+   * live (replaced) state gone in it, then `r` for every live row; the live state is empty for
+   * an initial snapshot — ending with progress = its index; returns the offset to stream from.
+   * Retries fetching and publishing until done; undefined once closing.
    *
    * Staged, then switched (decision 0041): the snapshot's state is installed into a directory of
    * its own without becoming live, a marker file names it, and the replaced state stays live and
-   * untouched until the transaction has committed; only then is the pointer switched. A crash
-   * before the commit leaves nothing visible and the replaced state live (the restart discards
-   * the staged one and, at a gap, re-snapshots against the same replaced state); a crash after
-   * it leaves progress = the snapshot's index, and the restart completes the switch
-   * (settleStaged). Neither needs the log topic's history.
+   * untouched until the last transaction has committed; only then is the pointer switched. A
+   * crash before any commit leaves nothing visible and the replaced state live (the restart
+   * discards the staged one and, at a gap, re-snapshots against the same replaced state); a
+   * crash after some chunks resumes after them (decision 0043); a crash after the last leaves
+   * progress = the snapshot's index, and the restart completes the switch (settleStaged). None
+   * needs the log topic's history.
    */
-  private async snapshotAndPublish(mustExceed: number, reason: string, keepReplaced: boolean): Promise<string | undefined> {
+  private async snapshotAndPublish(mustExceed: number, reason: string): Promise<string | undefined> {
     const o = this.o;
     const settings = o.snapshot as CdcSnapshotSettings;
     this.state = 'snapshotting';
@@ -462,13 +480,28 @@ export class CdcFeed {
       },
     });
     if (got === undefined) return undefined;
-    const staged = got.state;
-    const marker: StagedSnapshotMarker = { dir: path.basename(staged.dir), index: staged.materializer.appliedIndex };
-    let live = false;
+    const marker: StagedSnapshotMarker = { dir: path.basename(got.state.dir), index: got.state.materializer.appliedIndex };
     try {
       // The key journal covers the staged state from the entry after the snapshot (0039).
-      new ChangeJournal(staged.store.db).cover(marker.index);
+      new ChangeJournal(got.state.store.db).cover(marker.index);
       this.staged.write(marker);
+    } catch (e) {
+      await got.state.store.close().catch(() => undefined);
+      throw e;
+    }
+    return this.publishStaged(got.state, marker, { source: got.source, reason, began, skip: 0 });
+  }
+
+  /**
+   * Publishes a staged snapshot (after its first `skip` events, which a previous run committed)
+   * in chunks of at most `snapshotChunkEvents` events per Kafka transaction, then makes it live.
+   * The staged store is closed unless it became live (the marker stays for the next takeover).
+   */
+  private async publishStaged(staged: StagedShardState, marker: StagedSnapshotMarker, how: { source: string; reason: string; began: number; skip: number }): Promise<string | undefined> {
+    const o = this.o;
+    this.state = 'snapshotting';
+    let live = false;
+    try {
       this.stagedIndex = marker.index;
       await this.failpoint('snapshot-staged');
       const at = snapshotPoint(staged.materializer);
@@ -477,33 +510,27 @@ export class CdcFeed {
         if (this.stopping) return undefined;
         await sleep(50);
       }
-      const replaced = keepReplaced ? { sm: this.sm, at: snapshotPoint(this.sm) } : undefined;
+      // The state it replaces (empty for an initial snapshot): its rows gone at I get `d`.
+      const replaced = { sm: this.sm, at: snapshotPoint(this.sm) };
       // The tables as of the snapshot: the system shard's own snapshot holds them (its live
       // replica is the state being replaced, without the catalog changes the snapshot brings).
       const catalog = o.holdsCatalog === true ? new CatalogView(() => staged.store) : o.catalog;
-      let counts: SnapshotCounts | undefined;
-      let attempts = 0;
-      const done = await this.retrying(async () => {
-        // A commit that failed ambiguously may have landed: never publish the snapshot twice.
-        if (attempts++ > 0 && counts !== undefined && (await this.readPublished()) >= at.index) return true;
-        await this.publishSnapshot(staged.materializer, catalog, at, replaced, (c) => (counts = c));
-        return true;
-      }, () => this.stopping);
-      if (done === undefined || counts === undefined) return undefined;
-      this.counters.kafkaTransactions++;
+      const counts = await this.publishChunks(staged.materializer, catalog, at, replaced, how.skip);
+      if (counts === undefined) return undefined;
       this.counters.snapshots++;
       await this.failpoint('snapshot-committed');
       this.makeLive(staged, marker);
       live = true;
       this.published = at.index;
       this.captured = at.index;
-      const startOffset = await this.retrying(() => o.topics.startOffsetAfter(logTopic(o.prefix, o.shardId), this.sm, settings.startMarginMs), () => this.stopping);
+      const startOffset = await this.retrying(() => o.topics.startOffsetAfter(logTopic(o.prefix, o.shardId), this.sm, o.snapshot?.startMarginMs ?? 5000), () => this.stopping);
       if (startOffset === undefined) return undefined;
       this.reread = false;
       this.snapshotError = undefined;
       this.snapshotInfo = {
-        index: at.index, ts: at.ts.toString(), source: got.source, reason, startOffset,
-        reads: counts.reads, deletes: counts.deletes, tables: counts.tables, ms: Date.now() - began, at: new Date().toISOString(),
+        index: at.index, ts: at.ts.toString(), source: how.source, reason: how.reason, startOffset,
+        reads: counts.reads, deletes: counts.deletes, tables: counts.tables, ms: Date.now() - how.began, at: new Date().toISOString(),
+        transactions: counts.transactions, resumedAfter: how.skip,
       };
       o.logger.info({ shard: o.shardId, ...this.snapshotInfo }, 'cdc: snapshot published; streaming from the entry after it');
       return startOffset;
@@ -511,8 +538,74 @@ export class CdcFeed {
       // Not made live (closing, or a step failed): the marker and directory stay for the next
       // takeover to settle from the published progress.
       this.stagedIndex = undefined;
+      this.stagedDone = undefined;
       if (!live) await staged.store.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * The snapshot's events, generated from the staged state (deterministic: the same states give
+   * the same sequence), skipping the first `skip`, in Kafka transactions of at most
+   * `snapshotChunkEvents`: every one but the last commits the progress offset unchanged with
+   * metadata "snapshot I, n events published" (snapshot-progress.ts); the last commits offset
+   * = I. Each transaction is retried with the same events; a retry first re-reads the progress,
+   * so a commit that failed ambiguously but landed is never published twice. Undefined once
+   * closing.
+   */
+  private async publishChunks(state: Materializer, catalog: CatalogView, at: SnapshotPoint, replaced: { sm: Materializer; at: SnapshotPoint }, skip: number): Promise<(SnapshotCounts & { transactions: number }) | undefined> {
+    const gen = snapshotMessages({ prefix: this.o.changePrefix, shard: this.o.shardId, catalog, nowMs: Date.now() }, state, at, replaced);
+    const chunkEvents = this.o.snapshotChunkEvents ?? DEFAULT_SNAPSHOT_CHUNK_EVENTS;
+    let r = gen.next();
+    let generated = 0;
+    while (r.done !== true && generated < skip) {
+      generated++;
+      r = gen.next();
+    }
+    let transactions = 0;
+    for (;;) {
+      const chunk: OutMessage[] = [];
+      while (r.done !== true && chunk.length < chunkEvents) {
+        chunk.push(r.value);
+        r = gen.next();
+      }
+      const last = r.done === true;
+      const done = generated + chunk.length;
+      const upTo = last ? at.index : this.published;
+      const metadata = last ? null : encodeSnapshotProgress({ index: at.index, done });
+      let attempts = 0;
+      const ok = await this.retrying(async () => {
+        if (attempts++ > 0) {
+          const p = await this.readProgressState();
+          if (last ? p.index >= at.index : (decodeSnapshotProgress(p.metadata)?.index === at.index && (decodeSnapshotProgress(p.metadata)?.done ?? 0) >= done)) return true;
+        }
+        await this.commitTransaction(chunk, upTo, metadata);
+        return true;
+      }, () => this.stopping);
+      if (ok === undefined) return undefined;
+      this.counters.kafkaTransactions++;
+      transactions++;
+      generated = done;
+      this.stagedDone = done;
+      if (r.done === true) return { ...r.value, transactions };
+      await this.failpoint('snapshot-chunk');
+    }
+  }
+
+  /** A snapshot a previous run published in part (decision 0043): the rest of it, from the same staged state. */
+  private async resumeSnapshot(m: StagedSnapshotMarker, done: number): Promise<string | undefined> {
+    const o = this.o;
+    const dir = this.staged.dirOf(m);
+    const store = await MvccStore.open(dir);
+    const sm = await Materializer.open(store, o.shardId).catch(async (e: unknown) => {
+      await store.close();
+      throw e;
+    });
+    if (sm.appliedIndex !== m.index) {
+      await store.close();
+      throw new Error(`cdc shard ${o.shardId}: staged state ${m.dir} is at index ${sm.appliedIndex}, its marker says ${m.index}`);
+    }
+    o.logger.warn({ shard: o.shardId, index: m.index, done }, 'cdc: resuming a snapshot published in part before a restart');
+    return this.publishStaged({ dir, store, materializer: sm }, m, { source: `staged ${m.dir}`, reason: `resumed after ${done} events published before a restart`, began: Date.now(), skip: done });
   }
 
   /**
@@ -537,18 +630,35 @@ export class CdcFeed {
 
   /**
    * A snapshot staged by an earlier run that died before making it live (decision 0041): its
-   * Kafka transaction is the decision. Committed (published >= its index): make it live and
-   * stream from after it. Not committed: drop it; the live state is the replaced one, untouched,
-   * and the stream resumes from it (at a gap it re-snapshots).
+   * Kafka transactions are the decision. Last one committed (published >= its index): make it
+   * live and stream from after it. Some chunks committed (the progress metadata names it,
+   * decision 0043): returned, to be resumed after them. None: drop it; the live state is the
+   * replaced one, untouched, and the stream resumes from it (at a gap it re-snapshots).
+   * Published events of a snapshot whose staged state is gone cannot be completed without
+   * repeating or missing some: the shard stops and says so.
    */
-  private async settleStaged(): Promise<void> {
-    const m = this.staged.read();
-    if (m === undefined) return;
+  private async settleStaged(inFlight: SnapshotInFlight | undefined): Promise<{ marker: StagedSnapshotMarker; done: number } | undefined> {
     const o = this.o;
+    const m = this.staged.read();
+    const lost = (why: string): Error => {
+      const msg = `cdc shard ${o.shardId}: ${inFlight?.done} events of the snapshot at index ${inFlight?.index} are published but ${why}; the rest cannot be published without repeating or missing events: reset this shard (delete its progress group offsets and its data directory) to start over`;
+      this.stop(msg);
+      return new Error(msg);
+    };
+    if (m === undefined) {
+      if (inFlight !== undefined && this.published < inFlight.index) throw lost('no staged state is marked');
+      return undefined;
+    }
     const dir = this.staged.dirOf(m);
     const liveIsStaged = path.resolve(this.dirs.current()) === path.resolve(dir);
     if (this.published < m.index) {
       if (liveIsStaged) throw new Error(`cdc shard ${o.shardId}: the live replica ${m.dir} is a snapshot at index ${m.index} whose transaction is not committed (published index ${this.published}); was the progress group reset?`);
+      if (inFlight !== undefined) {
+        if (inFlight.index !== m.index) throw lost(`the staged state is at index ${m.index}`);
+        if (!existsSync(dir)) throw lost(`its staged state ${m.dir} is gone`);
+        this.stagedSettledInfo = { index: m.index, how: 'resumed', published: this.published, at: new Date().toISOString() };
+        return { marker: m, done: inFlight.done };
+      }
       this.staged.clear();
       await this.dirs.remove(dir);
       this.stagedSettledInfo = { index: m.index, how: 'discarded', published: this.published, at: new Date().toISOString() };
@@ -574,10 +684,11 @@ export class CdcFeed {
     this.pendingSeek = await o.topics.startOffsetAfter(logTopic(o.prefix, o.shardId), this.sm, settings?.startMarginMs ?? 5000);
     this.stagedSettledInfo = { index: m.index, how: 'completed', published: this.published, at: new Date().toISOString() };
     o.logger.warn({ shard: o.shardId, ...this.stagedSettledInfo }, 'cdc: a staged snapshot whose transaction had committed was made live');
+    return undefined;
   }
 
-  private async readPublished(): Promise<number> {
-    return this.o.topics.readProgress(progressGroup(this.o.prefix, this.o.instanceId), logTopic(this.o.prefix, this.o.shardId));
+  private async readProgressState(): Promise<{ index: number; metadata: string | null }> {
+    return this.o.topics.readProgressState(progressGroup(this.o.prefix, this.o.instanceId), logTopic(this.o.prefix, this.o.shardId));
   }
 
   /** Test only (WEFT_CDC_FAILPOINT): waits at `name` until the process is killed or closed. */
@@ -668,7 +779,7 @@ export class CdcFeed {
     if (consumer === undefined) return;
     consumer.pause([{ topic }]);
     this.o.logger.warn({ shard: this.o.shardId, applied: this.sm.appliedIndex, err: why }, 'cdc: gap in the log; re-snapshotting the shard');
-    void this.snapshotAndPublish(mustExceed, why, true).then(
+    void this.snapshotAndPublish(mustExceed, why).then(
       (offset) => {
         if (offset === undefined || this.consumer !== consumer) return;
         this.state = 'applying';
@@ -677,33 +788,6 @@ export class CdcFeed {
       },
       (e: unknown) => this.stop(`re-snapshot after the gap: ${errText(e)}`),
     );
-  }
-
-  /** The snapshot's events (of `state`) and progress = its index, in one Kafka transaction; `counted` hears the counts before the commit. */
-  private async publishSnapshot(state: Materializer, catalog: CatalogView, at: SnapshotPoint, replaced: { sm: Materializer; at: SnapshotPoint } | undefined, counted: (c: SnapshotCounts) => void): Promise<void> {
-    const producer = this.producer;
-    if (producer === undefined) throw new Error('no producer');
-    const gen = snapshotMessages({ prefix: this.o.changePrefix, shard: this.o.shardId, catalog, nowMs: Date.now() }, state, at, replaced);
-    const tx = await producer.transaction();
-    try {
-      let buf: OutMessage[] = [];
-      let r = gen.next();
-      while (r.done !== true) {
-        buf.push(r.value);
-        if (buf.length >= MAX_MESSAGES_PER_SEND) {
-          await this.send(tx, buf);
-          buf = [];
-        }
-        r = gen.next();
-      }
-      await this.send(tx, buf);
-      await this.sendProgress(tx, at.index);
-      counted(r.value);
-      await tx.commit();
-    } catch (e) {
-      await tx.abort().catch(() => undefined);
-      throw e;
-    }
   }
 
   /** Runs `op` until it succeeds, renewing the producer between tries; undefined once `give` says so. */
@@ -765,13 +849,14 @@ export class CdcFeed {
     await (await producer.transaction()).abort();
   }
 
-  private async commitTransaction(msgs: readonly OutMessage[], upTo: number): Promise<void> {
+  /** `metadata`: the progress offset's metadata (a snapshot chunk's, decision 0043; null clears it). */
+  private async commitTransaction(msgs: readonly OutMessage[], upTo: number, metadata: string | null = null): Promise<void> {
     const producer = this.producer;
     if (producer === undefined) throw new Error('no producer');
     const tx = await producer.transaction();
     try {
       for (let i = 0; i < msgs.length; i += MAX_MESSAGES_PER_SEND) await this.send(tx, msgs.slice(i, i + MAX_MESSAGES_PER_SEND));
-      await this.sendProgress(tx, upTo);
+      await this.sendProgress(tx, upTo, metadata);
       await tx.commit();
     } catch (e) {
       await tx.abort().catch(() => undefined);
@@ -793,10 +878,12 @@ export class CdcFeed {
   }
 
   /** Progress = the last Raft index whose changes the transaction completes. */
-  private async sendProgress(tx: Transaction, upTo: number): Promise<void> {
+  private async sendProgress(tx: Transaction, upTo: number, metadata: string | null): Promise<void> {
+    // (kafkajs passes an offset's metadata through to TxnOffsetCommit; its type omits it.)
+    const partition: PartitionOffset & { metadata: string | null } = { partition: 0, offset: String(upTo), metadata };
     await tx.sendOffsets({
       consumerGroupId: progressGroup(this.o.prefix, this.o.instanceId),
-      topics: [{ topic: logTopic(this.o.prefix, this.o.shardId), partitions: [{ partition: 0, offset: String(upTo) }] }],
+      topics: [{ topic: logTopic(this.o.prefix, this.o.shardId), partitions: [partition] }],
     });
   }
 

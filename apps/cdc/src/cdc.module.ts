@@ -15,6 +15,7 @@ export interface CdcConfig extends KafkaEnv, SnapshotEnv {
   readonly WEFT_CDC_PARTITIONS: number;
   readonly WEFT_CDC_RETENTION_MS: number;
   readonly WEFT_CDC_FAILPOINT: CdcFailpoint | '';
+  readonly WEFT_CDC_SNAPSHOT_CHUNK_EVENTS: number;
   readonly WEFT_LOG_LEVEL: Parameters<typeof createLogger>[1];
 }
 
@@ -36,6 +37,7 @@ export class CdcService implements OnModuleInit, OnApplicationShutdown {
       topicPrefix: settings.topicPrefix,
       changeTopicPrefix: this.c.WEFT_CDC_TOPIC_PREFIX === '' ? settings.topicPrefix : this.c.WEFT_CDC_TOPIC_PREFIX,
       snapshot,
+      snapshotChunkEvents: this.c.WEFT_CDC_SNAPSHOT_CHUNK_EVENTS,
       ...(this.c.WEFT_CDC_FAILPOINT === '' ? {} : { failpoint: this.c.WEFT_CDC_FAILPOINT }),
       shardIds: Array.from({ length: this.c.WEFT_SHARD_COUNT }, (_, i) => i + 1),
       dataDir: this.c.WEFT_DATA_DIR,

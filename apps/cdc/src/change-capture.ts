@@ -26,6 +26,8 @@ export interface ChangeCaptureOptions {
   readonly snapshot?: CdcSnapshotSettings;
   /** Test only (WEFT_CDC_FAILPOINT). */
   readonly failpoint?: CdcFailpoint;
+  /** Most events per Kafka transaction of a snapshot (decision 0043). */
+  readonly snapshotChunkEvents?: number;
 }
 
 export class ChangeCapture {
@@ -57,6 +59,7 @@ export class ChangeCapture {
         logger: this.o.logger,
         snapshot: this.o.snapshot,
         failpoint: this.o.failpoint,
+        snapshotChunkEvents: this.o.snapshotChunkEvents,
       });
       await feed.open();
       this.feeds.set(shardId, feed);

@@ -28,9 +28,10 @@ export interface CdcSnapshotSettings {
  * Test only: WEFT_CDC_FAILPOINT makes every shard's feed wait forever at the named point (GET
  * /cdc shows `failpoint`), so a crash test can kill -9 the process exactly there (decision 0041):
  *  - snapshot-staged: a snapshot is staged (marker written), its Kafka transaction not begun;
+ *  - snapshot-chunk: a chunk of a snapshot committed, more to come (decision 0043);
  *  - snapshot-committed: its transaction committed, the pointer not switched yet.
  */
-export const FAILPOINTS = ['', 'snapshot-staged', 'snapshot-committed'] as const;
+export const FAILPOINTS = ['', 'snapshot-staged', 'snapshot-chunk', 'snapshot-committed'] as const;
 export type CdcFailpoint = Exclude<(typeof FAILPOINTS)[number], ''>;
 
 /** Topic names allow [A-Za-z0-9._-]; empty: the change topics use WEFT_KAFKA_TOPIC_PREFIX. */

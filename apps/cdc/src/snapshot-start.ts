@@ -23,6 +23,10 @@ export interface ShardSnapshotInfo {
   /** From the first fetch attempt to the committed transaction and the offset found. */
   readonly ms: number;
   readonly at: string;
+  /** Kafka transactions its events took (chunks, decision 0043). */
+  readonly transactions: number;
+  /** Events committed by a run before a restart, not published again (0: none). */
+  readonly resumedAfter: number;
 }
 
 export interface TakeSnapshotOptions {

@@ -36,11 +36,17 @@ interface Received<T> {
   key: Row;
   value: T;
   partition: number;
+  offset: string;
 }
 
-/** Collects every message of some topics from the beginning (read_committed, kafkajs' default). */
+/**
+ * Collects every message of some topics from the beginning (read_committed, kafkajs' default),
+ * once per topic/partition/offset: a consumer group may redeliver after a rebalance (kafkajs is
+ * at-least-once), which is not a duplicate in the topic.
+ */
 class TopicReader<T> {
   readonly got: Received<T>[] = [];
+  private readonly seen = new Set<string>();
   private consumer: Consumer | undefined;
   constructor(private readonly topics: string[]) {}
   async start(): Promise<void> {
@@ -50,8 +56,11 @@ class TopicReader<T> {
     await c.connect();
     await c.subscribe({ topics: this.topics, fromBeginning: true });
     await c.run({
-      eachMessage: async ({ message, partition }) => {
-        this.got.push({ key: JSON.parse(String(message.key)) as Row, value: JSON.parse(String(message.value)) as T, partition });
+      eachMessage: async ({ topic, message, partition }) => {
+        const at = `${topic}/${partition}/${message.offset}`;
+        if (this.seen.has(at)) return;
+        this.seen.add(at);
+        this.got.push({ key: JSON.parse(String(message.key)) as Row, value: JSON.parse(String(message.value)) as T, partition, offset: message.offset });
       },
     });
   }
@@ -377,7 +386,7 @@ describe('CDC topics from a demo started with --kafka (shared broker)', () => {
       // Exactly once: no id twice; every acknowledged one there (an insert whose answer was lost may be there too, once).
       const twice = [...new Set(ids.filter((id, i) => ids.indexOf(id) !== i))];
       if (twice.length > 0) {
-        const shown = reader.got.filter((m) => twice.includes(Number(m.key.id))).map((m) => ({ id: m.key.id, partition: m.partition, source: m.value.source, tx: m.value.transaction?.id, ts_ms: m.value.ts_ms }));
+        const shown = reader.got.filter((m) => twice.includes(Number(m.key.id))).map((m) => ({ id: m.key.id, partition: m.partition, offset: m.offset, source: m.value.source, tx: m.value.transaction?.id, ts_ms: m.value.ts_ms }));
         console.log(`ids published twice: ${JSON.stringify(shown)}\ncdc log: ${out.split('\n').filter((l) => /cdc/.test(l) && /warn|error|journal|recover|takeover/i.test(l)).slice(-30).join('\n')}`);
       }
       expect(twice).toEqual([]);

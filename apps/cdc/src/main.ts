@@ -2,7 +2,7 @@ import { int, oneOf, optionalHostPorts, text } from '@weft/config';
 import { kafkaEnv } from '@weft/mirror';
 import { main } from '@weft/service';
 import { CdcModule } from './cdc.module';
-import { FAILPOINTS, optionalTopicPrefix, SNAPSHOT_MODES } from './settings';
+import { failpointSetting, optionalTopicPrefix, SNAPSHOT_MODES } from './settings';
 
 main({
   name: 'cdc',
@@ -38,7 +38,7 @@ main({
      */
     WEFT_CDC_SNAPSHOT_CHUNK_EVENTS: int(1, 10_000_000, 20_000),
     /** Test only: wait forever at this point (crash tests kill -9 the process there); empty = off. */
-    WEFT_CDC_FAILPOINT: oneOf(FAILPOINTS, ''),
+    WEFT_CDC_FAILPOINT: failpointSetting(),
   },
   module: (config) => CdcModule.forRoot(config),
 });

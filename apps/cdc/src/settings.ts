@@ -34,6 +34,15 @@ export interface CdcSnapshotSettings {
 export const FAILPOINTS = ['', 'snapshot-staged', 'snapshot-chunk', 'snapshot-committed'] as const;
 export type CdcFailpoint = Exclude<(typeof FAILPOINTS)[number], ''>;
 
+/** WEFT_CDC_FAILPOINT: empty (off, the default) or one of the points above. */
+export function failpointSetting(): EnvVar<CdcFailpoint | ''> {
+  return {
+    expected: `empty (off) or one of ${FAILPOINTS.filter((f) => f !== '').join(', ')} (tests only)`,
+    schema: z.enum(FAILPOINTS),
+    default: '',
+  };
+}
+
 /** Topic names allow [A-Za-z0-9._-]; empty: the change topics use WEFT_KAFKA_TOPIC_PREFIX. */
 export function optionalTopicPrefix(): EnvVar<string> {
   return {

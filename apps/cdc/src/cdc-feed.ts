@@ -154,6 +154,8 @@ export interface RecoveryInfo {
 }
 
 const MAX_MESSAGES_PER_SEND = 500;
+/** Between progress reads after a takeover (readSettledProgress). */
+const PROGRESS_SETTLE_MS = 500;
 const FLUSH_AFTER_MESSAGES = 5000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -331,7 +333,7 @@ export class CdcFeed {
     // kafkajs registers the transactional id lazily; an empty transaction fences older instances now.
     await (await producer.transaction()).abort();
     await o.topics.waitFor(logTopic(o.prefix, o.shardId), () => this.stopping);
-    const progress = await this.readProgressState();
+    const progress = await this.readSettledProgress();
     this.published = progress.index;
     const resume = await this.settleStaged(decodeSnapshotProgress(progress.metadata));
     if (resume !== undefined) {
@@ -575,7 +577,7 @@ export class CdcFeed {
       let attempts = 0;
       const ok = await this.retrying(async () => {
         if (attempts++ > 0) {
-          const p = await this.readProgressState();
+          const p = await this.readSettledProgress();
           if (last ? p.index >= at.index : (decodeSnapshotProgress(p.metadata)?.index === at.index && (decodeSnapshotProgress(p.metadata)?.done ?? 0) >= done)) return true;
         }
         await this.commitTransaction(chunk, upTo, metadata);
@@ -689,6 +691,28 @@ export class CdcFeed {
 
   private async readProgressState(): Promise<{ index: number; metadata: string | null }> {
     return this.o.topics.readProgressState(progressGroup(this.o.prefix, this.o.instanceId), logTopic(this.o.prefix, this.o.shardId));
+  }
+
+  /**
+   * The progress as committed by every transaction that completed before this producer fenced
+   * its predecessor (decision 0044). Fencing waits until the old transaction is committed or
+   * aborted, but the broker applies a transactional offset commit to the group a moment later,
+   * asynchronously, and until then OffsetFetch answers the previous offset (Kafka's
+   * `require_stable` flag waits for it; kafkajs cannot send it). Reading that stale offset made
+   * a restart publish the last committed batch again (seen in test/kafka-cdc.test.ts under
+   * load). So: wait, then read until two reads PROGRESS_SETTLE_MS apart agree (bounded).
+   */
+  private async readSettledProgress(): Promise<{ index: number; metadata: string | null }> {
+    await sleep(PROGRESS_SETTLE_MS);
+    let last = await this.readProgressState();
+    for (let i = 0; i < 10; i++) {
+      await sleep(PROGRESS_SETTLE_MS);
+      const now = await this.readProgressState();
+      if (now.index === last.index && now.metadata === last.metadata) return now;
+      this.o.logger.warn({ shard: this.o.shardId, first: last.index, then: now.index }, 'cdc: the published progress moved while being read after a takeover; reading again');
+      last = now;
+    }
+    return last;
   }
 
   /** Test only (WEFT_CDC_FAILPOINT): waits at `name` until the process is killed or closed. */
@@ -816,8 +840,11 @@ export class CdcFeed {
     const upTo = this.sm.appliedIndex;
     const msgs = this.pending;
     let backoff = 250;
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       try {
+        // A commit that failed ambiguously may have landed (the retry's producer fenced the
+        // old one, so that transaction is complete now): never publish these changes twice.
+        if (attempt > 0 && (await this.readSettledProgress()).index >= upTo) break;
         await this.commitTransaction(msgs, upTo);
         break;
       } catch (e) {

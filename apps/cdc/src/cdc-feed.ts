@@ -18,7 +18,8 @@
 //    rebuilt from the start of the topic (decision 0034 §5).
 //  - A gc entry is applied only once everything before it is published: it may remove versions
 //    that the images of earlier unpublished entries would be read from again after a crash.
-//  - A failed transaction is retried with the same messages until it commits or the feed stops.
+//  - A failed transaction is retried with the same messages until it commits or the feed stops,
+//    each retry first re-reading the progress (settled: decision 0044) in case it had landed.
 //  - Snapshot modes (decision 0037, snapshot-start.ts): with `initial` or `when_needed` a shard
 //    with no published progress starts from a node's snapshot at index I, publishes it as `r`
 //    events in one Kafka transaction with progress = I, and streams from I+1; with

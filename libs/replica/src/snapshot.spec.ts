@@ -4,7 +4,7 @@ import path from 'node:path';
 import { encodeEntry } from '@weft/logentry';
 import { Materializer } from '@weft/materialize';
 import type { SnapshotMetadata } from '@weft/raft';
-import { MvccStore } from '@weft/storage';
+import { MvccStore, NS_DATA } from '@weft/storage';
 import { entryStream, keyOf } from '../../materialize/src/testing/entries';
 import { ShardReplica } from './replica';
 import { ShardStateDir, ShardStateDirError } from './snapshot-dirs';
@@ -199,9 +199,13 @@ describe('shard snapshots: stream, stage, verify, install', () => {
   it('rejects validly framed content whose data does not hash to the stated state', async () => {
     const src = await source('src', 200);
     const fs = frames(await collect(streamShardState(src, { frameBytes: 1024 })));
-    const rec = fs.find((f) => f.kind === 'records' && f.rows.length > 4) as Extract<SnapshotFrame, { kind: 'records' }>;
+    // A version's value (a data key's: local keys such as prepared records are decoded on open
+    // and would be refused for that reason instead).
+    const isData = (f: SnapshotFrame): boolean => f.kind === 'records' && f.rows.some((b, i) => i % 2 === 0 && b[0] === NS_DATA);
+    const rec = fs.find(isData) as Extract<SnapshotFrame, { kind: 'records' }>;
     const rows = rec.rows.map((b) => Buffer.from(b));
-    rows[rows.length - 1] = Buffer.concat([rows[rows.length - 1], Buffer.from('!')]);
+    const at = rows.findIndex((b, i) => i % 2 === 0 && b[0] === NS_DATA) + 1;
+    rows[at] = Buffer.concat([rows[at], Buffer.from('!')]);
     const tampered = fs.map((f) => (f === rec ? { kind: 'records' as const, rows } : f));
     const { err, r } = await attempt(reframe(tampered), 150);
     expect(err).toBeInstanceOf(SnapshotRejectedError);

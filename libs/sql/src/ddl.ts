@@ -22,6 +22,7 @@ import { castValue, toText } from './types/values';
 import type { Row } from './runtime';
 import { compileStatement, newPlanner } from './compile';
 import { checkParents, referencedIndex } from './plan/foreign-keys';
+import { alterEnum, createEnum, dropTypes, renameType, type EnumDdlHooks } from './enum-ddl';
 import { Scope } from './plan/scope';
 
 type Utility = Omit<CompiledStatement, 'paramTypes'>;
@@ -48,7 +49,17 @@ export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, pa
   if ('IndexStmt' in node) return cmd('CREATE INDEX', (ctx) => createIndex(ctx, node.IndexStmt));
   if ('DropStmt' in node) return cmd('DROP', (ctx) => drop(ctx, node.DropStmt));
   if ('AlterTableStmt' in node) return cmd('ALTER TABLE', (ctx) => alterTable(ctx, node.AlterTableStmt));
-  if ('RenameStmt' in node) return cmd('ALTER', (ctx) => rename(ctx, node.RenameStmt));
+  if ('RenameStmt' in node) {
+    const r = node.RenameStmt;
+    if (r.renameType === 'OBJECT_TYPE') return cmd('ALTER TYPE', (ctx) => renameType(ctx, r.object && 'List' in r.object ? (r.object.List.items ?? []) : [], r.newname ?? '', enumHooks(ctx)));
+    return cmd('ALTER', (ctx) => rename(ctx, r));
+  }
+  if ('CreateEnumStmt' in node) return cmd('CREATE TYPE', (ctx) => createEnum(ctx, node.CreateEnumStmt, enumHooks(ctx)));
+  if ('AlterEnumStmt' in node) return cmd('ALTER TYPE', (ctx) => alterEnum(ctx, node.AlterEnumStmt, enumHooks(ctx)));
+  if ('CompositeTypeStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'composite types (CREATE TYPE ... AS (...)) are not supported', { hint: 'Enum types (CREATE TYPE ... AS ENUM) are.' });
+  if ('CreateRangeStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'range types (CREATE TYPE ... AS RANGE) are not supported', { hint: 'Enum types (CREATE TYPE ... AS ENUM) are.' });
+  if ('DefineStmt' in node && node.DefineStmt.kind === 'OBJECT_TYPE') throw sqlError(S.FEATURE_NOT_SUPPORTED, 'base types (CREATE TYPE with input and output functions) are not supported', { hint: 'Enum types (CREATE TYPE ... AS ENUM) are.' });
+  if ('CreateDomainStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'domains (CREATE DOMAIN) are not supported');
   if ('CreateSchemaStmt' in node) {
     const s = node.CreateSchemaStmt;
     return cmd('CREATE SCHEMA', async (ctx) => {
@@ -90,6 +101,7 @@ export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, pa
       if (db.id === ctx.rt.session.databaseId) throw sqlError(S.OBJECT_IN_USE, 'cannot drop the currently open database');
       for (const s of ctx.catalog.schemasOf(db.id)) deleteDescriptor(ctx.txn, s.id);
       for (const r of ctx.catalog.relationsOf(db.id)) deleteDescriptor(ctx.txn, r.id);
+      for (const d of ctx.catalog.typesOf(db.id)) deleteDescriptor(ctx.txn, d.id);
       deleteDescriptor(ctx.txn, db.id);
       await ddlDone(ctx);
       return 'DROP DATABASE';
@@ -133,6 +145,26 @@ export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, pa
   if ('CreateTrigStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'triggers are not supported');
   if ('CreateRoleStmt' in node || 'AlterRoleStmt' in node || 'DropRoleStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'roles are managed by the gateway configuration');
   return undefined;
+}
+
+function enumHooks(ctx: ExecContext): EnumDdlHooks {
+  return {
+    notice: (m) => notice(ctx, m),
+    done: () => ddlDone(ctx),
+    dropColumn: (table, columnId) => {
+      const col = table.columns.find((c) => c.id === columnId);
+      if (!col) return Promise.resolve(table);
+      return dropColumn(ctx, table, col);
+    },
+  };
+}
+
+/** ALTER TABLE ... DROP COLUMN (and DROP TYPE ... CASCADE): the column and the indexes on it. */
+async function dropColumn(ctx: ExecContext, table: TableDesc, col: ColumnDesc): Promise<TableDesc> {
+  if (table.primary.columns.includes(col.id)) throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop column ${col.name} of table ${table.name} because the primary key depends on it`);
+  const dropped = table.indexes.filter((i) => i.columns.includes(col.id));
+  for (const i of dropped) await dropIndexData(ctx, table, i);
+  return { ...table, columns: table.columns.filter((x) => x !== col), indexes: table.indexes.filter((i) => !dropped.includes(i)) };
 }
 
 async function ddlDone(ctx: ExecContext): Promise<void> {
@@ -579,7 +611,8 @@ async function drop(ctx: ExecContext, s: DropStmt): Promise<string> {
     OBJECT_TYPE: 'DROP TYPE', OBJECT_EXTENSION: 'DROP EXTENSION', OBJECT_FUNCTION: 'DROP FUNCTION', OBJECT_TRIGGER: 'DROP TRIGGER',
   };
   if (!(kind in tag)) throw sqlError(S.FEATURE_NOT_SUPPORTED, `DROP ${kind.replace('OBJECT_', '')} is not supported`);
-  if (kind === 'OBJECT_EXTENSION' || kind === 'OBJECT_FUNCTION' || kind === 'OBJECT_TRIGGER' || kind === 'OBJECT_TYPE') {
+  if (kind === 'OBJECT_TYPE') return dropTypes(ctx, s.objects ?? [], s.missing_ok ?? false, s.behavior === 'DROP_CASCADE', enumHooks(ctx));
+  if (kind === 'OBJECT_EXTENSION' || kind === 'OBJECT_FUNCTION' || kind === 'OBJECT_TRIGGER') {
     if (!s.missing_ok) throw sqlError(S.UNDEFINED_OBJECT, `${kind.replace('OBJECT_', '').toLowerCase()} does not exist`);
     return tag[kind];
   }
@@ -596,13 +629,16 @@ async function drop(ctx: ExecContext, s: DropStmt): Promise<string> {
         continue;
       }
       const rels = ctx.catalog.relationsOf(ctx.rt.session.databaseId).filter((r) => r.schemaId === sc.id);
-      if (rels.length && !cascade) {
+      const types = ctx.catalog.typesOf(ctx.rt.session.databaseId).filter((d) => d.schemaId === sc.id);
+      if ((rels.length || types.length) && !cascade) {
         throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop schema ${name} because other objects depend on it`, { hint: 'Use DROP ... CASCADE to drop the dependent objects too.' });
       }
       for (const r of rels) {
         deleteDescriptor(ctx.txn, r.id);
         if (r.kind === 'table') await deleteAllRows(ctx, r);
       }
+      // Types go last: columns of tables in other schemas that use them go with them (CASCADE).
+      if (types.length) await dropTypes(ctx, types.map((d) => ({ List: { items: [{ String: { sval: sc.name } }, { String: { sval: d.name } }] } })), false, true, { ...enumHooks(ctx), done: async () => undefined, droppedTables: new Set(rels.map((r) => r.id)) });
       deleteDescriptor(ctx.txn, sc.id);
       continue;
     }
@@ -897,10 +933,7 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
         }
         throw sqlError(S.UNDEFINED_COLUMN, `column "${c.name}" of relation "${table.name}" does not exist`);
       }
-      if (table.primary.columns.includes(col.id)) throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop column ${col.name} of table ${table.name} because the primary key depends on it`);
-      const dropped = table.indexes.filter((i) => i.columns.includes(col.id));
-      for (const i of dropped) await dropIndexData(ctx, table, i);
-      return { ...table, columns: table.columns.filter((x) => x !== col), indexes: table.indexes.filter((i) => !dropped.includes(i)) };
+      return dropColumn(ctx, table, col);
     }
     case 'AT_ColumnDefault': {
       const col = colByName(c.name);

@@ -6,6 +6,7 @@ import { decApplyTypmod, decCmp, decFromBigint, decFromNumber, formatDec, parseD
 import {
   DAY_MICROS, formatDate, formatInterval, formatTime, formatTimestamp, nowMicros, parseDate, parseInterval, parseTime, parseTimestamp,
 } from './datetime';
+import { compareEnum, enumFromText } from './enum';
 import { currentTimeZone, localToUtc, offsetSeconds } from './timezone';
 import { type Interval, type SqlType, type TypeKind, type Value, isIntKind, isPrecisionTimeKind, isStringKind, plain, t, typeDisplayName } from './types';
 
@@ -148,6 +149,8 @@ export function fromText(s: string, type: SqlType): Value {
     case 'json':
     case 'jsonb':
       return parseJson(s, type.kind);
+    case 'enum':
+      return enumFromText(s, type);
     case 'array':
       if (type.vector) return s.trim() === '' ? [] : s.trim().split(/\s+/).map((x) => fromText(x, type.elem ?? t('int2')));
       return parseArrayText(s, type.elem ?? t('text'));
@@ -329,6 +332,14 @@ function roundMicros(us: bigint, p: number): bigint {
 
 function castToKind(v: Value, from: SqlType, to: SqlType, explicit: boolean): Value {
   if (v === null) return null;
+  // Enums cast to and from the string types only, and never to another enum (as in PostgreSQL).
+  if (from.kind === 'enum' || to.kind === 'enum') {
+    if (from.kind === 'enum' && to.kind === 'enum') {
+      if (from.enum?.typeId !== to.enum?.typeId) throw castError(from, to);
+      return v;
+    }
+    if (!isStringKind(from.kind) && !isStringKind(to.kind)) throw castError(from, to);
+  }
   if (from.kind === to.kind && to.kind !== 'varchar' && to.kind !== 'bpchar' && to.kind !== 'numeric' && to.kind !== 'array') return v;
   if (isStringKind(from.kind) && !isStringKind(to.kind)) return fromText(v as string, to);
   switch (to.kind) {
@@ -452,6 +463,8 @@ export function compareValues(a: Value, b: Value, type: SqlType): number {
       const y = (b as string).replace(/ +$/, '');
       return x < y ? -1 : x > y ? 1 : 0;
     }
+    case 'enum':
+      return compareEnum(a as string, b as string, type);
     default:
       return a < b ? -1 : a > b ? 1 : 0;
   }

@@ -140,7 +140,6 @@ export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, pa
   }
   if ('ExplainStmt' in node) return explain(node.ExplainStmt.query as Node, node.ExplainStmt.options ?? [], env, sqlText);
   if ('CopyStmt' in node) return compileCopy(node.CopyStmt, planner, params);
-  if ('DoStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'DO blocks are not supported');
   if ('CreateFunctionStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'CREATE FUNCTION is not supported');
   if ('CreateTrigStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'triggers are not supported');
   if ('CreateRoleStmt' in node || 'AlterRoleStmt' in node || 'DropRoleStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'roles are managed by the gateway configuration');

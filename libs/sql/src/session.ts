@@ -1,7 +1,8 @@
 // One client session: transaction state machine (idle / in block / failed), savepoints,
 // settings, SQL-level and protocol-level prepared statements, and statement execution with
 // implicit transactions that retry serialization failures before any row was sent.
-import type { Node } from 'libpg-query';
+import type { DoStmt, Node } from 'libpg-query';
+import { parseDoBlock, runDoBlock } from './plpgsql/do-block';
 import {
   PgError, type ExecuteRequest, type PgValue, type PreparedStatement, type QueryContext, type SessionHandler, type StatementResult, type TransactionStatus,
 } from '@weft/pgwire';
@@ -447,6 +448,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
   }
 
   private async execWith(txn: Txn, planCatalog: Catalog, stmt: ParsedStatement, params: readonly PgValue[], prepared: SqlPrepared | undefined, ctx: QueryContext, implicit: boolean): Promise<StatementResult> {
+    if ('DoStmt' in stmt.node) return this.runDo(txn, planCatalog, stmt.node.DoStmt, ctx, implicit);
     let catalog = planCatalog;
     if (txn.hasWrites || !implicit) this.txnCatalog = catalog;
     const env = this.plannerEnv(catalog);
@@ -509,6 +511,51 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     }
     if (result.kind === 'rows' && compiled.columns) return { ...result, columns: columnInfos(compiled.columns) };
     return result;
+  }
+
+  /**
+   * DO: the block's statements run one by one in this statement's transaction, each planned
+   * against the catalog as the statements before it left it (see plpgsql/do-block.ts).
+   */
+  private async runDo(txn: Txn, catalog: Catalog, d: DoStmt, ctx: QueryContext, implicit: boolean): Promise<StatementResult> {
+    const program = parseDoBlock(doBlockBody(d));
+    if (txn.hasWrites || !implicit) this.txnCatalog = catalog;
+    const current = (): Catalog => this.txnCatalog ?? catalog;
+    const one = async (sql: string): Promise<StatementResult> => {
+      const stmts = parseSql(sql);
+      if (stmts.length !== 1) throw sqlError(S.SYNTAX_ERROR, `a DO block statement must be one SQL statement: ${sql}`);
+      const node = stmts[0].node;
+      const kind = Object.keys(node)[0] ?? '';
+      if (kind in SESSION_STATEMENTS) throw sqlError(S.FEATURE_NOT_SUPPORTED, `${SESSION_STATEMENTS[kind]} is not supported in DO blocks`);
+      return this.execWith(txn, current(), stmts[0], [], undefined, ctx, implicit).catch((e: unknown) => {
+        throw unpositioned(kvErrorToPg(e));
+      });
+    };
+    // A position inside one of the block's statements does not point into the DO statement.
+    const unpositioned = (e: unknown): unknown => (e instanceof PgError && e.fields.position !== undefined ? new PgError(e.code, e.message, { ...e.fields, position: undefined }, e.severity) : e);
+    await runDoBlock(program, {
+      exec: async (sql) => {
+        const r = await one(sql);
+        if (r.kind === 'rows') {
+          throw sqlError(S.SYNTAX_ERROR, 'query has no destination for result data', { hint: 'If you want to discard the results of a SELECT, use PERFORM instead.' });
+        }
+      },
+      scalar: async (sql) => {
+        const r = await one(sql);
+        return r.kind === 'rows' ? r.rows?.[0]?.[0] : undefined;
+      },
+      savepoint: async () => txn.savepoint(),
+      rollbackTo: async (mark) => {
+        txn.rollbackTo(mark as ReturnType<Txn['savepoint']>);
+        // DDL the rolled-back statements made is gone: plan the rest with the catalog as it is now.
+        if (this.txnCatalogDirty) {
+          this.engine.invalidateCatalog();
+          this.txnCatalog = await this.engine.reloadCatalog(txn);
+        }
+      },
+      notice: (severity, message) => ctx.notice({ severity, code: severity === 'WARNING' ? '01000' : '00000', message }),
+    });
+    return { kind: 'command', commandTag: 'DO' };
   }
 
   private timeZone(): string {
@@ -1009,6 +1056,31 @@ export function resolveRelation(catalog: Catalog, session: SessionInfo, schema: 
 }
 
 export { PG_CATALOG_ID, INFORMATION_SCHEMA_ID };
+
+/** Statements the session itself handles, which a DO block does not run (named for the 0A000). */
+const SESSION_STATEMENTS: Readonly<Record<string, string>> = {
+  TransactionStmt: 'transaction control', VariableSetStmt: 'SET', VariableShowStmt: 'SHOW', PrepareStmt: 'PREPARE', ExecuteStmt: 'EXECUTE of a prepared statement',
+  DeallocateStmt: 'DEALLOCATE', DeclareCursorStmt: 'DECLARE CURSOR', FetchStmt: 'FETCH', ClosePortalStmt: 'CLOSE', DiscardStmt: 'DISCARD', DoStmt: 'a nested DO',
+  ListenStmt: 'LISTEN', NotifyStmt: 'NOTIFY', UnlistenStmt: 'UNLISTEN', CopyStmt: 'COPY', CreatedbStmt: 'CREATE DATABASE', DropdbStmt: 'DROP DATABASE',
+};
+
+/** The body of a DO statement; only LANGUAGE plpgsql runs. */
+function doBlockBody(d: DoStmt): string {
+  let body: string | undefined;
+  let language = 'plpgsql';
+  for (const a of d.args ?? []) {
+    if (!('DefElem' in a)) continue;
+    const value = a.DefElem.arg && 'String' in a.DefElem.arg ? (a.DefElem.arg.String.sval ?? '') : '';
+    if (a.DefElem.defname === 'as') body = value;
+    else if (a.DefElem.defname === 'language') language = value;
+  }
+  if (language !== 'plpgsql') {
+    if (['sql', 'c', 'internal'].includes(language)) throw sqlError(S.FEATURE_NOT_SUPPORTED, `language "${language}" does not support inline code execution`);
+    throw sqlError(S.FEATURE_NOT_SUPPORTED, `DO blocks in language "${language}" are not supported (only plpgsql)`);
+  }
+  if (body === undefined) throw sqlError(S.SYNTAX_ERROR, 'no inline code specified');
+  return body;
+}
 
 /** Same column count, names and types: what a client was told in RowDescription still holds. */
 function sameShape(a: readonly { name: string; typeOid: number }[], b: readonly { name: string; typeOid: number }[]): boolean {

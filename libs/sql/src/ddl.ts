@@ -15,13 +15,14 @@ import type { PlannerEnv } from './plan/context';
 import { compileCopy } from './copy';
 import { typeFromTypeName, stringOf, type ParamTypes } from './plan/expr';
 import type { Planner } from './plan/select';
-import { RowValidator, tableScope, updateWithKeys } from './plan/dml';
+import { RowValidator, tableScope } from './plan/dml';
 import type { ExecContext, CompiledStatement } from './statement';
 import { SERIAL_NAMES, type SqlType, t, typeDisplayName } from './types/types';
 import { castValue, toText } from './types/values';
 import type { Row } from './runtime';
 import { compileStatement, newPlanner } from './compile';
 import { checkParents, referencedIndex } from './plan/foreign-keys';
+import { alterColumnType } from './alter-column-type';
 import { alterEnum, createEnum, dropTypes, renameType, type EnumDdlHooks } from './enum-ddl';
 import { Scope } from './plan/scope';
 
@@ -951,28 +952,7 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
     }
     case 'AT_AlterColumnType': {
       const col = colByName(c.name);
-      const cd = (c.def as { ColumnDef: ColumnDef }).ColumnDef;
-      const type = typeFromTypeName(cd.typeName ?? {});
-      const sameStorage = type.kind === col.type.kind || (['text', 'varchar', 'bpchar'].includes(type.kind) && ['text', 'varchar'].includes(col.type.kind));
-      const unsupported = (): Error =>
-        sqlError(S.FEATURE_NOT_SUPPORTED, `changing the type of column "${col.name}" from ${typeDisplayName(col.type)} to ${typeDisplayName(type)} is not supported`);
-      if (!sameStorage) throw unsupported();
-      // Same storage: index keys of unchanged values stay the same. Values the cast changes
-      // (numeric scale, timestamp precision, char padding) are written back with their index
-      // entries, as PostgreSQL's rewrite would; a too-long value fails the cast (22001).
-      // Sequelize's sync({ alter: true }) re-states every column's type this way.
-      const altered = replaceCol(col, { ...col, type });
-      const i = table.columns.indexOf(col);
-      const inKey = table.primary.columns.includes(col.id);
-      for (const r of await allRows(ctx, table)) {
-        const v = castValue(r[i], col.type, type, false);
-        if (v === null || toText(v, type) === toText(r[i], col.type)) continue;
-        if (inKey) throw unsupported(); // a changed primary key value would move the row
-        const next = [...r];
-        next[i] = v;
-        await updateWithKeys(ctx, altered, r, next);
-      }
-      return altered;
+      return alterColumnType(ctx, table, col, (c.def as { ColumnDef: ColumnDef }).ColumnDef, () => allRows(ctx, table));
     }
     case 'AT_AddConstraint': {
       const k = (c.def as { Constraint: Constraint }).Constraint;

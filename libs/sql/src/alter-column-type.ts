@@ -12,6 +12,7 @@ import { encodeTableRow, indexEntry, primaryKey } from './catalog/table-data';
 import { newPlanner } from './compile';
 import { S, sqlError } from './errors';
 import { RowValidator, tableScope } from './plan/dml';
+import { Scope } from './plan/scope';
 import { typeFromTypeName } from './plan/expr';
 import type { Row } from './runtime';
 import type { ExecContext } from './statement';
@@ -94,7 +95,7 @@ export async function alterColumnType(ctx: ExecContext, table: TableDesc, col: C
     }
     convert = (r) => castValue(r[i], col.type, type, false);
   }
-  checkDefault(ctx, next, col, type);
+  checkDefault(ctx, col, type);
 
   // Every conversion first: an error leaves nothing written.
   const moves: { from: Row; to: Row }[] = [];
@@ -125,17 +126,17 @@ export async function alterColumnType(ctx: ExecContext, table: TableDesc, col: C
   return next;
 }
 
-/** A column DEFAULT must convert to the new type, as PostgreSQL checks when the type changes. */
-function checkDefault(ctx: ExecContext, next: TableDesc, col: ColumnDesc, type: SqlType): void {
+/**
+ * A column DEFAULT must convert to the new type, as PostgreSQL checks when the type changes:
+ * it stored the default coerced to the old type, so it needs an assignment cast old -> new
+ * (whatever USING says), and a constant default must convert.
+ */
+function checkDefault(ctx: ExecContext, col: ColumnDesc, type: SqlType): void {
   if (!col.defaultExpr || col.identity) return;
-  try {
-    const e = newPlanner(ctx.env).compiler(tableScope(next, next.name, ''), { types: [] }).compile(col.defaultExpr);
-    if (!assignable(e.type, type)) throw sqlError(S.DATATYPE_MISMATCH, 'not assignable');
-    if (e.isConst && e.slots.length === 0) castValue(e.fn({ row: [], outer: undefined, rt: ctx.rt }), e.type, type, false);
-  } catch (e) {
-    if (!(e instanceof PgError) || e.code !== S.DATATYPE_MISMATCH) throw e;
-    throw sqlError(S.DATATYPE_MISMATCH, `default for column "${col.name}" cannot be cast automatically to type ${typeDisplayName(type)}`);
-  }
+  const refuse = (): PgError => sqlError(S.DATATYPE_MISMATCH, `default for column "${col.name}" cannot be cast automatically to type ${typeDisplayName(type)}`);
+  if (!assignable(col.type, type)) throw refuse();
+  const e = newPlanner(ctx.env).compiler(new Scope([]), { types: [] }).compile(col.defaultExpr, col.type);
+  if (e.isConst && e.slots.length === 0) castValue(castValue(e.fn({ row: [], outer: undefined, rt: ctx.rt }), e.type, col.type, false), col.type, type, false);
 }
 
 /** Deletes the rows' old entries, then writes the new ones, refusing keys a conversion made equal. */

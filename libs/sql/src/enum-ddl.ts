@@ -5,7 +5,7 @@
 // order, which no ALTER TYPE changes, so no row is ever rewritten.
 import type { AlterEnumStmt, CreateEnumStmt, Node } from 'libpg-query';
 import { enumSqlType } from './catalog/catalog';
-import type { EnumLabelDesc, SchemaDesc, TableDesc, TypeDesc } from './catalog/descriptors';
+import { OID_BASE, type EnumLabelDesc, type SchemaDesc, type TableDesc, type TypeDesc } from './catalog/descriptors';
 import { allocateId, deleteDescriptor, writeDescriptor } from './catalog/store';
 import { resolveTypeDesc } from './catalog/user-types';
 import { S, sqlError } from './errors';
@@ -63,16 +63,20 @@ export async function createEnum(ctx: ExecContext, s: CreateEnumStmt, hooks: Enu
   const { schema, name } = qualifiedParts(s.typeName ?? []);
   const sc = targetSchema(ctx, schema);
   // A table's row type has the table's name, so a relation of that name also takes the name.
-  if (ctx.catalog.type(sc.id, name) || ctx.catalog.relation(sc.id, name)) throw sqlError(S.DUPLICATE_OBJECT, `type "${name}" already exists`);
+  if (ctx.catalog.type(sc.id, name)) throw sqlError(S.DUPLICATE_OBJECT, `type "${name}" already exists`);
+  if (ctx.catalog.relation(sc.id, name)) {
+    throw sqlError(S.DUPLICATE_OBJECT, `type "${name}" already exists`, { hint: "A relation has an associated type of the same name, so you must use a name that doesn't conflict with any existing type." });
+  }
+  const id = await allocateId(ctx.txn);
+  const arrayId = await allocateId(ctx.txn);
   const labels = (s.vals ?? []).map(stringOf);
   const seen = new Set<string>();
   for (const l of labels) {
     checkLabel(l);
-    if (seen.has(l)) throw sqlError(S.DUPLICATE_OBJECT, `enum label "${l}" used more than once`);
+    // PostgreSQL reports this through pg_enum's unique index.
+    if (seen.has(l)) throw sqlError(S.UNIQUE_VIOLATION, 'duplicate key value violates unique constraint "pg_enum_typid_label_index"', { detail: `Key (enumtypid, enumlabel)=(${OID_BASE + id}, ${l}) already exists.` });
     seen.add(l);
   }
-  const id = await allocateId(ctx.txn);
-  const arrayId = await allocateId(ctx.txn);
   writeDescriptor(ctx.txn, {
     kind: 'type', id, schemaId: sc.id, name, arrayId, labels: labels.map((label, i) => ({ label, sortOrder: i + 1, n: i })), nextLabel: labels.length,
   } satisfies TypeDesc);

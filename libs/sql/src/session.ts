@@ -1075,8 +1075,10 @@ function doBlockBody(d: DoStmt): string {
     else if (a.DefElem.defname === 'language') language = value;
   }
   if (language !== 'plpgsql') {
+    // PostgreSQL's built-in languages other than plpgsql have no inline handler; any other
+    // language is not installed, which PostgreSQL reports as 42704.
     if (['sql', 'c', 'internal'].includes(language)) throw sqlError(S.FEATURE_NOT_SUPPORTED, `language "${language}" does not support inline code execution`);
-    throw sqlError(S.FEATURE_NOT_SUPPORTED, `DO blocks in language "${language}" are not supported (only plpgsql)`);
+    throw sqlError(S.UNDEFINED_OBJECT, `language "${language}" does not exist`, { hint: 'Weft runs DO blocks in plpgsql only.' });
   }
   if (body === undefined) throw sqlError(S.SYNTAX_ERROR, 'no inline code specified');
   return body;

@@ -147,6 +147,8 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
       return { ...p, paramTypes: compiled.c.paramTypes.map((x) => typeOidOf(x)), columns: null };
     }
     if (isSessionStatement(stmts[0].node)) return { ...p, paramTypes: [...paramTypes], columns: this.sessionStatementColumns(stmts[0].node) };
+    // DO has no plan: its body is parsed and run at Execute (execWith), as PostgreSQL does.
+    if ('DoStmt' in stmts[0].node) return { ...p, paramTypes: [], columns: null };
     const compiled = await this.withReadTxn(async (exec) => withTimeZone(this.timeZone(), () => this.compile(stmts[0], declared, exec.env, exec.catalog)), ctx);
     p.compiled = compiled.c;
     p.catalogVersion = compiled.version;

@@ -136,7 +136,8 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
   private async prepareOne(sql: string, paramTypes: readonly number[], ctx: QueryContext): Promise<SqlPrepared> {
     const stmts = parseSql(sql);
     if (stmts.length > 1) throw sqlError(S.SYNTAX_ERROR, 'cannot insert multiple commands into a prepared statement');
-    const declared = paramTypes.map((oid) => (oid === 0 ? undefined : (typeByOid(oid) ?? t('text'))));
+    // A user type's OID (an enum) is looked up in the catalog when the statement is planned.
+    const declared = paramTypes.map((oid) => (oid === 0 ? undefined : (typeByOid(oid) ?? (this.txnCatalog ?? this.engine.cachedCatalog)?.typeByOid(oid) ?? t('text'))));
     const p: SqlPrepared = { parsed: stmts[0], declared, compiled: undefined, catalogVersion: undefined, paramTypes: [], columns: null };
     if (!stmts[0]) return { ...p, paramTypes: paramTypes.map((x) => x || 25) };
     if (this.state === 'failed' && !this.isTxnEnd(stmts[0].node)) throw this.abortedError();
@@ -463,7 +464,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     } else if (prepared) {
       // Planned again under a newer catalog: the parameter types the client was told at Parse
       // stay, and the result shape it was told must not change (PostgreSQL: 0A000).
-      compiled = compile(prepared.compiled ? prepared.paramTypes.map((oid) => typeByOid(oid) ?? t('text')) : prepared.declared);
+      compiled = compile(prepared.compiled ? prepared.paramTypes.map((oid) => typeByOid(oid) ?? catalog.typeByOid(oid) ?? t('text')) : prepared.declared);
       if (prepared.columns && !sameShape(prepared.columns, compiled.columns ? columnInfos(compiled.columns) : [])) {
         throw sqlError(S.FEATURE_NOT_SUPPORTED, 'cached plan must not change result type', { hint: 'Prepare the statement again.' });
       }

@@ -83,7 +83,7 @@ export async function alterColumnType(ctx: ExecContext, table: TableDesc, col: C
   let convert: (r: Row) => ReturnType<typeof castValue>;
   if (using) {
     const c = newPlanner(ctx.env).compiler(tableScope(table, table.name, ''), { types: [] }, { noAgg: 'transform expressions' });
-    const e = c.compile(using as Node);
+    const e = c.compile(using);
     if (e.slots.length) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'cannot use subquery in transform expression');
     if (!assignable(e.type, type)) {
       throw sqlError(S.DATATYPE_MISMATCH, `result of USING clause for column "${col.name}" cannot be cast automatically to type ${typeDisplayName(type)}`, { hint: 'You might need to add an explicit cast.' });

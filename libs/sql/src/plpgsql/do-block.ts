@@ -37,7 +37,8 @@ export interface DoHost {
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (v !== null && typeof v === 'object' ? (v as Json) : {});
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const exprText = (v: unknown): string => String(obj(obj(v).PLpgSQL_expr).query ?? '');
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const exprText = (v: unknown): string => str(obj(obj(v).PLpgSQL_expr).query);
 
 const unsupported = (what: string): PgError => sqlError(S.FEATURE_NOT_SUPPORTED, `PL/pgSQL construct not supported in DO blocks: ${what}`, {
   hint: 'Weft runs a PL/pgSQL subset in DO blocks: SQL statements, BEGIN ... EXCEPTION WHEN ... END, IF/ELSIF/ELSE, PERFORM, RAISE with a plain message, NULL and RETURN.',
@@ -76,7 +77,7 @@ export function parseDoBlock(body: string): readonly DoStatement[] {
   // statements, so a FOR loop is named as such rather than by its loop variable).
   for (const d of list(fn.datums)) {
     const v = obj(obj(d).PLpgSQL_var ?? obj(d).PLpgSQL_rec ?? obj(d).PLpgSQL_row);
-    const name = String(v.refname ?? '');
+    const name = str(v.refname);
     if (!['found', 'sqlstate', 'sqlerrm'].includes(name)) throw unsupported(`variables (DECLARE ${name || '...'})`);
   }
   return program;
@@ -129,7 +130,7 @@ function convertBlock(node: Json): Extract<DoStatement, { kind: 'block' }> {
   const handlers = list(obj(obj(node.exceptions).PLpgSQL_exception_block).exc_list).map((x): DoHandler => {
     const h = obj(obj(x).PLpgSQL_exception);
     const conditions = list(h.conditions).map((c) => {
-      const name = String(obj(obj(c).PLpgSQL_condition).condname ?? '');
+      const name = str(obj(obj(c).PLpgSQL_condition).condname);
       if (name === 'others') return name;
       if (/^[0-9A-Z]{5}$/.test(name)) return name; // SQLSTATE 'xxxxx'
       const code = CONDITIONS[name];
@@ -153,9 +154,9 @@ function convertRaise(node: Json): DoStatement {
     if (Number(opt.opt_type ?? 0) !== 0 || !value) throw unsupported('RAISE ... USING other than ERRCODE = \'xxxxx\'');
     code = value[1];
   }
-  if (node.message === undefined) throw unsupported('RAISE without a message');
+  if (typeof node.message !== 'string') throw unsupported('RAISE without a message');
   const level = LEVELS[Number(node.elog_level ?? 21)] ?? 'debug';
-  return { kind: 'raise', level, message: String(node.message).replace(/%%/g, '%'), code };
+  return { kind: 'raise', level, message: node.message.replace(/%%/g, '%'), code };
 }
 
 const RETURN = Symbol('return');

@@ -1,7 +1,7 @@
 // Name and OID resolution of user-defined types (enums) over a catalog snapshot, following
 // search_path as relations do (pg_catalog holds only built-ins, which types.ts knows).
 import type { SessionInfo } from '../runtime';
-import type { TypeResolver } from '../types/types';
+import { quoteTypeName, type TypeResolver } from '../types/types';
 import { type Catalog, enumSqlType } from './catalog';
 import type { TypeDesc } from './descriptors';
 
@@ -25,5 +25,12 @@ export function typeResolverFor(catalog: Catalog, session: SessionInfo): TypeRes
       return d ? enumSqlType(d) : undefined;
     },
     byOid: (oid) => catalog.typeByOid(oid),
+    displayName: (typeId) => {
+      const d = catalog.byId.get(typeId);
+      if (d?.kind !== 'type') return undefined;
+      const schema = catalog.schemaName(d.schemaId);
+      // As PostgreSQL's format_type: qualified when the name would not find this type.
+      return resolveTypeDesc(catalog, session, undefined, d.name)?.id === d.id ? quoteTypeName(d.name) : `${quoteTypeName(schema)}.${quoteTypeName(d.name)}`;
+    },
   };
 }

@@ -134,7 +134,7 @@ export function typeByOid(oid: number): SqlType | undefined {
 export function typeDisplayName(type: SqlType): string {
   if (type.vector) return type.vector;
   if (type.kind === 'array') return `${typeDisplayName(type.elem ?? t('text'))}[]`;
-  if (type.enum) return quoteTypeName(type.enum.name);
+  if (type.enum) return currentTypeResolver()?.displayName(type.enum.typeId) ?? quoteTypeName(type.enum.name);
   const base = TYPE_INFO[type.kind].name;
   if (type.typmod >= 0) {
     if (type.kind === 'varchar' || type.kind === 'bpchar') return `${base}(${type.typmod - 4})`;
@@ -182,6 +182,8 @@ export const isBuiltinTypeName = (name: string): boolean => NAMES[name] !== unde
 export interface TypeResolver {
   byName(schema: string | undefined, name: string): SqlType | undefined;
   byOid(oid: number): SqlType | undefined;
+  /** format_type's name of a user type: schema-qualified unless its schema is on search_path. */
+  displayName(typeId: number): string | undefined;
 }
 const resolvers = new AsyncLocalStorage<TypeResolver>();
 export function withTypeResolver<T>(resolver: TypeResolver, fn: () => T): T {

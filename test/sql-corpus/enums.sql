@@ -64,7 +64,13 @@ INSERT INTO en_keyed VALUES ('meh', 0), ('fine', 1);
 SELECT id, mood FROM en_people ORDER BY mood, id;
 SELECT * FROM en_keyed ORDER BY m;
 SELECT id FROM en_people WHERE mood < 'ok' ORDER BY id;
+CREATE TABLE en_defaults (id int PRIMARY KEY, d en_mood DEFAULT 'meh');
+INSERT INTO en_defaults (id) VALUES (1);
+ALTER TABLE en_defaults ADD COLUMN later en_mood DEFAULT 'meh';
 ALTER TYPE en_mood RENAME VALUE 'meh' TO 'so-so';
+INSERT INTO en_defaults (id) VALUES (2);
+SELECT id, d, later FROM en_defaults ORDER BY id;
+DROP TABLE en_defaults;
 -- @error 22023
 ALTER TYPE en_mood RENAME VALUE 'nope' TO 'x';
 -- @error 42710

@@ -5,7 +5,7 @@
 // order, which no ALTER TYPE changes, so no row is ever rewritten.
 import type { AlterEnumStmt, CreateEnumStmt, Node } from 'libpg-query';
 import { enumSqlType } from './catalog/catalog';
-import { OID_BASE, type EnumLabelDesc, type SchemaDesc, type TableDesc, type TypeDesc } from './catalog/descriptors';
+import { OID_BASE, type ColumnDesc, type EnumLabelDesc, type SchemaDesc, type TableDesc, type TypeDesc } from './catalog/descriptors';
 import { allocateId, deleteDescriptor, writeDescriptor } from './catalog/store';
 import { resolveTypeDesc } from './catalog/user-types';
 import { S, sqlError } from './errors';
@@ -98,12 +98,27 @@ function dependentColumns(ctx: ExecContext, d: TypeDesc): { table: TableDesc; co
 const usesEnum = (type: SqlType, typeId: number): boolean => type.enum?.typeId === typeId || (type.kind === 'array' && type.elem?.enum?.typeId === typeId);
 
 /** Writes the type and gives every column that uses it the type's new labels / name. */
-function saveType(ctx: ExecContext, d: TypeDesc): void {
+function saveType(ctx: ExecContext, d: TypeDesc, renamed?: { from: string; to: string }): void {
   writeDescriptor(ctx.txn, d);
   const retype = (type: SqlType): SqlType => (type.kind === 'array' ? arrayOf(enumSqlType(d)) : enumSqlType(d));
+  const follow = (c: ColumnDesc): ColumnDesc => {
+    if (!renamed || c.type.kind !== 'enum') return c;
+    // PostgreSQL stores a default (and ADD COLUMN's value for older rows) as the label's OID,
+    // so a renamed label stays the default: rewrite the literal that names it.
+    return { ...c, defaultExpr: renameLiteral(c.defaultExpr, renamed), missingValue: c.missingValue === renamed.from ? renamed.to : c.missingValue };
+  };
   for (const { table, columnIds } of dependentColumns(ctx, d)) {
-    writeDescriptor(ctx.txn, { ...table, columns: table.columns.map((c) => (columnIds.includes(c.id) ? { ...c, type: retype(c.type) } : c)) });
+    writeDescriptor(ctx.txn, { ...table, columns: table.columns.map((c) => (columnIds.includes(c.id) ? follow({ ...c, type: retype(c.type) }) : c)) });
   }
+}
+
+/** A DEFAULT that is the label as a literal ('x' or 'x'::t) names the new label after a rename. */
+function renameLiteral(expr: Node | undefined, renamed: { from: string; to: string }): Node | undefined {
+  if (!expr) return expr;
+  const inner = 'TypeCast' in expr ? expr.TypeCast.arg : expr;
+  if (!inner || !('A_Const' in inner) || inner.A_Const.sval?.sval !== renamed.from) return expr;
+  const lit: Node = { A_Const: { ...inner.A_Const, sval: { sval: renamed.to } } };
+  return 'TypeCast' in expr ? { TypeCast: { ...expr.TypeCast, arg: lit } } : lit;
 }
 
 export async function alterEnum(ctx: ExecContext, s: AlterEnumStmt, hooks: EnumDdlHooks): Promise<string> {
@@ -121,7 +136,7 @@ export async function alterEnum(ctx: ExecContext, s: AlterEnumStmt, hooks: EnumD
     // Arrays are stored as text (their labels), which a rename would orphan.
     const arrays = dependentColumns(ctx, d).flatMap(({ table, columnIds }) => table.columns.filter((c) => columnIds.includes(c.id) && c.type.kind === 'array').map((c) => `${table.name}.${c.name}`));
     if (arrays.length) throw sqlError(S.FEATURE_NOT_SUPPORTED, `ALTER TYPE ... RENAME VALUE is not supported while an array column uses the type (${arrays.join(', ')})`);
-    saveType(ctx, { ...d, labels: d.labels.map((l, j) => (j === i ? { ...l, label: newVal } : l)) });
+    saveType(ctx, { ...d, labels: d.labels.map((l, j) => (j === i ? { ...l, label: newVal } : l)) }, { from: s.oldVal, to: newVal });
     await hooks.done();
     return 'ALTER TYPE';
   }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { and, asc, between, count, desc, eq, gt, inArray, isNull, like, or, relations, sql, sum, TransactionRollbackError } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import { bigint, bigserial, boolean, integer, jsonb, numeric, pgTable, serial, text, timestamp, uuid, varchar } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, integer, jsonb, numeric, pgEnum, pgTable, serial, text, timestamp, uuid, varchar } from 'drizzle-orm/pg-core';
 import { Pool } from 'pg';
 import { stopStartedServers, type SqlServer } from './support/postgres';
 import { clientTargets, startServer, targetLabel } from './support/weft-server';
@@ -48,13 +48,21 @@ const reviews = pgTable('dz_reviews', {
   body: text('body'),
 });
 
+// pgEnum: drizzle-kit creates the type in a DO block that ignores duplicate_object.
+const shelfStatus = pgEnum('dz_shelf_status', ['draft', 'open', 'closed']);
+const shelves = pgTable('dz_shelves', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull(),
+  status: shelfStatus('status').notNull().default('draft'),
+});
+
 const authorsRelations = relations(authors, ({ many }) => ({ books: many(books) }));
 const booksRelations = relations(books, ({ one, many }) => ({
   author: one(authors, { fields: [books.authorId], references: [authors.id] }),
   reviews: many(reviews),
 }));
 const reviewsRelations = relations(reviews, ({ one }) => ({ book: one(books, { fields: [reviews.bookId], references: [books.id] }) }));
-const schema = { authors, books, reviews, authorsRelations, booksRelations, reviewsRelations };
+const schema = { authors, books, reviews, shelves, authorsRelations, booksRelations, reviewsRelations };
 
 // The migrations folder drizzle-kit would generate for the schema above (written by hand).
 const MIGRATIONS: { tag: string; sql: string[] }[] = [
@@ -94,6 +102,21 @@ const MIGRATIONS: { tag: string; sql: string[] }[] = [
 );`,
       `ALTER TABLE "dz_books" ADD COLUMN "published_at" timestamp with time zone;`,
       `ALTER TABLE "dz_reviews" ADD CONSTRAINT "dz_reviews_book_id_dz_books_id_fk" FOREIGN KEY ("book_id") REFERENCES "public"."dz_books"("id") ON DELETE cascade ON UPDATE no action;`,
+    ],
+  },
+  {
+    tag: '0002_shelves',
+    sql: [
+      `DO $$ BEGIN
+ CREATE TYPE "public"."dz_shelf_status" AS ENUM('draft', 'open', 'closed');
+EXCEPTION
+ WHEN duplicate_object THEN null;
+END $$;`,
+      `CREATE TABLE "dz_shelves" (
+	"id" serial PRIMARY KEY NOT NULL,
+	"name" text NOT NULL,
+	"status" "dz_shelf_status" DEFAULT 'draft' NOT NULL
+);`,
     ],
   },
 ];
@@ -142,6 +165,7 @@ describe.each(clientTargets(true))('Drizzle ORM against %s', (kind) => {
     expect(applied.rows.map((r) => [r.hash.length, r.created_at])).toEqual([
       [64, '1700000000000'],
       [64, '1700000001000'],
+      [64, '1700000002000'],
     ]);
     const cols = await db.execute<{ column_name: string; data_type: string; is_nullable: string }>(
       sql`SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = 'dz_books' ORDER BY ordinal_position`,
@@ -378,5 +402,21 @@ describe.each(clientTargets(true))('Drizzle ORM against %s', (kind) => {
     const relational = db.query.authors.findFirst({ where: (a, { eq: is }) => is(a.id, sql.placeholder('id')), columns: { name: true }, with: { books: { columns: { title: true } } } }).prepare('dz_author_tree');
     expect(await relational.execute({ id: 2 })).toEqual({ name: 'Robert', books: [{ title: 'Gamma' }] });
     expect(await relational.execute({ id: 42 })).toBeUndefined();
+  });
+
+  it(`stores pgEnum values, orders them in declaration order and refuses unknown ones on ${label}`, async () => {
+    await db.insert(shelves).values([{ name: 'a', status: 'closed' }, { name: 'b' }, { name: 'c', status: 'open' }]);
+    expect(await db.select({ name: shelves.name, status: shelves.status }).from(shelves).orderBy(asc(shelves.status))).toEqual([
+      { name: 'b', status: 'draft' },
+      { name: 'c', status: 'open' },
+      { name: 'a', status: 'closed' },
+    ]);
+    expect(await db.select({ name: shelves.name }).from(shelves).where(inArray(shelves.status, ['open', 'closed'])).orderBy(shelves.name)).toEqual([{ name: 'a' }, { name: 'c' }]);
+    const updated = await db.update(shelves).set({ status: 'open' }).where(eq(shelves.name, 'b')).returning({ status: shelves.status });
+    expect(updated).toEqual([{ status: 'open' }]);
+    const err = await failure(db.insert(shelves).values({ name: 'd', status: 'lost' as 'open' }));
+    expect([err.cause?.code ?? err.code, err.cause?.message ?? err.message]).toEqual(['22P02', 'invalid input value for enum dz_shelf_status: "lost"']);
+    const labels = await db.execute<{ enumlabel: string }>(sql`SELECT e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid WHERE t.typname = 'dz_shelf_status' ORDER BY e.enumsortorder`);
+    expect(labels.rows.map((r) => r.enumlabel)).toEqual(['draft', 'open', 'closed']);
   });
 });

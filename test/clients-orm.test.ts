@@ -5,6 +5,7 @@ import {
   CreateDateColumn,
   DataSource,
   Entity,
+  In,
   Index,
   ManyToOne,
   OneToMany,
@@ -71,6 +72,26 @@ class Purchase {
   placedAt!: Date;
 }
 
+// An enum column: TypeORM creates the type ("orm_tickets_status_enum") and, on the second
+// synchronize, compares the labels it reads from pg_enum with the entity's.
+enum TicketStatus {
+  Open = 'open',
+  Triaged = 'triaged',
+  Closed = 'closed',
+}
+
+@Entity('orm_tickets')
+class Ticket {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'text' })
+  title!: string;
+
+  @Column({ type: 'enum', enum: TicketStatus, default: TicketStatus.Open })
+  status!: TicketStatus;
+}
+
 class CreateProducts1700000000001 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.createTable(
@@ -109,7 +130,7 @@ describe.each(clientTargets(true))('TypeORM against %s', (kind) => {
     port: server.port,
     username: server.user,
     database: server.database,
-    entities: [Customer, Purchase],
+    entities: [Customer, Purchase, Ticket],
     logging: false,
   });
 
@@ -127,9 +148,25 @@ describe.each(clientTargets(true))('TypeORM against %s', (kind) => {
     const tables = await ds.query<{ table_name: string }[]>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name LIKE 'orm_%' ORDER BY table_name",
     );
-    expect(tables.map((t) => t.table_name)).toEqual(['orm_customers', 'orm_purchases']);
+    expect(tables.map((t) => t.table_name)).toEqual(['orm_customers', 'orm_purchases', 'orm_tickets']);
     const pending = await ds.driver.createSchemaBuilder().log();
     expect(pending.upQueries.map((q) => q.query)).toEqual([]);
+  });
+
+  it(`saves enum columns, orders them in declaration order and refuses unknown labels on ${label}`, async () => {
+    const repo = ds.getRepository(Ticket);
+    await repo.save([{ title: 'c', status: TicketStatus.Closed }, { title: 'a' }, { title: 't', status: TicketStatus.Triaged }]);
+    expect((await repo.find({ order: { status: 'ASC' } })).map((t) => [t.title, t.status])).toEqual([
+      ['a', 'open'],
+      ['t', 'triaged'],
+      ['c', 'closed'],
+    ]);
+    expect((await repo.find({ where: { status: In([TicketStatus.Open, TicketStatus.Closed]) }, order: { title: 'ASC' } })).map((t) => t.title)).toEqual(['a', 'c']);
+    const err = await repo.save({ title: 'x', status: 'lost' as TicketStatus }).then(
+      () => undefined,
+      (e: { driverError?: { code?: string } }) => e.driverError?.code,
+    );
+    expect(err).toBe('22P02');
   });
 
   it(`saves an aggregate with cascaded relations and loads it back on ${label}`, async () => {

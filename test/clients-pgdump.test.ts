@@ -88,6 +88,10 @@ CREATE INDEX ledger_amount ON app.ledger (amount DESC);
 CREATE VIEW app.totals AS SELECT account, sum(amount) AS total FROM app.ledger GROUP BY account;
 INSERT INTO app.accounts (uid, scores, labels) VALUES ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{1,2,NULL}', '{"x y",z}'), ('b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', NULL, '{}');
 INSERT INTO app.ledger VALUES (1, 1, 10.5), (1, 2, -3), (2, 1, 1e10);
+CREATE TYPE app.tier AS ENUM ('free', 'pro', 'team');
+ALTER TYPE app.tier ADD VALUE 'trial' BEFORE 'pro';
+CREATE TABLE app.plans (id int PRIMARY KEY, tier app.tier NOT NULL DEFAULT 'free', history app.tier[]);
+INSERT INTO app.plans VALUES (1, 'team', '{free,pro}'), (2, 'trial', NULL), (3, DEFAULT, '{}');
 `;
 
 /** Queries whose answers the restored copies must share with the original (unaligned, UTC). */
@@ -104,6 +108,8 @@ const CHECKS = [
   'SELECT account, seq, amount FROM app.ledger ORDER BY account, seq',
   'SELECT account, total FROM app.totals ORDER BY account',
   'SELECT last_value, is_called FROM app.accounts_id_seq',
+  'SELECT id, tier, history FROM app.plans ORDER BY tier, id',
+  "SELECT e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid WHERE t.typname = 'tier' ORDER BY e.enumsortorder",
 ];
 
 /**
@@ -179,6 +185,9 @@ describe.each(clientTargets(true))('pg_dump against %s', (kind) => {
       '    ADD CONSTRAINT ledger_account_fkey FOREIGN KEY (account) REFERENCES app.accounts(id) ON DELETE CASCADE;',
       'CREATE VIEW app.totals AS',
       '    ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES public.customers(id);',
+      "CREATE TYPE app.tier AS ENUM (\n    'free',\n    'trial',\n    'pro',\n    'team'\n);",
+      '    tier app.tier DEFAULT ',
+      '    history app.tier[]\n',
     ]) {
       expect(dump).toContain(piece);
     }

@@ -178,3 +178,26 @@ def test_time_and_interval_in_binary():
             await conn.close()
 
     run(main())
+
+
+def test_enum_values_and_arrays_round_trip_as_text():
+    async def main():
+        conn = await asyncpg.connect(DSN)
+        try:
+            await conn.execute("DROP TABLE IF EXISTS py_apg_enum")
+            await conn.execute("DROP TYPE IF EXISTS py_apg_mood")
+            await conn.execute("CREATE TYPE py_apg_mood AS ENUM ('sad', 'ok', 'happy')")
+            await conn.execute("CREATE TABLE py_apg_enum (id int PRIMARY KEY, mood py_apg_mood, past py_apg_mood[])")
+            # parameter types come from the columns: asyncpg introspects the enum and its array
+            await conn.executemany("INSERT INTO py_apg_enum VALUES ($1, $2, $3)", [(1, "happy", ["sad", "ok"]), (2, "sad", None), (3, "ok", [])])
+            rows = await conn.fetch("SELECT id, mood, past FROM py_apg_enum ORDER BY mood")
+            assert [(r["id"], r["mood"], r["past"]) for r in rows] == [(2, "sad", None), (3, "ok", []), (1, "happy", ["sad", "ok"])]
+            assert await conn.fetchval("SELECT id FROM py_apg_enum WHERE mood = $1", "ok") == 3
+            with pytest.raises(asyncpg.exceptions.InvalidTextRepresentationError):
+                await conn.execute("INSERT INTO py_apg_enum VALUES (4, $1)", "meh")
+            await conn.execute("DROP TABLE py_apg_enum")
+            await conn.execute("DROP TYPE py_apg_mood")
+        finally:
+            await conn.close()
+
+    run(main())

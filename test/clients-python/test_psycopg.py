@@ -27,6 +27,28 @@ def test_connect_and_parameters():
         conn.commit()
 
 
+def test_enum_columns_in_text_and_binary_format():
+    with psycopg.connect(DSN) as conn:
+        conn.execute("DROP TABLE IF EXISTS py_pg_enum")
+        conn.execute("DROP TYPE IF EXISTS py_pg_mood")
+        conn.execute("CREATE TYPE py_pg_mood AS ENUM ('sad', 'ok', 'happy')")
+        conn.execute("CREATE TABLE py_pg_enum (id int PRIMARY KEY, mood py_pg_mood)")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO py_pg_enum VALUES (%s, %s)", [(1, "happy"), (2, "sad"), (3, "ok")])
+        conn.commit()
+        # An enum without a registered adapter reads as its label.
+        assert conn.execute("SELECT id, mood FROM py_pg_enum ORDER BY mood").fetchall() == [(2, "sad"), (3, "ok"), (1, "happy")]
+        with conn.cursor(binary=True) as cur:
+            cur.execute("SELECT mood FROM py_pg_enum WHERE id = %s", (1,))
+            assert cur.fetchall() == [(b"happy",)]  # binary: the label's bytes (no adapter registered)
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+            conn.execute("INSERT INTO py_pg_enum VALUES (4, %s)", ("meh",))
+        conn.rollback()
+        conn.execute("DROP TABLE py_pg_enum")
+        conn.execute("DROP TYPE py_pg_mood")
+        conn.commit()
+
+
 def test_named_cursor_streams_in_batches():
     with psycopg.connect(DSN) as conn:
         conn.execute("DROP TABLE IF EXISTS py_pg_named")

@@ -589,7 +589,7 @@ export class PgConnection<S extends PreparedStatement> implements CancelTarget {
     ctx: QueryContext,
   ): Promise<boolean> {
     const enc = rowEncoder(
-      columns.map((c) => c.typeOid),
+      columns.map((c) => c.codec ?? c.typeOid),
       formats,
     );
     let sent = 0;
@@ -766,7 +766,7 @@ export class PgConnection<S extends PreparedStatement> implements CancelTarget {
     }
     const rf = expandFormats(m.resultFormats, cols.length);
     rf.forEach((f, i) => {
-      if (f === 1 && !hasBinaryCodec(cols[i].typeOid)) {
+      if (f === 1 && !cols[i].codec && !hasBinaryCodec(cols[i].typeOid)) {
         throw new PgError(SqlState.FEATURE_NOT_SUPPORTED, `binary output is not supported for type ${cols[i].typeOid}`, {
           hint: 'Request text format for this column.',
         });

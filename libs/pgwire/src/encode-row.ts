@@ -12,8 +12,9 @@ export interface RowEncoder {
   readonly formats: readonly FormatCode[];
 }
 
-export function rowEncoder(typeOids: readonly number[], formats: readonly FormatCode[]): RowEncoder {
-  return { codecs: typeOids.map(codecFor), formats };
+/** Codecs by type OID, or given outright (a column's own codec, see ColumnInfo.codec). */
+export function rowEncoder(types: readonly (number | TypeCodec)[], formats: readonly FormatCode[]): RowEncoder {
+  return { codecs: types.map((t) => (typeof t === 'number' ? codecFor(t) : t)), formats };
 }
 
 export function writeDataRow(w: BufferWriter, enc: RowEncoder, row: readonly PgValue[]): void {

@@ -14,7 +14,7 @@
  */
 import type { FormatCode, TransactionStatus } from './backend';
 import type { PgNotice } from './errors';
-import type { PgValue } from './types';
+import type { PgValue, TypeCodec } from './types';
 
 export type { FormatCode, TransactionStatus } from './backend';
 export type { PgValue } from './types';
@@ -27,6 +27,11 @@ export interface ColumnInfo {
   typeSize?: number;
   /** atttypmod, e.g. varchar(n) -> n + 4; default -1. */
   typeModifier?: number;
+  /**
+   * How to send this column's values when the type registry does not know typeOid (a
+   * user-defined enum: `labelCodec`); default the registry's codec for typeOid.
+   */
+  codec?: TypeCodec;
   /** Source table OID and column number when the column is a plain table column; default 0. */
   tableOid?: number;
   columnAttr?: number;

@@ -833,6 +833,15 @@ codecs.set(30, arrayCodec(30, intCodec(Oid.oid, 'oid', 4, 0, 4294967295, true), 
 /** Types without a codec travel as text; binary for them is the raw UTF-8 / bytes. */
 const fallbackCodec: TypeCodec = { ...textCodec(0, 'unknown'), fromText: (s) => s, fromBinary: (b) => Buffer.from(b) };
 
+/**
+ * The codec of a type the registry cannot know (a user-defined enum and its array type) whose
+ * values are sent as text's are, in both formats: an enum's binary form is its label's bytes.
+ */
+export function labelCodec(oid: number, name: string, arrayOid?: number): { scalar: TypeCodec; array?: TypeCodec } {
+  const scalar = textCodec(oid, name);
+  return arrayOid === undefined ? { scalar } : { scalar, array: arrayCodec(arrayOid, scalar) };
+}
+
 export function codecFor(oid: number): TypeCodec {
   return codecs.get(oid) ?? fallbackCodec;
 }

@@ -11,7 +11,8 @@ import type { Row, Runtime } from './runtime';
 import type { CompiledStatement } from './statement';
 import { compileUtility } from './ddl';
 import { compileCreateTableAs } from './create-table-as';
-import { type SqlType, isRegKind, t } from './types/types';
+import { type SqlType, isRegKind, t, withTypeResolver } from './types/types';
+import { typeResolverFor } from './catalog/user-types';
 import { toPg } from './types/values';
 import type { PgValue } from '@weft/pgwire';
 
@@ -23,7 +24,17 @@ function finalParamTypes(p: ParamTypes): SqlType[] {
   return p.types.map((x) => (x && x.kind !== 'unknown' ? x : t('text')));
 }
 
+/**
+ * Compiles one statement; it compiles and runs with the user types (enums) of `env`'s catalog
+ * resolvable by name (`withTypeResolver`); DDL runs with those of the catalog it is given.
+ */
 export function compileStatement(node: Node, env: PlannerEnv, declared: readonly (SqlType | undefined)[], sqlText: string): CompiledStatement {
+  const compiled = withTypeResolver(typeResolverFor(env.catalog, env.session), () => compileNode(node, env, declared, sqlText));
+  const execute = compiled.execute.bind(compiled);
+  return { ...compiled, execute: (ctx) => withTypeResolver(typeResolverFor(ctx.env.catalog, ctx.env.session), () => execute(ctx)) };
+}
+
+function compileNode(node: Node, env: PlannerEnv, declared: readonly (SqlType | undefined)[], sqlText: string): CompiledStatement {
   const params: ParamTypes = { types: [...declared] };
   const planner = newPlanner(env);
   if ('CreateTableAsStmt' in node) {
@@ -51,8 +62,6 @@ export function compileStatement(node: Node, env: PlannerEnv, declared: readonly
   if ('InsertStmt' in node || 'UpdateStmt' in node || 'DeleteStmt' in node) return compileDml(node, planner, params, finalParamTypes);
   const u = compileUtility(node, env, planner, params, sqlText);
   if (u) return { ...u, paramTypes: finalParamTypes(params) };
-  // ORMs emit these for enum columns (Sequelize DataTypes.ENUM, Drizzle pgEnum): say what is missing.
-  if ('CreateEnumStmt' in node || 'AlterEnumStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'enum types (CREATE TYPE ... AS ENUM) are not supported');
   throw sqlError(S.FEATURE_NOT_SUPPORTED, `statement ${Object.keys(node)[0]} is not supported`);
 }
 

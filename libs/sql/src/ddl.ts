@@ -16,13 +16,15 @@ import type { PlannerEnv } from './plan/context';
 import { compileCopy } from './copy';
 import { typeFromTypeName, stringOf, type ParamTypes } from './plan/expr';
 import type { Planner } from './plan/select';
-import { RowValidator, tableScope, updateWithKeys } from './plan/dml';
+import { RowValidator, tableScope } from './plan/dml';
 import type { ExecContext, CompiledStatement } from './statement';
 import { SERIAL_NAMES, type SqlType, t, typeDisplayName } from './types/types';
 import { castValue, toText } from './types/values';
 import type { Row } from './runtime';
 import { compileStatement, newPlanner } from './compile';
 import { checkParents, referencedIndex } from './plan/foreign-keys';
+import { alterColumnType } from './alter-column-type';
+import { alterEnum, createEnum, dropTypes, renameType, type EnumDdlHooks } from './enum-ddl';
 import { Scope } from './plan/scope';
 
 type Utility = Omit<CompiledStatement, 'paramTypes'>;
@@ -49,7 +51,17 @@ export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, pa
   if ('IndexStmt' in node) return cmd('CREATE INDEX', (ctx) => createIndex(ctx, node.IndexStmt));
   if ('DropStmt' in node) return cmd('DROP', (ctx) => drop(ctx, node.DropStmt));
   if ('AlterTableStmt' in node) return cmd('ALTER TABLE', (ctx) => alterTable(ctx, node.AlterTableStmt));
-  if ('RenameStmt' in node) return cmd('ALTER', (ctx) => rename(ctx, node.RenameStmt));
+  if ('RenameStmt' in node) {
+    const r = node.RenameStmt;
+    if (r.renameType === 'OBJECT_TYPE') return cmd('ALTER TYPE', (ctx) => renameType(ctx, r.object && 'List' in r.object ? (r.object.List.items ?? []) : [], r.newname ?? '', enumHooks(ctx)));
+    return cmd('ALTER', (ctx) => rename(ctx, r));
+  }
+  if ('CreateEnumStmt' in node) return cmd('CREATE TYPE', (ctx) => createEnum(ctx, node.CreateEnumStmt, enumHooks(ctx)));
+  if ('AlterEnumStmt' in node) return cmd('ALTER TYPE', (ctx) => alterEnum(ctx, node.AlterEnumStmt, enumHooks(ctx)));
+  if ('CompositeTypeStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'composite types (CREATE TYPE ... AS (...)) are not supported', { hint: 'Enum types (CREATE TYPE ... AS ENUM) are.' });
+  if ('CreateRangeStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'range types (CREATE TYPE ... AS RANGE) are not supported', { hint: 'Enum types (CREATE TYPE ... AS ENUM) are.' });
+  if ('DefineStmt' in node && node.DefineStmt.kind === 'OBJECT_TYPE') throw sqlError(S.FEATURE_NOT_SUPPORTED, 'base types (CREATE TYPE with input and output functions) are not supported', { hint: 'Enum types (CREATE TYPE ... AS ENUM) are.' });
+  if ('CreateDomainStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'domains (CREATE DOMAIN) are not supported');
   if ('CreateSchemaStmt' in node) {
     const s = node.CreateSchemaStmt;
     return cmd('CREATE SCHEMA', async (ctx) => {
@@ -91,6 +103,7 @@ export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, pa
       if (db.id === ctx.rt.session.databaseId) throw sqlError(S.OBJECT_IN_USE, 'cannot drop the currently open database');
       for (const s of ctx.catalog.schemasOf(db.id)) deleteDescriptor(ctx.txn, s.id);
       for (const r of ctx.catalog.relationsOf(db.id)) deleteDescriptor(ctx.txn, r.id);
+      for (const d of ctx.catalog.typesOf(db.id)) deleteDescriptor(ctx.txn, d.id);
       deleteDescriptor(ctx.txn, db.id);
       await ddlDone(ctx);
       return 'DROP DATABASE';
@@ -129,11 +142,29 @@ export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, pa
   }
   if ('ExplainStmt' in node) return explain(node.ExplainStmt.query as Node, node.ExplainStmt.options ?? [], env, sqlText);
   if ('CopyStmt' in node) return compileCopy(node.CopyStmt, planner, params);
-  if ('DoStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'DO blocks are not supported');
   if ('CreateFunctionStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'CREATE FUNCTION is not supported');
   if ('CreateTrigStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'triggers are not supported');
   if ('CreateRoleStmt' in node || 'AlterRoleStmt' in node || 'DropRoleStmt' in node) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'roles are managed by the gateway configuration');
   return undefined;
+}
+
+function enumHooks(ctx: ExecContext): EnumDdlHooks {
+  return {
+    notice: (m) => notice(ctx, m),
+    done: () => ddlDone(ctx),
+    dropColumn: (table, columnId) => {
+      const col = table.columns.find((c) => c.id === columnId);
+      return Promise.resolve(col === undefined ? table : dropColumn(ctx, table, col));
+    },
+  };
+}
+
+/** ALTER TABLE ... DROP COLUMN (and DROP TYPE ... CASCADE): the column and the indexes on it. */
+function dropColumn(ctx: ExecContext, table: TableDesc, col: ColumnDesc): TableDesc {
+  if (table.primary.columns.includes(col.id)) throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop column ${col.name} of table ${table.name} because the primary key depends on it`);
+  const dropped = table.indexes.filter((i) => i.columns.includes(col.id));
+  for (const i of dropped) dropIndexData(ctx, table, i);
+  return { ...table, columns: table.columns.filter((x) => x !== col), indexes: table.indexes.filter((i) => !dropped.includes(i)) };
 }
 
 async function ddlDone(ctx: ExecContext): Promise<void> {
@@ -580,7 +611,8 @@ async function drop(ctx: ExecContext, s: DropStmt): Promise<string> {
     OBJECT_TYPE: 'DROP TYPE', OBJECT_EXTENSION: 'DROP EXTENSION', OBJECT_FUNCTION: 'DROP FUNCTION', OBJECT_TRIGGER: 'DROP TRIGGER',
   };
   if (!(kind in tag)) throw sqlError(S.FEATURE_NOT_SUPPORTED, `DROP ${kind.replace('OBJECT_', '')} is not supported`);
-  if (kind === 'OBJECT_EXTENSION' || kind === 'OBJECT_FUNCTION' || kind === 'OBJECT_TRIGGER' || kind === 'OBJECT_TYPE') {
+  if (kind === 'OBJECT_TYPE') return dropTypes(ctx, s.objects ?? [], s.missing_ok ?? false, s.behavior === 'DROP_CASCADE', enumHooks(ctx));
+  if (kind === 'OBJECT_EXTENSION' || kind === 'OBJECT_FUNCTION' || kind === 'OBJECT_TRIGGER') {
     if (!s.missing_ok) throw sqlError(S.UNDEFINED_OBJECT, `${kind.replace('OBJECT_', '').toLowerCase()} does not exist`);
     return tag[kind];
   }
@@ -597,13 +629,16 @@ async function drop(ctx: ExecContext, s: DropStmt): Promise<string> {
         continue;
       }
       const rels = ctx.catalog.relationsOf(ctx.rt.session.databaseId).filter((r) => r.schemaId === sc.id);
-      if (rels.length && !cascade) {
+      const types = ctx.catalog.typesOf(ctx.rt.session.databaseId).filter((d) => d.schemaId === sc.id);
+      if ((rels.length || types.length) && !cascade) {
         throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop schema ${name} because other objects depend on it`, { hint: 'Use DROP ... CASCADE to drop the dependent objects too.' });
       }
       for (const r of rels) {
         deleteDescriptor(ctx.txn, r.id);
         if (r.kind === 'table') dropData(ctx, r.id);
       }
+      // Types go last: columns of tables in other schemas that use them go with them (CASCADE).
+      if (types.length) await dropTypes(ctx, types.map((d) => ({ List: { items: [{ String: { sval: sc.name } }, { String: { sval: d.name } }] } })), false, true, { ...enumHooks(ctx), done: async () => undefined, droppedTables: new Set(rels.map((r) => r.id)) });
       deleteDescriptor(ctx.txn, sc.id);
       continue;
     }
@@ -906,10 +941,7 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
         }
         throw sqlError(S.UNDEFINED_COLUMN, `column "${c.name}" of relation "${table.name}" does not exist`);
       }
-      if (table.primary.columns.includes(col.id)) throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop column ${col.name} of table ${table.name} because the primary key depends on it`);
-      const dropped = table.indexes.filter((i) => i.columns.includes(col.id));
-      for (const i of dropped) dropIndexData(ctx, table, i);
-      return { ...table, columns: table.columns.filter((x) => x !== col), indexes: table.indexes.filter((i) => !dropped.includes(i)) };
+      return dropColumn(ctx, table, col);
     }
     case 'AT_ColumnDefault': {
       const col = colByName(c.name);
@@ -928,28 +960,7 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
     }
     case 'AT_AlterColumnType': {
       const col = colByName(c.name);
-      const cd = (c.def as { ColumnDef: ColumnDef }).ColumnDef;
-      const type = typeFromTypeName(cd.typeName ?? {});
-      const sameStorage = type.kind === col.type.kind || (['text', 'varchar', 'bpchar'].includes(type.kind) && ['text', 'varchar'].includes(col.type.kind));
-      const unsupported = (): Error =>
-        sqlError(S.FEATURE_NOT_SUPPORTED, `changing the type of column "${col.name}" from ${typeDisplayName(col.type)} to ${typeDisplayName(type)} is not supported`);
-      if (!sameStorage) throw unsupported();
-      // Same storage: index keys of unchanged values stay the same. Values the cast changes
-      // (numeric scale, timestamp precision, char padding) are written back with their index
-      // entries, as PostgreSQL's rewrite would; a too-long value fails the cast (22001).
-      // Sequelize's sync({ alter: true }) re-states every column's type this way.
-      const altered = replaceCol(col, { ...col, type });
-      const i = table.columns.indexOf(col);
-      const inKey = table.primary.columns.includes(col.id);
-      for (const r of await allRows(ctx, table)) {
-        const v = castValue(r[i], col.type, type, false);
-        if (v === null || toText(v, type) === toText(r[i], col.type)) continue;
-        if (inKey) throw unsupported(); // a changed primary key value would move the row
-        const next = [...r];
-        next[i] = v;
-        await updateWithKeys(ctx, altered, r, next);
-      }
-      return altered;
+      return alterColumnType(ctx, table, col, (c.def as { ColumnDef: ColumnDef }).ColumnDef, () => allRows(ctx, table));
     }
     case 'AT_AddConstraint': {
       const k = (c.def as { Constraint: Constraint }).Constraint;

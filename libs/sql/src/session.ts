@@ -1,7 +1,8 @@
 // One client session: transaction state machine (idle / in block / failed), savepoints,
 // settings, SQL-level and protocol-level prepared statements, and statement execution with
 // implicit transactions that retry serialization failures before any row was sent.
-import type { Node } from 'libpg-query';
+import type { DoStmt, Node } from 'libpg-query';
+import { parseDoBlock, runDoBlock } from './plpgsql/do-block';
 import {
   PgError, type ExecuteRequest, type PgValue, type PreparedStatement, type QueryContext, type SessionHandler, type StatementResult, type TransactionStatus,
 } from '@weft/pgwire';
@@ -135,7 +136,8 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
   private async prepareOne(sql: string, paramTypes: readonly number[], ctx: QueryContext): Promise<SqlPrepared> {
     const stmts = parseSql(sql);
     if (stmts.length > 1) throw sqlError(S.SYNTAX_ERROR, 'cannot insert multiple commands into a prepared statement');
-    const declared = paramTypes.map((oid) => (oid === 0 ? undefined : (typeByOid(oid) ?? t('text'))));
+    // A user type's OID (an enum) is looked up in the catalog when the statement is planned.
+    const declared = paramTypes.map((oid) => (oid === 0 ? undefined : (typeByOid(oid) ?? (this.txnCatalog ?? this.engine.cachedCatalog)?.typeByOid(oid) ?? t('text'))));
     const p: SqlPrepared = { parsed: stmts[0], declared, compiled: undefined, catalogVersion: undefined, paramTypes: [], columns: null };
     if (!stmts[0]) return { ...p, paramTypes: paramTypes.map((x) => x || 25) };
     if (this.state === 'failed' && !this.isTxnEnd(stmts[0].node)) throw this.abortedError();
@@ -146,6 +148,8 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
       return { ...p, paramTypes: compiled.c.paramTypes.map((x) => typeOidOf(x)), columns: null };
     }
     if (isSessionStatement(stmts[0].node)) return { ...p, paramTypes: [...paramTypes], columns: this.sessionStatementColumns(stmts[0].node) };
+    // DO has no plan: its body is parsed and run at Execute (execWith), as PostgreSQL does.
+    if ('DoStmt' in stmts[0].node) return { ...p, paramTypes: [], columns: null };
     const compiled = await this.withReadTxn(async (exec) => withTimeZone(this.timeZone(), () => this.compile(stmts[0], declared, exec.env, exec.catalog)), ctx);
     p.compiled = compiled.c;
     p.catalogVersion = compiled.version;
@@ -449,6 +453,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
   }
 
   private async execWith(txn: Txn, planCatalog: Catalog, stmt: ParsedStatement, params: readonly PgValue[], prepared: SqlPrepared | undefined, ctx: QueryContext, implicit: boolean): Promise<StatementResult> {
+    if ('DoStmt' in stmt.node) return this.runDo(txn, planCatalog, stmt.node.DoStmt, ctx, implicit);
     let catalog = planCatalog;
     if (txn.hasWrites || !implicit) this.txnCatalog = catalog;
     const env = this.plannerEnv(catalog);
@@ -461,7 +466,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     } else if (prepared) {
       // Planned again under a newer catalog: the parameter types the client was told at Parse
       // stay, and the result shape it was told must not change (PostgreSQL: 0A000).
-      compiled = compile(prepared.compiled ? prepared.paramTypes.map((oid) => typeByOid(oid) ?? t('text')) : prepared.declared);
+      compiled = compile(prepared.compiled ? prepared.paramTypes.map((oid) => typeByOid(oid) ?? catalog.typeByOid(oid) ?? t('text')) : prepared.declared);
       if (prepared.columns && !sameShape(prepared.columns, compiled.columns ? columnInfos(compiled.columns) : [])) {
         throw sqlError(S.FEATURE_NOT_SUPPORTED, 'cached plan must not change result type', { hint: 'Prepare the statement again.' });
       }
@@ -511,6 +516,51 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     }
     if (result.kind === 'rows' && compiled.columns) return { ...result, columns: columnInfos(compiled.columns) };
     return result;
+  }
+
+  /**
+   * DO: the block's statements run one by one in this statement's transaction, each planned
+   * against the catalog as the statements before it left it (see plpgsql/do-block.ts).
+   */
+  private async runDo(txn: Txn, catalog: Catalog, d: DoStmt, ctx: QueryContext, implicit: boolean): Promise<StatementResult> {
+    const program = parseDoBlock(doBlockBody(d));
+    if (txn.hasWrites || !implicit) this.txnCatalog = catalog;
+    const current = (): Catalog => this.txnCatalog ?? catalog;
+    const one = async (sql: string): Promise<StatementResult> => {
+      const stmts = parseSql(sql);
+      if (stmts.length !== 1) throw sqlError(S.SYNTAX_ERROR, `a DO block statement must be one SQL statement: ${sql}`);
+      const node = stmts[0].node;
+      const kind = Object.keys(node)[0] ?? '';
+      if (kind in SESSION_STATEMENTS) throw sqlError(S.FEATURE_NOT_SUPPORTED, `${SESSION_STATEMENTS[kind]} is not supported in DO blocks`);
+      return this.execWith(txn, current(), stmts[0], [], undefined, ctx, implicit).catch((e: unknown) => {
+        throw unpositioned(kvErrorToPg(e));
+      });
+    };
+    // A position inside one of the block's statements does not point into the DO statement.
+    const unpositioned = (e: unknown): unknown => (e instanceof PgError && e.fields.position !== undefined ? new PgError(e.code, e.message, { ...e.fields, position: undefined }, e.severity) : e);
+    await runDoBlock(program, {
+      exec: async (sql) => {
+        const r = await one(sql);
+        if (r.kind === 'rows') {
+          throw sqlError(S.SYNTAX_ERROR, 'query has no destination for result data', { hint: 'If you want to discard the results of a SELECT, use PERFORM instead.' });
+        }
+      },
+      scalar: async (sql) => {
+        const r = await one(sql);
+        return r.kind === 'rows' ? r.rows?.[0]?.[0] : undefined;
+      },
+      savepoint: async () => txn.savepoint(),
+      rollbackTo: async (mark) => {
+        txn.rollbackTo(mark as ReturnType<Txn['savepoint']>);
+        // DDL the rolled-back statements made is gone: plan the rest with the catalog as it is now.
+        if (this.txnCatalogDirty) {
+          this.engine.invalidateCatalog();
+          this.txnCatalog = await this.engine.reloadCatalog(txn);
+        }
+      },
+      notice: (severity, message) => ctx.notice({ severity, code: severity === 'WARNING' ? '01000' : '00000', message }),
+    });
+    return { kind: 'command', commandTag: 'DO' };
   }
 
   private timeZone(): string {
@@ -1011,6 +1061,33 @@ export function resolveRelation(catalog: Catalog, session: SessionInfo, schema: 
 }
 
 export { PG_CATALOG_ID, INFORMATION_SCHEMA_ID };
+
+/** Statements the session itself handles, which a DO block does not run (named for the 0A000). */
+const SESSION_STATEMENTS: Readonly<Record<string, string>> = {
+  TransactionStmt: 'transaction control', VariableSetStmt: 'SET', VariableShowStmt: 'SHOW', PrepareStmt: 'PREPARE', ExecuteStmt: 'EXECUTE of a prepared statement',
+  DeallocateStmt: 'DEALLOCATE', DeclareCursorStmt: 'DECLARE CURSOR', FetchStmt: 'FETCH', ClosePortalStmt: 'CLOSE', DiscardStmt: 'DISCARD', DoStmt: 'a nested DO',
+  ListenStmt: 'LISTEN', NotifyStmt: 'NOTIFY', UnlistenStmt: 'UNLISTEN', CopyStmt: 'COPY', CreatedbStmt: 'CREATE DATABASE', DropdbStmt: 'DROP DATABASE',
+};
+
+/** The body of a DO statement; only LANGUAGE plpgsql runs. */
+function doBlockBody(d: DoStmt): string {
+  let body: string | undefined;
+  let language = 'plpgsql';
+  for (const a of d.args ?? []) {
+    if (!('DefElem' in a)) continue;
+    const value = a.DefElem.arg && 'String' in a.DefElem.arg ? (a.DefElem.arg.String.sval ?? '') : '';
+    if (a.DefElem.defname === 'as') body = value;
+    else if (a.DefElem.defname === 'language') language = value;
+  }
+  if (language !== 'plpgsql') {
+    // PostgreSQL's built-in languages other than plpgsql have no inline handler; any other
+    // language is not installed, which PostgreSQL reports as 42704.
+    if (['sql', 'c', 'internal'].includes(language)) throw sqlError(S.FEATURE_NOT_SUPPORTED, `language "${language}" does not support inline code execution`);
+    throw sqlError(S.UNDEFINED_OBJECT, `language "${language}" does not exist`, { hint: 'Weft runs DO blocks in plpgsql only.' });
+  }
+  if (body === undefined) throw sqlError(S.SYNTAX_ERROR, 'no inline code specified');
+  return body;
+}
 
 /** Same column count, names and types: what a client was told in RowDescription still holds. */
 function sameShape(a: readonly { name: string; typeOid: number }[], b: readonly { name: string; typeOid: number }[]): boolean {

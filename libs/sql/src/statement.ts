@@ -1,7 +1,7 @@
 // A compiled statement: planned once (per catalog version), executed many times with
 // different parameters. SELECT and DML compile to plans; utility statements compile to a
 // closure that does their work at execution time.
-import type { ColumnInfo, QueryContext, StatementResult } from '@weft/pgwire';
+import { labelCodec, type ColumnInfo, type QueryContext, type StatementResult } from '@weft/pgwire';
 import type { Txn } from '@weft/txn';
 import type { Catalog } from './catalog/catalog';
 import type { Engine } from './engine';
@@ -9,7 +9,7 @@ import type { PlannerEnv } from './plan/context';
 import type { ScopeColumn } from './plan/scope';
 import type { Runtime } from './runtime';
 import type { SqlType } from './types/types';
-import { typeLen, typeOid } from './types/types';
+import { typeDisplayName, typeLen, typeOid } from './types/types';
 
 export interface ExecContext {
   readonly txn: Txn;
@@ -42,12 +42,21 @@ export interface CompiledStatement {
   explain?(): string[];
 }
 
+/** An enum column (or an array of one) is sent as its labels, in binary format too (enum_send). */
+function enumCodec(type: SqlType): Pick<ColumnInfo, 'codec'> {
+  const e = type.enum ?? type.elem?.enum;
+  if (!e) return {};
+  const codecs = labelCodec(e.oid, typeDisplayName(type.elem ?? type), e.arrayOid);
+  return { codec: type.kind === 'array' ? codecs.array : codecs.scalar };
+}
+
 export function columnInfos(cols: readonly ScopeColumn[]): ColumnInfo[] {
   return cols.filter((c) => !c.hidden).map((c) => ({
     name: c.name,
     typeOid: typeOid(c.type),
     typeSize: typeLen(c.type),
     typeModifier: c.type.typmod,
+    ...enumCodec(c.type),
     tableOid: c.tableOid ?? 0,
     columnAttr: c.attnum ?? 0,
   }));

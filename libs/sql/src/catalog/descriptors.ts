@@ -106,6 +106,29 @@ export interface ViewDesc {
   readonly sql: string;
 }
 
-export type Descriptor = DatabaseDesc | SchemaDesc | TableDesc | SequenceDesc | ViewDesc;
+export interface EnumLabelDesc {
+  readonly label: string;
+  /** pg_enum.enumsortorder; rows and index keys store it, so it never changes once given. */
+  readonly sortOrder: number;
+  /** Numbers the labels in creation order (pg_enum.oid is derived from it). */
+  readonly n: number;
+}
+
+/**
+ * CREATE TYPE ... AS ENUM. Its OID is id + OID_BASE and its array type's is arrayId + OID_BASE
+ * (both ids from the descriptor counter, so OIDs are stable and never reused).
+ */
+export interface TypeDesc {
+  readonly kind: 'type';
+  readonly id: number;
+  readonly schemaId: number;
+  readonly name: string;
+  readonly arrayId: number;
+  /** In sort order. */
+  readonly labels: readonly EnumLabelDesc[];
+  readonly nextLabel: number;
+}
+
+export type Descriptor = DatabaseDesc | SchemaDesc | TableDesc | SequenceDesc | ViewDesc | TypeDesc;
 
 export const visibleColumns = (t: TableDesc): ColumnDesc[] => t.columns.filter((c) => !c.hidden);

@@ -13,6 +13,7 @@ import type { Row } from '../runtime';
 import { formatInterval, parseInterval } from '../types/datetime';
 import { type Interval, type SqlType, type Value, plain } from '../types/types';
 import { fromText, toText } from '../types/values';
+import { enumLabelOf, enumSortOrder } from '../types/enum';
 import type { ColumnDesc, IndexDesc, TableDesc } from './descriptors';
 
 function keyType(type: SqlType): KeyType {
@@ -26,6 +27,8 @@ function keyType(type: SqlType): KeyType {
       return 'int8';
     case 'text': case 'varchar': case 'bpchar': case 'name': case 'char':
       return 'text';
+    case 'enum':
+      return 'float8'; // the label's sort order: keys sort in declaration order
     default:
       throw sqlError(S.FEATURE_NOT_SUPPORTED, `type ${type.kind} cannot be part of a key`);
   }
@@ -34,6 +37,7 @@ function keyType(type: SqlType): KeyType {
 export function keyValue(v: Value, type: SqlType): KeyValue {
   if (v === null) return { type: 'null' };
   const kt = keyType(type);
+  if (type.kind === 'enum') return { type: 'float8', value: enumSortOrder(type, v as string) };
   switch (kt) {
     case 'int8':
       return { type: 'int8', value: typeof v === 'bigint' ? v : BigInt(v as number) };
@@ -133,6 +137,8 @@ function toCell(v: Value, c: ColumnDesc): RowValue {
     case 'json':
     case 'jsonb':
       return { type: c.type.kind, value: v as string };
+    case 'enum':
+      return { type: 'float8', value: enumSortOrder(c.type, v as string) };
     default:
       return { type: c.type.kind, value: v } as RowValue;
   }
@@ -149,6 +155,8 @@ function fromCell(cell: RowValue, c: ColumnDesc): Value {
       return Number(cell.value);
     case 'bytea':
       return Buffer.from(cell.value as Uint8Array);
+    case 'enum':
+      return enumLabelOf(c.type, cell.value as number);
     default:
       return cell.value as Value;
   }

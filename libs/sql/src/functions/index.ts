@@ -4,4 +4,5 @@ import './math';
 import './datetime';
 import './json';
 import './system';
+import './enum';
 export { register, lookupFunction, hasFunction, type FunctionDef } from './registry';

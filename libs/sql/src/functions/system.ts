@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { PgError } from '@weft/pgwire';
 import { S, sqlError } from '../errors';
-import { type SqlType, type Value, arrayOf, isIntKind, plain, t, typeByOid, typeDisplayName } from '../types/types';
+import { type SqlType, type Value, arrayOf, isIntKind, plain, t, typeByOid, typeDisplayName, typeOid } from '../types/types';
 import { castValue, toText } from '../types/values';
 import { advisoryKey } from '../advisory-locks';
 import type { Runtime } from '../runtime';
@@ -221,7 +221,8 @@ register(
     name: 'pg_typeof',
     strict: false,
     returns: (a) => (a.length === 1 ? t('regtype') : undefined),
-    call: (_a, types) => typeDisplayName(types[0].kind === 'unknown' ? t('unknown') : types[0]),
+    // A regtype is an OID (printed as the type's name); a name here made pg_typeof(x)::text 'NaN'.
+    call: (_a, types) => typeOid(types[0]),
   },
   fn('to_regclass', ['str'], 'regclass', (a, _t, rt) => {
     try {

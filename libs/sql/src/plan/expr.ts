@@ -161,6 +161,9 @@ export function typeFromTypeName(tn: TypeName): SqlType {
 const INT_RANK: Partial<Record<TypeKind, number>> = { int2: 1, int4: 2, int8: 3, oid: 3, regclass: 3, regtype: 3, regproc: 3 };
 
 export function commonType(a: SqlType, b: SqlType, loc?: number): SqlType {
+  if (a.kind === 'enum' && b.kind === 'enum' && a.enum?.typeId !== b.enum?.typeId) {
+    throw sqlError(S.DATATYPE_MISMATCH, `types ${typeDisplayName(a)} and ${typeDisplayName(b)} cannot be matched`, pos(loc));
+  }
   if (a.kind === b.kind) return a.typmod === b.typmod ? a : a.kind === 'array' ? a : t(a.kind);
   if (a.kind === 'unknown') return b.kind === 'unknown' ? t('text') : b;
   if (b.kind === 'unknown') return a;
@@ -227,11 +230,11 @@ export class ExprCompiler {
         // regclass::text prints the name the OID stands for.
         const kind = inner.type.kind as RegKind;
         const g = inner.fn;
-        return coerce({ type: t('text'), fn: (env) => { const v = g(env); return v === null ? null : env.rt.services.regName(kind, Number(v)); }, slots: inner.slots, name: inner.name }, to, true);
+        const asText = coerce({ type: t('text'), fn: (env) => { const v = g(env); return v === null ? null : env.rt.services.regName(kind, Number(v)); }, slots: inner.slots, name: inner.name }, to, true);
+        return { ...asText, name: castColumnName(inner.name, arg, to) };
       }
       const e = coerce(inner, to, true);
-      // Postgres names a cast column after its argument, or after the type for a literal.
-      return { ...e, name: inner.name !== '?column?' && !('A_Const' in arg) && !('TypeCast' in arg) ? inner.name : typeNameForColumn(to) };
+      return { ...e, name: castColumnName(inner.name, arg, to) };
     }
     if ('A_Expr' in node) return this.aExpr(node.A_Expr);
     if ('BoolExpr' in node) return this.boolExpr(node.BoolExpr.boolop ?? 'AND_EXPR', node.BoolExpr.args ?? []);
@@ -804,7 +807,12 @@ export class ExprCompiler {
   }
 
   compare(op: string, l: Expr, r: Expr, loc?: number): Expr {
-    if (!(op in COMPARE_OPS)) throw sqlError(S.UNDEFINED_FUNCTION, `operator does not exist: ${typeDisplayName(l.type)} ${op} ${typeDisplayName(r.type)}`, pos(loc));
+    // An enum compares only with its own type (an untyped literal becomes one); PostgreSQL has
+    // no enum = text operator.
+    const enumMismatch = (a: SqlType, b: SqlType): boolean => a.kind === 'enum' && b.kind !== 'unknown' && (b.kind !== 'enum' || b.enum?.typeId !== a.enum?.typeId);
+    if (!(op in COMPARE_OPS) || enumMismatch(l.type, r.type) || enumMismatch(r.type, l.type)) {
+      throw sqlError(S.UNDEFINED_FUNCTION, `operator does not exist: ${typeDisplayName(l.type)} ${op} ${typeDisplayName(r.type)}`, pos(loc));
+    }
     const type = commonType(l.type, r.type, loc);
     const lf = coerce(l, type).fn;
     const rf = coerce(r, type).fn;
@@ -1439,12 +1447,18 @@ function hasQualifierDeep(s: Scope, q: string): boolean {
   return false;
 }
 
+/** Postgres names a cast column after its argument, or after the type for a literal or a cast. */
+function castColumnName(inner: string, arg: Node, to: SqlType): string {
+  return inner !== '?column?' && !('A_Const' in arg) && !('TypeCast' in arg) ? inner : typeNameForColumn(to);
+}
+
 function typeNameForColumn(type: SqlType): string {
   const names: Partial<Record<TypeKind, string>> = {
     int2: 'int2', int4: 'int4', int8: 'int8', float4: 'float4', float8: 'float8', bool: 'bool', varchar: 'varchar', bpchar: 'bpchar',
     timestamptz: 'timestamptz', timestamp: 'timestamp',
   };
   const base = type.kind === 'array' ? (type.elem ?? t('text')) : type;
+  if (base.enum) return base.enum.name;
   return names[base.kind] ?? base.kind;
 }
 

@@ -6,6 +6,7 @@
 // without an outer scope). Anything else stays at the gateway.
 import type { Node } from 'libpg-query';
 import { stringOf } from '../plan/expr';
+import { isBuiltinTypeName } from '../types/types';
 
 /** Immutable built-ins a shard may call: pure functions of their arguments. */
 const SHIPPABLE_FUNCTIONS = new Set([
@@ -38,8 +39,9 @@ export function isShippable(node: Node | undefined): boolean {
   if ('A_ArrayExpr' in node) return all(node.A_ArrayExpr.elements);
   if ('CoalesceExpr' in node) return all(node.CoalesceExpr.args);
   if ('TypeCast' in node) {
-    const names = (node.TypeCast.typeName?.names ?? []).map(stringOf);
-    return !names.some((n) => CATALOG_TYPES.test(n)) && isShippable(node.TypeCast.arg);
+    const names = (node.TypeCast.typeName?.names ?? []).map(stringOf).filter((n) => n !== 'pg_catalog');
+    // A user type (an enum) is resolved through the catalog, which a shard does not have.
+    return names.length === 1 && isBuiltinTypeName(names[0]) && !CATALOG_TYPES.test(names[0]) && isShippable(node.TypeCast.arg);
   }
   if ('CaseExpr' in node) {
     const c = node.CaseExpr;

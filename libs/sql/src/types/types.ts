@@ -6,14 +6,30 @@
 //   float4/float8 -> number; text/varchar/bpchar/name/json/jsonb/uuid -> string; bytea -> Buffer;
 //   date -> days since 2000-01-01 (number); time -> microseconds of day (bigint);
 //   timestamp/timestamptz -> microseconds since 2000-01-01 UTC (bigint);
-//   interval -> Interval; arrays -> Value[].
+//   interval -> Interval; arrays -> Value[]; enum -> its label (string).
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { S, sqlError } from '../errors';
 
 export type TypeKind =
   | 'bool' | 'int2' | 'int4' | 'int8' | 'numeric' | 'float4' | 'float8'
   | 'text' | 'varchar' | 'bpchar' | 'name' | 'char' | 'bytea' | 'uuid'
   | 'date' | 'time' | 'timestamp' | 'timestamptz' | 'interval'
-  | 'json' | 'jsonb' | 'oid' | 'regclass' | 'regtype' | 'regproc' | 'regnamespace' | 'regrole' | 'unknown' | 'array' | 'void' | 'record';
+  | 'json' | 'jsonb' | 'oid' | 'regclass' | 'regtype' | 'regproc' | 'regnamespace' | 'regrole' | 'unknown' | 'array' | 'void' | 'record' | 'enum';
+
+/**
+ * A user-defined enum type as a value's type carries it: the labels in sort order with their
+ * pg_enum.enumsortorder (stored rows and index keys hold the sort order, so RENAME VALUE and
+ * ADD VALUE never rewrite rows). Table descriptors embed it; ALTER TYPE rewrites them.
+ */
+export interface EnumInfo {
+  /** The type's descriptor id; its OID is this + OID_BASE. */
+  readonly typeId: number;
+  readonly oid: number;
+  readonly arrayOid: number;
+  readonly name: string;
+  readonly labels: readonly string[];
+  readonly sortOrders: readonly number[];
+}
 
 export interface SqlType {
   readonly kind: TypeKind;
@@ -27,6 +43,8 @@ export interface SqlType {
   readonly vector?: 'int2vector' | 'oidvector';
   /** A record's fields (a multi-column set-returning function's row); the value is Value[]. */
   readonly fields?: readonly { readonly name: string; readonly type: SqlType }[];
+  /** kind 'enum': which enum type. */
+  readonly enum?: EnumInfo;
 }
 
 export interface Interval {
@@ -76,6 +94,8 @@ export const TYPE_INFO: Readonly<Record<Exclude<TypeKind, 'array'>, TypeInfo>> =
   jsonb: { oid: 3802, arrayOid: 3807, name: 'jsonb', len: -1, category: 'U' },
   void: { oid: 2278, arrayOid: 0, name: 'void', len: 4, category: 'P' },
   record: { oid: 2249, arrayOid: 2287, name: 'record', len: -1, category: 'P' },
+  // The pseudo-type every enum belongs to; a concrete enum type reports its own OID (typeOid).
+  enum: { oid: 3500, arrayOid: 0, name: 'anyenum', len: 4, category: 'P' },
 };
 
 const cache = new Map<TypeKind, SqlType>();
@@ -91,7 +111,8 @@ const VECTOR_OIDS = { int2vector: 22, oidvector: 30 } as const;
 
 export function typeOid(type: SqlType): number {
   if (type.vector) return VECTOR_OIDS[type.vector];
-  if (type.kind === 'array') return type.elem ? TYPE_INFO[type.elem.kind as Exclude<TypeKind, 'array'>]?.arrayOid ?? 0 : 0;
+  if (type.kind === 'array') return type.elem?.enum ? type.elem.enum.arrayOid : type.elem ? TYPE_INFO[type.elem.kind as Exclude<TypeKind, 'array'>]?.arrayOid ?? 0 : 0;
+  if (type.enum) return type.enum.oid;
   return TYPE_INFO[type.kind].oid;
 }
 
@@ -106,13 +127,14 @@ export function typeByOid(oid: number): SqlType | undefined {
     if (info.oid === oid) return t(kind);
     if (info.arrayOid === oid && oid !== 0) return arrayOf(t(kind));
   }
-  return undefined;
+  return oid >= 16384 ? currentTypeResolver()?.byOid(oid) : undefined;
 }
 
 /** format_type() style name, e.g. "character varying(20)", "integer[]". */
 export function typeDisplayName(type: SqlType): string {
   if (type.vector) return type.vector;
   if (type.kind === 'array') return `${typeDisplayName(type.elem ?? t('text'))}[]`;
+  if (type.enum) return currentTypeResolver()?.displayName(type.enum.typeId) ?? quoteTypeName(type.enum.name);
   const base = TYPE_INFO[type.kind].name;
   if (type.typmod >= 0) {
     if (type.kind === 'varchar' || type.kind === 'bpchar') return `${base}(${type.typmod - 4})`;
@@ -146,10 +168,40 @@ export const SERIAL_NAMES: Readonly<Record<string, TypeKind>> = {
   smallserial: 'int2', serial2: 'int2', serial: 'int4', serial4: 'int4', bigserial: 'int8', serial8: 'int8',
 };
 
-/** Resolves a type name (as written, lowercased) with its modifiers. */
+/** A name as format_type prints it: quoted unless a plain lower-case identifier. */
+export const quoteTypeName = (n: string): string => (/^[a-z_][a-z0-9_$]*$/.test(n) ? n : `"${n.replace(/"/g, '""')}"`);
+
+/** Whether `name` is a built-in type name (a shard can resolve it without the catalog). */
+export const isBuiltinTypeName = (name: string): boolean => NAMES[name] !== undefined || name === 'timetz' || name === 'interval';
+
+/**
+ * User-defined types (enums) live in the catalog, which this module does not see: statements
+ * are compiled and run inside `withTypeResolver` with a lookup over their catalog snapshot and
+ * search_path (AsyncLocalStorage, like the session TimeZone). Outside one, only built-ins resolve.
+ */
+export interface TypeResolver {
+  byName(schema: string | undefined, name: string): SqlType | undefined;
+  byOid(oid: number): SqlType | undefined;
+  /** format_type's name of a user type: schema-qualified unless its schema is on search_path. */
+  displayName(typeId: number): string | undefined;
+}
+const resolvers = new AsyncLocalStorage<TypeResolver>();
+export function withTypeResolver<T>(resolver: TypeResolver, fn: () => T): T {
+  return resolvers.run(resolver, fn);
+}
+export const currentTypeResolver = (): TypeResolver | undefined => resolvers.getStore();
+
+/** Resolves a type name (as written, lowercased; `schema.name` when qualified) with its modifiers. */
 export function typeFromName(name: string, mods: readonly number[] = [], arrayDims = 0): SqlType {
   const kind = NAMES[name];
-  if (!kind) throw sqlError(S.UNDEFINED_OBJECT, `type "${name}" does not exist`);
+  if (!kind) {
+    const dot = name.indexOf('.');
+    const user = currentTypeResolver()?.byName(dot > 0 ? name.slice(0, dot) : undefined, dot > 0 ? name.slice(dot + 1) : name);
+    if (!user) throw sqlError(S.UNDEFINED_OBJECT, `type "${name}" does not exist`);
+    let type = user;
+    for (let i = 0; i < arrayDims; i++) type = arrayOf(type);
+    return type;
+  }
   let typmod = -1;
   if (mods.length > 0) {
     if (kind === 'varchar' || kind === 'bpchar') typmod = mods[0] + 4;

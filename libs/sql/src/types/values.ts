@@ -6,6 +6,7 @@ import { decApplyTypmod, decCmp, decFromBigint, decFromNumber, formatDec, parseD
 import {
   DAY_MICROS, formatDate, formatInterval, formatTime, formatTimestamp, nowMicros, parseDate, parseInterval, parseTime, parseTimestamp,
 } from './datetime';
+import { compareEnum, enumFromText } from './enum';
 import { currentTimeZone, localToUtc, offsetSeconds } from './timezone';
 import { type Interval, type SqlType, type TypeKind, type Value, isIntKind, isPrecisionTimeKind, isStringKind, plain, t, typeDisplayName } from './types';
 
@@ -148,6 +149,8 @@ export function fromText(s: string, type: SqlType): Value {
     case 'json':
     case 'jsonb':
       return parseJson(s, type.kind);
+    case 'enum':
+      return enumFromText(s, type);
     case 'array':
       if (type.vector) return s.trim() === '' ? [] : s.trim().split(/\s+/).map((x) => fromText(x, type.elem ?? t('int2')));
       return parseArrayText(s, type.elem ?? t('text'));
@@ -277,10 +280,42 @@ export function fromPg(v: PgValue, type: SqlType): Value {
   if (typeof v === 'number') return type.kind === 'int8' ? BigInt(v) : type.kind === 'numeric' ? formatDec(decFromNumber(v)) : v;
   if (typeof v === 'bigint') return type.kind === 'int8' ? v : type.kind === 'numeric' ? v.toString() : Number(v);
   if (typeof v === 'boolean') return v;
-  if (Buffer.isBuffer(v)) return v;
+  if (Buffer.isBuffer(v)) return type.kind === 'enum' || type.elem?.kind === 'enum' ? enumFromBinary(v, type) : v;
   if (v instanceof Date) return fromText(v.toISOString(), type);
   if (Array.isArray(v)) return fromPgArray(v, type);
   return JSON.stringify(v);
+}
+
+/**
+ * A binary-format parameter of an enum (pgwire does not know the type, so it hands over the
+ * bytes): an enum's binary form is its label; an array of them is array_send's layout with
+ * label elements (one dimension).
+ */
+function enumFromBinary(b: Buffer, type: SqlType): Value {
+  if (type.kind === 'enum') return fromText(b.toString('utf8'), type);
+  const bad = (): Error => sqlError(S.INVALID_BINARY_REPRESENTATION, 'incorrect binary data format in array');
+  if (b.length < 12) throw bad();
+  const ndim = b.readInt32BE(0);
+  if (ndim === 0) return [];
+  if (ndim !== 1) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'multidimensional arrays are not supported', { hint: 'Pass a one-dimensional array.' });
+  if (b.length < 20) throw bad();
+  const n = b.readInt32BE(12);
+  const out: Value[] = [];
+  let at = 20;
+  for (let i = 0; i < n; i++) {
+    if (at + 4 > b.length) throw bad();
+    const len = b.readInt32BE(at);
+    at += 4;
+    if (len === -1) {
+      out.push(null);
+      continue;
+    }
+    if (len < 0 || at + len > b.length) throw bad();
+    out.push(fromText(b.toString('utf8', at, at + len), type.elem ?? type));
+    at += len;
+  }
+  if (at !== b.length) throw bad();
+  return out;
 }
 
 /** A binary-format array parameter, decoded by pgwire into its elements (nested per dimension). */
@@ -329,6 +364,14 @@ function roundMicros(us: bigint, p: number): bigint {
 
 function castToKind(v: Value, from: SqlType, to: SqlType, explicit: boolean): Value {
   if (v === null) return null;
+  // Enums cast to and from the string types only, and never to another enum (as in PostgreSQL).
+  if (from.kind === 'enum' || to.kind === 'enum') {
+    if (from.kind === 'enum' && to.kind === 'enum') {
+      if (from.enum?.typeId !== to.enum?.typeId) throw castError(from, to);
+      return v;
+    }
+    if (!isStringKind(from.kind) && !isStringKind(to.kind)) throw castError(from, to);
+  }
   if (from.kind === to.kind && to.kind !== 'varchar' && to.kind !== 'bpchar' && to.kind !== 'numeric' && to.kind !== 'array') return v;
   if (isStringKind(from.kind) && !isStringKind(to.kind)) return fromText(v as string, to);
   switch (to.kind) {
@@ -452,6 +495,8 @@ export function compareValues(a: Value, b: Value, type: SqlType): number {
       const y = (b as string).replace(/ +$/, '');
       return x < y ? -1 : x > y ? 1 : 0;
     }
+    case 'enum':
+      return compareEnum(a as string, b as string, type);
     default:
       return a < b ? -1 : a > b ? 1 : 0;
   }

@@ -291,7 +291,7 @@ export function regName(catalog: Catalog, kind: string, oid: number, session?: S
     case 'regclass': {
       const d = catalog.byId.get(oid - OID_BASE);
       // Qualified when its schema is not on the search path, as PostgreSQL prints a regclass.
-      if (d && 'name' in d && d.kind !== 'database' && d.kind !== 'schema') return session ? qualifiedName(catalog, session, d) : d.name;
+      if (d && 'name' in d && d.kind !== 'database' && d.kind !== 'schema' && d.kind !== 'type') return session ? qualifiedName(catalog, session, d) : d.name;
       const view = allSystemViews().find((v) => v.oid === oid);
       if (view) return view.name;
       for (const t of catalog.byId.values()) {
@@ -302,7 +302,7 @@ export function regName(catalog: Catalog, kind: string, oid: number, session?: S
       return String(oid);
     }
     case 'regtype': {
-      const type = typeByOid(oid);
+      const type = typeByOid(oid) ?? catalog.typeByOid(oid);
       return type ? typeDisplayName(type) : String(oid);
     }
     case 'regnamespace': {

@@ -38,6 +38,7 @@ defineView({
 
 function dataType(type: SqlType): string {
   if (type.kind === 'array') return 'ARRAY';
+  if (type.kind === 'enum') return 'USER-DEFINED';
   if (type.kind === 'json' || type.kind === 'jsonb' || type.kind === 'uuid' || type.kind === 'bytea' || type.kind === 'name') return type.kind;
   return typeDisplayName({ kind: type.kind, typmod: -1 });
 }
@@ -65,12 +66,16 @@ defineView({
         const numPrec = k === 'int2' ? 16 : k === 'int4' ? 32 : k === 'int8' ? 64 : k === 'float4' ? 24 : k === 'float8' ? 53 : k === 'numeric' && c.type.typmod >= 4 ? ((c.type.typmod - 4) >> 16) & 0xffff : null;
         const numScale = k === 'int2' || k === 'int4' || k === 'int8' ? 0 : k === 'numeric' && c.type.typmod >= 4 ? (c.type.typmod - 4) & 0xffff : null;
         const radix = k === 'numeric' ? 10 : numPrec !== null ? 2 : null;
-        const udt = k === 'array' ? `_${c.type.elem?.kind ?? 'text'}` : k;
+        // An enum's udt is the type itself (in its schema); its array's is `_name` there too.
+        const en = c.type.enum ?? c.type.elem?.enum;
+        const udt = en ? `${k === 'array' ? '_' : ''}${en.name}` : k === 'array' ? `_${c.type.elem?.kind ?? 'text'}` : k;
+        const udtDesc = en ? ctx.catalog.byId.get(en.typeId) : undefined;
+        const udtSchema = udtDesc?.kind === 'type' ? ctx.catalog.schemaName(udtDesc.schemaId) : 'pg_catalog';
         const row: Row = [
           ctx.session.database, ctx.catalog.schemaName(r.schemaId), r.name, c.name, pos, c.identity ? null : columnDefault(c.defaultExpr, relationNamer(ctx.catalog, ctx.session)), yn(!c.notNull), dataType(c.type),
           charLen, charLen !== null ? charLen * 4 : k === 'text' ? 1073741824 : null, numPrec, radix, numScale, ['timestamp', 'timestamptz', 'time', 'date'].includes(k) ? (k === 'date' ? 0 : c.type.typmod >= 0 ? c.type.typmod : 6) : null,
           null, null, null, null, null, null, null, null,
-          null, null, null, ctx.session.database, 'pg_catalog', udt, null, null, null,
+          null, null, null, ctx.session.database, udtSchema, udt, null, null, null,
           null, String(pos), 'NO', yn(c.identity !== undefined), c.identity === 'a' ? 'ALWAYS' : c.identity === 'd' ? 'BY DEFAULT' : null, null, null,
           null, null, 'NO', 'NEVER', null, 'YES',
         ];

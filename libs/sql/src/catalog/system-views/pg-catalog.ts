@@ -1,5 +1,6 @@
 // pg_catalog views drivers and tools read (psql \d, node-postgres, TypeORM, Knex, pgbench).
 import { FIRST_USER_ID } from '../store';
+import { OID_BASE } from '../descriptors';
 import { INFORMATION_SCHEMA_ID, PG_CATALOG_ID } from '../catalog';
 import type { Row } from '../../runtime';
 import { SETTINGS } from '../../settings';
@@ -81,7 +82,32 @@ defineView({
     oid, typname: name, typnamespace: oid, typowner: oid, typlen: int2, typbyval: bool, typtype: char, typcategory: char, typispreferred: bool, typisdefined: bool,
     typdelim: char, typrelid: oid, typelem: oid, typarray: oid, typbasetype: oid, typalign: char, typstorage: char, typnotnull: bool, typtypmod: oid, typndims: int4, typcollation: oid, typdefault: text, typacl: acl,
   }),
-  rows: () => typeRows(),
+  *rows(ctx) {
+    yield* typeRows();
+    // Enum types (typtype 'e', category 'E') and their array types, OIDs from their descriptor ids.
+    for (const d of ctx.catalog.typesOf(ctx.session.databaseId)) {
+      const o = d.id + OID_BASE;
+      const ao = d.arrayId + OID_BASE;
+      const ns = schemaOid(d.schemaId);
+      yield [o, d.name, ns, BOOTSTRAP_USER_OID, 4, true, 'e', 'E', false, true, ',', 0, 0, ao, 0, 'i', 'p', false, -1, 0, 0, null, null];
+      yield [ao, `_${d.name}`.slice(0, 63), ns, BOOTSTRAP_USER_OID, -1, false, 'b', 'A', false, true, ',', 0, o, 0, 0, 'i', 'x', false, -1, 0, 0, null, null];
+    }
+  },
+});
+
+/** pg_enum.oid of a label: derived from the type's id and the label's creation number (stable). */
+const enumLabelOid = (typeId: number, n: number): number => 3_000_000_000 + ((typeId * 4096 + n) % 1_000_000_000);
+
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_enum',
+  oid: 3501,
+  columns: cols({ oid, enumtypid: oid, enumsortorder: t('float4'), enumlabel: name }),
+  *rows(ctx) {
+    for (const d of ctx.catalog.typesOf(ctx.session.databaseId)) {
+      for (const l of d.labels) yield [enumLabelOid(d.id, l.n), d.id + OID_BASE, l.sortOrder, l.label];
+    }
+  },
 });
 
 defineView({
@@ -486,7 +512,6 @@ for (const [n, o, spec] of [
   ['pg_publication_namespace', 6237, { oid, pnpubid: oid, pnnspid: oid }],
   ['pg_publication_rel', 6106, { oid, prpubid: oid, prrelid: oid, prqual: text, prattrs: arrayOf(int2) }],
   ['pg_subscription', 6100, { oid, subdbid: oid, subskiplsn: text, subname: name, subowner: oid, subenabled: bool, subbinary: bool, substream: bool, subtwophasestate: char, subdisableonerr: bool, subconninfo: text, subslotname: name, subsynccommit: text, subpublications: arrayOf(text) }],
-  ['pg_enum', 3501, { oid, enumtypid: oid, enumsortorder: t('float4'), enumlabel: name }],
   ['pg_range', 3541, { rngtypid: oid, rngsubtype: oid, rngmultitypid: oid, rngcollation: oid, rngsubopc: oid, rngcanonical: t('regproc'), rngsubdiff: t('regproc') }],
   ['pg_event_trigger', 3466, { oid, evtname: name, evtevent: name, evtowner: oid, evtfoid: oid, evtenabled: char, evttags: arrayOf(text) }],
   ['pg_auth_members', 1261, { oid, roleid: oid, member: oid, grantor: oid }],

@@ -1,0 +1,142 @@
+// The PL/pgSQL subset of DO blocks: what parses into a program, what is refused (0A000 naming
+// the construct), and how the interpreter runs blocks, handlers and conditions against a host.
+import { PgError } from '@weft/pgwire';
+import { initParser } from '../parse';
+import { parseDoBlock, runDoBlock, type DoHost } from './do-block';
+import { conditionMatches } from './conditions';
+
+beforeAll(() => initParser());
+
+const refusal = (body: string): { code?: string; message?: string } => {
+  try {
+    parseDoBlock(body);
+    return {};
+  } catch (e) {
+    return { code: (e as PgError).code, message: (e as Error).message };
+  }
+};
+
+/** A host that records statements and fails the ones `fail` names with their SQLSTATE. */
+function fakeHost(fail: Record<string, string> = {}, scalars: Record<string, unknown> = {}): DoHost & { log: string[] } {
+  const log: string[] = [];
+  let marks = 0;
+  return {
+    log,
+    exec: async (sql) => {
+      if (fail[sql]) throw new PgError(fail[sql], `failed: ${sql}`);
+      log.push(sql);
+    },
+    scalar: async (sql) => {
+      log.push(`? ${sql}`);
+      return scalars[sql];
+    },
+    savepoint: async () => {
+      log.push(`savepoint ${++marks}`);
+      return marks;
+    },
+    rollbackTo: async (mark) => {
+      log.push(`rollback to ${String(mark)}`);
+    },
+    notice: (severity, message) => log.push(`${severity}: ${message}`),
+  };
+}
+
+describe('parseDoBlock', () => {
+  it('turns a guarded CREATE TYPE into a block with a duplicate_object handler', () => {
+    expect(parseDoBlock(` BEGIN CREATE TYPE "s" AS ENUM('a','b'); EXCEPTION WHEN duplicate_object THEN null; END `)).toEqual([
+      { kind: 'block', body: [{ kind: 'sql', sql: `CREATE TYPE "s" AS ENUM('a','b')`, line: 1 }], handlers: [{ conditions: ['42710'], body: [] }] },
+    ]);
+  });
+
+  it('reads SQLSTATE conditions, OR lists, class names and OTHERS', () => {
+    const [block] = parseDoBlock(`BEGIN NULL; EXCEPTION WHEN SQLSTATE '22P02' OR unique_violation THEN NULL; WHEN integrity_constraint_violation THEN NULL; WHEN others THEN NULL; END`);
+    expect(block.kind === 'block' && block.handlers.map((h) => h.conditions)).toEqual([['22P02', '23505'], ['23000'], ['others']]);
+  });
+
+  it('reads IF / ELSIF / ELSE with their SQL conditions, PERFORM, RAISE and RETURN', () => {
+    // A body without handlers is the function's own block: its statements come back directly.
+    expect(parseDoBlock(`BEGIN IF NOT EXISTS (SELECT 1 FROM pg_type WHERE typname = 'x') THEN PERFORM 1; ELSIF 1 = 2 THEN RETURN; ELSE RAISE NOTICE 'n%%'; END IF; END`)).toEqual([
+      {
+        kind: 'if',
+        branches: [
+          { cond: `NOT EXISTS (SELECT 1 FROM pg_type WHERE typname = 'x')`, body: [{ kind: 'perform', sql: 'SELECT 1', line: 1 }] },
+          { cond: '1 = 2', body: [{ kind: 'return' }] },
+        ],
+        otherwise: [{ kind: 'raise', level: 'notice', message: 'n%', code: 'P0001' }],
+      },
+    ]);
+  });
+
+  it('takes RAISE EXCEPTION ... USING ERRCODE as the error code', () => {
+    expect(parseDoBlock(`BEGIN RAISE EXCEPTION 'bad' USING ERRCODE = '22012'; END`)).toEqual([{ kind: 'raise', level: 'error', message: 'bad', code: '22012' }]);
+  });
+
+  it('refuses what is outside the subset with 0A000 naming the construct', () => {
+    expect(refusal('DECLARE x int; BEGIN NULL; END')).toEqual({ code: '0A000', message: 'PL/pgSQL construct not supported in DO blocks: variables (DECLARE x)' });
+    expect(refusal('BEGIN FOR i IN 1..3 LOOP NULL; END LOOP; END').message).toBe('PL/pgSQL construct not supported in DO blocks: FOR loops');
+    expect(refusal("BEGIN EXECUTE 'SELECT 1'; END").message).toBe('PL/pgSQL construct not supported in DO blocks: EXECUTE (dynamic SQL)');
+    expect(refusal('BEGIN LOOP EXIT; END LOOP; END').message).toBe('PL/pgSQL construct not supported in DO blocks: LOOP');
+    expect(refusal("BEGIN RAISE NOTICE 'x %', 1; END").message).toBe('PL/pgSQL construct not supported in DO blocks: RAISE with parameters');
+    expect(refusal('BEGIN CASE WHEN true THEN NULL; END CASE; END').message).toBe('PL/pgSQL construct not supported in DO blocks: CASE');
+  });
+
+  it('reports a body PostgreSQL would not compile with its SQLSTATE', () => {
+    expect(refusal('BEGIN nonsense here; END').code).toBe('42601');
+    expect(refusal('BEGIN NULL; EXCEPTION WHEN no_such_condition THEN NULL; END')).toEqual({ code: '42704', message: 'unrecognized exception condition "no_such_condition"' });
+  });
+
+  it('wraps a body that contains the wrapper quote tag', () => {
+    expect(parseDoBlock(`BEGIN PERFORM '$weft_do$'; END`)).toEqual([{ kind: 'perform', sql: `SELECT '$weft_do$'`, line: 1 }]);
+  });
+});
+
+describe('runDoBlock', () => {
+  it('rolls the body back to its savepoint and runs the matching handler', async () => {
+    const host = fakeHost({ 'INSERT INTO t VALUES (2)': '23505' });
+    await runDoBlock(parseDoBlock('BEGIN INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); INSERT INTO t VALUES (3); EXCEPTION WHEN check_violation THEN NULL; WHEN unique_violation THEN INSERT INTO t VALUES (4); END'), host);
+    expect(host.log).toEqual(['savepoint 1', 'INSERT INTO t VALUES (1)', 'rollback to 1', 'INSERT INTO t VALUES (4)']);
+  });
+
+  it('lets an error no handler names escape, without rolling back (the statement fails)', async () => {
+    const host = fakeHost({ 'INSERT INTO t VALUES (1)': '22012' });
+    await expect(runDoBlock(parseDoBlock('BEGIN INSERT INTO t VALUES (1); EXCEPTION WHEN unique_violation THEN NULL; END'), host)).rejects.toMatchObject({ code: '22012' });
+    expect(host.log).toEqual(['savepoint 1']);
+  });
+
+  it('takes no savepoint for a block without handlers', async () => {
+    const host = fakeHost();
+    await runDoBlock(parseDoBlock('BEGIN INSERT INTO t VALUES (1); END'), host);
+    expect(host.log).toEqual(['INSERT INTO t VALUES (1)']);
+  });
+
+  it('runs the first IF branch whose condition is true; NULL counts as false', async () => {
+    const host = fakeHost({}, { 'SELECT (a)::boolean': null, 'SELECT (b)::boolean': true });
+    await runDoBlock(parseDoBlock('BEGIN IF a THEN INSERT INTO t VALUES (1); ELSIF b THEN INSERT INTO t VALUES (2); ELSE INSERT INTO t VALUES (3); END IF; INSERT INTO t VALUES (4); END'), host);
+    expect(host.log).toEqual(['? SELECT (a)::boolean', '? SELECT (b)::boolean', 'INSERT INTO t VALUES (2)', 'INSERT INTO t VALUES (4)']);
+  });
+
+  it('stops at RETURN, also from inside a nested block', async () => {
+    const host = fakeHost();
+    await runDoBlock(parseDoBlock('BEGIN INSERT INTO t VALUES (1); BEGIN RETURN; END; INSERT INTO t VALUES (2); END'), host);
+    expect(host.log).toEqual(['INSERT INTO t VALUES (1)']);
+  });
+
+  it('raises P0001 (or the USING ERRCODE) and sends notices', async () => {
+    const host = fakeHost();
+    await expect(runDoBlock(parseDoBlock("BEGIN RAISE NOTICE 'hello'; RAISE WARNING 'careful'; RAISE EXCEPTION 'stop'; END"), host)).rejects.toMatchObject({ code: 'P0001', message: 'stop' });
+    expect(host.log).toEqual(['NOTICE: hello', 'WARNING: careful']);
+    const caught = fakeHost();
+    await runDoBlock(parseDoBlock("BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '22012'; EXCEPTION WHEN division_by_zero THEN INSERT INTO t VALUES (9); END"), caught);
+    expect(caught.log).toEqual(['savepoint 1', 'rollback to 1', 'INSERT INTO t VALUES (9)']);
+  });
+});
+
+describe('conditionMatches', () => {
+  it('matches exact codes, whole classes and OTHERS (except cancellation)', () => {
+    expect(conditionMatches('23505', '23505')).toBe(true);
+    expect(conditionMatches('23505', '23503')).toBe(false);
+    expect(conditionMatches('23000', '23503')).toBe(true);
+    expect(conditionMatches('others', '42P01')).toBe(true);
+    expect(conditionMatches('others', '57014')).toBe(false);
+  });
+});

@@ -7,7 +7,7 @@ import type {
 import { PgError, type StatementResult } from '@weft/pgwire';
 import { INFORMATION_SCHEMA_ID, PG_CATALOG_ID, type Relation } from './catalog/catalog';
 import type { CheckDesc, ColumnDesc, DatabaseDesc, ForeignKeyDesc, IndexDesc, SchemaDesc, SequenceDesc, TableDesc, ViewDesc } from './catalog/descriptors';
-import { allocateId, bumpVersion, deleteDescriptor, writeDescriptor } from './catalog/store';
+import { bumpVersion, deleteDescriptor, writeDescriptor } from './catalog/store';
 import { decodeTableRow, encodeTableRow, indexEntry, primaryKey, primarySpan } from './catalog/table-data';
 import { createDatabase } from './engine';
 import { S, sqlError } from './errors';
@@ -61,7 +61,7 @@ export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, pa
         throw sqlError(S.DUPLICATE_SCHEMA, `schema "${name}" already exists`);
       }
       if (s.schemaElts?.length) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'CREATE SCHEMA with elements is not supported');
-      const id = await allocateId(ctx.txn);
+      const id = await ctx.engine.allocateId();
       writeDescriptor(ctx.txn, { kind: 'schema', id, dbId: ctx.rt.session.databaseId, name } satisfies SchemaDesc);
       await ddlDone(ctx);
       return 'CREATE SCHEMA';
@@ -71,7 +71,7 @@ export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, pa
     const name = node.CreatedbStmt.dbname ?? '';
     return { ...cmd('CREATE DATABASE', async (ctx) => {
       if (ctx.catalog.databases.has(name)) throw sqlError(S.DUPLICATE_DATABASE, `database "${name}" already exists`);
-      await createDatabase(ctx.txn, name);
+      await createDatabase(ctx.txn, name, () => ctx.engine.allocateId());
       await ddlDone(ctx);
       return 'CREATE DATABASE';
     }), kind: 'CREATE DATABASE' };
@@ -351,7 +351,7 @@ export async function createTable(ctx: ExecContext, s: CreateStmt): Promise<stri
     }
     throw sqlError(S.DUPLICATE_TABLE, `relation "${name}" already exists`);
   }
-  const tableId = await allocateId(ctx.txn);
+  const tableId = await ctx.engine.allocateId();
   const columns: ColumnDesc[] = [];
   const checks: CheckDesc[] = [];
   const fks: ForeignKeyDesc[] = [];
@@ -377,7 +377,7 @@ export async function createTable(ctx: ExecContext, s: CreateStmt): Promise<stri
       if (serial) {
         const seqName = uniqueName(`${name}_${colName}_seq`, taken);
         takenNames.add(seqName);
-        sequences.push(newSequence(await allocateId(ctx.txn), schema.id, seqName, serial as 'int2' | 'int4' | 'int8', {}, { tableId, columnId: nextCol }));
+        sequences.push(newSequence(await ctx.engine.allocateId(), schema.id, seqName, serial as 'int2' | 'int4' | 'int8', {}, { tableId, columnId: nextCol }));
         defaultExpr = nextvalDefault(schema.name === 'public' ? seqName : `${schema.name}.${seqName}`);
         notNull = true;
       }
@@ -396,7 +396,7 @@ export async function createTable(ctx: ExecContext, s: CreateStmt): Promise<stri
             const seqName = uniqueName(`${name}_${colName}_seq`, taken);
             takenNames.add(seqName);
             const k = type.kind === 'int2' || type.kind === 'int4' ? type.kind : 'int8';
-            sequences.push(newSequence(await allocateId(ctx.txn), schema.id, seqName, k, seqOptions(c.options ?? [], k).desc, { tableId, columnId: nextCol }));
+            sequences.push(newSequence(await ctx.engine.allocateId(), schema.id, seqName, k, seqOptions(c.options ?? [], k).desc, { tableId, columnId: nextCol }));
             defaultExpr = nextvalDefault(schema.name === 'public' ? seqName : `${schema.name}.${seqName}`);
             break;
           }
@@ -738,7 +738,7 @@ async function createSequence(ctx: ExecContext, s: CreateSeqStmt): Promise<strin
   }
   const opts = seqOptions(s.options ?? [], 'int8');
   const ownedBy = opts.ownedBy === undefined ? undefined : sequenceOwner(ctx, schema.id, opts.ownedBy);
-  writeDescriptor(ctx.txn, newSequence(await allocateId(ctx.txn), schema.id, name, 'int8', opts.desc, ownedBy));
+  writeDescriptor(ctx.txn, newSequence(await ctx.engine.allocateId(), schema.id, name, 'int8', opts.desc, ownedBy));
   await ddlDone(ctx);
   return 'CREATE SEQUENCE';
 }
@@ -751,7 +751,7 @@ async function createView(ctx: ExecContext, s: ViewStmt, planner: Planner, sqlTe
   const query = s.query as Node;
   if (!('SelectStmt' in query)) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'view query must be a SELECT');
   planner.planSelect(query.SelectStmt, undefined, { types: [] });
-  const id = existing?.id ?? (await allocateId(ctx.txn));
+  const id = existing?.id ?? (await ctx.engine.allocateId());
   writeDescriptor(ctx.txn, { kind: 'view', id, schemaId: schema.id, name, query, sql: sqlText } satisfies ViewDesc);
   await ddlDone(ctx);
   return 'CREATE VIEW';
@@ -1011,7 +1011,7 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
       if (schemaId !== table.schemaId) throw sqlError('55000', 'sequence must be in same schema as table it is linked to');
       const seqName = parts.length ? parts[parts.length - 1] : uniqueName(`${table.name}_${col.name}_seq`, (n) => relationNameTaken(ctx, table.schemaId, n));
       if (relationNameTaken(ctx, table.schemaId, seqName)) throw sqlError(S.DUPLICATE_TABLE, `relation "${seqName}" already exists`);
-      writeDescriptor(ctx.txn, newSequence(await allocateId(ctx.txn), table.schemaId, seqName, k, seqOptions(options, k).desc, { tableId: table.id, columnId: col.id }));
+      writeDescriptor(ctx.txn, newSequence(await ctx.engine.allocateId(), table.schemaId, seqName, k, seqOptions(options, k).desc, { tableId: table.id, columnId: col.id }));
       const schemaName = ctx.catalog.schemaName(table.schemaId);
       return replaceCol(col, { ...col, identity: def.generated_when === 'a' ? 'a' : 'd', defaultExpr: nextvalDefault(schemaName === 'public' ? seqName : `${schemaName}.${seqName}`) });
     }

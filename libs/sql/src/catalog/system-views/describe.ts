@@ -3,7 +3,8 @@
 import { parseSync, scanSync, type Node } from 'libpg-query';
 import type { Catalog, Relation } from '../catalog';
 import { OID_BASE, type IndexDesc, type TableDesc, type ViewDesc } from '../descriptors';
-import { typeByOid, typeDisplayName, typeFromName, typeOid } from '../../types/types';
+import { typeByOid, typeDisplayName, typeFromName, typeOid, type SqlType } from '../../types/types';
+import { fromText, toText } from '../../types/values';
 import { allSystemViews } from './registry';
 import { S, sqlError } from '../../errors';
 import { quoteIdent } from '../../functions/string';
@@ -104,8 +105,14 @@ export function deparse(n: Node | undefined, namer?: RelationNamer): string {
   if ('A_Const' in n) {
     const c = n.A_Const;
     if (c.isnull) return 'NULL';
-    if (c.ival) return String(c.ival.ival ?? 0);
-    if (c.fval) return c.fval.fval ?? '0';
+    // As PostgreSQL's deparser prints constants: a negative integer is quoted and labelled
+    // (-1 is one int4 constant), an integral literal beyond int4 is a bigint (or numeric).
+    if (c.ival) return constLiteral(String(c.ival.ival ?? 0), 'integer');
+    if (c.fval) {
+      const v = c.fval.fval ?? '0';
+      if (/^-?\d+$/.test(v)) return constLiteral(v, BigInt(v) >= -(2n ** 63n) && BigInt(v) < 2n ** 63n ? 'bigint' : 'numeric');
+      return constLiteral(v, 'numeric');
+    }
     if (c.boolval) return c.boolval.boolval ? 'true' : 'false';
     if (c.sval) return `'${(c.sval.sval ?? '').replace(/'/g, "''")}'`;
     return 'NULL';
@@ -167,8 +174,43 @@ export function constraintDef(catalog: Catalog, oid: number, session?: SessionIn
   return null;
 }
 
-export function columnDefault(n: Node | undefined, namer?: RelationNamer): string | null {
-  return n ? deparse(n, namer) : null;
+/**
+ * A column default as pg_get_expr prints it. PostgreSQL stores the default coerced to the column
+ * type, so a bare string literal comes back as a constant of that type: normalised by the type's
+ * input and output functions and labelled ('x'::text, '1'::numeric, '2024-01-01'::date), except
+ * the types whose constants print bare (non-negative integers, decimals with a point, booleans).
+ * A NULL default is no default (PostgreSQL stores none). `type` is the column's type.
+ */
+export function columnDefault(n: Node | undefined, namer?: RelationNamer, type?: SqlType): string | null {
+  if (!hasDefault(n)) return null;
+  const sval = 'A_Const' in n ? n.A_Const.sval : undefined;
+  if (sval && type && type.kind !== 'unknown') {
+    const untyped: SqlType = { ...type, typmod: -1 };
+    let text: string;
+    try {
+      text = toText(fromText(sval.sval ?? '', untyped), untyped);
+    } catch {
+      // Not valid for the column type (the INSERT using it will fail): print it as written.
+      return deparse(n, namer);
+    }
+    if (type.kind === 'bool') return text === 't' ? 'true' : 'false';
+    const label = type.kind === 'bpchar' ? 'bpchar' : type.kind === 'array' && type.elem?.kind === 'bpchar' ? 'bpchar[]' : typeDisplayName(untyped);
+    if (type.kind === 'int4') return constLiteral(text, label);
+    if (type.kind === 'numeric' && /^\d/.test(text) && /[.eE]/.test(text)) return text;
+    return `'${text.replace(/'/g, "''")}'::${label}`;
+  }
+  return deparse(n, namer);
+}
+
+/** Whether a column has a default as PostgreSQL records one (DEFAULT NULL is none). */
+export function hasDefault(n: Node | undefined): n is Node {
+  return n !== undefined && !('A_Const' in n && n.A_Const.isnull);
+}
+
+/** A numeric constant as the deparser prints it: bare when non-negative int4 or decimal, else quoted and labelled. */
+function constLiteral(text: string, label: 'integer' | 'bigint' | 'numeric' | string): string {
+  const bare = label === 'integer' ? !text.startsWith('-') : label === 'numeric' ? /^\d/.test(text) && /[.eE]/.test(text) : false;
+  return bare ? text : `'${text}'::${label}`;
 }
 
 /** A relation's name as the deparser prints it for this session (see relationNamer). */

@@ -67,7 +67,7 @@ defineView({
         const radix = k === 'numeric' ? 10 : numPrec !== null ? 2 : null;
         const udt = k === 'array' ? `_${c.type.elem?.kind ?? 'text'}` : k;
         const row: Row = [
-          ctx.session.database, ctx.catalog.schemaName(r.schemaId), r.name, c.name, pos, c.identity ? null : columnDefault(c.defaultExpr, relationNamer(ctx.catalog, ctx.session)), yn(!c.notNull), dataType(c.type),
+          ctx.session.database, ctx.catalog.schemaName(r.schemaId), r.name, c.name, pos, c.identity ? null : columnDefault(c.defaultExpr, relationNamer(ctx.catalog, ctx.session), c.type), yn(!c.notNull), dataType(c.type),
           charLen, charLen !== null ? charLen * 4 : k === 'text' ? 1073741824 : null, numPrec, radix, numScale, ['timestamp', 'timestamptz', 'time', 'date'].includes(k) ? (k === 'date' ? 0 : c.type.typmod >= 0 ? c.type.typmod : 6) : null,
           null, null, null, null, null, null, null, null,
           null, null, null, ctx.session.database, 'pg_catalog', udt, null, null, null,

@@ -6,7 +6,7 @@ import { SETTINGS } from '../../settings';
 import { INT2VECTOR, OIDVECTOR, TYPE_INFO, type TypeKind, arrayOf, t, typeOid, typeLen } from '../../types/types';
 import { functionNames } from '../../functions/registry';
 import type { SqlType } from '../../types/types';
-import { checkOid, columnDefault, fkOid, findRelation, indexDef, indexOid, nextvalTargets, relationNamer, relOid, schemaOid, viewDefinition, viewDependencies } from './describe';
+import { checkOid, columnDefault, fkOid, hasDefault, findRelation, indexDef, indexOid, nextvalTargets, relationNamer, relOid, schemaOid, viewDefinition, viewDependencies } from './describe';
 import { allSystemViews, defineView, type ViewContext } from './registry';
 
 const oid = t('oid');
@@ -134,7 +134,7 @@ defineView({
       for (const c of r.columns) {
         n++;
         if (c.hidden) continue;
-        yield [relOid(r.id), c.name, typeOid(c.type), -1, typeLen(c.type), n, c.type.kind === 'array' ? 1 : 0, -1, c.type.kind === 'array' ? (c.type.elem?.typmod ?? -1) : c.type.typmod, false, 'i', c.type.kind === 'array' ? 'x' : 'p', c.notNull, c.defaultExpr !== undefined && !c.identity, c.missingValue !== undefined, c.identity ?? '', '', false, true, 0, 0, null, null, null, null, ''];
+        yield [relOid(r.id), c.name, typeOid(c.type), -1, typeLen(c.type), n, c.type.kind === 'array' ? 1 : 0, -1, c.type.kind === 'array' ? (c.type.elem?.typmod ?? -1) : c.type.typmod, false, 'i', c.type.kind === 'array' ? 'x' : 'p', c.notNull, hasDefault(c.defaultExpr) && !c.identity, c.missingValue !== undefined, c.identity ?? '', '', false, true, 0, 0, null, null, null, null, ''];
       }
       for (const idx of [r.primary, ...r.indexes]) {
         if (idx.primary && r.columns.some((c) => c.hidden)) continue;
@@ -160,7 +160,10 @@ defineView({
     for (const r of tables(ctx)) {
       if (r.kind !== 'table') continue;
       // An identity column's nextval is not a default in PostgreSQL (pg_dump restores it with ADD GENERATED).
-      for (const [i, c] of r.columns.entries()) if (c.defaultExpr && !c.identity) yield [attrdefOid(r.id, i), relOid(r.id), i + 1, columnDefault(c.defaultExpr, relationNamer(ctx.catalog, ctx.session))];
+      for (const [i, c] of r.columns.entries()) {
+        const def = c.identity ? null : columnDefault(c.defaultExpr, relationNamer(ctx.catalog, ctx.session), c.type);
+        if (def !== null) yield [attrdefOid(r.id, i), relOid(r.id), i + 1, def];
+      }
     }
   },
 });

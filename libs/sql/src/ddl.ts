@@ -23,6 +23,7 @@ import type { Row } from './runtime';
 import { compileStatement, newPlanner } from './compile';
 import { checkParents, referencedIndex } from './plan/foreign-keys';
 import { Scope } from './plan/scope';
+import { compilePredicate, inIndex, refersToColumn, renameColumnRefs } from './plan/partial-index';
 
 type Utility = Omit<CompiledStatement, 'paramTypes'>;
 
@@ -517,6 +518,7 @@ async function backfillIndex(ctx: ExecContext, table: TableDesc, idx: IndexDesc)
   const seen = new Set<string>();
   for await (const kv of ctx.txn.scan(start, end)) {
     const row = decodeTableRow(table, kv.value, (c) => ctx.env.missingValue(c));
+    if (!inIndex(ctx, table, idx, row)) continue;
     const e = indexEntry(table, idx, row);
     if (e.unique) {
       const k = e.key.toString('latin1');
@@ -542,7 +544,8 @@ async function createIndex(ctx: ExecContext, s: IndexStmt): Promise<string> {
     if (!c) throw sqlError(S.UNDEFINED_COLUMN, `column "${e.name}" does not exist`);
     return { id: c.id, dir: e.ordering === 'SORTBY_DESC' ? ('desc' as const) : ('asc' as const), name: c.name };
   });
-  if (s.whereClause) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'partial indexes are not supported');
+  // Checked now, as PostgreSQL does: its columns exist, it is boolean, immutable, no subquery.
+  if (s.whereClause) compilePredicate(ctx, rel, s.whereClause);
   if (s.accessMethod && s.accessMethod !== 'btree' && s.accessMethod !== 'hash') throw sqlError(S.FEATURE_NOT_SUPPORTED, `access method "${s.accessMethod}" is not supported`);
   const name = s.idxname ?? uniqueName(`${rel.name}_${cols.map((c) => c.name).join('_')}_${s.unique ? 'key' : 'idx'}`, (n) => relationNameTaken(ctx, rel.schemaId, n));
   if (relationNameTaken(ctx, rel.schemaId, name)) {
@@ -552,7 +555,10 @@ async function createIndex(ctx: ExecContext, s: IndexStmt): Promise<string> {
     }
     throw sqlError(S.DUPLICATE_TABLE, `relation "${name}" already exists`);
   }
-  const idx: IndexDesc = { id: rel.nextIndexId, name, columns: cols.map((c) => c.id), directions: cols.map((c) => c.dir), unique: s.unique ?? false, primary: false, constraint: false };
+  const idx: IndexDesc = {
+    id: rel.nextIndexId, name, columns: cols.map((c) => c.id), directions: cols.map((c) => c.dir), unique: s.unique ?? false, primary: false, constraint: false,
+    ...(s.whereClause ? { predicate: s.whereClause } : {}),
+  };
   await backfillIndex(ctx, rel, idx);
   writeDescriptor(ctx.txn, { ...rel, indexes: [...rel.indexes, idx], nextIndexId: rel.nextIndexId + 1 });
   await ddlDone(ctx);
@@ -777,7 +783,14 @@ async function rename(ctx: ExecContext, s: RenameStmt): Promise<string> {
     const col = rel.columns.find((c) => c.name === s.subname && !c.hidden);
     if (!col) throw sqlError(S.UNDEFINED_COLUMN, `column "${s.subname}" does not exist`);
     if (rel.columns.some((c) => c.name === newName)) throw sqlError(S.DUPLICATE_COLUMN, `column "${newName}" of relation "${rel.name}" already exists`);
-    writeDescriptor(ctx.txn, { ...rel, columns: rel.columns.map((c) => (c === col ? { ...c, name: newName } : c)) });
+    // Stored expressions name columns: CHECKs and index predicates follow the rename.
+    const rename = <N>(n: N): N => renameColumnRefs(n, col.name, newName);
+    writeDescriptor(ctx.txn, {
+      ...rel,
+      columns: rel.columns.map((c) => (c === col ? { ...c, name: newName } : c)),
+      checks: rel.checks.map((ch) => ({ ...ch, expr: rename(ch.expr) })),
+      indexes: rel.indexes.map((i) => (i.predicate ? { ...i, predicate: rename(i.predicate) } : i)),
+    });
     await ddlDone(ctx);
     return 'ALTER TABLE';
   }
@@ -898,7 +911,8 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
         throw sqlError(S.UNDEFINED_COLUMN, `column "${c.name}" of relation "${table.name}" does not exist`);
       }
       if (table.primary.columns.includes(col.id)) throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop column ${col.name} of table ${table.name} because the primary key depends on it`);
-      const dropped = table.indexes.filter((i) => i.columns.includes(col.id));
+      // Indexes on the column go with it, as do partial indexes whose predicate reads it.
+      const dropped = table.indexes.filter((i) => i.columns.includes(col.id) || (i.predicate !== undefined && refersToColumn(i.predicate, col.name)));
       for (const i of dropped) await dropIndexData(ctx, table, i);
       return { ...table, columns: table.columns.filter((x) => x !== col), indexes: table.indexes.filter((i) => !dropped.includes(i)) };
     }

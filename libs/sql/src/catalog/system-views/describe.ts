@@ -30,7 +30,15 @@ const colName = (t: TableDesc, id: number): string => quoteIdent(t.columns.find(
 export function indexDef(catalog: Catalog, t: TableDesc, idx: IndexDesc): string {
   const schema = catalog.schemaName(t.schemaId);
   const cols = idx.columns.map((id, i) => `${colName(t, id)}${idx.directions[i] === 'desc' ? ' DESC' : ''}`).join(', ');
-  return `CREATE ${idx.unique ? 'UNIQUE ' : ''}INDEX ${quoteIdent(idx.name)} ON ${quoteIdent(schema)}.${quoteIdent(t.name)} USING btree (${cols})`;
+  const where = idx.predicate ? ` WHERE ${indexPredicate(idx)}` : '';
+  return `CREATE ${idx.unique ? 'UNIQUE ' : ''}INDEX ${quoteIdent(idx.name)} ON ${quoteIdent(schema)}.${quoteIdent(t.name)} USING btree (${cols})${where}`;
+}
+
+/** A partial index's predicate as pg_get_expr(indpred) prints it (parenthesised), else null. */
+export function indexPredicate(idx: IndexDesc): string | null {
+  if (!idx.predicate) return null;
+  const d = deparse(idx.predicate);
+  return d.startsWith('(') && d.endsWith(')') ? d : `(${d})`;
 }
 
 /**
@@ -208,7 +216,7 @@ export function hasDefault(n: Node | undefined): n is Node {
 }
 
 /** A numeric constant as the deparser prints it: bare when non-negative int4 or decimal, else quoted and labelled. */
-function constLiteral(text: string, label: 'integer' | 'bigint' | 'numeric' | string): string {
+function constLiteral(text: string, label: string): string {
   const bare = label === 'integer' ? !text.startsWith('-') : label === 'numeric' ? /^\d/.test(text) && /[.eE]/.test(text) : false;
   return bare ? text : `'${text}'::${label}`;
 }

@@ -6,7 +6,7 @@ import { SETTINGS } from '../../settings';
 import { INT2VECTOR, OIDVECTOR, TYPE_INFO, type TypeKind, arrayOf, t, typeOid, typeLen } from '../../types/types';
 import { functionNames } from '../../functions/registry';
 import type { SqlType } from '../../types/types';
-import { checkOid, columnDefault, fkOid, hasDefault, findRelation, indexDef, indexOid, nextvalTargets, relationNamer, relOid, schemaOid, viewDefinition, viewDependencies } from './describe';
+import { checkOid, columnDefault, fkOid, hasDefault, indexPredicate, findRelation, indexDef, indexOid, nextvalTargets, relationNamer, relOid, schemaOid, viewDefinition, viewDependencies } from './describe';
 import { allSystemViews, defineView, type ViewContext } from './registry';
 
 const oid = t('oid');
@@ -182,7 +182,7 @@ defineView({
       for (const idx of [r.primary, ...r.indexes]) {
         if (idx.primary && r.columns.some((c) => c.hidden)) continue;
         const attnums = idx.columns.map((id) => r.columns.findIndex((c) => c.id === id) + 1);
-        yield [indexOid(r, idx), relOid(r.id), attnums.length, attnums.length, idx.unique, false, idx.primary, false, true, false, true, false, true, true, false, attnums, attnums.map(() => 0), attnums.map(() => 0), idx.directions.map((d) => (d === 'desc' ? 3 : 0)), null, null];
+        yield [indexOid(r, idx), relOid(r.id), attnums.length, attnums.length, idx.unique, false, idx.primary, false, true, false, true, false, true, true, false, attnums, attnums.map(() => 0), attnums.map(() => 0), idx.directions.map((d) => (d === 'desc' ? 3 : 0)), null, indexPredicate(idx)];
       }
     }
   },

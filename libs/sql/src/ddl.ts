@@ -15,7 +15,7 @@ import type { PlannerEnv } from './plan/context';
 import { compileCopy } from './copy';
 import { typeFromTypeName, stringOf, type ParamTypes } from './plan/expr';
 import type { Planner } from './plan/select';
-import { RowValidator, tableScope, updateWithKeys } from './plan/dml';
+import { newRowId, RowValidator, tableScope, updateWithKeys } from './plan/dml';
 import type { ExecContext, CompiledStatement } from './statement';
 import { SERIAL_NAMES, type SqlType, t, typeDisplayName } from './types/types';
 import { castValue, toText } from './types/values';
@@ -1000,7 +1000,7 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
         await dropIndexData(ctx, table, idx);
         return { ...table, indexes: table.indexes.filter((i) => i !== idx) };
       }
-      if (table.primary.name === name) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'dropping the primary key is not supported');
+      if (table.primary.name === name && table.primary.constraint) return dropPrimaryKey(ctx, table, c.behavior === 'DROP_CASCADE');
       if (c.missing_ok) {
         notice(ctx, `constraint "${name}" of relation "${table.name}" does not exist, skipping`);
         return table;
@@ -1049,6 +1049,56 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
 }
 
 /** ADD PRIMARY KEY on a table keyed by its hidden row id: every row moves to its new key. */
+/**
+ * ALTER TABLE ... DROP CONSTRAINT <primary key> (pg_restore --clean sends it before DROP TABLE):
+ * the table goes back to a hidden row id as its storage key, as if created without a primary
+ * key, and every row is rewritten under a fresh id; the key columns stay NOT NULL, as in
+ * PostgreSQL. Foreign keys that reference the key are refused (2BP01) or dropped with CASCADE.
+ */
+async function dropPrimaryKey(ctx: ExecContext, table: TableDesc, cascade: boolean): Promise<TableDesc> {
+  const pkName = table.primary.name;
+  const onKey = (fk: ForeignKeyDesc): boolean => fk.refTableId === table.id && referencedIndex(table, fk.refColumns) === table.primary;
+  const others = ctx.catalog.relationsOf(ctx.rt.session.databaseId).filter((r): r is TableDesc => r.kind === 'table' && r.id !== table.id && (r.foreignKeys ?? []).some(onKey));
+  const dependents = [...others, table].flatMap((r) => (r.foreignKeys ?? []).filter(onKey).map((fk) => ({ table: r.id === table.id ? table : r, fk })));
+  if (dependents.length > 0 && !cascade) {
+    throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop constraint ${pkName} on table ${table.name} because other objects depend on it`, {
+      detail: dependents.map((d) => `constraint ${d.fk.name} on table ${d.table.name} depends on index ${pkName}`).join('\n'),
+      hint: 'Use DROP ... CASCADE to drop the dependent objects too.',
+    });
+  }
+  for (const d of dependents) notice(ctx, `drop cascades to constraint ${d.fk.name} on table ${d.table.name}`);
+  for (const r of others) writeDescriptor(ctx.txn, { ...r, foreignKeys: (r.foreignKeys ?? []).filter((fk) => !onKey(fk)) });
+  const rows = await allRows(ctx, table);
+  const rowId = table.nextColumnId;
+  const next: TableDesc = {
+    ...table,
+    columns: [...table.columns, { id: rowId, name: 'rowid', type: t('int8'), notNull: true, hidden: true }],
+    nextColumnId: rowId + 1,
+    primary: { id: 1, name: `${table.name}_rowid_key`, columns: [rowId], directions: ['asc'], unique: true, primary: true, constraint: false },
+    foreignKeys: (table.foreignKeys ?? []).filter((fk) => !onKey(fk)),
+    hashColumns: undefined,
+  };
+  // Every old key goes before any new one is written: a fresh row id may encode like an old key.
+  for (const r of rows) {
+    ctx.txn.delete(primaryKey(table, r));
+    for (const i of table.indexes) if (inIndex(ctx, table, i, r)) ctx.txn.delete(indexEntry(table, i, r).key);
+    const staging = ctx.txn.yieldToStaging();
+    if (staging) await staging;
+  }
+  for (const r of rows) {
+    const nr = [...r, newRowId()];
+    ctx.txn.put(primaryKey(next, nr), encodeTableRow(next, nr));
+    for (const i of next.indexes) {
+      if (!inIndex(ctx, next, i, nr)) continue;
+      const e = indexEntry(next, i, nr);
+      ctx.txn.put(e.key, e.value);
+    }
+    const staging = ctx.txn.yieldToStaging();
+    if (staging) await staging;
+  }
+  return next;
+}
+
 async function addPrimaryKey(ctx: ExecContext, table: TableDesc, keys: string[], conname: string | undefined): Promise<TableDesc> {
   const hidden = table.columns.find((c) => c.hidden);
   if (!hidden) throw sqlError(S.INVALID_TABLE_DEFINITION, `multiple primary keys for table "${table.name}" are not allowed`);

@@ -51,7 +51,7 @@ export function tableScope(t0: TableDesc, alias: string, schema: string, outer?:
 let rowIdCounter = 0n;
 let lastRowIdBase = 0n;
 /** Hidden row ids for tables without a primary key: time-ordered, unique per gateway process. */
-function newRowId(): bigint {
+export function newRowId(): bigint {
   const base = nowMicros() << 12n;
   if (base > lastRowIdBase) {
     lastRowIdBase = base;

@@ -1,6 +1,6 @@
 // OIDs of catalog objects as clients see them, and the DDL text functions
 // (pg_get_indexdef, pg_get_constraintdef, pg_get_viewdef) built from descriptors.
-import { parseSync, scanSync, type Node } from 'libpg-query';
+import { parseSync, scanSync, type Node, type TypeName } from 'libpg-query';
 import type { Catalog, Relation } from '../catalog';
 import { OID_BASE, type IndexDesc, type TableDesc, type ViewDesc } from '../descriptors';
 import { typeByOid, typeDisplayName, typeFromName, typeOid, type SqlType } from '../../types/types';
@@ -106,6 +106,25 @@ function seqNameArg(a: Node | undefined): string | undefined {
   return undefined;
 }
 
+/**
+ * A cast's type as format_type() prints it (`::integer`, `::character varying(10)`, `::bpchar`):
+ * the parser spells `integer` as pg_catalog.int4, and a copy restored from a dump must print the
+ * same text again. Names Weft does not know print as written.
+ */
+function castTypeName(tn: TypeName | undefined, names: readonly (string | undefined)[]): string {
+  const mods = (tn?.typmods ?? []).map((m) => ('A_Const' in m ? (m.A_Const.ival?.ival ?? 0) : NaN));
+  const dims = tn?.arrayBounds?.length ?? 0;
+  if (names.length !== 1 || mods.some((m) => Number.isNaN(m))) return names.join('.');
+  try {
+    const type = typeFromName(names[0] ?? '', mods, dims);
+    const base = dims > 0 ? type.elem : type;
+    if (base?.kind === 'bpchar' && base.typmod < 0) return `bpchar${'[]'.repeat(dims)}`;
+    return typeDisplayName(type);
+  } catch {
+    return names.join('.');
+  }
+}
+
 /** A readable SQL rendering of a stored expression tree (defaults, checks). */
 export function deparse(n: Node | undefined, namer?: RelationNamer): string {
   if (!n) return '';
@@ -128,7 +147,7 @@ export function deparse(n: Node | undefined, namer?: RelationNamer): string {
   if ('ColumnRef' in n) return (n.ColumnRef.fields ?? []).map((f) => ('String' in f ? f.String.sval : '*')).join('.');
   if ('TypeCast' in n) {
     const names = (n.TypeCast.typeName?.names ?? []).map((x) => ('String' in x ? x.String.sval : '')).filter((x) => x !== 'pg_catalog');
-    return `${deparse1(n.TypeCast.arg)}::${names.join('.')}`;
+    return `${deparse1(n.TypeCast.arg)}::${castTypeName(n.TypeCast.typeName, names)}`;
   }
   if ('FuncCall' in n) {
     const name = (n.FuncCall.funcname ?? []).map((x) => ('String' in x ? x.String.sval : '')).join('.');

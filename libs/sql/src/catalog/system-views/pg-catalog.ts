@@ -54,9 +54,11 @@ defineView({
   schema: 'pg_catalog',
   name: 'pg_database',
   oid: 1262,
-  columns: cols({ oid, datname: name, datdba: oid, encoding: int4, datcollate: name, datctype: name, datistemplate: bool, datallowconn: bool, datconnlimit: int4, dattablespace: oid, datacl: arrayOf(text), datlocprovider: char, daticulocale: text, daticurules: text, datcollversion: text }),
+  columns: cols({ oid, datname: name, datdba: oid, encoding: int4, datcollate: name, datctype: name, datistemplate: bool, datallowconn: bool, datconnlimit: int4, dattablespace: oid, datacl: arrayOf(text), datlocprovider: char, daticulocale: text, daticurules: text, datcollversion: text, datfrozenxid: t('int8'), datminmxid: t('int8') }),
   *rows(ctx) {
-    for (const d of ctx.catalog.databases.values()) yield [schemaOid(d.id), d.name, BOOTSTRAP_USER_OID, 6, 'C', 'C', false, true, -1, 1663, null, 'c', null, null, null];
+    // datfrozenxid/datminmxid: PostgreSQL's values for a database that never needed freezing
+    // (pg_dump's archive formats read them with the database entry).
+    for (const d of ctx.catalog.databases.values()) yield [schemaOid(d.id), d.name, BOOTSTRAP_USER_OID, 6, 'C', 'C', false, true, -1, 1663, null, 'c', null, null, null, 716, 1];
   },
 });
 
@@ -408,6 +410,16 @@ defineView({
   oid: 1213,
   columns: cols({ oid, spcname: name, spcowner: oid }),
   rows: () => [[1663, 'pg_default', BOOTSTRAP_USER_OID], [1664, 'pg_global', BOOTSTRAP_USER_OID]],
+});
+
+// Per-database and per-role settings (ALTER DATABASE/ROLE ... SET): Weft has none, so the
+// catalog is empty (pg_dump's archive formats read it with the database entry).
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_db_role_setting',
+  oid: 2964,
+  columns: cols({ setdatabase: oid, setrole: oid, setconfig: arrayOf(text) }),
+  rows: () => [],
 });
 
 defineView({

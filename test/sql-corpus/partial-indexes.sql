@@ -28,6 +28,9 @@ INSERT INTO pidx VALUES (7, 'c@x', false, 7) ON CONFLICT (email) WHERE NOT delet
 INSERT INTO pidx VALUES (8, 'c@x', false, 8) ON CONFLICT (email) WHERE NOT deleted DO UPDATE SET n = 80;
 -- @error 42P10
 INSERT INTO pidx VALUES (9, 'c@x', false, 9) ON CONFLICT (email) DO NOTHING;
+-- Without a conflict target, DO NOTHING skips rows that conflict on a partial unique index.
+INSERT INTO pidx VALUES (9, 'c@x', false, 9) ON CONFLICT DO NOTHING;
+INSERT INTO pidx VALUES (9, 'c@x', true, 9) ON CONFLICT DO NOTHING;
 SELECT id, n FROM pidx WHERE email = 'c@x' ORDER BY id;
 SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'pidx' ORDER BY 1;
 SELECT c.relname, pg_get_expr(i.indpred, i.indrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'pidx'::regclass ORDER BY 1;

@@ -472,9 +472,11 @@ interface OnConflict {
 
 function compileOnConflict(oc: OnConflictClause, t0: TableDesc, alias: string, planner: Planner, params: ParamTypes): OnConflict {
   const inferCols = (oc.infer?.indexElems ?? []).map((n) => (n as { IndexElem: { name?: string } }).IndexElem.name ?? '');
-  // A partial unique index arbitrates only when the clause names its predicate (ON CONFLICT
-  // (cols) WHERE pred), as PostgreSQL infers it; it is never a named constraint.
-  let arbiters: IndexDesc[] = [t0.primary, ...t0.indexes.filter((i) => i.unique && (!i.predicate || (!oc.infer?.conname && predicateMatches(i, oc.infer?.whereClause))))];
+  // Without a conflict target every unique index arbitrates (DO NOTHING), partial ones too. With
+  // one, a partial unique index is inferred only when the clause names its predicate (ON
+  // CONFLICT (cols) WHERE pred), as PostgreSQL does; it is never a named constraint.
+  const infer = oc.infer;
+  let arbiters: IndexDesc[] = [t0.primary, ...t0.indexes.filter((i) => i.unique && (!i.predicate || !infer || (!infer.conname && predicateMatches(i, infer.whereClause))))];
   if (oc.infer?.conname) {
     arbiters = arbiters.filter((i) => i.name === oc.infer?.conname);
     if (!arbiters.length) throw sqlError(S.UNDEFINED_OBJECT, `constraint "${oc.infer.conname}" for table "${t0.name}" does not exist`);

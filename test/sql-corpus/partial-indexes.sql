@@ -34,6 +34,10 @@ INSERT INTO pidx VALUES (9, 'c@x', true, 9) ON CONFLICT DO NOTHING;
 SELECT id, n FROM pidx WHERE email = 'c@x' ORDER BY id;
 SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'pidx' ORDER BY 1;
 SELECT c.relname, pg_get_expr(i.indpred, i.indrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'pidx'::regclass ORDER BY 1;
+-- An index name is a regclass too (pg_get_indexdef('ix'::regclass)).
+SELECT 'pidx_n'::regclass, 'public.pidx_pkey'::regclass;
+SELECT relname, relkind FROM pg_class WHERE oid = 'pidx_n'::regclass;
+SELECT pg_get_indexdef('pidx_n'::regclass);
 ALTER TABLE pidx RENAME deleted TO removed;
 INSERT INTO pidx VALUES (10, 'd@x', false, 10);
 -- @error 23505

@@ -31,7 +31,7 @@ import { PlanCache } from './plan-cache';
 import { withTimeZone } from './types/timezone';
 import { advisoryUnlockWarning } from './advisory-locks';
 import { CURSOR_OPT, CursorSet, fetchFromPortal, SqlCursor } from './cursors';
-import { describeObject, regName, regOid } from './catalog/system-views/describe';
+import { describeObject, findIndexOid, regName, regOid } from './catalog/system-views/describe';
 
 export interface SqlPrepared extends PreparedStatement {
   readonly parsed: ParsedStatement | undefined;
@@ -562,8 +562,13 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         // [database.]schema.relation, each part optionally double-quoted.
         const parts = splitQualified(name);
         if (parts.length === 3 && parts[0] !== session.database) throw sqlError(S.FEATURE_NOT_SUPPORTED, `cross-database references are not implemented: "${name}"`);
-        const rel = resolveRelation(catalog, session, parts.length > 1 ? parts[parts.length - 2] : undefined, parts[parts.length - 1]);
-        if (!rel) throw sqlError(S.UNDEFINED_TABLE, `relation "${name}" does not exist`);
+        const schemaName = parts.length > 1 ? parts[parts.length - 2] : undefined;
+        const rel = resolveRelation(catalog, session, schemaName, parts[parts.length - 1]);
+        if (!rel) {
+          const index = findIndexOid(catalog, session, schemaName, parts[parts.length - 1]);
+          if (index !== undefined) return index;
+          throw sqlError(S.UNDEFINED_TABLE, `relation "${name}" does not exist`);
+        }
         return 'rows' in rel ? rel.oid : rel.id + OID_BASE;
       },
       describe: (what, oid, column) => describeObject(catalog, session, what, oid, column),

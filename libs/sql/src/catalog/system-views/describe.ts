@@ -78,6 +78,25 @@ export function findRelation(catalog: Catalog, session: SessionInfo, schemaName:
   return undefined;
 }
 
+/**
+ * The OID of the index `name` ('ix'::regclass, as pg_get_indexdef('ix'::regclass) needs):
+ * indexes are relations in PostgreSQL, looked up like tables along the search path. A hidden
+ * row id key is not an index PostgreSQL would have.
+ */
+export function findIndexOid(catalog: Catalog, session: SessionInfo, schemaName: string | undefined, name: string): number | undefined {
+  const schemas = catalog.schemasOf(session.databaseId).sort((a, b) => a.id - b.id);
+  const ordered = schemaName !== undefined ? schemas.filter((s) => s.name === schemaName) : [...session.searchPath.map((n) => schemas.find((s) => s.name === n)).filter((s) => s !== undefined), ...schemas];
+  for (const s of ordered) {
+    for (const r of catalog.relationsOf(session.databaseId)) {
+      if (r.kind !== 'table' || r.schemaId !== s.id) continue;
+      const hidden = r.columns.some((c) => c.hidden);
+      const idx = [...(hidden ? [] : [r.primary]), ...r.indexes].find((i) => i.name === name);
+      if (idx) return indexOid(r, idx);
+    }
+  }
+  return undefined;
+}
+
 /** The sequences a default expression calls nextval() on (by name, as written). */
 export function nextvalTargets(n: unknown, out: string[] = []): string[] {
   if (Array.isArray(n)) {

@@ -30,14 +30,14 @@ const colName = (t: TableDesc, id: number): string => quoteIdent(t.columns.find(
 export function indexDef(catalog: Catalog, t: TableDesc, idx: IndexDesc): string {
   const schema = catalog.schemaName(t.schemaId);
   const cols = idx.columns.map((id, i) => `${colName(t, id)}${idx.directions[i] === 'desc' ? ' DESC' : ''}`).join(', ');
-  const where = idx.predicate ? ` WHERE ${indexPredicate(idx)}` : '';
+  const where = idx.predicate ? ` WHERE ${indexPredicate(idx, t)}` : '';
   return `CREATE ${idx.unique ? 'UNIQUE ' : ''}INDEX ${quoteIdent(idx.name)} ON ${quoteIdent(schema)}.${quoteIdent(t.name)} USING btree (${cols})${where}`;
 }
 
 /** A partial index's predicate as pg_get_expr(indpred) prints it (parenthesised), else null. */
-export function indexPredicate(idx: IndexDesc): string | null {
+export function indexPredicate(idx: IndexDesc, table?: TableDesc): string | null {
   if (!idx.predicate) return null;
-  const d = deparse(idx.predicate);
+  const d = deparse(idx.predicate, undefined, table && columnTypes(table));
   return d.startsWith('(') && d.endsWith(')') ? d : `(${d})`;
 }
 
@@ -144,10 +144,70 @@ function castTypeName(tn: TypeName | undefined, names: readonly (string | undefi
   }
 }
 
+/**
+ * pg_get_constraintdef(oid, true) (SQLAlchemy reflects CHECKs so): PostgreSQL's pretty mode
+ * drops the parentheses precedence does not need. Done here for the common CHECK of one
+ * comparison (`CHECK (score >= 0::numeric)`); other shapes keep the full parentheses.
+ */
+function prettyCheck(def: string): string {
+  const m = /^CHECK \(\((.*)\)\)$/.exec(def);
+  if (!m) return def;
+  const body = m[1];
+  // One comparison: no parenthesis left at depth 0 around an AND/OR/NOT.
+  if (/(AND|OR|NOT|IN|ANY|ALL)/.test(body.replace(/'[^']*'/g, "''"))) return def;
+  const simple = String.raw`(?:[A-Za-z_][\w$]*|'(?:[^']|'')*'(?:::[a-z ]+)?|\d+(?:\.\d+)?)`;
+  const pretty = body.replace(new RegExp(String.raw`\((${simple})\)::`, 'g'), '$1::');
+  return `CHECK (${pretty})`;
+}
+
+/** A table's column types by name, for deparsing its CHECKs and index predicates. */
+export type ColumnTypes = (name: string) => SqlType | undefined;
+
+export const columnTypes = (t: TableDesc): ColumnTypes => (name) => t.columns.find((c) => c.name === name && !c.hidden)?.type;
+
+/**
+ * `col op constant` as PostgreSQL prints it after coercing the constant to the operator's input
+ * type (what pg_get_constraintdef and pg_get_indexdef show, and what SQLAlchemy reflects): a
+ * string literal becomes a labelled constant of the column's type ('x'::text, with a varchar
+ * column compared as (c)::text); an integer meeting a numeric or float column gets PostgreSQL's
+ * implicit cast, (0)::numeric. Undefined for any other shape (printed as written).
+ */
+function typedComparison(l: Node | undefined, op: string, r: Node | undefined, columns: ColumnTypes, deparse1: (x: Node | undefined) => string): string | undefined {
+  if (!l || !r || !['=', '<>', '!=', '<', '<=', '>', '>='].includes(op)) return undefined;
+  const colName = (x: Node): string | undefined => {
+    if (!('ColumnRef' in x)) return undefined;
+    const f = x.ColumnRef.fields ?? [];
+    return f.length === 1 && 'String' in f[0] ? f[0].String.sval : undefined;
+  };
+  const lc = colName(l);
+  const rc = colName(r);
+  const colSide = lc !== undefined && 'A_Const' in r ? 'left' : rc !== undefined && 'A_Const' in l ? 'right' : undefined;
+  if (!colSide) return undefined;
+  const col = (colSide === 'left' ? lc : rc) as string;
+  const k = (colSide === 'left' ? r : l) as { A_Const: import('libpg-query').A_Const };
+  const type = columns(col);
+  if (!type || k.A_Const.isnull) return undefined;
+  let colText = col;
+  let constText: string | undefined;
+  if (k.A_Const.sval) {
+    // varchar/bpchar compare as text in PostgreSQL: the column gets the cast.
+    const cmp: SqlType = type.kind === 'varchar' ? { kind: 'text', typmod: -1 } : type;
+    if (type.kind === 'varchar') colText = `(${col})::text`;
+    constText = columnDefault(k as Node, undefined, cmp) ?? undefined;
+  } else if ((k.A_Const.ival || k.A_Const.fval) && (type.kind === 'numeric' || type.kind === 'float4' || type.kind === 'float8')) {
+    const lit = deparse1(k as Node);
+    const isInt = !!k.A_Const.ival || /^-?\d+$/.test(k.A_Const.fval?.fval ?? '');
+    if (type.kind === 'numeric' && !isInt) return undefined; // a numeric literal is already numeric
+    constText = `(${lit})::${typeDisplayName({ ...type, typmod: -1 })}`;
+  }
+  if (constText === undefined) return undefined;
+  return colSide === 'left' ? `(${colText} ${op} ${constText})` : `(${constText} ${op} ${colText})`;
+}
+
 /** A readable SQL rendering of a stored expression tree (defaults, checks). */
-export function deparse(n: Node | undefined, namer?: RelationNamer): string {
+export function deparse(n: Node | undefined, namer?: RelationNamer, columns?: ColumnTypes): string {
   if (!n) return '';
-  const deparse1 = (x: Node | undefined): string => deparse(x, namer);
+  const deparse1 = (x: Node | undefined): string => deparse(x, namer, columns);
   if ('A_Const' in n) {
     const c = n.A_Const;
     if (c.isnull) return 'NULL';
@@ -166,7 +226,11 @@ export function deparse(n: Node | undefined, namer?: RelationNamer): string {
   if ('ColumnRef' in n) return (n.ColumnRef.fields ?? []).map((f) => ('String' in f ? f.String.sval : '*')).join('.');
   if ('TypeCast' in n) {
     const names = (n.TypeCast.typeName?.names ?? []).map((x) => ('String' in x ? x.String.sval : '')).filter((x) => x !== 'pg_catalog');
-    return `${deparse1(n.TypeCast.arg)}::${castTypeName(n.TypeCast.typeName, names)}`;
+    // A cast of anything but a literal is parenthesised, as the deparser does: (c)::text.
+    const arg = n.TypeCast.arg;
+    const inner = deparse1(arg);
+    const wrapped = arg && !('A_Const' in arg) && !(inner.startsWith('(') && inner.endsWith(')')) ? `(${inner})` : inner;
+    return `${wrapped}::${castTypeName(n.TypeCast.typeName, names)}`;
   }
   if ('FuncCall' in n) {
     const name = (n.FuncCall.funcname ?? []).map((x) => ('String' in x ? x.String.sval : '')).join('.');
@@ -180,6 +244,8 @@ export function deparse(n: Node | undefined, namer?: RelationNamer): string {
   }
   if ('A_Expr' in n) {
     const op = (n.A_Expr.name ?? []).map((x) => ('String' in x ? x.String.sval : '')).join('');
+    const typed = columns && n.A_Expr.kind === 'AEXPR_OP' ? typedComparison(n.A_Expr.lexpr, op, n.A_Expr.rexpr, columns, deparse1) : undefined;
+    if (typed !== undefined) return typed;
     if (n.A_Expr.kind === 'AEXPR_IN') return `(${deparse1(n.A_Expr.lexpr)} IN (${('List' in (n.A_Expr.rexpr ?? {}) ? ((n.A_Expr.rexpr as { List: { items?: Node[] } }).List.items ?? []) : []).map(deparse1).join(', ')}))`;
     return n.A_Expr.lexpr ? `(${deparse1(n.A_Expr.lexpr)} ${op} ${deparse1(n.A_Expr.rexpr)})` : `(${op}${deparse1(n.A_Expr.rexpr)})`;
   }
@@ -204,7 +270,7 @@ export function constraintDef(catalog: Catalog, oid: number, session?: SessionIn
   }
   for (const d of catalog.byId.values()) {
     if (d.kind !== 'table') continue;
-    for (const [i, ch] of d.checks.entries()) if (checkOid(d, i) === oid) return `CHECK (${deparse(ch.expr, session && relationNamer(catalog, session))})`;
+    for (const [i, ch] of d.checks.entries()) if (checkOid(d, i) === oid) return `CHECK (${deparse(ch.expr, session && relationNamer(catalog, session), columnTypes(d))})`;
     for (const [i, fk] of (d.foreignKeys ?? []).entries()) {
       if (fkOid(d, i) === oid) {
         const ref = catalog.byId.get(fk.refTableId);
@@ -343,7 +409,7 @@ export function viewDefinition(catalog: Catalog, session: SessionInfo, v: ViewDe
 export { typeDisplayName };
 
 /** Backs pg_get_indexdef / pg_get_constraintdef / pg_get_viewdef / pg_get_serial_sequence. */
-export function describeObject(catalog: Catalog, session: SessionInfo, what: 'indexdef' | 'indexcolumn' | 'constraintdef' | 'viewdef' | 'serial_sequence', oid: number, column?: string): string | null {
+export function describeObject(catalog: Catalog, session: SessionInfo, what: 'indexdef' | 'indexcolumn' | 'constraintdef' | 'constraintdef_pretty' | 'viewdef' | 'serial_sequence', oid: number, column?: string): string | null {
   switch (what) {
     case 'indexcolumn': {
       const f = findIndexByOid(catalog, oid);
@@ -356,6 +422,10 @@ export function describeObject(catalog: Catalog, session: SessionInfo, what: 'in
     }
     case 'constraintdef':
       return constraintDef(catalog, oid, session);
+    case 'constraintdef_pretty': {
+      const def = constraintDef(catalog, oid, session);
+      return def === null ? null : prettyCheck(def);
+    }
     case 'viewdef': {
       const v = catalog.byId.get(oid - OID_BASE);
       return v?.kind === 'view' ? viewDefinition(catalog, session, v) : null;

@@ -184,7 +184,7 @@ defineView({
       for (const idx of [r.primary, ...r.indexes]) {
         if (idx.primary && r.columns.some((c) => c.hidden)) continue;
         const attnums = idx.columns.map((id) => r.columns.findIndex((c) => c.id === id) + 1);
-        yield [indexOid(r, idx), relOid(r.id), attnums.length, attnums.length, idx.unique, false, idx.primary, false, true, false, true, false, true, true, false, attnums, attnums.map(() => 0), attnums.map(() => 0), idx.directions.map((d) => (d === 'desc' ? 3 : 0)), null, indexPredicate(idx)];
+        yield [indexOid(r, idx), relOid(r.id), attnums.length, attnums.length, idx.unique, false, idx.primary, false, true, false, true, false, true, true, false, attnums, attnums.map(() => 0), attnums.map(() => 0), idx.directions.map((d) => (d === 'desc' ? 3 : 0)), null, indexPredicate(idx, r)];
       }
     }
   },

@@ -15,8 +15,9 @@ CREATE INDEX cktx_b ON cktx (b) WHERE b <> '';
 CREATE INDEX cktx_a ON cktx (a) WHERE a > 0;
 SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'cktx' ORDER BY 1;
 -- What pg_dump wrote for such CHECKs restores and prints the same again.
-ALTER TABLE cktx ADD CONSTRAINT k20 CHECK (a > ('-1000'::integer)::numeric), ADD CONSTRAINT k21 CHECK ((c)::text <> 'x'::text);
-SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'cktx'::regclass AND conname IN ('k20', 'k21') ORDER BY conname;
+ALTER TABLE cktx ADD CONSTRAINT k20 CHECK (a > ('-1000'::integer)::numeric), ADD CONSTRAINT k21 CHECK ((c)::text <> 'x'::text),
+  ADD CONSTRAINT k22 CHECK ((a >= (0)::numeric)), ADD CONSTRAINT k23 CHECK ((g > '2020-01-01'::date));
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'cktx'::regclass AND conname IN ('k20', 'k21', 'k22', 'k23') ORDER BY conname;
 INSERT INTO cktx VALUES (1, 'y', 'z', 6, 1, 1, '2021-01-01', true);
 -- @error 23514
 INSERT INTO cktx VALUES (-1, 'y', 'z', 6, 1, 1, '2021-01-01', true);

@@ -226,10 +226,12 @@ export function deparse(n: Node | undefined, namer?: RelationNamer, columns?: Co
   if ('ColumnRef' in n) return (n.ColumnRef.fields ?? []).map((f) => ('String' in f ? f.String.sval : '*')).join('.');
   if ('TypeCast' in n) {
     const names = (n.TypeCast.typeName?.names ?? []).map((x) => ('String' in x ? x.String.sval : '')).filter((x) => x !== 'pg_catalog');
-    // A cast of anything but a literal is parenthesised, as the deparser does: (c)::text.
+    // A cast of anything but a string literal is parenthesised, as the deparser prints a cast
+    // it applied: (c)::text, (0)::numeric, ('-1000'::integer)::numeric; 'x'::text stays bare.
     const arg = n.TypeCast.arg;
     const inner = deparse1(arg);
-    const wrapped = arg && !('A_Const' in arg) && !(inner.startsWith('(') && inner.endsWith(')')) ? `(${inner})` : inner;
+    const bare = arg && 'A_Const' in arg && arg.A_Const.sval !== undefined;
+    const wrapped = !bare && !(inner.startsWith('(') && inner.endsWith(')')) ? `(${inner})` : inner;
     return `${wrapped}::${castTypeName(n.TypeCast.typeName, names)}`;
   }
   if ('FuncCall' in n) {

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { libpqEnv, PG_BIN, startPostgres, stopStartedServers, type SqlServer } from './support/postgres';
@@ -11,6 +13,8 @@ import { clientTargets, startServer, targetLabel } from './support/weft-server';
 // 15. The restored copies
 // must answer the same queries as the original (data, view, sequence state) and enforce the same
 // constraints; a dump of the copy on the same kind of server must equal the original dump.
+// The archive formats too: custom (-Fc) and directory (-Fd) dumps, listed with pg_restore --list
+// and restored with pg_restore into Weft (and PostgreSQL), and pg_restore --clean over a copy.
 jest.setTimeout(300_000);
 afterAll(() => stopStartedServers());
 
@@ -23,7 +27,7 @@ interface RunResult {
 }
 
 /** Runs a PostgreSQL 15 client binary against `db` on `server`; never throws. */
-async function run(bin: 'psql' | 'pg_dump', server: SqlServer, db: string, args: string[], input?: string): Promise<RunResult> {
+async function run(bin: 'psql' | 'pg_dump' | 'pg_restore', server: SqlServer, db: string, args: string[], input?: string): Promise<RunResult> {
   try {
     const p = exec(path.join(PG_BIN, bin), args, {
       // PGTZ: timestamptz values print in UTC on both servers.
@@ -249,5 +253,88 @@ describe.each(clientTargets(true))('pg_dump against %s', (kind) => {
     const r = await run('pg_dump', same, copy, ['--no-password']);
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
     expect(normalizeDump(r.stdout)).toBe(normalizeDump(dump));
+  });
+  describe('archive formats (pg_dump -Fc / -Fd, pg_restore)', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'weft-pgdump-'));
+    const archive = { custom: path.join(dir, 'dump.custom'), directory: path.join(dir, 'dump.dir') };
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const target = (t: 'weft' | 'postgres'): SqlServer => (t === 'weft' ? weft : postgres);
+
+    /** Every CHECKS query answers on `db` of `server` as on the original. */
+    async function expectSameAnswers(server: SqlServer, db: string): Promise<void> {
+      for (const q of CHECKS) {
+        const want = await psql(source, SRC, ['-tA', '-c', q]);
+        const got = await psql(server, db, ['-tA', '-c', q]);
+        expect({ q, got }).toEqual({ q, got: want });
+      }
+    }
+
+    /** pg_restore into `db`; fails with its stderr unless it exits 0 (it stops at the first error). */
+    async function restore(server: SqlServer, db: string, args: string[]): Promise<void> {
+      const r = await run('pg_restore', server, db, ['--exit-on-error', '-d', db, ...args]);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    }
+
+    it(`writes custom and directory archives from ${label} that pg_restore --list reads`, async () => {
+      for (const [format, file] of [['c', archive.custom], ['d', archive.directory]] as const) {
+        const r = await run('pg_dump', source, SRC, ['--no-password', `-F${format}`, '-f', file]);
+        expect({ format, code: r.code, stderr: r.stderr }).toEqual({ format, code: 0, stderr: '' });
+      }
+      const list = async (file: string): Promise<string[]> => {
+        const r = await run('pg_restore', source, SRC, ['--list', file]);
+        expect(r.code).toBe(0);
+        // Entries without their dump ids, catalog oids and header (which differ between runs).
+        return r.stdout.split('\n').filter((l) => /^\d+;/.test(l)).map((l) => l.replace(/^\d+; \d+ \d+ /, ''));
+      };
+      const custom = await list(archive.custom);
+      for (const entry of [
+        'SCHEMA - app postgres',
+        'TABLE public customers postgres',
+        'SEQUENCE public customers_id_seq postgres',
+        'SEQUENCE OWNED BY public customers_id_seq postgres',
+        'DEFAULT public customers id postgres',
+        'TABLE DATA public orders postgres',
+        'TABLE DATA app accounts postgres',
+        'SEQUENCE SET public invoice_no postgres',
+        'CONSTRAINT public customers customers_pkey postgres',
+        'CONSTRAINT public customers customers_email_key postgres',
+        'INDEX public orders_by_customer postgres',
+        'FK CONSTRAINT public orders orders_customer_id_fkey postgres',
+        'FK CONSTRAINT app ledger ledger_account_fkey postgres',
+        'VIEW app totals postgres',
+      ]) {
+        expect(custom).toContain(entry);
+      }
+      expect(await list(archive.directory)).toEqual(custom);
+    });
+
+    it.each([
+      ['custom', 'weft'],
+      ['directory', 'weft'],
+      ['custom', 'postgres'],
+    ] as const)(`restores the %s archive from ${label} with pg_restore into a fresh database on %s`, async (format, targetKind) => {
+      const server = target(targetKind);
+      const db = `pgrestore_${format}_from_${kind}_${targetKind === kind ? 'same' : 'other'}`;
+      await psql(server, server.database, ['-c', `CREATE DATABASE ${db}`]);
+      await restore(server, db, [archive[format]]);
+      await expectSameAnswers(server, db);
+      // Sequences continue after the restored values; constraints are back.
+      expect((await psql(server, db, ['-tA', '-c', "INSERT INTO customers (email) VALUES ('new@example.com') RETURNING id"])).trim()).toBe('4');
+      const dup = await run('psql', server, db, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose', '-c', 'INSERT INTO app.ledger VALUES (99, 1, 1)']);
+      expect(/ERROR:\s+([0-9A-Z]{5})/.exec(dup.stderr)?.[1]).toBe('23503');
+    });
+
+    it(`pg_restore --clean over a changed copy on Weft brings back the ${label} original`, async () => {
+      const db = `pgrestore_clean_from_${kind}`;
+      await psql(weft, weft.database, ['-c', `CREATE DATABASE ${db}`]);
+      // --if-exists: the first run finds nothing to drop; the second drops and recreates all.
+      await restore(weft, db, ['--clean', '--if-exists', archive.custom]);
+      await psql(weft, db, ['-c', "DELETE FROM app.ledger; UPDATE customers SET name = 'changed'; INSERT INTO orders (customer_id, amount) VALUES (2, 1)"]);
+      // An index the archive does not have goes with its table.
+      await psql(weft, db, ['-c', 'CREATE INDEX extra_idx ON customers (name)']);
+      await restore(weft, db, ['--clean', archive.custom]);
+      await expectSameAnswers(weft, db);
+      expect((await psql(weft, db, ['-tA', '-c', "SELECT indexname FROM pg_indexes WHERE tablename = 'customers' ORDER BY 1"])).trim().split('\n')).toEqual(['customers_email_key', 'customers_pkey']);
+    });
   });
 });

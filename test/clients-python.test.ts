@@ -6,7 +6,9 @@ import { clientTargets, startServer, targetLabel } from './support/weft-server';
 // Python clients as applications use them: asyncpg (binary protocol, arrays, pool reset,
 // cursors, advisory locks), psycopg 3 (text and binary parameters, named cursors), psycopg2
 // (client-side parameters, executemany/execute_values, copy_expert, named cursors, type
-// adapters) and SQLAlchemy 2 on psycopg (Core, ORM, yield_per, reflection). The test bodies are pytest files
+// adapters), SQLAlchemy 2 on psycopg (Core, ORM, yield_per, reflection) and Alembic (a migration
+// history upgraded, downgraded and re-applied; `alembic check` and autogenerate against the
+// models; transactional DDL; offline scripts). The test bodies are pytest files
 // in test/clients-python/, run once per server; the venv (pinned requirements.txt from PyPI)
 // is made by tools/python/venv.sh, which .ci/run calls first (a no-op when up to date).
 jest.setTimeout(300_000);
@@ -14,7 +16,7 @@ afterAll(() => stopStartedServers());
 
 const ROOT = path.join(__dirname, '..');
 const PYTHON = path.join(ROOT, '.cache/venv/bin/python');
-const SUITES = ['test_asyncpg.py', 'test_psycopg.py', 'test_psycopg2.py'];
+const SUITES = ['test_asyncpg.py', 'test_psycopg.py', 'test_psycopg2.py', 'test_alembic.py'];
 
 beforeAll(() => {
   execFileSync('bash', [path.join(ROOT, 'tools/python/venv.sh')], { stdio: 'inherit' });

@@ -97,6 +97,39 @@ def test_server_side_cursor_iteration_in_a_transaction():
     run(main())
 
 
+def test_cursor_forward_and_fetch_on_protocol_portals():
+    """Cursor.forward() sends `MOVE FORWARD n <portal>` naming the protocol-level portal the
+    cursor's Bind made (one namespace with DECLAREd cursors in PostgreSQL); fetch() continues
+    after it. Such portals only scan forward."""
+    async def main():
+        conn = await asyncpg.connect(DSN)
+        try:
+            await _setup(conn, "py_apg_fwd")
+            async with conn.transaction():
+                cur = await conn.cursor("SELECT id, name FROM py_apg_fwd WHERE id > $1 ORDER BY id", 5)
+                assert await cur.forward(3) == 3
+                assert [r["id"] for r in await cur.fetch(2)] == [9, 10]
+                assert await cur.forward(10) == 10
+                assert tuple(await cur.fetchrow()) == (21, "n21")
+                assert await cur.forward(100) == 29
+                assert await cur.fetch(5) == []
+            async with conn.transaction():
+                cur = await conn.cursor("SELECT id FROM py_apg_fwd ORDER BY id")
+                portal = cur._portal_name  # asyncpg's name for the Bind portal (what forward() sends)
+                # FETCH over the extended protocol: Describe finds the portal's columns.
+                assert [r["id"] for r in await conn.fetch(f'FETCH 2 FROM "{portal}"')] == [1, 2]
+                assert await conn.execute(f'MOVE RELATIVE 3 FROM "{portal}"') == "MOVE 1"
+                assert [r["id"] for r in await conn.fetch(f'FETCH ABSOLUTE 8 FROM "{portal}"')] == [8]
+                assert (await cur.fetchrow())["id"] == 9
+                with pytest.raises(asyncpg.ObjectNotInPrerequisiteStateError):
+                    await conn.execute(f'MOVE BACKWARD 1 FROM "{portal}"')
+        finally:
+            await conn.execute("DROP TABLE IF EXISTS py_apg_fwd")
+            await conn.close()
+
+    run(main())
+
+
 def test_binary_results_of_common_types():
     async def main():
         conn = await asyncpg.connect(DSN)

@@ -24,8 +24,10 @@ import type {
   ColumnInfo,
   CopyInResult,
   CopyOutResult,
+  PortalRows,
   PreparedStatement,
   QueryContext,
+  Row,
   SessionFactory,
   SessionHandler,
   StatementResult,
@@ -426,12 +428,60 @@ export class PgConnection<S extends PreparedStatement> implements CancelTarget {
   private makeContext(): QueryContext {
     const ac = new AbortController();
     this.current = ac;
-    return {
+    const ctx: QueryContext = {
       signal: ac.signal,
       notice: (n: PgNotice) => be.noticeResponse(this.out, n),
       setParameter: (name: string, value: string) => {
         this.params.set(name, value);
         be.parameterStatus(this.out, name, value);
+      },
+      portal: (name: string) => (name === '' ? undefined : this.portalRows(name, ctx)),
+    };
+    return ctx;
+  }
+
+  /** A named portal as SQL FETCH/MOVE reach it (see QueryContext.portal). */
+  private portalRows(name: string, ctx: QueryContext): PortalRows | undefined {
+    const p = this.portals.get(name);
+    if (!p) return undefined;
+    return {
+      get columns() {
+        return p.state === 'new' ? p.statement.stmt.columns : p.encoderColumns;
+      },
+      get position() {
+        return p.cursor?.count ?? 0;
+      },
+      read: async (n: number): Promise<readonly Row[]> => {
+        if (p.state === 'new') {
+          const r = await this.h.execute({ statement: p.statement.stmt, params: p.params, portal: p.name }, ctx);
+          if (r.kind === 'copyIn' || r.kind === 'copyOut') {
+            if (r.kind === 'copyIn') await r.abort('FETCH from a COPY portal');
+            throw new PgError(SqlState.FEATURE_NOT_SUPPORTED, `cannot FETCH from portal "${name}": it runs COPY`);
+          }
+          if (r.kind === 'rows') {
+            p.state = 'rows';
+            p.cursor = new RowCursor(r.rows, r.batches);
+            p.encoderColumns = r.columns;
+            p.tag = r.commandTag;
+          } else {
+            p.state = 'done';
+            p.tag = r.kind === 'command' ? r.commandTag : undefined;
+          }
+        }
+        const cursor = p.cursor;
+        if (p.state !== 'rows' || !cursor) return [];
+        const out: Row[] = [];
+        while (out.length < n) {
+          if (ctx.signal.aborted) throw queryCanceled();
+          const got = cursor.next(n === Infinity ? 0 : n - out.length);
+          const rows = Array.isArray(got) ? (got as readonly Row[]) : await got;
+          if (rows.length === 0) {
+            if (cursor.finished) break;
+            continue;
+          }
+          out.push(...rows);
+        }
+        return out;
       },
     };
   }

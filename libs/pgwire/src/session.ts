@@ -92,6 +92,25 @@ export interface QueryContext {
   notice(n: PgNotice): void;
   /** Report a changed GUC to the client (ParameterStatus), e.g. after SET application_name. */
   setParameter(name: string, value: string): void;
+  /**
+   * A named protocol-level portal (made by Bind) of this connection, or undefined. PostgreSQL
+   * keeps these in one namespace with SQL cursors, so FETCH/MOVE may name one: asyncpg's
+   * Cursor.forward() sends `MOVE FORWARD n <portal>` over the simple protocol.
+   */
+  portal?(name: string): PortalRows | undefined;
+}
+
+/** A protocol-level portal as SQL FETCH/MOVE read it: forward only, as Bind makes it NO SCROLL. */
+export interface PortalRows {
+  /** Result columns of the portal's statement; null if it returns none. */
+  readonly columns: readonly ColumnInfo[] | null;
+  /** Rows read from it so far (its position), by Execute or by earlier reads. */
+  readonly position: number;
+  /**
+   * Reads up to `n` more rows (Infinity: all that are left), running the portal's statement
+   * first if Bind only created it; later Executes of the portal continue after them.
+   */
+  read(n: number): Promise<readonly Row[]>;
 }
 
 /** The engine's view of a prepared statement. Handlers may return a subtype with their plan. */

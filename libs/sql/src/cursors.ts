@@ -8,7 +8,7 @@
 // (55000, as PostgreSQL does for NO SCROLL). At COMMIT a WITH HOLD cursor reads the rest of its
 // rows into memory (PostgreSQL materialises it too) and the others close; ROLLBACK closes every
 // cursor the transaction declared.
-import type { ColumnInfo, Row, RowBatches } from '@weft/pgwire';
+import type { ColumnInfo, PortalRows, Row, RowBatches } from '@weft/pgwire';
 import { S, sqlError } from './errors';
 
 /** DECLARE options as the grammar encodes them (PostgreSQL's CURSOR_OPT_* bits). */
@@ -237,4 +237,35 @@ export class CursorSet {
   list(): readonly CursorInfo[] {
     return [...this.cursors.values()];
   }
+}
+
+const scanForwardOnly = (): Error =>
+  sqlError(S.OBJECT_NOT_IN_STATE, 'cursor can only scan forward', { hint: 'Declare it with SCROLL option to enable backward scan.' });
+
+/**
+ * FETCH/MOVE naming a protocol-level portal (Bind) instead of a DECLAREd cursor, as asyncpg's
+ * Cursor.forward() does. Such portals are NO SCROLL in PostgreSQL: moves that go backwards or
+ * re-read the current row are 55000. Returns the rows passed over, as SqlCursor.fetch does
+ * (ABSOLUTE/RELATIVE: the one row landed on, if any); `move` is MOVE (0 re-reads nothing).
+ */
+export async function fetchFromPortal(portal: PortalRows, direction: FetchDirection, howMany: number, move: boolean): Promise<Row[]> {
+  const read = async (n: number): Promise<Row[]> => [...(await portal.read(n))];
+  const landOn = async (k: number): Promise<Row[]> => {
+    const rows = await read(k);
+    return rows.length === k ? [rows[k - 1]] : [];
+  };
+  const forward = direction === 'FETCH_FORWARD' ? howMany : direction === 'FETCH_BACKWARD' ? -howMany : undefined;
+  if (forward !== undefined) {
+    if (forward > 0) return read(forward >= FETCH_ALL ? Infinity : forward);
+    if (forward === 0 && move) return [];
+    throw scanForwardOnly();
+  }
+  if (direction === 'FETCH_RELATIVE') {
+    if (howMany > 0) return landOn(howMany);
+    if (howMany === 0 && move) return [];
+    throw scanForwardOnly();
+  }
+  // FETCH_ABSOLUTE: only a row after the current position can be reached.
+  if (howMany > portal.position) return landOn(howMany - portal.position);
+  throw scanForwardOnly();
 }

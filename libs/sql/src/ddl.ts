@@ -8,7 +8,7 @@ import { PgError, type StatementResult } from '@weft/pgwire';
 import { droppedDataMarker } from '@weft/storage';
 import { INFORMATION_SCHEMA_ID, PG_CATALOG_ID, type Relation } from './catalog/catalog';
 import type { CheckDesc, ColumnDesc, DatabaseDesc, ForeignKeyDesc, IndexDesc, SchemaDesc, SequenceDesc, TableDesc, ViewDesc } from './catalog/descriptors';
-import { allocateId, bumpVersion, deleteDescriptor, writeDescriptor } from './catalog/store';
+import { bumpVersion, deleteDescriptor, writeDescriptor } from './catalog/store';
 import { decodeTableRow, encodeTableRow, indexEntry, primaryKey, primarySpan } from './catalog/table-data';
 import { createDatabase } from './engine';
 import { S, sqlError } from './errors';
@@ -16,7 +16,7 @@ import type { PlannerEnv } from './plan/context';
 import { compileCopy } from './copy';
 import { typeFromTypeName, stringOf, type ParamTypes } from './plan/expr';
 import type { Planner } from './plan/select';
-import { RowValidator, tableScope } from './plan/dml';
+import { newRowId, RowValidator, tableScope } from './plan/dml';
 import type { ExecContext, CompiledStatement } from './statement';
 import { SERIAL_NAMES, type SqlType, t, typeDisplayName } from './types/types';
 import { castValue, toText } from './types/values';
@@ -26,6 +26,7 @@ import { checkParents, referencedIndex } from './plan/foreign-keys';
 import { alterColumnType } from './alter-column-type';
 import { alterEnum, createEnum, dropTypes, renameType, type EnumDdlHooks } from './enum-ddl';
 import { Scope } from './plan/scope';
+import { compilePredicate, inIndex, refersToColumn, renameColumnRefs } from './plan/partial-index';
 
 type Utility = Omit<CompiledStatement, 'paramTypes'>;
 
@@ -74,7 +75,7 @@ export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, pa
         throw sqlError(S.DUPLICATE_SCHEMA, `schema "${name}" already exists`);
       }
       if (s.schemaElts?.length) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'CREATE SCHEMA with elements is not supported');
-      const id = await allocateId(ctx.txn);
+      const id = await ctx.engine.allocateId();
       writeDescriptor(ctx.txn, { kind: 'schema', id, dbId: ctx.rt.session.databaseId, name } satisfies SchemaDesc);
       await ddlDone(ctx);
       return 'CREATE SCHEMA';
@@ -84,7 +85,7 @@ export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, pa
     const name = node.CreatedbStmt.dbname ?? '';
     return { ...cmd('CREATE DATABASE', async (ctx) => {
       if (ctx.catalog.databases.has(name)) throw sqlError(S.DUPLICATE_DATABASE, `database "${name}" already exists`);
-      await createDatabase(ctx.txn, name);
+      await createDatabase(ctx.txn, name, () => ctx.engine.allocateId());
       await ddlDone(ctx);
       return 'CREATE DATABASE';
     }), kind: 'CREATE DATABASE' };
@@ -162,7 +163,8 @@ function enumHooks(ctx: ExecContext): EnumDdlHooks {
 /** ALTER TABLE ... DROP COLUMN (and DROP TYPE ... CASCADE): the column and the indexes on it. */
 function dropColumn(ctx: ExecContext, table: TableDesc, col: ColumnDesc): TableDesc {
   if (table.primary.columns.includes(col.id)) throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop column ${col.name} of table ${table.name} because the primary key depends on it`);
-  const dropped = table.indexes.filter((i) => i.columns.includes(col.id));
+  // Indexes on the column go with it, as do partial indexes whose predicate reads it.
+  const dropped = table.indexes.filter((i) => i.columns.includes(col.id) || (i.predicate !== undefined && refersToColumn(i.predicate, col.name)));
   for (const i of dropped) dropIndexData(ctx, table, i);
   return { ...table, columns: table.columns.filter((x) => x !== col), indexes: table.indexes.filter((i) => !dropped.includes(i)) };
 }
@@ -383,7 +385,7 @@ export async function createTable(ctx: ExecContext, s: CreateStmt): Promise<stri
     }
     throw sqlError(S.DUPLICATE_TABLE, `relation "${name}" already exists`);
   }
-  const tableId = await allocateId(ctx.txn);
+  const tableId = await ctx.engine.allocateId();
   const columns: ColumnDesc[] = [];
   const checks: CheckDesc[] = [];
   const fks: ForeignKeyDesc[] = [];
@@ -409,7 +411,7 @@ export async function createTable(ctx: ExecContext, s: CreateStmt): Promise<stri
       if (serial) {
         const seqName = uniqueName(`${name}_${colName}_seq`, taken);
         takenNames.add(seqName);
-        sequences.push(newSequence(await allocateId(ctx.txn), schema.id, seqName, serial as 'int2' | 'int4' | 'int8', {}, { tableId, columnId: nextCol }));
+        sequences.push(newSequence(await ctx.engine.allocateId(), schema.id, seqName, serial as 'int2' | 'int4' | 'int8', {}, { tableId, columnId: nextCol }));
         defaultExpr = nextvalDefault(schema.name === 'public' ? seqName : `${schema.name}.${seqName}`);
         notNull = true;
       }
@@ -428,7 +430,7 @@ export async function createTable(ctx: ExecContext, s: CreateStmt): Promise<stri
             const seqName = uniqueName(`${name}_${colName}_seq`, taken);
             takenNames.add(seqName);
             const k = type.kind === 'int2' || type.kind === 'int4' ? type.kind : 'int8';
-            sequences.push(newSequence(await allocateId(ctx.txn), schema.id, seqName, k, seqOptions(c.options ?? [], k).desc, { tableId, columnId: nextCol }));
+            sequences.push(newSequence(await ctx.engine.allocateId(), schema.id, seqName, k, seqOptions(c.options ?? [], k).desc, { tableId, columnId: nextCol }));
             defaultExpr = nextvalDefault(schema.name === 'public' ? seqName : `${schema.name}.${seqName}`);
             break;
           }
@@ -549,6 +551,7 @@ async function backfillIndex(ctx: ExecContext, table: TableDesc, idx: IndexDesc)
   const seen = new Set<string>();
   for await (const kv of ctx.txn.scan(start, end)) {
     const row = decodeTableRow(table, kv.value, (c) => ctx.env.missingValue(c));
+    if (!inIndex(ctx, table, idx, row)) continue;
     const e = indexEntry(table, idx, row);
     if (e.unique) {
       const k = e.key.toString('latin1');
@@ -574,7 +577,8 @@ async function createIndex(ctx: ExecContext, s: IndexStmt): Promise<string> {
     if (!c) throw sqlError(S.UNDEFINED_COLUMN, `column "${e.name}" does not exist`);
     return { id: c.id, dir: e.ordering === 'SORTBY_DESC' ? ('desc' as const) : ('asc' as const), name: c.name };
   });
-  if (s.whereClause) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'partial indexes are not supported');
+  // Checked now, as PostgreSQL does: its columns exist, it is boolean, immutable, no subquery.
+  if (s.whereClause) compilePredicate(ctx, rel, s.whereClause);
   if (s.accessMethod && s.accessMethod !== 'btree' && s.accessMethod !== 'hash') throw sqlError(S.FEATURE_NOT_SUPPORTED, `access method "${s.accessMethod}" is not supported`);
   const name = s.idxname ?? uniqueName(`${rel.name}_${cols.map((c) => c.name).join('_')}_${s.unique ? 'key' : 'idx'}`, (n) => relationNameTaken(ctx, rel.schemaId, n));
   if (relationNameTaken(ctx, rel.schemaId, name)) {
@@ -584,7 +588,10 @@ async function createIndex(ctx: ExecContext, s: IndexStmt): Promise<string> {
     }
     throw sqlError(S.DUPLICATE_TABLE, `relation "${name}" already exists`);
   }
-  const idx: IndexDesc = { id: rel.nextIndexId, name, columns: cols.map((c) => c.id), directions: cols.map((c) => c.dir), unique: s.unique ?? false, primary: false, constraint: false };
+  const idx: IndexDesc = {
+    id: rel.nextIndexId, name, columns: cols.map((c) => c.id), directions: cols.map((c) => c.dir), unique: s.unique ?? false, primary: false, constraint: false,
+    ...(s.whereClause ? { predicate: s.whereClause } : {}),
+  };
   await backfillIndex(ctx, rel, idx);
   writeDescriptor(ctx.txn, { ...rel, indexes: [...rel.indexes, idx], nextIndexId: rel.nextIndexId + 1 });
   await ddlDone(ctx);
@@ -782,7 +789,7 @@ async function createSequence(ctx: ExecContext, s: CreateSeqStmt): Promise<strin
   }
   const opts = seqOptions(s.options ?? [], 'int8');
   const ownedBy = opts.ownedBy === undefined ? undefined : sequenceOwner(ctx, schema.id, opts.ownedBy);
-  writeDescriptor(ctx.txn, newSequence(await allocateId(ctx.txn), schema.id, name, 'int8', opts.desc, ownedBy));
+  writeDescriptor(ctx.txn, newSequence(await ctx.engine.allocateId(), schema.id, name, 'int8', opts.desc, ownedBy));
   await ddlDone(ctx);
   return 'CREATE SEQUENCE';
 }
@@ -795,7 +802,7 @@ async function createView(ctx: ExecContext, s: ViewStmt, planner: Planner, sqlTe
   const query = s.query as Node;
   if (!('SelectStmt' in query)) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'view query must be a SELECT');
   planner.planSelect(query.SelectStmt, undefined, { types: [] });
-  const id = existing?.id ?? (await allocateId(ctx.txn));
+  const id = existing?.id ?? (await ctx.engine.allocateId());
   writeDescriptor(ctx.txn, { kind: 'view', id, schemaId: schema.id, name, query, sql: sqlText } satisfies ViewDesc);
   await ddlDone(ctx);
   return 'CREATE VIEW';
@@ -821,7 +828,14 @@ async function rename(ctx: ExecContext, s: RenameStmt): Promise<string> {
     const col = rel.columns.find((c) => c.name === s.subname && !c.hidden);
     if (!col) throw sqlError(S.UNDEFINED_COLUMN, `column "${s.subname}" does not exist`);
     if (rel.columns.some((c) => c.name === newName)) throw sqlError(S.DUPLICATE_COLUMN, `column "${newName}" of relation "${rel.name}" already exists`);
-    writeDescriptor(ctx.txn, { ...rel, columns: rel.columns.map((c) => (c === col ? { ...c, name: newName } : c)) });
+    // Stored expressions name columns: CHECKs and index predicates follow the rename.
+    const rename = <N>(n: N): N => renameColumnRefs(n, col.name, newName);
+    writeDescriptor(ctx.txn, {
+      ...rel,
+      columns: rel.columns.map((c) => (c === col ? { ...c, name: newName } : c)),
+      checks: rel.checks.map((ch) => ({ ...ch, expr: rename(ch.expr) })),
+      indexes: rel.indexes.map((i) => (i.predicate ? { ...i, predicate: rename(i.predicate) } : i)),
+    });
     await ddlDone(ctx);
     return 'ALTER TABLE';
   }
@@ -1006,7 +1020,7 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
         dropIndexData(ctx, table, idx);
         return { ...table, indexes: table.indexes.filter((i) => i !== idx) };
       }
-      if (table.primary.name === name) throw sqlError(S.FEATURE_NOT_SUPPORTED, 'dropping the primary key is not supported');
+      if (table.primary.name === name && table.primary.constraint) return dropPrimaryKey(ctx, table, c.behavior === 'DROP_CASCADE');
       if (c.missing_ok) {
         notice(ctx, `constraint "${name}" of relation "${table.name}" does not exist, skipping`);
         return table;
@@ -1031,7 +1045,7 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
       if (schemaId !== table.schemaId) throw sqlError('55000', 'sequence must be in same schema as table it is linked to');
       const seqName = parts.length ? parts[parts.length - 1] : uniqueName(`${table.name}_${col.name}_seq`, (n) => relationNameTaken(ctx, table.schemaId, n));
       if (relationNameTaken(ctx, table.schemaId, seqName)) throw sqlError(S.DUPLICATE_TABLE, `relation "${seqName}" already exists`);
-      writeDescriptor(ctx.txn, newSequence(await allocateId(ctx.txn), table.schemaId, seqName, k, seqOptions(options, k).desc, { tableId: table.id, columnId: col.id }));
+      writeDescriptor(ctx.txn, newSequence(await ctx.engine.allocateId(), table.schemaId, seqName, k, seqOptions(options, k).desc, { tableId: table.id, columnId: col.id }));
       const schemaName = ctx.catalog.schemaName(table.schemaId);
       return replaceCol(col, { ...col, identity: def.generated_when === 'a' ? 'a' : 'd', defaultExpr: nextvalDefault(schemaName === 'public' ? seqName : `${schemaName}.${seqName}`) });
     }
@@ -1055,6 +1069,56 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
 }
 
 /** ADD PRIMARY KEY on a table keyed by its hidden row id: every row moves to its new key. */
+/**
+ * ALTER TABLE ... DROP CONSTRAINT <primary key> (pg_restore --clean sends it before DROP TABLE):
+ * the table goes back to a hidden row id as its storage key, as if created without a primary
+ * key, and every row is rewritten under a fresh id; the key columns stay NOT NULL, as in
+ * PostgreSQL. Foreign keys that reference the key are refused (2BP01) or dropped with CASCADE.
+ */
+async function dropPrimaryKey(ctx: ExecContext, table: TableDesc, cascade: boolean): Promise<TableDesc> {
+  const pkName = table.primary.name;
+  const onKey = (fk: ForeignKeyDesc): boolean => fk.refTableId === table.id && referencedIndex(table, fk.refColumns) === table.primary;
+  const others = ctx.catalog.relationsOf(ctx.rt.session.databaseId).filter((r): r is TableDesc => r.kind === 'table' && r.id !== table.id && (r.foreignKeys ?? []).some(onKey));
+  const dependents = [...others, table].flatMap((r) => (r.foreignKeys ?? []).filter(onKey).map((fk) => ({ table: r.id === table.id ? table : r, fk })));
+  if (dependents.length > 0 && !cascade) {
+    throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop constraint ${pkName} on table ${table.name} because other objects depend on it`, {
+      detail: dependents.map((d) => `constraint ${d.fk.name} on table ${d.table.name} depends on index ${pkName}`).join('\n'),
+      hint: 'Use DROP ... CASCADE to drop the dependent objects too.',
+    });
+  }
+  for (const d of dependents) notice(ctx, `drop cascades to constraint ${d.fk.name} on table ${d.table.name}`);
+  for (const r of others) writeDescriptor(ctx.txn, { ...r, foreignKeys: (r.foreignKeys ?? []).filter((fk) => !onKey(fk)) });
+  const rows = await allRows(ctx, table);
+  const rowId = table.nextColumnId;
+  const next: TableDesc = {
+    ...table,
+    columns: [...table.columns, { id: rowId, name: 'rowid', type: t('int8'), notNull: true, hidden: true }],
+    nextColumnId: rowId + 1,
+    primary: { id: 1, name: `${table.name}_rowid_key`, columns: [rowId], directions: ['asc'], unique: true, primary: true, constraint: false },
+    foreignKeys: (table.foreignKeys ?? []).filter((fk) => !onKey(fk)),
+    hashColumns: undefined,
+  };
+  // Every old key goes before any new one is written: a fresh row id may encode like an old key.
+  for (const r of rows) {
+    ctx.txn.delete(primaryKey(table, r));
+    for (const i of table.indexes) if (inIndex(ctx, table, i, r)) ctx.txn.delete(indexEntry(table, i, r).key);
+    const staging = ctx.txn.yieldToStaging();
+    if (staging) await staging;
+  }
+  for (const r of rows) {
+    const nr = [...r, newRowId()];
+    ctx.txn.put(primaryKey(next, nr), encodeTableRow(next, nr));
+    for (const i of next.indexes) {
+      if (!inIndex(ctx, next, i, nr)) continue;
+      const e = indexEntry(next, i, nr);
+      ctx.txn.put(e.key, e.value);
+    }
+    const staging = ctx.txn.yieldToStaging();
+    if (staging) await staging;
+  }
+  return next;
+}
+
 async function addPrimaryKey(ctx: ExecContext, table: TableDesc, keys: string[], conname: string | undefined): Promise<TableDesc> {
   const hidden = table.columns.find((c) => c.hidden);
   if (!hidden) throw sqlError(S.INVALID_TABLE_DEFINITION, `multiple primary keys for table "${table.name}" are not allowed`);

@@ -134,7 +134,7 @@ export class Engine {
       const cat = await this.reloadCatalog(txn);
       const missing = DEFAULT_DATABASES.filter((d) => !cat.databases.has(d));
       if (missing.length === 0) return;
-      for (const name of missing) await createDatabase(txn, name);
+      for (const name of missing) await createDatabase(txn, name, () => this.allocateId());
       await bumpVersion(txn);
       await txn.commit();
     });
@@ -150,6 +150,11 @@ export class Engine {
         await new Promise((r) => setTimeout(r, Math.random() * 2 ** i * 2));
       }
     }
+  }
+
+  /** A new descriptor id, never handed out before (see allocateId in catalog/store.ts). */
+  allocateId(): Promise<number> {
+    return allocateId(() => this.newTxn(), (fn) => this.retry(fn, 20));
   }
 
   /** nextval: values come from a gateway-local block reserved with its own small transaction. */
@@ -226,9 +231,9 @@ export class Engine {
   }
 }
 
-export async function createDatabase(txn: Txn, name: string): Promise<void> {
-  const dbId = await allocateId(txn);
+export async function createDatabase(txn: Txn, name: string, newId: () => Promise<number>): Promise<void> {
+  const dbId = await newId();
   writeDescriptor(txn, { kind: 'database', id: dbId, name } satisfies Descriptor);
-  const schemaId = await allocateId(txn);
+  const schemaId = await newId();
   writeDescriptor(txn, { kind: 'schema', id: schemaId, dbId, name: 'public' });
 }

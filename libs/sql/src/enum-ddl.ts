@@ -6,7 +6,7 @@
 import type { AlterEnumStmt, CreateEnumStmt, Node } from 'libpg-query';
 import { enumSqlType } from './catalog/catalog';
 import { OID_BASE, type ColumnDesc, type EnumLabelDesc, type SchemaDesc, type TableDesc, type TypeDesc } from './catalog/descriptors';
-import { allocateId, deleteDescriptor, writeDescriptor } from './catalog/store';
+import { deleteDescriptor, writeDescriptor } from './catalog/store';
 import { resolveTypeDesc } from './catalog/user-types';
 import { S, sqlError } from './errors';
 import { stringOf } from './plan/expr';
@@ -67,8 +67,8 @@ export async function createEnum(ctx: ExecContext, s: CreateEnumStmt, hooks: Enu
   if (ctx.catalog.relation(sc.id, name)) {
     throw sqlError(S.DUPLICATE_OBJECT, `type "${name}" already exists`, { hint: "A relation has an associated type of the same name, so you must use a name that doesn't conflict with any existing type." });
   }
-  const id = await allocateId(ctx.txn);
-  const arrayId = await allocateId(ctx.txn);
+  const id = await ctx.engine.allocateId();
+  const arrayId = await ctx.engine.allocateId();
   const labels = (s.vals ?? []).map(stringOf);
   const seen = new Set<string>();
   for (const l of labels) {

@@ -65,7 +65,7 @@ export interface RuntimeServices {
   advisoryUnlock(key: string, mode: 'exclusive' | 'shared'): boolean;
   /** pg_advisory_unlock_all. */
   advisoryUnlockAll(): void;
-  describe(what: 'indexdef' | 'indexcolumn' | 'constraintdef' | 'viewdef' | 'serial_sequence', oid: number, column?: string): string | null;
+  describe(what: 'indexdef' | 'indexcolumn' | 'constraintdef' | 'constraintdef_pretty' | 'viewdef' | 'serial_sequence', oid: number, column?: string): string | null;
 }
 
 export interface Env {

@@ -31,8 +31,8 @@ import { fromPg, fromText } from './types/values';
 import { PlanCache } from './plan-cache';
 import { withTimeZone } from './types/timezone';
 import { advisoryUnlockWarning } from './advisory-locks';
-import { CURSOR_OPT, CursorSet, SqlCursor } from './cursors';
-import { describeObject, regName, regOid } from './catalog/system-views/describe';
+import { CURSOR_OPT, CursorSet, fetchFromPortal, SqlCursor } from './cursors';
+import { describeObject, findIndexOid, regName, regOid } from './catalog/system-views/describe';
 
 export interface SqlPrepared extends PreparedStatement {
   readonly parsed: ParsedStatement | undefined;
@@ -147,7 +147,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
       const compiled = await this.withReadTxn(async (exec) => withTimeZone(this.timeZone(), () => this.compile(inner, declared, exec.env, exec.catalog)), ctx);
       return { ...p, paramTypes: compiled.c.paramTypes.map((x) => typeOidOf(x)), columns: null };
     }
-    if (isSessionStatement(stmts[0].node)) return { ...p, paramTypes: [...paramTypes], columns: this.sessionStatementColumns(stmts[0].node) };
+    if (isSessionStatement(stmts[0].node)) return { ...p, paramTypes: [...paramTypes], columns: this.sessionStatementColumns(stmts[0].node, ctx) };
     // DO has no plan: its body is parsed and run at Execute (execWith), as PostgreSQL does.
     if ('DoStmt' in stmts[0].node) return { ...p, paramTypes: [], columns: null };
     const compiled = await this.withReadTxn(async (exec) => withTimeZone(this.timeZone(), () => this.compile(stmts[0], declared, exec.env, exec.catalog)), ctx);
@@ -614,8 +614,13 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         // [database.]schema.relation, each part optionally double-quoted.
         const parts = splitQualified(name);
         if (parts.length === 3 && parts[0] !== session.database) throw sqlError(S.FEATURE_NOT_SUPPORTED, `cross-database references are not implemented: "${name}"`);
-        const rel = resolveRelation(catalog, session, parts.length > 1 ? parts[parts.length - 2] : undefined, parts[parts.length - 1]);
-        if (!rel) throw sqlError(S.UNDEFINED_TABLE, `relation "${name}" does not exist`);
+        const schemaName = parts.length > 1 ? parts[parts.length - 2] : undefined;
+        const rel = resolveRelation(catalog, session, schemaName, parts[parts.length - 1]);
+        if (!rel) {
+          const index = findIndexOid(catalog, session, schemaName, parts[parts.length - 1]);
+          if (index !== undefined) return index;
+          throw sqlError(S.UNDEFINED_TABLE, `relation "${name}" does not exist`);
+        }
         return 'rows' in rel ? rel.oid : rel.id + OID_BASE;
       },
       describe: (what, oid, column) => describeObject(catalog, session, what, oid, column),
@@ -774,7 +779,7 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
   }
 
   /** Result columns of a session statement for Describe (SHOW, EXECUTE of a row-returning statement). */
-  private sessionStatementColumns(node: Node): SqlPrepared['columns'] {
+  private sessionStatementColumns(node: Node, ctx: QueryContext): SqlPrepared['columns'] {
     if ('VariableShowStmt' in node) {
       const name = (node.VariableShowStmt.name ?? '').toLowerCase();
       if (name.startsWith(SHOW_RANGES_PREFIX)) return [...SHOW_RANGES_COLUMNS];
@@ -789,7 +794,8 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     }
     if ('FetchStmt' in node && !node.FetchStmt.ismove) {
       const name = node.FetchStmt.portalname ?? '';
-      return this.cursors.has(name) ? [...this.cursors.get(name).columns] : null;
+      if (this.cursors.has(name)) return [...this.cursors.get(name).columns];
+      return ctx.portal?.(name)?.columns ?? null;
     }
     return null;
   }
@@ -916,9 +922,19 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     if ('DeclareCursorStmt' in node) return this.declareCursor(node.DeclareCursorStmt, stmt, params, ctx);
     if ('FetchStmt' in node) {
       const f = node.FetchStmt;
-      const cursor = this.cursors.get(f.portalname ?? '');
+      const name = f.portalname ?? '';
       // The parser omits a zero count (FETCH RELATIVE 0).
-      const rows = await cursor.fetch(f.direction ?? 'FETCH_FORWARD', Number(f.howMany ?? 0));
+      const direction = f.direction ?? 'FETCH_FORWARD';
+      const howMany = Number(f.howMany ?? 0);
+      // Not a DECLAREd cursor: a protocol-level portal of the same name (one namespace in PostgreSQL).
+      const portal = this.cursors.has(name) ? undefined : ctx.portal?.(name);
+      if (portal) {
+        const rows = await fetchFromPortal(portal, direction, howMany, f.ismove === true);
+        if (f.ismove) return cmdTag(`MOVE ${rows.length}`);
+        return { kind: 'rows', columns: portal.columns ?? [], rows, commandTag: `FETCH ${rows.length}` };
+      }
+      const cursor = this.cursors.get(name);
+      const rows = await cursor.fetch(direction, howMany);
       if (f.ismove) return cmdTag(`MOVE ${rows.length}`);
       return { kind: 'rows', columns: cursor.columns, rows, commandTag: `FETCH ${rows.length}` };
     }

@@ -46,6 +46,11 @@ export interface IndexDesc {
   readonly primary: boolean;
   /** Named like a constraint (PRIMARY KEY / UNIQUE in the table definition) rather than CREATE INDEX. */
   readonly constraint: boolean;
+  /**
+   * A partial index's WHERE (CREATE INDEX ... WHERE pred): only rows for which it is true have
+   * an entry, and a unique one is unique among those rows only (plan/partial-index.ts).
+   */
+  readonly predicate?: Node;
 }
 
 export interface CheckDesc {

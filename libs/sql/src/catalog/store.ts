@@ -59,8 +59,19 @@ export async function bumpVersion(txn: Txn): Promise<bigint> {
   return v;
 }
 
-export async function allocateId(txn: Txn): Promise<number> {
-  const next = decodeInt(await txn.get(nextIdKey())) ?? BigInt(FIRST_USER_ID);
-  txn.put(nextIdKey(), encodeInt(next + 1n));
-  return Number(next);
+/**
+ * Reserves the next descriptor id in a transaction of its own, committed before the caller's DDL:
+ * like PostgreSQL's OIDs, an id is never handed out twice, even when the DDL that took it rolls
+ * back. State kept outside transactions under an id (a sequence's value, written by nextval and
+ * setval as they happen; a gateway's cached block of sequence values) can then never attach to a
+ * later object that would otherwise have reused the id of a rolled-back one.
+ */
+export async function allocateId(newTxn: () => Txn, retry: <T>(fn: () => Promise<T>) => Promise<T>): Promise<number> {
+  return retry(async () => {
+    const txn = newTxn();
+    const next = decodeInt(await txn.get(nextIdKey())) ?? BigInt(FIRST_USER_ID);
+    txn.put(nextIdKey(), encodeInt(next + 1n));
+    await txn.commit();
+    return Number(next);
+  });
 }

@@ -167,7 +167,7 @@ register(
   fn('pg_stat_get_numscans', ['*'], 'int8', () => 0n),
   fn('pg_column_size', ['*'], 'int4', () => 0),
   fn('pg_get_constraintdef', ['int'], 'text', (a, _t, rt) => rt.services.describe('constraintdef', num(a[0]))),
-  fn('pg_get_constraintdef', ['int', 'bool'], 'text', (a, _t, rt) => rt.services.describe('constraintdef', num(a[0]))),
+  fn('pg_get_constraintdef', ['int', 'bool'], 'text', (a, _t, rt) => rt.services.describe(a[1] === true ? 'constraintdef_pretty' : 'constraintdef', num(a[0]))),
   fn('pg_get_viewdef', ['int'], 'text', (a, _t, rt) => rt.services.describe('viewdef', num(a[0]))),
   fn('pg_get_viewdef', ['int', 'bool'], 'text', (a, _t, rt) => rt.services.describe('viewdef', num(a[0]))),
   fn('pg_get_serial_sequence', ['str', 'str'], 'text', (a, _t, rt) => {

@@ -19,6 +19,7 @@ import { Scope, type ScopeColumn } from './scope';
 import { toRow } from '../compile';
 import { hasStagedWrites, withStatementSnapshot } from '../exec/statement-snapshot';
 import { checkParents, hasChildren, onParentChange, type ChildWriter } from './foreign-keys';
+import { inIndex, predicateMatches } from './partial-index';
 
 const pos = (loc: number | undefined): { position?: number } => (loc !== undefined && loc >= 0 ? { position: loc + 1 } : {});
 
@@ -50,7 +51,7 @@ export function tableScope(t0: TableDesc, alias: string, schema: string, outer?:
 let rowIdCounter = 0n;
 let lastRowIdBase = 0n;
 /** Hidden row ids for tables without a primary key: time-ordered, unique per gateway process. */
-function newRowId(): bigint {
+export function newRowId(): bigint {
   const base = nowMicros() << 12n;
   if (base > lastRowIdBase) {
     lastRowIdBase = base;
@@ -123,6 +124,7 @@ export async function insertRow(ctx: ExecContext, t0: TableDesc, row: Row): Prom
     });
   }
   for (const idx of t0.indexes) {
+    if (!inIndex(ctx, t0, idx, row)) continue;
     const e = indexEntry(t0, idx, row);
     if (e.unique && (await txn.get(e.key)) !== undefined) {
       throw sqlError(S.UNIQUE_VIOLATION, `duplicate key value violates unique constraint "${idx.name}"`, {
@@ -134,6 +136,7 @@ export async function insertRow(ctx: ExecContext, t0: TableDesc, row: Row): Prom
   }
   txn.put(key, encodeTableRow(t0, row), rowIdKey ? undefined : { constraint: t0.primary.name, detail: keyDetail(t0, t0.primary, row) });
   for (const idx of t0.indexes) {
+    if (!inIndex(ctx, t0, idx, row)) continue;
     const e = indexEntry(t0, idx, row);
     txn.put(e.key, e.value, e.unique ? { constraint: idx.name, detail: keyDetail(t0, idx, row) } : undefined);
   }
@@ -141,7 +144,7 @@ export async function insertRow(ctx: ExecContext, t0: TableDesc, row: Row): Prom
 
 export function deleteRow(ctx: ExecContext, t0: TableDesc, row: Row): void {
   ctx.txn.delete(primaryKey(t0, row));
-  for (const idx of t0.indexes) ctx.txn.delete(indexEntry(t0, idx, row).key);
+  for (const idx of t0.indexes) if (inIndex(ctx, t0, idx, row)) ctx.txn.delete(indexEntry(t0, idx, row).key);
 }
 
 /** Replaces `oldRow` by `newRow`, moving the key and index entries that changed. */
@@ -156,10 +159,11 @@ export async function updateRow(ctx: ExecContext, t0: TableDesc, oldRow: Row, ne
   }
   txn.put(newKey, encodeTableRow(t0, newRow));
   for (const idx of t0.indexes) {
-    const o = indexEntry(t0, idx, oldRow);
-    const n = indexEntry(t0, idx, newRow);
-    if (o.key.equals(n.key)) continue;
-    txn.delete(o.key);
+    const o = inIndex(ctx, t0, idx, oldRow) ? indexEntry(t0, idx, oldRow) : undefined;
+    const n = inIndex(ctx, t0, idx, newRow) ? indexEntry(t0, idx, newRow) : undefined;
+    if (o && n && o.key.equals(n.key)) continue;
+    if (o) txn.delete(o.key);
+    if (!n) continue;
     if (n.unique && (await txn.get(n.key)) !== undefined) {
       throw sqlError(S.UNIQUE_VIOLATION, `duplicate key value violates unique constraint "${idx.name}"`, { detail: keyDetail(t0, idx, newRow), constraint: idx.name, table: t0.name });
     }
@@ -468,7 +472,11 @@ interface OnConflict {
 
 function compileOnConflict(oc: OnConflictClause, t0: TableDesc, alias: string, planner: Planner, params: ParamTypes): OnConflict {
   const inferCols = (oc.infer?.indexElems ?? []).map((n) => (n as { IndexElem: { name?: string } }).IndexElem.name ?? '');
-  let arbiters: IndexDesc[] = [t0.primary, ...t0.indexes.filter((i) => i.unique)];
+  // Without a conflict target every unique index arbitrates (DO NOTHING), partial ones too. With
+  // one, a partial unique index is inferred only when the clause names its predicate (ON
+  // CONFLICT (cols) WHERE pred), as PostgreSQL does; it is never a named constraint.
+  const infer = oc.infer;
+  let arbiters: IndexDesc[] = [t0.primary, ...t0.indexes.filter((i) => i.unique && (!i.predicate || !infer || (!infer.conname && predicateMatches(i, infer.whereClause))))];
   if (oc.infer?.conname) {
     arbiters = arbiters.filter((i) => i.name === oc.infer?.conname);
     if (!arbiters.length) throw sqlError(S.UNDEFINED_OBJECT, `constraint "${oc.infer.conname}" for table "${t0.name}" does not exist`);
@@ -501,6 +509,7 @@ function compileOnConflict(oc: OnConflictClause, t0: TableDesc, alias: string, p
         let existingBuf: Buffer | undefined;
         if (idx.primary) existingBuf = await ctx.txn.get(primaryKey(t0, row));
         else {
+          if (!inIndex(ctx, t0, idx, row)) continue;
           const e = indexEntry(t0, idx, row);
           if (!e.unique) continue;
           const pk = await ctx.txn.get(e.key);

@@ -15,7 +15,7 @@ import { decAdd, decDiv, decMod, decMul, decSub, formatDec, parseDec, decFromBig
 import {
   type Interval, type SqlType, type TypeKind, type Value, arrayOf, isRegKind, isDateTimeKind, isIntKind, isNumericKind, isStringKind, t, typeDisplayName, typeFromName, plain,
 } from '../types/types';
-import { canonicalJsonb, castValue, checkInt, compareValues, fromText, hashKey } from '../types/values';
+import { canonicalJsonb, castValue, checkInt, compareValues, fromText, hashKey, multidimensional } from '../types/values';
 import type { PlanNode } from '../exec/nodes';
 import { WINDOW_FUNCTIONS, type WindowCall } from '../exec/window';
 import type { Scope } from './scope';
@@ -288,6 +288,9 @@ export class ExprCompiler {
       const elemHint = hint?.kind === 'array' ? hint.elem : undefined;
       const els = this.compileCommon(node.A_ArrayExpr.elements ?? [], elemHint, true);
       const elem = els.length ? els[0].type : (elemHint ?? t('text'));
+      // ARRAY[[1,2],[3,4]] / ARRAY[ARRAY[..], ..] build a 2-D array in PostgreSQL; Weft's arrays
+      // have one dimension, so refuse it (it used to come out as a 1-D array of text).
+      if (elem.kind === 'array' && !elem.vector) throw multidimensional();
       const fns = els.map((e) => e.fn);
       return { type: arrayOf(elem), fn: (env) => fns.map((f) => f(env)), slots: mergeSlots(...els), name: 'array' };
     }

@@ -18,7 +18,8 @@ const colIndex = (t: TableDesc, id: number): number => t.columns.findIndex((c) =
 export function referencedIndex(parent: { readonly primary: IndexDesc; readonly indexes?: readonly IndexDesc[] }, refColumns: readonly number[]): IndexDesc | undefined {
   const same = (cols: readonly number[]): boolean => cols.length === refColumns.length && refColumns.every((c) => cols.includes(c));
   if (same(parent.primary.columns)) return parent.primary;
-  return (parent.indexes ?? []).find((i) => i.unique && same(i.columns));
+  // A partial unique index does not make the columns unique (PostgreSQL: 42830).
+  return (parent.indexes ?? []).find((i) => i.unique && !i.predicate && same(i.columns));
 }
 
 function keyText(t: TableDesc, ids: readonly number[], values: readonly Value[]): string {
@@ -79,7 +80,8 @@ async function findChildren(ctx: ExecContext, child: TableDesc, fk: ForeignKeyDe
     for await (const kv of ctx.txn.scan(start, end)) out.push(decodeTableRow(child, kv.value, missing));
     return out.filter(matches);
   }
-  const sec = child.indexes.find((i) => leading(i.columns));
+  // A partial index lacks the rows outside its predicate: it cannot list every child.
+  const sec = child.indexes.find((i) => !i.predicate && leading(i.columns));
   if (sec) {
     const { start, end } = secondarySpan(child, sec, values);
     for await (const e of ctx.txn.scan(start, end)) {

@@ -21,6 +21,7 @@ import { coerce, commonType, ExprCompiler, groupFingerprint, stringOf, type AggC
 import { WindowNode } from '../exec/window';
 import { AggregatePushdown } from '../pushdown/aggregate-pushdown';
 import { FilterPushdown } from '../pushdown/filter-pushdown';
+import { predicateImplied } from './partial-index';
 import { Scope, type ScopeColumn } from './scope';
 
 export interface CteDef {
@@ -600,6 +601,8 @@ export class Planner implements SubqueryPlanner {
     } else {
       let best: { index: (typeof t0.indexes)[number]; prefix: Expr[] } | undefined;
       for (const idx of t0.indexes) {
+        // A partial index holds only its predicate's rows: usable when the WHERE implies it.
+        if (idx.predicate && !predicateImplied(idx.predicate, conds, leaf.alias)) continue;
         const p: Expr[] = [];
         for (const id of idx.columns) {
           const e = eq.get(id);

@@ -170,6 +170,9 @@ function applyCharTypmod(s: string, type: SqlType, explicit: boolean): string {
   return type.kind === 'bpchar' ? s + ' '.repeat(n - chars.length) : s;
 }
 
+/** Arrays have one dimension in Weft (as pgwire's binary decoder also says). */
+export const multidimensional = (): Error => sqlError(S.FEATURE_NOT_SUPPORTED, 'multidimensional arrays are not supported');
+
 function parseArrayText(s: string, elem: SqlType): Value[] {
   const src = s.trim();
   if (!src.startsWith('{') || !src.endsWith('}')) throw sqlError(S.INVALID_TEXT_REPRESENTATION, `malformed array literal: "${s}"`);
@@ -189,6 +192,8 @@ function parseArrayText(s: string, elem: SqlType): Value[] {
       }
       i++;
     } else {
+      // A sub-array ('{{1,2},{3,4}}'): refused rather than read as elements "{1" and "2}".
+      if (src[i] === '{') throw multidimensional();
       while (i < end && src[i] !== ',') item += src[i++];
       item = item.trim();
     }

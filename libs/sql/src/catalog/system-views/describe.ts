@@ -1,9 +1,10 @@
 // OIDs of catalog objects as clients see them, and the DDL text functions
 // (pg_get_indexdef, pg_get_constraintdef, pg_get_viewdef) built from descriptors.
-import { parseSync, scanSync, type Node } from 'libpg-query';
+import { parseSync, scanSync, type Node, type TypeName } from 'libpg-query';
 import type { Catalog, Relation } from '../catalog';
 import { OID_BASE, type IndexDesc, type TableDesc, type ViewDesc } from '../descriptors';
-import { typeByOid, typeDisplayName, typeFromName, typeOid } from '../../types/types';
+import { typeByOid, typeDisplayName, typeFromName, typeOid, type SqlType } from '../../types/types';
+import { fromText, toText } from '../../types/values';
 import { allSystemViews } from './registry';
 import { S, sqlError } from '../../errors';
 import { quoteIdent } from '../../functions/string';
@@ -29,7 +30,15 @@ const colName = (t: TableDesc, id: number): string => quoteIdent(t.columns.find(
 export function indexDef(catalog: Catalog, t: TableDesc, idx: IndexDesc): string {
   const schema = catalog.schemaName(t.schemaId);
   const cols = idx.columns.map((id, i) => `${colName(t, id)}${idx.directions[i] === 'desc' ? ' DESC' : ''}`).join(', ');
-  return `CREATE ${idx.unique ? 'UNIQUE ' : ''}INDEX ${quoteIdent(idx.name)} ON ${quoteIdent(schema)}.${quoteIdent(t.name)} USING btree (${cols})`;
+  const where = idx.predicate ? ` WHERE ${indexPredicate(idx, t)}` : '';
+  return `CREATE ${idx.unique ? 'UNIQUE ' : ''}INDEX ${quoteIdent(idx.name)} ON ${quoteIdent(schema)}.${quoteIdent(t.name)} USING btree (${cols})${where}`;
+}
+
+/** A partial index's predicate as pg_get_expr(indpred) prints it (parenthesised), else null. */
+export function indexPredicate(idx: IndexDesc, table?: TableDesc): string | null {
+  if (!idx.predicate) return null;
+  const d = deparse(idx.predicate, undefined, table && columnTypes(table));
+  return d.startsWith('(') && d.endsWith(')') ? d : `(${d})`;
 }
 
 /**
@@ -69,6 +78,25 @@ export function findRelation(catalog: Catalog, session: SessionInfo, schemaName:
   return undefined;
 }
 
+/**
+ * The OID of the index `name` ('ix'::regclass, as pg_get_indexdef('ix'::regclass) needs):
+ * indexes are relations in PostgreSQL, looked up like tables along the search path. A hidden
+ * row id key is not an index PostgreSQL would have.
+ */
+export function findIndexOid(catalog: Catalog, session: SessionInfo, schemaName: string | undefined, name: string): number | undefined {
+  const schemas = catalog.schemasOf(session.databaseId).sort((a, b) => a.id - b.id);
+  const ordered = schemaName !== undefined ? schemas.filter((s) => s.name === schemaName) : [...session.searchPath.map((n) => schemas.find((s) => s.name === n)).filter((s) => s !== undefined), ...schemas];
+  for (const s of ordered) {
+    for (const r of catalog.relationsOf(session.databaseId)) {
+      if (r.kind !== 'table' || r.schemaId !== s.id) continue;
+      const hidden = r.columns.some((c) => c.hidden);
+      const idx = [...(hidden ? [] : [r.primary]), ...r.indexes].find((i) => i.name === name);
+      if (idx) return indexOid(r, idx);
+    }
+  }
+  return undefined;
+}
+
 /** The sequences a default expression calls nextval() on (by name, as written). */
 export function nextvalTargets(n: unknown, out: string[] = []): string[] {
   if (Array.isArray(n)) {
@@ -97,15 +125,100 @@ function seqNameArg(a: Node | undefined): string | undefined {
   return undefined;
 }
 
+/**
+ * A cast's type as format_type() prints it (`::integer`, `::character varying(10)`, `::bpchar`):
+ * the parser spells `integer` as pg_catalog.int4, and a copy restored from a dump must print the
+ * same text again. Names Weft does not know print as written.
+ */
+function castTypeName(tn: TypeName | undefined, names: readonly (string | undefined)[]): string {
+  const mods = (tn?.typmods ?? []).map((m) => ('A_Const' in m ? (m.A_Const.ival?.ival ?? 0) : NaN));
+  const dims = tn?.arrayBounds?.length ?? 0;
+  if (names.length !== 1 || mods.some((m) => Number.isNaN(m))) return names.join('.');
+  try {
+    const type = typeFromName(names[0] ?? '', mods, dims);
+    const base = dims > 0 ? type.elem : type;
+    if (base?.kind === 'bpchar' && base.typmod < 0) return `bpchar${'[]'.repeat(dims)}`;
+    return typeDisplayName(type);
+  } catch {
+    return names.join('.');
+  }
+}
+
+/**
+ * pg_get_constraintdef(oid, true) (SQLAlchemy reflects CHECKs so): PostgreSQL's pretty mode
+ * drops the parentheses precedence does not need. Done here for the common CHECK of one
+ * comparison (`CHECK (score >= 0::numeric)`); other shapes keep the full parentheses.
+ */
+function prettyCheck(def: string): string {
+  const m = /^CHECK \(\((.*)\)\)$/.exec(def);
+  if (!m) return def;
+  const body = m[1];
+  // One comparison: no parenthesis left at depth 0 around an AND/OR/NOT.
+  if (/\b(AND|OR|NOT|IN|ANY|ALL)\b/.test(body.replace(/'[^']*'/g, "''"))) return def;
+  const simple = String.raw`(?:[A-Za-z_][\w$]*|'(?:[^']|'')*'(?:::[a-z ]+)?|\d+(?:\.\d+)?)`;
+  const pretty = body.replace(new RegExp(String.raw`\((${simple})\)::`, 'g'), '$1::');
+  return `CHECK (${pretty})`;
+}
+
+/** A table's column types by name, for deparsing its CHECKs and index predicates. */
+export type ColumnTypes = (name: string) => SqlType | undefined;
+
+export const columnTypes = (t: TableDesc): ColumnTypes => (name) => t.columns.find((c) => c.name === name && !c.hidden)?.type;
+
+/**
+ * `col op constant` as PostgreSQL prints it after coercing the constant to the operator's input
+ * type (what pg_get_constraintdef and pg_get_indexdef show, and what SQLAlchemy reflects): a
+ * string literal becomes a labelled constant of the column's type ('x'::text, with a varchar
+ * column compared as (c)::text); an integer meeting a numeric or float column gets PostgreSQL's
+ * implicit cast, (0)::numeric. Undefined for any other shape (printed as written).
+ */
+function typedComparison(l: Node | undefined, op: string, r: Node | undefined, columns: ColumnTypes, deparse1: (x: Node | undefined) => string): string | undefined {
+  if (!l || !r || !['=', '<>', '!=', '<', '<=', '>', '>='].includes(op)) return undefined;
+  const colName = (x: Node): string | undefined => {
+    if (!('ColumnRef' in x)) return undefined;
+    const f = x.ColumnRef.fields ?? [];
+    return f.length === 1 && 'String' in f[0] ? f[0].String.sval : undefined;
+  };
+  const lc = colName(l);
+  const rc = colName(r);
+  const colSide = lc !== undefined && 'A_Const' in r ? 'left' : rc !== undefined && 'A_Const' in l ? 'right' : undefined;
+  if (!colSide) return undefined;
+  const col = (colSide === 'left' ? lc : rc) as string;
+  const k = (colSide === 'left' ? r : l) as { A_Const: import('libpg-query').A_Const };
+  const type = columns(col);
+  if (!type || k.A_Const.isnull) return undefined;
+  let colText = col;
+  let constText: string | undefined;
+  if (k.A_Const.sval) {
+    // varchar/bpchar compare as text in PostgreSQL: the column gets the cast.
+    const cmp: SqlType = type.kind === 'varchar' ? { kind: 'text', typmod: -1 } : type;
+    if (type.kind === 'varchar') colText = `(${col})::text`;
+    constText = columnDefault(k, undefined, cmp) ?? undefined;
+  } else if ((k.A_Const.ival || k.A_Const.fval) && (type.kind === 'numeric' || type.kind === 'float4' || type.kind === 'float8')) {
+    const lit = deparse1(k);
+    const isInt = !!k.A_Const.ival || /^-?\d+$/.test(k.A_Const.fval?.fval ?? '');
+    if (type.kind === 'numeric' && !isInt) return undefined; // a numeric literal is already numeric
+    constText = `(${lit})::${typeDisplayName({ ...type, typmod: -1 })}`;
+  }
+  if (constText === undefined) return undefined;
+  return colSide === 'left' ? `(${colText} ${op} ${constText})` : `(${constText} ${op} ${colText})`;
+}
+
 /** A readable SQL rendering of a stored expression tree (defaults, checks). */
-export function deparse(n: Node | undefined, namer?: RelationNamer): string {
+export function deparse(n: Node | undefined, namer?: RelationNamer, columns?: ColumnTypes): string {
   if (!n) return '';
-  const deparse1 = (x: Node | undefined): string => deparse(x, namer);
+  const deparse1 = (x: Node | undefined): string => deparse(x, namer, columns);
   if ('A_Const' in n) {
     const c = n.A_Const;
     if (c.isnull) return 'NULL';
-    if (c.ival) return String(c.ival.ival ?? 0);
-    if (c.fval) return c.fval.fval ?? '0';
+    // As PostgreSQL's deparser prints constants: a negative integer is quoted and labelled
+    // (-1 is one int4 constant), an integral literal beyond int4 is a bigint (or numeric).
+    if (c.ival) return constLiteral(String(c.ival.ival ?? 0), 'integer');
+    if (c.fval) {
+      const v = c.fval.fval ?? '0';
+      if (/^-?\d+$/.test(v)) return constLiteral(v, BigInt(v) >= -(2n ** 63n) && BigInt(v) < 2n ** 63n ? 'bigint' : 'numeric');
+      return constLiteral(v, 'numeric');
+    }
     if (c.boolval) return c.boolval.boolval ? 'true' : 'false';
     if (c.sval) return `'${(c.sval.sval ?? '').replace(/'/g, "''")}'`;
     return 'NULL';
@@ -113,7 +226,13 @@ export function deparse(n: Node | undefined, namer?: RelationNamer): string {
   if ('ColumnRef' in n) return (n.ColumnRef.fields ?? []).map((f) => ('String' in f ? f.String.sval : '*')).join('.');
   if ('TypeCast' in n) {
     const names = (n.TypeCast.typeName?.names ?? []).map((x) => ('String' in x ? x.String.sval : '')).filter((x) => x !== 'pg_catalog');
-    return `${deparse1(n.TypeCast.arg)}::${names.join('.')}`;
+    // A cast of anything but a string literal is parenthesised, as the deparser prints a cast
+    // it applied: (c)::text, (0)::numeric, ('-1000'::integer)::numeric; 'x'::text stays bare.
+    const arg = n.TypeCast.arg;
+    const inner = deparse1(arg);
+    const bare = arg && 'A_Const' in arg && arg.A_Const.sval !== undefined;
+    const wrapped = !bare && !(inner.startsWith('(') && inner.endsWith(')')) ? `(${inner})` : inner;
+    return `${wrapped}::${castTypeName(n.TypeCast.typeName, names)}`;
   }
   if ('FuncCall' in n) {
     const name = (n.FuncCall.funcname ?? []).map((x) => ('String' in x ? x.String.sval : '')).join('.');
@@ -127,6 +246,8 @@ export function deparse(n: Node | undefined, namer?: RelationNamer): string {
   }
   if ('A_Expr' in n) {
     const op = (n.A_Expr.name ?? []).map((x) => ('String' in x ? x.String.sval : '')).join('');
+    const typed = columns && n.A_Expr.kind === 'AEXPR_OP' ? typedComparison(n.A_Expr.lexpr, op, n.A_Expr.rexpr, columns, deparse1) : undefined;
+    if (typed !== undefined) return typed;
     if (n.A_Expr.kind === 'AEXPR_IN') return `(${deparse1(n.A_Expr.lexpr)} IN (${('List' in (n.A_Expr.rexpr ?? {}) ? ((n.A_Expr.rexpr as { List: { items?: Node[] } }).List.items ?? []) : []).map(deparse1).join(', ')}))`;
     return n.A_Expr.lexpr ? `(${deparse1(n.A_Expr.lexpr)} ${op} ${deparse1(n.A_Expr.rexpr)})` : `(${op}${deparse1(n.A_Expr.rexpr)})`;
   }
@@ -151,7 +272,7 @@ export function constraintDef(catalog: Catalog, oid: number, session?: SessionIn
   }
   for (const d of catalog.byId.values()) {
     if (d.kind !== 'table') continue;
-    for (const [i, ch] of d.checks.entries()) if (checkOid(d, i) === oid) return `CHECK (${deparse(ch.expr, session && relationNamer(catalog, session))})`;
+    for (const [i, ch] of d.checks.entries()) if (checkOid(d, i) === oid) return `CHECK (${deparse(ch.expr, session && relationNamer(catalog, session), columnTypes(d))})`;
     for (const [i, fk] of (d.foreignKeys ?? []).entries()) {
       if (fkOid(d, i) === oid) {
         const ref = catalog.byId.get(fk.refTableId);
@@ -167,8 +288,43 @@ export function constraintDef(catalog: Catalog, oid: number, session?: SessionIn
   return null;
 }
 
-export function columnDefault(n: Node | undefined, namer?: RelationNamer): string | null {
-  return n ? deparse(n, namer) : null;
+/**
+ * A column default as pg_get_expr prints it. PostgreSQL stores the default coerced to the column
+ * type, so a bare string literal comes back as a constant of that type: normalised by the type's
+ * input and output functions and labelled ('x'::text, '1'::numeric, '2024-01-01'::date), except
+ * the types whose constants print bare (non-negative integers, decimals with a point, booleans).
+ * A NULL default is no default (PostgreSQL stores none). `type` is the column's type.
+ */
+export function columnDefault(n: Node | undefined, namer?: RelationNamer, type?: SqlType): string | null {
+  if (!hasDefault(n)) return null;
+  const sval = 'A_Const' in n ? n.A_Const.sval : undefined;
+  if (sval && type && type.kind !== 'unknown') {
+    const untyped: SqlType = { ...type, typmod: -1 };
+    let text: string;
+    try {
+      text = toText(fromText(sval.sval ?? '', untyped), untyped);
+    } catch {
+      // Not valid for the column type (the INSERT using it will fail): print it as written.
+      return deparse(n, namer);
+    }
+    if (type.kind === 'bool') return text === 't' ? 'true' : 'false';
+    const label = type.kind === 'bpchar' ? 'bpchar' : type.kind === 'array' && type.elem?.kind === 'bpchar' ? 'bpchar[]' : typeDisplayName(untyped);
+    if (type.kind === 'int4') return constLiteral(text, label);
+    if (type.kind === 'numeric' && /^\d/.test(text) && /[.eE]/.test(text)) return text;
+    return `'${text.replace(/'/g, "''")}'::${label}`;
+  }
+  return deparse(n, namer);
+}
+
+/** Whether a column has a default as PostgreSQL records one (DEFAULT NULL is none). */
+export function hasDefault(n: Node | undefined): n is Node {
+  return n !== undefined && !('A_Const' in n && n.A_Const.isnull);
+}
+
+/** A numeric constant as the deparser prints it: bare when non-negative int4 or decimal, else quoted and labelled. */
+function constLiteral(text: string, label: string): string {
+  const bare = label === 'integer' ? !text.startsWith('-') : label === 'numeric' ? /^\d/.test(text) && /[.eE]/.test(text) : false;
+  return bare ? text : `'${text}'::${label}`;
 }
 
 /** A relation's name as the deparser prints it for this session (see relationNamer). */
@@ -255,7 +411,7 @@ export function viewDefinition(catalog: Catalog, session: SessionInfo, v: ViewDe
 export { typeDisplayName };
 
 /** Backs pg_get_indexdef / pg_get_constraintdef / pg_get_viewdef / pg_get_serial_sequence. */
-export function describeObject(catalog: Catalog, session: SessionInfo, what: 'indexdef' | 'indexcolumn' | 'constraintdef' | 'viewdef' | 'serial_sequence', oid: number, column?: string): string | null {
+export function describeObject(catalog: Catalog, session: SessionInfo, what: 'indexdef' | 'indexcolumn' | 'constraintdef' | 'constraintdef_pretty' | 'viewdef' | 'serial_sequence', oid: number, column?: string): string | null {
   switch (what) {
     case 'indexcolumn': {
       const f = findIndexByOid(catalog, oid);
@@ -268,6 +424,10 @@ export function describeObject(catalog: Catalog, session: SessionInfo, what: 'in
     }
     case 'constraintdef':
       return constraintDef(catalog, oid, session);
+    case 'constraintdef_pretty': {
+      const def = constraintDef(catalog, oid, session);
+      return def === null ? null : prettyCheck(def);
+    }
     case 'viewdef': {
       const v = catalog.byId.get(oid - OID_BASE);
       return v?.kind === 'view' ? viewDefinition(catalog, session, v) : null;

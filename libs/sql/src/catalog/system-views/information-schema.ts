@@ -72,7 +72,7 @@ defineView({
         const udtDesc = en ? ctx.catalog.byId.get(en.typeId) : undefined;
         const udtSchema = udtDesc?.kind === 'type' ? ctx.catalog.schemaName(udtDesc.schemaId) : 'pg_catalog';
         const row: Row = [
-          ctx.session.database, ctx.catalog.schemaName(r.schemaId), r.name, c.name, pos, c.identity ? null : columnDefault(c.defaultExpr, relationNamer(ctx.catalog, ctx.session)), yn(!c.notNull), dataType(c.type),
+          ctx.session.database, ctx.catalog.schemaName(r.schemaId), r.name, c.name, pos, c.identity ? null : columnDefault(c.defaultExpr, relationNamer(ctx.catalog, ctx.session), c.type), yn(!c.notNull), dataType(c.type),
           charLen, charLen !== null ? charLen * 4 : k === 'text' ? 1073741824 : null, numPrec, radix, numScale, ['timestamp', 'timestamptz', 'time', 'date'].includes(k) ? (k === 'date' ? 0 : c.type.typmod >= 0 ? c.type.typmod : 6) : null,
           null, null, null, null, null, null, null, null,
           null, null, null, ctx.session.database, udtSchema, udt, null, null, null,

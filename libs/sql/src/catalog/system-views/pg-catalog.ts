@@ -7,7 +7,7 @@ import { SETTINGS } from '../../settings';
 import { INT2VECTOR, OIDVECTOR, TYPE_INFO, type TypeKind, arrayOf, t, typeOid, typeLen } from '../../types/types';
 import { functionNames } from '../../functions/registry';
 import type { SqlType } from '../../types/types';
-import { checkOid, columnDefault, fkOid, findRelation, indexDef, indexOid, nextvalTargets, relationNamer, relOid, schemaOid, viewDefinition, viewDependencies } from './describe';
+import { checkOid, columnDefault, fkOid, hasDefault, indexPredicate, findRelation, indexDef, indexOid, nextvalTargets, relationNamer, relOid, schemaOid, viewDefinition, viewDependencies } from './describe';
 import { allSystemViews, defineView, type ViewContext } from './registry';
 
 const oid = t('oid');
@@ -55,9 +55,11 @@ defineView({
   schema: 'pg_catalog',
   name: 'pg_database',
   oid: 1262,
-  columns: cols({ oid, datname: name, datdba: oid, encoding: int4, datcollate: name, datctype: name, datistemplate: bool, datallowconn: bool, datconnlimit: int4, dattablespace: oid, datacl: arrayOf(text), datlocprovider: char, daticulocale: text, daticurules: text, datcollversion: text }),
+  columns: cols({ oid, datname: name, datdba: oid, encoding: int4, datcollate: name, datctype: name, datistemplate: bool, datallowconn: bool, datconnlimit: int4, dattablespace: oid, datacl: arrayOf(text), datlocprovider: char, daticulocale: text, daticurules: text, datcollversion: text, datfrozenxid: t('int8'), datminmxid: t('int8') }),
   *rows(ctx) {
-    for (const d of ctx.catalog.databases.values()) yield [schemaOid(d.id), d.name, BOOTSTRAP_USER_OID, 6, 'C', 'C', false, true, -1, 1663, null, 'c', null, null, null];
+    // datfrozenxid/datminmxid: PostgreSQL's values for a database that never needed freezing
+    // (pg_dump's archive formats read them with the database entry).
+    for (const d of ctx.catalog.databases.values()) yield [schemaOid(d.id), d.name, BOOTSTRAP_USER_OID, 6, 'C', 'C', false, true, -1, 1663, null, 'c', null, null, null, 716, 1];
   },
 });
 
@@ -160,7 +162,7 @@ defineView({
       for (const c of r.columns) {
         n++;
         if (c.hidden) continue;
-        yield [relOid(r.id), c.name, typeOid(c.type), -1, typeLen(c.type), n, c.type.kind === 'array' ? 1 : 0, -1, c.type.kind === 'array' ? (c.type.elem?.typmod ?? -1) : c.type.typmod, false, 'i', c.type.kind === 'array' ? 'x' : 'p', c.notNull, c.defaultExpr !== undefined && !c.identity, c.missingValue !== undefined, c.identity ?? '', '', false, true, 0, 0, null, null, null, null, ''];
+        yield [relOid(r.id), c.name, typeOid(c.type), -1, typeLen(c.type), n, c.type.kind === 'array' ? 1 : 0, -1, c.type.kind === 'array' ? (c.type.elem?.typmod ?? -1) : c.type.typmod, false, 'i', c.type.kind === 'array' ? 'x' : 'p', c.notNull, hasDefault(c.defaultExpr) && !c.identity, c.missingValue !== undefined, c.identity ?? '', '', false, true, 0, 0, null, null, null, null, ''];
       }
       for (const idx of [r.primary, ...r.indexes]) {
         if (idx.primary && r.columns.some((c) => c.hidden)) continue;
@@ -186,7 +188,10 @@ defineView({
     for (const r of tables(ctx)) {
       if (r.kind !== 'table') continue;
       // An identity column's nextval is not a default in PostgreSQL (pg_dump restores it with ADD GENERATED).
-      for (const [i, c] of r.columns.entries()) if (c.defaultExpr && !c.identity) yield [attrdefOid(r.id, i), relOid(r.id), i + 1, columnDefault(c.defaultExpr, relationNamer(ctx.catalog, ctx.session))];
+      for (const [i, c] of r.columns.entries()) {
+        const def = c.identity ? null : columnDefault(c.defaultExpr, relationNamer(ctx.catalog, ctx.session), c.type);
+        if (def !== null) yield [attrdefOid(r.id, i), relOid(r.id), i + 1, def];
+      }
     }
   },
 });
@@ -205,7 +210,7 @@ defineView({
       for (const idx of [r.primary, ...r.indexes]) {
         if (idx.primary && r.columns.some((c) => c.hidden)) continue;
         const attnums = idx.columns.map((id) => r.columns.findIndex((c) => c.id === id) + 1);
-        yield [indexOid(r, idx), relOid(r.id), attnums.length, attnums.length, idx.unique, false, idx.primary, false, true, false, true, false, true, true, false, attnums, attnums.map(() => 0), attnums.map(() => 0), idx.directions.map((d) => (d === 'desc' ? 3 : 0)), null, null];
+        yield [indexOid(r, idx), relOid(r.id), attnums.length, attnums.length, idx.unique, false, idx.primary, false, true, false, true, false, true, true, false, attnums, attnums.map(() => 0), attnums.map(() => 0), idx.directions.map((d) => (d === 'desc' ? 3 : 0)), null, indexPredicate(idx, r)];
       }
     }
   },
@@ -431,6 +436,16 @@ defineView({
   oid: 1213,
   columns: cols({ oid, spcname: name, spcowner: oid }),
   rows: () => [[1663, 'pg_default', BOOTSTRAP_USER_OID], [1664, 'pg_global', BOOTSTRAP_USER_OID]],
+});
+
+// Per-database and per-role settings (ALTER DATABASE/ROLE ... SET): Weft has none, so the
+// catalog is empty (pg_dump's archive formats read it with the database entry).
+defineView({
+  schema: 'pg_catalog',
+  name: 'pg_db_role_setting',
+  oid: 2964,
+  columns: cols({ setdatabase: oid, setrole: oid, setconfig: arrayOf(text) }),
+  rows: () => [],
 });
 
 defineView({

@@ -157,12 +157,6 @@ export interface RecoveryInfo {
 const MAX_MESSAGES_PER_SEND = 500;
 /** Between progress reads after a takeover (readSettledProgress). */
 const PROGRESS_SETTLE_MS = 500;
-/**
- * Before the first of them: how long the broker may take to apply a completed transaction's
- * offset commit to the group. 500 ms was not always enough on a loaded CI machine
- * (kafka-cdc-snapshot republished a committed batch once), so a takeover waits 2 s.
- */
-const PROGRESS_FIRST_READ_MS = 2000;
 const FLUSH_AFTER_MESSAGES = 5000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -710,7 +704,7 @@ export class CdcFeed {
    * load). So: wait, then read until two reads PROGRESS_SETTLE_MS apart agree (bounded).
    */
   private async readSettledProgress(): Promise<{ index: number; metadata: string | null }> {
-    await sleep(PROGRESS_FIRST_READ_MS);
+    await sleep(PROGRESS_SETTLE_MS);
     let last = await this.readProgressState();
     for (let i = 0; i < 10; i++) {
       await sleep(PROGRESS_SETTLE_MS);

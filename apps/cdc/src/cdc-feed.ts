@@ -14,30 +14,38 @@
 //    (change-journal.ts: the keys each unpublished entry would commit, written before it
 //    applied), the outcome journal and the replica's MVCC history, and published with progress
 //    A in one transaction (decision 0039) — no log record needed, so this works on a topic that
-//    lost its history. Only a replica the journal does not cover (written before it existed, or
-//    a re-snapshot that crashed before its transaction committed) is rebuilt from the start of
-//    the topic (decision 0034 §5).
+//    lost its history. Only a replica the journal does not cover (written before it existed) is
+//    rebuilt from the start of the topic (decision 0034 §5).
 //  - A gc entry is applied only once everything before it is published: it may remove versions
 //    that the images of earlier unpublished entries would be read from again after a crash.
-//  - A failed transaction is retried with the same messages until it commits or the feed stops.
+//  - A failed transaction is retried with the same messages until it commits or the feed stops,
+//    each retry first re-reading the progress (settled: decision 0044) in case it had landed.
 //  - Snapshot modes (decision 0037, snapshot-start.ts): with `initial` or `when_needed` a shard
 //    with no published progress starts from a node's snapshot at index I, publishes it as `r`
 //    events in one Kafka transaction with progress = I, and streams from I+1; with
 //    `when_needed` a gap record is got past the same way (plus `d` events for rows gone in it).
-import { mkdirSync } from 'node:fs';
-import type { Consumer, EachBatchPayload, Kafka, Producer, Transaction } from 'kafkajs';
+//    A snapshot is staged beside the live replica and made live only once its transaction has
+//    committed; a start that finds one staged settles it from the published progress (decision
+//    0041), so a crash inside a snapshot needs no log history either.
+//  - Outcome journal records at or below the published index are deleted after each commit:
+//    only recover() reads outcomes, and only above it.
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Consumer, EachBatchPayload, Kafka, PartitionOffset, Producer, Transaction } from 'kafkajs';
 import { Materializer } from '@weft/materialize';
 import { decodeEntry } from '@weft/logentry';
 import { fromMessage, logTopic, type LogRecord } from '@weft/mirror';
-import { ShardStateDir } from '@weft/replica';
+import { ShardStateDir, type StagedShardState } from '@weft/replica';
 import { MvccStore, type Timestamp } from '@weft/storage';
 import { applyEntryAndCapture, imagesAt } from './capture';
 import { ChangeJournal } from './change-journal';
-import type { CatalogView } from './catalog-view';
+import { CatalogView } from './catalog-view';
 import { transactionMessages, type OutMessage } from './events';
-import type { CdcSnapshotSettings } from './settings';
+import type { CdcFailpoint, CdcSnapshotSettings } from './settings';
 import { takeSnapshot, type ShardSnapshotInfo } from './snapshot-start';
 import { snapshotMessages, snapshotPoint, type SnapshotCounts, type SnapshotPoint } from './snapshot-events';
+import { decodeSnapshotProgress, encodeSnapshotProgress, type SnapshotInFlight } from './snapshot-progress';
+import { StagedSnapshotFile, type StagedSnapshotMarker } from './staged-snapshot';
 import type { TopicRegistry } from './topics';
 
 export interface CdcLogger {
@@ -58,12 +66,23 @@ export interface CdcFeedOptions {
   readonly dataDir: string;
   readonly topics: TopicRegistry;
   readonly catalog: CatalogView;
+  /**
+   * This shard holds the catalog (the system shard): its own snapshots list the tables from the
+   * snapshot's state, not from the live replica it is about to replace.
+   */
+  readonly holdsCatalog?: boolean;
   /** Whether the catalog (system shard) is complete up to `ts` here; always true for the system shard itself. */
   readonly catalogSettled: (ts: Timestamp) => boolean;
   readonly logger: CdcLogger;
   /** Snapshot starts (mode initial / when_needed); undefined: mode never. */
   readonly snapshot?: CdcSnapshotSettings;
+  /** Test only (WEFT_CDC_FAILPOINT): wait forever at this point, so a test can kill -9 the process there. */
+  readonly failpoint?: CdcFailpoint;
+  /** Most events per Kafka transaction of a snapshot (WEFT_CDC_SNAPSHOT_CHUNK_EVENTS, decision 0043). */
+  readonly snapshotChunkEvents?: number;
 }
+
+export const DEFAULT_SNAPSHOT_CHUNK_EVENTS = 20_000;
 
 /** waiting-for-catalog: a change is held until the system shard's replica has the catalog as of its commit. */
 export type CdcFeedState = 'starting' | 'snapshotting' | 'applying' | 'caught-up' | 'waiting-for-catalog' | 'stopped';
@@ -95,6 +114,31 @@ export interface CdcFeedStatus {
   readonly recoveries: number;
   /** The last one: the unpublished entries whose changes were derived again from the journal. */
   readonly recovery: RecoveryInfo | undefined;
+  /** Index of a snapshot staged (state installed, marker written) but not live yet: its events are being published. */
+  readonly stagedIndex: number | undefined;
+  /** How many of that snapshot's events are committed (it is published in chunks, decision 0043). */
+  readonly stagedDone: number | undefined;
+  /** A snapshot found staged at a start (decision 0041): made live (its transaction had committed) or discarded. */
+  readonly stagedSettled: StagedSettledInfo | undefined;
+  /** Outcome journal records of published entries deleted (since start; decision 0041). */
+  readonly outcomesPruned: number;
+  /** Test only: the failpoint this feed is waiting at. */
+  readonly failpoint: string | undefined;
+  /** Why the last takeover (start, or restart after an error) failed; retried with backoff. */
+  readonly takeoverError: string | undefined;
+}
+
+/** What a start did with a snapshot a previous run had staged but not made live (decision 0041). */
+export interface StagedSettledInfo {
+  readonly index: number;
+  /**
+   * completed: its last Kafka transaction had committed, so it was made live; resumed: some of
+   * its chunks had, so the rest was published from it (decision 0043); discarded: none had.
+   */
+  readonly how: 'completed' | 'resumed' | 'discarded';
+  /** The published index that decided it. */
+  readonly published: number;
+  readonly at: string;
 }
 
 /** A start that found the replica ahead of the published changes (decision 0039). */
@@ -111,6 +155,8 @@ export interface RecoveryInfo {
 }
 
 const MAX_MESSAGES_PER_SEND = 500;
+/** Between progress reads after a takeover (readSettledProgress). */
+const PROGRESS_SETTLE_MS = 500;
 const FLUSH_AFTER_MESSAGES = 5000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -132,7 +178,15 @@ export class CdcFeed {
   /** Last index whose changes are all in `pending` or published. */
   private captured = 0;
   private error: string | undefined;
-  private readonly counters = { changeEvents: 0, transactions: 0, kafkaTransactions: 0, undecodable: 0, snapshots: 0, recoveries: 0 };
+  private readonly counters = { changeEvents: 0, transactions: 0, kafkaTransactions: 0, undecodable: 0, snapshots: 0, recoveries: 0, outcomesPruned: 0 };
+  /** Outcome journal records at or below this index are deleted (this store). */
+  private outcomesPrunedTo = 0;
+  private stagedSettledInfo: StagedSettledInfo | undefined;
+  private failpointAt: string | undefined;
+  private stagedIndex: number | undefined;
+  private stagedDone: number | undefined;
+  private takeoverError: string | undefined;
+  private readonly staged: StagedSnapshotFile;
   private recoveryInfo: RecoveryInfo | undefined;
   private journalRef: ChangeJournal | undefined;
   private snapshotInfo: ShardSnapshotInfo | undefined;
@@ -144,6 +198,7 @@ export class CdcFeed {
 
   constructor(private readonly o: CdcFeedOptions) {
     this.dirs = new ShardStateDir(o.dataDir, o.shardId);
+    this.staged = new StagedSnapshotFile(o.dataDir, o.shardId);
   }
 
   get sm(): Materializer {
@@ -163,17 +218,21 @@ export class CdcFeed {
 
   /**
    * The replicas' layout (ShardStateDir): shard-<id>/ until a snapshot is installed, then the
-   * directory shard-<id>.current names; leftovers of an interrupted install are removed here.
+   * directory shard-<id>.current names; leftovers of an interrupted install are removed here,
+   * except a snapshot staged by a run that died before making it live: takeOver() settles it
+   * once it knows the published progress.
    */
   async open(): Promise<void> {
     mkdirSync(this.o.dataDir, { recursive: true });
-    this.dirs.cleanup();
+    const staged = this.staged.read();
+    this.dirs.cleanup(staged === undefined ? [] : [staged.dir]);
     const dir = this.dirs.current();
     mkdirSync(dir, { recursive: true });
     this.store = await MvccStore.open(dir);
     this.smRef = await Materializer.open(this.store, this.o.shardId);
     this.journalRef = new ChangeJournal(this.store.db);
     this.journal.cover(this.sm.appliedIndex);
+    this.outcomesPrunedTo = 0;
   }
 
   /** Closes and deletes this shard's replica, then opens an empty one. */
@@ -182,6 +241,7 @@ export class CdcFeed {
     this.store = undefined;
     this.smRef = undefined;
     this.journalRef = undefined;
+    this.staged.clear();
     this.dirs.destroy();
     await this.open();
   }
@@ -202,6 +262,11 @@ export class CdcFeed {
       snapshot: this.snapshotInfo,
       snapshotError: this.snapshotError,
       recovery: this.recoveryInfo,
+      stagedIndex: this.stagedIndex,
+      stagedDone: this.stagedDone,
+      stagedSettled: this.stagedSettledInfo,
+      failpoint: this.failpointAt,
+      takeoverError: this.takeoverError,
     };
   }
 
@@ -211,9 +276,11 @@ export class CdcFeed {
     while (!this.stopping && this.state !== 'stopped') {
       try {
         await this.takeOver();
+        this.takeoverError = undefined;
         return;
       } catch (e) {
         if (this.stopping) return;
+        this.takeoverError = errText(e);
         this.o.logger.warn({ shard: this.o.shardId, err: errText(e) }, 'cdc: takeover failed; retrying');
         await this.dropKafka();
         await sleep(backoff);
@@ -267,21 +334,28 @@ export class CdcFeed {
     // kafkajs registers the transactional id lazily; an empty transaction fences older instances now.
     await (await producer.transaction()).abort();
     await o.topics.waitFor(logTopic(o.prefix, o.shardId), () => this.stopping);
-    this.published = await o.topics.readProgress(progressGroup(o.prefix, o.instanceId), logTopic(o.prefix, o.shardId));
-    if (this.published === 0 && o.snapshot !== undefined) {
+    const progress = await this.readSettledProgress();
+    this.published = progress.index;
+    const resume = await this.settleStaged(decodeSnapshotProgress(progress.metadata));
+    if (resume !== undefined) {
+      const offset = await this.resumeSnapshot(resume.marker, resume.done);
+      if (offset === undefined) throw new Error('stopping');
+      this.pendingSeek = offset;
+    } else if (this.published === 0 && o.snapshot !== undefined) {
       // Nothing published yet (or a snapshot that never committed): start from a snapshot. A
       // replica left by a run that did not commit is discarded, so the snapshot restarts whole.
       if (this.sm.appliedIndex > 0) {
         o.logger.warn({ shard: o.shardId, applied: this.sm.appliedIndex }, 'cdc: no published progress; discarding the replica and starting from a snapshot');
         await this.wipe();
       }
-      const offset = await this.snapshotAndPublish(0, 'no published progress', false);
+      const offset = await this.snapshotAndPublish(0, 'no published progress');
       if (offset === undefined) throw new Error('stopping');
       this.pendingSeek = offset;
     } else if (this.sm.appliedIndex > this.published) {
       await this.recover();
     } else {
       this.journal.prune(this.published);
+      this.pruneOutcomes();
     }
     if (this.stopping) throw new Error('stopping');
     this.captured = this.published;
@@ -381,14 +455,21 @@ export class CdcFeed {
   }
 
   /**
-   * Installs a node's snapshot past `mustExceed` as this shard's replica and publishes it (r
-   * events; with `keepReplaced`, d events for rows of the replaced state gone in it) together
-   * with progress = its index in one Kafka transaction; returns the offset to stream from.
-   * Retries fetching and publishing until done; undefined once closing. A crash before the
-   * transaction commits leaves progress as it was: the snapshot is taken again at the restart
-   * (decision 0037).
+   * Takes a node's snapshot past `mustExceed` and publishes it — `d` events for rows of the
+   * live (replaced) state gone in it, then `r` for every live row; the live state is empty for
+   * an initial snapshot — ending with progress = its index; returns the offset to stream from.
+   * Retries fetching and publishing until done; undefined once closing.
+   *
+   * Staged, then switched (decision 0041): the snapshot's state is installed into a directory of
+   * its own without becoming live, a marker file names it, and the replaced state stays live and
+   * untouched until the last transaction has committed; only then is the pointer switched. A
+   * crash before any commit leaves nothing visible and the replaced state live (the restart
+   * discards the staged one and, at a gap, re-snapshots against the same replaced state); a
+   * crash after some chunks resumes after them (decision 0043); a crash after the last leaves
+   * progress = the snapshot's index, and the restart completes the switch (settleStaged). None
+   * needs the log topic's history.
    */
-  private async snapshotAndPublish(mustExceed: number, reason: string, keepReplaced: boolean): Promise<string | undefined> {
+  private async snapshotAndPublish(mustExceed: number, reason: string): Promise<string | undefined> {
     const o = this.o;
     const settings = o.snapshot as CdcSnapshotSettings;
     this.state = 'snapshotting';
@@ -402,44 +483,257 @@ export class CdcFeed {
       },
     });
     if (got === undefined) return undefined;
-    const replaced = keepReplaced ? { sm: this.sm, at: snapshotPoint(this.sm) } : undefined;
-    const oldStore = this.store;
-    this.store = got.state.store;
-    this.smRef = got.state.materializer;
-    // Covered from the entry after the snapshot: a crash before its transaction commits leaves
-    // the replica ahead of the progress but not covered, so the restart snapshots or rebuilds.
-    this.journalRef = new ChangeJournal(this.store.db);
-    this.journal.cover(this.sm.appliedIndex);
-    const at = snapshotPoint(this.sm);
+    const marker: StagedSnapshotMarker = { dir: path.basename(got.state.dir), index: got.state.materializer.appliedIndex };
     try {
+      // The key journal covers the staged state from the entry after the snapshot (0039).
+      new ChangeJournal(got.state.store.db).cover(marker.index);
+      this.staged.write(marker);
+    } catch (e) {
+      await got.state.store.close().catch(() => undefined);
+      throw e;
+    }
+    return this.publishStaged(got.state, marker, { source: got.source, reason, began, skip: 0 });
+  }
+
+  /**
+   * Publishes a staged snapshot (after its first `skip` events, which a previous run committed)
+   * in chunks of at most `snapshotChunkEvents` events per Kafka transaction, then makes it live.
+   * The staged store is closed unless it became live (the marker stays for the next takeover).
+   */
+  private async publishStaged(staged: StagedShardState, marker: StagedSnapshotMarker, how: { source: string; reason: string; began: number; skip: number }): Promise<string | undefined> {
+    const o = this.o;
+    this.state = 'snapshotting';
+    let live = false;
+    try {
+      this.stagedIndex = marker.index;
+      await this.failpoint('snapshot-staged');
+      const at = snapshotPoint(staged.materializer);
       // Rows are decoded with the descriptors as of the snapshot timestamp.
       while (!o.catalogSettled(at.ts)) {
         if (this.stopping) return undefined;
         await sleep(50);
       }
-      const counts = await this.retrying(() => this.publishSnapshot(at, replaced), () => this.stopping);
+      // The state it replaces (empty for an initial snapshot): its rows gone at I get `d`.
+      const replaced = { sm: this.sm, at: snapshotPoint(this.sm) };
+      // The tables as of the snapshot: the system shard's own snapshot holds them (its live
+      // replica is the state being replaced, without the catalog changes the snapshot brings).
+      const catalog = o.holdsCatalog === true ? new CatalogView(() => staged.store) : o.catalog;
+      const counts = await this.publishChunks(staged.materializer, catalog, at, replaced, how.skip);
       if (counts === undefined) return undefined;
+      this.counters.snapshots++;
+      await this.failpoint('snapshot-committed');
+      this.makeLive(staged, marker);
+      live = true;
       this.published = at.index;
       this.captured = at.index;
-      this.counters.kafkaTransactions++;
-      this.counters.snapshots++;
-      const startOffset = await this.retrying(() => o.topics.startOffsetAfter(logTopic(o.prefix, o.shardId), this.sm, settings.startMarginMs), () => this.stopping);
+      const startOffset = await this.retrying(() => o.topics.startOffsetAfter(logTopic(o.prefix, o.shardId), this.sm, o.snapshot?.startMarginMs ?? 5000), () => this.stopping);
       if (startOffset === undefined) return undefined;
       this.reread = false;
       this.snapshotError = undefined;
       this.snapshotInfo = {
-        index: at.index, ts: at.ts.toString(), source: got.source, reason, startOffset,
-        reads: counts.reads, deletes: counts.deletes, tables: counts.tables, ms: Date.now() - began, at: new Date().toISOString(),
+        index: at.index, ts: at.ts.toString(), source: how.source, reason: how.reason, startOffset,
+        reads: counts.reads, deletes: counts.deletes, tables: counts.tables, ms: Date.now() - how.began, at: new Date().toISOString(),
+        transactions: counts.transactions, resumedAfter: how.skip,
       };
       o.logger.info({ shard: o.shardId, ...this.snapshotInfo }, 'cdc: snapshot published; streaming from the entry after it');
       return startOffset;
     } finally {
-      // The replaced state is not live any more (the pointer names the snapshot's directory).
-      if (oldStore !== undefined && oldStore !== this.store) {
-        const oldDir = oldStore.db.location;
-        void oldStore.close().then(() => this.dirs.remove(oldDir)).catch((e: unknown) => o.logger.warn({ shard: o.shardId, err: errText(e) }, 'cdc: could not remove the replaced replica'));
-      }
+      // Not made live (closing, or a step failed): the marker and directory stay for the next
+      // takeover to settle from the published progress.
+      this.stagedIndex = undefined;
+      this.stagedDone = undefined;
+      if (!live) await staged.store.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * The snapshot's events, generated from the staged state (deterministic: the same states give
+   * the same sequence), skipping the first `skip`, in Kafka transactions of at most
+   * `snapshotChunkEvents`: every one but the last commits the progress offset unchanged with
+   * metadata "snapshot I, n events published" (snapshot-progress.ts); the last commits offset
+   * = I. Each transaction is retried with the same events; a retry first re-reads the progress,
+   * so a commit that failed ambiguously but landed is never published twice. Undefined once
+   * closing.
+   */
+  private async publishChunks(state: Materializer, catalog: CatalogView, at: SnapshotPoint, replaced: { sm: Materializer; at: SnapshotPoint }, skip: number): Promise<(SnapshotCounts & { transactions: number }) | undefined> {
+    const gen = snapshotMessages({ prefix: this.o.changePrefix, shard: this.o.shardId, catalog, nowMs: Date.now() }, state, at, replaced);
+    const chunkEvents = this.o.snapshotChunkEvents ?? DEFAULT_SNAPSHOT_CHUNK_EVENTS;
+    let r = gen.next();
+    let generated = 0;
+    while (r.done !== true && generated < skip) {
+      generated++;
+      r = gen.next();
+    }
+    let transactions = 0;
+    for (;;) {
+      const chunk: OutMessage[] = [];
+      while (r.done !== true && chunk.length < chunkEvents) {
+        chunk.push(r.value);
+        r = gen.next();
+      }
+      const last = r.done === true;
+      const done = generated + chunk.length;
+      const upTo = last ? at.index : this.published;
+      const metadata = last ? null : encodeSnapshotProgress({ index: at.index, done });
+      let attempts = 0;
+      const ok = await this.retrying(async () => {
+        if (attempts++ > 0) {
+          const p = await this.readSettledProgress();
+          if (last ? p.index >= at.index : (decodeSnapshotProgress(p.metadata)?.index === at.index && (decodeSnapshotProgress(p.metadata)?.done ?? 0) >= done)) return true;
+        }
+        await this.commitTransaction(chunk, upTo, metadata);
+        return true;
+      }, () => this.stopping);
+      if (ok === undefined) return undefined;
+      this.counters.kafkaTransactions++;
+      transactions++;
+      generated = done;
+      this.stagedDone = done;
+      if (r.done === true) return { ...r.value, transactions };
+      await this.failpoint('snapshot-chunk');
+    }
+  }
+
+  /** A snapshot a previous run published in part (decision 0043): the rest of it, from the same staged state. */
+  private async resumeSnapshot(m: StagedSnapshotMarker, done: number): Promise<string | undefined> {
+    const o = this.o;
+    const dir = this.staged.dirOf(m);
+    const store = await MvccStore.open(dir);
+    const sm = await Materializer.open(store, o.shardId).catch(async (e: unknown) => {
+      await store.close();
+      throw e;
+    });
+    if (sm.appliedIndex !== m.index) {
+      await store.close();
+      throw new Error(`cdc shard ${o.shardId}: staged state ${m.dir} is at index ${sm.appliedIndex}, its marker says ${m.index}`);
+    }
+    o.logger.warn({ shard: o.shardId, index: m.index, done }, 'cdc: resuming a snapshot published in part before a restart');
+    return this.publishStaged({ dir, store, materializer: sm }, m, { source: `staged ${m.dir}`, reason: `resumed after ${done} events published before a restart`, began: Date.now(), skip: done });
+  }
+
+  /**
+   * Makes a staged snapshot the live replica: the pointer file first (durable), then the
+   * in-memory state, then the marker goes; the replaced state is closed and deleted.
+   * Synchronous up to the retirement of the old store, so nothing reads a half-switched feed.
+   */
+  private makeLive(state: StagedShardState, marker: StagedSnapshotMarker): void {
+    const old = this.store;
+    this.dirs.switchTo(state.dir);
+    this.store = state.store;
+    this.smRef = state.materializer;
+    this.journalRef = new ChangeJournal(state.store.db);
+    this.journal.cover(marker.index);
+    this.outcomesPrunedTo = 0;
+    this.staged.clear();
+    if (old !== undefined && old !== state.store) {
+      const oldDir = old.db.location;
+      void old.close().then(() => this.dirs.remove(oldDir)).catch((e: unknown) => this.o.logger.warn({ shard: this.o.shardId, err: errText(e) }, 'cdc: could not remove the replaced replica'));
+    }
+  }
+
+  /**
+   * A snapshot staged by an earlier run that died before making it live (decision 0041): its
+   * Kafka transactions are the decision. Last one committed (published >= its index): make it
+   * live and stream from after it. Some chunks committed (the progress metadata names it,
+   * decision 0043): returned, to be resumed after them. None: drop it; the live state is the
+   * replaced one, untouched, and the stream resumes from it (at a gap it re-snapshots).
+   * Published events of a snapshot whose staged state is gone cannot be completed without
+   * repeating or missing some: the shard stops and says so.
+   */
+  private async settleStaged(inFlight: SnapshotInFlight | undefined): Promise<{ marker: StagedSnapshotMarker; done: number } | undefined> {
+    const o = this.o;
+    const m = this.staged.read();
+    const lost = (why: string): Error => {
+      const msg = `cdc shard ${o.shardId}: ${inFlight?.done} events of the snapshot at index ${inFlight?.index} are published but ${why}; the rest cannot be published without repeating or missing events: reset this shard (delete its progress group offsets and its data directory) to start over`;
+      this.stop(msg);
+      return new Error(msg);
+    };
+    if (m === undefined) {
+      if (inFlight !== undefined && this.published < inFlight.index) throw lost('no staged state is marked');
+      return undefined;
+    }
+    const dir = this.staged.dirOf(m);
+    const liveIsStaged = path.resolve(this.dirs.current()) === path.resolve(dir);
+    if (this.published < m.index) {
+      if (liveIsStaged) throw new Error(`cdc shard ${o.shardId}: the live replica ${m.dir} is a snapshot at index ${m.index} whose transaction is not committed (published index ${this.published}); was the progress group reset?`);
+      if (inFlight !== undefined) {
+        if (inFlight.index !== m.index) throw lost(`the staged state is at index ${m.index}`);
+        if (!existsSync(dir)) throw lost(`its staged state ${m.dir} is gone`);
+        this.stagedSettledInfo = { index: m.index, how: 'resumed', published: this.published, at: new Date().toISOString() };
+        return { marker: m, done: inFlight.done };
+      }
+      this.staged.clear();
+      await this.dirs.remove(dir);
+      this.stagedSettledInfo = { index: m.index, how: 'discarded', published: this.published, at: new Date().toISOString() };
+      o.logger.warn({ shard: o.shardId, ...this.stagedSettledInfo }, 'cdc: a staged snapshot whose transaction never committed was discarded; continuing from the state it was to replace');
+      return;
+    }
+    if (!liveIsStaged) {
+      if (!existsSync(dir)) throw new Error(`cdc shard ${o.shardId}: the snapshot at index ${m.index} was published but its staged state ${m.dir} is gone`);
+      const store = await MvccStore.open(dir);
+      const sm = await Materializer.open(store, o.shardId).catch(async (e: unknown) => {
+        await store.close();
+        throw e;
+      });
+      if (sm.appliedIndex !== m.index) {
+        await store.close();
+        throw new Error(`cdc shard ${o.shardId}: staged state ${m.dir} is at index ${sm.appliedIndex}, its marker says ${m.index}`);
+      }
+      this.makeLive({ dir, store, materializer: sm }, m);
+    } else {
+      this.staged.clear();
+    }
+    const settings = o.snapshot;
+    this.pendingSeek = await o.topics.startOffsetAfter(logTopic(o.prefix, o.shardId), this.sm, settings?.startMarginMs ?? 5000);
+    this.stagedSettledInfo = { index: m.index, how: 'completed', published: this.published, at: new Date().toISOString() };
+    o.logger.warn({ shard: o.shardId, ...this.stagedSettledInfo }, 'cdc: a staged snapshot whose transaction had committed was made live');
+    return undefined;
+  }
+
+  private async readProgressState(): Promise<{ index: number; metadata: string | null }> {
+    return this.o.topics.readProgressState(progressGroup(this.o.prefix, this.o.instanceId), logTopic(this.o.prefix, this.o.shardId));
+  }
+
+  /**
+   * The progress as committed by every transaction that completed before this producer fenced
+   * its predecessor (decision 0044). Fencing waits until the old transaction is committed or
+   * aborted, but the broker applies a transactional offset commit to the group a moment later,
+   * asynchronously, and until then OffsetFetch answers the previous offset (Kafka's
+   * `require_stable` flag waits for it; kafkajs cannot send it). Reading that stale offset made
+   * a restart publish the last committed batch again (seen in test/kafka-cdc.test.ts under
+   * load). So: wait, then read until two reads PROGRESS_SETTLE_MS apart agree (bounded).
+   */
+  private async readSettledProgress(): Promise<{ index: number; metadata: string | null }> {
+    await sleep(PROGRESS_SETTLE_MS);
+    let last = await this.readProgressState();
+    for (let i = 0; i < 10; i++) {
+      await sleep(PROGRESS_SETTLE_MS);
+      const now = await this.readProgressState();
+      if (now.index === last.index && now.metadata === last.metadata) return now;
+      this.o.logger.warn({ shard: this.o.shardId, first: last.index, then: now.index }, 'cdc: the published progress moved while being read after a takeover; reading again');
+      last = now;
+    }
+    return last;
+  }
+
+  /** Test only (WEFT_CDC_FAILPOINT): waits at `name` until the process is killed or closed. */
+  private async failpoint(name: CdcFailpoint): Promise<void> {
+    if (this.o.failpoint !== name) return;
+    this.failpointAt = name;
+    this.o.logger.warn({ shard: this.o.shardId, failpoint: name }, 'cdc: waiting at a failpoint (WEFT_CDC_FAILPOINT)');
+    while (!this.stopping) await sleep(100);
+    throw new Error('stopping');
+  }
+
+  /**
+   * Deletes the outcome journal records of published entries (decision 0041): the only reader
+   * of the CDC replica's outcomes is recover(), which needs those in (published, applied]; the
+   * published index is durable in Kafka, so nothing at or below it is read again.
+   */
+  private pruneOutcomes(): void {
+    if (this.published <= this.outcomesPrunedTo || this.smRef === undefined) return;
+    this.counters.outcomesPruned += this.sm.pruneOutcomes(this.published, this.outcomesPrunedTo + 1);
+    this.outcomesPrunedTo = this.published;
   }
 
   /**
@@ -499,6 +793,7 @@ export class CdcFeed {
     this.counters.changeEvents += changeEvents;
     this.counters.recoveries++;
     this.journal.prune(to);
+    this.pruneOutcomes();
     this.recoveryInfo = { from, to, how: 'journal', transactions, changeEvents, ms: Date.now() - began, at: new Date().toISOString() };
     o.logger.warn({ shard: o.shardId, ...this.recoveryInfo }, 'cdc: replica was ahead of the published changes; published them from the key journal');
   }
@@ -509,7 +804,7 @@ export class CdcFeed {
     if (consumer === undefined) return;
     consumer.pause([{ topic }]);
     this.o.logger.warn({ shard: this.o.shardId, applied: this.sm.appliedIndex, err: why }, 'cdc: gap in the log; re-snapshotting the shard');
-    void this.snapshotAndPublish(mustExceed, why, true).then(
+    void this.snapshotAndPublish(mustExceed, why).then(
       (offset) => {
         if (offset === undefined || this.consumer !== consumer) return;
         this.state = 'applying';
@@ -518,33 +813,6 @@ export class CdcFeed {
       },
       (e: unknown) => this.stop(`re-snapshot after the gap: ${errText(e)}`),
     );
-  }
-
-  /** The snapshot's events and progress = its index, in one Kafka transaction. */
-  private async publishSnapshot(at: SnapshotPoint, replaced: { sm: Materializer; at: SnapshotPoint } | undefined): Promise<SnapshotCounts> {
-    const producer = this.producer;
-    if (producer === undefined) throw new Error('no producer');
-    const gen = snapshotMessages({ prefix: this.o.changePrefix, shard: this.o.shardId, catalog: this.o.catalog, nowMs: Date.now() }, this.sm, at, replaced);
-    const tx = await producer.transaction();
-    try {
-      let buf: OutMessage[] = [];
-      let r = gen.next();
-      while (r.done !== true) {
-        buf.push(r.value);
-        if (buf.length >= MAX_MESSAGES_PER_SEND) {
-          await this.send(tx, buf);
-          buf = [];
-        }
-        r = gen.next();
-      }
-      await this.send(tx, buf);
-      await this.sendProgress(tx, at.index);
-      await tx.commit();
-      return r.value;
-    } catch (e) {
-      await tx.abort().catch(() => undefined);
-      throw e;
-    }
   }
 
   /** Runs `op` until it succeeds, renewing the producer between tries; undefined once `give` says so. */
@@ -573,8 +841,11 @@ export class CdcFeed {
     const upTo = this.sm.appliedIndex;
     const msgs = this.pending;
     let backoff = 250;
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       try {
+        // A commit that failed ambiguously may have landed (the retry's producer fenced the
+        // old one, so that transaction is complete now): never publish these changes twice.
+        if (attempt > 0 && (await this.readSettledProgress()).index >= upTo) break;
         await this.commitTransaction(msgs, upTo);
         break;
       } catch (e) {
@@ -594,6 +865,7 @@ export class CdcFeed {
     this.published = upTo;
     this.oldestPendingAt = 0;
     this.counters.kafkaTransactions++;
+    this.pruneOutcomes();
   }
 
   private async renewProducer(): Promise<void> {
@@ -605,13 +877,14 @@ export class CdcFeed {
     await (await producer.transaction()).abort();
   }
 
-  private async commitTransaction(msgs: readonly OutMessage[], upTo: number): Promise<void> {
+  /** `metadata`: the progress offset's metadata (a snapshot chunk's, decision 0043; null clears it). */
+  private async commitTransaction(msgs: readonly OutMessage[], upTo: number, metadata: string | null = null): Promise<void> {
     const producer = this.producer;
     if (producer === undefined) throw new Error('no producer');
     const tx = await producer.transaction();
     try {
       for (let i = 0; i < msgs.length; i += MAX_MESSAGES_PER_SEND) await this.send(tx, msgs.slice(i, i + MAX_MESSAGES_PER_SEND));
-      await this.sendProgress(tx, upTo);
+      await this.sendProgress(tx, upTo, metadata);
       await tx.commit();
     } catch (e) {
       await tx.abort().catch(() => undefined);
@@ -633,10 +906,12 @@ export class CdcFeed {
   }
 
   /** Progress = the last Raft index whose changes the transaction completes. */
-  private async sendProgress(tx: Transaction, upTo: number): Promise<void> {
+  private async sendProgress(tx: Transaction, upTo: number, metadata: string | null): Promise<void> {
+    // (kafkajs passes an offset's metadata through to TxnOffsetCommit; its type omits it.)
+    const partition: PartitionOffset & { metadata: string | null } = { partition: 0, offset: String(upTo), metadata };
     await tx.sendOffsets({
       consumerGroupId: progressGroup(this.o.prefix, this.o.instanceId),
-      topics: [{ topic: logTopic(this.o.prefix, this.o.shardId), partitions: [{ partition: 0, offset: String(upTo) }] }],
+      topics: [{ topic: logTopic(this.o.prefix, this.o.shardId), partitions: [partition] }],
     });
   }
 

@@ -3,7 +3,7 @@ import { createKafka, kafkaSettings, type KafkaEnv } from '@weft/mirror';
 import { createLogger } from '@weft/telemetry';
 import type { CdcFeedStatus } from './cdc-feed';
 import { ChangeCapture } from './change-capture';
-import { snapshotSettings, type SnapshotEnv } from './settings';
+import { snapshotSettings, type CdcFailpoint, type SnapshotEnv } from './settings';
 
 export const CDC_CONFIG = Symbol('CDC_CONFIG');
 
@@ -14,6 +14,8 @@ export interface CdcConfig extends KafkaEnv, SnapshotEnv {
   readonly WEFT_CDC_ID: string;
   readonly WEFT_CDC_PARTITIONS: number;
   readonly WEFT_CDC_RETENTION_MS: number;
+  readonly WEFT_CDC_FAILPOINT: CdcFailpoint | '';
+  readonly WEFT_CDC_SNAPSHOT_CHUNK_EVENTS: number;
   readonly WEFT_LOG_LEVEL: Parameters<typeof createLogger>[1];
 }
 
@@ -35,6 +37,8 @@ export class CdcService implements OnModuleInit, OnApplicationShutdown {
       topicPrefix: settings.topicPrefix,
       changeTopicPrefix: this.c.WEFT_CDC_TOPIC_PREFIX === '' ? settings.topicPrefix : this.c.WEFT_CDC_TOPIC_PREFIX,
       snapshot,
+      snapshotChunkEvents: this.c.WEFT_CDC_SNAPSHOT_CHUNK_EVENTS,
+      ...(this.c.WEFT_CDC_FAILPOINT === '' ? {} : { failpoint: this.c.WEFT_CDC_FAILPOINT }),
       shardIds: Array.from({ length: this.c.WEFT_SHARD_COUNT }, (_, i) => i + 1),
       dataDir: this.c.WEFT_DATA_DIR,
       instanceId: this.c.WEFT_CDC_ID,

@@ -6,7 +6,7 @@ import { logTopic, mirrorProgressGroup, shardOfLogTopic } from '@weft/mirror';
 import type { Timestamp } from '@weft/storage';
 import { CatalogView } from './catalog-view';
 import { CdcFeed, type CdcFeedStatus, type CdcLogger } from './cdc-feed';
-import type { CdcSnapshotSettings } from './settings';
+import type { CdcFailpoint, CdcSnapshotSettings } from './settings';
 import { TopicRegistry, type TopicSettings } from './topics';
 
 /** The shard holding the SQL catalog (system tables are not hashed; kvclient routes them here). */
@@ -24,6 +24,10 @@ export interface ChangeCaptureOptions {
   readonly logger: CdcLogger;
   /** Snapshot starts (decision 0037); undefined: mode never. */
   readonly snapshot?: CdcSnapshotSettings;
+  /** Test only (WEFT_CDC_FAILPOINT). */
+  readonly failpoint?: CdcFailpoint;
+  /** Most events per Kafka transaction of a snapshot (decision 0043). */
+  readonly snapshotChunkEvents?: number;
 }
 
 export class ChangeCapture {
@@ -50,9 +54,12 @@ export class ChangeCapture {
         dataDir: this.o.dataDir,
         topics: this.registry,
         catalog,
+        holdsCatalog: shardId === SYSTEM_SHARD,
         catalogSettled: shardId === SYSTEM_SHARD ? () => true : (ts) => this.catalogSettled(ts),
         logger: this.o.logger,
         snapshot: this.o.snapshot,
+        failpoint: this.o.failpoint,
+        snapshotChunkEvents: this.o.snapshotChunkEvents,
       });
       await feed.open();
       this.feeds.set(shardId, feed);

@@ -2,7 +2,7 @@ import { int, oneOf, optionalHostPorts, text } from '@weft/config';
 import { kafkaEnv } from '@weft/mirror';
 import { main } from '@weft/service';
 import { CdcModule } from './cdc.module';
-import { optionalTopicPrefix, SNAPSHOT_MODES } from './settings';
+import { failpointSetting, optionalTopicPrefix, SNAPSHOT_MODES } from './settings';
 
 main({
   name: 'cdc',
@@ -31,6 +31,14 @@ main({
     WEFT_CDC_SNAPSHOT_FROM: optionalHostPorts(),
     /** After a snapshot, the log is read from records produced this long before its newest timestamp (clock-skew margin). */
     WEFT_CDC_SNAPSHOT_START_MARGIN_MS: int(0, 3_600_000, 5_000),
+    /**
+     * Most events per Kafka transaction of a snapshot (decision 0043): a snapshot of any size is
+     * published in chunks that each commit well within the transaction timeout, and resumed
+     * after the committed ones if the service dies meanwhile.
+     */
+    WEFT_CDC_SNAPSHOT_CHUNK_EVENTS: int(1, 10_000_000, 20_000),
+    /** Test only: wait forever at this point (crash tests kill -9 the process there); empty = off. */
+    WEFT_CDC_FAILPOINT: failpointSetting(),
   },
   module: (config) => CdcModule.forRoot(config),
 });

@@ -24,6 +24,25 @@ export interface CdcSnapshotSettings {
   readonly retryMs: number;
 }
 
+/**
+ * Test only: WEFT_CDC_FAILPOINT makes every shard's feed wait forever at the named point (GET
+ * /cdc shows `failpoint`), so a crash test can kill -9 the process exactly there (decision 0041):
+ *  - snapshot-staged: a snapshot is staged (marker written), its Kafka transaction not begun;
+ *  - snapshot-chunk: a chunk of a snapshot committed, more to come (decision 0043);
+ *  - snapshot-committed: its transaction committed, the pointer not switched yet.
+ */
+export const FAILPOINTS = ['', 'snapshot-staged', 'snapshot-chunk', 'snapshot-committed'] as const;
+export type CdcFailpoint = Exclude<(typeof FAILPOINTS)[number], ''>;
+
+/** WEFT_CDC_FAILPOINT: empty (off, the default) or one of the points above. */
+export function failpointSetting(): EnvVar<CdcFailpoint | ''> {
+  return {
+    expected: `empty (off) or one of ${FAILPOINTS.filter((f) => f !== '').join(', ')} (tests only)`,
+    schema: z.enum(FAILPOINTS),
+    default: '',
+  };
+}
+
 /** Topic names allow [A-Za-z0-9._-]; empty: the change topics use WEFT_KAFKA_TOPIC_PREFIX. */
 export function optionalTopicPrefix(): EnvVar<string> {
   return {

@@ -23,6 +23,10 @@ export interface ShardSnapshotInfo {
   /** From the first fetch attempt to the committed transaction and the offset found. */
   readonly ms: number;
   readonly at: string;
+  /** Kafka transactions its events took (chunks, decision 0043). */
+  readonly transactions: number;
+  /** Events committed by a run before a restart, not published again (0: none). */
+  readonly resumedAfter: number;
 }
 
 export interface TakeSnapshotOptions {
@@ -35,14 +39,19 @@ export interface TakeSnapshotOptions {
   readonly onRetry: (why: string) => void;
 }
 
-/** Installs a snapshot (live on disk once returned); undefined if stopping first. */
+/**
+ * Stages a verified snapshot in its own directory WITHOUT making it live (the pointer file is
+ * not switched: the caller does so once the snapshot's Kafka transaction committed, decision
+ * 0041); undefined if stopping first.
+ */
 export async function takeSnapshot(o: TakeSnapshotOptions): Promise<FetchedSnapshot | undefined> {
   for (;;) {
     if (o.stopping()) return undefined;
     try {
-      const got = await fetchShardSnapshot({ sources: o.settings.sources, shardId: o.shardId, dirs: o.dirs, mustExceed: o.mustExceed });
+      const got = await fetchShardSnapshot({ sources: o.settings.sources, shardId: o.shardId, dirs: o.dirs, mustExceed: o.mustExceed, stageOnly: true });
       if (o.stopping()) {
         await got.state.store.close();
+        await o.dirs.remove(got.state.dir);
         return undefined;
       }
       return got;

@@ -63,10 +63,16 @@ export class TopicRegistry {
 
   /** The group's committed offset on partition 0 of `topic` (here: a Raft index), 0 if none. */
   async readProgress(groupId: string, topic: string): Promise<number> {
+    return (await this.readProgressState(groupId, topic)).index;
+  }
+
+  /** The committed offset (0 if none) and its metadata (a chunked snapshot in flight, decision 0043). */
+  async readProgressState(groupId: string, topic: string): Promise<{ index: number; metadata: string | null }> {
     return this.admin.run(async (admin) => {
       const [got] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      const v = Number(got?.partitions.find((x) => x.partition === 0)?.offset ?? -1);
-      return v > 0 ? v : 0;
+      const p = got?.partitions.find((x) => x.partition === 0);
+      const v = Number(p?.offset ?? -1);
+      return { index: v > 0 ? v : 0, metadata: p?.metadata ?? null };
     });
   }
 

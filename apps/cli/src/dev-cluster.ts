@@ -151,12 +151,12 @@ export function devCluster(opts: DevClusterOptions): DevService[] {
         ...(opts.mirror ? { WEFT_READ_REPLICAS: `${addr('materializer')}:${p.materializerKv}` } : {}),
       },
     },
-    ...(opts.mirror ? [materializer(opts, p, shards), cdc(opts, p, shards)] : []),
+    ...(opts.mirror ? [materializer(opts, p, shards, addr), cdc(opts, p, shards)] : []),
   ];
 }
 
 /** The Kafka-fed replica of every shard (with the mirror on). */
-function materializer(opts: DevClusterOptions, p: ReturnType<typeof devPorts>, shards: string): DevService {
+function materializer(opts: DevClusterOptions, p: ReturnType<typeof devPorts>, shards: string, addr: (service: string) => string): DevService {
   return {
     name: 'materializer',
     role: 'materializer',
@@ -172,6 +172,10 @@ function materializer(opts: DevClusterOptions, p: ReturnType<typeof devPorts>, s
       WEFT_DATA_DIR: path.join(opts.dataDir, 'materializer'),
       WEFT_SHARD_COUNT: shards,
       WEFT_KV_PORT: String(p.materializerKv),
+      // An empty store starts from a node's snapshot, and a gap in a log topic (Kafka away past
+      // the mirror's backlog) is got past with a new one instead of stopping the shard (0036, 0042).
+      WEFT_MATERIALIZER_BOOTSTRAP: 'snapshot',
+      WEFT_MATERIALIZER_SNAPSHOT_FROM: DEV_NODES.map((id) => `${addr(`node-${id}`)}:${p.http(id)}`).join(','),
     },
   };
 }

@@ -107,6 +107,8 @@ class ShardFeed {
   bootstrapError: string | undefined;
   /** Where to seek once the consumer runs, after a snapshot installed before it did. */
   pendingSeek: string | undefined;
+  /** Outcome journal records at or below this index are deleted from `sm`'s store. */
+  outcomesPrunedTo = 0;
   constructor(
     readonly shardId: number,
     readonly dirs: ShardStateDir,
@@ -293,6 +295,12 @@ export class LogMaterializer {
     }
     if (f.sm.appliedIndex > f.topicIndex) f.topicIndex = f.sm.appliedIndex;
     f.state = f.topicIndex > f.sm.appliedIndex ? 'applying' : 'caught-up';
+    // The apply writes every entry's outcome (decision 0026) and nothing here reads them: the
+    // header check uses what apply returns. Drop them per batch (decision 0041).
+    if (f.sm.appliedIndex > f.outcomesPrunedTo) {
+      f.sm.pruneOutcomes(f.sm.appliedIndex, f.outcomesPrunedTo + 1);
+      f.outcomesPrunedTo = f.sm.appliedIndex;
+    }
     await p.heartbeat();
   }
 
@@ -376,6 +384,7 @@ export class LogMaterializer {
     const oldDir = old.db.location;
     f.store = st.store;
     f.sm = st.materializer;
+    f.outcomesPrunedTo = 0;
     f.snapshotsInstalled++;
     void old
       .close()

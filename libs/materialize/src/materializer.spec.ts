@@ -86,6 +86,14 @@ describe('Materializer', () => {
     expect(m.pruneOutcomes(3)).toBe(2);
     expect([m.outcomeAt(1), m.outcomeAt(2), m.outcomeAt(4)]).toEqual([undefined, undefined, { status: 'applied' }]);
     expect(other.outcomeAt(4)).toEqual({ status: 'applied' });
+    // From a known start (what the caller pruned before): only that range, never below it.
+    run(m, { type: 'closed-timestamp', closedTs: 6n }); // 5
+    run(m, { type: 'closed-timestamp', closedTs: 7n }); // 6
+    expect(m.pruneOutcomes(5, 5)).toBe(1);
+    expect([m.outcomeAt(4), m.outcomeAt(5), m.outcomeAt(6)]).toEqual([{ status: 'applied' }, undefined, { status: 'applied' }]);
+    expect(m.pruneOutcomes(4, 6)).toBe(0);
+    expect(m.pruneOutcomes(6, 6)).toBe(1);
+    expect(m.outcomeAt(4)).toEqual({ status: 'applied' });
   });
 
   it('aborts with 40001 when a written or read key has a version newer than readTs', async () => {

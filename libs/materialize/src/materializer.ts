@@ -327,10 +327,12 @@ export class Materializer {
   /**
    * Drops journaled outcomes at or below `upTo` (called when the Raft log is compacted there:
    * an entry no longer in the log cannot be mirrored, so neither is its outcome needed).
-   * Returns how many were dropped.
+   * Returns how many were dropped. `from`: where the caller knows the journal starts (what it
+   * pruned before), so the scan does not walk the tombstones of earlier prunes.
    */
-  pruneOutcomes(upTo: number): number {
-    const it = this.store.db.iterator({ ...outcomeRange(upTo), fillCache: false });
+  pruneOutcomes(upTo: number, from = 0): number {
+    if (upTo < from) return 0;
+    const it = this.store.db.iterator({ ...outcomeRange(upTo, from), fillCache: false });
     const batch = new RocksBatch();
     try {
       for (;;) {

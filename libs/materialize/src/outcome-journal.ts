@@ -29,9 +29,9 @@ export function outcomeKey(index: number): Buffer {
   return localKey(k);
 }
 
-/** [first key, end) of the journal up to and including `index`. */
-export function outcomeRange(upTo: number): { gte: Buffer; lt: Buffer } {
-  return { gte: outcomeKey(0), lt: upTo >= Number.MAX_SAFE_INTEGER ? END : outcomeKey(upTo + 1) };
+/** [first key, end) of the journal from `from` up to and including `upTo`. */
+export function outcomeRange(upTo: number, from = 0): { gte: Buffer; lt: Buffer } {
+  return { gte: outcomeKey(from), lt: upTo >= Number.MAX_SAFE_INTEGER ? END : outcomeKey(upTo + 1) };
 }
 
 /** Whether a raw store key belongs to the journal (snapshot streams leave it out). */

@@ -19,6 +19,11 @@ export interface FetchShardSnapshotOptions {
   readonly timeoutMs?: number;
   /** How the installed state's materializer is opened (e.g. with the scan filter compiler). */
   readonly materializer?: MaterializerOptions;
+  /**
+   * true: the verified state is staged in its own directory but NOT made live (the pointer file
+   * is not switched); the caller switches to it (`dirs.switchTo(state.dir)`) or removes it.
+   */
+  readonly stageOnly?: boolean;
 }
 
 export interface FetchedSnapshot {
@@ -41,7 +46,8 @@ export function snapshotUrl(source: string, shardId: number): string {
 }
 
 /**
- * Installs the first acceptable snapshot into `dirs` (switching its pointer file) and returns
+ * Installs the first acceptable snapshot into `dirs` (switching its pointer file unless
+ * `stageOnly`) and returns
  * the opened state; the caller serves it and retires its previous store. Throws
  * SnapshotFetchError if none was: the previous state stays live.
  */
@@ -49,7 +55,7 @@ export async function fetchShardSnapshot(o: FetchShardSnapshotOptions): Promise<
   const failures: string[] = [];
   for (const source of o.sources) {
     let installed: StagedShardState | undefined;
-    const sink = new ShardSnapshotSink({ shardId: o.shardId, dirs: o.dirs, appliedIndex: () => o.mustExceed, install: (st) => (installed = st), ...(o.materializer ? { materializer: o.materializer } : {}) });
+    const sink = new ShardSnapshotSink({ shardId: o.shardId, dirs: o.dirs, appliedIndex: () => o.mustExceed, install: (st) => (installed = st), switchOnInstall: o.stageOnly !== true, ...(o.materializer ? { materializer: o.materializer } : {}) });
     const writer = sink.begin(o.shardId, NO_RAFT_METADATA);
     try {
       const res = await fetch(snapshotUrl(source, o.shardId), { signal: AbortSignal.timeout(o.timeoutMs ?? 120_000) });

@@ -60,12 +60,15 @@ export class ShardStateDir {
     return removed;
   }
 
-  /** Removes staged and superseded state directories of this shard (call before opening). */
-  cleanup(): string[] {
+  /**
+   * Removes staged and superseded state directories of this shard (call before opening), except
+   * the live one and those named in `keep` (a staged state its owner still decides about).
+   */
+  cleanup(keep: readonly string[] = []): string[] {
     const live = path.basename(this.current());
     const removed: string[] = [];
     for (const name of readdirSync(this.root)) {
-      if (name === live || !this.nameRe.test(name)) continue;
+      if (name === live || keep.includes(name) || !this.nameRe.test(name)) continue;
       rmSync(path.join(this.root, name), { recursive: true, force: true });
       removed.push(name);
     }

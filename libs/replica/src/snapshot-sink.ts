@@ -47,6 +47,12 @@ export interface ShardSnapshotSinkOptions {
   readonly onFailed?: (err: Error) => void;
   /** How the installed state's materializer is opened (as the replica's own). */
   readonly materializer?: MaterializerOptions;
+  /**
+   * false: a verified state is handed to `install` without switching the pointer file; the
+   * caller makes it live later (`dirs.switchTo(state.dir)`) or removes it. The CDC service
+   * does, to switch only after the snapshot's Kafka transaction has committed. Default true.
+   */
+  readonly switchOnInstall?: boolean;
 }
 
 export interface ShardSnapshotSinkStats {
@@ -168,7 +174,7 @@ class StagedWriter implements SnapshotWriter {
       this.track(this.discard());
       return encodeSnapshotRef(this.opts.appliedIndex());
     }
-    this.opts.dirs.switchTo(this.dir);
+    if (this.opts.switchOnInstall !== false) this.opts.dirs.switchTo(this.dir);
     this.state = 'done';
     this.stats.installed++;
     this.opts.install({ dir: this.dir, store, materializer: m });

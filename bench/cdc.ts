@@ -1,0 +1,343 @@
+// CDC and materializer benchmark (issue 11) on `weft demo --kafka`:
+//
+//  1. Commit-to-consumer CDC latency: a paced insert load (BENCH_CDC_RATE rows/s over
+//     BENCH_CLIENTS connections, single-row autocommit INSERTs) while a plain kafkajs consumer
+//     (read_committed, its own group) reads the table's change topic. Latency of a row = the
+//     moment its event reached the consumer's eachMessage minus the moment the client got the
+//     INSERT's CommandComplete (COMMIT acknowledged), one clock (this process). p50/p95/p99.
+//     During the same load: the demo's materializer and CDC service CPU (from /proc, by role)
+//     per entry they applied / per change event they published.
+//  2. Materializer rebuild speed: BENCH_REBUILD_ROWS more rows in multi-row INSERTs of
+//     BENCH_REBUILD_BATCH, then, once every shard is mirrored, a fresh materializer process with
+//     an empty data directory (bootstrap `log`: from offset 0 of each topic) applies every log
+//     topic. Reported: entries and rows in the topics, the time from its first applied entry to
+//     the last (and from process start), entries/s, rows/s, and its CPU per entry (/proc).
+//
+// Not part of CI; needs a broker (npm run kafka:start). Run:
+//   npm run bench -- cdc          (or: npm run build && node dist/bench/cdc.js)
+// Env: BENCH_KAFKA (default 127.0.0.1:9092), BENCH_SECONDS (latency load, default 20),
+//      BENCH_CDC_RATE (rows/s, default 200), BENCH_CLIENTS (default 8), BENCH_SHARDS (default 4),
+//      BENCH_REBUILD_ROWS (default 100000), BENCH_REBUILD_BATCH (rows per INSERT, default 100),
+//      BENCH_PORT (first port of the demo's block; default: a free block found at random),
+//      BENCH_MATERIALIZER_PORT (http port of the rebuilt materializer, +1 metrics; default: free).
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Kafka, logLevel } from 'kafkajs';
+import { Client } from 'pg';
+import { devPorts, PORT_SPAN } from '../apps/cli/src/dev-cluster';
+import { cpuMsByRole } from './proc-cpu';
+import { fmt, percentiles } from './stats';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const KAFKA = process.env.BENCH_KAFKA ?? '127.0.0.1:9092';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const RATE = Number(process.env.BENCH_CDC_RATE ?? 200);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
+const SHARDS = Number(process.env.BENCH_SHARDS ?? 4);
+const REBUILD_ROWS = Number(process.env.BENCH_REBUILD_ROWS ?? 100_000);
+const REBUILD_BATCH = Number(process.env.BENCH_REBUILD_BATCH ?? 100);
+const FIXED_PORT = process.env.BENCH_PORT === undefined ? undefined : Number(process.env.BENCH_PORT);
+const MATERIALIZER_PORT = process.env.BENCH_MATERIALIZER_PORT === undefined ? undefined : Number(process.env.BENCH_MATERIALIZER_PORT);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Milliseconds on one monotonic clock, sub-millisecond resolution. */
+const now = (): number => performance.now();
+
+const bindable = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+
+async function freeBlock(span: number): Promise<number> {
+  for (let tries = 0; tries < 200; tries++) {
+    const base = 20_000 + span * Math.floor(Math.random() * Math.floor(12_000 / span));
+    let ok = true;
+    for (let p = base; ok && p < base + span; p++) ok = await bindable(p);
+    if (ok) return base;
+  }
+  throw new Error('no free port block found');
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(200);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return (await res.json()) as T;
+}
+
+interface Demo {
+  readonly port: number;
+  readonly child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function startDemo(prefix: string): Promise<Demo> {
+  const port = FIXED_PORT ?? (await freeBlock(PORT_SPAN));
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'weft-bench-cdc-'));
+  const args = ['demo', '--port', String(port), '--data', dataDir, '--shards', String(SHARDS), '--kafka', KAFKA];
+  const env: NodeJS.ProcessEnv = { ...process.env, WEFT_LOG_LEVEL: 'warn', WEFT_KAFKA_TOPIC_PREFIX: prefix };
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps/cli/src/main.js'), ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await until('weft demo answering SQL', async () => {
+      if (child.exitCode !== null) throw new Error(`weft demo exited (${child.exitCode})`);
+      const c = new Client({ host: '127.0.0.1', port, user: 'weft', database: 'weft', connectionTimeoutMillis: 2000 });
+      try {
+        await c.connect();
+        await c.query('SELECT 1');
+        return true;
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    }, 120_000);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { port, child, stop };
+}
+
+interface MirrorShard { shardId: number; state: string; mirroredIndex: number; appliedIndex: number }
+interface MaterializerShard { shardId: number; state: string; appliedIndex: number; error?: string }
+interface CdcShard { shardId: number; publishedIndex: number; changeEvents: number; error?: string }
+
+/** Per shard, the highest mirrored index any node reports, once the leader mirrored all it applied. */
+async function mirroredTargets(pgPort: number): Promise<Map<number, number>> {
+  const p = devPorts(pgPort);
+  return until('every shard mirrored up to its applied index', async () => {
+    const views = (await Promise.all([1, 2, 3].map((id) => getJson<{ shards?: MirrorShard[] }>(`http://127.0.0.1:${p.http(id)}/mirror`)))).flatMap((v) => v.shards ?? []);
+    const leaders = views.filter((s) => s.state === 'mirroring');
+    if (new Set(leaders.map((s) => s.shardId)).size < SHARDS) return undefined;
+    if (!leaders.every((s) => s.mirroredIndex >= s.appliedIndex)) return undefined;
+    return new Map(leaders.map((s) => [s.shardId, s.mirroredIndex]));
+  }, 180_000);
+}
+
+const materializerShards = (httpPort: number): Promise<MaterializerShard[]> =>
+  getJson<{ shards: MaterializerShard[] }>(`http://127.0.0.1:${httpPort}/materializer`).then((r) => r.shards);
+const cdcShards = (httpPort: number): Promise<CdcShard[]> => getJson<{ shards: CdcShard[] }>(`http://127.0.0.1:${httpPort}/cdc`).then((r) => r.shards);
+const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+
+interface LatencyResult {
+  rows: number;
+  received: number;
+  missing: number;
+  duplicates: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  materializerCpuMsPerEntry: number;
+  materializerEntries: number;
+  cdcCpuMsPerEvent: number;
+  cdcEvents: number;
+}
+
+async function measureLatency(demo: Demo, prefix: string): Promise<LatencyResult> {
+  const p = devPorts(demo.port);
+  const setup = new Client({ host: '127.0.0.1', port: demo.port, user: 'weft', database: 'weft' });
+  await setup.connect();
+  await setup.query('CREATE TABLE bench_cdc (id bigint PRIMARY KEY, v text)');
+  // The CDC service creates a table's change topic with its first event.
+  await setup.query("INSERT INTO bench_cdc VALUES (-1, 'warm-up')");
+  await setup.end();
+  const topic = `${prefix}.cdc.weft.public.bench_cdc`;
+  const kafka = new Kafka({ clientId: 'weft-bench-cdc', brokers: [KAFKA], logLevel: logLevel.WARN });
+  const admin = kafka.admin();
+  await admin.connect();
+  await until(`topic ${topic}`, async () => ((await admin.listTopics()).includes(topic) ? true : undefined), 60_000);
+  await admin.disconnect();
+
+  const acked = new Map<number, number>();
+  const arrived = new Map<number, number>();
+  let duplicates = 0;
+  let warm = false;
+  const consumer = kafka.consumer({ groupId: `${prefix}.bench-reader`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const t = now();
+      const id = Number((JSON.parse(String(message.key)) as { id: number | string }).id);
+      if (id === -1) warm = true;
+      else if (arrived.has(id)) duplicates++;
+      else arrived.set(id, t);
+    },
+  });
+  await until('the consumer to receive the warm-up event', async () => (warm ? true : undefined), 60_000);
+
+  const cpuBefore = cpuMsByRole(demo.child.pid as number);
+  const matBefore = sum((await materializerShards(p.materializerHttp)).map((s) => s.appliedIndex));
+  const cdcBefore = sum((await cdcShards(p.cdcHttp)).map((s) => s.changeEvents));
+  // Open loop: row k is due at t0 + k / RATE; each client takes the next due row.
+  const total = Math.max(1, Math.round(RATE * SECONDS));
+  let next = 0;
+  const t0 = now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      const c = new Client({ host: '127.0.0.1', port: demo.port, user: 'weft', database: 'weft' });
+      await c.connect();
+      try {
+        for (;;) {
+          const k = next++;
+          if (k >= total) return;
+          const due = t0 + (k * 1000) / RATE;
+          const wait = due - now();
+          if (wait > 0) await sleep(wait);
+          await c.query({ name: 'ins', text: 'INSERT INTO bench_cdc VALUES ($1, $2)', values: [k, 'x'.repeat(100)] });
+          acked.set(k, now());
+        }
+      } finally {
+        await c.end();
+      }
+    }),
+  );
+  await until('every acknowledged row at the consumer', async () => (arrived.size >= acked.size ? true : undefined), 120_000).catch(() => undefined);
+  await sleep(1000);
+  const cpuAfter = cpuMsByRole(demo.child.pid as number);
+  const matAfter = sum((await materializerShards(p.materializerHttp)).map((s) => s.appliedIndex));
+  const cdcAfter = sum((await cdcShards(p.cdcHttp)).map((s) => s.changeEvents));
+  await consumer.disconnect();
+
+  const lat: number[] = [];
+  for (const [id, t] of acked) {
+    const got = arrived.get(id);
+    if (got !== undefined) lat.push(got - t);
+  }
+  const pc = percentiles(lat);
+  const cpu = (role: string): number => (cpuAfter.get(role) ?? 0) - (cpuBefore.get(role) ?? 0);
+  return {
+    rows: acked.size,
+    received: lat.length,
+    missing: acked.size - lat.length,
+    duplicates,
+    ...pc,
+    max: Math.max(...lat),
+    materializerEntries: matAfter - matBefore,
+    materializerCpuMsPerEntry: cpu('materializer') / Math.max(1, matAfter - matBefore),
+    cdcEvents: cdcAfter - cdcBefore,
+    cdcCpuMsPerEvent: cpu('cdc') / Math.max(1, cdcAfter - cdcBefore),
+  };
+}
+
+interface RebuildResult {
+  entries: number;
+  rows: number;
+  applyMs: number;
+  totalMs: number;
+  cpuMs: number;
+}
+
+async function measureRebuild(demo: Demo, prefix: string): Promise<RebuildResult> {
+  const c = new Client({ host: '127.0.0.1', port: demo.port, user: 'weft', database: 'weft' });
+  await c.connect();
+  await c.query('CREATE TABLE bench_rebuild (id bigint PRIMARY KEY, v text)');
+  for (let i = 0; i < REBUILD_ROWS; i += REBUILD_BATCH) {
+    const n = Math.min(REBUILD_BATCH, REBUILD_ROWS - i);
+    await c.query(`INSERT INTO bench_rebuild SELECT g, repeat('x', 100) FROM generate_series(${i}, ${i + n - 1}) g`);
+  }
+  const rows = Number((await c.query<{ n: string }>('SELECT (SELECT count(*) FROM bench_rebuild) + (SELECT count(*) FROM bench_cdc) AS n')).rows[0].n);
+  await c.end();
+  const targets = await mirroredTargets(demo.port);
+  const entries = sum([...targets.values()]);
+
+  const http = MATERIALIZER_PORT ?? (await freeBlock(2));
+  const dir = mkdtempSync(path.join(tmpdir(), 'weft-bench-rebuild-'));
+  const started = now();
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps/materializer/src/main.js')], {
+    env: {
+      ...process.env,
+      WEFT_HTTP_PORT: String(http),
+      WEFT_METRICS_PORT: String(http + 1),
+      WEFT_KAFKA_BROKERS: KAFKA,
+      WEFT_KAFKA_TOPIC_PREFIX: prefix,
+      WEFT_DATA_DIR: dir,
+      WEFT_SHARD_COUNT: String(SHARDS),
+      WEFT_MATERIALIZER_ID: 'bench-rebuild',
+      WEFT_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    let first: number | undefined;
+    // CPU from the first applied entry on: the process's start-up is not apply work.
+    let cpuStart = 0;
+    const done = await until('the rebuilt materializer at every shard\'s mirrored index', async () => {
+      if (child.exitCode !== null) throw new Error(`materializer exited (${child.exitCode})`);
+      const s = await materializerShards(http).catch(() => undefined);
+      if (s === undefined) return undefined;
+      for (const f of s) if (f.error !== undefined) throw new Error(`shard ${f.shardId}: ${f.error}`);
+      if (first === undefined && s.some((f) => f.appliedIndex > 0)) {
+        first = now();
+        cpuStart = cpuMsByRole(child.pid as number).get('materializer') ?? 0;
+      }
+      return s.length === SHARDS && s.every((f) => f.appliedIndex >= (targets.get(f.shardId) ?? 0)) ? now() : undefined;
+    }, 600_000);
+    const cpuMs = (cpuMsByRole(child.pid as number).get('materializer') ?? 0) - cpuStart;
+    return { entries, rows, applyMs: done - (first ?? started), totalMs: done - started, cpuMs };
+  } finally {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  try {
+    execFileSync(process.execPath, [path.join(ROOT, 'tools/kafka/wait-ready.js'), KAFKA, '3000'], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`no Kafka broker answers on ${KAFKA}: npm run kafka:start (or set BENCH_KAFKA)`);
+  }
+  const prefix = `benchcdc${Date.now().toString(36)}`;
+  process.stderr.write(`cdc bench: starting weft demo --kafka ${KAFKA} (${SHARDS} shards)...\n`);
+  const demo = await startDemo(prefix);
+  try {
+    process.stderr.write(`cdc bench: latency, ${RATE} rows/s for ${SECONDS} s...\n`);
+    const l = await measureLatency(demo, prefix);
+    process.stderr.write(`cdc bench: rebuild, ${REBUILD_ROWS} more rows...\n`);
+    const r = await measureRebuild(demo, prefix);
+    process.stdout.write(`Commit-to-consumer CDC latency: ${CLIENTS} clients, ${RATE} single-row autocommit INSERTs/s (100-byte value) for ${SECONDS} s, weft demo --kafka with ${SHARDS} shards; a kafkajs consumer (read_committed) of the change topic\n\n`);
+    process.stdout.write('| rows acked | received | missing | duplicates | p50 ms | p95 ms | p99 ms | max ms | materializer CPU ms/entry | CDC CPU ms/event |\n|---|---|---|---|---|---|---|---|---|---|\n');
+    process.stdout.write(`| ${l.rows} | ${l.received} | ${l.missing} | ${l.duplicates} | ${fmt(l.p50)} | ${fmt(l.p95)} | ${fmt(l.p99)} | ${fmt(l.max)} | ${fmt(l.materializerCpuMsPerEntry, 3)} (${l.materializerEntries} entries) | ${fmt(l.cdcCpuMsPerEvent, 3)} (${l.cdcEvents} events) |\n\n`);
+    process.stdout.write(`Materializer rebuild from offset 0 of every log topic (${SHARDS} topics), a fresh process, empty data directory\n\n`);
+    process.stdout.write('| entries | rows | first to last entry s | from process start s | entries/s | rows/s | CPU ms/entry |\n|---|---|---|---|---|---|---|\n');
+    process.stdout.write(`| ${r.entries} | ${r.rows} | ${fmt(r.applyMs / 1000, 2)} | ${fmt(r.totalMs / 1000, 2)} | ${fmt(r.entries / (r.applyMs / 1000), 0)} | ${fmt(r.rows / (r.applyMs / 1000), 0)} | ${fmt(r.cpuMs / Math.max(1, r.entries), 3)} |\n`);
+  } finally {
+    await demo.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`cdc bench: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -208,11 +208,15 @@ describe('CDC initial snapshot (WEFT_CDC_SNAPSHOT_MODE=initial)', () => {
 
     // The CDC service publishes up to every shard's mirrored index.
     const targets = await until('every shard mirrored up to its applied index', () => caughtUp(demo().http, demo().shards), 90_000);
+    let lastStatus: FeedStatus[] = [];
     const final = await until('the CDC service caught up with the log', async () => {
-      const s = await status();
+      const s = (lastStatus = await status());
       for (const f of s) if (f.error !== undefined) throw new Error(`shard ${f.shardId}: ${f.error}`);
       return s.every((f) => f.publishedIndex >= (targets.get(f.shardId) ?? 0)) ? s : undefined;
-    }, 120_000);
+    }, 120_000).catch((e: unknown) => {
+      // Say where each shard stood: a hang and a lag look alike from the timeout alone.
+      throw new Error(`${e instanceof Error ? e.message : String(e)}; targets ${JSON.stringify([...targets])}; feeds ${JSON.stringify(lastStatus)}`);
+    });
     for (const f of final) expect(f.undecodable).toBe(0);
 
     // Read the change topic from the beginning, read_committed (kafkajs' default).

@@ -2,10 +2,10 @@
 // service's own replica of the shard (capture.ts), and publishes the committed rows to the
 // change topics in Kafka transactions that also commit the progress (decision 0034):
 //
-//  - Progress = the last Raft index whose changes are published, stored as the offset of group
-//    `<prefix>.cdc.<id>.progress` on the log topic, sent with sendOffsets in the same
-//    transaction as the events (as libs/mirror does: offsets on a transactional topic have holes,
-//    indexes do not). Every consumed batch ends with one such transaction, events or not.
+//  - Progress = the last Raft index whose changes are published, a record in the compacted
+//    topic `<prefix>.cdc.<id>.progress` written in the same transaction as the events, and read
+//    back exactly after a takeover (progress-log.ts, decision 0049). Every consumed batch ends
+//    with one such transaction, events or not.
 //  - Transactional id `<prefix>.cdc.<id>.<shard>`: a second instance of this feed fences the
 //    first; the fenced one stops (its open transaction is aborted by the broker).
 //  - On start: replica applied index A, published index E. A ≤ E: entries up to E are applied
@@ -19,7 +19,7 @@
 //  - A gc entry is applied only once everything before it is published: it may remove versions
 //    that the images of earlier unpublished entries would be read from again after a crash.
 //  - A failed transaction is retried with the same messages until it commits or the feed stops,
-//    each retry first re-reading the progress (settled: decision 0044) in case it had landed.
+//    each retry first re-reading the progress (decision 0049) in case it had landed.
 //  - Snapshot modes (decision 0037, snapshot-start.ts): with `initial` or `when_needed` a shard
 //    with no published progress starts from a node's snapshot at index I, publishes it as `r`
 //    events in one Kafka transaction with progress = I, and streams from I+1; with
@@ -31,7 +31,7 @@
 //    only recover() reads outcomes, and only above it.
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Consumer, EachBatchPayload, Kafka, PartitionOffset, Producer, Transaction } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, Producer, Transaction } from 'kafkajs';
 import { Materializer } from '@weft/materialize';
 import { decodeEntry } from '@weft/logentry';
 import { fromMessage, logTopic, type LogRecord } from '@weft/mirror';
@@ -44,7 +44,7 @@ import { transactionMessages, type OutMessage } from './events';
 import type { CdcFailpoint, CdcSnapshotSettings } from './settings';
 import { takeSnapshot, type ShardSnapshotInfo } from './snapshot-start';
 import { snapshotMessages, snapshotPoint, type SnapshotCounts, type SnapshotPoint } from './snapshot-events';
-import { decodeSnapshotProgress, encodeSnapshotProgress, type SnapshotInFlight } from './snapshot-progress';
+import { progressMessage, progressTopic, readProgressAfterFence, type PublishedProgress, type SnapshotInFlight } from './progress-log';
 import { StagedSnapshotFile, type StagedSnapshotMarker } from './staged-snapshot';
 import type { TopicRegistry } from './topics';
 
@@ -155,12 +155,11 @@ export interface RecoveryInfo {
 }
 
 const MAX_MESSAGES_PER_SEND = 500;
-/** Between progress reads after a takeover (readSettledProgress). */
-const PROGRESS_SETTLE_MS = 500;
+/** How long reading the progress back after a takeover may take (progress-log.ts). */
+const PROGRESS_READ_TIMEOUT_MS = 60_000;
 const FLUSH_AFTER_MESSAGES = 5000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export const progressGroup = (prefix: string, instanceId: string): string => `${prefix}.cdc.${instanceId}.progress`;
 export const positionGroup = (prefix: string, instanceId: string, shardId: number): string => `${prefix}.cdc.${instanceId}.${shardId}`;
 export const cdcTransactionalId = (prefix: string, instanceId: string, shardId: number): string => `${prefix}.cdc.${instanceId}.${shardId}`;
 
@@ -334,9 +333,10 @@ export class CdcFeed {
     // kafkajs registers the transactional id lazily; an empty transaction fences older instances now.
     await (await producer.transaction()).abort();
     await o.topics.waitFor(logTopic(o.prefix, o.shardId), () => this.stopping);
-    const progress = await this.readSettledProgress();
+    await o.topics.ensureCompacted(progressTopic(o.prefix, o.instanceId));
+    const progress = await this.readProgress();
     this.published = progress.index;
-    const resume = await this.settleStaged(decodeSnapshotProgress(progress.metadata));
+    const resume = await this.settleStaged(progress.snapshot ?? undefined);
     if (resume !== undefined) {
       const offset = await this.resumeSnapshot(resume.marker, resume.done);
       if (offset === undefined) throw new Error('stopping');
@@ -549,9 +549,8 @@ export class CdcFeed {
   /**
    * The snapshot's events, generated from the staged state (deterministic: the same states give
    * the same sequence), skipping the first `skip`, in Kafka transactions of at most
-   * `snapshotChunkEvents`: every one but the last commits the progress offset unchanged with
-   * metadata "snapshot I, n events published" (snapshot-progress.ts); the last commits offset
-   * = I. Each transaction is retried with the same events; a retry first re-reads the progress,
+   * `snapshotChunkEvents`: every one but the last commits the progress index unchanged with
+   * "snapshot I, n events published" beside it (progress-log.ts); the last commits index = I. Each transaction is retried with the same events; a retry first re-reads the progress,
    * so a commit that failed ambiguously but landed is never published twice. Undefined once
    * closing.
    */
@@ -574,14 +573,14 @@ export class CdcFeed {
       const last = r.done === true;
       const done = generated + chunk.length;
       const upTo = last ? at.index : this.published;
-      const metadata = last ? null : encodeSnapshotProgress({ index: at.index, done });
+      const inFlight = last ? null : { index: at.index, done };
       let attempts = 0;
       const ok = await this.retrying(async () => {
         if (attempts++ > 0) {
-          const p = await this.readSettledProgress();
-          if (last ? p.index >= at.index : (decodeSnapshotProgress(p.metadata)?.index === at.index && (decodeSnapshotProgress(p.metadata)?.done ?? 0) >= done)) return true;
+          const p = await this.readProgress();
+          if (last ? p.index >= at.index : (p.snapshot?.index === at.index && p.snapshot.done >= done)) return true;
         }
-        await this.commitTransaction(chunk, upTo, metadata);
+        await this.commitTransaction(chunk, upTo, inFlight);
         return true;
       }, () => this.stopping);
       if (ok === undefined) return undefined;
@@ -634,7 +633,7 @@ export class CdcFeed {
   /**
    * A snapshot staged by an earlier run that died before making it live (decision 0041): its
    * Kafka transactions are the decision. Last one committed (published >= its index): make it
-   * live and stream from after it. Some chunks committed (the progress metadata names it,
+   * live and stream from after it. Some chunks committed (the progress record names it,
    * decision 0043): returned, to be resumed after them. None: drop it; the live state is the
    * replaced one, untouched, and the stream resumes from it (at a gap it re-snapshots).
    * Published events of a snapshot whose staged state is gone cannot be completed without
@@ -644,7 +643,7 @@ export class CdcFeed {
     const o = this.o;
     const m = this.staged.read();
     const lost = (why: string): Error => {
-      const msg = `cdc shard ${o.shardId}: ${inFlight?.done} events of the snapshot at index ${inFlight?.index} are published but ${why}; the rest cannot be published without repeating or missing events: reset this shard (delete its progress group offsets and its data directory) to start over`;
+      const msg = `cdc shard ${o.shardId}: ${inFlight?.done} events of the snapshot at index ${inFlight?.index} are published but ${why}; the rest cannot be published without repeating or missing events: start this CDC service over under a new WEFT_CDC_ID (or delete its progress topic) with an empty data directory`;
       this.stop(msg);
       return new Error(msg);
     };
@@ -655,7 +654,7 @@ export class CdcFeed {
     const dir = this.staged.dirOf(m);
     const liveIsStaged = path.resolve(this.dirs.current()) === path.resolve(dir);
     if (this.published < m.index) {
-      if (liveIsStaged) throw new Error(`cdc shard ${o.shardId}: the live replica ${m.dir} is a snapshot at index ${m.index} whose transaction is not committed (published index ${this.published}); was the progress group reset?`);
+      if (liveIsStaged) throw new Error(`cdc shard ${o.shardId}: the live replica ${m.dir} is a snapshot at index ${m.index} whose transaction is not committed (published index ${this.published}); was the progress topic deleted?`);
       if (inFlight !== undefined) {
         if (inFlight.index !== m.index) throw lost(`the staged state is at index ${m.index}`);
         if (!existsSync(dir)) throw lost(`its staged state ${m.dir} is gone`);
@@ -690,30 +689,18 @@ export class CdcFeed {
     return undefined;
   }
 
-  private async readProgressState(): Promise<{ index: number; metadata: string | null }> {
-    return this.o.topics.readProgressState(progressGroup(this.o.prefix, this.o.instanceId), logTopic(this.o.prefix, this.o.shardId));
-  }
-
   /**
-   * The progress as committed by every transaction that completed before this producer fenced
-   * its predecessor (decision 0044). Fencing waits until the old transaction is committed or
-   * aborted, but the broker applies a transactional offset commit to the group a moment later,
-   * asynchronously, and until then OffsetFetch answers the previous offset (Kafka's
-   * `require_stable` flag waits for it; kafkajs cannot send it). Reading that stale offset made
-   * a restart publish the last committed batch again (seen in test/kafka-cdc.test.ts under
-   * load). So: wait, then read until two reads PROGRESS_SETTLE_MS apart agree (bounded).
+   * The exact published progress as of this producer's takeover (decision 0049): commits a
+   * takeover record and reads the progress topic read_committed up to it. Call only with a
+   * producer that has just fenced its predecessor (a takeover or renewProducer).
    */
-  private async readSettledProgress(): Promise<{ index: number; metadata: string | null }> {
-    await sleep(PROGRESS_SETTLE_MS);
-    let last = await this.readProgressState();
-    for (let i = 0; i < 10; i++) {
-      await sleep(PROGRESS_SETTLE_MS);
-      const now = await this.readProgressState();
-      if (now.index === last.index && now.metadata === last.metadata) return now;
-      this.o.logger.warn({ shard: this.o.shardId, first: last.index, then: now.index }, 'cdc: the published progress moved while being read after a takeover; reading again');
-      last = now;
-    }
-    return last;
+  private async readProgress(): Promise<PublishedProgress> {
+    const producer = this.producer;
+    if (producer === undefined) throw new Error('no producer');
+    return readProgressAfterFence({
+      kafka: this.o.kafka, topic: progressTopic(this.o.prefix, this.o.instanceId), shardId: this.o.shardId,
+      producer, timeoutMs: PROGRESS_READ_TIMEOUT_MS, stopping: () => this.stopping,
+    });
   }
 
   /** Test only (WEFT_CDC_FAILPOINT): waits at `name` until the process is killed or closed. */
@@ -845,7 +832,7 @@ export class CdcFeed {
       try {
         // A commit that failed ambiguously may have landed (the retry's producer fenced the
         // old one, so that transaction is complete now): never publish these changes twice.
-        if (attempt > 0 && (await this.readSettledProgress()).index >= upTo) break;
+        if (attempt > 0 && (await this.readProgress()).index >= upTo) break;
         await this.commitTransaction(msgs, upTo);
         break;
       } catch (e) {
@@ -877,14 +864,14 @@ export class CdcFeed {
     await (await producer.transaction()).abort();
   }
 
-  /** `metadata`: the progress offset's metadata (a snapshot chunk's, decision 0043; null clears it). */
-  private async commitTransaction(msgs: readonly OutMessage[], upTo: number, metadata: string | null = null): Promise<void> {
+  /** `inFlight`: a snapshot chunk's position (decision 0043); null clears it. */
+  private async commitTransaction(msgs: readonly OutMessage[], upTo: number, inFlight: SnapshotInFlight | null = null): Promise<void> {
     const producer = this.producer;
     if (producer === undefined) throw new Error('no producer');
     const tx = await producer.transaction();
     try {
       for (let i = 0; i < msgs.length; i += MAX_MESSAGES_PER_SEND) await this.send(tx, msgs.slice(i, i + MAX_MESSAGES_PER_SEND));
-      await this.sendProgress(tx, upTo, metadata);
+      await tx.send({ topic: progressTopic(this.o.prefix, this.o.instanceId), messages: [progressMessage(this.o.shardId, { index: upTo, snapshot: inFlight })] });
       await tx.commit();
     } catch (e) {
       await tx.abort().catch(() => undefined);
@@ -903,16 +890,6 @@ export class CdcFeed {
       byTopic.set(m.topic, list);
     }
     await tx.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
-  }
-
-  /** Progress = the last Raft index whose changes the transaction completes. */
-  private async sendProgress(tx: Transaction, upTo: number, metadata: string | null): Promise<void> {
-    // (kafkajs passes an offset's metadata through to TxnOffsetCommit; its type omits it.)
-    const partition: PartitionOffset & { metadata: string | null } = { partition: 0, offset: String(upTo), metadata };
-    await tx.sendOffsets({
-      consumerGroupId: progressGroup(this.o.prefix, this.o.instanceId),
-      topics: [{ topic: logTopic(this.o.prefix, this.o.shardId), partitions: [partition] }],
-    });
   }
 
   private stop(why: string): void {

@@ -1,5 +1,5 @@
 // Kafka administration of the CDC service: it creates its change topics itself (brokers may have
-// auto-create off), waits for the log topics the nodes create, and reads its progress.
+// auto-create off), waits for the log topics the nodes create, and creates its progress topic.
 import type { Kafka } from 'kafkajs';
 import { KafkaAdminSession, startOffsetAfter, type SnapshotPosition } from '@weft/mirror';
 
@@ -61,19 +61,35 @@ export class TopicRegistry {
     }
   }
 
-  /** The group's committed offset on partition 0 of `topic` (here: a Raft index), 0 if none. */
-  async readProgress(groupId: string, topic: string): Promise<number> {
-    return (await this.readProgressState(groupId, topic)).index;
-  }
-
-  /** The committed offset (0 if none) and its metadata (a chunked snapshot in flight, decision 0043). */
-  async readProgressState(groupId: string, topic: string): Promise<{ index: number; metadata: string | null }> {
-    return this.admin.run(async (admin) => {
-      const [got] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      const p = got?.partitions.find((x) => x.partition === 0);
-      const v = Number(p?.offset ?? -1);
-      return { index: v > 0 ? v : 0, metadata: p?.metadata ?? null };
+  /**
+   * Creates `topic` if missing as a one-partition compacted topic (the progress topic,
+   * progress-log.ts): compaction keeps the latest record per key, so reading it from the start
+   * stays short.
+   */
+  async ensureCompacted(topic: string): Promise<void> {
+    if (this.known.has(topic)) return;
+    await this.admin.run(async (admin) => {
+      if ((await admin.listTopics()).includes(topic)) return;
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: [{
+            topic,
+            numPartitions: 1,
+            replicationFactor: this.s.replicationFactor,
+            configEntries: [
+              { name: 'cleanup.policy', value: 'compact' },
+              // Roll segments often: only closed segments are compacted.
+              { name: 'segment.ms', value: '60000' },
+              { name: 'min.cleanable.dirty.ratio', value: '0.1' },
+            ],
+          }],
+        });
+      } catch (e) {
+        if (!/already exists/i.test(e instanceof Error ? e.message : String(e))) throw e;
+      }
     });
+    this.known.add(topic);
   }
 
   /** Where to read `topic` from after a snapshot at `state` (found by time, libs/mirror start-offset.ts). */

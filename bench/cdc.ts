@@ -7,6 +7,9 @@
 //     INSERT's CommandComplete (COMMIT acknowledged), one clock (this process). p50/p95/p99.
 //     During the same load: the demo's materializer and CDC service CPU (from /proc, by role)
 //     per entry they applied / per change event they published.
+//     The peer, in the same run with the same paced load: PostgreSQL 15 logical decoding
+//     (`pg_recvlogical` with the `test_decoding` plugin, fsync on, wal_level=logical) — latency
+//     from the INSERT's acknowledgement to its change line reaching this process.
 //  2. Materializer rebuild speed: BENCH_REBUILD_ROWS more rows in multi-row INSERTs of
 //     BENCH_REBUILD_BATCH, then, once every shard is mirrored, a fresh materializer process with
 //     an empty data directory (bootstrap `log`: from offset 0 of each topic) applies every log
@@ -145,7 +148,7 @@ const materializerShards = (httpPort: number): Promise<MaterializerShard[]> =>
 const cdcShards = (httpPort: number): Promise<CdcShard[]> => getJson<{ shards: CdcShard[] }>(`http://127.0.0.1:${httpPort}/cdc`).then((r) => r.shards);
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
-interface LatencyResult {
+interface Latencies {
   rows: number;
   received: number;
   missing: number;
@@ -154,10 +157,109 @@ interface LatencyResult {
   p95: number;
   p99: number;
   max: number;
+}
+
+interface LatencyResult extends Latencies {
   materializerCpuMsPerEntry: number;
   materializerEntries: number;
   cdcCpuMsPerEvent: number;
   cdcEvents: number;
+}
+
+/**
+ * The paced load both systems get: open loop, row k due at t0 + k / RATE, each of CLIENTS
+ * connections taking the next due row; `acked` gets each row's acknowledgement time.
+ */
+async function pacedInserts(client: () => Client, acked: Map<number, number>): Promise<void> {
+  const total = Math.max(1, Math.round(RATE * SECONDS));
+  let next = 0;
+  const t0 = now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      const c = client();
+      await c.connect();
+      try {
+        for (;;) {
+          const k = next++;
+          if (k >= total) return;
+          const due = t0 + (k * 1000) / RATE;
+          const wait = due - now();
+          if (wait > 0) await sleep(wait);
+          await c.query({ name: 'ins', text: 'INSERT INTO bench_cdc VALUES ($1, $2)', values: [k, 'x'.repeat(100)] });
+          acked.set(k, now());
+        }
+      } finally {
+        await c.end();
+      }
+    }),
+  );
+}
+
+function latencies(acked: ReadonlyMap<number, number>, arrived: ReadonlyMap<number, number>, duplicates: number): Latencies {
+  const lat: number[] = [];
+  for (const [id, t] of acked) {
+    const got = arrived.get(id);
+    if (got !== undefined) lat.push(got - t);
+  }
+  return { rows: acked.size, received: lat.length, missing: acked.size - lat.length, duplicates, ...percentiles(lat), max: lat.length === 0 ? NaN : Math.max(...lat) };
+}
+
+/**
+ * The peer: the same paced load on PostgreSQL 15 (tools/postgres/pg.sh, wal_level=logical),
+ * each row's latency from its acknowledgement to its `test_decoding` line from pg_recvlogical
+ * reaching this process (decoded at commit, as Weft's CDC publishes committed changes only).
+ */
+async function measurePostgresLatency(): Promise<Latencies> {
+  const port = await freeBlock(1);
+  const script = path.join(ROOT, 'tools/postgres/pg.sh');
+  const env = { ...process.env, PG_PORT: String(port), PG_FRESH: '1', PG_OPTS: '-c wal_level=logical -c max_replication_slots=4 -c max_wal_senders=4' };
+  execFileSync('bash', [script, 'start'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const client = (): Client => new Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+  let recv: ChildProcess | undefined;
+  try {
+    const setup = client();
+    await setup.connect();
+    await setup.query('CREATE TABLE bench_cdc (id bigint PRIMARY KEY, v text)');
+    await setup.query("SELECT pg_create_logical_replication_slot('bench_cdc', 'test_decoding')");
+    const arrived = new Map<number, number>();
+    let duplicates = 0;
+    let warm = false;
+    const bin = path.join(process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin', 'pg_recvlogical');
+    // -F 0: no fsync of the output (a pipe); -s 1: status to the server every second.
+    recv = spawn(bin, ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '--slot', 'bench_cdc', '--start', '-f', '-', '-F', '0', '-s', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let buf = '';
+    const out = recv.stdout;
+    if (out === null) throw new Error('pg_recvlogical: no stdout');
+    out.setEncoding('utf8');
+    out.on('data', (chunk: string) => {
+      const t = now();
+      buf += chunk;
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = /^table public\.bench_cdc: INSERT: id\[bigint\]:(-?\d+)/.exec(line);
+        if (m === null) continue;
+        const id = Number(m[1]);
+        if (id === -1) warm = true;
+        else if (arrived.has(id)) duplicates++;
+        else arrived.set(id, t);
+      }
+    });
+    await setup.query("INSERT INTO bench_cdc VALUES (-1, 'warm-up')");
+    await setup.end();
+    await until('pg_recvlogical to print the warm-up row', async () => (warm ? true : undefined), 30_000);
+    const acked = new Map<number, number>();
+    await pacedInserts(client, acked);
+    await until('every acknowledged row from pg_recvlogical', async () => (arrived.size >= acked.size ? true : undefined), 60_000).catch(() => undefined);
+    return latencies(acked, arrived, duplicates);
+  } finally {
+    if (recv !== undefined && recv.exitCode === null) {
+      const exited = new Promise((r) => recv?.once('exit', r));
+      recv.kill('SIGTERM');
+      await exited;
+    }
+    execFileSync('bash', [script, 'destroy'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
 }
 
 async function measureLatency(demo: Demo, prefix: string): Promise<LatencyResult> {
@@ -196,29 +298,7 @@ async function measureLatency(demo: Demo, prefix: string): Promise<LatencyResult
   const cpuBefore = cpuMsByRole(demo.child.pid as number);
   const matBefore = sum((await materializerShards(p.materializerHttp)).map((s) => s.appliedIndex));
   const cdcBefore = sum((await cdcShards(p.cdcHttp)).map((s) => s.changeEvents));
-  // Open loop: row k is due at t0 + k / RATE; each client takes the next due row.
-  const total = Math.max(1, Math.round(RATE * SECONDS));
-  let next = 0;
-  const t0 = now();
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
-      const c = new Client({ host: '127.0.0.1', port: demo.port, user: 'weft', database: 'weft' });
-      await c.connect();
-      try {
-        for (;;) {
-          const k = next++;
-          if (k >= total) return;
-          const due = t0 + (k * 1000) / RATE;
-          const wait = due - now();
-          if (wait > 0) await sleep(wait);
-          await c.query({ name: 'ins', text: 'INSERT INTO bench_cdc VALUES ($1, $2)', values: [k, 'x'.repeat(100)] });
-          acked.set(k, now());
-        }
-      } finally {
-        await c.end();
-      }
-    }),
-  );
+  await pacedInserts(() => new Client({ host: '127.0.0.1', port: demo.port, user: 'weft', database: 'weft' }), acked);
   await until('every acknowledged row at the consumer', async () => (arrived.size >= acked.size ? true : undefined), 120_000).catch(() => undefined);
   await sleep(1000);
   const cpuAfter = cpuMsByRole(demo.child.pid as number);
@@ -226,20 +306,9 @@ async function measureLatency(demo: Demo, prefix: string): Promise<LatencyResult
   const cdcAfter = sum((await cdcShards(p.cdcHttp)).map((s) => s.changeEvents));
   await consumer.disconnect();
 
-  const lat: number[] = [];
-  for (const [id, t] of acked) {
-    const got = arrived.get(id);
-    if (got !== undefined) lat.push(got - t);
-  }
-  const pc = percentiles(lat);
   const cpu = (role: string): number => (cpuAfter.get(role) ?? 0) - (cpuBefore.get(role) ?? 0);
   return {
-    rows: acked.size,
-    received: lat.length,
-    missing: acked.size - lat.length,
-    duplicates,
-    ...pc,
-    max: Math.max(...lat),
+    ...latencies(acked, arrived, duplicates),
     materializerEntries: matAfter - matBefore,
     materializerCpuMsPerEntry: cpu('materializer') / Math.max(1, matAfter - matBefore),
     cdcEvents: cdcAfter - cdcBefore,
@@ -319,6 +388,9 @@ async function main(): Promise<void> {
     throw new Error(`no Kafka broker answers on ${KAFKA}: npm run kafka:start (or set BENCH_KAFKA)`);
   }
   const prefix = `benchcdc${Date.now().toString(36)}`;
+  // The peer first, alone on the machine (its server is stopped before Weft starts).
+  process.stderr.write(`cdc bench: PostgreSQL 15 logical decoding peer, ${RATE} rows/s for ${SECONDS} s...\n`);
+  const pg = await measurePostgresLatency();
   process.stderr.write(`cdc bench: starting weft demo --kafka ${KAFKA} (${SHARDS} shards)...\n`);
   const demo = await startDemo(prefix);
   try {
@@ -329,6 +401,9 @@ async function main(): Promise<void> {
     process.stdout.write(`Commit-to-consumer CDC latency: ${CLIENTS} clients, ${RATE} single-row autocommit INSERTs/s (100-byte value) for ${SECONDS} s, weft demo --kafka with ${SHARDS} shards; a kafkajs consumer (read_committed) of the change topic\n\n`);
     process.stdout.write('| rows acked | received | missing | duplicates | p50 ms | p95 ms | p99 ms | max ms | materializer CPU ms/entry | CDC CPU ms/event |\n|---|---|---|---|---|---|---|---|---|---|\n');
     process.stdout.write(`| ${l.rows} | ${l.received} | ${l.missing} | ${l.duplicates} | ${fmt(l.p50)} | ${fmt(l.p95)} | ${fmt(l.p99)} | ${fmt(l.max)} | ${fmt(l.materializerCpuMsPerEntry, 3)} (${l.materializerEntries} entries) | ${fmt(l.cdcCpuMsPerEvent, 3)} (${l.cdcEvents} events) |\n\n`);
+    process.stdout.write(`Peer, same load and run: PostgreSQL 15 (fsync on), pg_recvlogical with test_decoding\n\n`);
+    process.stdout.write('| rows acked | received | missing | duplicates | p50 ms | p95 ms | p99 ms | max ms | Weft/PostgreSQL p50 | p99 |\n|---|---|---|---|---|---|---|---|---|---|\n');
+    process.stdout.write(`| ${pg.rows} | ${pg.received} | ${pg.missing} | ${pg.duplicates} | ${fmt(pg.p50)} | ${fmt(pg.p95)} | ${fmt(pg.p99)} | ${fmt(pg.max)} | ${fmt(l.p50 / pg.p50, 1)}× | ${fmt(l.p99 / pg.p99, 1)}× |\n\n`);
     process.stdout.write(`Materializer rebuild from offset 0 of every log topic (${SHARDS} topics), a fresh process, empty data directory\n\n`);
     process.stdout.write('| entries | rows | first to last entry s | from process start s | entries/s | rows/s | CPU ms/entry |\n|---|---|---|---|---|---|---|\n');
     process.stdout.write(`| ${r.entries} | ${r.rows} | ${fmt(r.applyMs / 1000, 2)} | ${fmt(r.totalMs / 1000, 2)} | ${fmt(r.entries / (r.applyMs / 1000), 0)} | ${fmt(r.rows / (r.applyMs / 1000), 0)} | ${fmt(r.cpuMs / Math.max(1, r.entries), 3)} |\n`);

@@ -12,6 +12,7 @@
 # use it so two test files can never share a cluster by picking the same port). Data lives in
 # .cache/postgres/<port>/ so clusters on different ports never share it. PG_BIN overrides the
 # binary directory (default /usr/lib/postgresql/15/bin, the Debian postgresql-15 package).
+# PG_OPTS adds server options to `start` (e.g. "-c wal_level=logical" for bench/cdc.ts's peer).
 # initdb refuses to run as root, so as root the server runs as the `postgres` OS user (created
 # by the Debian package) through runuser; as any other user it runs as that user.
 set -euo pipefail
@@ -64,7 +65,7 @@ start() {
   # max_connections covers pgbench's clients plus the tests' pools; no Unix socket so the
   # server needs no writable /var/run/postgresql.
   as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 -s \
-    -o "-p $PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200" start \
+    -o "-p $PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200 ${PG_OPTS:-}" start \
     || { tail -n 30 "$LOG" >&2 2> /dev/null || true; die "server did not start on 127.0.0.1:$PORT (log: $LOG)"; }
   accepting 30 || die "server started but does not accept connections on 127.0.0.1:$PORT (log: $LOG)"
   echo "postgres: running on 127.0.0.1:$PORT (data: $DATA)"

@@ -1,10 +1,6 @@
-// Advisory locks (pg_advisory_lock and friends), held in the gateway process.
-//
-// Scope: ONE GATEWAY. Sessions connected to the same gateway exclude each other exactly as in
-// PostgreSQL; sessions on different gateways do not see each other's locks. A cluster-wide
-// lock needs a lock service on the meta Raft group (decision 0031); until then a deployment
-// that relies on advisory locks for mutual exclusion (migrators, job runners) must send those
-// sessions to one gateway.
+// Advisory locks (pg_advisory_lock and friends) among the sessions of one gateway. Between
+// gateways, cluster-advisory-locks.ts adds a leased hold per key (decision 0050): this table
+// orders a gateway's own sessions, that one orders gateways.
 //
 // Semantics follow PostgreSQL: a lock is exclusive or shared; session-level locks stack (each
 // lock call needs an unlock) and outlive transactions; transaction-level locks are released at
@@ -102,6 +98,33 @@ export class AdvisoryLockTable {
       if (total(h) === 0) state.holders.delete(owner);
       this.wake(key, state);
     }
+  }
+
+  /** Takes back one hold just granted (its cluster-wide part was refused or cancelled). */
+  undo(owner: number, key: string, mode: AdvisoryMode, scope: AdvisoryScope): void {
+    const state = this.locks.get(key);
+    const h = state?.holders.get(owner);
+    if (!state || !h || h.n[`${mode}:${scope}`] === 0) return;
+    h.n[`${mode}:${scope}`]--;
+    if (total(h) === 0) state.holders.delete(owner);
+    this.wake(key, state);
+  }
+
+  /** The strongest mode any session holds `key` in; undefined when none does. */
+  modeHeld(key: string): AdvisoryMode | undefined {
+    const state = this.locks.get(key);
+    if (!state) return undefined;
+    let mode: AdvisoryMode | undefined;
+    for (const h of state.holders.values()) {
+      if (total(h, 'exclusive') > 0) return 'exclusive';
+      if (total(h, 'shared') > 0) mode = 'shared';
+    }
+    return mode;
+  }
+
+  /** Sessions holding `key` in any mode. */
+  holdersOf(key: string): number[] {
+    return [...(this.locks.get(key)?.holders.keys() ?? [])];
   }
 
   /** Locks held, for pg_locks: key, owner, mode and whether granted. */

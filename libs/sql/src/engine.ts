@@ -1,6 +1,6 @@
 // Gateway-wide engine state shared by all sessions: the KV client, the catalog cache (keyed by the
 // catalog version stored in the KV), sequence value blocks, and the bootstrap of the catalog.
-import { AdvisoryLockTable } from './advisory-locks';
+import { ClusterAdvisoryLocks } from './cluster-advisory-locks';
 import type { ShardKv } from '@weft/kv';
 import { KvClient } from '@weft/kvclient';
 import { PgError } from '@weft/pgwire';
@@ -27,6 +27,8 @@ export interface EngineOptions {
    * rather than change schemas meta could not record); KvError 'unavailable' maps to 57P03.
    */
   readonly schemaChangeGate?: () => Promise<void>;
+  /** Lease of a gateway's cluster-wide advisory lock holds (default 15 s; cluster-advisory-locks.ts). */
+  readonly advisoryLockLeaseMs?: number;
 }
 
 export const DEFAULT_DATABASES = ['weft', 'postgres'];
@@ -54,8 +56,8 @@ export class Engine {
   readonly planCacheSize: number;
   private readonly txnOptions: TxnOptions;
   readonly kv: KvClient;
-  /** Advisory locks of this gateway's sessions (gateway-local: see advisory-locks.ts). */
-  readonly advisoryLocks = new AdvisoryLockTable();
+  /** Advisory locks: this gateway's sessions in order, and gateways among each other (decision 0050). */
+  readonly advisoryLocks: ClusterAdvisoryLocks;
 
   constructor(kv: KvClient | ShardKv, options: EngineOptions = {}) {
     this.kv = kv instanceof KvClient ? kv : KvClient.single(kv, { replicatedKeys: SQL_REPLICATED_KEYS, replicatedPrefixes: SQL_REPLICATED_PREFIXES });
@@ -67,6 +69,11 @@ export class Engine {
     this.sequenceCache = options.sequenceCache ?? 32;
     this.planCacheSize = options.planCacheSize ?? 500;
     this.txnOptions = options.txnStageBytes === undefined ? {} : { stageBytes: options.txnStageBytes };
+    this.advisoryLocks = new ClusterAdvisoryLocks({
+      newTxn: () => this.newTxn(),
+      retry: (fn) => this.retry(fn, 20),
+      ...(options.advisoryLockLeaseMs === undefined ? {} : { leaseMs: options.advisoryLockLeaseMs, marginMs: Math.floor(options.advisoryLockLeaseMs / 5) }),
+    });
   }
 
   newTxn(extra: Pick<TxnOptions, 'asOf'> = {}): Txn {

@@ -196,6 +196,8 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
 
   private async run(stmt: ParsedStatement, params: readonly PgValue[], prepared: SqlPrepared | undefined, ctx: QueryContext): Promise<StatementResult> {
     const node = stmt.node;
+    // Advisory locks this session held were given up (their lease could not be renewed): FATAL.
+    this.engine.advisoryLocks.checkLost(this.id.pid);
     if (this.state === 'failed' && !this.isTxnEnd(node)) throw this.abortedError();
     // A statement outside a block may read at a time the user chose (see kvErrorToPg).
     const userTimestamp = this.state !== 'block' && stmt.asOf !== undefined;

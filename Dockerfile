@@ -3,6 +3,7 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /weft
 COPY package.json package-lock.json ./
 COPY tools ./tools
+COPY patches ./patches
 COPY bin ./bin
 COPY .swcrc tsconfig.json ./
 COPY apps ./apps

@@ -150,6 +150,7 @@ describe('Prometheus with the shipped configuration, rules and dashboards on a l
       expect([q, r.resultType]).toEqual([q, 'vector']);
     }
     const wanted = new Set([...queries.flatMap(seriesNames), ...seriesNames(readFileSync(path.join(PROM_DIR, 'weft-rules.yml'), 'utf8'))].map(family));
+    expect(wanted.size).toBeGreaterThan(20);
     const missing = await until('every named metric scraped', async () => {
       const names = new Set((await api<string[]>(promPort, '/api/v1/label/__name__/values')).map(family));
       const gone = [...wanted].filter((n) => !names.has(n) && !names.has(`${n}_total`) && !EVENT_ONLY.has(n));

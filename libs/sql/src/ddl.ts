@@ -5,7 +5,7 @@ import type {
   Node, CreateStmt, ColumnDef, Constraint, IndexStmt, DropStmt, AlterTableStmt, AlterTableCmd, CreateSeqStmt, DefElem, TruncateStmt, ViewStmt, RangeVar, RenameStmt,
 } from 'libpg-query';
 import { PgError, type StatementResult } from '@weft/pgwire';
-import { droppedDataMarker } from '@weft/storage';
+import { HASH_SPACE, droppedDataMarker } from '@weft/storage';
 import { INFORMATION_SCHEMA_ID, PG_CATALOG_ID, type Relation } from './catalog/catalog';
 import type { CheckDesc, ColumnDesc, DatabaseDesc, ForeignKeyDesc, IndexDesc, SchemaDesc, SequenceDesc, TableDesc, ViewDesc } from './catalog/descriptors';
 import { bumpVersion, deleteDescriptor, writeDescriptor } from './catalog/store';
@@ -497,7 +497,8 @@ export async function createTable(ctx: ExecContext, s: CreateStmt): Promise<stri
     takenNames.add(idxName);
     indexes.push({ id: nextIndex++, name: idxName, columns: ids, directions: ids.map(() => 'asc'), unique: true, primary: false, constraint: true });
   }
-  const table: TableDesc = { kind: 'table', id: tableId, schemaId: schema.id, name, columns, nextColumnId: nextCol, primary, indexes, nextIndexId: nextIndex, checks, foreignKeys: fks, hashColumns };
+  const shards = tableShards(s.options ?? [], ctx.rt.session.setting('weft.default_table_shards'));
+  const table: TableDesc = { kind: 'table', id: tableId, schemaId: schema.id, name, columns, nextColumnId: nextCol, primary, indexes, nextIndexId: nextIndex, checks, foreignKeys: fks, hashColumns, ...(shards === undefined ? {} : { shards }) };
   // Validate CHECK expressions and defaults now (bad column names fail the CREATE, as in PG).
   writeDescriptor(ctx.txn, table);
   for (const sq of sequences) writeDescriptor(ctx.txn, sq);
@@ -507,6 +508,39 @@ export async function createTable(ctx: ExecContext, s: CreateStmt): Promise<stri
 
 /** A foreign key as recorded in the catalog (shown to tools; not enforced yet). */
 /** Storage parameters of a PRIMARY KEY: Weft's hash_columns / desc_columns (see parse.ts), else 22023. */
+/**
+ * How many shards a new table spreads over: WITH (shards = N), else the session's
+ * weft.default_table_shards (0: all of them). Other storage parameters (fillfactor, ...) are
+ * accepted and ignored, as before: dumps from PostgreSQL carry them.
+ */
+function tableShards(options: readonly Node[], sessionDefault: string | undefined): number | undefined {
+  let shards: number | undefined;
+  for (const o of options) {
+    if (!('DefElem' in o) || o.DefElem.defname !== 'shards') continue;
+    shards = shardCount(defElemText(o.DefElem.arg), 'shards');
+  }
+  if (shards !== undefined) return shards;
+  const d = shardCount(sessionDefault ?? '0', 'weft.default_table_shards', true);
+  return d === 0 ? undefined : d;
+}
+
+function defElemText(arg: Node | undefined): string {
+  if (arg === undefined) return '';
+  if ('Integer' in arg) return String(arg.Integer.ival ?? 0);
+  if ('String' in arg) return arg.String.sval ?? '';
+  if ('Float' in arg) return arg.Float.fval ?? '';
+  return '';
+}
+
+/** A shard count: an integer from 1 (0 too where it means "all") to the size of the hash space. */
+export function shardCount(text: string, what: string, zeroMeansAll = false): number {
+  const n = /^\s*\d{1,6}\s*$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n < (zeroMeansAll ? 0 : 1) || n > HASH_SPACE) {
+    throw sqlError(S.INVALID_PARAMETER_VALUE, `invalid value for parameter "${what}": "${text}"`, { detail: `Valid values are between "${zeroMeansAll ? 0 : 1}" and "${HASH_SPACE}".` });
+  }
+  return n;
+}
+
 function primaryKeyOptions(options: readonly Node[], cols: readonly string[]): { hashColumns?: number; desc: Set<string> } {
   let hashColumns: number | undefined;
   const desc = new Set<string>();
@@ -1055,7 +1089,13 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
     case 'AT_SetCompression':
     case 'AT_ChangeOwner':
     case 'AT_SetRelOptions':
-    case 'AT_ResetRelOptions':
+    case 'AT_ResetRelOptions': {
+      const opts = (c.def !== undefined && 'List' in c.def ? c.def.List.items ?? [] : []) as readonly Node[];
+      if (opts.some((o) => 'DefElem' in o && o.DefElem.defname === 'shards')) {
+        throw sqlError(S.FEATURE_NOT_SUPPORTED, 'changing the shard count of an existing table is not supported', { hint: 'Create a new table WITH (shards = N) and copy the rows into it.' });
+      }
+      return table;
+    }
     case 'AT_SetStatistics':
     case 'AT_ClusterOn':
     case 'AT_EnableTrig':

@@ -66,6 +66,15 @@ export const SETTINGS: Readonly<Record<string, SettingDef>> = {
   // Full and span scans send the WHERE conjuncts the shards can evaluate along (decision 0038);
   // 'off' filters every row at the gateway (for comparisons and diagnosis).
   'weft.filter_pushdown': { default: 'on', normalize: onOff },
+  // Shards a CREATE TABLE without WITH (shards = N) spreads its rows over (0: every shard).
+  'weft.default_table_shards': {
+    default: '0',
+    normalize: (v) => {
+      const n = /^\s*\d{1,6}\s*$/.test(v) ? Number(v) : NaN;
+      if (!Number.isInteger(n) || n < 0 || n > 0x10000) throw sqlError(S.INVALID_PARAMETER_VALUE, `invalid value for parameter "weft.default_table_shards": "${v}"`, { detail: 'Valid values are between "0" and "65536".' });
+      return String(n);
+    },
+  },
   idle_in_transaction_session_timeout: { default: '0' },
   extra_float_digits: { default: '1' },
   client_min_messages: { default: 'notice' },

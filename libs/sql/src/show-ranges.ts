@@ -7,6 +7,7 @@
 import type { KvClient } from '@weft/kvclient';
 import { PgError } from '@weft/pgwire';
 import type { StatementResult } from '@weft/pgwire';
+import { bucketMiddle } from '@weft/storage';
 import type { TableDesc } from './catalog/descriptors';
 
 /** Prefix of the setting name SHOW RANGES is rewritten to. */
@@ -57,7 +58,10 @@ const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
 
 export async function showRanges(kv: KvClient, table: TableDesc): Promise<StatementResult> {
   const rows: (string | null)[][] = [];
+  // A table WITH (shards = N) has keys at N hash values only: list the shards holding them.
+  const hashes = table.shards === undefined ? undefined : Array.from({ length: table.shards }, (_, b) => bucketMiddle(b, table.shards ?? 1));
   for (const r of kv.map.ranges) {
+    if (hashes !== undefined && !hashes.some((h) => h >= r.hashLo && h < r.hashHi)) continue;
     const shard = kv.shard(r.shardId) as Describable;
     const d = shard.describe ? await shard.describe() : undefined;
     rows.push([

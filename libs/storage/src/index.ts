@@ -3,7 +3,7 @@ export * from './key-types';
 export { encodeTuple, decodeTuple, compareKeys } from './keys';
 export { compareValues, compareTuples, compareFloat, compareNumeric } from './compare-values';
 export { canonicalNumeric, InvalidNumericError } from './numeric';
-export { encodeIndexKey, decodeIndexKey, indexSpan, keyRoute, prefixCoversHash, shardHash, HASHED_TABLE_MIN, HASH_SPACE } from './table-keys';
+export { bucketHash, bucketMiddle, encodeIndexKey, decodeIndexKey, indexSpan, keyRoute, prefixCoversHash, shardHash, HASHED_TABLE_MIN, HASH_SPACE } from './table-keys';
 export type { IndexKeySpec, KeyRoute } from './table-keys';
 export { CorruptEncodingError, prefixEnd } from './bytes';
 export { DROPPED_DATA_PREFIX, DROPPED_MARKER_SPAN, droppedDataMarker, droppedSpanOf } from './dropped-data';

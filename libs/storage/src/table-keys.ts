@@ -49,6 +49,26 @@ export interface IndexKeySpec {
    * (tableId >= HASHED_TABLE_MIN), absent for system tables.
    */
   readonly hashColumns?: number;
+  /**
+   * A table created WITH (shards = N): its keys take only N hash values, one per bucket, spread
+   * evenly over the hash space, so its rows live on (at most) N shards. Absent: the whole space.
+   */
+  readonly hashBuckets?: number;
+}
+
+/**
+ * The hash a key carries: its shard hash, or with `buckets` the middle of the bucket the shard
+ * hash falls in (bucket b of N covers [b, b+1) * HASH_SPACE / N, so N equal shards get one each).
+ */
+export function bucketHash(hash: number, buckets: number | undefined): number {
+  if (buckets === undefined) return hash;
+  if (!Number.isInteger(buckets) || buckets < 1 || buckets > HASH_SPACE) throw new InvalidKeyValueError(`hash buckets ${buckets} is not between 1 and ${HASH_SPACE}`);
+  return bucketMiddle(Math.floor((hash * buckets) / HASH_SPACE), buckets);
+}
+
+/** The hash every key of bucket `b` (of `buckets`) carries. */
+export function bucketMiddle(b: number, buckets: number): number {
+  return Math.floor(((2 * b + 1) * HASH_SPACE) / (2 * buckets));
 }
 
 function hashColumnsOf(spec: IndexKeySpec): number {
@@ -93,7 +113,7 @@ export function encodeIndexKey(spec: IndexKeySpec, values: readonly KeyValue[]):
     const hw = new ByteWriter(12 * h);
     writeTuple(hw, values.slice(0, h), spec.directions);
     const hashed = hw.finish();
-    const hash = shardHash(hashed);
+    const hash = bucketHash(shardHash(hashed), spec.hashBuckets);
     w.u8(hash >> 8);
     w.u8(hash & 0xff);
     w.bytes(hashed);

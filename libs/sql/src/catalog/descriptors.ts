@@ -85,6 +85,8 @@ export interface TableDesc {
   readonly foreignKeys?: readonly ForeignKeyDesc[];
   /** Leading primary-key columns that form the hash (shard) key; 0/absent: the first PK column. */
   readonly hashColumns?: number;
+  /** CREATE TABLE ... WITH (shards = N): every index of the table takes N hash values (absent: all). */
+  readonly shards?: number;
 }
 
 export interface SequenceDesc {

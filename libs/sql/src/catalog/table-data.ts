@@ -66,7 +66,8 @@ export function indexSpec(t: TableDesc, idx: IndexDesc, withPk: boolean): IndexK
       dirs.push(t.primary.directions[i]);
     }
   }
-  return { tableId: t.id, indexId: idx.id, types: cols.map((c) => keyType(columnById(t, c).type)), directions: dirs, hashColumns: hashColumnsOf(t, idx) };
+  const spec: IndexKeySpec = { tableId: t.id, indexId: idx.id, types: cols.map((c) => keyType(columnById(t, c).type)), directions: dirs, hashColumns: hashColumnsOf(t, idx) };
+  return t.shards === undefined ? spec : { ...spec, hashBuckets: t.shards };
 }
 
 /**

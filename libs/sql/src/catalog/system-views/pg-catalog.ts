@@ -136,7 +136,10 @@ defineView({
     for (const r of tables(ctx)) {
       const ns = schemaOid(r.schemaId);
       if (r.kind === 'table') {
-        yield base(relOid(r.id), r.name, ns, 'r', r.columns.filter((c) => !c.hidden).length, r.indexes.length > 0 || !r.columns.some((c) => c.hidden), r.checks.length, 2, fkTables.has(r.id));
+        const row = base(relOid(r.id), r.name, ns, 'r', r.columns.filter((c) => !c.hidden).length, r.indexes.length > 0 || !r.columns.some((c) => c.hidden), r.checks.length, 2, fkTables.has(r.id));
+        // reloptions: pg_dump writes them back as WITH (...), so a dump keeps the shard count.
+        if (r.shards !== undefined) row[24] = [`shards=${r.shards}`];
+        yield row;
         for (const idx of [r.primary, ...r.indexes]) {
           if (idx.primary && r.columns.some((c) => c.hidden)) continue;
           yield base(indexOid(r, idx), idx.name, ns, 'i', idx.columns.length, false, 0, 403);

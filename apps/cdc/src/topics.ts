@@ -1,6 +1,6 @@
 // Kafka administration of the CDC service: it creates its change topics itself (brokers may have
 // auto-create off), waits for the log topics the nodes create, and creates its progress topic.
-import type { Kafka } from 'kafkajs';
+import type { ITopicConfig, Kafka } from 'kafkajs';
 import { KafkaAdminSession, startOffsetAfter, type SnapshotPosition } from '@weft/mirror';
 
 export interface TopicSettings {
@@ -24,28 +24,48 @@ export class TopicRegistry {
 
   /** Creates the topics not seen yet: transaction topics get one partition (one ordered stream per database). */
   async ensure(topics: readonly string[]): Promise<void> {
-    const missing = [...new Set(topics)].filter((t) => !this.known.has(t));
+    await this.createMissing([...new Set(topics)], (topic) => ({
+      topic,
+      numPartitions: topic.endsWith('.transactions') ? 1 : this.s.partitions,
+      replicationFactor: this.s.replicationFactor,
+      configEntries: [
+        { name: 'retention.ms', value: String(this.s.retentionMs) },
+        { name: 'cleanup.policy', value: 'delete' },
+      ],
+    }));
+  }
+
+  /**
+   * Creates `topic` if missing as a one-partition compacted topic (the progress topic,
+   * progress-log.ts): compaction keeps the latest record per key, so reading it from the start
+   * stays short.
+   */
+  async ensureCompacted(topic: string): Promise<void> {
+    await this.createMissing([topic], () => ({
+      topic,
+      numPartitions: 1,
+      replicationFactor: this.s.replicationFactor,
+      configEntries: [
+        { name: 'cleanup.policy', value: 'compact' },
+        // Roll segments often: only closed segments are compacted.
+        { name: 'segment.ms', value: '60000' },
+        { name: 'min.cleanable.dirty.ratio', value: '0.1' },
+      ],
+    }));
+  }
+
+  /** Creates those of `topics` neither seen here nor on the broker, each as `config` says. */
+  private async createMissing(topics: readonly string[], config: (topic: string) => ITopicConfig): Promise<void> {
+    const missing = topics.filter((t) => !this.known.has(t));
     if (missing.length === 0) return;
     await this.admin.run(async (admin) => {
       const have = new Set(await admin.listTopics());
       const create = missing.filter((t) => !have.has(t));
-      if (create.length > 0) {
-        try {
-          await admin.createTopics({
-            waitForLeaders: true,
-            topics: create.map((topic) => ({
-              topic,
-              numPartitions: topic.endsWith('.transactions') ? 1 : this.s.partitions,
-              replicationFactor: this.s.replicationFactor,
-              configEntries: [
-                { name: 'retention.ms', value: String(this.s.retentionMs) },
-                { name: 'cleanup.policy', value: 'delete' },
-              ],
-            })),
-          });
-        } catch (e) {
-          if (!/already exists/i.test(e instanceof Error ? e.message : String(e))) throw e;
-        }
+      if (create.length === 0) return;
+      try {
+        await admin.createTopics({ waitForLeaders: true, topics: create.map(config) });
+      } catch (e) {
+        if (!/already exists/i.test(e instanceof Error ? e.message : String(e))) throw e;
       }
     });
     for (const t of missing) this.known.add(t);
@@ -59,37 +79,6 @@ export class TopicRegistry {
       if (ok) return;
       await new Promise((r) => setTimeout(r, 1000));
     }
-  }
-
-  /**
-   * Creates `topic` if missing as a one-partition compacted topic (the progress topic,
-   * progress-log.ts): compaction keeps the latest record per key, so reading it from the start
-   * stays short.
-   */
-  async ensureCompacted(topic: string): Promise<void> {
-    if (this.known.has(topic)) return;
-    await this.admin.run(async (admin) => {
-      if ((await admin.listTopics()).includes(topic)) return;
-      try {
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: [{
-            topic,
-            numPartitions: 1,
-            replicationFactor: this.s.replicationFactor,
-            configEntries: [
-              { name: 'cleanup.policy', value: 'compact' },
-              // Roll segments often: only closed segments are compacted.
-              { name: 'segment.ms', value: '60000' },
-              { name: 'min.cleanable.dirty.ratio', value: '0.1' },
-            ],
-          }],
-        });
-      } catch (e) {
-        if (!/already exists/i.test(e instanceof Error ? e.message : String(e))) throw e;
-      }
-    });
-    this.known.add(topic);
   }
 
   /** Where to read `topic` from after a snapshot at `state` (found by time, libs/mirror start-offset.ts). */

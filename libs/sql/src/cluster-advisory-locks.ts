@@ -38,6 +38,8 @@ function parseRecord(v: Buffer | undefined): LockRecord {
   return JSON.parse(v.toString('utf8')) as LockRecord;
 }
 
+const encodeRecord = (r: LockRecord): Buffer => Buffer.from(JSON.stringify(r), 'utf8');
+
 export interface ClusterAdvisoryLocksOptions {
   readonly newTxn: () => Txn;
   /** Runs `fn` again on serialization failures (Engine.retry). */
@@ -82,6 +84,7 @@ export class ClusterAdvisoryLocks {
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly lost = new Set<number>();
   private renewTimer: NodeJS.Timeout | undefined;
+  private renewing = false;
   private readonly leaseMs: number;
   private readonly marginMs: number;
   private readonly nowMs: () => number;
@@ -193,7 +196,7 @@ export class ClusterAdvisoryLocks {
         return false;
       }
       live[this.gatewayId] = { mode, expiresUs: String(now + BigInt(this.leaseMs) * 1000n) };
-      txn.put(rk, Buffer.from(JSON.stringify(live), 'utf8'));
+      txn.put(rk, encodeRecord(live));
       await txn.commit();
       return true;
     });
@@ -219,7 +222,7 @@ export class ClusterAdvisoryLocks {
           if (!(this.gatewayId in rec)) return txn.rollback();
           delete rec[this.gatewayId];
           if (Object.keys(rec).length === 0) txn.delete(rk);
-          else txn.put(rk, Buffer.from(JSON.stringify(rec), 'utf8'));
+          else txn.put(rk, encodeRecord(rec));
           await txn.commit();
         }).catch(() => undefined);
         if (this.holds.size === 0) this.close();
@@ -232,8 +235,6 @@ export class ClusterAdvisoryLocks {
     this.renewTimer = setInterval(() => void this.renew(), Math.max(50, Math.floor(this.leaseMs / 5)));
     this.renewTimer.unref();
   }
-
-  private renewing = false;
 
   /** Extends every hold's lease in one transaction; gives up holds it could not confirm in time. */
   async renew(): Promise<void> {
@@ -257,7 +258,7 @@ export class ClusterAdvisoryLocks {
               continue;
             }
             rec[this.gatewayId] = { mode: mine.mode, expiresUs: String(now + BigInt(this.leaseMs) * 1000n) };
-            txn.put(rk, Buffer.from(JSON.stringify(rec), 'utf8'));
+            txn.put(rk, encodeRecord(rec));
           }
           await txn.commit();
           return missing;

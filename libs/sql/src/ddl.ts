@@ -5,7 +5,8 @@ import type {
   Node, CreateStmt, ColumnDef, Constraint, IndexStmt, DropStmt, AlterTableStmt, AlterTableCmd, CreateSeqStmt, DefElem, TruncateStmt, ViewStmt, RangeVar, RenameStmt,
 } from 'libpg-query';
 import { PgError, type StatementResult } from '@weft/pgwire';
-import { HASH_SPACE, droppedDataMarker } from '@weft/storage';
+import { droppedDataMarker } from '@weft/storage';
+import { shardCount } from './settings';
 import { INFORMATION_SCHEMA_ID, PG_CATALOG_ID, type Relation } from './catalog/catalog';
 import type { CheckDesc, ColumnDesc, DatabaseDesc, ForeignKeyDesc, IndexDesc, SchemaDesc, SequenceDesc, TableDesc, ViewDesc } from './catalog/descriptors';
 import { bumpVersion, deleteDescriptor, writeDescriptor } from './catalog/store';
@@ -520,7 +521,8 @@ function tableShards(options: readonly Node[], sessionDefault: string | undefine
     shards = shardCount(defElemText(o.DefElem.arg), 'shards');
   }
   if (shards !== undefined) return shards;
-  const d = shardCount(sessionDefault ?? '0', 'weft.default_table_shards', true);
+  // The setting was validated by SET (settings.ts).
+  const d = Number(sessionDefault ?? '0');
   return d === 0 ? undefined : d;
 }
 
@@ -530,15 +532,6 @@ function defElemText(arg: Node | undefined): string {
   if ('String' in arg) return arg.String.sval ?? '';
   if ('Float' in arg) return arg.Float.fval ?? '';
   return '';
-}
-
-/** A shard count: an integer from 1 (0 too where it means "all") to the size of the hash space. */
-export function shardCount(text: string, what: string, zeroMeansAll = false): number {
-  const n = /^\s*\d{1,6}\s*$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(n) || n < (zeroMeansAll ? 0 : 1) || n > HASH_SPACE) {
-    throw sqlError(S.INVALID_PARAMETER_VALUE, `invalid value for parameter "${what}": "${text}"`, { detail: `Valid values are between "${zeroMeansAll ? 0 : 1}" and "${HASH_SPACE}".` });
-  }
-  return n;
 }
 
 function primaryKeyOptions(options: readonly Node[], cols: readonly string[]): { hashColumns?: number; desc: Set<string> } {

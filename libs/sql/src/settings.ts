@@ -1,6 +1,7 @@
 // Session settings (GUCs): SET/SHOW/RESET and current_setting(). Unknown names are accepted by
 // SET only when they are custom (contain a dot), as in Postgres; the rest are listed here.
 import { canonicalEncodingName, SUPPORTED_CLIENT_ENCODINGS } from '@weft/pgwire';
+import { HASH_SPACE } from '@weft/storage';
 import { S, sqlError } from './errors';
 import { normalizeTimeZone } from './types/timezone';
 import { parseDurationUs } from './as-of';
@@ -19,6 +20,15 @@ const onOff = (v: string): string => {
   if (['off', 'false', 'no', '0'].includes(s)) return 'off';
   throw sqlError(S.INVALID_PARAMETER_VALUE, `parameter requires a Boolean value`);
 };
+
+/** A shard count (decision 0051): an integer from 1 (0 too where it means "all") to the hash space's size; else 22023. */
+export function shardCount(text: string, what: string, zeroMeansAll = false): number {
+  const n = /^\s*\d{1,6}\s*$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n < (zeroMeansAll ? 0 : 1) || n > HASH_SPACE) {
+    throw sqlError(S.INVALID_PARAMETER_VALUE, `invalid value for parameter "${what}": "${text}"`, { detail: `Valid values are between "${zeroMeansAll ? 0 : 1}" and "${HASH_SPACE}".` });
+  }
+  return n;
+}
 
 export const SETTINGS: Readonly<Record<string, SettingDef>> = {
   application_name: { default: '', report: true },
@@ -67,14 +77,7 @@ export const SETTINGS: Readonly<Record<string, SettingDef>> = {
   // 'off' filters every row at the gateway (for comparisons and diagnosis).
   'weft.filter_pushdown': { default: 'on', normalize: onOff },
   // Shards a CREATE TABLE without WITH (shards = N) spreads its rows over (0: every shard).
-  'weft.default_table_shards': {
-    default: '0',
-    normalize: (v) => {
-      const n = /^\s*\d{1,6}\s*$/.test(v) ? Number(v) : NaN;
-      if (!Number.isInteger(n) || n < 0 || n > 0x10000) throw sqlError(S.INVALID_PARAMETER_VALUE, `invalid value for parameter "weft.default_table_shards": "${v}"`, { detail: 'Valid values are between "0" and "65536".' });
-      return String(n);
-    },
-  },
+  'weft.default_table_shards': { default: '0', normalize: (v) => String(shardCount(v, 'weft.default_table_shards', true)) },
   idle_in_transaction_session_timeout: { default: '0' },
   extra_float_digits: { default: '1' },
   client_min_messages: { default: 'notice' },

@@ -324,6 +324,17 @@ describe.each(clientTargets(true))('pg_dump against %s', (kind) => {
       expect(/ERROR:\s+([0-9A-Z]{5})/.exec(dup.stderr)?.[1]).toBe('23503');
     });
 
+    it(`restores the directory archive from ${label} with parallel workers (pg_restore -j 2) into Weft`, async () => {
+      // The workers load tables and build indexes and constraints at once: one worker's DDL must
+      // not fail another's TRUNCATE + COPY transaction (decision 0052).
+      const db = `pgrestore_parallel_from_${kind}`;
+      await psql(weft, weft.database, ['-c', `CREATE DATABASE ${db}`]);
+      await restore(weft, db, ['-j', '2', archive.directory]);
+      await expectSameAnswers(weft, db);
+      const dup = await run('psql', weft, db, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose', '-c', 'INSERT INTO app.ledger VALUES (99, 1, 1)']);
+      expect(/ERROR:\s+([0-9A-Z]{5})/.exec(dup.stderr)?.[1]).toBe('23503');
+    });
+
     it(`pg_restore --clean over a changed copy on Weft brings back the ${label} original`, async () => {
       const db = `pgrestore_clean_from_${kind}`;
       await psql(weft, weft.database, ['-c', `CREATE DATABASE ${db}`]);

@@ -14,6 +14,8 @@ import { compileCreateTableAs } from './create-table-as';
 import { type SqlType, isRegKind, t, withTypeResolver } from './types/types';
 import { typeResolverFor } from './catalog/user-types';
 import { toPg } from './types/values';
+import { descriptorDependencies } from './catalog/dependencies';
+import { descriptorStampKey } from './catalog/store';
 import type { PgValue } from '@weft/pgwire';
 
 export function newPlanner(env: PlannerEnv): Planner {
@@ -29,9 +31,26 @@ function finalParamTypes(p: ParamTypes): SqlType[] {
  * resolvable by name (`withTypeResolver`); DDL runs with those of the catalog it is given.
  */
 export function compileStatement(node: Node, env: PlannerEnv, declared: readonly (SqlType | undefined)[], sqlText: string): CompiledStatement {
-  const compiled = withTypeResolver(typeResolverFor(env.catalog, env.session), () => compileNode(node, env, declared, sqlText));
+  const used = new Set<number>();
+  const tracking: PlannerEnv = {
+    ...env,
+    resolveRelation: (schema, name) => {
+      const rel = env.resolveRelation(schema, name);
+      if (rel !== undefined && 'id' in rel) used.add(rel.id);
+      return rel;
+    },
+  };
+  const compiled = withTypeResolver(typeResolverFor(env.catalog, env.session), () => compileNode(node, tracking, declared, sqlText));
   const execute = compiled.execute.bind(compiled);
-  return { ...compiled, execute: (ctx) => withTypeResolver(typeResolverFor(ctx.env.catalog, ctx.env.session), () => execute(ctx)) };
+  const stamps = descriptorDependencies(env.catalog, used, !compiled.readOnly).map(descriptorStampKey);
+  return {
+    ...compiled,
+    execute: (ctx) => {
+      // The transaction depends on these descriptors, not on the whole catalog (decision 0052).
+      for (const key of stamps) ctx.txn.notePointRead(key);
+      return withTypeResolver(typeResolverFor(ctx.env.catalog, ctx.env.session), () => execute(ctx));
+    },
+  };
 }
 
 function compileNode(node: Node, env: PlannerEnv, declared: readonly (SqlType | undefined)[], sqlText: string): CompiledStatement {

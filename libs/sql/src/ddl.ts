@@ -103,10 +103,10 @@ export function compileUtility(node: Node, env: PlannerEnv, planner: Planner, pa
         throw sqlError(S.UNDEFINED_DATABASE, `database "${d.dbname}" does not exist`);
       }
       if (db.id === ctx.rt.session.databaseId) throw sqlError(S.OBJECT_IN_USE, 'cannot drop the currently open database');
-      for (const s of ctx.catalog.schemasOf(db.id)) deleteDescriptor(ctx.txn, s.id);
-      for (const r of ctx.catalog.relationsOf(db.id)) deleteDescriptor(ctx.txn, r.id);
-      for (const d of ctx.catalog.typesOf(db.id)) deleteDescriptor(ctx.txn, d.id);
-      deleteDescriptor(ctx.txn, db.id);
+      for (const s of ctx.catalog.schemasOf(db.id)) deleteDescriptor(ctx.txn, s);
+      for (const r of ctx.catalog.relationsOf(db.id)) deleteDescriptor(ctx.txn, r);
+      for (const d of ctx.catalog.typesOf(db.id)) deleteDescriptor(ctx.txn, d);
+      deleteDescriptor(ctx.txn, db);
       await ddlDone(ctx);
       return 'DROP DATABASE';
     });
@@ -668,12 +668,12 @@ async function drop(ctx: ExecContext, s: DropStmt): Promise<string> {
         throw sqlError(S.DEPENDENT_OBJECTS, `cannot drop schema ${name} because other objects depend on it`, { hint: 'Use DROP ... CASCADE to drop the dependent objects too.' });
       }
       for (const r of rels) {
-        deleteDescriptor(ctx.txn, r.id);
+        deleteDescriptor(ctx.txn, r);
         if (r.kind === 'table') dropData(ctx, r.id);
       }
       // Types go last: columns of tables in other schemas that use them go with them (CASCADE).
       if (types.length) await dropTypes(ctx, types.map((d) => ({ List: { items: [{ String: { sval: sc.name } }, { String: { sval: d.name } }] } })), false, true, { ...enumHooks(ctx), done: async () => undefined, droppedTables: new Set(rels.map((r) => r.id)) });
-      deleteDescriptor(ctx.txn, sc.id);
+      deleteDescriptor(ctx.txn, sc);
       continue;
     }
     if (kind === 'OBJECT_INDEX') {
@@ -712,12 +712,12 @@ async function drop(ctx: ExecContext, s: DropStmt): Promise<string> {
         writeDescriptor(ctx.txn, { ...other, foreignKeys: (other.foreignKeys ?? []).filter((fk) => fk.refTableId !== rel.id) });
       }
     }
-    deleteDescriptor(ctx.txn, rel.id);
+    deleteDescriptor(ctx.txn, rel);
     if (rel.kind === 'table') {
       dropData(ctx, rel.id);
       // Owned sequences go with the table.
       for (const r of ctx.catalog.relationsOf(ctx.rt.session.databaseId)) {
-        if (r.kind === 'sequence' && r.ownedBy?.tableId === rel.id) deleteDescriptor(ctx.txn, r.id);
+        if (r.kind === 'sequence' && r.ownedBy?.tableId === rel.id) deleteDescriptor(ctx.txn, r);
       }
     }
     if (rel.kind === 'sequence') ctx.engine.forgetSequence(rel.id);

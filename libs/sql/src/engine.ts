@@ -7,8 +7,8 @@ import { PgError } from '@weft/pgwire';
 import { Txn, type TxnOptions } from '@weft/txn';
 import { Catalog } from './catalog/catalog';
 import type { Descriptor, SequenceDesc } from './catalog/descriptors';
-import { DROPPED_DATA_PREFIX, droppedDataMarker } from '@weft/storage';
-import { FIRST_USER_ID, allocateId, bumpVersion, decodeInt, encodeInt, loadDescriptors, readCatalogVersion, seqKey, versionKey, writeDescriptor } from './catalog/store';
+import { DROPPED_DATA_PREFIX } from '@weft/storage';
+import { DESCRIPTOR_STAMP_PREFIX, allocateId, type CatalogRead, bumpVersion, decodeInt, encodeInt, loadDescriptors, readCatalogVersion, seqKey, versionKey, writeDescriptor } from './catalog/store';
 import { seqUncalledKey, type SequenceState } from './catalog/sequence-state';
 import { S, sqlError } from './errors';
 
@@ -43,9 +43,18 @@ export const SQL_REPLICATED_KEYS: readonly Buffer[] = [versionKey()];
 
 /**
  * Key prefixes the SQL layer keeps one copy of per shard (KvClientOptions.replicatedPrefixes):
- * markers of dropped tables and indexes, which each shard's gc reads to delete their data.
+ * markers of dropped tables and indexes, which each shard's gc reads to delete their data, and
+ * descriptor stamps, which data transactions validate on the shards they commit on.
  */
-export const SQL_REPLICATED_PREFIXES: readonly Buffer[] = [DROPPED_DATA_PREFIX];
+export const SQL_REPLICATED_PREFIXES: readonly Buffer[] = [DROPPED_DATA_PREFIX, DESCRIPTOR_STAMP_PREFIX];
+
+/**
+ * A transaction that has written nothing reads the catalog at its snapshot, unrecorded; one
+ * with writes (possibly its own DDL) reads it through the transaction, as DDL must.
+ */
+function catalogRead(txn: Txn): CatalogRead {
+  return txn.hasWrites ? 'tracked' : 'snapshot';
+}
 
 export class Engine {
   private cached: Catalog | undefined;
@@ -61,8 +70,8 @@ export class Engine {
 
   constructor(kv: KvClient | ShardKv, options: EngineOptions = {}) {
     this.kv = kv instanceof KvClient ? kv : KvClient.single(kv, { replicatedKeys: SQL_REPLICATED_KEYS, replicatedPrefixes: SQL_REPLICATED_PREFIXES });
-    if (this.kv.map.shardIds().length > 1 && (!this.kv.isReplicated(versionKey()) || !this.kv.isReplicated(droppedDataMarker(FIRST_USER_ID)))) {
-      throw new Error('the KV client must keep the catalog version and dropped-data markers replicated (replicatedKeys: SQL_REPLICATED_KEYS, replicatedPrefixes: SQL_REPLICATED_PREFIXES)');
+    if (this.kv.map.shardIds().length > 1 && (SQL_REPLICATED_PREFIXES.some((p) => !this.kv.isReplicated(p)) || !this.kv.isReplicated(versionKey()))) {
+      throw new Error('the KV client must keep the catalog version, dropped-data markers and descriptor stamps replicated (replicatedKeys: SQL_REPLICATED_KEYS, replicatedPrefixes: SQL_REPLICATED_PREFIXES)');
     }
     this.maxRetries = options.maxRetries ?? 5;
     this.schemaChangeGate = options.schemaChangeGate;
@@ -80,11 +89,16 @@ export class Engine {
     return new Txn(this.kv, { ...this.txnOptions, ...extra });
   }
 
-  /** The catalog as seen by `txn` (cached when the stored version matches). */
+  /**
+   * The catalog as seen by `txn` (cached when the stored version matches). A transaction
+   * without writes reads it at its snapshot without recording the reads: it depends on the
+   * stamps of the descriptors its statements use (recorded when they run), not on the catalog.
+   */
   async catalogFor(txn: Txn): Promise<Catalog> {
-    const version = await readCatalogVersion(txn);
+    const how = catalogRead(txn);
+    const version = await readCatalogVersion(txn, how);
     if (this.cached && this.cached.version === version) return this.cached;
-    const cat = new Catalog(version, await loadDescriptors(txn));
+    const cat = new Catalog(version, await loadDescriptors(txn, how));
     if (!txn.hasWrites) this.cache(cat);
     return cat;
   }
@@ -99,13 +113,15 @@ export class Engine {
   assumeCachedCatalog(txn: Txn): Catalog | undefined {
     const cat = this.cached;
     if (cat === undefined || !txn.fresh) return undefined;
-    txn.assume(versionKey(), (v) => (decodeInt(v) ?? 0n) === cat.version);
+    // Checked at the snapshot only: the statements record the stamps of what they use.
+    txn.assume(versionKey(), (v) => (decodeInt(v) ?? 0n) === cat.version, { validate: false });
     return cat;
   }
 
   /** The catalog at `txn`'s snapshot after its assumed version proved stale (cached if newer). */
   async catalogAfterFailedAssumption(txn: Txn): Promise<Catalog> {
-    const cat = await this.reloadCatalog(txn);
+    const how = catalogRead(txn);
+    const cat = new Catalog(await readCatalogVersion(txn, how), await loadDescriptors(txn, how));
     if (!txn.hasWrites) this.cache(cat);
     return cat;
   }

@@ -210,7 +210,7 @@ export async function dropTypes(ctx: ExecContext, objects: readonly Node[], miss
       changed.set(table.id, next);
       writeDescriptor(ctx.txn, next);
     }
-    deleteDescriptor(ctx.txn, d.id);
+    deleteDescriptor(ctx.txn, d);
   }
   await hooks.done();
   return 'DROP TYPE';

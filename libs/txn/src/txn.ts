@@ -234,12 +234,14 @@ export class Txn {
    * key's copy on the row's shard rides along in GetNow), or by checkAssumption(); every scan,
    * locking read and commit checks it first, and nothing is staged before it is checked. So a
    * failed check (AssumptionFailedError) finds at most buffered writes, which the caller rolls
-   * back to a savepoint taken before it ran. The key joins the read set (validated at commit).
+   * back to a savepoint taken before it ran. The key joins the read set (validated at commit)
+   * unless `validate` is false: the caller then records what it depends on itself (the SQL
+   * layer records the stamps of the descriptors its statements use, decision 0052).
    */
-  assume(key: Buffer, holds: (value: Buffer | undefined) => boolean): void {
+  assume(key: Buffer, holds: (value: Buffer | undefined) => boolean, { validate = true }: { validate?: boolean } = {}): void {
     if (!this.fresh) throw new Error('Txn.assume must come before the transaction reads or writes anything');
     this.assumption = { key, holds, check: undefined, checked: false };
-    this.notePointRead(key);
+    if (validate) this.notePointRead(key);
   }
 
   /** Nothing read, written or timestamped yet. */
@@ -287,6 +289,25 @@ export class Txn {
     })();
     // Awaited by every reader; unawaited (a failed first read), it must not crash the process.
     a.check.catch(() => undefined);
+  }
+
+  /**
+   * Reads `key` at this transaction's snapshot without recording the read for validation and
+   * without this transaction's own writes: for state the caller depends on only through
+   * narrower keys it records itself (a data transaction reading the catalog validates the
+   * stamps of the descriptors it uses, not every descriptor).
+   */
+  async getAtSnapshot(key: Buffer): Promise<Buffer | undefined> {
+    return (await this.kv.get(key, await this.readTs(), this.readOptions()))?.value;
+  }
+
+  /** Rows of [start, end) at this transaction's snapshot, unrecorded, as getAtSnapshot. */
+  async *scanAtSnapshot(start: Buffer, end: Buffer): AsyncGenerator<TxnRow> {
+    const ts = await this.readTs();
+    const pageSize = this.options.scanPageSize ?? 256;
+    for await (const page of this.kv.scanPages(start, end, ts, { limit: pageSize, ...this.readOptions() }, pageSize)) {
+      for (const row of page.rows) yield { key: row.key, value: row.value };
+    }
   }
 
   /** Records a point read without reading (e.g. a catalog version the txn depends on). */

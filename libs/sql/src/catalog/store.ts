@@ -2,6 +2,7 @@
 // restarts and every gateway sees it.
 //   /1/1/<descriptor id int8>   -> JSON descriptor
 //   /1/2/<name text>            -> int8 counters: 'version' (bumped by every DDL), 'next_id'
+//   /1/3/<descriptor id int8>   -> empty: the descriptor's stamp (see descriptorStampKey)
 //   /2/1/<sequence id int8>     -> int8 current value of a sequence
 // User tables get descriptor ids >= FIRST_USER_ID, so system table ids never collide.
 import { decodeRow, encodeIndexKey, encodeRow, indexSpan, type IndexKeySpec } from '@weft/storage';
@@ -12,6 +13,20 @@ export const FIRST_USER_ID = 100;
 const DESC: IndexKeySpec = { tableId: 1, indexId: 1, types: ['int8'], directions: ['asc'] };
 const META: IndexKeySpec = { tableId: 1, indexId: 2, types: ['text'], directions: ['asc'] };
 const SEQ: IndexKeySpec = { tableId: 2, indexId: 1, types: ['int8'], directions: ['asc'] };
+const STAMP: IndexKeySpec = { tableId: 1, indexId: 3, types: ['int8'], directions: ['asc'] };
+
+/** Every descriptor stamp key starts with this (the KV client keeps one copy per shard). */
+export const DESCRIPTOR_STAMP_PREFIX: Buffer = indexSpan(STAMP).start;
+
+/**
+ * The key rewritten whenever descriptor `id` changes (and, for a table, whenever a table whose
+ * foreign keys reference it changes). A data transaction depends on the descriptors its
+ * statements use, not on the whole catalog: it records their stamps as point reads, so a DDL
+ * on one of them fails it at commit (40001) while DDL on other objects leaves it alone
+ * (decision 0052). One copy per shard, like the catalog version, so the read never makes a
+ * commit multi-shard.
+ */
+export const descriptorStampKey = (id: number): Buffer => encodeIndexKey(STAMP, [{ type: 'int8', value: BigInt(id) }]);
 
 export const versionKey = (): Buffer => encodeIndexKey(META, [{ type: 'text', value: 'version' }]);
 const nextIdKey = (): Buffer => encodeIndexKey(META, [{ type: 'text', value: 'next_id' }]);
@@ -33,24 +48,46 @@ function reviver(_k: string, v: unknown): unknown {
   return v;
 }
 
-export async function readCatalogVersion(txn: Txn): Promise<bigint> {
-  return decodeInt(await txn.get(versionKey())) ?? 0n;
+/**
+ * How a transaction reads the catalog: 'tracked' records the reads for validation (a DDL
+ * transaction serializes with every other DDL); 'snapshot' reads at the transaction's snapshot
+ * unrecorded (a data transaction depends only on the stamps of the descriptors it uses).
+ */
+export type CatalogRead = 'tracked' | 'snapshot';
+
+export async function readCatalogVersion(txn: Txn, how: CatalogRead = 'tracked'): Promise<bigint> {
+  return decodeInt(await (how === 'tracked' ? txn.get(versionKey()) : txn.getAtSnapshot(versionKey()))) ?? 0n;
 }
 
-export async function loadDescriptors(txn: Txn): Promise<Descriptor[]> {
+export async function loadDescriptors(txn: Txn, how: CatalogRead = 'tracked'): Promise<Descriptor[]> {
   const { start, end } = indexSpan(DESC);
   const out: Descriptor[] = [];
-  for await (const row of txn.scan(start, end)) out.push(JSON.parse(row.value.toString('utf8'), reviver) as Descriptor);
+  const rows = how === 'tracked' ? txn.scan(start, end) : txn.scanAtSnapshot(start, end);
+  for await (const row of rows) out.push(JSON.parse(row.value.toString('utf8'), reviver) as Descriptor);
   return out;
 }
 
 export function writeDescriptor(txn: Txn, d: Descriptor): void {
   txn.put(descKey(d.id), Buffer.from(JSON.stringify(d, replacer), 'utf8'));
+  stamp(txn, d);
 }
 
-export function deleteDescriptor(txn: Txn, id: number): void {
-  txn.delete(descKey(id));
+export function deleteDescriptor(txn: Txn, d: Descriptor): void {
+  txn.delete(descKey(d.id));
+  stamp(txn, d);
 }
+
+/**
+ * Rewrites the stamps `d`'s change moves: its own, and for a table those of the tables its
+ * foreign keys reference (a transaction deleting a parent row must not miss a foreign key
+ * added, or act on a child dropped, since its snapshot).
+ */
+function stamp(txn: Txn, d: Descriptor): void {
+  txn.put(descriptorStampKey(d.id), EMPTY);
+  if (d.kind === 'table') for (const fk of d.foreignKeys ?? []) txn.put(descriptorStampKey(fk.refTableId), EMPTY);
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /** Bumps the catalog version; part of every DDL txn (so concurrent DDL conflicts: 40001). */
 export async function bumpVersion(txn: Txn): Promise<bigint> {

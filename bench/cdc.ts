@@ -20,6 +20,7 @@
 //   npm run bench -- cdc          (or: npm run build && node dist/bench/cdc.js)
 // Env: BENCH_KAFKA (default 127.0.0.1:9092), BENCH_SECONDS (latency load, default 20),
 //      BENCH_CDC_RATE (rows/s, default 200), BENCH_CLIENTS (default 8), BENCH_SHARDS (default 4),
+//      BENCH_CDC_PARTS (default "peer,rebuild": what runs besides Weft's latency),
 //      BENCH_REBUILD_ROWS (default 100000), BENCH_REBUILD_BATCH (rows per INSERT, default 100),
 //      BENCH_PORT (first port of the demo's block; default: a free block found at random),
 //      BENCH_MATERIALIZER_PORT (http port of the rebuilt materializer, +1 metrics; default: free).
@@ -33,6 +34,7 @@ import { performance } from 'node:perf_hooks';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { devPorts, PORT_SPAN } from '../apps/cli/src/dev-cluster';
+import { HEADER } from '../libs/mirror/src/log-record';
 import { cpuMsByRole } from './proc-cpu';
 import { fmt, percentiles } from './stats';
 
@@ -42,6 +44,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const RATE = Number(process.env.BENCH_CDC_RATE ?? 200);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
 const SHARDS = Number(process.env.BENCH_SHARDS ?? 4);
+/** Which measurements run (BENCH_CDC_PARTS, comma-separated; default all): peer, rebuild (the latency always). */
+const PARTS = new Set((process.env.BENCH_CDC_PARTS ?? 'peer,rebuild').split(',').map((x) => x.trim()));
 const REBUILD_ROWS = Number(process.env.BENCH_REBUILD_ROWS ?? 100_000);
 const REBUILD_BATCH = Number(process.env.BENCH_REBUILD_BATCH ?? 100);
 const FIXED_PORT = process.env.BENCH_PORT === undefined ? undefined : Number(process.env.BENCH_PORT);
@@ -159,7 +163,22 @@ interface Latencies {
   max: number;
 }
 
+/** p50/p99 ms of each hop of a change's way (wall clocks of the processes, one machine). */
+interface Hops {
+  /** Rows whose log record and change event were both seen. */
+  readonly rows: number;
+  /** Commit timestamp → the shard leader's mirror sends the entry to its log topic (apply, linger, batching). */
+  readonly commitToMirror: readonly [number, number];
+  /** Mirror send → the CDC service builds the event (mirror transaction commit, CDC fetch, catalog wait, decoding). */
+  readonly mirrorToCdc: readonly [number, number];
+  /** The CDC service builds the event → sends it to the change topic. */
+  readonly cdcBuildToSend: readonly [number, number];
+  /** CDC send → the consumer has it (the CDC's Kafka transaction commit, the consumer's fetch). */
+  readonly cdcToConsumer: readonly [number, number];
+}
+
 interface LatencyResult extends Latencies {
+  hops: Hops;
   materializerCpuMsPerEntry: number;
   materializerEntries: number;
   cdcCpuMsPerEvent: number;
@@ -193,6 +212,23 @@ async function pacedInserts(client: () => Client, acked: Map<number, number>): P
       }
     }),
   );
+}
+
+function hopsOf(events: readonly { shard: number; index: number; commitMs: number; builtMs: number; sentMs: number; arrivedMs: number }[], mirrorSent: ReadonlyMap<string, number>): Hops {
+  const h = { a: [] as number[], b: [] as number[], c: [] as number[], d: [] as number[] };
+  for (const e of events) {
+    const sent = mirrorSent.get(`${e.shard}:${e.index}`);
+    if (sent === undefined) continue;
+    h.a.push(sent - e.commitMs);
+    h.b.push(e.builtMs - sent);
+    h.c.push(e.sentMs - e.builtMs);
+    h.d.push(e.arrivedMs - e.sentMs);
+  }
+  const pp = (xs: number[]): readonly [number, number] => {
+    const p = percentiles(xs);
+    return [p.p50, p.p99];
+  };
+  return { rows: h.a.length, commitToMirror: pp(h.a), mirrorToCdc: pp(h.b), cdcBuildToSend: pp(h.c), cdcToConsumer: pp(h.d) };
 }
 
 function latencies(acked: ReadonlyMap<number, number>, arrived: ReadonlyMap<number, number>, duplicates: number): Latencies {
@@ -279,6 +315,7 @@ async function measureLatency(demo: Demo, prefix: string): Promise<LatencyResult
 
   const acked = new Map<number, number>();
   const arrived = new Map<number, number>();
+  const events = new Map<number, { shard: number; index: number; commitMs: number; builtMs: number; sentMs: number; arrivedMs: number }>();
   let duplicates = 0;
   let warm = false;
   const consumer = kafka.consumer({ groupId: `${prefix}.bench-reader`, maxWaitTimeInMs: 100 });
@@ -287,10 +324,28 @@ async function measureLatency(demo: Demo, prefix: string): Promise<LatencyResult
   await consumer.run({
     eachMessage: async ({ message }) => {
       const t = now();
+      const wall = Date.now();
       const id = Number((JSON.parse(String(message.key)) as { id: number | string }).id);
       if (id === -1) warm = true;
       else if (arrived.has(id)) duplicates++;
-      else arrived.set(id, t);
+      else {
+        arrived.set(id, t);
+        const e = JSON.parse(String(message.value)) as { ts_ms: number; source: { shard: number; index: number; ts_ms: number } };
+        events.set(id, { shard: e.source.shard, index: e.source.index, commitMs: e.source.ts_ms, builtMs: e.ts_ms, sentMs: Number(message.timestamp), arrivedMs: wall });
+      }
+    },
+  });
+  // The log topics' records (committed ones), for when the mirror sent each entry.
+  const mirrorSent = new Map<string, number>();
+  const logReader = kafka.consumer({ groupId: `${prefix}.bench-log-reader`, maxWaitTimeInMs: 100 });
+  await logReader.connect();
+  await logReader.subscribe({ topics: [new RegExp(`^${prefix}\\.log\\.\\d+$`)], fromBeginning: true });
+  await logReader.run({
+    eachMessage: async ({ message }) => {
+      const h = message.headers ?? {};
+      const shard = h[HEADER.shard];
+      const index = h[HEADER.index];
+      if (shard !== undefined && index !== undefined) mirrorSent.set(`${String(shard)}:${String(index)}`, Number(message.timestamp));
     },
   });
   await until('the consumer to receive the warm-up event', async () => (warm ? true : undefined), 60_000);
@@ -305,10 +360,12 @@ async function measureLatency(demo: Demo, prefix: string): Promise<LatencyResult
   const matAfter = sum((await materializerShards(p.materializerHttp)).map((s) => s.appliedIndex));
   const cdcAfter = sum((await cdcShards(p.cdcHttp)).map((s) => s.changeEvents));
   await consumer.disconnect();
+  await logReader.disconnect();
 
   const cpu = (role: string): number => (cpuAfter.get(role) ?? 0) - (cpuBefore.get(role) ?? 0);
   return {
     ...latencies(acked, arrived, duplicates),
+    hops: hopsOf([...events.values()], mirrorSent),
     materializerEntries: matAfter - matBefore,
     materializerCpuMsPerEntry: cpu('materializer') / Math.max(1, matAfter - matBefore),
     cdcEvents: cdcAfter - cdcBefore,
@@ -400,20 +457,27 @@ async function main(): Promise<void> {
   const prefix = `benchcdc${Date.now().toString(36)}`;
   // The peer first, alone on the machine (its server is stopped before Weft starts).
   process.stderr.write(`cdc bench: PostgreSQL 15 logical decoding peer, ${RATE} rows/s for ${SECONDS} s...\n`);
-  const pg = await measurePostgresLatency();
+  const pg = PARTS.has('peer') ? await measurePostgresLatency() : undefined;
   process.stderr.write(`cdc bench: starting weft demo --kafka ${KAFKA} (${SHARDS} shards)...\n`);
   const demo = await startDemo(prefix);
   try {
     process.stderr.write(`cdc bench: latency, ${RATE} rows/s for ${SECONDS} s...\n`);
     const l = await measureLatency(demo, prefix);
     process.stderr.write(`cdc bench: rebuild, ${REBUILD_ROWS} more rows...\n`);
-    const r = await measureRebuild(demo, prefix);
+    const r = PARTS.has('rebuild') ? await measureRebuild(demo, prefix) : undefined;
     process.stdout.write(`Commit-to-consumer CDC latency: ${CLIENTS} clients, ${RATE} single-row autocommit INSERTs/s (100-byte value) for ${SECONDS} s, weft demo --kafka with ${SHARDS} shards; a kafkajs consumer (read_committed) of the change topic\n\n`);
     process.stdout.write('| rows acked | received | missing | duplicates | p50 ms | p95 ms | p99 ms | max ms | materializer CPU ms/entry | CDC CPU ms/event |\n|---|---|---|---|---|---|---|---|---|---|\n');
     process.stdout.write(`| ${l.rows} | ${l.received} | ${l.missing} | ${l.duplicates} | ${fmt(l.p50)} | ${fmt(l.p95)} | ${fmt(l.p99)} | ${fmt(l.max)} | ${fmt(l.materializerCpuMsPerEntry, 3)} (${l.materializerEntries} entries) | ${fmt(l.cdcCpuMsPerEvent, 3)} (${l.cdcEvents} events) |\n\n`);
-    process.stdout.write(`Peer, same load and run: PostgreSQL 15 (fsync on), pg_recvlogical with test_decoding\n\n`);
-    process.stdout.write('| rows acked | received | missing | duplicates | p50 ms | p95 ms | p99 ms | max ms | Weft/PostgreSQL p50 | p99 |\n|---|---|---|---|---|---|---|---|---|---|\n');
-    process.stdout.write(`| ${pg.rows} | ${pg.received} | ${pg.missing} | ${pg.duplicates} | ${fmt(pg.p50)} | ${fmt(pg.p95)} | ${fmt(pg.p99)} | ${fmt(pg.max)} | ${fmt(l.p50 / pg.p50, 1)}× | ${fmt(l.p99 / pg.p99, 1)}× |\n\n`);
+    const hop = (x: readonly [number, number]): string => `${fmt(x[0])} / ${fmt(x[1])}`;
+    process.stdout.write(`Per hop, p50 / p99 ms (${l.hops.rows} rows; wall clocks of the processes on this machine, Kafka record timestamps)\n\n`);
+    process.stdout.write('| commit → mirror sends to the log topic | mirror send → CDC builds the event | CDC build → send | CDC send → consumer |\n|---|---|---|---|\n');
+    process.stdout.write(`| ${hop(l.hops.commitToMirror)} | ${hop(l.hops.mirrorToCdc)} | ${hop(l.hops.cdcBuildToSend)} | ${hop(l.hops.cdcToConsumer)} |\n\n`);
+    if (pg !== undefined) {
+      process.stdout.write(`Peer, same load and run: PostgreSQL 15 (fsync on), pg_recvlogical with test_decoding\n\n`);
+      process.stdout.write('| rows acked | received | missing | duplicates | p50 ms | p95 ms | p99 ms | max ms | Weft/PostgreSQL p50 | p99 |\n|---|---|---|---|---|---|---|---|---|---|\n');
+      process.stdout.write(`| ${pg.rows} | ${pg.received} | ${pg.missing} | ${pg.duplicates} | ${fmt(pg.p50)} | ${fmt(pg.p95)} | ${fmt(pg.p99)} | ${fmt(pg.max)} | ${fmt(l.p50 / pg.p50, 1)}× | ${fmt(l.p99 / pg.p99, 1)}× |\n\n`);
+    }
+    if (r === undefined) return;
     process.stdout.write(`Materializer rebuild from offset 0 of every log topic (${SHARDS} topics), a fresh process, empty data directory\n\n`);
     process.stdout.write('| entries | rows | first to last entry s | from process start s | entries/s | rows/s | CPU ms/entry |\n|---|---|---|---|---|---|---|\n');
     process.stdout.write(`| ${r.entries} | ${r.rows} | ${fmt(r.applyMs / 1000, 2)} | ${fmt(r.totalMs / 1000, 2)} | ${fmt(r.entries / (r.applyMs / 1000), 0)} | ${fmt(r.rows / (r.applyMs / 1000), 0)} | ${fmt(r.cpuMs / Math.max(1, r.entries), 3)} |\n\n`);

@@ -2,9 +2,9 @@
 // settings, SQL-level and protocol-level prepared statements, and statement execution with
 // implicit transactions that retry serialization failures before any row was sent.
 import type { DoStmt, Node } from 'libpg-query';
-import { parseDoBlock, runDoBlock } from './plpgsql/do-block';
+import { parseDoBlock, runDoBlock, type DoParam } from './plpgsql/do-block';
 import {
-  PgError, type ExecuteRequest, type PgValue, type PreparedStatement, type QueryContext, type SessionHandler, type StatementResult, type TransactionStatus,
+  PgError, type ExecuteRequest, type PgValue, type PreparedStatement, type QueryContext, type Row, type RowBatches, type SessionHandler, type StatementResult, type TransactionStatus,
 } from '@weft/pgwire';
 import { AssumptionFailedError, type Txn } from '@weft/txn';
 import { INFORMATION_SCHEMA_ID, PG_CATALOG_ID, type Catalog, type Relation } from './catalog/catalog';
@@ -528,28 +528,31 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
     const program = parseDoBlock(doBlockBody(d));
     if (txn.hasWrites || !implicit) this.txnCatalog = catalog;
     const current = (): Catalog => this.txnCatalog ?? catalog;
-    const one = async (sql: string): Promise<StatementResult> => {
+    const one = async (sql: string, params: readonly DoParam[]): Promise<StatementResult> => {
       const stmts = parseSql(sql);
       if (stmts.length !== 1) throw sqlError(S.SYNTAX_ERROR, `a DO block statement must be one SQL statement: ${sql}`);
       const node = stmts[0].node;
       const kind = Object.keys(node)[0] ?? '';
       if (kind in SESSION_STATEMENTS) throw sqlError(S.FEATURE_NOT_SUPPORTED, `${SESSION_STATEMENTS[kind]} is not supported in DO blocks`);
-      return this.execWith(txn, current(), stmts[0], [], undefined, ctx, implicit).catch((e: unknown) => {
+      // Variables arrive as parameters of their own types (planned like a prepared statement's).
+      const typed: SqlPrepared | undefined = params.length === 0 ? undefined : { parsed: stmts[0], declared: params.map((p) => p.type), compiled: undefined, catalogVersion: undefined, paramTypes: [], columns: null };
+      return this.execWith(txn, current(), stmts[0], params.map((p) => p.value), typed, ctx, implicit).catch((e: unknown) => {
         throw unpositioned(kvErrorToPg(e));
       });
     };
     // A position inside one of the block's statements does not point into the DO statement.
     const unpositioned = (e: unknown): unknown => (e instanceof PgError && e.fields.position !== undefined ? new PgError(e.code, e.message, { ...e.fields, position: undefined }, e.severity) : e);
     await runDoBlock(program, {
-      exec: async (sql) => {
-        const r = await one(sql);
-        if (r.kind === 'rows') {
-          throw sqlError(S.SYNTAX_ERROR, 'query has no destination for result data', { hint: 'If you want to discard the results of a SELECT, use PERFORM instead.' });
-        }
+      run: async (sql, params) => {
+        const r = await one(sql, params);
+        if (r.kind !== 'rows') return { kind: 'count', rowCount: rowCountOf(r) };
+        const cat = current();
+        const columns = r.columns.map((c) => ({ name: c.name, type: typeByOid(c.typeOid) ?? cat.typeByOid(c.typeOid) ?? t('text') }));
+        return { kind: 'rows', columns, rows: await allRows(r.rows, r.batches) };
       },
-      scalar: async (sql) => {
-        const r = await one(sql);
-        return r.kind === 'rows' ? r.rows?.[0]?.[0] : undefined;
+      columnsOf: (schema, name) => {
+        const rel = resolveRelation(current(), this.sessionInfo(current()), schema, name);
+        return rel === undefined ? undefined : 'columns' in rel ? rel.columns.map((c) => c.name) : undefined;
       },
       savepoint: async () => txn.savepoint(),
       rollbackTo: async (mark) => {
@@ -1110,4 +1113,17 @@ function doBlockBody(d: DoStmt): string {
 /** Same column count, names and types: what a client was told in RowDescription still holds. */
 function sameShape(a: readonly { name: string; typeOid: number }[], b: readonly { name: string; typeOid: number }[]): boolean {
   return a.length === b.length && a.every((c, i) => c.name === b[i].name && c.typeOid === b[i].typeOid);
+}
+
+/** The row count a command tag reports ("INSERT 0 5", "UPDATE 3"); 0 when it has none. */
+function rowCountOf(r: StatementResult): number {
+  const m = r.kind === 'command' ? / (\d+)$/.exec(r.commandTag) : null;
+  return m === null ? 0 : Number(m[1]);
+}
+
+/** A result's rows, whether sent at once or in batches. */
+async function allRows(rows: readonly Row[] | undefined, batches: RowBatches | undefined): Promise<Row[]> {
+  const out: Row[] = [...(rows ?? [])];
+  if (batches !== undefined) for await (const b of batches) out.push(...b);
+  return out;
 }

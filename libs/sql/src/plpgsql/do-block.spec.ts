@@ -2,7 +2,8 @@
 // the construct), and how the interpreter runs blocks, handlers and conditions against a host.
 import { PgError } from '@weft/pgwire';
 import { initParser } from '../parse';
-import { parseDoBlock, runDoBlock, type DoHost } from './do-block';
+import { parseDoBlock, runDoBlock, type DoHost, type DoStatement } from './do-block';
+import { t } from '../types/types';
 import { conditionMatches } from './conditions';
 
 beforeAll(() => initParser());
@@ -16,20 +17,25 @@ const refusal = (body: string): { code?: string; message?: string } => {
   }
 };
 
-/** A host that records statements and fails the ones `fail` names with their SQLSTATE. */
-function fakeHost(fail: Record<string, string> = {}, scalars: Record<string, unknown> = {}): DoHost & { log: string[] } {
+/**
+ * A host that records statements and fails the ones `fail` names with their SQLSTATE; a query
+ * `answers` names returns that one-column boolean row (IF conditions).
+ */
+function fakeHost(fail: Record<string, string> = {}, answers: Record<string, boolean | null> = {}): DoHost & { log: string[] } {
   const log: string[] = [];
   let marks = 0;
   return {
     log,
-    exec: async (sql) => {
+    run: async (sql) => {
       if (fail[sql]) throw new PgError(fail[sql], `failed: ${sql}`);
+      if (sql in answers) {
+        log.push(`? ${sql}`);
+        return { kind: 'rows', columns: [{ name: 'bool', type: t('bool') }], rows: [[answers[sql]]] };
+      }
       log.push(sql);
+      return { kind: 'count', rowCount: 1 };
     },
-    scalar: async (sql) => {
-      log.push(`? ${sql}`);
-      return scalars[sql];
-    },
+    columnsOf: () => undefined,
     savepoint: async () => {
       log.push(`savepoint ${++marks}`);
       return marks;
@@ -41,43 +47,68 @@ function fakeHost(fail: Record<string, string> = {}, scalars: Record<string, unk
   };
 }
 
+const body = (text: string): readonly DoStatement[] => parseDoBlock(text).body;
+
 describe('parseDoBlock', () => {
   it('turns a guarded CREATE TYPE into a block with a duplicate_object handler', () => {
-    expect(parseDoBlock(` BEGIN CREATE TYPE "s" AS ENUM('a','b'); EXCEPTION WHEN duplicate_object THEN null; END `)).toEqual([
+    expect(body(` BEGIN CREATE TYPE "s" AS ENUM('a','b'); EXCEPTION WHEN duplicate_object THEN null; END `)).toEqual([
       { kind: 'block', body: [{ kind: 'sql', sql: `CREATE TYPE "s" AS ENUM('a','b')`, line: 1 }], handlers: [{ conditions: ['42710'], body: [] }] },
     ]);
   });
 
   it('reads SQLSTATE conditions, OR lists, class names and OTHERS', () => {
-    const [block] = parseDoBlock(`BEGIN NULL; EXCEPTION WHEN SQLSTATE '22P02' OR unique_violation THEN NULL; WHEN integrity_constraint_violation THEN NULL; WHEN others THEN NULL; END`);
+    const [block] = body(`BEGIN NULL; EXCEPTION WHEN SQLSTATE '22P02' OR unique_violation THEN NULL; WHEN integrity_constraint_violation THEN NULL; WHEN others THEN NULL; END`);
     expect(block.kind === 'block' && block.handlers.map((h) => h.conditions)).toEqual([['22P02', '23505'], ['23000'], ['others']]);
   });
 
   it('reads IF / ELSIF / ELSE with their SQL conditions, PERFORM, RAISE and RETURN', () => {
     // A body without handlers is the function's own block: its statements come back directly.
-    expect(parseDoBlock(`BEGIN IF NOT EXISTS (SELECT 1 FROM pg_type WHERE typname = 'x') THEN PERFORM 1; ELSIF 1 = 2 THEN RETURN; ELSE RAISE NOTICE 'n%%'; END IF; END`)).toEqual([
+    expect(body(`BEGIN IF NOT EXISTS (SELECT 1 FROM pg_type WHERE typname = 'x') THEN PERFORM 1; ELSIF 1 = 2 THEN RETURN; ELSE RAISE NOTICE 'n%%'; END IF; END`)).toEqual([
       {
         kind: 'if',
         branches: [
           { cond: `NOT EXISTS (SELECT 1 FROM pg_type WHERE typname = 'x')`, body: [{ kind: 'perform', sql: 'SELECT 1', line: 1 }] },
           { cond: '1 = 2', body: [{ kind: 'return' }] },
         ],
-        otherwise: [{ kind: 'raise', level: 'notice', message: 'n%', code: 'P0001' }],
+        otherwise: [{ kind: 'raise', level: 'notice', message: 'n%%', params: [], code: 'P0001' }],
       },
     ]);
   });
 
   it('takes RAISE EXCEPTION ... USING ERRCODE as the error code', () => {
-    expect(parseDoBlock(`BEGIN RAISE EXCEPTION 'bad' USING ERRCODE = '22012'; END`)).toEqual([{ kind: 'raise', level: 'error', message: 'bad', code: '22012' }]);
+    expect(body(`BEGIN RAISE EXCEPTION 'bad' USING ERRCODE = '22012'; END`)).toEqual([{ kind: 'raise', level: 'error', message: 'bad', params: [], code: '22012' }]);
   });
 
   it('refuses what is outside the subset with 0A000 naming the construct', () => {
-    expect(refusal('DECLARE x int; BEGIN NULL; END')).toEqual({ code: '0A000', message: 'PL/pgSQL construct not supported in DO blocks: variables (DECLARE x)' });
-    expect(refusal('BEGIN FOR i IN 1..3 LOOP NULL; END LOOP; END').message).toBe('PL/pgSQL construct not supported in DO blocks: FOR loops');
-    expect(refusal("BEGIN EXECUTE 'SELECT 1'; END").message).toBe('PL/pgSQL construct not supported in DO blocks: EXECUTE (dynamic SQL)');
-    expect(refusal('BEGIN LOOP EXIT; END LOOP; END').message).toBe('PL/pgSQL construct not supported in DO blocks: LOOP');
-    expect(refusal("BEGIN RAISE NOTICE 'x %', 1; END").message).toBe('PL/pgSQL construct not supported in DO blocks: RAISE with parameters');
     expect(refusal('BEGIN CASE WHEN true THEN NULL; END CASE; END').message).toBe('PL/pgSQL construct not supported in DO blocks: CASE');
+    expect(refusal('BEGIN DECLARE x int; BEGIN NULL; END; END')).toMatchObject({ code: '0A000', message: 'PL/pgSQL construct not supported in DO blocks: DECLARE in a nested block' });
+    expect(refusal('DECLARE x int; BEGIN <<inner>> LOOP EXIT inner; END LOOP; END').message).toBe('PL/pgSQL construct not supported in DO blocks: labels');
+    expect(refusal("DECLARE n int; BEGIN EXECUTE 'SELECT 1' INTO n; END").message).toBe('PL/pgSQL construct not supported in DO blocks: EXECUTE ... INTO');
+    expect(refusal('DECLARE c CURSOR FOR SELECT 1; BEGIN OPEN c; END').code).toBe('0A000');
+  });
+
+  it('reads variables, assignments, loops, EXIT/CONTINUE, EXECUTE and RAISE parameters', () => {
+    const p = parseDoBlock(`DECLARE n int := 1; total bigint NOT NULL := 0; r record; k CONSTANT text := 'x';
+      BEGIN
+        SELECT count(*) INTO STRICT n FROM t;
+        FOR i IN REVERSE 10..1 BY 2 LOOP CONTINUE WHEN i = 4; total := total + i; END LOOP;
+        FOR r IN SELECT id FROM t LOOP EXIT WHEN r.id > 3; END LOOP;
+        WHILE n > 0 LOOP n = n - 1; END LOOP;
+        EXECUTE format('DROP TABLE %I', k) USING n;
+        RAISE NOTICE 'n=% total=%%', n;
+      END`);
+    expect(p.variables).toEqual([
+      { kind: 'scalar', name: 'n', typeName: 'int', init: '1', constant: false, notNull: false },
+      { kind: 'scalar', name: 'total', typeName: 'bigint', init: '0', constant: false, notNull: true },
+      { kind: 'record', name: 'r' },
+      { kind: 'scalar', name: 'k', typeName: 'text', init: "'x'", constant: true, notNull: false },
+    ]);
+    expect(p.body.map((x) => x.kind)).toEqual(['sql', 'for-range', 'for-query', 'while', 'execute', 'raise']);
+    expect(p.body[0]).toMatchObject({ into: { targets: ['n'], strict: true } });
+    expect(p.body[1]).toMatchObject({ variable: 'i', lower: '10', upper: '1', step: '2', reverse: true });
+    expect(p.body[3]).toMatchObject({ body: [{ kind: 'assign', target: 'n', expr: ' n - 1' }] });
+    expect(p.body[5]).toMatchObject({ message: 'n=% total=%%', params: ['n'] });
+    expect(refusal("BEGIN RAISE NOTICE '% %', 1; END")).toEqual({ code: '42601', message: 'too few parameters specified for RAISE' });
   });
 
   it('reports a body PostgreSQL would not compile with its SQLSTATE', () => {
@@ -86,7 +117,7 @@ describe('parseDoBlock', () => {
   });
 
   it('wraps a body that contains the wrapper quote tag', () => {
-    expect(parseDoBlock(`BEGIN PERFORM '$weft_do$'; END`)).toEqual([{ kind: 'perform', sql: `SELECT '$weft_do$'`, line: 1 }]);
+    expect(body(`BEGIN PERFORM '$weft_do$'; END`)).toEqual([{ kind: 'perform', sql: `SELECT '$weft_do$'`, line: 1 }]);
   });
 });
 
@@ -110,9 +141,9 @@ describe('runDoBlock', () => {
   });
 
   it('runs the first IF branch whose condition is true; NULL counts as false', async () => {
-    const host = fakeHost({}, { 'SELECT (a)::boolean': null, 'SELECT (b)::boolean': true });
+    const host = fakeHost({}, { 'SELECT ((a)::boolean)': null, 'SELECT ((b)::boolean)': true });
     await runDoBlock(parseDoBlock('BEGIN IF a THEN INSERT INTO t VALUES (1); ELSIF b THEN INSERT INTO t VALUES (2); ELSE INSERT INTO t VALUES (3); END IF; INSERT INTO t VALUES (4); END'), host);
-    expect(host.log).toEqual(['? SELECT (a)::boolean', '? SELECT (b)::boolean', 'INSERT INTO t VALUES (2)', 'INSERT INTO t VALUES (4)']);
+    expect(host.log).toEqual(['? SELECT ((a)::boolean)', '? SELECT ((b)::boolean)', 'INSERT INTO t VALUES (2)', 'INSERT INTO t VALUES (4)']);
   });
 
   it('stops at RETURN, also from inside a nested block', async () => {

@@ -1,20 +1,50 @@
-// Anonymous DO blocks: the PL/pgSQL subset migration tools generate. The body is parsed by
-// libpg-query's PL/pgSQL parser (PostgreSQL's own grammar) and turned into a small program:
-// blocks of SQL statements with EXCEPTION handlers, IF/ELSIF/ELSE, PERFORM, RAISE with a plain
-// message, NULL and RETURN. Anything else (variables, loops, dynamic EXECUTE, ...) is refused
-// with 0A000 naming the construct, before any statement runs.
-import { parsePlPgSQLSync } from 'libpg-query';
-import { PgError } from '@weft/pgwire';
+// Anonymous DO blocks: the PL/pgSQL that migration scripts and tools write. The body is parsed
+// by libpg-query's PL/pgSQL parser (PostgreSQL's own grammar) and turned into a small program:
+// variables (DECLARE, := , SELECT ... INTO [STRICT]), blocks with EXCEPTION handlers (SQLSTATE
+// and SQLERRM inside them), IF/ELSIF/ELSE, LOOP/WHILE/FOR over a range or a query with EXIT and
+// CONTINUE, dynamic EXECUTE ... USING, PERFORM, RAISE with % parameters, NULL and RETURN.
+// Variables reach SQL as typed parameters (bind-variables.ts). Anything else (CASE, cursors,
+// labels, nested DECLARE, ...) is refused with 0A000 naming the construct before any statement runs.
+import { parsePlPgSQLSync, scanSync } from 'libpg-query';
+import { PgError, type PgValue } from '@weft/pgwire';
 import { S, sqlError } from '../errors';
+import { t, type SqlType } from '../types/types';
+import { bindVariables, type DoParam } from './bind-variables';
 import { CONDITIONS, conditionMatches } from './conditions';
 
+export type { DoParam } from './bind-variables';
+
 export type DoStatement =
-  | { readonly kind: 'sql'; readonly sql: string; readonly line: number }
+  | { readonly kind: 'sql'; readonly sql: string; readonly line: number; readonly into?: DoInto }
   | { readonly kind: 'perform'; readonly sql: string; readonly line: number }
   | { readonly kind: 'if'; readonly branches: readonly { readonly cond: string; readonly body: readonly DoStatement[] }[]; readonly otherwise: readonly DoStatement[] }
   | { readonly kind: 'block'; readonly body: readonly DoStatement[]; readonly handlers: readonly DoHandler[] }
-  | { readonly kind: 'raise'; readonly level: 'error' | 'warning' | 'notice' | 'info' | 'debug'; readonly message: string; readonly code: string }
+  | { readonly kind: 'raise'; readonly level: 'error' | 'warning' | 'notice' | 'info' | 'debug'; readonly message: string; readonly params: readonly string[]; readonly code: string }
+  | { readonly kind: 'assign'; readonly target: string; readonly expr: string }
+  | { readonly kind: 'loop'; readonly body: readonly DoStatement[] }
+  | { readonly kind: 'while'; readonly cond: string; readonly body: readonly DoStatement[] }
+  | { readonly kind: 'for-range'; readonly variable: string; readonly lower: string; readonly upper: string; readonly step: string | undefined; readonly reverse: boolean; readonly body: readonly DoStatement[] }
+  | { readonly kind: 'for-query'; readonly variable: string; readonly query: string; readonly body: readonly DoStatement[] }
+  | { readonly kind: 'exit'; readonly exit: boolean; readonly cond: string | undefined }
+  | { readonly kind: 'execute'; readonly query: string; readonly params: readonly string[] }
   | { readonly kind: 'return' };
+
+/** Where SELECT ... INTO puts the first row: variables in column order; STRICT wants exactly one row. */
+export interface DoInto {
+  readonly targets: readonly string[];
+  readonly strict: boolean;
+}
+
+/** A variable of the DECLARE section: a scalar of a declared type, or a record. */
+export type DoVariable =
+  | { readonly kind: 'scalar'; readonly name: string; readonly typeName: string; readonly init: string | undefined; readonly constant: boolean; readonly notNull: boolean }
+  | { readonly kind: 'record'; readonly name: string };
+
+/** A parsed DO block: its variables and its statements. */
+export interface DoProgram {
+  readonly variables: readonly DoVariable[];
+  readonly body: readonly DoStatement[];
+}
 
 export interface DoHandler {
   /** SQLSTATEs, class codes ('23000') or 'others'. */
@@ -22,12 +52,17 @@ export interface DoHandler {
   readonly body: readonly DoStatement[];
 }
 
+/** A statement's result as the block sees it: rows with their column types, or a row count. */
+export type DoResult =
+  | { readonly kind: 'rows'; readonly columns: readonly { readonly name: string; readonly type: SqlType }[]; readonly rows: readonly (readonly PgValue[])[] }
+  | { readonly kind: 'count'; readonly rowCount: number };
+
 /** What running a DO block needs from the session: statements run in its transaction. */
 export interface DoHost {
-  /** Runs one SQL statement (no results expected). */
-  exec(sql: string): Promise<void>;
-  /** Runs a query and returns its first row's first value (IF conditions). */
-  scalar(sql: string): Promise<unknown>;
+  /** Runs one SQL statement with `$n` bound to `params[n - 1]`. */
+  run(sql: string, params: readonly DoParam[]): Promise<DoResult>;
+  /** Column names of the table or view `name` (variable/column ambiguity, 42702); undefined if none. */
+  columnsOf(schema: string | undefined, name: string): readonly string[] | undefined;
   /** Marks the transaction's state; `rollbackTo` undoes everything since (EXCEPTION blocks). */
   savepoint(): Promise<unknown>;
   rollbackTo(mark: unknown): Promise<void>;
@@ -41,7 +76,7 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const exprText = (v: unknown): string => str(obj(obj(v).PLpgSQL_expr).query);
 
 const unsupported = (what: string): PgError => sqlError(S.FEATURE_NOT_SUPPORTED, `PL/pgSQL construct not supported in DO blocks: ${what}`, {
-  hint: 'Weft runs a PL/pgSQL subset in DO blocks: SQL statements, BEGIN ... EXCEPTION WHEN ... END, IF/ELSIF/ELSE, PERFORM, RAISE with a plain message, NULL and RETURN.',
+  hint: 'Weft runs a PL/pgSQL subset in DO blocks: variables, SQL statements, SELECT ... INTO, BEGIN ... EXCEPTION WHEN ... END, IF, LOOP, WHILE, FOR, EXIT, CONTINUE, EXECUTE, PERFORM, RAISE, NULL and RETURN.',
 });
 
 /** The names PL/pgSQL gives statement kinds, for the 0A000 message. */
@@ -62,7 +97,7 @@ function quoteTag(body: string): string {
 }
 
 /** Parses and checks a DO block's body; the errors PostgreSQL raises for a bad body (42601, 42704). */
-export function parseDoBlock(body: string): readonly DoStatement[] {
+export function parseDoBlock(body: string): DoProgram {
   const tag = quoteTag(body);
   let parsed: unknown;
   try {
@@ -71,32 +106,82 @@ export function parseDoBlock(body: string): readonly DoStatement[] {
     const message = e instanceof Error ? e.message : String(e);
     throw sqlError(/^unrecognized exception condition/.test(message) ? S.UNDEFINED_OBJECT : S.SYNTAX_ERROR, message);
   }
+  // Variables live as long as the block here; a nested block's DECLARE would need its own
+  // scope (re-initialised on every entry), which the parser's output does not show.
+  const tokens = scanSync(body).tokens;
+  const declares = tokens.filter((tok) => tok.text.toLowerCase() === 'declare');
+  if (declares.length > 1 || (declares.length === 1 && tokens[0] !== declares[0])) throw unsupported('DECLARE in a nested block');
   const fn = obj(obj(list(obj(parsed).plpgsql_funcs)[0]).PLpgSQL_function);
-  const program = convertBlock(obj(obj(fn.action).PLpgSQL_stmt_block)).body;
-  // found, sqlstate and sqlerrm are implicit; anything else was DECLAREd (checked after the
-  // statements, so a FOR loop is named as such rather than by its loop variable).
-  for (const d of list(fn.datums)) {
-    const v = obj(obj(d).PLpgSQL_var ?? obj(d).PLpgSQL_rec ?? obj(d).PLpgSQL_row);
-    const name = str(v.refname);
-    if (!['found', 'sqlstate', 'sqlerrm'].includes(name)) throw unsupported(`variables (DECLARE ${name || '...'})`);
+  const datums = list(fn.datums).map(obj);
+  const program = convertBlock(obj(obj(fn.action).PLpgSQL_stmt_block), datums).body;
+  const loopVariables = new Set<string>();
+  collectLoopVariables(program, loopVariables);
+  const variables: DoVariable[] = [];
+  const seen = new Set<string>();
+  for (const d of datums) {
+    const rec = obj(d.PLpgSQL_rec);
+    const v = obj(d.PLpgSQL_var);
+    const name = str(rec.refname || v.refname);
+    // found is implicit; sqlstate/sqlerrm belong to handlers; loop variables to their loops.
+    if (name === '' || ['found', 'sqlstate', 'sqlerrm'].includes(name) || loopVariables.has(name)) continue;
+    if (seen.has(name)) throw unsupported(`a variable declared twice (${name})`);
+    seen.add(name);
+    if (d.PLpgSQL_rec !== undefined) {
+      variables.push({ kind: 'record', name });
+      continue;
+    }
+    const typeName = str(obj(obj(v.datatype).PLpgSQL_type).typname);
+    if (typeName === '' || /%(row)?type$/i.test(typeName)) throw unsupported(`the type of variable ${name} (${typeName || 'unknown'})`);
+    variables.push({ kind: 'scalar', name, typeName, init: v.default_val === undefined ? undefined : exprText(v.default_val), constant: v.isconst === true, notNull: v.notnull === true });
   }
-  return program;
+  return { variables, body: program };
 }
 
-function convertList(stmts: unknown): DoStatement[] {
+function collectLoopVariables(stmts: readonly DoStatement[], out: Set<string>): void {
+  for (const s of stmts) {
+    if (s.kind === 'for-range') out.add(s.variable);
+    if (s.kind === 'for-range' || s.kind === 'for-query' || s.kind === 'loop' || s.kind === 'while' || s.kind === 'block') collectLoopVariables(s.body, out);
+    if (s.kind === 'block') for (const h of s.handlers) collectLoopVariables(h.body, out);
+    if (s.kind === 'if') {
+      for (const b of s.branches) collectLoopVariables(b.body, out);
+      collectLoopVariables(s.otherwise, out);
+    }
+  }
+}
+
+/** The name of datum `varno` (a variable the statement assigns or reads into). */
+function datumName(datums: readonly Json[], varno: unknown): string {
+  const d = datums[Number(varno ?? -1)];
+  if (d === undefined) throw unsupported('an assignment target it cannot name');
+  if (d.PLpgSQL_recfield !== undefined) throw unsupported('assigning to a record field');
+  const name = str(obj(d.PLpgSQL_var ?? d.PLpgSQL_rec).refname);
+  if (name === '') throw unsupported('an assignment target it cannot name');
+  return name;
+}
+
+function convertList(stmts: unknown, datums: readonly Json[]): DoStatement[] {
   const out: DoStatement[] = [];
+  const body = (v: unknown): DoStatement[] => convertList(v, datums);
   for (const s of list(stmts)) {
     const [kind, raw] = Object.entries(obj(s))[0] ?? ['', {}];
     const node = obj(raw);
     const line = Number(node.lineno ?? 0);
+    if (node.label !== undefined) throw unsupported('labels');
     switch (kind) {
       case 'PLpgSQL_stmt_block':
-        out.push(convertBlock(node));
+        out.push(convertBlock(node, datums));
         break;
-      case 'PLpgSQL_stmt_execsql':
-        if (node.into) throw unsupported('SELECT ... INTO (variables)');
-        out.push({ kind: 'sql', sql: exprText(node.sqlstmt), line });
+      case 'PLpgSQL_stmt_execsql': {
+        if (!node.into) {
+          out.push({ kind: 'sql', sql: exprText(node.sqlstmt), line });
+          break;
+        }
+        const target = obj(node.target);
+        const row = obj(target.PLpgSQL_row);
+        const targets = target.PLpgSQL_row !== undefined ? list(row.fields).map((f) => datumName(datums, obj(f).varno)) : [str(obj(target.PLpgSQL_var ?? target.PLpgSQL_rec).refname)];
+        out.push({ kind: 'sql', sql: exprText(node.sqlstmt), line, into: { targets, strict: node.strict === true } });
         break;
+      }
       case 'PLpgSQL_stmt_perform':
         out.push({ kind: 'perform', sql: exprText(node.expr), line });
         break;
@@ -104,14 +189,52 @@ function convertList(stmts: unknown): DoStatement[] {
         out.push({
           kind: 'if',
           branches: [
-            { cond: exprText(node.cond), body: convertList(node.then_body) },
-            ...list(node.elsif_list).map((e) => ({ cond: exprText(obj(obj(e).PLpgSQL_if_elsif).cond), body: convertList(obj(obj(e).PLpgSQL_if_elsif).stmts) })),
+            { cond: exprText(node.cond), body: body(node.then_body) },
+            ...list(node.elsif_list).map((e) => ({ cond: exprText(obj(obj(e).PLpgSQL_if_elsif).cond), body: body(obj(obj(e).PLpgSQL_if_elsif).stmts) })),
           ],
-          otherwise: convertList(node.else_body),
+          otherwise: body(node.else_body),
         });
         break;
       case 'PLpgSQL_stmt_raise':
         out.push(convertRaise(node));
+        break;
+      case 'PLpgSQL_stmt_assign': {
+        // The expression's text is the whole assignment ("n := n + 1"): keep its right side.
+        const text = exprText(node.expr);
+        const at = /:=|=/.exec(text);
+        if (at === null) throw unsupported('an assignment without := ');
+        out.push({ kind: 'assign', target: datumName(datums, node.varno), expr: text.slice(at.index + at[0].length) });
+        break;
+      }
+      case 'PLpgSQL_stmt_loop':
+        out.push({ kind: 'loop', body: body(node.body) });
+        break;
+      case 'PLpgSQL_stmt_while':
+        out.push({ kind: 'while', cond: exprText(node.cond), body: body(node.body) });
+        break;
+      case 'PLpgSQL_stmt_fori':
+        out.push({
+          kind: 'for-range',
+          variable: str(obj(obj(node.var).PLpgSQL_var).refname),
+          lower: exprText(node.lower),
+          upper: exprText(node.upper),
+          step: node.step === undefined ? undefined : exprText(node.step),
+          reverse: node.reverse === true,
+          body: body(node.body),
+        });
+        break;
+      case 'PLpgSQL_stmt_fors': {
+        const v = obj(node.var);
+        if (v.PLpgSQL_rec === undefined) throw unsupported('FOR over a query into a list of variables');
+        out.push({ kind: 'for-query', variable: str(obj(v.PLpgSQL_rec).refname), query: exprText(node.query), body: body(node.body) });
+        break;
+      }
+      case 'PLpgSQL_stmt_exit':
+        out.push({ kind: 'exit', exit: node.is_exit === true, cond: node.cond === undefined ? undefined : exprText(node.cond) });
+        break;
+      case 'PLpgSQL_stmt_dynexecute':
+        if (node.into) throw unsupported('EXECUTE ... INTO');
+        out.push({ kind: 'execute', query: exprText(node.query), params: list(node.params).map(exprText) });
         break;
       case 'PLpgSQL_stmt_return':
         // The parser appends an implicit RETURN (no line number) to every body.
@@ -125,7 +248,7 @@ function convertList(stmts: unknown): DoStatement[] {
   return out;
 }
 
-function convertBlock(node: Json): Extract<DoStatement, { kind: 'block' }> {
+function convertBlock(node: Json, datums: readonly Json[]): Extract<DoStatement, { kind: 'block' }> {
   if (node.label) throw unsupported('block labels');
   const handlers = list(obj(obj(node.exceptions).PLpgSQL_exception_block).exc_list).map((x): DoHandler => {
     const h = obj(obj(x).PLpgSQL_exception);
@@ -137,16 +260,15 @@ function convertBlock(node: Json): Extract<DoStatement, { kind: 'block' }> {
       if (!code) throw unsupported(`exception condition ${name}`);
       return code;
     });
-    return { conditions, body: convertList(h.action) };
+    return { conditions, body: convertList(h.action, datums) };
   });
-  return { kind: 'block', body: convertList(node.body), handlers };
+  return { kind: 'block', body: convertList(node.body, datums), handlers };
 }
 
 const LEVELS: Readonly<Record<number, Extract<DoStatement, { kind: 'raise' }>['level']>> = { 21: 'error', 19: 'warning', 18: 'notice', 17: 'info' };
 
 function convertRaise(node: Json): DoStatement {
   if (node.condname) throw unsupported('RAISE with a condition name');
-  if (list(node.params).length) throw unsupported('RAISE with parameters');
   let code = 'P0001';
   for (const o of list(node.options)) {
     const opt = obj(obj(o).PLpgSQL_raise_option);
@@ -155,55 +277,279 @@ function convertRaise(node: Json): DoStatement {
     code = value[1];
   }
   if (typeof node.message !== 'string') throw unsupported('RAISE without a message');
+  const params = list(node.params).map(exprText);
+  const placeholders = (node.message.replace(/%%/g, '').match(/%/g) ?? []).length;
+  // PostgreSQL checks this when it compiles the block.
+  if (placeholders !== params.length) throw sqlError(S.SYNTAX_ERROR, placeholders > params.length ? 'too few parameters specified for RAISE' : 'too many parameters specified for RAISE');
   const level = LEVELS[Number(node.elog_level ?? 21)] ?? 'debug';
-  return { kind: 'raise', level, message: node.message.replace(/%%/g, '%'), code };
+  return { kind: 'raise', level, message: node.message, params, code };
 }
 
+/** Control leaving statements early: RETURN, or EXIT/CONTINUE of the innermost loop. */
 const RETURN = Symbol('return');
+const EXIT = Symbol('exit');
+const CONTINUE = Symbol('continue');
+type Flow = typeof RETURN | typeof EXIT | typeof CONTINUE | undefined;
 
-/** Runs a parsed DO block. Errors leave the statement (the caller fails it as PostgreSQL does). */
-export async function runDoBlock(program: readonly DoStatement[], host: DoHost): Promise<void> {
-  await runList(program, host);
-}
+type Variable =
+  | { kind: 'scalar'; readonly typeName: string; type: SqlType; value: PgValue; readonly constant: boolean; readonly notNull: boolean }
+  | { kind: 'record'; row: { readonly columns: readonly { readonly name: string; readonly type: SqlType }[]; readonly values: readonly PgValue[] } | undefined };
 
-async function runList(stmts: readonly DoStatement[], host: DoHost): Promise<typeof RETURN | undefined> {
-  for (const s of stmts) {
-    const r = await runOne(s, host);
-    if (r === RETURN) return r;
+/** The variables of a running block and the session it runs against. */
+class Interpreter {
+  private readonly vars = new Map<string, Variable>();
+
+  constructor(private readonly host: DoHost) {}
+
+  async declare(variables: readonly DoVariable[]): Promise<void> {
+    this.setFound(false);
+    for (const v of variables) {
+      if (v.kind === 'record') {
+        this.vars.set(v.name, { kind: 'record', row: undefined });
+        continue;
+      }
+      const { type, value } = await this.cast(v.init ?? 'NULL', v.typeName);
+      if (value === null && v.notNull) throw sqlError(S.NULL_VALUE_NOT_ALLOWED, `variable "${v.name}" declared NOT NULL cannot default to NULL`);
+      this.vars.set(v.name, { kind: 'scalar', typeName: v.typeName, type, value, constant: v.constant, notNull: v.notNull });
+    }
   }
-  return undefined;
-}
 
-async function runOne(s: DoStatement, host: DoHost): Promise<typeof RETURN | undefined> {
-  switch (s.kind) {
-    case 'sql':
-      await host.exec(s.sql);
-      return undefined;
-    case 'perform':
-      await host.scalar(s.sql);
-      return undefined;
-    case 'if':
-      for (const b of s.branches) if ((await host.scalar(`SELECT (${b.cond})::boolean`)) === true) return runList(b.body, host);
-      return runList(s.otherwise, host);
-    case 'raise':
-      if (s.level === 'error') throw sqlError(s.code, s.message);
-      if (s.level !== 'debug') host.notice(s.level === 'warning' ? 'WARNING' : s.level === 'notice' ? 'NOTICE' : 'INFO', s.message);
-      return undefined;
-    case 'return':
-      return RETURN;
-    case 'block': {
-      if (s.handlers.length === 0) return runList(s.body, host);
-      // The body runs under a savepoint: a caught error leaves none of its effects behind.
-      const mark = await host.savepoint();
-      try {
-        return await runList(s.body, host);
-      } catch (e) {
-        const code = e instanceof PgError ? e.code : undefined;
-        const handler = code === undefined ? undefined : s.handlers.find((h) => h.conditions.some((c) => conditionMatches(c, code)));
-        if (!handler) throw e;
-        await host.rollbackTo(mark);
-        return runList(handler.body, host);
+  async runList(stmts: readonly DoStatement[]): Promise<Flow> {
+    for (const s of stmts) {
+      const r = await this.runOne(s);
+      if (r !== undefined) return r;
+    }
+    return undefined;
+  }
+
+  private async runOne(s: DoStatement): Promise<Flow> {
+    switch (s.kind) {
+      case 'sql': {
+        const r = await this.run(s.sql);
+        if (s.into !== undefined) {
+          if (r.kind !== 'rows') throw sqlError(S.SYNTAX_ERROR, 'INTO used with a command that cannot return data');
+          if (s.into.strict && r.rows.length === 0) throw sqlError('P0002', 'query returned no rows');
+          if (s.into.strict && r.rows.length > 1) throw sqlError('P0003', 'query returned more than one row', { hint: 'Make sure the query returns a single row, or use LIMIT 1.' });
+          await this.assignRow(s.into.targets, r.columns, r.rows[0]);
+          this.setFound(r.rows.length > 0);
+        } else if (r.kind === 'rows') {
+          throw sqlError(S.SYNTAX_ERROR, 'query has no destination for result data', { hint: 'If you want to discard the results of a SELECT, use PERFORM instead.' });
+        } else {
+          this.setFound(r.rowCount > 0);
+        }
+        return undefined;
+      }
+      case 'perform': {
+        const r = await this.run(s.sql);
+        this.setFound(r.kind === 'rows' ? r.rows.length > 0 : r.rowCount > 0);
+        return undefined;
+      }
+      case 'if':
+        for (const b of s.branches) if (await this.condition(b.cond)) return this.runList(b.body);
+        return this.runList(s.otherwise);
+      case 'raise': {
+        let message = '';
+        let next = 0;
+        for (let i = 0; i < s.message.length; i++) {
+          const c = s.message[i];
+          if (c === '%' && s.message[i + 1] === '%') {
+            message += '%';
+            i++;
+          } else if (c === '%') {
+            message += await this.text(s.params[next++]);
+          } else {
+            message += c;
+          }
+        }
+        if (s.level === 'error') throw sqlError(s.code, message);
+        if (s.level !== 'debug') this.host.notice(s.level === 'warning' ? 'WARNING' : s.level === 'notice' ? 'NOTICE' : 'INFO', message);
+        return undefined;
+      }
+      case 'assign':
+        await this.assign(s.target, s.expr);
+        return undefined;
+      case 'loop':
+        for (;;) {
+          const r = await this.runList(s.body);
+          if (r === RETURN) return r;
+          if (r === EXIT) return undefined;
+        }
+      case 'while':
+        while (await this.condition(s.cond)) {
+          const r = await this.runList(s.body);
+          if (r === RETURN) return r;
+          if (r === EXIT) return undefined;
+        }
+        return undefined;
+      case 'for-range':
+        return this.forRange(s);
+      case 'for-query': {
+        const r = await this.run(s.query);
+        if (r.kind !== 'rows') throw sqlError(S.SYNTAX_ERROR, 'cannot open a query that does not return rows as a FOR loop');
+        const v = this.vars.get(s.variable);
+        if (v?.kind !== 'record') throw unsupported(`FOR over a query into ${s.variable}`);
+        for (const values of r.rows) {
+          v.row = { columns: r.columns, values };
+          const f = await this.runList(s.body);
+          if (f === RETURN) return f;
+          if (f === EXIT) break;
+        }
+        this.setFound(r.rows.length > 0);
+        return undefined;
+      }
+      case 'exit':
+        if (s.cond !== undefined && !(await this.condition(s.cond))) return undefined;
+        return s.exit ? EXIT : CONTINUE;
+      case 'execute': {
+        const sql = await this.text(s.query, true);
+        const params: DoParam[] = [];
+        for (const p of s.params) params.push(await this.evaluate(p));
+        const r = await this.host.run(sql, params);
+        this.setFound(r.kind === 'rows' ? r.rows.length > 0 : r.rowCount > 0);
+        return undefined;
+      }
+      case 'return':
+        return RETURN;
+      case 'block': {
+        if (s.handlers.length === 0) return this.runList(s.body);
+        // The body runs under a savepoint: a caught error leaves none of its effects behind.
+        const mark = await this.host.savepoint();
+        try {
+          return await this.runList(s.body);
+        } catch (e) {
+          const code = e instanceof PgError ? e.code : undefined;
+          const handler = code === undefined ? undefined : s.handlers.find((h) => h.conditions.some((c) => conditionMatches(c, code)));
+          if (!handler || !(e instanceof PgError)) throw e;
+          await this.host.rollbackTo(mark);
+          const saved = [this.vars.get('sqlstate'), this.vars.get('sqlerrm')] as const;
+          this.vars.set('sqlstate', { kind: 'scalar', typeName: 'text', type: TEXT, value: e.code, constant: true, notNull: false });
+          this.vars.set('sqlerrm', { kind: 'scalar', typeName: 'text', type: TEXT, value: e.message, constant: true, notNull: false });
+          try {
+            return await this.runList(handler.body);
+          } finally {
+            restore(this.vars, 'sqlstate', saved[0]);
+            restore(this.vars, 'sqlerrm', saved[1]);
+          }
+        }
       }
     }
   }
+
+  private async forRange(s: Extract<DoStatement, { kind: 'for-range' }>): Promise<Flow> {
+    const bound = async (expr: string, what: string): Promise<bigint> => {
+      const { value } = await this.cast(expr, 'int8');
+      if (value === null) throw sqlError(S.NULL_VALUE_NOT_ALLOWED, `${what} of FOR loop cannot be null`);
+      return BigInt(value as number | bigint | string);
+    };
+    const lower = await bound(s.lower, 'lower bound');
+    const upper = await bound(s.upper, 'upper bound');
+    const step = s.step === undefined ? 1n : await bound(s.step, 'BY value');
+    if (step <= 0n) throw sqlError(S.INVALID_PARAMETER_VALUE, 'BY value of FOR loop must be greater than zero');
+    const saved = this.vars.get(s.variable);
+    let ran = false;
+    try {
+      for (let i = s.reverse ? upper : lower; s.reverse ? i >= lower : i <= upper; i += s.reverse ? -step : step) {
+        ran = true;
+        this.vars.set(s.variable, { kind: 'scalar', typeName: 'int4', type: INT4, value: Number(i), constant: false, notNull: false });
+        const r = await this.runList(s.body);
+        if (r === RETURN) return r;
+        if (r === EXIT) break;
+      }
+    } finally {
+      restore(this.vars, s.variable, saved);
+    }
+    this.setFound(ran);
+    return undefined;
+  }
+
+  /** Runs `sql` with the variables it names bound as parameters. */
+  private run(sql: string): Promise<DoResult> {
+    const bound = bindVariables(sql, {
+      lookup: (name, field) => {
+        const v = this.vars.get(name);
+        if (v === undefined) return undefined;
+        if (v.kind === 'scalar') return field === undefined ? { type: v.type, value: v.value } : undefined;
+        if (v.row === undefined) throw sqlError('55000', `record "${name}" is not assigned yet`, { detail: 'The tuple structure of a not-yet-assigned record is indeterminate.' });
+        const i = v.row.columns.findIndex((c) => c.name === field);
+        return i < 0 ? undefined : { type: v.row.columns[i].type, value: v.row.values[i] };
+      },
+      isRecord: (name) => this.vars.get(name)?.kind === 'record',
+      columnsOf: (schema, name) => this.host.columnsOf(schema, name),
+    });
+    return this.host.run(bound.sql, bound.params);
+  }
+
+  /** An expression's value and type. */
+  private async evaluate(expr: string): Promise<DoParam> {
+    const r = await this.run(`SELECT (${expr})`);
+    if (r.kind !== 'rows' || r.columns.length !== 1) throw sqlError(S.SYNTAX_ERROR, `query "SELECT ${expr}" returned ${r.kind === 'rows' ? r.columns.length : 0} columns`);
+    if (r.rows.length > 1) throw sqlError(S.CARDINALITY_VIOLATION, `query "SELECT ${expr}" returned more than one row`);
+    return { type: r.columns[0].type, value: r.rows[0]?.[0] ?? null };
+  }
+
+  /** An expression's value as type `typeName` (assignment, declarations, loop bounds). */
+  private cast(expr: string, typeName: string): Promise<DoParam> {
+    return this.evaluate(`(${expr})::${typeName}`);
+  }
+
+  private async condition(expr: string): Promise<boolean> {
+    return (await this.cast(expr, 'boolean')).value === true;
+  }
+
+  /** An expression's text, as RAISE prints it ('<NULL>' for null) or EXECUTE needs it. */
+  private async text(expr: string, forExecute = false): Promise<string> {
+    const { value } = await this.cast(expr, 'text');
+    if (value === null && forExecute) throw sqlError(S.NULL_VALUE_NOT_ALLOWED, 'query string argument of EXECUTE is null');
+    if (value === null) return '<NULL>';
+    // A text value comes back as a string (a Buffer only if a codec sent bytes).
+    return typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+  }
+
+  private async assign(target: string, expr: string): Promise<void> {
+    const v = this.vars.get(target);
+    if (v === undefined || v.kind !== 'scalar') throw unsupported(`assigning to ${target}`);
+    if (v.constant) throw sqlError(S.SYNTAX_ERROR, `variable "${target}" is declared CONSTANT`);
+    const { value } = await this.cast(expr, v.typeName);
+    if (value === null && v.notNull) throw sqlError(S.NULL_VALUE_NOT_ALLOWED, `null value cannot be assigned to variable "${target}" declared NOT NULL`);
+    v.value = value;
+  }
+
+  /** SELECT ... INTO: a record takes the row; variables take its columns in order (NULL without a row). */
+  private async assignRow(targets: readonly string[], columns: readonly { readonly name: string; readonly type: SqlType }[], row: readonly PgValue[] | undefined): Promise<void> {
+    const first = this.vars.get(targets[0]);
+    if (targets.length === 1 && first?.kind === 'record') {
+      first.row = row === undefined ? undefined : { columns, values: row };
+      return;
+    }
+    for (let i = 0; i < targets.length; i++) {
+      const v = this.vars.get(targets[i]);
+      if (v === undefined || v.kind !== 'scalar') throw unsupported(`SELECT ... INTO ${targets[i]}`);
+      const value = row?.[i] ?? null;
+      const col = columns[i];
+      // The column's value converted as an assignment converts it.
+      const converted = col === undefined || value === null ? { value: null } : await this.host.run(`SELECT ($1)::${v.typeName}`, [{ type: col.type, value }]).then((r) => ({ value: r.kind === 'rows' ? (r.rows[0]?.[0] ?? null) : null }));
+      if (converted.value === null && v.notNull) throw sqlError(S.NULL_VALUE_NOT_ALLOWED, `null value cannot be assigned to variable "${targets[i]}" declared NOT NULL`);
+      v.value = converted.value;
+    }
+  }
+
+  private setFound(found: boolean): void {
+    this.vars.set('found', { kind: 'scalar', typeName: 'boolean', type: BOOL, value: found, constant: false, notNull: false });
+  }
+}
+
+const TEXT: SqlType = t('text');
+const INT4: SqlType = t('int4');
+const BOOL: SqlType = t('bool');
+
+function restore(vars: Map<string, Variable>, name: string, saved: Variable | undefined): void {
+  if (saved === undefined) vars.delete(name);
+  else vars.set(name, saved);
+}
+
+/** Runs a parsed DO block. Errors leave the statement (the caller fails it as PostgreSQL does). */
+export async function runDoBlock(program: DoProgram, host: DoHost): Promise<void> {
+  const interpreter = new Interpreter(host);
+  await interpreter.declare(program.variables);
+  await interpreter.runList(program.body);
 }

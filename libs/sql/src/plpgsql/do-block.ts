@@ -502,7 +502,10 @@ class Interpreter {
     if (value === null && forExecute) throw sqlError(S.NULL_VALUE_NOT_ALLOWED, 'query string argument of EXECUTE is null');
     if (value === null) return '<NULL>';
     // A text value comes back as a string (a Buffer only if a codec sent bytes).
-    return typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+    if (typeof value === 'string') return value;
+    if (Buffer.isBuffer(value)) return value.toString('utf8');
+    if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+    return JSON.stringify(value);
   }
 
   private async assign(target: string, expr: string): Promise<void> {

@@ -448,7 +448,8 @@ class Interpreter {
     const saved = this.vars.get(s.variable);
     let ran = false;
     try {
-      for (let i = s.reverse ? upper : lower; s.reverse ? i >= lower : i <= upper; i += s.reverse ? -step : step) {
+      // FOR i IN REVERSE a..b counts down from a to b (the parser still calls a "lower").
+      for (let i = lower; s.reverse ? i >= upper : i <= upper; i += s.reverse ? -step : step) {
         ran = true;
         this.vars.set(s.variable, { kind: 'scalar', typeName: 'int4', type: INT4, value: Number(i), constant: false, notNull: false });
         const r = await this.runList(s.body);

@@ -1,6 +1,6 @@
 // pg_catalog views drivers and tools read (psql \d, node-postgres, TypeORM, Knex, pgbench).
 import { FIRST_USER_ID } from '../store';
-import { OID_BASE } from '../descriptors';
+import { OID_BASE, type Descriptor, type ForeignKeyDesc, type IndexDesc } from '../descriptors';
 import { INFORMATION_SCHEMA_ID, PG_CATALOG_ID } from '../catalog';
 import type { Row } from '../../runtime';
 import { SETTINGS } from '../../settings';
@@ -256,7 +256,7 @@ defineView({
         const ref = ctx.catalog.byId.get(fk.refTableId);
         const refAttnum = (id: number): number => (ref?.kind === 'table' ? ref.columns.findIndex((c) => c.id === id) + 1 : 0);
         // conindid: the referenced table's unique index over the referenced columns (what pgjdbc and pg_dump join on).
-        const refIndex = ref?.kind === 'table' ? [ref.primary, ...ref.indexes].find((x) => x.unique && x.columns.length === fk.refColumns.length && x.columns.every((c) => fk.refColumns.includes(c))) : undefined;
+        const refIndex = referencedIndex(ref, fk);
         const conindid = ref?.kind === 'table' && refIndex ? indexOid(ref, refIndex) : 0;
         yield [fkOid(r, i), fk.name, ns, 'f', false, false, true, relOid(r.id), 0, conindid, 0, relOid(fk.refTableId), fk.onUpdate ?? 'a', fk.onDelete ?? 'a', fk.matchType ?? 's', true, 0, true, fk.columns.map(attnum), fk.refColumns.map(refAttnum), null];
       }
@@ -308,6 +308,12 @@ defineView({
   },
 });
 
+/** The referenced table's unique index over a foreign key's referenced columns (pg_constraint.conindid). */
+function referencedIndex(ref: Descriptor | undefined, fk: ForeignKeyDesc): IndexDesc | undefined {
+  if (ref?.kind !== 'table') return undefined;
+  return [ref.primary, ...ref.indexes].find((x) => x.unique && x.columns.length === fk.refColumns.length && x.columns.every((c) => fk.refColumns.includes(c)));
+}
+
 defineView({
   schema: 'pg_catalog',
   name: 'pg_depend',
@@ -322,6 +328,24 @@ defineView({
         for (const dep of viewDependencies(ctx.catalog, ctx.session, r)) yield [1259, relOid(r.id), 0, 1259, relOid(dep.id), 0, 'n'];
       }
       if (r.kind === 'table') {
+        // Constraints, as PostgreSQL records them. pg_dump orders a foreign key after the
+        // referenced table's primary key or unique constraint through these rows: the key
+        // depends on the unique index ('n'), and that index on its constraint ('i'). Without
+        // them `pg_restore -j` could add the foreign key before the key it needs.
+        const attnum = (id: number): number => r.columns.findIndex((c) => c.id === id) + 1;
+        for (const idx of [r.primary, ...r.indexes]) {
+          if (!idx.constraint) continue;
+          yield [1259, indexOid(r, idx), 0, 2606, indexOid(r, idx), 0, 'i'];
+          for (const c of idx.columns) yield [2606, indexOid(r, idx), 0, 1259, relOid(r.id), attnum(c), 'a'];
+        }
+        for (const [i, fk] of (r.foreignKeys ?? []).entries()) {
+          for (const c of fk.columns) yield [2606, fkOid(r, i), 0, 1259, relOid(r.id), attnum(c), 'a'];
+          const ref = ctx.catalog.byId.get(fk.refTableId);
+          if (ref?.kind !== 'table') continue;
+          const refIndex = referencedIndex(ref, fk);
+          if (refIndex) yield [2606, fkOid(r, i), 0, 1259, indexOid(ref, refIndex), 0, 'n'];
+          for (const c of fk.refColumns) yield [2606, fkOid(r, i), 0, 1259, relOid(ref.id), ref.columns.findIndex((x) => x.id === c) + 1, 'n'];
+        }
         for (const [i, c] of r.columns.entries()) {
           if (!c.defaultExpr || c.identity) continue;
           for (const target of new Set(nextvalTargets(c.defaultExpr))) {

@@ -155,6 +155,12 @@ DO $$ DECLARE n int := 42; BEGIN RAISE EXCEPTION 'n is % and %', n, n + 1; END $
 DO $$ DECLARE n int := 0; BEGIN RAISE EXCEPTION 'bad n %', n USING ERRCODE = '22023'; END $$;
 -- @error 42601
 DO $$ BEGIN RAISE NOTICE 'x % %', 1; END $$;
+-- @error 42601
+DO $$ BEGIN EXIT; END $$;
+-- @error 42601
+DO $$ DECLARE n int := 0; BEGIN IF n = 0 THEN CONTINUE; END IF; END $$;
+DO $$ DECLARE n int := 0; BEGIN LOOP BEGIN n := n + 1; IF n >= 3 THEN EXIT; END IF; END; END LOOP; INSERT INTO dov_log VALUES (800, 'exit from a nested block after ' || n); END $$;
+SELECT * FROM dov_log WHERE n = 800;
 SELECT count(*) FROM dov_log;
 DROP TABLE dov_dyn;
 DROP TABLE dov_log;

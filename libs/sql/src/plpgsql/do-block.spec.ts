@@ -113,6 +113,9 @@ describe('parseDoBlock', () => {
 
   it('reports a body PostgreSQL would not compile with its SQLSTATE', () => {
     expect(refusal('BEGIN nonsense here; END').code).toBe('42601');
+    expect(refusal('BEGIN EXIT; END')).toEqual({ code: '42601', message: 'EXIT cannot be used outside a loop, unless it has a label' });
+    expect(refusal('BEGIN IF true THEN CONTINUE; END IF; END')).toEqual({ code: '42601', message: 'CONTINUE cannot be used outside a loop' });
+    expect(refusal('BEGIN LOOP BEGIN EXIT; END; END LOOP; END')).toEqual({});
     expect(refusal('BEGIN NULL; EXCEPTION WHEN no_such_condition THEN NULL; END')).toEqual({ code: '42704', message: 'unrecognized exception condition "no_such_condition"' });
   });
 

@@ -159,9 +159,10 @@ function datumName(datums: readonly Json[], varno: unknown): string {
   return name;
 }
 
-function convertList(stmts: unknown, datums: readonly Json[]): DoStatement[] {
+function convertList(stmts: unknown, datums: readonly Json[], inLoop = false): DoStatement[] {
   const out: DoStatement[] = [];
-  const body = (v: unknown): DoStatement[] => convertList(v, datums);
+  const body = (v: unknown): DoStatement[] => convertList(v, datums, inLoop);
+  const loopBody = (v: unknown): DoStatement[] => convertList(v, datums, true);
   for (const s of list(stmts)) {
     const [kind, raw] = Object.entries(obj(s))[0] ?? ['', {}];
     const node = obj(raw);
@@ -169,7 +170,7 @@ function convertList(stmts: unknown, datums: readonly Json[]): DoStatement[] {
     if (node.label !== undefined) throw unsupported('labels');
     switch (kind) {
       case 'PLpgSQL_stmt_block':
-        out.push(convertBlock(node, datums));
+        out.push(convertBlock(node, datums, inLoop));
         break;
       case 'PLpgSQL_stmt_execsql': {
         if (!node.into) {
@@ -207,10 +208,10 @@ function convertList(stmts: unknown, datums: readonly Json[]): DoStatement[] {
         break;
       }
       case 'PLpgSQL_stmt_loop':
-        out.push({ kind: 'loop', body: body(node.body) });
+        out.push({ kind: 'loop', body: loopBody(node.body) });
         break;
       case 'PLpgSQL_stmt_while':
-        out.push({ kind: 'while', cond: exprText(node.cond), body: body(node.body) });
+        out.push({ kind: 'while', cond: exprText(node.cond), body: loopBody(node.body) });
         break;
       case 'PLpgSQL_stmt_fori':
         out.push({
@@ -220,16 +221,18 @@ function convertList(stmts: unknown, datums: readonly Json[]): DoStatement[] {
           upper: exprText(node.upper),
           step: node.step === undefined ? undefined : exprText(node.step),
           reverse: node.reverse === true,
-          body: body(node.body),
+          body: loopBody(node.body),
         });
         break;
       case 'PLpgSQL_stmt_fors': {
         const v = obj(node.var);
         if (v.PLpgSQL_rec === undefined) throw unsupported('FOR over a query into a list of variables');
-        out.push({ kind: 'for-query', variable: str(obj(v.PLpgSQL_rec).refname), query: exprText(node.query), body: body(node.body) });
+        out.push({ kind: 'for-query', variable: str(obj(v.PLpgSQL_rec).refname), query: exprText(node.query), body: loopBody(node.body) });
         break;
       }
       case 'PLpgSQL_stmt_exit':
+        // PostgreSQL refuses these when it compiles the block.
+        if (!inLoop) throw sqlError(S.SYNTAX_ERROR, node.is_exit === true ? 'EXIT cannot be used outside a loop, unless it has a label' : 'CONTINUE cannot be used outside a loop');
         out.push({ kind: 'exit', exit: node.is_exit === true, cond: node.cond === undefined ? undefined : exprText(node.cond) });
         break;
       case 'PLpgSQL_stmt_dynexecute':
@@ -248,7 +251,7 @@ function convertList(stmts: unknown, datums: readonly Json[]): DoStatement[] {
   return out;
 }
 
-function convertBlock(node: Json, datums: readonly Json[]): Extract<DoStatement, { kind: 'block' }> {
+function convertBlock(node: Json, datums: readonly Json[], inLoop = false): Extract<DoStatement, { kind: 'block' }> {
   if (node.label) throw unsupported('block labels');
   const handlers = list(obj(obj(node.exceptions).PLpgSQL_exception_block).exc_list).map((x): DoHandler => {
     const h = obj(obj(x).PLpgSQL_exception);
@@ -260,9 +263,9 @@ function convertBlock(node: Json, datums: readonly Json[]): Extract<DoStatement,
       if (!code) throw unsupported(`exception condition ${name}`);
       return code;
     });
-    return { conditions, body: convertList(h.action, datums) };
+    return { conditions, body: convertList(h.action, datums, inLoop) };
   });
-  return { kind: 'block', body: convertList(node.body, datums), handlers };
+  return { kind: 'block', body: convertList(node.body, datums, inLoop), handlers };
 }
 
 const LEVELS: Readonly<Record<number, Extract<DoStatement, { kind: 'raise' }>['level']>> = { 21: 'error', 19: 'warning', 18: 'notice', 17: 'info' };

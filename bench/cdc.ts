@@ -177,6 +177,16 @@ interface Hops {
   readonly cdcToConsumer: readonly [number, number];
 }
 
+/** One change event's place in its shard's log and its wall-clock times (ms) along the way. */
+interface ChangeTimes {
+  readonly shard: number;
+  readonly index: number;
+  readonly commitMs: number;
+  readonly builtMs: number;
+  readonly sentMs: number;
+  readonly arrivedMs: number;
+}
+
 interface LatencyResult extends Latencies {
   hops: Hops;
   materializerCpuMsPerEntry: number;
@@ -214,7 +224,7 @@ async function pacedInserts(client: () => Client, acked: Map<number, number>): P
   );
 }
 
-function hopsOf(events: readonly { shard: number; index: number; commitMs: number; builtMs: number; sentMs: number; arrivedMs: number }[], mirrorSent: ReadonlyMap<string, number>): Hops {
+function hopsOf(events: readonly ChangeTimes[], mirrorSent: ReadonlyMap<string, number>): Hops {
   const h = { a: [] as number[], b: [] as number[], c: [] as number[], d: [] as number[] };
   for (const e of events) {
     const sent = mirrorSent.get(`${e.shard}:${e.index}`);
@@ -315,7 +325,7 @@ async function measureLatency(demo: Demo, prefix: string): Promise<LatencyResult
 
   const acked = new Map<number, number>();
   const arrived = new Map<number, number>();
-  const events = new Map<number, { shard: number; index: number; commitMs: number; builtMs: number; sentMs: number; arrivedMs: number }>();
+  const events = new Map<number, ChangeTimes>();
   let duplicates = 0;
   let warm = false;
   const consumer = kafka.consumer({ groupId: `${prefix}.bench-reader`, maxWaitTimeInMs: 100 });

@@ -120,8 +120,7 @@ export class Engine {
 
   /** The catalog at `txn`'s snapshot after its assumed version proved stale (cached if newer). */
   async catalogAfterFailedAssumption(txn: Txn): Promise<Catalog> {
-    const how = catalogRead(txn);
-    const cat = new Catalog(await readCatalogVersion(txn, how), await loadDescriptors(txn, how));
+    const cat = await this.reloadCatalog(txn, catalogRead(txn));
     if (!txn.hasWrites) this.cache(cat);
     return cat;
   }
@@ -141,9 +140,9 @@ export class Engine {
     return (await readCatalogVersion(this.newTxn())) === cat.version;
   }
 
-  /** Re-reads the catalog through `txn` (which may hold uncommitted DDL). */
-  async reloadCatalog(txn: Txn): Promise<Catalog> {
-    return new Catalog(await readCatalogVersion(txn), await loadDescriptors(txn));
+  /** Re-reads the catalog through `txn` (which may hold uncommitted DDL), or at its snapshot unrecorded. */
+  async reloadCatalog(txn: Txn, how: CatalogRead = 'tracked'): Promise<Catalog> {
+    return new Catalog(await readCatalogVersion(txn, how), await loadDescriptors(txn, how));
   }
 
   invalidateCatalog(): void {

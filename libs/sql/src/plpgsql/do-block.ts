@@ -344,7 +344,7 @@ class Interpreter {
       }
       case 'perform': {
         const r = await this.run(s.sql);
-        this.setFound(r.kind === 'rows' ? r.rows.length > 0 : r.rowCount > 0);
+        this.setFound(foundAny(r));
         return undefined;
       }
       case 'if':
@@ -408,7 +408,7 @@ class Interpreter {
         const params: DoParam[] = [];
         for (const p of s.params) params.push(await this.evaluate(p));
         const r = await this.host.run(sql, params);
-        this.setFound(r.kind === 'rows' ? r.rows.length > 0 : r.rowCount > 0);
+        this.setFound(foundAny(r));
         return undefined;
       }
       case 'return':
@@ -513,12 +513,15 @@ class Interpreter {
   }
 
   private async assign(target: string, expr: string): Promise<void> {
-    const v = this.vars.get(target);
-    if (v === undefined || v.kind !== 'scalar') throw unsupported(`assigning to ${target}`);
+    const v = this.scalar(target, `assigning to ${target}`);
     if (v.constant) throw sqlError(S.SYNTAX_ERROR, `variable "${target}" is declared CONSTANT`);
-    const { value } = await this.cast(expr, v.typeName);
-    if (value === null && v.notNull) throw sqlError(S.NULL_VALUE_NOT_ALLOWED, `null value cannot be assigned to variable "${target}" declared NOT NULL`);
-    v.value = value;
+    store(target, v, (await this.cast(expr, v.typeName)).value);
+  }
+
+  private scalar(name: string, what: string): Extract<Variable, { kind: 'scalar' }> {
+    const v = this.vars.get(name);
+    if (v === undefined || v.kind !== 'scalar') throw unsupported(what);
+    return v;
   }
 
   /** SELECT ... INTO: a record takes the row; variables take its columns in order (NULL without a row). */
@@ -528,15 +531,17 @@ class Interpreter {
       first.row = row === undefined ? undefined : { columns, values: row };
       return;
     }
-    for (let i = 0; i < targets.length; i++) {
-      const v = this.vars.get(targets[i]);
-      if (v === undefined || v.kind !== 'scalar') throw unsupported(`SELECT ... INTO ${targets[i]}`);
+    for (const [i, name] of targets.entries()) {
+      const v = this.scalar(name, `SELECT ... INTO ${name}`);
       const value = row?.[i] ?? null;
       const col = columns[i];
+      if (col === undefined || value === null) {
+        store(name, v, null);
+        continue;
+      }
       // The column's value converted as an assignment converts it.
-      const converted = col === undefined || value === null ? { value: null } : await this.host.run(`SELECT ($1)::${v.typeName}`, [{ type: col.type, value }]).then((r) => ({ value: r.kind === 'rows' ? (r.rows[0]?.[0] ?? null) : null }));
-      if (converted.value === null && v.notNull) throw sqlError(S.NULL_VALUE_NOT_ALLOWED, `null value cannot be assigned to variable "${targets[i]}" declared NOT NULL`);
-      v.value = converted.value;
+      const r = await this.host.run(`SELECT ($1)::${v.typeName}`, [{ type: col.type, value }]);
+      store(name, v, r.kind === 'rows' ? (r.rows[0]?.[0] ?? null) : null);
     }
   }
 
@@ -548,6 +553,17 @@ class Interpreter {
 const TEXT: SqlType = t('text');
 const INT4: SqlType = t('int4');
 const BOOL: SqlType = t('bool');
+
+/** Sets scalar variable `name`; NULL into a NOT NULL variable is 22004, as in PL/pgSQL. */
+function store(name: string, v: Extract<Variable, { kind: 'scalar' }>, value: PgValue): void {
+  if (value === null && v.notNull) throw sqlError(S.NULL_VALUE_NOT_ALLOWED, `null value cannot be assigned to variable "${name}" declared NOT NULL`);
+  v.value = value;
+}
+
+/** Whether a statement returned or touched any row (PL/pgSQL's FOUND). */
+function foundAny(r: DoResult): boolean {
+  return r.kind === 'rows' ? r.rows.length > 0 : r.rowCount > 0;
+}
 
 function restore(vars: Map<string, Variable>, name: string, saved: Variable | undefined): void {
   if (saved === undefined) vars.delete(name);

@@ -212,7 +212,7 @@ defineView({
       if (r.kind !== 'table') continue;
       for (const idx of [r.primary, ...r.indexes]) {
         if (idx.primary && r.columns.some((c) => c.hidden)) continue;
-        const attnums = idx.columns.map((id) => r.columns.findIndex((c) => c.id === id) + 1);
+        const attnums = idx.columns.map((id) => attnumOf(r, id));
         yield [indexOid(r, idx), relOid(r.id), attnums.length, attnums.length, idx.unique, false, idx.primary, false, true, false, true, false, true, true, false, attnums, attnums.map(() => 0), attnums.map(() => 0), idx.directions.map((d) => (d === 'desc' ? 3 : 0)), null, indexPredicate(idx, r)];
       }
     }
@@ -246,7 +246,7 @@ defineView({
     for (const r of tables(ctx)) {
       if (r.kind !== 'table') continue;
       const ns = schemaOid(r.schemaId);
-      const attnum = (id: number): number => r.columns.findIndex((c) => c.id === id) + 1;
+      const attnum = (id: number): number => attnumOf(r, id);
       for (const idx of [r.primary, ...r.indexes]) {
         if (!idx.constraint) continue;
         yield [indexOid(r, idx), idx.name, ns, idx.primary ? 'p' : 'u', false, false, true, relOid(r.id), 0, indexOid(r, idx), 0, 0, ' ', ' ', ' ', true, 0, true, idx.columns.map(attnum), null, null];
@@ -254,7 +254,7 @@ defineView({
       for (const [i, ch] of r.checks.entries()) yield [checkOid(r, i), ch.name, ns, 'c', false, false, true, relOid(r.id), 0, 0, 0, 0, ' ', ' ', ' ', true, 0, false, null, null, null];
       for (const [i, fk] of (r.foreignKeys ?? []).entries()) {
         const ref = ctx.catalog.byId.get(fk.refTableId);
-        const refAttnum = (id: number): number => (ref?.kind === 'table' ? ref.columns.findIndex((c) => c.id === id) + 1 : 0);
+        const refAttnum = (id: number): number => (ref?.kind === 'table' ? attnumOf(ref, id) : 0);
         // conindid: the referenced table's unique index over the referenced columns (what pgjdbc and pg_dump join on).
         const refIndex = referencedIndex(ref, fk);
         const conindid = ref?.kind === 'table' && refIndex ? indexOid(ref, refIndex) : 0;
@@ -308,6 +308,11 @@ defineView({
   },
 });
 
+/** A column's attnum (1-based position in the table), 0 if the table has no such column. */
+function attnumOf(table: { readonly columns: readonly { readonly id: number }[] }, columnId: number): number {
+  return table.columns.findIndex((c) => c.id === columnId) + 1;
+}
+
 /** The referenced table's unique index over a foreign key's referenced columns (pg_constraint.conindid). */
 function referencedIndex(ref: Descriptor | undefined, fk: ForeignKeyDesc): IndexDesc | undefined {
   if (ref?.kind !== 'table') return undefined;
@@ -332,7 +337,7 @@ defineView({
         // referenced table's primary key or unique constraint through these rows: the key
         // depends on the unique index ('n'), and that index on its constraint ('i'). Without
         // them `pg_restore -j` could add the foreign key before the key it needs.
-        const attnum = (id: number): number => r.columns.findIndex((c) => c.id === id) + 1;
+        const attnum = (id: number): number => attnumOf(r, id);
         for (const idx of [r.primary, ...r.indexes]) {
           if (!idx.constraint) continue;
           yield [1259, indexOid(r, idx), 0, 2606, indexOid(r, idx), 0, 'i'];
@@ -344,7 +349,7 @@ defineView({
           if (ref?.kind !== 'table') continue;
           const refIndex = referencedIndex(ref, fk);
           if (refIndex) yield [2606, fkOid(r, i), 0, 1259, indexOid(ref, refIndex), 0, 'n'];
-          for (const c of fk.refColumns) yield [2606, fkOid(r, i), 0, 1259, relOid(ref.id), ref.columns.findIndex((x) => x.id === c) + 1, 'n'];
+          for (const c of fk.refColumns) yield [2606, fkOid(r, i), 0, 1259, relOid(ref.id), attnumOf(ref, c), 'n'];
         }
         for (const [i, c] of r.columns.entries()) {
           if (!c.defaultExpr || c.identity) continue;
@@ -357,7 +362,7 @@ defineView({
       }
       if (r.kind === 'sequence' && r.ownedBy) {
         const owner = ctx.catalog.byId.get(r.ownedBy.tableId);
-        const attnum = owner?.kind === 'table' ? owner.columns.findIndex((c) => c.id === r.ownedBy?.columnId) + 1 : 0;
+        const attnum = owner?.kind === 'table' ? attnumOf(owner, r.ownedBy.columnId) : 0;
         // 'i' (internal) for an identity column's sequence, 'a' (auto) for serial / OWNED BY.
         const identity = owner?.kind === 'table' && owner.columns.find((c) => c.id === r.ownedBy?.columnId)?.identity !== undefined;
         yield [1259, relOid(r.id), 0, 1259, relOid(r.ownedBy.tableId), attnum, identity ? 'i' : 'a'];

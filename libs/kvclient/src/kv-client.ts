@@ -10,6 +10,7 @@ import {
   type ScanRequestOptions, type ShardKv, type TxnStatus,
 } from '@weft/kv';
 import type { ApplyOutcome, LogEntry, ReadSpan, Timestamp } from '@weft/logentry';
+import { ForgetQueue } from './forget-queue';
 import { ShardMap } from './shard-map';
 
 export interface KvClientClock {
@@ -38,6 +39,8 @@ export interface KvClientOptions {
   readonly replicatedKeys?: readonly Buffer[];
   /** Every key under one of these prefixes is kept as one copy per shard too (dropped-data markers). */
   readonly replicatedPrefixes?: readonly Buffer[];
+  /** How long settled 2PC transactions collect before their markers are forgotten (default 1 s, decision 0054). */
+  readonly forgetDelayMs?: number;
 }
 
 /** A granted locking read: the newest committed value, read at readTs; newestTs as in LockReadResult. */
@@ -73,6 +76,8 @@ const LOCK_POLL_MS = 250;
 
 const systemClock: KvClientClock = { now: () => BigInt(Date.now()) * 1000n };
 const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Background waits (the forget batch) must not keep a process alive that is shutting down. */
+const idleSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 const hexId = (id: string): Buffer => Buffer.from(id, 'hex');
 
 export class KvClient {
@@ -90,6 +95,8 @@ export class KvClient {
   /** The newest timestamp this client has seen (reads and commits): now() never goes below it. */
   private seen: Timestamp = 0n;
   readonly stats = { intentsResolved: 0, intentWaits: 0, pushes: 0, fanouts: 0 };
+  /** Settled 2PC transactions whose resolved markers are to be dropped (decision 0054). */
+  private readonly forgets: ForgetQueue;
 
   constructor(opts: KvClientOptions) {
     this.map = opts.map;
@@ -101,6 +108,20 @@ export class KvClient {
     this.intentWaitMs = opts.intentWaitMs ?? 30_000;
     this.replicated = new Set((opts.replicatedKeys ?? []).map((k) => k.toString('latin1')));
     this.replicatedPrefixes = opts.replicatedPrefixes ?? [];
+    this.forgets = new ForgetQueue((shard, entry) => this.propose(shard, entry), opts.sleep ?? idleSleep, opts.forgetDelayMs ?? 1000);
+  }
+
+  /**
+   * A 2PC transaction every participant has resolved (the coordinator saw each resolve apply):
+   * its resolved markers on `shards` can go. Batched per shard; see ForgetQueue.
+   */
+  forgetSettled(shards: readonly number[], txnId: Buffer): void {
+    this.forgets.add(shards, txnId);
+  }
+
+  /** Proposes the queued forgets now (tests; shutdown). */
+  flushForgets(): Promise<void> {
+    return this.forgets.flush();
   }
 
   /** A client over one shard holding everything (tests, the simulator, a one-shard cluster). */

@@ -38,6 +38,7 @@ export const entryArb: fc.Arbitrary<LogEntry> = fc.oneof(
   fc.record({ type: fc.constant('gc' as const), threshold: ts, span: fc.record({ start: bytes(), end: bytes() }) }),
   fc.record({ type: fc.constant('stage' as const), txnId, readTs: ts, seq: id, writes: fc.array(write, { maxLength: 4 }) }),
   fc.record({ type: fc.constant('resolve-staged' as const), txnId, abort: fc.boolean() }),
+  fc.record({ type: fc.constant('forget' as const), txnIds: fc.array(txnId, { maxLength: 6 }) }),
 );
 
 const reason = (buf: Uint8Array): string => {

@@ -32,6 +32,7 @@ const TAG = {
   gc: 8,
   stage: 9,
   'resolve-staged': 10,
+  forget: 11,
 } as const satisfies Record<LogEntry['type'], number>;
 
 const READ_POINT = 1;
@@ -176,6 +177,8 @@ function sizeHint(e: LogEntry): number {
     for (const r of e.reads) n += r.kind === 'point' ? r.key.length + 4 : r.start.length + r.end.length + 6;
     for (const op of e.writes) n += op.key.length + (op.kind === 'put' ? op.value.length + 8 + (op.ifAbsent ? 64 : 0) : 4);
     if (e.type === 'prepare') n += e.primaryKey.length;
+  } else if (e.type === 'forget') {
+    for (const id of e.txnIds) n += id.length + 2;
   }
   return n;
 }
@@ -244,6 +247,10 @@ export function encodeEntry(e: LogEntry): Buffer {
     case 'resolve-staged':
       w.bytes(e.txnId, 'txnId');
       w.u8(e.abort ? 1 : 0);
+      break;
+    case 'forget':
+      w.uvarint(e.txnIds.length, 'txn count');
+      for (const id of e.txnIds) w.bytes(id, 'txnId');
       break;
   }
   const payloadLen = w.pos - HEADER;
@@ -418,6 +425,12 @@ function decodePayload(r: Reader): LogEntry {
       const abort = r.u8('abort flag');
       if (abort > 1) throw new EntryDecodeError('corrupt', `bad abort flag ${abort}`);
       return { type: 'resolve-staged', txnId, abort: abort === 1 };
+    }
+    case TAG.forget: {
+      const n = r.count('txn count');
+      const txnIds: Buffer[] = new Array<Buffer>(n);
+      for (let i = 0; i < n; i++) txnIds[i] = r.bytes('txnId');
+      return { type: 'forget', txnIds };
     }
     default:
       throw new EntryDecodeError('unknown-type', `unknown entry type tag ${tag} in format version ${FORMAT_VERSION}`);

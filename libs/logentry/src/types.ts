@@ -133,6 +133,17 @@ export interface GcEntry {
   readonly span?: { readonly start: Buffer; readonly end: Buffer };
 }
 
+/**
+ * Drops the resolved markers of transactions whose every participant has applied its resolve
+ * (the coordinator learned that from their outcomes): no intent of theirs is left anywhere, so
+ * no recoverer can ever ask about them again. A transaction still prepared or staged on the
+ * shard keeps its marker. Batched: one entry carries many transactions (decision 0054).
+ */
+export interface ForgetEntry {
+  readonly type: 'forget';
+  readonly txnIds: readonly Buffer[];
+}
+
 export type LogEntry =
   | CommitEntry
   | PrepareEntry
@@ -143,7 +154,8 @@ export type LogEntry =
   | MergeEntry
   | GcEntry
   | StageEntry
-  | ResolveStagedEntry;
+  | ResolveStagedEntry
+  | ForgetEntry;
 
 /** Another transaction's intent, as a read or a validation met it. */
 export interface IntentRef {

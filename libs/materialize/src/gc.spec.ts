@@ -30,6 +30,33 @@ describe('Materializer: gc', () => {
     }
   };
 
+  it('a forget entry drops settled 2PC markers, keeps a prepared one, and a late prepare still lays no intents', async () => {
+    const m = await open();
+    const b = await open('b');
+    const both = (e: LogEntry): ApplyOutcome => {
+      const r = run(m, e);
+      expect(run(b, e)).toEqual(r);
+      return r;
+    };
+    const id = (n: number): Buffer => Buffer.from(`forget-spec-${n}`.padEnd(16, '.'));
+    const key = row(100, 1, 1);
+    const prepare = (n: number, k: Buffer): LogEntry => ({ type: 'prepare', txnId: id(n), readTs: 5n, minCommitTs: 10n, primaryKey: k, reads: [], writes: [put(k, `t${n}`)] });
+    expect(both(prepare(1, key))).toMatchObject({ status: 'applied' });
+    expect(both({ type: 'resolve', txnId: id(1), decision: { kind: 'commit', commitTs: 20n } })).toEqual({ status: 'committed', commitTs: 20n });
+    expect(both(prepare(2, row(100, 1, 2)))).toMatchObject({ status: 'applied' });
+    expect(m.resolvedMarkerCount()).toBe(1);
+    expect(both({ type: 'forget', txnIds: [id(1), id(2), id(3)] })).toEqual({ status: 'applied' });
+    expect(m.resolvedMarkerCount()).toBe(0);
+    expect(m.txnStatus(id(2))).toMatchObject({ kind: 'pending' });
+    expect(m.read(key, 30n)?.value.toString()).toBe('t1');
+    // A prepare of the forgotten transaction delivered late: its own commit is above its
+    // snapshot, so validation refuses it and no orphan intent appears.
+    expect(both(prepare(1, key))).toMatchObject({ status: 'aborted', sqlstate: '40001' });
+    expect(m.read(key, 30n)?.value.toString()).toBe('t1');
+    expect(m.verifyStateHash().ok).toBe(true);
+    expect(m.stateHash().equals(b.stateHash())).toBe(true);
+  });
+
   it('collects only inside an entry span, and keeps its threshold across a reopen', async () => {
     const m = await open();
     const keys = Array.from({ length: 20 }, (_v, i) => row(100, 1, i));

@@ -15,7 +15,7 @@
 import type { KvRow, RowFilter, ScanFilter, ScanFilterCompiler, ScanPage, TxnStatus } from '@weft/kv';
 import {
   ApplyOutcome, CommitEntry, EntryDecodeError, GcEntry, IntentRef, LogEntry, PrepareEntry, ReadSpan, ResolveEntry, ResolveStagedEntry,
-  SchemaChangeEntry, StageEntry, Timestamp, WriteOp, decodeEntry, encodeEntry,
+  ForgetEntry, SchemaChangeEntry, StageEntry, Timestamp, WriteOp, decodeEntry, encodeEntry,
 } from '@weft/logentry';
 import {
   DROPPED_MARKER_SPAN, IntentVerdict, MAX_TIMESTAMP, MvccStore, NS_DATA, afterVersions, droppedSpanOf, RocksBatch, TOMBSTONE, dataLowerBound, dataUpperBound,
@@ -463,6 +463,9 @@ export class Materializer {
         case 'resolve-staged':
           outcome = this.applyResolveStaged(entry, staged, index);
           break;
+        case 'forget':
+          outcome = this.applyForget(entry, staged);
+          break;
       }
       // The outcome journal (outcome-journal.ts): unhashed, in the same batch as the effects.
       staged.batch.put(outcomeKey(index), encodeOutcome(outcome));
@@ -807,6 +810,46 @@ export class Materializer {
     return e.decision.kind === 'commit' ? { status: 'committed', commitTs: e.decision.commitTs } : APPLIED;
   }
 
+  /**
+   * Drops the resolved markers of transactions every participant has settled (decision 0054).
+   * A transaction still prepared or staged here keeps its marker: the entry may have raced a
+   * re-delivered prepare, and the marker is what its recovery reads.
+   */
+  private applyForget(e: ForgetEntry, staged: Staged): ApplyOutcome {
+    const keys: Buffer[] = [];
+    for (const id of e.txnIds) {
+      const txn = hex(id);
+      if (this.prepared.has(txn) || this.stagedTxns.has(txn)) continue;
+      keys.push(resolvedKey(id));
+    }
+    if (keys.length === 0) return APPLIED;
+    const markers = this.store.db.getMany(keys);
+    const seen = new Set<string>();
+    for (let i = 0; i < keys.length; i++) {
+      const marker = markers[i];
+      const k = keys[i].toString('latin1');
+      if (marker === undefined || seen.has(k)) continue;
+      seen.add(k);
+      staged.del(keys[i], marker);
+    }
+    return APPLIED;
+  }
+
+  /** How many resolved-transaction markers this shard holds (diagnostics and tests; walks them all). */
+  resolvedMarkerCount(): number {
+    const it = this.store.db.iterator({ ...resolvedMarkerBounds(), values: false, fillCache: false });
+    let n = 0;
+    try {
+      for (;;) {
+        const { rows, finished } = it.next(1024);
+        n += rows.length / 2;
+        if (finished || rows.length === 0) return n;
+      }
+    } finally {
+      it.close();
+    }
+  }
+
   private applySchemaChange(e: SchemaChangeEntry, staged: Staged): ApplyOutcome {
     const rawKey = localKey(Buffer.concat([SCHEMA_PREFIX, Buffer.from(String(e.descriptorId))]));
     const value = Buffer.allocUnsafe(8);
@@ -821,7 +864,7 @@ export class Materializer {
    * threshold sees), which goes too if it is a tombstone. Intents stay. Data of tables and
    * indexes dropped at or below the threshold goes entirely (versions; intents stay), and so do
    * their markers once nothing of the data is left here. Abort markers of resolved transactions
-   * at or below the threshold go as well (commit markers stay: see below). The entry's span bounds the data visited; the threshold
+   * at or below the threshold go as well (commit markers wait for `forget`: see below). The entry's span bounds the data visited; the threshold
    * becomes the shard's gc threshold (never lowered).
    */
   private applyGc(e: GcEntry, staged: Staged): ApplyOutcome {
@@ -865,9 +908,7 @@ export class Materializer {
       it.close();
     }
     this.dropEmptiedMarkers(dropped, lo, hi, staged);
-    const doneLo = localKey(RESOLVED_PREFIX);
-    const doneHi = localKey(Buffer.concat([RESOLVED_PREFIX.subarray(0, -1), Buffer.from([RESOLVED_PREFIX[RESOLVED_PREFIX.length - 1] + 1])]));
-    const dit = this.store.db.iterator({ gte: doneLo, lt: doneHi, fillCache: false });
+    const dit = this.store.db.iterator({ ...resolvedMarkerBounds(), fillCache: false });
     try {
       for (;;) {
         const { rows, finished } = dit.next(1024);
@@ -875,8 +916,9 @@ export class Materializer {
           // Only abort markers go. A commit marker is how a recoverer that finds a participant's
           // intent learns the transaction committed; without it the primary's shard would take
           // an abort for it and the other participants would drop their half (money vanished
-          // in bank-faults with a 5 s ttl). It stays until participants can acknowledge their
-          // resolution; an abort marker's absence answers the same as the marker.
+          // in bank-faults with a 5 s ttl). It goes with a `forget` entry, which the coordinator
+          // proposes once every participant applied its resolve (decision 0054); an abort
+          // marker's absence answers the same as the marker.
           if (rows[i + 1][0] !== 1 && rows[i + 1].readBigUInt64BE(1) <= threshold) staged.del(rows[i], rows[i + 1]);
         }
         if (finished || rows.length === 0) break;
@@ -1252,6 +1294,12 @@ function intentRef(key: Buffer, intent: { txnId: string; ts: Timestamp; primary?
 /** The resolved-transaction marker's local key (decision + ts; stops late prepares and chunks). */
 function resolvedKey(txnId: Buffer): Buffer {
   return localKey(Buffer.concat([RESOLVED_PREFIX, txnId]));
+}
+
+/** The raw store bounds of every resolved marker. */
+function resolvedMarkerBounds(): { gte: Buffer; lt: Buffer } {
+  const last = RESOLVED_PREFIX.length - 1;
+  return { gte: localKey(RESOLVED_PREFIX), lt: localKey(Buffer.concat([RESOLVED_PREFIX.subarray(0, last), Buffer.from([RESOLVED_PREFIX[last] + 1])])) };
 }
 
 /** A resolved marker: u8 decision (1 commit, 0 abort), u64 ts (gc drops it once below the threshold). */

@@ -115,6 +115,12 @@ export interface BankSimStats {
   lockReadsBelowSnapshot: number;
   /** With `gc`: shards whose gc threshold moved during the run (gc entries applied there). */
   gcShards: number;
+  /**
+   * Resolved-transaction markers left on the shards at the end (first replica of each). Settled
+   * 2PC transactions are forgotten (decision 0054); what is left is from coordinators that
+   * failed before every participant answered.
+   */
+  markersLeft: number;
   appliedIndex: number;
 }
 
@@ -467,7 +473,7 @@ export class BankSim {
     this.stats = {
       shards, accounts: this.accounts, transfers: 0, crossShard: 0, committed: 0, aborted: 0, unknown: 0, insufficient: 0, locked: 0, readOnlyParticipants: 0,
       abandoned: { midPrepare: 0, afterPrepare: 0, afterPrimaryCommit: 0, afterPrimaryAbort: 0, afterPrimaryUnknown: 0 },
-      audits: 0, auditErrors: 0, crashes: 0, clockJumps: 0, intentsResolved: 0, pushes: 0, preparedAfterScan: 0, staleLockReads: 0, schemaChanges: 0, schemaMisses: 0, lockReadsBelowSnapshot: 0, gcShards: 0, appliedIndex: 0,
+      audits: 0, auditErrors: 0, crashes: 0, clockJumps: 0, intentsResolved: 0, pushes: 0, preparedAfterScan: 0, staleLockReads: 0, schemaChanges: 0, schemaMisses: 0, lockReadsBelowSnapshot: 0, gcShards: 0, markersLeft: 0, appliedIndex: 0,
     };
   }
 
@@ -609,6 +615,7 @@ export class BankSim {
       // Every abandoned transaction is past its expiry now: readers may abort it.
       await this.loop(this.now + this.expiryMs + 200);
       await this.settleAll();
+      this.stats.markersLeft = [...this.byShard.values()].reduce((n, rs) => n + rs[0].sm.resolvedMarkerCount(), 0);
     } catch (e) {
       this.fail(`exception: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     } finally {
@@ -1050,6 +1057,8 @@ export class BankSim {
         await t.commit();
       });
     }
+    // The gateways' queued forgets (decision 0054) go out now, as at a gateway's shutdown.
+    await this.task(Promise.all(this.gateways.map((g) => g.flushForgets())), 5000);
     await this.loop(this.now + 3000, () => this.converged() && this.leftovers().length === 0);
     if (this.failure !== undefined) return;
     if (!this.converged()) return this.fail(`replicas did not converge: ${this.describeShards()}`);

@@ -252,6 +252,35 @@ describe('Txn over 4 shards', () => {
     expect(victim.id.toString('hex') > survivor.id.toString('hex')).toBe(true);
   });
 
+  it('forgets the resolved markers of settled 2PC transactions in one entry per shard, and keeps the data', async () => {
+    const markers = (): number => [...c.shards.values()].reduce((n, s) => n + s.materializer.resolvedMarkerCount(), 0);
+    const partner = (i: number, from = 1000 + 100 * i): number => {
+      for (let j = from; ; j++) if (shardOf(j) !== shardOf(i)) return j;
+    };
+    for (let i = 0; i < 10; i++) {
+      const t = new Txn(c.kv);
+      t.put(rowKey(i), b(`a${i}`));
+      t.put(rowKey(partner(i)), b(`b${i}`));
+      await t.commit();
+    }
+    // A 2PC that one shard refuses is settled too (every prepare answered).
+    const refused = new Txn(c.kv);
+    refused.put(rowKey(partner(0, 5000)), b('x'));
+    refused.put(rowKey(0), b('dup'), { constraint: 't_pkey' });
+    await expect(refused.commit()).rejects.toMatchObject({ code: '23505' });
+    expect(markers()).toBeGreaterThanOrEqual(22);
+    await c.kv.flushForgets();
+    expect(markers()).toBe(0);
+    const forgets = proposed.filter((p) => p.type === 'forget');
+    expect(forgets.length).toBeLessThanOrEqual(4);
+    expect(new Set(forgets.map((p) => p.shard)).size).toBe(forgets.length);
+    for (let i = 0; i < 10; i++) {
+      expect(await read(i)).toBe(`a${i}`);
+      expect(await read(partner(i))).toBe(`b${i}`);
+    }
+    noLeftovers();
+  });
+
   it('a committed 2PC transaction whose coordinator died before resolving the other shards is finished by its readers', async () => {
     // Drop the resolves that follow the decision on the primary: the coordinator "died".
     const primaryShard = shardOf(1);
@@ -273,6 +302,10 @@ describe('Txn over 4 shards', () => {
     t.put(rowKey(other), b('s'));
     await t.commit();
     expect(c.shards.get(shardOf(other))?.materializer.preparedTxns).toHaveLength(1);
+    // Not every participant resolved: the primary's commit marker must stay for the reader.
+    await dying.flushForgets();
+    expect(proposed.filter((p) => p.type === 'forget')).toEqual([]);
+    expect(c.shards.get(primaryShard)?.materializer.resolvedMarkerCount()).toBe(1);
     expect(await read(other)).toBe('s');
     noLeftovers();
   });

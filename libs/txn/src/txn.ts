@@ -784,11 +784,12 @@ export class Txn {
       }
     }
     if (refusal !== undefined) {
-      await this.decide(primary, shards, { kind: 'abort' });
+      // A prepare whose outcome is unknown may still apply later: keep the markers that refuse it.
+      await this.decide(primary, shards, { kind: 'abort' }, prepared.every((r) => r.status === 'fulfilled'));
       this.abandon();
       throw refusal;
     }
-    const decided = await this.decide(primary, shards, { kind: 'commit', commitTs });
+    const decided = await this.decide(primary, shards, { kind: 'commit', commitTs }, true);
     if (!decided) {
       this.abandon();
       throw new PgError('40001', 'could not serialize access: the transaction was aborted while it committed', {
@@ -803,9 +804,14 @@ export class Txn {
    * Records the decision on the primary's shard (retrying: a resolve is idempotent and the
    * first one applied wins), then resolves the other participants. Returns whether the
    * transaction committed. If the primary cannot be reached to record a commit, the outcome
-   * is unknown (40003): a recoverer may yet abort it, or the commit may have applied.
+   * is unknown (40003): a recoverer may yet abort it, or the commit may have applied. Once every
+   * participant applied its resolve, no intent of the transaction is left and its resolved
+   * markers are forgotten (decision 0054), unless `forgettable` is false or staged chunks
+   * still wait for their own resolution.
    */
-  private async decide(primary: number, shards: readonly number[], decision: { kind: 'commit'; commitTs: Timestamp } | { kind: 'abort' }): Promise<boolean> {
+  private async decide(
+    primary: number, shards: readonly number[], decision: { kind: 'commit'; commitTs: Timestamp } | { kind: 'abort' }, forgettable: boolean,
+  ): Promise<boolean> {
     const entry = { type: 'resolve' as const, txnId: this.id, decision };
     let outcome: ApplyOutcome | undefined;
     let lastError: unknown;
@@ -825,7 +831,10 @@ export class Txn {
     const committed = outcome.status === 'committed';
     const final = committed ? { kind: 'commit' as const, commitTs: outcome.status === 'committed' ? outcome.commitTs : 0n } : { kind: 'abort' as const };
     // Best effort: an intent left behind is resolved by whoever meets it (from the primary).
-    await Promise.all(shards.filter((s) => s !== primary).map((s) => this.kv.propose(s, { type: 'resolve', txnId: this.id, decision: final }).catch(() => undefined)));
+    const others = await Promise.all(
+      shards.filter((s) => s !== primary).map((s) => this.kv.propose(s, { type: 'resolve', txnId: this.id, decision: final }).then(() => true, () => false)),
+    );
+    if (forgettable && this.stagedChunks === 0 && others.every((ok) => ok)) this.kv.forgetSettled(shards, this.id);
     return committed;
   }
 

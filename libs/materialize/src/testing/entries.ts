@@ -43,6 +43,7 @@ export function* entryStream(seed: number, count: number, options: StreamOptions
   const open: Buffer[] = []; // prepared txn ids not yet resolved
   const staging: { id: Buffer; readTs: bigint; seq: number }[] = []; // staged txns still open
   const decided: Buffer[] = []; // staged txns sent a commit or an abort
+  const settled: Buffer[] = []; // 2PC txns resolved here, whose markers a forget may drop
   const staged = options.staged ?? twoPhase;
   let txnSeq = 0;
   const txnId = (): Buffer => {
@@ -86,11 +87,17 @@ export function* entryStream(seed: number, count: number, options: StreamOptions
       yield { type: 'prepare', txnId: id, readTs, minCommitTs: now, primaryKey: key(), reads: reads(), writes: writes(i) };
     } else if (twoPhase && r < 0.16 && open.length > 0) {
       const id = open.splice(rng.int(open.length), 1)[0];
+      settled.push(id);
       yield {
         type: 'resolve', txnId: id,
         // Far enough above any prepare timestamp of the last few entries.
         decision: rng.chance(0.7) ? { kind: 'commit', commitTs: now + 5n } : { kind: 'abort' },
       };
+    } else if (twoPhase && r < 0.17 && settled.length > 0) {
+      // Settled transactions' markers go; a still-prepared one named by mistake keeps its own.
+      const ids = settled.splice(0, 1 + rng.int(3));
+      if (open.length > 0 && rng.chance(0.2)) ids.push(open[rng.int(open.length)]);
+      yield { type: 'forget', txnIds: ids };
     } else if (r < 0.2) {
       yield { type: 'closed-timestamp', closedTs: back(20n) };
     } else if (r < 0.215) {

@@ -10,6 +10,12 @@
 //     The peer, in the same run with the same paced load: PostgreSQL 15 logical decoding
 //     (`pg_recvlogical` with the `test_decoding` plugin, fsync on, wal_level=logical) — latency
 //     from the INSERT's acknowledgement to its change line reaching this process.
+//     A second peer, `debezium` (opt-in, not in the default parts): Debezium 3.6.1.Final's
+//     PostgreSQL connector (pgoutput) in the embedded engine (bench/debezium, a Maven project the
+//     bench builds with `mvn -q -B package`; needs a JDK 17+ and Maven, the first build downloads
+//     its dependencies from Maven Central), offsets in memory and no broker, on its own PostgreSQL
+//     15 like the first peer. Latency from the INSERT's acknowledgement to the event in Debezium's
+//     change handler (JVM wall clock against this process's) and to its line reaching this process.
 //  2. Materializer rebuild speed: BENCH_REBUILD_ROWS more rows in multi-row INSERTs of
 //     BENCH_REBUILD_BATCH, then, once every shard is mirrored, a fresh materializer process with
 //     an empty data directory (bootstrap `log`: from offset 0 of each topic) applies every log
@@ -20,7 +26,9 @@
 //   npm run bench -- cdc          (or: npm run build && node dist/bench/cdc.js)
 // Env: BENCH_KAFKA (default 127.0.0.1:9092), BENCH_SECONDS (latency load, default 20),
 //      BENCH_CDC_RATE (rows/s, default 200), BENCH_CLIENTS (default 8), BENCH_SHARDS (default 4),
-//      BENCH_CDC_PARTS (default "peer,rebuild": what runs besides Weft's latency),
+//      BENCH_CDC_PARTS (default "peer,rebuild": what runs besides Weft's latency; "debezium" adds
+//      the Debezium peer, e.g. BENCH_CDC_PARTS=peer,debezium,rebuild), BENCH_DEBEZIUM_POLL_MS
+//      (the connector's poll.interval.ms, default 10; Debezium's own default is 500),
 //      BENCH_REBUILD_ROWS (default 100000), BENCH_REBUILD_BATCH (rows per INSERT, default 100),
 //      BENCH_PORT (first port of the demo's block; default: a free block found at random),
 //      BENCH_MATERIALIZER_PORT (http port of the rebuilt materializer, +1 metrics; default: free).
@@ -44,11 +52,12 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const RATE = Number(process.env.BENCH_CDC_RATE ?? 200);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
 const SHARDS = Number(process.env.BENCH_SHARDS ?? 4);
-/** Which measurements run (BENCH_CDC_PARTS, comma-separated; default all): peer, rebuild (the latency always). */
+/** Which measurements run (BENCH_CDC_PARTS, comma-separated; default peer,rebuild): peer, debezium, rebuild (the latency always). */
 const PARTS = new Set((process.env.BENCH_CDC_PARTS ?? 'peer,rebuild').split(',').map((x) => x.trim()));
 const REBUILD_ROWS = Number(process.env.BENCH_REBUILD_ROWS ?? 100_000);
 const REBUILD_BATCH = Number(process.env.BENCH_REBUILD_BATCH ?? 100);
 const FIXED_PORT = process.env.BENCH_PORT === undefined ? undefined : Number(process.env.BENCH_PORT);
+const DEBEZIUM_POLL_MS = Number(process.env.BENCH_DEBEZIUM_POLL_MS ?? 10);
 const MATERIALIZER_PORT = process.env.BENCH_MATERIALIZER_PORT === undefined ? undefined : Number(process.env.BENCH_MATERIALIZER_PORT);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Milliseconds on one monotonic clock, sub-millisecond resolution. */
@@ -250,61 +259,184 @@ function latencies(acked: ReadonlyMap<number, number>, arrived: ReadonlyMap<numb
   return { rows: acked.size, received: lat.length, missing: acked.size - lat.length, duplicates, ...percentiles(lat), max: lat.length === 0 ? NaN : Math.max(...lat) };
 }
 
+/** A fresh PostgreSQL 15 (tools/postgres/pg.sh) on a free loopback port, wal_level=logical, with an empty bench_cdc table. */
+interface LogicalPostgres {
+  readonly port: number;
+  readonly client: () => Client;
+  /** Stops the server and deletes its data directory. */
+  readonly destroy: () => void;
+}
+
+async function startLogicalPostgres(): Promise<LogicalPostgres> {
+  const port = await freeBlock(1);
+  const script = path.join(ROOT, 'tools/postgres/pg.sh');
+  const env = { ...process.env, PG_PORT: String(port), PG_FRESH: '1', PG_OPTS: '-c wal_level=logical -c max_replication_slots=4 -c max_wal_senders=4' };
+  execFileSync('bash', [script, 'start'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const pg: LogicalPostgres = {
+    port,
+    client: () => new Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' }),
+    destroy: () => execFileSync('bash', [script, 'destroy'], { env, stdio: ['ignore', 'ignore', 'inherit'] }),
+  };
+  try {
+    const setup = pg.client();
+    await setup.connect();
+    try {
+      await setup.query('CREATE TABLE bench_cdc (id bigint PRIMARY KEY, v text)');
+    } finally {
+      await setup.end();
+    }
+  } catch (e) {
+    pg.destroy();
+    throw e;
+  }
+  return pg;
+}
+
+/** SIGTERM, SIGKILL after graceMs, and wait until the child has exited. */
+async function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Calls onLine with each complete line of the child's stdout and the moment its chunk arrived. */
+function readLines(child: ChildProcess, onLine: (line: string, t: number) => void): void {
+  const out = child.stdout;
+  if (out === null) throw new Error('child has no stdout pipe');
+  let buf = '';
+  out.setEncoding('utf8');
+  out.on('data', (chunk: string) => {
+    const t = now();
+    buf += chunk;
+    const lines = buf.split('\n');
+    buf = lines.pop() ?? '';
+    for (const line of lines) onLine(line, t);
+  });
+}
+
 /**
  * The peer: the same paced load on PostgreSQL 15 (tools/postgres/pg.sh, wal_level=logical),
  * each row's latency from its acknowledgement to its `test_decoding` line from pg_recvlogical
  * reaching this process (decoded at commit, as Weft's CDC publishes committed changes only).
  */
 async function measurePostgresLatency(): Promise<Latencies> {
-  const port = await freeBlock(1);
-  const script = path.join(ROOT, 'tools/postgres/pg.sh');
-  const env = { ...process.env, PG_PORT: String(port), PG_FRESH: '1', PG_OPTS: '-c wal_level=logical -c max_replication_slots=4 -c max_wal_senders=4' };
-  execFileSync('bash', [script, 'start'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  const client = (): Client => new Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+  const pg = await startLogicalPostgres();
   let recv: ChildProcess | undefined;
   try {
-    const setup = client();
+    const setup = pg.client();
     await setup.connect();
-    await setup.query('CREATE TABLE bench_cdc (id bigint PRIMARY KEY, v text)');
     await setup.query("SELECT pg_create_logical_replication_slot('bench_cdc', 'test_decoding')");
     const arrived = new Map<number, number>();
     let duplicates = 0;
     let warm = false;
     const bin = path.join(process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin', 'pg_recvlogical');
     // -F 0: no fsync of the output (a pipe); -s 1: status to the server every second.
-    recv = spawn(bin, ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '--slot', 'bench_cdc', '--start', '-f', '-', '-F', '0', '-s', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let buf = '';
-    const out = recv.stdout;
-    if (out === null) throw new Error('pg_recvlogical: no stdout');
-    out.setEncoding('utf8');
-    out.on('data', (chunk: string) => {
-      const t = now();
-      buf += chunk;
-      const lines = buf.split('\n');
-      buf = lines.pop() ?? '';
-      for (const line of lines) {
-        const m = /^table public\.bench_cdc: INSERT: id\[bigint\]:(-?\d+)/.exec(line);
-        if (m === null) continue;
-        const id = Number(m[1]);
-        if (id === -1) warm = true;
-        else if (arrived.has(id)) duplicates++;
-        else arrived.set(id, t);
-      }
+    recv = spawn(bin, ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', '-d', 'postgres', '--slot', 'bench_cdc', '--start', '-f', '-', '-F', '0', '-s', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    readLines(recv, (line, t) => {
+      const m = /^table public\.bench_cdc: INSERT: id\[bigint\]:(-?\d+)/.exec(line);
+      if (m === null) return;
+      const id = Number(m[1]);
+      if (id === -1) warm = true;
+      else if (arrived.has(id)) duplicates++;
+      else arrived.set(id, t);
     });
     await setup.query("INSERT INTO bench_cdc VALUES (-1, 'warm-up')");
     await setup.end();
     await until('pg_recvlogical to print the warm-up row', async () => (warm ? true : undefined), 30_000);
     const acked = new Map<number, number>();
-    await pacedInserts(client, acked);
+    await pacedInserts(pg.client, acked);
     await until('every acknowledged row from pg_recvlogical', async () => (arrived.size >= acked.size ? true : undefined), 60_000).catch(() => undefined);
     return latencies(acked, arrived, duplicates);
   } finally {
-    if (recv !== undefined && recv.exitCode === null) {
-      const exited = new Promise((r) => recv?.once('exit', r));
-      recv.kill('SIGTERM');
-      await exited;
+    if (recv !== undefined) await stopChild(recv);
+    pg.destroy();
+  }
+}
+
+const DEBEZIUM_DIR = path.join(ROOT, 'bench/debezium');
+
+interface DebeziumResult {
+  /** Acknowledgement → the event in Debezium's change handler (the JVM's wall clock against this process's). */
+  readonly handler: Latencies;
+  /** Acknowledgement → the handler's line for it read by this process (one clock). */
+  readonly here: Latencies;
+  /** `mvn -q -B package` of bench/debezium. */
+  readonly buildMs: number;
+  /** JVM start → the connector streams (its `ready` line). */
+  readonly startMs: number;
+}
+
+/**
+ * The second peer: the same paced load on PostgreSQL 15 read by Debezium's PostgreSQL connector
+ * (pgoutput) in the embedded engine (bench/debezium: offsets in memory, no broker,
+ * snapshot.mode=no_data, poll.interval.ms=BENCH_DEBEZIUM_POLL_MS). Its handler prints each
+ * event's row id with the JVM's wall-clock time in microseconds; performance.timeOrigin puts that
+ * on this process's clock.
+ */
+async function measureDebeziumLatency(): Promise<DebeziumResult> {
+  const building = now();
+  try {
+    execFileSync('mvn', ['-q', '-B', 'package'], { cwd: DEBEZIUM_DIR, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  } catch (e) {
+    // Maven prints its errors to stdout; show them only when the build fails.
+    const out = e as { stdout?: string; stderr?: string };
+    process.stderr.write(`${out.stdout ?? ''}${out.stderr ?? ''}`);
+    throw new Error(`mvn package in ${DEBEZIUM_DIR} failed (needs a JDK 17+ and Maven)`, { cause: e });
+  }
+  const buildMs = now() - building;
+  const pg = await startLogicalPostgres();
+  let java: ChildProcess | undefined;
+  try {
+    const handler = new Map<number, number>();
+    const here = new Map<number, number>();
+    let duplicates = 0;
+    let ready = false;
+    let warm = false;
+    const bin = process.env.JAVA_HOME === undefined ? 'java' : path.join(process.env.JAVA_HOME, 'bin', 'java');
+    const cp = [path.join(DEBEZIUM_DIR, 'target/classes'), path.join(DEBEZIUM_DIR, 'target/lib/*')].join(path.delimiter);
+    const started = now();
+    const child = spawn(bin, ['-cp', cp, 'dev.weft.bench.DebeziumPeer', `database.port=${pg.port}`, `poll.interval.ms=${DEBEZIUM_POLL_MS}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    java = child;
+    const died = new Promise<never>((_, reject) => child.once('exit', (code, signal) => reject(new Error(`the Debezium peer exited (${code ?? signal})`))));
+    died.catch(() => undefined);
+    readLines(child, (line, t) => {
+      if (line === 'ready') ready = true;
+      const m = /^row (-?\d+) (\d+)$/.exec(line);
+      if (m === null) return;
+      const id = Number(m[1]);
+      if (id < 0) warm = true;
+      else if (here.has(id)) duplicates++;
+      else {
+        here.set(id, t);
+        handler.set(id, Number(m[2]) / 1000 - performance.timeOrigin);
+      }
+    });
+    await Promise.race([until('the Debezium peer to stream (its ready line)', async () => (ready ? true : undefined), 120_000), died]);
+    const startMs = now() - started;
+    // A warm-up row each second until one arrives (the first may precede the slot's start point).
+    const setup = pg.client();
+    await setup.connect();
+    try {
+      let w = 0;
+      const warmUp = async (): Promise<true | undefined> => {
+        if (!warm) await setup.query('INSERT INTO bench_cdc VALUES ($1, $2)', [-++w, 'warm-up']);
+        await sleep(1000);
+        return warm ? true : undefined;
+      };
+      await Promise.race([until('Debezium to deliver a warm-up row', warmUp, 60_000), died]);
+    } finally {
+      await setup.end();
     }
-    execFileSync('bash', [script, 'destroy'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    const acked = new Map<number, number>();
+    await pacedInserts(pg.client, acked);
+    await Promise.race([until('every acknowledged row from Debezium', async () => (here.size >= acked.size ? true : undefined), 60_000), died]).catch(() => undefined);
+    return { handler: latencies(acked, handler, duplicates), here: latencies(acked, here, duplicates), buildMs, startMs };
+  } finally {
+    if (java !== undefined) await stopChild(java);
+    pg.destroy();
   }
 }
 
@@ -465,15 +597,17 @@ async function main(): Promise<void> {
     throw new Error(`no Kafka broker answers on ${KAFKA}: npm run kafka:start (or set BENCH_KAFKA)`);
   }
   const prefix = `benchcdc${Date.now().toString(36)}`;
-  // The peer first, alone on the machine (its server is stopped before Weft starts).
-  process.stderr.write(`cdc bench: PostgreSQL 15 logical decoding peer, ${RATE} rows/s for ${SECONDS} s...\n`);
+  // The peers first, each alone on the machine (its server is stopped before the next starts).
+  if (PARTS.has('peer')) process.stderr.write(`cdc bench: PostgreSQL 15 logical decoding peer, ${RATE} rows/s for ${SECONDS} s...\n`);
   const pg = PARTS.has('peer') ? await measurePostgresLatency() : undefined;
+  if (PARTS.has('debezium')) process.stderr.write(`cdc bench: Debezium peer (build, then ${RATE} rows/s for ${SECONDS} s)...\n`);
+  const dbz = PARTS.has('debezium') ? await measureDebeziumLatency() : undefined;
   process.stderr.write(`cdc bench: starting weft demo --kafka ${KAFKA} (${SHARDS} shards)...\n`);
   const demo = await startDemo(prefix);
   try {
     process.stderr.write(`cdc bench: latency, ${RATE} rows/s for ${SECONDS} s...\n`);
     const l = await measureLatency(demo, prefix);
-    process.stderr.write(`cdc bench: rebuild, ${REBUILD_ROWS} more rows...\n`);
+    if (PARTS.has('rebuild')) process.stderr.write(`cdc bench: rebuild, ${REBUILD_ROWS} more rows...\n`);
     const r = PARTS.has('rebuild') ? await measureRebuild(demo, prefix) : undefined;
     process.stdout.write(`Commit-to-consumer CDC latency: ${CLIENTS} clients, ${RATE} single-row autocommit INSERTs/s (100-byte value) for ${SECONDS} s, weft demo --kafka with ${SHARDS} shards; a kafkajs consumer (read_committed) of the change topic\n\n`);
     process.stdout.write('| rows acked | received | missing | duplicates | p50 ms | p95 ms | p99 ms | max ms | materializer CPU ms/entry | CDC CPU ms/event |\n|---|---|---|---|---|---|---|---|---|---|\n');
@@ -486,6 +620,13 @@ async function main(): Promise<void> {
       process.stdout.write(`Peer, same load and run: PostgreSQL 15 (fsync on), pg_recvlogical with test_decoding\n\n`);
       process.stdout.write('| rows acked | received | missing | duplicates | p50 ms | p95 ms | p99 ms | max ms | Weft/PostgreSQL p50 | p99 |\n|---|---|---|---|---|---|---|---|---|---|\n');
       process.stdout.write(`| ${pg.rows} | ${pg.received} | ${pg.missing} | ${pg.duplicates} | ${fmt(pg.p50)} | ${fmt(pg.p95)} | ${fmt(pg.p99)} | ${fmt(pg.max)} | ${fmt(l.p50 / pg.p50, 1)}× | ${fmt(l.p99 / pg.p99, 1)}× |\n\n`);
+    }
+    if (dbz !== undefined) {
+      process.stdout.write(`Peer, same load and run: Debezium 3.6.1.Final PostgreSQL connector (pgoutput), embedded engine, offsets in memory, no broker, poll.interval.ms=${DEBEZIUM_POLL_MS}; PostgreSQL 15 (fsync on). Build ${fmt(dbz.buildMs / 1000, 1)} s, JVM start to streaming ${fmt(dbz.startMs / 1000, 1)} s\n\n`);
+      process.stdout.write('| arrival | rows acked | received | missing | duplicates | p50 ms | p95 ms | p99 ms | max ms | Weft/Debezium p50 | p99 |\n|---|---|---|---|---|---|---|---|---|---|---|\n');
+      const row = (what: string, d: Latencies): string =>
+        `| ${what} | ${d.rows} | ${d.received} | ${d.missing} | ${d.duplicates} | ${fmt(d.p50)} | ${fmt(d.p95)} | ${fmt(d.p99)} | ${fmt(d.max)} | ${fmt(l.p50 / d.p50, 1)}× | ${fmt(l.p99 / d.p99, 1)}× |\n`;
+      process.stdout.write(`${row("Debezium's change handler (JVM wall clock)", dbz.handler)}${row('its line read by this process', dbz.here)}\n`);
     }
     if (r === undefined) return;
     process.stdout.write(`Materializer rebuild from offset 0 of every log topic (${SHARDS} topics), a fresh process, empty data directory\n\n`);

@@ -32,6 +32,8 @@ export type KvErrorCode =
   | 'deadlock'
   /** The read timestamp is below the shard's gc threshold: the versions it needs may be gone. */
   | 'snapshot-too-old'
+  /** A read met a version within its uncertainty window: move the snapshot up and read again. */
+  | 'uncertain'
   | 'internal';
 
 /** The SQLSTATE each code becomes at the SQL edge. */
@@ -49,6 +51,7 @@ export const KV_SQLSTATE: Readonly<Record<KvErrorCode, string>> = {
   'lock-timeout': '55P03',
   deadlock: '40P01',
   'snapshot-too-old': '72000',
+  uncertain: '40001',
   internal: 'XX000',
 };
 
@@ -84,6 +87,23 @@ export class WriteIntentError extends KvError {
   ) {
     super('write-intent', `shard ${shardId}: read met ${intents.length} intent(s) of other transaction(s) (first: txn ${intents[0]?.txnId ?? '?'})`, shardId);
     this.name = 'WriteIntentError';
+  }
+}
+
+/**
+ * A read at `readTs` met a version committed at `valueTs`, above readTs but within the reader's
+ * uncertainty limit: a clock ahead of the reader's may have committed it before the reader
+ * began, so the reader may not simply miss it. The transaction moves its snapshot up to
+ * valueTs (a read refresh) and reads again (decision 0055).
+ */
+export class UncertainReadError extends KvError {
+  constructor(
+    shardId: number,
+    readonly readTs: Timestamp,
+    readonly valueTs: Timestamp,
+  ) {
+    super('uncertain', `shard ${shardId}: a value committed at ${valueTs} is within the uncertainty window of a read at ${readTs}`, shardId);
+    this.name = 'UncertainReadError';
   }
 }
 

@@ -23,6 +23,24 @@ export interface ReadRequestOptions {
    * closed timestamp is below) refuses, and the client goes to the leaseholder.
    */
   readonly follower?: boolean;
+  /**
+   * The reader's uncertainty limit (decision 0055): a version committed above the read
+   * timestamp and at or below this one fails the read with UncertainReadError instead of being
+   * missed. Absent: none (the snapshot came from this shard's own clock, or is historical).
+   */
+  readonly uncertaintyLimit?: Timestamp;
+  /**
+   * Told the serving replica's clock reading when it served a read with an uncertainty limit
+   * (the shard's observed timestamp, decision 0055): nothing committed there before it, and
+   * everything it commits afterwards lands above it.
+   */
+  readonly onObserved?: (ts: Timestamp) => void;
+  /**
+   * Client side, never sent: the transaction's observed timestamps by shard. The KV client
+   * lowers the limit it sends a shard to that shard's observed timestamp and records the
+   * first one each shard reports.
+   */
+  readonly observed?: Map<number, Timestamp>;
 }
 
 export interface ScanRequestOptions extends ReadRequestOptions {

@@ -41,6 +41,12 @@ export interface KvClientOptions {
   readonly replicatedPrefixes?: readonly Buffer[];
   /** How long settled 2PC transactions collect before their markers are forgotten (default 1 s, decision 0054). */
   readonly forgetDelayMs?: number;
+  /**
+   * The most any two clocks of the cluster may differ (default 250 ms, the replicas' default).
+   * A transaction's uncertainty window is three times it (decision 0055): clock offset plus the
+   * 2× offset a new leader starts its commits ahead.
+   */
+  readonly maxClockOffsetUs?: bigint;
 }
 
 /** A granted locking read: the newest committed value, read at readTs; newestTs as in LockReadResult. */
@@ -80,6 +86,28 @@ const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r
 const idleSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 const hexId = (id: string): Buffer => Buffer.from(id, 'hex');
 
+/**
+ * The options a read sends to shard `id` (decision 0055): the uncertainty limit lowered to the
+ * transaction's observed timestamp there, if it has one, and a hook that records the first
+ * one the shard reports. The observation map itself never leaves the client.
+ */
+function forShard<T extends ReadRequestOptions>(id: number, options: T): T;
+function forShard<T extends ReadRequestOptions>(id: number, options: T | undefined): T | undefined;
+function forShard<T extends ReadRequestOptions>(id: number, options: T | undefined): T | undefined {
+  if (options === undefined || options.observed === undefined) return options;
+  const { observed, uncertaintyLimit, ...rest } = options;
+  if (uncertaintyLimit === undefined) return rest as T;
+  const seen = observed.get(id);
+  const limit = seen !== undefined && seen < uncertaintyLimit ? seen : uncertaintyLimit;
+  return {
+    ...rest,
+    uncertaintyLimit: limit,
+    onObserved: (ts: Timestamp) => {
+      if (!observed.has(id)) observed.set(id, ts);
+    },
+  } as T;
+}
+
 export class KvClient {
   readonly map: ShardMap;
   private readonly shards: ReadonlyMap<number, ShardKv>;
@@ -97,6 +125,8 @@ export class KvClient {
   readonly stats = { intentsResolved: 0, intentWaits: 0, pushes: 0, fanouts: 0 };
   /** Settled 2PC transactions whose resolved markers are to be dropped (decision 0054). */
   private readonly forgets: ForgetQueue;
+  /** How far above its snapshot a transaction's reads must look for versions that may precede it (decision 0055). */
+  readonly uncertaintyWindowUs: bigint;
 
   constructor(opts: KvClientOptions) {
     this.map = opts.map;
@@ -108,6 +138,7 @@ export class KvClient {
     this.intentWaitMs = opts.intentWaitMs ?? 30_000;
     this.replicated = new Set((opts.replicatedKeys ?? []).map((k) => k.toString('latin1')));
     this.replicatedPrefixes = opts.replicatedPrefixes ?? [];
+    this.uncertaintyWindowUs = 3n * (opts.maxClockOffsetUs ?? 250_000n);
     this.forgets = new ForgetQueue((shard, entry) => this.propose(shard, entry), opts.sleep ?? idleSleep, opts.forgetDelayMs ?? 1000);
   }
 
@@ -163,7 +194,7 @@ export class KvClient {
 
   async get(key: Buffer, ts: Timestamp, options?: ReadRequestOptions): Promise<KvRow | undefined> {
     const id = this.shardOf(key);
-    return this.withIntents(id, () => this.shard(id).get(key, ts, options));
+    return this.withIntents(id, () => this.shard(id).get(key, ts, forShard(id, options)));
   }
 
   /**
@@ -195,9 +226,9 @@ export class KvClient {
    */
   async scan(start: Buffer, end: Buffer, ts: Timestamp, options: ScanRequestOptions = {}): Promise<ScanPage> {
     const ids = this.map.forSpan(start, end);
-    if (ids.length === 1) return this.withIntents(ids[0], () => this.shard(ids[0]).scan(start, end, ts, options));
+    if (ids.length === 1) return this.withIntents(ids[0], () => this.shard(ids[0]).scan(start, end, ts, forShard(ids[0], options)));
     this.stats.fanouts++;
-    const pages = await Promise.all(ids.map((id) => this.withIntents(id, () => this.shard(id).scan(start, end, ts, options))));
+    const pages = await Promise.all(ids.map((id) => this.withIntents(id, () => this.shard(id).scan(start, end, ts, forShard(id, options)))));
     return mergePages(pages, options.reverse ?? false, options.limit);
   }
 
@@ -227,7 +258,7 @@ export class KvClient {
     }
     const ordered = reverse ? [...parts].reverse() : parts;
     this.stats.fanouts++;
-    const read = (id: number, lo: Buffer, hi: Buffer, limit: number): Promise<ScanPage> => this.withIntents(id, () => this.shard(id).scan(lo, hi, ts, { ...options, limit }));
+    const read = (id: number, lo: Buffer, hi: Buffer, limit: number): Promise<ScanPage> => this.withIntents(id, () => this.shard(id).scan(lo, hi, ts, forShard(id, { ...options, limit })));
     const firsts = ordered.map((id) => {
       const p = read(id, start, end, firstLimit);
       // Read later, or never if the caller stops early: a failure must not go unhandled.
@@ -259,7 +290,7 @@ export class KvClient {
       let n = 0;
       let lo = start;
       for (;;) {
-        const page = await this.withIntents(id, () => this.shard(id).scan(lo, end, ts, { ...options, filter: counted }));
+        const page = await this.withIntents(id, () => this.shard(id).scan(lo, end, ts, forShard(id, { ...options, filter: counted })));
         if (page.count === undefined) return undefined;
         n += page.count;
         if (page.resumeKey === undefined) return n;
@@ -279,7 +310,7 @@ export class KvClient {
       const out: Buffer[] = [];
       let lo = start;
       for (;;) {
-        const page = await this.withIntents(id, () => this.shard(id).scan(lo, end, ts, { ...options, filter }));
+        const page = await this.withIntents(id, () => this.shard(id).scan(lo, end, ts, forShard(id, { ...options, filter })));
         if (page.partial === undefined) return undefined;
         out.push(page.partial);
         if (page.resumeKey === undefined) return out;

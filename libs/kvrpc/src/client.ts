@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import {
-  WriteIntentError, type KvRow, type LockReadResult, type LockWaitEdge, type ReadRequestOptions, type RefreshResult, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus,
+  UncertainReadError, WriteIntentError, type KvRow, type LockReadResult, type LockWaitEdge, type ReadRequestOptions, type RefreshResult, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus,
 } from '@weft/kv';
 import { encodeEntry, type ApplyOutcome, type LogEntry, type ReadSpan, type Timestamp } from '@weft/logentry';
 import { AmbiguousResultError, ReplicaUnavailableError } from '@weft/replica';
@@ -256,6 +256,7 @@ export class RemoteShardKv implements ShardKv {
         continue;
       }
       if (res.kind === Kind.IntentConflict) throw new WriteIntentError(this.shardId, res.intents);
+      if (res.kind === Kind.Uncertain) throw new UncertainReadError(this.shardId, res.readTs, res.valueTs);
       if (res.kind !== Kind.Error) {
         this.stats.readReplicaReads++;
         return res;
@@ -302,8 +303,14 @@ export class RemoteShardKv implements ShardKv {
   async get(key: Buffer, ts: Timestamp, options?: ReadRequestOptions): Promise<KvRow | undefined> {
     const txnId = options?.txnId ?? NO_TXN;
     const traceparent = this.traceparent?.();
-    const r = await this.call((id) => ({ kind: Kind.Get, id, shardId: this.shardId, ts, key, txnId, ...(traceparent ? { traceparent } : {}) }), false, 0, options?.follower === true);
-    return (r as Extract<Response, { kind: Kind.GetOk }>).row;
+    const limit = options?.uncertaintyLimit;
+    const r = await this.call(
+      (id) => ({ kind: Kind.Get, id, shardId: this.shardId, ts, key, txnId, ...(traceparent ? { traceparent } : {}), ...(limit !== undefined ? { uncertaintyLimit: limit } : {}) }),
+      false, 0, options?.follower === true,
+    );
+    const ok = r as Extract<Response, { kind: Kind.GetOk }>;
+    if (ok.observedTs !== undefined) options?.onObserved?.(ok.observedTs);
+    return ok.row;
   }
 
   /** A first read at the leaseholder's clock (at least minTs); never a follower read. */
@@ -322,8 +329,17 @@ export class RemoteShardKv implements ShardKv {
     const txnId = options?.txnId ?? NO_TXN;
     const traceparent = this.traceparent?.();
     const filter = options?.filter;
-    const r = await this.call((id) => ({ kind: Kind.Scan, id, shardId: this.shardId, ts, start, end, limit, reverse, txnId, ...(traceparent ? { traceparent } : {}), ...(filter ? { filter } : {}) }), false, 0, options?.follower === true);
-    return (r as Extract<Response, { kind: Kind.ScanOk }>).page;
+    const top = options?.uncertaintyLimit;
+    const r = await this.call(
+      (id) => ({
+        kind: Kind.Scan, id, shardId: this.shardId, ts, start, end, limit, reverse, txnId,
+        ...(traceparent ? { traceparent } : {}), ...(filter ? { filter } : {}), ...(top !== undefined ? { uncertaintyLimit: top } : {}),
+      }),
+      false, 0, options?.follower === true,
+    );
+    const ok = r as Extract<Response, { kind: Kind.ScanOk }>;
+    if (ok.observedTs !== undefined) options?.onObserved?.(ok.observedTs);
+    return ok.page;
   }
 
   async propose(entry: LogEntry): Promise<ApplyOutcome> {
@@ -444,6 +460,10 @@ export class RemoteShardKv implements ShardKv {
       if (res.kind === Kind.IntentConflict) {
         this.leader = target;
         throw new WriteIntentError(this.shardId, res.intents);
+      }
+      if (res.kind === Kind.Uncertain) {
+        if (!follower) this.leader = target;
+        throw new UncertainReadError(this.shardId, res.readTs, res.valueTs);
       }
       if (res.kind !== Kind.Error) {
         if (!follower) this.leader = target;

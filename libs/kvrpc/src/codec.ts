@@ -20,8 +20,11 @@ import type { ApplyOutcome, ReadSpan, Timestamp } from '@weft/logentry';
  *    Get, Scan, GetNow and LockRead carry the caller's trace context like Propose.
  * 8: Scan carries a pushed-down row filter (program, args, count-only; decision 0038) and ScanOk
  *    the count of a count-only scan and the partial aggregate of an aggregating one.
+ * 9: Get and Scan carry the reader's uncertainty limit (0: none), and a read that meets a
+ *    version within it answers Uncertain with that version's timestamp; GetOk and ScanOk carry
+ *    the replica's observed timestamp for such a read (0: none) (decision 0055).
  */
-export const KVRPC_VERSION = 8;
+export const KVRPC_VERSION = 9;
 const HEADER_BYTES = 6; // version, kind, request id
 /** Keys one GetNow may read (a first read plus what the transaction assumed): a bound on bad input. */
 export const MAX_GET_NOW_KEYS = 64;
@@ -53,6 +56,8 @@ export enum Kind {
   GetNowOk = 0x8d,
   /** A read met other transactions' intents: the client resolves them and reads again. */
   IntentConflict = 0x87,
+  /** A read met a version within its uncertainty window: the client moves its snapshot up. */
+  Uncertain = 0x8e,
   Error = 0xff,
 }
 
@@ -80,6 +85,8 @@ export type Request =
       readonly txnId: Buffer;
       /** The caller's W3C trace context (sampled traces only), as in Propose. */
       readonly traceparent?: string;
+      /** The reader's uncertainty limit (decision 0055); absent or 0: none. */
+      readonly uncertaintyLimit?: Timestamp;
     }
   | {
       readonly kind: Kind.Scan;
@@ -95,6 +102,8 @@ export type Request =
       readonly txnId: Buffer;
       /** The caller's W3C trace context (sampled traces only), as in Propose. */
       readonly traceparent?: string;
+      /** As for Get. */
+      readonly uncertaintyLimit?: Timestamp;
       /** A row filter for the shard (decision 0038). */
       readonly filter?: ScanFilter;
     }
@@ -161,8 +170,9 @@ export interface WireError {
 
 export type Response =
   | { readonly kind: Kind.NowOk; readonly id: number; readonly ts: Timestamp }
-  | { readonly kind: Kind.GetOk; readonly id: number; readonly row: KvRow | undefined }
-  | { readonly kind: Kind.ScanOk; readonly id: number; readonly page: ScanPage }
+  /** `observedTs`: the replica's clock reading for a read with an uncertainty limit (decision 0055). */
+  | { readonly kind: Kind.GetOk; readonly id: number; readonly row: KvRow | undefined; readonly observedTs?: Timestamp }
+  | { readonly kind: Kind.ScanOk; readonly id: number; readonly page: ScanPage; readonly observedTs?: Timestamp }
   | { readonly kind: Kind.ProposeOk; readonly id: number; readonly outcome: ApplyOutcome }
   | { readonly kind: Kind.StatusOk; readonly id: number; readonly status: ReplicaStatus }
   | { readonly kind: Kind.TxnStatusOk; readonly id: number; readonly status: TxnStatus }
@@ -173,6 +183,7 @@ export type Response =
   | { readonly kind: Kind.TransferLeaseOk; readonly id: number }
   | { readonly kind: Kind.RefreshOk; readonly id: number; readonly result: RefreshResult }
   | { readonly kind: Kind.IntentConflict; readonly id: number; readonly intents: readonly MetIntent[] }
+  | { readonly kind: Kind.Uncertain; readonly id: number; readonly readTs: Timestamp; readonly valueTs: Timestamp }
   | { readonly kind: Kind.Error; readonly id: number; readonly error: WireError };
 
 export class KvRpcDecodeError extends Error {
@@ -265,6 +276,7 @@ export function encodeRequest(r: Request): Buffer {
       w.bytes(r.key);
       w.bytes(r.txnId);
       w.str(r.traceparent ?? '');
+      w.u64(r.uncertaintyLimit ?? 0n);
       break;
     case Kind.Scan:
       w.u64(r.ts);
@@ -274,6 +286,7 @@ export function encodeRequest(r: Request): Buffer {
       w.u8(r.reverse ? 1 : 0);
       w.bytes(r.txnId);
       w.str(r.traceparent ?? '');
+      w.u64(r.uncertaintyLimit ?? 0n);
       if (r.filter === undefined) w.u8(0);
       else {
         w.u8(r.filter.countOnly ? 2 : 1);
@@ -367,6 +380,7 @@ export function encodeResponse(r: Response): Buffer {
         w.u8(1);
         writeRow(w, r.row);
       } else w.u8(0);
+      w.u64(r.observedTs ?? 0n);
       break;
     case Kind.GetNowOk:
       w.u64(r.ts);
@@ -395,6 +409,7 @@ export function encodeResponse(r: Response): Buffer {
         w.u8(1);
         w.bytes(r.page.partial);
       }
+      w.u64(r.observedTs ?? 0n);
       break;
     case Kind.ProposeOk: {
       const o = r.outcome;
@@ -431,6 +446,10 @@ export function encodeResponse(r: Response): Buffer {
     case Kind.IntentConflict:
       w.u32(r.intents.length);
       for (const i of r.intents) writeIntent(w, i);
+      break;
+    case Kind.Uncertain:
+      w.u64(r.readTs);
+      w.u64(r.valueTs);
       break;
     case Kind.LockReadOk: {
       const x = r.result;
@@ -595,7 +614,7 @@ export function decodeRequest(payload: Buffer): Request {
       break;
     case Kind.Get: {
       const base = { kind, id, shardId, ts: r.u64('ts'), key: r.bytes('key'), txnId: r.bytes('txn id') };
-      req = withTrace(base, r.str('traceparent'));
+      req = withUncertainty(withTrace(base, r.str('traceparent')), r.u64('uncertainty limit'));
       break;
     }
     case Kind.Scan: {
@@ -603,7 +622,7 @@ export function decodeRequest(payload: Buffer): Request {
         kind, id, shardId, ts: r.u64('ts'), start: r.bytes('start'), end: r.bytes('end'), limit: r.u32('limit'), reverse: r.bool('reverse'),
         txnId: r.bytes('txn id'),
       };
-      const traced = withTrace(base, r.str('traceparent'));
+      const traced = withUncertainty(withTrace(base, r.str('traceparent')), r.u64('uncertainty limit'));
       const filterKind = r.u8('filter');
       if (filterKind > 2) throw new KvRpcDecodeError(`unknown scan filter kind ${filterKind}`, id);
       req = filterKind === 0 ? traced : { ...traced, filter: { program: r.bytes('filter program'), args: r.bytes('filter args'), countOnly: filterKind === 2 } };
@@ -677,6 +696,10 @@ function withTrace<T extends Request>(req: T, traceparent: string): T {
   return traceparent ? { ...req, traceparent } : req;
 }
 
+function withUncertainty<T extends Request>(req: T, limit: Timestamp): T {
+  return limit > 0n ? { ...req, uncertaintyLimit: limit } : req;
+}
+
 function readRow(r: Reader): KvRow {
   return { key: r.bytes('row key'), value: r.bytes('row value'), ts: r.u64('row ts') };
 }
@@ -690,9 +713,12 @@ export function decodeResponse(payload: Buffer): Response {
     case Kind.NowOk:
       res = { kind, id, ts: r.u64('ts') };
       break;
-    case Kind.GetOk:
-      res = { kind, id, row: r.bool('found') ? readRow(r) : undefined };
+    case Kind.GetOk: {
+      const row = r.bool('found') ? readRow(r) : undefined;
+      const observedTs = r.u64('observed ts');
+      res = observedTs > 0n ? { kind, id, row, observedTs } : { kind, id, row };
       break;
+    }
     case Kind.GetNowOk: {
       const ts = r.u64('ts');
       const n = r.u32('row count');
@@ -710,7 +736,9 @@ export function decodeResponse(payload: Buffer): Response {
       const partial = r.bool('has partial') ? r.bytes('partial') : undefined;
       const counted: ScanPage = count === undefined ? { rows } : { rows, count };
       const page: ScanPage = partial === undefined ? counted : { ...counted, partial };
-      res = { kind, id, page: resumeKey ? { ...page, resumeKey } : page };
+      const observedTs = r.u64('observed ts');
+      const base = { kind, id, page: resumeKey ? { ...page, resumeKey } : page };
+      res = observedTs > 0n ? { ...base, observedTs } : base;
       break;
     }
     case Kind.ProposeOk: {
@@ -797,6 +825,9 @@ export function decodeResponse(payload: Buffer): Response {
       }
       break;
     }
+    case Kind.Uncertain:
+      res = { kind, id, readTs: r.u64('read ts'), valueTs: r.u64('value ts') };
+      break;
     case Kind.IntentConflict: {
       const n = r.u32('intent count');
       const intents: MetIntent[] = [];

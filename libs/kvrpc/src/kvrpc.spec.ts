@@ -70,6 +70,8 @@ const requestArb: fc.Arbitrary<Request> = fc.oneof(
   fc.record({ kind: fc.constant(Kind.Get as const), id, shardId: shard, ts: u64, key: bytes, txnId: bytes }),
   fc.record({ kind: fc.constant(Kind.Scan as const), id, shardId: shard, ts: u64, start: bytes, end: bytes, limit: id, reverse: fc.boolean(), txnId: bytes }),
   fc.record({ kind: fc.constant(Kind.Propose as const), id, shardId: shard, entry: bytes }),
+  fc.record({ kind: fc.constant(Kind.Get as const), id, shardId: shard, ts: u64, key: bytes, txnId: bytes, uncertaintyLimit: u64.filter((t) => t > 0n) }),
+  fc.record({ kind: fc.constant(Kind.Scan as const), id, shardId: shard, ts: u64, start: bytes, end: bytes, limit: id, reverse: fc.boolean(), txnId: bytes, uncertaintyLimit: u64.filter((t) => t > 0n) }),
   fc.record({
     kind: fc.constant(Kind.Scan as const), id, shardId: shard, ts: u64, start: bytes, end: bytes, limit: id, reverse: fc.boolean(), txnId: bytes,
     filter: fc.record({ program: bytes, args: bytes, countOnly: fc.boolean() }),
@@ -85,7 +87,10 @@ const requestArb: fc.Arbitrary<Request> = fc.oneof(
 const row = fc.record({ key: bytes, value: bytes, ts: u64 });
 const responseArb: fc.Arbitrary<Response> = fc.oneof(
   fc.record({ kind: fc.constant(Kind.NowOk as const), id, ts: u64 }),
+  fc.record({ kind: fc.constant(Kind.Uncertain as const), id, readTs: u64, valueTs: u64 }),
   fc.record({ kind: fc.constant(Kind.GetOk as const), id, row: fc.option(row, { nil: undefined }) }),
+  fc.record({ kind: fc.constant(Kind.GetOk as const), id, row: fc.option(row, { nil: undefined }), observedTs: u64.filter((t) => t > 0n) }),
+  fc.record({ kind: fc.constant(Kind.ScanOk as const), id, page: fc.record({ rows: fc.array(row, { maxLength: 3 }) }), observedTs: u64.filter((t) => t > 0n) }),
   fc.record({ kind: fc.constant(Kind.ScanOk as const), id, page: fc.record({ rows: fc.array(row, { maxLength: 5 }), resumeKey: bytes }) }),
   fc.record({ kind: fc.constant(Kind.ScanOk as const), id, page: fc.record({ rows: fc.constant([]), count: id, resumeKey: bytes }) }),
   fc.record({ kind: fc.constant(Kind.ScanOk as const), id, page: fc.record({ rows: fc.constant([]), partial: bytes }) }),

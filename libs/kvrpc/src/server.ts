@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { WriteIntentError, type ReadRequestOptions, type ShardKv } from '@weft/kv';
-import { decodeEntry, EntryDecodeError } from '@weft/logentry';
+import { UncertainReadError, WriteIntentError, type ReadRequestOptions, type ShardKv } from '@weft/kv';
+import { decodeEntry, EntryDecodeError, type Timestamp } from '@weft/logentry';
 import { FrameDecodeError, FrameReader } from '@weft/transport';
 import {
   decodeRequest,
@@ -66,6 +66,13 @@ export function toWireError(err: unknown): WireError {
   return { code: 'internal', sqlstate: 'XX000', message: String(err), leaderHint: 0 };
 }
 
+/** The answer to a request that failed: the read conflicts the client handles itself, else an error frame. */
+function failureResponse(id: number, err: unknown): Response {
+  if (err instanceof WriteIntentError) return { kind: Kind.IntentConflict, id, intents: err.intents };
+  if (err instanceof UncertainReadError) return { kind: Kind.Uncertain, id, readTs: err.readTs, valueTs: err.valueTs };
+  return { kind: Kind.Error, id, error: toWireError(err) };
+}
+
 function errorResponse(id: number, code: WireErrorCode, sqlstate: string, message: string): Response {
   return { kind: Kind.Error, id, error: { code, sqlstate, message, leaderHint: 0 } };
 }
@@ -76,7 +83,10 @@ function errorResponse(id: number, code: WireErrorCode, sqlstate: string, messag
  * with id 0 and the connection is closed. Nothing a client sends can crash the process.
  */
 /** An empty txn id on the wire means a read of committed data only. */
-const readOptions = (txnId: Buffer): ReadRequestOptions => (txnId.length === 0 ? {} : { txnId });
+const readOptions = (txnId: Buffer, uncertaintyLimit?: Timestamp, onObserved?: (ts: Timestamp) => void): ReadRequestOptions => ({
+  ...(txnId.length === 0 ? {} : { txnId }),
+  ...(uncertaintyLimit === undefined ? {} : { uncertaintyLimit, ...(onObserved === undefined ? {} : { onObserved }) }),
+});
 
 export class KvServer {
   private readonly server: Server;
@@ -154,9 +164,7 @@ export class KvServer {
           return;
         }
         this.stats.requests++;
-        this.handle(req).then(reply, (err: unknown) =>
-          reply(err instanceof WriteIntentError ? { kind: Kind.IntentConflict, id: req.id, intents: err.intents } : { kind: Kind.Error, id: req.id, error: toWireError(err) }),
-        );
+        this.handle(req).then(reply, (err: unknown) => reply(failureResponse(req.id, err)));
       }
     });
     socket.on('error', () => undefined);
@@ -179,11 +187,16 @@ export class KvServer {
     switch (req.kind) {
       case Kind.Now:
         return { kind: Kind.NowOk, id: req.id, ts: await shard.now() };
-      case Kind.Get:
-        return { kind: Kind.GetOk, id: req.id, row: await shard.get(req.key, req.ts, readOptions(req.txnId)) };
+      case Kind.Get: {
+        let observedTs: Timestamp | undefined;
+        const row = await shard.get(req.key, req.ts, readOptions(req.txnId, req.uncertaintyLimit, (t) => (observedTs = t)));
+        return observedTs === undefined ? { kind: Kind.GetOk, id: req.id, row } : { kind: Kind.GetOk, id: req.id, row, observedTs };
+      }
       case Kind.Scan: {
-        const page = await shard.scan(req.start, req.end, req.ts, { limit: req.limit === 0 ? undefined : req.limit, reverse: req.reverse, ...readOptions(req.txnId), ...(req.filter ? { filter: req.filter } : {}) });
-        return { kind: Kind.ScanOk, id: req.id, page };
+        let observedTs: Timestamp | undefined;
+        const options = { limit: req.limit === 0 ? undefined : req.limit, reverse: req.reverse, ...readOptions(req.txnId, req.uncertaintyLimit, (t) => (observedTs = t)) };
+        const page = await shard.scan(req.start, req.end, req.ts, req.filter ? { ...options, filter: req.filter } : options);
+        return observedTs === undefined ? { kind: Kind.ScanOk, id: req.id, page } : { kind: Kind.ScanOk, id: req.id, page, observedTs };
       }
       case Kind.Propose: {
         let entry;

@@ -58,7 +58,7 @@ export class LocalShard implements ShardKv {
   async get(key: Buffer, ts: Timestamp, options: ReadRequestOptions = {}): Promise<KvRow | undefined> {
     this.live();
     this.noteRead(ts);
-    return this.materializer.read(key, ts, options);
+    return this.materializer.read(key, ts, this.observedLimit(options));
   }
 
   async getNow(keys: readonly Buffer[], minTs: Timestamp, options: ReadRequestOptions = {}): Promise<{ rows: (KvRow | undefined)[]; ts: Timestamp }> {
@@ -72,7 +72,20 @@ export class LocalShard implements ShardKv {
   async scan(start: Buffer, end: Buffer, ts: Timestamp, options: ScanRequestOptions = {}): Promise<ScanPage> {
     this.live();
     this.noteRead(ts);
-    return this.materializer.scan(start, end, ts, options);
+    return this.materializer.scan(start, end, ts, this.observedLimit(options));
+  }
+
+  /**
+   * The reader's uncertainty limit lowered to this shard's clock, reported as its observed
+   * timestamp, as ShardReplica does (decision 0055); later commits land above it (noteRead).
+   */
+  private observedLimit<T extends ReadRequestOptions>(options: T): T {
+    const limit = options.uncertaintyLimit;
+    if (limit === undefined) return options;
+    const now = this.hlc.next();
+    this.noteRead(now);
+    options.onObserved?.(now);
+    return limit <= now ? options : { ...options, uncertaintyLimit: now };
   }
 
   /**

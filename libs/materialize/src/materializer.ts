@@ -12,13 +12,13 @@
 // The materializer must be the only writer of its store: anything written around it would be
 // missing from the state hash.
 
-import type { KvRow, RowFilter, ScanFilter, ScanFilterCompiler, ScanPage, TxnStatus } from '@weft/kv';
+import { UncertainReadError, type KvRow, type RowFilter, type ScanFilter, type ScanFilterCompiler, type ScanPage, type TxnStatus } from '@weft/kv';
 import {
   ApplyOutcome, CommitEntry, EntryDecodeError, GcEntry, IntentRef, LogEntry, PrepareEntry, ReadSpan, ResolveEntry, ResolveStagedEntry,
   ForgetEntry, SchemaChangeEntry, StageEntry, Timestamp, WriteOp, decodeEntry, encodeEntry,
 } from '@weft/logentry';
 import {
-  DROPPED_MARKER_SPAN, IntentVerdict, MAX_TIMESTAMP, MvccStore, NS_DATA, afterVersions, droppedSpanOf, RocksBatch, TOMBSTONE, dataLowerBound, dataUpperBound,
+  DROPPED_MARKER_SPAN, IntentVerdict, ReadOptions, MAX_TIMESTAMP, MvccStore, NS_DATA, afterVersions, droppedSpanOf, RocksBatch, TOMBSTONE, dataLowerBound, dataUpperBound,
   decodeIntent, decodeVersion, encodeIntent, encodeVersion, intentKey, isIntentSlot, localKey, prefixLength, timestampOf, userKeyOf, versionKey,
   versionPrefix,
 } from '@weft/storage';
@@ -66,6 +66,8 @@ export interface MaterializerOptions {
 export interface ReadRequestOptions {
   /** The reading transaction (16-byte id or its hex): its own intents are visible to it. */
   readonly txnId?: Buffer | string;
+  /** Versions in (read ts, this] fail the read with UncertainReadError (decision 0055). */
+  readonly uncertaintyLimit?: Timestamp;
 }
 
 /** The filter of an empty program: every row (what counting all rows sends). */
@@ -515,6 +517,7 @@ export class Materializer {
     if (ts < this.gcFloor) throw new BelowGcThresholdError(this.shardId, ts, this.gcFloor);
     const r = this.store.get(key, ts, this.readOptions(options));
     if (r.kind === 'intent-conflict') throw new IntentConflictError(this.shardId, r.intents);
+    if (r.kind === 'uncertain') throw new UncertainReadError(this.shardId, ts, r.ts);
     return r.kind === 'found' ? { key, value: r.value, ts: r.ts } : undefined;
   }
 
@@ -529,6 +532,7 @@ export class Materializer {
       const keep = filter === undefined || filter === KEEP_ALL ? undefined : (v: Buffer): boolean => filter.keep(v);
       const r = this.store.scan(start, end, ts, { limit: options.limit, reverse: options.reverse, keep, countOnly, ...this.readOptions(options) });
       if (r.kind === 'intent-conflict') throw new IntentConflictError(this.shardId, r.intents);
+      if (r.kind === 'uncertain') throw new UncertainReadError(this.shardId, ts, r.ts);
       // A row whose filter failed to evaluate must reach the reader, which raises the error:
       // without a count or partial aggregate, the reader scans the rows itself.
       const aggregates = filter?.partial !== undefined;
@@ -540,10 +544,11 @@ export class Materializer {
     return filter === undefined ? scan() : filter.around(scan);
   }
 
-  private readOptions(options: ReadRequestOptions): { txnId?: string; intentStatus?: (txnId: string) => IntentVerdict | undefined } {
+  private readOptions(options: ReadRequestOptions): ReadOptions {
     const txnId = options.txnId === undefined ? undefined : hex(options.txnId);
-    if (this.stagedTxns.size === 0) return txnId === undefined ? {} : { txnId };
-    return txnId === undefined ? { intentStatus: this.intentVerdict } : { txnId, intentStatus: this.intentVerdict };
+    const intentStatus = this.stagedTxns.size === 0 ? undefined : this.intentVerdict;
+    const uncertaintyLimit = options.uncertaintyLimit;
+    return { ...(txnId === undefined ? {} : { txnId }), ...(intentStatus === undefined ? {} : { intentStatus }), ...(uncertaintyLimit === undefined ? {} : { uncertaintyLimit }) };
   }
 
   /**

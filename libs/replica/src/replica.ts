@@ -257,11 +257,27 @@ export class ShardReplica implements ShardKv {
   }
 
   get(key: Buffer, ts: Timestamp, options?: ReadRequestOptions): Promise<KvRow | undefined> {
-    return this.read(ts, () => this.sm.read(key, ts, options));
+    return this.read(ts, () => this.sm.read(key, ts, this.observedLimit(options)), options?.uncertaintyLimit);
   }
 
   scan(start: Buffer, end: Buffer, ts: Timestamp, options?: ScanRequestOptions): Promise<ScanPage> {
-    return this.read(ts, () => this.sm.scan(start, end, ts, options));
+    return this.read(ts, () => this.sm.scan(start, end, ts, this.observedLimit(options)), options?.uncertaintyLimit);
+  }
+
+  /**
+   * A reader's uncertainty limit, lowered to this replica's clock now, which the reader keeps
+   * as its observed timestamp here (decision 0055). Every version applied here is at or below
+   * the clock, so one above it committed after this read; and the commit floor moves above it,
+   * so whatever commits here from now on lands above it too: the reader's later reads here
+   * look no further up than this.
+   */
+  private observedLimit<T extends ReadRequestOptions>(options: T | undefined): T | undefined {
+    const limit = options?.uncertaintyLimit;
+    if (options === undefined || limit === undefined) return options;
+    const now = this.hlc.now();
+    if (now >= this.commitFloor) this.commitFloor = now + 1n;
+    options.onObserved?.(now);
+    return limit <= now ? options : { ...options, uncertaintyLimit: now };
   }
 
   /** A first read at this leader's `now()` (at least `minTs`): one round trip instead of two. */
@@ -384,9 +400,13 @@ export class ShardReplica implements ShardKv {
 
   // ---------------------------------------------------------------- reads
 
-  private async read<T>(ts: Timestamp, serve: () => T): Promise<T> {
+  /**
+   * `uncertaintyLimit`: the reader must also see what committed up to it (decision 0055), so a
+   * follower may serve the read only if its closed timestamp covers the limit too.
+   */
+  private async read<T>(ts: Timestamp, serve: () => T, uncertaintyLimit?: Timestamp): Promise<T> {
     this.ensureRunning();
-    if (ts <= this.sm.closedTs) {
+    if ((uncertaintyLimit !== undefined && uncertaintyLimit > ts ? uncertaintyLimit : ts) <= this.sm.closedTs) {
       this.stats.closedReads++;
       return serve();
     }

@@ -565,6 +565,7 @@ export class BankSim {
       sleep: (ms) => this.sleep(ms),
       txnExpiryUs: BigInt(this.expiryMs) * 1000n,
       intentWaitMs: INTENT_WAIT_REAL_MS,
+      maxClockOffsetUs: MAX_OFFSET_US,
       replicatedKeys: [SCHEMA_KEY],
     });
   }

@@ -15,7 +15,7 @@ export type { Intent } from './mvcc-values';
 export { MvccStore, MvccBatch, DEFAULT_GC_TTL } from './mvcc';
 export type { MvccOptions } from './mvcc';
 export type {
-  GetResult, ScanResult, ScanRow, IntentConflict, IntentVerdict, KeyedIntent, ReadOptions, ScanOptions, WriteOptions, ResolveOutcome, GcOptions, GcStats,
+  GetResult, ScanResult, Uncertain, ScanRow, IntentConflict, IntentVerdict, KeyedIntent, ReadOptions, ScanOptions, WriteOptions, ResolveOutcome, GcOptions, GcStats,
 } from './mvcc';
 export { RocksDb, RocksBatch, RocksIterator } from './rocks';
 export type { RocksOptions, IteratorOptions } from './rocks';

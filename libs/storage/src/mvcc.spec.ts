@@ -39,6 +39,42 @@ describe.each([true, false])('MvccStore (tailing point reads: %s)', (tailingRead
     expect(store.get(b('vis-absent'), 1000n)).toEqual({ kind: 'not-found' });
   });
 
+  it('a version in (readTs, uncertaintyLimit] makes a read uncertain: gets, scans both ways, tombstones and intents', () => {
+    const k = b('unc/a');
+    store.put(k, 10n, b('a'));
+    store.put(k, 20n, b('b'));
+    store.delete(k, 30n);
+    store.put(k, 60n, b('c'));
+    const j = b('unc/b');
+    store.put(j, 5n, b('j'));
+    const u = (ts: bigint): GetResult => ({ kind: 'uncertain', ts });
+    // No window (or one that reaches nothing newer): the plain snapshot read.
+    expect(store.get(k, 15n, { uncertaintyLimit: 15n })).toEqual(found('a', 10n));
+    expect(store.get(k, 15n, { uncertaintyLimit: 19n })).toEqual(found('a', 10n));
+    // The newest version within the window decides, a tombstone included.
+    expect(store.get(k, 15n, { uncertaintyLimit: 20n })).toEqual(u(20n));
+    expect(store.get(k, 15n, { uncertaintyLimit: 45n })).toEqual(u(30n));
+    expect(store.get(k, 35n, { uncertaintyLimit: 59n })).toEqual({ kind: 'not-found' });
+    expect(store.get(k, 35n, { uncertaintyLimit: 1000n })).toEqual(u(60n));
+    const span = (reverse: boolean, readTs: bigint, limit: bigint): ScanResult => store.scan(b('unc/'), prefixEnd(b('unc/')), readTs, { reverse, uncertaintyLimit: limit });
+    for (const reverse of [false, true]) {
+      expect(span(reverse, 15n, 19n)).toMatchObject({ kind: 'rows', rows: reverse ? [{ key: j }, { key: k }] : [{ key: k }, { key: j }] });
+      expect(span(reverse, 15n, 45n)).toEqual(u(30n));
+      expect(span(reverse, 35n, 1000n)).toEqual(u(60n));
+    }
+    // An undecided intent within the window is a conflict; above it, ignored.
+    store.putIntent(j, { txnId: 'other', ts: 40n, value: b('j2') });
+    expect(store.get(j, 35n, { uncertaintyLimit: 39n })).toEqual(found('j', 5n));
+    expect(store.get(j, 35n, { uncertaintyLimit: 40n })).toMatchObject({ kind: 'intent-conflict' });
+    expect(span(false, 35n, 40n)).toMatchObject({ kind: 'intent-conflict' });
+    expect(span(true, 35n, 40n)).toMatchObject({ kind: 'intent-conflict' });
+    // A decided one committed within the window is uncertain, like a version.
+    const committed = { intentStatus: (): IntentVerdict => ({ committedAt: 42n }), uncertaintyLimit: 50n };
+    expect(store.get(j, 35n, committed)).toEqual(u(42n));
+    expect(store.scan(b('unc/b'), prefixEnd(b('unc/b')), 35n, committed)).toEqual(u(42n));
+    store.resolveIntent(j, 'other', 'abort');
+  });
+
   it('keeps keys that are prefixes of each other apart, in order', () => {
     const keys = ['p', 'p\0', 'p\0\0', 'p\x01', 'pa', 'p\xff'];
     keys.forEach((k, i) => {

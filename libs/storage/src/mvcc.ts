@@ -27,10 +27,22 @@ export interface IntentConflict {
   readonly intents: readonly KeyedIntent[];
 }
 
+/**
+ * A committed version above the read timestamp but within the reader's uncertainty limit: it
+ * may have committed before the reader began (a clock ahead of the reader's), so the reader
+ * must move its timestamp up to `ts` and read again rather than miss it.
+ */
+export interface Uncertain {
+  readonly kind: 'uncertain';
+  /** The newest such version's timestamp. */
+  readonly ts: Timestamp;
+}
+
 export type GetResult =
   | { readonly kind: 'found'; readonly value: Buffer; readonly ts: Timestamp }
   | { readonly kind: 'not-found' }
-  | IntentConflict;
+  | IntentConflict
+  | Uncertain;
 
 export interface ScanRow {
   readonly key: Buffer;
@@ -50,7 +62,8 @@ export type ScanResult =
       /** With `countOnly`: how many visible rows the scan kept (`rows` is then empty). */
       readonly count?: number;
     }
-  | IntentConflict;
+  | IntentConflict
+  | Uncertain;
 
 /**
  * What the caller knows of another transaction's intent: that transaction committed at
@@ -67,14 +80,31 @@ export interface ReadOptions {
    * and an intent at or below the read timestamp is a conflict).
    */
   readonly intentStatus?: (txnId: string) => IntentVerdict | undefined;
+  /**
+   * The reader's uncertainty limit (above readTs): a version committed in (readTs, limit]
+   * makes the read `uncertain` instead of invisible, and an undecided intent at or below the
+   * limit is a conflict. Absent: readTs is the limit.
+   */
+  readonly uncertaintyLimit?: Timestamp;
 }
 
-/** The row an intent of another transaction contributes at readTs, or why it does not. */
-function judgeIntent(intent: Intent, readTs: Timestamp, verdict: IntentVerdict | undefined): 'conflict' | 'skip' | { value: Buffer | null; ts: Timestamp } {
-  if (verdict === undefined) return intent.ts <= readTs ? 'conflict' : 'skip';
-  if (verdict === 'ignore' || verdict.committedAt > readTs) return 'skip';
+/** What an intent of another transaction means for a read at readTs with uncertainty limit `limit`. */
+function judgeIntent(
+  intent: Intent, readTs: Timestamp, limit: Timestamp, verdict: IntentVerdict | undefined,
+): 'conflict' | 'skip' | Uncertain | { value: Buffer | null; ts: Timestamp } {
+  if (verdict === undefined) return intent.ts <= limit ? 'conflict' : 'skip';
+  if (verdict === 'ignore' || verdict.committedAt > limit) return 'skip';
+  if (verdict.committedAt > readTs) return { kind: 'uncertain', ts: verdict.committedAt };
   return { value: intent.value, ts: verdict.committedAt };
 }
+
+/** The upper end of a read's uncertainty window (readTs itself when it has none). */
+function limitOf(readTs: Timestamp, options: ReadOptions): Timestamp {
+  const l = options.uncertaintyLimit;
+  return l !== undefined && l > readTs ? l : readTs;
+}
+
+const isUncertain = (j: unknown): j is Uncertain => (j as { kind?: unknown }).kind === 'uncertain';
 
 export interface ScanOptions extends ReadOptions {
   /** At most this many kept rows (counted after `keep`). */
@@ -305,6 +335,7 @@ export class MvccStore {
   /** The newest version of `key` at or below readTs; a tombstone reads as not found. */
   get(key: Uint8Array, readTs: Timestamp, options: ReadOptions = {}): GetResult {
     checkTimestamp(readTs);
+    const limit = limitOf(readTs, options);
     const prefix = versionPrefix(key);
     const plen = prefix.length;
     // A reused tailing iterator has no per-key bounds, so check that each entry is still ours.
@@ -324,17 +355,20 @@ export class MvccStore {
         if (options.txnId !== undefined && intent.txnId === options.txnId) {
           return intent.value === null ? NOT_FOUND : { kind: 'found', value: intent.value, ts: intent.ts };
         }
-        const judged = judgeIntent(intent, readTs, options.intentStatus?.(intent.txnId));
+        const judged = judgeIntent(intent, readTs, limit, options.intentStatus?.(intent.txnId));
         if (judged === 'conflict') return { kind: 'intent-conflict', intents: [{ ...intent, key: Buffer.from(key) }] };
+        if (isUncertain(judged)) return judged;
         if (judged !== 'skip') return judged.value === null ? NOT_FOUND : { kind: 'found', value: judged.value, ts: judged.ts };
         ({ rows } = it.next(1));
         if (!ours(rows)) return NOT_FOUND;
       }
-      if (timestampOf(rows[0]) > readTs) {
-        it.seek(versionKey(prefix, readTs));
+      if (timestampOf(rows[0]) > limit) {
+        it.seek(versionKey(prefix, limit));
         ({ rows } = it.next(1));
         if (!ours(rows)) return NOT_FOUND;
       }
+      const ts = timestampOf(rows[0]);
+      if (ts > readTs) return { kind: 'uncertain', ts };
       const value = decodeVersion(rows[1]);
       return value === null ? NOT_FOUND : { kind: 'found', value, ts: timestampOf(rows[0]) };
     } finally {
@@ -363,6 +397,11 @@ export class MvccStore {
     const { txnId, intentStatus } = options;
     const out = new ScanCollector(options);
     const intents: KeyedIntent[] = [];
+    const top = limitOf(readTs, options);
+    const topKey = versionKey(EMPTY_PREFIX, top);
+    let uncertain: Timestamp | undefined; // the newest version met in (readTs, top]
+    const finish = (resumeKey: Buffer | undefined): ScanResult =>
+      intents.length > 0 ? { kind: 'intent-conflict', intents } : uncertain !== undefined ? { kind: 'uncertain', ts: uncertain } : out.result(resumeKey);
     let cur: Buffer | undefined; // version prefix of the key being processed
     let done = false; // the current key's visible version (or verdict) is known
     let stepped = 0; // entries of the current key stepped over
@@ -379,9 +418,7 @@ export class MvccStore {
         const k = raw[i];
         const plen = prefixLength(k);
         if (cur === undefined || cur.length !== plen || k.compare(cur, 0, plen, 0, plen) !== 0) {
-          if (out.kept >= limit || keys >= SCAN_KEY_BUDGET) {
-            return intents.length > 0 ? { kind: 'intent-conflict', intents } : out.result(userKeyOf(k));
-          }
+          if (out.kept >= limit || keys >= SCAN_KEY_BUDGET) return finish(userKeyOf(k));
           keys++;
           cur = k.subarray(0, plen);
           done = false;
@@ -400,10 +437,13 @@ export class MvccStore {
             done = true;
             if (intent.value !== null) out.add(k, undefined, intent.value, intent.ts);
           } else {
-            const judged = judgeIntent(intent, readTs, intentStatus?.(intent.txnId));
+            const judged = judgeIntent(intent, readTs, top, intentStatus?.(intent.txnId));
             if (judged === 'conflict') {
               done = true;
               intents.push({ ...intent, key: userKeyOf(k) });
+            } else if (isUncertain(judged)) {
+              done = true;
+              if (uncertain === undefined || judged.ts > uncertain) uncertain = judged.ts;
             } else if (judged !== 'skip') {
               done = true;
               if (judged.value !== null) out.add(k, undefined, judged.value, judged.ts);
@@ -412,9 +452,15 @@ export class MvccStore {
           continue;
         }
         if (k.compare(readTsKey, 0, 8, plen, plen + 8) < 0) {
-          // Newer than readTs.
+          // Newer than readTs: within the uncertainty window, or above it (stepped over).
+          if (top !== readTs && k.compare(topKey, 0, 8, plen, plen + 8) >= 0) {
+            done = true;
+            const ts = timestampOf(k);
+            if (uncertain === undefined || ts > uncertain) uncertain = ts;
+            continue;
+          }
           if (++stepped >= SEEK_AFTER) {
-            it.seek(versionKey(cur, readTs));
+            it.seek(versionKey(cur, top));
             stepped = 0;
             finished = false;
             break;
@@ -426,7 +472,7 @@ export class MvccStore {
         if (value !== null) out.add(k, undefined, value, timestampOf(k));
       }
     }
-    return intents.length > 0 ? { kind: 'intent-conflict', intents } : out.result(undefined);
+    return finish(undefined);
   }
 
   /** Reverse: a key's entries arrive oldest first and its intent last; decide at the key's end. */
@@ -434,19 +480,32 @@ export class MvccStore {
     const { txnId, intentStatus } = options;
     const out = new ScanCollector(options);
     const intents: KeyedIntent[] = [];
+    const top = limitOf(readTs, options);
+    const topKey = versionKey(EMPTY_PREFIX, top);
+    let uncertain: Timestamp | undefined; // the newest version met in (readTs, top]
+    const noteUncertain = (ts: Timestamp): void => {
+      if (uncertain === undefined || ts > uncertain) uncertain = ts;
+    };
+    const finish = (resumeKey: Buffer | undefined): ScanResult =>
+      intents.length > 0 ? { kind: 'intent-conflict', intents } : uncertain !== undefined ? { kind: 'uncertain', ts: uncertain } : out.result(resumeKey);
     let cur: Buffer | undefined;
     let candKey: Buffer | undefined; // newest version <= readTs seen so far for `cur`
     let candVal: Buffer | undefined;
+    let keyUncertain: Timestamp | undefined; // newest version of `cur` in (readTs, top]
     let intent: Intent | undefined;
     const finishKey = (): void => {
       if (cur === undefined) return;
-      const judged = intent === undefined || (txnId !== undefined && intent.txnId === txnId) ? undefined : judgeIntent(intent, readTs, intentStatus?.(intent.txnId));
+      const judged = intent === undefined || (txnId !== undefined && intent.txnId === txnId) ? undefined : judgeIntent(intent, readTs, top, intentStatus?.(intent.txnId));
       if (intent !== undefined && judged === undefined) {
         if (intent.value !== null) out.add(cur, cur.length, intent.value, intent.ts);
       } else if (intent !== undefined && judged === 'conflict') {
         intents.push({ ...intent, key: userKeyOf(cur, cur.length) });
+      } else if (judged !== undefined && isUncertain(judged)) {
+        noteUncertain(judged.ts);
       } else if (judged !== undefined && judged !== 'skip' && judged !== 'conflict') {
         if (judged.value !== null) out.add(cur, cur.length, judged.value, judged.ts);
+      } else if (keyUncertain !== undefined) {
+        noteUncertain(keyUncertain);
       } else if (candKey !== undefined && candVal !== undefined) {
         const value = decodeVersion(candVal);
         if (value !== null) out.add(candKey, undefined, value, timestampOf(candKey));
@@ -466,21 +525,24 @@ export class MvccStore {
           finishKey();
           if ((out.kept >= limit || keys >= SCAN_KEY_BUDGET) && cur !== undefined) {
             // Keys below `cur` are left: it is the exclusive end to resume with.
-            return intents.length > 0 ? { kind: 'intent-conflict', intents } : out.result(userKeyOf(cur, cur.length));
+            return finish(userKeyOf(cur, cur.length));
           }
           keys++;
           cur = k.subarray(0, plen);
-          candKey = candVal = intent = undefined;
+          candKey = candVal = intent = keyUncertain = undefined;
         }
         if (isIntentSlot(k)) intent = decodeIntent(raw[i + 1]);
         else if (k.compare(readTsKey, 0, 8, plen, plen + 8) >= 0) {
           candKey = k;
           candVal = raw[i + 1];
+        } else if (top !== readTs && k.compare(topKey, 0, 8, plen, plen + 8) >= 0) {
+          // Entries come oldest first: the last one in the window is the newest.
+          keyUncertain = timestampOf(k);
         }
       }
     }
     finishKey();
-    return intents.length > 0 ? { kind: 'intent-conflict', intents } : out.result(undefined);
+    return finish(undefined);
   }
 
   /**

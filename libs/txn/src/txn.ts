@@ -15,7 +15,7 @@
 // them: no entry and no buffer ever holds the whole write set. Read-only transactions never
 // propose anything.
 import { randomFillSync } from 'node:crypto';
-import { sqlstateOf, type ScanFilter, type ShardKv } from '@weft/kv';
+import { UncertainReadError, sqlstateOf, type ReadRequestOptions, type ScanFilter, type ScanPage, type ShardKv } from '@weft/kv';
 import { KvClient, type LockOptions } from '@weft/kvclient';
 import type { ApplyOutcome, IntentRef, LogEntry, ReadSpan, Timestamp, WriteOp } from '@weft/logentry';
 import { PgError } from '@weft/pgwire';
@@ -138,6 +138,19 @@ const k = (b: Buffer): string => b.toString('latin1');
 export class Txn {
   private readTsValue: Timestamp | undefined;
   private readTsPromise: Promise<Timestamp> | undefined;
+  /**
+   * Reads on other shards than `clockShard` treat versions in (readTs, uncertaintyLimit] as
+   * possibly committed before this transaction began (decision 0055): the snapshot's first
+   * timestamp plus the KV client's uncertainty window. Fixed with the snapshot.
+   */
+  private uncertaintyLimit: Timestamp | undefined;
+  /**
+   * Per shard, a clock reading taken there after this transaction began (its observed
+   * timestamp): nothing committed there before the transaction began is above it, so reads
+   * there look for uncertain versions only up to it. The shard whose clock chose the snapshot
+   * observed the snapshot itself.
+   */
+  private readonly observed = new Map<number, Timestamp>();
   private writes = new Map<string, Buffered>();
   /** Bytes in `writes`. */
   private writeBytes = 0;
@@ -163,6 +176,8 @@ export class Txn {
   private readonly lockShards = new Set<number>();
   /** Read refreshes that moved readTs forward (tests, stats). */
   refreshes = 0;
+  /** Reads that met a version within the uncertainty window (tests, stats). */
+  uncertainRestarts = 0;
   private cleanup: Promise<void> | undefined;
   private readonly reads: ReadSpan[] = [];
   private assumption: Assumption | undefined;
@@ -186,8 +201,16 @@ export class Txn {
   async readTs(): Promise<Timestamp> {
     if (this.readTsValue !== undefined) return this.readTsValue;
     if (this.options.asOf !== undefined) return (this.readTsValue = this.options.asOf);
-    this.readTsPromise ??= this.kv.now().then((ts) => (this.readTsValue = ts));
+    this.readTsPromise ??= this.kv.now().then((ts) => this.fixSnapshot(ts, this.kv.map.systemShard));
     return this.readTsPromise;
+  }
+
+  /** Fixes the snapshot at `ts`, chosen by `shard`'s clock, and the uncertainty limit with it. */
+  private fixSnapshot(ts: Timestamp, shard: number | undefined): Timestamp {
+    this.readTsValue = ts;
+    this.uncertaintyLimit = ts + this.kv.uncertaintyWindowUs;
+    if (shard !== undefined) this.observed.set(shard, ts);
+    return ts;
   }
 
   get hasWrites(): boolean {
@@ -200,9 +223,51 @@ export class Txn {
   }
 
   /** Own intents exist on the shard only once something was staged: then reads name the txn. */
-  private readOptions(): { txnId?: Buffer; follower?: boolean } {
+  private readOptions(): ReadRequestOptions {
     if (this.options.asOf !== undefined) return { follower: true };
-    return this.stagedChunks > 0 ? { txnId: this.id } : {};
+    const own = this.stagedChunks > 0 ? { txnId: this.id } : {};
+    const limit = this.uncertaintyLimit;
+    if (limit === undefined || this.readTsValue === undefined || limit <= this.readTsValue) return own;
+    return { ...own, uncertaintyLimit: limit, observed: this.observed };
+  }
+
+  /**
+   * readOptions() without the uncertainty limit: catalog reads at the snapshot (nothing
+   * refreshes them; descriptor stamps guard what they mean), and lock reads, which read the
+   * newest version anyway.
+   */
+  private snapshotReadOptions(): ReadRequestOptions {
+    const { uncertaintyLimit: _limit, observed: _observed, ...rest } = this.readOptions();
+    return rest;
+  }
+
+  /**
+   * Runs a recorded read at the snapshot; when it meets a version within the uncertainty window
+   * (UncertainReadError), moves the snapshot up to that version by a read refresh and runs it
+   * again. Each round raises readTs, and nothing above the fixed limit is uncertain, so it ends.
+   */
+  private async readCertain<T>(read: (ts: Timestamp, options: ReadRequestOptions) => Promise<T>, rereads?: ReadSpan): Promise<T> {
+    for (;;) {
+      try {
+        return await read(await this.readTs(), this.readOptions());
+      } catch (e) {
+        if (!(e instanceof UncertainReadError)) throw e;
+        await this.moveUpTo(e, rereads);
+      }
+    }
+  }
+
+  /**
+   * Refreshes the snapshot up to the uncertain version's timestamp, or fails the transaction
+   * (40001). `rereads`: the recorded read being retried, which the refresh leaves out.
+   */
+  private async moveUpTo(e: UncertainReadError, rereads?: ReadSpan): Promise<void> {
+    this.uncertainRestarts++;
+    if (await this.refreshTo(e.valueTs, rereads)) return;
+    throw new PgError('40001', 'could not serialize access: a value committed on a faster clock changed what this transaction had read', {
+      detail: `${e.message}; something this transaction read earlier changed too, so it cannot move its snapshot up.`,
+      hint: 'Retry the transaction.',
+    });
   }
 
   /**
@@ -261,12 +326,12 @@ export class Txn {
     if (a.check === undefined) {
       if (this.readTsValue === undefined && this.readTsPromise === undefined && this.options.asOf === undefined) {
         const first = this.kv.getNow([a.key], this.readOptions());
-        this.readTsPromise = first.then((r) => (this.readTsValue = r.ts));
+        this.readTsPromise = first.then((r) => this.fixSnapshot(r.ts, this.kv.shardOf(a.key)));
         this.readTsPromise.catch(() => undefined);
         this.settleAssumption(a, first.then((r) => r.rows[0]));
       } else {
         const ts = await this.readTs();
-        this.settleAssumption(a, this.kv.get(a.key, ts, this.readOptions()));
+        this.settleAssumption(a, this.kv.get(a.key, ts, this.snapshotReadOptions()));
       }
     }
     await a.check;
@@ -280,7 +345,7 @@ export class Txn {
   private settleAssumption(a: Assumption, row: Promise<{ value: Buffer } | undefined>): void {
     a.check = (async () => {
       let value = (await row)?.value;
-      if (value === undefined && !a.holds(undefined)) value = (await this.kv.get(a.key, await this.readTs(), this.readOptions()))?.value;
+      if (value === undefined && !a.holds(undefined)) value = (await this.kv.get(a.key, await this.readTs(), this.snapshotReadOptions()))?.value;
       if (!a.holds(value)) {
         this.assumption = undefined;
         throw new AssumptionFailedError(a.key);
@@ -298,24 +363,31 @@ export class Txn {
    * stamps of the descriptors it uses, not every descriptor).
    */
   async getAtSnapshot(key: Buffer): Promise<Buffer | undefined> {
-    return (await this.kv.get(key, await this.readTs(), this.readOptions()))?.value;
+    return (await this.kv.get(key, await this.readTs(), this.snapshotReadOptions()))?.value;
   }
 
   /** Rows of [start, end) at this transaction's snapshot, unrecorded, as getAtSnapshot. */
   async *scanAtSnapshot(start: Buffer, end: Buffer): AsyncGenerator<TxnRow> {
     const ts = await this.readTs();
     const pageSize = this.options.scanPageSize ?? 256;
-    for await (const page of this.kv.scanPages(start, end, ts, { limit: pageSize, ...this.readOptions() }, pageSize)) {
+    for await (const page of this.kv.scanPages(start, end, ts, { limit: pageSize, ...this.snapshotReadOptions() }, pageSize)) {
       for (const row of page.rows) yield { key: row.key, value: row.value };
     }
   }
 
   /** Records a point read without reading (e.g. a catalog version the txn depends on). */
   notePointRead(key: Buffer): void {
+    this.recordPoint(key);
+  }
+
+  /** Records a point read; returns the new record, or undefined if the key was read before. */
+  private recordPoint(key: Buffer): ReadSpan | undefined {
     const s = k(key);
-    if (this.readPoints.has(s)) return;
+    if (this.readPoints.has(s)) return undefined;
     this.readPoints.add(s);
-    this.reads.push({ kind: 'point', key });
+    const r: ReadSpan = { kind: 'point', key };
+    this.reads.push(r);
+    return r;
   }
 
   async get(key: Buffer): Promise<Buffer | undefined> {
@@ -326,14 +398,15 @@ export class Txn {
       own = this.writes.get(k(key));
     }
     if (own) return own.op.kind === 'put' ? own.op.value : undefined;
-    this.notePointRead(key);
+    // A key read for the first time is read again after a move up: the refresh leaves it out.
+    const first = this.recordPoint(key);
     const a = this.assumption;
     if (this.readTsValue === undefined && this.readTsPromise === undefined && this.options.asOf === undefined) {
       // The first read fixes the snapshot at the leaseholder in the same round trip, and reads
       // the assumed key's copy there too.
       const keys = a !== undefined && a.check === undefined ? [key, a.key] : [key];
       const first = this.kv.getNow(keys, this.readOptions());
-      this.readTsPromise = first.then((r) => (this.readTsValue = r.ts));
+      this.readTsPromise = first.then((r) => this.fixSnapshot(r.ts, this.kv.shardOf(key)));
       // Whoever awaits readTs() sees a failure; unawaited, it must not crash the process.
       this.readTsPromise.catch(() => undefined);
       if (a !== undefined && keys.length > 1) this.settleAssumption(a, first.then((r) => r.rows[1]));
@@ -343,10 +416,10 @@ export class Txn {
       return rows[0]?.value;
     }
     if (a !== undefined && !a.checked) {
-      const [row] = await Promise.all([this.readTs().then((ts) => this.kv.get(key, ts, this.readOptions())), this.checkAssumption()]);
+      const [row] = await Promise.all([this.readCertain((ts, o) => this.kv.get(key, ts, o), first), this.checkAssumption()]);
       return row?.value;
     }
-    const row = await this.kv.get(key, await this.readTs(), this.readOptions());
+    const row = await this.readCertain((ts, o) => this.kv.get(key, ts, o), first);
     return row?.value;
   }
 
@@ -360,21 +433,56 @@ export class Txn {
     const pageSize = this.options.scanPageSize ?? 256;
     await this.checkAssumption();
     if (this.flushing !== undefined) await this.settle();
-    const ts = await this.readTs();
-    const readOptions = this.readOptions();
+    let ts = await this.readTs();
     const own = [...this.writes.values()]
       .filter((w) => Buffer.compare(w.key, start) >= 0 && Buffer.compare(w.key, end) < 0)
       .sort((a, b) => (reverse ? -1 : 1) * Buffer.compare(a.key, b.key));
     let oi = 0;
     let consumedTo: Buffer | undefined;
     let exhausted = false;
+    let pages: AsyncGenerator<ScanPage> | undefined;
     this.activeScans++;
     const active: Extract<ReadSpan, { kind: 'span' }> = { kind: 'span', start, end };
     this.scanning.add(active);
     try {
       const limit = options.limit !== undefined ? Math.max(1, options.limit) : pageSize;
-      const request = options.filter === undefined ? { limit, reverse, ...readOptions } : { limit, reverse, ...readOptions, filter: options.filter };
-      for await (const page of this.kv.scanPages(start, end, ts, request, pageSize)) {
+      // What is left to read: the whole span, or after a move up (below) what follows the
+      // rows already handed out, which the refresh confirmed unchanged.
+      let lo = start;
+      let hi = end;
+      const nextPage = async (): Promise<ScanPage | undefined> => {
+        for (;;) {
+          if (pages === undefined) {
+            const request = { limit, reverse, ...this.readOptions(), ...(options.filter === undefined ? {} : { filter: options.filter }) };
+            pages = this.kv.scanPages(lo, hi, ts, request, pageSize);
+          }
+          try {
+            const r = await pages.next();
+            return r.done === true ? undefined : r.value;
+          } catch (e) {
+            if (!(e instanceof UncertainReadError)) throw e;
+            // The rest of this scan is read again at the new snapshot: the refresh need only
+            // confirm the part already handed out (other running scans stay whole).
+            this.scanning.delete(active);
+            const done: Extract<ReadSpan, { kind: 'span' }> | undefined =
+              consumedTo === undefined ? undefined : reverse ? { kind: 'span', start: consumedTo, end } : { kind: 'span', start, end: Buffer.concat([consumedTo, Buffer.from([0])]) };
+            if (done !== undefined) this.scanning.add(done);
+            try {
+              await this.moveUpTo(e);
+            } finally {
+              if (done !== undefined) this.scanning.delete(done);
+              this.scanning.add(active);
+            }
+            ts = await this.readTs();
+            pages = undefined;
+            if (consumedTo !== undefined) {
+              if (reverse) hi = consumedTo;
+              else lo = Buffer.concat([consumedTo, Buffer.from([0])]);
+            }
+          }
+        }
+      };
+      for (let page = await nextPage(); page !== undefined; page = await nextPage()) {
         for (const row of page.rows) {
           // Emit our own writes that sort before this stored row.
           while (oi < own.length && (reverse ? Buffer.compare(own[oi].key, row.key) > 0 : Buffer.compare(own[oi].key, row.key) < 0)) {
@@ -398,6 +506,8 @@ export class Txn {
       }
       exhausted = true;
     } finally {
+      // A caller that stops early leaves the page reader open: close it (as for-await would).
+      await pages?.return(undefined);
       this.scanning.delete(active);
       this.recordSpan(start, end, reverse, exhausted ? undefined : consumedTo);
       this.activeScans--;
@@ -413,7 +523,7 @@ export class Txn {
    * evaluate the filter; the caller then scans.
    */
   async count(start: Buffer, end: Buffer, filter: ScanFilter): Promise<number | undefined> {
-    return this.readWholeSpan(start, end, (ts) => this.kv.count(start, end, ts, filter, this.readOptions()));
+    return this.readWholeSpan(start, end, (ts, o) => this.kv.count(start, end, ts, filter, o));
   }
 
   /**
@@ -421,22 +531,35 @@ export class Txn {
    * [start, end) (decision 0038), recorded like count(); undefined under the same conditions.
    */
   async partials(start: Buffer, end: Buffer, filter: ScanFilter): Promise<Buffer[] | undefined> {
-    return this.readWholeSpan(start, end, (ts) => this.kv.partials(start, end, ts, filter, this.readOptions()));
+    return this.readWholeSpan(start, end, (ts, o) => this.kv.partials(start, end, ts, filter, o));
   }
 
   /** A read of all of [start, end) done by the shards (count, partials): recorded once it answers. */
-  private async readWholeSpan<T>(start: Buffer, end: Buffer, read: (ts: Timestamp) => Promise<T | undefined>): Promise<T | undefined> {
+  private async readWholeSpan<T>(start: Buffer, end: Buffer, read: (ts: Timestamp, options: ReadRequestOptions) => Promise<T | undefined>): Promise<T | undefined> {
     for (const w of this.writes.values()) if (Buffer.compare(w.key, start) >= 0 && Buffer.compare(w.key, end) < 0) return undefined;
     await this.checkAssumption();
     if (this.flushing !== undefined) await this.settle();
-    const ts = await this.readTs();
+    await this.readTs();
     this.activeScans++;
     const active: Extract<ReadSpan, { kind: 'span' }> = { kind: 'span', start, end };
     this.scanning.add(active);
     let result: T | undefined;
     try {
-      result = await read(ts);
-      return result;
+      // The whole span is read again after a move up, so the refresh leaves it out.
+      for (;;) {
+        try {
+          result = await read(await this.readTs(), this.readOptions());
+          return result;
+        } catch (e) {
+          if (!(e instanceof UncertainReadError)) throw e;
+          this.scanning.delete(active);
+          try {
+            await this.moveUpTo(e);
+          } finally {
+            this.scanning.add(active);
+          }
+        }
+      }
     } finally {
       this.scanning.delete(active);
       if (result !== undefined) this.recordSpan(start, end, false, undefined);
@@ -460,7 +583,7 @@ export class Txn {
     this.lockShards.add(this.kv.shardOf(key));
     let locked;
     try {
-      locked = await this.kv.lockRead(key, this.id, { ...opts, minTs: readTs, readOptions: this.readOptions() });
+      locked = await this.kv.lockRead(key, this.id, { ...opts, minTs: readTs, readOptions: this.snapshotReadOptions() });
     } catch (e) {
       // A deadlock victim or a lock timeout can only roll back: let the others through now,
       // not when the client gets round to ROLLBACK.
@@ -485,7 +608,7 @@ export class Txn {
     }
     this.notePointRead(key);
     if (T === R && N <= R) return locked.row?.value;
-    return (await this.kv.get(key, T, this.readOptions()))?.value;
+    return (await this.readCertain((ts, o) => this.kv.get(key, ts, o)))?.value;
   }
 
   /**
@@ -498,9 +621,13 @@ export class Txn {
     this.lockShards.add(this.kv.shardOf(key));
     const a = this.assumption;
     const carry = a !== undefined && a.check === undefined && this.kv.isReplicated(a.key);
-    const locking = this.kv.lockRead(key, this.id, { ...opts, readOptions: this.readOptions(), ...(carry ? { also: [a.key] } : {}) });
+    const locking = this.kv.lockRead(key, this.id, { ...opts, readOptions: this.snapshotReadOptions(), ...(carry ? { also: [a.key] } : {}) });
     // Concurrent readers of this transaction wait for the snapshot the lock read picks.
-    this.readTsPromise = locking.then(async (locked) => (this.readTsValue = locked === undefined ? await this.kv.now() : [locked.readTs, locked.newestTs].reduce((x, y) => (x > y ? x : y))));
+    this.readTsPromise = locking.then(async (locked) =>
+      locked === undefined
+        ? this.fixSnapshot(await this.kv.now(), this.kv.map.systemShard)
+        : this.fixSnapshot([locked.readTs, locked.newestTs].reduce((x, y) => (x > y ? x : y)), this.kv.shardOf(key)),
+    );
     this.readTsPromise.catch(() => undefined);
     let locked;
     try {
@@ -514,7 +641,7 @@ export class Txn {
     // The copy was read at the lock read's timestamp; it stands for the snapshot only if that is T.
     if (carry && a.check === undefined && locked?.also !== undefined && T === locked.readTs) this.settleAssumption(a, Promise.resolve(locked.also[0]));
     const [row] = await Promise.all([
-      locked !== undefined && T === locked.readTs && locked.newestTs <= T ? locked.row : this.kv.get(key, T, this.readOptions()),
+      locked !== undefined && T === locked.readTs && locked.newestTs <= T ? locked.row : this.readCertain((ts, o) => this.kv.get(key, ts, o)),
       this.checkAssumption(),
     ]);
     return row?.value;
@@ -524,10 +651,10 @@ export class Txn {
    * Moves readTs up to `to` if everything read so far (and what running scans have yet to read)
    * is unchanged in (readTs, to] on every shard: the snapshot is then equally valid at `to`.
    */
-  private async refreshTo(to: Timestamp): Promise<boolean> {
+  private async refreshTo(to: Timestamp, skip?: ReadSpan): Promise<boolean> {
     const from = await this.readTs();
     if (to <= from) return true;
-    const { byShard, replicated } = this.readsByShard();
+    const { byShard, replicated } = this.readsByShard(skip);
     for (const s of this.scanning) for (const id of this.kv.map.forSpan(s.start, s.end)) byShard.set(id, [...(byShard.get(id) ?? []), s]);
     if (replicated.length > 0) byShard.set(this.kv.map.systemShard, [...(byShard.get(this.kv.map.systemShard) ?? []), ...replicated]);
     const results = await Promise.all([...byShard].map(([shard, reads]) => this.kv.refresh(shard, this.id, reads, from, to)));
@@ -655,7 +782,7 @@ export class Txn {
    * The read set per shard. A point read of a replicated key is validated on every
    * participant (each holds a copy), so it is returned apart and never makes a shard one.
    */
-  private readsByShard(): { byShard: Map<number, ReadSpan[]>; replicated: ReadSpan[] } {
+  private readsByShard(skip?: ReadSpan): { byShard: Map<number, ReadSpan[]>; replicated: ReadSpan[] } {
     const byShard = new Map<number, ReadSpan[]>();
     const replicated: ReadSpan[] = [];
     const add = (shard: number, r: ReadSpan): void => {
@@ -664,6 +791,7 @@ export class Txn {
       else list.push(r);
     };
     for (const r of this.reads) {
+      if (r === skip) continue;
       if (r.kind === 'point') {
         if (this.kv.isReplicated(r.key)) replicated.push(r);
         else add(this.kv.map.forKey(r.key), r);

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalShard } from '@weft/materialize';
+import { LocalShard, type Clock } from '@weft/materialize';
 import { encodeIndexKey, indexSpan, type IndexKeySpec } from '@weft/storage';
 import { KvClient, type KvClientOptions } from '../kv-client';
 import { ShardMap } from '../shard-map';
@@ -14,11 +14,15 @@ export interface LocalCluster {
   close(): Promise<void>;
 }
 
-export async function openLocalCluster(count: number, opts: Omit<KvClientOptions, 'map' | 'shards'> = {}): Promise<LocalCluster> {
+/** `clockOf`: each shard's wall clock (default: the system clock), e.g. to skew one shard's. */
+export async function openLocalCluster(count: number, opts: Omit<KvClientOptions, 'map' | 'shards'> = {}, clockOf?: (shardId: number) => Clock): Promise<LocalCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-local-cluster-'));
   const map = ShardMap.uniform(count);
   const shards = new Map<number, LocalShard>();
-  for (const id of map.shardIds()) shards.set(id, await LocalShard.open(join(dir, `shard-${id}`), { shardId: id }));
+  for (const id of map.shardIds()) {
+    const clock = clockOf?.(id);
+    shards.set(id, await LocalShard.open(join(dir, `shard-${id}`), clock === undefined ? { shardId: id } : { shardId: id, clock }));
+  }
   const kv = new KvClient({ ...opts, map, shards: shards });
   return {
     kv,

@@ -32,7 +32,7 @@ describe('multi-shard bank under the deterministic simulator', () => {
     expect(gc.reduce((s, r) => s + r.stats.abandoned.afterPrimaryCommit, 0)).toBeGreaterThan(0);
   }, 300_000);
 
-  it(`${SEEDS} seeds: totals preserved in every audit and at the end, transfers all-or-nothing, nothing left prepared, replicas equal`, async () => {
+  it(`${SEEDS} seeds: totals preserved in every audit and at the end, no audit misses a transfer acknowledged before it began, transfers all-or-nothing, nothing left prepared, replicas equal`, async () => {
     for (let seed = FIRST; seed < FIRST + SEEDS; seed++) results.push(await runBankSim({ seed, locking: LOCKING }));
     const failed = results.filter((r) => !r.ok).map((r) => `seed ${r.seed}: ${r.reason} (replay: ${replay(r.seed)})`);
     expect(failed).toEqual([]);

@@ -439,6 +439,8 @@ export class BankSim {
   private readonly map: ShardMap;
   private readonly kvs = new Map<number, LeaderKv>();
   private readonly gateways: KvClient[] = [];
+  /** Committed transfers: when their commit was acknowledged (virtual ms) and at what timestamp. */
+  private readonly acked: { readonly at: number; readonly ts: Timestamp }[] = [];
   private readonly transfers = new Map<number, Transfer>();
   private readonly accounts: number;
   private readonly total: number;
@@ -882,6 +884,7 @@ export class BankSim {
       if (crash === undefined) {
         const ts = await t.commit();
         rec.commitTs = ts;
+        if (ts !== undefined) this.acked.push({ at: this.now, ts });
         this.stats.committed++;
         return settle('committed', `@${ts}`);
       }
@@ -934,8 +937,13 @@ export class BankSim {
     }
   }
 
-  /** A read-only transaction scanning every account: the exact total, nothing negative. */
+  /**
+   * A read-only transaction scanning every account: the exact total, nothing negative, and
+   * (strict serializability, decision 0055) every transfer acknowledged before it began, by any
+   * gateway, at or below its snapshot.
+   */
   private async audit(kv: KvClient, rng: Prng, tag: string): Promise<void> {
+    const startedAt = this.now;
     const t = new Txn(kv, { randomId: () => this.txnId(rng) });
     const span = indexSpan(ACCOUNTS_TABLE);
     let sum = 0;
@@ -959,6 +967,11 @@ export class BankSim {
     }
     this.stats.audits++;
     const ts = await t.readTs();
+    const missed = this.acked.find((a) => a.at < startedAt && a.ts > ts);
+    if (missed !== undefined) {
+      this.fail(`${tag}: began at ${startedAt} ms and read at ${ts}, below a transfer acknowledged at ${missed.at} ms (commit ${missed.ts}): a stale read`);
+      return;
+    }
     this.audits.push({ tag, ts, seen });
     this.trace(`${tag} @${ts}: ${n} accounts, total ${sum}`);
     if (n !== this.accounts || sum !== this.total || negative.length > 0) {

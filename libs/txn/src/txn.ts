@@ -139,9 +139,10 @@ export class Txn {
   private readTsValue: Timestamp | undefined;
   private readTsPromise: Promise<Timestamp> | undefined;
   /**
-   * Reads on other shards than `clockShard` treat versions in (readTs, uncertaintyLimit] as
-   * possibly committed before this transaction began (decision 0055): the snapshot's first
-   * timestamp plus the KV client's uncertainty window. Fixed with the snapshot.
+   * Reads treat versions in (readTs, uncertaintyLimit] as possibly committed before this
+   * transaction began (decision 0055), lowered per shard to its observed timestamp (below):
+   * the snapshot's first timestamp plus the KV client's uncertainty window. Fixed with the
+   * snapshot.
    */
   private uncertaintyLimit: Timestamp | undefined;
   /**

@@ -48,7 +48,9 @@ export class ForgetQueue {
             this.propose(shard, { type: 'forget', txnIds: part }).then(
               () => undefined,
               () => {
-                if (tries + 1 < MAX_TRIES) retry = this.queue(shard, part, tries + 1) || true;
+                if (tries + 1 >= MAX_TRIES) return;
+                this.queue(shard, part, tries + 1);
+                retry = true;
               },
             ),
           );

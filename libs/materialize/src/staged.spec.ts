@@ -159,4 +159,20 @@ describe('Materializer: staged transactions', () => {
     expect(scan(m, 1000n)).toEqual(['a=a8', 'b=b7', 'c3=3', 'c5=1', 'e=1']);
     expect(m.verifyStateHash().ok).toBe(true);
   });
+  it("validates a span read over its own staged intents, and still finds another transaction's committed intent among them", async () => {
+    const m = await open();
+    baseline(m);
+    const keys = Array.from({ length: 600 }, (_, i) => `k${String(i).padStart(3, '0')}`);
+    const span: ReadSpan = { kind: 'span', start: k('k'), end: k('l') };
+    // Its own intents fill the span it read (more than one iterator batch): it commits.
+    expect(run(m, stage(7, 10n, 0, keys.map((key) => put(key, 'v7'))))).toMatchObject({ status: 'applied' });
+    expect(run(m, commit(7, 10n, [], [span])).status).toBe('committed');
+    // The same again, with the intent of a transaction that committed after the read timestamp
+    // (not yet resolved) in the middle of the span.
+    expect(run(m, stage(8, 20_000n, 0, keys.map((key) => put(key, 'v8'))))).toMatchObject({ status: 'applied' });
+    expect(run(m, stage(9, 20_000n, 0, [put('k300x', 'v9')]))).toMatchObject({ status: 'applied' });
+    expect(run(m, commit(9, 20_000n)).status).toBe('committed');
+    expect(run(m, commit(8, 20_000n, [], [span]))).toMatchObject({ status: 'aborted', sqlstate: '40001' });
+    expect(m.verifyStateHash().ok).toBe(true);
+  });
 });

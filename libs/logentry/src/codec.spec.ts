@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { FORMAT_VERSION, EntryDecodeError, EntryEncodeError, decodeEntry, encodeEntry } from './codec';
+import { FORMAT_VERSION, EntryDecodeError, EntryEncodeError, decodeEntry, encodeEntry, settledTxnOf } from './codec';
 import { crc32c } from './crc32c';
 import type { LogEntry, ReadSpan, WriteOp } from './types';
 
@@ -69,6 +69,18 @@ describe('log entry codec', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('names the transaction a commit or resolve settles, and nothing for other entries', () => {
+    fc.assert(
+      fc.property(entryArb, (e) => {
+        const settled = settledTxnOf(encodeEntry(e));
+        if (e.type === 'commit' || e.type === 'resolve') expect(settled?.equals(e.txnId)).toBe(true);
+        else expect(settled).toBeUndefined();
+      }),
+      { numRuns: 300 },
+    );
+    expect(settledTxnOf(Buffer.alloc(3))).toBeUndefined();
   });
 
   it('rejects any single-byte corruption', () => {

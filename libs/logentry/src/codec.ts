@@ -465,3 +465,20 @@ export function decodeEntry(input: Uint8Array): LogEntry {
   if (r.remaining !== 0) throw new EntryDecodeError('corrupt', `${r.remaining} unexpected byte(s) after the ${entry.type} entry`);
   return entry;
 }
+
+/**
+ * The transaction a `commit` or `resolve` entry settles, read from its first field without
+ * decoding the rest; undefined for other entries. For a replica that has just applied the entry
+ * (apply checked it): the leader lets the transaction's row locks go at that moment.
+ */
+export function settledTxnOf(input: Uint8Array): Buffer | undefined {
+  const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  if (buf.length < HEADER + 1 + TRAILER || buf[0] !== FORMAT_VERSION) return undefined;
+  const tag = buf[HEADER];
+  if (tag !== TAG.commit && tag !== TAG.resolve) return undefined;
+  try {
+    return new Reader(buf, HEADER + 1, buf.length - TRAILER).bytes('txnId');
+  } catch {
+    return undefined;
+  }
+}

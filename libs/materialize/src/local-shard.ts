@@ -105,6 +105,8 @@ export class LocalShard implements ShardKv {
     const outcome = this.materializer.apply(this.materializer.appliedIndex + 1, data);
     if (outcome === 'already-applied') throw new Error(`shard ${this.shardId}: proposal was not applied at the next index`);
     if (outcome.status === 'committed') this.hlc.observe(outcome.commitTs);
+    // As on a replica: a commit or resolve lets the transaction's row locks go as it applies.
+    if (e.type === 'commit' || e.type === 'resolve') this.locks.release(e.txnId.toString('hex'));
     return outcome;
   }
 

@@ -103,6 +103,31 @@ describe('ShardReplica', () => {
     expect(b).toMatchObject({ status: 'aborted', sqlstate: '40001' });
   });
 
+  it("lets a transaction's row locks go when its commit or resolve applies, before the coordinator releases them", async () => {
+    const a = Buffer.alloc(16, 0xa1);
+    const b = Buffer.alloc(16, 0xb2);
+    const c = Buffer.alloc(16, 0xc3);
+    await replica.propose(commit('warm', 'x', wall));
+    wall = await replica.now();
+    expect(await replica.lockRead(Buffer.from('row'), a, 1000, 0n)).toMatchObject({ granted: true });
+    let bGranted = false;
+    const bWaits = replica.lockRead(Buffer.from('row'), b, 5000, 0n).then((r) => (bGranted = r.granted));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(bGranted).toBe(false);
+    // a's 1PC commit applies: b has the row without any releaseLocks call.
+    await replica.propose({ ...commit('row', 'a', wall), txnId: a });
+    await bWaits;
+    expect(bGranted).toBe(true);
+    // The same for a 2PC participant: b's resolve lets c in.
+    let cGranted = false;
+    const cWaits = replica.lockRead(Buffer.from('row'), c, 5000, 0n).then((r) => (cGranted = r.granted));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(cGranted).toBe(false);
+    await replica.propose({ type: 'resolve', txnId: b, decision: { kind: 'abort' } });
+    await cWaits;
+    expect(cGranted).toBe(true);
+  });
+
   it('commits land above every read the leader served (commit floor)', async () => {
     await replica.propose(commit('warm', 'x', wall));
     // A new leader's first commits land 2 x max offset ahead (its floor): let physical time catch up.

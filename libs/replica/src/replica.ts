@@ -1,5 +1,5 @@
 import { LockTable, type KvRow, type LockReadResult, type LockWaitEdge, type ReadRequestOptions, type RefreshResult, type ScanPage, type ScanRequestOptions, type ShardKv, type TxnStatus } from '@weft/kv';
-import { encodeEntry, type ApplyOutcome, type LogEntry, type ReadSpan, type Timestamp } from '@weft/logentry';
+import { encodeEntry, settledTxnOf, type ApplyOutcome, type LogEntry, type ReadSpan, type Timestamp } from '@weft/logentry';
 import {
   AmbiguousResultError,
   NotLeaderError,
@@ -199,6 +199,12 @@ export class ShardReplica implements ShardKv {
         const out = this.sm.apply(e.index, e.data);
         if (out === 'already-applied') continue;
         if (out.status === 'committed') this.hlc.observe(out.commitTs);
+        // A commit or resolve ends its transaction here: the next writer in line may have the
+        // rows now, not a round trip later when the coordinator gets round to releasing them.
+        if (this.locks.size > 0) {
+          const settled = settledTxnOf(e.data);
+          if (settled !== undefined) this.locks.release(settled.toString('hex'));
+        }
         if (this.inflight.size > 0) this.keepOutcome(e.index, out);
       } catch (err) {
         this.stop(e.index, err);

@@ -125,6 +125,7 @@ export class KvClient {
   readonly stats = { intentsResolved: 0, intentWaits: 0, pushes: 0, fanouts: 0 };
   /** Settled 2PC transactions whose resolved markers are to be dropped (decision 0054). */
   private readonly forgets: ForgetQueue;
+  private readonly settling = new Set<Promise<void>>();
   /** How far above its snapshot a transaction's reads must look for versions that may precede it (decision 0055). */
   readonly uncertaintyWindowUs: bigint;
 
@@ -150,8 +151,18 @@ export class KvClient {
     this.forgets.add(shards, txnId);
   }
 
-  /** Proposes the queued forgets now (tests; shutdown). */
-  flushForgets(): Promise<void> {
+  /**
+   * Resolution a decided transaction left running after its commit returned (its participants
+   * other than the primary): `flushForgets` waits for it.
+   */
+  settleInBackground(work: Promise<void>): void {
+    this.settling.add(work);
+    void work.finally(() => this.settling.delete(work));
+  }
+
+  /** Waits for background resolution, then proposes the queued forgets now (tests; shutdown). */
+  async flushForgets(): Promise<void> {
+    while (this.settling.size > 0) await Promise.all([...this.settling]);
     return this.forgets.flush();
   }
 

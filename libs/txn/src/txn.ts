@@ -7,8 +7,8 @@
 //  - several: two-phase commit. Every participant gets a `prepare` entry (validate, lay intents
 //    naming the primary: the latest key it locked and wrote, else its first write); the decision is the `resolve` entry on the
 //    primary's shard (the first resolve applied there wins, so a reader that finds the
-//    transaction abandoned and aborts it there can never contradict a commit); then the other
-//    participants are resolved.
+//    transaction abandoned and aborts it there can never contradict a commit); the commit
+//    returns then, and the other participants are resolved in the background.
 // A large transaction (a bulk COPY, a table rewrite) sends its buffer to the shards as `stage`
 // entries each time it reaches `stageBytes`, laid as intents that only this transaction sees;
 // its commit decides them (1PC commit, or prepare + resolve) and `resolve-staged` entries settle
@@ -172,6 +172,8 @@ export class Txn {
    * contended (TPC-B's branch row, which every transaction updates last).
    */
   private lockedWrite: Buffer | undefined;
+  /** The resolves of the participants other than the primary, running after the commit returned. */
+  private settling: Promise<void> | undefined;
   /** Stage proposals not yet answered. */
   private inflight = 0;
   /** The last stage proposal (each waits for the one before: chunks apply in order). */
@@ -838,7 +840,10 @@ export class Txn {
     try {
       return await this.commitInner();
     } finally {
-      this.releaseLocks();
+      // Participants still being resolved let their locks go as the resolves apply; the
+      // release after them is the safety net for a resolve that did not.
+      if (this.settling === undefined) this.releaseLocks();
+      else void this.settling.then(() => this.releaseLocks());
     }
   }
 
@@ -902,7 +907,8 @@ export class Txn {
   private async commitTwoPhase(
     shards: readonly number[], readTs: Timestamp, writes: ReadonlyMap<number, WriteOp[]>, readsOf: (shard: number) => ReadSpan[],
   ): Promise<Timestamp> {
-    const primaryKey = this.lockedWrite ?? (this.firstWrite);
+    const primaryKey = this.lockedWrite ?? this.firstWrite;
+    if (primaryKey === undefined) throw new PgError('XX000', 'internal error: a two-phase commit without a write');
     const primary = this.kv.shardOf(primaryKey);
     const prepared = await Promise.allSettled(
       shards.map((shard) =>
@@ -943,8 +949,8 @@ export class Txn {
 
   /**
    * Records the decision on the primary's shard (retrying: a resolve is idempotent and the
-   * first one applied wins), then resolves the other participants. Returns whether the
-   * transaction committed. If the primary cannot be reached to record a commit, the outcome
+   * first one applied wins), then resolves the other participants (in the background unless
+   * staged chunks wait for them). Returns whether the transaction committed. If the primary cannot be reached to record a commit, the outcome
    * is unknown (40003): a recoverer may yet abort it, or the commit may have applied. Once every
    * participant applied its resolve, no intent of the transaction is left and its resolved
    * markers are forgotten (decision 0054), unless `forgettable` is false or staged chunks
@@ -971,11 +977,21 @@ export class Txn {
     }
     const committed = outcome.status === 'committed';
     const final = committed ? { kind: 'commit' as const, commitTs: outcome.status === 'committed' ? outcome.commitTs : 0n } : { kind: 'abort' as const };
-    // Best effort: an intent left behind is resolved by whoever meets it (from the primary).
-    const others = await Promise.all(
+    // The decision is durable: the other participants are resolved after the client has its
+    // answer (one Raft round less per multi-shard commit). A reader that meets one of their
+    // intents first learns the decision from the primary. Best effort: an intent left behind
+    // is resolved by whoever meets it. Staged chunks are settled after this, so they wait.
+    const settle = Promise.all(
       shards.filter((s) => s !== primary).map((s) => this.kv.propose(s, { type: 'resolve', txnId: this.id, decision: final }).then(() => true, () => false)),
-    );
-    if (forgettable && this.stagedChunks === 0 && others.every((ok) => ok)) this.kv.forgetSettled(shards, this.id);
+    ).then((others) => {
+      if (forgettable && this.stagedChunks === 0 && others.every((ok) => ok)) this.kv.forgetSettled(shards, this.id);
+    });
+    if (this.stagedChunks > 0) {
+      await settle;
+    } else {
+      this.settling = settle;
+      this.kv.settleInBackground(settle);
+    }
     return committed;
   }
 

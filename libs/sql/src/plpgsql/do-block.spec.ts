@@ -80,11 +80,33 @@ describe('parseDoBlock', () => {
   });
 
   it('refuses what is outside the subset with 0A000 naming the construct', () => {
-    expect(refusal('BEGIN CASE WHEN true THEN NULL; END CASE; END').message).toBe('PL/pgSQL construct not supported in DO blocks: CASE');
+    expect(refusal('DECLARE s text; BEGIN GET DIAGNOSTICS s = PG_CONTEXT; END').message).toBe('PL/pgSQL construct not supported in DO blocks: GET DIAGNOSTICS item PG_CONTEXT');
     expect(refusal('BEGIN DECLARE x int; BEGIN NULL; END; END')).toMatchObject({ code: '0A000', message: 'PL/pgSQL construct not supported in DO blocks: DECLARE in a nested block' });
     expect(refusal('DECLARE x int; BEGIN <<inner>> LOOP EXIT inner; END LOOP; END').message).toBe('PL/pgSQL construct not supported in DO blocks: labels');
-    expect(refusal("DECLARE n int; BEGIN EXECUTE 'SELECT 1' INTO n; END").message).toBe('PL/pgSQL construct not supported in DO blocks: EXECUTE ... INTO');
+    expect(refusal('DECLARE n int; BEGIN FOREACH n IN ARRAY ARRAY[1] LOOP NULL; END LOOP; END').message).toBe('PL/pgSQL construct not supported in DO blocks: FOREACH');
     expect(refusal('DECLARE c CURSOR FOR SELECT 1; BEGIN OPEN c; END').code).toBe('0A000');
+  });
+
+  it('reads CASE (simple and searched), EXECUTE ... INTO and GET [STACKED] DIAGNOSTICS', () => {
+    const p = parseDoBlock(`DECLARE n int; s text;
+      BEGIN
+        CASE n WHEN 1, 2 THEN s := 'a'; ELSE s := 'b'; END CASE;
+        CASE WHEN n > 1 THEN NULL; END CASE;
+        EXECUTE 'SELECT 1' INTO STRICT n USING s;
+        GET DIAGNOSTICS n = ROW_COUNT;
+      EXCEPTION WHEN others THEN GET STACKED DIAGNOSTICS s = MESSAGE_TEXT, s = CONSTRAINT_NAME;
+      END`);
+    const [block] = p.body;
+    if (block.kind !== 'block') throw new Error('expected a block');
+    expect(block.body.map((x) => x.kind)).toEqual(['case', 'case', 'execute', 'diagnostics']);
+    expect(block.body[0]).toMatchObject({ subject: { expr: 'n' }, whens: [{ body: [{ kind: 'assign', target: 's' }] }], otherwise: [{ kind: 'assign' }] });
+    expect(block.body[0]).toMatchObject({ whens: [{ cond: expect.stringMatching(/^"__Case__Variable_\d+__" IN \(1, 2\)$/) }] });
+    expect(block.body[1]).toMatchObject({ subject: undefined, whens: [{ cond: 'n > 1', body: [] }], otherwise: undefined });
+    expect(block.body[2]).toMatchObject({ query: "'SELECT 1'", params: ['s'], into: { targets: ['n'], strict: true } });
+    expect(block.body[3]).toEqual({ kind: 'diagnostics', stacked: false, items: [{ item: 'ROW_COUNT', target: 'n' }] });
+    expect(block.handlers[0].body).toEqual([
+      { kind: 'diagnostics', stacked: true, items: [{ item: 'MESSAGE_TEXT', target: 's' }, { item: 'CONSTRAINT_NAME', target: 's' }] },
+    ]);
   });
 
   it('reads variables, assignments, loops, EXIT/CONTINUE, EXECUTE and RAISE parameters', () => {

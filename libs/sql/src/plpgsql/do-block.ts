@@ -2,13 +2,14 @@
 // by libpg-query's PL/pgSQL parser (PostgreSQL's own grammar) and turned into a small program:
 // variables (DECLARE, := , SELECT ... INTO [STRICT]), blocks with EXCEPTION handlers (SQLSTATE
 // and SQLERRM inside them), IF/ELSIF/ELSE, LOOP/WHILE/FOR over a range or a query with EXIT and
-// CONTINUE, dynamic EXECUTE ... USING, PERFORM, RAISE with % parameters, NULL and RETURN.
-// Variables reach SQL as typed parameters (bind-variables.ts). Anything else (CASE, cursors,
+// CONTINUE, CASE, dynamic EXECUTE ... [INTO] ... USING, GET [STACKED] DIAGNOSTICS, PERFORM, RAISE
+// with % parameters, NULL and RETURN.
+// Variables reach SQL as typed parameters (bind-variables.ts). Anything else (cursors,
 // labels, nested DECLARE, ...) is refused with 0A000 naming the construct before any statement runs.
 import { parsePlPgSQLSync, scanSync } from 'libpg-query';
 import { PgError, type PgValue } from '@weft/pgwire';
 import { S, sqlError } from '../errors';
-import { t, type SqlType } from '../types/types';
+import { t, typeDisplayName, type SqlType } from '../types/types';
 import { bindVariables, type DoParam } from './bind-variables';
 import { CONDITIONS, conditionMatches } from './conditions';
 
@@ -26,8 +27,16 @@ export type DoStatement =
   | { readonly kind: 'for-range'; readonly variable: string; readonly lower: string; readonly upper: string; readonly step: string | undefined; readonly reverse: boolean; readonly body: readonly DoStatement[] }
   | { readonly kind: 'for-query'; readonly variable: string; readonly query: string; readonly body: readonly DoStatement[] }
   | { readonly kind: 'exit'; readonly exit: boolean; readonly cond: string | undefined }
-  | { readonly kind: 'execute'; readonly query: string; readonly params: readonly string[] }
+  | { readonly kind: 'execute'; readonly query: string; readonly params: readonly string[]; readonly into?: DoInto }
+  | { readonly kind: 'case'; readonly subject: { readonly expr: string; readonly variable: string } | undefined; readonly whens: readonly { readonly cond: string; readonly body: readonly DoStatement[] }[]; readonly otherwise: readonly DoStatement[] | undefined }
+  | { readonly kind: 'diagnostics'; readonly stacked: boolean; readonly items: readonly { readonly item: DiagnosticsItem; readonly target: string }[] }
   | { readonly kind: 'return' };
+
+/** What GET [STACKED] DIAGNOSTICS can read. */
+export type DiagnosticsItem = (typeof DIAGNOSTICS_ITEMS)[number];
+const CURRENT_ITEMS = ['ROW_COUNT'] as const;
+const STACKED_ITEMS = ['RETURNED_SQLSTATE', 'MESSAGE_TEXT', 'PG_EXCEPTION_DETAIL', 'PG_EXCEPTION_HINT', 'COLUMN_NAME', 'CONSTRAINT_NAME', 'PG_DATATYPE_NAME', 'TABLE_NAME', 'SCHEMA_NAME'] as const;
+const DIAGNOSTICS_ITEMS = [...CURRENT_ITEMS, ...STACKED_ITEMS] as const;
 
 /** Where SELECT ... INTO puts the first row: variables in column order; STRICT wants exactly one row. */
 export interface DoInto {
@@ -76,7 +85,7 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const exprText = (v: unknown): string => str(obj(obj(v).PLpgSQL_expr).query);
 
 const unsupported = (what: string): PgError => sqlError(S.FEATURE_NOT_SUPPORTED, `PL/pgSQL construct not supported in DO blocks: ${what}`, {
-  hint: 'Weft runs a PL/pgSQL subset in DO blocks: variables, SQL statements, SELECT ... INTO, BEGIN ... EXCEPTION WHEN ... END, IF, LOOP, WHILE, FOR, EXIT, CONTINUE, EXECUTE, PERFORM, RAISE, NULL and RETURN.',
+  hint: 'Weft runs a PL/pgSQL subset in DO blocks: variables, SQL statements, SELECT ... INTO, BEGIN ... EXCEPTION WHEN ... END, IF, CASE, LOOP, WHILE, FOR, EXIT, CONTINUE, EXECUTE [INTO], GET [STACKED] DIAGNOSTICS, PERFORM, RAISE, NULL and RETURN.',
 });
 
 /** The names PL/pgSQL gives statement kinds, for the 0A000 message. */
@@ -146,6 +155,10 @@ function collectLoopVariables(stmts: readonly DoStatement[], out: Set<string>): 
       for (const b of s.branches) collectLoopVariables(b.body, out);
       collectLoopVariables(s.otherwise, out);
     }
+    if (s.kind === 'case') {
+      for (const w of s.whens) collectLoopVariables(w.body, out);
+      collectLoopVariables(s.otherwise ?? [], out);
+    }
   }
 }
 
@@ -177,10 +190,7 @@ function convertList(stmts: unknown, datums: readonly Json[], inLoop = false): D
           out.push({ kind: 'sql', sql: exprText(node.sqlstmt), line });
           break;
         }
-        const target = obj(node.target);
-        const row = obj(target.PLpgSQL_row);
-        const targets = target.PLpgSQL_row !== undefined ? list(row.fields).map((f) => datumName(datums, obj(f).varno)) : [str(obj(target.PLpgSQL_var ?? target.PLpgSQL_rec).refname)];
-        out.push({ kind: 'sql', sql: exprText(node.sqlstmt), line, into: { targets, strict: node.strict === true } });
+        out.push({ kind: 'sql', sql: exprText(node.sqlstmt), line, into: intoOf(node, datums) });
         break;
       }
       case 'PLpgSQL_stmt_perform':
@@ -236,9 +246,30 @@ function convertList(stmts: unknown, datums: readonly Json[], inLoop = false): D
         out.push({ kind: 'exit', exit: node.is_exit === true, cond: node.cond === undefined ? undefined : exprText(node.cond) });
         break;
       case 'PLpgSQL_stmt_dynexecute':
-        if (node.into) throw unsupported('EXECUTE ... INTO');
-        out.push({ kind: 'execute', query: exprText(node.query), params: list(node.params).map(exprText) });
+        out.push({ kind: 'execute', query: exprText(node.query), params: list(node.params).map(exprText), ...(node.into ? { into: intoOf(node, datums) } : {}) });
         break;
+      case 'PLpgSQL_stmt_case': {
+        // A simple CASE evaluates its subject into a hidden variable the WHEN tests name.
+        const subject = node.t_expr === undefined ? undefined : { expr: exprText(node.t_expr), variable: datumName(datums, node.t_varno) };
+        const whens = list(node.case_when_list).map((w) => {
+          const cw = obj(obj(w).PLpgSQL_case_when);
+          return { cond: exprText(cw.expr), body: body(cw.stmts) };
+        });
+        out.push({ kind: 'case', subject, whens, otherwise: node.have_else === true ? body(node.else_stmts) : undefined });
+        break;
+      }
+      case 'PLpgSQL_stmt_getdiag': {
+        const stacked = node.is_stacked === true;
+        const allowed: readonly string[] = stacked ? STACKED_ITEMS : CURRENT_ITEMS;
+        const items = list(node.diag_items).map((d) => {
+          const di = obj(obj(d).PLpgSQL_diag_item);
+          const item = str(di.kind);
+          if (!allowed.includes(item)) throw unsupported(`GET ${stacked ? 'STACKED ' : ''}DIAGNOSTICS item ${item}`);
+          return { item: item as DiagnosticsItem, target: datumName(datums, di.target) };
+        });
+        out.push({ kind: 'diagnostics', stacked, items });
+        break;
+      }
       case 'PLpgSQL_stmt_return':
         // The parser appends an implicit RETURN (no line number) to every body.
         if (node.expr) throw unsupported('RETURN with a value');
@@ -249,6 +280,14 @@ function convertList(stmts: unknown, datums: readonly Json[], inLoop = false): D
     }
   }
   return out;
+}
+
+/** The INTO clause of SELECT/INSERT ... INTO or EXECUTE ... INTO: its variables, or one record. */
+function intoOf(node: Json, datums: readonly Json[]): DoInto {
+  const target = obj(node.target);
+  const row = obj(target.PLpgSQL_row);
+  const targets = target.PLpgSQL_row !== undefined ? list(row.fields).map((f) => datumName(datums, obj(f).varno)) : [str(obj(target.PLpgSQL_var ?? target.PLpgSQL_rec).refname)];
+  return { targets, strict: node.strict === true };
 }
 
 function convertBlock(node: Json, datums: readonly Json[], inLoop = false): Extract<DoStatement, { kind: 'block' }> {
@@ -301,6 +340,10 @@ type Variable =
 /** The variables of a running block and the session it runs against. */
 class Interpreter {
   private readonly vars = new Map<string, Variable>();
+  /** Rows the latest SQL command processed (GET DIAGNOSTICS ... ROW_COUNT). */
+  private rowCount = 0;
+  /** The errors being handled, innermost last (GET STACKED DIAGNOSTICS). */
+  private readonly caught: PgError[] = [];
 
   constructor(private readonly host: DoHost) {}
 
@@ -330,23 +373,36 @@ class Interpreter {
       case 'sql': {
         const r = await this.run(s.sql);
         if (s.into !== undefined) {
-          if (r.kind !== 'rows') throw sqlError(S.SYNTAX_ERROR, 'INTO used with a command that cannot return data');
-          if (s.into.strict && r.rows.length === 0) throw sqlError('P0002', 'query returned no rows');
-          if (s.into.strict && r.rows.length > 1) throw sqlError('P0003', 'query returned more than one row', { hint: 'Make sure the query returns a single row, or use LIMIT 1.' });
-          await this.assignRow(s.into.targets, r.columns, r.rows[0]);
-          this.setFound(r.rows.length > 0);
+          await this.into(s.into, r);
+          this.setFound(r.kind === 'rows' && r.rows.length > 0);
+          // PL/pgSQL fetches one row for a plain INTO, two to check STRICT.
+          this.rowCount = Math.min(r.kind === 'rows' ? r.rows.length : 0, s.into.strict ? 2 : 1);
         } else if (r.kind === 'rows') {
           throw sqlError(S.SYNTAX_ERROR, 'query has no destination for result data', { hint: 'If you want to discard the results of a SELECT, use PERFORM instead.' });
         } else {
           this.setFound(r.rowCount > 0);
+          this.rowCount = r.rowCount;
         }
         return undefined;
       }
       case 'perform': {
         const r = await this.run(s.sql);
         this.setFound(foundAny(r));
+        this.rowCount = rowsOf(r);
         return undefined;
       }
+      case 'case': {
+        if (s.subject !== undefined) {
+          const { type, value } = await this.evaluate(s.subject.expr);
+          this.vars.set(s.subject.variable, { kind: 'scalar', typeName: typeDisplayName(type), type, value, constant: true, notNull: false });
+        }
+        for (const w of s.whens) if (await this.condition(w.cond)) return this.runList(w.body);
+        if (s.otherwise === undefined) throw sqlError('20000', 'case not found', { hint: 'CASE statement is missing ELSE part.' });
+        return this.runList(s.otherwise);
+      }
+      case 'diagnostics':
+        await this.diagnostics(s);
+        return undefined;
       case 'if':
         for (const b of s.branches) if (await this.condition(b.cond)) return this.runList(b.body);
         return this.runList(s.otherwise);
@@ -398,6 +454,7 @@ class Interpreter {
           if (f === EXIT) break;
         }
         this.setFound(r.rows.length > 0);
+        this.rowCount = r.rows.length;
         return undefined;
       }
       case 'exit':
@@ -408,7 +465,9 @@ class Interpreter {
         const params: DoParam[] = [];
         for (const p of s.params) params.push(await this.evaluate(p));
         const r = await this.host.run(sql, params);
-        this.setFound(foundAny(r));
+        this.rowCount = rowsOf(r);
+        // EXECUTE, with or without INTO, leaves FOUND alone (PL/pgSQL documents this).
+        if (s.into !== undefined) await this.into(s.into, r);
         return undefined;
       }
       case 'return':
@@ -427,9 +486,11 @@ class Interpreter {
           const saved = [this.vars.get('sqlstate'), this.vars.get('sqlerrm')] as const;
           this.vars.set('sqlstate', { kind: 'scalar', typeName: 'text', type: TEXT, value: e.code, constant: true, notNull: false });
           this.vars.set('sqlerrm', { kind: 'scalar', typeName: 'text', type: TEXT, value: e.message, constant: true, notNull: false });
+          this.caught.push(e);
           try {
             return await this.runList(handler.body);
           } finally {
+            this.caught.pop();
             restore(this.vars, 'sqlstate', saved[0]);
             restore(this.vars, 'sqlerrm', saved[1]);
           }
@@ -545,12 +606,31 @@ class Interpreter {
     }
   }
 
+  /** SELECT/INSERT ... INTO and EXECUTE ... INTO: the first row into the targets. */
+  private async into(into: DoInto, r: DoResult): Promise<void> {
+    if (r.kind !== 'rows') throw sqlError(S.SYNTAX_ERROR, 'INTO used with a command that cannot return data');
+    if (into.strict && r.rows.length === 0) throw sqlError('P0002', 'query returned no rows');
+    if (into.strict && r.rows.length > 1) throw sqlError('P0003', 'query returned more than one row', { hint: 'Make sure the query returns a single row, or use LIMIT 1.' });
+    await this.assignRow(into.targets, r.columns, r.rows[0]);
+  }
+
+  /** GET [STACKED] DIAGNOSTICS: each item converted to its target's type, as an assignment. */
+  private async diagnostics(s: Extract<DoStatement, { kind: 'diagnostics' }>): Promise<void> {
+    const e = this.caught.at(-1);
+    if (s.stacked && e === undefined) throw sqlError('0Z002', 'GET STACKED DIAGNOSTICS cannot be used outside an exception handler');
+    for (const { item, target } of s.items) {
+      const value: DoParam = item === 'ROW_COUNT' ? { type: INT8, value: BigInt(this.rowCount) } : { type: TEXT, value: stackedItem(item, e as PgError) };
+      await this.assignRow([target], [{ name: item.toLowerCase(), type: value.type }], [value.value]);
+    }
+  }
+
   private setFound(found: boolean): void {
     this.vars.set('found', { kind: 'scalar', typeName: 'boolean', type: BOOL, value: found, constant: false, notNull: false });
   }
 }
 
 const TEXT: SqlType = t('text');
+const INT8: SqlType = t('int8');
 const INT4: SqlType = t('int4');
 const BOOL: SqlType = t('bool');
 
@@ -558,6 +638,37 @@ const BOOL: SqlType = t('bool');
 function store(name: string, v: Extract<Variable, { kind: 'scalar' }>, value: PgValue): void {
   if (value === null && v.notNull) throw sqlError(S.NULL_VALUE_NOT_ALLOWED, `null value cannot be assigned to variable "${name}" declared NOT NULL`);
   v.value = value;
+}
+
+/** What GET STACKED DIAGNOSTICS reads from the error being handled ('' where it has none). */
+function stackedItem(item: DiagnosticsItem, e: PgError): string {
+  switch (item) {
+    case 'RETURNED_SQLSTATE':
+      return e.code;
+    case 'MESSAGE_TEXT':
+      return e.message;
+    case 'PG_EXCEPTION_DETAIL':
+      return e.fields.detail ?? '';
+    case 'PG_EXCEPTION_HINT':
+      return e.fields.hint ?? '';
+    case 'COLUMN_NAME':
+      return e.fields.column ?? '';
+    case 'CONSTRAINT_NAME':
+      return e.fields.constraint ?? '';
+    case 'PG_DATATYPE_NAME':
+      return e.fields.dataType ?? '';
+    case 'TABLE_NAME':
+      return e.fields.table ?? '';
+    case 'SCHEMA_NAME':
+      return e.fields.schema ?? '';
+    case 'ROW_COUNT':
+      return '';
+  }
+}
+
+/** Rows a statement returned or touched (ROW_COUNT). */
+function rowsOf(r: DoResult): number {
+  return r.kind === 'rows' ? r.rows.length : r.rowCount;
 }
 
 /** Whether a statement returned or touched any row (PL/pgSQL's FOUND). */

@@ -33,10 +33,9 @@ export type DoStatement =
   | { readonly kind: 'return' };
 
 /** What GET [STACKED] DIAGNOSTICS can read. */
-export type DiagnosticsItem = (typeof DIAGNOSTICS_ITEMS)[number];
+export type DiagnosticsItem = (typeof CURRENT_ITEMS)[number] | (typeof STACKED_ITEMS)[number];
 const CURRENT_ITEMS = ['ROW_COUNT'] as const;
 const STACKED_ITEMS = ['RETURNED_SQLSTATE', 'MESSAGE_TEXT', 'PG_EXCEPTION_DETAIL', 'PG_EXCEPTION_HINT', 'COLUMN_NAME', 'CONSTRAINT_NAME', 'PG_DATATYPE_NAME', 'TABLE_NAME', 'SCHEMA_NAME'] as const;
-const DIAGNOSTICS_ITEMS = [...CURRENT_ITEMS, ...STACKED_ITEMS] as const;
 
 /** Where SELECT ... INTO puts the first row: variables in column order; STRICT wants exactly one row. */
 export interface DoInto {

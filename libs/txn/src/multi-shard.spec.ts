@@ -193,6 +193,27 @@ describe('Txn over 4 shards', () => {
     noLeftovers();
   });
 
+  it('forgets the resolved markers of staged transactions once every chunk is settled, one shard or many', async () => {
+    const markers = (): number => [...c.shards.values()].reduce((n, s) => n + s.materializer.resolvedMarkerCount(), 0);
+    const many = new Txn(c.kv, { stageBytes: 1024 });
+    for (let i = 0; i < 300; i++) many.put(rowKey(i), b(`big${i}`.padEnd(40, '.')));
+    await many.commit();
+    const home = shardOf(0);
+    const one = new Txn(c.kv, { stageBytes: 1024 });
+    for (let i = 1000, n = 0; n < 100; i++) {
+      if (shardOf(i) !== home) continue;
+      one.put(rowKey(i), b(`one${i}`.padEnd(40, '.')));
+      n++;
+    }
+    await one.commit();
+    expect(proposed.filter((p) => p.type === 'stage').length).toBeGreaterThan(4);
+    expect(markers()).toBeGreaterThanOrEqual(5);
+    await c.kv.flushForgets();
+    expect(markers()).toBe(0);
+    for (const i of [0, 150, 299]) expect(await read(i)).toMatch(new RegExp(`^big${i}\\.`));
+    noLeftovers();
+  });
+
   it('writers of a hot row queue on its lock instead of failing (no 40001), and the count is exact', async () => {
     const seed = new Txn(c.kv);
     seed.put(rowKey(1), b('0'));

@@ -174,6 +174,8 @@ export class Txn {
   private lockedWrite: Buffer | undefined;
   /** The resolves of the participants other than the primary, running after the commit returned. */
   private settling: Promise<void> | undefined;
+  /** Every participant applied its resolve and every prepare was answered (its markers may go). */
+  private participantsSettled = false;
   /** Stage proposals not yet answered. */
   private inflight = 0;
   /** The last stage proposal (each waits for the one before: chunks apply in order). */
@@ -895,7 +897,8 @@ export class Txn {
     }
     // Committed: the intents already read as committed; turning them into plain versions now
     // keeps later reads cheap. A failure here loses nothing (the leader's sweep finishes it).
-    if (this.stagedChunks > 0) await this.resolveStaged(false);
+    // Once every chunk is settled, the resolved marker the last one left can go too.
+    if (this.stagedChunks > 0 && (await this.resolveStaged(false))) this.kv.forgetSettled([shard], this.id);
     return outcome.status === 'committed' ? outcome.commitTs : readTs + 1n;
   }
 
@@ -943,7 +946,7 @@ export class Txn {
         detail: 'Another transaction found it unfinished for too long and rolled it back.',
       });
     }
-    if (this.stagedChunks > 0) await this.resolveStaged(false);
+    if (this.stagedChunks > 0 && (await this.resolveStaged(false)) && this.participantsSettled) this.kv.forgetSettled(shards, this.id);
     return commitTs;
   }
 
@@ -984,7 +987,10 @@ export class Txn {
     const settle = Promise.all(
       shards.filter((s) => s !== primary).map((s) => this.kv.propose(s, { type: 'resolve', txnId: this.id, decision: final }).then(() => true, () => false)),
     ).then((others) => {
-      if (forgettable && this.stagedChunks === 0 && others.every((ok) => ok)) this.kv.forgetSettled(shards, this.id);
+      const settled = forgettable && others.every((ok) => ok);
+      // With staged chunks the markers go after the chunks are settled (commitTwoPhase).
+      if (settled && this.stagedChunks === 0) this.kv.forgetSettled(shards, this.id);
+      this.participantsSettled = settled;
     });
     if (this.stagedChunks > 0) {
       await settle;
@@ -1046,16 +1052,19 @@ export class Txn {
   }
 
   /** One resolve-staged entry per chunk sent, per shard (extra ones are no-ops); a shard stops at its first failure. */
-  private async resolveStaged(abort: boolean): Promise<void> {
-    await Promise.all(
+  /** Settles every staged chunk; whether all were (false: the shard leaders' sweeps finish). */
+  private async resolveStaged(abort: boolean): Promise<boolean> {
+    const done = await Promise.all(
       [...this.stagedByShard].map(async ([shard, chunks]) => {
         try {
           for (let i = 0; i < chunks; i++) await this.kv.propose(shard, { type: 'resolve-staged', txnId: this.id, abort });
+          return true;
         } catch {
-          // The shard leader's sweep resolves whatever is left.
+          return false;
         }
       }),
     );
+    return done.every((ok) => ok);
   }
 
   private checkOpen(): void {

@@ -24,6 +24,7 @@ import { castValue, toText } from './types/values';
 import type { Row } from './runtime';
 import { compileStatement, newPlanner } from './compile';
 import { checkParents, referencedIndex } from './plan/foreign-keys';
+import { fkTypesCompatible } from './plan/fk-types';
 import { alterColumnType } from './alter-column-type';
 import { alterEnum, createEnum, dropTypes, renameType, type EnumDdlHooks } from './enum-ddl';
 import { Scope } from './plan/scope';
@@ -488,7 +489,7 @@ export async function createTable(ctx: ExecContext, s: CreateStmt): Promise<stri
   }
   for (const p of pendingFks) {
     const self = p.c.pktable?.relname === name && !p.c.pktable.schemaname ? { id: tableId, columns, primary } : undefined;
-    fks.push(fkFrom(ctx, p.c, p.cols, p.name, colId, self));
+    fks.push(fkFrom(ctx, p.c, p.cols, p.name, (n) => columns.find((x) => x.id === colId(n)) as ColumnDesc, self));
   }
   const indexes: IndexDesc[] = [];
   let nextIndex = 2;
@@ -551,7 +552,7 @@ function primaryKeyOptions(options: readonly Node[], cols: readonly string[]): {
   return { hashColumns, desc };
 }
 
-function fkFrom(ctx: ExecContext, c: Constraint, cols: string[], defaultName: string, columnId: (name: string) => number, self?: { id: number; columns: readonly ColumnDesc[]; primary: IndexDesc }): ForeignKeyDesc {
+function fkFrom(ctx: ExecContext, c: Constraint, cols: string[], defaultName: string, columnOf: (name: string) => ColumnDesc, self?: { id: number; columns: readonly ColumnDesc[]; primary: IndexDesc }): ForeignKeyDesc {
   // A table referencing itself is not in the catalog yet while it is being created.
   const ref = self ?? ctx.env.resolveRelation(c.pktable?.schemaname, c.pktable?.relname ?? '');
   if (!ref || 'rows' in ref || ('kind' in ref && ref.kind !== 'table')) throw sqlError(S.UNDEFINED_TABLE, `relation "${c.pktable?.relname}" does not exist`);
@@ -567,7 +568,17 @@ function fkFrom(ctx: ExecContext, c: Constraint, cols: string[], defaultName: st
   // MATCH FULL is enforced (checkParents); MATCH PARTIAL is not implemented in Postgres either.
   if (c.fk_matchtype === 'p') throw sqlError(S.FEATURE_NOT_SUPPORTED, 'MATCH PARTIAL not yet implemented');
   const full = c.fk_matchtype === 'f' ? { matchType: 'f' as const } : {};
-  return { name: c.conname ?? defaultName, columns: cols.map(columnId), refTableId: ref.id, refColumns, onDelete: c.fk_del_action ?? 'a', onUpdate: c.fk_upd_action ?? 'a', ...full };
+  const name = c.conname ?? defaultName;
+  const referencing = cols.map(columnOf);
+  for (const [k, col] of referencing.entries()) {
+    const target = ref.columns.find((x) => x.id === refColumns[k]) as ColumnDesc;
+    if (!fkTypesCompatible(col.type, target.type)) {
+      throw sqlError(S.DATATYPE_MISMATCH, `foreign key constraint "${name}" cannot be implemented`, {
+        detail: `Key columns "${col.name}" and "${target.name}" are of incompatible types: ${typeDisplayName(col.type)} and ${typeDisplayName(target.type)}.`,
+      });
+    }
+  }
+  return { name, columns: referencing.map((x) => x.id), refTableId: ref.id, refColumns, onDelete: c.fk_del_action ?? 'a', onUpdate: c.fk_upd_action ?? 'a', ...full };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1030,7 +1041,7 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
         return next;
       }
       if (k.contype === 'CONSTR_FOREIGN') {
-        const fk = fkFrom(ctx, k, (k.fk_attrs ?? []).map(stringOf), `${table.name}_${(k.fk_attrs ?? []).map(stringOf).join('_')}_fkey`, (n) => colByName(n).id, k.pktable?.relname === table.name ? table : undefined);
+        const fk = fkFrom(ctx, k, (k.fk_attrs ?? []).map(stringOf), `${table.name}_${(k.fk_attrs ?? []).map(stringOf).join('_')}_fkey`, colByName, k.pktable?.relname === table.name ? table : undefined);
         const next = { ...table, foreignKeys: [...(table.foreignKeys ?? []), fk] };
         // Existing rows must already satisfy the new key (as ALTER TABLE validates in Postgres).
         for (const r of await allRows(ctx, table)) await checkParents(ctx, { ...next, foreignKeys: [fk] }, r);

@@ -11,6 +11,7 @@ import type { Row } from '../runtime';
 import type { ExecContext } from '../statement';
 import { type Value } from '../types/types';
 import { castValue, compareValues, toText } from '../types/values';
+import { equalIn } from './fk-types';
 
 const colIndex = (t: TableDesc, id: number): number => t.columns.findIndex((c) => c.id === id);
 
@@ -57,10 +58,12 @@ export async function checkParents(ctx: ExecContext, child: TableDesc, row: Row,
 
 async function parentExists(ctx: ExecContext, parent: TableDesc, fk: ForeignKeyDesc, values: readonly Value[], child: TableDesc): Promise<boolean> {
   const probe: Value[] = parent.columns.map(() => null);
-  fk.refColumns.forEach((id, k) => {
+  for (const [k, id] of fk.refColumns.entries()) {
     const i = colIndex(parent, id);
-    probe[i] = castValue(values[k], child.columns[colIndex(child, fk.columns[k])].type, parent.columns[i].type, false);
-  });
+    const v = equalIn(values[k], child.columns[colIndex(child, fk.columns[k])].type, parent.columns[i].type);
+    if (v === undefined) return false; // no key of the parent's type equals it
+    probe[i] = v;
+  }
   const idx = referencedIndex(parent, fk.refColumns);
   if (!idx) throw sqlError('42830', `there is no unique constraint matching given keys for referenced table "${parent.name}"`);
   if (idx.primary) return (await ctx.txn.get(primaryKey(parent, probe))) !== undefined;
@@ -116,8 +119,10 @@ export async function onParentChange(ctx: ExecContext, parent: TableDesc, oldRow
       const oldKey = pidx.map((i) => oldRow[i]);
       if (oldKey.some((v) => v === null)) continue;
       if (newRow && pidx.every((i) => compareValues(oldRow[i], newRow[i], parent.columns[i].type) === 0)) continue;
-      const childKey = oldKey.map((v, k) => castValue(v, parent.columns[pidx[k]].type, child.columns[colIndex(child, fk.columns[k])].type, false));
-      const children = await findChildren(ctx, child, fk, childKey);
+      const childKey = oldKey.map((v, k) => equalIn(v, parent.columns[pidx[k]].type, child.columns[colIndex(child, fk.columns[k])].type));
+      // A key value the child's type cannot hold exactly has no children (float8 1.5, int4 child).
+      if (childKey.some((v) => v === undefined)) continue;
+      const children = await findChildren(ctx, child, fk, childKey as Value[]);
       if (children.length === 0) continue;
       const action = newRow ? (fk.onUpdate ?? 'a') : (fk.onDelete ?? 'a');
       if (action === 'a' || action === 'r') {

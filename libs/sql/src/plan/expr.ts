@@ -185,6 +185,7 @@ export function commonType(a: SqlType, b: SqlType, loc?: number): SqlType {
 /** Implicit conversion of `e` to `to` (constants are converted at compile time). */
 export function coerce(e: Expr, to: SqlType, explicit = false): Expr {
   if (e.type.kind === to.kind && (to.typmod === -1 || e.type.typmod === to.typmod) && to.kind !== 'array') return e;
+  if (isRegKind(e.type.kind) && isStringKind(to.kind)) return coerce(regAsText(e), to, explicit);
   if (e.type.kind === 'array' && to.kind === 'array' && e.type.elem?.kind === to.elem?.kind) return e.type.vector === to.vector ? e : { ...e, type: to };
   const from = e.type;
   if (e.isConst && e.slots.length === 0) {
@@ -193,6 +194,21 @@ export function coerce(e: Expr, to: SqlType, explicit = false): Expr {
   }
   const f = e.fn;
   return { type: to, fn: (env) => castValue(f(env), from, to, explicit), slots: e.slots, name: e.name };
+}
+
+/** Functions that print their arguments (a reg* argument prints as its name). */
+const PRINTS_ARGUMENTS = new Set(['format', 'concat', 'concat_ws']);
+
+/**
+ * A reg* value (an OID) as the text of the name it stands for, as PostgreSQL's output function
+ * gives it to `::text`, `||`, format() and concat(): never the OID's digits.
+ */
+export function regAsText(e: Expr): Expr {
+  if (!isRegKind(e.type.kind)) return e;
+  const kind = e.type.kind as RegKind;
+  const f = e.fn;
+  // A value that is already a name (a reg* parameter arrives as its text) stays as it is.
+  return { type: t('text'), fn: (env) => { const v = f(env); return v === null || typeof v === 'string' ? v : env.rt.services.regName(kind, Number(v)); }, slots: e.slots, name: e.name };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,13 +242,6 @@ export class ExprCompiler {
       if (!arg) throw sqlError(S.SYNTAX_ERROR, 'cast without argument');
       if (isRegKind(to.kind)) return this.regCast(arg, to.kind as RegKind);
       const inner = this.compile(arg, to);
-      if (isRegKind(inner.type.kind) && isStringKind(to.kind)) {
-        // regclass::text prints the name the OID stands for.
-        const kind = inner.type.kind as RegKind;
-        const g = inner.fn;
-        const asText = coerce({ type: t('text'), fn: (env) => { const v = g(env); return v === null ? null : env.rt.services.regName(kind, Number(v)); }, slots: inner.slots, name: inner.name }, to, true);
-        return { ...asText, name: castColumnName(inner.name, arg, to) };
-      }
       const e = coerce(inner, to, true);
       return { ...e, name: castColumnName(inner.name, arg, to) };
     }
@@ -302,12 +311,15 @@ export class ExprCompiler {
     throw sqlError(S.FEATURE_NOT_SUPPORTED, `expression ${Object.keys(node)[0]} is not supported`);
   }
 
-  /** ::regclass and friends: names become OIDs (for comparisons); OIDs become names (for display). */
+  /**
+   * ::regclass and friends: a value of the type is the OID; a name is looked up, a number taken
+   * as it is. Output, ::text, || and format() print the name it stands for (regAsText).
+   */
   private regCast(arg: Node, kind: RegKind): Expr {
     const inner = this.compile(arg);
     const f = inner.fn;
     if (isIntKind(inner.type.kind)) {
-      return { type: t('name'), fn: (env) => { const v = f(env); return v === null ? null : env.rt.services.regName(kind, Number(v)); }, slots: inner.slots, name: kind };
+      return { type: t(kind), fn: (env) => { const v = f(env); return v === null ? null : Number(v); }, slots: inner.slots, name: kind };
     }
     const g = coerce(inner, t('text')).fn;
     return { type: t(kind), fn: (env) => { const v = g(env); return v === null ? null : env.rt.services.regOid(kind, v as string); }, slots: inner.slots, name: kind };
@@ -877,12 +889,14 @@ export class ExprCompiler {
           return canonicalJsonb({ ...(x as object), ...(y as object) });
         });
       }
-      const lt = l.type;
-      const rt = r.type;
       const stringy = (k: string): boolean => isStringKind(k as TypeKind) || k === 'unknown';
       if (!stringy(lk) && !stringy(rk)) {
         throw sqlError(S.UNDEFINED_FUNCTION, `operator does not exist: ${typeDisplayName(l.type)} || ${typeDisplayName(r.type)}`, { ...pos(loc), hint: 'No operator matches the given name and argument types. You might need to add explicit type casts.' });
       }
+      l = regAsText(l);
+      r = regAsText(r);
+      const lt = l.type;
+      const rt = r.type;
       // text || anynonarray casts the other side to text (a boolean is 'true', not its output 't').
       const str = (v: Value, type: SqlType): string => castValue(v, type, t('text')) as string;
       return mk(t('text'), (a, b) => str(a, lt) + str(b, rt));
@@ -1079,7 +1093,9 @@ export class ExprCompiler {
     return this.callFunction(name, args as Expr[], fc.location);
   }
 
-  callFunction(name: string, args0: Expr[], loc?: number, colName?: string): Expr {
+  callFunction(name: string, given: Expr[], loc?: number, colName?: string): Expr {
+    // Functions that print their arguments print a reg* value's name, not its OID.
+    const args0 = PRINTS_ARGUMENTS.has(name) ? given.map(regAsText) : given;
     const types = args0.map((a) => a.type);
     const found = lookupFunction(name, types);
     if (!found) {

@@ -318,11 +318,12 @@ export class ExprCompiler {
   private regCast(arg: Node, kind: RegKind): Expr {
     const inner = this.compile(arg);
     const f = inner.fn;
+    const name = castColumnName(inner.name, arg, t(kind));
     if (isIntKind(inner.type.kind)) {
-      return { type: t(kind), fn: (env) => { const v = f(env); return v === null ? null : Number(v); }, slots: inner.slots, name: kind };
+      return { type: t(kind), fn: (env) => { const v = f(env); return v === null ? null : Number(v); }, slots: inner.slots, name };
     }
     const g = coerce(inner, t('text')).fn;
-    return { type: t(kind), fn: (env) => { const v = g(env); return v === null ? null : env.rt.services.regOid(kind, v as string); }, slots: inner.slots, name: kind };
+    return { type: t(kind), fn: (env) => { const v = g(env); return v === null ? null : env.rt.services.regOid(kind, v as string); }, slots: inner.slots, name };
   }
 
   /** A select-list item: like compile(), but a top-level set-returning call yields a set. */
@@ -1467,8 +1468,11 @@ function hasQualifierDeep(s: Scope, q: string): boolean {
 }
 
 /** Postgres names a cast column after its argument, or after the type for a literal or a cast. */
+/** A cast's column name, as PostgreSQL figures it: the name of what is cast (a column, a function), else the type's. */
 function castColumnName(inner: string, arg: Node, to: SqlType): string {
-  return inner !== '?column?' && !('A_Const' in arg) && !('TypeCast' in arg) ? inner : typeNameForColumn(to);
+  let base = arg;
+  while ('TypeCast' in base && base.TypeCast.arg) base = base.TypeCast.arg;
+  return inner !== '?column?' && !('A_Const' in base) ? inner : typeNameForColumn(to);
 }
 
 function typeNameForColumn(type: SqlType): string {

@@ -5,10 +5,11 @@
 // wrote are its participants:
 //  - one participant: a single `commit` log entry (1PC), validated and applied in one step;
 //  - several: two-phase commit. Every participant gets a `prepare` entry (validate, lay intents
-//    naming the primary: the latest key it locked and wrote, else its first write); the decision is the `resolve` entry on the
-//    primary's shard (the first resolve applied there wins, so a reader that finds the
-//    transaction abandoned and aborts it there can never contradict a commit); the commit
-//    returns then, and the other participants are resolved in the background.
+//    naming the primary: the latest key it locked and wrote, else its first write); the
+//    decision is the `resolve` entry on the primary's shard (the first resolve applied there
+//    wins, so a reader that finds the transaction abandoned and aborts it there can never
+//    contradict a commit); the commit returns then, and the other participants are resolved in
+//    the background.
 // A large transaction (a bulk COPY, a table rewrite) sends its buffer to the shards as `stage`
 // entries each time it reaches `stageBytes`, laid as intents that only this transaction sees;
 // its commit decides them (1PC commit, or prepare + resolve) and `resolve-staged` entries settle
@@ -953,8 +954,8 @@ export class Txn {
   /**
    * Records the decision on the primary's shard (retrying: a resolve is idempotent and the
    * first one applied wins), then resolves the other participants (in the background unless
-   * staged chunks wait for them). Returns whether the transaction committed. If the primary cannot be reached to record a commit, the outcome
-   * is unknown (40003): a recoverer may yet abort it, or the commit may have applied. Once every
+   * staged chunks wait for them). Returns whether the transaction committed. If the primary
+   * cannot be reached to record a commit, the outcome is unknown (40003): a recoverer may yet abort it, or the commit may have applied. Once every
    * participant applied its resolve, no intent of the transaction is left and its resolved
    * markers are forgotten (decision 0054), unless `forgettable` is false or staged chunks
    * still wait for their own resolution.
@@ -1051,8 +1052,10 @@ export class Txn {
     })();
   }
 
-  /** One resolve-staged entry per chunk sent, per shard (extra ones are no-ops); a shard stops at its first failure. */
-  /** Settles every staged chunk; whether all were (false: the shard leaders' sweeps finish). */
+  /**
+   * One resolve-staged entry per chunk sent, per shard (extra ones are no-ops); a shard stops at
+   * its first failure. Returns whether every chunk was settled (else the leaders' sweeps finish).
+   */
   private async resolveStaged(abort: boolean): Promise<boolean> {
     const done = await Promise.all(
       [...this.stagedByShard].map(async ([shard, chunks]) => {

@@ -22,6 +22,8 @@ export interface NodeClusterOptions {
   readonly ids?: readonly number[];
   /** Extra environment for every node (snapshot thresholds, sweep limits, log level...). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Extra environment for one node (after `env`). */
+  readonly nodeEnv?: (id: number) => Readonly<Record<string, string>>;
 }
 
 export class NodeCluster {
@@ -69,6 +71,7 @@ export class NodeCluster {
       WEFT_RAFT_PEERS: peers,
       WEFT_LOG_LEVEL: 'warn',
       ...this.opts.env,
+      ...this.opts.nodeEnv?.(id),
     });
     this.procs.set(id, proc);
     await waitForHttp(`http://127.0.0.1:${p.http}/health`);

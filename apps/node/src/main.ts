@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { int, nodeAddresses, optionalNodeAddresses, port, text, type EnvVar } from '@weft/config';
+import { int, nodeAddresses, oneOf, optionalNodeAddresses, port, text, type EnvVar } from '@weft/config';
 import { kafkaEnv } from '@weft/mirror';
 import { main } from '@weft/service';
 import { NodeModule } from './node.module';
@@ -51,6 +51,14 @@ main({
      * shard is handed a corrupt entry on its next apply as a follower, and stops. Empty = off.
      */
     WEFT_TESTING_CORRUPT_APPLY: corruptApplyVar,
+    /**
+     * Check this node's clock against its peers' every second; a node whose clock is off from
+     * most of them by more than 80 % of the 250 ms max offset exits with code 3 rather than
+     * stamp commits or serve reads outside the bound (decision 0057).
+     */
+    WEFT_CLOCK_CHECK: oneOf(['on', 'off'] as const, 'on'),
+    /** Testing only (clock tests): this node's clock runs this many ms ahead (negative: behind) of the system clock. */
+    WEFT_TESTING_CLOCK_SKEW_MS: int(-86_400_000, 86_400_000, 0),
     /** Kafka (WEFT_KAFKA_BROKERS, TLS/SASL, topic prefix): set brokers to mirror every led shard's log. */
     ...kafkaEnv(),
     /** Unmirrored entries per shard past which its Raft log is compacted anyway (the topic then records a gap). */

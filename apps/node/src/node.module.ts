@@ -5,6 +5,7 @@ import type { NodeAddress } from '@weft/config';
 import { MetaClient } from '@weft/meta';
 import { NodeMirror, kafkaSettings, nodeHostSource, type KafkaEnv, type NodeMirrorStats } from '@weft/mirror';
 import { MetaAgent, NodeHost, type PeerSpec, type ShardSpec } from '@weft/nodehost';
+import { systemClock, type WallClock } from '@weft/replica';
 import { READINESS_PROBE, type ServiceRuntime } from '@weft/service';
 import { compileScanFilter } from '@weft/sql';
 import { createLogger } from '@weft/telemetry';
@@ -33,6 +34,8 @@ export interface NodeConfig extends KafkaEnv {
   readonly WEFT_ZONE: string;
   readonly WEFT_READY_MAX_LAG_MS: number;
   readonly WEFT_TESTING_CORRUPT_APPLY: string;
+  readonly WEFT_CLOCK_CHECK: 'on' | 'off';
+  readonly WEFT_TESTING_CLOCK_SKEW_MS: number;
   readonly WEFT_MIRROR_MAX_BACKLOG: number;
   readonly WEFT_MIRROR_LINGER_MS: number;
   readonly WEFT_BIND_HOST: string;
@@ -56,6 +59,15 @@ export function corruptApplyKnob(c: Pick<NodeConfig, 'WEFT_TESTING_CORRUPT_APPLY
   if (!m) throw new Error(`WEFT_TESTING_CORRUPT_APPLY: expected node:shard, got "${v}"`);
   return Number(m[1]) === c.WEFT_NODE_ID ? { corruptNextApplyOfShard: Number(m[2]) } : {};
 }
+
+/** The WEFT_TESTING_CLOCK_SKEW_MS knob as NodeHost's clock: the system clock moved by the skew. */
+export function skewedClockKnob(c: Pick<NodeConfig, 'WEFT_TESTING_CLOCK_SKEW_MS'>): { clock?: WallClock } {
+  const skewUs = BigInt(c.WEFT_TESTING_CLOCK_SKEW_MS) * 1000n;
+  return skewUs === 0n ? {} : { clock: { now: () => systemClock.now() + skewUs } };
+}
+
+/** Exit code of a node that stopped itself because its clock is off from its peers' (decision 0057). */
+export const CLOCK_FENCE_EXIT_CODE = 3;
 
 /** Starts the node's data plane (NodeHost: Raft, WAL, shard replicas, KV RPC) with the app, stops it with it. */
 @Injectable()
@@ -108,6 +120,10 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
       logger,
       observer: { ...this.metrics.observer, ...this.tracing.observer },
       ...corruptApplyKnob(c),
+      ...skewedClockKnob(c),
+      // A node whose clock is wrong must stop at once: every commit it stamps or read it serves
+      // from here on may fall outside the bound the uncertainty intervals rely on.
+      clockCheck: c.WEFT_CLOCK_CHECK === 'on' ? { onFence: (reason) => fenceForClock(reason) } : null,
       ...(mirror === undefined ? {} : { compactionFloor: mirror.compactionFloor, onApplied: mirror.onApplied }),
     });
     await this.node.start();
@@ -129,6 +145,10 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     logger.info({ kv: this.node.kvAddress, raftPort: c.WEFT_RAFT_PORT, shards: c.WEFT_SHARD_COUNT, startMs: Date.now() - started }, 'shard replicas started');
+  }
+
+  get clockCheck(): 'on' | 'off' {
+    return this.config.WEFT_CLOCK_CHECK;
   }
 
   /** The data plane, once started (undefined before onModuleInit). */
@@ -153,6 +173,22 @@ export class MirrorController {
   mirror(): { enabled: boolean } & Partial<NodeMirrorStats> {
     const m = this.host.mirror;
     return m === undefined ? { enabled: false } : { enabled: true, ...m.stats() };
+  }
+}
+
+/** `GET /clock`: this node's clock and the offset last measured to each peer (decision 0057). */
+@Controller()
+export class ClockController {
+  constructor(private readonly host: NodeHostService) {}
+
+  @Get('clock')
+  clock(): { nowUs: string; check: 'on' | 'off'; peers: { peer: number; offsetMs: number; rttMs: number }[] } {
+    const node = this.host.nodeHost;
+    return {
+      nowUs: String(node?.now() ?? 0n),
+      check: this.host.clockCheck,
+      peers: (node?.clockOffsets() ?? []).map((o) => ({ peer: o.peer, offsetMs: o.offsetUs / 1000, rttMs: o.rttUs / 1000 })),
+    };
   }
 }
 
@@ -181,7 +217,7 @@ export class NodeModule {
   static forRoot(config: NodeConfig, runtime: ServiceRuntime): DynamicModule {
     return {
       module: NodeModule,
-      controllers: [MirrorController, ShardSnapshotController],
+      controllers: [MirrorController, ShardSnapshotController, ClockController],
       providers: [
         { provide: NODE_CONFIG, useValue: config },
         { provide: NODE_RUNTIME, useValue: runtime },
@@ -191,4 +227,9 @@ export class NodeModule {
       exports: [READINESS_PROBE],
     };
   }
+}
+
+function fenceForClock(reason: string): never {
+  process.stderr.write(`weft-node: stopping: ${reason}\n`);
+  process.exit(CLOCK_FENCE_EXIT_CODE);
 }

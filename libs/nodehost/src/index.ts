@@ -12,5 +12,6 @@ export {
   type ShardSnapshotStats,
   type ShardSpec,
 } from './node-host';
+export { ClockMonitor, type ClockMonitorOptions, type ClockVerdict, type PeerOffset } from './clock-monitor';
 export { MetaAgent, type MetaAgentOptions, type MetaAgentStats, type PlacementSource } from './meta-agent';
 export { nextMembershipStep, CATCH_UP_ENTRIES, type MembershipStep } from './membership-step';

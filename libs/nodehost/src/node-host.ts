@@ -25,6 +25,7 @@ import {
 import { MvccStore } from '@weft/storage';
 import { RaftTransport, type TransportLogger } from '@weft/transport';
 import { Wal } from '@weft/wal';
+import { ClockMonitor, type PeerOffset } from './clock-monitor';
 
 /** Raft address of a node. */
 export interface PeerSpec {
@@ -71,6 +72,14 @@ export interface NodeHostOptions {
   readonly stagedIdleMs?: number;
   /** MVCC garbage collection by each shard's leader (see @weft/replica gc-sweep.ts); null: off. */
   readonly gc?: GcSweepOptions | null;
+  /** The largest offset between two nodes' clocks the cluster tolerates (default 250 ms; decision 0055). */
+  readonly maxClockOffsetUs?: bigint;
+  /**
+   * Checks this node's clock against its peers' every `intervalMs` (default 1000) and calls
+   * `onFence` once it is off from most of them by more than the max offset allows (decision
+   * 0057); the caller must stop the node. null (the default): no checks.
+   */
+  readonly clockCheck?: { readonly intervalMs?: number; readonly onFence: (reason: string) => void } | null;
   // Injectable for tests and, later, the simulator; the defaults are the real ones.
   readonly clock?: WallClock;
   readonly rand?: RaftRand;
@@ -239,6 +248,8 @@ export class NodeHost {
   private hold: { readonly over: Promise<void>; readonly end: () => void } | undefined;
   private stopping = false;
   private stopped: Promise<void> | undefined;
+  private readonly clockMonitor: ClockMonitor;
+  private clockTimer: NodeJS.Timeout | undefined;
   private started = false;
   /** corruptNextApplyOfShard has fired. */
   private corrupted = false;
@@ -250,10 +261,47 @@ export class NodeHost {
       throw new Error(`the peer list does not include this node (node id ${opts.nodeId}); list every node, this one included`);
     }
     this.peerIds = new Set(opts.peers.map((p) => p.nodeId));
+    this.clockMonitor = new ClockMonitor({ maxOffsetUs: Number(this.maxClockOffsetUs) });
   }
 
   get nodeId(): number {
     return this.opts.nodeId;
+  }
+
+  private get clock(): WallClock {
+    return this.opts.clock ?? systemClock;
+  }
+
+  private get maxClockOffsetUs(): bigint {
+    return this.opts.maxClockOffsetUs ?? 250_000n;
+  }
+
+  /** Pings the peers' clocks and judges this node's (decision 0057), when clockCheck is set. */
+  private startClockChecks(): void {
+    const check = this.opts.clockCheck;
+    if (check === undefined || check === null) return;
+    const timer = setInterval(() => {
+      const transport = this.transport;
+      if (this.stopping || transport === undefined) return;
+      const verdict = this.clockMonitor.check(Number(this.clock.now()));
+      transport.pingClocks();
+      if (!verdict.fence) return;
+      clearInterval(timer);
+      this.opts.logger.error({ off: verdict.off }, verdict.reason ?? 'clock offset beyond the tolerated bound');
+      check.onFence(verdict.reason ?? 'clock offset beyond the tolerated bound');
+    }, check.intervalMs ?? 1000);
+    timer.unref();
+    this.clockTimer = timer;
+  }
+
+  /** This node's clock (µs since the epoch). */
+  now(): bigint {
+    return this.clock.now();
+  }
+
+  /** The latest clock offset measured to each peer (µs, peer minus this node), for status pages. */
+  clockOffsets(): PeerOffset[] {
+    return this.clockMonitor.offsets(Number(this.clock.now()));
   }
 
   private get tickMs(): number {
@@ -323,9 +371,12 @@ export class NodeHost {
       },
       onUnreachable: (node) => hostRef.current?.reportUnreachable(node),
       logger: opts.logger,
+      clockUs: () => Number(this.clock.now()),
+      onClockReading: (node, reading) => this.clockMonitor.record(node, reading),
     });
     this.raftAddress = await this.transport.listen();
     this.checkRunning();
+    this.startClockChecks();
 
     const rand = opts.rand ?? { int: (n: number) => randomInt(n) };
     this.host = new MultiRaftHost({
@@ -462,7 +513,8 @@ export class NodeHost {
     const replica = new ShardReplica({
       raft: new ShardGroupRaft(host, shardId, () => shardRef.current?.raft === 'joined'),
       stateMachine: sm,
-      clock: opts.clock ?? systemClock,
+      clock: this.clock,
+      maxClockOffsetUs: this.maxClockOffsetUs,
       timers: opts.replicaTimers,
       stagedSweep: { idleMs: opts.stagedIdleMs },
       ...(opts.gc === undefined ? {} : { gc: opts.gc }),
@@ -759,6 +811,7 @@ export class NodeHost {
 
   private async shutdown(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.clockTimer);
     this.hold?.end();
     for (const s of this.shards.values()) s.replica.close();
     await this.kv?.close();

@@ -53,6 +53,8 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
   fc.record({ kind: fc.constant(FrameKind.Batch as const), envelopes: fc.array(envelopeArb, { maxLength: 6 }) }, NP),
   fc.record({ kind: fc.constant(FrameKind.Handshake as const), protocolVersion: fc.nat({ max: 0xffff }), nodeId: num }, NP),
   fc.record({ kind: fc.constant(FrameKind.Reject as const), reason: fc.string({ maxLength: 40 }) }, NP),
+  fc.record({ kind: fc.constant(FrameKind.ClockPing as const), sentUs: num }, NP),
+  fc.record({ kind: fc.constant(FrameKind.ClockPong as const), sentUs: num, peerUs: num }, NP),
 );
 
 /** The FrameDecodeError code `fn` throws ('none' if it does not throw). */

@@ -16,6 +16,8 @@ import { ByteReader, ByteWriter, checkU53, varintSize } from './wire';
  *   Handshake = "WEFT", u16 protocolVersion, varint nodeId
  *   Batch     = varint count, count × envelope
  *   Reject    = varint len, utf-8 reason            (sent before closing a refused peer)
+ *   ClockPing = varint sentUs                        (the sender's clock, µs since the epoch)
+ *   ClockPong = varint sentUs, varint peerUs         (the ping's sentUs echoed, the replier's clock)
  *   envelope  = varint groupId, message
  *   message   = u8 type, u8 flags(1=reject 2=snapshot 4=context),
  *               varint to, from, term, logTerm, index, commit, rejectHint,
@@ -35,6 +37,9 @@ export enum FrameKind {
   Handshake = 1,
   Batch = 2,
   Reject = 3,
+  /** Protocol v3: clock readings between nodes (decision 0057). */
+  ClockPing = 4,
+  ClockPong = 5,
 }
 
 /** One Raft message addressed to one group; many groups share a connection. */
@@ -59,7 +64,21 @@ export interface RejectFrame {
   readonly reason: string;
 }
 
-export type Frame = HandshakeFrame | BatchFrame | RejectFrame;
+/** Asks the peer for its clock; it answers with a ClockPong on the same connection. */
+export interface ClockPingFrame {
+  readonly kind: FrameKind.ClockPing;
+  readonly sentUs: number;
+}
+
+export interface ClockPongFrame {
+  readonly kind: FrameKind.ClockPong;
+  /** The ping's sentUs, echoed: the asker measures the round trip with its own clock. */
+  readonly sentUs: number;
+  /** The replier's clock when it answered. */
+  readonly peerUs: number;
+}
+
+export type Frame = HandshakeFrame | BatchFrame | RejectFrame | ClockPingFrame | ClockPongFrame;
 
 const MAGIC = [0x57, 0x45, 0x46, 0x54]; // "WEFT"
 const FLAG_REJECT = 1;
@@ -173,6 +192,10 @@ export function frameSize(frame: Frame): number {
       const len = Buffer.byteLength(frame.reason, 'utf8');
       return HEADER_BYTES + varintSize(len) + len;
     }
+    case FrameKind.ClockPing:
+      return HEADER_BYTES + varintSize(checkU53(frame.sentUs, 'sentUs'));
+    case FrameKind.ClockPong:
+      return HEADER_BYTES + varintSize(checkU53(frame.sentUs, 'sentUs')) + varintSize(checkU53(frame.peerUs, 'peerUs'));
   }
 }
 
@@ -254,6 +277,17 @@ export function encodeInto(frame: Frame, buf: Uint8Array, offset: number): numbe
       w.bytes(reason);
       break;
     }
+    case FrameKind.ClockPing:
+      w.u8(CODEC_VERSION);
+      w.u8(FrameKind.ClockPing);
+      w.varint(frame.sentUs);
+      break;
+    case FrameKind.ClockPong:
+      w.u8(CODEC_VERSION);
+      w.u8(FrameKind.ClockPong);
+      w.varint(frame.sentUs);
+      w.varint(frame.peerUs);
+      break;
   }
   return w.pos;
 }
@@ -371,6 +405,14 @@ export function decode(payload: Uint8Array, maxFrameBytes = Number.MAX_SAFE_INTE
     case FrameKind.Reject: {
       const reason = Buffer.from(r.lengthPrefixed('reason')).toString('utf8');
       frame = { kind: FrameKind.Reject, reason };
+      break;
+    }
+    case FrameKind.ClockPing:
+      frame = { kind: FrameKind.ClockPing, sentUs: r.varint('sentUs') };
+      break;
+    case FrameKind.ClockPong: {
+      const sentUs = r.varint('sentUs');
+      frame = { kind: FrameKind.ClockPong, sentUs, peerUs: r.varint('peerUs') };
       break;
     }
     default:

@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
-import { decode, FrameKind, type Envelope, type Frame, type NodeId } from './codec';
+import { decode, FrameKind, type ClockPongFrame, type Envelope, type Frame, type NodeId } from './codec';
 import { FrameDecodeError } from './errors';
 import { encodeFramed, FrameReader } from './framing';
 import type { TransportLimits, TransportLogger, TransportStats } from './options';
+import { answerClockFrame } from './peer-link';
 
 export interface InboundContext {
   readonly selfId: NodeId;
@@ -13,6 +14,8 @@ export interface InboundContext {
   deliver(from: NodeId, batch: readonly Envelope[]): void;
   /** The handshake succeeded: our sends to `from` now use this socket too. */
   adopt(from: NodeId, socket: Socket): void;
+  clockUs(): number;
+  clockPong(from: NodeId, frame: ClockPongFrame): void;
 }
 
 /** How long a refused peer gets to read our Reject frame before we drop the socket. */
@@ -76,6 +79,10 @@ export class InboundConnection {
   private onFrame(frame: Frame): void {
     if (this.fromNode === undefined) {
       this.onHandshake(frame);
+      return;
+    }
+    if (frame.kind === FrameKind.ClockPing || frame.kind === FrameKind.ClockPong) {
+      answerClockFrame(this.socket, frame, this.fromNode, this.ctx);
       return;
     }
     if (frame.kind !== FrameKind.Batch) {

@@ -43,7 +43,8 @@ export const DEFAULT_LIMITS: TransportLimits = {
  * Version of the conversation (handshake, frame kinds), distinct from the codec version byte.
  * v2: one connection per node pair carries both directions; the lower node id dials.
  */
-export const PROTOCOL_VERSION = 2;
+/** v3 added clock pings (ClockPing/ClockPong frames); v2 nodes refuse them, so the handshake keeps them apart. */
+export const PROTOCOL_VERSION = 3;
 
 export interface RaftTransportOptions {
   /** This process's node id, announced in the handshake. */
@@ -64,6 +65,22 @@ export interface RaftTransportOptions {
   readonly limits?: Partial<TransportLimits>;
   /** Only for tests and rolling upgrades: the protocol version this node speaks. */
   readonly protocolVersion?: number;
+  /** This node's clock in µs since the epoch, read for clock pings (default: the system clock). */
+  readonly clockUs?: () => number;
+  /** A peer answered a clock ping (RaftTransport.pingClocks): what its clock read against ours. */
+  readonly onClockReading?: (node: NodeId, reading: ClockReading) => void;
+}
+
+/**
+ * One clock ping's result. The peer read its clock somewhere inside the round trip, so its
+ * offset from this node is `offsetUs` give or take `rttUs / 2`.
+ */
+export interface ClockReading {
+  /** The peer's clock minus this node's, estimated at the round trip's midpoint. */
+  readonly offsetUs: number;
+  readonly rttUs: number;
+  /** This node's clock when the answer arrived. */
+  readonly atUs: number;
 }
 
 export interface TransportStats {

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import type { Message } from '../../raft/src/types';
 import { backoffDelay } from './backoff';
-import { decode, FrameKind, type Envelope, type Frame, type NodeId } from './codec';
+import { decode, FrameKind, type ClockPongFrame, type Envelope, type Frame, type NodeId } from './codec';
 import { encodeBatchFramed, encodeFramed, FrameReader } from './framing';
 import type { PeerAddress, TransportLimits, TransportLogger, TransportStats } from './options';
 import { PeerQueue } from './peer-queue';
@@ -16,6 +16,9 @@ export interface LinkContext {
   reportUnreachable(node: NodeId): void;
   /** Batches the peer sent back on a connection we dialed. */
   deliver(from: NodeId, batch: readonly Envelope[]): void;
+  /** Clock pings: this node's clock (µs), and a peer's answer to our ping. */
+  clockUs(): number;
+  clockPong(from: NodeId, frame: ClockPongFrame): void;
 }
 
 /** 'waiting': the peer dials us (it has the lower id) and we have no connection from it now. */
@@ -112,6 +115,17 @@ export class PeerLink {
     }
   }
 
+  /**
+   * Sends a clock ping on the connection, outside the message queue (a reading must not wait
+   * behind queued batches); false when there is no ready connection or it is backed up.
+   */
+  pingClock(): boolean {
+    const socket = this.socket;
+    if (this.state !== 'ready' || socket === undefined || this.blocked) return false;
+    socket.write(encodeFramed({ kind: FrameKind.ClockPing, sentUs: this.ctx.clockUs() }));
+    return true;
+  }
+
   stats(): PeerLinkStats {
     return { state: this.state, queuedMessages: this.queue.length, queuedBytes: this.queue.bytes, blocked: this.blocked };
   }
@@ -166,6 +180,10 @@ export class PeerLink {
   }
 
   private onFrame(socket: Socket, frame: Frame): void {
+    if (this.state === 'ready' && (frame.kind === FrameKind.ClockPing || frame.kind === FrameKind.ClockPong)) {
+      answerClockFrame(socket, frame, this.nodeId, this.ctx);
+      return;
+    }
     if (this.state === 'ready' && frame.kind === FrameKind.Batch) {
       // The peer's traffic to us rides on the connection we dialed.
       this.ctx.stats.framesReceived++;
@@ -284,4 +302,13 @@ export class PeerLink {
     }
     this.unreachableReported = false;
   }
+}
+
+/**
+ * Both ends of a connection take clock frames the same way: a ping is answered on the socket it
+ * came on with this node's clock; an answer to our own ping goes to the transport.
+ */
+export function answerClockFrame(socket: Socket, frame: Frame, from: NodeId, ctx: Pick<LinkContext, 'clockUs' | 'clockPong'>): void {
+  if (frame.kind === FrameKind.ClockPing) socket.write(encodeFramed({ kind: FrameKind.ClockPong, sentUs: frame.sentUs, peerUs: ctx.clockUs() }));
+  else if (frame.kind === FrameKind.ClockPong) ctx.clockPong(from, frame);
 }

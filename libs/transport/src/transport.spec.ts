@@ -3,7 +3,7 @@ import pino from 'pino';
 import { MessageType, type Message } from '../../raft/src/types';
 import { decode, FrameKind, type Envelope, type Frame, type NodeId } from './codec';
 import { encodeFramed, FrameReader } from './framing';
-import { PROTOCOL_VERSION, type PeerAddress, type TransportLimits, type TransportLogger } from './options';
+import { PROTOCOL_VERSION, type ClockReading, type PeerAddress, type TransportLimits, type TransportLogger } from './options';
 import { RaftTransport } from './transport';
 
 // Compile-time check that a pino logger (what the apps use) satisfies TransportLogger.
@@ -58,14 +58,17 @@ class Node {
   readonly last = new Map<string, number>();
   readonly outOfOrder: string[] = [];
   readonly unreachable: NodeId[] = [];
+  readonly clockReadings: { from: NodeId; reading: ClockReading }[] = [];
   received = 0;
 
-  constructor(readonly id: NodeId, opts: { port?: number; limits?: Partial<TransportLimits>; protocolVersion?: number } = {}) {
+  constructor(readonly id: NodeId, opts: { port?: number; limits?: Partial<TransportLimits>; protocolVersion?: number; clockSkewUs?: number } = {}) {
     this.t = new RaftTransport({
       nodeId: id,
       port: opts.port,
       limits: { ...FAST, ...opts.limits },
       protocolVersion: opts.protocolVersion,
+      clockUs: () => Date.now() * 1000 + (opts.clockSkewUs ?? 0),
+      onClockReading: (from, reading) => this.clockReadings.push({ from, reading }),
       logger: this.log,
       onUnreachable: (n) => this.unreachable.push(n),
       onMessages: (from, batch) => this.onMessages(from, batch),
@@ -84,8 +87,8 @@ class Node {
   }
 }
 
-async function cluster(n: number): Promise<Node[]> {
-  const nodes = Array.from({ length: n }, (_, i) => new Node(i + 1));
+async function cluster(n: number, clockSkewUs: readonly number[] = []): Promise<Node[]> {
+  const nodes = Array.from({ length: n }, (_, i) => new Node(i + 1, { clockSkewUs: clockSkewUs[i] ?? 0 }));
   const addrs = await Promise.all(nodes.map((x) => x.t.listen()));
   for (const x of nodes) nodes.forEach((y, i) => x.t.setPeer(y.id, addrs[i]));
   return nodes;
@@ -326,6 +329,30 @@ describe('RaftTransport over TCP', () => {
     expect([a, b, c].map((n) => n.t.stats().connectAttempts)).toEqual([2, 1, 0]);
     expect([a, b, c].map((n) => n.t.stats().connectionsAccepted)).toEqual([0, 1, 2]);
     for (const n of [a, b, c]) expect(n.outOfOrder).toEqual([]);
+  });
+
+  it('clock pings measure each peer clock against this node, on both ends of the shared connection', async () => {
+    // Node 2's clock runs 700 ms ahead of node 1's, node 3's 300 ms behind.
+    const [a, b, c] = track(await cluster(3, [0, 700_000, -300_000]));
+    expect(a.t.pingClocks()).toEqual([]); // no connection yet: nothing to measure over
+    for (const [x, y] of [[a, b], [a, c], [b, c]]) x.t.send(y.id, 1, appMsg(x.id, y.id, 0));
+    await waitFor(() => b.received === 1 && c.received === 2, 'connections up');
+    // The dialer (lower id) and the acceptor both ping over the one connection between them.
+    for (const n of [a, b, c]) expect(n.t.pingClocks().sort()).toEqual([1, 2, 3].filter((id) => id !== n.id));
+    await waitFor(() => [a, b, c].every((n) => n.clockReadings.length === 2), 'every ping answered');
+    const offsets = (n: Node): Record<number, number> => Object.fromEntries(n.clockReadings.map((r) => [r.from, Math.round(r.reading.offsetUs / 100_000) * 100]));
+    expect(offsets(a)).toEqual({ 2: 700, 3: -300 });
+    expect(offsets(b)).toEqual({ 1: -700, 3: -1000 });
+    expect(offsets(c)).toEqual({ 1: 300, 2: 1000 });
+    for (const n of [a, b, c]) {
+      for (const { reading } of n.clockReadings) {
+        expect(reading.rttUs).toBeGreaterThanOrEqual(0);
+        expect(reading.rttUs).toBeLessThan(1_000_000);
+      }
+    }
+    // Raft traffic is untouched by the pings.
+    for (const n of [a, b, c]) expect(n.outOfOrder).toEqual([]);
+    expect(a.t.stats().connectionsRejected + b.t.stats().connectionsRejected + c.t.stats().connectionsRejected).toBe(0);
   });
 
   it('the higher id waits for the lower one to come back after a restart, then delivers what it queued', async () => {

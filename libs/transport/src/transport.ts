@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import type { Message } from '../../raft/src/types';
-import { envelopeSize, type Envelope, type NodeId } from './codec';
+import { envelopeSize, type ClockPongFrame, type Envelope, type NodeId } from './codec';
 import { InboundConnection, type InboundContext } from './inbound';
 import {
   DEFAULT_LIMITS,
@@ -48,8 +48,10 @@ export class RaftTransport {
     const protocolVersion = opts.protocolVersion ?? PROTOCOL_VERSION;
     const common = { selfId: opts.nodeId, protocolVersion, limits: this.limits, stats: this.counters, log: this.log };
     const deliver = (from: NodeId, batch: readonly Envelope[]): void => opts.onMessages(from, batch);
-    this.linkCtx = { ...common, reportUnreachable: (node) => this.reportUnreachable(node), deliver };
-    this.inboundCtx = { ...common, deliver, adopt: (from, socket) => this.link(from).attach(socket) };
+    const clockUs = opts.clockUs ?? ((): number => Math.floor((performance.timeOrigin + performance.now()) * 1000));
+    const clock = { clockUs, clockPong: (from: NodeId, frame: ClockPongFrame): void => this.clockPong(from, frame, clockUs()) };
+    this.linkCtx = { ...common, ...clock, reportUnreachable: (node) => this.reportUnreachable(node), deliver };
+    this.inboundCtx = { ...common, ...clock, deliver, adopt: (from, socket) => this.link(from).attach(socket) };
   }
 
   /** Starts accepting peers; resolves with the bound address (useful with port 0). */
@@ -135,6 +137,29 @@ export class RaftTransport {
       this.links.set(node, link);
     }
     return link;
+  }
+
+  /**
+   * Sends a clock ping to every peer with a ready connection; each answer arrives as
+   * `onClockReading`. Returns the peers pinged.
+   */
+  pingClocks(): NodeId[] {
+    const pinged: NodeId[] = [];
+    if (this.closed) return pinged;
+    for (const [node, link] of this.links) if (link.pingClock()) pinged.push(node);
+    return pinged;
+  }
+
+  private clockPong(from: NodeId, frame: ClockPongFrame, nowUs: number): void {
+    const rttUs = nowUs - frame.sentUs;
+    // An answer to a ping we never sent, or our clock stepped back meanwhile: no reading.
+    if (rttUs < 0 || this.opts.onClockReading === undefined) return;
+    const reading = { offsetUs: frame.peerUs - (frame.sentUs + nowUs) / 2, rttUs, atUs: nowUs };
+    try {
+      this.opts.onClockReading(from, reading);
+    } catch (err) {
+      this.log.error({ peer: from, err: (err as Error).stack }, 'raft transport onClockReading threw');
+    }
   }
 
   /** A snapshot of the counters (for metrics export) plus current queue depths. */

@@ -67,7 +67,7 @@ describe('weft-cdc snapshot settings', () => {
     [{ WEFT_CDC_SNAPSHOT_MODE: 'initial', WEFT_CDC_SNAPSHOT_FROM: 'nohostport' }, 2, 'weft-cdc: WEFT_CDC_SNAPSHOT_FROM="nohostport" is invalid: expected a comma-separated list of host:port, or empty'],
     [{ WEFT_CDC_SNAPSHOT_START_MARGIN_MS: '-1' }, 2, 'weft-cdc: WEFT_CDC_SNAPSHOT_START_MARGIN_MS="-1" is invalid: expected an integer 0-3600000'],
     [{ WEFT_CDC_SNAPSHOT_CHUNK_EVENTS: '0' }, 2, 'weft-cdc: WEFT_CDC_SNAPSHOT_CHUNK_EVENTS="0" is invalid: expected an integer 1-10000000'],
-    [{ WEFT_CDC_FAILPOINT: 'snapshot' }, 2, 'weft-cdc: WEFT_CDC_FAILPOINT="snapshot" is invalid: expected empty (off) or one of snapshot-staged, snapshot-chunk, snapshot-committed (tests only)'],
+    [{ WEFT_CDC_FAILPOINT: 'snapshot' }, 2, 'weft-cdc: WEFT_CDC_FAILPOINT="snapshot" is invalid: expected empty (off) or one of snapshot-staged, snapshot-chunk, snapshot-committed, consumer-crash (tests only)'],
     [
       { WEFT_CDC_SNAPSHOT_MODE: 'when_needed' }, 1,
       'weft-cdc: failed to start: WEFT_CDC_SNAPSHOT_MODE=when_needed needs WEFT_CDC_SNAPSHOT_FROM: the HTTP host:port of one or more nodes (they serve GET /shards/<id>/snapshot)',

@@ -31,10 +31,10 @@
 //    only recover() reads outcomes, and only above it.
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Consumer, EachBatchPayload, Kafka, Producer, Transaction } from 'kafkajs';
+import { KafkaJSNonRetriableError, type Consumer, type EachBatchPayload, type Kafka, type Producer, type Transaction } from 'kafkajs';
 import { Materializer } from '@weft/materialize';
 import { decodeEntry } from '@weft/logentry';
-import { fromMessage, logTopic, type LogRecord } from '@weft/mirror';
+import { CONSUMER_GROUP_TIMING, fromMessage, logTopic, watchConsumerCrashes, type LogRecord } from '@weft/mirror';
 import { ShardStateDir, type StagedShardState } from '@weft/replica';
 import { MvccStore, type Timestamp } from '@weft/storage';
 import { applyEntryAndCapture, imagesAt } from './capture';
@@ -96,7 +96,11 @@ export interface CdcFeedStatus {
   /** Last index in the log topic (the mirror's progress), as last polled. */
   readonly topicIndex: number;
   readonly lagEntries: number;
-  /** 0 when caught up, else how long ago the oldest unpublished log record was produced. */
+  /**
+   * 0 when caught up; else how long ago the oldest unpublished log record was produced, or, with
+   * none consumed yet, how long the feed has been behind the topic without publishing (so a feed
+   * that stands still shows a growing lag, not 0).
+   */
   readonly lagMs: number;
   readonly changeEvents: number;
   readonly transactions: number;
@@ -122,6 +126,10 @@ export interface CdcFeedStatus {
   readonly stagedSettled: StagedSettledInfo | undefined;
   /** Outcome journal records of published entries deleted (since start; decision 0041). */
   readonly outcomesPruned: number;
+  /** Log-topic batches handed to this feed by its consumer (since start). */
+  readonly batches: number;
+  /** Consumer crashes kafkajs would not restart from, after which the feed took over again (since start). */
+  readonly consumerRestarts: number;
   /** Test only: the failpoint this feed is waiting at. */
   readonly failpoint: string | undefined;
   /** Why the last takeover (start, or restart after an error) failed; retried with backoff. */
@@ -172,12 +180,18 @@ export class CdcFeed {
   private published = 0;
   private pending: OutMessage[] = [];
   private oldestPendingAt = 0;
+  /** When the topic was first seen past the published index since the last publish (0: not behind). */
+  private behindSince = 0;
+  /** A takeover started after a consumer crash (restartAfterCrash); close() waits for it. */
+  private restarting: Promise<void> | undefined;
+  private crashedAtFailpoint = false;
+  private lastPublishedAt = 0;
   private stopping = false;
   private reread = false;
   /** Last index whose changes are all in `pending` or published. */
   private captured = 0;
   private error: string | undefined;
-  private readonly counters = { changeEvents: 0, transactions: 0, kafkaTransactions: 0, undecodable: 0, snapshots: 0, recoveries: 0, outcomesPruned: 0 };
+  private readonly counters = { changeEvents: 0, transactions: 0, kafkaTransactions: 0, undecodable: 0, snapshots: 0, recoveries: 0, outcomesPruned: 0, batches: 0, consumerRestarts: 0 };
   /** Outcome journal records at or below this index are deleted (this store). */
   private outcomesPrunedTo = 0;
   private stagedSettledInfo: StagedSettledInfo | undefined;
@@ -193,7 +207,14 @@ export class CdcFeed {
   /** Where to seek once the consumer runs (after a snapshot). */
   private pendingSeek: string | undefined;
   private readonly dirs: ShardStateDir;
-  topicIndex = 0;
+  private topicIndex = 0;
+
+  /** The log topic's last mirrored index, as polled (change-capture.ts). */
+  noteTopicIndex(index: number, now: number): void {
+    if (index <= this.topicIndex) return;
+    this.topicIndex = index;
+    if (index > this.published && this.behindSince === 0) this.behindSince = now;
+  }
 
   constructor(private readonly o: CdcFeedOptions) {
     this.dirs = new ShardStateDir(o.dataDir, o.shardId);
@@ -255,7 +276,7 @@ export class CdcFeed {
       publishedIndex: this.published,
       topicIndex: top,
       lagEntries: Math.max(0, top - this.published),
-      lagMs: top > this.published && this.oldestPendingAt > 0 ? Math.max(0, now - this.oldestPendingAt) : 0,
+      lagMs: top > this.published ? Math.max(0, now - (this.oldestPendingAt > 0 ? this.oldestPendingAt : Math.max(this.behindSince, this.lastPublishedAt) || now)) : 0,
       ...this.counters,
       error: this.error,
       snapshot: this.snapshotInfo,
@@ -290,6 +311,7 @@ export class CdcFeed {
 
   async close(): Promise<void> {
     this.stopping = true;
+    await this.restarting?.catch(() => undefined);
     // A clean stop publishes what it applied: otherwise the replica is ahead of the progress and
     // the restart rebuilds it from the start of the log topic (decision 0034 §5), which a topic
     // that lost its history (0037) cannot serve. Only when every applied entry's messages are
@@ -327,6 +349,11 @@ export class CdcFeed {
   private async takeOver(): Promise<void> {
     const o = this.o;
     this.state = 'starting';
+    // A takeover after a consumer crash: what was applied but not published is derived again
+    // from the key journal (recover()), not from messages held in memory.
+    this.pending = [];
+    this.oldestPendingAt = 0;
+    this.reread = false;
     const producer = o.kafka.producer({ transactionalId: cdcTransactionalId(o.prefix, o.instanceId, o.shardId), idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 });
     this.producer = producer;
     await producer.connect();
@@ -335,7 +362,7 @@ export class CdcFeed {
     await o.topics.waitFor(logTopic(o.prefix, o.shardId), () => this.stopping);
     await o.topics.ensureCompacted(progressTopic(o.prefix, o.instanceId));
     const progress = await this.readProgress();
-    this.published = progress.index;
+    this.markPublished(progress.index);
     const resume = await this.settleStaged(progress.snapshot ?? undefined);
     if (resume !== undefined) {
       const offset = await this.resumeSnapshot(resume.marker, resume.done);
@@ -359,8 +386,9 @@ export class CdcFeed {
     }
     if (this.stopping) throw new Error('stopping');
     this.captured = this.published;
-    const consumer = o.kafka.consumer({ groupId: positionGroup(o.prefix, o.instanceId, o.shardId), readUncommitted: false, retry: { retries: 10 } });
+    const consumer = o.kafka.consumer({ groupId: positionGroup(o.prefix, o.instanceId, o.shardId), readUncommitted: false, retry: { retries: 10 }, ...CONSUMER_GROUP_TIMING });
     this.consumer = consumer;
+    watchConsumerCrashes(consumer, `cdc shard ${o.shardId}`, o.logger, (why) => this.restartAfterCrash(consumer, why));
     await consumer.connect();
     await consumer.subscribe({ topics: [logTopic(o.prefix, o.shardId)], fromBeginning: true });
     // Serving from here on (set before run: the first batch may already report caught-up).
@@ -372,7 +400,23 @@ export class CdcFeed {
     if (seekTo !== undefined) consumer.seek({ topic: logTopic(o.prefix, o.shardId), partition: 0, offset: seekTo });
   }
 
+  /** kafkajs gave up on `consumer` (watchConsumerCrashes): take the shard over again, as at a start. */
+  private restartAfterCrash(consumer: Consumer, why: string): void {
+    if (this.consumer !== consumer || this.stopping || this.state === 'stopped') return;
+    this.counters.consumerRestarts++;
+    this.takeoverError = `consumer crashed: ${why}`;
+    this.restarting = (async () => {
+      await this.dropKafka();
+      await this.run();
+    })();
+  }
+
   private async onBatch(p: EachBatchPayload): Promise<void> {
+    this.counters.batches++;
+    if (this.o.failpoint === 'consumer-crash' && !this.crashedAtFailpoint && p.batch.messages.length > 0) {
+      this.crashedAtFailpoint = true;
+      throw new KafkaJSNonRetriableError(`WEFT_CDC_FAILPOINT=consumer-crash (shard ${this.o.shardId})`);
+    }
     if (this.state === 'stopped' || this.state === 'snapshotting') return;
     const { batch } = p;
     for (const m of batch.messages) {
@@ -413,6 +457,8 @@ export class CdcFeed {
         }
       }
       p.resolveOffset(m.offset);
+      // Throttled by kafkajs (one request per heartbeatInterval): a long batch keeps the session.
+      await p.heartbeat();
       if (this.pending.length >= FLUSH_AFTER_MESSAGES) await this.flush(p);
     }
     if (this.sm.appliedIndex > this.published) await this.flush(p);
@@ -524,7 +570,7 @@ export class CdcFeed {
       await this.failpoint('snapshot-committed');
       this.makeLive(staged, marker);
       live = true;
-      this.published = at.index;
+      this.markPublished(at.index);
       this.captured = at.index;
       const startOffset = await this.retrying(() => o.topics.startOffsetAfter(logTopic(o.prefix, o.shardId), this.sm, o.snapshot?.startMarginMs ?? 5000), () => this.stopping);
       if (startOffset === undefined) return undefined;
@@ -774,7 +820,7 @@ export class CdcFeed {
     }
     // A failure here fails the takeover, which is retried: the same changes, never half of them.
     await this.commitTransaction(msgs, to);
-    this.published = to;
+    this.markPublished(to);
     this.counters.kafkaTransactions++;
     this.counters.transactions += transactions;
     this.counters.changeEvents += changeEvents;
@@ -849,7 +895,7 @@ export class CdcFeed {
       }
     }
     this.pending = [];
-    this.published = upTo;
+    this.markPublished(upTo);
     this.oldestPendingAt = 0;
     this.counters.kafkaTransactions++;
     this.pruneOutcomes();
@@ -890,6 +936,13 @@ export class CdcFeed {
       byTopic.set(m.topic, list);
     }
     await tx.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+  }
+
+  /** The changes up to `index` are committed to the change topics (or were, as of a takeover). */
+  private markPublished(index: number): void {
+    this.published = index;
+    this.lastPublishedAt = Date.now();
+    this.behindSince = 0;
   }
 
   private stop(why: string): void {

@@ -87,10 +87,8 @@ export class ChangeCapture {
     try {
       const topics = [...this.feeds.keys()].map((id) => logTopic(this.o.topicPrefix, id));
       const got = await this.registry.offsets(mirrorProgressGroup(this.o.topicPrefix), topics);
-      for (const [topic, idx] of got) {
-        const f = this.feeds.get(shardOfLogTopic(this.o.topicPrefix, topic) ?? 0);
-        if (f !== undefined && idx > f.topicIndex) f.topicIndex = idx;
-      }
+      const now = Date.now();
+      for (const [topic, idx] of got) this.feeds.get(shardOfLogTopic(this.o.topicPrefix, topic) ?? 0)?.noteTopicIndex(idx, now);
     } catch {
       // Kafka away: the lag keeps its last value.
     }

@@ -18,6 +18,7 @@
 // The takeover key differs from the progress key so compaction never drops the progress for it.
 import { randomUUID } from 'node:crypto';
 import type { Kafka, Message, Producer } from 'kafkajs';
+import { CONSUMER_GROUP_TIMING } from '@weft/mirror';
 
 /** A snapshot published over several Kafka transactions (decision 0043). */
 export interface SnapshotInFlight {
@@ -85,6 +86,7 @@ export async function readProgressAfterFence(o: ProgressReadOptions): Promise<Pu
     readUncommitted: false,
     allowAutoTopicCreation: false,
     retry: { retries: 5 },
+    ...CONSUMER_GROUP_TIMING,
   });
   let progress = NO_PROGRESS;
   let failure: Error | undefined;

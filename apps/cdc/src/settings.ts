@@ -30,8 +30,11 @@ export interface CdcSnapshotSettings {
  *  - snapshot-staged: a snapshot is staged (marker written), its Kafka transaction not begun;
  *  - snapshot-chunk: a chunk of a snapshot committed, more to come (decision 0043);
  *  - snapshot-committed: its transaction committed, the pointer not switched yet.
+ * And one that does not wait:
+ *  - consumer-crash: the first log batch each feed consumes throws an error kafkajs does not
+ *    restart a consumer from, so the feed must take its shard over again (watchConsumerCrashes).
  */
-export const FAILPOINTS = ['', 'snapshot-staged', 'snapshot-chunk', 'snapshot-committed'] as const;
+export const FAILPOINTS = ['', 'snapshot-staged', 'snapshot-chunk', 'snapshot-committed', 'consumer-crash'] as const;
 export type CdcFailpoint = Exclude<(typeof FAILPOINTS)[number], ''>;
 
 /** WEFT_CDC_FAILPOINT: empty (off, the default) or one of the points above. */

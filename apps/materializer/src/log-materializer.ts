@@ -18,7 +18,7 @@ import { mkdirSync } from 'node:fs';
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { ScanFilterCompiler } from '@weft/kv';
 import { Materializer, type MaterializerOptions } from '@weft/materialize';
-import { fetchShardSnapshot, fromMessage, logTopic, mirrorProgressGroup, shardOfLogTopic, startOffsetAfter, type LogRecord } from '@weft/mirror';
+import { CONSUMER_GROUP_TIMING, fetchShardSnapshot, fromMessage, logTopic, mirrorProgressGroup, shardOfLogTopic, startOffsetAfter, watchConsumerCrashes, type LogRecord } from '@weft/mirror';
 import { ShardStateDir, type StagedShardState } from '@weft/replica';
 import { MvccStore } from '@weft/storage';
 import type { MaterializedFeed } from './materialized-shard';
@@ -91,6 +91,9 @@ export interface ShardFeedStatus {
   readonly snapshotStart: ShardSnapshotStart | undefined;
   /** The last failed attempt to fetch a snapshot, while bootstrapping. */
   readonly bootstrapError: string | undefined;
+  /** Crashes of the (shared) consumer kafkajs would not restart from, each followed by a new consumer; and the last one's error. */
+  readonly consumerRestarts: number;
+  readonly lastConsumerCrash: string | undefined;
 }
 
 class ShardFeed {
@@ -126,6 +129,9 @@ export class LogMaterializer {
   private poll: NodeJS.Timeout | undefined;
   private admin: Admin | undefined;
   private readonly startedAt = Date.now();
+  /** Consumer crashes kafkajs would not restart from, after which a new consumer was started. */
+  private consumerRestarts = 0;
+  private lastConsumerCrash: string | undefined;
 
   constructor(private readonly o: LogMaterializerOptions) {}
 
@@ -174,6 +180,8 @@ export class LogMaterializer {
       snapshotsInstalled: f.snapshotsInstalled,
       snapshotStart: f.snapshotStart,
       bootstrapError: f.bootstrapError,
+      consumerRestarts: this.consumerRestarts,
+      lastConsumerCrash: this.lastConsumerCrash,
     }));
   }
 
@@ -229,19 +237,51 @@ export class LogMaterializer {
       }
     }
 
-    const consumer = this.o.kafka.consumer({ groupId: this.o.groupId, readUncommitted: false, retry: { retries: 10 } });
+    await this.startConsumer(topics);
+  }
+
+  /** Consumes every shard's topic in group `groupId`; started over if kafkajs gives up on it. */
+  private async startConsumer(topics: string[]): Promise<void> {
+    const consumer = this.o.kafka.consumer({ groupId: this.o.groupId, readUncommitted: false, retry: { retries: 10 }, ...CONSUMER_GROUP_TIMING });
     this.consumer = consumer;
+    watchConsumerCrashes(consumer, 'materializer', this.o.logger, (why) => this.restartAfterCrash(consumer, topics, why));
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run({ eachBatchAutoResolve: false, autoCommitInterval: 1000, eachBatch: (p) => this.onBatch(p) });
     // An empty store (first start, or a rebuild) reads its topic from the start, whatever the group committed.
-    // A snapshot-started one reads from after its snapshot.
+    // A snapshot-started one reads from after its snapshot. Otherwise the group's position holds.
     for (const f of this.feeds.values()) {
+      const topic = logTopic(this.o.topicPrefix, f.shardId);
+      if (f.state === 'stopped') continue;
+      // Re-bootstrapping past a gap (a restart after a crash): rebootstrap() resumes it.
+      if (f.state === 'bootstrapping') {
+        consumer.pause([{ topic }]);
+        continue;
+      }
       f.state = 'applying';
       const offset = f.pendingSeek ?? (f.sm.appliedIndex === 0 ? '0' : undefined);
       f.pendingSeek = undefined;
-      if (offset !== undefined) consumer.seek({ topic: logTopic(this.o.topicPrefix, f.shardId), partition: 0, offset });
+      if (offset !== undefined) consumer.seek({ topic, partition: 0, offset });
     }
+  }
+
+  /** kafkajs gave up on `consumer` (watchConsumerCrashes): start a new one, retrying with backoff. */
+  private restartAfterCrash(consumer: Consumer, topics: string[], why: string): void {
+    if (this.consumer !== consumer || this.stopping) return;
+    this.consumerRestarts++;
+    this.lastConsumerCrash = why;
+    this.starting = (async () => {
+      await consumer.disconnect().catch(() => undefined);
+      for (let backoff = 250; !this.stopping; backoff = Math.min(backoff * 2, 5000)) {
+        try {
+          await this.startConsumer(topics);
+          return;
+        } catch (e) {
+          this.o.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'materializer: could not start the consumer again; retrying');
+          await new Promise((r) => setTimeout(r, backoff));
+        }
+      }
+    })();
   }
 
   private async onBatch(p: EachBatchPayload): Promise<void> {
@@ -292,6 +332,8 @@ export class LogMaterializer {
         f.lastProducedAt = Number(m.timestamp);
       }
       p.resolveOffset(m.offset);
+      // Throttled by kafkajs (one request per heartbeatInterval): a long batch keeps the session.
+      await p.heartbeat();
     }
     if (f.sm.appliedIndex > f.topicIndex) f.topicIndex = f.sm.appliedIndex;
     f.state = f.topicIndex > f.sm.appliedIndex ? 'applying' : 'caught-up';
@@ -373,8 +415,10 @@ export class LogMaterializer {
     void this.bootstrap(f, b, mustExceed, why).then((offset) => {
       if (offset === undefined) return;
       f.state = 'applying';
-      consumer.seek({ topic, partition: 0, offset });
-      consumer.resume([{ topic }]);
+      // The consumer now running: a crash meanwhile replaced the one paused above.
+      const now = this.consumer ?? consumer;
+      now.seek({ topic, partition: 0, offset });
+      now.resume([{ topic }]);
     });
   }
 

@@ -92,6 +92,22 @@ export function kafkaSettings(env: KafkaEnv): KafkaSettings | undefined {
   };
 }
 
+/** Requests to the broker time out after this long (createKafka). */
+export const KAFKA_REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * Group timing for every Weft consumer (CDC feeds, materializers, progress readers). The session
+ * timeout must stay below the client's request timeout: a follower's SyncGroup waits at the
+ * broker until the group's leader sends its own, and when that leader is a dead member (a
+ * process killed, or a join of this process that kafkajs gave up on) the broker answers only once
+ * the leader's session has expired. With kafkajs' 30 s session and a 10 s request timeout the
+ * SyncGroup timed out first; the restarted consumer joined as yet another member that the next
+ * round waited for, and the feed never got a batch (a CDC shard stalled for good). 8 s also bounds
+ * how long a killed process's members hold up the group. Heartbeats every second keep a live
+ * member well inside it; batch handlers heartbeat between records.
+ */
+export const CONSUMER_GROUP_TIMING = { sessionTimeout: 8_000, heartbeatInterval: 1_000 } as const;
+
 /**
  * A kafkajs client with short timeouts and few retries: Weft's own loops retry (with backoff)
  * and must notice an unreachable broker within seconds, not after kafkajs' 30 s default.
@@ -102,7 +118,7 @@ export function createKafka(s: KafkaSettings, clientId: string): Kafka {
     clientId,
     brokers: [...s.brokers],
     connectionTimeout: 3000,
-    requestTimeout: 10000,
+    requestTimeout: KAFKA_REQUEST_TIMEOUT_MS,
     retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
     logLevel: logLevel.NOTHING,
     ...(s.ssl === undefined ? {} : { ssl: s.ssl }),

@@ -1,0 +1,12 @@
+import { CONSUMER_GROUP_TIMING, KAFKA_REQUEST_TIMEOUT_MS } from './kafka-config';
+
+describe('consumer group timing', () => {
+  it('keeps the session timeout below the request timeout and within the broker default bounds', () => {
+    // A follower's SyncGroup can wait at the broker for a dead leader's session to expire: the
+    // request must outlast it, or the consumer crashes and rejoins as another member forever.
+    expect(CONSUMER_GROUP_TIMING.sessionTimeout).toBeLessThan(KAFKA_REQUEST_TIMEOUT_MS);
+    // group.min.session.timeout.ms defaults to 6 s; heartbeats at most a third of the session.
+    expect(CONSUMER_GROUP_TIMING.sessionTimeout).toBeGreaterThanOrEqual(6_000);
+    expect(CONSUMER_GROUP_TIMING.heartbeatInterval * 3).toBeLessThanOrEqual(CONSUMER_GROUP_TIMING.sessionTimeout);
+  });
+});

@@ -82,8 +82,7 @@ describe('parseDoBlock', () => {
   it('refuses what is outside the subset with 0A000 naming the construct', () => {
     expect(refusal('DECLARE s text; BEGIN GET DIAGNOSTICS s = PG_CONTEXT; END').message).toBe('PL/pgSQL construct not supported in DO blocks: GET DIAGNOSTICS item PG_CONTEXT');
     expect(refusal('BEGIN DECLARE x int; BEGIN NULL; END; END')).toMatchObject({ code: '0A000', message: 'PL/pgSQL construct not supported in DO blocks: DECLARE in a nested block' });
-    expect(refusal('DECLARE x int; BEGIN <<inner>> LOOP EXIT inner; END LOOP; END').message).toBe('PL/pgSQL construct not supported in DO blocks: labels');
-    expect(refusal('DECLARE n int; BEGIN FOREACH n IN ARRAY ARRAY[1] LOOP NULL; END LOOP; END').message).toBe('PL/pgSQL construct not supported in DO blocks: FOREACH');
+    expect(refusal('DECLARE n int; BEGIN FOREACH n SLICE 1 IN ARRAY ARRAY[1] LOOP NULL; END LOOP; END').message).toBe('PL/pgSQL construct not supported in DO blocks: FOREACH ... SLICE');
     expect(refusal('DECLARE c CURSOR FOR SELECT 1; BEGIN OPEN c; END').code).toBe('0A000');
   });
 
@@ -140,6 +139,30 @@ describe('parseDoBlock', () => {
     expect(refusal('BEGIN IF true THEN CONTINUE; END IF; END')).toEqual({ code: '42601', message: 'CONTINUE cannot be used outside a loop' });
     expect(refusal('BEGIN LOOP BEGIN EXIT; END; END LOOP; END')).toEqual({});
     expect(refusal('BEGIN NULL; EXCEPTION WHEN no_such_condition THEN NULL; END')).toEqual({ code: '42704', message: 'unrecognized exception condition "no_such_condition"' });
+  });
+
+  it('reads labels on loops and blocks, EXIT/CONTINUE naming them, and FOREACH; refuses labels nothing encloses as PostgreSQL does', () => {
+    const p = parseDoBlock(`DECLARE x int; BEGIN
+        <<outer>> FOREACH x IN ARRAY ARRAY[1, 2] LOOP <<inner>> LOOP EXIT outer WHEN x > 1; CONTINUE outer; END LOOP; END LOOP;
+        <<blk>> BEGIN EXIT blk; END;
+      END`);
+    expect(p.body[0]).toMatchObject({ kind: 'foreach', variable: 'x', array: 'ARRAY[1, 2]', label: 'outer', body: [{ kind: 'loop', label: 'inner', body: [{ kind: 'exit', exit: true, cond: 'x > 1', label: 'outer' }, { kind: 'exit', exit: false, label: 'outer' }] }] });
+    expect(p.body[1]).toEqual({ kind: 'block', label: 'blk', handlers: [], body: [{ kind: 'exit', exit: true, cond: undefined, label: 'blk' }] });
+    expect(refusal('BEGIN LOOP EXIT nowhere; END LOOP; END')).toEqual({ code: '42601', message: 'there is no label "nowhere" attached to any block or loop enclosing this statement' });
+    expect(refusal('BEGIN <<b>> BEGIN LOOP CONTINUE b; END LOOP; END; END')).toEqual({ code: '42601', message: 'block label "b" cannot be used in CONTINUE' });
+    // A label is visible only inside what it labels.
+    expect(refusal('BEGIN <<a>> LOOP EXIT; END LOOP; LOOP EXIT a; END LOOP; END').code).toBe('42601');
+  });
+
+  it('reads RAISE with a condition name, USING options and a bare RAISE', () => {
+    expect(body(`BEGIN RAISE division_by_zero; END`)).toEqual([{ kind: 'raise', level: 'error', message: 'division_by_zero', params: [], code: '22012' }]);
+    expect(body(`BEGIN RAISE EXCEPTION USING ERRCODE = 'unique_violation'; END`)).toEqual([{ kind: 'raise', level: 'error', message: 'unique_violation', params: [], code: '23505' }]);
+    expect(body(`BEGIN RAISE 'a %', 1 USING HINT = 'h' || 1, DETAIL = 'd'; END`)).toEqual([
+      { kind: 'raise', level: 'error', message: 'a %', params: ['1'], code: 'P0001', options: [{ option: 'hint', expr: "'h' || 1" }, { option: 'detail', expr: "'d'" }] },
+    ]);
+    expect(body(`BEGIN NULL; EXCEPTION WHEN others THEN RAISE; END`)[0]).toMatchObject({ handlers: [{ body: [{ kind: 'reraise' }] }] });
+    expect(refusal("BEGIN RAISE 'x' USING MESSAGE = 'y'; END")).toEqual({ code: '42601', message: 'RAISE option already specified: MESSAGE' });
+    expect(refusal('BEGIN RAISE no_such_condition; END').code).toBe('42704');
   });
 
   it('wraps a body that contains the wrapper quote tag', () => {

@@ -1,13 +1,14 @@
 // Anonymous DO blocks: the PL/pgSQL that migration scripts and tools write. The body is parsed
 // by libpg-query's PL/pgSQL parser (PostgreSQL's own grammar) and turned into a small program:
 // variables (DECLARE, := , SELECT ... INTO [STRICT]), blocks with EXCEPTION handlers (SQLSTATE
-// and SQLERRM inside them), IF/ELSIF/ELSE, LOOP/WHILE/FOR over a range or a query with EXIT and
-// CONTINUE, CASE, dynamic EXECUTE ... [INTO] ... USING, GET [STACKED] DIAGNOSTICS, PERFORM, RAISE
-// with % parameters, NULL and RETURN.
-// Variables reach SQL as typed parameters (bind-variables.ts). Anything else (cursors,
-// labels, nested DECLARE, ...) is refused with 0A000 naming the construct before any statement runs.
+// and SQLERRM inside them), IF/ELSIF/ELSE, LOOP/WHILE/FOR over a range or a query and FOREACH
+// over an array, with labels and EXIT/CONTINUE [label], CASE, dynamic EXECUTE ... [INTO] ...
+// USING, GET [STACKED] DIAGNOSTICS, PERFORM, RAISE (% parameters, a condition name, USING
+// MESSAGE/DETAIL/HINT/ERRCODE/..., and a bare RAISE re-throwing in a handler), NULL and RETURN.
+// Variables reach SQL as typed parameters (bind-variables.ts). Anything else (cursors, nested
+// DECLARE, ...) is refused with 0A000 naming the construct before any statement runs.
 import { parsePlPgSQLSync, scanSync } from 'libpg-query';
-import { PgError, type PgValue } from '@weft/pgwire';
+import { PgError, type PgErrorFields, type PgValue } from '@weft/pgwire';
 import { S, sqlError } from '../errors';
 import { t, typeDisplayName, type SqlType } from '../types/types';
 import { bindVariables, type DoParam } from './bind-variables';
@@ -19,18 +20,33 @@ export type DoStatement =
   | { readonly kind: 'sql'; readonly sql: string; readonly line: number; readonly into?: DoInto }
   | { readonly kind: 'perform'; readonly sql: string; readonly line: number }
   | { readonly kind: 'if'; readonly branches: readonly { readonly cond: string; readonly body: readonly DoStatement[] }[]; readonly otherwise: readonly DoStatement[] }
-  | { readonly kind: 'block'; readonly body: readonly DoStatement[]; readonly handlers: readonly DoHandler[] }
-  | { readonly kind: 'raise'; readonly level: 'error' | 'warning' | 'notice' | 'info' | 'debug'; readonly message: string; readonly params: readonly string[]; readonly code: string }
+  | { readonly kind: 'block'; readonly body: readonly DoStatement[]; readonly handlers: readonly DoHandler[]; readonly label?: string }
+  | {
+      readonly kind: 'raise';
+      readonly level: 'error' | 'warning' | 'notice' | 'info' | 'debug';
+      /** The format string; undefined when the message comes from USING MESSAGE or the condition. */
+      readonly message: string | undefined;
+      readonly params: readonly string[];
+      readonly code: string;
+      /** USING options whose value is computed when the RAISE runs (a literal ERRCODE is in `code`). */
+      readonly options?: readonly { readonly option: RaiseOption; readonly expr: string }[];
+    }
+  | { readonly kind: 'reraise' }
   | { readonly kind: 'assign'; readonly target: string; readonly expr: string }
-  | { readonly kind: 'loop'; readonly body: readonly DoStatement[] }
-  | { readonly kind: 'while'; readonly cond: string; readonly body: readonly DoStatement[] }
-  | { readonly kind: 'for-range'; readonly variable: string; readonly lower: string; readonly upper: string; readonly step: string | undefined; readonly reverse: boolean; readonly body: readonly DoStatement[] }
-  | { readonly kind: 'for-query'; readonly variable: string; readonly query: string; readonly body: readonly DoStatement[] }
-  | { readonly kind: 'exit'; readonly exit: boolean; readonly cond: string | undefined }
+  | { readonly kind: 'loop'; readonly body: readonly DoStatement[]; readonly label?: string }
+  | { readonly kind: 'while'; readonly cond: string; readonly body: readonly DoStatement[]; readonly label?: string }
+  | { readonly kind: 'for-range'; readonly variable: string; readonly lower: string; readonly upper: string; readonly step: string | undefined; readonly reverse: boolean; readonly body: readonly DoStatement[]; readonly label?: string }
+  | { readonly kind: 'for-query'; readonly variable: string; readonly query: string; readonly body: readonly DoStatement[]; readonly label?: string }
+  | { readonly kind: 'foreach'; readonly variable: string; readonly array: string; readonly body: readonly DoStatement[]; readonly label?: string }
+  | { readonly kind: 'exit'; readonly exit: boolean; readonly cond: string | undefined; readonly label?: string }
   | { readonly kind: 'execute'; readonly query: string; readonly params: readonly string[]; readonly into?: DoInto }
   | { readonly kind: 'case'; readonly subject: { readonly expr: string; readonly variable: string } | undefined; readonly whens: readonly { readonly cond: string; readonly body: readonly DoStatement[] }[]; readonly otherwise: readonly DoStatement[] | undefined }
   | { readonly kind: 'diagnostics'; readonly stacked: boolean; readonly items: readonly { readonly item: DiagnosticsItem; readonly target: string }[] }
   | { readonly kind: 'return' };
+
+/** RAISE ... USING options, in the parser's numbering (opt_type). */
+export type RaiseOption = (typeof RAISE_OPTIONS)[number];
+const RAISE_OPTIONS = ['errcode', 'message', 'detail', 'hint', 'column', 'constraint', 'datatype', 'table', 'schema'] as const;
 
 /** What GET [STACKED] DIAGNOSTICS can read. */
 export type DiagnosticsItem = (typeof CURRENT_ITEMS)[number] | (typeof STACKED_ITEMS)[number];
@@ -84,7 +100,7 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const exprText = (v: unknown): string => str(obj(obj(v).PLpgSQL_expr).query);
 
 const unsupported = (what: string): PgError => sqlError(S.FEATURE_NOT_SUPPORTED, `PL/pgSQL construct not supported in DO blocks: ${what}`, {
-  hint: 'Weft runs a PL/pgSQL subset in DO blocks: variables, SQL statements, SELECT ... INTO, BEGIN ... EXCEPTION WHEN ... END, IF, CASE, LOOP, WHILE, FOR, EXIT, CONTINUE, EXECUTE [INTO], GET [STACKED] DIAGNOSTICS, PERFORM, RAISE, NULL and RETURN.',
+  hint: 'Weft runs a PL/pgSQL subset in DO blocks: variables, SQL statements, SELECT ... INTO, BEGIN ... EXCEPTION WHEN ... END, IF, CASE, LOOP, WHILE, FOR, FOREACH, labels, EXIT, CONTINUE, EXECUTE [INTO], GET [STACKED] DIAGNOSTICS, PERFORM, RAISE, NULL and RETURN.',
 });
 
 /** The names PL/pgSQL gives statement kinds, for the 0A000 message. */
@@ -121,7 +137,7 @@ export function parseDoBlock(body: string): DoProgram {
   if (declares.length > 1 || (declares.length === 1 && tokens[0] !== declares[0])) throw unsupported('DECLARE in a nested block');
   const fn = obj(obj(list(obj(parsed).plpgsql_funcs)[0]).PLpgSQL_function);
   const datums = list(fn.datums).map(obj);
-  const program = convertBlock(obj(obj(fn.action).PLpgSQL_stmt_block), datums).body;
+  const program = convertBlock(obj(obj(fn.action).PLpgSQL_stmt_block), datums, NO_ENCLOSING).body;
   const loopVariables = new Set<string>();
   collectLoopVariables(program, loopVariables);
   const variables: DoVariable[] = [];
@@ -148,7 +164,7 @@ export function parseDoBlock(body: string): DoProgram {
 function collectLoopVariables(stmts: readonly DoStatement[], out: Set<string>): void {
   for (const s of stmts) {
     if (s.kind === 'for-range') out.add(s.variable);
-    if (s.kind === 'for-range' || s.kind === 'for-query' || s.kind === 'loop' || s.kind === 'while' || s.kind === 'block') collectLoopVariables(s.body, out);
+    if (s.kind === 'for-range' || s.kind === 'for-query' || s.kind === 'foreach' || s.kind === 'loop' || s.kind === 'while' || s.kind === 'block') collectLoopVariables(s.body, out);
     if (s.kind === 'block') for (const h of s.handlers) collectLoopVariables(h.body, out);
     if (s.kind === 'if') {
       for (const b of s.branches) collectLoopVariables(b.body, out);
@@ -171,18 +187,28 @@ function datumName(datums: readonly Json[], varno: unknown): string {
   return name;
 }
 
-function convertList(stmts: unknown, datums: readonly Json[], inLoop = false): DoStatement[] {
+/** The loops and blocks around a statement, innermost last: where EXIT and CONTINUE may go. */
+interface Enclosing {
+  readonly inLoop: boolean;
+  readonly labels: readonly { readonly name: string; readonly loop: boolean }[];
+}
+const NO_ENCLOSING: Enclosing = { inLoop: false, labels: [] };
+
+/** A statement's label, if any, as an optional field. */
+const labelOf = (node: Json): { label?: string } => (typeof node.label === 'string' ? { label: node.label } : {});
+
+function convertList(stmts: unknown, datums: readonly Json[], enclosing: Enclosing): DoStatement[] {
   const out: DoStatement[] = [];
-  const body = (v: unknown): DoStatement[] => convertList(v, datums, inLoop);
-  const loopBody = (v: unknown): DoStatement[] => convertList(v, datums, true);
+  const body = (v: unknown): DoStatement[] => convertList(v, datums, enclosing);
   for (const s of list(stmts)) {
     const [kind, raw] = Object.entries(obj(s))[0] ?? ['', {}];
     const node = obj(raw);
     const line = Number(node.lineno ?? 0);
-    if (node.label !== undefined) throw unsupported('labels');
+    // A loop's body sees the loop (and its label) as the innermost enclosing one.
+    const loopBody = (v: unknown): DoStatement[] => convertList(v, datums, { inLoop: true, labels: typeof node.label === 'string' ? [...enclosing.labels, { name: node.label, loop: true }] : enclosing.labels });
     switch (kind) {
       case 'PLpgSQL_stmt_block':
-        out.push(convertBlock(node, datums, inLoop));
+        out.push(convertBlock(node, datums, enclosing));
         break;
       case 'PLpgSQL_stmt_execsql': {
         if (!node.into) {
@@ -217,10 +243,14 @@ function convertList(stmts: unknown, datums: readonly Json[], inLoop = false): D
         break;
       }
       case 'PLpgSQL_stmt_loop':
-        out.push({ kind: 'loop', body: loopBody(node.body) });
+        out.push({ kind: 'loop', body: loopBody(node.body), ...labelOf(node) });
         break;
       case 'PLpgSQL_stmt_while':
-        out.push({ kind: 'while', cond: exprText(node.cond), body: loopBody(node.body) });
+        out.push({ kind: 'while', cond: exprText(node.cond), body: loopBody(node.body), ...labelOf(node) });
+        break;
+      case 'PLpgSQL_stmt_foreach_a':
+        if (Number(node.slice ?? 0) !== 0) throw unsupported('FOREACH ... SLICE');
+        out.push({ kind: 'foreach', variable: datumName(datums, node.varno), array: exprText(node.expr), body: loopBody(node.body), ...labelOf(node) });
         break;
       case 'PLpgSQL_stmt_fori':
         out.push({
@@ -231,18 +261,17 @@ function convertList(stmts: unknown, datums: readonly Json[], inLoop = false): D
           step: node.step === undefined ? undefined : exprText(node.step),
           reverse: node.reverse === true,
           body: loopBody(node.body),
+          ...labelOf(node),
         });
         break;
       case 'PLpgSQL_stmt_fors': {
         const v = obj(node.var);
         if (v.PLpgSQL_rec === undefined) throw unsupported('FOR over a query into a list of variables');
-        out.push({ kind: 'for-query', variable: str(obj(v.PLpgSQL_rec).refname), query: exprText(node.query), body: loopBody(node.body) });
+        out.push({ kind: 'for-query', variable: str(obj(v.PLpgSQL_rec).refname), query: exprText(node.query), body: loopBody(node.body), ...labelOf(node) });
         break;
       }
       case 'PLpgSQL_stmt_exit':
-        // PostgreSQL refuses these when it compiles the block.
-        if (!inLoop) throw sqlError(S.SYNTAX_ERROR, node.is_exit === true ? 'EXIT cannot be used outside a loop, unless it has a label' : 'CONTINUE cannot be used outside a loop');
-        out.push({ kind: 'exit', exit: node.is_exit === true, cond: node.cond === undefined ? undefined : exprText(node.cond) });
+        out.push({ kind: 'exit', exit: node.is_exit === true, cond: node.cond === undefined ? undefined : exprText(node.cond), ...checkExit(node, enclosing) });
         break;
       case 'PLpgSQL_stmt_dynexecute':
         out.push({ kind: 'execute', query: exprText(node.query), params: list(node.params).map(exprText), ...(node.into ? { into: intoOf(node, datums) } : {}) });
@@ -289,8 +318,21 @@ function intoOf(node: Json, datums: readonly Json[]): DoInto {
   return { targets, strict: node.strict === true };
 }
 
-function convertBlock(node: Json, datums: readonly Json[], inLoop = false): Extract<DoStatement, { kind: 'block' }> {
-  if (node.label) throw unsupported('block labels');
+/** EXIT/CONTINUE [label] where PostgreSQL's compiler accepts it (42601 otherwise); its label. */
+function checkExit(node: Json, enclosing: Enclosing): { label?: string } {
+  const isExit = node.is_exit === true;
+  if (typeof node.label !== 'string') {
+    if (!enclosing.inLoop) throw sqlError(S.SYNTAX_ERROR, isExit ? 'EXIT cannot be used outside a loop, unless it has a label' : 'CONTINUE cannot be used outside a loop');
+    return {};
+  }
+  const target = [...enclosing.labels].reverse().find((l) => l.name === node.label);
+  if (target === undefined) throw sqlError(S.SYNTAX_ERROR, `there is no label "${node.label}" attached to any block or loop enclosing this statement`);
+  if (!isExit && !target.loop) throw sqlError(S.SYNTAX_ERROR, `block label "${node.label}" cannot be used in CONTINUE`);
+  return { label: node.label };
+}
+
+function convertBlock(node: Json, datums: readonly Json[], outer: Enclosing): Extract<DoStatement, { kind: 'block' }> {
+  const enclosing: Enclosing = typeof node.label === 'string' ? { inLoop: outer.inLoop, labels: [...outer.labels, { name: node.label, loop: false }] } : outer;
   const handlers = list(obj(obj(node.exceptions).PLpgSQL_exception_block).exc_list).map((x): DoHandler => {
     const h = obj(obj(x).PLpgSQL_exception);
     const conditions = list(h.conditions).map((c) => {
@@ -301,36 +343,78 @@ function convertBlock(node: Json, datums: readonly Json[], inLoop = false): Extr
       if (!code) throw unsupported(`exception condition ${name}`);
       return code;
     });
-    return { conditions, body: convertList(h.action, datums, inLoop) };
+    return { conditions, body: convertList(h.action, datums, enclosing) };
   });
-  return { kind: 'block', body: convertList(node.body, datums, inLoop), handlers };
+  return { kind: 'block', body: convertList(node.body, datums, enclosing), handlers, ...labelOf(node) };
 }
 
 const LEVELS: Readonly<Record<number, Extract<DoStatement, { kind: 'raise' }>['level']>> = { 21: 'error', 19: 'warning', 18: 'notice', 17: 'info' };
 
 function convertRaise(node: Json): DoStatement {
-  if (node.condname) throw unsupported('RAISE with a condition name');
-  let code = 'P0001';
-  for (const o of list(node.options)) {
+  const options = list(node.options).map((o) => {
     const opt = obj(obj(o).PLpgSQL_raise_option);
-    const value = /^'([0-9A-Z]{5})'$/.exec(exprText(opt.expr).trim());
-    if (Number(opt.opt_type ?? 0) !== 0 || !value) throw unsupported('RAISE ... USING other than ERRCODE = \'xxxxx\'');
-    code = value[1];
+    return { option: RAISE_OPTIONS[Number(opt.opt_type ?? 0)] ?? 'errcode', expr: exprText(opt.expr) };
+  });
+  const condition = typeof node.condname === 'string' ? node.condname : undefined;
+  const message = typeof node.message === 'string' ? node.message : undefined;
+  // A bare RAISE re-throws the error being handled.
+  if (condition === undefined && message === undefined && options.length === 0) return { kind: 'reraise' };
+  // PostgreSQL checks these when it compiles the block.
+  const seen = new Set<string>();
+  for (const { option } of options) {
+    if (seen.has(option) || (option === 'message' && message !== undefined) || (option === 'errcode' && condition !== undefined)) {
+      throw sqlError(S.SYNTAX_ERROR, `RAISE option already specified: ${option.toUpperCase()}`);
+    }
+    seen.add(option);
   }
-  if (typeof node.message !== 'string') throw unsupported('RAISE without a message');
   const params = list(node.params).map(exprText);
-  const placeholders = (node.message.replace(/%%/g, '').match(/%/g) ?? []).length;
-  // PostgreSQL checks this when it compiles the block.
+  const placeholders = (message?.replace(/%%/g, '').match(/%/g) ?? []).length;
   if (placeholders !== params.length) throw sqlError(S.SYNTAX_ERROR, placeholders > params.length ? 'too few parameters specified for RAISE' : 'too many parameters specified for RAISE');
+  // A condition name is checked now (PostgreSQL's compiler does); a literal ERRCODE it knows is
+  // taken now too. Any other option (an unknown ERRCODE included) is computed when the RAISE runs.
+  let code = condition === undefined ? 'P0001' : sqlstateOf(condition);
+  let named = condition;
+  const computed = options.filter(({ option, expr }) => {
+    const literal = /^'([^']*)'$/.exec(expr.trim())?.[1];
+    if (option !== 'errcode' || literal === undefined || !knownSqlstate(literal)) return true;
+    code = sqlstateOf(literal);
+    named = literal;
+    return false;
+  });
   const level = LEVELS[Number(node.elog_level ?? 21)] ?? 'debug';
-  return { kind: 'raise', level, message: node.message, params, code };
+  // Without a message, the condition's name (or the code as written) is the message, as in PostgreSQL.
+  return { kind: 'raise', level, message: message ?? named, params, code, ...(computed.length > 0 ? { options: computed } : {}) };
+}
+
+function knownSqlstate(name: string): boolean {
+  return /^[0-9A-Z]{5}$/.test(name) || CONDITIONS[name.toLowerCase()] !== undefined;
+}
+
+/** A condition name or a five-character SQLSTATE as the SQLSTATE it names (42704 otherwise). */
+function sqlstateOf(name: string): string {
+  if (/^[0-9A-Z]{5}$/.test(name)) return name;
+  const code = CONDITIONS[name.toLowerCase()];
+  if (code === undefined) throw sqlError(S.UNDEFINED_OBJECT, `unrecognized exception condition "${name}"`);
+  return code;
 }
 
 /** Control leaving statements early: RETURN, or EXIT/CONTINUE of the innermost loop. */
-const RETURN = Symbol('return');
-const EXIT = Symbol('exit');
-const CONTINUE = Symbol('continue');
-type Flow = typeof RETURN | typeof EXIT | typeof CONTINUE | undefined;
+type Flow = undefined | { readonly kind: 'return' } | { readonly kind: 'exit' | 'continue'; readonly label: string | undefined };
+const RETURN: Flow = { kind: 'return' };
+
+/**
+ * What a loop labelled `label` does with the flow its body ended with: go on with the next
+ * iteration, stop the loop (done), or pass the flow up (a RETURN, or an EXIT/CONTINUE naming an
+ * outer label).
+ */
+function loopStep(f: Flow, label: string | undefined): 'next' | 'done' | Flow {
+  if (f === undefined) return 'next';
+  if (f.kind === 'return' || (f.label !== undefined && f.label !== label)) return f;
+  return f.kind === 'exit' ? 'done' : 'next';
+}
+
+/** The flow a loop leaves with: undefined once it stopped itself, else what passes up. */
+const afterLoop = (step: 'next' | 'done' | Flow): Flow => (step === 'done' || step === 'next' ? undefined : step);
 
 type Variable =
   | { kind: 'scalar'; readonly typeName: string; type: SqlType; value: PgValue; readonly constant: boolean; readonly notNull: boolean }
@@ -405,40 +489,30 @@ class Interpreter {
       case 'if':
         for (const b of s.branches) if (await this.condition(b.cond)) return this.runList(b.body);
         return this.runList(s.otherwise);
-      case 'raise': {
-        let message = '';
-        let next = 0;
-        for (let i = 0; i < s.message.length; i++) {
-          const c = s.message[i];
-          if (c === '%' && s.message[i + 1] === '%') {
-            message += '%';
-            i++;
-          } else if (c === '%') {
-            message += await this.text(s.params[next++]);
-          } else {
-            message += c;
-          }
-        }
-        if (s.level === 'error') throw sqlError(s.code, message);
-        if (s.level !== 'debug') this.host.notice(s.level === 'warning' ? 'WARNING' : s.level === 'notice' ? 'NOTICE' : 'INFO', message);
+      case 'raise':
+        await this.raise(s);
         return undefined;
+      case 'reraise': {
+        const e = this.caught.at(-1);
+        if (e === undefined) throw sqlError('0Z002', 'RAISE without parameters cannot be used outside an exception handler');
+        throw e;
       }
       case 'assign':
         await this.assign(s.target, s.expr);
         return undefined;
       case 'loop':
         for (;;) {
-          const r = await this.runList(s.body);
-          if (r === RETURN) return r;
-          if (r === EXIT) return undefined;
+          const step = loopStep(await this.runList(s.body), s.label);
+          if (step !== 'next') return afterLoop(step);
         }
       case 'while':
         while (await this.condition(s.cond)) {
-          const r = await this.runList(s.body);
-          if (r === RETURN) return r;
-          if (r === EXIT) return undefined;
+          const step = loopStep(await this.runList(s.body), s.label);
+          if (step !== 'next') return afterLoop(step);
         }
         return undefined;
+      case 'foreach':
+        return this.forEach(s);
       case 'for-range':
         return this.forRange(s);
       case 'for-query': {
@@ -446,19 +520,21 @@ class Interpreter {
         if (r.kind !== 'rows') throw sqlError(S.SYNTAX_ERROR, 'cannot open a query that does not return rows as a FOR loop');
         const v = this.vars.get(s.variable);
         if (v?.kind !== 'record') throw unsupported(`FOR over a query into ${s.variable}`);
+        let flow: Flow;
         for (const values of r.rows) {
           v.row = { columns: r.columns, values };
-          const f = await this.runList(s.body);
-          if (f === RETURN) return f;
-          if (f === EXIT) break;
+          const step = loopStep(await this.runList(s.body), s.label);
+          if (step === 'next') continue;
+          flow = afterLoop(step);
+          break;
         }
         this.setFound(r.rows.length > 0);
         this.rowCount = r.rows.length;
-        return undefined;
+        return flow;
       }
       case 'exit':
         if (s.cond !== undefined && !(await this.condition(s.cond))) return undefined;
-        return s.exit ? EXIT : CONTINUE;
+        return { kind: s.exit ? 'exit' : 'continue', label: s.label };
       case 'execute': {
         const sql = await this.text(s.query, true);
         const params: DoParam[] = [];
@@ -472,30 +548,85 @@ class Interpreter {
       case 'return':
         return RETURN;
       case 'block': {
-        if (s.handlers.length === 0) return this.runList(s.body);
-        // The body runs under a savepoint: a caught error leaves none of its effects behind.
-        const mark = await this.host.savepoint();
-        try {
-          return await this.runList(s.body);
-        } catch (e) {
-          const code = e instanceof PgError ? e.code : undefined;
-          const handler = code === undefined ? undefined : s.handlers.find((h) => h.conditions.some((c) => conditionMatches(c, code)));
-          if (!handler || !(e instanceof PgError)) throw e;
-          await this.host.rollbackTo(mark);
-          const saved = [this.vars.get('sqlstate'), this.vars.get('sqlerrm')] as const;
-          this.vars.set('sqlstate', { kind: 'scalar', typeName: 'text', type: TEXT, value: e.code, constant: true, notNull: false });
-          this.vars.set('sqlerrm', { kind: 'scalar', typeName: 'text', type: TEXT, value: e.message, constant: true, notNull: false });
-          this.caught.push(e);
-          try {
-            return await this.runList(handler.body);
-          } finally {
-            this.caught.pop();
-            restore(this.vars, 'sqlstate', saved[0]);
-            restore(this.vars, 'sqlerrm', saved[1]);
-          }
-        }
+        const flow = await this.runBlock(s);
+        // EXIT naming this block leaves it.
+        return flow?.kind === 'exit' && flow.label !== undefined && flow.label === s.label ? undefined : flow;
       }
     }
+  }
+
+  /** A block's statements; with handlers, under a savepoint the handler rolls back to. */
+  private async runBlock(s: Extract<DoStatement, { kind: 'block' }>): Promise<Flow> {
+    if (s.handlers.length === 0) return this.runList(s.body);
+    // The body runs under a savepoint: a caught error leaves none of its effects behind.
+    const mark = await this.host.savepoint();
+    try {
+      return await this.runList(s.body);
+    } catch (e) {
+      const code = e instanceof PgError ? e.code : undefined;
+      const handler = code === undefined ? undefined : s.handlers.find((h) => h.conditions.some((c) => conditionMatches(c, code)));
+      if (!handler || !(e instanceof PgError)) throw e;
+      await this.host.rollbackTo(mark);
+      const saved = [this.vars.get('sqlstate'), this.vars.get('sqlerrm')] as const;
+      this.vars.set('sqlstate', { kind: 'scalar', typeName: 'text', type: TEXT, value: e.code, constant: true, notNull: false });
+      this.vars.set('sqlerrm', { kind: 'scalar', typeName: 'text', type: TEXT, value: e.message, constant: true, notNull: false });
+      this.caught.push(e);
+      try {
+        return await this.runList(handler.body);
+      } finally {
+        this.caught.pop();
+        restore(this.vars, 'sqlstate', saved[0]);
+        restore(this.vars, 'sqlerrm', saved[1]);
+      }
+    }
+  }
+
+  /** RAISE: the message with its % parameters filled in, the USING options, then the notice or the error. */
+  private async raise(s: Extract<DoStatement, { kind: 'raise' }>): Promise<void> {
+    let message = s.message === undefined ? undefined : await this.format(s.message, s.params);
+    let code = s.code;
+    let errcodeText: string | undefined;
+    const fields: PgErrorFields = {};
+    for (const { option, expr } of s.options ?? []) {
+      const { value } = await this.cast(expr, 'text');
+      if (value === null) throw sqlError(S.NULL_VALUE_NOT_ALLOWED, 'RAISE statement option cannot be null');
+      const text = await this.text(expr);
+      switch (option) {
+        case 'errcode':
+          code = sqlstateOf(text);
+          errcodeText = text;
+          break;
+        case 'message':
+          message = text;
+          break;
+        case 'datatype':
+          fields.dataType = text;
+          break;
+        default:
+          fields[option] = text;
+      }
+    }
+    const final = message ?? errcodeText ?? code;
+    if (s.level === 'error') throw sqlError(code, final, fields);
+    if (s.level !== 'debug') this.host.notice(s.level === 'warning' ? 'WARNING' : s.level === 'notice' ? 'NOTICE' : 'INFO', final);
+  }
+
+  /** A RAISE format string with each % replaced by its parameter's text (%% is a literal %). */
+  private async format(template: string, params: readonly string[]): Promise<string> {
+    let message = '';
+    let next = 0;
+    for (let i = 0; i < template.length; i++) {
+      const c = template[i];
+      if (c === '%' && template[i + 1] === '%') {
+        message += '%';
+        i++;
+      } else if (c === '%') {
+        message += await this.text(params[next++]);
+      } else {
+        message += c;
+      }
+    }
+    return message;
   }
 
   private async forRange(s: Extract<DoStatement, { kind: 'for-range' }>): Promise<Flow> {
@@ -510,19 +641,38 @@ class Interpreter {
     if (step <= 0n) throw sqlError(S.INVALID_PARAMETER_VALUE, 'BY value of FOR loop must be greater than zero');
     const saved = this.vars.get(s.variable);
     let ran = false;
+    let flow: Flow;
     try {
       // FOR i IN REVERSE a..b counts down from a to b (the parser still calls a "lower").
       for (let i = lower; s.reverse ? i >= upper : i <= upper; i += s.reverse ? -step : step) {
         ran = true;
         this.vars.set(s.variable, { kind: 'scalar', typeName: 'int4', type: INT4, value: Number(i), constant: false, notNull: false });
-        const r = await this.runList(s.body);
-        if (r === RETURN) return r;
-        if (r === EXIT) break;
+        const next = loopStep(await this.runList(s.body), s.label);
+        if (next === 'next') continue;
+        flow = afterLoop(next);
+        break;
       }
     } finally {
       restore(this.vars, s.variable, saved);
     }
     this.setFound(ran);
+    return flow;
+  }
+
+  /** FOREACH v IN ARRAY expr: each element, in order, assigned to the declared variable `v`. */
+  private async forEach(s: Extract<DoStatement, { kind: 'foreach' }>): Promise<Flow> {
+    const { type, value } = await this.evaluate(s.array);
+    if (type.kind !== 'array') throw sqlError(S.DATATYPE_MISMATCH, `FOREACH expression must yield an array, not type ${typeDisplayName(type)}`);
+    if (value === null) throw sqlError(S.NULL_VALUE_NOT_ALLOWED, 'FOREACH expression must not be null');
+    // The array is evaluated once; its elements come back as the session returns values.
+    const r = await this.host.run('SELECT unnest($1)', [{ type, value }]);
+    if (r.kind !== 'rows') return undefined;
+    const elemType = r.columns[0]?.type ?? type.elem ?? TEXT;
+    for (const [element] of r.rows) {
+      await this.assignRow([s.variable], [{ name: s.variable, type: elemType }], [element ?? null]);
+      const step = loopStep(await this.runList(s.body), s.label);
+      if (step !== 'next') return afterLoop(step);
+    }
     return undefined;
   }
 

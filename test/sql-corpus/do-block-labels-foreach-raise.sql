@@ -142,3 +142,28 @@ DO $$ BEGIN RAISE; END $$;
 -- RAISE NOTICE with USING options still only notifies.
 DO $$ BEGIN RAISE NOTICE 'just a notice' USING HINT = 'nothing to do'; INSERT INTO dolf_log VALUES (420, 'after notice'); END $$;
 SELECT * FROM dolf_log WHERE n = 420;
+-- %TYPE (of a column, schema-qualified or not, and of another variable) and %ROWTYPE.
+CREATE TABLE dolf_orders (id int PRIMARY KEY, amount numeric(8,2), note varchar(5));
+INSERT INTO dolf_orders VALUES (1, 12.345, 'ab');
+DO $$
+DECLARE a dolf_orders.amount%TYPE := 3.14159; n public.dolf_orders.note%TYPE := 'xyz'; b a%TYPE; r dolf_orders%ROWTYPE;
+BEGIN
+  INSERT INTO dolf_log VALUES (500, 'r.id before: ' || coalesce(r.id::text, 'null'));
+  SELECT * INTO r FROM dolf_orders WHERE id = 1;
+  b := a * 2.5;
+  INSERT INTO dolf_log VALUES (501, a || ' ' || b || ' ' || n || ' ' || r.id || ' ' || r.amount || ' ' || r.note);
+END $$;
+SELECT * FROM dolf_log WHERE n >= 500 ORDER BY n;
+-- A value that does not fit the column's type, assigned to a %TYPE variable.
+-- @error 22001
+DO $$ DECLARE n dolf_orders.note%TYPE; BEGIN n := 'abcdefgh'; END $$;
+-- @error 42P01
+DO $$ DECLARE n dolf_nowhere.note%TYPE; BEGIN NULL; END $$;
+-- Assignment to varchar(n)/char(n) variables: extra trailing spaces are cut, anything else is
+-- 22001 (an explicit cast would cut it silently).
+DO $$ DECLARE v varchar(3); c char(4) := 'ab'; BEGIN v := 'xy   '; INSERT INTO dolf_log VALUES (510, '[' || v || '][' || c || '] ' || length(v)); END $$;
+SELECT * FROM dolf_log WHERE n = 510;
+-- @error 22001
+DO $$ DECLARE v varchar(3); BEGIN SELECT 'abcd' INTO v; END $$;
+-- @error 22001
+DO $$ DECLARE v varchar(3) := 'abcd'; BEGIN NULL; END $$;

@@ -554,6 +554,11 @@ export class SqlSession implements SessionHandler<SqlPrepared> {
         const rel = resolveRelation(current(), this.sessionInfo(current()), schema, name);
         return rel === undefined ? undefined : 'columns' in rel ? rel.columns.map((c) => c.name) : undefined;
       },
+      columnTypesOf: (schema, name) => {
+        const rel = resolveRelation(current(), this.sessionInfo(current()), schema, name);
+        if (rel === undefined || !('columns' in rel)) return undefined;
+        return rel.columns.filter((c) => !('hidden' in c && c.hidden === true)).map((c) => ({ name: c.name, type: c.type }));
+      },
       savepoint: async () => txn.savepoint(),
       rollbackTo: async (mark) => {
         txn.rollbackTo(mark as ReturnType<Txn['savepoint']>);

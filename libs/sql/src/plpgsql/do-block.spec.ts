@@ -36,6 +36,7 @@ function fakeHost(fail: Record<string, string> = {}, answers: Record<string, boo
       return { kind: 'count', rowCount: 1 };
     },
     columnsOf: () => undefined,
+    columnTypesOf: () => undefined,
     savepoint: async () => {
       log.push(`savepoint ${++marks}`);
       return marks;
@@ -163,6 +164,14 @@ describe('parseDoBlock', () => {
     expect(body(`BEGIN NULL; EXCEPTION WHEN others THEN RAISE; END`)[0]).toMatchObject({ handlers: [{ body: [{ kind: 'reraise' }] }] });
     expect(refusal("BEGIN RAISE 'x' USING MESSAGE = 'y'; END")).toEqual({ code: '42601', message: 'RAISE option already specified: MESSAGE' });
     expect(refusal('BEGIN RAISE no_such_condition; END').code).toBe('42704');
+  });
+
+  it('reads %TYPE declarations as written (resolved when the block starts) and %ROWTYPE as a record of the table', () => {
+    expect(parseDoBlock('DECLARE a orders.amount%TYPE := 1; b a%TYPE; r public.orders%ROWTYPE; BEGIN NULL; END').variables).toEqual([
+      { kind: 'scalar', name: 'a', typeName: 'orders.amount%TYPE', init: '1', constant: false, notNull: false },
+      { kind: 'scalar', name: 'b', typeName: 'a%TYPE', init: undefined, constant: false, notNull: false },
+      { kind: 'record', name: 'r', rowtype: 'public.orders' },
+    ]);
   });
 
   it('wraps a body that contains the wrapper quote tag', () => {

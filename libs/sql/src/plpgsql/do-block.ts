@@ -59,10 +59,14 @@ export interface DoInto {
   readonly strict: boolean;
 }
 
-/** A variable of the DECLARE section: a scalar of a declared type, or a record. */
+/**
+ * A variable of the DECLARE section: a scalar of a declared type (`typeName` may be
+ * `table.column%TYPE` or `variable%TYPE`, resolved when the block starts), or a record (for
+ * `table%ROWTYPE`, `rowtype` names the table: its fields start out NULL).
+ */
 export type DoVariable =
   | { readonly kind: 'scalar'; readonly name: string; readonly typeName: string; readonly init: string | undefined; readonly constant: boolean; readonly notNull: boolean }
-  | { readonly kind: 'record'; readonly name: string };
+  | { readonly kind: 'record'; readonly name: string; readonly rowtype?: string };
 
 /** A parsed DO block: its variables and its statements. */
 export interface DoProgram {
@@ -87,6 +91,8 @@ export interface DoHost {
   run(sql: string, params: readonly DoParam[]): Promise<DoResult>;
   /** Column names of the table or view `name` (variable/column ambiguity, 42702); undefined if none. */
   columnsOf(schema: string | undefined, name: string): readonly string[] | undefined;
+  /** Columns with their types of the table or view `name` (%TYPE, %ROWTYPE); undefined if none. */
+  columnTypesOf(schema: string | undefined, name: string): readonly { readonly name: string; readonly type: SqlType }[] | undefined;
   /** Marks the transaction's state; `rollbackTo` undoes everything since (EXCEPTION blocks). */
   savepoint(): Promise<unknown>;
   rollbackTo(mark: unknown): Promise<void>;
@@ -155,7 +161,13 @@ export function parseDoBlock(body: string): DoProgram {
       continue;
     }
     const typeName = str(obj(obj(v.datatype).PLpgSQL_type).typname);
-    if (typeName === '' || /%(row)?type$/i.test(typeName)) throw unsupported(`the type of variable ${name} (${typeName || 'unknown'})`);
+    if (typeName === '') throw unsupported(`the type of variable ${name} (unknown)`);
+    const rowtype = /^(.+)%rowtype$/i.exec(typeName);
+    if (rowtype !== null) {
+      if (v.default_val !== undefined) throw unsupported(`a default for the row variable ${name}`);
+      variables.push({ kind: 'record', name, rowtype: rowtype[1] });
+      continue;
+    }
     variables.push({ kind: 'scalar', name, typeName, init: v.default_val === undefined ? undefined : exprText(v.default_val), constant: v.isconst === true, notNull: v.notnull === true });
   }
   return { variables, body: program };
@@ -434,13 +446,42 @@ class Interpreter {
     this.setFound(false);
     for (const v of variables) {
       if (v.kind === 'record') {
-        this.vars.set(v.name, { kind: 'record', row: undefined });
+        // A %ROWTYPE variable has the table's fields from the start, all NULL.
+        const columns = v.rowtype === undefined ? undefined : this.relationColumns(v.rowtype, `${v.rowtype}%ROWTYPE`);
+        this.vars.set(v.name, { kind: 'record', row: columns === undefined ? undefined : { columns, values: columns.map(() => null) } });
         continue;
       }
-      const { type, value } = await this.cast(v.init ?? 'NULL', v.typeName);
+      const typeName = this.resolveTypeName(v.typeName);
+      const { type, value } = await this.assignmentValue(v.init ?? 'NULL', typeName);
       if (value === null && v.notNull) throw sqlError(S.NULL_VALUE_NOT_ALLOWED, `variable "${v.name}" declared NOT NULL cannot default to NULL`);
-      this.vars.set(v.name, { kind: 'scalar', typeName: v.typeName, type, value, constant: v.constant, notNull: v.notNull });
+      this.vars.set(v.name, { kind: 'scalar', typeName, type, value, constant: v.constant, notNull: v.notNull });
     }
+  }
+
+  /** `table.column%TYPE` (schema-qualified or not) or `variable%TYPE` as the type it stands for; other names as written. */
+  private resolveTypeName(typeName: string): string {
+    const m = /^(.+)%type$/i.exec(typeName);
+    if (m === null) return typeName;
+    const parts = identifierParts(m[1]);
+    if (parts.length === 1) {
+      const v = this.vars.get(parts[0]);
+      if (v?.kind === 'scalar') return v.typeName;
+    } else {
+      const column = parts[parts.length - 1];
+      const columns = this.relationColumns(parts.slice(0, -1).join('.'), typeName);
+      const c = columns.find((x) => x.name === column);
+      if (c !== undefined) return typeDisplayName(c.type);
+      throw sqlError(S.UNDEFINED_COLUMN, `column "${column}" of relation "${parts[parts.length - 2]}" does not exist`);
+    }
+    throw sqlError(S.UNDEFINED_OBJECT, `type "${typeName}" does not exist`);
+  }
+
+  /** The columns of relation `name` ([schema.]table), for %TYPE and %ROWTYPE. */
+  private relationColumns(name: string, what: string): readonly { readonly name: string; readonly type: SqlType }[] {
+    const parts = identifierParts(name);
+    const columns = parts.length <= 2 ? this.host.columnTypesOf(parts.length === 2 ? parts[0] : undefined, parts[parts.length - 1]) : undefined;
+    if (columns === undefined) throw sqlError(S.UNDEFINED_TABLE, `relation "${name}" does not exist`, { hint: `in the type ${what}` });
+    return columns;
   }
 
   async runList(stmts: readonly DoStatement[]): Promise<Flow> {
@@ -706,6 +747,21 @@ class Interpreter {
     return this.evaluate(`(${expr})::${typeName}`);
   }
 
+  /**
+   * An expression's value as PL/pgSQL assigns it to a variable of `typeName` (declarations, :=).
+   * Like a cast, except that a string too long for a varchar(n) or char(n) is 22001 where a cast
+   * would cut it; the expression is evaluated once either way.
+   */
+  private async assignmentValue(expr: string, typeName: string): Promise<DoParam> {
+    if (!LENGTH_LIMITED.test(typeName.trim())) return this.cast(expr, typeName);
+    const r = await this.run(`SELECT x, (x)::${typeName} FROM (SELECT (${expr}) AS x) AS weft_assign`);
+    if (r.kind !== 'rows' || r.columns.length !== 2) throw sqlError(S.SYNTAX_ERROR, `query "SELECT ${expr}" returned ${r.kind === 'rows' ? r.columns.length - 1 : 0} columns`);
+    if (r.rows.length > 1) throw sqlError(S.CARDINALITY_VIOLATION, `query "SELECT ${expr}" returned more than one row`);
+    const [source, value] = r.rows[0] ?? [null, null];
+    checkNotCut(source ?? null, value ?? null, typeName);
+    return { type: r.columns[1].type, value: value ?? null };
+  }
+
   private async condition(expr: string): Promise<boolean> {
     return (await this.cast(expr, 'boolean')).value === true;
   }
@@ -725,7 +781,7 @@ class Interpreter {
   private async assign(target: string, expr: string): Promise<void> {
     const v = this.scalar(target, `assigning to ${target}`);
     if (v.constant) throw sqlError(S.SYNTAX_ERROR, `variable "${target}" is declared CONSTANT`);
-    store(target, v, (await this.cast(expr, v.typeName)).value);
+    store(target, v, (await this.assignmentValue(expr, v.typeName)).value);
   }
 
   private scalar(name: string, what: string): Extract<Variable, { kind: 'scalar' }> {
@@ -751,7 +807,9 @@ class Interpreter {
       }
       // The column's value converted as an assignment converts it.
       const r = await this.host.run(`SELECT ($1)::${v.typeName}`, [{ type: col.type, value }]);
-      store(name, v, r.kind === 'rows' ? (r.rows[0]?.[0] ?? null) : null);
+      const converted = r.kind === 'rows' ? (r.rows[0]?.[0] ?? null) : null;
+      checkNotCut(value, converted, v.typeName);
+      store(name, v, converted);
     }
   }
 
@@ -776,6 +834,17 @@ class Interpreter {
   private setFound(found: boolean): void {
     this.vars.set('found', { kind: 'scalar', typeName: 'boolean', type: BOOL, value: found, constant: false, notNull: false });
   }
+}
+
+/** varchar(n) and char(n) type names, as written or as typeDisplayName prints them (%TYPE). */
+const LENGTH_LIMITED = /^(character varying|varchar|character|char|bpchar)\s*\(\s*\d+\s*\)$/i;
+
+/** 22001 when converting `source` to `type` cut off more than trailing spaces (an assignment, unlike a cast, must not). */
+function checkNotCut(source: PgValue, converted: PgValue, typeName: string): void {
+  if (typeof source !== 'string' || typeof converted !== 'string' || !LENGTH_LIMITED.test(typeName.trim())) return;
+  // The converted value is a prefix of the source (plus padding for char(n)): what it lacks must be spaces.
+  const kept = converted.replace(/ +$/, '').length;
+  if (/[^ ]/.test(source.slice(kept))) throw sqlError(S.STRING_TOO_LONG, `value too long for type ${typeName.trim().toLowerCase().replace(/^varchar/, 'character varying').replace(/^(char|bpchar)\b/, 'character')}`);
 }
 
 const TEXT: SqlType = t('text');
@@ -835,4 +904,11 @@ export async function runDoBlock(program: DoProgram, host: DoHost): Promise<void
   const interpreter = new Interpreter(host);
   await interpreter.declare(program.variables);
   await interpreter.runList(program.body);
+}
+
+/** `a.B."C d"` as its identifiers, unquoted ones folded to lower case as PostgreSQL folds them. */
+function identifierParts(text: string): string[] {
+  const parts: string[] = [];
+  for (const m of text.trim().matchAll(/"((?:[^"]|"")*)"|([^."\s]+)/g)) parts.push(m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2].toLowerCase());
+  return parts;
 }

@@ -3,15 +3,20 @@
 // that does not convert fails the statement with the cast's own error and nothing changes),
 // then the changed rows are moved: old row and index entries deleted, new ones written under
 // the new type's encoding. Unique keys are re-checked (a conversion can make two keys equal),
-// as are CHECK constraints. Views and foreign keys that use the column are refused precisely.
+// as are CHECK constraints. A foreign key through the column, on either side, must still pair
+// compatible types (42804 as PostgreSQL says) and is re-validated over the converted rows
+// (23503): a conversion that changes a key value must not leave a child without its parent.
+// Views that use the column, and a table referencing itself through it, are refused precisely.
 import type { ColumnDef, Node } from 'libpg-query';
 import { PgError } from '@weft/pgwire';
-import type { ColumnDesc, TableDesc } from './catalog/descriptors';
+import type { ColumnDesc, ForeignKeyDesc, TableDesc } from './catalog/descriptors';
 import { viewDependencies } from './catalog/system-views/describe';
 import { encodeTableRow, indexEntry, primaryKey } from './catalog/table-data';
 import { newPlanner } from './compile';
 import { S, sqlError } from './errors';
 import { RowValidator, tableScope } from './plan/dml';
+import { checkParents } from './plan/foreign-keys';
+import { fkTypesCompatible } from './plan/fk-types';
 import { Scope } from './plan/scope';
 import { typeFromTypeName } from './plan/expr';
 import type { Row } from './runtime';
@@ -39,15 +44,37 @@ function sameStorage(a: SqlType, b: SqlType): boolean {
   return (a.kind === b.kind && a.kind !== 'enum' && a.kind !== 'array') || (text(a.kind) && text(b.kind));
 }
 
-function refuseDependents(ctx: ExecContext, table: TableDesc, col: ColumnDesc): void {
-  for (const fk of table.foreignKeys ?? []) {
-    if (fk.columns.includes(col.id)) throw sqlError(S.FEATURE_NOT_SUPPORTED, `changing the type of a column in a foreign key is not supported (constraint ${fk.name} on table ${table.name})`);
-  }
+/** The foreign keys through `col`: the table's own (it references with it) and other tables' that reference it. */
+function foreignKeysThrough(ctx: ExecContext, table: TableDesc, col: ColumnDesc): { own: ForeignKeyDesc[]; referencing: { child: TableDesc; fk: ForeignKeyDesc }[] } {
+  const own = (table.foreignKeys ?? []).filter((fk) => fk.columns.includes(col.id));
+  const referencing: { child: TableDesc; fk: ForeignKeyDesc }[] = [];
   for (const r of ctx.catalog.relationsOf(ctx.rt.session.databaseId)) {
-    if (r.kind === 'table') {
-      const fk = (r.foreignKeys ?? []).find((k) => k.refTableId === table.id && k.refColumns.includes(col.id));
-      if (fk) throw sqlError(S.FEATURE_NOT_SUPPORTED, `changing the type of a column a foreign key references is not supported (constraint ${fk.name} on table ${r.name})`);
-    }
+    if (r.kind !== 'table') continue;
+    for (const fk of r.foreignKeys ?? []) if (fk.refTableId === table.id && fk.refColumns.includes(col.id)) referencing.push({ child: r, fk });
+  }
+  for (const fk of own) {
+    if (fk.refTableId === table.id) throw sqlError(S.FEATURE_NOT_SUPPORTED, `changing the type of a column in a foreign key of a table referencing itself is not supported (constraint ${fk.name} on table ${table.name})`);
+  }
+  for (const { child, fk } of referencing) {
+    if (child.id === table.id) throw sqlError(S.FEATURE_NOT_SUPPORTED, `changing the type of a column of a table referencing itself is not supported (constraint ${fk.name} on table ${table.name})`);
+  }
+  return { own, referencing };
+}
+
+/** Each key column pair of `fk` between `child` and `parent` must still be of compatible types (42804). */
+function checkKeyTypes(fk: ForeignKeyDesc, child: TableDesc, parent: TableDesc): void {
+  for (const [k, id] of fk.columns.entries()) {
+    const c = child.columns.find((x) => x.id === id);
+    const p = parent.columns.find((x) => x.id === fk.refColumns[k]);
+    if (c === undefined || p === undefined || fkTypesCompatible(c.type, p.type)) continue;
+    throw sqlError(S.DATATYPE_MISMATCH, `foreign key constraint "${fk.name}" cannot be implemented`, {
+      detail: `Key columns "${c.name}" and "${p.name}" are of incompatible types: ${typeDisplayName(c.type)} and ${typeDisplayName(p.type)}.`,
+    });
+  }
+}
+
+function refuseDependents(ctx: ExecContext, table: TableDesc, col: ColumnDesc): void {
+  for (const r of ctx.catalog.relationsOf(ctx.rt.session.databaseId)) {
     if (r.kind === 'view' && viewDependencies(ctx.catalog, ctx.rt.session, r).some((d) => d.id === table.id) && mentionsColumn(r.query, col.name)) {
       throw sqlError(S.FEATURE_NOT_SUPPORTED, 'cannot alter type of a column used by a view or rule', { detail: `rule _RETURN on view ${r.name} depends on column "${col.name}"` });
     }
@@ -68,7 +95,7 @@ function mentionsColumn(n: unknown, name: string): boolean {
 }
 
 /** Converts the column; returns the new descriptor (the caller writes it). */
-export async function alterColumnType(ctx: ExecContext, table: TableDesc, col: ColumnDesc, cd: ColumnDef, readRows: () => Promise<readonly Row[]>): Promise<TableDesc> {
+export async function alterColumnType(ctx: ExecContext, table: TableDesc, col: ColumnDesc, cd: ColumnDef, readRows: (t: TableDesc) => Promise<readonly Row[]>): Promise<TableDesc> {
   let type = typeFromTypeName(cd.typeName ?? {});
   if (cd.typeName?.arrayBounds?.length && type.kind !== 'array') type = { kind: 'array', typmod: -1, elem: type };
   if (type.kind === 'unknown' || type.kind === 'void' || type.kind === 'record') throw sqlError(S.DATATYPE_MISMATCH, `column "${col.name}" has pseudo-type ${typeDisplayName(type)}`);
@@ -78,6 +105,12 @@ export async function alterColumnType(ctx: ExecContext, table: TableDesc, col: C
   const sameType = type.kind === col.type.kind && type.typmod === col.type.typmod && JSON.stringify(type) === JSON.stringify(col.type);
   if (sameType && !using) return next;
   refuseDependents(ctx, table, col);
+  const fks = foreignKeysThrough(ctx, table, col);
+  for (const fk of fks.own) {
+    const parent = ctx.catalog.byId.get(fk.refTableId);
+    if (parent?.kind === 'table') checkKeyTypes(fk, next, parent);
+  }
+  for (const { child, fk } of fks.referencing) checkKeyTypes(fk, child, next);
 
   // The conversion of one row: the USING expression over the old row, or the column's value.
   let convert: (r: Row) => ReturnType<typeof castValue>;
@@ -100,7 +133,7 @@ export async function alterColumnType(ctx: ExecContext, table: TableDesc, col: C
   // Every conversion first: an error leaves nothing written.
   const moves: { from: Row; to: Row }[] = [];
   const storageKept = sameStorage(col.type, type);
-  for (const r of await readRows()) {
+  for (const r of await readRows(table)) {
     const v = convert(r);
     if (storageKept && !using && (v === null ? r[i] === null : r[i] !== null && toText(v, type) === toText(r[i], col.type))) continue;
     const to = [...r];
@@ -123,6 +156,14 @@ export async function alterColumnType(ctx: ExecContext, table: TableDesc, col: C
     }
   }
   await moveRows(ctx, table, next, moves);
+  // Foreign keys re-validated as PostgreSQL re-adds them: the rows that changed must still have
+  // their parents, and every child of a changed key must still find it.
+  for (const fk of fks.own) for (const m of moves) await checkParents(ctx, { ...next, foreignKeys: [fk] }, m.to);
+  if (moves.length > 0) {
+    for (const { child, fk } of fks.referencing) {
+      for (const r of await readRows(child)) await checkParents(ctx, { ...child, foreignKeys: [fk] }, r, undefined, next);
+    }
+  }
   return next;
 }
 

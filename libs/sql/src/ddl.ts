@@ -1012,7 +1012,7 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
     }
     case 'AT_AlterColumnType': {
       const col = colByName(c.name);
-      return alterColumnType(ctx, table, col, (c.def as { ColumnDef: ColumnDef }).ColumnDef, () => allRows(ctx, table));
+      return alterColumnType(ctx, table, col, (c.def as { ColumnDef: ColumnDef }).ColumnDef, (t) => allRows(ctx, t));
     }
     case 'AT_AddConstraint': {
       const k = (c.def as { Constraint: Constraint }).Constraint;

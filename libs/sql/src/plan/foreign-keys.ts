@@ -27,8 +27,11 @@ function keyText(t: TableDesc, ids: readonly number[], values: readonly Value[])
   return `Key (${ids.map((id) => t.columns[colIndex(t, id)].name).join(', ')})=(${values.map((v, i) => (v === null ? 'null' : toText(v, t.columns[colIndex(t, ids[i])].type))).join(', ')})`;
 }
 
-/** Checks every foreign key of `child` for a new or changed row. */
-export async function checkParents(ctx: ExecContext, child: TableDesc, row: Row, oldRow?: Row): Promise<void> {
+/**
+ * Checks every foreign key of `child` for a new or changed row. `parentNow`: a parent table's
+ * descriptor newer than the catalog's (ALTER COLUMN TYPE re-validates against the converted keys).
+ */
+export async function checkParents(ctx: ExecContext, child: TableDesc, row: Row, oldRow?: Row, parentNow?: TableDesc): Promise<void> {
   for (const fk of child.foreignKeys ?? []) {
     const idx = fk.columns.map((id) => colIndex(child, id));
     const values = idx.map((i) => row[i]);
@@ -44,7 +47,7 @@ export async function checkParents(ctx: ExecContext, child: TableDesc, row: Row,
       continue;
     }
     if (oldRow && idx.every((i) => oldRow[i] !== null && compareValues(oldRow[i], row[i], child.columns[i].type) === 0)) continue;
-    const parent = ctx.catalog.byId.get(fk.refTableId);
+    const parent = parentNow?.id === fk.refTableId ? parentNow : ctx.catalog.byId.get(fk.refTableId);
     if (parent?.kind !== 'table') continue;
     if (!(await parentExists(ctx, parent, fk, values, child))) {
       throw sqlError(S.FOREIGN_KEY_VIOLATION, `insert or update on table "${child.name}" violates foreign key constraint "${fk.name}"`, {

@@ -5,7 +5,9 @@
 // order, which no ALTER TYPE changes, so no row is ever rewritten.
 import type { AlterEnumStmt, CreateEnumStmt, Node } from 'libpg-query';
 import { enumSqlType } from './catalog/catalog';
-import { OID_BASE, type ColumnDesc, type EnumLabelDesc, type SchemaDesc, type TableDesc, type TypeDesc } from './catalog/descriptors';
+import { OID_BASE, type ColumnDesc, type EnumLabelDesc, type IndexDesc, type SchemaDesc, type TableDesc, type TypeDesc } from './catalog/descriptors';
+import { viewDependencies } from './catalog/system-views/describe';
+import { renameEnumLabel, renameLabelInText, type LabelRename } from './enum-label-rename';
 import { deleteDescriptor, writeDescriptor } from './catalog/store';
 import { resolveTypeDesc } from './catalog/user-types';
 import { S, sqlError } from './errors';
@@ -107,8 +109,35 @@ function saveType(ctx: ExecContext, d: TypeDesc, renamed?: { from: string; to: s
     // so a renamed label stays the default: rewrite the literal that names it.
     return { ...c, defaultExpr: renameLiteral(c.defaultExpr, renamed), missingValue: c.missingValue === renamed.from ? renamed.to : c.missingValue };
   };
-  for (const { table, columnIds } of dependentColumns(ctx, d)) {
-    writeDescriptor(ctx.txn, { ...table, columns: table.columns.map((c) => (columnIds.includes(c.id) ? follow({ ...c, type: retype(c.type) }) : c)) });
+  const deps = dependentColumns(ctx, d);
+  for (const { table, columnIds } of deps) {
+    const next: TableDesc = { ...table, columns: table.columns.map((c) => (columnIds.includes(c.id) ? follow({ ...c, type: retype(c.type) }) : c)) };
+    writeDescriptor(ctx.txn, renamed ? relabelTable(ctx, d, next, columnIds, renamed) : next);
+  }
+  if (renamed) relabelViews(ctx, d, deps, renamed);
+}
+
+const labelRename = (ctx: ExecContext, d: TypeDesc, renamed: { from: string; to: string }): LabelRename => ({ ...renamed, typeName: d.name, schemaName: ctx.catalog.schemaName(d.schemaId) });
+
+/** A table's CHECK constraints and index predicates after a RENAME VALUE: their literals of the old label name the new one. */
+function relabelTable(ctx: ExecContext, d: TypeDesc, table: TableDesc, columnIds: readonly number[], renamed: { from: string; to: string }): TableDesc {
+  const names = new Set(table.columns.filter((c) => columnIds.includes(c.id)).map((c) => c.name));
+  const r = labelRename(ctx, d, renamed);
+  const fix = (n: Node): Node => renameEnumLabel(n, r, (fields) => names.has(fields[fields.length - 1] ?? '')).node;
+  const fixIndex = (i: IndexDesc): IndexDesc => (i.predicate === undefined ? i : { ...i, predicate: fix(i.predicate) });
+  return { ...table, checks: table.checks.map((c) => ({ ...c, expr: fix(c.expr) })), indexes: table.indexes.map(fixIndex), primary: fixIndex(table.primary) };
+}
+
+/** Views over tables with columns of the type: their queries (and the text pg_get_viewdef shows) name the new label. */
+function relabelViews(ctx: ExecContext, d: TypeDesc, deps: readonly { table: TableDesc; columnIds: number[] }[], renamed: { from: string; to: string }): void {
+  const byTable = new Map(deps.map(({ table, columnIds }) => [table.id, table.columns.filter((c) => columnIds.includes(c.id)).map((c) => c.name)]));
+  const r = labelRename(ctx, d, renamed);
+  for (const v of ctx.catalog.relationsOf(ctx.rt.session.databaseId)) {
+    if (v.kind !== 'view') continue;
+    const names = new Set(viewDependencies(ctx.catalog, ctx.rt.session, v).flatMap((t) => byTable.get(t.id) ?? []));
+    if (names.size === 0) continue;
+    const { node, changed } = renameEnumLabel(v.query, r, (fields) => names.has(fields[fields.length - 1] ?? ''));
+    if (changed > 0) writeDescriptor(ctx.txn, { ...v, query: node, sql: renameLabelInText(v.sql, r) });
   }
 }
 

@@ -43,9 +43,19 @@ export function renameEnumLabel(node: Node, r: LabelRename, enumColumn: (fields:
     return enumColumn(fields);
   };
   /** The operand compared with an enum column: a literal, a list of them (IN), or an ARRAY[...] of them (ANY/ALL). */
+  const relabelAll = (items: readonly unknown[]): unknown[] | undefined => {
+    const out = items.map(relabel);
+    return out.some((x, i) => x !== items[i]) ? out : undefined;
+  };
   const relabelOperand = (n: unknown): unknown => {
-    if (isObj(n) && isObj(n.List) && Array.isArray(n.List.items)) return { List: { ...n.List, items: n.List.items.map(relabel) } };
-    if (isObj(n) && isObj(n.A_ArrayExpr) && Array.isArray(n.A_ArrayExpr.elements)) return { A_ArrayExpr: { ...n.A_ArrayExpr, elements: n.A_ArrayExpr.elements.map(relabel) } };
+    if (isObj(n) && isObj(n.List) && Array.isArray(n.List.items)) {
+      const items = relabelAll(n.List.items);
+      return items === undefined ? n : { List: { ...n.List, items } };
+    }
+    if (isObj(n) && isObj(n.A_ArrayExpr) && Array.isArray(n.A_ArrayExpr.elements)) {
+      const elements = relabelAll(n.A_ArrayExpr.elements);
+      return elements === undefined ? n : { A_ArrayExpr: { ...n.A_ArrayExpr, elements } };
+    }
     return relabel(n);
   };
   const walk = (n: unknown): unknown => {
@@ -62,8 +72,13 @@ export function renameEnumLabel(node: Node, r: LabelRename, enumColumn: (fields:
     if (isObj(n.A_Expr)) {
       const e = n.A_Expr;
       const compares = ['AEXPR_OP', 'AEXPR_IN', 'AEXPR_OP_ANY', 'AEXPR_OP_ALL', 'AEXPR_DISTINCT', 'AEXPR_NOT_DISTINCT', 'AEXPR_NULLIF'].includes(String(e.kind));
-      if (compares && isEnumColumn(e.lexpr)) out = { A_Expr: { ...e, rexpr: relabelOperand(e.rexpr) } };
-      else if (compares && isEnumColumn(e.rexpr)) out = { A_Expr: { ...e, lexpr: relabelOperand(e.lexpr) } };
+      if (compares && isEnumColumn(e.lexpr)) {
+        const rexpr = relabelOperand(e.rexpr);
+        if (rexpr !== e.rexpr) out = { A_Expr: { ...e, rexpr } };
+      } else if (compares && isEnumColumn(e.rexpr)) {
+        const lexpr = relabelOperand(e.lexpr);
+        if (lexpr !== e.lexpr) out = { A_Expr: { ...e, lexpr } };
+      }
     }
     let copied = out !== n;
     for (const [k, v] of Object.entries(out)) {
@@ -86,7 +101,7 @@ function namesType(tn: unknown, r: LabelRename): boolean {
   if (!isObj(tn)) return false;
   const t = tn as TypeName;
   if ((t.arrayBounds ?? []).length > 0) return false;
-  const names = (t.names ?? []).map((x) => (isObj(x) && 'String' in x ? String((x as { String: { sval?: string } }).String.sval) : ''));
+  const names = (t.names ?? []).map((x) => (isObj(x) && 'String' in x ? String((x).String.sval) : ''));
   return (names.length === 1 && names[0] === r.typeName) || (names.length === 2 && names[0] === r.schemaName && names[1] === r.typeName);
 }
 

@@ -101,7 +101,7 @@ function namesType(tn: unknown, r: LabelRename): boolean {
   if (!isObj(tn)) return false;
   const t = tn as TypeName;
   if ((t.arrayBounds ?? []).length > 0) return false;
-  const names = (t.names ?? []).map((x) => (isObj(x) && 'String' in x ? String((x).String.sval) : ''));
+  const names = (t.names ?? []).map((x) => (isObj(x) && 'String' in x ? String(x.String.sval) : ''));
   return (names.length === 1 && names[0] === r.typeName) || (names.length === 2 && names[0] === r.schemaName && names[1] === r.typeName);
 }
 

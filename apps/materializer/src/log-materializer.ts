@@ -110,6 +110,8 @@ class ShardFeed {
   bootstrapError: string | undefined;
   /** Where to seek once the consumer runs, after a snapshot installed before it did. */
   pendingSeek: string | undefined;
+  /** Past a gap, a snapshot is being installed while the consumer has the topic paused. */
+  rebootstrapping = false;
   /** Outcome journal records at or below this index are deleted from `sm`'s store. */
   outcomesPrunedTo = 0;
   constructor(
@@ -253,8 +255,9 @@ export class LogMaterializer {
     for (const f of this.feeds.values()) {
       const topic = logTopic(this.o.topicPrefix, f.shardId);
       if (f.state === 'stopped') continue;
-      // Re-bootstrapping past a gap (a restart after a crash): rebootstrap() resumes it.
-      if (f.state === 'bootstrapping') {
+      // Re-bootstrapping past a gap (a restart after a crash): rebootstrap() resumes it. (A
+      // start's own bootstrap of an empty store is done by now: it left pendingSeek.)
+      if (f.rebootstrapping) {
         consumer.pause([{ topic }]);
         continue;
       }
@@ -412,7 +415,9 @@ export class LogMaterializer {
     const consumer = this.consumer as Consumer;
     consumer.pause([{ topic }]);
     this.o.logger.warn({ shard: f.shardId, applied: f.sm.appliedIndex, err: why }, 'materializer: gap in the log; bootstrapping the shard from a snapshot');
+    f.rebootstrapping = true;
     void this.bootstrap(f, b, mustExceed, why).then((offset) => {
+      f.rebootstrapping = false;
       if (offset === undefined) return;
       f.state = 'applying';
       // The consumer now running: a crash meanwhile replaced the one paused above.

@@ -54,3 +54,9 @@ ALTER TABLE actf_mp ALTER COLUMN b TYPE bigint;
 -- @error 23503
 INSERT INTO actf_mc VALUES (2, 1, 3);
 SELECT * FROM actf_mc ORDER BY id;
+DROP TABLE actf_mc;
+DROP TABLE actf_mp;
+DROP TABLE actf_c;
+DROP TABLE actf_p;
+DROP TABLE actf_orders;
+DROP TABLE actf_customers;

@@ -157,8 +157,10 @@ SELECT * FROM dolf_log WHERE n >= 500 ORDER BY n;
 -- A value that does not fit the column's type, assigned to a %TYPE variable.
 -- @error 22001
 DO $$ DECLARE n dolf_orders.note%TYPE; BEGIN n := 'abcdefgh'; END $$;
--- @error 42P01
+-- @error 42601
 DO $$ DECLARE n dolf_nowhere.note%TYPE; BEGIN NULL; END $$;
+-- @error 42601
+DO $$ DECLARE n dolf_orders.nothing%TYPE; BEGIN NULL; END $$;
 -- Assignment to varchar(n)/char(n) variables: extra trailing spaces are cut, anything else is
 -- 22001 (an explicit cast would cut it silently).
 DO $$ DECLARE v varchar(3); c char(4) := 'ab'; BEGIN v := 'xy   '; INSERT INTO dolf_log VALUES (510, '[' || v || '][' || c || '] ' || length(v)); END $$;
@@ -167,3 +169,5 @@ SELECT * FROM dolf_log WHERE n = 510;
 DO $$ DECLARE v varchar(3); BEGIN SELECT 'abcd' INTO v; END $$;
 -- @error 22001
 DO $$ DECLARE v varchar(3) := 'abcd'; BEGIN NULL; END $$;
+DROP TABLE dolf_orders;
+DROP TABLE dolf_log;

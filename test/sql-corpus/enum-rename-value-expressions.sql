@@ -31,8 +31,14 @@ SELECT * FROM erv_cancelled ORDER BY id;
 SELECT * FROM erv_settled ORDER BY id;
 -- The partial index still serves (and only serves) the renamed label.
 SELECT id FROM erv_orders WHERE status = 'open' ORDER BY id;
-SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'erv_orders'::regclass AND contype = 'c' ORDER BY conname;
+-- CHECK constraints are named after their column only when they reference exactly one.
+SELECT conname FROM pg_constraint WHERE conrelid = 'erv_orders'::regclass AND contype = 'c' ORDER BY conname;
+SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'erv_orders_check';
 SELECT column_default FROM information_schema.columns WHERE table_name = 'erv_orders' AND column_name = 'status';
 -- The old spelling is gone everywhere.
 -- @error 22P02
 SELECT 'cancelled'::erv_status;
+DROP VIEW erv_settled;
+DROP VIEW erv_cancelled;
+DROP TABLE erv_orders;
+DROP TYPE erv_status;

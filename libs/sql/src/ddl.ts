@@ -452,8 +452,9 @@ export async function createTable(ctx: ExecContext, s: CreateStmt): Promise<stri
         case 'CONSTR_CHECK': {
           const refs = new Set<string>();
           nodeColumnNames(c.raw_expr, refs);
-          const first = [...refs][0];
-          checks.push({ name: c.conname ?? uniqueName(first ? `${name}_${first}_check` : `${name}_check`, (n) => checks.some((x) => x.name === n)), expr: c.raw_expr as Node });
+          // PostgreSQL names a CHECK after its column only when it references exactly one.
+          const only = refs.size === 1 ? [...refs][0] : undefined;
+          checks.push({ name: c.conname ?? uniqueName(only ? `${name}_${only}_check` : `${name}_check`, (n) => checks.some((x) => x.name === n)), expr: c.raw_expr as Node });
           break;
         }
         case 'CONSTR_FOREIGN': pendingFks.push({ c, cols: (c.fk_attrs ?? []).map(stringOf), name: `${name}_${(c.fk_attrs ?? []).map(stringOf).join('_')}_fkey` }); break;
@@ -1027,7 +1028,8 @@ async function alterCmd(ctx: ExecContext, table: TableDesc, c: AlterTableCmd): P
       if (k.contype === 'CONSTR_CHECK') {
         const refs = new Set<string>();
         nodeColumnNames(k.raw_expr, refs);
-        const check: CheckDesc = { name: k.conname ?? `${table.name}_${[...refs][0] ?? ''}_check`.replace('__', '_'), expr: k.raw_expr as Node };
+        const only = refs.size === 1 ? [...refs][0] : undefined;
+        const check: CheckDesc = { name: k.conname ?? uniqueName(only ? `${table.name}_${only}_check` : `${table.name}_check`, (n) => table.checks.some((x) => x.name === n)), expr: k.raw_expr as Node };
         const next = { ...table, checks: [...table.checks, check] };
         const v = new RowValidator({ ...next, columns: next.columns.map((x) => ({ ...x, notNull: false })) }, newPlanner(ctx.env), { types: [] });
         for (const r of await allRows(ctx, table)) {

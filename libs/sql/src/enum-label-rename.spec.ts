@@ -35,6 +35,10 @@ describe('renameEnumLabel', () => {
     expect(rename("x = 'cancelled'::st")).toEqual({ sql: 'canceled', changed: 1 });
     expect(rename("coalesce(y, 'cancelled'::public.st) = x")).toEqual({ sql: 'canceled', changed: 1 });
     expect(rename("x = 'cancelled'::other").changed).toBe(0);
+    expect(rename("status = ANY (ARRAY['paid', 'cancelled']::st[])")).toEqual({ sql: 'paid canceled', changed: 1 });
+    expect(rename("status = ANY ('{paid,\"cancelled\"}'::st[])")).toEqual({ sql: '{paid,"canceled"}', changed: 1 });
+    expect(rename("status = ANY ('{paid,cancelled}')")).toEqual({ sql: '{paid,"canceled"}', changed: 1 });
+    expect(rename("status = ANY ('{paid,cancelledx}')").changed).toBe(0);
   });
 
   it('leaves literals compared with other columns, other labels, and unrelated casts alone', () => {

@@ -58,22 +58,40 @@ export function renameEnumLabel(node: Node, r: LabelRename, enumColumn: (fields:
     }
     return relabel(n);
   };
+  /** A one-dimensional array literal '{a,"b c",...}' with the renamed label's element rewritten. */
+  const relabelArrayLiteral = (n: unknown): unknown => {
+    if (!isObj(n) || !isObj(n.A_Const) || !isObj(n.A_Const.sval) || typeof n.A_Const.sval.sval !== 'string') return n;
+    const text = n.A_Const.sval.sval;
+    const m = /^\{(.*)\}$/s.exec(text);
+    if (m === null) return n;
+    const unquote = (e: string): string => (e.startsWith('"') && e.endsWith('"') ? e.slice(1, -1).replace(/\\(.)/g, '$1') : e.trim());
+    const elements = m[1] === '' ? [] : m[1].split(/,(?=(?:[^"]*"[^"]*")*[^"]*$)/);
+    if (!elements.some((e) => unquote(e) === r.from)) return n;
+    changed++;
+    const quote = (e: string): string => `"${e.replace(/(["\\])/g, '\\$1')}"`;
+    const out = `{${elements.map((e) => (unquote(e) === r.from ? quote(r.to) : e)).join(',')}}`;
+    return { A_Const: { ...n.A_Const, sval: { ...n.A_Const.sval, sval: out } } };
+  };
   const walk = (n: unknown): unknown => {
     if (Array.isArray(n)) {
       const out = n.map(walk);
       return out.some((x, i) => x !== n[i]) ? out : n;
     }
     if (!isObj(n)) return n;
-    if (isObj(n.TypeCast) && namesType(n.TypeCast.typeName, r)) {
-      const arg = relabel(n.TypeCast.arg);
+    if (isObj(n.TypeCast)) {
+      const cast = namesType(n.TypeCast.typeName, r);
+      // 'x'::t; ARRAY['x', ...]::t[] and '{x,...}'::t[]
+      const arg = cast === 'enum' ? relabel(n.TypeCast.arg) : cast === 'array' ? relabelOperand(relabelArrayLiteral(n.TypeCast.arg)) : n.TypeCast.arg;
       if (arg !== n.TypeCast.arg) return { TypeCast: { ...n.TypeCast, arg } };
     }
     let out: Json = n;
     if (isObj(n.A_Expr)) {
       const e = n.A_Expr;
       const compares = ['AEXPR_OP', 'AEXPR_IN', 'AEXPR_OP_ANY', 'AEXPR_OP_ALL', 'AEXPR_DISTINCT', 'AEXPR_NOT_DISTINCT', 'AEXPR_NULLIF'].includes(String(e.kind));
+      // = ANY ('{a,b}'): the operand is an array literal of labels.
+      const arrayOperand = e.kind === 'AEXPR_OP_ANY' || e.kind === 'AEXPR_OP_ALL';
       if (compares && isEnumColumn(e.lexpr)) {
-        const rexpr = relabelOperand(e.rexpr);
+        const rexpr = relabelOperand(arrayOperand ? relabelArrayLiteral(e.rexpr) : e.rexpr);
         if (rexpr !== e.rexpr) out = { A_Expr: { ...e, rexpr } };
       } else if (compares && isEnumColumn(e.rexpr)) {
         const lexpr = relabelOperand(e.lexpr);
@@ -96,13 +114,14 @@ export function renameEnumLabel(node: Node, r: LabelRename, enumColumn: (fields:
   return { node: result, changed };
 }
 
-/** Whether a cast's type name is the renamed enum type (bare or schema-qualified). */
-function namesType(tn: unknown, r: LabelRename): boolean {
-  if (!isObj(tn)) return false;
+/** Whether a cast's type name is the renamed enum type (bare or schema-qualified), or an array of it. */
+function namesType(tn: unknown, r: LabelRename): 'enum' | 'array' | undefined {
+  if (!isObj(tn)) return undefined;
   const t = tn as TypeName;
-  if ((t.arrayBounds ?? []).length > 0) return false;
   const names = (t.names ?? []).map((x) => (isObj(x) && 'String' in x ? String(x.String.sval) : ''));
-  return (names.length === 1 && names[0] === r.typeName) || (names.length === 2 && names[0] === r.schemaName && names[1] === r.typeName);
+  const named = (names.length === 1 && names[0] === r.typeName) || (names.length === 2 && names[0] === r.schemaName && names[1] === r.typeName);
+  if (!named) return undefined;
+  return (t.arrayBounds ?? []).length === 0 ? 'enum' : (t.arrayBounds ?? []).length === 1 ? 'array' : undefined;
 }
 
 /** A view's SQL text with the renamed label's literal rewritten (what pg_get_viewdef and pg_dump show). */

@@ -458,7 +458,11 @@ class Interpreter {
     }
   }
 
-  /** `table.column%TYPE` (schema-qualified or not) or `variable%TYPE` as the type it stands for; other names as written. */
+  /**
+   * `table.column%TYPE` (schema-qualified or not) or `variable%TYPE` as the type it stands for;
+   * other names as written. One that names nothing is a syntax error at the %, as PostgreSQL's
+   * compiler reports it.
+   */
   private resolveTypeName(typeName: string): string {
     const m = /^(.+)%type$/i.exec(typeName);
     if (m === null) return typeName;
@@ -466,14 +470,12 @@ class Interpreter {
     if (parts.length === 1) {
       const v = this.vars.get(parts[0]);
       if (v?.kind === 'scalar') return v.typeName;
-    } else {
-      const column = parts[parts.length - 1];
-      const columns = this.relationColumns(parts.slice(0, -1).join('.'), typeName);
-      const c = columns.find((x) => x.name === column);
+    } else if (parts.length <= 3) {
+      const columns = this.host.columnTypesOf(parts.length === 3 ? parts[0] : undefined, parts[parts.length - 2]);
+      const c = columns?.find((x) => x.name === parts[parts.length - 1]);
       if (c !== undefined) return typeDisplayName(c.type);
-      throw sqlError(S.UNDEFINED_COLUMN, `column "${column}" of relation "${parts[parts.length - 2]}" does not exist`);
     }
-    throw sqlError(S.UNDEFINED_OBJECT, `type "${typeName}" does not exist`);
+    throw sqlError(S.SYNTAX_ERROR, 'syntax error at or near "%"');
   }
 
   /** The columns of relation `name` ([schema.]table), for %TYPE and %ROWTYPE. */

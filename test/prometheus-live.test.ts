@@ -1,7 +1,7 @@
 // The shipped Prometheus setup against a live cluster (issue 13): the real Prometheus server
 // (Debian package `prometheus`, installed by .ci/run) runs deploy/prometheus/prometheus.yml —
 // docker-compose's targets mapped to this demo's loopback ports — with the shipped alert rules,
-// scrapes `weft demo` under a SQL workload, and then:
+// scrapes `weft demo --kafka` (the materializer and CDC service included) under a SQL workload, and then:
 //  - every target is up;
 //  - every rule group evaluates without error, and no alert fires on the healthy cluster;
 //  - every query of the Grafana dashboards runs, and every metric they and the rules name is
@@ -15,6 +15,7 @@ import { DEFAULT_PG_PORT } from '../apps/cli/src/dev-cluster';
 import { until } from './support/mirrored-demo';
 import { freePort } from './support/ports';
 import { freeDemoPort, spawnDemo, type Demo } from './support/weft-server';
+import { TEST_KAFKA_BROKER } from './support/kafka';
 
 const ROOT = path.resolve(__dirname, '..');
 const PROM_DIR = path.join(ROOT, 'deploy/prometheus');
@@ -69,7 +70,8 @@ describe('Prometheus with the shipped configuration, rules and dashboards on a l
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'weft-prom-live-'));
     dirs.push(dataDir);
     const pgPort = await freeDemoPort();
-    demo = await spawnDemo({ dataDir, pgPort, readyTimeoutMs: 90_000 });
+    // With Kafka, so the materializer and the CDC service run too (their metrics and alerts).
+    demo = await spawnDemo({ dataDir, pgPort, args: ['--kafka', TEST_KAFKA_BROKER], env: { WEFT_KAFKA_TOPIC_PREFIX: `wtprom${process.pid}${Date.now().toString(36)}` }, readyTimeoutMs: 120_000 });
 
     // docker-compose's targets (service:port, ports of a cluster at DEFAULT_PG_PORT) → this demo.
     const promDir = mkdtempSync(path.join(os.tmpdir(), 'weft-prom-'));
@@ -126,8 +128,8 @@ describe('Prometheus with the shipped configuration, rules and dashboards on a l
       const t = await api<{ activeTargets: { labels: { job: string; instance: string }; health: string; lastError: string }[] }>(promPort, '/api/v1/targets');
       return t.activeTargets.length > 0 && t.activeTargets.every((x) => x.health === 'up') ? t.activeTargets : undefined;
     }, 60_000);
-    expect(new Set(targets.map((t) => t.labels.job))).toEqual(new Set(['weft-meta', 'weft-node', 'weft-gateway']));
-    expect(targets.length).toBe(7);
+    expect(new Set(targets.map((t) => t.labels.job))).toEqual(new Set(['weft-meta', 'weft-node', 'weft-gateway', 'weft-materializer', 'weft-cdc']));
+    expect(targets.length).toBe(9);
   });
 
   it('evaluates every alert rule without error, and none fires on the healthy cluster', async () => {

@@ -1,11 +1,14 @@
 import { Controller, Get, Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { createKafka, kafkaSettings, type KafkaEnv } from '@weft/mirror';
+import type { ServiceRuntime } from '@weft/service';
 import { createLogger } from '@weft/telemetry';
+import { registerCdcMetrics } from './cdc-metrics';
 import type { CdcFeedStatus } from './cdc-feed';
 import { ChangeCapture } from './change-capture';
 import { snapshotSettings, type CdcFailpoint, type SnapshotEnv } from './settings';
 
 export const CDC_CONFIG = Symbol('CDC_CONFIG');
+export const CDC_RUNTIME = Symbol('CDC_RUNTIME');
 
 export interface CdcConfig extends KafkaEnv, SnapshotEnv {
   readonly WEFT_CDC_TOPIC_PREFIX: string;
@@ -25,7 +28,12 @@ export class CdcService implements OnModuleInit, OnApplicationShutdown {
   private capture?: ChangeCapture;
   snapshotMode = 'never';
 
-  constructor(@Inject(CDC_CONFIG) private readonly c: CdcConfig) {}
+  constructor(
+    @Inject(CDC_CONFIG) private readonly c: CdcConfig,
+    @Inject(CDC_RUNTIME) runtime: ServiceRuntime,
+  ) {
+    registerCdcMetrics(runtime.meter, () => this.status());
+  }
 
   async onModuleInit(): Promise<void> {
     const settings = kafkaSettings(this.c);
@@ -70,7 +78,7 @@ export class CdcController {
 
 @Module({})
 export class CdcModule {
-  static forRoot(config: CdcConfig): DynamicModule {
-    return { module: CdcModule, controllers: [CdcController], providers: [{ provide: CDC_CONFIG, useValue: config }, CdcService] };
+  static forRoot(config: CdcConfig, runtime: ServiceRuntime): DynamicModule {
+    return { module: CdcModule, controllers: [CdcController], providers: [{ provide: CDC_CONFIG, useValue: config }, { provide: CDC_RUNTIME, useValue: runtime }, CdcService] };
   }
 }

@@ -40,5 +40,5 @@ main({
     /** Test only: wait forever at this point (crash tests kill -9 the process there); empty = off. */
     WEFT_CDC_FAILPOINT: failpointSetting(),
   },
-  module: (config) => CdcModule.forRoot(config),
+  module: (config, runtime) => CdcModule.forRoot(config, runtime),
 });

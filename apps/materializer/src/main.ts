@@ -27,5 +27,5 @@ main({
     /** After a snapshot, the log is read from records produced this long before its newest timestamp (clock-skew margin). */
     WEFT_MATERIALIZER_START_MARGIN_MS: int(0, 3_600_000, 5_000),
   },
-  module: (config) => MaterializerModule.forRoot(config),
+  module: (config, runtime) => MaterializerModule.forRoot(config, runtime),
 });

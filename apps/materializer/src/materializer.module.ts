@@ -5,7 +5,10 @@ import { createLogger } from '@weft/telemetry';
 import { LogMaterializer, type ShardFeedStatus } from './log-materializer';
 import { MaterializedShard } from './materialized-shard';
 import { compileScanFilter } from '@weft/sql';
+import type { ServiceRuntime } from '@weft/service';
+import { registerMaterializerMetrics } from './materializer-metrics';
 
+export const MATERIALIZER_RUNTIME = Symbol('MATERIALIZER_RUNTIME');
 export const MATERIALIZER_CONFIG = Symbol('MATERIALIZER_CONFIG');
 
 export interface MaterializerConfig extends KafkaEnv {
@@ -48,7 +51,12 @@ export class MaterializerService implements OnModuleInit, OnApplicationShutdown 
   private readonly served = new Map<number, MaterializedShard>();
   bootstrap: BootstrapView = { mode: 'log', sources: [] };
 
-  constructor(@Inject(MATERIALIZER_CONFIG) private readonly c: MaterializerConfig) {}
+  constructor(
+    @Inject(MATERIALIZER_CONFIG) private readonly c: MaterializerConfig,
+    @Inject(MATERIALIZER_RUNTIME) runtime: ServiceRuntime,
+  ) {
+    registerMaterializerMetrics(runtime.meter, () => this.m?.status() ?? []);
+  }
 
   async onModuleInit(): Promise<void> {
     const settings = kafkaSettings(this.c);
@@ -103,7 +111,11 @@ export class MaterializerController {
 
 @Module({})
 export class MaterializerModule {
-  static forRoot(config: MaterializerConfig): DynamicModule {
-    return { module: MaterializerModule, controllers: [MaterializerController], providers: [{ provide: MATERIALIZER_CONFIG, useValue: config }, MaterializerService] };
+  static forRoot(config: MaterializerConfig, runtime: ServiceRuntime): DynamicModule {
+    return {
+      module: MaterializerModule,
+      controllers: [MaterializerController],
+      providers: [{ provide: MATERIALIZER_CONFIG, useValue: config }, { provide: MATERIALIZER_RUNTIME, useValue: runtime }, MaterializerService],
+    };
   }
 }

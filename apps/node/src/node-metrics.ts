@@ -1,5 +1,6 @@
 import { statfsSync } from 'node:fs';
 import type { Attributes, Meter } from '@opentelemetry/api';
+import type { NodeMirrorStats } from '@weft/mirror';
 import type { NodeHost, NodeHostObserver, ShardHealth } from '@weft/nodehost';
 import { secondsHistogram } from '@weft/telemetry';
 
@@ -39,6 +40,8 @@ export class NodeMetrics {
     host: () => NodeHost | undefined,
     /** The node's data directory: its file system's free space is exported (disk-full alerts). */
     dataDir?: string,
+    /** The Kafka mirror, when the node mirrors its shards' logs (its backlog is exported). */
+    mirror: () => { stats(): NodeMirrorStats } | undefined = () => undefined,
   ) {
     this.nodeAttrs = { node: String(nodeId) };
     const commit = secondsHistogram(meter, 'weft_raft_commit_latency_seconds', 'Proposal to commit and apply on the leader (quorum fsync included), per shard');
@@ -87,6 +90,9 @@ export class NodeMetrics {
     const kvConnections = c('weft_kvrpc_server_connections', 'KV RPC connections accepted');
     const diskFree = g('weft_node_disk_free_bytes', "Bytes available to the node on its data directory's file system", 'By');
     const diskSize = g('weft_node_disk_size_bytes', "Size of the node's data directory's file system", 'By');
+    const mirrorBacklog = g('weft_mirror_backlog_entries', 'Applied log entries of the shard not yet known to be in its Kafka topic (per node; decision 0026)');
+    const mirrorBacklogAge = g('weft_mirror_backlog_age_seconds', 'Age of the oldest of them: how far the Kafka log topic is behind this replica', 's');
+    const mirrorOverflowed = g('weft_mirror_overflowed', '1 while the backlog exceeds WEFT_MIRROR_MAX_BACKLOG and the Raft log is compacted anyway (the topic will get a gap record)');
     const clockOffset = g('weft_node_clock_offset_seconds', "A peer's clock minus this node's, as last measured (decision 0057; the node exits past 80 % of the 250 ms max offset)", 's');
 
     meter.addBatchObservableCallback(
@@ -130,6 +136,12 @@ export class NodeMetrics {
             // The directory is gone or unreadable: the node reports that through its own errors.
           }
         }
+        for (const m of mirror()?.stats().shards ?? []) {
+          const a = this.shard(m.shardId);
+          obs.observe(mirrorBacklog, m.backlogEntries, a);
+          obs.observe(mirrorBacklogAge, m.backlogAgeMs / 1000, a);
+          obs.observe(mirrorOverflowed, m.overflowed ? 1 : 0, a);
+        }
         for (const o of h.clockOffsets()) obs.observe(clockOffset, o.offsetUs / 1e6, { ...this.nodeAttrs, peer: String(o.peer) });
         const k = h.kvServerStats();
         if (k) {
@@ -137,7 +149,7 @@ export class NodeMetrics {
           obs.observe(kvConnections, k.connections, this.nodeAttrs);
         }
       },
-      [isLeader, leader, term, commitIndex, applied, pending, stopped, lag, followerLag, queue, walAppends, walBytes, cycles, messages, entries, kvRequests, kvConnections, diskFree, diskSize, clockOffset],
+      [isLeader, leader, term, commitIndex, applied, pending, stopped, lag, followerLag, queue, walAppends, walBytes, cycles, messages, entries, kvRequests, kvConnections, diskFree, diskSize, clockOffset, mirrorBacklog, mirrorBacklogAge, mirrorOverflowed],
     );
   }
 

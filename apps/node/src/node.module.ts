@@ -85,7 +85,7 @@ export class NodeHostService implements OnModuleInit, OnApplicationShutdown {
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,
     @Inject(NODE_RUNTIME) runtime: ServiceRuntime,
   ) {
-    this.metrics = new NodeMetrics(runtime.meter, config.WEFT_NODE_ID, () => this.node, config.WEFT_DATA_DIR);
+    this.metrics = new NodeMetrics(runtime.meter, config.WEFT_NODE_ID, () => this.node, config.WEFT_DATA_DIR, () => this.mirror);
     this.tracing = new NodeTracing(config.WEFT_NODE_ID);
     this.readiness = new NodeReadiness(config.WEFT_NODE_ID, () => this.node, config.WEFT_READY_MAX_LAG_MS);
   }

@@ -76,7 +76,7 @@ export interface CdcFeedOptions {
   readonly logger: CdcLogger;
   /** Snapshot starts (mode initial / when_needed); undefined: mode never. */
   readonly snapshot?: CdcSnapshotSettings;
-  /** Test only (WEFT_CDC_FAILPOINT): wait forever at this point, so a test can kill -9 the process there. */
+  /** Test only (WEFT_CDC_FAILPOINT): wait forever at this point, so a test can kill -9 the process there (consumer-crash: crash the consumer once instead). */
   readonly failpoint?: CdcFailpoint;
   /** Most events per Kafka transaction of a snapshot (WEFT_CDC_SNAPSHOT_CHUNK_EVENTS, decision 0043). */
   readonly snapshotChunkEvents?: number;
@@ -182,10 +182,10 @@ export class CdcFeed {
   private oldestPendingAt = 0;
   /** When the topic was first seen past the published index since the last publish (0: not behind). */
   private behindSince = 0;
+  private lastPublishedAt = 0;
   /** A takeover started after a consumer crash (restartAfterCrash); close() waits for it. */
   private restarting: Promise<void> | undefined;
   private crashedAtFailpoint = false;
-  private lastPublishedAt = 0;
   private stopping = false;
   private reread = false;
   /** Last index whose changes are all in `pending` or published. */
@@ -208,6 +208,13 @@ export class CdcFeed {
   private pendingSeek: string | undefined;
   private readonly dirs: ShardStateDir;
   private topicIndex = 0;
+
+  /** CdcFeedStatus.lagMs: since the oldest pending change was produced, else since the feed last published or fell behind. */
+  private lagMs(now: number, topicIndex: number): number {
+    if (topicIndex <= this.published) return 0;
+    const since = this.oldestPendingAt > 0 ? this.oldestPendingAt : Math.max(this.behindSince, this.lastPublishedAt) || now;
+    return Math.max(0, now - since);
+  }
 
   /** The log topic's last mirrored index, as polled (change-capture.ts). */
   noteTopicIndex(index: number, now: number): void {
@@ -276,7 +283,7 @@ export class CdcFeed {
       publishedIndex: this.published,
       topicIndex: top,
       lagEntries: Math.max(0, top - this.published),
-      lagMs: top > this.published ? Math.max(0, now - (this.oldestPendingAt > 0 ? this.oldestPendingAt : Math.max(this.behindSince, this.lastPublishedAt) || now)) : 0,
+      lagMs: this.lagMs(now, top),
       ...this.counters,
       error: this.error,
       snapshot: this.snapshotInfo,

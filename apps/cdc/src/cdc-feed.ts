@@ -34,7 +34,7 @@ import path from 'node:path';
 import { KafkaJSNonRetriableError, type Consumer, type EachBatchPayload, type Kafka, type Producer, type Transaction } from 'kafkajs';
 import { Materializer } from '@weft/materialize';
 import { decodeEntry } from '@weft/logentry';
-import { CONSUMER_GROUP_TIMING, fromMessage, logTopic, watchConsumerCrashes, type LogRecord } from '@weft/mirror';
+import { CONSUMER_GROUP_TIMING, fromMessage, heartbeatDue, logTopic, watchConsumerCrashes, type LogRecord } from '@weft/mirror';
 import { ShardStateDir, type StagedShardState } from '@weft/replica';
 import { MvccStore, type Timestamp } from '@weft/storage';
 import { applyEntryAndCapture, imagesAt } from './capture';
@@ -426,6 +426,7 @@ export class CdcFeed {
     }
     if (this.state === 'stopped' || this.state === 'snapshotting') return;
     const { batch } = p;
+    const beatDue = heartbeatDue();
     for (const m of batch.messages) {
       if (!p.isRunning() || p.isStale()) return;
       let rec: LogRecord;
@@ -464,8 +465,8 @@ export class CdcFeed {
         }
       }
       p.resolveOffset(m.offset);
-      // Throttled by kafkajs (one request per heartbeatInterval): a long batch keeps the session.
-      await p.heartbeat();
+      // A long batch keeps its group session.
+      if (beatDue()) await p.heartbeat();
       if (this.pending.length >= FLUSH_AFTER_MESSAGES) await this.flush(p);
     }
     if (this.sm.appliedIndex > this.published) await this.flush(p);

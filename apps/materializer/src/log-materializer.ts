@@ -18,7 +18,7 @@ import { mkdirSync } from 'node:fs';
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { ScanFilterCompiler } from '@weft/kv';
 import { Materializer, type MaterializerOptions } from '@weft/materialize';
-import { CONSUMER_GROUP_TIMING, fetchShardSnapshot, fromMessage, logTopic, mirrorProgressGroup, shardOfLogTopic, startOffsetAfter, watchConsumerCrashes, type LogRecord } from '@weft/mirror';
+import { CONSUMER_GROUP_TIMING, fetchShardSnapshot, fromMessage, heartbeatDue, logTopic, mirrorProgressGroup, shardOfLogTopic, startOffsetAfter, watchConsumerCrashes, type LogRecord } from '@weft/mirror';
 import { ShardStateDir, type StagedShardState } from '@weft/replica';
 import { MvccStore } from '@weft/storage';
 import type { MaterializedFeed } from './materialized-shard';
@@ -292,6 +292,7 @@ export class LogMaterializer {
     const shardId = shardOfLogTopic(this.o.topicPrefix, batch.topic);
     const f = shardId === undefined ? undefined : this.feeds.get(shardId);
     if (f === undefined || f.state === 'stopped' || f.state === 'bootstrapping') return;
+    const beatDue = heartbeatDue();
     for (const m of batch.messages) {
       if (!p.isRunning() || p.isStale()) return;
       let rec: LogRecord;
@@ -335,8 +336,8 @@ export class LogMaterializer {
         f.lastProducedAt = Number(m.timestamp);
       }
       p.resolveOffset(m.offset);
-      // Throttled by kafkajs (one request per heartbeatInterval): a long batch keeps the session.
-      await p.heartbeat();
+      // A long batch keeps its group session.
+      if (beatDue()) await p.heartbeat();
     }
     if (f.sm.appliedIndex > f.topicIndex) f.topicIndex = f.sm.appliedIndex;
     f.state = f.topicIndex > f.sm.appliedIndex ? 'applying' : 'caught-up';

@@ -9,7 +9,7 @@ export { nodeHostSource, isEmptyEntry } from './source';
 export type { ShardLogSource } from './source';
 export { HEADER, LogRecordError, fromMessage, toMessage } from './log-record';
 export type { LogRecord, MirroredOutcome } from './log-record';
-export { kafkaEnv, kafkaSettings, createKafka, KafkaSettingsError, CONSUMER_GROUP_TIMING, KAFKA_REQUEST_TIMEOUT_MS } from './kafka-config';
+export { kafkaEnv, kafkaSettings, createKafka, KafkaSettingsError, CONSUMER_GROUP_TIMING, KAFKA_REQUEST_TIMEOUT_MS, heartbeatDue } from './kafka-config';
 export type { KafkaEnv, KafkaSettings } from './kafka-config';
 export { DEFAULT_TOPIC_PREFIX, logTopic, shardOfLogTopic, mirrorProgressGroup, mirrorTransactionalId } from './topics';
 // Consumer side: starting a log consumer from a node's shard snapshot (decision 0036; used by

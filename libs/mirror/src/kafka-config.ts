@@ -109,6 +109,20 @@ export const KAFKA_REQUEST_TIMEOUT_MS = 10_000;
 export const CONSUMER_GROUP_TIMING = { sessionTimeout: 8_000, heartbeatInterval: 1_000 } as const;
 
 /**
+ * For a batch handler's loop: true at most once per heartbeat interval, so a long batch keeps
+ * its group session (`if (due()) await p.heartbeat()`) without an async hop per record.
+ */
+export function heartbeatDue(everyMs: number = CONSUMER_GROUP_TIMING.heartbeatInterval): () => boolean {
+  let last = Date.now();
+  return () => {
+    const now = Date.now();
+    if (now - last < everyMs) return false;
+    last = now;
+    return true;
+  };
+}
+
+/**
  * A kafkajs client with short timeouts and few retries: Weft's own loops retry (with backoff)
  * and must notice an unreachable broker within seconds, not after kafkajs' 30 s default.
  * kafkajs' own logging is off; callers log what they see.

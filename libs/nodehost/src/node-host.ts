@@ -287,8 +287,9 @@ export class NodeHost {
       transport.pingClocks();
       if (!verdict.fence) return;
       clearInterval(timer);
-      this.opts.logger.error({ off: verdict.off }, verdict.reason ?? 'clock offset beyond the tolerated bound');
-      check.onFence(verdict.reason ?? 'clock offset beyond the tolerated bound');
+      const reason = verdict.reason ?? 'clock offset beyond the tolerated bound';
+      this.opts.logger.error({ off: verdict.off }, reason);
+      check.onFence(reason);
     }, check.intervalMs ?? 1000);
     timer.unref();
     this.clockTimer = timer;

@@ -955,10 +955,10 @@ export class Txn {
    * Records the decision on the primary's shard (retrying: a resolve is idempotent and the
    * first one applied wins), then resolves the other participants (in the background unless
    * staged chunks wait for them). Returns whether the transaction committed. If the primary
-   * cannot be reached to record a commit, the outcome is unknown (40003): a recoverer may yet abort it, or the commit may have applied. Once every
-   * participant applied its resolve, no intent of the transaction is left and its resolved
-   * markers are forgotten (decision 0054), unless `forgettable` is false or staged chunks
-   * still wait for their own resolution.
+   * cannot be reached to record a commit, the outcome is unknown (40003): a recoverer may yet
+   * abort it, or the commit may have applied. Once every participant applied its resolve, no
+   * intent of the transaction is left and its resolved markers are forgotten (decision 0054),
+   * unless `forgettable` is false or staged chunks still wait for their own resolution.
    */
   private async decide(
     primary: number, shards: readonly number[], decision: { kind: 'commit'; commitTs: Timestamp } | { kind: 'abort' }, forgettable: boolean,

@@ -1467,7 +1467,6 @@ function hasQualifierDeep(s: Scope, q: string): boolean {
   return false;
 }
 
-/** Postgres names a cast column after its argument, or after the type for a literal or a cast. */
 /** A cast's column name, as PostgreSQL figures it: the name of what is cast (a column, a function), else the type's. */
 function castColumnName(inner: string, arg: Node, to: SqlType): string {
   let base = arg;
